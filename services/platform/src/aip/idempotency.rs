@@ -1,0 +1,146 @@
+//! Request ids (AIP-155): a mutation retried with the same `request_id` gets
+//! the response of the first attempt; the same id with a different request
+//! is refused. The record is written in the mutation's own transaction.
+
+use futures::future::BoxFuture;
+use prost::Message;
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryFilter};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{Db, is_unique_violation};
+
+/// Longest request id we accept.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Stored outcome of one idempotent request.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "idempotency_records")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub subject: String,
+    pub method: String,
+    pub request_id: String,
+    pub request_hash: String,
+    /// The encoded response; empty while the first attempt is in flight.
+    pub response: Vec<u8>,
+    pub create_time: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Identifies one logical request: who, which method, which request id, and
+/// a hash of the request itself.
+#[derive(Debug, Clone)]
+pub struct RequestKey {
+    subject: String,
+    method: &'static str,
+    request_id: String,
+    request_hash: String,
+}
+
+impl RequestKey {
+    /// `None` when the request carries no request id.
+    pub fn new(
+        caller: &Caller,
+        method: &'static str,
+        request_id: &str,
+        request: &impl Message,
+    ) -> ApiResult<Option<Self>> {
+        if request_id.is_empty() {
+            return Ok(None);
+        }
+        if request_id.len() > MAX_REQUEST_ID_LEN || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::invalid(
+                "request_id",
+                "INVALID_REQUEST_ID",
+                format!("request_id must be 1-{MAX_REQUEST_ID_LEN} printable ASCII characters (a UUID is best)"),
+            ));
+        }
+        Ok(Some(Self {
+            subject: caller.subject.clone(),
+            method,
+            request_id: request_id.to_owned(),
+            request_hash: hex::encode(Sha256::digest(request.encode_to_vec())),
+        }))
+    }
+
+    async fn find(&self, conn: &impl ConnectionTrait) -> ApiResult<Option<Model>> {
+        Ok(Entity::find()
+            .filter(Column::Subject.eq(&self.subject))
+            .filter(Column::Method.eq(self.method))
+            .filter(Column::RequestId.eq(&self.request_id))
+            .one(conn)
+            .await?)
+    }
+
+    /// The stored response of an earlier attempt, if one committed.
+    async fn replay<M: Message + Default>(&self, conn: &impl ConnectionTrait) -> ApiResult<Option<M>> {
+        let Some(record) = self.find(conn).await? else {
+            return Ok(None);
+        };
+        if record.request_hash != self.request_hash {
+            return Err(ApiError::invalid(
+                "request_id",
+                "REQUEST_ID_REUSED",
+                "request_id was already used for a different request",
+            ));
+        }
+        M::decode(record.response.as_slice()).map(Some).map_err(ApiError::internal)
+    }
+}
+
+/// Runs a mutation in one write transaction, at most once per request key.
+///
+/// The key is claimed first, inside the transaction: a concurrent duplicate
+/// waits on the unique index (or on SQLite's single writer) and, once the
+/// first commits, gets its stored response instead of acting again.
+pub async fn mutate<M, F>(db: &Db, key: Option<RequestKey>, f: F) -> ApiResult<M>
+where
+    M: Message + Default,
+    F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<M>>,
+{
+    let txn = db.begin().await?;
+    let claim = match &key {
+        None => None,
+        Some(key) => {
+            if let Some(earlier) = key.replay(&txn).await? {
+                return Ok(earlier);
+            }
+            let claim = ActiveModel {
+                subject: Set(key.subject.clone()),
+                method: Set(key.method.to_owned()),
+                request_id: Set(key.request_id.clone()),
+                request_hash: Set(key.request_hash.clone()),
+                response: Set(Vec::new()),
+                create_time: Set(chrono::Utc::now()),
+                ..Default::default()
+            };
+            match claim.insert(&txn).await {
+                Ok(model) => Some(model),
+                Err(err) if is_unique_violation(&err) => {
+                    drop(txn);
+                    return key
+                        .replay(db.reader())
+                        .await?
+                        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency record vanished")));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+    };
+    let response = f(&txn).await?;
+    if let Some(claim) = claim {
+        let mut active: ActiveModel = claim.into();
+        active.response = Set(response.encode_to_vec());
+        active.update(&txn).await?;
+    }
+    db.commit(txn).await?;
+    Ok(response)
+}

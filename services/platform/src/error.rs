@@ -1,0 +1,230 @@
+//! The one error type handlers return, and its single mapping to a gRPC
+//! `Status` with `google.rpc` details (ErrorInfo, BadRequest,
+//! PreconditionFailure). Internal causes are logged, never sent.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// `ErrorInfo.domain` of every error we raise.
+pub const ERROR_DOMAIN: &str = "fiveledger.gov";
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// One violated precondition: what kind of rule, about what, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The rule, e.g. `PHASE` or `AVOIDANCE_POST`.
+    pub kind: String,
+    /// What it is about, e.g. a resource name.
+    pub subject: String,
+    pub description: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A request field is malformed. `reason` is an UPPER_SNAKE code.
+    #[error("invalid {field}: {description}")]
+    InvalidArgument {
+        field: String,
+        reason: &'static str,
+        description: String,
+    },
+    /// The resource does not exist or is outside the caller's scope (we never
+    /// say which, so scope cannot be probed).
+    #[error("{resource} not found")]
+    NotFound { resource: String },
+    #[error("{resource} already exists")]
+    AlreadyExists { resource: String },
+    /// A workflow step out of order, or a rule of the domain refused.
+    #[error("{description}")]
+    FailedPrecondition {
+        reason: &'static str,
+        description: String,
+        violations: Vec<Violation>,
+    },
+    /// Optimistic concurrency: the etag sent is not the current one.
+    #[error("etag mismatch on {resource}: it changed since it was read")]
+    Aborted { resource: String },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A service we depend on could not be reached.
+    #[error("{service} is unavailable")]
+    Unavailable { service: String, cause: String },
+    /// Anything else: logged with its cause, reported without it.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, reason: &'static str, description: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field: field.into(),
+            reason,
+            description: description.into(),
+        }
+    }
+
+    /// A required field was left empty.
+    pub fn required(field: impl Into<String>) -> Self {
+        let field = field.into();
+        let description = format!("{field} is required");
+        Self::invalid(field, "REQUIRED_FIELD", description)
+    }
+
+    pub fn not_found(resource: impl Into<String>) -> Self {
+        Self::NotFound {
+            resource: resource.into(),
+        }
+    }
+
+    pub fn precondition(reason: &'static str, description: impl Into<String>) -> Self {
+        Self::FailedPrecondition {
+            reason,
+            description: description.into(),
+            violations: Vec::new(),
+        }
+    }
+
+    pub fn precondition_with(
+        reason: &'static str,
+        description: impl Into<String>,
+        violations: Vec<Violation>,
+    ) -> Self {
+        Self::FailedPrecondition {
+            reason,
+            description: description.into(),
+            violations,
+        }
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// The `ErrorInfo.reason` this error carries.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidArgument { reason, .. } => reason,
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::AlreadyExists { .. } => "ALREADY_EXISTS",
+            Self::FailedPrecondition { reason, .. } => reason,
+            Self::Aborted { .. } => "ETAG_MISMATCH",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::PermissionDenied(_) => "PERMISSION_DENIED",
+            Self::Unavailable { .. } => "DEPENDENCY_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    fn code(&self) -> Code {
+        match self {
+            Self::InvalidArgument { .. } => Code::InvalidArgument,
+            Self::NotFound { .. } => Code::NotFound,
+            Self::AlreadyExists { .. } => Code::AlreadyExists,
+            Self::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Self::Aborted { .. } => Code::Aborted,
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::Unavailable { .. } => Code::Unavailable,
+            Self::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Status {
+        let mut details = ErrorDetails::new();
+        let mut metadata = std::collections::HashMap::new();
+        match &err {
+            ApiError::InvalidArgument {
+                field, description, ..
+            } => {
+                details.add_bad_request_violation(field.clone(), description.clone());
+                metadata.insert("field".to_owned(), field.clone());
+            }
+            ApiError::NotFound { resource }
+            | ApiError::AlreadyExists { resource }
+            | ApiError::Aborted { resource } => {
+                metadata.insert("resource".to_owned(), resource.clone());
+            }
+            ApiError::FailedPrecondition { violations, .. } => {
+                for v in violations {
+                    details.add_precondition_failure_violation(
+                        v.kind.clone(),
+                        v.subject.clone(),
+                        v.description.clone(),
+                    );
+                }
+            }
+            ApiError::Unavailable { service, cause } => {
+                tracing::warn!(%service, %cause, "dependency unavailable");
+                metadata.insert("service".to_owned(), service.clone());
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+            }
+            ApiError::Unauthenticated(_) | ApiError::PermissionDenied(_) => {}
+        }
+        details.set_error_info(err.reason(), ERROR_DOMAIN, metadata);
+        Status::with_error_details(err.code(), err.to_string(), details)
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<sea_orm::TransactionError<ApiError>> for ApiError {
+    fn from(err: sea_orm::TransactionError<ApiError>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(e) => e.into(),
+            sea_orm::TransactionError::Transaction(e) => e,
+        }
+    }
+}
+
+/// Maps a `Status` from a service we call into our error: its NOT_FOUND,
+/// PERMISSION_DENIED and INVALID_ARGUMENT keep their meaning, an unreachable
+/// service is UNAVAILABLE, anything else is internal.
+pub fn from_upstream(service: &str, resource: &str, status: Status) -> ApiError {
+    match status.code() {
+        Code::NotFound => ApiError::not_found(resource),
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ApiError::Unavailable {
+            service: service.to_owned(),
+            cause: status.message().to_owned(),
+        },
+        _ => ApiError::Internal(anyhow::anyhow!(
+            "{service} answered {:?}: {}",
+            status.code(),
+            status.message()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_names_the_field() {
+        let status: Status = ApiError::required("organisation.display_name").into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("error info");
+        assert_eq!(info.reason, "REQUIRED_FIELD");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+        let bad = details.bad_request().expect("bad request");
+        assert_eq!(bad.field_violations[0].field, "organisation.display_name");
+    }
+
+    #[test]
+    fn internal_errors_do_not_echo_their_cause() {
+        let status: Status = ApiError::internal(anyhow::anyhow!("relation \"x\" does not exist")).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("relation"));
+    }
+}

@@ -1,0 +1,21 @@
+//! What every fiveledger service shares: settings, storage, the server
+//! bootstrap, authentication, error mapping, AIP helpers (names, pages,
+//! filters, idempotency, etags, field masks) and the event machinery
+//! (transactional outbox, `WatchEvents` streams, idempotent consumers).
+
+pub mod aip;
+pub mod auth;
+pub mod consumer;
+pub mod error;
+pub mod outbox;
+pub mod platform_tables;
+pub mod server;
+pub mod settings;
+pub mod storage;
+pub mod telemetry;
+pub mod time;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{ApiError, ApiResult};

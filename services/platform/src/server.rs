@@ -1,0 +1,170 @@
+//! The server bootstrap every service binary uses: bind, serve health and
+//! reflection (v1 and v1alpha), gate every other call behind the token and
+//! role checks, migrate, report SERVING, and shut down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sea_orm_migration::MigratorTrait;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::auth::{Gate, RoleTable, TokenVerifier};
+use crate::settings::ServerSettings;
+use crate::storage::Db;
+
+/// What a service tells the bootstrap about itself.
+pub struct ServiceSpec {
+    /// Short name, e.g. `rounds`.
+    pub name: &'static str,
+    /// Full names of the gRPC services it serves (for health and reflection).
+    pub grpc_services: &'static [&'static str],
+    /// Roles each RPC needs.
+    pub roles: RoleTable,
+}
+
+/// A started service.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Cancelling this token shuts the service down gracefully.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Waits until the service has stopped.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await?
+    }
+
+    /// Shuts down and waits.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.wait().await
+    }
+}
+
+/// Binds, serves, migrates and returns once the service reports SERVING.
+/// Until then (and again from the moment `stop` is cancelled) health says
+/// NOT_SERVING and other calls are refused with UNAVAILABLE. `background`
+/// tasks (event consumers, sweeps) start after the migrations.
+pub async fn start<M: MigratorTrait>(
+    spec: ServiceSpec,
+    settings: &ServerSettings,
+    verifier: Arc<dyn TokenVerifier>,
+    db: Db,
+    routes: tonic::service::Routes,
+    background: Vec<BoxFuture<'static, ()>>,
+    stop: CancellationToken,
+) -> anyhow::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+    let addr = listener.local_addr()?;
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let mut health_names = vec![""];
+    health_names.extend_from_slice(spec.grpc_services);
+    for name in &health_names {
+        reporter.set_service_status(*name, ServingStatus::NotServing).await;
+    }
+
+    let mut v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(fiveledger_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    let mut v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(fiveledger_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    for name in spec
+        .grpc_services
+        .iter()
+        .chain(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"].iter())
+    {
+        v1 = v1.with_service_name(*name);
+        v1alpha = v1alpha.with_service_name(*name);
+    }
+    let (v1, v1alpha) = (v1.build_v1()?, v1alpha.build_v1alpha()?);
+
+    let gate = Gate::new(verifier, &[spec.roles]);
+    let service = spec.name;
+    let router = Server::builder()
+        .concurrency_limit_per_connection(settings.limits.concurrency_per_connection)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .trace_fn(move |request| {
+            tracing::info_span!("rpc", service, method = %request.uri().path())
+        })
+        .layer(gate.clone())
+        .add_routes(routes)
+        .add_service(health)
+        .add_service(v1)
+        .add_service(v1alpha);
+    let serving = tokio::spawn(
+        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.clone().cancelled_owned()),
+    );
+    tracing::info!(service, %addr, "listening; migrating");
+
+    if let Err(err) = db.migrate::<M>().await {
+        stop.cancel();
+        let _ = serving.await;
+        return Err(err.context(format!("migrating the {service} database")));
+    }
+    gate.set_ready(true);
+    for name in &health_names {
+        reporter.set_service_status(*name, ServingStatus::Serving).await;
+    }
+    for task in background {
+        tokio::spawn(task);
+    }
+    tracing::info!(service, %addr, "serving");
+
+    let grace = Duration::from_secs(settings.limits.shutdown_grace_seconds);
+    let task_stop = stop.clone();
+    let task = tokio::spawn(async move {
+        task_stop.cancelled().await;
+        gate.set_ready(false);
+        for name in &health_names {
+            reporter.set_service_status(*name, ServingStatus::NotServing).await;
+        }
+        tracing::info!(service, "shutting down");
+        let result = match tokio::time::timeout(grace, serving).await {
+            Ok(joined) => joined?.map_err(anyhow::Error::from),
+            Err(_) => {
+                tracing::warn!(service, "calls still running after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
+        db.close().await;
+        result
+    });
+    Ok(Running { addr, stop, task })
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,198 @@
+//! Database connections (SQLite by default, PostgreSQL by URL), migrations at
+//! start, and the query helpers every service's storage layer shares.
+//!
+//! SQLite runs in WAL mode with a busy timeout, and every write goes through
+//! one dedicated connection: writers queue in the pool instead of failing on
+//! `SQLITE_BUSY`, while readers use their own pool and never block writers.
+//! On PostgreSQL both handles are the same pool.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, Statement, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use tokio::sync::Notify;
+
+use crate::settings::DatabaseSettings;
+
+/// The two handles a service uses: `writer` for transactions that change
+/// data, `reader` for queries.
+#[derive(Clone, Debug)]
+pub struct Db {
+    writer: DatabaseConnection,
+    reader: DatabaseConnection,
+    backend: DbBackend,
+    /// Woken after each commit, so event streams need not poll.
+    committed: Arc<Notify>,
+}
+
+impl Db {
+    /// Connects by `settings.url`, or to `default_sqlite` when it is empty.
+    pub async fn connect(settings: &DatabaseSettings, default_sqlite: &Path) -> anyhow::Result<Self> {
+        let url = if settings.url.is_empty() {
+            if let Some(dir) = default_sqlite.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            format!("sqlite://{}?mode=rwc", default_sqlite.display())
+        } else {
+            settings.url.clone()
+        };
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(&url, settings.max_connections).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::connect_postgres(&url, &settings.schema, settings.max_connections).await
+        } else {
+            anyhow::bail!("database.url must start with sqlite: or postgres://")
+        }
+    }
+
+    async fn connect_sqlite(url: &str, readers: u32) -> anyhow::Result<Self> {
+        let options = |max: u32| {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.max_connections(max)
+                .min_connections(1)
+                .sqlx_logging(false)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(30))
+                        .foreign_keys(true)
+                });
+            opts
+        };
+        // The writer first: it switches the file to WAL before readers open it.
+        let writer = Database::connect(options(1)).await?;
+        let reader = Database::connect(options(readers.max(1))).await?;
+        Ok(Self::new(writer, reader, DbBackend::Sqlite))
+    }
+
+    async fn connect_postgres(url: &str, schema: &str, max: u32) -> anyhow::Result<Self> {
+        if !schema.is_empty() {
+            anyhow::ensure!(
+                schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "database.schema may hold only letters, digits and _"
+            );
+            let bootstrap = Database::connect(ConnectOptions::new(url.to_owned())).await?;
+            bootstrap
+                .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .await?;
+            bootstrap.close().await?;
+        }
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(max.max(2)).sqlx_logging(false);
+        if !schema.is_empty() {
+            opts.set_schema_search_path(schema.to_owned());
+        }
+        let pool = Database::connect(opts).await?;
+        Ok(Self::new(pool.clone(), pool, DbBackend::Postgres))
+    }
+
+    fn new(writer: DatabaseConnection, reader: DatabaseConnection, backend: DbBackend) -> Self {
+        Self {
+            writer,
+            reader,
+            backend,
+            committed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.reader
+    }
+
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    /// Begins a write transaction.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.writer.begin().await
+    }
+
+    /// Commits and wakes the event streams.
+    pub async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
+        txn.commit().await?;
+        self.committed.notify_waiters();
+        Ok(())
+    }
+
+    pub(crate) fn committed(&self) -> &Notify {
+        &self.committed
+    }
+
+    /// Runs the service's migrations. On PostgreSQL a session advisory lock
+    /// makes replicas that start together take turns.
+    pub async fn migrate<M: MigratorTrait>(&self) -> anyhow::Result<()> {
+        match self.backend {
+            DbBackend::Postgres => {
+                // A dedicated transaction pins one connection for the lock.
+                let txn = self.writer.begin().await?;
+                txn.execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
+                ))
+                .await?;
+                M::up(&txn, None).await?;
+                txn.commit().await?;
+            }
+            _ => M::up(&self.writer, None).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn close(self) {
+        let _ = self.writer.close().await;
+        let _ = self.reader.close().await;
+    }
+}
+
+/// Advisory lock key taken while migrating ("fl-migr" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x666c_2d6d_6967_72;
+
+/// Condition "`column` is `path` or lies under it", for organisation paths
+/// (`guangxi/nanning/xingning`). A range on the column, so a B-tree index
+/// serves it; the column must compare bytewise (`COLLATE "C"` on PostgreSQL,
+/// see [`path_column`]).
+pub fn within_subtree(column: impl sea_orm::sea_query::IntoColumnRef + Clone, path: &str) -> Expr {
+    use sea_orm::sea_query::ExprTrait;
+    if path.is_empty() {
+        return Expr::value(true);
+    }
+    let low = format!("{path}/");
+    // '0' is the byte after '/': every descendant sorts below `path0`.
+    let high = format!("{path}0");
+    Expr::col(column.clone())
+        .eq(path)
+        .or(Expr::col(column.clone())
+            .gte(low)
+            .and(Expr::col(column).lt(high)))
+}
+
+/// Column definition for an organisation path: text compared bytewise.
+pub fn path_column(name: &'static str, backend: DbBackend) -> sea_orm::sea_query::ColumnDef {
+    let mut col = sea_orm::sea_query::ColumnDef::new(sea_orm::sea_query::Alias::new(name));
+    col.string_len(1024).not_null();
+    if backend == DbBackend::Postgres {
+        col.extra("COLLATE \"C\"");
+    }
+    col
+}
+
+/// True when a database error is a unique-constraint violation.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

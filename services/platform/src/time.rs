@@ -1,0 +1,79 @@
+//! Conversions between stored times and dates and their protobuf forms, and
+//! the clock the domain reads (injectable so tests can move time).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use fiveledger_proto::google::r#type::Date;
+
+use crate::error::ApiError;
+
+pub fn to_timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn from_timestamp(field: &str, t: &prost_types::Timestamp) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
+        .ok_or_else(|| ApiError::invalid(field, "INVALID_TIMESTAMP", format!("{field} is out of range")))
+}
+
+pub fn to_date(d: NaiveDate) -> Date {
+    Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
+
+/// Parses a full `google.type.Date` (year, month and day all set).
+pub fn from_date(field: &str, d: &Date) -> Result<NaiveDate, ApiError> {
+    NaiveDate::from_ymd_opt(d.year, d.month.max(0) as u32, d.day.max(0) as u32)
+        .filter(|_| (1..=9999).contains(&d.year))
+        .ok_or_else(|| ApiError::invalid(field, "INVALID_DATE", format!("{field} is not a valid calendar date")))
+}
+
+/// Parses an optional date: `None` when absent, refused when present but invalid.
+pub fn from_optional_date(field: &str, d: Option<&Date>) -> Result<Option<NaiveDate>, ApiError> {
+    d.map(|d| from_date(field, d)).transpose()
+}
+
+/// The time the domain sees. Real by default; tests may pin and move it.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    /// Offset from the real time in seconds, or a fixed instant.
+    fixed: Option<Arc<AtomicI64>>,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Self { fixed: None }
+    }
+
+    /// A clock stopped at `at`, moved only by [`Clock::set`].
+    pub fn fixed(at: DateTime<Utc>) -> Self {
+        Self {
+            fixed: Some(Arc::new(AtomicI64::new(at.timestamp()))),
+        }
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Some(fixed) = &self.fixed {
+            fixed.store(at.timestamp(), Ordering::SeqCst);
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match &self.fixed {
+            None => Utc::now(),
+            Some(fixed) => DateTime::from_timestamp(fixed.load(Ordering::SeqCst), 0).unwrap_or_default(),
+        }
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+}
