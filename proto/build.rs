@@ -33,7 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prost::Message::encode_to_vec(&fds),
     )?;
 
-    tonic_prost_build::configure()
-        .compile_fds(fds)?;
+    // Type names let events carry their payloads as `google.protobuf.Any`.
+    let mut config = prost_build::Config::new();
+    config.enable_type_names();
+    tonic_prost_build::configure().compile_fds_with_config(fds, config)?;
     Ok(())
 }

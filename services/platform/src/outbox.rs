@@ -164,3 +164,33 @@ pub fn watch(
     });
     ReceiverStream::new(rx)
 }
+
+/// Implements a package's generated `EventService` (the `WatchEvents`
+/// stream over this service's outbox) for a type with `db: Db` and
+/// `stop: CancellationToken` fields. Every service's event API is this one.
+#[macro_export]
+macro_rules! event_service {
+    ($api:ty, $pkg:ident) => {
+        #[tonic::async_trait]
+        impl fiveledger_proto::$pkg::event_service_server::EventService for $api {
+            type WatchEventsStream = std::pin::Pin<
+                Box<
+                    dyn futures::Stream<Item = Result<fiveledger_proto::$pkg::WatchEventsResponse, tonic::Status>>
+                        + Send,
+                >,
+            >;
+
+            async fn watch_events(
+                &self,
+                request: tonic::Request<fiveledger_proto::$pkg::WatchEventsRequest>,
+            ) -> Result<tonic::Response<Self::WatchEventsStream>, tonic::Status> {
+                use futures::StreamExt;
+                let request = request.into_inner();
+                let after = $crate::outbox::parse_cursor(&request.after_cursor)?;
+                let stream = $crate::outbox::watch(self.db.clone(), after, request.types, self.stop.clone())
+                    .map(|event| event.map(|event| fiveledger_proto::$pkg::WatchEventsResponse { event: Some(event) }));
+                Ok(tonic::Response::new(Box::pin(stream)))
+            }
+        }
+    };
+}

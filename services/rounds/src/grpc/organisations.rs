@@ -1,0 +1,269 @@
+//! OrganisationService: the directory of units.
+
+use fiveledger_platform::aip::filter::{self, Op};
+use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
+use fiveledger_platform::aip::names;
+use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
+use fiveledger_platform::aip::{etag, field_mask};
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::organisation_service_server::OrganisationService;
+use fiveledger_proto::rounds::*;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, ConnectionTrait};
+use tonic::{Request, Response, Status};
+
+use super::Api;
+use crate::domain::organisation::{self as domain, COLLECTION, NewOrganisation};
+use crate::storage::organisations::{self as store, ListQuery, Order};
+
+const MAX_BATCH: usize = 1000;
+
+fn context(caller: &Caller, request_id: &str) -> EventContext {
+    EventContext {
+        actor: caller.actor(),
+        request_id: request_id.to_owned(),
+        traceparent: String::new(),
+    }
+}
+
+/// Reads an organisation the caller may see, or NOT_FOUND.
+async fn visible(conn: &impl ConnectionTrait, caller: &Caller, field: &str, name: &str) -> ApiResult<store::Model> {
+    let id = names::parse(field, name, COLLECTION)?;
+    match store::find(conn, id).await? {
+        Some(org) if caller.can_see(&org.path) => Ok(org),
+        _ => Err(ApiError::not_found(name)),
+    }
+}
+
+#[tonic::async_trait]
+impl OrganisationService for Api {
+    async fn create_organisation(
+        &self,
+        request: Request<CreateOrganisationRequest>,
+    ) -> Result<Response<Organisation>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let new = NewOrganisation::parse(request.organisation.as_ref(), &request.organisation_id)?;
+        let key = RequestKey::new(&caller, "CreateOrganisation", &request.request_id, &request)?;
+        let ctx = context(&caller, &request.request_id);
+        let created = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let id = new.id.clone().unwrap_or_else(|| names::generate_id('o'));
+                let path = match &new.parent_id {
+                    None => {
+                        // Only a caller over the whole tree may add a root.
+                        if !caller.org_path.is_empty() {
+                            return Err(ApiError::PermissionDenied(
+                                "only a caller scoped to the whole tree may create a region".into(),
+                            ));
+                        }
+                        id.clone()
+                    }
+                    Some(parent_id) => {
+                        let parent = visible(txn, &caller, "organisation.parent", &domain::name_of(parent_id)).await?;
+                        domain::child_path(new.kind, &id, parent.kind(), &parent.path)?
+                    }
+                };
+                let now = chrono::Utc::now();
+                let model = store::ActiveModel {
+                    id: Set(id.clone()),
+                    display_name: Set(new.display_name),
+                    kind: Set(new.kind.as_str_name().to_owned()),
+                    parent_id: Set(new.parent_id),
+                    path: Set(path),
+                    code: Set(new.code),
+                    revision: Set(1),
+                    create_time: Set(now),
+                    update_time: Set(now),
+                }
+                .insert(txn)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        ApiError::AlreadyExists {
+                            resource: domain::name_of(&id),
+                        }
+                    } else {
+                        e.into()
+                    }
+                })?;
+                let organisation = model.to_proto();
+                outbox::append(
+                    txn,
+                    &ctx,
+                    &organisation.name,
+                    &OrganisationCreated {
+                        organisation: Some(organisation.clone()),
+                    },
+                )
+                .await?;
+                Ok(organisation)
+            })
+        })
+        .await?;
+        Ok(Response::new(created))
+    }
+
+    async fn get_organisation(
+        &self,
+        request: Request<GetOrganisationRequest>,
+    ) -> Result<Response<Organisation>, Status> {
+        let caller = Caller::of(&request)?;
+        let org = visible(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+        Ok(Response::new(org.to_proto()))
+    }
+
+    async fn batch_get_organisations(
+        &self,
+        request: Request<BatchGetOrganisationsRequest>,
+    ) -> Result<Response<BatchGetOrganisationsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let names = &request.get_ref().names;
+        if names.len() > MAX_BATCH {
+            return Err(ApiError::invalid("names", "TOO_MANY", format!("at most {MAX_BATCH} names")).into());
+        }
+        let ids = names
+            .iter()
+            .map(|n| names::parse("names", n, COLLECTION).map(str::to_owned))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let found = store::find_many(self.db.reader(), &ids).await?;
+        let by_id: std::collections::HashMap<_, _> = found.iter().map(|o| (o.id.as_str(), o)).collect();
+        let organisations = ids
+            .iter()
+            .zip(names)
+            .map(|(id, name)| match by_id.get(id.as_str()) {
+                Some(org) if caller.can_see(&org.path) => Ok(org.to_proto()),
+                _ => Err(ApiError::not_found(name.clone())),
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok(Response::new(BatchGetOrganisationsResponse { organisations }))
+    }
+
+    async fn list_organisations(
+        &self,
+        request: Request<ListOrganisationsRequest>,
+    ) -> Result<Response<ListOrganisationsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            &[&request.filter, &request.order_by, &caller.org_path],
+        )?;
+        let (order, desc) = parse_order_by(&request.order_by, &["name", "display_name"])?;
+        let mut query = ListQuery {
+            scope: caller.org_path.clone(),
+            order: if order == "name" { Order::Id } else { Order::DisplayName },
+            desc,
+            limit: page.limit(),
+            ..Default::default()
+        };
+        for term in filter::parse(&request.filter)? {
+            match term.field.as_str() {
+                "parent" => {
+                    let value = term.expect_op(&[Op::Eq])?;
+                    query.parent_id = Some(names::parse("filter", value, COLLECTION)?.to_owned());
+                }
+                "kind" => {
+                    let value = term.expect_op(&[Op::Eq])?;
+                    let kind = OrganisationKind::from_str_name(value).ok_or_else(|| {
+                        ApiError::invalid("filter", "INVALID_FILTER", format!("unknown kind {value}"))
+                    })?;
+                    query.kind = Some(kind);
+                }
+                "ancestor" => {
+                    let value = term.expect_op(&[Op::Eq])?;
+                    let ancestor = visible(self.db.reader(), &caller, "filter", value).await?;
+                    query.ancestor_path = Some(ancestor.path);
+                }
+                "display_name" => match term.op {
+                    Op::Eq => query.display_name_eq = Some(term.value),
+                    Op::Has => query.display_name_contains = Some(term.value),
+                    _ => return Err(ApiError::invalid("filter", "INVALID_FILTER", "display_name supports = and :").into()),
+                },
+                other => {
+                    return Err(ApiError::invalid(
+                        "filter",
+                        "INVALID_FILTER",
+                        format!("unknown field {other}; use parent, kind, ancestor or display_name"),
+                    )
+                    .into());
+                }
+            }
+        }
+        if page.after.is_some() {
+            let key = page.after_str(0)?.unwrap_or_default().to_owned();
+            let id = page.after_str(1)?.unwrap_or_default().to_owned();
+            query.after = Some((key, id));
+        }
+        let rows = store::list(self.db.reader(), &query).await?;
+        let (rows, next_page_token) = page.finish(rows, |last| {
+            let key = match query.order {
+                Order::Id => last.id.clone(),
+                Order::DisplayName => last.display_name.clone(),
+            };
+            vec![key.into(), last.id.clone().into()]
+        });
+        Ok(Response::new(ListOrganisationsResponse {
+            organisations: rows.iter().map(store::Model::to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_organisation(
+        &self,
+        request: Request<UpdateOrganisationRequest>,
+    ) -> Result<Response<Organisation>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let patch = request.organisation.clone().ok_or_else(|| ApiError::required("organisation"))?;
+        let fields = field_mask::paths(request.update_mask.as_ref(), &["display_name", "code"])?;
+        if fields.contains("display_name") {
+            names::validate_text("organisation.display_name", &patch.display_name, true, domain::MAX_DISPLAY_NAME)?;
+        }
+        if fields.contains("code") {
+            names::validate_text("organisation.code", &patch.code, false, domain::MAX_CODE)?;
+        }
+        let key = RequestKey::new(&caller, "UpdateOrganisation", &request.request_id, &request)?;
+        let ctx = context(&caller, &request.request_id);
+        let updated = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let current = visible(txn, &caller, "organisation.name", &patch.name).await?;
+                etag::check(&patch.name, &patch.etag, current.revision)?;
+                let mut changed = Vec::new();
+                let mut model: store::ActiveModel = current.clone().into();
+                if fields.contains("display_name") && patch.display_name.trim() != current.display_name {
+                    model.display_name = Set(patch.display_name.trim().to_owned());
+                    changed.push("display_name".to_owned());
+                }
+                if fields.contains("code") && patch.code.trim() != current.code {
+                    model.code = Set(patch.code.trim().to_owned());
+                    changed.push("code".to_owned());
+                }
+                if changed.is_empty() {
+                    return Ok(current.to_proto());
+                }
+                model.revision = Set(current.revision + 1);
+                model.update_time = Set(chrono::Utc::now());
+                let updated = store::update_if_revision(txn, model, current.revision).await?;
+                let organisation = updated.to_proto();
+                outbox::append(
+                    txn,
+                    &ctx,
+                    &organisation.name,
+                    &OrganisationUpdated {
+                        organisation: Some(organisation.clone()),
+                        changed_fields: changed,
+                    },
+                )
+                .await?;
+                Ok(organisation)
+            })
+        })
+        .await?;
+        Ok(Response::new(updated))
+    }
+}

@@ -1,0 +1,17 @@
+//! Migrations, applied in order at start.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_organisations;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(fiveledger_platform::platform_tables::Migration),
+            Box::new(m20261128_000001_organisations::Migration),
+        ]
+    }
+}

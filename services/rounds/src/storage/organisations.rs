@@ -1,0 +1,144 @@
+//! The `organisations` table and its queries.
+
+use fiveledger_platform::ApiResult;
+use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::time::to_timestamp;
+use fiveledger_proto::rounds::{Organisation, OrganisationKind};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{Condition, QueryOrder, QuerySelect};
+
+use crate::domain::organisation::name_of;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "organisations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub display_name: String,
+    /// `OrganisationKind` by its proto name.
+    pub kind: String,
+    pub parent_id: Option<String>,
+    /// Ids from the root, joined by `/`.
+    pub path: String,
+    pub code: String,
+    pub revision: i64,
+    pub create_time: chrono::DateTime<chrono::Utc>,
+    pub update_time: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn kind(&self) -> OrganisationKind {
+        OrganisationKind::from_str_name(&self.kind).unwrap_or_default()
+    }
+
+    pub fn to_proto(&self) -> Organisation {
+        Organisation {
+            name: name_of(&self.id),
+            display_name: self.display_name.clone(),
+            kind: self.kind() as i32,
+            parent: self.parent_id.as_deref().map(name_of).unwrap_or_default(),
+            path: self.path.clone(),
+            code: self.code.clone(),
+            etag: etag(self.revision),
+            create_time: Some(to_timestamp(self.create_time)),
+            update_time: Some(to_timestamp(self.update_time)),
+        }
+    }
+}
+
+pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Model>> {
+    Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
+    Ok(Entity::find().filter(Column::Id.is_in(ids.iter().cloned())).all(conn).await?)
+}
+
+/// How a list is narrowed and ordered.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Caller's scope: only this subtree.
+    pub scope: String,
+    pub parent_id: Option<String>,
+    pub kind: Option<OrganisationKind>,
+    /// Only this subtree (a path).
+    pub ancestor_path: Option<String>,
+    pub display_name_eq: Option<String>,
+    pub display_name_contains: Option<String>,
+    pub order: Order,
+    pub desc: bool,
+    /// Keyset: the (order key, id) of the last row already returned.
+    pub after: Option<(String, String)>,
+    pub limit: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    #[default]
+    Id,
+    DisplayName,
+}
+
+pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
+    let mut select = Entity::find().filter(within_subtree(Column::Path, &q.scope));
+    if let Some(parent) = &q.parent_id {
+        select = select.filter(Column::ParentId.eq(parent.clone()));
+    }
+    if let Some(kind) = q.kind {
+        select = select.filter(Column::Kind.eq(kind.as_str_name()));
+    }
+    if let Some(ancestor) = &q.ancestor_path {
+        select = select.filter(within_subtree(Column::Path, ancestor));
+    }
+    if let Some(name) = &q.display_name_eq {
+        select = select.filter(Column::DisplayName.eq(name.clone()));
+    }
+    if let Some(part) = &q.display_name_contains {
+        select = select.filter(Column::DisplayName.contains(part.clone()));
+    }
+    let key = match q.order {
+        Order::Id => Column::Id,
+        Order::DisplayName => Column::DisplayName,
+    };
+    if let Some((last_key, last_id)) = &q.after {
+        let beyond = |col: Column, v: String| if q.desc { Expr::col(col).lt(v) } else { Expr::col(col).gt(v) };
+        select = select.filter(if q.order == Order::Id {
+            Condition::all().add(beyond(Column::Id, last_id.clone()))
+        } else {
+            Condition::any()
+                .add(beyond(key, last_key.clone()))
+                .add(Expr::col(key).eq(last_key.clone()).and(beyond(Column::Id, last_id.clone())))
+        });
+    }
+    select = if q.desc {
+        select.order_by_desc(key).order_by_desc(Column::Id)
+    } else {
+        select.order_by_asc(key).order_by_asc(Column::Id)
+    };
+    Ok(select.limit(q.limit).all(conn).await?)
+}
+
+/// Writes `model` only if the row is still at `revision` (a concurrent
+/// update in between is ABORTED, as a stale etag would be).
+pub async fn update_if_revision(conn: &impl ConnectionTrait, model: ActiveModel, revision: i64) -> ApiResult<Model> {
+    let id = model.id.clone().unwrap();
+    let result = Entity::update_many()
+        .set(model)
+        .filter(Column::Id.eq(id.clone()))
+        .filter(Column::Revision.eq(revision))
+        .exec(conn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(fiveledger_platform::ApiError::Aborted { resource: name_of(&id) });
+    }
+    find(conn, &id)
+        .await?
+        .ok_or_else(|| fiveledger_platform::ApiError::not_found(name_of(&id)))
+}

@@ -1,0 +1,95 @@
+//! Starts a real rounds server on an ephemeral port with a fresh database.
+#![allow(dead_code)]
+
+use fiveledger_platform::auth::Role;
+use fiveledger_platform::server::Running;
+use fiveledger_platform::testing::{self, TestEnv};
+use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
+use fiveledger_proto::rounds::*;
+use fiveledger_rounds::RoundsSettings;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+pub struct TestApp {
+    pub running: Running,
+    pub channel: Channel,
+    pub env: TestEnv,
+}
+
+pub async fn spawn() -> TestApp {
+    let env = TestEnv::new("rounds");
+    let running = fiveledger_rounds::start(&env.settings, RoundsSettings::default(), CancellationToken::new())
+        .await
+        .expect("rounds service starts");
+    let channel = Channel::from_shared(format!("http://{}", running.addr))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    TestApp { running, channel, env }
+}
+
+/// A token for the whole tree with the given roles.
+pub fn admin() -> String {
+    testing::token("admin", "", &[Role::Admin])
+}
+
+pub fn office(org_path: &str) -> String {
+    testing::token(&format!("office-{org_path}"), org_path, &[Role::InspectionOffice])
+}
+
+impl TestApp {
+    pub fn organisations(&self) -> OrganisationServiceClient<Channel> {
+        OrganisationServiceClient::new(self.channel.clone())
+    }
+
+    /// Creates an organisation and returns it.
+    pub async fn org(&self, token: &str, id: &str, kind: OrganisationKind, parent: &str, display_name: &str) -> Organisation {
+        self.organisations()
+            .create_organisation(testing::authed(
+                token,
+                CreateOrganisationRequest {
+                    organisation: Some(Organisation {
+                        display_name: display_name.into(),
+                        kind: kind as i32,
+                        parent: parent.into(),
+                        ..Default::default()
+                    }),
+                    organisation_id: id.into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .unwrap_or_else(|s| panic!("creating {id}: {s:?}"))
+            .into_inner()
+    }
+
+    /// Guangxi ⊃ Nanning ⊃ {Xingning, Qingxiu}, with Nanning's discipline commission.
+    pub async fn small_tree(&self) {
+        let t = admin();
+        self.org(&t, "guangxi", OrganisationKind::Region, "", "广西壮族自治区").await;
+        self.org(&t, "nanning", OrganisationKind::City, "organisations/guangxi", "南宁市").await;
+        self.org(&t, "xingning", OrganisationKind::County, "organisations/nanning", "兴宁区").await;
+        self.org(&t, "qingxiu", OrganisationKind::County, "organisations/nanning", "青秀区").await;
+        self.org(&t, "nanning-jw", OrganisationKind::DisciplineCommission, "organisations/nanning", "南宁市纪委监委").await;
+    }
+}
+
+/// The `ErrorInfo.reason` of a status.
+pub fn reason(status: &tonic::Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The field named by a status's `BadRequest`.
+pub fn bad_field(status: &tonic::Status) -> String {
+    status
+        .get_error_details()
+        .bad_request()
+        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+        .unwrap_or_default()
+}

@@ -1,0 +1,376 @@
+//! OrganisationService over gRPC: the directory, its rules and its scope.
+
+mod common;
+
+use common::*;
+use fiveledger_platform::auth::Role;
+use fiveledger_platform::testing;
+use fiveledger_proto::rounds::*;
+use tonic::Code;
+
+fn create(id: &str, kind: OrganisationKind, parent: &str, request_id: &str) -> CreateOrganisationRequest {
+    CreateOrganisationRequest {
+        organisation: Some(Organisation {
+            display_name: format!("Org {id}"),
+            kind: kind as i32,
+            parent: parent.into(),
+            ..Default::default()
+        }),
+        organisation_id: id.into(),
+        request_id: request_id.into(),
+    }
+}
+
+#[tokio::test]
+async fn create_get_and_paths() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let got = app
+        .organisations()
+        .get_organisation(testing::authed(&admin(), GetOrganisationRequest { name: "organisations/xingning".into() }))
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got.path, "guangxi/nanning/xingning");
+    assert_eq!(got.parent, "organisations/nanning");
+    assert_eq!(got.kind, OrganisationKind::County as i32);
+    assert_eq!(got.display_name, "兴宁区");
+    assert!(!got.etag.is_empty());
+    assert!(got.create_time.is_some());
+}
+
+#[tokio::test]
+async fn bad_input_is_invalid_argument_naming_the_field() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let mut client = app.organisations();
+    let cases: Vec<(CreateOrganisationRequest, &str, &str)> = vec![
+        (CreateOrganisationRequest::default(), "organisation", "REQUIRED_FIELD"),
+        (create("Bad_Id", OrganisationKind::City, "organisations/guangxi", ""), "organisation_id", "INVALID_ID"),
+        (create("x1", OrganisationKind::Unspecified, "organisations/guangxi", ""), "organisation.kind", "REQUIRED_FIELD"),
+        (create("x2", OrganisationKind::City, "", ""), "organisation.parent", "PARENT_REQUIRED"),
+        (create("x3", OrganisationKind::City, "rounds/r1", ""), "organisation.parent", "INVALID_NAME"),
+        (
+            CreateOrganisationRequest {
+                organisation: Some(Organisation {
+                    display_name: "  ".into(),
+                    kind: OrganisationKind::City as i32,
+                    parent: "organisations/guangxi".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "organisation.display_name",
+            "REQUIRED_FIELD",
+        ),
+        (
+            CreateOrganisationRequest {
+                organisation: Some(Organisation {
+                    display_name: "x".into(),
+                    kind: 99,
+                    parent: "organisations/guangxi".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            "organisation.kind",
+            "UNKNOWN_ENUM_VALUE",
+        ),
+    ];
+    for (request, field, code) in cases {
+        let err = client
+            .create_organisation(testing::authed(&admin(), request))
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
+        assert_eq!(bad_field(&err), field);
+        assert_eq!(reason(&err), code, "{field}");
+    }
+    // Nothing was written by the refusals.
+    let all = client
+        .list_organisations(testing::authed(&admin(), ListOrganisationsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(all.organisations.len(), 5);
+}
+
+#[tokio::test]
+async fn tree_rules_are_preconditions() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let err = app
+        .organisations()
+        .create_organisation(testing::authed(&admin(), create("v1", OrganisationKind::Village, "organisations/nanning", "")))
+        .await
+        .expect_err("a village is not under a city");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&err), "INVALID_PARENT_KIND");
+    let err = app
+        .organisations()
+        .create_organisation(testing::authed(&admin(), create("nanning", OrganisationKind::County, "organisations/nanning", "")))
+        .await
+        .expect_err("duplicate id");
+    assert_eq!(err.code(), Code::AlreadyExists);
+    let err = app
+        .organisations()
+        .create_organisation(testing::authed(&admin(), create("c9", OrganisationKind::County, "organisations/nowhere", "")))
+        .await
+        .expect_err("unknown parent");
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_repeated_request_id_returns_the_first_result() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let mut client = app.organisations();
+    // No id given: the server generates one, so a second create would make a
+    // second organisation if the retry were not recognised.
+    let mut request = create("", OrganisationKind::Township, "organisations/xingning", "8a3c1f9e-retry");
+    request.organisation_id.clear();
+    let first = client
+        .create_organisation(testing::authed(&admin(), request.clone()))
+        .await
+        .expect("first")
+        .into_inner();
+    let again = client
+        .create_organisation(testing::authed(&admin(), request.clone()))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(first, again);
+    let towns = client
+        .list_organisations(testing::authed(
+            &admin(),
+            ListOrganisationsRequest {
+                filter: "kind = ORGANISATION_KIND_TOWNSHIP".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(towns.organisations.len(), 1);
+
+    // The same id with another request is refused.
+    request.organisation.as_mut().expect("org").display_name = "Another".into();
+    let err = client
+        .create_organisation(testing::authed(&admin(), request))
+        .await
+        .expect_err("reused id");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "request_id");
+    assert_eq!(reason(&err), "REQUEST_ID_REUSED");
+}
+
+#[tokio::test]
+async fn concurrent_retries_create_one_organisation() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let mut request = create("", OrganisationKind::Township, "organisations/qingxiu", "concurrent-1");
+    request.organisation_id.clear();
+    let calls = (0..8).map(|_| {
+        let mut client = app.organisations();
+        let request = request.clone();
+        async move { client.create_organisation(testing::authed(&admin(), request)).await.map(|r| r.into_inner()) }
+    });
+    let results = futures::future::join_all(calls).await;
+    let first = results[0].as_ref().expect("ok").clone();
+    for r in &results {
+        assert_eq!(r.as_ref().expect("every retry succeeds"), &first);
+    }
+}
+
+#[tokio::test]
+async fn a_stale_etag_is_aborted() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let mut client = app.organisations();
+    let org = client
+        .get_organisation(testing::authed(&admin(), GetOrganisationRequest { name: "organisations/nanning".into() }))
+        .await
+        .expect("get")
+        .into_inner();
+    let mut patch = org.clone();
+    patch.display_name = "南宁".into();
+    let updated = client
+        .update_organisation(testing::authed(
+            &admin(),
+            UpdateOrganisationRequest {
+                organisation: Some(patch.clone()),
+                update_mask: Some(prost_types::FieldMask { paths: vec!["display_name".into()] }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.display_name, "南宁");
+    assert_ne!(updated.etag, org.etag);
+    // The same old etag again: someone changed it since.
+    patch.display_name = "Nanning".into();
+    let err = client
+        .update_organisation(testing::authed(
+            &admin(),
+            UpdateOrganisationRequest {
+                organisation: Some(patch),
+                update_mask: Some(prost_types::FieldMask { paths: vec!["display_name".into()] }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("stale");
+    assert_eq!(err.code(), Code::Aborted);
+    assert_eq!(reason(&err), "ETAG_MISMATCH");
+    // Immutable fields cannot be masked in.
+    let err = client
+        .update_organisation(testing::authed(
+            &admin(),
+            UpdateOrganisationRequest {
+                organisation: Some(updated),
+                update_mask: Some(prost_types::FieldMask { paths: vec!["kind".into()] }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("kind is immutable");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "update_mask");
+}
+
+#[tokio::test]
+async fn scope_is_the_callers_subtree() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let xingning = office("guangxi/nanning/xingning");
+    let mut client = app.organisations();
+    // A county office sees its county, not its neighbour or its city.
+    for (name, code) in [
+        ("organisations/xingning", Code::Ok),
+        ("organisations/qingxiu", Code::NotFound),
+        ("organisations/nanning", Code::NotFound),
+    ] {
+        let result = client
+            .get_organisation(testing::authed(&xingning, GetOrganisationRequest { name: name.into() }))
+            .await;
+        assert_eq!(result.map(|_| Code::Ok).unwrap_or_else(|s| s.code()), code, "{name}");
+    }
+    let listed = client
+        .list_organisations(testing::authed(&xingning, ListOrganisationsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        listed.organisations.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["organisations/xingning"]
+    );
+    // It may add under itself but not under its neighbour.
+    client
+        .create_organisation(testing::authed(&xingning, create("xn-town", OrganisationKind::Township, "organisations/xingning", "")))
+        .await
+        .expect("own subtree");
+    let err = client
+        .create_organisation(testing::authed(&xingning, create("qx-town", OrganisationKind::Township, "organisations/qingxiu", "")))
+        .await
+        .expect_err("neighbour");
+    assert_eq!(err.code(), Code::NotFound);
+    let err = client
+        .create_organisation(testing::authed(&xingning, create("root2", OrganisationKind::Region, "", "")))
+        .await
+        .expect_err("a root needs the whole tree");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // BatchGet refuses anything outside scope, naming it.
+    let err = client
+        .batch_get_organisations(testing::authed(
+            &xingning,
+            BatchGetOrganisationsRequest { names: vec!["organisations/xingning".into(), "organisations/qingxiu".into()] },
+        ))
+        .await
+        .expect_err("out of scope");
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(err.message().contains("qingxiu"));
+}
+
+#[tokio::test]
+async fn lists_page_by_keyset_and_filter() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let t = admin();
+    for i in 0..45 {
+        app.org(&t, &format!("t{i:03}"), OrganisationKind::Township, "organisations/xingning", &format!("镇 {:03}", 44 - i))
+            .await;
+    }
+    let mut client = app.organisations();
+    let list = |token: String, filter: &str, order_by: &str| ListOrganisationsRequest {
+        page_size: 10,
+        page_token: token,
+        filter: filter.into(),
+        order_by: order_by.into(),
+    };
+    for order_by in ["", "display_name", "display_name desc"] {
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = client
+                .list_organisations(testing::authed(&t, list(token, r#"parent = "organisations/xingning""#, order_by)))
+                .await
+                .expect("page")
+                .into_inner();
+            assert!(page.organisations.len() <= 10);
+            seen.extend(page.organisations.into_iter().map(|o| o.display_name));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        assert_eq!(seen.len(), 45, "{order_by}");
+        let mut sorted = seen.clone();
+        sorted.sort();
+        if order_by == "display_name desc" {
+            sorted.reverse();
+        }
+        if !order_by.is_empty() {
+            assert_eq!(seen, sorted, "{order_by}");
+        }
+    }
+    // Subtree filter: everything under Nanning except Nanning's own row count.
+    let under = client
+        .list_organisations(testing::authed(
+            &t,
+            ListOrganisationsRequest { page_size: 1000, filter: r#"ancestor = "organisations/xingning""#.into(), ..Default::default() },
+        ))
+        .await
+        .expect("subtree")
+        .into_inner();
+    assert_eq!(under.organisations.len(), 46);
+
+    // A token is bound to its filter.
+    let first = client
+        .list_organisations(testing::authed(&t, list(String::new(), "kind = ORGANISATION_KIND_TOWNSHIP", "")))
+        .await
+        .expect("first page")
+        .into_inner();
+    let err = client
+        .list_organisations(testing::authed(&t, list(first.next_page_token, "kind = ORGANISATION_KIND_COUNTY", "")))
+        .await
+        .expect_err("token with another filter");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "page_token");
+    assert_eq!(reason(&err), "PAGE_TOKEN_MISMATCH");
+
+    for bad in ["kind = NOPE", "colour = red", "parent", "kind > ORGANISATION_KIND_CITY"] {
+        let err = client
+            .list_organisations(testing::authed(&t, list(String::new(), bad, "")))
+            .await
+            .expect_err(bad);
+        assert_eq!(err.code(), Code::InvalidArgument, "{bad}");
+        assert_eq!(bad_field(&err), "filter");
+    }
+    let err = client
+        .list_organisations(testing::authed(&t, list(String::new(), "", "kind")))
+        .await
+        .expect_err("order_by kind");
+    assert_eq!(bad_field(&err), "order_by");
+    let _ = Role::Viewer;
+}

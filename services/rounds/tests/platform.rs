@@ -1,0 +1,316 @@
+//! The shared plumbing, proved end to end on the rounds server: health,
+//! reflection, authentication, roles, limits, events and consumers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use fiveledger_platform::auth::Role;
+use fiveledger_platform::consumer::{self, EventHandler, EventSource};
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::storage::Db;
+use fiveledger_platform::testing::{self, TestEnv};
+use fiveledger_proto::rounds::*;
+use fiveledger_proto::types::Event;
+use sea_orm::{DatabaseTransaction, EntityTrait, PaginatorTrait};
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+#[tokio::test]
+async fn health_reports_serving_for_the_server_and_each_service() {
+    let app = spawn().await;
+    let mut health = HealthClient::new(app.channel.clone());
+    for service in ["", "fiveledger.rounds.v1.OrganisationService", "fiveledger.rounds.v1.EventService"] {
+        let status = health
+            .check(HealthCheckRequest { service: service.into() })
+            .await
+            .expect("health check")
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
+    }
+    let unknown = health
+        .check(HealthCheckRequest { service: "nope.v1.Nothing".into() })
+        .await
+        .expect_err("unknown service");
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn health_goes_not_serving_on_shutdown() {
+    let app = spawn().await;
+    let mut health = HealthClient::new(app.channel.clone());
+    let mut watch = health
+        .watch(HealthCheckRequest { service: "fiveledger.rounds.v1.OrganisationService".into() })
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = watch.message().await.expect("message").expect("status");
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    app.running.stop_token().cancel();
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message()).await.expect("in time");
+    // Either the NOT_SERVING update arrives or the stream ends with the server.
+    if let Ok(Some(update)) = next {
+        assert_eq!(update.status, ServingStatus::NotServing as i32);
+    }
+}
+
+#[tokio::test]
+async fn reflection_lists_every_service_in_v1_and_v1alpha() {
+    use tonic_reflection_list::*;
+    let app = spawn().await;
+    let v1 = list_v1(app.channel.clone()).await;
+    let alpha = list_v1alpha(app.channel.clone()).await;
+    for expected in [
+        "fiveledger.rounds.v1.OrganisationService",
+        "fiveledger.rounds.v1.EventService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(v1.iter().any(|s| s == expected), "v1 lacks {expected}: {v1:?}");
+        assert!(alpha.iter().any(|s| s == expected), "v1alpha lacks {expected}: {alpha:?}");
+    }
+    assert!(!v1.iter().any(|s| s.contains("issues")), "only this server's services: {v1:?}");
+}
+
+/// Minimal reflection clients (list services) for both protocol versions.
+mod tonic_reflection_list {
+    use tonic::transport::Channel;
+
+    pub async fn list_v1(channel: Channel) -> Vec<String> {
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::v1::ServerReflectionRequest;
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(channel)
+            .server_reflection_info(tokio_stream::once(request))
+            .await
+            .expect("reflection")
+            .into_inner();
+        match stream.message().await.expect("response").and_then(|r| r.message_response) {
+            Some(MessageResponse::ListServicesResponse(list)) => list.service.into_iter().map(|s| s.name).collect(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    pub async fn list_v1alpha(channel: Channel) -> Vec<String> {
+        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(channel)
+            .server_reflection_info(tokio_stream::once(request))
+            .await
+            .expect("reflection")
+            .into_inner();
+        match stream.message().await.expect("response").and_then(|r| r.message_response) {
+            Some(MessageResponse::ListServicesResponse(list)) => list.service.into_iter().map(|s| s.name).collect(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_call_without_a_token_is_unauthenticated() {
+    let app = spawn().await;
+    let err = app
+        .organisations()
+        .list_organisations(ListOrganisationsRequest::default())
+        .await
+        .expect_err("no token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(reason(&err), "UNAUTHENTICATED");
+
+    let forged = fiveledger_platform::auth::Hs256::new(b"not-the-servers-key-at-all", "fiveledger")
+        .expect("key")
+        .mint("mallory", "", &[Role::Admin], chrono::Duration::minutes(5));
+    let err = app
+        .organisations()
+        .list_organisations(testing::authed(&forged, ListOrganisationsRequest::default()))
+        .await
+        .expect_err("forged token");
+    assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_token_without_the_role_is_denied() {
+    let app = spawn().await;
+    let viewer = testing::token("v", "", &[Role::Viewer]);
+    let err = app
+        .organisations()
+        .create_organisation(testing::authed(
+            &viewer,
+            CreateOrganisationRequest {
+                organisation: Some(Organisation {
+                    display_name: "X".into(),
+                    kind: OrganisationKind::Region as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("viewer cannot create");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(reason(&err), "PERMISSION_DENIED");
+
+    // The public role reads nothing here.
+    let public = testing::token("p", "", &[Role::Public]);
+    let err = app
+        .organisations()
+        .list_organisations(testing::authed(&public, ListOrganisationsRequest::default()))
+        .await
+        .expect_err("public cannot list");
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    // Only services may watch events.
+    let mut events = fiveledger_proto::rounds::event_service_client::EventServiceClient::new(app.channel.clone());
+    let err = events
+        .watch_events(testing::authed(&office("guangxi"), WatchEventsRequest::default()))
+        .await
+        .expect_err("an office may not watch raw events");
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn oversized_requests_are_refused() {
+    let app = spawn().await;
+    let err = app
+        .organisations()
+        .create_organisation(testing::authed(
+            &admin(),
+            CreateOrganisationRequest {
+                organisation: Some(Organisation {
+                    display_name: "x".repeat(5 * 1024 * 1024),
+                    kind: OrganisationKind::Region as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("too large");
+    assert_eq!(err.code(), Code::OutOfRange);
+}
+
+/// Copies every event it sees into its own outbox: an effect we can count.
+struct CopyEvents;
+
+impl EventHandler for CopyEvents {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> futures::future::BoxFuture<'t, fiveledger_platform::ApiResult<()>> {
+        Box::pin(async move {
+            let ctx = EventContext {
+                actor: "service:test".into(),
+                ..Default::default()
+            };
+            outbox::append(txn, &ctx, &event.subject, &OrganisationCreated::default()).await
+        })
+    }
+}
+
+async fn effects(db: &Db) -> u64 {
+    outbox::Entity::find().count(db.reader()).await.expect("count")
+}
+
+async fn wait_for_effects(db: &Db, n: u64) {
+    for _ in 0..100 {
+        if effects(db).await >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} effects, saw {}", effects(db).await);
+}
+
+#[tokio::test]
+async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
+    let app = spawn().await;
+    let consumer_env = TestEnv::new("consumer");
+    let db = Db::connect(&consumer_env.settings.database, &consumer_env.settings.data_dir.join("c.sqlite"))
+        .await
+        .expect("consumer db");
+    db.migrate::<ConsumerMigrator>().await.expect("migrate");
+    let source = EventSource::Rounds(
+        consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
+        fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
+    );
+    let t = admin();
+
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(db.clone(), "copy".into(), source.clone(), vec![], CopyEvents, stop.clone()));
+    app.org(&t, "guangxi", OrganisationKind::Region, "", "Guangxi").await;
+    app.org(&t, "nanning", OrganisationKind::City, "organisations/guangxi", "Nanning").await;
+    wait_for_effects(&db, 2).await;
+    stop.cancel();
+    task.await.expect("consumer stops");
+
+    // Written while the consumer was down: delivered after the restart.
+    app.org(&t, "liuzhou", OrganisationKind::City, "organisations/guangxi", "Liuzhou").await;
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(db.clone(), "copy".into(), source.clone(), vec![], CopyEvents, stop.clone()));
+    wait_for_effects(&db, 3).await;
+
+    // A second consumer on the same database, and a replay from the start,
+    // add nothing.
+    let stop2 = CancellationToken::new();
+    let task2 = tokio::spawn(consumer::run(db.clone(), "copy".into(), source.clone(), vec![], CopyEvents, stop2.clone()));
+    let mut replay = source.watch(0, &[]).await.expect("watch");
+    use futures::StreamExt;
+    let first = replay.next().await.expect("event").expect("ok");
+    assert!(!consumer::apply(&db, "copy", &first, &CopyEvents).await.expect("apply"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(effects(&db).await, 3);
+    assert_eq!(consumer::position(&db, "copy").await.expect("position"), 3);
+    stop.cancel();
+    stop2.cancel();
+    task.await.expect("stops");
+    task2.await.expect("stops");
+}
+
+/// Just the platform tables, for a test consumer's database.
+struct ConsumerMigrator;
+
+#[async_trait::async_trait]
+impl sea_orm_migration::MigratorTrait for ConsumerMigrator {
+    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+        vec![Box::new(fiveledger_platform::platform_tables::Migration)]
+    }
+}
+
+#[tokio::test]
+async fn events_stream_in_order_and_resume_from_a_cursor() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let source = EventSource::Rounds(
+        consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
+        fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
+    );
+    use futures::StreamExt;
+    let all: Vec<Event> = source.watch(0, &[]).await.expect("watch").take(5).map(|e| e.expect("ok")).collect().await;
+    let subjects: Vec<_> = all.iter().map(|e| e.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        ["organisations/guangxi", "organisations/nanning", "organisations/xingning", "organisations/qingxiu", "organisations/nanning-jw"]
+    );
+    assert!(all.iter().all(|e| e.r#type == "OrganisationCreated" && e.actor == "admin"));
+    let payload: OrganisationCreated = all[1].payload.as_ref().expect("payload").to_msg().expect("decode");
+    assert_eq!(payload.organisation.expect("org").path, "guangxi/nanning");
+
+    let after: i64 = all[2].cursor.parse().expect("cursor");
+    let rest: Vec<Event> = source.watch(after, &[]).await.expect("watch").take(2).map(|e| e.expect("ok")).collect().await;
+    assert_eq!(rest[0].subject, "organisations/qingxiu");
+}
