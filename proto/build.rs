@@ -1,29 +1,29 @@
-//! Compiles the API with protox (pure Rust, no system protoc) and writes one
-//! descriptor set per service package for server reflection.
+//! Compiles the API with protox (pure Rust, no system protoc) and writes the
+//! descriptor set that server reflection serves. Every `.proto` file under
+//! `fiveledger/` is compiled; adding a file needs no change here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The packages we generate code for, with the files that make them up.
-const PACKAGES: &[(&str, &[&str])] = &[
-    ("google.type", &["google/type/date.proto"]),
-    ("fiveledger.type.v1", &["fiveledger/type/v1/event.proto"]),
-    (
-        "fiveledger.rounds.v1",
-        &[
-            "fiveledger/rounds/v1/organisation.proto",
-            "fiveledger/rounds/v1/events.proto",
-        ],
-    ),
-    ("fiveledger.issues.v1", &["fiveledger/issues/v1/events.proto"]),
-    ("fiveledger.ledgers.v1", &["fiveledger/ledgers/v1/events.proto"]),
-];
+fn proto_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            proto_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     println!("cargo:rerun-if-changed=fiveledger");
     println!("cargo:rerun-if-changed=google");
 
-    let files: Vec<&str> = PACKAGES.iter().flat_map(|(_, f)| f.iter().copied()).collect();
+    let mut files = vec![PathBuf::from("google/type/date.proto")];
+    proto_files(Path::new("fiveledger"), &mut files)?;
+    files.sort();
     let fds = protox::compile(&files, ["."])?;
 
     // One descriptor set holding everything (imports included) serves

@@ -39,4 +39,6 @@ pub mod fiveledger {
     }
 }
 
-pub use fiveledger::{issues::v1 as issues, ledgers::v1 as ledgers, r#type::v1 as types, rounds::v1 as rounds};
+pub use fiveledger::{
+    issues::v1 as issues, ledgers::v1 as ledgers, rounds::v1 as rounds, r#type::v1 as types,
+};

@@ -116,7 +116,9 @@ impl Caller {
 pub fn in_subtree(path: &str, root: &str) -> bool {
     root.is_empty()
         || path == root
-        || (path.len() > root.len() && path.starts_with(root) && path.as_bytes()[root.len()] == b'/')
+        || (path.len() > root.len()
+            && path.starts_with(root)
+            && path.as_bytes()[root.len()] == b'/')
 }
 
 /// Verifies bearer tokens. HS256 today; RS256/JWKS can implement this too.
@@ -134,7 +136,9 @@ pub struct Hs256 {
 
 impl std::fmt::Debug for Hs256 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hs256").field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("Hs256")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -143,7 +147,10 @@ const MIN_KEY_LEN: usize = 16;
 
 impl Hs256 {
     pub fn new(secret: &[u8], issuer: &str) -> anyhow::Result<Self> {
-        anyhow::ensure!(secret.len() >= MIN_KEY_LEN, "the token key must be at least {MIN_KEY_LEN} bytes");
+        anyhow::ensure!(
+            secret.len() >= MIN_KEY_LEN,
+            "the token key must be at least {MIN_KEY_LEN} bytes"
+        );
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -154,7 +161,10 @@ impl Hs256 {
     /// Builds the signer from settings: `secret`, else the key in
     /// `secret_file`. With `create_in` set and no key configured, a random
     /// key is created in that folder (local suite only).
-    pub fn from_settings(settings: &AuthSettings, create_in: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn from_settings(
+        settings: &AuthSettings,
+        create_in: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         if !settings.secret.is_empty() {
             return Self::new(settings.secret.as_bytes(), &settings.issuer);
         }
@@ -178,7 +188,13 @@ impl Hs256 {
     }
 
     /// Mints a token valid for `ttl`.
-    pub fn mint(&self, subject: &str, org_path: &str, roles: &[Role], ttl: chrono::Duration) -> String {
+    pub fn mint(
+        &self,
+        subject: &str,
+        org_path: &str,
+        roles: &[Role],
+        ttl: chrono::Duration,
+    ) -> String {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: subject.to_owned(),
@@ -189,7 +205,8 @@ impl Hs256 {
             exp: now + ttl.num_seconds(),
         };
         // Encoding HS256 with a valid key cannot fail.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .unwrap_or_default()
     }
 }
 
@@ -247,7 +264,11 @@ impl Gate {
 
     /// Decides a call: `Ok(None)` for public paths, `Ok(Some(caller))` for an
     /// authorised one.
-    pub fn authorize(&self, path: &str, headers: &http::HeaderMap) -> Result<Option<Caller>, Status> {
+    pub fn authorize(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<Caller>, Status> {
         if is_public(path) {
             return Ok(None);
         }
@@ -257,7 +278,10 @@ impl Gate {
         let token = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .ok_or_else(|| {
                 Status::from(ApiError::Unauthenticated(
                     "missing `authorization: Bearer <token>` metadata".into(),
@@ -268,7 +292,11 @@ impl Gate {
         if !caller.has_any(allowed) {
             return Err(ApiError::PermissionDenied(format!(
                 "{path} needs one of the roles: {}",
-                allowed.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .into());
         }
@@ -295,7 +323,10 @@ pub struct Gated<S> {
 
 impl<S, B> tower::Service<http::Request<B>> for Gated<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
 {
@@ -371,7 +402,12 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_are_checked() {
         let signer = Hs256::new(b"0123456789abcdef0123", "fiveledger").expect("key");
-        let token = signer.mint("u1", "gx/nn", &[Role::InspectionOffice], chrono::Duration::minutes(1));
+        let token = signer.mint(
+            "u1",
+            "gx/nn",
+            &[Role::InspectionOffice],
+            chrono::Duration::minutes(1),
+        );
         let caller = signer.verify(&token).expect("valid");
         assert_eq!(caller.org_path, "gx/nn");
         assert!(caller.has_role(Role::InspectionOffice));

@@ -43,7 +43,11 @@ impl ActiveModelBehavior for ActiveModel {}
 
 /// Applies one event's effect inside the consumer's transaction.
 pub trait EventHandler: Send + Sync + 'static {
-    fn handle<'t>(&'t self, txn: &'t DatabaseTransaction, event: &'t Event) -> BoxFuture<'t, ApiResult<()>>;
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> BoxFuture<'t, ApiResult<()>>;
 }
 
 /// Where events come from: one of the suite's services.
@@ -59,20 +63,31 @@ type Events = futures::stream::BoxStream<'static, Result<Event, tonic::Status>>;
 impl EventSource {
     /// Opens the stream after `after` (only `types`, or all).
     pub async fn watch(&self, after: i64, types: &[String]) -> Result<Events, tonic::Status> {
-        let after_cursor = if after == 0 { String::new() } else { after.to_string() };
+        let after_cursor = if after == 0 {
+            String::new()
+        } else {
+            after.to_string()
+        };
         let types = types.to_vec();
         macro_rules! open {
             ($pkg:ident, $channel:expr, $creds:expr) => {{
-                let mut client = $pkg::event_service_client::EventServiceClient::new(InterceptedService::new(
-                    $channel.clone(),
-                    $creds.clone(),
-                ));
+                let mut client = $pkg::event_service_client::EventServiceClient::new(
+                    InterceptedService::new($channel.clone(), $creds.clone()),
+                );
                 let stream = client
-                    .watch_events($pkg::WatchEventsRequest { after_cursor, types })
+                    .watch_events($pkg::WatchEventsRequest {
+                        after_cursor,
+                        types,
+                    })
                     .await?
                     .into_inner();
                 stream
-                    .map(|r| r.and_then(|m| m.event.ok_or_else(|| tonic::Status::internal("empty event"))))
+                    .map(|r| {
+                        r.and_then(|m| {
+                            m.event
+                                .ok_or_else(|| tonic::Status::internal("empty event"))
+                        })
+                    })
                     .boxed()
             }};
         }
@@ -103,7 +118,12 @@ pub async fn position(db: &Db, consumer: &str) -> ApiResult<i64> {
 
 /// Applies one event: advances the position and runs the handler in one
 /// transaction. Returns false when the event was already applied.
-pub async fn apply(db: &Db, consumer: &str, event: &Event, handler: &impl EventHandler) -> ApiResult<bool> {
+pub async fn apply(
+    db: &Db,
+    consumer: &str,
+    event: &Event,
+    handler: &impl EventHandler,
+) -> ApiResult<bool> {
     let position = parse_cursor(&event.cursor)?;
     let txn = db.begin().await?;
     // Make sure the row exists, then claim the event by moving past it.
@@ -158,7 +178,8 @@ pub async fn run(
                     next = events.next() => next,
                 };
                 let Some(event) = next else { return Ok(()) };
-                let event = event.map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
+                let event =
+                    event.map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
                 apply(&db, &consumer, &event, &handler).await?;
                 backoff = Duration::from_millis(200);
             }
@@ -166,7 +187,9 @@ pub async fn run(
         .await;
         if let Err(err) = result {
             match &err {
-                ApiError::Unavailable { .. } => tracing::debug!(%consumer, error = %err, "event source unavailable; retrying"),
+                ApiError::Unavailable { .. } => {
+                    tracing::debug!(%consumer, error = %err, "event source unavailable; retrying")
+                }
                 _ => tracing::warn!(%consumer, error = ?err, "event consumer failed; retrying"),
             }
         }

@@ -58,7 +58,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn invalid(field: impl Into<String>, reason: &'static str, description: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        reason: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
         Self::InvalidArgument {
             field: field.into(),
             reason,
@@ -223,7 +227,8 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_echo_their_cause() {
-        let status: Status = ApiError::internal(anyhow::anyhow!("relation \"x\" does not exist")).into();
+        let status: Status =
+            ApiError::internal(anyhow::anyhow!("relation \"x\" does not exist")).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("relation"));
     }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use prost::Message;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect, Statement};
+use sea_orm::{
+    ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect, Statement,
+};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -93,7 +95,13 @@ pub fn parse_cursor(cursor: &str) -> ApiResult<i64> {
         .parse::<i64>()
         .ok()
         .filter(|c| *c >= 0)
-        .ok_or_else(|| ApiError::invalid("after_cursor", "INVALID_CURSOR", "after_cursor is not a cursor this service returned"))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "after_cursor",
+                "INVALID_CURSOR",
+                "after_cursor is not a cursor this service returned",
+            )
+        })
 }
 
 fn to_event(row: Model) -> Result<Event, Status> {
@@ -137,7 +145,12 @@ pub fn watch(
             if !types.is_empty() {
                 query = query.filter(Column::EventType.is_in(types.clone()));
             }
-            let rows = match query.order_by_asc(Column::Id).limit(BATCH).all(db.reader()).await {
+            let rows = match query
+                .order_by_asc(Column::Id)
+                .limit(BATCH)
+                .all(db.reader())
+                .await
+            {
                 Ok(rows) => rows,
                 Err(err) => {
                     let _ = tx.send(Err(ApiError::from(err).into())).await;
@@ -175,8 +188,12 @@ macro_rules! event_service {
         impl fiveledger_proto::$pkg::event_service_server::EventService for $api {
             type WatchEventsStream = std::pin::Pin<
                 Box<
-                    dyn futures::Stream<Item = Result<fiveledger_proto::$pkg::WatchEventsResponse, tonic::Status>>
-                        + Send,
+                    dyn futures::Stream<
+                            Item = Result<
+                                fiveledger_proto::$pkg::WatchEventsResponse,
+                                tonic::Status,
+                            >,
+                        > + Send,
                 >,
             >;
 
@@ -187,8 +204,13 @@ macro_rules! event_service {
                 use futures::StreamExt;
                 let request = request.into_inner();
                 let after = $crate::outbox::parse_cursor(&request.after_cursor)?;
-                let stream = $crate::outbox::watch(self.db.clone(), after, request.types, self.stop.clone())
-                    .map(|event| event.map(|event| fiveledger_proto::$pkg::WatchEventsResponse { event: Some(event) }));
+                let stream =
+                    $crate::outbox::watch(self.db.clone(), after, request.types, self.stop.clone())
+                        .map(|event| {
+                            event.map(|event| fiveledger_proto::$pkg::WatchEventsResponse {
+                                event: Some(event),
+                            })
+                        });
                 Ok(tonic::Response::new(Box::pin(stream)))
             }
         }

@@ -73,7 +73,9 @@ pub async fn start<M: MigratorTrait>(
     let mut health_names = vec![""];
     health_names.extend_from_slice(spec.grpc_services);
     for name in &health_names {
-        reporter.set_service_status(*name, ServingStatus::NotServing).await;
+        reporter
+            .set_service_status(*name, ServingStatus::NotServing)
+            .await;
     }
 
     let mut v1 = tonic_reflection::server::Builder::configure()
@@ -82,11 +84,14 @@ pub async fn start<M: MigratorTrait>(
     let mut v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fiveledger_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-    for name in spec
-        .grpc_services
-        .iter()
-        .chain(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"].iter())
-    {
+    for name in spec.grpc_services.iter().chain(
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]
+        .iter(),
+    ) {
         v1 = v1.with_service_name(*name);
         v1alpha = v1alpha.with_service_name(*name);
     }
@@ -97,17 +102,18 @@ pub async fn start<M: MigratorTrait>(
     let router = Server::builder()
         .concurrency_limit_per_connection(settings.limits.concurrency_per_connection)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .trace_fn(move |request| {
-            tracing::info_span!("rpc", service, method = %request.uri().path())
-        })
+        .trace_fn(
+            move |request| tracing::info_span!("rpc", service, method = %request.uri().path()),
+        )
         .layer(gate.clone())
         .add_routes(routes)
         .add_service(health)
         .add_service(v1)
         .add_service(v1alpha);
-    let serving = tokio::spawn(
-        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.clone().cancelled_owned()),
-    );
+    let serving = tokio::spawn(router.serve_with_incoming_shutdown(
+        TcpListenerStream::new(listener),
+        stop.clone().cancelled_owned(),
+    ));
     tracing::info!(service, %addr, "listening; migrating");
 
     if let Err(err) = db.migrate::<M>().await {
@@ -117,7 +123,9 @@ pub async fn start<M: MigratorTrait>(
     }
     gate.set_ready(true);
     for name in &health_names {
-        reporter.set_service_status(*name, ServingStatus::Serving).await;
+        reporter
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
     }
     for task in background {
         tokio::spawn(task);
@@ -130,13 +138,18 @@ pub async fn start<M: MigratorTrait>(
         task_stop.cancelled().await;
         gate.set_ready(false);
         for name in &health_names {
-            reporter.set_service_status(*name, ServingStatus::NotServing).await;
+            reporter
+                .set_service_status(*name, ServingStatus::NotServing)
+                .await;
         }
         tracing::info!(service, "shutting down");
         let result = match tokio::time::timeout(grace, serving).await {
             Ok(joined) => joined?.map_err(anyhow::Error::from),
             Err(_) => {
-                tracing::warn!(service, "calls still running after the grace period; stopping anyway");
+                tracing::warn!(
+                    service,
+                    "calls still running after the grace period; stopping anyway"
+                );
                 Ok(())
             }
         };
@@ -146,18 +159,75 @@ pub async fn start<M: MigratorTrait>(
     Ok(Running { addr, stop, task })
 }
 
+/// What a service wires on top of its database: its routes and its
+/// background tasks.
+pub struct Wiring {
+    pub routes: tonic::service::Routes,
+    pub background: Vec<BoxFuture<'static, ()>>,
+}
+
+/// Connects the service's database (the SQLite file `<data_dir>/<name>.sqlite`
+/// unless a URL is set), builds the token verifier, lets the service wire its
+/// handlers, and [`start`]s it.
+pub async fn launch<M: MigratorTrait>(
+    spec: ServiceSpec,
+    settings: &ServerSettings,
+    stop: CancellationToken,
+    wire: impl FnOnce(&Db, &crate::auth::Hs256) -> anyhow::Result<Wiring>,
+) -> anyhow::Result<Running> {
+    let signer = crate::auth::Hs256::from_settings(&settings.auth, None)?;
+    let db = Db::connect(
+        &settings.database,
+        &settings.data_dir.join(format!("{}.sqlite", spec.name)),
+    )
+    .await?;
+    let wiring = wire(&db, &signer)?;
+    start::<M>(
+        spec,
+        settings,
+        Arc::new(signer),
+        db,
+        wiring.routes,
+        wiring.background,
+        stop,
+    )
+    .await
+}
+
+/// The body of every service binary: load settings, start logging, start
+/// the service, and stop it gracefully on SIGTERM or ctrl-c.
+pub async fn run_standalone<D, F, Fut>(
+    name: &str,
+    default_port: u16,
+    args: &crate::settings::CommonArgs,
+    start: F,
+) -> anyhow::Result<()>
+where
+    D: Default + serde::Serialize + serde::de::DeserializeOwned,
+    F: FnOnce(ServerSettings, D, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Running>>,
+{
+    let (settings, domain) =
+        crate::settings::load::<D>(name, ([0, 0, 0, 0], default_port).into(), args)?;
+    crate::telemetry::init(&settings.log);
+    let running = start(settings, domain, CancellationToken::new()).await?;
+    shutdown_signal().await;
+    running.stop().await
+}
+
 /// Resolves on SIGTERM or ctrl-c.
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -189,8 +189,8 @@ fn layered<D: Serialize>(
     domain: D,
     file: Option<&Path>,
 ) -> Figment {
-    let mut figment = Figment::from(Serialized::defaults(defaults))
-        .merge(Serialized::default(service, domain));
+    let mut figment =
+        Figment::from(Serialized::defaults(defaults)).merge(Serialized::default(service, domain));
     if let Some(file) = file {
         figment = figment.merge(Toml::file_exact(file));
     }

@@ -34,7 +34,10 @@ pub struct Db {
 
 impl Db {
     /// Connects by `settings.url`, or to `default_sqlite` when it is empty.
-    pub async fn connect(settings: &DatabaseSettings, default_sqlite: &Path) -> anyhow::Result<Self> {
+    pub async fn connect(
+        settings: &DatabaseSettings,
+        default_sqlite: &Path,
+    ) -> anyhow::Result<Self> {
         let url = if settings.url.is_empty() {
             if let Some(dir) = default_sqlite.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -76,7 +79,9 @@ impl Db {
     async fn connect_postgres(url: &str, schema: &str, max: u32) -> anyhow::Result<Self> {
         if !schema.is_empty() {
             anyhow::ensure!(
-                schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                schema
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_'),
                 "database.schema may hold only letters, digits and _"
             );
             let bootstrap = Database::connect(ConnectOptions::new(url.to_owned())).await?;

@@ -20,7 +20,11 @@ pub fn postgres_url() -> Option<String> {
 
 /// Which database this run of the tests uses.
 pub fn backend() -> &'static str {
-    if postgres_url().is_some() { "postgres" } else { "sqlite" }
+    if postgres_url().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
 }
 
 /// A fresh place for one service of one test.
@@ -42,7 +46,10 @@ impl TestEnv {
                 max_connections: 5,
             },
             None => DatabaseSettings {
-                url: format!("sqlite://{}?mode=rwc", dir.path().join(format!("{service}.sqlite")).display()),
+                url: format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join(format!("{service}.sqlite")).display()
+                ),
                 schema: String::new(),
                 max_connections: 4,
             },
@@ -57,7 +64,10 @@ impl TestEnv {
             },
             ..ServerSettings::default()
         };
-        Self { settings, _dir: dir }
+        Self {
+            settings,
+            _dir: dir,
+        }
     }
 }
 

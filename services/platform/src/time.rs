@@ -17,8 +17,13 @@ pub fn to_timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
 }
 
 pub fn from_timestamp(field: &str, t: &prost_types::Timestamp) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
-        .ok_or_else(|| ApiError::invalid(field, "INVALID_TIMESTAMP", format!("{field} is out of range")))
+    DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32).ok_or_else(|| {
+        ApiError::invalid(
+            field,
+            "INVALID_TIMESTAMP",
+            format!("{field} is out of range"),
+        )
+    })
 }
 
 pub fn to_date(d: NaiveDate) -> Date {
@@ -33,7 +38,13 @@ pub fn to_date(d: NaiveDate) -> Date {
 pub fn from_date(field: &str, d: &Date) -> Result<NaiveDate, ApiError> {
     NaiveDate::from_ymd_opt(d.year, d.month.max(0) as u32, d.day.max(0) as u32)
         .filter(|_| (1..=9999).contains(&d.year))
-        .ok_or_else(|| ApiError::invalid(field, "INVALID_DATE", format!("{field} is not a valid calendar date")))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                "INVALID_DATE",
+                format!("{field} is not a valid calendar date"),
+            )
+        })
 }
 
 /// Parses an optional date: `None` when absent, refused when present but invalid.
@@ -69,7 +80,9 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         match &self.fixed {
             None => Utc::now(),
-            Some(fixed) => DateTime::from_timestamp(fixed.load(Ordering::SeqCst), 0).unwrap_or_default(),
+            Some(fixed) => {
+                DateTime::from_timestamp(fixed.load(Ordering::SeqCst), 0).unwrap_or_default()
+            }
         }
     }
 

@@ -8,10 +8,8 @@ pub mod storage;
 
 use std::sync::Arc;
 
-use fiveledger_platform::auth::Hs256;
-use fiveledger_platform::server::{self, Running, ServiceSpec};
+use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
-use fiveledger_platform::storage::Db;
 use tokio_util::sync::CancellationToken;
 
 pub use settings::RoundsSettings;
@@ -27,25 +25,22 @@ pub async fn start(
     settings: RoundsSettings,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let verifier = Hs256::from_settings(&server_settings.auth, None)?;
-    let db = Db::connect(
-        &server_settings.database,
-        &server_settings.data_dir.join(format!("{NAME}.sqlite")),
-    )
-    .await?;
-    let routes = grpc::routes(db.clone(), Arc::new(settings), server_settings, stop.clone());
-    server::start::<storage::Migrator>(
-        ServiceSpec {
-            name: NAME,
-            grpc_services: grpc::SERVICES,
-            roles: grpc::ROLES,
-        },
-        server_settings,
-        Arc::new(verifier),
-        db,
-        routes,
-        Vec::new(),
-        stop,
-    )
+    let spec = ServiceSpec {
+        name: NAME,
+        grpc_services: grpc::SERVICES,
+        roles: grpc::ROLES,
+    };
+    let handler_stop = stop.clone();
+    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _signer| {
+        Ok(Wiring {
+            routes: grpc::routes(
+                db.clone(),
+                Arc::new(settings),
+                server_settings,
+                handler_stop,
+            ),
+            background: Vec::new(),
+        })
+    })
     .await
 }

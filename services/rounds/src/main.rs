@@ -1,9 +1,9 @@
 //! `fiveledger-rounds`: runs the rounds service alone (one process, one image).
 
 use clap::Parser;
-use fiveledger_platform::settings::{CommonArgs, SETTINGS_HELP, load};
-use fiveledger_platform::{server, telemetry};
-use tokio_util::sync::CancellationToken;
+use fiveledger_platform::server;
+use fiveledger_platform::settings::{CommonArgs, SETTINGS_HELP};
+use fiveledger_rounds::{DEFAULT_PORT, NAME, RoundsSettings, start};
 
 /// The fiveledger rounds service: organisations, inspectors, rounds, groups, inspections.
 #[derive(Parser)]
@@ -16,14 +16,8 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (server_settings, settings) = load(
-        fiveledger_rounds::NAME,
-        ([0, 0, 0, 0], fiveledger_rounds::DEFAULT_PORT).into(),
-        &cli.common,
-    )?;
-    telemetry::init(&server_settings.log);
-    let stop = CancellationToken::new();
-    let running = fiveledger_rounds::start(&server_settings, settings, stop.clone()).await?;
-    server::shutdown_signal().await;
-    running.stop().await
+    server::run_standalone(NAME, DEFAULT_PORT, &cli.common, |settings, domain: RoundsSettings, stop| async move {
+        start(&settings, domain, stop).await
+    })
+    .await
 }

@@ -12,6 +12,8 @@ pub struct RoundsSettings {
 
 impl Default for RoundsSettings {
     fn default() -> Self {
-        Self { double_report_days: 60 }
+        Self {
+            double_report_days: 60,
+        }
     }
 }

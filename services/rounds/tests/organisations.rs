@@ -8,7 +8,12 @@ use fiveledger_platform::testing;
 use fiveledger_proto::rounds::*;
 use tonic::Code;
 
-fn create(id: &str, kind: OrganisationKind, parent: &str, request_id: &str) -> CreateOrganisationRequest {
+fn create(
+    id: &str,
+    kind: OrganisationKind,
+    parent: &str,
+    request_id: &str,
+) -> CreateOrganisationRequest {
     CreateOrganisationRequest {
         organisation: Some(Organisation {
             display_name: format!("Org {id}"),
@@ -27,7 +32,12 @@ async fn create_get_and_paths() {
     app.small_tree().await;
     let got = app
         .organisations()
-        .get_organisation(testing::authed(&admin(), GetOrganisationRequest { name: "organisations/xingning".into() }))
+        .get_organisation(testing::authed(
+            &admin(),
+            GetOrganisationRequest {
+                name: "organisations/xingning".into(),
+            },
+        ))
         .await
         .expect("get")
         .into_inner();
@@ -45,11 +55,41 @@ async fn bad_input_is_invalid_argument_naming_the_field() {
     app.small_tree().await;
     let mut client = app.organisations();
     let cases: Vec<(CreateOrganisationRequest, &str, &str)> = vec![
-        (CreateOrganisationRequest::default(), "organisation", "REQUIRED_FIELD"),
-        (create("Bad_Id", OrganisationKind::City, "organisations/guangxi", ""), "organisation_id", "INVALID_ID"),
-        (create("x1", OrganisationKind::Unspecified, "organisations/guangxi", ""), "organisation.kind", "REQUIRED_FIELD"),
-        (create("x2", OrganisationKind::City, "", ""), "organisation.parent", "PARENT_REQUIRED"),
-        (create("x3", OrganisationKind::City, "rounds/r1", ""), "organisation.parent", "INVALID_NAME"),
+        (
+            CreateOrganisationRequest::default(),
+            "organisation",
+            "REQUIRED_FIELD",
+        ),
+        (
+            create(
+                "Bad_Id",
+                OrganisationKind::City,
+                "organisations/guangxi",
+                "",
+            ),
+            "organisation_id",
+            "INVALID_ID",
+        ),
+        (
+            create(
+                "x1",
+                OrganisationKind::Unspecified,
+                "organisations/guangxi",
+                "",
+            ),
+            "organisation.kind",
+            "REQUIRED_FIELD",
+        ),
+        (
+            create("x2", OrganisationKind::City, "", ""),
+            "organisation.parent",
+            "PARENT_REQUIRED",
+        ),
+        (
+            create("x3", OrganisationKind::City, "rounds/r1", ""),
+            "organisation.parent",
+            "INVALID_NAME",
+        ),
         (
             CreateOrganisationRequest {
                 organisation: Some(Organisation {
@@ -88,7 +128,10 @@ async fn bad_input_is_invalid_argument_naming_the_field() {
     }
     // Nothing was written by the refusals.
     let all = client
-        .list_organisations(testing::authed(&admin(), ListOrganisationsRequest::default()))
+        .list_organisations(testing::authed(
+            &admin(),
+            ListOrganisationsRequest::default(),
+        ))
         .await
         .expect("list")
         .into_inner();
@@ -101,20 +144,34 @@ async fn tree_rules_are_preconditions() {
     app.small_tree().await;
     let err = app
         .organisations()
-        .create_organisation(testing::authed(&admin(), create("v1", OrganisationKind::Village, "organisations/nanning", "")))
+        .create_organisation(testing::authed(
+            &admin(),
+            create("v1", OrganisationKind::Village, "organisations/nanning", ""),
+        ))
         .await
         .expect_err("a village is not under a city");
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err), "INVALID_PARENT_KIND");
     let err = app
         .organisations()
-        .create_organisation(testing::authed(&admin(), create("nanning", OrganisationKind::County, "organisations/nanning", "")))
+        .create_organisation(testing::authed(
+            &admin(),
+            create(
+                "nanning",
+                OrganisationKind::County,
+                "organisations/nanning",
+                "",
+            ),
+        ))
         .await
         .expect_err("duplicate id");
     assert_eq!(err.code(), Code::AlreadyExists);
     let err = app
         .organisations()
-        .create_organisation(testing::authed(&admin(), create("c9", OrganisationKind::County, "organisations/nowhere", "")))
+        .create_organisation(testing::authed(
+            &admin(),
+            create("c9", OrganisationKind::County, "organisations/nowhere", ""),
+        ))
         .await
         .expect_err("unknown parent");
     assert_eq!(err.code(), Code::NotFound);
@@ -127,7 +184,12 @@ async fn a_repeated_request_id_returns_the_first_result() {
     let mut client = app.organisations();
     // No id given: the server generates one, so a second create would make a
     // second organisation if the retry were not recognised.
-    let mut request = create("", OrganisationKind::Township, "organisations/xingning", "8a3c1f9e-retry");
+    let mut request = create(
+        "",
+        OrganisationKind::Township,
+        "organisations/xingning",
+        "8a3c1f9e-retry",
+    );
     request.organisation_id.clear();
     let first = client
         .create_organisation(testing::authed(&admin(), request.clone()))
@@ -168,12 +230,22 @@ async fn a_repeated_request_id_returns_the_first_result() {
 async fn concurrent_retries_create_one_organisation() {
     let app = spawn().await;
     app.small_tree().await;
-    let mut request = create("", OrganisationKind::Township, "organisations/qingxiu", "concurrent-1");
+    let mut request = create(
+        "",
+        OrganisationKind::Township,
+        "organisations/qingxiu",
+        "concurrent-1",
+    );
     request.organisation_id.clear();
     let calls = (0..8).map(|_| {
         let mut client = app.organisations();
         let request = request.clone();
-        async move { client.create_organisation(testing::authed(&admin(), request)).await.map(|r| r.into_inner()) }
+        async move {
+            client
+                .create_organisation(testing::authed(&admin(), request))
+                .await
+                .map(|r| r.into_inner())
+        }
     });
     let results = futures::future::join_all(calls).await;
     let first = results[0].as_ref().expect("ok").clone();
@@ -188,7 +260,12 @@ async fn a_stale_etag_is_aborted() {
     app.small_tree().await;
     let mut client = app.organisations();
     let org = client
-        .get_organisation(testing::authed(&admin(), GetOrganisationRequest { name: "organisations/nanning".into() }))
+        .get_organisation(testing::authed(
+            &admin(),
+            GetOrganisationRequest {
+                name: "organisations/nanning".into(),
+            },
+        ))
         .await
         .expect("get")
         .into_inner();
@@ -199,7 +276,9 @@ async fn a_stale_etag_is_aborted() {
             &admin(),
             UpdateOrganisationRequest {
                 organisation: Some(patch.clone()),
-                update_mask: Some(prost_types::FieldMask { paths: vec!["display_name".into()] }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
                 request_id: String::new(),
             },
         ))
@@ -215,7 +294,9 @@ async fn a_stale_etag_is_aborted() {
             &admin(),
             UpdateOrganisationRequest {
                 organisation: Some(patch),
-                update_mask: Some(prost_types::FieldMask { paths: vec!["display_name".into()] }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
                 request_id: String::new(),
             },
         ))
@@ -229,7 +310,9 @@ async fn a_stale_etag_is_aborted() {
             &admin(),
             UpdateOrganisationRequest {
                 organisation: Some(updated),
-                update_mask: Some(prost_types::FieldMask { paths: vec!["kind".into()] }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["kind".into()],
+                }),
                 request_id: String::new(),
             },
         ))
@@ -252,31 +335,64 @@ async fn scope_is_the_callers_subtree() {
         ("organisations/nanning", Code::NotFound),
     ] {
         let result = client
-            .get_organisation(testing::authed(&xingning, GetOrganisationRequest { name: name.into() }))
+            .get_organisation(testing::authed(
+                &xingning,
+                GetOrganisationRequest { name: name.into() },
+            ))
             .await;
-        assert_eq!(result.map(|_| Code::Ok).unwrap_or_else(|s| s.code()), code, "{name}");
+        assert_eq!(
+            result.map(|_| Code::Ok).unwrap_or_else(|s| s.code()),
+            code,
+            "{name}"
+        );
     }
     let listed = client
-        .list_organisations(testing::authed(&xingning, ListOrganisationsRequest::default()))
+        .list_organisations(testing::authed(
+            &xingning,
+            ListOrganisationsRequest::default(),
+        ))
         .await
         .expect("list")
         .into_inner();
     assert_eq!(
-        listed.organisations.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        listed
+            .organisations
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>(),
         ["organisations/xingning"]
     );
     // It may add under itself but not under its neighbour.
     client
-        .create_organisation(testing::authed(&xingning, create("xn-town", OrganisationKind::Township, "organisations/xingning", "")))
+        .create_organisation(testing::authed(
+            &xingning,
+            create(
+                "xn-town",
+                OrganisationKind::Township,
+                "organisations/xingning",
+                "",
+            ),
+        ))
         .await
         .expect("own subtree");
     let err = client
-        .create_organisation(testing::authed(&xingning, create("qx-town", OrganisationKind::Township, "organisations/qingxiu", "")))
+        .create_organisation(testing::authed(
+            &xingning,
+            create(
+                "qx-town",
+                OrganisationKind::Township,
+                "organisations/qingxiu",
+                "",
+            ),
+        ))
         .await
         .expect_err("neighbour");
     assert_eq!(err.code(), Code::NotFound);
     let err = client
-        .create_organisation(testing::authed(&xingning, create("root2", OrganisationKind::Region, "", "")))
+        .create_organisation(testing::authed(
+            &xingning,
+            create("root2", OrganisationKind::Region, "", ""),
+        ))
         .await
         .expect_err("a root needs the whole tree");
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -284,7 +400,12 @@ async fn scope_is_the_callers_subtree() {
     let err = client
         .batch_get_organisations(testing::authed(
             &xingning,
-            BatchGetOrganisationsRequest { names: vec!["organisations/xingning".into(), "organisations/qingxiu".into()] },
+            BatchGetOrganisationsRequest {
+                names: vec![
+                    "organisations/xingning".into(),
+                    "organisations/qingxiu".into(),
+                ],
+            },
         ))
         .await
         .expect_err("out of scope");
@@ -298,8 +419,14 @@ async fn lists_page_by_keyset_and_filter() {
     app.small_tree().await;
     let t = admin();
     for i in 0..45 {
-        app.org(&t, &format!("t{i:03}"), OrganisationKind::Township, "organisations/xingning", &format!("镇 {:03}", 44 - i))
-            .await;
+        app.org(
+            &t,
+            &format!("t{i:03}"),
+            OrganisationKind::Township,
+            "organisations/xingning",
+            &format!("镇 {:03}", 44 - i),
+        )
+        .await;
     }
     let mut client = app.organisations();
     let list = |token: String, filter: &str, order_by: &str| ListOrganisationsRequest {
@@ -313,7 +440,10 @@ async fn lists_page_by_keyset_and_filter() {
         let mut token = String::new();
         loop {
             let page = client
-                .list_organisations(testing::authed(&t, list(token, r#"parent = "organisations/xingning""#, order_by)))
+                .list_organisations(testing::authed(
+                    &t,
+                    list(token, r#"parent = "organisations/xingning""#, order_by),
+                ))
                 .await
                 .expect("page")
                 .into_inner();
@@ -338,7 +468,11 @@ async fn lists_page_by_keyset_and_filter() {
     let under = client
         .list_organisations(testing::authed(
             &t,
-            ListOrganisationsRequest { page_size: 1000, filter: r#"ancestor = "organisations/xingning""#.into(), ..Default::default() },
+            ListOrganisationsRequest {
+                page_size: 1000,
+                filter: r#"ancestor = "organisations/xingning""#.into(),
+                ..Default::default()
+            },
         ))
         .await
         .expect("subtree")
@@ -347,19 +481,30 @@ async fn lists_page_by_keyset_and_filter() {
 
     // A token is bound to its filter.
     let first = client
-        .list_organisations(testing::authed(&t, list(String::new(), "kind = ORGANISATION_KIND_TOWNSHIP", "")))
+        .list_organisations(testing::authed(
+            &t,
+            list(String::new(), "kind = ORGANISATION_KIND_TOWNSHIP", ""),
+        ))
         .await
         .expect("first page")
         .into_inner();
     let err = client
-        .list_organisations(testing::authed(&t, list(first.next_page_token, "kind = ORGANISATION_KIND_COUNTY", "")))
+        .list_organisations(testing::authed(
+            &t,
+            list(first.next_page_token, "kind = ORGANISATION_KIND_COUNTY", ""),
+        ))
         .await
         .expect_err("token with another filter");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(bad_field(&err), "page_token");
     assert_eq!(reason(&err), "PAGE_TOKEN_MISMATCH");
 
-    for bad in ["kind = NOPE", "colour = red", "parent", "kind > ORGANISATION_KIND_CITY"] {
+    for bad in [
+        "kind = NOPE",
+        "colour = red",
+        "parent",
+        "kind > ORGANISATION_KIND_CITY",
+    ] {
         let err = client
             .list_organisations(testing::authed(&t, list(String::new(), bad, "")))
             .await

@@ -23,9 +23,15 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 async fn health_reports_serving_for_the_server_and_each_service() {
     let app = spawn().await;
     let mut health = HealthClient::new(app.channel.clone());
-    for service in ["", "fiveledger.rounds.v1.OrganisationService", "fiveledger.rounds.v1.EventService"] {
+    for service in [
+        "",
+        "fiveledger.rounds.v1.OrganisationService",
+        "fiveledger.rounds.v1.EventService",
+    ] {
         let status = health
-            .check(HealthCheckRequest { service: service.into() })
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
             .await
             .expect("health check")
             .into_inner()
@@ -33,7 +39,9 @@ async fn health_reports_serving_for_the_server_and_each_service() {
         assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
     }
     let unknown = health
-        .check(HealthCheckRequest { service: "nope.v1.Nothing".into() })
+        .check(HealthCheckRequest {
+            service: "nope.v1.Nothing".into(),
+        })
         .await
         .expect_err("unknown service");
     assert_eq!(unknown.code(), Code::NotFound);
@@ -44,14 +52,18 @@ async fn health_goes_not_serving_on_shutdown() {
     let app = spawn().await;
     let mut health = HealthClient::new(app.channel.clone());
     let mut watch = health
-        .watch(HealthCheckRequest { service: "fiveledger.rounds.v1.OrganisationService".into() })
+        .watch(HealthCheckRequest {
+            service: "fiveledger.rounds.v1.OrganisationService".into(),
+        })
         .await
         .expect("watch")
         .into_inner();
     let first = watch.message().await.expect("message").expect("status");
     assert_eq!(first.status, ServingStatus::Serving as i32);
     app.running.stop_token().cancel();
-    let next = tokio::time::timeout(Duration::from_secs(5), watch.message()).await.expect("in time");
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("in time");
     // Either the NOT_SERVING update arrives or the stream ends with the server.
     if let Ok(Some(update)) = next {
         assert_eq!(update.status, ServingStatus::NotServing as i32);
@@ -69,10 +81,19 @@ async fn reflection_lists_every_service_in_v1_and_v1alpha() {
         "fiveledger.rounds.v1.EventService",
         "grpc.health.v1.Health",
     ] {
-        assert!(v1.iter().any(|s| s == expected), "v1 lacks {expected}: {v1:?}");
-        assert!(alpha.iter().any(|s| s == expected), "v1alpha lacks {expected}: {alpha:?}");
+        assert!(
+            v1.iter().any(|s| s == expected),
+            "v1 lacks {expected}: {v1:?}"
+        );
+        assert!(
+            alpha.iter().any(|s| s == expected),
+            "v1alpha lacks {expected}: {alpha:?}"
+        );
     }
-    assert!(!v1.iter().any(|s| s.contains("issues")), "only this server's services: {v1:?}");
+    assert!(
+        !v1.iter().any(|s| s.contains("issues")),
+        "only this server's services: {v1:?}"
+    );
 }
 
 /// Minimal reflection clients (list services) for both protocol versions.
@@ -80,10 +101,10 @@ mod tonic_reflection_list {
     use tonic::transport::Channel;
 
     pub async fn list_v1(channel: Channel) -> Vec<String> {
+        use tonic_reflection::pb::v1::ServerReflectionRequest;
         use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
         use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
         use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-        use tonic_reflection::pb::v1::ServerReflectionRequest;
         let request = ServerReflectionRequest {
             host: String::new(),
             message_request: Some(MessageRequest::ListServices(String::new())),
@@ -93,17 +114,24 @@ mod tonic_reflection_list {
             .await
             .expect("reflection")
             .into_inner();
-        match stream.message().await.expect("response").and_then(|r| r.message_response) {
-            Some(MessageResponse::ListServicesResponse(list)) => list.service.into_iter().map(|s| s.name).collect(),
+        match stream
+            .message()
+            .await
+            .expect("response")
+            .and_then(|r| r.message_response)
+        {
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                list.service.into_iter().map(|s| s.name).collect()
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
 
     pub async fn list_v1alpha(channel: Channel) -> Vec<String> {
+        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
         use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
         use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
         use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
         let request = ServerReflectionRequest {
             host: String::new(),
             message_request: Some(MessageRequest::ListServices(String::new())),
@@ -113,8 +141,15 @@ mod tonic_reflection_list {
             .await
             .expect("reflection")
             .into_inner();
-        match stream.message().await.expect("response").and_then(|r| r.message_response) {
-            Some(MessageResponse::ListServicesResponse(list)) => list.service.into_iter().map(|s| s.name).collect(),
+        match stream
+            .message()
+            .await
+            .expect("response")
+            .and_then(|r| r.message_response)
+        {
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                list.service.into_iter().map(|s| s.name).collect()
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -136,7 +171,10 @@ async fn a_call_without_a_token_is_unauthenticated() {
         .mint("mallory", "", &[Role::Admin], chrono::Duration::minutes(5));
     let err = app
         .organisations()
-        .list_organisations(testing::authed(&forged, ListOrganisationsRequest::default()))
+        .list_organisations(testing::authed(
+            &forged,
+            ListOrganisationsRequest::default(),
+        ))
         .await
         .expect_err("forged token");
     assert_eq!(err.code(), Code::Unauthenticated);
@@ -168,15 +206,23 @@ async fn a_token_without_the_role_is_denied() {
     let public = testing::token("p", "", &[Role::Public]);
     let err = app
         .organisations()
-        .list_organisations(testing::authed(&public, ListOrganisationsRequest::default()))
+        .list_organisations(testing::authed(
+            &public,
+            ListOrganisationsRequest::default(),
+        ))
         .await
         .expect_err("public cannot list");
     assert_eq!(err.code(), Code::PermissionDenied);
 
     // Only services may watch events.
-    let mut events = fiveledger_proto::rounds::event_service_client::EventServiceClient::new(app.channel.clone());
+    let mut events = fiveledger_proto::rounds::event_service_client::EventServiceClient::new(
+        app.channel.clone(),
+    );
     let err = events
-        .watch_events(testing::authed(&office("guangxi"), WatchEventsRequest::default()))
+        .watch_events(testing::authed(
+            &office("guangxi"),
+            WatchEventsRequest::default(),
+        ))
         .await
         .expect_err("an office may not watch raw events");
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -223,7 +269,10 @@ impl EventHandler for CopyEvents {
 }
 
 async fn effects(db: &Db) -> u64 {
-    outbox::Entity::find().count(db.reader()).await.expect("count")
+    outbox::Entity::find()
+        .count(db.reader())
+        .await
+        .expect("count")
 }
 
 async fn wait_for_effects(db: &Db, n: u64) {
@@ -240,9 +289,12 @@ async fn wait_for_effects(db: &Db, n: u64) {
 async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
     let app = spawn().await;
     let consumer_env = TestEnv::new("consumer");
-    let db = Db::connect(&consumer_env.settings.database, &consumer_env.settings.data_dir.join("c.sqlite"))
-        .await
-        .expect("consumer db");
+    let db = Db::connect(
+        &consumer_env.settings.database,
+        &consumer_env.settings.data_dir.join("c.sqlite"),
+    )
+    .await
+    .expect("consumer db");
     db.migrate::<ConsumerMigrator>().await.expect("migrate");
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
@@ -251,27 +303,67 @@ async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
     let t = admin();
 
     let stop = CancellationToken::new();
-    let task = tokio::spawn(consumer::run(db.clone(), "copy".into(), source.clone(), vec![], CopyEvents, stop.clone()));
-    app.org(&t, "guangxi", OrganisationKind::Region, "", "Guangxi").await;
-    app.org(&t, "nanning", OrganisationKind::City, "organisations/guangxi", "Nanning").await;
+    let task = tokio::spawn(consumer::run(
+        db.clone(),
+        "copy".into(),
+        source.clone(),
+        vec![],
+        CopyEvents,
+        stop.clone(),
+    ));
+    app.org(&t, "guangxi", OrganisationKind::Region, "", "Guangxi")
+        .await;
+    app.org(
+        &t,
+        "nanning",
+        OrganisationKind::City,
+        "organisations/guangxi",
+        "Nanning",
+    )
+    .await;
     wait_for_effects(&db, 2).await;
     stop.cancel();
     task.await.expect("consumer stops");
 
     // Written while the consumer was down: delivered after the restart.
-    app.org(&t, "liuzhou", OrganisationKind::City, "organisations/guangxi", "Liuzhou").await;
+    app.org(
+        &t,
+        "liuzhou",
+        OrganisationKind::City,
+        "organisations/guangxi",
+        "Liuzhou",
+    )
+    .await;
     let stop = CancellationToken::new();
-    let task = tokio::spawn(consumer::run(db.clone(), "copy".into(), source.clone(), vec![], CopyEvents, stop.clone()));
+    let task = tokio::spawn(consumer::run(
+        db.clone(),
+        "copy".into(),
+        source.clone(),
+        vec![],
+        CopyEvents,
+        stop.clone(),
+    ));
     wait_for_effects(&db, 3).await;
 
     // A second consumer on the same database, and a replay from the start,
     // add nothing.
     let stop2 = CancellationToken::new();
-    let task2 = tokio::spawn(consumer::run(db.clone(), "copy".into(), source.clone(), vec![], CopyEvents, stop2.clone()));
+    let task2 = tokio::spawn(consumer::run(
+        db.clone(),
+        "copy".into(),
+        source.clone(),
+        vec![],
+        CopyEvents,
+        stop2.clone(),
+    ));
     let mut replay = source.watch(0, &[]).await.expect("watch");
     use futures::StreamExt;
     let first = replay.next().await.expect("event").expect("ok");
-    assert!(!consumer::apply(&db, "copy", &first, &CopyEvents).await.expect("apply"));
+    assert!(
+        !consumer::apply(&db, "copy", &first, &CopyEvents)
+            .await
+            .expect("apply")
+    );
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(effects(&db).await, 3);
     assert_eq!(consumer::position(&db, "copy").await.expect("position"), 3);
@@ -300,17 +392,45 @@ async fn events_stream_in_order_and_resume_from_a_cursor() {
         fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
     );
     use futures::StreamExt;
-    let all: Vec<Event> = source.watch(0, &[]).await.expect("watch").take(5).map(|e| e.expect("ok")).collect().await;
+    let all: Vec<Event> = source
+        .watch(0, &[])
+        .await
+        .expect("watch")
+        .take(5)
+        .map(|e| e.expect("ok"))
+        .collect()
+        .await;
     let subjects: Vec<_> = all.iter().map(|e| e.subject.as_str()).collect();
     assert_eq!(
         subjects,
-        ["organisations/guangxi", "organisations/nanning", "organisations/xingning", "organisations/qingxiu", "organisations/nanning-jw"]
+        [
+            "organisations/guangxi",
+            "organisations/nanning",
+            "organisations/xingning",
+            "organisations/qingxiu",
+            "organisations/nanning-jw"
+        ]
     );
-    assert!(all.iter().all(|e| e.r#type == "OrganisationCreated" && e.actor == "admin"));
-    let payload: OrganisationCreated = all[1].payload.as_ref().expect("payload").to_msg().expect("decode");
+    assert!(
+        all.iter()
+            .all(|e| e.r#type == "OrganisationCreated" && e.actor == "admin")
+    );
+    let payload: OrganisationCreated = all[1]
+        .payload
+        .as_ref()
+        .expect("payload")
+        .to_msg()
+        .expect("decode");
     assert_eq!(payload.organisation.expect("org").path, "guangxi/nanning");
 
     let after: i64 = all[2].cursor.parse().expect("cursor");
-    let rest: Vec<Event> = source.watch(after, &[]).await.expect("watch").take(2).map(|e| e.expect("ok")).collect().await;
+    let rest: Vec<Event> = source
+        .watch(after, &[])
+        .await
+        .expect("watch")
+        .take(2)
+        .map(|e| e.expect("ok"))
+        .collect()
+        .await;
     assert_eq!(rest[0].subject, "organisations/qingxiu");
 }

@@ -1,1 +1,103 @@
-fn main() {}
+//! `fiveledger`: run the whole suite locally (the default), or mint a token
+//! for it.
+
+use std::net::IpAddr;
+
+use clap::{Parser, Subcommand};
+use fiveledger_platform::auth::Role;
+use fiveledger_platform::settings::{self, CommonArgs, SETTINGS_HELP};
+use fiveledger_platform::{server, telemetry};
+
+/// fiveledger: inspection rounds and the five-ledger rectification model.
+///
+/// With no subcommand, runs the whole suite locally: the rounds, issues and
+/// ledgers services, each on its own port with its own SQLite file in the
+/// data folder, talking to each other over gRPC.
+#[derive(Parser)]
+#[command(version, after_help = SETTINGS_HELP)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the suite (the default).
+    Run {
+        /// Address the services bind to.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: IpAddr,
+    },
+    /// Print a bearer token signed with the suite's key, for grpcurl.
+    Token {
+        /// Who the token names.
+        #[arg(long, default_value = "local-admin")]
+        subject: String,
+        /// The caller's organisation path (e.g. `guangxi/nanning`); empty for
+        /// the whole tree.
+        #[arg(long, default_value = "")]
+        org: String,
+        /// Roles (repeat or separate by commas).
+        #[arg(
+            long = "role",
+            value_enum,
+            value_delimiter = ',',
+            default_value = "admin"
+        )]
+        roles: Vec<Role>,
+        /// Hours until it expires.
+        #[arg(long, default_value_t = 12)]
+        hours: i64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let (base, ()) = settings::load::<()>("suite", ([127, 0, 0, 1], 0).into(), &cli.common)?;
+    let signer = fiveledger::signer(&base)?;
+    match cli.command.unwrap_or(Command::Run {
+        host: IpAddr::from([127, 0, 0, 1]),
+    }) {
+        Command::Token {
+            subject,
+            org,
+            roles,
+            hours,
+        } => {
+            println!(
+                "{}",
+                signer.mint(&subject, &org, &roles, chrono::Duration::hours(hours))
+            );
+            Ok(())
+        }
+        Command::Run { host } => run(&cli.common, host, &base).await,
+    }
+}
+
+async fn run(
+    args: &CommonArgs,
+    host: IpAddr,
+    base: &fiveledger_platform::settings::ServerSettings,
+) -> anyhow::Result<()> {
+    telemetry::init(&base.log);
+    let layout = fiveledger::Layout {
+        host,
+        ..Default::default()
+    };
+    let suite = fiveledger::start(args, layout).await?;
+    println!("fiveledger is running; data in {}", base.data_dir.display());
+    for (name, running) in [
+        ("rounds", &suite.rounds),
+        ("issues", &suite.issues),
+        ("ledgers", &suite.ledgers),
+    ] {
+        println!("  {name:<8} {}", running.addr);
+    }
+    println!("A token for grpcurl:  export TOKEN=$(cargo run -q -- token --role admin)");
+    println!("Stop with ctrl-c.");
+    server::shutdown_signal().await;
+    suite.stop().await
+}

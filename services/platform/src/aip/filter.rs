@@ -37,7 +37,10 @@ impl Comparison {
         if allowed.contains(&self.op) {
             Ok(&self.value)
         } else {
-            Err(invalid(format!("operator {:?} is not supported on {}", self.op, self.field)))
+            Err(invalid(format!(
+                "operator {:?} is not supported on {}",
+                self.op, self.field
+            )))
         }
     }
 }
@@ -49,7 +52,9 @@ fn invalid(description: impl Into<String>) -> ApiError {
 /// Parses a filter; the empty filter is no comparison at all.
 pub fn parse(filter: &str) -> Result<Vec<Comparison>, ApiError> {
     if filter.len() > MAX_FILTER_LEN {
-        return Err(invalid(format!("filter must be at most {MAX_FILTER_LEN} bytes")));
+        return Err(invalid(format!(
+            "filter must be at most {MAX_FILTER_LEN} bytes"
+        )));
     }
     let tokens = tokenize(filter)?;
     let mut out = Vec::new();
@@ -163,8 +168,9 @@ mod tests {
 
     #[test]
     fn parses_conjunctions() {
-        let f = parse(r#"kind = ORGANISATION_KIND_CITY AND parent="organisations/gx" AND depth >= 2"#)
-            .expect("parse");
+        let f =
+            parse(r#"kind = ORGANISATION_KIND_CITY AND parent="organisations/gx" AND depth >= 2"#)
+                .expect("parse");
         assert_eq!(f.len(), 3);
         assert_eq!(f[1].field, "parent");
         assert_eq!(f[1].value, "organisations/gx");
@@ -174,7 +180,14 @@ mod tests {
 
     #[test]
     fn refuses_garbage() {
-        for bad in ["kind", "kind =", "a = b OR c = d", "a = \"x", "a ! b", "= x"] {
+        for bad in [
+            "kind",
+            "kind =",
+            "a = b OR c = d",
+            "a = \"x",
+            "a ! b",
+            "= x",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -56,11 +56,15 @@ impl RequestKey {
         if request_id.is_empty() {
             return Ok(None);
         }
-        if request_id.len() > MAX_REQUEST_ID_LEN || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
+        if request_id.len() > MAX_REQUEST_ID_LEN
+            || !request_id.bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err(ApiError::invalid(
                 "request_id",
                 "INVALID_REQUEST_ID",
-                format!("request_id must be 1-{MAX_REQUEST_ID_LEN} printable ASCII characters (a UUID is best)"),
+                format!(
+                    "request_id must be 1-{MAX_REQUEST_ID_LEN} printable ASCII characters (a UUID is best)"
+                ),
             ));
         }
         Ok(Some(Self {
@@ -81,7 +85,10 @@ impl RequestKey {
     }
 
     /// The stored response of an earlier attempt, if one committed.
-    async fn replay<M: Message + Default>(&self, conn: &impl ConnectionTrait) -> ApiResult<Option<M>> {
+    async fn replay<M: Message + Default>(
+        &self,
+        conn: &impl ConnectionTrait,
+    ) -> ApiResult<Option<M>> {
         let Some(record) = self.find(conn).await? else {
             return Ok(None);
         };
@@ -92,7 +99,9 @@ impl RequestKey {
                 "request_id was already used for a different request",
             ));
         }
-        M::decode(record.response.as_slice()).map(Some).map_err(ApiError::internal)
+        M::decode(record.response.as_slice())
+            .map(Some)
+            .map_err(ApiError::internal)
     }
 }
 
@@ -126,10 +135,9 @@ where
                 Ok(model) => Some(model),
                 Err(err) if is_unique_violation(&err) => {
                     drop(txn);
-                    return key
-                        .replay(db.reader())
-                        .await?
-                        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency record vanished")));
+                    return key.replay(db.reader()).await?.ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!("idempotency record vanished"))
+                    });
                 }
                 Err(err) => return Err(err.into()),
             }

@@ -22,7 +22,9 @@ pub fn validate_id(field: &str, id: &str) -> Result<(), ApiError> {
         Err(ApiError::invalid(
             field,
             "INVALID_ID",
-            format!("{field} must be 1-63 lower-case letters, digits or '-', starting with a letter"),
+            format!(
+                "{field} must be 1-63 lower-case letters, digits or '-', starting with a letter"
+            ),
         ))
     }
 }
@@ -72,8 +74,16 @@ pub fn parse_nested<'a>(
         )
     };
     let mut parts = name.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(pc), Some(parent), Some(c), Some(id), None) if pc == parent_collection && c == collection => {
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(pc), Some(parent), Some(c), Some(id), None)
+            if pc == parent_collection && c == collection =>
+        {
             validate_id(field, parent)?;
             validate_id(field, id)?;
             Ok((parent, id))
@@ -99,7 +109,10 @@ pub fn validate_text(field: &str, value: &str, required: bool, max: usize) -> Re
             format!("{field} must be at most {max} characters"),
         ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(ApiError::invalid(
             field,
             "CONTROL_CHARACTERS",
@@ -125,7 +138,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(parse("name", "organisations/gx", "organisations").ok(), Some("gx"));
+        assert_eq!(
+            parse("name", "organisations/gx", "organisations").ok(),
+            Some("gx")
+        );
         assert!(parse("name", "rounds/gx", "organisations").is_err());
         assert!(parse("name", "organisations/gx/x", "organisations").is_err());
         assert_eq!(

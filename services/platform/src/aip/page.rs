@@ -77,7 +77,11 @@ impl PageRequest {
 
     /// Cuts the extra row and returns the token for the next page (empty on
     /// the last page).
-    pub fn finish<T>(&self, mut rows: Vec<T>, key_of: impl Fn(&T) -> Vec<Value>) -> (Vec<T>, String) {
+    pub fn finish<T>(
+        &self,
+        mut rows: Vec<T>,
+        key_of: impl Fn(&T) -> Vec<Value>,
+    ) -> (Vec<T>, String) {
         if rows.len() as u64 <= self.size {
             return (rows, String::new());
         }
@@ -103,7 +107,13 @@ impl PageRequest {
                 .get(index)
                 .and_then(Value::as_str)
                 .map(Some)
-                .ok_or_else(|| ApiError::invalid("page_token", "INVALID_PAGE_TOKEN", "page_token is malformed")),
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "page_token",
+                        "INVALID_PAGE_TOKEN",
+                        "page_token is malformed",
+                    )
+                }),
         }
     }
 
@@ -115,7 +125,13 @@ impl PageRequest {
                 .get(index)
                 .and_then(Value::as_i64)
                 .map(Some)
-                .ok_or_else(|| ApiError::invalid("page_token", "INVALID_PAGE_TOKEN", "page_token is malformed")),
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "page_token",
+                        "INVALID_PAGE_TOKEN",
+                        "page_token is malformed",
+                    )
+                }),
         }
     }
 }
@@ -132,7 +148,10 @@ fn query_hash(parts: &[&str]) -> String {
 /// Parses `order_by`: one of `allowed` fields, optionally followed by `desc`
 /// or `asc`. Empty means the first allowed field, ascending. Returns the
 /// field and whether it is descending.
-pub fn parse_order_by(order_by: &str, allowed: &[&'static str]) -> Result<(&'static str, bool), ApiError> {
+pub fn parse_order_by(
+    order_by: &str,
+    allowed: &[&'static str],
+) -> Result<(&'static str, bool), ApiError> {
     let mut words = order_by.split_whitespace();
     let Some(field) = words.next() else {
         return Ok((allowed[0], false));
@@ -141,10 +160,17 @@ pub fn parse_order_by(order_by: &str, allowed: &[&'static str]) -> Result<(&'sta
         ApiError::invalid(
             "order_by",
             "INVALID_ORDER_BY",
-            format!("order_by must be one of {} with an optional desc", allowed.join(", ")),
+            format!(
+                "order_by must be one of {} with an optional desc",
+                allowed.join(", ")
+            ),
         )
     };
-    let field = allowed.iter().copied().find(|a| *a == field).ok_or_else(bad)?;
+    let field = allowed
+        .iter()
+        .copied()
+        .find(|a| *a == field)
+        .ok_or_else(bad)?;
     let desc = match (words.next(), words.next()) {
         (None, None) | (Some("asc"), None) => false,
         (Some("desc"), None) => true,

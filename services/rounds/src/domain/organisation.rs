@@ -33,7 +33,12 @@ impl NewOrganisation {
             names::validate_id("organisation_id", organisation_id)?;
             Some(organisation_id.to_owned())
         };
-        validate_text("organisation.display_name", &org.display_name, true, MAX_DISPLAY_NAME)?;
+        validate_text(
+            "organisation.display_name",
+            &org.display_name,
+            true,
+            MAX_DISPLAY_NAME,
+        )?;
         validate_text("organisation.code", &org.code, false, MAX_CODE)?;
         let kind = parse_kind("organisation.kind", org.kind)?;
         let parent_id = if org.parent.is_empty() {
@@ -69,7 +74,11 @@ pub fn parse_kind(field: &str, value: i32) -> Result<OrganisationKind, ApiError>
     match OrganisationKind::try_from(value) {
         Ok(OrganisationKind::Unspecified) => Err(ApiError::required(field)),
         Ok(kind) => Ok(kind),
-        Err(_) => Err(ApiError::invalid(field, "UNKNOWN_ENUM_VALUE", format!("{field} {value} is not a known kind"))),
+        Err(_) => Err(ApiError::invalid(
+            field,
+            "UNKNOWN_ENUM_VALUE",
+            format!("{field} {value} is not a known kind"),
+        )),
     }
 }
 
@@ -110,13 +119,20 @@ pub fn child_path(
             vec![fiveledger_platform::error::Violation {
                 kind: "PARENT_KIND".into(),
                 subject: "organisation.parent".into(),
-                description: format!("{} may not be under {}", child_kind.as_str_name(), parent_kind.as_str_name()),
+                description: format!(
+                    "{} may not be under {}",
+                    child_kind.as_str_name(),
+                    parent_kind.as_str_name()
+                ),
             }],
         ));
     }
     let path = format!("{parent_path}/{child_id}");
     if path.split('/').count() > MAX_DEPTH {
-        return Err(ApiError::precondition("TREE_TOO_DEEP", format!("the tree may be at most {MAX_DEPTH} levels deep")));
+        return Err(ApiError::precondition(
+            "TREE_TOO_DEEP",
+            format!("the tree may be at most {MAX_DEPTH} levels deep"),
+        ));
     }
     Ok(path)
 }
@@ -144,13 +160,17 @@ mod tests {
             ..Default::default()
         };
         let err = NewOrganisation::parse(Some(&org), "nn").expect_err("empty name");
-        assert!(matches!(err, ApiError::InvalidArgument { ref field, .. } if field == "organisation.display_name"));
+        assert!(
+            matches!(err, ApiError::InvalidArgument { ref field, .. } if field == "organisation.display_name")
+        );
         let org = Organisation {
             display_name: "Nanning".into(),
             kind: K::City as i32,
             ..Default::default()
         };
         let err = NewOrganisation::parse(Some(&org), "nn").expect_err("no parent");
-        assert!(matches!(err, ApiError::InvalidArgument { ref field, .. } if field == "organisation.parent"));
+        assert!(
+            matches!(err, ApiError::InvalidArgument { ref field, .. } if field == "organisation.parent")
+        );
     }
 }

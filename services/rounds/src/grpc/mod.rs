@@ -34,12 +34,30 @@ const OFFICE: &[Role] = &[Role::InspectionOffice];
 
 /// Roles each RPC needs (admin may call everything; anything absent is denied).
 pub const ROLES: RoleTable = &[
-    ("/fiveledger.rounds.v1.OrganisationService/CreateOrganisation", OFFICE),
-    ("/fiveledger.rounds.v1.OrganisationService/GetOrganisation", READERS),
-    ("/fiveledger.rounds.v1.OrganisationService/BatchGetOrganisations", READERS),
-    ("/fiveledger.rounds.v1.OrganisationService/ListOrganisations", READERS),
-    ("/fiveledger.rounds.v1.OrganisationService/UpdateOrganisation", OFFICE),
-    ("/fiveledger.rounds.v1.EventService/WatchEvents", &[Role::Service]),
+    (
+        "/fiveledger.rounds.v1.OrganisationService/CreateOrganisation",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.OrganisationService/GetOrganisation",
+        READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.OrganisationService/BatchGetOrganisations",
+        READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.OrganisationService/ListOrganisations",
+        READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.OrganisationService/UpdateOrganisation",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.EventService/WatchEvents",
+        &[Role::Service],
+    ),
 ];
 
 /// What every handler holds.

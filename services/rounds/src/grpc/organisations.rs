@@ -30,7 +30,12 @@ fn context(caller: &Caller, request_id: &str) -> EventContext {
 }
 
 /// Reads an organisation the caller may see, or NOT_FOUND.
-async fn visible(conn: &impl ConnectionTrait, caller: &Caller, field: &str, name: &str) -> ApiResult<store::Model> {
+async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<store::Model> {
     let id = names::parse(field, name, COLLECTION)?;
     match store::find(conn, id).await? {
         Some(org) if caller.can_see(&org.path) => Ok(org),
@@ -63,7 +68,13 @@ impl OrganisationService for Api {
                         id.clone()
                     }
                     Some(parent_id) => {
-                        let parent = visible(txn, &caller, "organisation.parent", &domain::name_of(parent_id)).await?;
+                        let parent = visible(
+                            txn,
+                            &caller,
+                            "organisation.parent",
+                            &domain::name_of(parent_id),
+                        )
+                        .await?;
                         domain::child_path(new.kind, &id, parent.kind(), &parent.path)?
                     }
                 };
@@ -123,14 +134,20 @@ impl OrganisationService for Api {
         let caller = Caller::of(&request)?;
         let names = &request.get_ref().names;
         if names.len() > MAX_BATCH {
-            return Err(ApiError::invalid("names", "TOO_MANY", format!("at most {MAX_BATCH} names")).into());
+            return Err(ApiError::invalid(
+                "names",
+                "TOO_MANY",
+                format!("at most {MAX_BATCH} names"),
+            )
+            .into());
         }
         let ids = names
             .iter()
             .map(|n| names::parse("names", n, COLLECTION).map(str::to_owned))
             .collect::<ApiResult<Vec<_>>>()?;
         let found = store::find_many(self.db.reader(), &ids).await?;
-        let by_id: std::collections::HashMap<_, _> = found.iter().map(|o| (o.id.as_str(), o)).collect();
+        let by_id: std::collections::HashMap<_, _> =
+            found.iter().map(|o| (o.id.as_str(), o)).collect();
         let organisations = ids
             .iter()
             .zip(names)
@@ -139,7 +156,9 @@ impl OrganisationService for Api {
                 _ => Err(ApiError::not_found(name.clone())),
             })
             .collect::<ApiResult<Vec<_>>>()?;
-        Ok(Response::new(BatchGetOrganisationsResponse { organisations }))
+        Ok(Response::new(BatchGetOrganisationsResponse {
+            organisations,
+        }))
     }
 
     async fn list_organisations(
@@ -156,7 +175,11 @@ impl OrganisationService for Api {
         let (order, desc) = parse_order_by(&request.order_by, &["name", "display_name"])?;
         let mut query = ListQuery {
             scope: caller.org_path.clone(),
-            order: if order == "name" { Order::Id } else { Order::DisplayName },
+            order: if order == "name" {
+                Order::Id
+            } else {
+                Order::DisplayName
+            },
             desc,
             limit: page.limit(),
             ..Default::default()
@@ -170,7 +193,11 @@ impl OrganisationService for Api {
                 "kind" => {
                     let value = term.expect_op(&[Op::Eq])?;
                     let kind = OrganisationKind::from_str_name(value).ok_or_else(|| {
-                        ApiError::invalid("filter", "INVALID_FILTER", format!("unknown kind {value}"))
+                        ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            format!("unknown kind {value}"),
+                        )
                     })?;
                     query.kind = Some(kind);
                 }
@@ -182,13 +209,22 @@ impl OrganisationService for Api {
                 "display_name" => match term.op {
                     Op::Eq => query.display_name_eq = Some(term.value),
                     Op::Has => query.display_name_contains = Some(term.value),
-                    _ => return Err(ApiError::invalid("filter", "INVALID_FILTER", "display_name supports = and :").into()),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            "display_name supports = and :",
+                        )
+                        .into());
+                    }
                 },
                 other => {
                     return Err(ApiError::invalid(
                         "filter",
                         "INVALID_FILTER",
-                        format!("unknown field {other}; use parent, kind, ancestor or display_name"),
+                        format!(
+                            "unknown field {other}; use parent, kind, ancestor or display_name"
+                        ),
                     )
                     .into());
                 }
@@ -219,10 +255,18 @@ impl OrganisationService for Api {
     ) -> Result<Response<Organisation>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        let patch = request.organisation.clone().ok_or_else(|| ApiError::required("organisation"))?;
+        let patch = request
+            .organisation
+            .clone()
+            .ok_or_else(|| ApiError::required("organisation"))?;
         let fields = field_mask::paths(request.update_mask.as_ref(), &["display_name", "code"])?;
         if fields.contains("display_name") {
-            names::validate_text("organisation.display_name", &patch.display_name, true, domain::MAX_DISPLAY_NAME)?;
+            names::validate_text(
+                "organisation.display_name",
+                &patch.display_name,
+                true,
+                domain::MAX_DISPLAY_NAME,
+            )?;
         }
         if fields.contains("code") {
             names::validate_text("organisation.code", &patch.code, false, domain::MAX_CODE)?;
@@ -235,7 +279,9 @@ impl OrganisationService for Api {
                 etag::check(&patch.name, &patch.etag, current.revision)?;
                 let mut changed = Vec::new();
                 let mut model: store::ActiveModel = current.clone().into();
-                if fields.contains("display_name") && patch.display_name.trim() != current.display_name {
+                if fields.contains("display_name")
+                    && patch.display_name.trim() != current.display_name
+                {
                     model.display_name = Set(patch.display_name.trim().to_owned());
                     changed.push("display_name".to_owned());
                 }

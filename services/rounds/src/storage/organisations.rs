@@ -58,7 +58,10 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Mod
 }
 
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
-    Ok(Entity::find().filter(Column::Id.is_in(ids.iter().cloned())).all(conn).await?)
+    Ok(Entity::find()
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?)
 }
 
 /// How a list is narrowed and ordered.
@@ -108,13 +111,21 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         Order::DisplayName => Column::DisplayName,
     };
     if let Some((last_key, last_id)) = &q.after {
-        let beyond = |col: Column, v: String| if q.desc { Expr::col(col).lt(v) } else { Expr::col(col).gt(v) };
+        let beyond = |col: Column, v: String| {
+            if q.desc {
+                Expr::col(col).lt(v)
+            } else {
+                Expr::col(col).gt(v)
+            }
+        };
         select = select.filter(if q.order == Order::Id {
             Condition::all().add(beyond(Column::Id, last_id.clone()))
         } else {
-            Condition::any()
-                .add(beyond(key, last_key.clone()))
-                .add(Expr::col(key).eq(last_key.clone()).and(beyond(Column::Id, last_id.clone())))
+            Condition::any().add(beyond(key, last_key.clone())).add(
+                Expr::col(key)
+                    .eq(last_key.clone())
+                    .and(beyond(Column::Id, last_id.clone())),
+            )
         });
     }
     select = if q.desc {
@@ -127,7 +138,11 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
 
 /// Writes `model` only if the row is still at `revision` (a concurrent
 /// update in between is ABORTED, as a stale etag would be).
-pub async fn update_if_revision(conn: &impl ConnectionTrait, model: ActiveModel, revision: i64) -> ApiResult<Model> {
+pub async fn update_if_revision(
+    conn: &impl ConnectionTrait,
+    model: ActiveModel,
+    revision: i64,
+) -> ApiResult<Model> {
     let id = model.id.clone().unwrap();
     let result = Entity::update_many()
         .set(model)
@@ -136,7 +151,9 @@ pub async fn update_if_revision(conn: &impl ConnectionTrait, model: ActiveModel,
         .exec(conn)
         .await?;
     if result.rows_affected != 1 {
-        return Err(fiveledger_platform::ApiError::Aborted { resource: name_of(&id) });
+        return Err(fiveledger_platform::ApiError::Aborted {
+            resource: name_of(&id),
+        });
     }
     find(conn, &id)
         .await?

@@ -19,15 +19,23 @@ pub struct TestApp {
 
 pub async fn spawn() -> TestApp {
     let env = TestEnv::new("rounds");
-    let running = fiveledger_rounds::start(&env.settings, RoundsSettings::default(), CancellationToken::new())
-        .await
-        .expect("rounds service starts");
+    let running = fiveledger_rounds::start(
+        &env.settings,
+        RoundsSettings::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("rounds service starts");
     let channel = Channel::from_shared(format!("http://{}", running.addr))
         .expect("url")
         .connect()
         .await
         .expect("connect");
-    TestApp { running, channel, env }
+    TestApp {
+        running,
+        channel,
+        env,
+    }
 }
 
 /// A token for the whole tree with the given roles.
@@ -36,7 +44,11 @@ pub fn admin() -> String {
 }
 
 pub fn office(org_path: &str) -> String {
-    testing::token(&format!("office-{org_path}"), org_path, &[Role::InspectionOffice])
+    testing::token(
+        &format!("office-{org_path}"),
+        org_path,
+        &[Role::InspectionOffice],
+    )
 }
 
 impl TestApp {
@@ -45,7 +57,14 @@ impl TestApp {
     }
 
     /// Creates an organisation and returns it.
-    pub async fn org(&self, token: &str, id: &str, kind: OrganisationKind, parent: &str, display_name: &str) -> Organisation {
+    pub async fn org(
+        &self,
+        token: &str,
+        id: &str,
+        kind: OrganisationKind,
+        parent: &str,
+        display_name: &str,
+    ) -> Organisation {
         self.organisations()
             .create_organisation(testing::authed(
                 token,
@@ -68,11 +87,46 @@ impl TestApp {
     /// Guangxi ⊃ Nanning ⊃ {Xingning, Qingxiu}, with Nanning's discipline commission.
     pub async fn small_tree(&self) {
         let t = admin();
-        self.org(&t, "guangxi", OrganisationKind::Region, "", "广西壮族自治区").await;
-        self.org(&t, "nanning", OrganisationKind::City, "organisations/guangxi", "南宁市").await;
-        self.org(&t, "xingning", OrganisationKind::County, "organisations/nanning", "兴宁区").await;
-        self.org(&t, "qingxiu", OrganisationKind::County, "organisations/nanning", "青秀区").await;
-        self.org(&t, "nanning-jw", OrganisationKind::DisciplineCommission, "organisations/nanning", "南宁市纪委监委").await;
+        self.org(
+            &t,
+            "guangxi",
+            OrganisationKind::Region,
+            "",
+            "广西壮族自治区",
+        )
+        .await;
+        self.org(
+            &t,
+            "nanning",
+            OrganisationKind::City,
+            "organisations/guangxi",
+            "南宁市",
+        )
+        .await;
+        self.org(
+            &t,
+            "xingning",
+            OrganisationKind::County,
+            "organisations/nanning",
+            "兴宁区",
+        )
+        .await;
+        self.org(
+            &t,
+            "qingxiu",
+            OrganisationKind::County,
+            "organisations/nanning",
+            "青秀区",
+        )
+        .await;
+        self.org(
+            &t,
+            "nanning-jw",
+            OrganisationKind::DisciplineCommission,
+            "organisations/nanning",
+            "南宁市纪委监委",
+        )
+        .await;
     }
 }
 

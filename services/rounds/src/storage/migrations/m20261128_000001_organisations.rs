@@ -21,8 +21,16 @@ impl MigrationTrait for Migration {
                     .col(path_column("path", backend))
                     .col(ColumnDef::new("code").string_len(256).not_null())
                     .col(ColumnDef::new("revision").big_integer().not_null())
-                    .col(ColumnDef::new("create_time").timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new("update_time").timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new("create_time")
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new("update_time")
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -31,7 +39,11 @@ impl MigrationTrait for Migration {
             ("organisations_path", &["path"][..], true),
             ("organisations_parent", &["parent_id", "id"][..], false),
             ("organisations_kind", &["kind", "id"][..], false),
-            ("organisations_display_name", &["display_name", "id"][..], false),
+            (
+                "organisations_display_name",
+                &["display_name", "id"][..],
+                false,
+            ),
         ] {
             let mut index = Index::create();
             index.name(name).table("organisations");

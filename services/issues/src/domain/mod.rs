@@ -1,0 +1,1 @@
+//! The issues service's domain: types and rules, no I/O.

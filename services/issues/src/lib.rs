@@ -1,0 +1,45 @@
+//! The issues service: problem lists, the four responsibility lists and clues.
+
+pub mod domain;
+pub mod grpc;
+pub mod settings;
+pub mod storage;
+
+use std::sync::Arc;
+
+use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
+use fiveledger_platform::settings::ServerSettings;
+use tokio_util::sync::CancellationToken;
+
+pub use settings::IssuesSettings;
+
+/// Short name: settings section, SQLite file, logs.
+pub const NAME: &str = "issues";
+/// Default port of the service.
+pub const DEFAULT_PORT: u16 = 50052;
+
+/// Starts the service; returns once it is migrated and SERVING.
+pub async fn start(
+    server_settings: &ServerSettings,
+    settings: IssuesSettings,
+    stop: CancellationToken,
+) -> anyhow::Result<Running> {
+    let spec = ServiceSpec {
+        name: NAME,
+        grpc_services: grpc::SERVICES,
+        roles: grpc::ROLES,
+    };
+    let handler_stop = stop.clone();
+    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _signer| {
+        Ok(Wiring {
+            routes: grpc::routes(
+                db.clone(),
+                Arc::new(settings),
+                server_settings,
+                handler_stop,
+            ),
+            background: Vec::new(),
+        })
+    })
+    .await
+}

@@ -1,0 +1,5 @@
+//! The issues service's tables, migrations and queries.
+
+pub mod migrations;
+
+pub use migrations::Migrator;

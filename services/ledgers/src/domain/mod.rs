@@ -1,0 +1,1 @@
+//! The ledgers service's domain: types and rules, no I/O.

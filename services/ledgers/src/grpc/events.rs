@@ -1,0 +1,3 @@
+//! `WatchEvents` over this service's outbox.
+
+fiveledger_platform::event_service!(super::Api, ledgers);

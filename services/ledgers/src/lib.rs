@@ -1,0 +1,45 @@
+//! The ledgers service: the five-ledger journal, warnings, rates and reconciliation.
+
+pub mod domain;
+pub mod grpc;
+pub mod settings;
+pub mod storage;
+
+use std::sync::Arc;
+
+use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
+use fiveledger_platform::settings::ServerSettings;
+use tokio_util::sync::CancellationToken;
+
+pub use settings::LedgersSettings;
+
+/// Short name: settings section, SQLite file, logs.
+pub const NAME: &str = "ledgers";
+/// Default port of the service.
+pub const DEFAULT_PORT: u16 = 50053;
+
+/// Starts the service; returns once it is migrated and SERVING.
+pub async fn start(
+    server_settings: &ServerSettings,
+    settings: LedgersSettings,
+    stop: CancellationToken,
+) -> anyhow::Result<Running> {
+    let spec = ServiceSpec {
+        name: NAME,
+        grpc_services: grpc::SERVICES,
+        roles: grpc::ROLES,
+    };
+    let handler_stop = stop.clone();
+    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _signer| {
+        Ok(Wiring {
+            routes: grpc::routes(
+                db.clone(),
+                Arc::new(settings),
+                server_settings,
+                handler_stop,
+            ),
+            background: Vec::new(),
+        })
+    })
+    .await
+}

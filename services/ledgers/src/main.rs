@@ -1,0 +1,23 @@
+//! `fiveledger-ledgers`: runs the ledgers service alone (one process, one image).
+
+use clap::Parser;
+use fiveledger_ledgers::{DEFAULT_PORT, LedgersSettings, NAME, start};
+use fiveledger_platform::server;
+use fiveledger_platform::settings::{CommonArgs, SETTINGS_HELP};
+
+/// The fiveledger ledgers service: the five-ledger journal.
+#[derive(Parser)]
+#[command(version, after_help = SETTINGS_HELP)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    server::run_standalone(NAME, DEFAULT_PORT, &cli.common, |settings, domain: LedgersSettings, stop| async move {
+        start(&settings, domain, stop).await
+    })
+    .await
+}

@@ -1,0 +1,12 @@
+//! Migrations, applied in order at start.
+
+use sea_orm_migration::prelude::*;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(fiveledger_platform::platform_tables::Migration)]
+    }
+}

@@ -1,0 +1,135 @@
+//! The whole suite in one process: the three services, each on its own port
+//! with its own database, talking to each other over real gRPC.
+
+use std::net::{IpAddr, SocketAddr};
+
+use fiveledger_platform::auth::Hs256;
+use fiveledger_platform::server::Running;
+use fiveledger_platform::settings::{self, CommonArgs, ServerSettings};
+use tokio_util::sync::CancellationToken;
+
+/// Ports of the services in the local suite, in start order.
+pub const PORTS: [(&str, u16); 3] = [
+    (fiveledger_rounds::NAME, fiveledger_rounds::DEFAULT_PORT),
+    (fiveledger_issues::NAME, fiveledger_issues::DEFAULT_PORT),
+    (fiveledger_ledgers::NAME, fiveledger_ledgers::DEFAULT_PORT),
+];
+
+/// The running suite.
+pub struct Suite {
+    pub rounds: Running,
+    pub issues: Running,
+    pub ledgers: Running,
+    pub stop: CancellationToken,
+}
+
+impl Suite {
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.ledgers.wait().await?;
+        self.issues.wait().await?;
+        self.rounds.wait().await
+    }
+}
+
+/// Where the suite's services listen: `host` with the given ports (0 for
+/// ephemeral ones, as tests use).
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub host: IpAddr,
+    pub ports: [u16; 3],
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            ports: PORTS.map(|(_, p)| p),
+        }
+    }
+}
+
+/// The token signer of the local suite: the configured key, or one created
+/// once in the data folder.
+pub fn signer(base: &ServerSettings) -> anyhow::Result<Hs256> {
+    Hs256::from_settings(&base.auth, Some(&base.data_dir))
+}
+
+/// Settings of one service in the suite, derived from the shared ones: its
+/// own address, its own database (a SQLite file, or its own schema when a
+/// PostgreSQL URL is set), the suite's token key.
+pub fn service_settings(base: &ServerSettings, name: &str, listen: SocketAddr) -> ServerSettings {
+    let mut s = base.clone();
+    s.listen = listen;
+    if s.auth.secret.is_empty() && s.auth.secret_file.is_none() {
+        s.auth.secret_file = Some(s.data_dir.join("token.key"));
+    }
+    if s.database.url.starts_with("postgres") && s.database.schema.is_empty() {
+        s.database.schema = name.to_owned();
+    }
+    s
+}
+
+/// Starts rounds, issues and ledgers, in that order (each consumes the
+/// events of the ones before it), and wires their upstream addresses.
+pub async fn start(args: &CommonArgs, layout: Layout) -> anyhow::Result<Suite> {
+    let stop = CancellationToken::new();
+    let (base, rounds_settings) = settings::load::<fiveledger_rounds::RoundsSettings>(
+        fiveledger_rounds::NAME,
+        SocketAddr::new(layout.host, layout.ports[0]),
+        args,
+    )?;
+    // Creates the local key on first use.
+    signer(&base)?;
+    let (_, issues_settings) = settings::load::<fiveledger_issues::IssuesSettings>(
+        fiveledger_issues::NAME,
+        base.listen,
+        args,
+    )?;
+    let (_, ledgers_settings) = settings::load::<fiveledger_ledgers::LedgersSettings>(
+        fiveledger_ledgers::NAME,
+        base.listen,
+        args,
+    )?;
+
+    let url = |addr: SocketAddr| format!("http://{addr}");
+    let mut shared = base.clone();
+    let rounds = fiveledger_rounds::start(
+        &service_settings(
+            &shared,
+            fiveledger_rounds::NAME,
+            SocketAddr::new(layout.host, layout.ports[0]),
+        ),
+        rounds_settings,
+        stop.child_token(),
+    )
+    .await?;
+    shared.upstream.rounds = url(rounds.addr);
+    let issues = fiveledger_issues::start(
+        &service_settings(
+            &shared,
+            fiveledger_issues::NAME,
+            SocketAddr::new(layout.host, layout.ports[1]),
+        ),
+        issues_settings,
+        stop.child_token(),
+    )
+    .await?;
+    shared.upstream.issues = url(issues.addr);
+    let ledgers = fiveledger_ledgers::start(
+        &service_settings(
+            &shared,
+            fiveledger_ledgers::NAME,
+            SocketAddr::new(layout.host, layout.ports[2]),
+        ),
+        ledgers_settings,
+        stop.child_token(),
+    )
+    .await?;
+    Ok(Suite {
+        rounds,
+        issues,
+        ledgers,
+        stop,
+    })
+}
