@@ -208,6 +208,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API, not ours
     fn file_overrides_defaults_and_environment_overrides_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

@@ -163,7 +163,7 @@ impl Db {
 }
 
 /// Advisory lock key taken while migrating ("fl-migr" in ASCII).
-const MIGRATION_LOCK_KEY: i64 = 0x666c_2d6d_6967_72;
+const MIGRATION_LOCK_KEY: i64 = 0x0066_6c2d_6d69_6772;
 
 /// Condition "`column` is `path` or lies under it", for organisation paths
 /// (`guangxi/nanning/xingning`). A range on the column, so a B-tree index

@@ -55,74 +55,84 @@ pub fn signer(base: &ServerSettings) -> anyhow::Result<Hs256> {
     Hs256::from_settings(&base.auth, Some(&base.data_dir))
 }
 
+/// The services' own settings sections.
+#[derive(Debug, Clone, Default)]
+pub struct Domains {
+    pub rounds: fiveledger_rounds::RoundsSettings,
+    pub issues: fiveledger_issues::IssuesSettings,
+    pub ledgers: fiveledger_ledgers::LedgersSettings,
+}
+
+/// Loads the shared settings and every service's section (defaults <
+/// `--config` file < environment).
+pub fn load(args: &CommonArgs) -> anyhow::Result<(ServerSettings, Domains)> {
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let (base, rounds) = settings::load(fiveledger_rounds::NAME, any, args)?;
+    let (_, issues) = settings::load(fiveledger_issues::NAME, any, args)?;
+    let (_, ledgers) = settings::load(fiveledger_ledgers::NAME, any, args)?;
+    Ok((
+        base,
+        Domains {
+            rounds,
+            issues,
+            ledgers,
+        },
+    ))
+}
+
 /// Settings of one service in the suite, derived from the shared ones: its
-/// own address, its own database (a SQLite file, or its own schema when a
-/// PostgreSQL URL is set), the suite's token key.
+/// own address, its own database (a SQLite file named after it in the data
+/// folder, or its own PostgreSQL schema: `<schema>_<name>`, or `<name>`),
+/// and the suite's token key.
 pub fn service_settings(base: &ServerSettings, name: &str, listen: SocketAddr) -> ServerSettings {
     let mut s = base.clone();
     s.listen = listen;
     if s.auth.secret.is_empty() && s.auth.secret_file.is_none() {
         s.auth.secret_file = Some(s.data_dir.join("token.key"));
     }
-    if s.database.url.starts_with("postgres") && s.database.schema.is_empty() {
-        s.database.schema = name.to_owned();
+    if s.database.url.starts_with("postgres") {
+        s.database.schema = if s.database.schema.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}_{name}", s.database.schema)
+        };
+    } else if s.database.url.starts_with("sqlite") {
+        // One file per service: each service owns its data.
+        s.database.url = String::new();
     }
     s
 }
 
 /// Starts rounds, issues and ledgers, in that order (each consumes the
 /// events of the ones before it), and wires their upstream addresses.
-pub async fn start(args: &CommonArgs, layout: Layout) -> anyhow::Result<Suite> {
+pub async fn start(
+    base: &ServerSettings,
+    domains: Domains,
+    layout: Layout,
+) -> anyhow::Result<Suite> {
     let stop = CancellationToken::new();
-    let (base, rounds_settings) = settings::load::<fiveledger_rounds::RoundsSettings>(
-        fiveledger_rounds::NAME,
-        SocketAddr::new(layout.host, layout.ports[0]),
-        args,
-    )?;
     // Creates the local key on first use.
-    signer(&base)?;
-    let (_, issues_settings) = settings::load::<fiveledger_issues::IssuesSettings>(
-        fiveledger_issues::NAME,
-        base.listen,
-        args,
-    )?;
-    let (_, ledgers_settings) = settings::load::<fiveledger_ledgers::LedgersSettings>(
-        fiveledger_ledgers::NAME,
-        base.listen,
-        args,
-    )?;
-
+    signer(base)?;
     let url = |addr: SocketAddr| format!("http://{addr}");
+    let at = |i: usize| SocketAddr::new(layout.host, layout.ports[i]);
     let mut shared = base.clone();
     let rounds = fiveledger_rounds::start(
-        &service_settings(
-            &shared,
-            fiveledger_rounds::NAME,
-            SocketAddr::new(layout.host, layout.ports[0]),
-        ),
-        rounds_settings,
+        &service_settings(&shared, fiveledger_rounds::NAME, at(0)),
+        domains.rounds,
         stop.child_token(),
     )
     .await?;
     shared.upstream.rounds = url(rounds.addr);
     let issues = fiveledger_issues::start(
-        &service_settings(
-            &shared,
-            fiveledger_issues::NAME,
-            SocketAddr::new(layout.host, layout.ports[1]),
-        ),
-        issues_settings,
+        &service_settings(&shared, fiveledger_issues::NAME, at(1)),
+        domains.issues,
         stop.child_token(),
     )
     .await?;
     shared.upstream.issues = url(issues.addr);
     let ledgers = fiveledger_ledgers::start(
-        &service_settings(
-            &shared,
-            fiveledger_ledgers::NAME,
-            SocketAddr::new(layout.host, layout.ports[2]),
-        ),
-        ledgers_settings,
+        &service_settings(&shared, fiveledger_ledgers::NAME, at(2)),
+        domains.ledgers,
         stop.child_token(),
     )
     .await?;

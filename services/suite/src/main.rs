@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use clap::{Parser, Subcommand};
 use fiveledger_platform::auth::Role;
-use fiveledger_platform::settings::{self, CommonArgs, SETTINGS_HELP};
+use fiveledger_platform::settings::{CommonArgs, SETTINGS_HELP, ServerSettings};
 use fiveledger_platform::{server, telemetry};
 
 /// fiveledger: inspection rounds and the five-ledger rectification model.
@@ -56,7 +56,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (base, ()) = settings::load::<()>("suite", ([127, 0, 0, 1], 0).into(), &cli.common)?;
+    let (base, domains) = fiveledger::load(&cli.common)?;
     let signer = fiveledger::signer(&base)?;
     match cli.command.unwrap_or(Command::Run {
         host: IpAddr::from([127, 0, 0, 1]),
@@ -73,21 +73,21 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Run { host } => run(&cli.common, host, &base).await,
+        Command::Run { host } => run(base, domains, host).await,
     }
 }
 
 async fn run(
-    args: &CommonArgs,
+    base: ServerSettings,
+    domains: fiveledger::Domains,
     host: IpAddr,
-    base: &fiveledger_platform::settings::ServerSettings,
 ) -> anyhow::Result<()> {
     telemetry::init(&base.log);
     let layout = fiveledger::Layout {
         host,
         ..Default::default()
     };
-    let suite = fiveledger::start(args, layout).await?;
+    let suite = fiveledger::start(&base, domains, layout).await?;
     println!("fiveledger is running; data in {}", base.data_dir.display());
     for (name, running) in [
         ("rounds", &suite.rounds),
