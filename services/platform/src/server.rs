@@ -80,10 +80,12 @@ pub async fn start<M: MigratorTrait>(
 
     let mut v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fiveledger_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
     let mut v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fiveledger_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
     for name in spec.grpc_services.iter().chain(
         [
             "grpc.health.v1.Health",
@@ -102,6 +104,8 @@ pub async fn start<M: MigratorTrait>(
     let router = Server::builder()
         .concurrency_limit_per_connection(settings.limits.concurrency_per_connection)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        // Small responses must not wait for the peer's delayed ACK.
+        .tcp_nodelay(true)
         .trace_fn(
             move |request| tracing::info_span!("rpc", service, method = %request.uri().path()),
         )
