@@ -70,7 +70,9 @@ pub async fn start<M: MigratorTrait>(
     let addr = listener.local_addr()?;
 
     let (reporter, health) = tonic_health::server::health_reporter();
-    let mut health_names = vec![""];
+    // "" is the server as a whole (liveness); the short name (`rounds`) and
+    // each gRPC service name say whether this service takes calls (readiness).
+    let mut health_names = vec!["", spec.name];
     health_names.extend_from_slice(spec.grpc_services);
     for name in &health_names {
         reporter
