@@ -12,12 +12,12 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 #[tokio::test]
 async fn every_service_of_the_suite_is_serving() {
     let t = spawn_suite(Default::default()).await;
-    for (channel, service) in [
-        (&t.rounds, "fiveledger.rounds.v1.OrganisationService"),
-        (&t.issues, "fiveledger.issues.v1.EventService"),
-        (&t.ledgers, "fiveledger.ledgers.v1.EventService"),
+    for (channel, short, service) in [
+        (&t.rounds, "rounds", "fiveledger.rounds.v1.OrganisationService"),
+        (&t.issues, "issues", "fiveledger.issues.v1.EventService"),
+        (&t.ledgers, "ledgers", "fiveledger.ledgers.v1.EventService"),
     ] {
-        for name in ["", service] {
+        for name in ["", short, service] {
             let status = HealthClient::new(channel.clone())
                 .check(HealthCheckRequest {
                     service: name.into(),
