@@ -1,5 +1,6 @@
 //! The ledgers service: the five-ledger journal, warnings, rates and reconciliation.
 
+pub mod consumers;
 pub mod domain;
 pub mod grpc;
 pub mod settings;
@@ -7,8 +8,11 @@ pub mod storage;
 
 use std::sync::Arc;
 
+use fiveledger_platform::auth::ServiceCredentials;
+use fiveledger_platform::consumer::{self, EventSource};
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 pub use settings::LedgersSettings;
@@ -30,15 +34,46 @@ pub async fn start(
         roles: grpc::ROLES,
     };
     let handler_stop = stop.clone();
-    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _signer| {
+    let upstream = server_settings.upstream.clone();
+    server::launch::<storage::Migrator>(spec, server_settings, stop.clone(), |db, signer| {
+        let credentials = ServiceCredentials::new(signer.clone(), NAME);
+        let issues = consumer::channel(&upstream.issues)?;
+        let rounds = consumer::channel(&upstream.rounds)?;
+        let settings = Arc::new(settings);
+        let upstreams = grpc::Upstreams::new(issues.clone(), rounds.clone(), credentials.clone());
+        let background = vec![
+            consumer::run(
+                db.clone(),
+                consumers::PROBLEM_LISTS.into(),
+                EventSource::Issues(issues, credentials.clone()),
+                vec!["ProblemListFrozen".into()],
+                consumers::OpenEntries {
+                    settings: settings.clone(),
+                },
+                stop.clone(),
+            )
+            .boxed(),
+            consumer::run(
+                db.clone(),
+                consumers::FEEDBACK.into(),
+                EventSource::Rounds(rounds, credentials),
+                vec!["FeedbackGiven".into()],
+                consumers::HandOver {
+                    settings: settings.clone(),
+                },
+                stop.clone(),
+            )
+            .boxed(),
+        ];
         Ok(Wiring {
             routes: grpc::routes(
                 db.clone(),
-                Arc::new(settings),
+                settings,
+                upstreams,
                 server_settings,
                 handler_stop,
             ),
-            background: Vec::new(),
+            background,
         })
     })
     .await

@@ -1,1 +1,5 @@
 //! The ledgers service's domain: types and rules, no I/O.
+
+pub mod entry;
+pub mod journal;
+pub mod scope;

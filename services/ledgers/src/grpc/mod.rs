@@ -1,43 +1,154 @@
 //! gRPC handlers: parse the request, run one transaction, map the result.
 
 mod events;
+mod ledger;
+mod reconcile;
 
 use std::sync::Arc;
 
-use fiveledger_platform::auth::{Role, RoleTable};
+use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
+use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::ledgers::event_service_server::EventServiceServer;
+use fiveledger_proto::ledgers::ledger_service_server::LedgerServiceServer;
+use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
+use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 
 use crate::settings::LedgersSettings;
 
 /// The gRPC services this server exposes.
-pub const SERVICES: &[&str] = &["fiveledger.ledgers.v1.EventService"];
+pub const SERVICES: &[&str] = &[
+    "fiveledger.ledgers.v1.LedgerService",
+    "fiveledger.ledgers.v1.EventService",
+];
+
+/// Everyone inside the suite who reads entries (scope narrows what they see).
+const READERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::InspectionGroup,
+    Role::InspectedUnit,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+    Role::Viewer,
+    Role::Service,
+];
+const UNIT: &[Role] = &[Role::InspectedUnit];
+const OFFICE: &[Role] = &[Role::InspectionOffice];
+const SUPERVISORS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+];
+const RECEIVERS: &[Role] = &[Role::Supervisor, Role::DisciplineCommission];
+const VERIFIERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+];
+const AUDITORS: &[Role] = &[Role::InspectionOffice, Role::Service];
+
+macro_rules! ledger {
+    ($method:literal) => {
+        concat!("/fiveledger.ledgers.v1.LedgerService/", $method)
+    };
+}
 
 /// Roles each RPC needs (admin may call everything; anything absent is denied).
-pub const ROLES: RoleTable = &[(
-    "/fiveledger.ledgers.v1.EventService/WatchEvents",
-    &[Role::Service],
-)];
+/// Who may act on which entry is then decided by scope (`domain::scope`).
+pub const ROLES: RoleTable = &[
+    (ledger!("GetEntry"), READERS),
+    (ledger!("ListEntries"), READERS),
+    (ledger!("AcknowledgeHandOver"), UNIT),
+    (ledger!("SubmitPlan"), UNIT),
+    (ledger!("ApprovePlan"), OFFICE),
+    (ledger!("RejectPlan"), OFFICE),
+    (ledger!("PostProgress"), UNIT),
+    (ledger!("PostSupervision"), SUPERVISORS),
+    (ledger!("Transfer"), OFFICE),
+    (ledger!("AcknowledgeTransfer"), RECEIVERS),
+    (ledger!("ReturnTransferResult"), RECEIVERS),
+    (ledger!("RequestWriteOff"), UNIT),
+    (ledger!("ApproveWriteOff"), VERIFIERS),
+    (ledger!("RejectWriteOff"), VERIFIERS),
+    (ledger!("Reopen"), OFFICE),
+    (ledger!("Reconcile"), AUDITORS),
+    (ledger!("VerifyJournal"), AUDITORS),
+    (
+        "/fiveledger.ledgers.v1.EventService/WatchEvents",
+        &[Role::Service],
+    ),
+];
+
+type Upstream = InterceptedService<Channel, ServiceCredentials>;
+
+/// Clients of the services the ledger asks (with its own credentials).
+#[derive(Clone)]
+pub struct Upstreams {
+    pub problems: ProblemServiceClient<Upstream>,
+    pub inspections: InspectionServiceClient<Upstream>,
+    pub organisations: OrganisationServiceClient<Upstream>,
+}
+
+impl Upstreams {
+    pub fn new(issues: Channel, rounds: Channel, credentials: ServiceCredentials) -> Self {
+        Self {
+            problems: ProblemServiceClient::new(InterceptedService::new(
+                issues,
+                credentials.clone(),
+            )),
+            inspections: InspectionServiceClient::new(InterceptedService::new(
+                rounds.clone(),
+                credentials.clone(),
+            )),
+            organisations: OrganisationServiceClient::new(InterceptedService::new(
+                rounds,
+                credentials,
+            )),
+        }
+    }
+}
 
 /// What every handler holds.
 #[derive(Clone)]
 pub struct Api {
     pub db: Db,
     pub settings: Arc<LedgersSettings>,
+    pub upstreams: Upstreams,
     pub stop: CancellationToken,
 }
 
 pub fn routes(
     db: Db,
     settings: Arc<LedgersSettings>,
+    upstreams: Upstreams,
     server: &ServerSettings,
     stop: CancellationToken,
 ) -> tonic::service::Routes {
-    let api = Api { db, settings, stop };
+    let api = Api {
+        db,
+        settings,
+        upstreams,
+        stop,
+    };
     let max = server.limits.max_message_bytes;
     let mut routes = tonic::service::Routes::builder();
-    routes.add_service(EventServiceServer::new(api).max_decoding_message_size(max));
+    routes
+        .add_service(LedgerServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()
+}
+
+/// The W3C `traceparent` of a request, recorded on its postings and events.
+fn traceparent<T>(request: &tonic::Request<T>) -> String {
+    request
+        .metadata()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -1,5 +1,9 @@
 //! The ledgers service's tables, migrations and queries.
 
+pub mod books;
+pub mod entries;
+pub mod feedbacks;
 pub mod migrations;
+pub mod postings;
 
 pub use migrations::Migrator;

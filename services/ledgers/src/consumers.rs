@@ -1,0 +1,237 @@
+//! Following the other services: a frozen problem list opens one entry per
+//! problem (报告报账); feedback given hands the inspection's entries over
+//! (反馈交账). Each event is applied exactly once (the platform consumer
+//! advances its cursor in the same transaction), and opening is keyed by
+//! problem as well, so a problem re-sent in another event is not posted twice.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::consumer::EventHandler;
+use fiveledger_platform::time::{from_date, to_date};
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::issues::{Problem, ProblemListFrozen};
+use fiveledger_proto::ledgers::posting::Detail;
+use fiveledger_proto::ledgers::*;
+use fiveledger_proto::rounds::FeedbackGiven;
+use fiveledger_proto::types::Event;
+use futures::future::BoxFuture;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait};
+
+use crate::settings::LedgersSettings;
+use crate::storage::books::{self, Signature};
+use crate::storage::{entries, feedbacks};
+
+/// Consumer names (their cursors live in `event_cursors`).
+pub const PROBLEM_LISTS: &str = "ledgers.problem-lists";
+pub const FEEDBACK: &str = "ledgers.feedback";
+
+/// The actor of postings made by the consumers.
+pub const SERVICE_ACTOR: &str = "service:ledgers";
+
+fn signature(source: &str, event: &Event) -> Signature {
+    Signature {
+        actor: SERVICE_ACTOR.to_owned(),
+        request_id: format!("event:{source}:{}", event.cursor),
+        traceparent: event.traceparent.clone(),
+    }
+}
+
+/// Decodes an event's payload; an undecodable one is logged and skipped
+/// (retrying it forever would stop every later event).
+fn payload<M: prost::Name + Default>(event: &Event) -> Option<M> {
+    match event.payload.as_ref().map(|any| any.to_msg::<M>()) {
+        Some(Ok(message)) => Some(message),
+        other => {
+            tracing::warn!(cursor = %event.cursor, r#type = %event.r#type, error = ?other.map(|r| r.err()), "skipping an event whose payload cannot be read");
+            None
+        }
+    }
+}
+
+/// Opens entries from `ProblemListFrozen`.
+pub struct OpenEntries {
+    pub settings: Arc<LedgersSettings>,
+}
+
+impl EventHandler for OpenEntries {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> BoxFuture<'t, ApiResult<()>> {
+        Box::pin(async move {
+            let Some(list) = payload::<ProblemListFrozen>(event) else {
+                return Ok(());
+            };
+            open_entries(txn, &list, &signature("issues", event), &self.settings).await
+        })
+    }
+}
+
+fn open_detail(list: &ProblemListFrozen, p: &Problem) -> OpenDetail {
+    let r = p.responsibilities.clone().unwrap_or_default();
+    OpenDetail {
+        problem: p.name.clone(),
+        inspection: if p.inspection.is_empty() {
+            list.inspection.clone()
+        } else {
+            p.inspection.clone()
+        },
+        round: p.round.clone(),
+        target: p.target.clone(),
+        target_path: p.target_path.clone(),
+        category: p.category.clone(),
+        // The ledgers' Severity is numbered as the issues' ProblemSeverity.
+        severity: p.severity,
+        title: p.title.clone(),
+        fixed_on_the_spot: p.fixed_on_the_spot.is_some(),
+        responsibility: Some(Responsibility {
+            responsible_unit: r.main_unit,
+            responsible_unit_path: r.main_unit_path,
+            principal: r.principal,
+            leader_in_charge: r.leader_in_charge,
+            supervising_body: r.supervising_body,
+            supervising_body_path: r.supervising_body_path,
+            functional_department: r.functional_department,
+            functional_department_path: r.functional_department_path,
+        }),
+    }
+}
+
+pub async fn open_entries(
+    txn: &DatabaseTransaction,
+    list: &ProblemListFrozen,
+    signature: &Signature,
+    settings: &LedgersSettings,
+) -> ApiResult<()> {
+    let names: Vec<String> = list.problems.iter().map(|p| p.name.clone()).collect();
+    let mut posted: HashSet<String> = books::problems_with_entries(txn, &names)
+        .await?
+        .into_iter()
+        .collect();
+    let feedback = feedbacks::Entity::find_by_id(list.inspection.clone())
+        .one(txn)
+        .await?
+        .and_then(|f| NaiveDate::parse_from_str(&f.feedback_date, "%Y-%m-%d").ok());
+    for problem in &list.problems {
+        if names::parse("problem", &problem.name, "problems").is_err() {
+            tracing::warn!(problem = %problem.name, "skipping a problem with a malformed name");
+            continue;
+        }
+        if !posted.insert(problem.name.clone()) {
+            continue;
+        }
+        let id = names::generate_id('e');
+        books::append(
+            txn,
+            None,
+            &id,
+            Detail::Open(open_detail(list, problem)),
+            signature,
+        )
+        .await?;
+        // Feedback came first (events of two services are not ordered).
+        if let Some(date) = feedback {
+            let row = books::find(txn, &id)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("entry {id} vanished")))?;
+            hand_over_one(txn, &row, date, signature, settings).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Hands entries over on `FeedbackGiven`.
+pub struct HandOver {
+    pub settings: Arc<LedgersSettings>,
+}
+
+impl EventHandler for HandOver {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> BoxFuture<'t, ApiResult<()>> {
+        Box::pin(async move {
+            let Some(inspection) = payload::<FeedbackGiven>(event).and_then(|f| f.inspection)
+            else {
+                return Ok(());
+            };
+            // Without a feedback date the event's own date stands in.
+            let date = inspection
+                .feedback_date
+                .as_ref()
+                .and_then(|d| from_date("feedback_date", d).ok())
+                .or_else(|| {
+                    event
+                        .create_time
+                        .as_ref()
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                        .map(|t| t.date_naive())
+                })
+                .unwrap_or_else(|| chrono::Utc::now().date_naive());
+            hand_over(
+                txn,
+                &inspection.name,
+                date,
+                &signature("rounds", event),
+                &self.settings,
+            )
+            .await
+        })
+    }
+}
+
+pub async fn hand_over(
+    txn: &DatabaseTransaction,
+    inspection: &str,
+    feedback_date: NaiveDate,
+    signature: &Signature,
+    settings: &LedgersSettings,
+) -> ApiResult<()> {
+    feedbacks::Entity::insert(feedbacks::ActiveModel {
+        inspection: Set(inspection.to_owned()),
+        feedback_date: Set(feedback_date.format("%Y-%m-%d").to_string()),
+        create_time_us: Set(books::now_us()),
+    })
+    .on_conflict(
+        OnConflict::column(feedbacks::Column::Inspection)
+            .do_nothing()
+            .to_owned(),
+    )
+    .try_insert()
+    .exec(txn)
+    .await?;
+    let open = books::of_inspection_in_state(txn, inspection, EntryState::Open).await?;
+    for row in &open {
+        hand_over_one(txn, row, feedback_date, signature, settings).await?;
+    }
+    Ok(())
+}
+
+async fn hand_over_one(
+    txn: &DatabaseTransaction,
+    row: &entries::Model,
+    feedback_date: NaiveDate,
+    signature: &Signature,
+    settings: &LedgersSettings,
+) -> ApiResult<()> {
+    let days = settings.due_days.for_severity(row.severity);
+    let due = feedback_date + chrono::Days::new(u64::from(days));
+    books::append(
+        txn,
+        Some(row),
+        &row.id,
+        Detail::HandOver(HandOverDetail {
+            feedback_date: Some(to_date(feedback_date)),
+            due_date: Some(to_date(due)),
+        }),
+        signature,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,738 @@
+//! LedgerService: reading the books and taking the five steps. Every step is
+//! one posting appended in one transaction; a refused step writes nothing.
+
+use fiveledger_platform::aip::etag;
+use fiveledger_platform::aip::filter::{self, Op};
+use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
+use fiveledger_platform::aip::names;
+use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::error::from_upstream;
+use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::time::to_date;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::ledgers::ledger_service_server::LedgerService;
+use fiveledger_proto::ledgers::posting::Detail;
+use fiveledger_proto::ledgers::*;
+use fiveledger_proto::rounds::{GetInspectionRequest, GetOrganisationRequest, RoundKind};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, Condition};
+use tonic::{Request, Response, Status};
+
+use super::{Api, traceparent};
+use crate::domain::entry::{self as domain, name_of, next_plan_version, next_transfer_id, text};
+use crate::domain::scope::{Capacity, acts_as, can_see};
+use crate::storage::books::{self, Signature};
+use crate::storage::entries::{self, Column as C};
+
+/// One step on one entry, as parsed from its request.
+struct Step {
+    method: &'static str,
+    name: String,
+    etag: String,
+    request_id: String,
+    /// Any of these may take the step.
+    capacities: &'static [Capacity],
+}
+
+impl Api {
+    /// Runs a step: scope and capacity checks, the etag, then one posting,
+    /// all in one idempotent transaction. `build` makes the posting's detail
+    /// from the entry as it stands.
+    async fn step<R, F>(
+        &self,
+        caller: Caller,
+        traceparent: String,
+        raw: &R,
+        step: Step,
+        build: F,
+    ) -> Result<Response<LedgerEntry>, Status>
+    where
+        R: prost::Message,
+        F: FnOnce(&LedgerEntry) -> ApiResult<Detail> + Send + 'static,
+    {
+        let id = domain::parse_name("name", &step.name)?.to_owned();
+        let key = RequestKey::new(&caller, step.method, &step.request_id, raw)?;
+        let signature = Signature {
+            actor: caller.actor(),
+            request_id: step.request_id.clone(),
+            traceparent,
+        };
+        let entry = mutate(&self.db, key, move |txn| {
+            Box::pin(async move {
+                let row = visible_row(books::lock(txn, &id).await?, &caller, &id)?;
+                check_capacity(&caller, &row, step.capacities)?;
+                etag::check(&name_of(&id), &step.etag, row.posting_count)?;
+                let current = books::decode_snapshot(&row)?;
+                let detail = build(&current)?;
+                let (entry, _) = books::append(txn, Some(&row), &id, detail, &signature).await?;
+                Ok(entry)
+            })
+        })
+        .await?;
+        Ok(Response::new(entry))
+    }
+
+    /// Reads an entry the caller can see (outside a transaction).
+    async fn read_visible(&self, caller: &Caller, name: &str) -> ApiResult<LedgerEntry> {
+        let id = domain::parse_name("name", name)?;
+        let row = visible_row(books::find(self.db.reader(), id).await?, caller, id)?;
+        books::decode_snapshot(&row)
+    }
+}
+
+fn visible_row(
+    row: Option<entries::Model>,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<entries::Model> {
+    row.filter(|r| can_see(caller, &r.paths()))
+        .ok_or_else(|| ApiError::not_found(name_of(id)))
+}
+
+fn check_capacity(caller: &Caller, row: &entries::Model, allowed: &[Capacity]) -> ApiResult<()> {
+    if allowed.iter().any(|c| acts_as(caller, &row.paths(), *c)) {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied(format!(
+            "only {} may take this step on entries/{}",
+            allowed
+                .iter()
+                .map(|c| c.describe())
+                .collect::<Vec<_>>()
+                .join(" or "),
+            row.id
+        )))
+    }
+}
+
+fn today() -> fiveledger_proto::google::r#type::Date {
+    to_date(chrono::Utc::now().date_naive())
+}
+
+/// Parses an organisation path given in a filter or scope.
+pub(super) fn parse_path(field: &str, path: &str) -> ApiResult<String> {
+    if path.is_empty() {
+        return Err(ApiError::required(field));
+    }
+    if path.len() > 1024 {
+        return Err(ApiError::invalid(field, "TOO_LONG", "the path is too long"));
+    }
+    for segment in path.split('/') {
+        names::validate_id(field, segment).map_err(|_| {
+            ApiError::invalid(
+                field,
+                "INVALID_PATH",
+                format!("{field} must be an organisation path like guangxi/nanning"),
+            )
+        })?;
+    }
+    Ok(path.to_owned())
+}
+
+fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map_err(|_| {
+            ApiError::invalid(
+                field,
+                "INVALID_FILTER",
+                format!("{value} is not a date YYYY-MM-DD"),
+            )
+        })
+}
+
+fn list_filter(filter: &str) -> ApiResult<Vec<Condition>> {
+    let mut out = Vec::new();
+    for term in filter::parse(filter)? {
+        let eq = |col: C, term: &filter::Comparison| -> ApiResult<Condition> {
+            let value = term.expect_op(&[Op::Eq])?;
+            Ok(Condition::all().add(Expr::col(col).eq(value.to_owned())))
+        };
+        let condition = match term.field.as_str() {
+            "state" => {
+                let value = term.expect_op(&[Op::Eq])?;
+                let state = EntryState::from_str_name(value)
+                    .filter(|s| *s != EntryState::Unspecified)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            format!("unknown state {value}"),
+                        )
+                    })?;
+                Condition::all().add(C::State.eq(state.as_str_name()))
+            }
+            "severity" => {
+                let value = term.expect_op(&[Op::Eq])?;
+                let severity = Severity::from_str_name(value).ok_or_else(|| {
+                    ApiError::invalid(
+                        "filter",
+                        "INVALID_FILTER",
+                        format!("unknown severity {value}"),
+                    )
+                })?;
+                Condition::all().add(C::Severity.eq(severity as i32))
+            }
+            "responsible_subtree" => {
+                let path = parse_path("filter", term.expect_op(&[Op::Eq])?)?;
+                Condition::all().add(within_subtree(C::ResponsibleUnitPath, &path))
+            }
+            "target_subtree" => {
+                let path = parse_path("filter", term.expect_op(&[Op::Eq])?)?;
+                Condition::all().add(within_subtree(C::TargetPath, &path))
+            }
+            "round" => eq(C::Round, &term)?,
+            "inspection" => eq(C::Inspection, &term)?,
+            "problem" => eq(C::Problem, &term)?,
+            "category" => eq(C::Category, &term)?,
+            "due_date" => {
+                let value = parse_date_text("filter", &term.value)?;
+                let col = Expr::col(C::DueDate);
+                // Entries without a due date (not handed over) match no range.
+                let set = Expr::col(C::DueDate).ne("");
+                let cmp = match term.op {
+                    Op::Lt => col.lt(value),
+                    Op::Le => col.lte(value),
+                    Op::Gt => col.gt(value),
+                    Op::Ge => col.gte(value),
+                    Op::Eq => col.eq(value),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            "due_date supports =, <, <=, > and >=",
+                        ));
+                    }
+                };
+                Condition::all().add(set).add(cmp)
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    "filter",
+                    "INVALID_FILTER",
+                    format!(
+                        "unknown field {other}; use state, severity, responsible_subtree, \
+                         target_subtree, round, inspection, problem, category or due_date"
+                    ),
+                ));
+            }
+        };
+        out.push(condition);
+    }
+    Ok(out)
+}
+
+#[tonic::async_trait]
+impl LedgerService for Api {
+    async fn get_entry(
+        &self,
+        request: Request<GetEntryRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let caller = Caller::of(&request)?;
+        let name = &request.get_ref().name;
+        let id = domain::parse_name("name", name)?;
+        let row = visible_row(books::find(self.db.reader(), id).await?, &caller, id)?;
+        let mut entry = books::decode_snapshot(&row)?;
+        entry.postings = books::journal(self.db.reader(), id)
+            .await?
+            .iter()
+            .map(books::posting_of)
+            .collect::<ApiResult<_>>()?;
+        Ok(Response::new(entry))
+    }
+
+    async fn list_entries(
+        &self,
+        request: Request<ListEntriesRequest>,
+    ) -> Result<Response<ListEntriesResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let roles = format!("{:?}", caller.roles);
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            &[&request.filter, &request.order_by, &caller.org_path, &roles],
+        )?;
+        let (order, desc) = parse_order_by(&request.order_by, &["name", "due_date"])?;
+        let mut query = books::ListQuery {
+            filters: list_filter(&request.filter)?,
+            by_due_date: order == "due_date",
+            desc,
+            limit: page.limit(),
+            ..Default::default()
+        };
+        if page.after.is_some() {
+            let key = page.after_str(0)?.unwrap_or_default().to_owned();
+            let id = page.after_str(1)?.unwrap_or_default().to_owned();
+            query.after = Some((key, id));
+        }
+        let rows = books::list(self.db.reader(), books::visible_to(&caller), &query).await?;
+        let (rows, next_page_token) = page.finish(rows, |last| {
+            let key = if query.by_due_date {
+                last.due_date.clone()
+            } else {
+                last.id.clone()
+            };
+            vec![key.into(), last.id.clone().into()]
+        });
+        let entries = rows
+            .iter()
+            .map(books::decode_snapshot)
+            .collect::<ApiResult<_>>()?;
+        Ok(Response::new(ListEntriesResponse {
+            entries,
+            next_page_token,
+        }))
+    }
+
+    async fn acknowledge_hand_over(
+        &self,
+        request: Request<AcknowledgeHandOverRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        let remarks = text("remarks", &r.remarks, false)?;
+        let step = Step {
+            method: "AcknowledgeHandOver",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Unit],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::HandOverAcknowledged(AcknowledgementDetail {
+                remarks,
+            }))
+        })
+        .await
+    }
+
+    async fn submit_plan(
+        &self,
+        request: Request<SubmitPlanRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        let plan = domain::parse_plan(r.plan.as_ref())?;
+        let step = Step {
+            method: "SubmitPlan",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Unit],
+        };
+        self.step(caller, trace, &r, step, move |entry| {
+            Ok(Detail::PlanSubmitted(RectificationPlan {
+                version: next_plan_version(entry),
+                ..plan
+            }))
+        })
+        .await
+    }
+
+    async fn approve_plan(
+        &self,
+        request: Request<ApprovePlanRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        if r.version <= 0 {
+            return Err(ApiError::required("version").into());
+        }
+        let remarks = text("remarks", &r.remarks, false)?;
+        let version = r.version;
+        let step = Step {
+            method: "ApprovePlan",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Office],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::PlanApproved(PlanDecisionDetail {
+                version,
+                remarks,
+            }))
+        })
+        .await
+    }
+
+    async fn reject_plan(
+        &self,
+        request: Request<RejectPlanRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        if r.version <= 0 {
+            return Err(ApiError::required("version").into());
+        }
+        let remarks = text("reason", &r.reason, true)?;
+        let version = r.version;
+        let step = Step {
+            method: "RejectPlan",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Office],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::PlanRejected(PlanDecisionDetail {
+                version,
+                remarks,
+            }))
+        })
+        .await
+    }
+
+    async fn post_progress(
+        &self,
+        request: Request<PostProgressRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        let description = text("description", &r.description, true)?;
+        if !r.measure_id.is_empty() {
+            names::validate_id("measure_id", &r.measure_id)?;
+        } else if r.measure_done {
+            return Err(ApiError::invalid(
+                "measure_id",
+                "REQUIRED_FIELD",
+                "measure_id is required when measure_done is set",
+            )
+            .into());
+        }
+        let evidence = domain::parse_evidence("evidence", &r.evidence)?;
+        let (measure_id, measure_done) = (r.measure_id.clone(), r.measure_done);
+        let step = Step {
+            method: "PostProgress",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Unit],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::Progress(ProgressDetail {
+                measure_id,
+                description,
+                evidence,
+                measure_done,
+                date: Some(today()),
+            }))
+        })
+        .await
+    }
+
+    async fn post_supervision(
+        &self,
+        request: Request<PostSupervisionRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        let remarks = text("remarks", &r.remarks, true)?;
+        let evidence = domain::parse_evidence("evidence", &r.evidence)?;
+        let step = Step {
+            method: "PostSupervision",
+            name: r.name.clone(),
+            etag: String::new(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Supervisor, Capacity::Office, Capacity::Receiver],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::Supervision(SupervisionDetail { remarks, evidence }))
+        })
+        .await
+    }
+
+    async fn transfer(
+        &self,
+        request: Request<TransferRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        names::parse("receiving_body", &r.receiving_body, "organisations")?;
+        let matter = text("matter", &r.matter, true)?;
+        let due_date = domain::parse_required_date("due_date", r.due_date.as_ref())?;
+        // The receiving body's path: known from the responsibility lists, or
+        // asked of the rounds service (before the write transaction).
+        let current = self.read_visible(&caller, &r.name).await?;
+        let resp = current.responsibility.clone().unwrap_or_default();
+        let known = [
+            (&resp.supervising_body, &resp.supervising_body_path),
+            (
+                &resp.functional_department,
+                &resp.functional_department_path,
+            ),
+            (&resp.responsible_unit, &resp.responsible_unit_path),
+        ]
+        .into_iter()
+        .find(|(name, path)| **name == r.receiving_body && !path.is_empty())
+        .map(|(_, path)| path.clone());
+        let path = match known {
+            Some(path) => path,
+            None => {
+                self.upstreams
+                    .organisations
+                    .clone()
+                    .get_organisation(GetOrganisationRequest {
+                        name: r.receiving_body.clone(),
+                    })
+                    .await
+                    .map_err(|s| from_upstream("rounds", &r.receiving_body, s))?
+                    .into_inner()
+                    .path
+            }
+        };
+        let receiving_body = r.receiving_body.clone();
+        let step = Step {
+            method: "Transfer",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Office],
+        };
+        self.step(caller, trace, &r, step, move |entry| {
+            Ok(Detail::Transferred(Transfer {
+                id: next_transfer_id(entry),
+                receiving_body,
+                receiving_body_path: path,
+                matter,
+                due_date: Some(due_date),
+                ..Default::default()
+            }))
+        })
+        .await
+    }
+
+    async fn acknowledge_transfer(
+        &self,
+        request: Request<AcknowledgeTransferRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        let remarks = text("remarks", &r.remarks, false)?;
+        let step = Step {
+            method: "AcknowledgeTransfer",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Receiver],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::TransferAcknowledged(AcknowledgementDetail {
+                remarks,
+            }))
+        })
+        .await
+    }
+
+    async fn return_transfer_result(
+        &self,
+        request: Request<ReturnTransferResultRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        let result = text("result", &r.result, true)?;
+        let evidence = domain::parse_evidence("evidence", &r.evidence)?;
+        let step = Step {
+            method: "ReturnTransferResult",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Receiver],
+        };
+        self.step(caller, trace, &r, step, move |entry| {
+            Ok(Detail::TransferResult(TransferResultDetail {
+                transfer_id: entry
+                    .transfers
+                    .last()
+                    .map(|t| t.id.clone())
+                    .unwrap_or_default(),
+                result,
+                evidence,
+                date: Some(today()),
+            }))
+        })
+        .await
+    }
+
+    async fn request_write_off(
+        &self,
+        request: Request<RequestWriteOffRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        let closure_statement = text("closure_statement", &r.closure_statement, true)?;
+        if r.evidence.is_empty() {
+            return Err(ApiError::required("evidence").into());
+        }
+        let evidence = domain::parse_evidence("evidence", &r.evidence)?;
+        let figures = domain::parse_figures(r.figures.as_ref())?;
+        let step = Step {
+            method: "RequestWriteOff",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Unit],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::WriteOffRequested(WriteOff {
+                closure_statement,
+                evidence,
+                figures: Some(figures),
+                ..Default::default()
+            }))
+        })
+        .await
+    }
+
+    async fn approve_write_off(
+        &self,
+        request: Request<ApproveWriteOffRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        let remarks = text("remarks", &r.remarks, false)?;
+        let step = Step {
+            method: "ApproveWriteOff",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Office, Capacity::Supervisor],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::WriteOffApproved(VerificationDetail { remarks }))
+        })
+        .await
+    }
+
+    async fn reject_write_off(
+        &self,
+        request: Request<RejectWriteOffRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        let remarks = text("reason", &r.reason, true)?;
+        let step = Step {
+            method: "RejectWriteOff",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Office, Capacity::Supervisor],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::WriteOffRejected(VerificationDetail { remarks }))
+        })
+        .await
+    }
+
+    async fn reopen(
+        &self,
+        request: Request<ReopenRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
+        let r = request.into_inner();
+        names::parse_nested("inspection", &r.inspection, "rounds", "inspections")?;
+        let reason = text("reason", &r.reason, true)?;
+        let due_date = domain::parse_required_date("due_date", r.due_date.as_ref())?;
+        let current = self.read_visible(&caller, &r.name).await?;
+        // Refuse a wrong state before asking the rounds service anything.
+        domain::require(&current, "reopen", &[EntryState::WrittenOff])?;
+        let inspection = self
+            .upstreams
+            .inspections
+            .clone()
+            .get_inspection(GetInspectionRequest {
+                name: r.inspection.clone(),
+            })
+            .await
+            .map_err(|s| from_upstream("rounds", &r.inspection, s))?
+            .into_inner();
+        if inspection.round_kind != RoundKind::LookBack as i32 {
+            return Err(ApiError::precondition(
+                "NOT_A_LOOK_BACK",
+                format!("{} is not in a look-back round", r.inspection),
+            )
+            .into());
+        }
+        if inspection.look_back_of != current.inspection
+            && inspection.target_path != current.target_path
+        {
+            return Err(ApiError::precondition(
+                "LOOK_BACK_MISMATCH",
+                format!(
+                    "{} re-checks neither {} nor its target",
+                    r.inspection, current.inspection
+                ),
+            )
+            .into());
+        }
+        let look_back = r.inspection.clone();
+        let step = Step {
+            method: "Reopen",
+            name: r.name.clone(),
+            etag: r.etag.clone(),
+            request_id: r.request_id.clone(),
+            capacities: &[Capacity::Office],
+        };
+        self.step(caller, trace, &r, step, move |_| {
+            Ok(Detail::Reopened(ReopenDetail {
+                inspection: look_back,
+                reason,
+                due_date: Some(due_date),
+            }))
+        })
+        .await
+    }
+
+    async fn reconcile(
+        &self,
+        request: Request<ReconcileRequest>,
+    ) -> Result<Response<ReconcileResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        Ok(Response::new(
+            super::reconcile::reconcile(self, &caller, request.get_ref()).await?,
+        ))
+    }
+
+    async fn verify_journal(
+        &self,
+        request: Request<VerifyJournalRequest>,
+    ) -> Result<Response<VerifyJournalResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.get_ref();
+        let set = [
+            !r.entry.is_empty(),
+            !r.inspection.is_empty(),
+            !r.round.is_empty(),
+            !r.organisation_path.is_empty(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if set > 1 {
+            return Err(ApiError::invalid(
+                "entry",
+                "ONE_SCOPE",
+                "set at most one of entry, inspection, round and organisation_path",
+            )
+            .into());
+        }
+        let mut filter = Condition::all().add(books::visible_to(&caller));
+        if !r.entry.is_empty() {
+            filter = filter.add(C::Id.eq(domain::parse_name("entry", &r.entry)?));
+        } else if !r.inspection.is_empty() {
+            names::parse_nested("inspection", &r.inspection, "rounds", "inspections")?;
+            filter = filter.add(C::Inspection.eq(r.inspection.clone()));
+        } else if !r.round.is_empty() {
+            names::parse("round", &r.round, "rounds")?;
+            filter = filter.add(C::Round.eq(r.round.clone()));
+        } else if !r.organisation_path.is_empty() {
+            let path = parse_path("organisation_path", &r.organisation_path)?;
+            filter = filter.add(within_subtree(C::TargetPath, &path));
+        }
+        Ok(Response::new(
+            books::verify(self.db.reader(), filter).await?,
+        ))
+    }
+}

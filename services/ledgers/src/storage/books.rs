@@ -1,0 +1,536 @@
+//! Keeping the books: appending a posting (the one write path), reading
+//! entries and their journals, listing, and verifying the hash chains.
+
+use std::collections::HashMap;
+
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::ledgers::posting::Detail;
+use fiveledger_proto::ledgers::*;
+use prost::Message;
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{entries, postings};
+use crate::domain::entry::{self as domain, kind_of, name_of, posting_name};
+use crate::domain::journal;
+
+/// Who signs a posting (经手人), and the request or event that caused it.
+#[derive(Debug, Clone, Default)]
+pub struct Signature {
+    pub actor: String,
+    pub request_id: String,
+    pub traceparent: String,
+}
+
+impl Signature {
+    fn context(&self) -> EventContext {
+        EventContext {
+            actor: self.actor.clone(),
+            request_id: self.request_id.clone(),
+            traceparent: self.traceparent.clone(),
+        }
+    }
+}
+
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+pub fn timestamp_us(us: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: us.div_euclid(1_000_000),
+        nanos: (us.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+fn date_text(d: Option<&fiveledger_proto::google::r#type::Date>) -> String {
+    domain::date_of(d)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+pub fn decode_snapshot(row: &entries::Model) -> ApiResult<LedgerEntry> {
+    LedgerEntry::decode(row.snapshot.as_slice()).map_err(ApiError::internal)
+}
+
+/// The posting a stored row holds.
+pub fn posting_of(row: &postings::Model) -> ApiResult<Posting> {
+    let detail = Posting::decode(row.payload.as_slice())
+        .map_err(ApiError::internal)?
+        .detail;
+    Ok(Posting {
+        name: posting_name(&row.entry_id, row.seq),
+        seq: row.seq,
+        kind: PostingKind::from_str_name(&row.kind).unwrap_or_default() as i32,
+        actor: row.actor.clone(),
+        request_id: row.request_id.clone(),
+        traceparent: row.traceparent.clone(),
+        create_time: Some(timestamp_us(row.create_time_us)),
+        prev_hash: row.prev_hash.clone(),
+        hash: row.hash.clone(),
+        detail,
+    })
+}
+
+/// The columns an entry's projection sets (everything but the key).
+fn projection(id: &str, entry: &LedgerEntry, create_time_us: i64) -> entries::ActiveModel {
+    let r = entry.responsibility.clone().unwrap_or_default();
+    let receiving = entry
+        .transfers
+        .last()
+        .map(|t| t.receiving_body_path.clone())
+        .unwrap_or_default();
+    let mut snapshot = entry.clone();
+    snapshot.postings.clear();
+    entries::ActiveModel {
+        id: Set(id.to_owned()),
+        problem: Set(entry.problem.clone()),
+        inspection: Set(entry.inspection.clone()),
+        round: Set(entry.round.clone()),
+        target_path: Set(entry.target_path.clone()),
+        responsible_unit_path: Set(r.responsible_unit_path),
+        supervising_body_path: Set(r.supervising_body_path),
+        receiving_body_path: Set(receiving),
+        category: Set(entry.category.clone()),
+        severity: Set(entry.severity),
+        state: Set(entry.state().as_str_name().to_owned()),
+        due_date: Set(date_text(entry.due_date.as_ref())),
+        original_due_date: Set(date_text(entry.original_due_date.as_ref())),
+        posting_count: Set(entry.posting_count),
+        journal_head: Set(entry.journal_head.clone()),
+        snapshot: Set(snapshot.encode_to_vec()),
+        create_time_us: Set(create_time_us),
+        update_time_us: Set(entry
+            .update_time
+            .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
+            .unwrap_or(create_time_us)),
+    }
+}
+
+/// Reads an entry for a write; on PostgreSQL the row stays locked until the
+/// transaction ends, so two steps on one entry queue instead of failing.
+pub async fn lock(txn: &DatabaseTransaction, id: &str) -> ApiResult<Option<entries::Model>> {
+    let mut query = entries::Entity::find_by_id(id.to_owned());
+    if txn.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(txn).await?)
+}
+
+/// Appends one posting to an entry's journal (opening the entry when
+/// `current` is None): checks the step against the entry's state, chains
+/// the hash, writes the posting, the projection and the event, all in
+/// `txn`. A refused step writes nothing.
+pub async fn append(
+    txn: &DatabaseTransaction,
+    current: Option<&entries::Model>,
+    entry_id: &str,
+    detail: Detail,
+    signature: &Signature,
+) -> ApiResult<(LedgerEntry, Posting)> {
+    let (mut entry, seq, prev_hash) = match current {
+        Some(row) => (
+            decode_snapshot(row)?,
+            row.posting_count + 1,
+            row.journal_head.clone(),
+        ),
+        None => (
+            LedgerEntry {
+                name: name_of(entry_id),
+                ..Default::default()
+            },
+            1,
+            String::new(),
+        ),
+    };
+    let kind = kind_of(&detail).as_str_name();
+    let payload = Posting {
+        detail: Some(detail),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let row = postings::Model {
+        entry_id: entry_id.to_owned(),
+        seq,
+        kind: kind.to_owned(),
+        payload,
+        actor: signature.actor.clone(),
+        request_id: signature.request_id.clone(),
+        traceparent: signature.traceparent.clone(),
+        create_time_us: now_us(),
+        prev_hash,
+        hash: String::new(),
+    };
+    let row = postings::Model {
+        hash: journal::hash(&row.record()),
+        ..row
+    };
+    let posting = posting_of(&row)?;
+    domain::apply(&mut entry, &posting)?;
+
+    postings::Entity::insert(postings::ActiveModel::from(row.clone()))
+        .exec_without_returning(txn)
+        .await
+        .map_err(|e| conflict(e, entry_id))?;
+    match current {
+        None => {
+            entries::Entity::insert(projection(entry_id, &entry, row.create_time_us))
+                .exec_without_returning(txn)
+                .await
+                .map_err(|e| conflict(e, entry_id))?;
+        }
+        Some(old) => {
+            let mut model = projection(entry_id, &entry, old.create_time_us);
+            model.id = NotSet;
+            model.problem = NotSet;
+            let updated = entries::Entity::update_many()
+                .set(model)
+                .filter(entries::Column::Id.eq(entry_id))
+                .filter(entries::Column::PostingCount.eq(old.posting_count))
+                .exec(txn)
+                .await?;
+            if updated.rows_affected != 1 {
+                return Err(ApiError::Aborted {
+                    resource: name_of(entry_id),
+                });
+            }
+        }
+    }
+    emit(txn, &signature.context(), &entry, &posting).await?;
+    Ok((entry, posting))
+}
+
+/// A concurrent writer took the same (entry, seq) or problem first.
+fn conflict(err: sea_orm::DbErr, entry_id: &str) -> ApiError {
+    if fiveledger_platform::storage::is_unique_violation(&err) {
+        ApiError::Aborted {
+            resource: name_of(entry_id),
+        }
+    } else {
+        err.into()
+    }
+}
+
+/// Every posting kind is an event of its own type.
+async fn emit(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    entry: &LedgerEntry,
+    posting: &Posting,
+) -> ApiResult<()> {
+    let (entry, posting) = (Some(entry.clone()), Some(posting.clone()));
+    let subject = entry.as_ref().map(|e| e.name.clone()).unwrap_or_default();
+    macro_rules! send {
+        ($event:ident) => {
+            outbox::append(txn, ctx, &subject, &$event { entry, posting }).await
+        };
+    }
+    let detail = posting.as_ref().and_then(|p| p.detail.as_ref());
+    match detail {
+        Some(Detail::Open(_)) => send!(EntryOpened),
+        Some(Detail::HandOver(_)) => send!(EntryHandedOver),
+        Some(Detail::HandOverAcknowledged(_)) => send!(HandOverAcknowledged),
+        Some(Detail::PlanSubmitted(_)) => send!(PlanSubmitted),
+        Some(Detail::PlanApproved(_)) => send!(PlanApproved),
+        Some(Detail::PlanRejected(_)) => send!(PlanRejected),
+        Some(Detail::Progress(_)) => send!(ProgressPosted),
+        Some(Detail::Supervision(_)) => send!(SupervisionPosted),
+        Some(Detail::Transferred(_)) => send!(EntryTransferred),
+        Some(Detail::TransferAcknowledged(_)) => send!(TransferAcknowledged),
+        Some(Detail::TransferResult(_)) => send!(TransferResultReturned),
+        Some(Detail::WriteOffRequested(_)) => send!(WriteOffRequested),
+        Some(Detail::WriteOffApproved(_)) => send!(EntryWrittenOff),
+        Some(Detail::WriteOffRejected(_)) => send!(WriteOffRejected),
+        Some(Detail::Reopened(_)) => send!(EntryReopened),
+        None => Ok(()),
+    }
+}
+
+pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<entries::Model>> {
+    Ok(entries::Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+/// Every posting of one entry, oldest first.
+pub async fn journal(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Vec<postings::Model>> {
+    Ok(postings::Entity::find()
+        .filter(postings::Column::EntryId.eq(id))
+        .order_by_asc(postings::Column::Seq)
+        .all(conn)
+        .await?)
+}
+
+/// Entries of an inspection in a given state (for hand-over).
+pub async fn of_inspection_in_state(
+    conn: &impl ConnectionTrait,
+    inspection: &str,
+    state: EntryState,
+) -> ApiResult<Vec<entries::Model>> {
+    Ok(entries::Entity::find()
+        .filter(entries::Column::Inspection.eq(inspection))
+        .filter(entries::Column::State.eq(state.as_str_name()))
+        .order_by_asc(entries::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// The problems among `problems` that already have an entry.
+pub async fn problems_with_entries(
+    conn: &impl ConnectionTrait,
+    problems: &[String],
+) -> ApiResult<Vec<String>> {
+    let mut found = Vec::new();
+    for chunk in problems.chunks(500) {
+        let rows: Vec<String> = entries::Entity::find()
+            .select_only()
+            .column(entries::Column::Problem)
+            .filter(entries::Column::Problem.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// The condition "the caller may see the entry", as SQL (see `domain::scope`).
+pub fn visible_to(caller: &fiveledger_platform::auth::Caller) -> Condition {
+    use crate::domain::scope::{BY_TARGET, SUPERVISING};
+    use fiveledger_platform::auth::Role;
+    use fiveledger_platform::storage::within_subtree;
+    let org = caller.org_path.as_str();
+    let mut any = Condition::any();
+    if caller.has_any(BY_TARGET) {
+        any = any.add(within_subtree(entries::Column::TargetPath, org));
+    }
+    if caller.has_role(Role::InspectedUnit) {
+        any = any.add(within_subtree(entries::Column::ResponsibleUnitPath, org));
+    }
+    if caller.has_any(SUPERVISING) {
+        any = any
+            .add(within_subtree(entries::Column::SupervisingBodyPath, org))
+            .add(
+                Expr::col(entries::Column::ReceivingBodyPath)
+                    .ne("")
+                    .and(within_subtree(entries::Column::ReceivingBodyPath, org)),
+            );
+    }
+    // No role that sees entries: nothing (an empty `any` would match all).
+    any.add(Expr::value(false))
+}
+
+/// How a list of entries is narrowed and ordered.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filters: Vec<Condition>,
+    pub by_due_date: bool,
+    pub desc: bool,
+    /// Keyset: (order key, id) of the last row already returned.
+    pub after: Option<(String, String)>,
+    pub limit: u64,
+}
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    visible: Condition,
+    q: &ListQuery,
+) -> ApiResult<Vec<entries::Model>> {
+    use entries::Column as C;
+    let mut select = entries::Entity::find().filter(visible);
+    for f in &q.filters {
+        select = select.filter(f.clone());
+    }
+    let key = if q.by_due_date { C::DueDate } else { C::Id };
+    if let Some((last_key, last_id)) = &q.after {
+        let beyond = |col: C, v: String| {
+            if q.desc {
+                Expr::col(col).lt(v)
+            } else {
+                Expr::col(col).gt(v)
+            }
+        };
+        select = select.filter(if q.by_due_date {
+            Condition::any().add(beyond(key, last_key.clone())).add(
+                Expr::col(key)
+                    .eq(last_key.clone())
+                    .and(beyond(C::Id, last_id.clone())),
+            )
+        } else {
+            Condition::all().add(beyond(C::Id, last_id.clone()))
+        });
+    }
+    select = if q.desc {
+        select.order_by_desc(key).order_by_desc(C::Id)
+    } else {
+        select.order_by_asc(key).order_by_asc(C::Id)
+    };
+    Ok(select.limit(q.limit).all(conn).await?)
+}
+
+/// (id, problem, state) of every entry matching `filter`, for reconciling.
+pub async fn tally(
+    conn: &impl ConnectionTrait,
+    filter: Condition,
+) -> ApiResult<Vec<(String, String, String)>> {
+    use entries::Column as C;
+    Ok(entries::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .column(C::Problem)
+        .column(C::State)
+        .filter(filter)
+        .order_by_asc(C::Id)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// Entries verified per round trip.
+const VERIFY_BATCH: u64 = 200;
+/// Most faults reported by one verification.
+const MAX_FAULTS: usize = 1000;
+
+/// Recomputes every chain among the entries matching `filter`.
+pub async fn verify(
+    conn: &impl ConnectionTrait,
+    filter: Condition,
+) -> ApiResult<VerifyJournalResponse> {
+    let mut out = VerifyJournalResponse::default();
+    let mut after = String::new();
+    loop {
+        let rows = entries::Entity::find()
+            .filter(filter.clone())
+            .filter(entries::Column::Id.gt(after.clone()))
+            .order_by_asc(entries::Column::Id)
+            .limit(VERIFY_BATCH)
+            .all(conn)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.clone();
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let all = postings::Entity::find()
+            .filter(postings::Column::EntryId.is_in(ids))
+            .order_by_asc(postings::Column::EntryId)
+            .order_by_asc(postings::Column::Seq)
+            .all(conn)
+            .await?;
+        let mut by_entry: HashMap<&str, Vec<&postings::Model>> = HashMap::new();
+        for p in &all {
+            by_entry.entry(p.entry_id.as_str()).or_default().push(p);
+        }
+        for row in &rows {
+            let journal = by_entry.remove(row.id.as_str()).unwrap_or_default();
+            out.entries += 1;
+            out.postings += journal.len() as i64;
+            if let Some(fault) = verify_entry(row, &journal)
+                && out.faults.len() < MAX_FAULTS
+            {
+                out.faults.push(fault);
+            }
+        }
+        if (rows.len() as u64) < VERIFY_BATCH {
+            break;
+        }
+    }
+    out.valid = out.faults.is_empty();
+    Ok(out)
+}
+
+/// The first thing wrong with one entry's journal, if anything.
+pub fn verify_entry(row: &entries::Model, journal: &[&postings::Model]) -> Option<JournalFault> {
+    let id = row.id.as_str();
+    let fault = |seq: i64, kind: &str, description: String| JournalFault {
+        entry: name_of(id),
+        posting: posting_name(id, seq),
+        kind: kind.to_owned(),
+        description,
+    };
+    let mut entry = LedgerEntry {
+        name: name_of(id),
+        ..Default::default()
+    };
+    let mut prev = String::new();
+    for (expected, p) in (1..).zip(journal.iter()) {
+        if p.seq != expected {
+            return Some(fault(
+                expected,
+                "MISSING",
+                format!("posting {expected} is missing; the next is {}", p.seq),
+            ));
+        }
+        if journal::hash(&p.record()) != p.hash {
+            return Some(fault(
+                p.seq,
+                "ALTERED",
+                "the posting's content does not match its hash".into(),
+            ));
+        }
+        if p.prev_hash != prev {
+            return Some(fault(
+                p.seq,
+                "CHAIN_BROKEN",
+                "the posting does not chain to the one before it".into(),
+            ));
+        }
+        if p.seq > row.posting_count {
+            return Some(fault(
+                p.seq,
+                "INSERTED",
+                format!(
+                    "the entry records {} postings; this one lies beyond its head",
+                    row.posting_count
+                ),
+            ));
+        }
+        let replayed = posting_of(p).and_then(|posting| domain::apply(&mut entry, &posting));
+        if let Err(err) = replayed {
+            return Some(fault(
+                p.seq,
+                "INVALID_STEP",
+                format!("replaying the posting fails: {err}"),
+            ));
+        }
+        prev = p.hash.clone();
+    }
+    let count = journal.len() as i64;
+    if count < row.posting_count {
+        return Some(fault(
+            count + 1,
+            "TRUNCATED",
+            format!(
+                "the entry records {} postings but the journal holds {count}",
+                row.posting_count
+            ),
+        ));
+    }
+    if prev != row.journal_head {
+        return Some(fault(
+            count,
+            "ALTERED",
+            "the newest posting does not match the head recorded on the entry".into(),
+        ));
+    }
+    let stored = decode_snapshot(row).ok();
+    let expected = projection(id, &entry, row.create_time_us);
+    let columns_match = expected.state.as_ref() == &row.state
+        && expected.due_date.as_ref() == &row.due_date
+        && expected.original_due_date.as_ref() == &row.original_due_date
+        && expected.responsible_unit_path.as_ref() == &row.responsible_unit_path
+        && expected.supervising_body_path.as_ref() == &row.supervising_body_path
+        && expected.receiving_body_path.as_ref() == &row.receiving_body_path
+        && expected.target_path.as_ref() == &row.target_path
+        && expected.inspection.as_ref() == &row.inspection
+        && expected.problem.as_ref() == &row.problem;
+    if stored.as_ref() != Some(&entry) || !columns_match {
+        return Some(fault(
+            count,
+            "PROJECTION_MISMATCH",
+            "the entry's stored state differs from what its postings derive".into(),
+        ));
+    }
+    None
+}

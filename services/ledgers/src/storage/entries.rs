@@ -1,0 +1,44 @@
+//! The `entries` table: each entry's projection, kept with its postings.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "entries")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub problem: String,
+    pub inspection: String,
+    pub round: String,
+    pub target_path: String,
+    pub responsible_unit_path: String,
+    pub supervising_body_path: String,
+    pub receiving_body_path: String,
+    pub category: String,
+    pub severity: i32,
+    /// `EntryState` by its proto name.
+    pub state: String,
+    pub due_date: String,
+    pub original_due_date: String,
+    pub posting_count: i64,
+    pub journal_head: String,
+    pub snapshot: Vec<u8>,
+    pub create_time_us: i64,
+    pub update_time_us: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn paths(&self) -> crate::domain::scope::EntryPaths<'_> {
+        crate::domain::scope::EntryPaths {
+            target_path: &self.target_path,
+            responsible_unit_path: &self.responsible_unit_path,
+            supervising_body_path: &self.supervising_body_path,
+            receiving_body_path: &self.receiving_body_path,
+        }
+    }
+}
