@@ -1,0 +1,805 @@
+//! The five ledgers over gRPC: the whole lifecycle of an entry step by step
+//! (every step out of order refused, nothing written by a refusal),
+//! exactly-once opening, scope, reconciliation and journal verification.
+
+mod common;
+
+use common::*;
+use fiveledger_platform::testing::{self, authed};
+use fiveledger_proto::ledgers::*;
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+use tonic::Code;
+
+fn evidence(doc: &str) -> Vec<Evidence> {
+    vec![Evidence {
+        document: doc.into(),
+        sha256: "ab".repeat(32),
+    }]
+}
+
+fn measure(id: &str, kind: MeasureKind, due: (i32, i32, i32)) -> Measure {
+    Measure {
+        id: id.into(),
+        kind: kind as i32,
+        description: format!("措施 {id}"),
+        owner: "办公室".into(),
+        due_date: Some(date(due.0, due.1, due.2)),
+        ..Default::default()
+    }
+}
+
+fn plan(due2: (i32, i32, i32)) -> RectificationPlan {
+    RectificationPlan {
+        summary: "整改方案".into(),
+        measures: vec![
+            measure("m1", MeasureKind::Corrective, (2026, 7, 15)),
+            measure("m2", MeasureKind::InstitutionBuilding, due2),
+        ],
+        ..Default::default()
+    }
+}
+
+/// Asserts a refusal (code and reason) that left the entry's journal as it was.
+async fn refused<T: std::fmt::Debug>(
+    app: &TestApp,
+    name: &str,
+    result: Result<tonic::Response<T>, tonic::Status>,
+    code: Code,
+    expected_reason: &str,
+) -> tonic::Status {
+    let before = app.get(name).await.postings.len();
+    let status = result.expect_err("the step must be refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(reason(&status), expected_reason, "{status:?}");
+    assert_eq!(
+        app.get(name).await.postings.len(),
+        before,
+        "nothing written"
+    );
+    status
+}
+
+#[tokio::test]
+async fn an_entry_goes_through_the_five_ledgers_and_back() {
+    let app = spawn().await;
+    seed_rounds(&app);
+    let mut ledger = app.ledger();
+    app.upstream
+        .freeze(
+            INSPECTION,
+            vec![problem("p1", "xingning"), problem("p2", "xingning")],
+        )
+        .await;
+
+    // 报告报账: one entry per problem, OPEN.
+    let entries = app
+        .wait_for(&format!("inspection = \"{INSPECTION}\""), 2)
+        .await;
+    let entry = entries
+        .iter()
+        .find(|e| e.problem == "problems/p1")
+        .expect("p1 posted")
+        .clone();
+    let name = entry.name.clone();
+    assert_eq!(entry.state(), EntryState::Open);
+    assert_eq!(entry.round, "rounds/r9");
+    let responsibility = entry.responsibility.clone().expect("responsibility");
+    assert_eq!(
+        responsibility.responsible_unit_path,
+        "guangxi/nanning/xingning"
+    );
+    let opened = app.get(&name).await;
+    assert_eq!(opened.postings.len(), 1);
+    let first = &opened.postings[0];
+    assert_eq!(first.kind(), PostingKind::Open);
+    assert_eq!(first.actor, "service:ledgers");
+    assert!(first.request_id.starts_with("event:issues:"));
+    assert!(first.traceparent.starts_with("00-0af7651916cd43dd"));
+    assert_eq!(first.prev_hash, "");
+    assert_eq!(first.hash.len(), 64);
+
+    // Nothing may happen before the hand-over.
+    let status = refused(
+        &app,
+        &name,
+        ledger
+            .acknowledge_hand_over(authed(
+                &unit(),
+                AcknowledgeHandOverRequest {
+                    name: name.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_STATE",
+    )
+    .await;
+    assert!(status.message().contains("ENTRY_STATE_OPEN"), "{status:?}");
+
+    // 反馈交账: feedback hands the entries over, due 60 days after feedback.
+    let inspection = app.upstream.data.lock().expect("lock").inspections[INSPECTION].clone();
+    app.upstream.feedback(&inspection).await;
+    app.wait_for(
+        &format!("inspection = \"{INSPECTION}\" AND state = ENTRY_STATE_HANDED_OVER"),
+        2,
+    )
+    .await;
+    let handed = app.get(&name).await;
+    assert_eq!(handed.handed_over_date, Some(date(2026, 6, 1)));
+    assert_eq!(handed.original_due_date, Some(date(2026, 7, 31)));
+    assert_eq!(handed.due_date, Some(date(2026, 7, 31)));
+    assert_eq!(handed.postings[1].prev_hash, handed.postings[0].hash);
+
+    // Another unit does not even see the entry.
+    let err = ledger
+        .acknowledge_hand_over(authed(
+            &other_unit(),
+            AcknowledgeHandOverRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("out of scope");
+    assert_eq!(err.code(), Code::NotFound);
+    refused(
+        &app,
+        &name,
+        ledger
+            .submit_plan(authed(
+                &unit(),
+                SubmitPlanRequest {
+                    name: name.clone(),
+                    plan: Some(plan((2026, 8, 1))),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_STATE",
+    )
+    .await;
+    let acked = ledger
+        .acknowledge_hand_over(authed(
+            &unit(),
+            AcknowledgeHandOverRequest {
+                name: name.clone(),
+                remarks: "已签收".into(),
+                request_id: "ack-1".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("acknowledge")
+        .into_inner();
+    assert_eq!(acked.state(), EntryState::Acknowledged);
+    // A retry with the same request id returns the first answer and posts nothing.
+    let retried = ledger
+        .acknowledge_hand_over(authed(
+            &unit(),
+            AcknowledgeHandOverRequest {
+                name: name.clone(),
+                remarks: "已签收".into(),
+                request_id: "ack-1".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(retried.posting_count, acked.posting_count);
+    refused(
+        &app,
+        &name,
+        ledger
+            .acknowledge_hand_over(authed(
+                &unit(),
+                AcknowledgeHandOverRequest {
+                    name: name.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_STATE",
+    )
+    .await;
+
+    // Plan, with bad input named by field.
+    let mut bad = plan((2026, 8, 1));
+    bad.measures[1].owner.clear();
+    let err = ledger
+        .submit_plan(authed(
+            &unit(),
+            SubmitPlanRequest {
+                name: name.clone(),
+                plan: Some(bad),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("owner required");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "plan.measures[1].owner");
+    refused(
+        &app,
+        &name,
+        ledger
+            .approve_plan(authed(
+                &office(),
+                ApprovePlanRequest {
+                    name: name.clone(),
+                    version: 1,
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_STATE",
+    )
+    .await;
+    let planned = ledger
+        .submit_plan(authed(
+            &unit(),
+            SubmitPlanRequest {
+                name: name.clone(),
+                plan: Some(plan((2026, 8, 1))),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("submit")
+        .into_inner();
+    assert_eq!(planned.state(), EntryState::Planned);
+    assert_eq!(planned.pending_plan.as_ref().expect("pending").version, 1);
+    // The unit cannot approve its own plan.
+    let err = ledger
+        .approve_plan(authed(
+            &unit(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("role");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let rectifying = ledger
+        .approve_plan(authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version: 1,
+                etag: planned.etag.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("approve")
+        .into_inner();
+    assert_eq!(rectifying.state(), EntryState::Rectifying);
+    assert_eq!(rectifying.due_date, Some(date(2026, 8, 1)));
+    // A stale etag is ABORTED.
+    let err = ledger
+        .post_progress(authed(
+            &unit(),
+            PostProgressRequest {
+                name: name.clone(),
+                description: "x".into(),
+                etag: planned.etag.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("stale etag");
+    assert_eq!(err.code(), Code::Aborted);
+
+    // Write-off refused while a measure is open.
+    let status = refused(
+        &app,
+        &name,
+        ledger
+            .request_write_off(authed(
+                &unit(),
+                RequestWriteOffRequest {
+                    name: name.clone(),
+                    closure_statement: "已整改".into(),
+                    evidence: evidence("整改报告.pdf"),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "MEASURES_OPEN",
+    )
+    .await;
+    assert!(status.message().contains("2 measure"), "{status:?}");
+
+    // A plan change (m2 later) is a new version needing approval; the
+    // original due date stays.
+    let changed = ledger
+        .submit_plan(authed(
+            &unit(),
+            SubmitPlanRequest {
+                name: name.clone(),
+                plan: Some(plan((2026, 9, 30))),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("plan change")
+        .into_inner();
+    assert_eq!(changed.state(), EntryState::Planned);
+    assert_eq!(changed.pending_plan.as_ref().expect("pending").version, 2);
+    refused(
+        &app,
+        &name,
+        ledger
+            .approve_plan(authed(
+                &office(),
+                ApprovePlanRequest {
+                    name: name.clone(),
+                    version: 1,
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "PLAN_VERSION_MISMATCH",
+    )
+    .await;
+    let approved = ledger
+        .approve_plan(authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version: 2,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("approve v2")
+        .into_inner();
+    assert_eq!(approved.due_date, Some(date(2026, 9, 30)));
+    assert_eq!(approved.original_due_date, Some(date(2026, 7, 31)));
+    assert_eq!(
+        approved.plan.as_ref().expect("plan").approved_by,
+        "office-nn"
+    );
+
+    // 督办: progress per measure, a supervisor's check.
+    for m in ["m1", "m2"] {
+        ledger
+            .post_progress(authed(
+                &unit(),
+                PostProgressRequest {
+                    name: name.clone(),
+                    measure_id: m.into(),
+                    description: format!("{m} 完成"),
+                    evidence: evidence(&format!("{m}.pdf")),
+                    measure_done: true,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("progress");
+    }
+    ledger
+        .post_supervision(authed(
+            &commission(),
+            PostSupervisionRequest {
+                name: name.clone(),
+                remarks: "抽查属实".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("supervision");
+
+    // 移交转账: to the organisation department (its path asked of rounds).
+    let transferred = ledger
+        .transfer(authed(
+            &office(),
+            TransferRequest {
+                name: name.clone(),
+                receiving_body: "organisations/nanning-zzb".into(),
+                matter: "选人用人问题移交组织部".into(),
+                due_date: Some(date(2026, 10, 31)),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("transfer")
+        .into_inner();
+    assert_eq!(transferred.state(), EntryState::Transferred);
+    assert_eq!(
+        transferred.transfers[0].receiving_body_path,
+        "guangxi/nanning/nanning-zzb"
+    );
+    refused(
+        &app,
+        &name,
+        ledger
+            .return_transfer_result(authed(
+                &org_department(),
+                ReturnTransferResultRequest {
+                    name: name.clone(),
+                    result: "已处理".into(),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "TRANSFER_NOT_ACKNOWLEDGED",
+    )
+    .await;
+    refused(
+        &app,
+        &name,
+        ledger
+            .request_write_off(authed(
+                &unit(),
+                RequestWriteOffRequest {
+                    name: name.clone(),
+                    closure_statement: "已整改".into(),
+                    evidence: evidence("整改报告.pdf"),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_STATE",
+    )
+    .await;
+    // The receiving body now sees the entry; the unit is not the receiver.
+    assert_eq!(
+        app.list(&org_department(), "").await.len(),
+        1,
+        "the receiver sees what it received"
+    );
+    ledger
+        .acknowledge_transfer(authed(
+            &org_department(),
+            AcknowledgeTransferRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("acknowledge transfer");
+    let returned = ledger
+        .return_transfer_result(authed(
+            &org_department(),
+            ReturnTransferResultRequest {
+                name: name.clone(),
+                result: "诫勉谈话 1 人".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("result")
+        .into_inner();
+    assert_eq!(returned.state(), EntryState::Rectifying);
+    assert_eq!(returned.transfers[0].acknowledged_by, "zzb-liu");
+
+    // 整改销账: requested by someone who also holds the office role; they
+    // cannot verify it themselves.
+    let both = testing::token(
+        "zhang-both",
+        "guangxi/nanning/xingning",
+        &[
+            fiveledger_platform::auth::Role::InspectedUnit,
+            fiveledger_platform::auth::Role::InspectionOffice,
+        ],
+    );
+    let requested = ledger
+        .request_write_off(authed(
+            &both,
+            RequestWriteOffRequest {
+                name: name.clone(),
+                closure_statement: "已整改到位".into(),
+                evidence: evidence("整改报告.pdf"),
+                figures: Some(RectificationFigures {
+                    funds_recovered_fen: 12_345_600,
+                    losses_recovered_fen: 500_000,
+                    people_held_accountable: 2,
+                    people_disciplined: 1,
+                    rules_established: 3,
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("request write-off")
+        .into_inner();
+    assert_eq!(requested.state(), EntryState::AwaitingVerification);
+    refused(
+        &app,
+        &name,
+        ledger
+            .approve_write_off(authed(
+                &both,
+                ApproveWriteOffRequest {
+                    name: name.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "VERIFIER_IS_REQUESTER",
+    )
+    .await;
+    refused(
+        &app,
+        &name,
+        ledger
+            .reopen(authed(
+                &office(),
+                ReopenRequest {
+                    name: name.clone(),
+                    inspection: LOOK_BACK.into(),
+                    reason: "文字整改".into(),
+                    due_date: Some(date(2027, 3, 1)),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_STATE",
+    )
+    .await;
+    let written_off = ledger
+        .approve_write_off(authed(
+            &commission(),
+            ApproveWriteOffRequest {
+                name: name.clone(),
+                remarks: "核查属实，同意销号".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert_eq!(written_off.state(), EntryState::WrittenOff);
+    let write_off = written_off.write_off.clone().expect("write-off");
+    assert_eq!(write_off.requested_by, "zhang-both");
+    assert_eq!(write_off.verified_by, "jw-wang");
+    assert_eq!(
+        write_off.figures.expect("figures").funds_recovered_fen,
+        12_345_600
+    );
+    assert!(written_off.first_written_off_date.is_some());
+
+    // 回头看: only a look-back inspection may reopen.
+    refused(
+        &app,
+        &name,
+        ledger
+            .reopen(authed(
+                &office(),
+                ReopenRequest {
+                    name: name.clone(),
+                    inspection: REGULAR.into(),
+                    reason: "文字整改".into(),
+                    due_date: Some(date(2027, 3, 1)),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "NOT_A_LOOK_BACK",
+    )
+    .await;
+    let reopened = ledger
+        .reopen(authed(
+            &office(),
+            ReopenRequest {
+                name: name.clone(),
+                inspection: LOOK_BACK.into(),
+                reason: "文字整改，制度未落实".into(),
+                due_date: Some(date(2027, 3, 1)),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("reopen")
+        .into_inner();
+    assert_eq!(reopened.state(), EntryState::Reopened);
+    assert_eq!(reopened.reopen_count, 1);
+    assert_eq!(reopened.original_due_date, Some(date(2026, 7, 31)));
+    refused(
+        &app,
+        &name,
+        ledger
+            .request_write_off(authed(
+                &unit(),
+                RequestWriteOffRequest {
+                    name: name.clone(),
+                    closure_statement: "再次整改".into(),
+                    evidence: evidence("整改报告2.pdf"),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_STATE",
+    )
+    .await;
+
+    // Back to rectifying with a new plan whose measures are all to be redone.
+    ledger
+        .submit_plan(authed(
+            &unit(),
+            SubmitPlanRequest {
+                name: name.clone(),
+                plan: Some(plan((2027, 2, 1))),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("plan v3");
+    let again = ledger
+        .approve_plan(authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version: 3,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("approve v3")
+        .into_inner();
+    assert_eq!(again.state(), EntryState::Rectifying);
+    assert!(again.plan.expect("plan").measures.iter().all(|m| !m.done));
+    for m in ["m1", "m2"] {
+        ledger
+            .post_progress(authed(
+                &unit(),
+                PostProgressRequest {
+                    name: name.clone(),
+                    measure_id: m.into(),
+                    description: "落实".into(),
+                    measure_done: true,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("progress");
+    }
+    ledger
+        .request_write_off(authed(
+            &unit(),
+            RequestWriteOffRequest {
+                name: name.clone(),
+                closure_statement: "制度已落实".into(),
+                evidence: evidence("制度文件.pdf"),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("request again");
+    let closed = ledger
+        .approve_write_off(authed(
+            &office(),
+            ApproveWriteOffRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("written off again")
+        .into_inner();
+    assert_eq!(closed.state(), EntryState::WrittenOff);
+
+    // The whole history is there, chained, with both write-offs.
+    let history = app.get(&name).await;
+    let kinds: Vec<PostingKind> = history.postings.iter().map(|p| p.kind()).collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == PostingKind::WriteOffApproved)
+            .count(),
+        2
+    );
+    assert!(kinds.contains(&PostingKind::Reopened));
+    for pair in history.postings.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+        assert_eq!(pair[1].seq, pair[0].seq + 1);
+    }
+    assert_eq!(
+        history.journal_head,
+        history.postings.last().expect("last").hash
+    );
+
+    // Every posting is an event in the outbox.
+    let db = app.db().await;
+    let events = fiveledger_platform::outbox::Entity::find()
+        .count(db.reader())
+        .await
+        .expect("count");
+    let other = app
+        .get(&app.list(&admin(), "problem = \"problems/p2\"").await[0].name)
+        .await;
+    assert_eq!(
+        events as usize,
+        history.postings.len() + other.postings.len()
+    );
+
+    // 对账: the books balance with the issues service.
+    let reconciled = ledger
+        .reconcile(authed(
+            &office(),
+            ReconcileRequest {
+                inspection: INSPECTION.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("reconcile")
+        .into_inner();
+    assert!(reconciled.balanced, "{reconciled:?}");
+    let balance = reconciled.balance.expect("balance");
+    assert_eq!(balance.reported, 2);
+    assert_eq!(balance.written_off, 1);
+    assert_eq!(balance.handed_over, 1);
+    assert_eq!(reconciled.problems, 2);
+
+    // The journal verifies, and a tampered posting is named.
+    let verified = ledger
+        .verify_journal(authed(&office(), VerifyJournalRequest::default()))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(verified.valid, "{verified:?}");
+    assert_eq!(verified.entries, 2);
+    let id = name.trim_start_matches("entries/");
+    db.writer()
+        .execute_unprepared(&format!(
+            "UPDATE postings SET actor = 'mallory' WHERE entry_id = '{id}' AND seq = 3"
+        ))
+        .await
+        .expect("tamper");
+    let verified = ledger
+        .verify_journal(authed(&office(), VerifyJournalRequest::default()))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(!verified.valid);
+    assert_eq!(verified.faults.len(), 1, "{verified:?}");
+    assert_eq!(verified.faults[0].posting, format!("{name}/postings/3"));
+    assert_eq!(verified.faults[0].kind, "ALTERED");
+
+    // Deleting the newest posting is caught too.
+    db.writer()
+        .execute_unprepared(&format!(
+            "UPDATE postings SET actor = 'unit-xn' WHERE entry_id = '{id}' AND seq = 3"
+        ))
+        .await
+        .expect("restore");
+    db.writer()
+        .execute_unprepared(&format!(
+            "DELETE FROM postings WHERE entry_id = '{id}' AND seq = {}",
+            history.postings.len()
+        ))
+        .await
+        .expect("delete");
+    let verified = ledger
+        .verify_journal(authed(
+            &office(),
+            VerifyJournalRequest {
+                entry: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert_eq!(verified.faults[0].kind, "TRUNCATED", "{verified:?}");
+    assert_eq!(
+        verified.faults[0].posting,
+        format!("{name}/postings/{}", history.postings.len())
+    );
+}
