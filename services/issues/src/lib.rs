@@ -1,14 +1,19 @@
 //! The issues service: problem lists, the four responsibility lists and clues.
 
 pub mod domain;
+pub mod freezing;
 pub mod grpc;
 pub mod settings;
 pub mod storage;
+pub mod upstream;
 
 use std::sync::Arc;
 
+use fiveledger_platform::auth::ServiceCredentials;
+use fiveledger_platform::consumer::{self, EventSource};
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 pub use settings::IssuesSettings;
@@ -17,6 +22,8 @@ pub use settings::IssuesSettings;
 pub const NAME: &str = "issues";
 /// Default port of the service.
 pub const DEFAULT_PORT: u16 = 50052;
+/// Name of this service's cursor in the rounds service's events.
+pub const REPORTED_CONSUMER: &str = "issues.inspection-reported";
 
 /// Starts the service; returns once it is migrated and SERVING.
 pub async fn start(
@@ -30,15 +37,33 @@ pub async fn start(
         roles: grpc::ROLES,
     };
     let handler_stop = stop.clone();
-    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _signer| {
+    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, signer| {
+        let credentials = ServiceCredentials::new(signer.clone(), NAME);
+        let channel = consumer::channel(&server_settings.upstream.rounds)?;
+        let rounds = upstream::Rounds::new(channel.clone(), credentials.clone());
+        let mut background = Vec::new();
+        if settings.follow_rounds_events {
+            background.push(
+                consumer::run(
+                    db.clone(),
+                    REPORTED_CONSUMER.to_owned(),
+                    EventSource::Rounds(channel, credentials),
+                    vec!["InspectionReported".to_owned()],
+                    freezing::OnInspectionReported,
+                    handler_stop.clone(),
+                )
+                .boxed(),
+            );
+        }
         Ok(Wiring {
             routes: grpc::routes(
                 db.clone(),
                 Arc::new(settings),
                 server_settings,
+                rounds,
                 handler_stop,
             ),
-            background: Vec::new(),
+            background,
         })
     })
     .await

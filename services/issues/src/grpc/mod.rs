@@ -1,25 +1,110 @@
 //! gRPC handlers: parse the request, run one transaction, map the result.
 
+mod categories;
+mod clues;
 mod events;
+mod problems;
 
 use std::sync::Arc;
 
-use fiveledger_platform::auth::{Role, RoleTable};
+use fiveledger_platform::auth::{Caller, Role, RoleTable};
+use fiveledger_platform::outbox::EventContext;
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
+use fiveledger_proto::issues::category_service_server::CategoryServiceServer;
+use fiveledger_proto::issues::clue_service_server::ClueServiceServer;
 use fiveledger_proto::issues::event_service_server::EventServiceServer;
+use fiveledger_proto::issues::problem_service_server::ProblemServiceServer;
 use tokio_util::sync::CancellationToken;
 
 use crate::settings::IssuesSettings;
+use crate::upstream::Rounds;
 
 /// The gRPC services this server exposes.
-pub const SERVICES: &[&str] = &["fiveledger.issues.v1.EventService"];
+pub const SERVICES: &[&str] = &[
+    "fiveledger.issues.v1.ProblemService",
+    "fiveledger.issues.v1.CategoryService",
+    "fiveledger.issues.v1.ClueService",
+    "fiveledger.issues.v1.EventService",
+];
+
+/// Everyone who works inside the suite may read problems (scope still applies).
+const READERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::InspectionGroup,
+    Role::InspectedUnit,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+    Role::Viewer,
+    Role::Service,
+];
+/// Who registers problems: the office and the groups it sends.
+const RECORDERS: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup];
+const OFFICE: &[Role] = &[Role::InspectionOffice];
+/// Who may hold clues (besides services that move them between books).
+pub(crate) const CLUE_HOLDERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::DisciplineCommission,
+    Role::Service,
+];
+const DISCIPLINE: &[Role] = &[Role::DisciplineCommission];
 
 /// Roles each RPC needs (admin may call everything; anything absent is denied).
-pub const ROLES: RoleTable = &[(
-    "/fiveledger.issues.v1.EventService/WatchEvents",
-    &[Role::Service],
-)];
+pub const ROLES: RoleTable = &[
+    ("/fiveledger.issues.v1.ProblemService/GetProblem", READERS),
+    ("/fiveledger.issues.v1.ProblemService/ListProblems", READERS),
+    (
+        "/fiveledger.issues.v1.ProblemService/CreateProblem",
+        RECORDERS,
+    ),
+    (
+        "/fiveledger.issues.v1.ProblemService/UpdateProblem",
+        RECORDERS,
+    ),
+    (
+        "/fiveledger.issues.v1.ProblemService/DeleteProblem",
+        RECORDERS,
+    ),
+    (
+        "/fiveledger.issues.v1.ProblemService/ImportProblems",
+        RECORDERS,
+    ),
+    (
+        "/fiveledger.issues.v1.ProblemService/GetProblemList",
+        READERS,
+    ),
+    (
+        "/fiveledger.issues.v1.ProblemService/FreezeProblemList",
+        RECORDERS,
+    ),
+    ("/fiveledger.issues.v1.CategoryService/GetCategory", READERS),
+    (
+        "/fiveledger.issues.v1.CategoryService/ListCategories",
+        READERS,
+    ),
+    (
+        "/fiveledger.issues.v1.CategoryService/CreateCategory",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.issues.v1.CategoryService/UpdateCategory",
+        OFFICE,
+    ),
+    ("/fiveledger.issues.v1.ClueService/CreateClue", RECORDERS),
+    // Anyone may ask; whoever is not a clue holder is told it does not exist.
+    ("/fiveledger.issues.v1.ClueService/GetClue", READERS),
+    ("/fiveledger.issues.v1.ClueService/ListClues", CLUE_HOLDERS),
+    ("/fiveledger.issues.v1.ClueService/DisposeClue", DISCIPLINE),
+    (
+        "/fiveledger.issues.v1.ClueService/RecordClueOutcome",
+        DISCIPLINE,
+    ),
+    ("/fiveledger.issues.v1.ClueService/ReopenClue", DISCIPLINE),
+    (
+        "/fiveledger.issues.v1.EventService/WatchEvents",
+        &[Role::Service],
+    ),
+];
 
 /// What every handler holds.
 #[derive(Clone)]
@@ -27,17 +112,36 @@ pub struct Api {
     pub db: Db,
     pub settings: Arc<IssuesSettings>,
     pub stop: CancellationToken,
+    pub rounds: Rounds,
+}
+
+pub(crate) fn context(caller: &Caller, request_id: &str) -> EventContext {
+    EventContext {
+        actor: caller.actor(),
+        request_id: request_id.to_owned(),
+        traceparent: String::new(),
+    }
 }
 
 pub fn routes(
     db: Db,
     settings: Arc<IssuesSettings>,
     server: &ServerSettings,
+    rounds: Rounds,
     stop: CancellationToken,
 ) -> tonic::service::Routes {
-    let api = Api { db, settings, stop };
+    let api = Api {
+        db,
+        settings,
+        stop,
+        rounds,
+    };
     let max = server.limits.max_message_bytes;
     let mut routes = tonic::service::Routes::builder();
-    routes.add_service(EventServiceServer::new(api).max_decoding_message_size(max));
+    routes
+        .add_service(ProblemServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(CategoryServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(ClueServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()
 }

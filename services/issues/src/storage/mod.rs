@@ -1,5 +1,33 @@
 //! The issues service's tables, migrations and queries.
 
+pub mod categories;
+pub mod clues;
 pub mod migrations;
+pub mod problem_lists;
+pub mod problems;
 
 pub use migrations::Migrator;
+
+/// Keyset condition "after (key, id)" for a list ordered by `key` then `id`.
+pub(crate) fn after<K>(
+    key: K,
+    id: K,
+    last_key: sea_orm::Value,
+    last_id: String,
+    desc: bool,
+) -> sea_orm::Condition
+where
+    K: sea_orm::sea_query::IntoColumnRef + Copy,
+{
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let beyond = |col: K, v: sea_orm::Value| {
+        if desc {
+            Expr::col(col).lt(v)
+        } else {
+            Expr::col(col).gt(v)
+        }
+    };
+    sea_orm::Condition::any()
+        .add(beyond(key, last_key.clone()))
+        .add(Expr::col(key).eq(last_key).and(beyond(id, last_id.into())))
+}

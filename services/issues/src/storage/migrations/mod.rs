@@ -2,11 +2,16 @@
 
 use sea_orm_migration::prelude::*;
 
+mod m20261128_000001_issues;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(fiveledger_platform::platform_tables::Migration)]
+        vec![
+            Box::new(fiveledger_platform::platform_tables::Migration),
+            Box::new(m20261128_000001_issues::Migration),
+        ]
     }
 }

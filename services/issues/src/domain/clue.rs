@@ -1,0 +1,203 @@
+//! Clues (问题线索) about individual cadres and the order of their disposal:
+//! registered → disposed (one of four ways) → outcome; a disposed clue is
+//! disposed of again only after it is reopened.
+
+use fiveledger_platform::ApiError;
+use fiveledger_platform::aip::names::validate_text;
+use fiveledger_platform::error::Violation;
+use fiveledger_platform::time::from_date;
+use fiveledger_proto::issues::{Clue, ClueOutcomeKind, ClueState, DisposalMethod};
+
+pub const COLLECTION: &str = "clues";
+pub const MAX_SUBJECT_NAME: usize = 64;
+pub const MAX_SUBJECT_POST: usize = 128;
+pub const MAX_SUMMARY: usize = 4_000;
+pub const MAX_SOURCE: usize = 256;
+pub const MAX_NOTE: usize = 2_000;
+
+pub fn name_of(id: &str) -> String {
+    format!("{COLLECTION}/{id}")
+}
+
+/// A validated new clue (the receiving body still unresolved).
+#[derive(Debug, Clone)]
+pub struct NewClue {
+    pub inspection: String,
+    pub subject_name: String,
+    pub subject_post: String,
+    pub summary: String,
+    pub source: String,
+    pub receiving_body: Option<String>,
+}
+
+impl NewClue {
+    pub fn parse(clue: Option<&Clue>) -> Result<Self, ApiError> {
+        let clue = clue.ok_or_else(|| ApiError::required("clue"))?;
+        super::problem::parse_inspection("clue.inspection", &clue.inspection)?;
+        validate_text(
+            "clue.subject_name",
+            &clue.subject_name,
+            true,
+            MAX_SUBJECT_NAME,
+        )?;
+        validate_text(
+            "clue.subject_post",
+            &clue.subject_post,
+            true,
+            MAX_SUBJECT_POST,
+        )?;
+        validate_text("clue.summary", &clue.summary, true, MAX_SUMMARY)?;
+        validate_text("clue.source", &clue.source, false, MAX_SOURCE)?;
+        let receiving_body = if clue.receiving_body.is_empty() {
+            None
+        } else {
+            fiveledger_platform::aip::names::parse(
+                "clue.receiving_body",
+                &clue.receiving_body,
+                "organisations",
+            )?;
+            Some(clue.receiving_body.clone())
+        };
+        Ok(Self {
+            inspection: clue.inspection.clone(),
+            subject_name: clue.subject_name.trim().to_owned(),
+            subject_post: clue.subject_post.trim().to_owned(),
+            summary: clue.summary.trim().to_owned(),
+            source: clue.source.trim().to_owned(),
+            receiving_body,
+        })
+    }
+}
+
+pub fn parse_method(field: &str, value: i32) -> Result<DisposalMethod, ApiError> {
+    match DisposalMethod::try_from(value) {
+        Ok(DisposalMethod::Unspecified) => Err(ApiError::required(field)),
+        Ok(m) => Ok(m),
+        Err(_) => Err(ApiError::invalid(
+            field,
+            "UNKNOWN_ENUM_VALUE",
+            format!("{field} {value} is not a known disposal method"),
+        )),
+    }
+}
+
+pub fn parse_outcome_kind(field: &str, value: i32) -> Result<ClueOutcomeKind, ApiError> {
+    match ClueOutcomeKind::try_from(value) {
+        Ok(ClueOutcomeKind::Unspecified) => Err(ApiError::required(field)),
+        Ok(k) => Ok(k),
+        Err(_) => Err(ApiError::invalid(
+            field,
+            "UNKNOWN_ENUM_VALUE",
+            format!("{field} {value} is not a known outcome"),
+        )),
+    }
+}
+
+/// A dated decision: `date` required, `note` optional.
+pub fn parse_decision(
+    prefix: &str,
+    date: Option<&fiveledger_proto::google::r#type::Date>,
+    note: &str,
+) -> Result<(chrono::NaiveDate, String), ApiError> {
+    let date = date.ok_or_else(|| ApiError::required(format!("{prefix}.date")))?;
+    let date = from_date(&format!("{prefix}.date"), date)?;
+    validate_text(&format!("{prefix}.note"), note, false, MAX_NOTE)?;
+    Ok((date, note.trim().to_owned()))
+}
+
+fn out_of_order(
+    clue: &str,
+    reason: &'static str,
+    state: ClueState,
+    description: String,
+) -> ApiError {
+    ApiError::precondition_with(
+        reason,
+        description,
+        vec![Violation {
+            kind: "CLUE_STATE".into(),
+            subject: clue.to_owned(),
+            description: state.as_str_name().to_owned(),
+        }],
+    )
+}
+
+/// A disposal needs a registered (or reopened) clue.
+pub fn check_dispose(clue: &str, state: ClueState) -> Result<(), ApiError> {
+    match state {
+        ClueState::Registered => Ok(()),
+        other => Err(out_of_order(
+            clue,
+            "CLUE_ALREADY_DISPOSED",
+            other,
+            format!(
+                "{clue} is in state {}: it was already disposed of; reopen it first",
+                other.as_str_name()
+            ),
+        )),
+    }
+}
+
+/// An outcome needs a disposed clue without an outcome.
+pub fn check_outcome(clue: &str, state: ClueState) -> Result<(), ApiError> {
+    match state {
+        ClueState::Disposed => Ok(()),
+        ClueState::Concluded => Err(out_of_order(
+            clue,
+            "CLUE_OUTCOME_RECORDED",
+            state,
+            format!("{clue} already has its outcome; reopen it first"),
+        )),
+        other => Err(out_of_order(
+            clue,
+            "CLUE_NOT_DISPOSED",
+            other,
+            format!(
+                "{clue} is in state {}: record its disposal before its outcome",
+                other.as_str_name()
+            ),
+        )),
+    }
+}
+
+/// Reopening needs a disposal to undo.
+pub fn check_reopen(clue: &str, state: ClueState) -> Result<(), ApiError> {
+    match state {
+        ClueState::Disposed | ClueState::Concluded => Ok(()),
+        other => Err(out_of_order(
+            clue,
+            "CLUE_NOT_DISPOSED",
+            other,
+            format!(
+                "{clue} is in state {}: there is no disposal to reopen",
+                other.as_str_name()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposal_order() {
+        let c = "clues/c1";
+        assert!(check_dispose(c, ClueState::Registered).is_ok());
+        assert_eq!(
+            check_dispose(c, ClueState::Disposed)
+                .expect_err("twice")
+                .reason(),
+            "CLUE_ALREADY_DISPOSED"
+        );
+        assert_eq!(
+            check_outcome(c, ClueState::Registered)
+                .expect_err("early")
+                .reason(),
+            "CLUE_NOT_DISPOSED"
+        );
+        assert!(check_outcome(c, ClueState::Disposed).is_ok());
+        assert!(check_reopen(c, ClueState::Concluded).is_ok());
+        assert!(check_reopen(c, ClueState::Registered).is_err());
+    }
+}

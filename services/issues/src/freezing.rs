@@ -1,0 +1,136 @@
+//! Freezing an inspection's problem list: the one code path behind both
+//! FreezeProblemList and the `InspectionReported` event consumer.
+
+use fiveledger_platform::consumer::EventHandler;
+use fiveledger_platform::error::Violation;
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::issues::{ProblemListFrozen, ProblemListState};
+use fiveledger_proto::rounds::{Inspection, InspectionReported};
+use fiveledger_proto::types::Event;
+use futures::future::BoxFuture;
+use prost::Message;
+use sea_orm::DatabaseTransaction;
+
+use crate::domain::problem::missing_responsibilities;
+use crate::storage::{problem_lists, problems};
+
+/// Most problems a refusal names one by one (the details travel in a header).
+const MAX_VIOLATIONS: usize = 50;
+
+/// Who asks for the freeze.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A caller of FreezeProblemList: incomplete responsibilities refuse it.
+    Request,
+    /// The rounds service reported the inspection: incomplete
+    /// responsibilities leave the list reported-but-not-frozen.
+    Reported,
+}
+
+/// Freezes the list of `inspection` inside `txn` and returns it. A frozen
+/// list is returned unchanged (no second event). Writes `ProblemListFrozen`
+/// with every problem in the same transaction.
+pub async fn freeze(
+    txn: &DatabaseTransaction,
+    inspection: &Inspection,
+    ctx: &EventContext,
+    trigger: Trigger,
+) -> ApiResult<(problem_lists::Model, u64)> {
+    let reported = trigger == Trigger::Reported;
+    let list = problem_lists::lock(txn, inspection).await?;
+    if list.state() == ProblemListState::Frozen {
+        let list = if reported && list.report_time.is_none() {
+            problem_lists::set_state(txn, &list, ProblemListState::Frozen, true).await?
+        } else {
+            list
+        };
+        let count = problems::count_of_inspection(txn, &inspection.name).await?;
+        return Ok((list, count));
+    }
+    let rows = problems::of_inspection(txn, &inspection.name).await?;
+    let incomplete: Vec<Violation> = rows
+        .iter()
+        .flat_map(|p| {
+            missing_responsibilities(&p.main_unit, &p.principal, &p.supervising_body)
+                .into_iter()
+                .map(|field| Violation {
+                    kind: "RESPONSIBILITY_MISSING".into(),
+                    subject: p.name(),
+                    description: format!("{} lacks {field}", p.name()),
+                })
+        })
+        .collect();
+    if !incomplete.is_empty() {
+        if reported {
+            let list =
+                problem_lists::set_state(txn, &list, ProblemListState::Reported, true).await?;
+            return Ok((list, rows.len() as u64));
+        }
+        let mut problems_named: Vec<&str> = incomplete.iter().map(|v| v.subject.as_str()).collect();
+        problems_named.dedup();
+        let description = format!(
+            "{} of the {} problems of {} lack responsibility (1) or (3): {}",
+            problems_named.len(),
+            rows.len(),
+            inspection.name,
+            problems_named
+                .iter()
+                .take(MAX_VIOLATIONS)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Err(ApiError::precondition_with(
+            "RESPONSIBILITIES_INCOMPLETE",
+            description,
+            incomplete.into_iter().take(MAX_VIOLATIONS).collect(),
+        ));
+    }
+    problems::freeze_all(txn, &inspection.name).await?;
+    let list = problem_lists::set_state(txn, &list, ProblemListState::Frozen, reported).await?;
+    let frozen = ProblemListFrozen {
+        inspection: inspection.name.clone(),
+        problems: rows
+            .iter()
+            .map(|p| {
+                let mut p = p.to_proto();
+                p.frozen = true;
+                p
+            })
+            .collect(),
+    };
+    outbox::append(txn, ctx, &inspection.name, &frozen).await?;
+    Ok((list, rows.len() as u64))
+}
+
+/// Consumer of the rounds service's `InspectionReported`: freezes the list
+/// (or marks it reported when responsibilities are still incomplete).
+pub struct OnInspectionReported;
+
+impl EventHandler for OnInspectionReported {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> BoxFuture<'t, ApiResult<()>> {
+        Box::pin(async move {
+            let Some(any) = &event.payload else {
+                return Ok(());
+            };
+            let reported =
+                InspectionReported::decode(any.value.as_slice()).map_err(ApiError::internal)?;
+            let Some(inspection) = reported.inspection else {
+                tracing::warn!(cursor = %event.cursor, "InspectionReported without an inspection");
+                return Ok(());
+            };
+            let ctx = EventContext {
+                actor: format!("service:{}", crate::NAME),
+                request_id: event.request_id.clone(),
+                traceparent: event.traceparent.clone(),
+            };
+            freeze(txn, &inspection, &ctx, Trigger::Reported).await?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,171 @@
+//! CategoryService: the catalogue of categories and its routing rules.
+
+use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
+use fiveledger_platform::aip::names::{self, validate_text};
+use fiveledger_platform::aip::page::PageRequest;
+use fiveledger_platform::aip::{etag, field_mask};
+use fiveledger_platform::auth::{Caller, Role};
+use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::issues::category_service_server::CategoryService;
+use fiveledger_proto::issues::*;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
+use tonic::{Request, Response, Status};
+
+use super::Api;
+use crate::domain::category::{self as domain, COLLECTION, NewCategory};
+use crate::storage::categories as store;
+
+/// The catalogue is shared by the whole tree: only callers over a whole
+/// region (or the whole tree) may change it.
+fn may_edit_catalogue(caller: &Caller) -> ApiResult<()> {
+    if caller.has_role(Role::Admin) || !caller.org_path.contains('/') {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied(
+            "the category catalogue is changed only by a region's inspection office".into(),
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl CategoryService for Api {
+    async fn get_category(
+        &self,
+        request: Request<GetCategoryRequest>,
+    ) -> Result<Response<Category>, Status> {
+        let name = &request.get_ref().name;
+        let id = names::parse("name", name, COLLECTION)?;
+        let category = store::find(self.db.reader(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(name))?;
+        Ok(Response::new(category.to_proto()))
+    }
+
+    async fn list_categories(
+        &self,
+        request: Request<ListCategoriesRequest>,
+    ) -> Result<Response<ListCategoriesResponse>, Status> {
+        let request = request.into_inner();
+        let page = PageRequest::parse(request.page_size, &request.page_token, &["categories"])?;
+        let after = page.after_str(0)?.map(str::to_owned);
+        let rows = store::list(self.db.reader(), after, page.limit()).await?;
+        let (rows, next_page_token) = page.finish(rows, |last| vec![last.id.clone().into()]);
+        Ok(Response::new(ListCategoriesResponse {
+            categories: rows.iter().map(store::Model::to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn create_category(
+        &self,
+        request: Request<CreateCategoryRequest>,
+    ) -> Result<Response<Category>, Status> {
+        let caller = Caller::of(&request)?;
+        may_edit_catalogue(&caller)?;
+        let request = request.into_inner();
+        let new = NewCategory::parse(request.category.as_ref(), &request.category_id)?;
+        let key = RequestKey::new(&caller, "CreateCategory", &request.request_id, &request)?;
+        let created = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let now = chrono::Utc::now();
+                let model = store::ActiveModel {
+                    id: Set(new.id.clone()),
+                    display_name: Set(new.display_name),
+                    supervising_body_kind: Set(new.kind.as_str_name().to_owned()),
+                    grassroots: Set(new.grassroots),
+                    revision: Set(1),
+                    create_time: Set(now),
+                    update_time: Set(now),
+                }
+                .insert(txn)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        ApiError::AlreadyExists {
+                            resource: domain::name_of(&new.id),
+                        }
+                    } else {
+                        e.into()
+                    }
+                })?;
+                Ok(model.to_proto())
+            })
+        })
+        .await?;
+        Ok(Response::new(created))
+    }
+
+    async fn update_category(
+        &self,
+        request: Request<UpdateCategoryRequest>,
+    ) -> Result<Response<Category>, Status> {
+        let caller = Caller::of(&request)?;
+        may_edit_catalogue(&caller)?;
+        let request = request.into_inner();
+        let patch = request
+            .category
+            .clone()
+            .ok_or_else(|| ApiError::required("category"))?;
+        let fields = field_mask::paths(
+            request.update_mask.as_ref(),
+            &["display_name", "supervising_body_kind", "grassroots"],
+        )?;
+        let id = names::parse("category.name", &patch.name, COLLECTION)?.to_owned();
+        if fields.contains("display_name") {
+            validate_text(
+                "category.display_name",
+                &patch.display_name,
+                true,
+                domain::MAX_DISPLAY_NAME,
+            )?;
+        }
+        let kind = if fields.contains("supervising_body_kind") {
+            Some(domain::parse_kind(
+                "category.supervising_body_kind",
+                patch.supervising_body_kind,
+            )?)
+        } else {
+            None
+        };
+        let key = RequestKey::new(&caller, "UpdateCategory", &request.request_id, &request)?;
+        let updated = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let current = store::find(txn, &id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(&patch.name))?;
+                etag::check(&patch.name, &patch.etag, current.revision)?;
+                let mut model: store::ActiveModel = current.clone().into();
+                if fields.contains("display_name") {
+                    model.display_name = Set(patch.display_name.trim().to_owned());
+                }
+                if let Some(kind) = kind {
+                    model.supervising_body_kind = Set(kind.as_str_name().to_owned());
+                }
+                if fields.contains("grassroots") {
+                    model.grassroots = Set(patch.grassroots);
+                }
+                model.revision = Set(current.revision + 1);
+                model.update_time = Set(chrono::Utc::now());
+                let result = store::Entity::update_many()
+                    .set(model)
+                    .filter(store::Column::Id.eq(id.clone()))
+                    .filter(store::Column::Revision.eq(current.revision))
+                    .exec(txn)
+                    .await?;
+                if result.rows_affected != 1 {
+                    return Err(ApiError::Aborted {
+                        resource: patch.name.clone(),
+                    });
+                }
+                let updated = store::find(txn, &id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(&patch.name))?;
+                Ok(updated.to_proto())
+            })
+        })
+        .await?;
+        Ok(Response::new(updated))
+    }
+}

@@ -1,0 +1,786 @@
+//! ProblemService: problems, their responsibility lists, bulk import and
+//! freezing.
+
+use std::collections::{HashMap, HashSet};
+
+use fiveledger_platform::aip::filter::{self, Op};
+use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
+use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
+use fiveledger_platform::aip::{etag, field_mask, names};
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::issues::problem_service_server::ProblemService;
+use fiveledger_proto::issues::*;
+use fiveledger_proto::rounds::{Inspection, Organisation, OrganisationKind};
+use futures::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::{Api, context};
+use crate::domain::category::{may_supervise, organisation_kind};
+use crate::domain::problem::{
+    self as domain, COLLECTION, ProblemContent, ResponsibilitiesInput, is_responsibility,
+};
+use crate::domain::problem_list::{self, Change, check_editable};
+use crate::freezing::{self, Trigger};
+use crate::storage::problems::{self as store, ListQuery, Order, Responsibility};
+use crate::storage::{categories, problem_lists};
+
+/// What a batch of problems needs from outside: the categories, the named
+/// organisations, and the bodies the routing rules point at.
+struct Resolved {
+    categories: HashMap<String, categories::Model>,
+    organisations: HashMap<String, Organisation>,
+    unknown: HashSet<String>,
+    routed: HashMap<SupervisingBodyKind, Option<Organisation>>,
+}
+
+impl Api {
+    /// One category query, one BatchGetOrganisations, and one directory
+    /// lookup per supervising-body kind the routing rules need (at most 3).
+    async fn resolve(
+        &self,
+        inspection: &Inspection,
+        rows: &[(ProblemContent, ResponsibilitiesInput)],
+    ) -> ApiResult<Resolved> {
+        let categories = categories::find_many(
+            self.db.reader(),
+            rows.iter()
+                .map(|(c, _)| c.category.clone())
+                .collect::<HashSet<_>>(),
+        )
+        .await?;
+        let names: HashSet<String> = rows
+            .iter()
+            .flat_map(|(_, r)| {
+                [&r.main_unit, &r.supervising_body, &r.functional_department]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+            })
+            .collect();
+        let (organisations, unknown) = if names.is_empty() {
+            Default::default()
+        } else {
+            self.rounds.organisations_by_name(names).await?
+        };
+        let kinds: HashSet<SupervisingBodyKind> = rows
+            .iter()
+            .filter(|(_, r)| r.supervising_body.is_none())
+            .filter_map(|(c, _)| categories.get(&c.category).map(|m| m.kind()))
+            .collect();
+        let mut routed = HashMap::new();
+        for kind in kinds {
+            let body = self
+                .rounds
+                .attached(&inspection.round_organisation_path, organisation_kind(kind))
+                .await?;
+            routed.insert(kind, body);
+        }
+        Ok(Resolved {
+            categories,
+            organisations,
+            unknown,
+            routed,
+        })
+    }
+}
+
+fn field(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+impl Resolved {
+    fn organisation(
+        &self,
+        field: String,
+        name: &str,
+        allowed: impl Fn(OrganisationKind) -> bool,
+        what: &str,
+    ) -> ApiResult<&Organisation> {
+        if self.unknown.contains(name) {
+            return Err(ApiError::invalid(
+                field,
+                "UNKNOWN_ORGANISATION",
+                format!("{name} is not in the organisation directory"),
+            ));
+        }
+        let org = self.organisations.get(name).ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("{name} missing from the directory answer"))
+        })?;
+        if !allowed(org.kind()) {
+            return Err(ApiError::invalid(
+                field,
+                "WRONG_ORGANISATION_KIND",
+                format!("{name} is a {}, not {what}", org.kind().as_str_name()),
+            ));
+        }
+        Ok(org)
+    }
+
+    /// Builds the stored row of one problem, or the first error about it
+    /// (fields named under `prefix`).
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        prefix: &str,
+        id: String,
+        inspection: &Inspection,
+        content: ProblemContent,
+        r: ResponsibilitiesInput,
+        recorded_by: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ApiResult<store::Model> {
+        let category = self.categories.get(&content.category).ok_or_else(|| {
+            ApiError::invalid(
+                field(prefix, "category"),
+                "UNKNOWN_CATEGORY",
+                format!("{} is not in the category catalogue", content.category),
+            )
+        })?;
+        let (main_unit, main_unit_path) = match &r.main_unit {
+            None => (inspection.target.clone(), inspection.target_path.clone()),
+            Some(name) => {
+                let org = self.organisation(
+                    field(prefix, "responsibilities.main_unit"),
+                    name,
+                    |_| true,
+                    "a unit",
+                )?;
+                (org.name.clone(), org.path.clone())
+            }
+        };
+        let (supervising_body, supervising_body_path, routed) = match &r.supervising_body {
+            Some(name) => {
+                let org = self.organisation(
+                    field(prefix, "responsibilities.supervising_body"),
+                    name,
+                    may_supervise,
+                    "a supervising body",
+                )?;
+                (org.name.clone(), org.path.clone(), false)
+            }
+            None => match self.routed.get(&category.kind()).and_then(Option::as_ref) {
+                Some(org) => (org.name.clone(), org.path.clone(), true),
+                // No such body at the running level: left for the caller to
+                // name; freezing refuses until it is.
+                None => (String::new(), String::new(), false),
+            },
+        };
+        let (functional_department, functional_department_path) = match &r.functional_department {
+            None => (String::new(), String::new()),
+            Some(name) => {
+                let org = self.organisation(
+                    field(prefix, "responsibilities.functional_department"),
+                    name,
+                    |k| k == OrganisationKind::FunctionalDepartment,
+                    "a functional department",
+                )?;
+                (org.name.clone(), org.path.clone())
+            }
+        };
+        Ok(store::Model {
+            id,
+            inspection: inspection.name.clone(),
+            round: domain::round_of(&inspection.name),
+            target: inspection.target.clone(),
+            target_path: inspection.target_path.clone(),
+            category: content.category,
+            severity: content.severity.as_str_name().to_owned(),
+            title: content.title,
+            description: content.description,
+            evidence: store::evidence_to_json(&content.evidence),
+            fixed_date: content.fixed.as_ref().map(|(d, _)| *d),
+            fixed_action: content.fixed.map(|(_, a)| a).unwrap_or_default(),
+            main_unit,
+            main_unit_path,
+            principal: r.principal,
+            leader_in_charge: r.leader_in_charge,
+            supervising_body,
+            supervising_body_path,
+            supervising_body_routed: routed,
+            functional_department,
+            functional_department_path,
+            recorded_by: recorded_by.to_owned(),
+            frozen: false,
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        })
+    }
+}
+
+/// Reads a problem the caller may see, or NOT_FOUND.
+async fn visible(
+    conn: &impl sea_orm::ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<store::Model> {
+    let id = names::parse(field, name, COLLECTION)?;
+    match store::find(conn, id).await? {
+        Some(p) if p.visible_to(caller) => Ok(p),
+        _ => Err(ApiError::not_found(name)),
+    }
+}
+
+fn frozen_fast(list: Option<&problem_lists::Model>) -> ApiResult<()> {
+    match list {
+        Some(list) if list.state() == ProblemListState::Frozen => check_editable(
+            &list.inspection,
+            ProblemListState::Frozen,
+            Default::default(),
+            Change::Responsibilities,
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn invalid_filter(description: impl Into<String>) -> ApiError {
+    ApiError::invalid("filter", "INVALID_FILTER", description)
+}
+
+#[tonic::async_trait]
+impl ProblemService for Api {
+    async fn get_problem(
+        &self,
+        request: Request<GetProblemRequest>,
+    ) -> Result<Response<Problem>, Status> {
+        let caller = Caller::of(&request)?;
+        let p = visible(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+        Ok(Response::new(p.to_proto()))
+    }
+
+    async fn list_problems(
+        &self,
+        request: Request<ListProblemsRequest>,
+    ) -> Result<Response<ListProblemsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            &[&request.filter, &request.order_by, &caller.org_path],
+        )?;
+        let (order, desc) = parse_order_by(&request.order_by, &["name", "create_time"])?;
+        let mut query = ListQuery {
+            scope: caller.org_path.clone(),
+            order: if order == "name" {
+                Order::Id
+            } else {
+                Order::CreateTime
+            },
+            desc,
+            limit: page.limit(),
+            ..Default::default()
+        };
+        let mut responsibility_number = None;
+        for term in filter::parse(&request.filter)? {
+            let value = term.expect_op(&[Op::Eq])?.to_owned();
+            match term.field.as_str() {
+                "inspection" => {
+                    domain::parse_inspection("filter", &value)?;
+                    query.inspection = Some(value);
+                }
+                "round" => {
+                    names::parse("filter", &value, "rounds")?;
+                    query.round = Some(value);
+                }
+                "frozen" => {
+                    query.frozen = Some(match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(invalid_filter("frozen must be true or false").into()),
+                    });
+                }
+                "category" => {
+                    names::validate_id("filter", &value)?;
+                    query.category = Some(value);
+                }
+                "severity" => {
+                    let severity = ProblemSeverity::from_str_name(&value)
+                        .filter(|s| *s != ProblemSeverity::Unspecified)
+                        .ok_or_else(|| invalid_filter(format!("unknown severity {value}")))?;
+                    query.severity = Some(severity);
+                }
+                "target_subtree" => query.target_subtree = Some(value),
+                "responsible" => {
+                    names::parse("filter", &value, domain::ORGANISATIONS)?;
+                    query.responsible = Some(value);
+                }
+                "responsibility" => {
+                    let r = Responsibility::from_number(&value)
+                        .ok_or_else(|| invalid_filter("responsibility must be 1, 2, 3 or 4"))?;
+                    responsibility_number = Some(r);
+                }
+                "leader_in_charge" => query.leader_in_charge = Some(value),
+                other => {
+                    return Err(invalid_filter(format!(
+                        "unknown field {other}; use inspection, round, frozen, category, severity, \
+                         target_subtree, responsible, responsibility or leader_in_charge"
+                    ))
+                    .into());
+                }
+            }
+        }
+        if responsibility_number.is_some() && query.responsible.is_none() {
+            return Err(
+                invalid_filter("responsibility needs responsible = an organisation").into(),
+            );
+        }
+        query.responsibility = responsibility_number;
+        if page.after.is_some() {
+            let id = page.after_str(1)?.unwrap_or_default().to_owned();
+            let key: sea_orm::Value = match query.order {
+                Order::Id => id.clone().into(),
+                Order::CreateTime => {
+                    let raw = page.after_str(0)?.unwrap_or_default();
+                    chrono::DateTime::parse_from_rfc3339(raw)
+                        .map_err(|_| {
+                            ApiError::invalid(
+                                "page_token",
+                                "INVALID_PAGE_TOKEN",
+                                "page_token is malformed",
+                            )
+                        })?
+                        .with_timezone(&chrono::Utc)
+                        .into()
+                }
+            };
+            query.after = Some((key, id));
+        }
+        let rows = store::list(self.db.reader(), &query).await?;
+        let (rows, next_page_token) = page.finish(rows, |last| {
+            let key = match query.order {
+                Order::Id => last.id.clone(),
+                Order::CreateTime => last
+                    .create_time
+                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            };
+            vec![key.into(), last.id.clone().into()]
+        });
+        Ok(Response::new(ListProblemsResponse {
+            problems: rows.iter().map(store::Model::to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn create_problem(
+        &self,
+        request: Request<CreateProblemRequest>,
+    ) -> Result<Response<Problem>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let problem = request
+            .problem
+            .clone()
+            .ok_or_else(|| ApiError::required("problem"))?;
+        domain::parse_inspection("problem.inspection", &problem.inspection)?;
+        let parsed = domain::parse_new("problem", &problem)?;
+        let id = if request.problem_id.is_empty() {
+            names::generate_id('p')
+        } else {
+            names::validate_id("problem_id", &request.problem_id)?;
+            request.problem_id.clone()
+        };
+        let key = RequestKey::new(&caller, "CreateProblem", &request.request_id, &request)?;
+        let ctx_actor = caller.actor();
+        // Fail fast on a frozen list without troubling the rounds service.
+        frozen_fast(
+            problem_lists::find(self.db.reader(), &problem.inspection)
+                .await?
+                .as_ref(),
+        )?;
+        let inspection = self.rounds.inspection(&caller, &problem.inspection).await?;
+        let resolved = self
+            .resolve(&inspection, std::slice::from_ref(&parsed))
+            .await?;
+        let (content, responsibilities) = parsed;
+        let row = resolved.row(
+            "problem",
+            id,
+            &inspection,
+            content,
+            responsibilities,
+            &ctx_actor,
+            chrono::Utc::now(),
+        )?;
+        let created = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let list = problem_lists::lock(txn, &inspection).await?;
+                check_editable(
+                    &inspection.name,
+                    list.state(),
+                    inspection.phase(),
+                    Change::Content,
+                )?;
+                store::insert_all(txn, std::slice::from_ref(&row))
+                    .await
+                    .map_err(|e| match e {
+                        ApiError::Internal(ref cause)
+                            if cause
+                                .downcast_ref::<sea_orm::DbErr>()
+                                .is_some_and(is_unique_violation) =>
+                        {
+                            ApiError::AlreadyExists {
+                                resource: row.name(),
+                            }
+                        }
+                        other => other,
+                    })?;
+                Ok(row.to_proto())
+            })
+        })
+        .await?;
+        Ok(Response::new(created))
+    }
+
+    async fn update_problem(
+        &self,
+        request: Request<UpdateProblemRequest>,
+    ) -> Result<Response<Problem>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let patch = request
+            .problem
+            .clone()
+            .ok_or_else(|| ApiError::required("problem"))?;
+        let fields = field_mask::paths(request.update_mask.as_ref(), domain::UPDATABLE)?;
+        let change = if fields.iter().all(|f| is_responsibility(f)) {
+            Change::Responsibilities
+        } else {
+            Change::Content
+        };
+        let key = RequestKey::new(&caller, "UpdateProblem", &request.request_id, &request)?;
+        let current = visible(self.db.reader(), &caller, "problem.name", &patch.name).await?;
+        etag::check(&patch.name, &patch.etag, current.revision)?;
+        frozen_fast(
+            problem_lists::find(self.db.reader(), &current.inspection)
+                .await?
+                .as_ref(),
+        )?;
+
+        // The problem as it will be: the current one with the masked fields
+        // replaced, validated as a whole.
+        let mut merged = current.to_proto();
+        let new_r = patch.responsibilities.clone().unwrap_or_default();
+        let r = merged.responsibilities.get_or_insert_with(Default::default);
+        let all_r = fields.contains("responsibilities");
+        let touches = |f: &str| all_r || fields.contains(f);
+        if touches("responsibilities.main_unit") {
+            r.main_unit = new_r.main_unit.clone();
+        }
+        if touches("responsibilities.principal") {
+            r.principal = new_r.principal.clone();
+        }
+        if touches("responsibilities.leader_in_charge") {
+            r.leader_in_charge = new_r.leader_in_charge.clone();
+        }
+        if touches("responsibilities.functional_department") {
+            r.functional_department = new_r.functional_department.clone();
+        }
+        let category_changed = fields.contains("category") && patch.category != current.category;
+        let body_touched = touches("responsibilities.supervising_body");
+        if body_touched {
+            r.supervising_body = new_r.supervising_body.clone();
+        } else if current.supervising_body_routed && category_changed {
+            // A routed body follows the category; a named one stays.
+            r.supervising_body.clear();
+        }
+        if fields.contains("category") {
+            merged.category = patch.category.clone();
+        }
+        if fields.contains("severity") {
+            merged.severity = patch.severity;
+        }
+        if fields.contains("title") {
+            merged.title = patch.title.clone();
+        }
+        if fields.contains("description") {
+            merged.description = patch.description.clone();
+        }
+        if fields.contains("evidence") {
+            merged.evidence = patch.evidence.clone();
+        }
+        if fields.contains("fixed_on_the_spot") {
+            merged.fixed_on_the_spot = patch.fixed_on_the_spot.clone();
+        }
+        let keep_routed = !body_touched && current.supervising_body_routed && !category_changed;
+        let mut parsed = domain::parse_new("problem", &merged)?;
+        if keep_routed {
+            // Not re-resolved: the routed body stays as it was.
+            parsed.1.supervising_body = None;
+        }
+
+        let inspection = self.rounds.inspection(&caller, &current.inspection).await?;
+        let resolved = self
+            .resolve(&inspection, std::slice::from_ref(&parsed))
+            .await?;
+        let (content, responsibilities) = parsed;
+        let mut row = resolved.row(
+            "problem",
+            current.id.clone(),
+            &inspection,
+            content,
+            responsibilities,
+            &current.recorded_by,
+            current.create_time,
+        )?;
+        if keep_routed {
+            row.supervising_body = current.supervising_body.clone();
+            row.supervising_body_path = current.supervising_body_path.clone();
+            row.supervising_body_routed = true;
+        }
+        // Where the problem lives never changes on update.
+        row.target = current.target.clone();
+        row.target_path = current.target_path.clone();
+        row.revision = current.revision + 1;
+        row.update_time = chrono::Utc::now();
+        let revision = current.revision;
+        let updated = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let list = problem_lists::lock(txn, &inspection).await?;
+                check_editable(&inspection.name, list.state(), inspection.phase(), change)?;
+                let row = store::update_if_revision(txn, row, revision).await?;
+                Ok(row.to_proto())
+            })
+        })
+        .await?;
+        Ok(Response::new(updated))
+    }
+
+    async fn delete_problem(
+        &self,
+        request: Request<DeleteProblemRequest>,
+    ) -> Result<Response<()>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let key = RequestKey::new(&caller, "DeleteProblem", &request.request_id, &request)?;
+        let current = visible(self.db.reader(), &caller, "name", &request.name).await?;
+        etag::check(&request.name, &request.etag, current.revision)?;
+        frozen_fast(
+            problem_lists::find(self.db.reader(), &current.inspection)
+                .await?
+                .as_ref(),
+        )?;
+        let inspection = self.rounds.inspection(&caller, &current.inspection).await?;
+        mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let list = problem_lists::lock(txn, &inspection).await?;
+                check_editable(
+                    &inspection.name,
+                    list.state(),
+                    inspection.phase(),
+                    Change::Content,
+                )?;
+                store::delete_if_revision(txn, &current.id, current.revision).await
+            })
+        })
+        .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn import_problems(
+        &self,
+        request: Request<Streaming<ImportProblemsRequest>>,
+    ) -> Result<Response<ImportProblemsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let mut stream = request.into_inner();
+        let max_rows = self.settings.max_import_rows;
+        // The whole import, as one message: its idempotency hash covers every row.
+        let mut all = ImportProblemsRequest::default();
+        let mut first = true;
+        while let Some(message) = stream.next().await {
+            let message = message?;
+            if first {
+                domain::parse_inspection("inspection", &message.inspection)?;
+                all.inspection = message.inspection.clone();
+                all.request_id = message.request_id.clone();
+                first = false;
+            } else if !message.inspection.is_empty() && message.inspection != all.inspection {
+                return Err(ApiError::invalid(
+                    "inspection",
+                    "INSPECTION_CHANGED",
+                    "every message of one import must name the same inspection",
+                )
+                .into());
+            }
+            all.problems.extend(message.problems);
+            if all.problems.len() > max_rows {
+                return Err(ApiError::invalid(
+                    "problems",
+                    "TOO_MANY_ROWS",
+                    format!("one import takes at most {max_rows} rows"),
+                )
+                .into());
+            }
+        }
+        if first {
+            return Err(ApiError::required("inspection").into());
+        }
+        if all.problems.is_empty() {
+            return Err(ApiError::required("problems").into());
+        }
+        let key = RequestKey::new(&caller, "ImportProblems", &all.request_id, &all)?;
+
+        let mut errors = Vec::new();
+        let mut parsed = Vec::new();
+        let mut row_numbers = Vec::new();
+        let row_error = |row: usize, err: ApiError| match err {
+            ApiError::InvalidArgument {
+                field,
+                reason,
+                description,
+            } => ImportRowError {
+                row: row as i32,
+                field,
+                reason: reason.to_owned(),
+                description,
+            },
+            other => ImportRowError {
+                row: row as i32,
+                field: String::new(),
+                reason: other.reason().to_owned(),
+                description: other.to_string(),
+            },
+        };
+        for (i, problem) in all.problems.iter().enumerate() {
+            let row = i + 1;
+            if !problem.inspection.is_empty() && problem.inspection != all.inspection {
+                errors.push(row_error(
+                    row,
+                    ApiError::invalid(
+                        "inspection",
+                        "INSPECTION_MISMATCH",
+                        format!(
+                            "the row names {}, the import {}",
+                            problem.inspection, all.inspection
+                        ),
+                    ),
+                ));
+                continue;
+            }
+            match domain::parse_new("", problem) {
+                Ok(p) => {
+                    parsed.push(p);
+                    row_numbers.push(row);
+                }
+                Err(e) => errors.push(row_error(row, e)),
+            }
+        }
+        frozen_fast(
+            problem_lists::find(self.db.reader(), &all.inspection)
+                .await?
+                .as_ref(),
+        )?;
+        let inspection = self.rounds.inspection(&caller, &all.inspection).await?;
+        let resolved = self.resolve(&inspection, &parsed).await?;
+        let now = chrono::Utc::now();
+        let actor = caller.actor();
+        let mut rows = Vec::with_capacity(parsed.len());
+        for ((content, responsibilities), row) in parsed.into_iter().zip(row_numbers) {
+            match resolved.row(
+                "",
+                names::generate_id('p'),
+                &inspection,
+                content,
+                responsibilities,
+                &actor,
+                now,
+            ) {
+                Ok(model) => rows.push(model),
+                Err(e) => errors.push(row_error(row, e)),
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.row);
+            return Ok(Response::new(ImportProblemsResponse {
+                problems: Vec::new(),
+                errors,
+            }));
+        }
+        let response = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let list = problem_lists::lock(txn, &inspection).await?;
+                check_editable(
+                    &inspection.name,
+                    list.state(),
+                    inspection.phase(),
+                    Change::Content,
+                )?;
+                store::insert_all(txn, &rows).await?;
+                Ok(ImportProblemsResponse {
+                    problems: rows.iter().map(store::Model::to_proto).collect(),
+                    errors: Vec::new(),
+                })
+            })
+        })
+        .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_problem_list(
+        &self,
+        request: Request<GetProblemListRequest>,
+    ) -> Result<Response<ProblemList>, Status> {
+        let caller = Caller::of(&request)?;
+        let name = &request.get_ref().name;
+        let inspection = problem_list::inspection_of(name)?;
+        let list = match problem_lists::find(self.db.reader(), inspection).await? {
+            Some(list) if list.visible_to(&caller) => list,
+            Some(_) => return Err(ApiError::not_found(name).into()),
+            None => {
+                // No problem recorded yet: the list exists if the inspection does.
+                self.rounds.inspection(&caller, inspection).await?;
+                return Ok(Response::new(ProblemList {
+                    name: name.clone(),
+                    inspection: inspection.to_owned(),
+                    state: ProblemListState::Open as i32,
+                    ..Default::default()
+                }));
+            }
+        };
+        let count = store::count_of_inspection(self.db.reader(), inspection).await?;
+        Ok(Response::new(list.to_proto(count)))
+    }
+
+    async fn freeze_problem_list(
+        &self,
+        request: Request<FreezeProblemListRequest>,
+    ) -> Result<Response<ProblemList>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        domain::parse_inspection("inspection", &request.inspection)?;
+        let key = RequestKey::new(&caller, "FreezeProblemList", &request.request_id, &request)?;
+        let inspection = self.rounds.inspection(&caller, &request.inspection).await?;
+        if matches!(
+            inspection.phase(),
+            fiveledger_proto::rounds::InspectionPhase::Preparation
+                | fiveledger_proto::rounds::InspectionPhase::Unspecified
+        ) {
+            return Err(ApiError::precondition(
+                "INSPECTION_NOT_STATIONED",
+                format!(
+                    "{} is in phase {}; a list is frozen once the group has been stationed",
+                    inspection.name,
+                    inspection.phase().as_str_name()
+                ),
+            )
+            .into());
+        }
+        let ctx = context(&caller, &request.request_id);
+        let list = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let (list, count) =
+                    freezing::freeze(txn, &inspection, &ctx, Trigger::Request).await?;
+                Ok(list.to_proto(count))
+            })
+        })
+        .await?;
+        Ok(Response::new(list))
+    }
+}

@@ -1,0 +1,172 @@
+//! The `clues` table and its queries.
+
+use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::time::{to_date, to_timestamp};
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::issues::{
+    Clue, ClueDisposal, ClueOutcome, ClueOutcomeKind, ClueState, DisposalMethod,
+};
+use sea_orm::entity::prelude::*;
+use sea_orm::{Condition, QueryOrder, QuerySelect};
+
+use crate::domain::clue::name_of;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "clues")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub inspection: String,
+    pub round: String,
+    pub target: String,
+    pub target_path: String,
+    pub subject_name: String,
+    pub subject_post: String,
+    pub summary: String,
+    pub source: String,
+    pub receiving_body: String,
+    pub receiving_body_path: String,
+    /// `ClueState` by its proto name.
+    pub state: String,
+    /// `DisposalMethod` by its proto name; empty until disposed.
+    pub disposal_method: String,
+    pub disposal_date: Option<chrono::NaiveDate>,
+    pub disposal_note: String,
+    pub disposal_by: String,
+    /// `ClueOutcomeKind` by its proto name; empty until recorded.
+    pub outcome_kind: String,
+    pub outcome_date: Option<chrono::NaiveDate>,
+    pub outcome_note: String,
+    pub outcome_by: String,
+    pub reopen_count: i32,
+    pub registered_by: String,
+    pub revision: i64,
+    pub create_time: chrono::DateTime<chrono::Utc>,
+    pub update_time: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn state(&self) -> ClueState {
+        ClueState::from_str_name(&self.state).unwrap_or_default()
+    }
+
+    pub fn visible_to(&self, caller: &fiveledger_platform::auth::Caller) -> bool {
+        caller.can_see(&self.target_path) || caller.can_see(&self.receiving_body_path)
+    }
+
+    pub fn to_proto(&self) -> Clue {
+        Clue {
+            name: name_of(&self.id),
+            inspection: self.inspection.clone(),
+            round: self.round.clone(),
+            target: self.target.clone(),
+            target_path: self.target_path.clone(),
+            subject_name: self.subject_name.clone(),
+            subject_post: self.subject_post.clone(),
+            summary: self.summary.clone(),
+            source: self.source.clone(),
+            receiving_body: self.receiving_body.clone(),
+            receiving_body_path: self.receiving_body_path.clone(),
+            state: self.state() as i32,
+            disposal: self.disposal_date.map(|d| ClueDisposal {
+                method: DisposalMethod::from_str_name(&self.disposal_method).unwrap_or_default()
+                    as i32,
+                date: Some(to_date(d)),
+                note: self.disposal_note.clone(),
+                recorded_by: self.disposal_by.clone(),
+            }),
+            outcome: self.outcome_date.map(|d| ClueOutcome {
+                kind: ClueOutcomeKind::from_str_name(&self.outcome_kind).unwrap_or_default() as i32,
+                date: Some(to_date(d)),
+                note: self.outcome_note.clone(),
+                recorded_by: self.outcome_by.clone(),
+            }),
+            reopen_count: self.reopen_count,
+            registered_by: self.registered_by.clone(),
+            etag: etag(self.revision),
+            create_time: Some(to_timestamp(self.create_time)),
+            update_time: Some(to_timestamp(self.update_time)),
+        }
+    }
+}
+
+pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Model>> {
+    Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+/// Writes `model` (revision already bumped) only if the row is still at
+/// `revision`.
+pub async fn update_if_revision(
+    conn: &impl ConnectionTrait,
+    model: Model,
+    revision: i64,
+) -> ApiResult<Model> {
+    let id = model.id.clone();
+    let active: ActiveModel = model.clone().into();
+    let result = Entity::update_many()
+        .set(active.reset_all())
+        .filter(Column::Id.eq(id.clone()))
+        .filter(Column::Revision.eq(revision))
+        .exec(conn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::Aborted {
+            resource: name_of(&id),
+        });
+    }
+    Ok(model)
+}
+
+/// How a list of clues is narrowed (ordered by id).
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub scope: String,
+    pub inspection: Option<String>,
+    pub round: Option<String>,
+    pub state: Option<ClueState>,
+    pub disposal_method: Option<DisposalMethod>,
+    pub receiving_body: Option<String>,
+    pub target_subtree: Option<String>,
+    pub after: Option<String>,
+    pub limit: u64,
+}
+
+pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
+    let mut select = Entity::find().filter(
+        Condition::any()
+            .add(within_subtree(Column::TargetPath, &q.scope))
+            .add(within_subtree(Column::ReceivingBodyPath, &q.scope)),
+    );
+    if let Some(v) = &q.inspection {
+        select = select.filter(Column::Inspection.eq(v.clone()));
+    }
+    if let Some(v) = &q.round {
+        select = select.filter(Column::Round.eq(v.clone()));
+    }
+    if let Some(v) = q.state {
+        select = select.filter(Column::State.eq(v.as_str_name()));
+    }
+    if let Some(v) = q.disposal_method {
+        select = select.filter(Column::DisposalMethod.eq(v.as_str_name()));
+    }
+    if let Some(v) = &q.receiving_body {
+        select = select.filter(Column::ReceivingBody.eq(v.clone()));
+    }
+    if let Some(v) = &q.target_subtree {
+        select = select.filter(within_subtree(Column::TargetPath, v));
+    }
+    if let Some(after) = &q.after {
+        select = select.filter(Column::Id.gt(after.clone()));
+    }
+    Ok(select
+        .order_by_asc(Column::Id)
+        .limit(q.limit)
+        .all(conn)
+        .await?)
+}

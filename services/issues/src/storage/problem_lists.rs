@@ -1,0 +1,117 @@
+//! The `problem_lists` table: one row per inspection with problems, holding
+//! whether its list is open, reported or frozen. Every change to a list's
+//! problems first locks this row, so a freeze and an edit never interleave.
+
+use fiveledger_platform::ApiResult;
+use fiveledger_platform::time::to_timestamp;
+use fiveledger_proto::issues::{ProblemList, ProblemListState};
+use fiveledger_proto::rounds::Inspection;
+use sea_orm::ActiveValue::Set;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+
+use crate::domain::problem::round_of;
+use crate::domain::problem_list::name_of;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "problem_lists")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub inspection: String,
+    pub round: String,
+    pub target: String,
+    pub target_path: String,
+    pub round_organisation_path: String,
+    /// `ProblemListState` by its proto name.
+    pub state: String,
+    pub revision: i64,
+    pub report_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub freeze_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub update_time: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn state(&self) -> ProblemListState {
+        ProblemListState::from_str_name(&self.state).unwrap_or(ProblemListState::Open)
+    }
+
+    pub fn to_proto(&self, problem_count: u64) -> ProblemList {
+        ProblemList {
+            name: name_of(&self.inspection),
+            inspection: self.inspection.clone(),
+            state: self.state() as i32,
+            problem_count: problem_count as i32,
+            report_time: self.report_time.map(to_timestamp),
+            freeze_time: self.freeze_time.map(to_timestamp),
+        }
+    }
+
+    pub fn visible_to(&self, caller: &fiveledger_platform::auth::Caller) -> bool {
+        caller.can_see(&self.target_path)
+            || (!self.round_organisation_path.is_empty()
+                && caller.can_see(&self.round_organisation_path))
+    }
+}
+
+pub async fn find(conn: &impl ConnectionTrait, inspection: &str) -> ApiResult<Option<Model>> {
+    Ok(Entity::find_by_id(inspection.to_owned()).one(conn).await?)
+}
+
+/// Creates the list row if missing and takes its row lock (by bumping its
+/// revision) for the rest of the transaction; returns the row as locked.
+pub async fn lock(conn: &impl ConnectionTrait, inspection: &Inspection) -> ApiResult<Model> {
+    let now = chrono::Utc::now();
+    Entity::insert(ActiveModel {
+        inspection: Set(inspection.name.clone()),
+        round: Set(round_of(&inspection.name)),
+        target: Set(inspection.target.clone()),
+        target_path: Set(inspection.target_path.clone()),
+        round_organisation_path: Set(inspection.round_organisation_path.clone()),
+        state: Set(ProblemListState::Open.as_str_name().to_owned()),
+        revision: Set(0),
+        report_time: Set(None),
+        freeze_time: Set(None),
+        update_time: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(Column::Inspection)
+            .do_nothing()
+            .to_owned(),
+    )
+    .try_insert()
+    .exec_without_returning(conn)
+    .await?;
+    Entity::update_many()
+        .col_expr(Column::Revision, Expr::col(Column::Revision).add(1))
+        .filter(Column::Inspection.eq(inspection.name.clone()))
+        .exec(conn)
+        .await?;
+    find(conn, &inspection.name).await?.ok_or_else(|| {
+        fiveledger_platform::ApiError::internal(anyhow::anyhow!("problem list row vanished"))
+    })
+}
+
+/// Sets the state (and the report and freeze times) of a locked list.
+pub async fn set_state(
+    conn: &impl ConnectionTrait,
+    list: &Model,
+    state: ProblemListState,
+    reported: bool,
+) -> ApiResult<Model> {
+    let now = chrono::Utc::now();
+    let mut active: ActiveModel = list.clone().into();
+    active.state = Set(state.as_str_name().to_owned());
+    if reported && list.report_time.is_none() {
+        active.report_time = Set(Some(now));
+    }
+    if state == ProblemListState::Frozen && list.freeze_time.is_none() {
+        active.freeze_time = Set(Some(now));
+    }
+    active.update_time = Set(now);
+    Ok(active.update(conn).await?)
+}

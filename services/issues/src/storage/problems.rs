@@ -1,0 +1,354 @@
+//! The `problems` table and its queries, including the four responsibility
+//! lists ("all problems where organisation X holds responsibility N").
+
+use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::time::{to_date, to_timestamp};
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::issues::{
+    EvidenceReference, FixedOnTheSpot, Problem, ProblemSeverity, Responsibilities,
+};
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{Condition, QueryOrder, QuerySelect};
+
+use crate::domain::problem::name_of;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "problems")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub inspection: String,
+    pub round: String,
+    pub target: String,
+    pub target_path: String,
+    pub category: String,
+    /// `ProblemSeverity` by its proto name.
+    pub severity: String,
+    pub title: String,
+    pub description: String,
+    /// JSON array of `{document, sha256}`.
+    pub evidence: String,
+    pub fixed_date: Option<chrono::NaiveDate>,
+    pub fixed_action: String,
+    pub main_unit: String,
+    pub main_unit_path: String,
+    pub principal: String,
+    pub leader_in_charge: String,
+    pub supervising_body: String,
+    pub supervising_body_path: String,
+    pub supervising_body_routed: bool,
+    pub functional_department: String,
+    pub functional_department_path: String,
+    pub recorded_by: String,
+    pub frozen: bool,
+    pub revision: i64,
+    pub create_time: chrono::DateTime<chrono::Utc>,
+    pub update_time: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+pub fn evidence_to_json(evidence: &[EvidenceReference]) -> String {
+    serde_json::Value::Array(
+        evidence
+            .iter()
+            .map(|e| serde_json::json!({"document": e.document, "sha256": e.sha256}))
+            .collect(),
+    )
+    .to_string()
+}
+
+fn evidence_from_json(json: &str) -> Vec<EvidenceReference> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
+    values
+        .iter()
+        .map(|v| EvidenceReference {
+            document: v["document"].as_str().unwrap_or_default().to_owned(),
+            sha256: v["sha256"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+impl Model {
+    pub fn name(&self) -> String {
+        name_of(&self.id)
+    }
+
+    pub fn severity(&self) -> ProblemSeverity {
+        ProblemSeverity::from_str_name(&self.severity).unwrap_or_default()
+    }
+
+    pub fn to_proto(&self) -> Problem {
+        Problem {
+            name: self.name(),
+            inspection: self.inspection.clone(),
+            round: self.round.clone(),
+            target: self.target.clone(),
+            target_path: self.target_path.clone(),
+            category: self.category.clone(),
+            severity: self.severity() as i32,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            evidence: evidence_from_json(&self.evidence),
+            fixed_on_the_spot: self.fixed_date.map(|d| FixedOnTheSpot {
+                date: Some(to_date(d)),
+                action: self.fixed_action.clone(),
+            }),
+            responsibilities: Some(Responsibilities {
+                main_unit: self.main_unit.clone(),
+                main_unit_path: self.main_unit_path.clone(),
+                principal: self.principal.clone(),
+                leader_in_charge: self.leader_in_charge.clone(),
+                supervising_body: self.supervising_body.clone(),
+                supervising_body_path: self.supervising_body_path.clone(),
+                functional_department: self.functional_department.clone(),
+                functional_department_path: self.functional_department_path.clone(),
+                supervising_body_routed: self.supervising_body_routed,
+            }),
+            recorded_by: self.recorded_by.clone(),
+            frozen: self.frozen,
+            etag: etag(self.revision),
+            create_time: Some(to_timestamp(self.create_time)),
+            update_time: Some(to_timestamp(self.update_time)),
+        }
+    }
+
+    /// True when the caller's subtree holds the target or one of the
+    /// organisations responsible for the problem.
+    pub fn visible_to(&self, caller: &fiveledger_platform::auth::Caller) -> bool {
+        [
+            &self.target_path,
+            &self.main_unit_path,
+            &self.supervising_body_path,
+            &self.functional_department_path,
+        ]
+        .iter()
+        .any(|p| !p.is_empty() && caller.can_see(p))
+    }
+}
+
+pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Model>> {
+    Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+/// Every problem of an inspection, by id.
+pub async fn of_inspection(conn: &impl ConnectionTrait, inspection: &str) -> ApiResult<Vec<Model>> {
+    Ok(Entity::find()
+        .filter(Column::Inspection.eq(inspection))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?)
+}
+
+pub async fn count_of_inspection(conn: &impl ConnectionTrait, inspection: &str) -> ApiResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(Entity::find()
+        .filter(Column::Inspection.eq(inspection))
+        .count(conn)
+        .await?)
+}
+
+/// Rows per INSERT: well under the bind-parameter limits of both backends.
+const INSERT_CHUNK: usize = 200;
+
+/// Inserts many problems in few statements.
+pub async fn insert_all(conn: &impl ConnectionTrait, rows: &[Model]) -> ApiResult<()> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        Entity::insert_many(chunk.iter().cloned().map(ActiveModel::from))
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks every problem of an inspection frozen.
+pub async fn freeze_all(conn: &impl ConnectionTrait, inspection: &str) -> ApiResult<()> {
+    Entity::update_many()
+        .col_expr(Column::Frozen, Expr::value(true))
+        .filter(Column::Inspection.eq(inspection))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes `model` only if the row is still at `revision`.
+pub async fn update_if_revision(
+    conn: &impl ConnectionTrait,
+    model: Model,
+    revision: i64,
+) -> ApiResult<Model> {
+    let id = model.id.clone();
+    let active: ActiveModel = model.clone().into();
+    let result = Entity::update_many()
+        .set(active.reset_all())
+        .filter(Column::Id.eq(id.clone()))
+        .filter(Column::Revision.eq(revision))
+        .exec(conn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::Aborted {
+            resource: name_of(&id),
+        });
+    }
+    Ok(model)
+}
+
+pub async fn delete_if_revision(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    revision: i64,
+) -> ApiResult<()> {
+    let result = Entity::delete_many()
+        .filter(Column::Id.eq(id))
+        .filter(Column::Revision.eq(revision))
+        .exec(conn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::Aborted {
+            resource: name_of(id),
+        });
+    }
+    Ok(())
+}
+
+/// Which responsibility list a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responsibility {
+    /// (1) main responsibility: the unit.
+    MainUnit,
+    /// (2) leader in charge: problems of the unit with a leader named.
+    LeaderInCharge,
+    /// (3) supervising body.
+    SupervisingBody,
+    /// (4) functional department.
+    FunctionalDepartment,
+}
+
+impl Responsibility {
+    pub fn from_number(n: &str) -> Option<Self> {
+        match n {
+            "1" => Some(Self::MainUnit),
+            "2" => Some(Self::LeaderInCharge),
+            "3" => Some(Self::SupervisingBody),
+            "4" => Some(Self::FunctionalDepartment),
+            _ => None,
+        }
+    }
+
+    fn columns(self) -> (Column, Column) {
+        match self {
+            Self::MainUnit | Self::LeaderInCharge => (Column::MainUnit, Column::MainUnitPath),
+            Self::SupervisingBody => (Column::SupervisingBody, Column::SupervisingBodyPath),
+            Self::FunctionalDepartment => (
+                Column::FunctionalDepartment,
+                Column::FunctionalDepartmentPath,
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    #[default]
+    Id,
+    CreateTime,
+}
+
+/// How a list of problems is narrowed and ordered.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// The caller's subtree.
+    pub scope: String,
+    pub inspection: Option<String>,
+    pub round: Option<String>,
+    pub frozen: Option<bool>,
+    pub category: Option<String>,
+    pub severity: Option<ProblemSeverity>,
+    pub target_subtree: Option<String>,
+    pub responsible: Option<String>,
+    /// Which list `responsible` is read in; all of them when `None`.
+    pub responsibility: Option<Responsibility>,
+    pub leader_in_charge: Option<String>,
+    pub order: Order,
+    pub desc: bool,
+    /// Keyset: the (order key, id) of the last row already returned.
+    pub after: Option<(sea_orm::Value, String)>,
+    pub limit: u64,
+}
+
+pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
+    let mut select = Entity::find();
+    // Scope: the caller sees problems of targets in its subtree and, when it
+    // asks for a responsibility list, the problems its own units hold.
+    let mut scope = Condition::any().add(within_subtree(Column::TargetPath, &q.scope));
+    if let Some(responsible) = &q.responsible {
+        let lists = match q.responsibility {
+            Some(r) => vec![r],
+            None => vec![
+                Responsibility::MainUnit,
+                Responsibility::SupervisingBody,
+                Responsibility::FunctionalDepartment,
+            ],
+        };
+        let mut holds = Condition::any();
+        for list in lists {
+            let (name, path) = list.columns();
+            let mut held = Condition::all().add(Expr::col(name).eq(responsible.clone()));
+            if list == Responsibility::LeaderInCharge {
+                held = held.add(Expr::col(Column::LeaderInCharge).ne(""));
+            }
+            holds = holds.add(held.clone());
+            scope = scope.add(held.add(within_subtree(path, &q.scope)));
+        }
+        select = select.filter(holds);
+    }
+    select = select.filter(scope);
+    if let Some(v) = &q.inspection {
+        select = select.filter(Column::Inspection.eq(v.clone()));
+    }
+    if let Some(v) = &q.round {
+        select = select.filter(Column::Round.eq(v.clone()));
+    }
+    if let Some(v) = q.frozen {
+        select = select.filter(Column::Frozen.eq(v));
+    }
+    if let Some(v) = &q.category {
+        select = select.filter(Column::Category.eq(v.clone()));
+    }
+    if let Some(v) = q.severity {
+        select = select.filter(Column::Severity.eq(v.as_str_name()));
+    }
+    if let Some(v) = &q.target_subtree {
+        select = select.filter(within_subtree(Column::TargetPath, v));
+    }
+    if let Some(v) = &q.leader_in_charge {
+        select = select.filter(Column::LeaderInCharge.eq(v.clone()));
+    }
+    let key = match q.order {
+        Order::Id => Column::Id,
+        Order::CreateTime => Column::CreateTime,
+    };
+    if let Some((last_key, last_id)) = &q.after {
+        select = select.filter(if q.order == Order::Id {
+            let cond = if q.desc {
+                Column::Id.lt(last_id.clone())
+            } else {
+                Column::Id.gt(last_id.clone())
+            };
+            Condition::all().add(cond)
+        } else {
+            super::after(key, Column::Id, last_key.clone(), last_id.clone(), q.desc)
+        });
+    }
+    select = if q.desc {
+        select.order_by_desc(key).order_by_desc(Column::Id)
+    } else {
+        select.order_by_asc(key).order_by_asc(Column::Id)
+    };
+    Ok(select.limit(q.limit).all(conn).await?)
+}

@@ -1,0 +1,144 @@
+//! The rounds service, as this service calls it: inspections (their phase
+//! and target) and the organisation directory. Always batched: one call per
+//! request, never one per row.
+
+use std::collections::{HashMap, HashSet};
+
+use fiveledger_platform::auth::{Caller, ServiceCredentials};
+use fiveledger_platform::error::from_upstream;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
+use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
+use fiveledger_proto::rounds::{
+    BatchGetOrganisationsRequest, GetInspectionRequest, Inspection, ListOrganisationsRequest,
+    Organisation, OrganisationKind,
+};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+const SERVICE: &str = "rounds";
+
+#[derive(Clone)]
+pub struct Rounds {
+    channel: Channel,
+    credentials: ServiceCredentials,
+}
+
+type Authed = InterceptedService<Channel, ServiceCredentials>;
+
+impl Rounds {
+    pub fn new(channel: Channel, credentials: ServiceCredentials) -> Self {
+        Self {
+            channel,
+            credentials,
+        }
+    }
+
+    fn inspections(&self) -> InspectionServiceClient<Authed> {
+        InspectionServiceClient::new(InterceptedService::new(
+            self.channel.clone(),
+            self.credentials.clone(),
+        ))
+    }
+
+    fn organisations(&self) -> OrganisationServiceClient<Authed> {
+        OrganisationServiceClient::new(InterceptedService::new(
+            self.channel.clone(),
+            self.credentials.clone(),
+        ))
+    }
+
+    /// The inspection, if it exists and the caller's subtree holds its
+    /// target or the organisation running its round; NOT_FOUND otherwise.
+    pub async fn inspection(&self, caller: &Caller, name: &str) -> ApiResult<Inspection> {
+        let inspection = self
+            .inspections()
+            .get_inspection(GetInspectionRequest {
+                name: name.to_owned(),
+            })
+            .await
+            .map_err(|s| from_upstream(SERVICE, name, s))?
+            .into_inner();
+        let visible = caller.can_see(&inspection.target_path)
+            || (!inspection.round_organisation_path.is_empty()
+                && caller.can_see(&inspection.round_organisation_path));
+        if !visible {
+            return Err(ApiError::not_found(name));
+        }
+        Ok(inspection)
+    }
+
+    /// Looks up organisations in one call. Returns those found by name and
+    /// the names the directory does not know (found by retrying without
+    /// them, which only happens when some are unknown).
+    pub async fn organisations_by_name(
+        &self,
+        names: impl IntoIterator<Item = String>,
+    ) -> ApiResult<(HashMap<String, Organisation>, HashSet<String>)> {
+        let mut wanted: Vec<String> = names
+            .into_iter()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        wanted.sort();
+        let mut missing = HashSet::new();
+        while !wanted.is_empty() {
+            let answer = self
+                .organisations()
+                .batch_get_organisations(BatchGetOrganisationsRequest {
+                    names: wanted.clone(),
+                })
+                .await;
+            match answer {
+                Ok(response) => {
+                    let found = response
+                        .into_inner()
+                        .organisations
+                        .into_iter()
+                        .map(|o| (o.name.clone(), o))
+                        .collect();
+                    return Ok((found, missing));
+                }
+                Err(status) if status.code() == tonic::Code::NotFound => {
+                    let unknown = status
+                        .get_error_details()
+                        .error_info()
+                        .and_then(|i| i.metadata.get("resource").cloned())
+                        .filter(|r| wanted.contains(r))
+                        .ok_or_else(|| from_upstream(SERVICE, "organisations", status.clone()))?;
+                    wanted.retain(|n| *n != unknown);
+                    missing.insert(unknown);
+                }
+                Err(status) => return Err(from_upstream(SERVICE, "organisations", status)),
+            }
+        }
+        Ok((HashMap::new(), missing))
+    }
+
+    /// The organisation of `kind` attached to the level at `level_path`
+    /// (e.g. the discipline commission of a city), if there is one.
+    pub async fn attached(
+        &self,
+        level_path: &str,
+        kind: OrganisationKind,
+    ) -> ApiResult<Option<Organisation>> {
+        let Some(level_id) = level_path.rsplit('/').next().filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let filter = format!(
+            "parent = \"organisations/{level_id}\" AND kind = {}",
+            kind.as_str_name()
+        );
+        let response = self
+            .organisations()
+            .list_organisations(ListOrganisationsRequest {
+                page_size: 1,
+                filter,
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| from_upstream(SERVICE, level_path, s))?;
+        Ok(response.into_inner().organisations.into_iter().next())
+    }
+}
