@@ -13,7 +13,11 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 async fn every_service_of_the_suite_is_serving() {
     let t = spawn_suite(Default::default()).await;
     for (channel, short, service) in [
-        (&t.rounds, "rounds", "fiveledger.rounds.v1.OrganisationService"),
+        (
+            &t.rounds,
+            "rounds",
+            "fiveledger.rounds.v1.OrganisationService",
+        ),
         (&t.issues, "issues", "fiveledger.issues.v1.EventService"),
         (&t.ledgers, "ledgers", "fiveledger.ledgers.v1.EventService"),
     ] {

@@ -23,6 +23,7 @@ use fiveledger_proto::{issues, ledgers, rounds};
 
 use crate::auth::ServiceCredentials;
 use crate::error::{ApiError, ApiResult};
+use crate::lease::Lease;
 use crate::outbox::parse_cursor;
 use crate::storage::Db;
 
@@ -153,9 +154,14 @@ pub async fn apply(
     Ok(true)
 }
 
+/// How long a consumer's lease lasts; a replica that dies is replaced
+/// within this time.
+pub const LEASE_PERIOD: Duration = Duration::from_secs(10);
+
 /// Follows `source` until `stop`, applying every event with `handler`.
 /// Errors (the source down, a handler failing) are logged and retried with
-/// backoff from the stored position; nothing is skipped.
+/// backoff from the stored position; nothing is skipped. Replicas sharing
+/// the database take turns through a lease named after the consumer.
 pub async fn run(
     db: Db,
     consumer: String,
@@ -164,24 +170,63 @@ pub async fn run(
     handler: impl EventHandler,
     stop: CancellationToken,
 ) {
+    run_with_lease(db, consumer, source, types, handler, stop, LEASE_PERIOD).await
+}
+
+/// [`run`] with a chosen lease period.
+pub async fn run_with_lease(
+    db: Db,
+    consumer: String,
+    source: EventSource,
+    types: Vec<String>,
+    handler: impl EventHandler,
+    stop: CancellationToken,
+    lease_period: Duration,
+) {
+    let lease = Lease::new(db.clone(), &format!("consumer:{consumer}"), lease_period);
     let mut backoff = Duration::from_millis(200);
     while !stop.is_cancelled() {
+        match lease.acquire().await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Another replica consumes; try again when its lease may lapse.
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(lease.renew_every()) => continue,
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%consumer, error = ?err, "could not take the consumer lease; retrying");
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => continue,
+                }
+            }
+        }
         let result: ApiResult<()> = async {
             let after = position(&db, &consumer).await?;
             let mut events = source
                 .watch(after, &types)
                 .await
                 .map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
+            let mut renew = tokio::time::interval(lease.renew_every());
+            renew.tick().await;
             loop {
-                let next = tokio::select! {
+                tokio::select! {
                     _ = stop.cancelled() => return Ok(()),
-                    next = events.next() => next,
-                };
-                let Some(event) = next else { return Ok(()) };
-                let event =
-                    event.map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
-                apply(&db, &consumer, &event, &handler).await?;
-                backoff = Duration::from_millis(200);
+                    _ = renew.tick() => {
+                        if !lease.acquire().await? {
+                            tracing::info!(%consumer, "lost the consumer lease");
+                            return Ok(());
+                        }
+                    }
+                    next = events.next() => {
+                        let Some(event) = next else { return Ok(()) };
+                        let event = event.map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
+                        apply(&db, &consumer, &event, &handler).await?;
+                        backoff = Duration::from_millis(200);
+                    }
+                }
             }
         }
         .await;
@@ -194,9 +239,10 @@ pub async fn run(
             }
         }
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(10));
     }
+    let _ = lease.release().await;
 }

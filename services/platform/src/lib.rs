@@ -7,6 +7,7 @@ pub mod aip;
 pub mod auth;
 pub mod consumer;
 pub mod error;
+pub mod lease;
 pub mod outbox;
 pub mod platform_tables;
 pub mod server;

@@ -1,5 +1,6 @@
 //! The migration that creates the tables every service has: the outbox, the
-//! consumers' cursors and the idempotency records.
+//! consumers' cursors, the idempotency records and the leases replicas take
+//! turns with.
 
 use sea_orm_migration::prelude::*;
 
@@ -49,6 +50,26 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new("position").big_integer().not_null())
                     .col(
                         ColumnDef::new("update_time")
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("leases")
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new("name")
+                            .string_len(128)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new("holder").string_len(128).not_null())
+                    .col(
+                        ColumnDef::new("expires_at")
                             .timestamp_with_time_zone()
                             .not_null(),
                     )

@@ -89,3 +89,54 @@ pub fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
     );
     request
 }
+
+/// A database holding only the platform tables, for a test consumer.
+pub async fn consumer_db(env: &TestEnv) -> crate::storage::Db {
+    let db = crate::storage::Db::connect(
+        &env.settings.database,
+        &env.settings.data_dir.join("consumer.sqlite"),
+    )
+    .await
+    .expect("consumer database");
+    db.migrate::<PlatformOnly>().await.expect("platform tables");
+    db
+}
+
+struct PlatformOnly;
+
+#[async_trait::async_trait]
+impl sea_orm_migration::MigratorTrait for PlatformOnly {
+    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+        vec![Box::new(crate::platform_tables::Migration)]
+    }
+}
+
+/// An event handler whose effect can be counted: it copies each event's
+/// subject into the consumer's own outbox, in the consumer's transaction.
+pub struct CopyToOutbox;
+
+impl crate::consumer::EventHandler for CopyToOutbox {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t sea_orm::DatabaseTransaction,
+        event: &'t fiveledger_proto::types::Event,
+    ) -> futures::future::BoxFuture<'t, crate::ApiResult<()>> {
+        Box::pin(async move {
+            let ctx = crate::outbox::EventContext {
+                actor: "service:test".into(),
+                ..Default::default()
+            };
+            let copy = event.payload.clone().unwrap_or_default();
+            crate::outbox::append(txn, &ctx, &event.subject, &copy).await
+        })
+    }
+}
+
+/// How many effects [`CopyToOutbox`] has had.
+pub async fn copied(db: &crate::storage::Db) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    crate::outbox::Entity::find()
+        .count(db.reader())
+        .await
+        .expect("count")
+}

@@ -142,8 +142,8 @@ async fn main() -> anyhow::Result<()> {
         args.concurrency
     );
     println!(
-        "{:<28} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {}",
-        "scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "p50 vs base"
+        "{:<28} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} p50 vs base",
+        "scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"
     );
     let (n, c) = (args.requests, args.concurrency);
 

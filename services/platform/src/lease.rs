@@ -1,0 +1,110 @@
+//! Leases: replicas of a service take turns at a job (an event consumer, a
+//! periodic sweep) through a row in their shared database. The holder
+//! renews it well before it expires; a replica that dies stops renewing and
+//! another takes over once the lease has expired, so hand-over takes at
+//! most one lease period.
+//!
+//! A lease makes the work efficient (one replica does it), not correct: the
+//! jobs themselves stay idempotent (see `consumer`), so a paused holder that
+//! wakes after losing its lease still cannot double an effect.
+
+use std::time::Duration;
+
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, Condition};
+
+use crate::error::ApiResult;
+use crate::storage::Db;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "leases")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub name: String,
+    pub holder: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// One replica's claim on a named job.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    db: Db,
+    name: String,
+    holder: String,
+    period: Duration,
+}
+
+impl Lease {
+    /// A lease on `name` for this process (a fresh holder id), lasting `period`.
+    pub fn new(db: Db, name: &str, period: Duration) -> Self {
+        Self {
+            db,
+            name: name.to_owned(),
+            holder: uuid::Uuid::new_v4().to_string(),
+            period,
+        }
+    }
+
+    /// How often the holder should renew: a third of the period.
+    pub fn renew_every(&self) -> Duration {
+        self.period / 3
+    }
+
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// Takes the lease if it is free, expired or already ours, and extends
+    /// it; false when another replica holds it.
+    pub async fn acquire(&self) -> ApiResult<bool> {
+        let now = chrono::Utc::now();
+        let until = now + chrono::Duration::from_std(self.period).unwrap_or_default();
+        let txn = self.db.begin().await?;
+        Entity::insert(ActiveModel {
+            name: Set(self.name.clone()),
+            holder: Set(String::new()),
+            expires_at: Set(now - chrono::Duration::seconds(1)),
+        })
+        .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
+        .try_insert()
+        .exec(&txn)
+        .await?;
+        let taken = Entity::update_many()
+            .col_expr(Column::Holder, Expr::value(self.holder.clone()))
+            .col_expr(Column::ExpiresAt, Expr::value(until))
+            .filter(Column::Name.eq(self.name.clone()))
+            .filter(
+                Condition::any()
+                    .add(Column::Holder.eq(self.holder.clone()))
+                    .add(Column::ExpiresAt.lt(now)),
+            )
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+        self.db.commit(txn).await?;
+        Ok(taken)
+    }
+
+    /// Gives the lease up (on shutdown), so another replica need not wait.
+    pub async fn release(&self) -> ApiResult<()> {
+        let txn = self.db.begin().await?;
+        Entity::update_many()
+            .col_expr(
+                Column::ExpiresAt,
+                Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+            )
+            .filter(Column::Name.eq(self.name.clone()))
+            .filter(Column::Holder.eq(self.holder.clone()))
+            .exec(&txn)
+            .await?;
+        self.db.commit(txn).await?;
+        Ok(())
+    }
+}

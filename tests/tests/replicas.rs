@@ -1,0 +1,113 @@
+//! Several replicas: consumers on one database take turns through a lease,
+//! a dead holder is replaced within one lease period, and each event has
+//! exactly one effect; replicas starting together migrate safely.
+
+use std::time::Duration;
+
+use fiveledger_e2e::spawn_suite;
+use fiveledger_platform::auth::{Role, ServiceCredentials};
+use fiveledger_platform::consumer::{self, EventSource};
+use fiveledger_platform::testing::{self, CopyToOutbox, TestEnv, authed, consumer_db, copied};
+use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
+use fiveledger_proto::rounds::{CreateOrganisationRequest, Organisation, OrganisationKind};
+use tokio_util::sync::CancellationToken;
+
+async fn wait_for(db: &fiveledger_platform::storage::Db, n: u64, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while copied(db).await < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} effects, saw {}",
+            copied(db).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_dead_consumer_is_replaced_and_no_event_is_applied_twice() {
+    let t = spawn_suite(Default::default()).await;
+    let env = TestEnv::new("replicas");
+    let db = consumer_db(&env).await;
+    let source = EventSource::Rounds(
+        consumer::channel(&format!("http://{}", t.suite.rounds.addr)).expect("channel"),
+        ServiceCredentials::new(testing::signer(), "test"),
+    );
+    let token = testing::token("e2e", "", &[Role::Admin]);
+    let orgs = OrganisationServiceClient::new(t.rounds.clone());
+    let create = |id: &str, kind: OrganisationKind, parent: &str| {
+        let request = authed(
+            &token,
+            CreateOrganisationRequest {
+                organisation: Some(Organisation {
+                    display_name: id.into(),
+                    kind: kind as i32,
+                    parent: parent.into(),
+                    ..Default::default()
+                }),
+                organisation_id: id.into(),
+                request_id: String::new(),
+            },
+        );
+        let mut client = orgs.clone();
+        async move { client.create_organisation(request).await.expect("create") }
+    };
+    let period = Duration::from_millis(900);
+    let replica = |stop: CancellationToken| {
+        tokio::spawn(consumer::run_with_lease(
+            db.clone(),
+            "copy".into(),
+            source.clone(),
+            vec![],
+            CopyToOutbox,
+            stop,
+            period,
+        ))
+    };
+
+    // Replica A takes the lease and applies the first events.
+    let a = replica(CancellationToken::new());
+    create("guangxi", OrganisationKind::Region, "").await;
+    create("nanning", OrganisationKind::City, "organisations/guangxi").await;
+    wait_for(&db, 2, Duration::from_secs(10)).await;
+
+    // Replica B starts and waits its turn; A dies without releasing.
+    let b_stop = CancellationToken::new();
+    let b = replica(b_stop.clone());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.abort();
+    let _ = a.await;
+    create("liuzhou", OrganisationKind::City, "organisations/guangxi").await;
+    create("guilin", OrganisationKind::City, "organisations/guangxi").await;
+    // B takes over within about one lease period.
+    wait_for(&db, 4, period * 4 + Duration::from_secs(2)).await;
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(copied(&db).await, 4, "each event has exactly one effect");
+    assert_eq!(consumer::position(&db, "copy").await.expect("position"), 4);
+    b_stop.cancel();
+    b.await.expect("B stops");
+}
+
+#[tokio::test]
+async fn replicas_starting_together_migrate_safely() {
+    if testing::postgres_url().is_none() {
+        // Several replicas share one database only on PostgreSQL; a SQLite
+        // file belongs to one process.
+        eprintln!("skipped on SQLite: replicas share a database only on PostgreSQL");
+        return;
+    }
+    let env = TestEnv::new("migrate");
+    let starts = (0..3).map(|_| {
+        let settings = env.settings.clone();
+        async move {
+            fiveledger_rounds::start(&settings, Default::default(), CancellationToken::new())
+                .await
+                .expect("each replica starts")
+        }
+    });
+    let replicas = futures::future::join_all(starts).await;
+    for replica in replicas {
+        replica.stop().await.expect("stops");
+    }
+}
