@@ -354,7 +354,8 @@ where
     }
 }
 
-/// Adds this service's own token to every outgoing call.
+/// Adds this service's own token, and the current trace context, to every
+/// outgoing call.
 #[derive(Clone)]
 pub struct ServiceCredentials {
     signer: Hs256,
@@ -382,6 +383,7 @@ impl tonic::service::Interceptor for ServiceCredentials {
             .parse()
             .map_err(|_| Status::internal("token is not valid metadata"))?;
         request.metadata_mut().insert("authorization", value);
+        crate::telemetry::inject_current(request.metadata_mut());
         Ok(request)
     }
 }

@@ -17,6 +17,7 @@ use sea_orm::{ActiveValue::Set, DatabaseTransaction};
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument;
 
 use fiveledger_proto::types::Event;
 use fiveledger_proto::{issues, ledgers, rounds};
@@ -120,6 +121,23 @@ pub async fn position(db: &Db, consumer: &str) -> ApiResult<i64> {
 /// Applies one event: advances the position and runs the handler in one
 /// transaction. Returns false when the event was already applied.
 pub async fn apply(
+    db: &Db,
+    consumer: &str,
+    event: &Event,
+    handler: &impl EventHandler,
+) -> ApiResult<bool> {
+    let span = crate::telemetry::event_span(consumer, &event.r#type, &event.traceparent);
+    let applied = apply_in_span(db, consumer, event, handler)
+        .instrument(span)
+        .await?;
+    if applied {
+        metrics::gauge!("fiveledger_consumer_position", "consumer" => consumer.to_owned())
+            .set(parse_cursor(&event.cursor)? as f64);
+    }
+    Ok(applied)
+}
+
+async fn apply_in_span(
     db: &Db,
     consumer: &str,
     event: &Event,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod consumer;
 pub mod error;
 pub mod lease;
+pub mod metrics;
 pub mod outbox;
 pub mod platform_tables;
 pub mod server;

@@ -77,7 +77,11 @@ pub async fn append<M: prost::Name>(
         payload: Set(any.encode_to_vec()),
         actor: Set(ctx.actor.clone()),
         request_id: Set(ctx.request_id.clone()),
-        traceparent: Set(ctx.traceparent.clone()),
+        traceparent: Set(if ctx.traceparent.is_empty() {
+            crate::telemetry::current_traceparent()
+        } else {
+            ctx.traceparent.clone()
+        }),
         create_time: Set(chrono::Utc::now()),
         ..Default::default()
     }

@@ -108,9 +108,8 @@ pub async fn start<M: MigratorTrait>(
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         // Small responses must not wait for the peer's delayed ACK.
         .tcp_nodelay(true)
-        .trace_fn(
-            move |request| tracing::info_span!("rpc", service, method = %request.uri().path()),
-        )
+        .trace_fn(move |request| crate::telemetry::rpc_span(service, request))
+        .layer(crate::metrics::RpcMetrics::new(service))
         .layer(gate.clone())
         .add_routes(routes)
         .add_service(health)
@@ -215,7 +214,10 @@ where
 {
     let (settings, domain) =
         crate::settings::load::<D>(name, ([0, 0, 0, 0], default_port).into(), args)?;
-    crate::telemetry::init(&settings.log);
+    let _telemetry = crate::telemetry::init(&settings.log, name);
+    if let Some(listen) = settings.metrics_listen {
+        crate::metrics::serve(listen)?;
+    }
     let running = start(settings, domain, CancellationToken::new()).await?;
     shutdown_signal().await;
     running.stop().await

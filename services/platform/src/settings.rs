@@ -38,7 +38,9 @@ Settings (defaults < --config FILE < environment):
   FIVELEDGER_LOG__FILTER            tracing filter, e.g. info,fiveledger=debug [info]
   FIVELEDGER_LIMITS__MAX_MESSAGE_BYTES  largest request accepted [4194304]
   FIVELEDGER_LIMITS__SHUTDOWN_GRACE_SECONDS  time given to in-flight calls on SIGTERM [20]
-  FIVELEDGER_UPSTREAM__ROUNDS / __ISSUES / __LEDGERS  URLs of the other services";
+  FIVELEDGER_UPSTREAM__ROUNDS / __ISSUES / __LEDGERS  URLs of the other services
+  FIVELEDGER_METRICS_LISTEN         address of the Prometheus /metrics endpoint (off when unset)
+  OTEL_EXPORTER_OTLP_ENDPOINT       export traces over OTLP/gRPC to this collector";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -50,6 +52,8 @@ pub struct ServerSettings {
     pub log: LogSettings,
     pub limits: LimitSettings,
     pub upstream: UpstreamSettings,
+    /// Where to serve Prometheus metrics (`/metrics`); off when unset.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerSettings {
@@ -62,6 +66,7 @@ impl Default for ServerSettings {
             log: LogSettings::default(),
             limits: LimitSettings::default(),
             upstream: UpstreamSettings::default(),
+            metrics_listen: None,
         }
     }
 }

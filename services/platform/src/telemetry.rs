@@ -1,24 +1,168 @@
-//! Logging: readable text locally, one JSON object per line in production.
+//! Logs, traces and metrics.
+//!
+//! - Logs: readable text locally, one JSON object per line in production,
+//!   each line carrying the trace id of the RPC it belongs to.
+//! - Traces: every RPC is a span; the W3C trace context is extracted from
+//!   incoming calls, injected into outgoing ones (see `auth::ServiceCredentials`)
+//!   and carried through events (`traceparent` on each outbox row; a consumer's
+//!   span links to it). Spans are exported over OTLP when
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and dropped otherwise.
+//! - Metrics: see [`crate::metrics`].
 
+use std::collections::HashMap;
+
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::{Context, global};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::settings::LogSettings;
 
-/// Installs the global subscriber (once; later calls are ignored).
-pub fn init(settings: &LogSettings) {
+/// Flushes exported spans when dropped (keep it alive in `main`).
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// Installs logging and tracing for the process (once; later calls only
+/// return a guard). Exports over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+pub fn init(settings: &LogSettings, service: &str) -> TelemetryGuard {
+    let mut builder = SdkTracerProvider::builder().with_resource(
+        Resource::builder()
+            .with_service_name(service.to_owned())
+            .build(),
+    );
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+        match opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+        {
+            Ok(exporter) => builder = builder.with_batch_exporter(exporter),
+            Err(err) => eprintln!("OTLP export disabled: {err}"),
+        }
+    }
+    init_with(settings, builder.build())
+}
+
+/// [`init`] with a chosen tracer provider (tests pass an in-memory exporter).
+pub fn init_with(settings: &LogSettings, provider: SdkTracerProvider) -> TelemetryGuard {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    global::set_tracer_provider(provider.clone());
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if settings.format == "json" {
-        builder
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("fiveledger"));
+    let json = (settings.format == "json").then(|| {
+        tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init()
-    } else {
-        builder.compact().try_init()
-    };
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+    });
+    let text = (settings.format != "json").then(|| {
+        tracing_subscriber::fmt::layer()
+            .compact()
+            .with_writer(std::io::stderr)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(otel)
+        .with(json)
+        .with(text)
+        .try_init();
+    TelemetryGuard { provider }
+}
+
+/// Reads the trace context from HTTP/2 headers.
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Writes the trace context into gRPC metadata.
+struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+/// The span of one incoming RPC, a child of the caller's trace when the call
+/// carries a `traceparent`.
+pub fn rpc_span(service: &'static str, request: &http::Request<()>) -> tracing::Span {
+    let parent =
+        global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
+    let span = tracing::info_span!(
+        "rpc",
+        service,
+        method = %request.uri().path(),
+        otel.kind = "server",
+        trace_id = tracing::field::Empty,
+    );
+    let _ = span.set_parent(parent);
+    record_trace_id(&span);
+    span
+}
+
+fn record_trace_id(span: &tracing::Span) {
+    let trace_id = span.context().span().span_context().trace_id();
+    span.record("trace_id", tracing::field::display(trace_id));
+}
+
+/// Adds the current span's trace context to an outgoing call.
+pub fn inject_current(metadata: &mut tonic::metadata::MetadataMap) {
+    let cx = tracing::Span::current().context();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut MetadataInjector(metadata)));
+}
+
+/// The current span's W3C `traceparent`, recorded with events.
+pub fn current_traceparent() -> String {
+    let cx = tracing::Span::current().context();
+    let mut carrier = HashMap::new();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
+    carrier.remove("traceparent").unwrap_or_default()
+}
+
+/// The span in which a consumer applies an event: a new trace, linked to the
+/// trace of the change that produced the event.
+pub fn event_span(consumer: &str, event_type: &str, traceparent: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "apply_event",
+        consumer,
+        event = event_type,
+        otel.kind = "consumer",
+        trace_id = tracing::field::Empty,
+    );
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let producer: Context = global::get_text_map_propagator(|p| p.extract(&carrier));
+    let producer = producer.span().span_context().clone();
+    if producer.is_valid() {
+        span.add_link(producer);
+    }
+    record_trace_id(&span);
+    span
 }

@@ -82,7 +82,10 @@ async fn run(
     domains: fiveledger::Domains,
     host: IpAddr,
 ) -> anyhow::Result<()> {
-    telemetry::init(&base.log);
+    let _telemetry = telemetry::init(&base.log, "fiveledger");
+    if let Some(listen) = base.metrics_listen {
+        fiveledger_platform::metrics::serve(listen)?;
+    }
     let layout = fiveledger::Layout {
         host,
         ..Default::default()
