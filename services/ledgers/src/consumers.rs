@@ -19,7 +19,9 @@ use fiveledger_proto::rounds::FeedbackGiven;
 use fiveledger_proto::types::Event;
 use futures::future::BoxFuture;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Statement,
+};
 
 use crate::settings::LedgersSettings;
 use crate::storage::books::{self, Signature};
@@ -102,12 +104,31 @@ fn open_detail(list: &ProblemListFrozen, p: &Problem) -> OpenDetail {
     }
 }
 
+/// Advisory lock namespace for one inspection's hand-over ("fl-ledg").
+const INSPECTION_LOCK: i32 = 0x666c_6c65;
+
+/// Serialises the two consumers on one inspection (PostgreSQL; SQLite has
+/// one writer): otherwise an entry opened while the feedback is being
+/// applied would see no feedback yet and be missed by the hand-over.
+async fn lock_inspection(txn: &DatabaseTransaction, inspection: &str) -> ApiResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            [INSPECTION_LOCK.into(), inspection.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn open_entries(
     txn: &DatabaseTransaction,
     list: &ProblemListFrozen,
     signature: &Signature,
     settings: &LedgersSettings,
 ) -> ApiResult<()> {
+    lock_inspection(txn, &list.inspection).await?;
     let names: Vec<String> = list.problems.iter().map(|p| p.name.clone()).collect();
     let mut posted: HashSet<String> = books::problems_with_entries(txn, &names)
         .await?
@@ -193,6 +214,7 @@ pub async fn hand_over(
     signature: &Signature,
     settings: &LedgersSettings,
 ) -> ApiResult<()> {
+    lock_inspection(txn, inspection).await?;
     feedbacks::Entity::insert(feedbacks::ActiveModel {
         inspection: Set(inspection.to_owned()),
         feedback_date: Set(feedback_date.format("%Y-%m-%d").to_string()),

@@ -1,5 +1,6 @@
-//! The rounds service: the directory of organisations, and (to come)
-//! inspectors, rounds, inspection groups and inspections with their timeline.
+//! The rounds service: the directory of organisations, the talent pool of
+//! inspectors, rounds, inspection groups (with avoidance enforced) and
+//! inspections with their timeline.
 
 pub mod domain;
 pub mod grpc;

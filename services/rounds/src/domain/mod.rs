@@ -1,3 +1,25 @@
 //! The rounds service's domain: types and rules, no I/O.
 
+pub mod avoidance;
+pub mod inspection;
+pub mod inspector;
 pub mod organisation;
+pub mod round;
+
+use fiveledger_platform::ApiError;
+
+/// Parses an enum field that must be set to a known value.
+pub fn parse_enum<E: TryFrom<i32> + PartialEq + Default>(
+    field: &str,
+    value: i32,
+) -> Result<E, ApiError> {
+    match E::try_from(value) {
+        Ok(v) if v == E::default() => Err(ApiError::required(field)),
+        Ok(v) => Ok(v),
+        Err(_) => Err(ApiError::invalid(
+            field,
+            "UNKNOWN_ENUM_VALUE",
+            format!("{field} {value} is not a known value"),
+        )),
+    }
+}

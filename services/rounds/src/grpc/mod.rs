@@ -1,7 +1,12 @@
 //! gRPC handlers: parse the request, run one transaction, map the result.
 
 mod events;
+mod groups;
+mod inspections;
+mod inspectors;
 mod organisations;
+mod rounds;
+mod scope;
 
 use std::sync::Arc;
 
@@ -9,7 +14,11 @@ use fiveledger_platform::auth::{Role, RoleTable};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
 use fiveledger_proto::rounds::event_service_server::EventServiceServer;
+use fiveledger_proto::rounds::group_service_server::GroupServiceServer;
+use fiveledger_proto::rounds::inspection_service_server::InspectionServiceServer;
+use fiveledger_proto::rounds::inspector_service_server::InspectorServiceServer;
 use fiveledger_proto::rounds::organisation_service_server::OrganisationServiceServer;
+use fiveledger_proto::rounds::round_service_server::RoundServiceServer;
 use tokio_util::sync::CancellationToken;
 
 use crate::settings::RoundsSettings;
@@ -17,6 +26,10 @@ use crate::settings::RoundsSettings;
 /// The gRPC services this server exposes.
 pub const SERVICES: &[&str] = &[
     "fiveledger.rounds.v1.OrganisationService",
+    "fiveledger.rounds.v1.InspectorService",
+    "fiveledger.rounds.v1.RoundService",
+    "fiveledger.rounds.v1.GroupService",
+    "fiveledger.rounds.v1.InspectionService",
     "fiveledger.rounds.v1.EventService",
 ];
 
@@ -31,6 +44,18 @@ const READERS: &[Role] = &[
     Role::Service,
 ];
 const OFFICE: &[Role] = &[Role::InspectionOffice];
+/// Steps a group's leader may take on site (checked against the group in
+/// the handler); the office may take them too.
+const OFFICE_OR_LEADER: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup];
+/// Who works with rounds, groups and the talent pool (not inspected units).
+const STAFF_READERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::InspectionGroup,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+    Role::Viewer,
+    Role::Service,
+];
 
 /// Roles each RPC needs (admin may call everything; anything absent is denied).
 pub const ROLES: RoleTable = &[
@@ -52,6 +77,91 @@ pub const ROLES: RoleTable = &[
     ),
     (
         "/fiveledger.rounds.v1.OrganisationService/UpdateOrganisation",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectorService/CreateInspector",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectorService/GetInspector",
+        STAFF_READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectorService/ListInspectors",
+        STAFF_READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectorService/UpdateInspector",
+        OFFICE,
+    ),
+    ("/fiveledger.rounds.v1.RoundService/CreateRound", OFFICE),
+    ("/fiveledger.rounds.v1.RoundService/GetRound", READERS),
+    ("/fiveledger.rounds.v1.RoundService/ListRounds", READERS),
+    ("/fiveledger.rounds.v1.RoundService/UpdateRound", OFFICE),
+    ("/fiveledger.rounds.v1.RoundService/StartRound", OFFICE),
+    ("/fiveledger.rounds.v1.RoundService/CloseRound", OFFICE),
+    ("/fiveledger.rounds.v1.GroupService/CreateGroup", OFFICE),
+    ("/fiveledger.rounds.v1.GroupService/GetGroup", STAFF_READERS),
+    (
+        "/fiveledger.rounds.v1.GroupService/ListGroups",
+        STAFF_READERS,
+    ),
+    ("/fiveledger.rounds.v1.GroupService/AddGroupMembers", OFFICE),
+    (
+        "/fiveledger.rounds.v1.GroupService/RemoveGroupMembers",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/GetInspection",
+        READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/BatchGetInspections",
+        READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/ListInspections",
+        READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/GetInspectionTimeline",
+        READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/CreateInspection",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/AssignInspectionGroup",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/RecordBriefing",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/StartStationing",
+        OFFICE_OR_LEADER,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/ReportInspection",
+        OFFICE_OR_LEADER,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/GiveFeedback",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/StartRectification",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/RecordDoubleReport",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.rounds.v1.InspectionService/CloseInspection",
         OFFICE,
     ),
     (
@@ -79,6 +189,10 @@ pub fn routes(
     let mut routes = tonic::service::Routes::builder();
     routes
         .add_service(OrganisationServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(InspectorServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(RoundServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(GroupServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(InspectionServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()
 }

@@ -159,3 +159,29 @@ pub async fn update_if_revision(
         .await?
         .ok_or_else(|| fiveledger_platform::ApiError::not_found(name_of(&id)))
 }
+
+/// The ids among the organisations on `paths` that are counties, in one
+/// query (地域回避 compares counties).
+pub async fn counties_on(
+    conn: &impl ConnectionTrait,
+    paths: &[&str],
+) -> ApiResult<std::collections::HashSet<String>> {
+    let mut ids: Vec<String> = paths
+        .iter()
+        .flat_map(|p| p.split('/'))
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(Entity::find()
+        .filter(Column::Id.is_in(ids))
+        .filter(Column::Kind.eq(OrganisationKind::County.as_str_name()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|o| o.id)
+        .collect())
+}

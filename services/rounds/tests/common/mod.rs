@@ -18,14 +18,14 @@ pub struct TestApp {
 }
 
 pub async fn spawn() -> TestApp {
+    spawn_with(RoundsSettings::default()).await
+}
+
+pub async fn spawn_with(settings: RoundsSettings) -> TestApp {
     let env = TestEnv::new("rounds");
-    let running = fiveledger_rounds::start(
-        &env.settings,
-        RoundsSettings::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("rounds service starts");
+    let running = fiveledger_rounds::start(&env.settings, settings, CancellationToken::new())
+        .await
+        .expect("rounds service starts");
     let channel = Channel::from_shared(format!("http://{}", running.addr))
         .expect("url")
         .connect()

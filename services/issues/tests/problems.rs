@@ -1,0 +1,784 @@
+//! Problems over gRPC: routing, freezing, the responsibility lists, import,
+//! and the rounds service missing or down.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use fiveledger_platform::auth::Role;
+use fiveledger_platform::testing::{self, authed};
+use fiveledger_proto::issues::*;
+use fiveledger_proto::rounds::InspectionPhase;
+use prost::Message;
+use tonic::Code;
+
+fn update(problem: Problem, paths: &[&str]) -> UpdateProblemRequest {
+    UpdateProblemRequest {
+        problem: Some(problem),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }),
+        request_id: String::new(),
+    }
+}
+
+fn responsibilities(p: &Problem) -> Responsibilities {
+    p.responsibilities.clone().expect("responsibilities")
+}
+
+#[tokio::test]
+async fn routing_rules_fill_the_supervising_body_and_can_be_overridden() {
+    let app = spawn().await;
+    // Defaults: (1) the inspected unit, (3) the level's discipline commission.
+    let routed = app
+        .create(problem("party-leadership", "落实主体责任不力"))
+        .await
+        .expect("create");
+    let r = responsibilities(&routed);
+    assert_eq!(r.main_unit, "organisations/xingning");
+    assert_eq!(r.main_unit_path, "guangxi/nanning/xingning");
+    assert_eq!(r.supervising_body, "organisations/nanning-jw");
+    assert!(r.supervising_body_routed);
+    assert_eq!(routed.round, "rounds/r12-9");
+    assert_eq!(routed.target_path, "guangxi/nanning/xingning");
+    assert!(!routed.frozen);
+
+    let personnel = app
+        .create(problem("personnel-selection", "超职数配备干部"))
+        .await
+        .expect("create");
+    assert_eq!(
+        responsibilities(&personnel).supervising_body,
+        "organisations/nanning-zzb"
+    );
+
+    // Overridden per problem.
+    let mut named = problem("personnel-selection", "带病提拔");
+    named.responsibilities.as_mut().expect("r").supervising_body =
+        "organisations/nanning-jw".into();
+    let named = app.create(named).await.expect("create");
+    assert_eq!(
+        responsibilities(&named).supervising_body,
+        "organisations/nanning-jw"
+    );
+    assert!(!responsibilities(&named).supervising_body_routed);
+
+    // A routed body follows a change of category; a named one stays.
+    let moved = app
+        .problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: routed.name.clone(),
+                    category: "personnel-selection".into(),
+                    etag: routed.etag.clone(),
+                    ..Default::default()
+                },
+                &["category"],
+            ),
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(
+        responsibilities(&moved).supervising_body,
+        "organisations/nanning-zzb"
+    );
+    let kept = app
+        .problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: named.name.clone(),
+                    category: "party-building".into(),
+                    ..Default::default()
+                },
+                &["category"],
+            ),
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(
+        responsibilities(&kept).supervising_body,
+        "organisations/nanning-jw"
+    );
+
+    // A stale etag is refused.
+    let stale = app
+        .problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: routed.name.clone(),
+                    title: "x".into(),
+                    etag: routed.etag.clone(),
+                    ..Default::default()
+                },
+                &["title"],
+            ),
+        ))
+        .await
+        .expect_err("stale");
+    assert_eq!(stale.code(), Code::Aborted);
+
+    // No propaganda department at this level: left empty for the caller.
+    let ideology = app
+        .create(problem("ideology", "意识形态责任制落实不到位"))
+        .await
+        .expect("create");
+    assert_eq!(responsibilities(&ideology).supervising_body, "");
+
+    // The rules are data: route ideology to the organisation department.
+    let category = app
+        .categories()
+        .get_category(authed(
+            &office(),
+            GetCategoryRequest {
+                name: "categories/ideology".into(),
+            },
+        ))
+        .await
+        .expect("category")
+        .into_inner();
+    assert_eq!(
+        category.supervising_body_kind,
+        SupervisingBodyKind::PropagandaDepartment as i32
+    );
+    let admin_token = admin();
+    app.categories()
+        .update_category(authed(
+            &admin_token,
+            UpdateCategoryRequest {
+                category: Some(Category {
+                    name: category.name.clone(),
+                    supervising_body_kind: SupervisingBodyKind::OrganisationDepartment as i32,
+                    etag: category.etag.clone(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["supervising_body_kind".into()],
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("update rule");
+    let rerouted = app
+        .create(problem("ideology", "网络意识形态阵地管理薄弱"))
+        .await
+        .expect("create");
+    assert_eq!(
+        responsibilities(&rerouted).supervising_body,
+        "organisations/nanning-zzb"
+    );
+    let catalogue = app
+        .categories()
+        .list_categories(authed(&office(), ListCategoriesRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(catalogue.categories.len(), 8);
+
+    // An unknown category or organisation names the field.
+    let err = app
+        .create(problem("no-such-category", "x"))
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(reason(&err), "UNKNOWN_CATEGORY");
+    assert_eq!(bad_field(&err), "problem.category");
+    let mut wrong = problem("party-leadership", "x");
+    wrong.responsibilities.as_mut().expect("r").supervising_body = "organisations/qingxiu".into();
+    let err = app.create(wrong).await.expect_err("not a supervisor");
+    assert_eq!(reason(&err), "WRONG_ORGANISATION_KIND");
+    assert_eq!(bad_field(&err), "problem.responsibilities.supervising_body");
+}
+
+#[tokio::test]
+async fn freezing_needs_responsibilities_one_and_three_and_then_nothing_changes() {
+    let app = spawn().await;
+    let complete = app
+        .create(problem("party-leadership", "a"))
+        .await
+        .expect("create");
+    let mut bare = problem("ideology", "b"); // no propaganda department: (3) empty
+    bare.responsibilities.as_mut().expect("r").principal = String::new();
+    let bare = app.create(bare).await.expect("create");
+
+    let err = app
+        .problems()
+        .freeze_problem_list(authed(
+            &office(),
+            FreezeProblemListRequest {
+                inspection: INSPECTION.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("incomplete");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&err), "RESPONSIBILITIES_INCOMPLETE");
+    let subjects = violation_subjects(&err);
+    assert!(subjects.contains(&bare.name), "{subjects:?}");
+    assert!(!subjects.contains(&complete.name));
+    assert!(err.message().contains(&bare.name));
+    assert_eq!(
+        app.list_state(INSPECTION).await.state,
+        ProblemListState::Open as i32
+    );
+
+    let mut r = responsibilities(&bare);
+    r.principal = "王局长".into();
+    r.supervising_body = "organisations/nanning-jw".into();
+    app.problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: bare.name.clone(),
+                    responsibilities: Some(r),
+                    ..Default::default()
+                },
+                &["responsibilities"],
+            ),
+        ))
+        .await
+        .expect("complete it");
+
+    for _ in 0..2 {
+        let list = app
+            .problems()
+            .freeze_problem_list(authed(
+                &office(),
+                FreezeProblemListRequest {
+                    inspection: INSPECTION.into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect("freeze")
+            .into_inner();
+        assert_eq!(list.state, ProblemListState::Frozen as i32);
+        assert_eq!(list.problem_count, 2);
+    }
+    let events = app.events("ProblemListFrozen").await;
+    assert_eq!(events.len(), 1, "freezing twice writes one event");
+    let frozen = ProblemListFrozen::decode(
+        events[0]
+            .payload
+            .as_ref()
+            .expect("payload")
+            .value
+            .as_slice(),
+    )
+    .expect("decode");
+    assert_eq!(frozen.inspection, INSPECTION);
+    let mut names: Vec<_> = frozen.problems.iter().map(|p| p.name.clone()).collect();
+    names.sort();
+    let mut expected = vec![complete.name.clone(), bare.name.clone()];
+    expected.sort();
+    assert_eq!(names, expected);
+    assert!(frozen.problems.iter().all(|p| p.frozen));
+
+    // Frozen: no edit, no delete, no new problem, not even responsibilities.
+    let err = app
+        .problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: complete.name.clone(),
+                    title: "changed".into(),
+                    ..Default::default()
+                },
+                &["title"],
+            ),
+        ))
+        .await
+        .expect_err("frozen");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&err), "PROBLEM_LIST_FROZEN");
+    let err = app
+        .problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: complete.name.clone(),
+                    ..Default::default()
+                },
+                &["responsibilities.leader_in_charge"],
+            ),
+        ))
+        .await
+        .expect_err("frozen");
+    assert_eq!(reason(&err), "PROBLEM_LIST_FROZEN");
+    let err = app
+        .problems()
+        .delete_problem(authed(
+            &office(),
+            DeleteProblemRequest {
+                name: complete.name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("frozen");
+    assert_eq!(reason(&err), "PROBLEM_LIST_FROZEN");
+    let err = app
+        .create(problem("party-leadership", "late"))
+        .await
+        .expect_err("frozen");
+    assert_eq!(reason(&err), "PROBLEM_LIST_FROZEN");
+
+    let got = app
+        .problems()
+        .get_problem(authed(
+            &office(),
+            GetProblemRequest {
+                name: complete.name.clone(),
+            },
+        ))
+        .await
+        .expect("get")
+        .into_inner();
+    assert!(got.frozen);
+    assert_eq!(app.list_all(&office(), "frozen = true", 1).await.len(), 2);
+    assert!(
+        app.list_all(&office(), "frozen = false", 10)
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn problems_are_registered_only_while_stationed() {
+    let app = spawn().await;
+    let mut p = problem("party-leadership", "x");
+    p.inspection = PREPARING.into();
+    let err = app.create(p).await.expect_err("preparation");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&err), "INSPECTION_NOT_STATIONED");
+    assert!(err.message().contains("INSPECTION_PHASE_PREPARATION"));
+
+    let created = app
+        .create(problem("party-leadership", "x"))
+        .await
+        .expect("create");
+    app.problems()
+        .delete_problem(authed(
+            &office(),
+            DeleteProblemRequest {
+                name: created.name.clone(),
+                etag: created.etag.clone(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("delete while stationed");
+    let err = app
+        .problems()
+        .get_problem(authed(&office(), GetProblemRequest { name: created.name }))
+        .await
+        .expect_err("deleted");
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn the_reported_event_freezes_or_leaves_only_responsibilities_open() {
+    let app = spawn().await;
+    let mut incomplete = problem("party-leadership", "x");
+    incomplete.responsibilities.as_mut().expect("r").principal = String::new();
+    let incomplete = app.create(incomplete).await.expect("create");
+    app.create(problem("party-building", "y"))
+        .await
+        .expect("create");
+
+    app.fake.report(INSPECTION).await;
+    let mut state = 0;
+    for _ in 0..100 {
+        state = app.list_state(INSPECTION).await.state;
+        if state == ProblemListState::Reported as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, ProblemListState::Reported as i32);
+    assert!(app.events("ProblemListFrozen").await.is_empty());
+
+    // Reported: content is final, responsibilities may be completed.
+    let err = app
+        .problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: incomplete.name.clone(),
+                    title: "new".into(),
+                    ..Default::default()
+                },
+                &["title"],
+            ),
+        ))
+        .await
+        .expect_err("content");
+    assert_eq!(reason(&err), "PROBLEM_LIST_REPORTED");
+    let err = app
+        .create(problem("party-leadership", "late"))
+        .await
+        .expect_err("new");
+    assert_eq!(reason(&err), "PROBLEM_LIST_REPORTED");
+    app.problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: incomplete.name.clone(),
+                    responsibilities: Some(Responsibilities {
+                        principal: "赵书记".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                &["responsibilities.principal"],
+            ),
+        ))
+        .await
+        .expect("complete");
+    let list = app
+        .problems()
+        .freeze_problem_list(authed(
+            &office(),
+            FreezeProblemListRequest {
+                inspection: INSPECTION.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("freeze")
+        .into_inner();
+    assert_eq!(list.state, ProblemListState::Frozen as i32);
+    assert!(list.report_time.is_some());
+    assert_eq!(app.events("ProblemListFrozen").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_reported_event_freezes_a_complete_list_once() {
+    let app = spawn().await;
+    app.create(problem("party-leadership", "x"))
+        .await
+        .expect("create");
+    app.fake.report(INSPECTION).await;
+    app.fake.report(INSPECTION).await; // a second report: still one freeze
+    let mut state = 0;
+    for _ in 0..100 {
+        state = app.list_state(INSPECTION).await.state;
+        if state == ProblemListState::Frozen as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, ProblemListState::Frozen as i32);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events = app.events("ProblemListFrozen").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor, "service:issues");
+}
+
+fn rows(n: usize) -> Vec<Problem> {
+    (0..n)
+        .map(|i| {
+            let mut p = problem(
+                if i % 2 == 0 {
+                    "party-leadership"
+                } else {
+                    "personnel-selection"
+                },
+                &format!("问题 {i}"),
+            );
+            p.inspection = String::new();
+            if i % 5 == 0 {
+                p.responsibilities
+                    .as_mut()
+                    .expect("r")
+                    .functional_department = "organisations/nanning-jtj".into();
+            }
+            p
+        })
+        .collect()
+}
+
+async fn import(
+    app: &TestApp,
+    rows: Vec<Problem>,
+) -> Result<ImportProblemsResponse, tonic::Status> {
+    // Several messages, as a client streams a large file.
+    let messages: Vec<ImportProblemsRequest> = rows
+        .chunks(100)
+        .enumerate()
+        .map(|(i, chunk)| ImportProblemsRequest {
+            inspection: if i == 0 {
+                INSPECTION.into()
+            } else {
+                String::new()
+            },
+            problems: chunk.to_vec(),
+            request_id: if i == 0 {
+                "import-1".into()
+            } else {
+                String::new()
+            },
+        })
+        .collect();
+    app.problems()
+        .import_problems(authed(&office(), tokio_stream::iter(messages)))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn an_import_with_one_bad_row_stores_nothing_and_names_the_row() {
+    let app = spawn().await;
+    let mut batch = rows(500);
+    batch[136].category = "no-such-category".into();
+    batch[41]
+        .responsibilities
+        .as_mut()
+        .expect("r")
+        .supervising_body = "organisations/nowhere".into();
+    batch[7].title = String::new();
+    let response = import(&app, batch).await.expect("answered");
+    assert!(response.problems.is_empty());
+    let errors: Vec<_> = response
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str(), e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (8, "title", "REQUIRED_FIELD"),
+            (
+                42,
+                "responsibilities.supervising_body",
+                "UNKNOWN_ORGANISATION"
+            ),
+            (137, "category", "UNKNOWN_CATEGORY"),
+        ]
+    );
+    assert!(app.list_all(&office(), "", 1000).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_good_import_of_500_problems_stores_500_with_batched_calls() {
+    let app = spawn().await;
+    let before_get = app.fake.calls.get_inspection.load(Ordering::SeqCst);
+    let before_batch = app
+        .fake
+        .calls
+        .batch_get_organisations
+        .load(Ordering::SeqCst);
+    let before_list = app.fake.calls.list_organisations.load(Ordering::SeqCst);
+    let response = import(&app, rows(500)).await.expect("import");
+    assert!(response.errors.is_empty(), "{:?}", response.errors.first());
+    assert_eq!(response.problems.len(), 500);
+    assert_eq!(
+        app.fake.calls.get_inspection.load(Ordering::SeqCst) - before_get,
+        1
+    );
+    assert_eq!(
+        app.fake
+            .calls
+            .batch_get_organisations
+            .load(Ordering::SeqCst)
+            - before_batch,
+        1
+    );
+    // One directory lookup per routed kind (discipline commission, organisation department).
+    assert_eq!(
+        app.fake.calls.list_organisations.load(Ordering::SeqCst) - before_list,
+        2
+    );
+
+    let all = app
+        .list_all(&office(), &format!("inspection = \"{INSPECTION}\""), 200)
+        .await;
+    assert_eq!(all.len(), 500);
+    let by_time = app.list_all(&office(), "", 120).await;
+    assert_eq!(by_time.len(), 500);
+
+    // A retry with the same request id stores nothing more.
+    let again = import(&app, rows(500)).await.expect("retry");
+    assert_eq!(again.problems.len(), 500);
+    assert_eq!(app.list_all(&office(), "", 1000).await.len(), 500);
+
+    // Responsibility lists: (4) the transport bureau holds every fifth.
+    let bureau = app
+        .list_all(
+            &office(),
+            "responsible = \"organisations/nanning-jtj\" AND responsibility = 4",
+            30,
+        )
+        .await;
+    assert_eq!(bureau.len(), 100);
+    // (3) the organisation department holds the personnel problems.
+    let zzb = app
+        .list_all(
+            &office(),
+            "responsible = \"organisations/nanning-zzb\" AND responsibility = 3 AND category = personnel-selection",
+            1000,
+        )
+        .await;
+    assert_eq!(zzb.len(), 250);
+}
+
+#[tokio::test]
+async fn responsibility_lists_are_queried_by_holder_and_scoped() {
+    let app = spawn().await;
+    for i in 0..3 {
+        app.create(problem("party-leadership", &format!("p{i}")))
+            .await
+            .expect("create");
+    }
+    let mut sev = problem("personnel-selection", "severe");
+    sev.severity = ProblemSeverity::Severe as i32;
+    app.create(sev).await.expect("create");
+
+    // The discipline commission sees the problems it supervises, though the
+    // targets lie outside its own subtree, page by page.
+    let jw = discipline();
+    let supervised = app
+        .list_all(
+            &jw,
+            "responsible = \"organisations/nanning-jw\" AND responsibility = 3",
+            1,
+        )
+        .await;
+    assert_eq!(supervised.len(), 3);
+    assert!(
+        app.list_all(
+            &jw,
+            "responsible = \"organisations/nanning-jw\" AND responsibility = 1",
+            10
+        )
+        .await
+        .is_empty()
+    );
+    assert!(app.list_all(&jw, "", 10).await.is_empty(), "nothing else");
+
+    // (1) and (2): the inspected unit's list and its leaders in charge.
+    let unit = testing::token("unit", "guangxi/nanning/xingning", &[Role::InspectedUnit]);
+    assert_eq!(
+        app.list_all(
+            &unit,
+            "responsible = \"organisations/xingning\" AND responsibility = 1",
+            2
+        )
+        .await
+        .len(),
+        4
+    );
+    assert_eq!(
+        app.list_all(
+            &unit,
+            "responsible = \"organisations/xingning\" AND responsibility = 2 AND leader_in_charge = \"李副书记\"",
+            2
+        )
+        .await
+        .len(),
+        4
+    );
+    assert_eq!(
+        app.list_all(&office(), "severity = PROBLEM_SEVERITY_SEVERE", 10)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.list_all(
+            &office(),
+            "target_subtree = \"guangxi/nanning/xingning\" AND round = \"rounds/r12-9\"",
+            10
+        )
+        .await
+        .len(),
+        4
+    );
+
+    // Another county sees nothing of Xingning.
+    let other = testing::token("q", "guangxi/nanning/qingxiu", &[Role::InspectionOffice]);
+    assert!(app.list_all(&other, "", 10).await.is_empty());
+    let one = &supervised[0];
+    let err = app
+        .problems()
+        .get_problem(authed(
+            &other,
+            GetProblemRequest {
+                name: one.name.clone(),
+            },
+        ))
+        .await
+        .expect_err("out of scope");
+    assert_eq!(err.code(), Code::NotFound);
+    let err = app
+        .problems()
+        .list_problems(authed(
+            &office(),
+            ListProblemsRequest {
+                filter: "responsibility = 3".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("needs a holder");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(reason(&err), "INVALID_FILTER");
+}
+
+#[tokio::test]
+async fn an_unknown_inspection_is_not_found_by_name() {
+    let app = spawn().await;
+    let mut p = problem("party-leadership", "x");
+    p.inspection = "rounds/r12-9/inspections/nowhere".into();
+    let err = app.create(p).await.expect_err("unknown");
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(
+        metadata(&err, "resource"),
+        "rounds/r12-9/inspections/nowhere"
+    );
+    assert!(err.message().contains("rounds/r12-9/inspections/nowhere"));
+}
+
+#[tokio::test]
+async fn with_the_rounds_service_down_calls_are_unavailable_and_nothing_is_written() {
+    let app = spawn_without_rounds().await;
+    let err = app
+        .create(problem("party-leadership", "x"))
+        .await
+        .expect_err("down");
+    assert_eq!(err.code(), Code::Unavailable);
+    assert_eq!(reason(&err), "DEPENDENCY_UNAVAILABLE");
+    let response = import(&app, rows(3)).await.expect_err("down");
+    assert_eq!(response.code(), Code::Unavailable);
+    let err = app
+        .problems()
+        .freeze_problem_list(authed(
+            &office(),
+            FreezeProblemListRequest {
+                inspection: INSPECTION.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("down");
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(app.list_all(&admin(), "", 100).await.is_empty());
+    assert!(app.events("").await.is_empty());
+    let _ = InspectionPhase::Stationed;
+}

@@ -1,0 +1,188 @@
+//! Avoidance (回避) when staffing groups: who may not inspect which target.
+//!
+//! - 任职回避 (`AVOIDANCE_POST`): a person who works, or worked, in the
+//!   target's subtree.
+//! - 地域回避 (`AVOIDANCE_REGION`): in a linked city-county round or a
+//!   cross-county round, a person whose home organisation is in the same
+//!   county as the target.
+//! - 公务回避 (`AVOIDANCE_RELATION`): a person who declared a relation to
+//!   an organisation that contains the target or lies within it.
+
+use std::collections::HashSet;
+
+use fiveledger_platform::ApiError;
+use fiveledger_platform::auth::in_subtree;
+use fiveledger_platform::error::Violation;
+
+use super::inspector::{StoredPost, StoredRelation};
+
+pub const POST: &str = "AVOIDANCE_POST";
+pub const REGION: &str = "AVOIDANCE_REGION";
+pub const RELATION: &str = "AVOIDANCE_RELATION";
+/// A person already staffed in another group of the round.
+pub const IN_OTHER_GROUP: &str = "INSPECTOR_IN_OTHER_GROUP";
+
+/// What avoidance needs to know of one person.
+#[derive(Debug, Clone)]
+pub struct Person<'a> {
+    /// `inspectors/{id}`.
+    pub name: String,
+    pub home_path: &'a str,
+    pub posts: &'a [StoredPost],
+    pub relations: &'a [StoredRelation],
+}
+
+/// What avoidance needs to know of one target.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    /// `organisations/{id}`.
+    pub name: String,
+    pub path: &'a str,
+}
+
+/// The county (an organisation id on the path whose kind is county) of a
+/// path, if the path lies in one.
+pub fn county_of<'p>(path: &'p str, counties: &HashSet<String>) -> Option<&'p str> {
+    path.split('/').find(|id| counties.contains(*id))
+}
+
+/// Every violation of the rules by `people` inspecting `targets`, one per
+/// person, target and rule. `regional` says whether 地域回避 applies to the
+/// round.
+pub fn violations(
+    people: &[Person<'_>],
+    targets: &[Target<'_>],
+    regional: bool,
+    counties: &HashSet<String>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for target in targets {
+        let target_county = county_of(target.path, counties);
+        for person in people {
+            let worked = in_subtree(person.home_path, target.path)
+                || person
+                    .posts
+                    .iter()
+                    .any(|p| in_subtree(&p.path, target.path));
+            if worked {
+                out.push(Violation {
+                    kind: POST.into(),
+                    subject: person.name.clone(),
+                    description: format!(
+                        "{} works or worked in {} (任职回避)",
+                        person.name, target.name
+                    ),
+                });
+            }
+            if regional
+                && target_county.is_some()
+                && county_of(person.home_path, counties) == target_county
+            {
+                out.push(Violation {
+                    kind: REGION.into(),
+                    subject: person.name.clone(),
+                    description: format!(
+                        "{} comes from the county of {} (地域回避)",
+                        person.name, target.name
+                    ),
+                });
+            }
+            let related = person
+                .relations
+                .iter()
+                .any(|r| in_subtree(&r.path, target.path) || in_subtree(target.path, &r.path));
+            if related {
+                out.push(Violation {
+                    kind: RELATION.into(),
+                    subject: person.name.clone(),
+                    description: format!(
+                        "{} declared a relation to {} (公务回避)",
+                        person.name, target.name
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The refusal for a non-empty list of violations: the reason is the rule
+/// of the first, the details list them all.
+pub fn refuse(violations: Vec<Violation>) -> ApiError {
+    let reason = match violations.first().map(|v| v.kind.as_str()) {
+        Some(POST) => POST,
+        Some(REGION) => REGION,
+        Some(RELATION) => RELATION,
+        _ => IN_OTHER_GROUP,
+    };
+    let people: Vec<&str> = violations.iter().map(|v| v.subject.as_str()).collect();
+    ApiError::precondition_with(
+        reason,
+        format!("avoidance refuses {}", people.join(", ")),
+        violations,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(path: &str) -> StoredPost {
+        StoredPost {
+            organisation_id: path.rsplit('/').next().unwrap_or_default().into(),
+            path: path.into(),
+            start: chrono::NaiveDate::from_ymd_opt(2020, 1, 1).expect("date"),
+            end: None,
+        }
+    }
+
+    #[test]
+    fn each_rule_is_found() {
+        let counties: HashSet<String> = ["xn".to_owned(), "qx".to_owned()].into();
+        let target = Target {
+            name: "organisations/xn-edu".into(),
+            path: "gx/nn/xn/xn-edu",
+        };
+        let posts = [post("gx/nn/xn/xn-edu/school")];
+        let relations = [StoredRelation {
+            organisation_id: "xn".into(),
+            path: "gx/nn/xn".into(),
+        }];
+        let worked = Person {
+            name: "inspectors/a".into(),
+            home_path: "gx/nn/qx",
+            posts: &posts,
+            relations: &[],
+        };
+        let local = Person {
+            name: "inspectors/b".into(),
+            home_path: "gx/nn/xn/xn-town",
+            posts: &[],
+            relations: &[],
+        };
+        let related = Person {
+            name: "inspectors/c".into(),
+            home_path: "gx/nn/qx",
+            posts: &[],
+            relations: &relations,
+        };
+        let v = violations(
+            std::slice::from_ref(&worked),
+            std::slice::from_ref(&target),
+            true,
+            &counties,
+        );
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, POST);
+        let v = violations(
+            std::slice::from_ref(&local),
+            std::slice::from_ref(&target),
+            true,
+            &counties,
+        );
+        assert_eq!(v[0].kind, REGION);
+        assert!(violations(&[local], std::slice::from_ref(&target), false, &counties).is_empty());
+        let v = violations(&[related], &[target], false, &counties);
+        assert_eq!(v[0].kind, RELATION);
+    }
+}

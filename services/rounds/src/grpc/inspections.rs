@@ -1,0 +1,1096 @@
+//! InspectionService: inspections and their timeline (巡前 → 巡中 → 汇报 →
+//! 反馈 → 整改 → closed). Every step is one transaction that checks the
+//! phase, writes the inspection, records the step and appends its event.
+
+use chrono::NaiveDate;
+use fiveledger_platform::aip::filter::{self, Op};
+use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
+use fiveledger_platform::aip::names::{self, validate_text};
+use fiveledger_platform::aip::page::PageRequest;
+use fiveledger_platform::auth::{Caller, Role};
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::time::{from_date, from_optional_date, to_date};
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::rounds::inspection_service_server::InspectionService;
+use fiveledger_proto::rounds::*;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction};
+use tonic::{Request, Response, Status};
+
+use super::Api;
+use super::groups::{check_avoidance, expect_open_round};
+use super::scope::{self, context, today};
+use crate::domain::inspection::{
+    self as domain, GROUPS, MAX_PERSON, MAX_SUMMARY, double_report_due, expect_phase, missing,
+    not_before,
+};
+use crate::domain::{organisation, parse_enum, round as round_domain};
+use crate::storage::inspections::{self as store, ListQuery, encode_records};
+use crate::storage::{groups, inspectors, organisations, rounds};
+
+use InspectionPhase as P;
+
+const MAX_BATCH: usize = 1000;
+
+/// Which event a step writes.
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    Created,
+    GroupAssigned,
+    BriefingRecorded,
+    Stationed,
+    MidTermReported,
+    Reported,
+    FeedbackGiven,
+    RectificationStarted,
+    DoubleReportRecorded(DoubleReportKind),
+    Closed,
+}
+
+async fn append_event(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    event: Event,
+    inspection: &Inspection,
+) -> ApiResult<()> {
+    let subject = inspection.name.as_str();
+    let i = Some(inspection.clone());
+    match event {
+        Event::Created => {
+            outbox::append(txn, ctx, subject, &InspectionCreated { inspection: i }).await
+        }
+        Event::GroupAssigned => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &InspectionGroupAssigned { inspection: i },
+            )
+            .await
+        }
+        Event::BriefingRecorded => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &InspectionBriefingRecorded { inspection: i },
+            )
+            .await
+        }
+        Event::Stationed => {
+            outbox::append(txn, ctx, subject, &InspectionStationed { inspection: i }).await
+        }
+        Event::MidTermReported => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &InspectionMidTermReported { inspection: i },
+            )
+            .await
+        }
+        Event::Reported => {
+            outbox::append(txn, ctx, subject, &InspectionReported { inspection: i }).await
+        }
+        Event::FeedbackGiven => {
+            outbox::append(txn, ctx, subject, &FeedbackGiven { inspection: i }).await
+        }
+        Event::RectificationStarted => {
+            outbox::append(txn, ctx, subject, &RectificationStarted { inspection: i }).await
+        }
+        Event::DoubleReportRecorded(kind) => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &DoubleReportRecorded {
+                    inspection: i,
+                    kind: kind as i32,
+                },
+            )
+            .await
+        }
+        Event::Closed => {
+            outbox::append(txn, ctx, subject, &InspectionClosed { inspection: i }).await
+        }
+    }
+}
+
+/// What a step changes.
+struct Change {
+    phase: InspectionPhase,
+    /// The timeline records after the step.
+    records: Inspection,
+    /// `Some` to (re)assign the group.
+    group_id: Option<String>,
+    /// Set by the feedback step (with the due date it implies).
+    feedback_date: Option<NaiveDate>,
+    event: Event,
+    description: String,
+}
+
+/// Writes a step: the row (if still at its revision), the timeline step,
+/// the event. Returns the inspection after it.
+async fn commit(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    days: u32,
+    step: &str,
+    current: &store::Model,
+    change: Change,
+) -> ApiResult<Inspection> {
+    let mut model: store::ActiveModel = current.clone().into();
+    model.phase = Set(change.phase.as_str_name().to_owned());
+    model.records = Set(encode_records(&change.records));
+    if let Some(group_id) = change.group_id {
+        model.group_id = Set(Some(group_id));
+    }
+    if let Some(date) = change.feedback_date {
+        model.feedback_date = Set(Some(date));
+        model.double_report_due_date = Set(Some(double_report_due(date, days)));
+    }
+    model.revision = Set(current.revision + 1);
+    model.update_time = Set(chrono::Utc::now());
+    let updated = store::update_if_revision(txn, model, current.revision).await?;
+    store::record_step(
+        txn,
+        &updated,
+        step,
+        &ctx.actor,
+        &ctx.request_id,
+        change.description,
+    )
+    .await?;
+    let inspection = single(txn, &updated).await?;
+    append_event(txn, ctx, change.event, &inspection).await?;
+    Ok(inspection)
+}
+
+/// One row as the full resource (with its look-backs).
+async fn single(conn: &impl sea_orm::ConnectionTrait, row: &store::Model) -> ApiResult<Inspection> {
+    Ok(store::to_protos(conn, std::slice::from_ref(row), today())
+        .await?
+        .remove(0))
+}
+
+fn required_date(field: &str, d: Option<&Date>) -> ApiResult<NaiveDate> {
+    from_date(field, d.ok_or_else(|| ApiError::required(field))?)
+}
+
+fn date_of(record: &Option<ReportRecord>) -> Option<NaiveDate> {
+    record
+        .as_ref()
+        .and_then(|r| r.date.as_ref())
+        .and_then(|d| from_date("", d).ok())
+}
+
+/// Validates a report record: a date and a bounded summary.
+fn parse_report(
+    field: &str,
+    report: Option<&ReportRecord>,
+) -> ApiResult<(NaiveDate, ReportRecord)> {
+    let report = report.ok_or_else(|| ApiError::required(field))?;
+    let date = required_date(&format!("{field}.date"), report.date.as_ref())?;
+    validate_text(
+        &format!("{field}.summary"),
+        &report.summary,
+        false,
+        MAX_SUMMARY,
+    )?;
+    Ok((
+        date,
+        ReportRecord {
+            date: Some(to_date(date)),
+            summary: report.summary.trim().to_owned(),
+        },
+    ))
+}
+
+fn parse_feedback_part(
+    field: &str,
+    part: Option<&FeedbackPart>,
+) -> ApiResult<(NaiveDate, FeedbackPart)> {
+    let part = part.ok_or_else(|| ApiError::required(field))?;
+    let date = required_date(&format!("{field}.date"), part.date.as_ref())?;
+    validate_text(
+        &format!("{field}.given_by"),
+        &part.given_by,
+        true,
+        MAX_PERSON,
+    )?;
+    validate_text(
+        &format!("{field}.recipient"),
+        &part.recipient,
+        true,
+        MAX_PERSON,
+    )?;
+    Ok((
+        date,
+        FeedbackPart {
+            date: Some(to_date(date)),
+            given_by: part.given_by.trim().to_owned(),
+            recipient: part.recipient.trim().to_owned(),
+        },
+    ))
+}
+
+/// A caller who is only a group member may take a step only as the
+/// leader of the inspection's group.
+async fn check_leader(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    current: &store::Model,
+) -> ApiResult<()> {
+    if caller.has_role(Role::InspectionOffice) {
+        return Ok(());
+    }
+    let denied = || {
+        ApiError::PermissionDenied(format!(
+            "only the leader of the group assigned to {} or the inspection office may take this step",
+            current.name()
+        ))
+    };
+    let Some(group_id) = &current.group_id else {
+        return Err(denied());
+    };
+    let members =
+        groups::members_of(txn, &current.round_id, std::slice::from_ref(group_id)).await?;
+    let Some(leader) = members
+        .iter()
+        .find(|m| m.role == GroupRole::Leader.as_str_name())
+    else {
+        return Err(denied());
+    };
+    match inspectors::find(txn, &leader.inspector_id).await? {
+        Some(person) if !person.subject.is_empty() && person.subject == caller.subject => Ok(()),
+        _ => Err(denied()),
+    }
+}
+
+impl Api {
+    /// Runs one phase step: in one transaction, find the inspection in
+    /// scope, check who may act and the phase, apply, commit.
+    #[allow(clippy::too_many_arguments)]
+    async fn step<F>(
+        &self,
+        caller: Caller,
+        method: &'static str,
+        name: String,
+        request_id: String,
+        key: Option<RequestKey>,
+        allowed: &'static [InspectionPhase],
+        leader_may: bool,
+        apply: F,
+    ) -> Result<Response<Inspection>, Status>
+    where
+        F: FnOnce(&store::Model, &rounds::Model, Inspection) -> ApiResult<Change> + Send + 'static,
+    {
+        let ctx = context(&caller, &request_id);
+        let days = self.settings.double_report_days;
+        let inspection = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let current = scope::inspection(txn, &caller, "name", &name).await?;
+                if leader_may {
+                    check_leader(txn, &caller, &current).await?;
+                }
+                expect_phase(&name, current.phase(), allowed, method)?;
+                let round = rounds::find(txn, &current.round_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(&name))?;
+                let change = apply(&current, &round, current.records()?)?;
+                commit(txn, &ctx, days, method, &current, change).await
+            })
+        })
+        .await?;
+        Ok(Response::new(inspection))
+    }
+}
+
+/// Validates a look-back link of a new inspection in `round` of `target_id`.
+async fn check_look_back(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    round: &rounds::Model,
+    target_id: &str,
+    look_back_of: &str,
+) -> ApiResult<String> {
+    let field = "inspection.look_back_of";
+    if round.kind() != RoundKind::LookBack {
+        if look_back_of.is_empty() {
+            return Ok(String::new());
+        }
+        return Err(ApiError::invalid(
+            field,
+            "LOOK_BACK_ONLY_IN_LOOK_BACK_ROUND",
+            "only an inspection of a look-back round (ROUND_KIND_LOOK_BACK) looks back",
+        ));
+    }
+    if look_back_of.is_empty() {
+        return Err(ApiError::required(field));
+    }
+    let earlier = scope::inspection(txn, caller, field, look_back_of).await?;
+    if earlier.target_id != target_id {
+        return Err(ApiError::invalid(
+            field,
+            "LOOK_BACK_TARGET_MISMATCH",
+            format!(
+                "{look_back_of} inspected {}, not {}",
+                organisation::name_of(&earlier.target_id),
+                organisation::name_of(target_id)
+            ),
+        ));
+    }
+    if !round.look_back_round_ids()?.contains(&earlier.round_id) {
+        return Err(ApiError::invalid(
+            field,
+            "LOOK_BACK_ROUND_NOT_RECHECKED",
+            format!(
+                "{look_back_of} is not in one of the rounds {} re-checks",
+                round_domain::name_of(&round.id)
+            ),
+        ));
+    }
+    if !matches!(
+        earlier.phase(),
+        P::FeedbackGiven | P::Rectifying | P::Closed
+    ) {
+        return Err(missing(
+            "LOOK_BACK_BEFORE_FEEDBACK",
+            look_back_of,
+            &format!(
+                "a look-back re-checks rectification; it is in {}",
+                earlier.phase().as_str_name()
+            ),
+        ));
+    }
+    Ok(earlier.name())
+}
+
+/// The group of `round` named `group`, with its members checked against
+/// `target` for avoidance.
+async fn assignable_group(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    round: &rounds::Model,
+    field: &str,
+    group: &str,
+    target: (&str, &str),
+) -> ApiResult<String> {
+    let (round_id, _) = names::parse_nested(field, group, "rounds", GROUPS)?;
+    if round_id != round.id {
+        return Err(ApiError::invalid(
+            field,
+            "GROUP_OF_ANOTHER_ROUND",
+            format!(
+                "{group} is not a group of {}",
+                round_domain::name_of(&round.id)
+            ),
+        ));
+    }
+    let (_, g) = scope::group(txn, caller, field, group).await?;
+    let members = groups::members_of(txn, &round.id, std::slice::from_ref(&g.id)).await?;
+    let ids: Vec<String> = members.iter().map(|m| m.inspector_id.clone()).collect();
+    let people = inspectors::find_many(txn, &ids).await?;
+    check_avoidance(
+        txn,
+        round,
+        &people,
+        &[(target.0.to_owned(), target.1.to_owned())],
+    )
+    .await?;
+    Ok(g.id)
+}
+
+#[tonic::async_trait]
+impl InspectionService for Api {
+    async fn get_inspection(
+        &self,
+        request: Request<GetInspectionRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let row =
+            scope::inspection(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+        Ok(Response::new(single(self.db.reader(), &row).await?))
+    }
+
+    async fn batch_get_inspections(
+        &self,
+        request: Request<BatchGetInspectionsRequest>,
+    ) -> Result<Response<BatchGetInspectionsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let names = &request.get_ref().names;
+        if names.len() > MAX_BATCH {
+            return Err(ApiError::invalid(
+                "names",
+                "TOO_MANY",
+                format!("at most {MAX_BATCH} names"),
+            )
+            .into());
+        }
+        let keys = names
+            .iter()
+            .map(|n| {
+                names::parse_nested("names", n, "rounds", domain::COLLECTION)
+                    .map(|(r, i)| (r.to_owned(), i.to_owned()))
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        let found = store::find_many(self.db.reader(), &keys).await?;
+        let ordered = keys
+            .iter()
+            .zip(names)
+            .map(|((r, i), name)| {
+                found
+                    .iter()
+                    .find(|row| &row.round_id == r && &row.id == i)
+                    .filter(|row| scope::sees_inspection(&caller, row))
+                    .cloned()
+                    .ok_or_else(|| ApiError::not_found(name.clone()))
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        let inspections = store::to_protos(self.db.reader(), &ordered, today()).await?;
+        Ok(Response::new(BatchGetInspectionsResponse { inspections }))
+    }
+
+    async fn create_inspection(
+        &self,
+        request: Request<CreateInspectionRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let new = request
+            .inspection
+            .clone()
+            .ok_or_else(|| ApiError::required("inspection"))?;
+        let target_id =
+            names::parse("inspection.target", &new.target, organisation::COLLECTION)?.to_owned();
+        let id = if request.inspection_id.is_empty() {
+            None
+        } else {
+            names::validate_id("inspection_id", &request.inspection_id)?;
+            Some(request.inspection_id.clone())
+        };
+        let key = RequestKey::new(&caller, "CreateInspection", &request.request_id, &request)?;
+        let ctx = context(&caller, &request.request_id);
+        let created = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let round = scope::round(txn, &caller, "parent", &request.parent).await?;
+                expect_open_round(&round)?;
+                let target =
+                    scope::organisation(txn, &caller, "inspection.target", &new.target).await?;
+                if !fiveledger_platform::auth::in_subtree(&target.path, &round.organisation_path) {
+                    return Err(ApiError::invalid(
+                        "inspection.target",
+                        "TARGET_OUTSIDE_ROUND",
+                        format!(
+                            "{} is not under {}, which runs the round",
+                            new.target,
+                            organisation::name_of(&round.organisation_id)
+                        ),
+                    ));
+                }
+                let look_back_of =
+                    check_look_back(txn, &caller, &round, &target_id, &new.look_back_of).await?;
+                let group_id = if new.group.is_empty() {
+                    None
+                } else {
+                    Some(
+                        assignable_group(
+                            txn,
+                            &caller,
+                            &round,
+                            "inspection.group",
+                            &new.group,
+                            (&target.id, &target.path),
+                        )
+                        .await?,
+                    )
+                };
+                let id = id.unwrap_or_else(|| names::generate_id('i'));
+                let now = chrono::Utc::now();
+                let row = store::ActiveModel {
+                    round_id: Set(round.id.clone()),
+                    id: Set(id.clone()),
+                    target_id: Set(target.id.clone()),
+                    target_path: Set(target.path.clone()),
+                    group_id: Set(group_id),
+                    phase: Set(P::Preparation.as_str_name().to_owned()),
+                    round_kind: Set(round.kind.clone()),
+                    round_organisation_path: Set(round.organisation_path.clone()),
+                    look_back_of: Set(look_back_of),
+                    feedback_date: Set(None),
+                    double_report_due_date: Set(None),
+                    records: Set(encode_records(&Inspection::default())),
+                    revision: Set(1),
+                    create_time: Set(now),
+                    update_time: Set(now),
+                }
+                .insert(txn)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        ApiError::AlreadyExists {
+                            resource: format!(
+                                "{} (or an inspection of {} in this round)",
+                                domain::name_of(&round.id, &id),
+                                new.target
+                            ),
+                        }
+                    } else {
+                        e.into()
+                    }
+                })?;
+                store::record_step(
+                    txn,
+                    &row,
+                    "CreateInspection",
+                    &ctx.actor,
+                    &ctx.request_id,
+                    format!("{} added to the round", new.target),
+                )
+                .await?;
+                let inspection = single(txn, &row).await?;
+                append_event(txn, &ctx, Event::Created, &inspection).await?;
+                Ok(inspection)
+            })
+        })
+        .await?;
+        Ok(Response::new(created))
+    }
+
+    async fn list_inspections(
+        &self,
+        request: Request<ListInspectionsRequest>,
+    ) -> Result<Response<ListInspectionsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            &[&request.parent, &request.filter, &caller.org_path],
+        )?;
+        let round_id = if request.parent == "rounds/-" {
+            None
+        } else {
+            Some(names::parse("parent", &request.parent, round_domain::COLLECTION)?.to_owned())
+        };
+        let mut query = ListQuery {
+            scope: caller.org_path.clone(),
+            round_id: round_id.clone(),
+            limit: page.limit(),
+            ..Default::default()
+        };
+        for term in filter::parse(&request.filter)? {
+            let value = term.expect_op(&[Op::Eq])?;
+            match term.field.as_str() {
+                "group" => {
+                    let (r, g) = names::parse_nested("filter", value, "rounds", GROUPS)?;
+                    if round_id.as_deref().is_some_and(|id| id != r) {
+                        return Err(ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            "the group is not of the parent round",
+                        )
+                        .into());
+                    }
+                    query.round_id = Some(r.to_owned());
+                    query.group_id = Some(g.to_owned());
+                }
+                "phase" => {
+                    query.phase = Some(InspectionPhase::from_str_name(value).ok_or_else(|| {
+                        ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            format!("unknown phase {value}"),
+                        )
+                    })?);
+                }
+                "target" => {
+                    query.target_id =
+                        Some(names::parse("filter", value, organisation::COLLECTION)?.to_owned());
+                }
+                "ancestor" => {
+                    let id = names::parse("filter", value, organisation::COLLECTION)?;
+                    let org = organisations::find(self.db.reader(), id)
+                        .await?
+                        .ok_or_else(|| ApiError::not_found(value))?;
+                    query.ancestor_path = Some(org.path);
+                }
+                "look_back_of" => {
+                    names::parse_nested("filter", value, "rounds", domain::COLLECTION)?;
+                    query.look_back_of = Some(value.to_owned());
+                }
+                other => {
+                    return Err(ApiError::invalid(
+                        "filter",
+                        "INVALID_FILTER",
+                        format!(
+                            "unknown field {other}; use group, phase, target, ancestor or look_back_of"
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+        if page.after.is_some() {
+            query.after = Some((
+                page.after_str(0)?.unwrap_or_default().to_owned(),
+                page.after_str(1)?.unwrap_or_default().to_owned(),
+            ));
+        }
+        let rows = store::list(self.db.reader(), &query).await?;
+        let (rows, next_page_token) = page.finish(rows, |last| {
+            vec![last.round_id.clone().into(), last.id.clone().into()]
+        });
+        Ok(Response::new(ListInspectionsResponse {
+            inspections: store::to_protos(self.db.reader(), &rows, today()).await?,
+            next_page_token,
+        }))
+    }
+
+    async fn get_inspection_timeline(
+        &self,
+        request: Request<GetInspectionTimelineRequest>,
+    ) -> Result<Response<InspectionTimeline>, Status> {
+        let caller = Caller::of(&request)?;
+        let row =
+            scope::inspection(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+        let inspection = single(self.db.reader(), &row).await?;
+        let steps = store::steps(self.db.reader(), &row.round_id, &row.id).await?;
+        Ok(Response::new(InspectionTimeline {
+            inspection: Some(inspection),
+            steps,
+        }))
+    }
+
+    async fn assign_inspection_group(
+        &self,
+        request: Request<AssignInspectionGroupRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        if request.group.is_empty() {
+            return Err(ApiError::required("group").into());
+        }
+        let key = RequestKey::new(
+            &caller,
+            "AssignInspectionGroup",
+            &request.request_id,
+            &request,
+        )?;
+        let ctx = context(&caller, &request.request_id);
+        let days = self.settings.double_report_days;
+        let inspection = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let name = request.name.clone();
+                let current = scope::inspection(txn, &caller, "name", &name).await?;
+                expect_phase(
+                    &name,
+                    current.phase(),
+                    &[P::Preparation],
+                    "AssignInspectionGroup",
+                )?;
+                let round = rounds::find(txn, &current.round_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(&name))?;
+                let group_id = assignable_group(
+                    txn,
+                    &caller,
+                    &round,
+                    "group",
+                    &request.group,
+                    (&current.target_id, &current.target_path),
+                )
+                .await?;
+                let change = Change {
+                    phase: P::Preparation,
+                    records: current.records()?,
+                    group_id: Some(group_id),
+                    feedback_date: None,
+                    event: Event::GroupAssigned,
+                    description: format!("{} assigned", request.group),
+                };
+                commit(txn, &ctx, days, "AssignInspectionGroup", &current, change).await
+            })
+        })
+        .await?;
+        Ok(Response::new(inspection))
+    }
+
+    async fn record_briefing(
+        &self,
+        request: Request<RecordBriefingRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let briefing = request
+            .briefing
+            .clone()
+            .ok_or_else(|| ApiError::required("briefing"))?;
+        let org_id = names::parse(
+            "briefing.organisation",
+            &briefing.organisation,
+            organisation::COLLECTION,
+        )?;
+        let date = required_date("briefing.date", briefing.date.as_ref())?;
+        validate_text("briefing.summary", &briefing.summary, false, MAX_SUMMARY)?;
+        // Read before the write transaction opens (never both at once).
+        if organisations::find(self.db.reader(), org_id)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::not_found(&briefing.organisation).into());
+        }
+        let key = RequestKey::new(&caller, "RecordBriefing", &request.request_id, &request)?;
+        let record = Briefing {
+            organisation: briefing.organisation.clone(),
+            date: Some(to_date(date)),
+            summary: briefing.summary.trim().to_owned(),
+        };
+        self.step(
+            caller,
+            "RecordBriefing",
+            request.name,
+            request.request_id,
+            key,
+            &[P::Preparation],
+            false,
+            move |_, _, mut records| {
+                let description = format!("briefing by {}", record.organisation);
+                records.briefings.push(record);
+                Ok(Change {
+                    phase: P::Preparation,
+                    records,
+                    group_id: None,
+                    feedback_date: None,
+                    event: Event::BriefingRecorded,
+                    description,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn start_stationing(
+        &self,
+        request: Request<StartStationingRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let start = required_date("start_date", request.start_date.as_ref())?;
+        let end = required_date("end_date", request.end_date.as_ref())?;
+        if end < start {
+            return Err(ApiError::invalid(
+                "end_date",
+                "END_BEFORE_START",
+                "end_date cannot be before start_date",
+            )
+            .into());
+        }
+        let key = RequestKey::new(&caller, "StartStationing", &request.request_id, &request)?;
+        let name = request.name.clone();
+        self.step(
+            caller,
+            "StartStationing",
+            request.name,
+            request.request_id,
+            key,
+            &[P::Preparation],
+            true,
+            move |current, round, mut records| {
+                if current.group_id.is_none() {
+                    return Err(missing(
+                        "GROUP_NOT_ASSIGNED",
+                        &name,
+                        "no group is assigned yet",
+                    ));
+                }
+                if records.briefings.is_empty() {
+                    return Err(missing(
+                        "BRIEFING_MISSING",
+                        &name,
+                        "no preparation briefing is recorded yet",
+                    ));
+                }
+                if round.state() != RoundState::InProgress {
+                    return Err(missing(
+                        "ROUND_NOT_IN_PROGRESS",
+                        &name,
+                        &format!("the round is in {}", round.state().as_str_name()),
+                    ));
+                }
+                records.stationing = Some(Stationing {
+                    start_date: Some(to_date(start)),
+                    end_date: Some(to_date(end)),
+                });
+                Ok(Change {
+                    phase: P::Stationed,
+                    records,
+                    group_id: None,
+                    feedback_date: None,
+                    event: Event::Stationed,
+                    description: format!("stationed from {start} to {end}"),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn report_inspection(
+        &self,
+        request: Request<ReportInspectionRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let kind: InspectionReportKind = parse_enum("kind", request.kind)?;
+        let (date, report) = parse_report("report", request.report.as_ref())?;
+        let key = RequestKey::new(&caller, "ReportInspection", &request.request_id, &request)?;
+        let name = request.name.clone();
+        self.step(
+            caller,
+            "ReportInspection",
+            request.name,
+            request.request_id,
+            key,
+            &[P::Stationed],
+            true,
+            move |_, _, mut records| {
+                let stationed = records
+                    .stationing
+                    .as_ref()
+                    .and_then(|s| s.start_date.as_ref())
+                    .and_then(|d| from_date("", d).ok());
+                not_before("report.date", date, stationed, "the stationing start")?;
+                match kind {
+                    InspectionReportKind::MidTerm => {
+                        if records.mid_term_report.is_some() {
+                            return Err(missing(
+                                "MID_TERM_ALREADY_REPORTED",
+                                &name,
+                                "the mid-term report is already recorded",
+                            ));
+                        }
+                        records.mid_term_report = Some(report);
+                        Ok(Change {
+                            phase: P::Stationed,
+                            records,
+                            group_id: None,
+                            feedback_date: None,
+                            event: Event::MidTermReported,
+                            description: format!("mid-term report on {date}"),
+                        })
+                    }
+                    _ => {
+                        if records.mid_term_report.is_none() {
+                            return Err(missing(
+                                "MID_TERM_REPORT_MISSING",
+                                &name,
+                                "the mid-term report comes before the comprehensive one",
+                            ));
+                        }
+                        not_before(
+                            "report.date",
+                            date,
+                            date_of(&records.mid_term_report),
+                            "the mid-term report",
+                        )?;
+                        records.comprehensive_report = Some(report);
+                        Ok(Change {
+                            phase: P::Reported,
+                            records,
+                            group_id: None,
+                            feedback_date: None,
+                            event: Event::Reported,
+                            description: format!(
+                                "comprehensive report on {date}; problem list frozen"
+                            ),
+                        })
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    async fn give_feedback(
+        &self,
+        request: Request<GiveFeedbackRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let feedback = request
+            .feedback
+            .as_ref()
+            .ok_or_else(|| ApiError::required("feedback"))?;
+        let (individual_date, individual) =
+            parse_feedback_part("feedback.individual", feedback.individual.as_ref())?;
+        let (public_date, public) =
+            parse_feedback_part("feedback.public", feedback.public.as_ref())?;
+        let key = RequestKey::new(&caller, "GiveFeedback", &request.request_id, &request)?;
+        self.step(
+            caller,
+            "GiveFeedback",
+            request.name,
+            request.request_id,
+            key,
+            &[P::Reported],
+            false,
+            move |_, _, mut records| {
+                let reported = date_of(&records.comprehensive_report);
+                not_before(
+                    "feedback.individual.date",
+                    individual_date,
+                    reported,
+                    "the comprehensive report",
+                )?;
+                not_before(
+                    "feedback.public.date",
+                    public_date,
+                    reported,
+                    "the comprehensive report",
+                )?;
+                // Feedback is complete when both parts are given.
+                let date = individual_date.max(public_date);
+                records.feedback = Some(DoubleFeedback {
+                    individual: Some(individual),
+                    public: Some(public),
+                });
+                Ok(Change {
+                    phase: P::FeedbackGiven,
+                    records,
+                    group_id: None,
+                    feedback_date: Some(date),
+                    event: Event::FeedbackGiven,
+                    description: format!("double feedback given, complete on {date}"),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn start_rectification(
+        &self,
+        request: Request<StartRectificationRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let start = from_optional_date("start_date", request.start_date.as_ref())?;
+        let key = RequestKey::new(&caller, "StartRectification", &request.request_id, &request)?;
+        self.step(
+            caller,
+            "StartRectification",
+            request.name,
+            request.request_id,
+            key,
+            &[P::FeedbackGiven],
+            false,
+            move |current, _, mut records| {
+                let start = start.or(current.feedback_date).unwrap_or_else(today);
+                not_before("start_date", start, current.feedback_date, "the feedback")?;
+                records.rectification_start_date = Some(to_date(start));
+                records.double_report = Some(DoubleReport::default());
+                Ok(Change {
+                    phase: P::Rectifying,
+                    records,
+                    group_id: None,
+                    feedback_date: None,
+                    event: Event::RectificationStarted,
+                    description: format!("rectification started on {start}"),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn record_double_report(
+        &self,
+        request: Request<RecordDoubleReportRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let kind: DoubleReportKind = parse_enum("kind", request.kind)?;
+        let (date, report) = parse_report("report", request.report.as_ref())?;
+        let key = RequestKey::new(&caller, "RecordDoubleReport", &request.request_id, &request)?;
+        let name = request.name.clone();
+        self.step(
+            caller,
+            "RecordDoubleReport",
+            request.name,
+            request.request_id,
+            key,
+            &[P::Rectifying],
+            false,
+            move |current, _, mut records| {
+                not_before("report.date", date, current.feedback_date, "the feedback")?;
+                let double = records.double_report.get_or_insert_with(Default::default);
+                let slot = match kind {
+                    DoubleReportKind::Team => &mut double.team_report,
+                    _ => &mut double.principal_report,
+                };
+                if slot.is_some() {
+                    return Err(missing(
+                        "DOUBLE_REPORT_ALREADY_RECORDED",
+                        &name,
+                        &format!("{} is already recorded", kind.as_str_name()),
+                    ));
+                }
+                *slot = Some(report);
+                Ok(Change {
+                    phase: P::Rectifying,
+                    records,
+                    group_id: None,
+                    feedback_date: None,
+                    event: Event::DoubleReportRecorded(kind),
+                    description: format!("{} received on {date}", kind.as_str_name()),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn close_inspection(
+        &self,
+        request: Request<CloseInspectionRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let date = required_date("close_date", request.close_date.as_ref())?;
+        validate_text("note", &request.note, false, MAX_SUMMARY)?;
+        let note = request.note.trim().to_owned();
+        let key = RequestKey::new(&caller, "CloseInspection", &request.request_id, &request)?;
+        let name = request.name.clone();
+        self.step(
+            caller,
+            "CloseInspection",
+            request.name,
+            request.request_id,
+            key,
+            &[P::Rectifying],
+            false,
+            move |_, _, mut records| {
+                let double = records.double_report.clone().unwrap_or_default();
+                if double.team_report.is_none() || double.principal_report.is_none() {
+                    return Err(missing(
+                        "DOUBLE_REPORT_MISSING",
+                        &name,
+                        "both the team's and the principal's reports must be received",
+                    ));
+                }
+                let last = date_of(&double.team_report).max(date_of(&double.principal_report));
+                not_before("close_date", date, last, "the double report")?;
+                records.close_date = Some(to_date(date));
+                records.closing_note = note;
+                Ok(Change {
+                    phase: P::Closed,
+                    records,
+                    group_id: None,
+                    feedback_date: None,
+                    event: Event::Closed,
+                    description: format!("closed on {date}"),
+                })
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,411 @@
+//! RoundService: planning rounds and moving them through their states.
+
+use chrono::Datelike;
+use fiveledger_platform::aip::filter::{self, Op};
+use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
+use fiveledger_platform::aip::page::PageRequest;
+use fiveledger_platform::aip::{etag, field_mask, names};
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::time::from_date;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::round_service_server::RoundService;
+use fiveledger_proto::rounds::*;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, DatabaseTransaction};
+use tonic::{Request, Response, Status};
+
+use super::Api;
+use super::scope::{self, context};
+use crate::domain::round::{self as domain, NewRound, name_of};
+use crate::storage::inspectors::encode;
+use crate::storage::rounds::{self as store, ListQuery};
+use crate::storage::{inspections, rounds};
+
+fn unknown_enum(what: &str, value: &str) -> ApiError {
+    ApiError::invalid(
+        "filter",
+        "INVALID_FILTER",
+        format!("unknown {what} {value}"),
+    )
+}
+
+/// Moves a round to `to` (StartRound / CloseRound) in one transaction.
+async fn change_state(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    ctx: &EventContext,
+    name: &str,
+    sent_etag: &str,
+    to: RoundState,
+) -> ApiResult<Round> {
+    let current = scope::round(txn, caller, "name", name).await?;
+    etag::check(name, sent_etag, current.revision)?;
+    domain::transition(name, current.state(), to)?;
+    if to == RoundState::Closed {
+        let open = inspections::count_open(txn, &current.id).await?;
+        if open > 0 {
+            return Err(ApiError::precondition_with(
+                "INSPECTIONS_OPEN",
+                format!("{name} still has {open} inspections that are not closed"),
+                vec![fiveledger_platform::error::Violation {
+                    kind: "INSPECTIONS_OPEN".into(),
+                    subject: name.to_owned(),
+                    description: format!("{open} inspections not closed"),
+                }],
+            ));
+        }
+    }
+    let mut model: store::ActiveModel = current.clone().into();
+    model.state = Set(to.as_str_name().to_owned());
+    model.revision = Set(current.revision + 1);
+    model.update_time = Set(chrono::Utc::now());
+    let round = store::update_if_revision(txn, model, current.revision)
+        .await?
+        .to_proto()?;
+    if to == RoundState::Closed {
+        outbox::append(
+            txn,
+            ctx,
+            name,
+            &RoundClosed {
+                round: Some(round.clone()),
+            },
+        )
+        .await?;
+    } else {
+        outbox::append(
+            txn,
+            ctx,
+            name,
+            &RoundStarted {
+                round: Some(round.clone()),
+            },
+        )
+        .await?;
+    }
+    Ok(round)
+}
+
+#[tonic::async_trait]
+impl RoundService for Api {
+    async fn create_round(
+        &self,
+        request: Request<CreateRoundRequest>,
+    ) -> Result<Response<Round>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let new = NewRound::parse(request.round.as_ref(), &request.round_id)?;
+        let key = RequestKey::new(&caller, "CreateRound", &request.request_id, &request)?;
+        let ctx = context(&caller, &request.request_id);
+        let created = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let org = scope::organisation(
+                    txn,
+                    &caller,
+                    "round.organisation",
+                    &crate::domain::organisation::name_of(&new.organisation_id),
+                )
+                .await?;
+                // The rounds a look-back re-checks: visible, and earlier.
+                let earlier = rounds::find_many(txn, &new.look_back_round_ids).await?;
+                for (i, id) in new.look_back_round_ids.iter().enumerate() {
+                    let field = format!("round.look_back_rounds[{i}]");
+                    let found = earlier
+                        .iter()
+                        .find(|r| &r.id == id && caller.can_see(&r.organisation_path))
+                        .ok_or_else(|| ApiError::not_found(name_of(id)))?;
+                    if found.planned_start_date >= new.start {
+                        return Err(ApiError::invalid(
+                            field,
+                            "LOOK_BACK_ROUND_NOT_EARLIER",
+                            format!("{} does not start before this round", name_of(id)),
+                        ));
+                    }
+                }
+                let id = new.id.clone().unwrap_or_else(|| names::generate_id('r'));
+                let now = chrono::Utc::now();
+                let model = store::ActiveModel {
+                    id: Set(id.clone()),
+                    display_name: Set(new.display_name.clone()),
+                    term: Set(new.term),
+                    number: Set(new.number),
+                    kind: Set(new.kind.as_str_name().to_owned()),
+                    theme: Set(new.theme.clone()),
+                    look_back_rounds: Set(encode(&new.look_back_round_ids)?),
+                    organisation_id: Set(org.id.clone()),
+                    organisation_path: Set(org.path.clone()),
+                    cross_county: Set(new.cross_county),
+                    year: Set(new.start.year()),
+                    planned_start_date: Set(new.start),
+                    planned_end_date: Set(new.end),
+                    state: Set(RoundState::Planned.as_str_name().to_owned()),
+                    revision: Set(1),
+                    create_time: Set(now),
+                    update_time: Set(now),
+                }
+                .insert(txn)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        ApiError::AlreadyExists {
+                            resource: format!(
+                                "{} (or round {} of term {} of {})",
+                                name_of(&id),
+                                new.number,
+                                new.term,
+                                crate::domain::organisation::name_of(&new.organisation_id)
+                            ),
+                        }
+                    } else {
+                        e.into()
+                    }
+                })?;
+                let round = model.to_proto()?;
+                outbox::append(
+                    txn,
+                    &ctx,
+                    &round.name,
+                    &RoundCreated {
+                        round: Some(round.clone()),
+                    },
+                )
+                .await?;
+                Ok(round)
+            })
+        })
+        .await?;
+        Ok(Response::new(created))
+    }
+
+    async fn get_round(
+        &self,
+        request: Request<GetRoundRequest>,
+    ) -> Result<Response<Round>, Status> {
+        let caller = Caller::of(&request)?;
+        let row = scope::round(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+        Ok(Response::new(row.to_proto()?))
+    }
+
+    async fn list_rounds(
+        &self,
+        request: Request<ListRoundsRequest>,
+    ) -> Result<Response<ListRoundsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let page = PageRequest::parse(
+            request.page_size,
+            &request.page_token,
+            &[&request.filter, &caller.org_path],
+        )?;
+        let mut query = ListQuery {
+            scope: caller.org_path.clone(),
+            limit: page.limit(),
+            after: page.after_str(0)?.map(str::to_owned),
+            ..Default::default()
+        };
+        for term in filter::parse(&request.filter)? {
+            let value = term.expect_op(&[Op::Eq])?;
+            match term.field.as_str() {
+                "kind" => {
+                    query.kind = Some(
+                        RoundKind::from_str_name(value)
+                            .ok_or_else(|| unknown_enum("kind", value))?,
+                    );
+                }
+                "state" => {
+                    query.state = Some(
+                        RoundState::from_str_name(value)
+                            .ok_or_else(|| unknown_enum("state", value))?,
+                    );
+                }
+                "year" => {
+                    query.year = Some(value.parse().map_err(|_| {
+                        ApiError::invalid("filter", "INVALID_FILTER", "year must be a number")
+                    })?);
+                }
+                "organisation" => {
+                    let org =
+                        scope::organisation(self.db.reader(), &caller, "filter", value).await?;
+                    query.organisation_id = Some(org.id);
+                }
+                other => {
+                    return Err(ApiError::invalid(
+                        "filter",
+                        "INVALID_FILTER",
+                        format!("unknown field {other}; use kind, state, year or organisation"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let rows = store::list(self.db.reader(), &query).await?;
+        let (rows, next_page_token) = page.finish(rows, |last| vec![last.id.clone().into()]);
+        Ok(Response::new(ListRoundsResponse {
+            rounds: rows
+                .iter()
+                .map(store::Model::to_proto)
+                .collect::<ApiResult<_>>()?,
+            next_page_token,
+        }))
+    }
+
+    async fn update_round(
+        &self,
+        request: Request<UpdateRoundRequest>,
+    ) -> Result<Response<Round>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let patch = request
+            .round
+            .clone()
+            .ok_or_else(|| ApiError::required("round"))?;
+        let fields = field_mask::paths(
+            request.update_mask.as_ref(),
+            &[
+                "display_name",
+                "theme",
+                "planned_start_date",
+                "planned_end_date",
+            ],
+        )?;
+        if fields.contains("display_name") {
+            names::validate_text(
+                "round.display_name",
+                &patch.display_name,
+                true,
+                domain::MAX_DISPLAY_NAME,
+            )?;
+        }
+        let parse_date = |field: &str, d: Option<&fiveledger_proto::google::r#type::Date>| {
+            from_date(field, d.ok_or_else(|| ApiError::required(field))?)
+        };
+        let start = if fields.contains("planned_start_date") {
+            Some(parse_date(
+                "round.planned_start_date",
+                patch.planned_start_date.as_ref(),
+            )?)
+        } else {
+            None
+        };
+        let end = if fields.contains("planned_end_date") {
+            Some(parse_date(
+                "round.planned_end_date",
+                patch.planned_end_date.as_ref(),
+            )?)
+        } else {
+            None
+        };
+        let key = RequestKey::new(&caller, "UpdateRound", &request.request_id, &request)?;
+        let ctx = context(&caller, &request.request_id);
+        let updated = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let current = scope::round(txn, &caller, "round.name", &patch.name).await?;
+                etag::check(&patch.name, &patch.etag, current.revision)?;
+                if current.state() == RoundState::Closed {
+                    return Err(ApiError::precondition(
+                        "WRONG_ROUND_STATE",
+                        format!("{} is in ROUND_STATE_CLOSED", patch.name),
+                    ));
+                }
+                let mut model: store::ActiveModel = current.clone().into();
+                let mut changed = Vec::new();
+                if fields.contains("display_name")
+                    && patch.display_name.trim() != current.display_name
+                {
+                    model.display_name = Set(patch.display_name.trim().to_owned());
+                    changed.push("display_name".to_owned());
+                }
+                if fields.contains("theme") && patch.theme.trim() != current.theme {
+                    domain::check_theme(current.kind(), &patch.theme)?;
+                    model.theme = Set(patch.theme.trim().to_owned());
+                    changed.push("theme".to_owned());
+                }
+                let new_start = start.unwrap_or(current.planned_start_date);
+                let new_end = end.unwrap_or(current.planned_end_date);
+                domain::check_period(new_start, new_end)?;
+                if new_start != current.planned_start_date {
+                    model.planned_start_date = Set(new_start);
+                    model.year = Set(new_start.year());
+                    changed.push("planned_start_date".to_owned());
+                }
+                if new_end != current.planned_end_date {
+                    model.planned_end_date = Set(new_end);
+                    changed.push("planned_end_date".to_owned());
+                }
+                if changed.is_empty() {
+                    return current.to_proto();
+                }
+                model.revision = Set(current.revision + 1);
+                model.update_time = Set(chrono::Utc::now());
+                let round = store::update_if_revision(txn, model, current.revision)
+                    .await?
+                    .to_proto()?;
+                outbox::append(
+                    txn,
+                    &ctx,
+                    &round.name,
+                    &RoundUpdated {
+                        round: Some(round.clone()),
+                        changed_fields: changed,
+                    },
+                )
+                .await?;
+                Ok(round)
+            })
+        })
+        .await?;
+        Ok(Response::new(updated))
+    }
+
+    async fn start_round(
+        &self,
+        request: Request<StartRoundRequest>,
+    ) -> Result<Response<Round>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let key = RequestKey::new(&caller, "StartRound", &request.request_id, &request)?;
+        let ctx = context(&caller, &request.request_id);
+        let round = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                change_state(
+                    txn,
+                    &caller,
+                    &ctx,
+                    &request.name,
+                    &request.etag,
+                    RoundState::InProgress,
+                )
+                .await
+            })
+        })
+        .await?;
+        Ok(Response::new(round))
+    }
+
+    async fn close_round(
+        &self,
+        request: Request<CloseRoundRequest>,
+    ) -> Result<Response<Round>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let key = RequestKey::new(&caller, "CloseRound", &request.request_id, &request)?;
+        let ctx = context(&caller, &request.request_id);
+        let round = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                change_state(
+                    txn,
+                    &caller,
+                    &ctx,
+                    &request.name,
+                    &request.etag,
+                    RoundState::Closed,
+                )
+                .await
+            })
+        })
+        .await?;
+        Ok(Response::new(round))
+    }
+}

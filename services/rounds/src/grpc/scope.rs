@@ -1,0 +1,89 @@
+//! Lookups shared by the handlers: a resource the caller may see, or
+//! NOT_FOUND (never saying which), and the event context of a call.
+
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::outbox::EventContext;
+use fiveledger_platform::{ApiError, ApiResult};
+use sea_orm::ConnectionTrait;
+
+use crate::domain::{inspection, organisation, round};
+use crate::storage::{groups, inspections, organisations, rounds};
+
+pub fn context(caller: &Caller, request_id: &str) -> EventContext {
+    EventContext {
+        actor: caller.actor(),
+        request_id: request_id.to_owned(),
+        traceparent: String::new(),
+    }
+}
+
+/// Today, for what is computed at read time (overdue).
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+pub async fn organisation(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<organisations::Model> {
+    let id = names::parse(field, name, organisation::COLLECTION)?;
+    match organisations::find(conn, id).await? {
+        Some(org) if caller.can_see(&org.path) => Ok(org),
+        _ => Err(ApiError::not_found(name)),
+    }
+}
+
+/// A round whose running organisation is within the caller's subtree.
+pub async fn round(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<rounds::Model> {
+    let id = names::parse(field, name, round::COLLECTION)?;
+    match rounds::find(conn, id).await? {
+        Some(r) if caller.can_see(&r.organisation_path) => Ok(r),
+        _ => Err(ApiError::not_found(name)),
+    }
+}
+
+/// A group of a round the caller may see.
+pub async fn group(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<(rounds::Model, groups::group::Model)> {
+    let (round_id, group_id) =
+        names::parse_nested(field, name, round::COLLECTION, inspection::GROUPS)?;
+    let round = round(conn, caller, field, &round::name_of(round_id))
+        .await
+        .map_err(|_| ApiError::not_found(name))?;
+    let group = groups::find(conn, round_id, group_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name))?;
+    Ok((round, group))
+}
+
+/// Whether the caller may see an inspection: its target or the
+/// organisation running its round lies in the caller's subtree.
+pub fn sees_inspection(caller: &Caller, row: &inspections::Model) -> bool {
+    caller.can_see(&row.target_path) || caller.can_see(&row.round_organisation_path)
+}
+
+pub async fn inspection(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<inspections::Model> {
+    let (round_id, id) =
+        names::parse_nested(field, name, round::COLLECTION, inspection::COLLECTION)?;
+    match inspections::find(conn, round_id, id).await? {
+        Some(row) if sees_inspection(caller, &row) => Ok(row),
+        _ => Err(ApiError::not_found(name)),
+    }
+}

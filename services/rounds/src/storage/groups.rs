@@ -1,0 +1,166 @@
+//! The `inspection_groups` and `group_members` tables and their queries.
+
+use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::time::to_timestamp;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::{Group, GroupRole};
+use sea_orm::entity::prelude::*;
+use sea_orm::{QueryOrder, QuerySelect};
+
+use crate::domain::inspection::group_name_of;
+use crate::domain::inspector;
+
+/// One group of a round.
+pub mod group {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inspection_groups")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub round_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub display_name: String,
+        pub revision: i64,
+        pub create_time: chrono::DateTime<chrono::Utc>,
+        pub update_time: chrono::DateTime<chrono::Utc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One person in one group; the key (round, inspector) allows one group
+/// per person per round.
+pub mod member {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "group_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub round_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub inspector_id: String,
+        pub group_id: String,
+        /// `GroupRole` by its proto name.
+        pub role: String,
+        pub create_time: chrono::DateTime<chrono::Utc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub fn to_proto(g: &group::Model, members: &[member::Model]) -> Group {
+    let mut out = Group {
+        name: group_name_of(&g.round_id, &g.id),
+        display_name: g.display_name.clone(),
+        etag: etag(g.revision),
+        create_time: Some(to_timestamp(g.create_time)),
+        update_time: Some(to_timestamp(g.update_time)),
+        ..Default::default()
+    };
+    for m in members.iter().filter(|m| m.group_id == g.id) {
+        let name = inspector::name_of(&m.inspector_id);
+        match GroupRole::from_str_name(&m.role).unwrap_or_default() {
+            GroupRole::Leader => out.leader = name,
+            GroupRole::Deputy => out.deputies.push(name),
+            _ => out.members.push(name),
+        }
+    }
+    out
+}
+
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    id: &str,
+) -> ApiResult<Option<group::Model>> {
+    Ok(
+        group::Entity::find_by_id((round_id.to_owned(), id.to_owned()))
+            .one(conn)
+            .await?,
+    )
+}
+
+/// The members of some groups of a round, in one query.
+pub async fn members_of(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    group_ids: &[String],
+) -> ApiResult<Vec<member::Model>> {
+    if group_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(member::Entity::find()
+        .filter(member::Column::RoundId.eq(round_id))
+        .filter(member::Column::GroupId.is_in(group_ids.iter().cloned()))
+        .order_by_asc(member::Column::InspectorId)
+        .all(conn)
+        .await?)
+}
+
+/// Which of these people are already staffed somewhere in the round.
+pub async fn staffed_in_round(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    inspector_ids: &[String],
+) -> ApiResult<Vec<member::Model>> {
+    if inspector_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(member::Entity::find()
+        .filter(member::Column::RoundId.eq(round_id))
+        .filter(member::Column::InspectorId.is_in(inspector_ids.iter().cloned()))
+        .all(conn)
+        .await?)
+}
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    after: Option<String>,
+    limit: u64,
+) -> ApiResult<Vec<group::Model>> {
+    let mut select = group::Entity::find().filter(group::Column::RoundId.eq(round_id));
+    if let Some(after) = after {
+        select = select.filter(group::Column::Id.gt(after));
+    }
+    Ok(select
+        .order_by_asc(group::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Bumps the group's revision (its staffing changed), refusing a
+/// concurrent change.
+pub async fn touch(conn: &impl ConnectionTrait, g: &group::Model) -> ApiResult<group::Model> {
+    let result = group::Entity::update_many()
+        .col_expr(
+            group::Column::Revision,
+            sea_orm::sea_query::Expr::value(g.revision + 1),
+        )
+        .col_expr(
+            group::Column::UpdateTime,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now()),
+        )
+        .filter(group::Column::RoundId.eq(g.round_id.clone()))
+        .filter(group::Column::Id.eq(g.id.clone()))
+        .filter(group::Column::Revision.eq(g.revision))
+        .exec(conn)
+        .await?;
+    let name = group_name_of(&g.round_id, &g.id);
+    if result.rows_affected != 1 {
+        return Err(ApiError::Aborted { resource: name });
+    }
+    find(conn, &g.round_id, &g.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name))
+}

@@ -1,0 +1,386 @@
+//! The `inspections` and `inspection_steps` tables and their queries.
+
+use chrono::NaiveDate;
+use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::time::{to_date, to_timestamp};
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::{Inspection, InspectionPhase, RoundKind, TimelineStep};
+use prost::Message;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
+
+use crate::domain::inspection::{double_report_overdue, group_name_of, name_of};
+use crate::domain::organisation;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "inspections")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub round_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub target_id: String,
+    pub target_path: String,
+    pub group_id: Option<String>,
+    /// `InspectionPhase` by its proto name.
+    pub phase: String,
+    /// `RoundKind` by its proto name (copied from the round: immutable).
+    pub round_kind: String,
+    pub round_organisation_path: String,
+    /// Name of the inspection this one looks back at, or empty.
+    pub look_back_of: String,
+    pub feedback_date: Option<NaiveDate>,
+    pub double_report_due_date: Option<NaiveDate>,
+    /// Encoded `Inspection` holding only the timeline records (briefings,
+    /// stationing, reports, feedback, double report, closure).
+    pub records: Vec<u8>,
+    pub revision: i64,
+    pub create_time: chrono::DateTime<chrono::Utc>,
+    pub update_time: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub fn name(&self) -> String {
+        name_of(&self.round_id, &self.id)
+    }
+
+    pub fn phase(&self) -> InspectionPhase {
+        InspectionPhase::from_str_name(&self.phase).unwrap_or_default()
+    }
+
+    pub fn round_kind(&self) -> RoundKind {
+        RoundKind::from_str_name(&self.round_kind).unwrap_or_default()
+    }
+
+    /// The timeline records.
+    pub fn records(&self) -> ApiResult<Inspection> {
+        Inspection::decode(self.records.as_slice()).map_err(ApiError::internal)
+    }
+
+    /// The full resource; `today` decides whether the double report is
+    /// overdue, `look_backs` are the later inspections that re-check it.
+    pub fn to_proto(&self, today: NaiveDate, look_backs: Vec<String>) -> ApiResult<Inspection> {
+        let mut out = self.records()?;
+        out.name = self.name();
+        out.target = organisation::name_of(&self.target_id);
+        out.target_path = self.target_path.clone();
+        out.group = self
+            .group_id
+            .as_deref()
+            .map(|g| group_name_of(&self.round_id, g))
+            .unwrap_or_default();
+        out.phase = self.phase() as i32;
+        out.round_kind = self.round_kind() as i32;
+        out.round_organisation_path = self.round_organisation_path.clone();
+        out.look_back_of = self.look_back_of.clone();
+        out.feedback_date = self.feedback_date.map(to_date);
+        out.double_report_due_date = self.double_report_due_date.map(to_date);
+        out.etag = etag(self.revision);
+        out.create_time = Some(to_timestamp(self.create_time));
+        out.update_time = Some(to_timestamp(self.update_time));
+        out.look_backs = look_backs;
+        if let Some(report) = out.double_report.as_mut() {
+            let received = |r: &Option<fiveledger_proto::rounds::ReportRecord>| {
+                r.as_ref()
+                    .and_then(|r| r.date.as_ref())
+                    .and_then(|d| fiveledger_platform::time::from_date("", d).ok())
+            };
+            report.overdue = double_report_overdue(
+                today,
+                self.double_report_due_date,
+                received(&report.team_report),
+                received(&report.principal_report),
+            );
+        } else if self.double_report_due_date.is_some() {
+            report_missing(&mut out, today, self.double_report_due_date);
+        }
+        Ok(out)
+    }
+}
+
+/// Nothing received yet: overdue once the due date has passed.
+fn report_missing(out: &mut Inspection, today: NaiveDate, due: Option<NaiveDate>) {
+    out.double_report = Some(fiveledger_proto::rounds::DoubleReport {
+        overdue: double_report_overdue(today, due, None, None),
+        ..Default::default()
+    });
+}
+
+/// Encodes the timeline records of `inspection` for storage (the other
+/// fields live in columns).
+pub fn encode_records(inspection: &Inspection) -> Vec<u8> {
+    let mut records = Inspection {
+        briefings: inspection.briefings.clone(),
+        stationing: inspection.stationing,
+        mid_term_report: inspection.mid_term_report.clone(),
+        comprehensive_report: inspection.comprehensive_report.clone(),
+        feedback: inspection.feedback.clone(),
+        rectification_start_date: inspection.rectification_start_date,
+        double_report: inspection.double_report.clone(),
+        close_date: inspection.close_date,
+        closing_note: inspection.closing_note.clone(),
+        ..Default::default()
+    };
+    // Computed at read time, never stored.
+    if let Some(report) = records.double_report.as_mut() {
+        report.overdue = false;
+    }
+    records.encode_to_vec()
+}
+
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    id: &str,
+) -> ApiResult<Option<Model>> {
+    Ok(Entity::find_by_id((round_id.to_owned(), id.to_owned()))
+        .one(conn)
+        .await?)
+}
+
+/// Several inspections by (round, id), in one query.
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    keys: &[(String, String)],
+) -> ApiResult<Vec<Model>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut any = Condition::any();
+    for (round_id, id) in keys {
+        any = any.add(
+            Condition::all()
+                .add(Column::RoundId.eq(round_id.clone()))
+                .add(Column::Id.eq(id.clone())),
+        );
+    }
+    Ok(Entity::find().filter(any).all(conn).await?)
+}
+
+/// The later look-backs of each of `names`: (looked-at name, look-back name).
+pub async fn look_backs_of(
+    conn: &impl ConnectionTrait,
+    names: &[String],
+) -> ApiResult<Vec<(String, String)>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = Entity::find()
+        .filter(Column::LookBackOf.is_in(names.iter().cloned()))
+        .order_by_asc(Column::RoundId)
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.look_back_of.clone(), r.name()))
+        .collect())
+}
+
+/// Converts rows, filling `look_backs` with one query for all of them.
+pub async fn to_protos(
+    conn: &impl ConnectionTrait,
+    rows: &[Model],
+    today: NaiveDate,
+) -> ApiResult<Vec<Inspection>> {
+    let names: Vec<String> = rows.iter().map(Model::name).collect();
+    let links = look_backs_of(conn, &names).await?;
+    rows.iter()
+        .zip(&names)
+        .map(|(row, name)| {
+            let later = links
+                .iter()
+                .filter(|(of, _)| of == name)
+                .map(|(_, by)| by.clone())
+                .collect();
+            row.to_proto(today, later)
+        })
+        .collect()
+}
+
+/// The inspections assigned to a group.
+pub async fn of_group(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    group_id: &str,
+) -> ApiResult<Vec<Model>> {
+    Ok(Entity::find()
+        .filter(Column::RoundId.eq(round_id))
+        .filter(Column::GroupId.eq(group_id))
+        .all(conn)
+        .await?)
+}
+
+/// How many inspections of a round are not closed yet.
+pub async fn count_open(conn: &impl ConnectionTrait, round_id: &str) -> ApiResult<u64> {
+    Ok(Entity::find()
+        .filter(Column::RoundId.eq(round_id))
+        .filter(Column::Phase.ne(InspectionPhase::Closed.as_str_name()))
+        .count(conn)
+        .await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Caller's scope: the target or the running organisation within it.
+    pub scope: String,
+    pub round_id: Option<String>,
+    pub group_id: Option<String>,
+    pub phase: Option<InspectionPhase>,
+    pub target_id: Option<String>,
+    pub ancestor_path: Option<String>,
+    pub look_back_of: Option<String>,
+    /// Keyset: (round, id) of the last row returned.
+    pub after: Option<(String, String)>,
+    pub limit: u64,
+}
+
+pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
+    let mut select = Entity::find().filter(
+        Condition::any()
+            .add(within_subtree(Column::TargetPath, &q.scope))
+            .add(within_subtree(Column::RoundOrganisationPath, &q.scope)),
+    );
+    if let Some(round) = &q.round_id {
+        select = select.filter(Column::RoundId.eq(round.clone()));
+    }
+    if let Some(group) = &q.group_id {
+        select = select.filter(Column::GroupId.eq(group.clone()));
+    }
+    if let Some(phase) = q.phase {
+        select = select.filter(Column::Phase.eq(phase.as_str_name()));
+    }
+    if let Some(target) = &q.target_id {
+        select = select.filter(Column::TargetId.eq(target.clone()));
+    }
+    if let Some(path) = &q.ancestor_path {
+        select = select.filter(within_subtree(Column::TargetPath, path));
+    }
+    if let Some(of) = &q.look_back_of {
+        select = select.filter(Column::LookBackOf.eq(of.clone()));
+    }
+    if let Some((round, id)) = &q.after {
+        select = select.filter(
+            Condition::any()
+                .add(Expr::col(Column::RoundId).gt(round.clone()))
+                .add(
+                    Expr::col(Column::RoundId)
+                        .eq(round.clone())
+                        .and(Expr::col(Column::Id).gt(id.clone())),
+                ),
+        );
+    }
+    Ok(select
+        .order_by_asc(Column::RoundId)
+        .order_by_asc(Column::Id)
+        .limit(q.limit)
+        .all(conn)
+        .await?)
+}
+
+/// Writes `model` only if the row is still at `revision`.
+pub async fn update_if_revision(
+    conn: &impl ConnectionTrait,
+    model: ActiveModel,
+    revision: i64,
+) -> ApiResult<Model> {
+    let round_id = model.round_id.clone().unwrap();
+    let id = model.id.clone().unwrap();
+    let result = Entity::update_many()
+        .set(model)
+        .filter(Column::RoundId.eq(round_id.clone()))
+        .filter(Column::Id.eq(id.clone()))
+        .filter(Column::Revision.eq(revision))
+        .exec(conn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::Aborted {
+            resource: name_of(&round_id, &id),
+        });
+    }
+    find(conn, &round_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name_of(&round_id, &id)))
+}
+
+/// One recorded step of an inspection's timeline (全程留痕).
+pub mod step {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "inspection_steps")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub round_id: String,
+        pub inspection_id: String,
+        pub step: String,
+        pub phase: String,
+        pub actor: String,
+        pub request_id: String,
+        pub description: String,
+        pub create_time: chrono::DateTime<chrono::Utc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Appends a step to the timeline.
+pub async fn record_step(
+    conn: &impl ConnectionTrait,
+    inspection: &Model,
+    step: &str,
+    actor: &str,
+    request_id: &str,
+    description: String,
+) -> ApiResult<()> {
+    use sea_orm::ActiveValue::Set;
+    step::ActiveModel {
+        round_id: Set(inspection.round_id.clone()),
+        inspection_id: Set(inspection.id.clone()),
+        step: Set(step.to_owned()),
+        phase: Set(inspection.phase.clone()),
+        actor: Set(actor.to_owned()),
+        request_id: Set(request_id.to_owned()),
+        description: Set(description),
+        create_time: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn steps(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    id: &str,
+) -> ApiResult<Vec<TimelineStep>> {
+    let rows = step::Entity::find()
+        .filter(step::Column::RoundId.eq(round_id))
+        .filter(step::Column::InspectionId.eq(id))
+        .order_by_asc(step::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|s| TimelineStep {
+            step: s.step,
+            phase: InspectionPhase::from_str_name(&s.phase).unwrap_or_default() as i32,
+            actor: s.actor,
+            request_id: s.request_id,
+            description: s.description,
+            create_time: Some(to_timestamp(s.create_time)),
+        })
+        .collect())
+}

@@ -1,0 +1,149 @@
+//! The `inspectors` table (the talent pool) and its queries.
+
+use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::time::{to_date, to_timestamp};
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::{Inspector, Post};
+use sea_orm::entity::prelude::*;
+use sea_orm::{QueryOrder, QuerySelect};
+
+use crate::domain::inspector::{StoredPost, StoredRelation, name_of};
+use crate::domain::organisation;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "inspectors")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub display_name: String,
+    pub subject: String,
+    pub home_organisation_id: String,
+    pub home_path: String,
+    /// JSON list of [`StoredPost`].
+    pub past_posts: String,
+    /// JSON list of [`StoredRelation`].
+    pub relations: String,
+    pub revision: i64,
+    pub create_time: chrono::DateTime<chrono::Utc>,
+    pub update_time: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+pub fn encode<T: serde::Serialize>(value: &T) -> ApiResult<String> {
+    serde_json::to_string(value).map_err(ApiError::internal)
+}
+
+impl Model {
+    pub fn posts(&self) -> ApiResult<Vec<StoredPost>> {
+        serde_json::from_str(&self.past_posts).map_err(ApiError::internal)
+    }
+
+    pub fn relations(&self) -> ApiResult<Vec<StoredRelation>> {
+        serde_json::from_str(&self.relations).map_err(ApiError::internal)
+    }
+
+    pub fn to_proto(&self) -> ApiResult<Inspector> {
+        Ok(Inspector {
+            name: name_of(&self.id),
+            display_name: self.display_name.clone(),
+            subject: self.subject.clone(),
+            home_organisation: organisation::name_of(&self.home_organisation_id),
+            home_organisation_path: self.home_path.clone(),
+            past_posts: self
+                .posts()?
+                .into_iter()
+                .map(|p| Post {
+                    organisation: organisation::name_of(&p.organisation_id),
+                    organisation_path: p.path,
+                    start_date: Some(to_date(p.start)),
+                    end_date: p.end.map(to_date),
+                })
+                .collect(),
+            related_organisations: self
+                .relations()?
+                .into_iter()
+                .map(|r| organisation::name_of(&r.organisation_id))
+                .collect(),
+            etag: etag(self.revision),
+            create_time: Some(to_timestamp(self.create_time)),
+            update_time: Some(to_timestamp(self.update_time)),
+        })
+    }
+}
+
+pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Model>> {
+    Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(Entity::find()
+        .filter(Column::Id.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub scope: String,
+    pub within: Option<String>,
+    pub subject: Option<String>,
+    pub display_name_eq: Option<String>,
+    pub display_name_contains: Option<String>,
+    pub after: Option<String>,
+    pub limit: u64,
+}
+
+pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
+    let mut select = Entity::find().filter(within_subtree(Column::HomePath, &q.scope));
+    if let Some(path) = &q.within {
+        select = select.filter(within_subtree(Column::HomePath, path));
+    }
+    if let Some(subject) = &q.subject {
+        select = select.filter(Column::Subject.eq(subject.clone()));
+    }
+    if let Some(name) = &q.display_name_eq {
+        select = select.filter(Column::DisplayName.eq(name.clone()));
+    }
+    if let Some(part) = &q.display_name_contains {
+        select = select.filter(Column::DisplayName.contains(part.clone()));
+    }
+    if let Some(after) = &q.after {
+        select = select.filter(Column::Id.gt(after.clone()));
+    }
+    Ok(select
+        .order_by_asc(Column::Id)
+        .limit(q.limit)
+        .all(conn)
+        .await?)
+}
+
+/// Writes `model` only if the row is still at `revision`.
+pub async fn update_if_revision(
+    conn: &impl ConnectionTrait,
+    model: ActiveModel,
+    revision: i64,
+) -> ApiResult<Model> {
+    let id = model.id.clone().unwrap();
+    let result = Entity::update_many()
+        .set(model)
+        .filter(Column::Id.eq(id.clone()))
+        .filter(Column::Revision.eq(revision))
+        .exec(conn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::Aborted {
+            resource: name_of(&id),
+        });
+    }
+    find(conn, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name_of(&id)))
+}

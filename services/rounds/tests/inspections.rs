@@ -1,0 +1,1287 @@
+//! Inspectors, rounds, groups with avoidance, and inspections through
+//! their whole timeline, over gRPC.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate};
+use common::*;
+use fiveledger_platform::auth::{Role, ServiceCredentials};
+use fiveledger_platform::consumer::{self, EventHandler, EventSource};
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::storage::Db;
+use fiveledger_platform::testing::{self, TestEnv, authed};
+use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::rounds::group_service_client::GroupServiceClient;
+use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
+use fiveledger_proto::rounds::inspector_service_client::InspectorServiceClient;
+use fiveledger_proto::rounds::round_service_client::RoundServiceClient;
+use fiveledger_proto::rounds::*;
+use fiveledger_proto::types::Event;
+use sea_orm::{DatabaseTransaction, EntityTrait, QueryOrder};
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+fn date(y: i32, m: u32, d: u32) -> Option<Date> {
+    Some(Date {
+        year: y,
+        month: m as i32,
+        day: d as i32,
+    })
+}
+
+fn day(d: NaiveDate) -> Option<Date> {
+    date(d.year(), d.month(), d.day())
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+const LEADER_SUBJECT: &str = "li-sub";
+
+struct Clients {
+    inspectors: InspectorServiceClient<Channel>,
+    rounds: RoundServiceClient<Channel>,
+    groups: GroupServiceClient<Channel>,
+    inspections: InspectionServiceClient<Channel>,
+}
+
+fn clients(app: &TestApp) -> Clients {
+    Clients {
+        inspectors: InspectorServiceClient::new(app.channel.clone()),
+        rounds: RoundServiceClient::new(app.channel.clone()),
+        groups: GroupServiceClient::new(app.channel.clone()),
+        inspections: InspectionServiceClient::new(app.channel.clone()),
+    }
+}
+
+/// Nanning with two counties, a township and a bureau in each, the city's
+/// discipline commission; and five people in the talent pool.
+async fn fixture(app: &TestApp) -> Clients {
+    app.small_tree().await;
+    let t = admin();
+    use OrganisationKind as K;
+    app.org(
+        &t,
+        "xn-edu",
+        K::FunctionalDepartment,
+        "organisations/xingning",
+        "兴宁区教育局",
+    )
+    .await;
+    app.org(
+        &t,
+        "xn-town",
+        K::Township,
+        "organisations/xingning",
+        "三塘镇",
+    )
+    .await;
+    app.org(
+        &t,
+        "qx-town",
+        K::Township,
+        "organisations/qingxiu",
+        "南阳镇",
+    )
+    .await;
+    let c = clients(app);
+    let office = office("guangxi/nanning");
+    let person = |id: &str, subject: &str, home: &str, posts: Vec<Post>, relations: Vec<String>| {
+        let mut client = c.inspectors.clone();
+        let office = office.clone();
+        let request = CreateInspectorRequest {
+            inspector: Some(Inspector {
+                display_name: id.to_uppercase(),
+                subject: subject.into(),
+                home_organisation: format!("organisations/{home}"),
+                past_posts: posts,
+                related_organisations: relations,
+                ..Default::default()
+            }),
+            inspector_id: id.into(),
+            request_id: String::new(),
+        };
+        async move {
+            client
+                .create_inspector(authed(&office, request))
+                .await
+                .unwrap_or_else(|s| panic!("inspector: {s:?}"))
+                .into_inner()
+        }
+    };
+    person("li", LEADER_SUBJECT, "nanning", vec![], vec![]).await;
+    person("wang", "wang-sub", "qingxiu", vec![], vec![]).await;
+    let zhao = person(
+        "zhao",
+        "",
+        "nanning",
+        vec![Post {
+            organisation: "organisations/xn-edu".into(),
+            start_date: date(2015, 1, 1),
+            end_date: date(2019, 12, 31),
+            ..Default::default()
+        }],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        zhao.past_posts[0].organisation_path,
+        "guangxi/nanning/xingning/xn-edu"
+    );
+    person("liu", "", "xn-town", vec![], vec![]).await;
+    person(
+        "chen",
+        "",
+        "nanning",
+        vec![],
+        vec!["organisations/xingning".into()],
+    )
+    .await;
+    c
+}
+
+async fn create_round(
+    c: &mut Clients,
+    id: &str,
+    kind: RoundKind,
+    number: i32,
+    extra: Round,
+) -> Round {
+    c.rounds
+        .create_round(authed(
+            &office("guangxi/nanning"),
+            CreateRoundRequest {
+                round: Some(Round {
+                    display_name: format!("十二届市委第{number}轮巡察"),
+                    term: 12,
+                    number,
+                    kind: kind as i32,
+                    organisation: "organisations/nanning".into(),
+                    planned_start_date: extra.planned_start_date.or(date(2026, 3, 1)),
+                    planned_end_date: extra.planned_end_date.or(date(2026, 6, 30)),
+                    ..extra
+                }),
+                round_id: id.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap_or_else(|s| panic!("round {id}: {s:?}"))
+        .into_inner()
+}
+
+async fn create_group(
+    c: &mut Clients,
+    round: &str,
+    id: &str,
+    leader: &str,
+    members: &[&str],
+) -> Result<Group, tonic::Status> {
+    c.groups
+        .create_group(authed(
+            &office("guangxi/nanning"),
+            CreateGroupRequest {
+                parent: format!("rounds/{round}"),
+                group: Some(Group {
+                    display_name: format!("group {id}"),
+                    leader: if leader.is_empty() {
+                        String::new()
+                    } else {
+                        format!("inspectors/{leader}")
+                    },
+                    members: members.iter().map(|m| format!("inspectors/{m}")).collect(),
+                    ..Default::default()
+                }),
+                group_id: id.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn create_inspection(
+    c: &mut Clients,
+    round: &str,
+    id: &str,
+    target: &str,
+    group: &str,
+    look_back_of: &str,
+) -> Result<Inspection, tonic::Status> {
+    c.inspections
+        .create_inspection(authed(
+            &office("guangxi/nanning"),
+            CreateInspectionRequest {
+                parent: format!("rounds/{round}"),
+                inspection: Some(Inspection {
+                    target: format!("organisations/{target}"),
+                    group: if group.is_empty() {
+                        String::new()
+                    } else {
+                        format!("rounds/{round}/groups/{group}")
+                    },
+                    look_back_of: look_back_of.into(),
+                    ..Default::default()
+                }),
+                inspection_id: id.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn get(c: &mut Clients, name: &str) -> Inspection {
+    c.inspections
+        .get_inspection(authed(
+            &office("guangxi/nanning"),
+            GetInspectionRequest { name: name.into() },
+        ))
+        .await
+        .expect("get")
+        .into_inner()
+}
+
+fn assert_refused(
+    result: Result<tonic::Response<Inspection>, tonic::Status>,
+    code: Code,
+    why: &str,
+) {
+    let status = result.expect_err(why);
+    assert_eq!(status.code(), code, "{why}: {status:?}");
+    assert_eq!(reason(&status), why, "{status:?}");
+}
+
+/// Every phase step of one inspection, in order, as `token` (the office).
+struct Steps {
+    token: String,
+    name: String,
+}
+
+impl Steps {
+    fn briefing(&self) -> tonic::Request<RecordBriefingRequest> {
+        authed(
+            &self.token,
+            RecordBriefingRequest {
+                name: self.name.clone(),
+                briefing: Some(Briefing {
+                    organisation: "organisations/nanning-jw".into(),
+                    date: date(2026, 3, 2),
+                    summary: "线索与信访情况".into(),
+                }),
+                request_id: String::new(),
+            },
+        )
+    }
+    fn station(&self, token: &str) -> tonic::Request<StartStationingRequest> {
+        authed(
+            token,
+            StartStationingRequest {
+                name: self.name.clone(),
+                start_date: date(2026, 3, 10),
+                end_date: date(2026, 5, 10),
+                request_id: String::new(),
+            },
+        )
+    }
+    fn report(
+        &self,
+        kind: InspectionReportKind,
+        d: Option<Date>,
+    ) -> tonic::Request<ReportInspectionRequest> {
+        authed(
+            &self.token,
+            ReportInspectionRequest {
+                name: self.name.clone(),
+                kind: kind as i32,
+                report: Some(ReportRecord {
+                    date: d,
+                    summary: "汇报".into(),
+                }),
+                request_id: String::new(),
+            },
+        )
+    }
+    fn feedback(
+        &self,
+        individual: Option<Date>,
+        public: Option<Date>,
+    ) -> tonic::Request<GiveFeedbackRequest> {
+        let part = |d: Option<Date>, to: &str| FeedbackPart {
+            date: d,
+            given_by: "巡察组组长 李".into(),
+            recipient: to.into(),
+        };
+        authed(
+            &self.token,
+            GiveFeedbackRequest {
+                name: self.name.clone(),
+                feedback: Some(DoubleFeedback {
+                    individual: Some(part(individual, "主要负责人")),
+                    public: Some(part(public, "领导班子")),
+                }),
+                request_id: String::new(),
+            },
+        )
+    }
+    fn rectify(&self) -> tonic::Request<StartRectificationRequest> {
+        authed(
+            &self.token,
+            StartRectificationRequest {
+                name: self.name.clone(),
+                start_date: None,
+                request_id: String::new(),
+            },
+        )
+    }
+    fn double_report(
+        &self,
+        kind: DoubleReportKind,
+        d: Option<Date>,
+    ) -> tonic::Request<RecordDoubleReportRequest> {
+        authed(
+            &self.token,
+            RecordDoubleReportRequest {
+                name: self.name.clone(),
+                kind: kind as i32,
+                report: Some(ReportRecord {
+                    date: d,
+                    summary: "整改报告".into(),
+                }),
+                request_id: String::new(),
+            },
+        )
+    }
+    fn close(&self, d: Option<Date>) -> tonic::Request<CloseInspectionRequest> {
+        authed(
+            &self.token,
+            CloseInspectionRequest {
+                name: self.name.clone(),
+                close_date: d,
+                note: "对账销号".into(),
+                request_id: String::new(),
+            },
+        )
+    }
+}
+
+/// A started round `r9` with group `g1` (leader li, member wang) and an
+/// inspection of the education bureau.
+async fn staffed_inspection(app: &TestApp) -> (Clients, Steps) {
+    let mut c = fixture(app).await;
+    create_round(&mut c, "r9", RoundKind::Regular, 9, Round::default()).await;
+    create_group(&mut c, "r9", "g1", "li", &["wang"])
+        .await
+        .expect("group");
+    let i = create_inspection(&mut c, "r9", "edu", "xn-edu", "g1", "")
+        .await
+        .expect("inspection");
+    let steps = Steps {
+        token: office("guangxi/nanning"),
+        name: i.name,
+    };
+    (c, steps)
+}
+
+async fn start_round(c: &mut Clients, id: &str) {
+    c.rounds
+        .start_round(authed(
+            &office("guangxi/nanning"),
+            StartRoundRequest {
+                name: format!("rounds/{id}"),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("start round");
+}
+
+/// Takes an inspection from preparation to closed with fixed dates.
+async fn run_to_closed(c: &mut Clients, s: &Steps) {
+    let i = &mut c.inspections;
+    i.record_briefing(s.briefing()).await.expect("briefing");
+    i.start_stationing(s.station(&s.token))
+        .await
+        .expect("station");
+    i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+        .await
+        .expect("mid-term");
+    i.report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+        .await
+        .expect("comprehensive");
+    i.give_feedback(s.feedback(date(2026, 6, 10), date(2026, 6, 12)))
+        .await
+        .expect("feedback");
+    i.start_rectification(s.rectify()).await.expect("rectify");
+    i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 1)))
+        .await
+        .expect("team");
+    i.record_double_report(s.double_report(DoubleReportKind::Principal, date(2026, 7, 20)))
+        .await
+        .expect("principal");
+    i.close_inspection(s.close(date(2026, 8, 1)))
+        .await
+        .expect("close");
+}
+
+#[tokio::test]
+async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
+    let app = spawn().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    let created = get(&mut c, &s.name).await;
+    assert_eq!(created.phase, InspectionPhase::Preparation as i32);
+    assert_eq!(created.target, "organisations/xn-edu");
+    assert_eq!(created.target_path, "guangxi/nanning/xingning/xn-edu");
+    assert_eq!(created.group, "rounds/r9/groups/g1");
+    assert_eq!(created.round_kind, RoundKind::Regular as i32);
+    assert_eq!(created.round_organisation_path, "guangxi/nanning");
+
+    // Out of order in preparation: refused, nothing changed.
+    let i = &mut c.inspections;
+    assert_refused(
+        i.give_feedback(s.feedback(date(2026, 6, 10), date(2026, 6, 12)))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_PHASE",
+    );
+    let status = i
+        .close_inspection(s.close(date(2026, 8, 1)))
+        .await
+        .expect_err("close");
+    assert!(
+        status.message().contains("INSPECTION_PHASE_PREPARATION"),
+        "{status:?}"
+    );
+    let violation = status
+        .get_error_details()
+        .precondition_failure()
+        .expect("details")
+        .violations[0]
+        .clone();
+    assert_eq!(violation.r#type, "PHASE");
+    assert_eq!(violation.subject, s.name);
+    assert_refused(
+        i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_PHASE",
+    );
+    assert_refused(
+        i.start_stationing(s.station(&s.token)).await,
+        Code::FailedPrecondition,
+        "BRIEFING_MISSING",
+    );
+    assert_eq!(
+        get(&mut c, &s.name).await,
+        created,
+        "refusals change nothing"
+    );
+
+    let i = &mut c.inspections;
+    let briefed = i
+        .record_briefing(s.briefing())
+        .await
+        .expect("briefing")
+        .into_inner();
+    assert_eq!(briefed.briefings.len(), 1);
+    assert_refused(
+        i.start_stationing(s.station(&s.token)).await,
+        Code::FailedPrecondition,
+        "ROUND_NOT_IN_PROGRESS",
+    );
+    start_round(&mut c, "r9").await;
+    // A group member who is not the leader may not station the group; the leader may.
+    let member = testing::token("wang-sub", "guangxi/nanning", &[Role::InspectionGroup]);
+    let leader = testing::token(LEADER_SUBJECT, "guangxi/nanning", &[Role::InspectionGroup]);
+    let i = &mut c.inspections;
+    assert_refused(
+        i.start_stationing(s.station(&member)).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
+    assert_eq!(get(&mut c, &s.name).await, briefed);
+    let i = &mut c.inspections;
+    let stationed = i
+        .start_stationing(s.station(&leader))
+        .await
+        .expect("leader stations")
+        .into_inner();
+    assert_eq!(stationed.phase, InspectionPhase::Stationed as i32);
+    assert_eq!(
+        stationed.stationing.expect("stationing").start_date,
+        date(2026, 3, 10)
+    );
+    // The leader still may not give feedback.
+    let mut as_leader = s.feedback(date(2026, 6, 10), date(2026, 6, 12));
+    as_leader.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {leader}").parse().expect("ascii"),
+    );
+    assert_eq!(
+        i.give_feedback(as_leader).await.expect_err("role").code(),
+        Code::PermissionDenied
+    );
+
+    assert_refused(
+        i.record_briefing(s.briefing()).await,
+        Code::FailedPrecondition,
+        "WRONG_PHASE",
+    );
+    assert_refused(
+        i.report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+            .await,
+        Code::FailedPrecondition,
+        "MID_TERM_REPORT_MISSING",
+    );
+    let bad = i
+        .report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 3, 1)))
+        .await
+        .expect_err("before stationing");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&bad), "report.date");
+    assert_eq!(get(&mut c, &s.name).await, stationed);
+
+    let i = &mut c.inspections;
+    i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+        .await
+        .expect("mid-term");
+    let reported = i
+        .report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+        .await
+        .expect("comprehensive")
+        .into_inner();
+    assert_eq!(reported.phase, InspectionPhase::Reported as i32);
+    assert!(reported.mid_term_report.is_some() && reported.comprehensive_report.is_some());
+    assert_refused(
+        i.start_rectification(s.rectify()).await,
+        Code::FailedPrecondition,
+        "WRONG_PHASE",
+    );
+    assert_refused(
+        i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 1)))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_PHASE",
+    );
+    assert_eq!(get(&mut c, &s.name).await, reported);
+
+    let i = &mut c.inspections;
+    let fed = i
+        .give_feedback(s.feedback(date(2026, 6, 10), date(2026, 6, 12)))
+        .await
+        .expect("feedback")
+        .into_inner();
+    assert_eq!(fed.phase, InspectionPhase::FeedbackGiven as i32);
+    assert_eq!(
+        fed.feedback_date,
+        date(2026, 6, 12),
+        "the later of the two parts"
+    );
+    assert_eq!(
+        fed.double_report_due_date,
+        date(2026, 8, 11),
+        "60 days by default"
+    );
+    let feedback = fed.feedback.clone().expect("feedback");
+    assert_eq!(
+        feedback.individual.expect("individual").recipient,
+        "主要负责人"
+    );
+    assert_eq!(feedback.public.expect("public").recipient, "领导班子");
+    // Today (2026-11-28 or later) is past the due date with nothing received.
+    assert!(fed.double_report.clone().expect("double report").overdue);
+    assert_refused(
+        i.give_feedback(s.feedback(date(2026, 6, 10), date(2026, 6, 12)))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_PHASE",
+    );
+    assert_refused(
+        i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 1)))
+            .await,
+        Code::FailedPrecondition,
+        "WRONG_PHASE",
+    );
+
+    let rectifying = i
+        .start_rectification(s.rectify())
+        .await
+        .expect("rectify")
+        .into_inner();
+    assert_eq!(rectifying.rectification_start_date, date(2026, 6, 12));
+    assert_refused(
+        i.close_inspection(s.close(date(2026, 8, 1))).await,
+        Code::FailedPrecondition,
+        "DOUBLE_REPORT_MISSING",
+    );
+    i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 1)))
+        .await
+        .expect("team");
+    let after_team = get(&mut c, &s.name).await;
+    assert!(
+        after_team.double_report.clone().expect("dr").overdue,
+        "the principal's report is missing"
+    );
+    let i = &mut c.inspections;
+    assert_refused(
+        i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 2)))
+            .await,
+        Code::FailedPrecondition,
+        "DOUBLE_REPORT_ALREADY_RECORDED",
+    );
+    assert_eq!(get(&mut c, &s.name).await, after_team);
+    let i = &mut c.inspections;
+    let both = i
+        .record_double_report(s.double_report(DoubleReportKind::Principal, date(2026, 7, 20)))
+        .await
+        .expect("principal")
+        .into_inner();
+    assert!(
+        !both.double_report.expect("dr").overdue,
+        "both in before the due date"
+    );
+    let closed = i
+        .close_inspection(s.close(date(2026, 8, 1)))
+        .await
+        .expect("close")
+        .into_inner();
+    assert_eq!(closed.phase, InspectionPhase::Closed as i32);
+    assert_eq!(closed.close_date, date(2026, 8, 1));
+    assert_refused(
+        i.record_briefing(s.briefing()).await,
+        Code::FailedPrecondition,
+        "WRONG_PHASE",
+    );
+    assert_refused(
+        i.close_inspection(s.close(date(2026, 8, 2))).await,
+        Code::FailedPrecondition,
+        "WRONG_PHASE",
+    );
+
+    let timeline = i
+        .get_inspection_timeline(authed(
+            &s.token,
+            GetInspectionTimelineRequest {
+                name: s.name.clone(),
+            },
+        ))
+        .await
+        .expect("timeline")
+        .into_inner();
+    let steps: Vec<&str> = timeline.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "CreateInspection",
+            "RecordBriefing",
+            "StartStationing",
+            "ReportInspection",
+            "ReportInspection",
+            "GiveFeedback",
+            "StartRectification",
+            "RecordDoubleReport",
+            "RecordDoubleReport",
+            "CloseInspection"
+        ],
+        "refused steps leave no trace"
+    );
+    assert_eq!(timeline.steps[2].actor, LEADER_SUBJECT);
+    assert_eq!(timeline.steps[9].phase, InspectionPhase::Closed as i32);
+    assert_eq!(timeline.inspection.expect("inspection"), closed);
+
+    // A county office outside the target's and the round's subtree sees nothing.
+    let other = office("guangxi/nanning/qingxiu");
+    let hidden = c
+        .inspections
+        .get_inspection(authed(
+            &other,
+            GetInspectionRequest {
+                name: s.name.clone(),
+            },
+        ))
+        .await
+        .expect_err("out of scope");
+    assert_eq!(hidden.code(), Code::NotFound);
+    // The other services read with their own role, in batches.
+    let service = testing::token("service:issues", "", &[Role::Service]);
+    let batch = c
+        .inspections
+        .batch_get_inspections(authed(
+            &service,
+            BatchGetInspectionsRequest {
+                names: vec![s.name.clone()],
+            },
+        ))
+        .await
+        .expect("batch")
+        .into_inner();
+    assert_eq!(batch.inspections, [closed]);
+    // The round closes once every inspection is closed.
+    let round = c
+        .rounds
+        .close_round(authed(
+            &s.token,
+            CloseRoundRequest {
+                name: "rounds/r9".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("close round")
+        .into_inner();
+    assert_eq!(round.state, RoundState::Closed as i32);
+}
+
+#[tokio::test]
+async fn the_double_report_is_due_the_configured_days_after_feedback() {
+    let app = spawn_with(fiveledger_rounds::RoundsSettings {
+        double_report_days: 30,
+    })
+    .await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    start_round(&mut c, "r9").await;
+    let i = &mut c.inspections;
+    i.record_briefing(s.briefing()).await.expect("briefing");
+    i.start_stationing(s.station(&s.token))
+        .await
+        .expect("station");
+    i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+        .await
+        .expect("mid");
+    i.report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+        .await
+        .expect("comp");
+    let feedback = today() - chrono::Days::new(10);
+    let fed = i
+        .give_feedback(s.feedback(day(feedback), day(feedback)))
+        .await
+        .expect("feedback")
+        .into_inner();
+    assert_eq!(fed.feedback_date, day(feedback));
+    assert_eq!(
+        fed.double_report_due_date,
+        day(feedback + chrono::Days::new(30))
+    );
+    assert!(
+        !fed.double_report.unwrap_or_default().overdue,
+        "due in 20 days"
+    );
+    let listed = i
+        .list_inspections(authed(
+            &s.token,
+            ListInspectionsRequest {
+                parent: "rounds/r9".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        listed.inspections[0].double_report_due_date,
+        fed.double_report_due_date
+    );
+}
+
+#[tokio::test]
+async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffing() {
+    let app = spawn().await;
+    let mut c = fixture(&app).await;
+    let t = office("guangxi/nanning");
+    create_round(&mut c, "r9", RoundKind::Regular, 9, Round::default()).await;
+    // Clean: leader from the city, a member from another county.
+    create_group(&mut c, "r9", "g1", "li", &["wang"])
+        .await
+        .expect("clean group");
+    create_inspection(&mut c, "r9", "edu", "xn-edu", "g1", "")
+        .await
+        .expect("clean assignment");
+    let before = c
+        .groups
+        .get_group(authed(
+            &t,
+            GetGroupRequest {
+                name: "rounds/r9/groups/g1".into(),
+            },
+        ))
+        .await
+        .expect("group")
+        .into_inner();
+
+    let add = |who: &str| {
+        authed(
+            &t,
+            AddGroupMembersRequest {
+                group: "rounds/r9/groups/g1".into(),
+                members: vec![GroupMember {
+                    inspector: format!("inspectors/{who}"),
+                    role: GroupRole::Member as i32,
+                }],
+                request_id: String::new(),
+            },
+        )
+    };
+    // 任职回避: zhao worked in the bureau.
+    let status = c
+        .groups
+        .add_group_members(add("zhao"))
+        .await
+        .expect_err("post");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "AVOIDANCE_POST");
+    let v = status
+        .get_error_details()
+        .precondition_failure()
+        .expect("details")
+        .violations[0]
+        .clone();
+    assert_eq!(
+        (v.r#type.as_str(), v.subject.as_str()),
+        ("AVOIDANCE_POST", "inspectors/zhao")
+    );
+    // 公务回避: chen declared a relation to the county the bureau is in.
+    let status = c
+        .groups
+        .add_group_members(add("chen"))
+        .await
+        .expect_err("relation");
+    assert_eq!(reason(&status), "AVOIDANCE_RELATION");
+    // The same person in two groups of one round.
+    let status = create_group(&mut c, "r9", "g2", "", &["wang"])
+        .await
+        .expect_err("two groups");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "INSPECTOR_IN_OTHER_GROUP");
+    let after = c
+        .groups
+        .get_group(authed(
+            &t,
+            GetGroupRequest {
+                name: "rounds/r9/groups/g1".into(),
+            },
+        ))
+        .await
+        .expect("group")
+        .into_inner();
+    assert_eq!(after, before, "a refused staffing changes nothing");
+    assert!(
+        c.groups
+            .get_group(authed(
+                &t,
+                GetGroupRequest {
+                    name: "rounds/r9/groups/g2".into()
+                }
+            ))
+            .await
+            .is_err(),
+        "nothing half-written"
+    );
+
+    // 任职回避 on assignment: liu works in a township of Xingning now.
+    create_group(&mut c, "r9", "g3", "liu", &[])
+        .await
+        .expect("group of liu");
+    let status = create_inspection(&mut c, "r9", "xn", "xingning", "g3", "")
+        .await
+        .expect_err("works there");
+    assert_eq!(reason(&status), "AVOIDANCE_POST");
+    create_inspection(&mut c, "r9", "xn", "xingning", "", "")
+        .await
+        .expect("without a group");
+    let status = c
+        .inspections
+        .assign_inspection_group(authed(
+            &t,
+            AssignInspectionGroupRequest {
+                name: "rounds/r9/inspections/xn".into(),
+                group: "rounds/r9/groups/g3".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("assign");
+    assert_eq!(reason(&status), "AVOIDANCE_POST");
+    assert_eq!(get(&mut c, "rounds/r9/inspections/xn").await.group, "");
+
+    // 地域回避 applies in a linked round: wang (Qingxiu) may not inspect a
+    // Qingxiu township, but may inspect one in Xingning.
+    create_round(&mut c, "r10", RoundKind::Linked, 10, Round::default()).await;
+    create_group(&mut c, "r10", "g1", "li", &["wang"])
+        .await
+        .expect("linked group");
+    let status = create_inspection(&mut c, "r10", "qx", "qx-town", "g1", "")
+        .await
+        .expect_err("region");
+    assert_eq!(reason(&status), "AVOIDANCE_REGION");
+    let v = status
+        .get_error_details()
+        .precondition_failure()
+        .expect("details")
+        .violations[0]
+        .clone();
+    assert_eq!(v.subject, "inspectors/wang");
+    create_inspection(&mut c, "r10", "xt", "xn-town", "g1", "")
+        .await
+        .expect("another county");
+    // …and not in a regular round.
+    create_inspection(&mut c, "r9", "qx", "qx-town", "g1", "")
+        .await
+        .expect("regular round");
+}
+
+#[tokio::test]
+async fn a_look_back_links_to_the_earlier_inspection_both_ways() {
+    let app = spawn().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    start_round(&mut c, "r9").await;
+    run_to_closed(&mut c, &s).await;
+    create_inspection(&mut c, "r9", "early", "xn-town", "", "")
+        .await
+        .expect("not yet fed back");
+    let lb = Round {
+        look_back_rounds: vec!["rounds/r9".into()],
+        planned_start_date: date(2026, 9, 1),
+        planned_end_date: date(2026, 10, 30),
+        ..Default::default()
+    };
+    let round = create_round(&mut c, "lb1", RoundKind::LookBack, 11, lb).await;
+    assert_eq!(round.look_back_rounds, ["rounds/r9"]);
+    let status = create_inspection(&mut c, "lb1", "x", "xn-edu", "", "")
+        .await
+        .expect_err("required");
+    assert_eq!(bad_field(&status), "inspection.look_back_of");
+    let status = create_inspection(&mut c, "lb1", "x", "xn-town", "", &s.name)
+        .await
+        .expect_err("other target");
+    assert_eq!(reason(&status), "LOOK_BACK_TARGET_MISMATCH");
+    let status = create_inspection(
+        &mut c,
+        "lb1",
+        "x",
+        "xn-town",
+        "",
+        "rounds/r9/inspections/early",
+    )
+    .await
+    .expect_err("before feedback");
+    assert_eq!(reason(&status), "LOOK_BACK_BEFORE_FEEDBACK");
+    let later = create_inspection(&mut c, "lb1", "edu", "xn-edu", "", &s.name)
+        .await
+        .expect("look-back");
+    assert_eq!(later.look_back_of, s.name);
+    assert_eq!(later.round_kind, RoundKind::LookBack as i32);
+    assert_eq!(
+        get(&mut c, &s.name).await.look_backs,
+        vec![later.name.clone()]
+    );
+    let listed = c
+        .inspections
+        .list_inspections(authed(
+            &s.token,
+            ListInspectionsRequest {
+                parent: "rounds/-".into(),
+                filter: format!("look_back_of = \"{}\"", s.name),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.inspections.len(), 1);
+    assert_eq!(listed.inspections[0].name, later.name);
+    let status = create_inspection(&mut c, "r9", "y", "qx-town", "", &s.name)
+        .await
+        .expect_err("not a look-back round");
+    assert_eq!(reason(&status), "LOOK_BACK_ONLY_IN_LOOK_BACK_ROUND");
+}
+
+/// Records each event's type in its own outbox (as the subject).
+struct RecordTypes;
+
+impl EventHandler for RecordTypes {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> futures::future::BoxFuture<'t, fiveledger_platform::ApiResult<()>> {
+        Box::pin(async move {
+            let ctx = EventContext {
+                actor: "service:test".into(),
+                ..Default::default()
+            };
+            outbox::append(txn, &ctx, &event.r#type, &OrganisationCreated::default()).await
+        })
+    }
+}
+
+struct ConsumerMigrator;
+
+#[async_trait::async_trait]
+impl sea_orm_migration::MigratorTrait for ConsumerMigrator {
+    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+        vec![Box::new(fiveledger_platform::platform_tables::Migration)]
+    }
+}
+
+async fn recorded(db: &Db) -> Vec<String> {
+    outbox::Entity::find()
+        .order_by_asc(outbox::Column::Id)
+        .all(db.reader())
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|r| r.subject)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_phase_is_an_event_delivered_in_order_once() {
+    let app = spawn().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    start_round(&mut c, "r9").await;
+    let env = TestEnv::new("consumer");
+    let db = Db::connect(
+        &env.settings.database,
+        &env.settings.data_dir.join("c.sqlite"),
+    )
+    .await
+    .expect("consumer db");
+    db.migrate::<ConsumerMigrator>().await.expect("migrate");
+    let source = EventSource::Rounds(
+        consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
+        ServiceCredentials::new(testing::signer(), "test"),
+    );
+    let types: Vec<String> = [
+        "InspectionCreated",
+        "InspectionBriefingRecorded",
+        "InspectionStationed",
+        "InspectionMidTermReported",
+        "InspectionReported",
+        "FeedbackGiven",
+        "RectificationStarted",
+        "DoubleReportRecorded",
+        "InspectionClosed",
+    ]
+    .map(String::from)
+    .to_vec();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        db.clone(),
+        "phases".into(),
+        source.clone(),
+        types.clone(),
+        RecordTypes,
+        stop.clone(),
+    ));
+    run_to_closed(&mut c, &s).await;
+    let expected = [
+        "InspectionCreated",
+        "InspectionBriefingRecorded",
+        "InspectionStationed",
+        "InspectionMidTermReported",
+        "InspectionReported",
+        "FeedbackGiven",
+        "RectificationStarted",
+        "DoubleReportRecorded",
+        "DoubleReportRecorded",
+        "InspectionClosed",
+    ];
+    for _ in 0..100 {
+        if recorded(&db).await.len() >= expected.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(recorded(&db).await, expected);
+    stop.cancel();
+    task.await.expect("consumer stops");
+    // A restart and a replay add nothing.
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        db.clone(),
+        "phases".into(),
+        source.clone(),
+        types.clone(),
+        RecordTypes,
+        stop.clone(),
+    ));
+    use futures::StreamExt;
+    let mut replay = source.watch(0, &types).await.expect("watch");
+    let first = replay.next().await.expect("event").expect("ok");
+    assert!(
+        !consumer::apply(&db, "phases", &first, &RecordTypes)
+            .await
+            .expect("apply")
+    );
+    let payload: InspectionCreated = first.payload.expect("payload").to_msg().expect("decode");
+    assert_eq!(
+        payload.inspection.expect("inspection").target_path,
+        "guangxi/nanning/xingning/xn-edu"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(recorded(&db).await.len(), expected.len());
+    stop.cancel();
+    task.await.expect("stops");
+    // The reported event carries the whole inspection.
+    let mut reported = source
+        .watch(0, &["InspectionReported".to_owned()])
+        .await
+        .expect("watch");
+    let event = reported.next().await.expect("event").expect("ok");
+    let payload: InspectionReported = event.payload.expect("payload").to_msg().expect("decode");
+    let inspection = payload.inspection.expect("inspection");
+    assert_eq!(inspection.phase, InspectionPhase::Reported as i32);
+    assert_eq!(inspection.round_organisation_path, "guangxi/nanning");
+}
+
+#[tokio::test]
+async fn a_demo_sized_round_loads_and_lists_with_pagination() {
+    let app = spawn().await;
+    let t = admin();
+    use OrganisationKind as K;
+    app.org(&t, "guangxi", K::Region, "", "广西").await;
+    app.org(&t, "nanning", K::City, "organisations/guangxi", "南宁市")
+        .await;
+    let mut targets = Vec::new();
+    for county in 0..6 {
+        let cid = format!("county-{county}");
+        app.org(&t, &cid, K::County, "organisations/nanning", &cid)
+            .await;
+        targets.push(cid.clone());
+        for town in 0..5 {
+            let tid = format!("town-{county}-{town}");
+            app.org(&t, &tid, K::Township, &format!("organisations/{cid}"), &tid)
+                .await;
+            targets.push(tid);
+        }
+    }
+    for dept in 0..9 {
+        let did = format!("bureau-{dept}");
+        app.org(
+            &t,
+            &did,
+            K::FunctionalDepartment,
+            "organisations/nanning",
+            &did,
+        )
+        .await;
+        targets.push(did);
+    }
+    assert_eq!(targets.len(), 45);
+    let mut c = clients(&app);
+    for (n, year) in [(1, 2026), (2, 2026)] {
+        create_round(
+            &mut c,
+            &format!("r{n}"),
+            RoundKind::Regular,
+            n,
+            Round {
+                planned_start_date: date(year, 3 * n as u32, 1),
+                planned_end_date: date(year, 3 * n as u32 + 2, 1),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    for (i, target) in targets.iter().enumerate() {
+        create_inspection(&mut c, "r1", &format!("i{i:02}"), target, "", "")
+            .await
+            .expect("inspection");
+    }
+    let office = office("guangxi/nanning");
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = c
+            .inspections
+            .list_inspections(authed(
+                &office,
+                ListInspectionsRequest {
+                    parent: "rounds/r1".into(),
+                    page_size: 10,
+                    page_token: token.clone(),
+                    filter: "phase = INSPECTION_PHASE_PREPARATION".into(),
+                },
+            ))
+            .await
+            .expect("page")
+            .into_inner();
+        pages += 1;
+        seen.extend(page.inspections.into_iter().map(|i| i.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(pages, 5);
+    assert_eq!(seen.len(), 45);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique, seen, "keyset pages neither repeat nor skip");
+
+    // A county sees its own subtree only: the county and its five townships.
+    let county = c
+        .inspections
+        .list_inspections(authed(
+            &office,
+            ListInspectionsRequest {
+                parent: "rounds/-".into(),
+                filter: "ancestor = organisations/county-2".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("subtree")
+        .into_inner();
+    assert_eq!(county.inspections.len(), 6);
+    let county_office = testing::token("xc", "guangxi/nanning/county-2", &[Role::InspectionOffice]);
+    let own = c
+        .inspections
+        .list_inspections(authed(
+            &county_office,
+            ListInspectionsRequest {
+                parent: "rounds/r1".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("county scope")
+        .into_inner();
+    assert_eq!(own.inspections.len(), 6);
+    let status = c
+        .inspections
+        .list_inspections(authed(
+            &office,
+            ListInspectionsRequest {
+                parent: "rounds/r1".into(),
+                page_size: 10,
+                page_token: token,
+                filter: String::new(),
+            },
+        ))
+        .await
+        .expect_err("token of another query");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let rounds = c
+        .rounds
+        .list_rounds(authed(
+            &office,
+            ListRoundsRequest {
+                filter: "year = 2026 AND kind = ROUND_KIND_REGULAR".into(),
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("rounds")
+        .into_inner();
+    assert_eq!(rounds.rounds.len(), 1);
+    assert!(!rounds.next_page_token.is_empty());
+}
