@@ -1174,26 +1174,63 @@ async fn a_demo_sized_round_loads_and_lists_with_pagination() {
     }
     assert_eq!(targets.len(), 45);
     let mut c = clients(&app);
-    for (n, year) in [(1, 2026), (2, 2026)] {
+    // Four rounds a year, each of the 45 targets.
+    for n in 1..=4 {
         create_round(
             &mut c,
             &format!("r{n}"),
             RoundKind::Regular,
             n,
             Round {
-                planned_start_date: date(year, 3 * n as u32, 1),
-                planned_end_date: date(year, 3 * n as u32 + 2, 1),
+                planned_start_date: date(2026, 3 * n as u32 - 2, 1),
+                planned_end_date: date(2026, 3 * n as u32, 1),
                 ..Default::default()
             },
         )
         .await;
-    }
-    for (i, target) in targets.iter().enumerate() {
-        create_inspection(&mut c, "r1", &format!("i{i:02}"), target, "", "")
+        for (i, target) in targets.iter().enumerate() {
+            create_inspection(
+                &mut c,
+                &format!("r{n}"),
+                &format!("i{i:02}"),
+                target,
+                "",
+                "",
+            )
             .await
             .expect("inspection");
+        }
     }
+    // Every round at once: keyset pages cross from one round to the next.
     let office = office("guangxi/nanning");
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = c
+            .inspections
+            .list_inspections(authed(
+                &office,
+                ListInspectionsRequest {
+                    parent: "rounds/-".into(),
+                    page_size: 50,
+                    page_token: token.clone(),
+                    filter: String::new(),
+                },
+            ))
+            .await
+            .expect("page")
+            .into_inner();
+        all.extend(page.inspections.into_iter().map(|i| i.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(all.len(), 180);
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 180);
     let mut seen = Vec::new();
     let mut token = String::new();
     let mut pages = 0;
@@ -1226,7 +1263,7 @@ async fn a_demo_sized_round_loads_and_lists_with_pagination() {
     unique.dedup();
     assert_eq!(unique, seen, "keyset pages neither repeat nor skip");
 
-    // A county sees its own subtree only: the county and its five townships.
+    // A county's subtree: the county and its five townships, in each round.
     let county = c
         .inspections
         .list_inspections(authed(
@@ -1240,7 +1277,8 @@ async fn a_demo_sized_round_loads_and_lists_with_pagination() {
         .await
         .expect("subtree")
         .into_inner();
-    assert_eq!(county.inspections.len(), 6);
+    assert_eq!(county.inspections.len(), 24);
+    // A county office sees only its subtree of the city's round.
     let county_office = testing::token("xc", "guangxi/nanning/county-2", &[Role::InspectionOffice]);
     let own = c
         .inspections

@@ -26,6 +26,10 @@ async fn health_reports_serving_for_the_server_and_each_service() {
     for service in [
         "",
         "fiveledger.rounds.v1.OrganisationService",
+        "fiveledger.rounds.v1.InspectorService",
+        "fiveledger.rounds.v1.RoundService",
+        "fiveledger.rounds.v1.GroupService",
+        "fiveledger.rounds.v1.InspectionService",
         "fiveledger.rounds.v1.EventService",
     ] {
         let status = health
@@ -78,6 +82,8 @@ async fn reflection_lists_every_service_in_v1_and_v1alpha() {
     let alpha = list_v1alpha(app.channel.clone()).await;
     for expected in [
         "fiveledger.rounds.v1.OrganisationService",
+        "fiveledger.rounds.v1.InspectionService",
+        "fiveledger.rounds.v1.GroupService",
         "fiveledger.rounds.v1.EventService",
         "grpc.health.v1.Health",
     ] {

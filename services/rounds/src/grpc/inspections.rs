@@ -400,6 +400,9 @@ async fn assignable_group(
         &[(target.0.to_owned(), target.1.to_owned())],
     )
     .await?;
+    // Bumping the group's revision makes a concurrent staffing of the same
+    // group conflict (ABORTED) instead of slipping past this check.
+    groups::touch(txn, &g).await?;
     Ok(g.id)
 }
 
@@ -611,10 +614,8 @@ impl InspectionService for Api {
                         Some(names::parse("filter", value, organisation::COLLECTION)?.to_owned());
                 }
                 "ancestor" => {
-                    let id = names::parse("filter", value, organisation::COLLECTION)?;
-                    let org = organisations::find(self.db.reader(), id)
-                        .await?
-                        .ok_or_else(|| ApiError::not_found(value))?;
+                    let org =
+                        scope::organisation(self.db.reader(), &caller, "filter", value).await?;
                     query.ancestor_path = Some(org.path);
                 }
                 "look_back_of" => {
