@@ -201,3 +201,39 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// Writes `model` to its row only if the row's `revision_column` still
+/// holds `revision`: a concurrent update in between is ABORTED (naming
+/// `resource`), exactly as a stale etag would be.
+pub async fn update_if_revision<A>(
+    conn: &impl ConnectionTrait,
+    model: A,
+    revision_column: <A::Entity as sea_orm::EntityTrait>::Column,
+    revision: i64,
+    resource: impl FnOnce() -> String,
+) -> crate::ApiResult<()>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    use sea_orm::{ColumnTrait, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter};
+    let mut update = <A::Entity as EntityTrait>::update_many();
+    for key in <<A::Entity as EntityTrait>::PrimaryKey as Iterable>::iter() {
+        let column = key.into_column();
+        let value = model.get(column).into_value().ok_or_else(|| {
+            crate::ApiError::internal(anyhow::anyhow!("update without its primary key"))
+        })?;
+        update = update.filter(column.eq(value));
+    }
+    let written = update
+        .set(model)
+        .filter(revision_column.eq(revision))
+        .exec(conn)
+        .await?
+        .rows_affected;
+    if written != 1 {
+        return Err(crate::ApiError::Aborted {
+            resource: resource(),
+        });
+    }
+    Ok(())
+}

@@ -182,19 +182,15 @@ pub async fn update_if_revision(
     model: Model,
     revision: i64,
 ) -> ApiResult<Model> {
-    let id = model.id.clone();
     let active: ActiveModel = model.clone().into();
-    let result = Entity::update_many()
-        .set(active.reset_all())
-        .filter(Column::Id.eq(id.clone()))
-        .filter(Column::Revision.eq(revision))
-        .exec(conn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::Aborted {
-            resource: name_of(&id),
-        });
-    }
+    fiveledger_platform::storage::update_if_revision(
+        conn,
+        active.reset_all(),
+        Column::Revision,
+        revision,
+        || name_of(&model.id),
+    )
+    .await?;
     Ok(model)
 }
 

@@ -291,20 +291,16 @@ pub async fn update_if_revision(
     model: ActiveModel,
     revision: i64,
 ) -> ApiResult<Model> {
-    let round_id = model.round_id.clone().unwrap();
-    let id = model.id.clone().unwrap();
-    let result = Entity::update_many()
-        .set(model)
-        .filter(Column::RoundId.eq(round_id.clone()))
-        .filter(Column::Id.eq(id.clone()))
-        .filter(Column::Revision.eq(revision))
-        .exec(conn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::Aborted {
-            resource: name_of(&round_id, &id),
-        });
-    }
+    let round_id = model.round_id.try_as_ref().cloned().unwrap_or_default();
+    let id = model.id.try_as_ref().cloned().unwrap_or_default();
+    fiveledger_platform::storage::update_if_revision(
+        conn,
+        model,
+        Column::Revision,
+        revision,
+        || name_of(&round_id, &id),
+    )
+    .await?;
     find(conn, &round_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(name_of(&round_id, &id)))

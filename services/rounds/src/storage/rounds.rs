@@ -137,19 +137,16 @@ pub async fn update_if_revision(
     model: ActiveModel,
     revision: i64,
 ) -> ApiResult<Model> {
-    let id = model.id.clone().unwrap();
-    let result = Entity::update_many()
-        .set(model)
-        .filter(Column::Id.eq(id.clone()))
-        .filter(Column::Revision.eq(revision))
-        .exec(conn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::Aborted {
-            resource: name_of(&id),
-        });
-    }
+    let id = model.id.try_as_ref().cloned().unwrap_or_default();
+    fiveledger_platform::storage::update_if_revision(
+        conn,
+        model,
+        Column::Revision,
+        revision,
+        || name_of(&id),
+    )
+    .await?;
     find(conn, &id)
         .await?
-        .ok_or_else(|| ApiError::not_found(name_of(&id)))
+        .ok_or_else(|| fiveledger_platform::ApiError::not_found(name_of(&id)))
 }
