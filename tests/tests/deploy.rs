@@ -1,0 +1,933 @@
+//! The deployment files (deploy/Dockerfile, deploy/k8s) checked against the
+//! binaries: every service's probes, Service and environment match what its
+//! binary listens on and reads, in the base and in each overlay as applied.
+//!
+//! CI has no kubectl, so overlays are applied here the way kustomize does
+//! for what they use: strategic-merge patches (maps merged, lists of named
+//! items merged by name, `null` deletes) and `behavior: merge` generators.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use fiveledger_platform::settings::SETTINGS_HELP;
+use serde_yaml_ng::Value;
+
+/// Short names; the binary and package are `fiveledger-<name>`.
+const SERVICES: [&str; 3] = ["rounds", "issues", "ledgers"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The documents of a YAML file (separated by `---` lines).
+fn documents(path: &Path) -> Vec<Value> {
+    let text = read(path);
+    let mut docs = vec![String::new()];
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            docs.push(String::new());
+        } else {
+            let doc = docs.last_mut().expect("one");
+            doc.push_str(line);
+            doc.push('\n');
+        }
+    }
+    docs.iter()
+        .map(|doc| {
+            serde_yaml_ng::from_str::<Value>(doc)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_sequence()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| item.as_str().expect("a string").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `KEY=value` literals of a generator.
+fn literals(generator: &Value) -> BTreeMap<String, String> {
+    strings(&generator["literals"])
+        .into_iter()
+        .map(|literal| {
+            let (key, value) = literal.split_once('=').expect("KEY=value literal");
+            (key.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+/// The setting names the binaries read, from their `--help` text, so a
+/// renamed setting fails here. `FIVELEDGER_UPSTREAM__ROUNDS / __ISSUES`
+/// stands for three names.
+fn known_settings() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in SETTINGS_HELP.lines() {
+        let mut prefix = None::<String>;
+        for word in line.split_whitespace() {
+            if word.starts_with("FIVELEDGER_") {
+                prefix = Some(word[..word.rfind("__").unwrap_or(word.len())].to_owned());
+                names.insert(word.to_owned());
+            } else if let (Some(prefix), true) = (&prefix, word.starts_with("__")) {
+                names.insert(format!("{prefix}{word}"));
+            } else if word != "/" {
+                break;
+            }
+        }
+    }
+    assert!(names.contains("FIVELEDGER_LISTEN"), "{names:?}");
+    assert!(names.contains("FIVELEDGER_UPSTREAM__LEDGERS"), "{names:?}");
+    names
+}
+
+/// The default of a setting as `--help` prints it (`[20]`).
+fn help_default(name: &str) -> String {
+    let line = SETTINGS_HELP
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not in SETTINGS_HELP"));
+    let open = line.rfind('[').expect("a default");
+    line[open + 1..line.len() - 1].to_owned()
+}
+
+/// One kustomization directory, loaded: its own file, its resources, and
+/// (for overlays) its base.
+struct Kustomization {
+    dir: PathBuf,
+    file: Value,
+    resources: Vec<Value>,
+    base: Option<Box<Kustomization>>,
+}
+
+impl Kustomization {
+    fn load(dir: &Path) -> Self {
+        let dir = dir
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let file = documents(&dir.join("kustomization.yaml")).remove(0);
+        let mut resources = Vec::new();
+        let mut base = None;
+        for entry in strings(&file["bases"])
+            .into_iter()
+            .chain(strings(&file["resources"]))
+        {
+            let path = dir.join(&entry);
+            assert!(path.exists(), "{}: {entry} does not exist", dir.display());
+            if path.is_dir() {
+                assert!(base.is_none(), "{}: one base only", dir.display());
+                base = Some(Box::new(Self::load(&path)));
+            } else {
+                resources.extend(documents(&path));
+            }
+        }
+        Self {
+            dir,
+            file,
+            resources,
+            base,
+        }
+    }
+
+    fn patches(&self) -> Vec<Value> {
+        strings(&self.file["patchesStrategicMerge"])
+            .iter()
+            .flat_map(|patch| documents(&self.dir.join(patch)))
+            .collect()
+    }
+
+    fn generator(&self, kind: &str, name: &str) -> Option<&Value> {
+        self.file[kind]
+            .as_sequence()?
+            .iter()
+            .find(|generator| generator["name"].as_str() == Some(name))
+    }
+
+    /// The resources as `kubectl kustomize` would emit them (without name
+    /// hashes, labels and namespace).
+    fn rendered(&self) -> Vec<Value> {
+        let mut all = self.base.as_ref().map(|b| b.rendered()).unwrap_or_default();
+        for patch in self.patches() {
+            let target = all
+                .iter_mut()
+                .find(|r| r["kind"] == patch["kind"] && name(r) == name(&patch))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: patch of {} {} matches nothing in the base",
+                        self.dir.display(),
+                        kind(&patch),
+                        name(&patch)
+                    )
+                });
+            merge(
+                target,
+                &patch,
+                &format!("{} {}", kind(&patch), name(&patch)),
+            );
+        }
+        all.extend(self.resources.iter().cloned());
+        all
+    }
+
+    /// A generated ConfigMap's or Secret's data, merged down the bases.
+    fn generated(&self, kind: &str, name: &str) -> Option<BTreeMap<String, String>> {
+        let inherited = self.base.as_ref().and_then(|b| b.generated(kind, name));
+        let Some(own) = self.generator(kind, name) else {
+            return inherited;
+        };
+        match own["behavior"].as_str().unwrap_or("create") {
+            "create" => {
+                assert!(inherited.is_none(), "{name} generated twice");
+                Some(literals(own))
+            }
+            "merge" | "replace" => {
+                let mut data = inherited.unwrap_or_else(|| {
+                    panic!(
+                        "{}: merges {name}, which no base generates",
+                        self.dir.display()
+                    )
+                });
+                if own["behavior"].as_str() == Some("replace") {
+                    data.clear();
+                }
+                data.extend(literals(own));
+                Some(data)
+            }
+            other => panic!("behavior {other}"),
+        }
+    }
+
+    fn of_kind<'a>(rendered: &'a [Value], kind: &str) -> Vec<&'a Value> {
+        rendered.iter().filter(|r| r["kind"] == kind).collect()
+    }
+}
+
+fn kind(resource: &Value) -> &str {
+    resource["kind"].as_str().expect("kind")
+}
+
+fn name(resource: &Value) -> &str {
+    resource["metadata"]["name"]
+        .as_str()
+        .expect("metadata.name")
+}
+
+/// Strategic merge as kustomize applies it to the fields our patches touch.
+fn merge(target: &mut Value, patch: &Value, at: &str) {
+    match (target, patch) {
+        (Value::Mapping(target), Value::Mapping(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else if let Some(existing) = target.get_mut(key) {
+                    merge(
+                        existing,
+                        value,
+                        &format!("{at}.{}", key.as_str().unwrap_or("?")),
+                    );
+                } else {
+                    target.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        (Value::Sequence(target), Value::Sequence(patch))
+            if patch.iter().all(|item| item["name"].is_string()) =>
+        {
+            for item in patch {
+                match target.iter_mut().find(|t| t["name"] == item["name"]) {
+                    Some(existing) => merge(existing, item, at),
+                    None => {
+                        // A patch naming a container the base lacks adds a
+                        // container without an image: a typo, not intent.
+                        assert!(
+                            !at.ends_with(".containers"),
+                            "{at}: patch names container {:?} the base lacks",
+                            item["name"]
+                        );
+                        target.push(item.clone());
+                    }
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+fn labels_match(selector: &Value, labels: &Value) -> bool {
+    let (Some(selector), Some(labels)) = (selector.as_mapping(), labels.as_mapping()) else {
+        return false;
+    };
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// A container's security setting, the container's own winning over the pod's.
+fn effective<'a>(container: &'a Value, pod: &'a Value, field: &str) -> &'a Value {
+    let own = &container["securityContext"][field];
+    if own.is_null() {
+        &pod["securityContext"][field]
+    } else {
+        own
+    }
+}
+
+fn port_of(url_or_addr: &str) -> u16 {
+    url_or_addr
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("no port in {url_or_addr}"))
+}
+
+/// Everything each service needs, in a rendered kustomization.
+fn check_services(k: &Kustomization, rendered: &[Value], label: &str) {
+    let known = known_settings();
+    let config = k
+        .generated("configMapGenerator", "fiveledger-config")
+        .unwrap_or_else(|| panic!("{label}: no fiveledger-config ConfigMap"));
+    for key in config.keys() {
+        assert!(
+            known.contains(key),
+            "{label}: ConfigMap sets unknown setting {key}"
+        );
+    }
+    let grace: u64 = config
+        .get("FIVELEDGER_LIMITS__SHUTDOWN_GRACE_SECONDS")
+        .cloned()
+        .unwrap_or_else(|| help_default("FIVELEDGER_LIMITS__SHUTDOWN_GRACE_SECONDS"))
+        .parse()
+        .expect("grace seconds");
+    let services = Kustomization::of_kind(rendered, "Service");
+    let mut schemas = BTreeSet::new();
+
+    for svc in SERVICES {
+        let at = format!("{label} {svc}");
+        let deployment = Kustomization::of_kind(rendered, "Deployment")
+            .into_iter()
+            .find(|d| name(d) == svc)
+            .unwrap_or_else(|| panic!("{at}: no Deployment"));
+        let pod = &deployment["spec"]["template"]["spec"];
+        let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+        assert!(
+            labels_match(&deployment["spec"]["selector"]["matchLabels"], pod_labels),
+            "{at}: selector does not match the pod"
+        );
+        let containers = pod["containers"].as_sequence().expect("containers");
+        assert_eq!(containers.len(), 1, "{at}: one container");
+        let container = &containers[0];
+        assert_eq!(
+            strings(&container["command"]),
+            [format!("/usr/local/bin/fiveledger-{svc}")],
+            "{at}: runs its own binary"
+        );
+
+        // The environment: only names the binary reads, and those it needs.
+        let mut env = BTreeMap::new();
+        for var in container["env"].as_sequence().expect("env") {
+            let var_name = var["name"].as_str().expect("env name").to_owned();
+            assert!(
+                known.contains(&var_name),
+                "{at}: unknown setting {var_name}"
+            );
+            env.insert(var_name, var.clone());
+        }
+        let from: Vec<_> = container["envFrom"]
+            .as_sequence()
+            .expect("envFrom")
+            .iter()
+            .filter_map(|source| source["configMapRef"]["name"].as_str())
+            .collect();
+        assert_eq!(
+            from,
+            ["fiveledger-config"],
+            "{at}: settings from the ConfigMap"
+        );
+        let setting = |key: &str| -> Option<String> {
+            env.get(key)
+                .and_then(|v| v["value"].as_str().map(str::to_owned))
+                .or_else(|| config.get(key).cloned())
+        };
+        for key in [
+            "FIVELEDGER_DATA_DIR",
+            "FIVELEDGER_DATABASE__SCHEMA",
+            "FIVELEDGER_LOG__FORMAT",
+            "FIVELEDGER_LOG__FILTER",
+            "FIVELEDGER_UPSTREAM__ROUNDS",
+            "FIVELEDGER_UPSTREAM__ISSUES",
+            "FIVELEDGER_UPSTREAM__LEDGERS",
+        ] {
+            assert!(
+                setting(key).is_some_and(|v| !v.is_empty()),
+                "{at}: {key} unset"
+            );
+        }
+        assert!(
+            schemas.insert(setting("FIVELEDGER_DATABASE__SCHEMA").unwrap()),
+            "{at}: schema shared"
+        );
+        for (key, secret, secret_key) in [
+            ("FIVELEDGER_DATABASE__URL", "fiveledger-database", svc),
+            ("FIVELEDGER_AUTH__SECRET", "fiveledger-auth", "token-key"),
+        ] {
+            let reference = &env.get(key).unwrap_or_else(|| panic!("{at}: {key} unset"))["valueFrom"]
+                ["secretKeyRef"];
+            assert_eq!(
+                reference["name"].as_str(),
+                Some(secret),
+                "{at}: {key} from a Secret"
+            );
+            assert_eq!(reference["key"].as_str(), Some(secret_key), "{at}: {key}");
+        }
+
+        // The port the binary listens on, reachable from outside the pod.
+        let listen: SocketAddr = setting("FIVELEDGER_LISTEN")
+            .unwrap_or_else(|| panic!("{at}: FIVELEDGER_LISTEN unset"))
+            .parse()
+            .expect("FIVELEDGER_LISTEN is an address");
+        assert!(
+            listen.ip().is_unspecified(),
+            "{at}: listens on {listen}, not reachable by probes"
+        );
+        let port = i64::from(listen.port());
+        let named_port = |port_name: &str| {
+            container["ports"]
+                .as_sequence()
+                .expect("ports")
+                .iter()
+                .find(|p| p["name"].as_str() == Some(port_name))
+                .and_then(|p| p["containerPort"].as_i64())
+        };
+        assert_eq!(named_port("grpc"), Some(port), "{at}: container port grpc");
+        assert_eq!(
+            named_port("metrics"),
+            Some(9090),
+            "{at}: container port metrics"
+        );
+        let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(
+            annotations["prometheus.io/scrape"].as_str(),
+            Some("true"),
+            "{at}"
+        );
+        assert_eq!(
+            annotations["prometheus.io/port"].as_str(),
+            Some("9090"),
+            "{at}"
+        );
+        assert_eq!(
+            annotations["prometheus.io/path"].as_str(),
+            Some("/metrics"),
+            "{at}"
+        );
+
+        // Native gRPC probes: liveness on the whole server (""), readiness on
+        // the short name the service reports once migrated.
+        for (probe, service) in [
+            ("startupProbe", ""),
+            ("livenessProbe", ""),
+            ("readinessProbe", svc),
+        ] {
+            let grpc = &container[probe]["grpc"];
+            assert_eq!(grpc["port"].as_i64(), Some(port), "{at}: {probe} port");
+            assert_eq!(
+                grpc["service"].as_str().unwrap_or(""),
+                service,
+                "{at}: {probe} service"
+            );
+        }
+
+        let resources = &container["resources"];
+        for bound in ["requests", "limits"] {
+            for what in ["cpu", "memory"] {
+                assert!(
+                    !resources[bound][what].is_null(),
+                    "{at}: resources.{bound}.{what}"
+                );
+            }
+        }
+
+        let user = effective(container, pod, "runAsUser").as_i64();
+        assert!(
+            user.is_some_and(|u| u > 0),
+            "{at}: runAsUser numeric, not root"
+        );
+        assert_eq!(
+            effective(container, pod, "runAsNonRoot").as_bool(),
+            Some(true),
+            "{at}"
+        );
+        let sc = &container["securityContext"];
+        assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true), "{at}");
+        assert_eq!(
+            sc["allowPrivilegeEscalation"].as_bool(),
+            Some(false),
+            "{at}"
+        );
+        assert!(
+            strings(&sc["capabilities"]["drop"]).contains(&"ALL".to_owned()),
+            "{at}: drop ALL"
+        );
+        assert_eq!(
+            effective(container, pod, "seccompProfile")["type"].as_str(),
+            Some("RuntimeDefault"),
+            "{at}"
+        );
+
+        // Writable places on a read-only root: /tmp and the data folder.
+        let volumes = pod["volumes"].as_sequence().expect("volumes");
+        let mounted = |path: &str| {
+            let mount = container["volumeMounts"]
+                .as_sequence()
+                .expect("volumeMounts")
+                .iter()
+                .find(|m| m["mountPath"].as_str() == Some(path))
+                .unwrap_or_else(|| panic!("{at}: nothing mounted at {path}"));
+            volumes
+                .iter()
+                .find(|v| v["name"] == mount["name"])
+                .unwrap_or_else(|| panic!("{at}: volume of {path} missing"))
+                .clone()
+        };
+        assert!(
+            !mounted("/tmp")["emptyDir"].is_null(),
+            "{at}: /tmp is an emptyDir"
+        );
+        mounted(&setting("FIVELEDGER_DATA_DIR").unwrap());
+
+        let period = pod["terminationGracePeriodSeconds"]
+            .as_u64()
+            .expect("grace period");
+        assert!(
+            period > grace,
+            "{at}: {period} s to stop, the service takes up to {grace} s"
+        );
+
+        // The Service: port `grpc` reaching the container's gRPC port.
+        let service = services
+            .iter()
+            .find(|s| name(s) == svc)
+            .unwrap_or_else(|| panic!("{at}: no Service"));
+        assert!(
+            labels_match(&service["spec"]["selector"], pod_labels),
+            "{at}: Service selects the pods"
+        );
+        let service_port = service["spec"]["ports"]
+            .as_sequence()
+            .expect("ports")
+            .iter()
+            .find(|p| p["name"].as_str() == Some("grpc"))
+            .unwrap_or_else(|| panic!("{at}: Service has no port named grpc"));
+        let target = &service_port["targetPort"];
+        assert!(
+            target.as_i64() == Some(port) || target.as_str() == Some("grpc"),
+            "{at}: Service targets {target:?}, the binary listens on {port}"
+        );
+        // Other services find it where the upstream settings point.
+        let upstream = setting(&format!("FIVELEDGER_UPSTREAM__{}", svc.to_uppercase())).unwrap();
+        assert!(
+            upstream.starts_with(&format!("http://{svc}:")),
+            "{at}: upstream {upstream}"
+        );
+        assert_eq!(
+            i64::from(port_of(&upstream)),
+            service_port["port"].as_i64().expect("Service port"),
+            "{at}: upstream {upstream}"
+        );
+
+        let pdb = Kustomization::of_kind(rendered, "PodDisruptionBudget")
+            .into_iter()
+            .find(|p| labels_match(&p["spec"]["selector"]["matchLabels"], pod_labels))
+            .unwrap_or_else(|| panic!("{at}: no PodDisruptionBudget"));
+        assert!(
+            !pdb["spec"]["maxUnavailable"].is_null() || !pdb["spec"]["minAvailable"].is_null(),
+            "{at}: PDB bound"
+        );
+
+        let policy = Kustomization::of_kind(rendered, "NetworkPolicy")
+            .into_iter()
+            .find(|p| labels_match(&p["spec"]["podSelector"]["matchLabels"], pod_labels))
+            .unwrap_or_else(|| panic!("{at}: no NetworkPolicy"));
+        let grpc_rule = policy["spec"]["ingress"]
+            .as_sequence()
+            .expect("ingress rules")
+            .iter()
+            .find(|rule| {
+                rule["ports"].as_sequence().is_some_and(|ports| {
+                    ports.iter().any(|p| {
+                        p["port"].as_str() == Some("grpc") || p["port"].as_i64() == Some(port)
+                    })
+                })
+            })
+            .unwrap_or_else(|| panic!("{at}: NetworkPolicy lets no one reach gRPC"));
+        let sources = grpc_rule["from"].as_sequence().expect("from");
+        assert!(
+            sources
+                .iter()
+                .all(|s| !s["podSelector"].is_null() || !s["namespaceSelector"].is_null()),
+            "{at}: every source is restricted"
+        );
+        assert!(
+            sources.iter().any(
+                |s| s["podSelector"]["matchLabels"]["app.kubernetes.io/part-of"].as_str()
+                    == Some("fiveledger")
+                    && s["namespaceSelector"].is_null()
+            ),
+            "{at}: the suite's pods may call"
+        );
+        assert!(
+            sources
+                .iter()
+                .any(|s| !s["namespaceSelector"].is_null() && s["podSelector"].is_null()),
+            "{at}: the ingress namespace may call"
+        );
+    }
+}
+
+fn deployments_by_name(rendered: &[Value]) -> BTreeMap<&str, &Value> {
+    Kustomization::of_kind(rendered, "Deployment")
+        .into_iter()
+        .map(|d| (name(d), d))
+        .collect()
+}
+
+fn k8s(path: &str) -> Kustomization {
+    Kustomization::load(&root().join("deploy/k8s").join(path))
+}
+
+#[test]
+fn base_runs_each_service_as_its_binary_expects() {
+    let base = k8s("base");
+    assert_eq!(
+        base.file["commonLabels"]["app.kubernetes.io/part-of"].as_str(),
+        Some("fiveledger")
+    );
+    let rendered = base.rendered();
+    check_services(&base, &rendered, "base");
+}
+
+#[test]
+fn dev_overlay_runs_one_replica_on_sqlite_volumes() {
+    let dev = k8s("overlays/dev");
+    assert_eq!(dev.base.as_ref().expect("a base").dir, k8s("base").dir);
+    let rendered = dev.rendered();
+    check_services(&dev, &rendered, "dev");
+
+    let claims: BTreeSet<_> = Kustomization::of_kind(&rendered, "PersistentVolumeClaim")
+        .into_iter()
+        .map(name)
+        .collect();
+    let database = dev
+        .generated("secretGenerator", "fiveledger-database")
+        .expect("dev generates the database Secret");
+    let auth = dev
+        .generated("secretGenerator", "fiveledger-auth")
+        .expect("dev generates the token key");
+    assert!(
+        auth["token-key"].len() >= 16,
+        "HS256 key of at least 16 bytes"
+    );
+    let config = dev
+        .generated("configMapGenerator", "fiveledger-config")
+        .unwrap();
+    let data_dir = &config["FIVELEDGER_DATA_DIR"];
+    for (svc, deployment) in deployments_by_name(&rendered) {
+        assert_eq!(
+            deployment["spec"]["replicas"].as_i64(),
+            Some(1),
+            "dev {svc}"
+        );
+        // A volume held by one pod at a time: the old pod goes first.
+        assert_eq!(
+            deployment["spec"]["strategy"]["type"].as_str(),
+            Some("Recreate"),
+            "dev {svc}"
+        );
+        let pod = &deployment["spec"]["template"]["spec"];
+        let mount = pod["containers"][0]["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|m| m["mountPath"].as_str() == Some(data_dir.as_str()))
+            .unwrap()
+            .clone();
+        let volume = pod["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap();
+        let claim = volume["persistentVolumeClaim"]["claimName"]
+            .as_str()
+            .unwrap_or_else(|| panic!("dev {svc}: data folder is not on a PVC"));
+        assert!(
+            volume["emptyDir"].is_null(),
+            "dev {svc}: volume has two sources"
+        );
+        assert!(claims.contains(claim), "dev {svc}: PVC {claim} not defined");
+        let url = &database[svc];
+        assert!(
+            url.starts_with(&format!("sqlite://{data_dir}/")),
+            "dev {svc}: {url} is not on the volume at {data_dir}"
+        );
+    }
+}
+
+#[test]
+fn prod_overlay_runs_replicas_on_postgres_with_autoscaling() {
+    let prod = k8s("overlays/prod");
+    assert_eq!(prod.base.as_ref().expect("a base").dir, k8s("base").dir);
+    let rendered = prod.rendered();
+    check_services(&prod, &rendered, "prod");
+
+    // The operator creates the Secrets; the example documents their keys.
+    for secret in ["fiveledger-database", "fiveledger-auth"] {
+        assert!(
+            prod.generated("secretGenerator", secret).is_none(),
+            "prod must not commit {secret}"
+        );
+    }
+    let example: BTreeMap<_, _> = read(&prod.dir.join("database.env.example"))
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (k, v) = line.split_once('=').expect("KEY=value");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let config = prod
+        .generated("configMapGenerator", "fiveledger-config")
+        .unwrap();
+    assert_eq!(config["FIVELEDGER_LOG__FORMAT"], "json");
+
+    let autoscalers = Kustomization::of_kind(&rendered, "HorizontalPodAutoscaler");
+    for (svc, deployment) in deployments_by_name(&rendered) {
+        let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
+        assert!(replicas > 1, "prod {svc}: {replicas} replica(s)");
+        assert!(
+            example
+                .get(svc)
+                .is_some_and(|url| url.starts_with("postgres://")),
+            "prod {svc}: database.env.example documents no PostgreSQL URL under key {svc}"
+        );
+        let hpa = autoscalers
+            .iter()
+            .find(|h| h["spec"]["scaleTargetRef"]["name"].as_str() == Some(svc))
+            .unwrap_or_else(|| panic!("prod {svc}: no HorizontalPodAutoscaler"));
+        assert_eq!(
+            hpa["spec"]["scaleTargetRef"]["kind"].as_str(),
+            Some("Deployment")
+        );
+        let min = hpa["spec"]["minReplicas"].as_i64().unwrap_or(1);
+        let max = hpa["spec"]["maxReplicas"].as_i64().expect("maxReplicas");
+        assert!(min > 1 && max >= min, "prod {svc}: HPA {min}..{max}");
+    }
+}
+
+#[test]
+fn overlays_use_the_base_image() {
+    let base = k8s("base").rendered();
+    let images: BTreeSet<_> = deployments_by_name(&base)
+        .values()
+        .map(|d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    for overlay in ["dev", "prod"] {
+        let k = k8s(&format!("overlays/{overlay}"));
+        for image in k.file["images"].as_sequence().expect("images") {
+            let image_name = image["name"].as_str().unwrap();
+            assert!(
+                images.contains(image_name),
+                "{overlay}: image {image_name} is not the base's"
+            );
+        }
+    }
+}
+
+/// The Dockerfile's instructions per stage (index 0: before the first FROM).
+fn stage_lines(dockerfile: &str) -> Vec<Vec<String>> {
+    // Joins continuation lines, drops comments, splits at each FROM.
+    let mut stages: Vec<Vec<String>> = vec![Vec::new()];
+    let mut current = String::new();
+    for line in dockerfile.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if let Some(head) = line.strip_suffix('\\') {
+            current.push_str(head);
+            current.push(' ');
+            continue;
+        }
+        current.push_str(line);
+        let instruction = std::mem::take(&mut current);
+        if instruction.starts_with("FROM ") {
+            stages.push(Vec::new());
+        }
+        stages.last_mut().unwrap().push(instruction);
+    }
+    stages
+}
+
+#[test]
+fn dockerfile_builds_the_service_binaries_locked_into_a_small_non_root_image() {
+    let root = root();
+    let dockerfile = read(&root.join("deploy/Dockerfile"));
+    let stages = stage_lines(&dockerfile);
+    assert!(stages.len() >= 3, "a builder and a runtime stage");
+    let builder = stages[1..stages.len() - 1].concat().join("\n");
+    let runtime = stages.last().unwrap();
+
+    // Every stage says what it is for.
+    let froms = dockerfile
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("FROM "));
+    let lines: Vec<_> = dockerfile.lines().collect();
+    for (i, from) in froms {
+        assert!(
+            lines[i - 1].starts_with('#'),
+            "stage without a comment: {from}"
+        );
+    }
+
+    let build = builder
+        .lines()
+        .find(|l| l.contains("cargo build"))
+        .expect("a cargo build");
+    assert!(
+        build.contains("--release") && build.contains("--locked"),
+        "{build}"
+    );
+    let rust_version = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("ARG RUST_VERSION="))
+        .expect("ARG RUST_VERSION");
+    let workspace = toml_value(&read(&root.join("Cargo.toml")), "rust-version");
+    assert!(
+        version(rust_version) >= version(&workspace),
+        "image Rust {rust_version} older than the workspace's rust-version"
+    );
+
+    for svc in SERVICES {
+        let package = format!("fiveledger-{svc}");
+        let manifest = read(&root.join("services").join(svc).join("Cargo.toml"));
+        assert!(
+            manifest.contains(&format!("name = \"{package}\"")),
+            "{package} renamed?"
+        );
+        assert!(
+            build.contains(&format!("-p {package}")),
+            "{package} not built: {build}"
+        );
+        assert!(
+            builder.contains(&format!("target/release/{package}")),
+            "{package} not copied"
+        );
+    }
+
+    // The final stage: copies and settings only, no toolchain, numeric user
+    // (the one the manifests run as).
+    assert!(
+        runtime.iter().all(|i| !i.starts_with("RUN ")),
+        "build steps in the final stage"
+    );
+    assert!(
+        !runtime[0].contains("rust"),
+        "final stage on a Rust image: {}",
+        runtime[0]
+    );
+    let user = runtime
+        .iter()
+        .find_map(|i| i.strip_prefix("USER "))
+        .expect("USER in the final stage");
+    let uid: i64 = user
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("numeric USER");
+    assert!(uid > 0);
+    let base = k8s("base").rendered();
+    for deployment in Kustomization::of_kind(&base, "Deployment") {
+        let pod = &deployment["spec"]["template"]["spec"];
+        assert_eq!(
+            effective(&pod["containers"][0], pod, "runAsUser").as_i64(),
+            Some(uid)
+        );
+    }
+    assert!(
+        runtime
+            .iter()
+            .any(|i| i.starts_with("ENV FIVELEDGER_DATA_DIR=")),
+        "default data folder"
+    );
+
+    // The build context leaves out build output but keeps the sources.
+    let ignore = read(&root.join("deploy/Dockerfile.dockerignore"));
+    let ignored: Vec<_> = ignore.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(
+        ignored.contains(&"**/target"),
+        "target/ sent to the builder"
+    );
+    for needed in ["Cargo.lock", "Cargo.toml", "proto", "services", "tests"] {
+        assert!(
+            !ignored.contains(&needed),
+            "{needed} left out of the build context"
+        );
+    }
+}
+
+/// `key = "value"` from a TOML file (the workspace's package table).
+fn toml_value(text: &str, key: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.split('=').next().map(str::trim) == Some(key))
+        .unwrap_or_else(|| panic!("{key} not found"));
+    line.split('"').nth(1).expect("quoted").to_owned()
+}
+
+fn version(text: &str) -> Vec<u32> {
+    text.split('.')
+        .map(|part| part.parse().expect("version"))
+        .collect()
+}
+
+#[test]
+fn every_yaml_under_deploy_parses() {
+    let mut stack = vec![root().join("deploy/k8s")];
+    let mut count = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                for doc in documents(&path) {
+                    assert!(
+                        doc.as_mapping().is_some_and(|m| !m.is_empty()),
+                        "{}",
+                        path.display()
+                    );
+                    count += 1;
+                }
+            }
+        }
+    }
+    assert!(count > 10, "only {count} YAML documents");
+}
