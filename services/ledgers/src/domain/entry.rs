@@ -49,6 +49,7 @@ pub fn kind_of(detail: &Detail) -> PostingKind {
         Detail::WriteOffApproved(_) => PostingKind::WriteOffApproved,
         Detail::WriteOffRejected(_) => PostingKind::WriteOffRejected,
         Detail::Reopened(_) => PostingKind::Reopened,
+        Detail::Warning(_) => PostingKind::Warning,
     }
 }
 
@@ -357,6 +358,11 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
             next.due_date = r.due_date;
             next.set_previous_state(S::WrittenOff);
             next.set_state(S::Reopened);
+        }
+        Detail::Warning(_) => {
+            if entry.state() == S::Unspecified {
+                return Err(wrong_state(entry, "post a warning", &[]));
+            }
         }
     }
     next.posting_count = posting.seq;

@@ -735,4 +735,50 @@ impl LedgerService for Api {
             books::verify(self.db.reader(), filter).await?,
         ))
     }
+
+    type WatchWarningsStream = std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<WatchWarningsResponse, Status>> + Send>,
+    >;
+
+    async fn run_warning_sweep(
+        &self,
+        _request: Request<RunWarningSweepRequest>,
+    ) -> Result<Response<RunWarningSweepResponse>, Status> {
+        Err(Status::unimplemented("RunWarningSweep is being built"))
+    }
+
+    async fn watch_warnings(
+        &self,
+        _request: Request<WatchWarningsRequest>,
+    ) -> Result<Response<Self::WatchWarningsStream>, Status> {
+        Err(Status::unimplemented("WatchWarnings is being built"))
+    }
+
+    async fn get_statistics(
+        &self,
+        _request: Request<GetStatisticsRequest>,
+    ) -> Result<Response<GetStatisticsResponse>, Status> {
+        Err(Status::unimplemented("GetStatistics is being built"))
+    }
+
+    async fn publish(
+        &self,
+        _request: Request<PublishRequest>,
+    ) -> Result<Response<PublishResponse>, Status> {
+        Err(Status::unimplemented("Publish is being built"))
+    }
+
+    async fn get_publication(
+        &self,
+        _request: Request<GetPublicationRequest>,
+    ) -> Result<Response<Publication>, Status> {
+        Err(Status::unimplemented("GetPublication is being built"))
+    }
+
+    async fn list_publications(
+        &self,
+        _request: Request<ListPublicationsRequest>,
+    ) -> Result<Response<ListPublicationsResponse>, Status> {
+        Err(Status::unimplemented("ListPublications is being built"))
+    }
 }

@@ -247,6 +247,7 @@ async fn emit(
         Some(Detail::WriteOffApproved(_)) => send!(EntryWrittenOff),
         Some(Detail::WriteOffRejected(_)) => send!(WriteOffRejected),
         Some(Detail::Reopened(_)) => send!(EntryReopened),
+        Some(Detail::Warning(_)) => send!(WarningRaised),
         None => Ok(()),
     }
 }
