@@ -411,10 +411,24 @@ fn check_services(k: &Kustomization, rendered: &[Value], label: &str) {
                 .and_then(|p| p["containerPort"].as_i64())
         };
         assert_eq!(named_port("grpc"), Some(port), "{at}: container port grpc");
+        // The binary serves /metrics where FIVELEDGER_METRICS_LISTEN says.
+        let metrics: SocketAddr = setting("FIVELEDGER_METRICS_LISTEN")
+            .unwrap_or_else(|| panic!("{at}: FIVELEDGER_METRICS_LISTEN unset"))
+            .parse()
+            .expect("FIVELEDGER_METRICS_LISTEN is an address");
+        assert!(
+            metrics.ip().is_unspecified(),
+            "{at}: metrics on {metrics}, not scrapable"
+        );
         assert_eq!(
             named_port("metrics"),
-            Some(9090),
+            Some(i64::from(metrics.port())),
             "{at}: container port metrics"
+        );
+        assert_eq!(
+            metrics.port(),
+            9090,
+            "{at}: the scrape annotations say 9090"
         );
         let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
         assert_eq!(

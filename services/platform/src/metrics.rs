@@ -2,7 +2,9 @@
 //! per RPC a request counter by status code and a latency histogram, plus
 //! gauges the services set (consumer positions, ledger figures).
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -23,15 +25,31 @@ pub fn serve(listen: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Counts and times every RPC of a service.
+/// Counts and times every RPC of a service. Methods are labelled by path
+/// only when the service has them (its role table, health, reflection), so a
+/// client sending made-up paths cannot grow the label set.
 #[derive(Clone)]
 pub struct RpcMetrics {
     service: &'static str,
+    known: Arc<HashSet<&'static str>>,
 }
 
 impl RpcMetrics {
-    pub fn new(service: &'static str) -> Self {
-        Self { service }
+    pub fn new(service: &'static str, roles: crate::auth::RoleTable) -> Self {
+        Self {
+            service,
+            known: Arc::new(roles.iter().map(|(path, _)| *path).collect()),
+        }
+    }
+
+    fn label(&self, path: &str) -> String {
+        let public =
+            path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.");
+        if public || self.known.contains(path) {
+            path.to_owned()
+        } else {
+            "unknown".to_owned()
+        }
     }
 }
 
@@ -39,7 +57,7 @@ impl<S> tower::Layer<S> for RpcMetrics {
     type Service = Measured<S>;
     fn layer(&self, inner: S) -> Measured<S> {
         Measured {
-            service: self.service,
+            metrics: self.clone(),
             inner,
         }
     }
@@ -47,7 +65,7 @@ impl<S> tower::Layer<S> for RpcMetrics {
 
 #[derive(Clone)]
 pub struct Measured<S> {
-    service: &'static str,
+    metrics: RpcMetrics,
     inner: S,
 }
 
@@ -66,8 +84,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
-        let service = self.service;
+        let method = self.metrics.label(request.uri().path());
+        let service = self.metrics.service;
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let start = Instant::now();

@@ -109,7 +109,7 @@ pub async fn start<M: MigratorTrait>(
         // Small responses must not wait for the peer's delayed ACK.
         .tcp_nodelay(true)
         .trace_fn(move |request| crate::telemetry::rpc_span(service, request))
-        .layer(crate::metrics::RpcMetrics::new(service))
+        .layer(crate::metrics::RpcMetrics::new(service, spec.roles))
         .layer(gate.clone())
         .add_routes(routes)
         .add_service(health)
