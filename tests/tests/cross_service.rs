@@ -1,0 +1,365 @@
+//! Refusals and scope that only show with the real services together: the
+//! issues service asking the rounds service about an inspection, the ledger
+//! reconciling its books against the issues service, and an inspected
+//! unit's view across all three.
+
+mod common;
+
+use common::*;
+use fiveledger_e2e::{TestSuite, date, paths, spawn_suite, tokens};
+use fiveledger_platform::testing::authed;
+use fiveledger_proto::issues::{self, ProblemSeverity};
+use fiveledger_proto::ledgers::*;
+use fiveledger_proto::rounds::{self, InspectionPhase, RoundKind};
+use sea_orm::ConnectionTrait;
+use tonic::Code;
+
+const R9: &str = "rounds/r9";
+const XN: &str = "rounds/r9/inspections/xn";
+const QX: &str = "rounds/r9/inspections/qx";
+
+/// Round 9 with two stationed inspections: Xingning (group g1, leader li)
+/// and Qingxiu (group g2, leader sun).
+async fn two_stationed_inspections(t: &TestSuite) {
+    t.city().await;
+    t.inspector("li", "li-leader", "nanning-xcban", vec![])
+        .await;
+    t.inspector("wang", "wang-jw", "nanning-jw", vec![]).await;
+    t.inspector("sun", "sun-leader", "nanning-xcban", vec![])
+        .await;
+    t.inspector("zhao", "zhao-zzb", "nanning-zzb", vec![]).await;
+    t.started_round(
+        "r9",
+        RoundKind::Regular,
+        9,
+        &[],
+        (date(2026, 3, 1), date(2026, 6, 30)),
+    )
+    .await;
+    for (id, target, group, leader, member, subject) in [
+        ("xn", "xingning", "g1", "li", "wang", "li-leader"),
+        ("qx", "qingxiu", "g2", "sun", "zhao", "sun-leader"),
+    ] {
+        let g = t.group(R9, group, leader, &[member]).await.expect("group");
+        let i = t.inspection(R9, id, target, "").await.expect("inspection");
+        t.assign(&i.name, &g.name).await.expect("assign");
+        let stationed = t
+            .brief_and_station(&i.name, subject, date(2026, 3, 10), date(2026, 5, 10))
+            .await;
+        assert_eq!(stationed.phase, InspectionPhase::Stationed as i32);
+    }
+}
+
+async fn problem(t: &TestSuite, inspection: &str, id: &str, category: &str) -> issues::Problem {
+    t.problem(
+        &tokens::office(),
+        inspection,
+        id,
+        category,
+        ProblemSeverity::Major,
+        &format!("问题 {id}"),
+        "",
+        "",
+    )
+    .await
+    .unwrap_or_else(|s| panic!("problem {id}: {s:?}"))
+}
+
+#[tokio::test]
+async fn a_problem_for_an_inspection_the_rounds_service_does_not_know_is_not_found() {
+    let t = spawn_suite(Default::default()).await;
+    two_stationed_inspections(&t).await;
+    let office = tokens::office();
+
+    for missing in [
+        "rounds/r9/inspections/nowhere",
+        "rounds/r404/inspections/xn",
+    ] {
+        let status = t
+            .problem(
+                &office,
+                missing,
+                "p-missing",
+                "party-leadership",
+                ProblemSeverity::Major,
+                "无此巡察",
+                "",
+                "",
+            )
+            .await
+            .expect_err("no such inspection");
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        assert_eq!(reason(&status), "NOT_FOUND", "{status:?}");
+        assert_eq!(info(&status, "resource"), missing, "{status:?}");
+        assert!(status.message().contains(missing), "{status:?}");
+        // Freezing its list is refused the same way.
+        let status = t
+            .problems()
+            .freeze_problem_list(authed(
+                &office,
+                issues::FreezeProblemListRequest {
+                    inspection: missing.into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect_err("no such inspection");
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        assert_eq!(info(&status, "resource"), missing, "{status:?}");
+    }
+
+    // An inspection that exists but lies outside the caller's subtree is
+    // just as unknown to a county's inspection office.
+    let county_office = fiveledger_platform::testing::token(
+        "office-qx",
+        paths::QINGXIU,
+        &[fiveledger_platform::auth::Role::InspectionOffice],
+    );
+    let status = t
+        .problem(
+            &county_office,
+            XN,
+            "p-elsewhere",
+            "party-leadership",
+            ProblemSeverity::Major,
+            "越权登记",
+            "",
+            "",
+        )
+        .await
+        .expect_err("outside scope");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(info(&status, "resource"), XN, "{status:?}");
+
+    // Nothing was written anywhere.
+    assert!(
+        t.list_problems(&tokens::admin(), "")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    t.suite.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn reconcile_names_a_frozen_problem_whose_entry_is_missing_from_the_books() {
+    let t = spawn_suite(Default::default()).await;
+    two_stationed_inspections(&t).await;
+    let p1 = problem(&t, XN, "p1", "party-leadership").await;
+    let p2 = problem(&t, XN, "p2", "strict-governance").await;
+    let frozen = t
+        .problems()
+        .freeze_problem_list(authed(
+            &tokens::office(),
+            issues::FreezeProblemListRequest {
+                inspection: XN.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("freeze")
+        .into_inner();
+    assert_eq!(frozen.problem_count, 2);
+    let entries = t
+        .wait_for_entries(&format!("inspection = \"{XN}\""), 2)
+        .await;
+    let reconcile = || async {
+        t.ledger()
+            .reconcile(authed(
+                &tokens::office(),
+                ReconcileRequest {
+                    inspection: XN.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("reconcile")
+            .into_inner()
+    };
+    let clean = reconcile().await;
+    assert!(clean.balanced, "{clean:?}");
+    assert_eq!(clean.balance.expect("balance").open, 2);
+
+    // The books lose p2's entry (an operator restores the ledger's tables
+    // from a bad copy): the problem is still frozen in the issues service.
+    let lost = entries
+        .iter()
+        .find(|e| e.problem == p2.name)
+        .expect("p2's entry");
+    let id = lost.name.trim_start_matches("entries/");
+    let db = t.ledgers_db().await;
+    for table in ["postings WHERE entry_id", "entries WHERE id"] {
+        db.writer()
+            .execute_unprepared(&format!("DELETE FROM {table} = '{id}'"))
+            .await
+            .expect("damage the books");
+    }
+    let damaged = reconcile().await;
+    assert!(!damaged.balanced, "{damaged:?}");
+    assert_eq!(damaged.problems, 2);
+    assert_eq!(damaged.balance.expect("balance").reported, 1);
+    let missing: Vec<&Discrepancy> = damaged
+        .discrepancies
+        .iter()
+        .filter(|d| d.kind == "PROBLEM_WITHOUT_ENTRY")
+        .collect();
+    assert_eq!(missing.len(), 1, "{damaged:?}");
+    assert_eq!(missing[0].subject, p2.name);
+    assert!(
+        !damaged.discrepancies.iter().any(|d| d.subject == p1.name),
+        "p1 is accounted for: {damaged:?}"
+    );
+    t.suite.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn an_inspected_unit_sees_only_its_own_across_the_services() {
+    let t = spawn_suite(Default::default()).await;
+    two_stationed_inspections(&t).await;
+    let xn1 = problem(&t, XN, "xn1", "party-leadership").await;
+    let xn2 = problem(&t, XN, "xn2", "personnel-selection").await;
+    let qx1 = problem(&t, QX, "qx1", "party-building").await;
+    // Xingning's list is frozen by its report (the event), Qingxiu's by
+    // the RPC: both paths open the books.
+    t.report(XN, "li-leader", date(2026, 4, 10), date(2026, 5, 20))
+        .await;
+    t.problems()
+        .freeze_problem_list(authed(
+            &tokens::office(),
+            issues::FreezeProblemListRequest {
+                inspection: QX.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("freeze Qingxiu");
+    let all = t.wait_for_entries(&format!("round = \"{R9}\""), 3).await;
+    let entry_of = |problem: &str| {
+        all.iter()
+            .find(|e| e.problem == problem)
+            .unwrap_or_else(|| panic!("no entry for {problem}"))
+            .name
+            .clone()
+    };
+    let qx_entry = entry_of(&qx1.name);
+
+    let xingning = tokens::unit(paths::XINGNING);
+    let qingxiu = tokens::unit(paths::QINGXIU);
+
+    // Ledgers: its own entries, nothing of the other county, even asked by name.
+    let mine = t.list_entries(&xingning, "").await.expect("list");
+    let mut problems: Vec<&str> = mine.iter().map(|e| e.problem.as_str()).collect();
+    problems.sort();
+    assert_eq!(problems, [xn1.name.as_str(), xn2.name.as_str()]);
+    assert!(
+        t.list_entries(&xingning, &format!("inspection = \"{QX}\""))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let status = t
+        .ledger()
+        .get_entry(authed(
+            &xingning,
+            GetEntryRequest {
+                name: qx_entry.clone(),
+            },
+        ))
+        .await
+        .expect_err("another unit's entry");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let before = t.entry(&qx_entry).await;
+    let status = t
+        .ledger()
+        .acknowledge_hand_over(authed(
+            &xingning,
+            AcknowledgeHandOverRequest {
+                name: qx_entry.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("another unit's entry");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(t.entry(&qx_entry).await.posting_count, before.posting_count);
+    let status = t
+        .ledger()
+        .reconcile(authed(
+            &xingning,
+            ReconcileRequest {
+                round: R9.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("units do not audit");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let theirs = t.list_entries(&qingxiu, "").await.expect("list");
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].name, qx_entry);
+    // The organisation department sees what it supervises (routed by
+    // category), nothing else.
+    let supervised = t
+        .list_entries(&tokens::org_department(), "")
+        .await
+        .expect("list");
+    assert_eq!(supervised.len(), 1, "{supervised:?}");
+    assert_eq!(supervised[0].problem, xn2.name);
+
+    // Issues: the same problems, and no other.
+    let listed = t.list_problems(&xingning, "").await.expect("problems");
+    let mut names: Vec<&str> = listed.iter().map(|p| p.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, [xn1.name.as_str(), xn2.name.as_str()]);
+    let status = t
+        .problems()
+        .get_problem(authed(
+            &xingning,
+            issues::GetProblemRequest {
+                name: qx1.name.clone(),
+            },
+        ))
+        .await
+        .expect_err("another unit's problem");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+
+    // Rounds: its own inspection, not the other.
+    let own = t
+        .inspections()
+        .get_inspection(authed(
+            &xingning,
+            rounds::GetInspectionRequest { name: XN.into() },
+        ))
+        .await
+        .expect("its own inspection")
+        .into_inner();
+    assert_eq!(own.target_path, paths::XINGNING);
+    let status = t
+        .inspections()
+        .get_inspection(authed(
+            &xingning,
+            rounds::GetInspectionRequest { name: QX.into() },
+        ))
+        .await
+        .expect_err("another unit's inspection");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let visible = t
+        .inspections()
+        .list_inspections(authed(
+            &xingning,
+            rounds::ListInspectionsRequest {
+                parent: R9.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list inspections")
+        .into_inner();
+    let names: Vec<&str> = visible
+        .inspections
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(names, [XN]);
+    t.suite.stop().await.expect("stops");
+}
