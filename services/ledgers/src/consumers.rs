@@ -39,6 +39,7 @@ fn signature(source: &str, event: &Event) -> Signature {
         actor: SERVICE_ACTOR.to_owned(),
         request_id: format!("event:{source}:{}", event.cursor),
         traceparent: event.traceparent.clone(),
+        at_us: None,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod domain;
 pub mod grpc;
 pub mod settings;
 pub mod storage;
+pub mod sweep;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use fiveledger_platform::auth::ServiceCredentials;
 use fiveledger_platform::consumer::{self, EventSource};
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
+use fiveledger_platform::time::Clock;
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +30,16 @@ pub async fn start(
     settings: LedgersSettings,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
+    start_with_clock(server_settings, settings, Clock::system(), stop).await
+}
+
+/// [`start`] with the clock the service goes by (tests pin and move it).
+pub async fn start_with_clock(
+    server_settings: &ServerSettings,
+    settings: LedgersSettings,
+    clock: Clock,
+    stop: CancellationToken,
+) -> anyhow::Result<Running> {
     let spec = ServiceSpec {
         name: NAME,
         grpc_services: grpc::SERVICES,
@@ -41,7 +53,7 @@ pub async fn start(
         let rounds = consumer::channel(&upstream.rounds)?;
         let settings = Arc::new(settings);
         let upstreams = grpc::Upstreams::new(issues.clone(), rounds.clone(), credentials.clone());
-        let background = vec![
+        let mut background = vec![
             consumer::run(
                 db.clone(),
                 consumers::PROBLEM_LISTS.into(),
@@ -65,14 +77,21 @@ pub async fn start(
             )
             .boxed(),
         ];
+        if settings.sweep_interval_seconds > 0 {
+            background.push(
+                sweep::run_periodic(db.clone(), settings.clone(), clock.clone(), stop.clone())
+                    .boxed(),
+            );
+        }
+        let api = grpc::Api {
+            db: db.clone(),
+            settings,
+            upstreams,
+            stop: handler_stop,
+            clock,
+        };
         Ok(Wiring {
-            routes: grpc::routes(
-                db.clone(),
-                settings,
-                upstreams,
-                server_settings,
-                handler_stop,
-            ),
+            routes: grpc::routes(api, server_settings),
             background,
         })
     })

@@ -2,12 +2,45 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct LedgersSettings {
     /// Days after feedback an entry is due by default, per severity
     /// (`FIVELEDGER_LEDGERS__DUE_DAYS__SEVERE=30` …).
     pub due_days: DueDays,
+    /// Four-colour warnings: blue from this many days before a due date
+    /// (`FIVELEDGER_LEDGERS__BLUE_DAYS`).
+    pub blue_days: u32,
+    /// Red this many days after a due date (`FIVELEDGER_LEDGERS__RED_DAYS`).
+    pub red_days: u32,
+    /// Days a supervision notice (督办通知书) gives the unit to reply
+    /// (`FIVELEDGER_LEDGERS__NOTICE_REPLY_DAYS`).
+    pub notice_reply_days: u32,
+    /// Seconds between periodic warning sweeps; 0 turns the periodic sweep
+    /// off (`FIVELEDGER_LEDGERS__SWEEP_INTERVAL_SECONDS`).
+    pub sweep_interval_seconds: u64,
+}
+
+impl Default for LedgersSettings {
+    fn default() -> Self {
+        Self {
+            due_days: DueDays::default(),
+            blue_days: 7,
+            red_days: 30,
+            notice_reply_days: 10,
+            sweep_interval_seconds: 600,
+        }
+    }
+}
+
+impl LedgersSettings {
+    pub fn thresholds(&self) -> crate::domain::warning::Thresholds {
+        crate::domain::warning::Thresholds {
+            blue_days: self.blue_days,
+            red_days: self.red_days,
+            reply_days: self.notice_reply_days,
+        }
+    }
 }
 
 /// Default rectification period after feedback, in days, by severity.

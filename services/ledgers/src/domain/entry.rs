@@ -365,6 +365,14 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
             }
         }
     }
+    match detail {
+        Detail::Warning(w) => super::warning::record(&mut next, w),
+        _ => super::warning::track(
+            &mut next,
+            posting_date(posting),
+            matches!(detail, Detail::Reopened(_)),
+        ),
+    }
     next.posting_count = posting.seq;
     next.journal_head = posting.hash.clone();
     next.update_time = posting.create_time;

@@ -3,3 +3,4 @@
 pub mod entry;
 pub mod journal;
 pub mod scope;
+pub mod warning;

@@ -22,6 +22,7 @@ use tonic::{Request, Response, Status};
 use super::{Api, traceparent};
 use crate::domain::entry::{self as domain, name_of, next_plan_version, next_transfer_id, text};
 use crate::domain::scope::{Capacity, acts_as, can_see};
+use crate::domain::warning;
 use crate::storage::books::{self, Signature};
 use crate::storage::entries::{self, Column as C};
 
@@ -57,6 +58,7 @@ impl Api {
             actor: caller.actor(),
             request_id: step.request_id.clone(),
             traceparent,
+            at_us: Some(self.clock.now().timestamp_micros()),
         };
         let entry = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
@@ -70,7 +72,18 @@ impl Api {
             })
         })
         .await?;
+        let mut entry = entry;
+        self.paint(&mut entry);
         Ok(Response::new(entry))
+    }
+
+    /// Fills the colours computed on read (by the service clock).
+    pub(super) fn paint(&self, entry: &mut LedgerEntry) {
+        warning::paint(
+            entry,
+            self.clock.now().date_naive(),
+            &self.settings.thresholds(),
+        );
     }
 
     /// Reads an entry the caller can see (outside a transaction).
@@ -106,8 +119,11 @@ fn check_capacity(caller: &Caller, row: &entries::Model, allowed: &[Capacity]) -
     }
 }
 
-fn today() -> fiveledger_proto::google::r#type::Date {
-    to_date(chrono::Utc::now().date_naive())
+impl Api {
+    /// Today by the service clock.
+    pub(super) fn today(&self) -> fiveledger_proto::google::r#type::Date {
+        to_date(self.clock.now().date_naive())
+    }
 }
 
 /// Parses an organisation path given in a filter or scope.
@@ -239,6 +255,7 @@ impl LedgerService for Api {
             .iter()
             .map(books::posting_of)
             .collect::<ApiResult<_>>()?;
+        self.paint(&mut entry);
         Ok(Response::new(entry))
     }
 
@@ -278,7 +295,11 @@ impl LedgerService for Api {
         });
         let entries = rows
             .iter()
-            .map(books::decode_snapshot)
+            .map(|row| {
+                let mut entry = books::decode_snapshot(row)?;
+                self.paint(&mut entry);
+                Ok(entry)
+            })
             .collect::<ApiResult<_>>()?;
         Ok(Response::new(ListEntriesResponse {
             entries,
@@ -404,6 +425,7 @@ impl LedgerService for Api {
         }
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let (measure_id, measure_done) = (r.measure_id.clone(), r.measure_done);
+        let today = self.today();
         let step = Step {
             method: "PostProgress",
             name: r.name.clone(),
@@ -417,7 +439,7 @@ impl LedgerService for Api {
                 description,
                 evidence,
                 measure_done,
-                date: Some(today()),
+                date: Some(today),
             }))
         })
         .await
@@ -533,6 +555,7 @@ impl LedgerService for Api {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
         let result = text("result", &r.result, true)?;
+        let today = self.today();
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let step = Step {
             method: "ReturnTransferResult",
@@ -550,7 +573,7 @@ impl LedgerService for Api {
                     .unwrap_or_default(),
                 result,
                 evidence,
-                date: Some(today()),
+                date: Some(today),
             }))
         })
         .await
@@ -736,49 +759,47 @@ impl LedgerService for Api {
         ))
     }
 
-    type WatchWarningsStream = std::pin::Pin<
-        Box<dyn futures::Stream<Item = Result<WatchWarningsResponse, Status>> + Send>,
-    >;
+    type WatchWarningsStream = super::supervision::WarningStream;
 
     async fn run_warning_sweep(
         &self,
-        _request: Request<RunWarningSweepRequest>,
+        request: Request<RunWarningSweepRequest>,
     ) -> Result<Response<RunWarningSweepResponse>, Status> {
-        Err(Status::unimplemented("RunWarningSweep is being built"))
+        self.run_warning_sweep_rpc(request).await
     }
 
     async fn watch_warnings(
         &self,
-        _request: Request<WatchWarningsRequest>,
+        request: Request<WatchWarningsRequest>,
     ) -> Result<Response<Self::WatchWarningsStream>, Status> {
-        Err(Status::unimplemented("WatchWarnings is being built"))
+        self.watch_warnings_rpc(request).await
     }
 
     async fn get_statistics(
         &self,
-        _request: Request<GetStatisticsRequest>,
+        request: Request<GetStatisticsRequest>,
     ) -> Result<Response<GetStatisticsResponse>, Status> {
-        Err(Status::unimplemented("GetStatistics is being built"))
+        self.get_statistics_rpc(request).await
     }
 
     async fn publish(
         &self,
-        _request: Request<PublishRequest>,
+        request: Request<PublishRequest>,
     ) -> Result<Response<PublishResponse>, Status> {
-        Err(Status::unimplemented("Publish is being built"))
+        self.publish_rpc(request).await
     }
 
     async fn get_publication(
         &self,
-        _request: Request<GetPublicationRequest>,
+        request: Request<GetPublicationRequest>,
     ) -> Result<Response<Publication>, Status> {
-        Err(Status::unimplemented("GetPublication is being built"))
+        self.get_publication_rpc(request).await
     }
 
     async fn list_publications(
         &self,
-        _request: Request<ListPublicationsRequest>,
+        request: Request<ListPublicationsRequest>,
     ) -> Result<Response<ListPublicationsResponse>, Status> {
-        Err(Status::unimplemented("ListPublications is being built"))
+        self.list_publications_rpc(request).await
     }
 }

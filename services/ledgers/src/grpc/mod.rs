@@ -3,12 +3,14 @@
 mod events;
 mod ledger;
 mod reconcile;
+mod supervision;
 
 use std::sync::Arc;
 
 use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
+use fiveledger_platform::time::Clock;
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::ledgers::event_service_server::EventServiceServer;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerServiceServer;
@@ -50,6 +52,17 @@ const VERIFIERS: &[Role] = &[
     Role::DisciplineCommission,
 ];
 const AUDITORS: &[Role] = &[Role::InspectionOffice, Role::Service];
+/// Readers plus the public, who may read only public editions.
+const PUBLICATION_READERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::InspectionGroup,
+    Role::InspectedUnit,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+    Role::Viewer,
+    Role::Service,
+    Role::Public,
+];
 
 macro_rules! ledger {
     ($method:literal) => {
@@ -77,6 +90,13 @@ pub const ROLES: RoleTable = &[
     (ledger!("Reopen"), OFFICE),
     (ledger!("Reconcile"), AUDITORS),
     (ledger!("VerifyJournal"), AUDITORS),
+    (ledger!("RunWarningSweep"), OFFICE),
+    (ledger!("WatchWarnings"), READERS),
+    (ledger!("GetStatistics"), READERS),
+    (ledger!("Publish"), OFFICE),
+    // The only RPC the public role may call (and only for PUBLIC editions).
+    (ledger!("GetPublication"), PUBLICATION_READERS),
+    (ledger!("ListPublications"), READERS),
     (
         "/fiveledger.ledgers.v1.EventService/WatchEvents",
         &[Role::Service],
@@ -119,21 +139,11 @@ pub struct Api {
     pub settings: Arc<LedgersSettings>,
     pub upstreams: Upstreams,
     pub stop: CancellationToken,
+    /// The clock colours, postings and sweeps go by (fixed in tests).
+    pub clock: Clock,
 }
 
-pub fn routes(
-    db: Db,
-    settings: Arc<LedgersSettings>,
-    upstreams: Upstreams,
-    server: &ServerSettings,
-    stop: CancellationToken,
-) -> tonic::service::Routes {
-    let api = Api {
-        db,
-        settings,
-        upstreams,
-        stop,
-    };
+pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
     let max = server.limits.max_message_bytes;
     let mut routes = tonic::service::Routes::builder();
     routes

@@ -17,7 +17,7 @@ use sea_orm::{
 
 use super::{entries, postings};
 use crate::domain::entry::{self as domain, kind_of, name_of, posting_name};
-use crate::domain::journal;
+use crate::domain::{journal, warning};
 
 /// Who signs a posting (经手人), and the request or event that caused it.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +25,9 @@ pub struct Signature {
     pub actor: String,
     pub request_id: String,
     pub traceparent: String,
+    /// When the posting is made (microseconds); the real time when None.
+    /// Handlers pass the service clock so that tests can move time.
+    pub at_us: Option<i64>,
 }
 
 impl Signature {
@@ -87,6 +90,24 @@ fn projection(id: &str, entry: &LedgerEntry, create_time_us: i64) -> entries::Ac
         .unwrap_or_default();
     let mut snapshot = entry.clone();
     snapshot.postings.clear();
+    // Colours are computed on read, never stored.
+    snapshot.colour = 0;
+    for d in &mut snapshot.deadlines {
+        d.colour = 0;
+    }
+    // Figures count once the write-off is approved (and stay after a reopening).
+    let figures = entry
+        .write_off
+        .as_ref()
+        .filter(|w| w.approved)
+        .and_then(|w| w.figures)
+        .unwrap_or_default();
+    let ladder = entry
+        .deadlines
+        .iter()
+        .find(|d| d.item == warning::ENTRY_ITEM)
+        .and_then(|d| d.ladder)
+        .unwrap_or_default();
     entries::ActiveModel {
         id: Set(id.to_owned()),
         problem: Set(entry.problem.clone()),
@@ -104,6 +125,21 @@ fn projection(id: &str, entry: &LedgerEntry, create_time_us: i64) -> entries::Ac
         posting_count: Set(entry.posting_count),
         journal_head: Set(entry.journal_head.clone()),
         snapshot: Set(snapshot.encode_to_vec()),
+        fixed_on_the_spot: Set(i32::from(entry.fixed_on_the_spot)),
+        transfer_count: Set(entry.transfers.len() as i32),
+        reopen_count: Set(entry.reopen_count),
+        first_written_off_date: Set(date_text(entry.first_written_off_date.as_ref())),
+        funds_recovered_fen: Set(figures.funds_recovered_fen),
+        losses_recovered_fen: Set(figures.losses_recovered_fen),
+        people_held_accountable: Set(i64::from(figures.people_held_accountable)),
+        people_disciplined: Set(i64::from(figures.people_disciplined)),
+        rules_established: Set(i64::from(figures.rules_established)),
+        colour_floor: Set(ladder.floor),
+        yellow_count: Set(ladder.yellow_count),
+        next_due_date: Set(warning::next_due(entry)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()),
+        attention: Set(warning::attention(entry) as i32),
         create_time_us: Set(create_time_us),
         update_time_us: Set(entry
             .update_time
@@ -162,7 +198,7 @@ pub async fn append(
         actor: signature.actor.clone(),
         request_id: signature.request_id.clone(),
         traceparent: signature.traceparent.clone(),
-        create_time_us: now_us(),
+        create_time_us: signature.at_us.unwrap_or_else(now_us),
         prev_hash,
         hash: String::new(),
     };
@@ -534,4 +570,37 @@ pub fn verify_entry(row: &entries::Model, journal: &[&postings::Model]) -> Optio
         ));
     }
     None
+}
+
+/// Replays every entry's journal and rewrites its projection (used by the
+/// migration that added columns the old projection lacked).
+pub async fn rebuild_all(conn: &impl ConnectionTrait) -> ApiResult<()> {
+    let mut after = String::new();
+    loop {
+        let rows = entries::Entity::find()
+            .filter(entries::Column::Id.gt(after.clone()))
+            .order_by_asc(entries::Column::Id)
+            .limit(VERIFY_BATCH)
+            .all(conn)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.clone();
+        for row in &rows {
+            let mut entry = LedgerEntry {
+                name: name_of(&row.id),
+                ..Default::default()
+            };
+            for p in journal(conn, &row.id).await? {
+                domain::apply(&mut entry, &posting_of(&p)?)?;
+            }
+            let mut model = projection(&row.id, &entry, row.create_time_us);
+            model.id = NotSet;
+            entries::Entity::update_many()
+                .set(model)
+                .filter(entries::Column::Id.eq(row.id.clone()))
+                .exec(conn)
+                .await?;
+        }
+    }
+    Ok(())
 }

@@ -25,6 +25,25 @@ pub struct Model {
     pub snapshot: Vec<u8>,
     pub create_time_us: i64,
     pub update_time_us: i64,
+    // Figures for statistics and the sweep, kept with the projection.
+    pub fixed_on_the_spot: i32,
+    pub transfer_count: i32,
+    pub reopen_count: i32,
+    /// `YYYY-MM-DD` of the first approved write-off, "" before.
+    pub first_written_off_date: String,
+    pub funds_recovered_fen: i64,
+    pub losses_recovered_fen: i64,
+    pub people_held_accountable: i64,
+    pub people_disciplined: i64,
+    pub rules_established: i64,
+    /// The entry deadline's ladder: floor colour and yellows before the
+    /// current due date (enough to compute the colour in SQL).
+    pub colour_floor: i32,
+    pub yellow_count: i32,
+    /// Earliest due date among the open items, "" when none.
+    pub next_due_date: String,
+    /// Highest recorded colour or floor among the open items.
+    pub attention: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

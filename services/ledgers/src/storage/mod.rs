@@ -5,5 +5,7 @@ pub mod entries;
 pub mod feedbacks;
 pub mod migrations;
 pub mod postings;
+pub mod publications;
+pub mod statistics;
 
 pub use migrations::Migrator;

@@ -16,6 +16,7 @@ use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::server::Running;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::testing::{self, TestEnv};
+use fiveledger_platform::time::Clock;
 use fiveledger_proto::issues::{self, ListProblemsRequest, ListProblemsResponse, Problem};
 use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
 use fiveledger_proto::ledgers::*;
@@ -310,22 +311,56 @@ pub struct TestApp {
 
 /// Starts a ledgers server over `env`'s database, following `upstream`.
 pub async fn start_ledgers(env: &TestEnv, upstream_url: &str) -> (Running, Channel) {
+    start_ledgers_with(
+        env,
+        upstream_url,
+        LedgersSettings::default(),
+        Clock::system(),
+    )
+    .await
+}
+
+/// [`start_ledgers`] with chosen settings and clock.
+pub async fn start_ledgers_with(
+    env: &TestEnv,
+    upstream_url: &str,
+    ledgers: LedgersSettings,
+    clock: Clock,
+) -> (Running, Channel) {
     let mut settings = env.settings.clone();
     settings.upstream.issues = upstream_url.to_owned();
     settings.upstream.rounds = upstream_url.to_owned();
-    let running = fiveledger_ledgers::start(
-        &settings,
-        LedgersSettings::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("ledgers service starts");
+    let running =
+        fiveledger_ledgers::start_with_clock(&settings, ledgers, clock, CancellationToken::new())
+            .await
+            .expect("ledgers service starts");
     let channel = Channel::from_shared(format!("http://{}", running.addr))
         .expect("url")
         .connect()
         .await
         .expect("connect");
     (running, channel)
+}
+
+/// Settings of the supervision tests: no periodic sweep (the tests sweep).
+pub fn manual_sweep() -> LedgersSettings {
+    LedgersSettings {
+        sweep_interval_seconds: 0,
+        ..Default::default()
+    }
+}
+
+/// A server whose clock the test holds.
+pub async fn spawn_with_clock(clock: Clock) -> TestApp {
+    let upstream = Upstream::start().await;
+    let env = TestEnv::new("ledgers");
+    let (running, channel) = start_ledgers_with(&env, &upstream.url, manual_sweep(), clock).await;
+    TestApp {
+        running,
+        channel,
+        env,
+        upstream,
+    }
 }
 
 pub async fn spawn() -> TestApp {

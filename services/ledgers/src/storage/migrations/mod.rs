@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_ledger;
+mod m20261128_000002_supervision;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(fiveledger_platform::platform_tables::Migration),
             Box::new(m20261128_000001_ledger::Migration),
+            Box::new(m20261128_000002_supervision::Migration),
         ]
     }
 }

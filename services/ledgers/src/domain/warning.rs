@@ -1,0 +1,410 @@
+//! Four-colour warnings (四色预警): the colour of every item with a time
+//! limit, the ladder that remembers past colours, and the notice a colour
+//! change sends. No I/O; the clock's date and the thresholds are passed in.
+//!
+//! The ladder is kept by [`track`] (called from `entry::apply`, so it is a
+//! fold of the postings like everything else): it only changes when a due
+//! date changes, an item closes or the entry is reopened, and it remembers
+//! the colours warning postings recorded. The colour shown now is then a
+//! pure function of (due date, ladder, today, thresholds): [`colour_now`].
+
+use chrono::{Days, NaiveDate};
+use fiveledger_platform::time::to_date;
+use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::ledgers::*;
+
+use super::entry::date_of;
+
+pub const ENTRY_ITEM: &str = "entry";
+
+/// The configured thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Blue from this many days before the due date.
+    pub blue_days: u32,
+    /// Red this many days after the due date.
+    pub red_days: u32,
+    /// Days a supervision notice gives the unit to reply.
+    pub reply_days: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            blue_days: 7,
+            red_days: 30,
+            reply_days: 10,
+        }
+    }
+}
+
+/// The colour by the calendar alone.
+pub fn time_colour(due: NaiveDate, today: NaiveDate, t: &Thresholds) -> WarningColour {
+    if today > due + Days::new(u64::from(t.red_days)) {
+        WarningColour::Red
+    } else if today > due {
+        WarningColour::Yellow
+    } else if today + Days::new(u64::from(t.blue_days)) >= due {
+        WarningColour::Blue
+    } else {
+        WarningColour::Green
+    }
+}
+
+/// The colour an open item with due date `due` and ladder `ladder` shows on
+/// `today`: the calendar colour, raised to red for a second yellow, and never
+/// below the ladder's floor.
+pub fn shown(
+    due: NaiveDate,
+    ladder: &ColourLadder,
+    today: NaiveDate,
+    t: &Thresholds,
+) -> WarningColour {
+    let mut colour = time_colour(due, today, t);
+    if colour == WarningColour::Yellow && ladder.yellow_count > 0 {
+        colour = WarningColour::Red;
+    }
+    colour.max(ladder.floor())
+}
+
+/// The colour of a deadline now (UNSPECIFIED when closed or without a date).
+pub fn colour_now(d: &Deadline, today: NaiveDate, t: &Thresholds) -> WarningColour {
+    match (d.closed, date_of(d.due_date.as_ref())) {
+        (false, Some(due)) => shown(due, &d.ladder.unwrap_or_default(), today, t),
+        _ => WarningColour::Unspecified,
+    }
+}
+
+/// Fills the computed `colour` of the entry and each of its deadlines.
+pub fn paint(entry: &mut LedgerEntry, today: NaiveDate, t: &Thresholds) {
+    for d in &mut entry.deadlines {
+        d.set_colour(colour_now(d, today, t));
+    }
+    entry.colour = entry
+        .deadlines
+        .iter()
+        .find(|d| d.item == ENTRY_ITEM)
+        .map(|d| d.colour)
+        .unwrap_or_default();
+}
+
+/// The floor after a peak: red catches up to yellow, yellow to blue.
+fn floor_after(peak: WarningColour) -> WarningColour {
+    match peak {
+        WarningColour::Red => WarningColour::Yellow,
+        WarningColour::Yellow => WarningColour::Blue,
+        _ => WarningColour::Green,
+    }
+}
+
+/// Ends the period of the current due date: what the sweep recorded in it
+/// is remembered (a yellow counts once; the floor follows the peak).
+fn close_period(d: &mut Deadline) {
+    let notified = d.notified_colour();
+    let ladder = d.ladder.get_or_insert_with(Default::default);
+    if notified >= WarningColour::Yellow {
+        ladder.yellow_count += 1;
+    }
+    if notified > ladder.peak() {
+        ladder.set_peak(notified);
+    }
+    let floor = floor_after(ladder.peak()).max(ladder.floor());
+    ladder.set_floor(floor);
+}
+
+/// One item as the entry now defines it: (item, kind, due date, closed).
+type Wanted = (String, DeadlineKind, Option<Date>, bool);
+
+fn wanted(entry: &LedgerEntry) -> Vec<Wanted> {
+    let mut out = Vec::new();
+    if entry.due_date.is_some() {
+        out.push((
+            ENTRY_ITEM.to_owned(),
+            DeadlineKind::Entry,
+            entry.due_date,
+            entry.state() == EntryState::WrittenOff,
+        ));
+    }
+    if let Some(plan) = &entry.plan {
+        for m in &plan.measures {
+            out.push((
+                format!("measures/{}", m.id),
+                DeadlineKind::Measure,
+                m.due_date,
+                m.done,
+            ));
+        }
+    }
+    for t in &entry.transfers {
+        out.push((
+            format!("transfers/{}", t.id),
+            DeadlineKind::Transfer,
+            t.due_date,
+            !t.result.is_empty(),
+        ));
+    }
+    out
+}
+
+/// Brings the entry's deadlines in line with the entry after a posting made
+/// on `date`: new items start green, a changed due date or a closing ends a
+/// period of the ladder, a reopened entry starts at yellow.
+pub fn track(entry: &mut LedgerEntry, date: Option<Date>, reopened: bool) {
+    let wanted = wanted(entry);
+    for (item, kind, due, closed) in &wanted {
+        let pos = entry.deadlines.iter().position(|d| &d.item == item);
+        let d = match pos {
+            Some(i) => &mut entry.deadlines[i],
+            None => {
+                entry.deadlines.push(Deadline {
+                    item: item.clone(),
+                    kind: *kind as i32,
+                    due_date: *due,
+                    ladder: Some(ColourLadder {
+                        since: date,
+                        ..Default::default()
+                    }),
+                    closed: *closed,
+                    ..Default::default()
+                });
+                continue;
+            }
+        };
+        let was_closed = d.closed;
+        if !was_closed && (*closed || d.due_date != *due) {
+            close_period(d);
+            if let Some(l) = d.ladder.as_mut() {
+                l.since = date;
+            }
+        }
+        if *closed && !was_closed {
+            // Warnings stop with the item; a reopening starts afresh.
+            d.set_notified_colour(WarningColour::Unspecified);
+        }
+        if item == ENTRY_ITEM && reopened {
+            let ladder = d.ladder.get_or_insert_with(Default::default);
+            ladder.yellow_count += 1;
+            ladder.set_floor(ladder.floor().max(WarningColour::Yellow));
+            ladder.since = date;
+        }
+        d.due_date = *due;
+        d.closed = *closed;
+    }
+    // Measures dropped from a new plan version are closed.
+    for d in &mut entry.deadlines {
+        if !d.closed && !wanted.iter().any(|(item, ..)| item == &d.item) {
+            close_period(d);
+            d.closed = true;
+            d.set_notified_colour(WarningColour::Unspecified);
+        }
+    }
+}
+
+/// Records a warning posting on its deadline.
+pub fn record(entry: &mut LedgerEntry, w: &WarningDetail) {
+    if let Some(d) = entry.deadlines.iter_mut().find(|d| d.item == w.item) {
+        d.set_notified_colour(w.to_colour());
+        let ladder = d.ladder.get_or_insert_with(Default::default);
+        if w.to_colour() > ladder.peak() {
+            ladder.set_peak(w.to_colour());
+        }
+    }
+}
+
+/// The colour a deadline was last recorded at, counting "never" as green
+/// (an item starts green without a notice).
+fn recorded(d: &Deadline) -> WarningColour {
+    d.notified_colour().max(WarningColour::Green)
+}
+
+/// The colour changes a sweep on `today` must post for this entry, each with
+/// its notice (the number is filled in when posted).
+pub fn changes(entry: &LedgerEntry, today: NaiveDate, t: &Thresholds) -> Vec<WarningDetail> {
+    let mut out = Vec::new();
+    if matches!(
+        entry.state(),
+        EntryState::Unspecified | EntryState::Open | EntryState::WrittenOff
+    ) {
+        return out;
+    }
+    for d in &entry.deadlines {
+        let now = colour_now(d, today, t);
+        if now == WarningColour::Unspecified || now == recorded(d) {
+            continue;
+        }
+        let from = d.notified_colour();
+        out.push(WarningDetail {
+            item: d.item.clone(),
+            kind: d.kind,
+            due_date: d.due_date,
+            from_colour: from as i32,
+            to_colour: now as i32,
+            notice: Some(notice(entry, d, from, now, today, t)),
+            as_of: Some(to_date(today)),
+        });
+    }
+    out
+}
+
+fn notice(
+    entry: &LedgerEntry,
+    d: &Deadline,
+    from: WarningColour,
+    to: WarningColour,
+    today: NaiveDate,
+    t: &Thresholds,
+) -> Notice {
+    let r = entry.responsibility.clone().unwrap_or_default();
+    let due = date_of(d.due_date.as_ref())
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let what = match d.item.as_str() {
+        ENTRY_ITEM => format!("{} 「{}」", entry.name, entry.title),
+        item => format!("{} of {} 「{}」", item, entry.name, entry.title),
+    };
+    // The handler: a measure's owner, a transfer's receiver, else the unit.
+    let handler = if let Some(id) = d.item.strip_prefix("measures/") {
+        entry
+            .plan
+            .as_ref()
+            .and_then(|p| p.measures.iter().find(|m| m.id == id))
+            .map(|m| format!("handler:{}", m.owner))
+            .unwrap_or_else(|| r.responsible_unit.clone())
+    } else if let Some(id) = d.item.strip_prefix("transfers/") {
+        entry
+            .transfers
+            .iter()
+            .find(|x| x.id == id)
+            .map(|x| x.receiving_body.clone())
+            .unwrap_or_else(|| r.responsible_unit.clone())
+    } else {
+        r.responsible_unit.clone()
+    };
+    let office = office_of(&entry.target_path);
+    let mut n = Notice {
+        issue_date: Some(to_date(today)),
+        ..Default::default()
+    };
+    if to < from.max(WarningColour::Green) {
+        n.set_kind(NoticeKind::Eased);
+        n.addressees = vec![handler];
+        n.text = format!(
+            "Warning eased from {} to {} for {what} (due {due}).",
+            from.as_str_name(),
+            to.as_str_name()
+        );
+        return n;
+    }
+    match to {
+        WarningColour::Blue => {
+            n.set_kind(NoticeKind::Reminder);
+            n.addressees = vec![handler];
+            n.text = format!("提醒: {what} is due on {due}.");
+        }
+        WarningColour::Yellow => {
+            n.set_kind(NoticeKind::SupervisionNotice);
+            n.addressees = vec![r.responsible_unit.clone()];
+            let reply = today + Days::new(u64::from(t.reply_days));
+            n.reply_due_date = Some(to_date(reply));
+            n.text = format!(
+                "督办通知书: {what} was due on {due} and is overdue; reply by {}.",
+                reply.format("%Y-%m-%d")
+            );
+        }
+        _ => {
+            n.set_kind(NoticeKind::Circular);
+            n.addressees = vec![r.supervising_body.clone(), office];
+            n.text = format!("通报: {what}, due on {due}, is seriously overdue.");
+        }
+    }
+    n.addressees.retain(|a| !a.is_empty());
+    n
+}
+
+/// The inspection office over a target: the office of its parent
+/// organisation (a county's targets are inspected by the county), named by
+/// path as the ledger knows no office names.
+fn office_of(target_path: &str) -> String {
+    let parent = target_path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    format!("office:{parent}")
+}
+
+/// The earliest due date among the open items (for choosing sweep work).
+pub fn next_due(entry: &LedgerEntry) -> Option<NaiveDate> {
+    entry
+        .deadlines
+        .iter()
+        .filter(|d| !d.closed)
+        .filter_map(|d| date_of(d.due_date.as_ref()))
+        .min()
+}
+
+/// The highest recorded colour or floor among the open items: an entry
+/// above green must be looked at by every sweep (its colour may ease).
+pub fn attention(entry: &LedgerEntry) -> WarningColour {
+    entry
+        .deadlines
+        .iter()
+        .filter(|d| !d.closed)
+        .map(|d| {
+            d.notified_colour()
+                .max(d.ladder.as_ref().map(|l| l.floor()).unwrap_or_default())
+        })
+        .max()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, d).expect("date")
+    }
+
+    #[test]
+    fn calendar_colours_follow_the_thresholds() {
+        let t = Thresholds::default();
+        let due = day(7, 31);
+        assert_eq!(time_colour(due, day(7, 23), &t), WarningColour::Green);
+        assert_eq!(time_colour(due, day(7, 24), &t), WarningColour::Blue);
+        assert_eq!(time_colour(due, day(7, 31), &t), WarningColour::Blue);
+        assert_eq!(time_colour(due, day(8, 1), &t), WarningColour::Yellow);
+        assert_eq!(time_colour(due, day(8, 30), &t), WarningColour::Yellow);
+        assert_eq!(time_colour(due, day(8, 31), &t), WarningColour::Red);
+    }
+
+    #[test]
+    fn the_ladder_remembers_red_and_a_second_yellow() {
+        let t = Thresholds::default();
+        let mut entry = LedgerEntry {
+            state: EntryState::Rectifying as i32,
+            due_date: Some(to_date(day(7, 31))),
+            ..Default::default()
+        };
+        track(&mut entry, Some(to_date(day(6, 1))), false);
+        let red = changes(&entry, day(9, 1), &t);
+        assert_eq!(red.len(), 1);
+        assert_eq!(
+            red[0].notice.as_ref().map(|n| n.kind()),
+            Some(NoticeKind::Circular)
+        );
+        record(&mut entry, &red[0]);
+        assert!(changes(&entry, day(9, 1), &t).is_empty());
+        // The due date moves far out: red catches up to yellow, not green.
+        entry.due_date = Some(to_date(day(12, 31)));
+        track(&mut entry, Some(to_date(day(9, 2))), false);
+        paint(&mut entry, day(9, 3), &t);
+        assert_eq!(entry.colour(), WarningColour::Yellow);
+        let eased = changes(&entry, day(9, 3), &t);
+        assert_eq!(
+            eased[0].notice.as_ref().map(|n| n.kind()),
+            Some(NoticeKind::Eased)
+        );
+        record(&mut entry, &eased[0]);
+        // Overdue again: a second yellow is red.
+        let late = day(12, 31) + Days::new(1);
+        let d = &entry.deadlines[0];
+        assert_eq!(colour_now(d, late, &t), WarningColour::Red);
+    }
+}

@@ -1,0 +1,271 @@
+//! The warning sweep (四色预警): posts every colour change since the last
+//! sweep as a warning posting with its notice, and the periodic task that
+//! runs it on one replica at a time and refreshes the Prometheus gauges.
+//!
+//! One notice per change, however many sweepers: each entry is swept in its
+//! own transaction that re-reads the entry (locked on PostgreSQL) and
+//! recomputes the changes from it, and `books::append` only succeeds when
+//! the entry's posting count is still the one read (a racing sweeper that
+//! posted first makes the other abort and find nothing left to post).
+
+use std::time::Duration;
+
+use chrono::{Days, NaiveDate};
+use fiveledger_platform::lease::Lease;
+use fiveledger_platform::storage::Db;
+use fiveledger_platform::time::Clock;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::ledgers::posting::Detail;
+use fiveledger_proto::ledgers::*;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::entry::posting_name;
+use crate::domain::warning::{self, Thresholds};
+use crate::settings::LedgersSettings;
+use crate::storage::books::{self, Signature};
+use crate::storage::entries::{self, Column as C};
+
+/// Entries read per batch.
+const BATCH: u64 = 200;
+/// Attempts per entry when its transaction fails for another reason than
+/// a lost race.
+const RETRIES: u64 = 5;
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    pub entries_checked: i64,
+    pub warnings_posted: i64,
+    pub reminders: i64,
+    pub supervision_notices: i64,
+    pub circulars: i64,
+    pub eased: i64,
+}
+
+/// Sweeps the entries matching `scope` as of `today`, signing with `actor`.
+pub async fn sweep(
+    db: &Db,
+    thresholds: &Thresholds,
+    clock: &Clock,
+    scope: Condition,
+    actor: &str,
+) -> ApiResult<SweepReport> {
+    let today = clock.now().date_naive();
+    let mut report = SweepReport::default();
+    // Entries whose colour can change: an open item due within the blue
+    // window (or overdue), or one already warned or above green (it may ease).
+    let soon = (today + Days::new(u64::from(thresholds.blue_days)))
+        .format("%Y-%m-%d")
+        .to_string();
+    let candidates = Condition::all()
+        .add(scope)
+        .add(C::State.ne(EntryState::WrittenOff.as_str_name()))
+        .add(C::State.ne(EntryState::Open.as_str_name()))
+        .add(
+            Condition::any()
+                .add(
+                    Expr::col(C::NextDueDate)
+                        .ne("")
+                        .and(Expr::col(C::NextDueDate).lte(soon)),
+                )
+                .add(C::Attention.gt(WarningColour::Green as i32)),
+        );
+    let mut after = String::new();
+    loop {
+        let rows = entries::Entity::find()
+            .filter(candidates.clone())
+            .filter(C::Id.gt(after.clone()))
+            .order_by_asc(C::Id)
+            .limit(BATCH)
+            .all(db.reader())
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.clone();
+        for row in &rows {
+            report.entries_checked += 1;
+            let entry = books::decode_snapshot(row)?;
+            if warning::changes(&entry, today, thresholds).is_empty() {
+                continue;
+            }
+            let mut attempt = 0;
+            let posted = loop {
+                attempt += 1;
+                match sweep_entry(db, &row.id, today, thresholds, clock, actor).await {
+                    Ok(posted) => break posted,
+                    // Another sweeper posted on this entry first: it is its.
+                    Err(ApiError::Aborted { .. }) => break Vec::new(),
+                    // A writer of another process in between (SQLite shared
+                    // by two servers answers BUSY on a stale snapshot): the
+                    // retry re-reads the entry, so nothing is posted twice.
+                    Err(err) if attempt < RETRIES => {
+                        tracing::debug!(error = ?err, entry = %row.id, "retrying a swept entry");
+                        tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                    }
+                    Err(err) => return Err(err),
+                }
+            };
+            for w in posted {
+                report.warnings_posted += 1;
+                match w.notice.map(|n| n.kind()) {
+                    Some(NoticeKind::Reminder) => report.reminders += 1,
+                    Some(NoticeKind::SupervisionNotice) => report.supervision_notices += 1,
+                    Some(NoticeKind::Circular) => report.circulars += 1,
+                    Some(NoticeKind::Eased) => report.eased += 1,
+                    _ => {}
+                }
+            }
+        }
+        if (rows.len() as u64) < BATCH {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// Posts one entry's changes in one transaction, recomputed from the entry
+/// as it stands inside it.
+async fn sweep_entry(
+    db: &Db,
+    id: &str,
+    today: NaiveDate,
+    thresholds: &Thresholds,
+    clock: &Clock,
+    actor: &str,
+) -> ApiResult<Vec<WarningDetail>> {
+    let txn = db.begin().await?;
+    let result: ApiResult<Vec<WarningDetail>> = async {
+        let mut posted = Vec::new();
+        let Some(mut row) = books::lock(&txn, id).await? else {
+            return Ok(posted);
+        };
+        let entry = books::decode_snapshot(&row)?;
+        let signature = Signature {
+            actor: actor.to_owned(),
+            request_id: format!("sweep:{}", today.format("%Y-%m-%d")),
+            traceparent: String::new(),
+            at_us: Some(clock.now().timestamp_micros()),
+        };
+        for mut change in warning::changes(&entry, today, thresholds) {
+            if let Some(n) = change.notice.as_mut() {
+                n.number = posting_name(id, row.posting_count + 1);
+            }
+            books::append(
+                &txn,
+                Some(&row),
+                id,
+                Detail::Warning(change.clone()),
+                &signature,
+            )
+            .await?;
+            posted.push(change);
+            row = books::lock(&txn, id)
+                .await?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("entry vanished")))?;
+        }
+        Ok(posted)
+    }
+    .await;
+    match result {
+        Ok(posted) => {
+            db.commit(txn).await?;
+            Ok(posted)
+        }
+        Err(err) => {
+            let _ = txn.rollback().await;
+            Err(err)
+        }
+    }
+}
+
+/// Refreshes the gauges: open entries and open entries by colour.
+pub async fn update_gauges(db: &Db, thresholds: &Thresholds, clock: &Clock) -> ApiResult<()> {
+    let today = clock.now().date_naive();
+    let colour = crate::storage::statistics::colour_sql(today, thresholds);
+    let rows: Vec<(i32, i64)> = entries::Entity::find()
+        .select_only()
+        .column_as(Expr::cust(colour.clone()), "colour")
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "n")
+        .filter(C::State.ne(EntryState::WrittenOff.as_str_name()))
+        .group_by(Expr::cust(colour))
+        .into_tuple()
+        .all(db.reader())
+        .await?;
+    let open: i64 = rows.iter().map(|(_, n)| n).sum();
+    metrics::gauge!("fiveledger_ledgers_open_entries").set(open as f64);
+    for c in [
+        WarningColour::Green,
+        WarningColour::Blue,
+        WarningColour::Yellow,
+        WarningColour::Red,
+    ] {
+        let n = rows
+            .iter()
+            .filter(|(k, _)| *k == c as i32)
+            .map(|(_, n)| *n)
+            .sum::<i64>();
+        let label = c
+            .as_str_name()
+            .trim_start_matches("WARNING_COLOUR_")
+            .to_lowercase();
+        metrics::gauge!("fiveledger_ledgers_open_entries_by_colour", "colour" => label)
+            .set(n as f64);
+    }
+    let overdue = rows
+        .iter()
+        .filter(|(k, _)| *k >= WarningColour::Yellow as i32)
+        .map(|(_, n)| *n)
+        .sum::<i64>();
+    metrics::gauge!("fiveledger_ledgers_overdue_entries").set(overdue as f64);
+    Ok(())
+}
+
+/// The periodic sweep: one replica at a time (a lease), every
+/// `sweep_interval_seconds`, until `stop`.
+pub async fn run_periodic(
+    db: Db,
+    settings: std::sync::Arc<LedgersSettings>,
+    clock: Clock,
+    stop: CancellationToken,
+) {
+    let interval = Duration::from_secs(Ord::max(settings.sweep_interval_seconds, 1));
+    // Held across a sweep and the wait after it; lapses if the holder dies.
+    let lease = Lease::new(
+        db.clone(),
+        "ledgers:warning-sweep",
+        (interval * 2).max(Duration::from_secs(30)),
+    );
+    let thresholds = settings.thresholds();
+    while !stop.is_cancelled() {
+        match lease.acquire().await {
+            Ok(true) => {
+                match sweep(
+                    &db,
+                    &thresholds,
+                    &clock,
+                    Condition::all(),
+                    crate::consumers::SERVICE_ACTOR,
+                )
+                .await
+                {
+                    Ok(report) if report.warnings_posted > 0 => {
+                        tracing::info!(?report, "warning sweep posted colour changes")
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = ?err, "warning sweep failed"),
+                }
+                if let Err(err) = update_gauges(&db, &thresholds, &clock).await {
+                    tracing::warn!(error = ?err, "could not update the ledger gauges");
+                }
+            }
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = ?err, "could not take the sweep lease"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+    let _ = lease.release().await;
+}
