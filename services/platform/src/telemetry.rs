@@ -17,10 +17,12 @@ use opentelemetry::{Context, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Level;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::settings::LogSettings;
 
@@ -62,25 +64,38 @@ pub fn init_with(settings: &LogSettings, provider: SdkTracerProvider) -> Telemet
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("fiveledger"));
-    let json = (settings.format == "json").then(|| {
-        tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_writer(std::io::stderr)
-    });
-    let text = (settings.format != "json").then(|| {
-        tracing_subscriber::fmt::layer()
-            .compact()
-            .with_writer(std::io::stderr)
-    });
+    // The log filter decides what is printed, not which spans exist: our
+    // spans carry the trace context into calls and events, so they are
+    // created whatever the log level.
+    let spans = Targets::new()
+        .with_target("fiveledger_platform", Level::INFO)
+        .with_target("fiveledger_rounds", Level::INFO)
+        .with_target("fiveledger_issues", Level::INFO)
+        .with_target("fiveledger_ledgers", Level::INFO);
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("fiveledger"))
+        .with_filter(spans);
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = if settings.format == "json" {
+        Box::new(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        )
+    } else {
+        Box::new(
+            tracing_subscriber::fmt::layer()
+                .compact()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        )
+    };
     let _ = tracing_subscriber::registry()
-        .with(filter)
+        .with(fmt)
         .with(otel)
-        .with(json)
-        .with(text)
         .try_init();
     TelemetryGuard { provider }
 }
