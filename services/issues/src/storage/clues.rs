@@ -1,9 +1,9 @@
 //! The `clues` table and its queries.
 
+use fiveledger_platform::ApiResult;
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
-use fiveledger_platform::ApiResult;
 use fiveledger_proto::issues::{
     Clue, ClueDisposal, ClueOutcome, ClueOutcomeKind, ClueState, DisposalMethod,
 };
