@@ -132,6 +132,10 @@ pub async fn start<M: MigratorTrait>(
             .set_service_status(*name, ServingStatus::Serving)
             .await;
     }
+    tokio::spawn(crate::aip::idempotency::prune_periodically(
+        db.clone(),
+        stop.clone(),
+    ));
     for task in background {
         tokio::spawn(task);
     }

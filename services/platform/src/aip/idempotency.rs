@@ -152,3 +152,50 @@ where
     db.commit(txn).await?;
     Ok(response)
 }
+
+/// How long a request id is remembered: a client retrying later than this
+/// is making a new request.
+pub const RETENTION: chrono::Duration = chrono::Duration::days(7);
+/// Records deleted per transaction when pruning, to keep transactions short.
+const PRUNE_BATCH: u64 = 1000;
+
+/// Forgets request ids recorded before `cutoff`; returns how many.
+pub async fn prune(db: &Db, cutoff: chrono::DateTime<chrono::Utc>) -> ApiResult<u64> {
+    use sea_orm::{QuerySelect, TransactionTrait};
+    let mut deleted = 0;
+    loop {
+        let ids: Vec<i64> = Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::CreateTime.lt(cutoff))
+            .limit(PRUNE_BATCH)
+            .into_tuple()
+            .all(db.reader())
+            .await?;
+        if ids.is_empty() {
+            return Ok(deleted);
+        }
+        let txn = db.writer().begin().await?;
+        deleted += Entity::delete_many()
+            .filter(Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+    }
+}
+
+/// Prunes once an hour until `stop` (every replica may; deletes are idempotent).
+pub async fn prune_periodically(db: Db, stop: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {
+                if let Err(err) = prune(&db, chrono::Utc::now() - RETENTION).await {
+                    tracing::warn!(error = ?err, "pruning request ids failed; will retry");
+                }
+            }
+        }
+    }
+}
