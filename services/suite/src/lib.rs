@@ -1,6 +1,8 @@
 //! The whole suite in one process: the three services, each on its own port
 //! with its own database, talking to each other over real gRPC.
 
+pub mod cli;
+
 use std::net::{IpAddr, SocketAddr};
 
 use fiveledger_platform::auth::Hs256;

@@ -1,5 +1,5 @@
-//! `fiveledger`: run the whole suite locally (the default), or mint a token
-//! for it.
+//! `fiveledger`: run the whole suite locally (the default), mint a token
+//! for it, or administer a running suite (the admin subcommands in `cli`).
 
 use std::net::IpAddr;
 
@@ -51,6 +51,8 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         hours: i64,
     },
+    #[command(flatten)]
+    Admin(fiveledger::cli::AdminCommand),
 }
 
 #[tokio::main]
@@ -74,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { host } => run(base, domains, host).await,
+        Command::Admin(command) => fiveledger::cli::run(command, Some(&signer)).await,
     }
 }
 

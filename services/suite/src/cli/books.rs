@@ -1,0 +1,392 @@
+//! Reading the books: `stats`, `reconcile`, `verify` and `warnings`.
+
+use clap::{Args, Subcommand, ValueEnum};
+use fiveledger_proto::ledgers::{
+    RunWarningSweepRequest, StatisticsCounts, StatisticsGrouping, WarningColour,
+    WatchWarningsRequest,
+};
+use serde_json::json;
+use tokio_stream::StreamExt;
+
+use super::connect::{Services, failed};
+use super::export::{SUMMARY_FIGURES, colour_label, date, figure, statistics};
+use super::scope::Scope;
+use super::{Output, ServiceArgs};
+
+/// Show the rates and counts of a scope (GetStatistics).
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    /// An inspection, a round or an organisation path.
+    #[arg(long)]
+    pub scope: Scope,
+    /// How to group the rows.
+    #[arg(long, value_enum, default_value_t = GroupBy::None)]
+    pub group_by: GroupBy,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Groupings of `stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    None,
+    Level,
+    Organisation,
+    Round,
+    Category,
+    Colour,
+}
+
+impl GroupBy {
+    fn grouping(self) -> StatisticsGrouping {
+        match self {
+            GroupBy::None => StatisticsGrouping::Unspecified,
+            GroupBy::Level => StatisticsGrouping::OrganisationLevel,
+            GroupBy::Organisation => StatisticsGrouping::Organisation,
+            GroupBy::Round => StatisticsGrouping::Round,
+            GroupBy::Category => StatisticsGrouping::Category,
+            GroupBy::Colour => StatisticsGrouping::Colour,
+        }
+    }
+}
+
+/// Check that the books balance for a scope (Reconcile); exits non-zero
+/// when they do not.
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    /// An inspection, a round or an organisation path.
+    #[arg(long)]
+    pub scope: Scope,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Verify the hash chains of the journal in a scope (VerifyJournal); exits
+/// non-zero when a posting was tampered with.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// An inspection, a round or an organisation path; everything you can
+    /// see when omitted.
+    #[arg(long)]
+    pub scope: Option<Scope>,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Four-colour warnings (四色预警).
+#[derive(Debug, Clone, Subcommand)]
+pub enum WarningsCommand {
+    /// Print warnings (colour changes and their notices) as they are
+    /// posted, from the beginning or after a cursor.
+    Tail(TailArgs),
+    /// Run the warning sweep now (RunWarningSweep).
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// Only targets within this organisation path.
+    #[arg(long, default_value = "")]
+    pub organisation_path: String,
+    /// Resume after this cursor (printed with every warning).
+    #[arg(long, default_value = "")]
+    pub after: String,
+    /// Stop after this many warnings (default: follow until interrupted).
+    #[arg(long)]
+    pub count: Option<usize>,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    /// `json`: one JSON object per line.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Only targets within this organisation path.
+    #[arg(long, default_value = "")]
+    pub organisation_path: String,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn counts_json(c: &StatisticsCounts) -> serde_json::Value {
+    json!({
+        "found": c.found, "fixed_on_the_spot": c.fixed_on_the_spot,
+        "handed_over": c.handed_over, "transferred": c.transferred,
+        "written_off": c.written_off, "open": c.open, "overdue": c.overdue,
+        "reopened": c.reopened, "due_so_far": c.due_so_far,
+        "written_off_on_time": c.written_off_on_time,
+        "on_time_rate": c.on_time_rate, "completion_rate": c.completion_rate,
+        "funds_recovered_fen": c.funds_recovered_fen,
+        "losses_recovered_fen": c.losses_recovered_fen,
+        "people_held_accountable": c.people_held_accountable,
+        "people_disciplined": c.people_disciplined,
+        "rules_established": c.rules_established,
+        "green": c.green, "blue": c.blue, "yellow": c.yellow, "red": c.red,
+    })
+}
+
+pub async fn stats(args: &StatsArgs, services: &Services) -> anyhow::Result<()> {
+    let s = statistics(services, &args.scope, args.group_by.grouping()).await?;
+    let total = s.total.clone().unwrap_or_default();
+    let mut groups: Vec<(String, StatisticsCounts)> = s
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_ref().map(|k| k.label.clone()).unwrap_or_default(),
+                r.counts.unwrap_or_default(),
+            )
+        })
+        .collect();
+    match args.output {
+        Output::Json => {
+            let rows: Vec<_> = groups
+                .iter()
+                .map(|(label, c)| json!({"label": label, "counts": counts_json(c)}))
+                .collect();
+            let as_of = date(s.as_of.as_ref()).map(|d| d.to_string());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "scope": args.scope.to_string(),
+                    "as_of": as_of,
+                    "rows": rows,
+                    "total": counts_json(&total.counts.unwrap_or_default()),
+                }))?
+            );
+        }
+        Output::Text => {
+            if groups.len() != 1 || args.group_by != GroupBy::None {
+                groups.push(("total".into(), total.counts.unwrap_or_default()));
+            }
+            let as_of = date(s.as_of.as_ref())
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            println!("statistics of {} as of {as_of}", args.scope);
+            print!("{:<32}", "");
+            for (label, _) in &groups {
+                print!("{:>16}", truncate(label, 15));
+            }
+            println!();
+            for (i, (label, kind)) in SUMMARY_FIGURES.iter().enumerate() {
+                print!("{label:<32}");
+                for (_, c) in &groups {
+                    let v = figure(c, i);
+                    let text = match kind {
+                        super::export::Figure::Rate => format!("{:.1}%", v * 100.0),
+                        super::export::Figure::Yuan => format!("{v:.2}"),
+                        super::export::Figure::Count => format!("{v}"),
+                    };
+                    print!("{text:>16}");
+                }
+                println!();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Result<()> {
+    let r = services
+        .ledger()
+        .reconcile(args.scope.reconcile_request())
+        .await
+        .map_err(|s| failed(&format!("reconciling {}", args.scope), s))?
+        .into_inner();
+    let b = r.balance.unwrap_or_default();
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "scope": args.scope.to_string(),
+                "balanced": r.balanced,
+                "problems": r.problems,
+                "balance": {
+                    "reported": b.reported, "open": b.open, "handed_over": b.handed_over,
+                    "transferred": b.transferred, "awaiting_verification": b.awaiting_verification,
+                    "written_off": b.written_off, "reopened": b.reopened,
+                },
+                "discrepancies": r.discrepancies.iter().map(|d| json!({
+                    "kind": d.kind, "subject": d.subject, "description": d.description,
+                })).collect::<Vec<_>>(),
+            }))?
+        ),
+        Output::Text => {
+            println!(
+                "{}: {} problems frozen; reported {} = open {} + handed over {} + transferred {} + awaiting verification {} + written off {} + reopened {}",
+                args.scope,
+                r.problems,
+                b.reported,
+                b.open,
+                b.handed_over,
+                b.transferred,
+                b.awaiting_verification,
+                b.written_off,
+                b.reopened
+            );
+            for d in &r.discrepancies {
+                println!("  {} {}: {}", d.kind, d.subject, d.description);
+            }
+        }
+    }
+    anyhow::ensure!(
+        r.balanced,
+        "the books of {} do not balance: {} discrepancies",
+        args.scope,
+        r.discrepancies.len()
+    );
+    if args.output == Output::Text {
+        println!("balanced");
+    }
+    Ok(())
+}
+
+pub async fn verify(args: &VerifyArgs, services: &Services) -> anyhow::Result<()> {
+    let request = args
+        .scope
+        .as_ref()
+        .map(Scope::verify_request)
+        .unwrap_or_default();
+    let what = args
+        .scope
+        .as_ref()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "everything visible".into());
+    let r = services
+        .ledger()
+        .verify_journal(request)
+        .await
+        .map_err(|s| failed(&format!("verifying the journal of {what}"), s))?
+        .into_inner();
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "scope": what, "valid": r.valid, "entries": r.entries, "postings": r.postings,
+                "faults": r.faults.iter().map(|f| json!({
+                    "entry": f.entry, "posting": f.posting, "kind": f.kind, "description": f.description,
+                })).collect::<Vec<_>>(),
+            }))?
+        ),
+        Output::Text => {
+            println!(
+                "{what}: {} entries, {} postings checked",
+                r.entries, r.postings
+            );
+            for f in &r.faults {
+                println!(
+                    "  {} {} at {}: {}",
+                    f.kind, f.entry, f.posting, f.description
+                );
+            }
+        }
+    }
+    anyhow::ensure!(
+        r.valid,
+        "the journal of {what} is not intact: {} entries have a bad posting",
+        r.faults.len()
+    );
+    if args.output == Output::Text {
+        println!("every hash chain verifies");
+    }
+    Ok(())
+}
+
+pub async fn tail(args: &TailArgs, services: &Services) -> anyhow::Result<()> {
+    let mut stream = services
+        .ledger()
+        .watch_warnings(WatchWarningsRequest {
+            organisation_path: args.organisation_path.clone(),
+            after_cursor: args.after.clone(),
+        })
+        .await
+        .map_err(|s| failed("watching warnings", s))?
+        .into_inner();
+    let mut seen = 0;
+    while args.count.is_none_or(|n| seen < n) {
+        let Some(item) = stream.next().await else {
+            break;
+        };
+        let w = item.map_err(|s| failed("watching warnings", s))?;
+        let d = w.warning.clone().unwrap_or_default();
+        let notice = d.notice.clone().unwrap_or_default();
+        match args.output {
+            Output::Json => println!(
+                "{}",
+                json!({
+                    "cursor": w.cursor, "entry": w.entry, "posting": w.posting,
+                    "target_path": w.target_path, "item": d.item,
+                    "from": d.from_colour().as_str_name(), "to": d.to_colour().as_str_name(),
+                    "due_date": date(d.due_date.as_ref()).map(|d| d.to_string()),
+                    "notice": notice.kind().as_str_name(), "addressees": notice.addressees,
+                    "text": notice.text,
+                })
+            ),
+            Output::Text => println!(
+                "{} {} {}: {} → {} ({}) {}",
+                w.cursor,
+                w.entry,
+                d.item,
+                label(d.from_colour()),
+                label(d.to_colour()),
+                notice.kind().as_str_name(),
+                notice.text
+            ),
+        }
+        seen += 1;
+    }
+    Ok(())
+}
+
+fn label(c: WarningColour) -> &'static str {
+    match colour_label(c) {
+        "" => "none",
+        l => l,
+    }
+}
+
+pub async fn sweep(args: &SweepArgs, services: &Services) -> anyhow::Result<()> {
+    let r = services
+        .ledger()
+        .run_warning_sweep(RunWarningSweepRequest {
+            organisation_path: args.organisation_path.clone(),
+        })
+        .await
+        .map_err(|s| failed("running the warning sweep", s))?
+        .into_inner();
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            json!({
+                "entries_checked": r.entries_checked, "warnings_posted": r.warnings_posted,
+                "reminders": r.reminders, "supervision_notices": r.supervision_notices,
+                "circulars": r.circulars, "eased": r.eased,
+                "as_of": date(r.as_of.as_ref()).map(|d| d.to_string()),
+            })
+        ),
+        Output::Text => println!(
+            "checked {} entries: {} warnings ({} reminders, {} supervision notices, {} circulars, {} eased)",
+            r.entries_checked,
+            r.warnings_posted,
+            r.reminders,
+            r.supervision_notices,
+            r.circulars,
+            r.eased
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Connections of the admin CLI to the three services, with the caller's
+//! bearer token on every call.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use fiveledger_platform::auth::{Hs256, Role};
+use fiveledger_proto::issues::category_service_client::CategoryServiceClient;
+use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
+use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
+use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
+use fiveledger_proto::rounds::group_service_client::GroupServiceClient;
+use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
+use fiveledger_proto::rounds::inspector_service_client::InspectorServiceClient;
+use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
+use fiveledger_proto::rounds::round_service_client::RoundServiceClient;
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+/// Where the services are and who calls them (shared by every subcommand).
+#[derive(Debug, Clone, Args)]
+pub struct ServiceArgs {
+    /// URL of the rounds service.
+    #[arg(
+        long,
+        env = "FIVELEDGER_ROUNDS_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub rounds: String,
+    /// URL of the issues service.
+    #[arg(
+        long,
+        env = "FIVELEDGER_ISSUES_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub issues: String,
+    /// URL of the ledgers service.
+    #[arg(
+        long,
+        env = "FIVELEDGER_LEDGERS_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub ledgers: String,
+    /// Bearer token; by default an admin token is minted with the local
+    /// suite's key (as `fiveledger token` does).
+    #[arg(long, env = "FIVELEDGER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Adds `authorization: Bearer …` to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Authed = InterceptedService<Channel, Bearer>;
+
+/// Channels to the three services and the token to call them with.
+#[derive(Clone)]
+pub struct Services {
+    rounds: Channel,
+    issues: Channel,
+    ledgers: Channel,
+    bearer: Bearer,
+}
+
+/// Largest message the CLI accepts (an import response holds every row).
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+fn endpoint(service: &str, url: &str) -> anyhow::Result<Channel> {
+    // Lazy: an unreachable service is reported by the first call that needs
+    // it, naming the service.
+    Ok(Endpoint::from_shared(url.to_owned())
+        .with_context(|| format!("the {service} URL {url:?} is not valid"))?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+impl Services {
+    /// Connects with `token`, or with an admin token minted by `signer`.
+    pub fn connect(args: &ServiceArgs, signer: Option<&Hs256>) -> anyhow::Result<Self> {
+        let token = match (&args.token, signer) {
+            (Some(token), _) => token.clone(),
+            (None, Some(signer)) => admin_token(signer, "local-admin"),
+            (None, None) => anyhow::bail!("no token: pass --token or set FIVELEDGER_TOKEN"),
+        };
+        Self::with_token(args, &token)
+    }
+
+    pub fn with_token(args: &ServiceArgs, token: &str) -> anyhow::Result<Self> {
+        let bearer = MetadataValue::try_from(format!("Bearer {token}"))
+            .context("the token is not a valid header value")?;
+        Ok(Self {
+            rounds: endpoint("rounds", &args.rounds)?,
+            issues: endpoint("issues", &args.issues)?,
+            ledgers: endpoint("ledgers", &args.ledgers)?,
+            bearer: Bearer(bearer),
+        })
+    }
+
+    /// The same channels, calling as someone else.
+    pub fn as_caller(&self, token: &str) -> anyhow::Result<Self> {
+        let bearer = MetadataValue::try_from(format!("Bearer {token}"))
+            .context("the token is not a valid header value")?;
+        Ok(Self {
+            bearer: Bearer(bearer),
+            ..self.clone()
+        })
+    }
+
+    fn authed(&self, channel: &Channel) -> Authed {
+        InterceptedService::new(channel.clone(), self.bearer.clone())
+    }
+
+    pub fn organisations(&self) -> OrganisationServiceClient<Authed> {
+        OrganisationServiceClient::new(self.authed(&self.rounds))
+    }
+    pub fn inspectors(&self) -> InspectorServiceClient<Authed> {
+        InspectorServiceClient::new(self.authed(&self.rounds))
+    }
+    pub fn rounds(&self) -> RoundServiceClient<Authed> {
+        RoundServiceClient::new(self.authed(&self.rounds))
+    }
+    pub fn groups(&self) -> GroupServiceClient<Authed> {
+        GroupServiceClient::new(self.authed(&self.rounds))
+    }
+    pub fn inspections(&self) -> InspectionServiceClient<Authed> {
+        InspectionServiceClient::new(self.authed(&self.rounds))
+    }
+    pub fn problems(&self) -> ProblemServiceClient<Authed> {
+        ProblemServiceClient::new(self.authed(&self.issues))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
+    }
+    pub fn categories(&self) -> CategoryServiceClient<Authed> {
+        CategoryServiceClient::new(self.authed(&self.issues))
+    }
+    pub fn clues(&self) -> ClueServiceClient<Authed> {
+        ClueServiceClient::new(self.authed(&self.issues))
+    }
+    pub fn ledger(&self) -> LedgerServiceClient<Authed> {
+        LedgerServiceClient::new(self.authed(&self.ledgers)).max_decoding_message_size(MAX_MESSAGE)
+    }
+}
+
+/// An admin token over the whole tree, valid for twelve hours.
+pub fn admin_token(signer: &Hs256, subject: &str) -> String {
+    signer.mint(subject, "", &[Role::Admin], chrono::Duration::hours(12))
+}
+
+/// Turns a failed call into an error naming what failed, in the service's
+/// words (code, message and the ErrorInfo reason when there is one).
+pub fn failed(what: &str, status: tonic::Status) -> anyhow::Error {
+    let reason = reason_of(&status);
+    let code = status.code();
+    let message = status.message();
+    if code == tonic::Code::Unavailable {
+        return anyhow::anyhow!(
+            "{what}: the service is unreachable ({message}); is the suite running (`fiveledger run`) and are the URLs right?"
+        );
+    }
+    match reason {
+        Some(reason) => anyhow::anyhow!("{what}: {code:?} {reason}: {message}"),
+        None => anyhow::anyhow!("{what}: {code:?}: {message}"),
+    }
+}
+
+/// The `google.rpc.ErrorInfo` reason of a status, if it carries one.
+pub fn reason_of(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status.get_details_error_info().map(|info| info.reason)
+}
