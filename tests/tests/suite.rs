@@ -63,10 +63,10 @@ async fn the_suite_accepts_tokens_signed_with_its_key() {
     assert_eq!(listed.organisations.len(), 1);
 }
 
-/// Runs only when asked (`--include-ignored`), and then insists on a
+/// Runs only when asked (`--ignored postgres_suite`), and then insists on a
 /// reachable PostgreSQL, so a CI run cannot silently fall back to SQLite.
 #[tokio::test]
-#[ignore = "PostgreSQL suite skipped: set FIVELEDGER_TEST_DATABASE_URL=postgres://… and pass --include-ignored (CI does)"]
+#[ignore = "PostgreSQL suite skipped: set FIVELEDGER_TEST_DATABASE_URL=postgres://… (see README; CI does)"]
 async fn postgres_suite() {
     let url = testing::postgres_url()
         .expect("FIVELEDGER_TEST_DATABASE_URL must be set for the PostgreSQL suite");

@@ -84,10 +84,17 @@ impl Db {
                     .all(|c| c.is_ascii_alphanumeric() || c == '_'),
                 "database.schema may hold only letters, digits and _"
             );
+            // CREATE SCHEMA IF NOT EXISTS is not safe against a concurrent
+            // twin (replicas starting together): take the migration lock.
             let bootstrap = Database::connect(ConnectOptions::new(url.to_owned())).await?;
-            bootstrap
-                .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            let txn = bootstrap.begin().await?;
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await?;
+            txn.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
                 .await?;
+            txn.commit().await?;
             bootstrap.close().await?;
         }
         let mut opts = ConnectOptions::new(url.to_owned());

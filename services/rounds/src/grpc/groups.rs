@@ -386,8 +386,8 @@ impl GroupService for Api {
             Box::pin(async move {
                 let (round, g) = scope::group(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;
+                let g = store::lock(txn, &round.id, &g.id).await?;
                 let added = staff(txn, &caller, &round, &g.id, &additions).await?;
-                let g = store::touch(txn, &g).await?;
                 let group = group_proto(txn, &g).await?;
                 outbox::append(
                     txn,
@@ -431,6 +431,7 @@ impl GroupService for Api {
             Box::pin(async move {
                 let (round, g) = scope::group(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;
+                let g = store::lock(txn, &round.id, &g.id).await?;
                 let current =
                     store::members_of(txn, &round.id, std::slice::from_ref(&g.id)).await?;
                 for id in &ids {
@@ -447,7 +448,6 @@ impl GroupService for Api {
                     .filter(member::Column::InspectorId.is_in(ids.clone()))
                     .exec(txn)
                     .await?;
-                let g = store::touch(txn, &g).await?;
                 let group = group_proto(txn, &g).await?;
                 outbox::append(
                     txn,

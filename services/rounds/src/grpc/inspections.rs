@@ -390,6 +390,7 @@ async fn assignable_group(
         ));
     }
     let (_, g) = scope::group(txn, caller, field, group).await?;
+    let g = groups::lock(txn, &round.id, &g.id).await?;
     let members = groups::members_of(txn, &round.id, std::slice::from_ref(&g.id)).await?;
     let ids: Vec<String> = members.iter().map(|m| m.inspector_id.clone()).collect();
     let people = inspectors::find_many(txn, &ids).await?;
@@ -400,9 +401,6 @@ async fn assignable_group(
         &[(target.0.to_owned(), target.1.to_owned())],
     )
     .await?;
-    // Bumping the group's revision makes a concurrent staffing of the same
-    // group conflict (ABORTED) instead of slipping past this check.
-    groups::touch(txn, &g).await?;
     Ok(g.id)
 }
 

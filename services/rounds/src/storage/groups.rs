@@ -139,28 +139,28 @@ pub async fn list(
         .await?)
 }
 
-/// Bumps the group's revision (its staffing changed), refusing a
-/// concurrent change.
-pub async fn touch(conn: &impl ConnectionTrait, g: &group::Model) -> ApiResult<group::Model> {
-    let result = group::Entity::update_many()
+/// Takes the group's row for this transaction and bumps its revision (its
+/// staffing or assignments are about to change). Done before the members
+/// are read, so concurrent staffing and assignments of one group queue here
+/// and each sees the others' committed changes, instead of one of them
+/// failing on a stale revision or slipping past the avoidance checks.
+pub async fn lock(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    id: &str,
+) -> ApiResult<group::Model> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    group::Entity::update_many()
         .col_expr(
             group::Column::Revision,
-            sea_orm::sea_query::Expr::value(g.revision + 1),
+            Expr::col(group::Column::Revision).add(1),
         )
-        .col_expr(
-            group::Column::UpdateTime,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now()),
-        )
-        .filter(group::Column::RoundId.eq(g.round_id.clone()))
-        .filter(group::Column::Id.eq(g.id.clone()))
-        .filter(group::Column::Revision.eq(g.revision))
+        .col_expr(group::Column::UpdateTime, Expr::value(chrono::Utc::now()))
+        .filter(group::Column::RoundId.eq(round_id.to_owned()))
+        .filter(group::Column::Id.eq(id.to_owned()))
         .exec(conn)
         .await?;
-    let name = group_name_of(&g.round_id, &g.id);
-    if result.rows_affected != 1 {
-        return Err(ApiError::Aborted { resource: name });
-    }
-    find(conn, &g.round_id, &g.id)
+    find(conn, round_id, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(name))
+        .ok_or_else(|| ApiError::not_found(group_name_of(round_id, id)))
 }
