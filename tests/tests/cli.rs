@@ -485,7 +485,7 @@ async fn import_export_and_the_books_through_the_cli() {
                         sha256: "a".repeat(64),
                     }],
                     figures: Some(l::RectificationFigures {
-                        funds_recovered_fen: 123_456_78 + i as i64,
+                        funds_recovered_fen: 12_345_678 + i as i64,
                         losses_recovered_fen: 5,
                         people_disciplined: 1,
                         ..Default::default()
