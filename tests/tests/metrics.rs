@@ -2,11 +2,18 @@
 //! histograms, and made-up paths folded into one label.
 
 use fiveledger_e2e::spawn_suite;
+use fiveledger_platform::auth::ServiceCredentials;
+use fiveledger_platform::consumer::{self, EventSource};
 use fiveledger_platform::metrics;
 use fiveledger_platform::testing::{self, authed};
-use fiveledger_proto::rounds::ListOrganisationsRequest;
+use fiveledger_platform::testing::{CopyToOutbox, TestEnv, consumer_db, copied};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
+use fiveledger_proto::rounds::{
+    CreateOrganisationRequest, ListOrganisationsRequest, Organisation, OrganisationKind,
+};
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
 async fn scrape(addr: std::net::SocketAddr) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr)
@@ -55,5 +62,76 @@ async fn rpcs_are_counted_by_method_and_code() {
         body.contains("grpc_server_handling_seconds_bucket{service=\"rounds\""),
         "{body}"
     );
+
+    // Events waiting per consumer: every streamed event carries the
+    // producer's head, and a consumer reports head - position.
+    for (id, kind, parent) in [
+        ("guangxi", OrganisationKind::Region, ""),
+        ("nanning", OrganisationKind::City, "organisations/guangxi"),
+        ("liuzhou", OrganisationKind::City, "organisations/guangxi"),
+    ] {
+        orgs.create_organisation(authed(
+            &token,
+            CreateOrganisationRequest {
+                organisation: Some(Organisation {
+                    display_name: id.into(),
+                    kind: kind as i32,
+                    parent: parent.into(),
+                    ..Default::default()
+                }),
+                organisation_id: id.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("create");
+    }
+    let source = EventSource::Rounds(
+        consumer::channel(&format!("http://{}", t.suite.rounds.addr)).expect("channel"),
+        ServiceCredentials::new(testing::signer(), "test"),
+    );
+    let (first, head) = source
+        .watch_with_head(0, &[])
+        .await
+        .expect("watch")
+        .next()
+        .await
+        .expect("an event")
+        .expect("ok");
+    assert_eq!(
+        (first.cursor.as_str(), head),
+        ("1", 3),
+        "the first of three events sees the head"
+    );
+
+    let env = TestEnv::new("metrics");
+    let db = consumer_db(&env).await;
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        db.clone(),
+        "copy".into(),
+        source,
+        vec![],
+        CopyToOutbox,
+        stop.clone(),
+    ));
+    for _ in 0..200 {
+        if copied(&db).await == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(copied(&db).await, 3);
+    let body = scrape(addr).await;
+    assert!(
+        body.contains("fiveledger_consumer_position{consumer=\"copy\"} 3"),
+        "{body}"
+    );
+    assert!(
+        body.contains("fiveledger_consumer_events_waiting{consumer=\"copy\"} 0"),
+        "{body}"
+    );
+    stop.cancel();
+    task.await.expect("consumer stops");
     t.suite.stop().await.expect("stops");
 }

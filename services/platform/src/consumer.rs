@@ -61,10 +61,25 @@ pub enum EventSource {
 }
 
 type Events = futures::stream::BoxStream<'static, Result<Event, tonic::Status>>;
+type EventsWithHead = futures::stream::BoxStream<'static, Result<(Event, i64), tonic::Status>>;
 
 impl EventSource {
     /// Opens the stream after `after` (only `types`, or all).
     pub async fn watch(&self, after: i64, types: &[String]) -> Result<Events, tonic::Status> {
+        Ok(self
+            .watch_with_head(after, types)
+            .await?
+            .map(|item| item.map(|(event, _)| event))
+            .boxed())
+    }
+
+    /// [`EventSource::watch`], each event with the producer's head cursor
+    /// at the time it was read.
+    pub async fn watch_with_head(
+        &self,
+        after: i64,
+        types: &[String],
+    ) -> Result<EventsWithHead, tonic::Status> {
         let after_cursor = if after == 0 {
             String::new()
         } else {
@@ -86,7 +101,9 @@ impl EventSource {
                 stream
                     .map(|r| {
                         r.and_then(|m| {
+                            let head = m.head_cursor.parse::<i64>().unwrap_or(0);
                             m.event
+                                .map(|event| (event, head))
                                 .ok_or_else(|| tonic::Status::internal("empty event"))
                         })
                     })
@@ -224,7 +241,7 @@ pub async fn run_with_lease(
         let result: ApiResult<()> = async {
             let after = position(&db, &consumer).await?;
             let mut events = source
-                .watch(after, &types)
+                .watch_with_head(after, &types)
                 .await
                 .map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
             let mut renew = tokio::time::interval(lease.renew_every());
@@ -240,8 +257,11 @@ pub async fn run_with_lease(
                     }
                     next = events.next() => {
                         let Some(event) = next else { return Ok(()) };
-                        let event = event.map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
+                        let (event, head) = event.map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
                         apply(&db, &consumer, &event, &handler).await?;
+                        let position = parse_cursor(&event.cursor)?;
+                        metrics::gauge!("fiveledger_consumer_events_waiting", "consumer" => consumer.clone())
+                            .set(head.saturating_sub(position) as f64);
                         backoff = Duration::from_millis(200);
                     }
                 }

@@ -135,7 +135,19 @@ pub fn watch(
     after: i64,
     types: Vec<String>,
     stop: CancellationToken,
-) -> ReceiverStream<Result<Event, Status>> {
+) -> impl futures::Stream<Item = Result<Event, Status>> + Send {
+    use futures::StreamExt;
+    watch_with_head(db, after, types, stop).map(|item| item.map(|(event, _)| event))
+}
+
+/// [`watch`], each event with the id of the newest event committed when it
+/// was read (the head), so a consumer can tell how far behind it is.
+pub fn watch_with_head(
+    db: Db,
+    after: i64,
+    types: Vec<String>,
+    stop: CancellationToken,
+) -> ReceiverStream<Result<(Event, i64), Status>> {
     let (tx, rx) = tokio::sync::mpsc::channel(BATCH as usize);
     tokio::spawn(async move {
         let mut cursor = after;
@@ -162,9 +174,22 @@ pub fn watch(
                 }
             };
             let full = rows.len() as u64 == BATCH;
+            let head = if full {
+                match head_id(&db, &types).await {
+                    Ok(head) => head,
+                    Err(err) => {
+                        let _ = tx.send(Err(err.into())).await;
+                        return;
+                    }
+                }
+            } else {
+                // A short batch of all types read everything committed.
+                rows.last().map(|r| r.id).unwrap_or(cursor)
+            };
             for row in rows {
                 cursor = row.id;
-                if tx.send(to_event(row)).await.is_err() {
+                let head = head.max(row.id);
+                if tx.send(to_event(row).map(|e| (e, head))).await.is_err() {
                     return; // the client went away
                 }
             }
@@ -180,6 +205,22 @@ pub fn watch(
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// The id of the newest event of `types` (all when empty; 0 when none).
+async fn head_id(db: &Db, types: &[String]) -> ApiResult<i64> {
+    let mut query = Entity::find();
+    if !types.is_empty() {
+        query = query.filter(Column::EventType.is_in(types.to_vec()));
+    }
+    Ok(query
+        .select_only()
+        .column_as(Column::Id.max(), "head")
+        .into_tuple::<Option<i64>>()
+        .one(db.reader())
+        .await?
+        .flatten()
+        .unwrap_or(0))
 }
 
 /// Implements a package's generated `EventService` (the `WatchEvents`
@@ -208,13 +249,20 @@ macro_rules! event_service {
                 use futures::StreamExt;
                 let request = request.into_inner();
                 let after = $crate::outbox::parse_cursor(&request.after_cursor)?;
-                let stream =
-                    $crate::outbox::watch(self.db.clone(), after, request.types, self.stop.clone())
-                        .map(|event| {
-                            event.map(|event| fiveledger_proto::$pkg::WatchEventsResponse {
-                                event: Some(event),
-                            })
-                        });
+                let stream = $crate::outbox::watch_with_head(
+                    self.db.clone(),
+                    after,
+                    request.types,
+                    self.stop.clone(),
+                )
+                .map(|event| {
+                    event.map(
+                        |(event, head)| fiveledger_proto::$pkg::WatchEventsResponse {
+                            event: Some(event),
+                            head_cursor: head.to_string(),
+                        },
+                    )
+                });
                 Ok(tonic::Response::new(Box::pin(stream)))
             }
         }
