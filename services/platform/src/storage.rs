@@ -244,3 +244,20 @@ where
     }
     Ok(())
 }
+
+/// For `map_err` on an insert: a unique-constraint violation means the
+/// resource already exists (ALREADY_EXISTS naming it); anything else is an
+/// internal error.
+pub fn exists_or_internal(
+    resource: impl FnOnce() -> String,
+) -> impl FnOnce(DbErr) -> crate::ApiError {
+    move |err| {
+        if is_unique_violation(&err) {
+            crate::ApiError::AlreadyExists {
+                resource: resource(),
+            }
+        } else {
+            err.into()
+        }
+    }
+}

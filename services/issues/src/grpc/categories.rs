@@ -5,7 +5,7 @@ use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask};
 use fiveledger_platform::auth::{Caller, Role};
-use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::category_service_server::CategoryService;
 use fiveledger_proto::issues::*;
@@ -81,15 +81,7 @@ impl CategoryService for Api {
                 }
                 .insert(txn)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        ApiError::AlreadyExists {
-                            resource: domain::name_of(&new.id),
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(exists_or_internal(|| domain::name_of(&new.id)))?;
                 Ok(model.to_proto())
             })
         })

@@ -9,7 +9,7 @@ use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox::{self, EventContext};
-use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::clue_service_server::ClueService;
 use fiveledger_proto::issues::*;
@@ -147,15 +147,7 @@ impl ClueService for Api {
                 }
                 .insert(txn)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        ApiError::AlreadyExists {
-                            resource: domain::name_of(&id),
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(exists_or_internal(|| domain::name_of(&id)))?;
                 let clue = model.to_proto();
                 outbox::append(
                     txn,

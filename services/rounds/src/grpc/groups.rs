@@ -8,6 +8,7 @@ use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::outbox;
+use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::storage::is_unique_violation;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::group_service_server::GroupService;
@@ -299,15 +300,7 @@ impl GroupService for Api {
                 }
                 .insert(txn)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        ApiError::AlreadyExists {
-                            resource: group_name_of(&round.id, &id),
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(exists_or_internal(|| group_name_of(&round.id, &id)))?;
                 staff(txn, &caller, &round, &id, &additions).await?;
                 let group = group_proto(txn, &model).await?;
                 outbox::append(

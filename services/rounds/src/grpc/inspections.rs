@@ -9,7 +9,7 @@ use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::outbox::{self, EventContext};
-use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::time::{from_date, from_optional_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
@@ -529,19 +529,13 @@ impl InspectionService for Api {
                 }
                 .insert(txn)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        ApiError::AlreadyExists {
-                            resource: format!(
-                                "{} (or an inspection of {} in this round)",
-                                domain::name_of(&round.id, &id),
-                                new.target
-                            ),
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(exists_or_internal(|| {
+                    format!(
+                        "{} (or an inspection of {} in this round)",
+                        domain::name_of(&round.id, &id),
+                        new.target
+                    )
+                }))?;
                 store::record_step(
                     txn,
                     &row,

@@ -8,7 +8,7 @@ use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox;
-use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::inspector_service_server::InspectorService;
 use fiveledger_proto::rounds::*;
@@ -146,15 +146,7 @@ impl InspectorService for Api {
                 }
                 .insert(txn)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        ApiError::AlreadyExists {
-                            resource: name_of(&id),
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(exists_or_internal(|| name_of(&id)))?;
                 let inspector = model.to_proto()?;
                 outbox::append(
                     txn,

@@ -7,7 +7,7 @@ use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::aip::{etag, field_mask};
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox::{self, EventContext};
-use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::organisation_service_server::OrganisationService;
 use fiveledger_proto::rounds::*;
@@ -92,15 +92,7 @@ impl OrganisationService for Api {
                 }
                 .insert(txn)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        ApiError::AlreadyExists {
-                            resource: domain::name_of(&id),
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(exists_or_internal(|| domain::name_of(&id)))?;
                 let organisation = model.to_proto();
                 outbox::append(
                     txn,

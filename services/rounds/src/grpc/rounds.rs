@@ -7,7 +7,7 @@ use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox::{self, EventContext};
-use fiveledger_platform::storage::is_unique_violation;
+use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::time::from_date;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::round_service_server::RoundService;
@@ -147,21 +147,15 @@ impl RoundService for Api {
                 }
                 .insert(txn)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        ApiError::AlreadyExists {
-                            resource: format!(
-                                "{} (or round {} of term {} of {})",
-                                name_of(&id),
-                                new.number,
-                                new.term,
-                                crate::domain::organisation::name_of(&new.organisation_id)
-                            ),
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(exists_or_internal(|| {
+                    format!(
+                        "{} (or round {} of term {} of {})",
+                        name_of(&id),
+                        new.number,
+                        new.term,
+                        crate::domain::organisation::name_of(&new.organisation_id)
+                    )
+                }))?;
                 let round = model.to_proto()?;
                 outbox::append(
                     txn,
