@@ -233,3 +233,153 @@ async fn the_disposal_order_is_enforced() {
     assert_eq!(app.events("ClueDisposed").await.len(), 2);
     assert_eq!(app.events("ClueOutcomeRecorded").await.len(), 1);
 }
+
+/// The figures the ledger's statistics show for clues: counted by disposal
+/// method and outcome, grouped by target or round, narrowed to the caller's
+/// subtree, and refused to anyone who holds no clues.
+#[tokio::test]
+async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
+    let app = spawn().await;
+    let jw = discipline();
+    let mut clues = Vec::new();
+    for _ in 0..3 {
+        clues.push(register(&app).await);
+    }
+    app.clues()
+        .dispose_clue(authed(
+            &jw,
+            DisposeClueRequest {
+                name: clues[0].name.clone(),
+                disposal: Some(ClueDisposal {
+                    method: DisposalMethod::PreliminaryVerification as i32,
+                    date: date(10),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("dispose");
+    app.clues()
+        .record_clue_outcome(authed(
+            &jw,
+            RecordClueOutcomeRequest {
+                name: clues[0].name.clone(),
+                outcome: Some(ClueOutcome {
+                    kind: ClueOutcomeKind::CaseFiled as i32,
+                    date: date(20),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("outcome");
+    app.clues()
+        .dispose_clue(authed(
+            &jw,
+            DisposeClueRequest {
+                name: clues[1].name.clone(),
+                disposal: Some(ClueDisposal {
+                    method: DisposalMethod::Hold as i32,
+                    date: date(10),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("dispose");
+
+    let stats = |token: String, request: GetClueStatisticsRequest| {
+        let mut client = app.clues();
+        async move { client.get_clue_statistics(authed(&token, request)).await }
+    };
+    let all = stats(office(), GetClueStatisticsRequest::default())
+        .await
+        .expect("statistics")
+        .into_inner();
+    assert_eq!(all.rows.len(), 1);
+    let c = all.rows[0].counts.expect("counts");
+    assert_eq!(
+        (c.registered, c.transferred, c.disposed, c.with_outcome),
+        (3, 3, 2, 1)
+    );
+    assert_eq!(
+        (c.preliminary_verification, c.hold, c.talk_or_letter),
+        (1, 1, 0)
+    );
+    assert_eq!((c.case_filed, c.disciplined), (1, 0));
+
+    let by_target = stats(
+        jw.clone(),
+        GetClueStatisticsRequest {
+            group_by: ClueGrouping::TargetPath as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("by target")
+    .into_inner();
+    assert_eq!(by_target.rows.len(), 1);
+    assert_eq!(by_target.rows[0].key, "guangxi/nanning/xingning");
+    let by_round = stats(
+        office(),
+        GetClueStatisticsRequest {
+            group_by: ClueGrouping::Round as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("by round")
+    .into_inner();
+    assert_eq!(by_round.rows[0].key, "rounds/r12-9");
+
+    // Another county's office counts nothing here; an unrelated subtree
+    // neither.
+    let elsewhere = testing::token("qx", "guangxi/nanning/qingxiu", &[Role::InspectionOffice]);
+    let none = stats(elsewhere, GetClueStatisticsRequest::default())
+        .await
+        .expect("own scope")
+        .into_inner();
+    assert!(none.rows.is_empty(), "{none:?}");
+    let none = stats(
+        office(),
+        GetClueStatisticsRequest {
+            organisation_path: "guangxi/liuzhou".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("narrowed")
+    .into_inner();
+    assert!(none.rows.is_empty());
+
+    let err = stats(
+        testing::token("u", "guangxi/nanning/xingning", &[Role::InspectedUnit]),
+        GetClueStatisticsRequest::default(),
+    )
+    .await
+    .expect_err("a unit holds no clues");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = stats(
+        office(),
+        GetClueStatisticsRequest {
+            organisation_path: "bad path!".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("bad path");
+    assert_eq!(bad_field(&err), "organisation_path");
+    let err = stats(
+        office(),
+        GetClueStatisticsRequest {
+            group_by: 99,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("bad grouping");
+    assert_eq!(bad_field(&err), "group_by");
+}

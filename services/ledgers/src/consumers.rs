@@ -40,6 +40,7 @@ fn signature(source: &str, event: &Event) -> Signature {
         request_id: format!("event:{source}:{}", event.cursor),
         traceparent: event.traceparent.clone(),
         at_us: None,
+        effective_date: None,
     }
 }
 
@@ -245,6 +246,17 @@ async fn hand_over_one(
 ) -> ApiResult<()> {
     let days = settings.due_days.for_severity(row.severity);
     let due = feedback_date + chrono::Days::new(u64::from(days));
+    // The hand-over takes effect on the feedback date (反馈交账), unless that
+    // is still ahead.
+    let today = signature
+        .at_us
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .unwrap_or_else(chrono::Utc::now)
+        .date_naive();
+    let signature = Signature {
+        effective_date: (feedback_date < today).then(|| to_date(feedback_date)),
+        ..signature.clone()
+    };
     books::append(
         txn,
         Some(row),
@@ -253,7 +265,7 @@ async fn hand_over_one(
             feedback_date: Some(to_date(feedback_date)),
             due_date: Some(to_date(due)),
         }),
-        signature,
+        &signature,
     )
     .await?;
     Ok(())

@@ -146,6 +146,7 @@ async fn sweep_entry(
             request_id: format!("sweep:{}", today.format("%Y-%m-%d")),
             traceparent: String::new(),
             at_us: Some(clock.now().timestamp_micros()),
+            effective_date: None,
         };
         for mut change in warning::changes(&entry, today, thresholds) {
             if let Some(n) = change.notice.as_mut() {

@@ -803,3 +803,236 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
         format!("{name}/postings/{}", history.postings.len())
     );
 }
+
+/// 补录: an administrator moving a paper ledger in records each step on the
+/// day it happened; the dates the books derive (done, transferred, written
+/// off) and the on-time rate follow those days. A day still ahead, a day
+/// before the last step, or a day given by anyone else is refused.
+#[tokio::test]
+async fn steps_recorded_after_the_fact_keep_their_days() {
+    let app = spawn().await;
+    seed_rounds(&app);
+    let mut ledger = app.ledger();
+    app.upstream
+        .freeze(INSPECTION, vec![problem("p1", "xingning")])
+        .await;
+    app.wait_for(&format!("inspection = \"{INSPECTION}\""), 1)
+        .await;
+    let inspection = app.upstream.data.lock().expect("lock").inspections[INSPECTION].clone();
+    app.upstream.feedback(&inspection).await;
+    let name = app
+        .wait_for(
+            &format!("inspection = \"{INSPECTION}\" AND state = ENTRY_STATE_HANDED_OVER"),
+            1,
+        )
+        .await[0]
+        .name
+        .clone();
+    // The hand-over took effect on the feedback date (反馈交账), not today.
+    let handed = app.get(&name).await;
+    assert_eq!(handed.postings[1].effective_date, Some(date(2026, 6, 1)));
+    assert_eq!(handed.last_step_date, Some(date(2026, 6, 1)));
+
+    let ack = |token: String, day| {
+        let mut ledger = app.ledger();
+        let name = name.clone();
+        async move {
+            ledger
+                .acknowledge_hand_over(authed(
+                    &token,
+                    AcknowledgeHandOverRequest {
+                        name,
+                        effective_date: Some(day),
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+    };
+    refused(
+        &app,
+        &name,
+        ack(unit(), date(2026, 6, 3)).await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    )
+    .await;
+    let status = refused(
+        &app,
+        &name,
+        ack(admin(), date(2099, 1, 1)).await,
+        Code::InvalidArgument,
+        "IN_THE_FUTURE",
+    )
+    .await;
+    assert_eq!(bad_field(&status), "effective_date");
+    refused(
+        &app,
+        &name,
+        ack(admin(), date(2026, 5, 20)).await,
+        Code::FailedPrecondition,
+        "STEP_BEFORE_LAST",
+    )
+    .await;
+    let acked = ack(admin(), date(2026, 6, 3))
+        .await
+        .expect("acknowledged after the fact")
+        .into_inner();
+    assert_eq!(acked.last_step_date, Some(date(2026, 6, 3)));
+
+    let day = |d| Some(date(2026, 6, d));
+    ledger
+        .submit_plan(authed(
+            &admin(),
+            SubmitPlanRequest {
+                name: name.clone(),
+                plan: Some(plan((2026, 7, 20))),
+                effective_date: day(10),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("plan");
+    ledger
+        .approve_plan(authed(
+            &admin(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version: 1,
+                effective_date: day(12),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("approve");
+    ledger
+        .transfer(authed(
+            &admin(),
+            TransferRequest {
+                name: name.clone(),
+                receiving_body: "organisations/nanning-zzb".into(),
+                matter: "移交组织部".into(),
+                due_date: Some(date(2026, 7, 1)),
+                effective_date: day(14),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("transfer");
+    for (step, d) in [("ack", 15), ("result", 25)] {
+        if step == "ack" {
+            ledger
+                .acknowledge_transfer(authed(
+                    &admin(),
+                    AcknowledgeTransferRequest {
+                        name: name.clone(),
+                        effective_date: day(d),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("acknowledge the transfer");
+        } else {
+            ledger
+                .return_transfer_result(authed(
+                    &admin(),
+                    ReturnTransferResultRequest {
+                        name: name.clone(),
+                        result: "谈话提醒".into(),
+                        effective_date: day(d),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("return the result");
+        }
+    }
+    for (m, d) in [("m1", 28), ("m2", 29)] {
+        ledger
+            .post_progress(authed(
+                &admin(),
+                PostProgressRequest {
+                    name: name.clone(),
+                    measure_id: m.into(),
+                    description: "完成".into(),
+                    measure_done: true,
+                    effective_date: day(d),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("progress");
+    }
+    ledger
+        .request_write_off(authed(
+            &admin(),
+            RequestWriteOffRequest {
+                name: name.clone(),
+                closure_statement: "整改到位".into(),
+                evidence: evidence("销号申请.pdf"),
+                figures: Some(RectificationFigures::default()),
+                effective_date: day(30),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("request the write-off");
+    let verifier = testing::token("admin-2", "", &[fiveledger_platform::auth::Role::Admin]);
+    ledger
+        .approve_write_off(authed(
+            &verifier,
+            ApproveWriteOffRequest {
+                name: name.clone(),
+                effective_date: Some(date(2026, 7, 2)),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("approve the write-off");
+
+    let entry = app.get(&name).await;
+    assert_eq!(entry.state(), EntryState::WrittenOff);
+    assert_eq!(entry.first_written_off_date, Some(date(2026, 7, 2)));
+    let t = &entry.transfers[0];
+    assert_eq!(t.transfer_date, day(14));
+    assert_eq!(t.result_date, day(25));
+    let plan = entry.plan.expect("plan");
+    assert_eq!(plan.measures[1].done_date, day(29));
+    // Every posting shows the day it took effect, in order from the
+    // hand-over on (the opening is dated the day the ledger opened the
+    // entry); the journal still verifies (the day is part of the hash).
+    let days: Vec<_> = entry.postings[1..]
+        .iter()
+        .map(|p| p.effective_date.expect("every posting has its day"))
+        .collect();
+    assert!(
+        days.windows(2)
+            .all(|w| (w[0].year, w[0].month, w[0].day) <= (w[1].year, w[1].month, w[1].day))
+    );
+    let verified = ledger
+        .verify_journal(authed(
+            &admin(),
+            VerifyJournalRequest {
+                entry: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(verified.faults.is_empty(), "{verified:?}");
+    // Written off on 2 July, before the original due date (31 July): on time.
+    let stats = ledger
+        .get_statistics(authed(
+            &admin(),
+            GetStatisticsRequest {
+                inspection: INSPECTION.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("statistics")
+        .into_inner();
+    let counts = stats.total.and_then(|t| t.counts).expect("counts");
+    assert_eq!((counts.written_off_on_time, counts.due_so_far), (1, 1));
+}

@@ -428,8 +428,31 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
     // d and f stay open: overdue by 10-1.
     clock.set(at(2026, 10, 1));
 
+    // Three clues (issues service): two in Xingning, one disposed of.
+    {
+        let clue = |target: &str, disposed: bool| fiveledger_proto::issues::Clue {
+            inspection: INSPECTION.into(),
+            round: "rounds/r9".into(),
+            target_path: format!("guangxi/nanning/{target}"),
+            receiving_body: "organisations/nanning-jw".into(),
+            disposal: disposed.then(Default::default),
+            ..Default::default()
+        };
+        let mut data = app.upstream.data.lock().expect("lock");
+        data.clues = vec![
+            clue("xingning", true),
+            clue("xingning", false),
+            clue("qingxiu", false),
+        ];
+    }
+
     let total = statistics(&app, GetStatisticsRequest::default()).await;
     let t = total.total.and_then(|r| r.counts).expect("total");
+    let clues = t.clues.expect("clue figures for the office");
+    assert_eq!(
+        (clues.registered, clues.transferred, clues.disposed),
+        (3, 3, 1)
+    );
     assert_eq!(t.found, 6);
     assert_eq!(t.written_off, 3); // a, b, e (c reopened)
     assert_eq!(t.open, 3);
@@ -450,6 +473,30 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
         }
     }
     assert_eq!(on_read[1..], [t.green, t.blue, t.yellow, t.red]);
+    // Filtering the list by colour finds the same entries.
+    let red: Vec<String> = app
+        .list(&admin(), "colour = WARNING_COLOUR_RED")
+        .await
+        .into_iter()
+        .map(|e| e.problem)
+        .collect();
+    assert_eq!(red.len(), 2, "{red:?}");
+    assert!(red.contains(&"problems/d".to_owned()) && red.contains(&"problems/f".to_owned()));
+    let yellow = app.list(&admin(), "colour = WARNING_COLOUR_YELLOW").await;
+    assert_eq!(yellow.len(), 1);
+    assert_eq!(yellow[0].name, xn[2].name);
+    let err = app
+        .ledger()
+        .list_entries(authed(
+            &admin(),
+            ListEntriesRequest {
+                filter: "colour = PURPLE".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("unknown colour");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
 
     // City = sum of its counties, for every figure.
     let by_county = statistics(
@@ -495,6 +542,12 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
         sum.blue += c.blue;
         sum.yellow += c.yellow;
         sum.red += c.red;
+        let k = c.clues.expect("clue figures per county");
+        let into = sum.clues.get_or_insert_with(Default::default);
+        into.registered += k.registered;
+        into.transferred += k.transferred;
+        into.disposed += k.disposed;
+        into.with_outcome += k.with_outcome;
     }
     sum.on_time_rate = city.on_time_rate;
     sum.completion_rate = city.completion_rate;
@@ -535,7 +588,24 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
         .await
         .expect("stats")
         .into_inner();
-    assert_eq!(own.total.and_then(|r| r.counts).expect("c").found, 2);
+    let own = own.total.and_then(|r| r.counts).expect("c");
+    assert_eq!(own.found, 2);
+    assert_eq!(
+        own.clues.expect("clues").registered,
+        1,
+        "only Qingxiu's clue"
+    );
+    // A unit holds no clues: its statistics carry none.
+    let unit_view = app
+        .ledger()
+        .get_statistics(authed(&unit(), GetStatisticsRequest::default()))
+        .await
+        .expect("stats")
+        .into_inner();
+    assert_eq!(
+        unit_view.total.and_then(|r| r.counts).expect("c").clues,
+        None
+    );
     let bad = app
         .ledger()
         .get_statistics(authed(

@@ -9,7 +9,8 @@ use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox::{self, EventContext};
-use fiveledger_platform::storage::exists_or_internal;
+use fiveledger_platform::storage::{exists_or_internal, within_subtree};
+use fiveledger_platform::time::from_optional_date;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::clue_service_server::ClueService;
 use fiveledger_proto::issues::*;
@@ -169,6 +170,83 @@ impl ClueService for Api {
         let caller = Caller::of(&request)?;
         let clue = visible(self.db.reader(), &caller, &request.get_ref().name).await?;
         Ok(Response::new(clue.to_proto()))
+    }
+
+    async fn get_clue_statistics(
+        &self,
+        request: Request<GetClueStatisticsRequest>,
+    ) -> Result<Response<GetClueStatisticsResponse>, Status> {
+        use sea_orm::{ColumnTrait, Condition};
+        let caller = Caller::of(&request)?;
+        if !caller.has_any(CLUE_HOLDERS) {
+            return Err(ApiError::PermissionDenied(
+                "clues are held only by the inspection office and the discipline commission".into(),
+            )
+            .into());
+        }
+        let r = request.into_inner();
+        // The clues the caller holds (by target or receiving body, as in
+        // ListClues), narrowed by the request's target subtree.
+        let mut filter = Condition::all().add(
+            Condition::any()
+                .add(within_subtree(store::Column::TargetPath, &caller.org_path))
+                .add(within_subtree(
+                    store::Column::ReceivingBodyPath,
+                    &caller.org_path,
+                )),
+        );
+        if !r.organisation_path.is_empty() {
+            let path = names::parse_path("organisation_path", &r.organisation_path)?;
+            filter = filter.add(within_subtree(store::Column::TargetPath, &path));
+        }
+        if !r.round.is_empty() {
+            names::parse("round", &r.round, "rounds")?;
+            filter = filter.add(store::Column::Round.eq(r.round.clone()));
+        }
+        if !r.inspection.is_empty() {
+            parse_inspection("inspection", &r.inspection)?;
+            filter = filter.add(store::Column::Inspection.eq(r.inspection.clone()));
+        }
+        let start = from_optional_date("period_start", r.period_start.as_ref())?;
+        let end = from_optional_date("period_end", r.period_end.as_ref())?;
+        if let (Some(s), Some(e)) = (start, end)
+            && s > e
+        {
+            return Err(ApiError::invalid(
+                "period_end",
+                "EMPTY_PERIOD",
+                "period_end is before period_start",
+            )
+            .into());
+        }
+        let midnight = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+        if let Some(s) = start {
+            filter = filter.add(store::Column::CreateTime.gte(midnight(s)));
+        }
+        if let Some(e) = end {
+            filter = filter.add(store::Column::CreateTime.lt(midnight(e + chrono::Days::new(1))));
+        }
+        let key = match ClueGrouping::try_from(r.group_by) {
+            Ok(ClueGrouping::Unspecified) => None,
+            Ok(ClueGrouping::TargetPath) => Some(store::Column::TargetPath),
+            Ok(ClueGrouping::Round) => Some(store::Column::Round),
+            Err(_) => {
+                return Err(ApiError::invalid(
+                    "group_by",
+                    "UNKNOWN_GROUPING",
+                    format!("unknown grouping {}", r.group_by),
+                )
+                .into());
+            }
+        };
+        let rows = store::tally(self.db.reader(), filter, key).await?;
+        Ok(Response::new(GetClueStatisticsResponse {
+            rows: rows
+                .iter()
+                .filter(|t| t.registered > 0)
+                .map(store::Tally::to_proto)
+                .collect(),
+        }))
     }
 
     async fn list_clues(

@@ -94,6 +94,10 @@ pub const ROLES: RoleTable = &[
     // Anyone may ask; whoever is not a clue holder is told it does not exist.
     ("/fiveledger.issues.v1.ClueService/GetClue", READERS),
     ("/fiveledger.issues.v1.ClueService/ListClues", CLUE_HOLDERS),
+    (
+        "/fiveledger.issues.v1.ClueService/GetClueStatistics",
+        CLUE_HOLDERS,
+    ),
     ("/fiveledger.issues.v1.ClueService/DisposeClue", DISCIPLINE),
     (
         "/fiveledger.issues.v1.ClueService/RecordClueOutcome",

@@ -166,3 +166,88 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         .all(conn)
         .await?)
 }
+
+/// One group's clue figures (see `ClueCounts`).
+#[derive(Debug, Clone, Default, sea_orm::FromQueryResult)]
+pub struct Tally {
+    pub key: String,
+    pub registered: i64,
+    pub transferred: i64,
+    pub disposed: i64,
+    pub talk_or_letter: i64,
+    pub preliminary_verification: i64,
+    pub hold: i64,
+    pub conclude: i64,
+    pub with_outcome: i64,
+    pub case_filed: i64,
+    pub disciplined: i64,
+    pub organisational_handling: i64,
+    pub cleared: i64,
+}
+
+/// Clue figures over indexed scope columns in one GROUP BY; `key` is the
+/// grouping column, if any. Only enum names are spliced into the SQL.
+pub async fn tally(
+    conn: &impl ConnectionTrait,
+    filter: Condition,
+    key: Option<Column>,
+) -> ApiResult<Vec<Tally>> {
+    use sea_orm::sea_query::Expr;
+    let count = |c: String| {
+        Expr::cust(format!(
+            "CAST(COALESCE(SUM(CASE WHEN {c} THEN 1 ELSE 0 END), 0) AS BIGINT)"
+        ))
+    };
+    let method = |m: DisposalMethod| count(format!("disposal_method = '{}'", m.as_str_name()));
+    let outcome = |k: ClueOutcomeKind| count(format!("outcome_kind = '{}'", k.as_str_name()));
+    let mut select = Entity::find().select_only();
+    select = match key {
+        Some(col) => select.column_as(col, "key").group_by(col).order_by_asc(col),
+        None => select.column_as(Expr::cust("''"), "key"),
+    };
+    Ok(select
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "registered")
+        .column_as(count("receiving_body <> ''".into()), "transferred")
+        .column_as(count("disposal_method <> ''".into()), "disposed")
+        .column_as(method(DisposalMethod::TalkOrLetter), "talk_or_letter")
+        .column_as(
+            method(DisposalMethod::PreliminaryVerification),
+            "preliminary_verification",
+        )
+        .column_as(method(DisposalMethod::Hold), "hold")
+        .column_as(method(DisposalMethod::Conclude), "conclude")
+        .column_as(count("outcome_kind <> ''".into()), "with_outcome")
+        .column_as(outcome(ClueOutcomeKind::CaseFiled), "case_filed")
+        .column_as(outcome(ClueOutcomeKind::Disciplined), "disciplined")
+        .column_as(
+            outcome(ClueOutcomeKind::OrganisationalHandling),
+            "organisational_handling",
+        )
+        .column_as(outcome(ClueOutcomeKind::Cleared), "cleared")
+        .filter(filter)
+        .into_model::<Tally>()
+        .all(conn)
+        .await?)
+}
+
+impl Tally {
+    pub fn to_proto(&self) -> fiveledger_proto::issues::ClueStatisticsRow {
+        fiveledger_proto::issues::ClueStatisticsRow {
+            key: self.key.clone(),
+            counts: Some(fiveledger_proto::issues::ClueCounts {
+                registered: self.registered,
+                transferred: self.transferred,
+                disposed: self.disposed,
+                talk_or_letter: self.talk_or_letter,
+                preliminary_verification: self.preliminary_verification,
+                hold: self.hold,
+                conclude: self.conclude,
+                with_outcome: self.with_outcome,
+                case_filed: self.case_filed,
+                disciplined: self.disciplined,
+                organisational_handling: self.organisational_handling,
+                cleared: self.cleared,
+            }),
+        }
+    }
+}

@@ -58,13 +58,16 @@ pub fn date_of(d: Option<&Date>) -> Option<NaiveDate> {
     d.and_then(|d| from_date("date", d).ok())
 }
 
-/// The date part of a posting's time (the day the step happened).
+/// The day a posting took effect: its effective date, else the day of its
+/// time.
 fn posting_date(posting: &Posting) -> Option<Date> {
-    posting
-        .create_time
-        .as_ref()
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-        .map(|t| to_date(t.date_naive()))
+    posting.effective_date.or_else(|| {
+        posting
+            .create_time
+            .as_ref()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+            .map(|t| to_date(t.date_naive()))
+    })
 }
 
 fn wrong_state(entry: &LedgerEntry, step: &str, allowed: &[EntryState]) -> ApiError {
@@ -333,6 +336,7 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
             if let Some(w) = next.write_off.as_mut() {
                 w.verified_by = posting.actor.clone();
                 w.verify_time = posting.create_time;
+                w.verify_date = posting_date(posting);
                 w.approved = true;
                 w.verifier_remarks = v.remarks.clone();
             }
@@ -347,6 +351,7 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
             if let Some(w) = next.write_off.as_mut() {
                 w.verified_by = posting.actor.clone();
                 w.verify_time = posting.create_time;
+                w.verify_date = posting_date(posting);
                 w.approved = false;
                 w.verifier_remarks = v.remarks.clone();
             }
@@ -364,6 +369,9 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
                 return Err(wrong_state(entry, "post a warning", &[]));
             }
         }
+    }
+    if !matches!(detail, Detail::Warning(_)) {
+        next.last_step_date = posting_date(posting);
     }
     match detail {
         Detail::Warning(w) => super::warning::record(&mut next, w),

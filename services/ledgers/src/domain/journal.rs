@@ -12,7 +12,8 @@ pub struct PostingRecord<'a> {
     pub entry_id: &'a str,
     pub seq: i64,
     pub kind: &'a str,
-    /// The encoded detail (a `Posting` with only `detail` set).
+    /// The encoded detail (a `Posting` with only `detail` and
+    /// `effective_date` set).
     pub payload: &'a [u8],
     pub actor: &'a str,
     pub request_id: &'a str,

@@ -1,16 +1,18 @@
 //! LedgerService: reading the books and taking the five steps. Every step is
 //! one posting appended in one transaction; a refused step writes nothing.
 
+use chrono::NaiveDate;
 use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
-use fiveledger_platform::aip::names;
+use fiveledger_platform::aip::names::{self, parse_path};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
-use fiveledger_platform::auth::Caller;
+use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::storage::within_subtree;
-use fiveledger_platform::time::to_date;
+use fiveledger_platform::time::{from_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerService;
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
@@ -22,9 +24,10 @@ use tonic::{Request, Response, Status};
 use super::{Api, traceparent};
 use crate::domain::entry::{self as domain, name_of, next_plan_version, next_transfer_id, text};
 use crate::domain::scope::{Capacity, acts_as, can_see};
-use crate::domain::warning;
+use crate::domain::warning::{self, Thresholds};
 use crate::storage::books::{self, Signature};
 use crate::storage::entries::{self, Column as C};
+use crate::storage::statistics::colour_sql;
 
 /// One step on one entry, as parsed from its request.
 struct Step {
@@ -34,12 +37,14 @@ struct Step {
     request_id: String,
     /// Any of these may take the step.
     capacities: &'static [Capacity],
+    /// The day the step took place, when recorded after the fact.
+    effective_date: Option<Date>,
 }
 
 impl Api {
     /// Runs a step: scope and capacity checks, the etag, then one posting,
     /// all in one idempotent transaction. `build` makes the posting's detail
-    /// from the entry as it stands.
+    /// from the entry as it stands and the day the step takes effect.
     async fn step<R, F>(
         &self,
         caller: Caller,
@@ -50,15 +55,19 @@ impl Api {
     ) -> Result<Response<LedgerEntry>, Status>
     where
         R: prost::Message,
-        F: FnOnce(&LedgerEntry) -> ApiResult<Detail> + Send + 'static,
+        F: FnOnce(&LedgerEntry, Date) -> ApiResult<Detail> + Send + 'static,
     {
         let id = domain::parse_name("name", &step.name)?.to_owned();
         let key = RequestKey::new(&caller, step.method, &step.request_id, raw)?;
+        let now = self.clock.now();
+        let backdated = backdate(&caller, step.effective_date.as_ref(), now.date_naive())?;
+        let day = to_date(backdated.unwrap_or(now.date_naive()));
         let signature = Signature {
             actor: caller.actor(),
             request_id: step.request_id.clone(),
             traceparent,
-            at_us: Some(self.clock.now().timestamp_micros()),
+            at_us: Some(now.timestamp_micros()),
+            effective_date: backdated.map(to_date),
         };
         let entry = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
@@ -66,7 +75,10 @@ impl Api {
                 check_capacity(&caller, &row, step.capacities)?;
                 etag::check(&name_of(&id), &step.etag, row.posting_count)?;
                 let current = books::decode_snapshot(&row)?;
-                let detail = build(&current)?;
+                if let Some(day) = backdated {
+                    in_order(&current, day)?;
+                }
+                let detail = build(&current, day)?;
                 let (entry, _) = books::append(txn, Some(&row), &id, detail, &signature).await?;
                 Ok(entry)
             })
@@ -103,6 +115,46 @@ fn visible_row(
         .ok_or_else(|| ApiError::not_found(name_of(id)))
 }
 
+/// The day of a step recorded after the fact (补录): only administrators
+/// may give one, and never a day still ahead. None for a step of today.
+fn backdate(
+    caller: &Caller,
+    effective_date: Option<&Date>,
+    today: NaiveDate,
+) -> ApiResult<Option<NaiveDate>> {
+    let Some(d) = effective_date else {
+        return Ok(None);
+    };
+    let day = from_date("effective_date", d)?;
+    if !caller.has_role(Role::Admin) {
+        return Err(ApiError::PermissionDenied(
+            "only an administrator may record a step after the fact (effective_date)".into(),
+        ));
+    }
+    if day > today {
+        return Err(ApiError::invalid(
+            "effective_date",
+            "IN_THE_FUTURE",
+            format!("effective_date {day} is after today ({today})"),
+        ));
+    }
+    Ok((day < today).then_some(day))
+}
+
+/// A step recorded after the fact keeps the journal in order of days.
+fn in_order(entry: &LedgerEntry, day: NaiveDate) -> ApiResult<()> {
+    match domain::date_of(entry.last_step_date.as_ref()) {
+        Some(last) if day < last => Err(ApiError::precondition(
+            "STEP_BEFORE_LAST",
+            format!(
+                "effective_date {day} is before the last step of {} ({last})",
+                entry.name
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_capacity(caller: &Caller, row: &entries::Model, allowed: &[Capacity]) -> ApiResult<()> {
     if allowed.iter().any(|c| acts_as(caller, &row.paths(), *c)) {
         Ok(())
@@ -126,26 +178,6 @@ impl Api {
     }
 }
 
-/// Parses an organisation path given in a filter or scope.
-pub(super) fn parse_path(field: &str, path: &str) -> ApiResult<String> {
-    if path.is_empty() {
-        return Err(ApiError::required(field));
-    }
-    if path.len() > 1024 {
-        return Err(ApiError::invalid(field, "TOO_LONG", "the path is too long"));
-    }
-    for segment in path.split('/') {
-        names::validate_id(field, segment).map_err(|_| {
-            ApiError::invalid(
-                field,
-                "INVALID_PATH",
-                format!("{field} must be an organisation path like guangxi/nanning"),
-            )
-        })?;
-    }
-    Ok(path.to_owned())
-}
-
 fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
     chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map(|d| d.format("%Y-%m-%d").to_string())
@@ -158,7 +190,9 @@ fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
         })
 }
 
-fn list_filter(filter: &str) -> ApiResult<Vec<Condition>> {
+/// The conditions of a `ListEntries` filter; `today` and the thresholds
+/// judge `colour` (the same rule as on read).
+fn list_filter(filter: &str, today: NaiveDate, t: &Thresholds) -> ApiResult<Vec<Condition>> {
     let mut out = Vec::new();
     for term in filter::parse(filter)? {
         let eq = |col: C, term: &filter::Comparison| -> ApiResult<Condition> {
@@ -198,6 +232,23 @@ fn list_filter(filter: &str) -> ApiResult<Vec<Condition>> {
                 let path = parse_path("filter", term.expect_op(&[Op::Eq])?)?;
                 Condition::all().add(within_subtree(C::TargetPath, &path))
             }
+            "colour" => {
+                let value = term.expect_op(&[Op::Eq])?;
+                let colour = WarningColour::from_str_name(value)
+                    .filter(|c| *c != WarningColour::Unspecified)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            format!("unknown colour {value}"),
+                        )
+                    })?;
+                Condition::all().add(Expr::cust(format!(
+                    "{} = {}",
+                    colour_sql(today, t),
+                    colour as i32
+                )))
+            }
             "round" => eq(C::Round, &term)?,
             "inspection" => eq(C::Inspection, &term)?,
             "problem" => eq(C::Problem, &term)?,
@@ -228,8 +279,9 @@ fn list_filter(filter: &str) -> ApiResult<Vec<Condition>> {
                     "filter",
                     "INVALID_FILTER",
                     format!(
-                        "unknown field {other}; use state, severity, responsible_subtree, \
-                         target_subtree, round, inspection, problem, category or due_date"
+                        "unknown field {other}; use state, colour, severity, \
+                         responsible_subtree, target_subtree, round, inspection, problem, \
+                         category or due_date"
                     ),
                 ));
             }
@@ -273,7 +325,11 @@ impl LedgerService for Api {
         )?;
         let (order, desc) = parse_order_by(&request.order_by, &["name", "due_date"])?;
         let mut query = books::ListQuery {
-            filters: list_filter(&request.filter)?,
+            filters: list_filter(
+                &request.filter,
+                self.clock.now().date_naive(),
+                &self.settings.thresholds(),
+            )?,
             by_due_date: order == "due_date",
             desc,
             limit: page.limit(),
@@ -320,8 +376,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Unit],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, _day| {
             Ok(Detail::HandOverAcknowledged(AcknowledgementDetail {
                 remarks,
             }))
@@ -342,8 +399,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Unit],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |entry| {
+        self.step(caller, trace, &r, step, move |entry, _day| {
             Ok(Detail::PlanSubmitted(RectificationPlan {
                 version: next_plan_version(entry),
                 ..plan
@@ -369,8 +427,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Office],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, _day| {
             Ok(Detail::PlanApproved(PlanDecisionDetail {
                 version,
                 remarks,
@@ -396,8 +455,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Office],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, _day| {
             Ok(Detail::PlanRejected(PlanDecisionDetail {
                 version,
                 remarks,
@@ -425,21 +485,21 @@ impl LedgerService for Api {
         }
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let (measure_id, measure_done) = (r.measure_id.clone(), r.measure_done);
-        let today = self.today();
         let step = Step {
             method: "PostProgress",
             name: r.name.clone(),
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Unit],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, day| {
             Ok(Detail::Progress(ProgressDetail {
                 measure_id,
                 description,
                 evidence,
                 measure_done,
-                date: Some(today),
+                date: Some(day),
             }))
         })
         .await
@@ -459,8 +519,9 @@ impl LedgerService for Api {
             etag: String::new(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Supervisor, Capacity::Office, Capacity::Receiver],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, _day| {
             Ok(Detail::Supervision(SupervisionDetail { remarks, evidence }))
         })
         .await
@@ -512,8 +573,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Office],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |entry| {
+        self.step(caller, trace, &r, step, move |entry, _day| {
             Ok(Detail::Transferred(Transfer {
                 id: next_transfer_id(entry),
                 receiving_body,
@@ -539,8 +601,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Receiver],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, _day| {
             Ok(Detail::TransferAcknowledged(AcknowledgementDetail {
                 remarks,
             }))
@@ -555,7 +618,6 @@ impl LedgerService for Api {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
         let result = text("result", &r.result, true)?;
-        let today = self.today();
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let step = Step {
             method: "ReturnTransferResult",
@@ -563,8 +625,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Receiver],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |entry| {
+        self.step(caller, trace, &r, step, move |entry, day| {
             Ok(Detail::TransferResult(TransferResultDetail {
                 transfer_id: entry
                     .transfers
@@ -573,7 +636,7 @@ impl LedgerService for Api {
                     .unwrap_or_default(),
                 result,
                 evidence,
-                date: Some(today),
+                date: Some(day),
             }))
         })
         .await
@@ -597,8 +660,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Unit],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, _day| {
             Ok(Detail::WriteOffRequested(WriteOff {
                 closure_statement,
                 evidence,
@@ -622,8 +686,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Office, Capacity::Supervisor],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, _day| {
             Ok(Detail::WriteOffApproved(VerificationDetail { remarks }))
         })
         .await
@@ -642,8 +707,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Office, Capacity::Supervisor],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, _day| {
             Ok(Detail::WriteOffRejected(VerificationDetail { remarks }))
         })
         .await
@@ -697,8 +763,9 @@ impl LedgerService for Api {
             etag: r.etag.clone(),
             request_id: r.request_id.clone(),
             capacities: &[Capacity::Office],
+            effective_date: r.effective_date,
         };
-        self.step(caller, trace, &r, step, move |_| {
+        self.step(caller, trace, &r, step, move |_, _day| {
             Ok(Detail::Reopened(ReopenDetail {
                 inspection: look_back,
                 reason,

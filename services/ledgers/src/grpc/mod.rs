@@ -11,6 +11,7 @@ use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
+use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::ledgers::event_service_server::EventServiceServer;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerServiceServer;
@@ -26,6 +27,13 @@ use crate::settings::LedgersSettings;
 pub const SERVICES: &[&str] = &[
     "fiveledger.ledgers.v1.LedgerService",
     "fiveledger.ledgers.v1.EventService",
+];
+
+/// Who may see clue figures (the issues service's clue holders).
+const CLUE_HOLDERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::DisciplineCommission,
+    Role::Service,
 ];
 
 /// Everyone inside the suite who reads entries (scope narrows what they see).
@@ -109,6 +117,7 @@ type Upstream = InterceptedService<Channel, ServiceCredentials>;
 #[derive(Clone)]
 pub struct Upstreams {
     pub problems: ProblemServiceClient<Upstream>,
+    pub clues: ClueServiceClient<Upstream>,
     pub inspections: InspectionServiceClient<Upstream>,
     pub organisations: OrganisationServiceClient<Upstream>,
 }
@@ -117,9 +126,10 @@ impl Upstreams {
     pub fn new(issues: Channel, rounds: Channel, credentials: ServiceCredentials) -> Self {
         Self {
             problems: ProblemServiceClient::new(InterceptedService::new(
-                issues,
+                issues.clone(),
                 credentials.clone(),
             )),
+            clues: ClueServiceClient::new(InterceptedService::new(issues, credentials.clone())),
             inspections: InspectionServiceClient::new(InterceptedService::new(
                 rounds.clone(),
                 credentials.clone(),

@@ -16,10 +16,10 @@ use fiveledger_proto::ledgers::*;
 use sea_orm::{ColumnTrait, Condition};
 
 use super::Api;
-use super::ledger::parse_path;
 use crate::domain::entry::name_of;
 use crate::storage::books;
 use crate::storage::entries::Column as C;
+use fiveledger_platform::aip::names::parse_path;
 
 /// Problems asked per page of the issues service.
 const PAGE: i32 = 1000;

@@ -8,9 +8,13 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
+use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::storage::{is_unique_violation, within_subtree};
 use fiveledger_platform::time::{from_optional_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult, outbox};
+use fiveledger_proto::issues::{
+    ClueCounts, ClueGrouping, ClueStatisticsRow, GetClueStatisticsRequest,
+};
 use fiveledger_proto::ledgers::*;
 use futures::StreamExt;
 use prost::Message;
@@ -21,8 +25,7 @@ use sea_orm::{
 };
 use tonic::{Request, Response, Status};
 
-use super::Api;
-use super::ledger::parse_path;
+use super::{Api, CLUE_HOLDERS};
 use crate::domain::scope::can_see;
 use crate::storage::books;
 use crate::storage::entries::{self, Column as C};
@@ -30,6 +33,7 @@ use crate::storage::postings;
 use crate::storage::publications;
 use crate::storage::statistics::{self, KeyColumn};
 use crate::sweep;
+use fiveledger_platform::aip::names::parse_path;
 
 pub type WarningStream =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<WatchWarningsResponse, Status>> + Send>>;
@@ -89,6 +93,112 @@ fn add(into: &mut StatisticsCounts, g: &statistics::Group) {
     }
 }
 
+/// The row a group of entries (or clues) falls in, keyed by `key` (the
+/// grouping column's value) and `colour`; None when ungrouped.
+fn row_key(
+    grouping: StatisticsGrouping,
+    key: &str,
+    colour: i32,
+    depth: usize,
+) -> Option<(i64, StatisticsKey)> {
+    let labelled = |label: String, k: StatisticsKey| StatisticsKey { label, ..k };
+    Some(match grouping {
+        StatisticsGrouping::Unspecified => return None,
+        StatisticsGrouping::OrganisationLevel => {
+            let level = key.split('/').count() as i32;
+            (
+                i64::from(level),
+                labelled(
+                    level_label(level),
+                    StatisticsKey {
+                        level,
+                        ..Default::default()
+                    },
+                ),
+            )
+        }
+        StatisticsGrouping::Organisation => {
+            let prefix = key.split('/').take(depth).collect::<Vec<_>>().join("/");
+            (
+                0,
+                labelled(
+                    prefix.clone(),
+                    StatisticsKey {
+                        organisation_path: prefix,
+                        ..Default::default()
+                    },
+                ),
+            )
+        }
+        StatisticsGrouping::Round => (
+            0,
+            labelled(
+                key.to_owned(),
+                StatisticsKey {
+                    round: key.to_owned(),
+                    ..Default::default()
+                },
+            ),
+        ),
+        StatisticsGrouping::Category => (
+            0,
+            labelled(
+                key.to_owned(),
+                StatisticsKey {
+                    category: key.to_owned(),
+                    ..Default::default()
+                },
+            ),
+        ),
+        StatisticsGrouping::Colour => {
+            let colour = WarningColour::try_from(colour).unwrap_or_default();
+            (
+                i64::from(colour as i32),
+                labelled(
+                    colour.as_str_name().to_owned(),
+                    StatisticsKey {
+                        colour: colour as i32,
+                        ..Default::default()
+                    },
+                ),
+            )
+        }
+    })
+}
+
+/// The counts of the row `key` names, made empty on first use.
+fn row_of(
+    rows: &mut BTreeMap<(i64, String), StatisticsRow>,
+    key: Option<(i64, StatisticsKey)>,
+) -> Option<&mut StatisticsCounts> {
+    let (sort, k) = key?;
+    Some(
+        rows.entry((sort, k.label.clone()))
+            .or_insert_with(|| StatisticsRow {
+                key: Some(k),
+                counts: Some(StatisticsCounts::default()),
+            })
+            .counts
+            .get_or_insert_with(Default::default),
+    )
+}
+
+fn add_clues(into: &mut StatisticsCounts, c: &ClueCounts) {
+    let t = into.clues.get_or_insert_with(Default::default);
+    t.registered += c.registered;
+    t.transferred += c.transferred;
+    t.disposed += c.disposed;
+    t.talk_or_letter += c.talk_or_letter;
+    t.preliminary_verification += c.preliminary_verification;
+    t.hold += c.hold;
+    t.conclude += c.conclude;
+    t.with_outcome += c.with_outcome;
+    t.case_filed += c.case_filed;
+    t.disciplined += c.disciplined;
+    t.organisational_handling += c.organisational_handling;
+    t.cleared += c.cleared;
+}
+
 fn finish_rates(c: &mut StatisticsCounts) {
     let ratio = |n: i64, d: i64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
     c.on_time_rate = ratio(c.written_off_on_time, c.due_so_far);
@@ -128,9 +238,7 @@ fn internal_item(entry: &LedgerEntry, progress: Vec<String>) -> PublishedItem {
         .write_off
         .as_ref()
         .filter(|w| completed && w.approved)
-        .and_then(|w| w.verify_time)
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-        .map(|t| to_date(t.date_naive()));
+        .and_then(|w| w.verify_date);
     PublishedItem {
         entry: entry.name.clone(),
         title: entry.title.clone(),
@@ -506,7 +614,9 @@ impl Api {
             )
             .into());
         }
-        let root = scope_path.unwrap_or_else(|| caller.org_path.clone());
+        let root = scope_path
+            .clone()
+            .unwrap_or_else(|| caller.org_path.clone());
         let root_depth = root.split('/').filter(|s| !s.is_empty()).count();
         let depth = if r.organisation_depth > 0 {
             r.organisation_depth as usize
@@ -530,70 +640,26 @@ impl Api {
             &self.settings.thresholds(),
         )
         .await?;
+        let clue_rows = self
+            .clue_figures(&caller, &r, scope_path.as_deref(), grouping)
+            .await?;
         // (sort key, row key) → counts.
         let mut rows: BTreeMap<(i64, String), StatisticsRow> = BTreeMap::new();
         let mut total = StatisticsCounts::default();
         for g in &groups {
             add(&mut total, g);
-            let (sort, k) = match grouping {
-                StatisticsGrouping::Unspecified => continue,
-                StatisticsGrouping::OrganisationLevel => {
-                    let level = g.key.split('/').count() as i32;
-                    (
-                        i64::from(level),
-                        StatisticsKey {
-                            level,
-                            label: level_label(level),
-                            ..Default::default()
-                        },
-                    )
-                }
-                StatisticsGrouping::Organisation => {
-                    let prefix = g.key.split('/').take(depth).collect::<Vec<_>>().join("/");
-                    (
-                        0,
-                        StatisticsKey {
-                            label: prefix.clone(),
-                            organisation_path: prefix,
-                            ..Default::default()
-                        },
-                    )
-                }
-                StatisticsGrouping::Round => (
-                    0,
-                    StatisticsKey {
-                        round: g.key.clone(),
-                        label: g.key.clone(),
-                        ..Default::default()
-                    },
-                ),
-                StatisticsGrouping::Category => (
-                    0,
-                    StatisticsKey {
-                        category: g.key.clone(),
-                        label: g.key.clone(),
-                        ..Default::default()
-                    },
-                ),
-                StatisticsGrouping::Colour => {
-                    let colour = WarningColour::try_from(g.colour).unwrap_or_default();
-                    (
-                        i64::from(g.colour),
-                        StatisticsKey {
-                            colour: colour as i32,
-                            label: colour.as_str_name().to_owned(),
-                            ..Default::default()
-                        },
-                    )
-                }
-            };
-            let row = rows
-                .entry((sort, k.label.clone()))
-                .or_insert_with(|| StatisticsRow {
-                    key: Some(k),
-                    counts: Some(StatisticsCounts::default()),
-                });
-            add(row.counts.get_or_insert_with(Default::default), g);
+            if let Some(counts) = row_of(&mut rows, row_key(grouping, &g.key, g.colour, depth)) {
+                add(counts, g);
+            }
+        }
+        for c in &clue_rows {
+            let figures = c.counts.unwrap_or_default();
+            add_clues(&mut total, &figures);
+            if !c.key.is_empty()
+                && let Some(counts) = row_of(&mut rows, row_key(grouping, &c.key, 0, depth))
+            {
+                add_clues(counts, &figures);
+            }
         }
         let rows = rows
             .into_values()
@@ -616,6 +682,52 @@ impl Api {
             }),
             as_of: Some(to_date(today)),
         }))
+    }
+
+    /// The clue figures of the statistics' scope, asked of the issues
+    /// service in one call; none for callers who hold no clues. The ledger
+    /// asks as a service, so it narrows the scope to the caller's subtree.
+    async fn clue_figures(
+        &self,
+        caller: &Caller,
+        r: &GetStatisticsRequest,
+        scope_path: Option<&str>,
+        grouping: StatisticsGrouping,
+    ) -> ApiResult<Vec<ClueStatisticsRow>> {
+        if !caller.has_any(CLUE_HOLDERS) {
+            return Ok(Vec::new());
+        }
+        let mine = caller.org_path.as_str();
+        let path = match scope_path {
+            None => mine,
+            Some(p) if in_subtree(p, mine) => p,
+            Some(p) if in_subtree(mine, p) => mine,
+            // Disjoint from the caller's subtree: nothing to count.
+            Some(_) => return Ok(Vec::new()),
+        };
+        let group_by = match grouping {
+            StatisticsGrouping::Organisation | StatisticsGrouping::OrganisationLevel => {
+                ClueGrouping::TargetPath
+            }
+            StatisticsGrouping::Round => ClueGrouping::Round,
+            _ => ClueGrouping::Unspecified,
+        };
+        Ok(self
+            .upstreams
+            .clues
+            .clone()
+            .get_clue_statistics(GetClueStatisticsRequest {
+                organisation_path: path.to_owned(),
+                round: r.round.clone(),
+                inspection: r.inspection.clone(),
+                period_start: r.period_start,
+                period_end: r.period_end,
+                group_by: group_by as i32,
+            })
+            .await
+            .map_err(|s| from_upstream("issues", "clue statistics", s))?
+            .into_inner()
+            .rows)
     }
 
     pub(super) async fn publish_rpc(

@@ -28,6 +28,9 @@ pub struct Signature {
     /// When the posting is made (microseconds); the real time when None.
     /// Handlers pass the service clock so that tests can move time.
     pub at_us: Option<i64>,
+    /// The day the step took effect when it is not the day of `at_us` (a
+    /// hand-over on its feedback date, a step recorded after the fact).
+    pub effective_date: Option<fiveledger_proto::google::r#type::Date>,
 }
 
 impl Signature {
@@ -63,9 +66,11 @@ pub fn decode_snapshot(row: &entries::Model) -> ApiResult<LedgerEntry> {
 
 /// The posting a stored row holds.
 pub fn posting_of(row: &postings::Model) -> ApiResult<Posting> {
-    let detail = Posting::decode(row.payload.as_slice())
-        .map_err(ApiError::internal)?
-        .detail;
+    let stored = Posting::decode(row.payload.as_slice()).map_err(ApiError::internal)?;
+    let effective_date = stored.effective_date.or_else(|| {
+        chrono::DateTime::from_timestamp_micros(row.create_time_us)
+            .map(|t| fiveledger_platform::time::to_date(t.date_naive()))
+    });
     Ok(Posting {
         name: posting_name(&row.entry_id, row.seq),
         seq: row.seq,
@@ -76,7 +81,8 @@ pub fn posting_of(row: &postings::Model) -> ApiResult<Posting> {
         create_time: Some(timestamp_us(row.create_time_us)),
         prev_hash: row.prev_hash.clone(),
         hash: row.hash.clone(),
-        detail,
+        effective_date,
+        detail: stored.detail,
     })
 }
 
@@ -187,6 +193,7 @@ pub async fn append(
     let kind = kind_of(&detail).as_str_name();
     let payload = Posting {
         detail: Some(detail),
+        effective_date: signature.effective_date,
         ..Default::default()
     }
     .encode_to_vec();

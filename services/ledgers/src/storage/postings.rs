@@ -11,7 +11,8 @@ pub struct Model {
     pub seq: i64,
     /// `PostingKind` by its proto name.
     pub kind: String,
-    /// A `Posting` holding only its `detail`, encoded.
+    /// A `Posting` holding only its `detail` and, when it differs from the
+    /// day of `create_time_us`, its `effective_date`, encoded.
     pub payload: Vec<u8>,
     pub actor: String,
     pub request_id: String,

@@ -36,6 +36,7 @@ pub struct UpstreamData {
     pub problems: Vec<Problem>,
     pub inspections: HashMap<String, Inspection>,
     pub organisations: HashMap<String, Organisation>,
+    pub clues: Vec<issues::Clue>,
 }
 
 pub type Shared = Arc<Mutex<UpstreamData>>;
@@ -169,6 +170,48 @@ fn get_organisation(data: &Shared, r: GetOrganisationRequest) -> Result<Organisa
         .ok_or_else(|| Status::not_found(r.name))
 }
 
+/// Counts the fake's clues as the issues service does (registered,
+/// transferred, disposed, with an outcome), scoped and grouped.
+fn clue_statistics(
+    data: &Shared,
+    r: issues::GetClueStatisticsRequest,
+) -> Result<issues::GetClueStatisticsResponse, Status> {
+    let data = data.lock().expect("lock");
+    let mut rows: std::collections::BTreeMap<String, issues::ClueCounts> = Default::default();
+    for c in data.clues.iter().filter(|c| {
+        fiveledger_platform::auth::in_subtree(&c.target_path, &r.organisation_path)
+            && (r.round.is_empty() || c.round == r.round)
+            && (r.inspection.is_empty() || c.inspection == r.inspection)
+    }) {
+        let key = match issues::ClueGrouping::try_from(r.group_by) {
+            Ok(issues::ClueGrouping::TargetPath) => c.target_path.clone(),
+            Ok(issues::ClueGrouping::Round) => c.round.clone(),
+            _ => String::new(),
+        };
+        let n = rows.entry(key).or_default();
+        n.registered += 1;
+        n.transferred += i64::from(!c.receiving_body.is_empty());
+        n.disposed += i64::from(c.disposal.is_some());
+        n.with_outcome += i64::from(c.outcome.is_some());
+    }
+    Ok(issues::GetClueStatisticsResponse {
+        rows: rows
+            .into_iter()
+            .map(|(key, counts)| issues::ClueStatisticsRow {
+                key,
+                counts: Some(counts),
+            })
+            .collect(),
+    })
+}
+
+fake_service!(
+    FakeClues,
+    "fiveledger.issues.v1.ClueService",
+    "GetClueStatistics",
+    issues::GetClueStatisticsRequest,
+    clue_statistics
+);
 fake_service!(
     FakeProblems,
     "fiveledger.issues.v1.ProblemService",
@@ -239,6 +282,7 @@ impl Upstream {
                 },
             ))
             .add_service(FakeProblems(data.clone()))
+            .add_service(FakeClues(data.clone()))
             .add_service(FakeInspections(data.clone()))
             .add_service(FakeOrganisations(data.clone()));
         tokio::spawn(router.serve_with_incoming_shutdown(

@@ -122,6 +122,26 @@ pub fn validate_text(field: &str, value: &str, required: bool, max: usize) -> Re
     Ok(())
 }
 
+/// Parses an organisation path given in a filter or scope.
+pub fn parse_path(field: &str, path: &str) -> Result<String, ApiError> {
+    if path.is_empty() {
+        return Err(ApiError::required(field));
+    }
+    if path.len() > 1024 {
+        return Err(ApiError::invalid(field, "TOO_LONG", "the path is too long"));
+    }
+    for segment in path.split('/') {
+        validate_id(field, segment).map_err(|_| {
+            ApiError::invalid(
+                field,
+                "INVALID_PATH",
+                format!("{field} must be an organisation path like guangxi/nanning"),
+            )
+        })?;
+    }
+    Ok(path.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use anyhow::Context;
 use chrono::{Days, NaiveDate};
 use clap::{Args, Subcommand};
 use fiveledger_platform::auth::Hs256;
-use fiveledger_platform::time::to_date;
+use fiveledger_platform::time::{from_date, to_date};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::issues::{
     ClueDisposal, ClueOutcome, ClueOutcomeKind, CreateClueRequest, DisposalMethod,
@@ -109,6 +109,10 @@ pub struct DemoReport {
     pub yellow: i64,
     pub red: i64,
     pub funds_recovered_fen: i64,
+    /// Clue figures of GetStatistics (from the issues service).
+    pub statistics_clues: i64,
+    pub statistics_clues_disposed: i64,
+    pub statistics_clues_concluded: i64,
 }
 
 pub async fn run(args: &DemoArgs, services: &Services, signer: &Hs256) -> anyhow::Result<()> {
@@ -149,6 +153,10 @@ pub async fn run(args: &DemoArgs, services: &Services, signer: &Hs256) -> anyhow
             println!(
                 "  open entries by colour: {} green, {} blue, {} yellow, {} red",
                 r.green, r.blue, r.yellow, r.red
+            );
+            println!(
+                "  clues: {} registered, {} disposed, {} concluded",
+                r.statistics_clues, r.statistics_clues_disposed, r.statistics_clues_concluded
             );
             println!(
                 "Try: fiveledger stats --scope {} --group-by organisation",
@@ -543,6 +551,7 @@ pub async fn load(
     )
     .await?;
     let c = stats.total.and_then(|t| t.counts).unwrap_or_default();
+    let clues = c.clues.unwrap_or_default();
     let t = &tally;
     Ok(DemoReport {
         seconds: started.elapsed().as_secs_f64(),
@@ -567,6 +576,9 @@ pub async fn load(
         yellow: c.yellow,
         red: c.red,
         funds_recovered_fen: c.funds_recovered_fen,
+        statistics_clues: clues.registered,
+        statistics_clues_disposed: clues.disposed,
+        statistics_clues_concluded: clues.with_outcome,
     })
 }
 
@@ -825,8 +837,15 @@ const GRASSROOTS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Entries of one inspection driven at once.
+const ENTRIES_AT_ONCE: usize = 4;
+
 fn date(d: NaiveDate) -> Option<Date> {
     Some(to_date(d))
+}
+
+fn date_of(d: Option<&Date>) -> Option<NaiveDate> {
+    d.and_then(|d| from_date("date", d).ok())
 }
 
 /// One target's inspection from preparation to rectification, its
@@ -1075,11 +1094,20 @@ async fn inspect(
         today,
         open_share: round.open_share,
     };
-    for entry in &entries {
-        ctx.drive(entry, &mut rng)
-            .await
-            .with_context(|| format!("driving {}", entry.name))?;
-    }
+    // Each entry has its own story (and seed), so they load side by side.
+    let seeds: Vec<u64> = entries.iter().map(|_| rng.random()).collect();
+    stream::iter(entries.iter().zip(seeds))
+        .map(|(entry, seed)| {
+            let ctx = &ctx;
+            async move {
+                ctx.drive(entry, StdRng::seed_from_u64(seed))
+                    .await
+                    .with_context(|| format!("driving {}", entry.name))
+            }
+        })
+        .buffer_unordered(ENTRIES_AT_ONCE)
+        .try_collect::<Vec<_>>()
+        .await?;
 
     // A look-back finds a few rectifications on paper only and reopens them.
     if let Some(earlier) = look_back_of
@@ -1091,6 +1119,10 @@ async fn inspect(
         )
         .await?;
         if let Some(entry) = written_off.first() {
+            let mut days = Calendar::new(
+                date_of(entry.last_step_date.as_ref()).unwrap_or(feedback),
+                today,
+            );
             let e = cast
                 .office
                 .ledger()
@@ -1099,14 +1131,20 @@ async fn inspect(
                     inspection: name.clone(),
                     reason: "回头看发现整改不到位，存在文字整改".into(),
                     due_date: date(today + Days::new(rng.random_range(20..90))),
+                    effective_date: days.at(feedback),
                     ..Default::default()
                 })
                 .await
                 .map_err(step("reopening an entry"))?
                 .into_inner();
             add(&tally.reopened, 1);
-            ctx.plan(&e, today + Days::new(rng.random_range(20..90)), &mut rng)
-                .await?;
+            ctx.plan(
+                &e,
+                today + Days::new(rng.random_range(20..90)),
+                &mut days,
+                &mut rng,
+            )
+            .await?;
         }
     }
 
@@ -1210,15 +1248,47 @@ fn evidence(what: &str, entry: &str) -> Evidence {
     }
 }
 
+/// The days of one entry's story: they never go back (the ledger refuses a
+/// step dated before the last one) and never pass today.
+struct Calendar {
+    day: NaiveDate,
+    today: NaiveDate,
+}
+
+impl Calendar {
+    fn new(from: NaiveDate, today: NaiveDate) -> Self {
+        Self {
+            day: from.min(today),
+            today,
+        }
+    }
+
+    /// The day `days` after the last step.
+    fn after(&mut self, days: u64) -> Option<Date> {
+        self.at(self.day + Days::new(days))
+    }
+
+    /// The day `d`, or the last step's if `d` is earlier.
+    fn at(&mut self, d: NaiveDate) -> Option<Date> {
+        self.day = d.clamp(self.day, self.today);
+        date(self.day)
+    }
+}
+
 impl EntryContext<'_> {
-    /// Takes one handed-over entry through the steps its fate calls for.
-    async fn drive(&self, entry: &LedgerEntry, rng: &mut StdRng) -> anyhow::Result<()> {
+    /// Takes one handed-over entry through the steps its fate calls for,
+    /// each dated the day it happened (the demo records three years of
+    /// history, as an office moving its paper ledger in would).
+    async fn drive(&self, entry: &LedgerEntry, mut rng: StdRng) -> anyhow::Result<()> {
+        let rng = &mut rng;
+        let mut days = Calendar::new(self.feedback, self.today);
         let unit = &self.cast.unit;
         let e = unit
             .ledger()
             .acknowledge_hand_over(AcknowledgeHandOverRequest {
                 name: entry.name.clone(),
                 remarks: "已签收，立即组织整改".into(),
+                effective_date: days.after(rng.random_range(1..4)),
                 ..Default::default()
             })
             .await
@@ -1226,13 +1296,23 @@ impl EntryContext<'_> {
             .into_inner();
         // Some items go to a supervising body first (移交转账).
         if rng.random_bool(0.08) {
-            self.transfer(&e, rng).await?;
+            self.transfer(&e, &mut days, rng).await?;
         }
+        let original_due = date_of(e.original_due_date.as_ref()).unwrap_or(self.feedback);
         let open = rng.random_bool(self.open_share);
         if !open {
-            let due = self.feedback + Days::new(rng.random_range(25..58));
-            let e = self.plan(&e, due, rng).await?;
-            return self.write_off(&e, rng).await;
+            // Plans fall due before the hand-over's deadline.
+            let slack = (original_due - self.feedback).num_days().max(14) as u64;
+            let due = self.feedback + Days::new(rng.random_range(slack / 2..slack));
+            let e = self.plan(&e, due, &mut days, rng).await?;
+            // About nine in a hundred are written off late (source: 91 %
+            // on time).
+            let approved = if rng.random_bool(0.09) {
+                original_due + Days::new(rng.random_range(5..60))
+            } else {
+                due.min(original_due) - Days::new(rng.random_range(0..5))
+            };
+            return self.write_off(&e, approved, &mut days, rng).await;
         }
         // Still open: the current due date sets the colour people see, in
         // the proportions the source reports (2,788 / 111 / 102 / 187).
@@ -1246,7 +1326,7 @@ impl EntryContext<'_> {
         } else {
             self.today - Days::new(rng.random_range(35..120))
         };
-        let e = self.plan(&e, due, rng).await?;
+        let e = self.plan(&e, due, &mut days, rng).await?;
         let measures = e
             .plan
             .as_ref()
@@ -1255,7 +1335,8 @@ impl EntryContext<'_> {
         if let Some(m) = measures.first()
             && measures.len() > 1
         {
-            self.progress(&e, &m.id, rng).await?;
+            let done = days.after(rng.random_range(5..20));
+            self.progress(&e, &m.id, done).await?;
         }
         Ok(())
     }
@@ -1264,6 +1345,7 @@ impl EntryContext<'_> {
         &self,
         e: &LedgerEntry,
         due: NaiveDate,
+        days: &mut Calendar,
         rng: &mut StdRng,
     ) -> anyhow::Result<LedgerEntry> {
         let unit = &self.cast.unit;
@@ -1300,6 +1382,7 @@ impl EntryContext<'_> {
                     measures,
                     ..Default::default()
                 }),
+                effective_date: days.after(rng.random_range(3..10)),
                 ..Default::default()
             })
             .await
@@ -1318,6 +1401,7 @@ impl EntryContext<'_> {
                 name: e.name.clone(),
                 version,
                 remarks: "同意".into(),
+                effective_date: days.after(rng.random_range(1..4)),
                 ..Default::default()
             })
             .await
@@ -1329,9 +1413,8 @@ impl EntryContext<'_> {
         &self,
         e: &LedgerEntry,
         measure: &str,
-        rng: &mut StdRng,
+        effective_date: Option<Date>,
     ) -> anyhow::Result<LedgerEntry> {
-        let _ = rng;
         Ok(self
             .cast
             .unit
@@ -1342,6 +1425,7 @@ impl EntryContext<'_> {
                 description: "已完成该项整改措施".into(),
                 evidence: vec![evidence("整改佐证材料", &format!("{}:{measure}", e.name))],
                 measure_done: true,
+                effective_date,
                 ..Default::default()
             })
             .await
@@ -1349,7 +1433,12 @@ impl EntryContext<'_> {
             .into_inner())
     }
 
-    async fn transfer(&self, e: &LedgerEntry, rng: &mut StdRng) -> anyhow::Result<()> {
+    async fn transfer(
+        &self,
+        e: &LedgerEntry,
+        days: &mut Calendar,
+        rng: &mut StdRng,
+    ) -> anyhow::Result<()> {
         let body = if e.category == "personnel-selection"
             || e.category == "weak-grassroots-organisations"
         {
@@ -1367,6 +1456,7 @@ impl EntryContext<'_> {
                 receiving_body: body.clone(),
                 matter: "移交问题线索及相关材料，请依规依纪处理".into(),
                 due_date: date(self.feedback + Days::new(rng.random_range(30..60))),
+                effective_date: days.after(rng.random_range(1..5)),
                 ..Default::default()
             })
             .await
@@ -1377,6 +1467,7 @@ impl EntryContext<'_> {
             .acknowledge_transfer(AcknowledgeTransferRequest {
                 name: e.name.clone(),
                 remarks: "已接收".into(),
+                effective_date: days.after(rng.random_range(1..3)),
                 ..Default::default()
             })
             .await
@@ -1389,6 +1480,7 @@ impl EntryContext<'_> {
                 result: ["已立案审查", "给予党内警告处分", "谈话提醒", "予以了结"]
                     [rng.random_range(0..4)]
                 .into(),
+                effective_date: days.after(rng.random_range(5..20)),
                 ..Default::default()
             })
             .await
@@ -1397,14 +1489,24 @@ impl EntryContext<'_> {
         Ok(())
     }
 
-    async fn write_off(&self, e: &LedgerEntry, rng: &mut StdRng) -> anyhow::Result<()> {
+    /// Completes every measure and writes the entry off, approved on
+    /// `approved` (or the last step's day, if later).
+    async fn write_off(
+        &self,
+        e: &LedgerEntry,
+        approved: NaiveDate,
+        days: &mut Calendar,
+        rng: &mut StdRng,
+    ) -> anyhow::Result<()> {
         let measures = e
             .plan
             .as_ref()
             .map(|p| p.measures.clone())
             .unwrap_or_default();
+        let requested = approved - Days::new(rng.random_range(2..6));
         for m in &measures {
-            self.progress(e, &m.id, rng).await?;
+            let done = days.at(requested - Days::new(rng.random_range(1..10)));
+            self.progress(e, &m.id, done).await?;
         }
         // About 93.1 M yuan over 4,374 write-offs, most items recovering nothing.
         let funds = if rng.random_bool(0.2) {
@@ -1431,15 +1533,18 @@ impl EntryContext<'_> {
             figures: Some(figures),
             ..Default::default()
         };
-        let ask = |request: RequestWriteOffRequest| async {
+        let ask = |request: RequestWriteOffRequest, day: Option<Date>| async move {
             self.cast
                 .unit
                 .ledger()
-                .request_write_off(request)
+                .request_write_off(RequestWriteOffRequest {
+                    effective_date: day,
+                    ..request
+                })
                 .await
                 .map_err(|s| failed("requesting the write-off", s))
         };
-        ask(request.clone()).await?;
+        ask(request.clone(), days.at(requested)).await?;
         // A few first requests fall short and are sent back.
         if rng.random_bool(0.03) {
             self.cast
@@ -1448,11 +1553,12 @@ impl EntryContext<'_> {
                 .reject_write_off(RejectWriteOffRequest {
                     name: e.name.clone(),
                     reason: "佐证材料不充分，请补充".into(),
+                    effective_date: days.after(1),
                     ..Default::default()
                 })
                 .await
                 .map_err(|s| failed("rejecting the write-off", s))?;
-            ask(request).await?;
+            ask(request, days.after(1)).await?;
         }
         self.cast
             .verifier
@@ -1460,6 +1566,7 @@ impl EntryContext<'_> {
             .approve_write_off(ApproveWriteOffRequest {
                 name: e.name.clone(),
                 remarks: "经核查，整改到位，同意销号".into(),
+                effective_date: days.at(approved),
                 ..Default::default()
             })
             .await

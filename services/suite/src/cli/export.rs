@@ -203,8 +203,8 @@ pub fn written_off_date(entry: &LedgerEntry) -> Option<NaiveDate> {
     if entry.state() != EntryState::WrittenOff {
         return None;
     }
-    let t = w.verify_time.as_ref()?;
-    chrono::DateTime::from_timestamp(t.seconds, 0).map(|t| t.date_naive())
+    let d = w.verify_date.as_ref()?;
+    fiveledger_platform::time::from_date("verify_date", d).ok()
 }
 
 /// One ledger row, in column order. `names` maps organisation names to
