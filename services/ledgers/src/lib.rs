@@ -36,10 +36,11 @@ pub async fn start(
 /// [`start`] with the clock the service goes by (tests pin and move it).
 pub async fn start_with_clock(
     server_settings: &ServerSettings,
-    settings: LedgersSettings,
+    mut settings: LedgersSettings,
     clock: Clock,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
+    settings.warnings = server_settings.warnings;
     let spec = ServiceSpec {
         name: NAME,
         grpc_services: grpc::SERVICES,

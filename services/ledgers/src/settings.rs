@@ -8,11 +8,10 @@ pub struct LedgersSettings {
     /// Days after feedback an entry is due by default, per severity
     /// (`FIVELEDGER_LEDGERS__DUE_DAYS__SEVERE=30` …).
     pub due_days: DueDays,
-    /// Four-colour warnings: blue from this many days before a due date
-    /// (`FIVELEDGER_LEDGERS__BLUE_DAYS`).
-    pub blue_days: u32,
-    /// Red this many days after a due date (`FIVELEDGER_LEDGERS__RED_DAYS`).
-    pub red_days: u32,
+    /// The shared four-colour thresholds (section `[warnings]`, every
+    /// service's), copied in when the service starts.
+    #[serde(skip)]
+    pub warnings: fiveledger_platform::deadline::WarningSettings,
     /// Days a supervision notice (督办通知书) gives the unit to reply
     /// (`FIVELEDGER_LEDGERS__NOTICE_REPLY_DAYS`).
     pub notice_reply_days: u32,
@@ -25,8 +24,7 @@ impl Default for LedgersSettings {
     fn default() -> Self {
         Self {
             due_days: DueDays::default(),
-            blue_days: 7,
-            red_days: 30,
+            warnings: Default::default(),
             notice_reply_days: 10,
             sweep_interval_seconds: 600,
         }
@@ -36,8 +34,8 @@ impl Default for LedgersSettings {
 impl LedgersSettings {
     pub fn thresholds(&self) -> crate::domain::warning::Thresholds {
         crate::domain::warning::Thresholds {
-            blue_days: self.blue_days,
-            red_days: self.red_days,
+            blue_days: self.warnings.blue_days,
+            red_days: self.warnings.red_days,
             reply_days: self.notice_reply_days,
         }
     }

@@ -6,6 +6,7 @@
 pub mod aip;
 pub mod auth;
 pub mod consumer;
+pub mod deadline;
 pub mod error;
 pub mod lease;
 pub mod metrics;

@@ -40,6 +40,7 @@ Settings (defaults < --config FILE < environment):
   FIVELEDGER_LIMITS__SHUTDOWN_GRACE_SECONDS  time given to in-flight calls on SIGTERM [20]
   FIVELEDGER_UPSTREAM__ROUNDS / __ISSUES / __LEDGERS  URLs of the other services
   FIVELEDGER_METRICS_LISTEN         address of the Prometheus /metrics endpoint (off when unset)
+  FIVELEDGER_WARNINGS__BLUE_DAYS / __RED_DAYS  four-colour warnings: blue this many days before a due date, red this many after [7 / 30]
   OTEL_EXPORTER_OTLP_ENDPOINT       export traces over OTLP/gRPC to this collector";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -54,6 +55,8 @@ pub struct ServerSettings {
     pub upstream: UpstreamSettings,
     /// Where to serve Prometheus metrics (`/metrics`); off when unset.
     pub metrics_listen: Option<SocketAddr>,
+    /// Four-colour warning thresholds, shared by every service.
+    pub warnings: crate::deadline::WarningSettings,
 }
 
 impl Default for ServerSettings {
@@ -67,6 +70,7 @@ impl Default for ServerSettings {
             limits: LimitSettings::default(),
             upstream: UpstreamSettings::default(),
             metrics_listen: None,
+            warnings: Default::default(),
         }
     }
 }

@@ -23,9 +23,10 @@ pub const DEFAULT_PORT: u16 = 50051;
 /// Starts the service; returns once it is migrated and SERVING.
 pub async fn start(
     server_settings: &ServerSettings,
-    settings: RoundsSettings,
+    mut settings: RoundsSettings,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
+    settings.warnings = server_settings.warnings;
     let spec = ServiceSpec {
         name: NAME,
         grpc_services: grpc::SERVICES,

@@ -8,12 +8,17 @@ use serde::{Deserialize, Serialize};
 pub struct RoundsSettings {
     /// Days after feedback within which the double report (双报告) is due.
     pub double_report_days: u32,
+    /// The shared four-colour thresholds (section `[warnings]`), copied in
+    /// when the service starts.
+    #[serde(skip)]
+    pub warnings: fiveledger_platform::deadline::WarningSettings,
 }
 
 impl Default for RoundsSettings {
     fn default() -> Self {
         Self {
             double_report_days: 60,
+            warnings: Default::default(),
         }
     }
 }

@@ -741,6 +741,7 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
 async fn the_double_report_is_due_the_configured_days_after_feedback() {
     let app = spawn_with(fiveledger_rounds::RoundsSettings {
         double_report_days: 30,
+        ..Default::default()
     })
     .await;
     let (mut c, s) = staffed_inspection(&app).await;
@@ -767,9 +768,12 @@ async fn the_double_report_is_due_the_configured_days_after_feedback() {
         fed.double_report_due_date,
         day(feedback + chrono::Days::new(30))
     );
-    assert!(
-        !fed.double_report.unwrap_or_default().overdue,
-        "due in 20 days"
+    let report = fed.double_report.unwrap_or_default();
+    assert!(!report.overdue, "due in 20 days");
+    assert_eq!(
+        report.colour(),
+        fiveledger_proto::ledgers::WarningColour::Green,
+        "due in 20 days, blue from 7 before"
     );
     let listed = i
         .list_inspections(authed(

@@ -38,17 +38,13 @@ impl Default for Thresholds {
     }
 }
 
-/// The colour by the calendar alone.
+/// The colour by the calendar alone (the rule every service shares).
 pub fn time_colour(due: NaiveDate, today: NaiveDate, t: &Thresholds) -> WarningColour {
-    if today > due + Days::new(u64::from(t.red_days)) {
-        WarningColour::Red
-    } else if today > due {
-        WarningColour::Yellow
-    } else if today + Days::new(u64::from(t.blue_days)) >= due {
-        WarningColour::Blue
-    } else {
-        WarningColour::Green
-    }
+    let shared = fiveledger_platform::deadline::WarningSettings {
+        blue_days: t.blue_days,
+        red_days: t.red_days,
+    };
+    fiveledger_platform::deadline::time_colour(due, today, &shared)
 }
 
 /// The colour an open item with due date `due` and ladder `ladder` shows on

@@ -8,6 +8,7 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
+use fiveledger_platform::deadline::WarningSettings;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::time::{from_date, from_optional_date, to_date};
@@ -27,6 +28,7 @@ use crate::domain::inspection::{
     not_before,
 };
 use crate::domain::{organisation, parse_enum, round as round_domain};
+use crate::settings::RoundsSettings;
 use crate::storage::inspections::{self as store, ListQuery, encode_records};
 use crate::storage::{groups, inspectors, organisations, rounds};
 
@@ -136,7 +138,7 @@ struct Change {
 async fn commit(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
-    days: u32,
+    settings: &RoundsSettings,
     step: &str,
     current: &store::Model,
     change: Change,
@@ -149,7 +151,8 @@ async fn commit(
     }
     if let Some(date) = change.feedback_date {
         model.feedback_date = Set(Some(date));
-        model.double_report_due_date = Set(Some(double_report_due(date, days)));
+        model.double_report_due_date =
+            Set(Some(double_report_due(date, settings.double_report_days)));
     }
     model.revision = Set(current.revision + 1);
     model.update_time = Set(chrono::Utc::now());
@@ -163,16 +166,22 @@ async fn commit(
         change.description,
     )
     .await?;
-    let inspection = single(txn, &updated).await?;
+    let inspection = single(txn, &updated, &settings.warnings).await?;
     append_event(txn, ctx, change.event, &inspection).await?;
     Ok(inspection)
 }
 
 /// One row as the full resource (with its look-backs).
-async fn single(conn: &impl sea_orm::ConnectionTrait, row: &store::Model) -> ApiResult<Inspection> {
-    Ok(store::to_protos(conn, std::slice::from_ref(row), today())
-        .await?
-        .remove(0))
+async fn single(
+    conn: &impl sea_orm::ConnectionTrait,
+    row: &store::Model,
+    warnings: &WarningSettings,
+) -> ApiResult<Inspection> {
+    Ok(
+        store::to_protos(conn, std::slice::from_ref(row), today(), warnings)
+            .await?
+            .remove(0),
+    )
 }
 
 fn required_date(field: &str, d: Option<&Date>) -> ApiResult<NaiveDate> {
@@ -288,7 +297,7 @@ impl Api {
         F: FnOnce(&store::Model, &rounds::Model, Inspection) -> ApiResult<Change> + Send + 'static,
     {
         let ctx = context(&caller, &request_id);
-        let days = self.settings.double_report_days;
+        let settings = self.settings.clone();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let current = scope::inspection(txn, &caller, "name", &name).await?;
@@ -300,7 +309,7 @@ impl Api {
                     .await?
                     .ok_or_else(|| ApiError::not_found(&name))?;
                 let change = apply(&current, &round, current.records()?)?;
-                commit(txn, &ctx, days, method, &current, change).await
+                commit(txn, &ctx, &settings, method, &current, change).await
             })
         })
         .await?;
@@ -413,7 +422,9 @@ impl InspectionService for Api {
         let caller = Caller::of(&request)?;
         let row =
             scope::inspection(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
-        Ok(Response::new(single(self.db.reader(), &row).await?))
+        Ok(Response::new(
+            single(self.db.reader(), &row, &self.settings.warnings).await?,
+        ))
     }
 
     async fn batch_get_inspections(
@@ -450,7 +461,8 @@ impl InspectionService for Api {
                     .ok_or_else(|| ApiError::not_found(name.clone()))
             })
             .collect::<ApiResult<Vec<_>>>()?;
-        let inspections = store::to_protos(self.db.reader(), &ordered, today()).await?;
+        let inspections =
+            store::to_protos(self.db.reader(), &ordered, today(), &self.settings.warnings).await?;
         Ok(Response::new(BatchGetInspectionsResponse { inspections }))
     }
 
@@ -474,6 +486,7 @@ impl InspectionService for Api {
         };
         let key = RequestKey::new(&caller, "CreateInspection", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
+        let warnings = self.settings.warnings;
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let round = scope::round(txn, &caller, "parent", &request.parent).await?;
@@ -545,7 +558,7 @@ impl InspectionService for Api {
                     format!("{} added to the round", new.target),
                 )
                 .await?;
-                let inspection = single(txn, &row).await?;
+                let inspection = single(txn, &row, &warnings).await?;
                 append_event(txn, &ctx, Event::Created, &inspection).await?;
                 Ok(inspection)
             })
@@ -637,7 +650,13 @@ impl InspectionService for Api {
             vec![last.round_id.clone().into(), last.id.clone().into()]
         });
         Ok(Response::new(ListInspectionsResponse {
-            inspections: store::to_protos(self.db.reader(), &rows, today()).await?,
+            inspections: store::to_protos(
+                self.db.reader(),
+                &rows,
+                today(),
+                &self.settings.warnings,
+            )
+            .await?,
             next_page_token,
         }))
     }
@@ -649,7 +668,7 @@ impl InspectionService for Api {
         let caller = Caller::of(&request)?;
         let row =
             scope::inspection(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
-        let inspection = single(self.db.reader(), &row).await?;
+        let inspection = single(self.db.reader(), &row, &self.settings.warnings).await?;
         let steps = store::steps(self.db.reader(), &row.round_id, &row.id).await?;
         Ok(Response::new(InspectionTimeline {
             inspection: Some(inspection),
@@ -673,7 +692,7 @@ impl InspectionService for Api {
             &request,
         )?;
         let ctx = context(&caller, &request.request_id);
-        let days = self.settings.double_report_days;
+        let settings = self.settings.clone();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let name = request.name.clone();
@@ -704,7 +723,15 @@ impl InspectionService for Api {
                     event: Event::GroupAssigned,
                     description: format!("{} assigned", request.group),
                 };
-                commit(txn, &ctx, days, "AssignInspectionGroup", &current, change).await
+                commit(
+                    txn,
+                    &ctx,
+                    &settings,
+                    "AssignInspectionGroup",
+                    &current,
+                    change,
+                )
+                .await
             })
         })
         .await?;

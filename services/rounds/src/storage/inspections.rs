@@ -2,9 +2,11 @@
 
 use chrono::NaiveDate;
 use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::deadline::{WarningSettings, time_colour};
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::ledgers::WarningColour;
 use fiveledger_proto::rounds::{Inspection, InspectionPhase, RoundKind, TimelineStep};
 use prost::Message;
 use sea_orm::entity::prelude::*;
@@ -64,9 +66,15 @@ impl Model {
         Inspection::decode(self.records.as_slice()).map_err(ApiError::internal)
     }
 
-    /// The full resource; `today` decides whether the double report is
-    /// overdue, `look_backs` are the later inspections that re-check it.
-    pub fn to_proto(&self, today: NaiveDate, look_backs: Vec<String>) -> ApiResult<Inspection> {
+    /// The full resource; `today` and the thresholds decide whether the
+    /// double report is overdue and its colour, `look_backs` are the later
+    /// inspections that re-check it.
+    pub fn to_proto(
+        &self,
+        today: NaiveDate,
+        warnings: &WarningSettings,
+        look_backs: Vec<String>,
+    ) -> ApiResult<Inspection> {
         let mut out = self.records()?;
         out.name = self.name();
         out.target = organisation::name_of(&self.target_id);
@@ -92,25 +100,42 @@ impl Model {
                     .and_then(|r| r.date.as_ref())
                     .and_then(|d| fiveledger_platform::time::from_date("", d).ok())
             };
-            report.overdue = double_report_overdue(
-                today,
-                self.double_report_due_date,
+            let (team, principal) = (
                 received(&report.team_report),
                 received(&report.principal_report),
             );
+            report.overdue =
+                double_report_overdue(today, self.double_report_due_date, team, principal);
+            report.set_colour(double_report_colour(
+                today,
+                warnings,
+                self.double_report_due_date,
+                team.is_some() && principal.is_some(),
+            ));
         } else if self.double_report_due_date.is_some() {
-            report_missing(&mut out, today, self.double_report_due_date);
+            let due = self.double_report_due_date;
+            out.double_report = Some(fiveledger_proto::rounds::DoubleReport {
+                overdue: double_report_overdue(today, due, None, None),
+                colour: double_report_colour(today, warnings, due, false) as i32,
+                ..Default::default()
+            });
         }
         Ok(out)
     }
 }
 
-/// Nothing received yet: overdue once the due date has passed.
-fn report_missing(out: &mut Inspection, today: NaiveDate, due: Option<NaiveDate>) {
-    out.double_report = Some(fiveledger_proto::rounds::DoubleReport {
-        overdue: double_report_overdue(today, due, None, None),
-        ..Default::default()
-    });
+/// The four-colour warning of a double report: by the calendar while a
+/// part is missing, none once both are in (or before feedback set a date).
+fn double_report_colour(
+    today: NaiveDate,
+    warnings: &WarningSettings,
+    due: Option<NaiveDate>,
+    complete: bool,
+) -> WarningColour {
+    match due {
+        Some(due) if !complete => time_colour(due, today, warnings),
+        _ => WarningColour::Unspecified,
+    }
 }
 
 /// Encodes the timeline records of `inspection` for storage (the other
@@ -189,6 +214,7 @@ pub async fn to_protos(
     conn: &impl ConnectionTrait,
     rows: &[Model],
     today: NaiveDate,
+    warnings: &WarningSettings,
 ) -> ApiResult<Vec<Inspection>> {
     let names: Vec<String> = rows.iter().map(Model::name).collect();
     let links = look_backs_of(conn, &names).await?;
@@ -200,7 +226,7 @@ pub async fn to_protos(
                 .filter(|(of, _)| of == name)
                 .map(|(_, by)| by.clone())
                 .collect();
-            row.to_proto(today, later)
+            row.to_proto(today, warnings, later)
         })
         .collect()
 }
@@ -379,4 +405,26 @@ pub async fn steps(
             create_time: Some(to_timestamp(s.create_time)),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_double_report_is_coloured_until_both_parts_are_in() {
+        let t = WarningSettings::default();
+        let due = NaiveDate::from_ymd_opt(2026, 8, 1).expect("date");
+        let on = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("date");
+        let colour = |today, complete| double_report_colour(today, &t, Some(due), complete);
+        assert_eq!(colour(on(7, 1), false), WarningColour::Green);
+        assert_eq!(colour(on(7, 25), false), WarningColour::Blue);
+        assert_eq!(colour(on(8, 2), false), WarningColour::Yellow);
+        assert_eq!(colour(on(9, 1), false), WarningColour::Red);
+        assert_eq!(colour(on(9, 1), true), WarningColour::Unspecified);
+        assert_eq!(
+            double_report_colour(on(9, 1), &t, None, false),
+            WarningColour::Unspecified
+        );
+    }
 }
