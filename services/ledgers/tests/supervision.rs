@@ -465,6 +465,17 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
     // d, f red (61 days late); c reopened: yellow.
     assert_eq!((t.green, t.blue, t.yellow, t.red), (0, 0, 1, 2), "{t:?}");
     assert_eq!(t.overdue, 3);
+    // The same figures from the entries one by one: a round's scope reads
+    // no tallies, the whole subtree above did.
+    let one_by_one = statistics(
+        &app,
+        GetStatisticsRequest {
+            round: "rounds/r9".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(one_by_one.total.and_then(|r| r.counts), Some(t));
     // The SQL colour agrees with the colour on read.
     let mut on_read = [0i64; 5];
     for e in app.list(&admin(), "").await {

@@ -26,12 +26,13 @@ use sea_orm::{
 use tonic::{Request, Response, Status};
 
 use super::{Api, CLUE_HOLDERS};
-use crate::domain::scope::can_see;
+use crate::domain::scope::{BY_TARGET, SUPERVISING, can_see};
 use crate::storage::books;
 use crate::storage::entries::{self, Column as C};
 use crate::storage::postings;
 use crate::storage::publications;
 use crate::storage::statistics::{self, KeyColumn};
+use crate::storage::tallies;
 use crate::sweep;
 use fiveledger_platform::aip::names::parse_path;
 
@@ -90,6 +91,37 @@ fn add(into: &mut StatisticsCounts, g: &statistics::Group) {
             into.overdue += g.found;
         }
         WarningColour::Unspecified => {}
+    }
+}
+
+/// Every state but written off.
+const OPEN_STATES: [EntryState; 8] = [
+    EntryState::Open,
+    EntryState::HandedOver,
+    EntryState::Acknowledged,
+    EntryState::Planned,
+    EntryState::Rectifying,
+    EntryState::Transferred,
+    EntryState::AwaitingVerification,
+    EntryState::Reopened,
+];
+
+/// The subtree whose targets are exactly the entries the caller sees in
+/// the statistics' scope, if there is one (then the tallies can answer):
+/// a scope within the caller's own subtree for a role that sees by target,
+/// or the whole installation.
+fn tally_scope(caller: &Caller, scope_path: Option<&str>) -> Option<String> {
+    if !caller.has_any(BY_TARGET) {
+        return None;
+    }
+    let mine = caller.org_path.as_str();
+    match scope_path {
+        Some(path) => in_subtree(path, mine).then(|| path.to_owned()),
+        None if mine.is_empty() => Some(String::new()),
+        // Units and supervising bodies also see entries outside their
+        // subtree (by responsibility): only the entries can answer.
+        None => (!caller.has_role(Role::InspectedUnit) && !caller.has_any(SUPERVISING))
+            .then(|| mine.to_owned()),
     }
 }
 
@@ -632,14 +664,24 @@ impl Api {
             StatisticsGrouping::Colour | StatisticsGrouping::Unspecified => KeyColumn::None,
         };
         let today = self.clock.now().date_naive();
-        let groups = statistics::groups(
-            self.db.reader(),
-            filter,
-            key,
-            today,
-            &self.settings.thresholds(),
-        )
-        .await?;
+        let thresholds = self.settings.thresholds();
+        let whole_subtree =
+            r.round.is_empty() && r.inspection.is_empty() && start.is_none() && end.is_none();
+        let groups = match tally_scope(&caller, scope_path.as_deref()).filter(|_| whole_subtree) {
+            // A whole subtree: written-off entries from their tallies, the
+            // open ones (whose colour depends on the day) one by one.
+            Some(path) if key != KeyColumn::Round => {
+                let mut groups = tallies::groups(self.db.reader(), &path, key).await?;
+                let open = Condition::all()
+                    .add(C::State.is_in(OPEN_STATES.iter().map(|s| s.as_str_name())))
+                    .add(within_subtree(C::TargetPath, &path));
+                groups.extend(
+                    statistics::groups(self.db.reader(), open, key, today, &thresholds).await?,
+                );
+                groups
+            }
+            _ => statistics::groups(self.db.reader(), filter, key, today, &thresholds).await?,
+        };
         let clue_rows = self
             .clue_figures(&caller, &r, scope_path.as_deref(), grouping)
             .await?;

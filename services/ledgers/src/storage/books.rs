@@ -12,10 +12,10 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
 };
 
-use super::{entries, postings};
+use super::{entries, postings, tallies};
 use crate::domain::entry::{self as domain, kind_of, name_of, posting_name};
 use crate::domain::{journal, warning};
 
@@ -220,15 +220,19 @@ pub async fn append(
         .exec_without_returning(txn)
         .await
         .map_err(|e| conflict(e, entry_id))?;
+    let created = current.map_or(row.create_time_us, |old| old.create_time_us);
+    let model = projection(entry_id, &entry, created);
+    let after = model.clone().try_into_model().map_err(ApiError::internal)?;
+    tallies::shift(txn, current, &after).await?;
     match current {
         None => {
-            entries::Entity::insert(projection(entry_id, &entry, row.create_time_us))
+            entries::Entity::insert(model)
                 .exec_without_returning(txn)
                 .await
                 .map_err(|e| conflict(e, entry_id))?;
         }
         Some(old) => {
-            let mut model = projection(entry_id, &entry, old.create_time_us);
+            let mut model = model;
             model.id = NotSet;
             model.problem = NotSet;
             let updated = entries::Entity::update_many()

@@ -7,5 +7,6 @@ pub mod migrations;
 pub mod postings;
 pub mod publications;
 pub mod statistics;
+pub mod tallies;
 
 pub use migrations::Migrator;

@@ -4,7 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_ledger;
 mod m20261128_000002_supervision;
-mod m20261128_000003_step_dates;
+mod m20261128_000003_step_dates_and_tallies;
 
 pub struct Migrator;
 
@@ -15,7 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(fiveledger_platform::platform_tables::Migration),
             Box::new(m20261128_000001_ledger::Migration),
             Box::new(m20261128_000002_supervision::Migration),
-            Box::new(m20261128_000003_step_dates::Migration),
+            Box::new(m20261128_000003_step_dates_and_tallies::Migration),
         ]
     }
 }
