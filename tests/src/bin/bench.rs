@@ -4,6 +4,10 @@
 //!
 //!     cargo run --release -p fiveledger-e2e --bin bench -- --requests 4000 --concurrency 16
 //!
+//! With `--ledger-entries N` it also loads N ledger entries (93 % written
+//! off, as in the source) and measures GetStatistics over the whole tree,
+//! from the tallies, against the same figures read entry by entry.
+//!
 //! Set FIVELEDGER_TEST_DATABASE_URL=postgres://… to measure on PostgreSQL.
 
 use std::sync::Arc;
@@ -28,10 +32,16 @@ struct Args {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Ledger entries to load for the statistics scenarios (0: skip them).
+    #[arg(long, default_value_t = 0)]
+    ledger_entries: usize,
+    /// Requests per statistics scenario.
+    #[arg(long, default_value_t = 50)]
+    statistics_requests: usize,
 }
 
 struct Report {
-    name: &'static str,
+    name: String,
     elapsed: Duration,
     latencies: Vec<Duration>,
     errors: usize,
@@ -57,7 +67,7 @@ impl Report {
             })
             .unwrap_or_else(|| "   base".into());
         println!(
-            "{:<28} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {}",
+            "{:<48} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {}",
             self.name,
             rps,
             self.percentile(0.5),
@@ -71,7 +81,7 @@ impl Report {
 }
 
 /// Runs `n` calls of `call`, `concurrency` at a time.
-async fn measure<F, Fut>(name: &'static str, n: usize, concurrency: usize, call: F) -> Report
+async fn measure<F, Fut>(name: impl Into<String>, n: usize, concurrency: usize, call: F) -> Report
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send,
@@ -103,7 +113,7 @@ where
     let elapsed = start.elapsed();
     latencies.sort();
     Report {
-        name,
+        name: name.into(),
         elapsed,
         latencies,
         errors,
@@ -142,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
         args.concurrency
     );
     println!(
-        "{:<28} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} p50 vs base",
+        "{:<48} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} p50 vs base",
         "scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"
     );
     let (n, c) = (args.requests, args.concurrency);
@@ -211,6 +221,141 @@ async fn main() -> anyhow::Result<()> {
     .await
     .print(Some(&base));
 
+    if args.ledger_entries > 0 {
+        statistics(&suite, args.ledger_entries, args.statistics_requests).await?;
+    }
     suite.suite.stop().await?;
+    Ok(())
+}
+
+/// Loads `entries` entries straight into the ledger's tables: each opened
+/// and handed over through the books (two postings), then most written off
+/// in the projection directly (what the statistics read), and the tallies
+/// recounted. Spread over 10 cities × 10 counties × 20 units, 8 categories.
+async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> anyhow::Result<()> {
+    use fiveledger_ledgers::storage::{books, tallies};
+    use fiveledger_proto::ledgers::{HandOverDetail, OpenDetail, posting::Detail};
+    use sea_orm::ConnectionTrait;
+    let settings = fiveledger::service_settings(
+        &suite.env.settings,
+        fiveledger_ledgers::NAME,
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    );
+    let db = fiveledger_platform::storage::Db::connect(
+        &settings.database,
+        &settings
+            .data_dir
+            .join(format!("{}.sqlite", fiveledger_ledgers::NAME)),
+    )
+    .await?;
+    let signature = books::Signature {
+        actor: "bench".into(),
+        ..Default::default()
+    };
+    let date = |y, m, d| fiveledger_proto::google::r#type::Date {
+        year: y,
+        month: m,
+        day: d,
+    };
+    let started = Instant::now();
+    for chunk in (0..entries).step_by(1000) {
+        let txn = db.begin().await?;
+        for n in chunk..(chunk + 1000).min(entries) {
+            let id = format!("e{n:08}");
+            let target = format!("bench/c{}/x{}/u{}", n % 10, (n / 10) % 10, (n / 100) % 20);
+            let open = Detail::Open(OpenDetail {
+                problem: format!("problems/{id}"),
+                inspection: format!("rounds/r{}/inspections/u{}", n % 12, n % 2000),
+                round: format!("rounds/r{}", n % 12),
+                target: format!("organisations/u{}", n % 2000),
+                target_path: target,
+                category: format!("category-{}", n % 8),
+                title: format!("问题 {n}"),
+                ..Default::default()
+            });
+            books::append(&txn, None, &id, open, &signature).await?;
+            let row = books::lock(&txn, &id).await?.expect("just opened");
+            let hand_over = Detail::HandOver(HandOverDetail {
+                feedback_date: Some(date(2026, 1 + (n % 6) as i32, 1)),
+                due_date: Some(date(2026, 3 + (n % 10) as i32, 1)),
+            });
+            books::append(&txn, Some(&row), &id, hand_over, &signature).await?;
+        }
+        db.commit(txn).await?;
+    }
+    // 93 % written off; nine in a hundred of those late.
+    db.writer()
+        .execute_unprepared(
+            "UPDATE entries SET state = 'ENTRY_STATE_WRITTEN_OFF', \
+             first_written_off_date = CASE WHEN (CAST(SUBSTR(id, 2) AS BIGINT) % 100) < 9 \
+               THEN '2026-12-31' ELSE '2026-02-15' END, \
+             funds_recovered_fen = CAST(SUBSTR(id, 2) AS BIGINT) % 1000 \
+             WHERE (CAST(SUBSTR(id, 2) AS BIGINT) % 100) < 93",
+        )
+        .await?;
+    tallies::rebuild(db.writer()).await?;
+    println!(
+        "loaded {entries} ledger entries in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// GetStatistics over the whole tree, read from the tallies (the whole
+/// subtree) against the baseline of the same figures read entry by entry
+/// (a period from 2000 on makes the service read the entries).
+async fn statistics(
+    suite: &fiveledger_e2e::TestSuite,
+    entries: usize,
+    n: usize,
+) -> anyhow::Result<()> {
+    use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
+    use fiveledger_proto::ledgers::{GetStatisticsRequest, StatisticsGrouping};
+    load_ledger(suite, entries).await?;
+    // A viewer of the whole tree: sees by target, holds no clues.
+    let token = Arc::new(testing::token("bench-viewer", "", &[Role::Viewer]));
+    for (label, group_by) in [
+        ("total", StatisticsGrouping::Unspecified),
+        ("by organisation", StatisticsGrouping::Organisation),
+        ("by category", StatisticsGrouping::Category),
+        ("by colour", StatisticsGrouping::Colour),
+    ] {
+        let mut reports = Vec::new();
+        for (name, period_start) in [
+            (
+                "entry by entry (baseline)",
+                Some(fiveledger_e2e::date(2000, 1, 1)),
+            ),
+            ("tallies + open entries", None),
+        ] {
+            let (ch, t) = (suite.ledgers.clone(), token.clone());
+            let report = measure(format!("Stats {label}: {name}"), n, 1, move |_| {
+                let mut client = LedgerServiceClient::new(ch.clone());
+                let request = authed(
+                    &t,
+                    GetStatisticsRequest {
+                        organisation_path: String::new(),
+                        group_by: group_by as i32,
+                        period_start,
+                        ..Default::default()
+                    },
+                );
+                async move {
+                    let stats = client.get_statistics(request).await?.into_inner();
+                    let found = stats.total.and_then(|t| t.counts).map_or(0, |c| c.found);
+                    if found as usize != entries {
+                        return Err(tonic::Status::internal(format!(
+                            "counted {found} of {entries} entries"
+                        )));
+                    }
+                    Ok(())
+                }
+            })
+            .await;
+            reports.push(report);
+        }
+        reports[0].print(None);
+        reports[1].print(Some(&reports[0]));
+    }
     Ok(())
 }

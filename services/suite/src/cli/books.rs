@@ -132,6 +132,14 @@ fn counts_json(c: &StatisticsCounts) -> serde_json::Value {
         "people_disciplined": c.people_disciplined,
         "rules_established": c.rules_established,
         "green": c.green, "blue": c.blue, "yellow": c.yellow, "red": c.red,
+        "clues": c.clues.map(|k| json!({
+            "registered": k.registered, "transferred": k.transferred,
+            "disposed": k.disposed, "talk_or_letter": k.talk_or_letter,
+            "preliminary_verification": k.preliminary_verification,
+            "hold": k.hold, "conclude": k.conclude, "with_outcome": k.with_outcome,
+            "case_filed": k.case_filed, "disciplined": k.disciplined,
+            "organisational_handling": k.organisational_handling, "cleared": k.cleared,
+        })),
     })
 }
 
@@ -175,7 +183,7 @@ pub async fn stats(args: &StatsArgs, services: &Services) -> anyhow::Result<()> 
             println!("statistics of {} as of {as_of}", args.scope);
             print!("{:<32}", "");
             for (label, _) in &groups {
-                print!("{:>16}", truncate(label, 15));
+                print!("{:>16}", column_label(label));
             }
             println!();
             for (i, (label, kind)) in SUMMARY_FIGURES.iter().enumerate() {
@@ -196,8 +204,19 @@ pub async fn stats(args: &StatsArgs, services: &Services) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
+/// A column heading of at most 15 characters: the last segment of a path
+/// or name (what tells sibling rows apart), cut from the left.
+fn column_label(label: &str) -> String {
+    let tail = label.rsplit('/').next().unwrap_or(label);
+    let tail = tail.strip_prefix("WARNING_COLOUR_").unwrap_or(tail);
+    let chars: Vec<char> = tail.chars().collect();
+    if chars.len() <= 15 {
+        tail.to_owned()
+    } else {
+        std::iter::once('…')
+            .chain(chars[chars.len() - 14..].iter().copied())
+            .collect()
+    }
 }
 
 pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Result<()> {
@@ -389,4 +408,18 @@ pub async fn sweep(args: &SweepArgs, services: &Services) -> anyhow::Result<()> 
         ),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_label;
+
+    #[test]
+    fn column_labels_keep_what_tells_rows_apart() {
+        assert_eq!(column_label("demo-region/demo-city/demo-c0"), "demo-c0");
+        assert_eq!(column_label("rounds/demo-round-12"), "demo-round-12");
+        assert_eq!(column_label("WARNING_COLOUR_YELLOW"), "YELLOW");
+        assert_eq!(column_label("a-very-long-category-code"), "…-category-code");
+        assert_eq!(column_label("total"), "total");
+    }
 }

@@ -629,6 +629,9 @@ pub const SUMMARY_FIGURES: &[(&str, Figure)] = &[
     ("蓝 Blue", Figure::Count),
     ("黄 Yellow", Figure::Count),
     ("红 Red", Figure::Count),
+    ("问题线索 Clues", Figure::Count),
+    ("线索已处置 Clues disposed", Figure::Count),
+    ("线索已办结 Clues concluded", Figure::Count),
 ];
 
 /// The value of the `i`-th summary figure (yuan for money).
@@ -652,7 +655,11 @@ pub fn figure(c: &StatisticsCounts, i: usize) -> f64 {
         15 => c.green as f64,
         16 => c.blue as f64,
         17 => c.yellow as f64,
-        _ => c.red as f64,
+        18 => c.red as f64,
+        // Clue figures: zero for callers who hold no clues.
+        19 => c.clues.map_or(0, |k| k.registered) as f64,
+        20 => c.clues.map_or(0, |k| k.disposed) as f64,
+        _ => c.clues.map_or(0, |k| k.with_outcome) as f64,
     }
 }
 
