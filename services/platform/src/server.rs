@@ -9,7 +9,6 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use sea_orm_migration::MigratorTrait;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -106,8 +105,6 @@ pub async fn start<M: MigratorTrait>(
     let router = Server::builder()
         .concurrency_limit_per_connection(settings.limits.concurrency_per_connection)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        // Small responses must not wait for the peer's delayed ACK.
-        .tcp_nodelay(true)
         .trace_fn(move |request| crate::telemetry::rpc_span(service, request))
         .layer(crate::metrics::RpcMetrics::new(service, spec.roles))
         .layer(gate.clone())
@@ -115,10 +112,12 @@ pub async fn start<M: MigratorTrait>(
         .add_service(health)
         .add_service(v1)
         .add_service(v1alpha);
-    let serving = tokio::spawn(router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(listener),
-        stop.clone().cancelled_owned(),
-    ));
+    // Small responses must not wait for the peer's delayed ACK. The
+    // builder's `tcp_nodelay` is ignored for an incoming stream we bind
+    // ourselves, so the accepted sockets get it here.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let serving =
+        tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned()));
     tracing::info!(service, %addr, "listening; migrating");
 
     if let Err(err) = db.migrate::<M>().await {

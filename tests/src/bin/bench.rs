@@ -127,7 +127,16 @@ fn orgs(channel: &Channel) -> OrganisationServiceClient<Channel> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let suite = spawn_suite(Default::default()).await;
+    // No periodic warning sweep: it would post warnings for the loaded
+    // entries while the statistics are measured.
+    let suite = spawn_suite(fiveledger::Domains {
+        ledgers: fiveledger_ledgers::LedgersSettings {
+            sweep_interval_seconds: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
     let token = Arc::new(testing::token("bench", "", &[Role::Admin]));
     let rounds = suite.rounds.clone();
     // A tree to read from: a region, 20 cities.
