@@ -333,6 +333,48 @@ async fn an_entry_goes_green_blue_yellow_red_with_one_notice_each_and_catches_up
     assert!(verified.valid, "{verified:?}");
 }
 
+/// Nobody runs the sweep: the service's own periodic sweep records the
+/// colour change with its notice, once.
+#[tokio::test]
+async fn the_periodic_sweep_posts_the_notice_without_being_asked() {
+    let clock = Clock::fixed(at(2026, 7, 1));
+    let upstream = Upstream::start().await;
+    let env = fiveledger_platform::testing::TestEnv::new("ledgers");
+    let settings = fiveledger_ledgers::LedgersSettings {
+        sweep_interval_seconds: 1,
+        ..Default::default()
+    };
+    let (running, channel) = start_ledgers_with(&env, &upstream.url, settings, clock.clone()).await;
+    let app = TestApp {
+        running,
+        channel,
+        env,
+        upstream,
+    };
+    seed_rounds(&app);
+    let entry = handed_over(&app, INSPECTION, vec![problem("p1", "xingning")]).await;
+    let name = entry[0].name.clone();
+    // Overdue (due 7-31): the next sweep posts a supervision notice.
+    clock.set(at(2026, 8, 5));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let posted = loop {
+        let ws = warnings(&app, &name).await;
+        if !ws.is_empty() || Instant::now() > deadline {
+            break ws;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(posted.len(), 1, "one notice from the periodic sweep");
+    assert_eq!(posted[0].to_colour(), WarningColour::Yellow);
+    assert_eq!(
+        posted[0].notice.as_ref().expect("notice").kind(),
+        NoticeKind::SupervisionNotice
+    );
+    // Later sweeps find nothing new.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(warnings(&app, &name).await.len(), 1);
+}
+
 #[tokio::test]
 async fn two_servers_sweeping_at_once_post_one_notice_per_change() {
     let clock = Clock::fixed(at(2026, 7, 1));

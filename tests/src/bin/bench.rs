@@ -303,6 +303,9 @@ async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> anyho
         )
         .await?;
     tallies::rebuild(db.writer()).await?;
+    // Planner statistics, as autovacuum (PostgreSQL) or a routine ANALYZE
+    // (SQLite) would have them after a bulk load.
+    db.writer().execute_unprepared("ANALYZE").await?;
     println!(
         "loaded {entries} ledger entries in {:.1} s",
         started.elapsed().as_secs_f64()
