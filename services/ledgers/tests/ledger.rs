@@ -754,7 +754,28 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
         .expect("verify")
         .into_inner();
     assert!(verified.valid, "{verified:?}");
+    assert_eq!(verified.tally_fault, "");
     assert_eq!(verified.entries, 2);
+    // The statistics' tallies are checked against the written-off entries.
+    db.writer()
+        .execute_unprepared(
+            "UPDATE entry_tallies SET funds_recovered_fen = funds_recovered_fen + 1",
+        )
+        .await
+        .expect("tamper with the tallies");
+    let verified = ledger
+        .verify_journal(authed(&office(), VerifyJournalRequest::default()))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(!verified.valid);
+    assert!(verified.tally_fault.contains("tallies"), "{verified:?}");
+    db.writer()
+        .execute_unprepared(
+            "UPDATE entry_tallies SET funds_recovered_fen = funds_recovered_fen - 1",
+        )
+        .await
+        .expect("restore the tallies");
     let id = name.trim_start_matches("entries/");
     db.writer()
         .execute_unprepared(&format!(

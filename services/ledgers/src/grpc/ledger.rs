@@ -28,6 +28,7 @@ use crate::domain::warning::{self, Thresholds};
 use crate::storage::books::{self, Signature};
 use crate::storage::entries::{self, Column as C};
 use crate::storage::statistics::colour_sql;
+use crate::storage::tallies;
 
 /// One step on one entry, as parsed from its request.
 struct Step {
@@ -821,9 +822,20 @@ impl LedgerService for Api {
             let path = parse_path("organisation_path", &r.organisation_path)?;
             filter = filter.add(within_subtree(C::TargetPath, &path));
         }
-        Ok(Response::new(
-            books::verify(self.db.reader(), filter).await?,
-        ))
+        let mut out = books::verify(self.db.reader(), filter).await?;
+        // The tallies of a whole subtree are checked against its entries.
+        let whole = r.entry.is_empty() && r.inspection.is_empty() && r.round.is_empty();
+        let path = (!r.organisation_path.is_empty()).then_some(r.organisation_path.as_str());
+        if let Some(path) = super::supervision::tally_scope(&caller, path).filter(|_| whole) {
+            let today = self.clock.now().date_naive();
+            let thresholds = self.settings.thresholds();
+            if let Some(fault) = tallies::check(self.db.reader(), &path, today, &thresholds).await?
+            {
+                out.tally_fault = fault;
+                out.valid = false;
+            }
+        }
+        Ok(Response::new(out))
     }
 
     type WatchWarningsStream = super::supervision::WarningStream;

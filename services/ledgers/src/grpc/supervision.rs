@@ -110,7 +110,7 @@ const OPEN_STATES: [EntryState; 8] = [
 /// the statistics' scope, if there is one (then the tallies can answer):
 /// a scope within the caller's own subtree for a role that sees by target,
 /// or the whole installation.
-fn tally_scope(caller: &Caller, scope_path: Option<&str>) -> Option<String> {
+pub(super) fn tally_scope(caller: &Caller, scope_path: Option<&str>) -> Option<String> {
     if !caller.has_any(BY_TARGET) {
         return None;
     }

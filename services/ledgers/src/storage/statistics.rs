@@ -42,7 +42,7 @@ pub enum KeyColumn {
 }
 
 /// One (key, colour) group's sums.
-#[derive(Debug, Clone, Default, FromQueryResult)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromQueryResult)]
 pub struct Group {
     pub key: String,
     pub colour: i32,

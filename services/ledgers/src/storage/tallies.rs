@@ -202,3 +202,30 @@ pub async fn groups(
         .await?;
     Ok(rows)
 }
+
+/// What is wrong with the tallies of the subtree `path`, if anything: they
+/// must equal the same sums taken over its written-off entries one by one.
+pub async fn check(
+    conn: &impl ConnectionTrait,
+    path: &str,
+    today: chrono::NaiveDate,
+    t: &crate::domain::warning::Thresholds,
+) -> ApiResult<Option<String>> {
+    let kept = groups(conn, path, KeyColumn::None).await?;
+    let written_off = Condition::all()
+        .add(entries::Column::State.eq(EntryState::WrittenOff.as_str_name()))
+        .add(within_subtree(entries::Column::TargetPath, path));
+    let counted = super::statistics::groups(conn, written_off, KeyColumn::None, today, t).await?;
+    let (kept, counted) = (
+        kept.first().cloned().unwrap_or_default(),
+        counted.first().cloned().unwrap_or_default(),
+    );
+    Ok((kept != counted).then(|| {
+        format!(
+            "the statistics' tallies of {} differ from its written-off entries: kept {:?}, counted {:?}",
+            if path.is_empty() { "everything" } else { path },
+            kept,
+            counted
+        )
+    }))
+}
