@@ -382,4 +382,30 @@ async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
     .await
     .expect_err("bad grouping");
     assert_eq!(bad_field(&err), "group_by");
+    let err = stats(
+        office(),
+        GetClueStatisticsRequest {
+            period_start: date(20),
+            period_end: date(10),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("reversed period");
+    assert_eq!(bad_field(&err), "period_end");
+    let none = stats(
+        office(),
+        GetClueStatisticsRequest {
+            period_end: Some(Date {
+                year: 2000,
+                month: 1,
+                day: 1,
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("an old period")
+    .into_inner();
+    assert!(none.rows.is_empty(), "registered today, not in 2000");
 }

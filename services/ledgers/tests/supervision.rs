@@ -518,6 +518,42 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
     )
     .await;
     assert_eq!(one_by_one.total.and_then(|r| r.counts), Some(t));
+    // A period narrows by the day entries were opened.
+    let since_2000 = statistics(
+        &app,
+        GetStatisticsRequest {
+            period_start: Some(date(2000, 1, 1)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(since_2000.total.and_then(|r| r.counts), Some(t));
+    let in_2000 = statistics(
+        &app,
+        GetStatisticsRequest {
+            period_start: Some(date(2000, 1, 1)),
+            period_end: Some(date(2000, 12, 31)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        in_2000.total.and_then(|r| r.counts).map(|c| c.found),
+        Some(0)
+    );
+    let reversed = app
+        .ledger()
+        .get_statistics(authed(
+            &office(),
+            GetStatisticsRequest {
+                period_start: Some(date(2026, 2, 1)),
+                period_end: Some(date(2026, 1, 1)),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("a reversed period");
+    assert_eq!(bad_field(&reversed), "period_end");
     // The SQL colour agrees with the colour on read.
     let mut on_read = [0i64; 5];
     for e in app.list(&admin(), "").await {

@@ -52,6 +52,51 @@ pub fn from_optional_date(field: &str, d: Option<&Date>) -> Result<Option<NaiveD
     d.map(|d| from_date(field, d)).transpose()
 }
 
+/// A period of whole days (UTC) from the request fields `period_start` and
+/// `period_end`, either open-ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Period {
+    pub start: Option<NaiveDate>,
+    pub end: Option<NaiveDate>,
+}
+
+impl Period {
+    /// Parses `period_start` / `period_end`; an end before the start is
+    /// refused, naming `period_end`.
+    pub fn parse(start: Option<&Date>, end: Option<&Date>) -> Result<Self, ApiError> {
+        let start = from_optional_date("period_start", start)?;
+        let end = from_optional_date("period_end", end)?;
+        if let (Some(s), Some(e)) = (start, end)
+            && s > e
+        {
+            return Err(ApiError::invalid(
+                "period_end",
+                "PERIOD_REVERSED",
+                "period_end is before period_start",
+            ));
+        }
+        Ok(Self { start, end })
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.start.is_none() && self.end.is_none()
+    }
+
+    /// The first instant inside the period, if it has a start.
+    pub fn from_time(&self) -> Option<DateTime<Utc>> {
+        self.start.map(midnight)
+    }
+
+    /// The first instant after the period, if it has an end.
+    pub fn until_time(&self) -> Option<DateTime<Utc>> {
+        self.end.map(|e| midnight(e + chrono::Days::new(1)))
+    }
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
 /// The time the domain sees. Real by default; tests may pin and move it.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {

@@ -10,7 +10,7 @@ use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::{exists_or_internal, within_subtree};
-use fiveledger_platform::time::from_optional_date;
+use fiveledger_platform::time::Period;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::clue_service_server::ClueService;
 use fiveledger_proto::issues::*;
@@ -207,24 +207,12 @@ impl ClueService for Api {
             parse_inspection("inspection", &r.inspection)?;
             filter = filter.add(store::Column::Inspection.eq(r.inspection.clone()));
         }
-        let start = from_optional_date("period_start", r.period_start.as_ref())?;
-        let end = from_optional_date("period_end", r.period_end.as_ref())?;
-        if let (Some(s), Some(e)) = (start, end)
-            && s > e
-        {
-            return Err(ApiError::invalid(
-                "period_end",
-                "EMPTY_PERIOD",
-                "period_end is before period_start",
-            )
-            .into());
+        let period = Period::parse(r.period_start.as_ref(), r.period_end.as_ref())?;
+        if let Some(from) = period.from_time() {
+            filter = filter.add(store::Column::CreateTime.gte(from));
         }
-        let midnight = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
-        if let Some(s) = start {
-            filter = filter.add(store::Column::CreateTime.gte(midnight(s)));
-        }
-        if let Some(e) = end {
-            filter = filter.add(store::Column::CreateTime.lt(midnight(e + chrono::Days::new(1))));
+        if let Some(until) = period.until_time() {
+            filter = filter.add(store::Column::CreateTime.lt(until));
         }
         let key = match ClueGrouping::try_from(r.group_by) {
             Ok(ClueGrouping::Unspecified) => None,

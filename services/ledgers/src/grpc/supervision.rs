@@ -10,7 +10,7 @@ use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::storage::{is_unique_violation, within_subtree};
-use fiveledger_platform::time::{from_optional_date, to_date};
+use fiveledger_platform::time::{Period, to_date};
 use fiveledger_platform::{ApiError, ApiResult, outbox};
 use fiveledger_proto::issues::{
     ClueCounts, ClueGrouping, ClueStatisticsRow, GetClueStatisticsRequest,
@@ -615,28 +615,12 @@ impl Api {
             names::parse_nested("inspection", &r.inspection, "rounds", "inspections")?;
             filter = filter.add(C::Inspection.eq(r.inspection.clone()));
         }
-        let start = from_optional_date("period_start", r.period_start.as_ref())?;
-        let end = from_optional_date("period_end", r.period_end.as_ref())?;
-        if let (Some(s), Some(e)) = (start, end)
-            && s > e
-        {
-            return Err(ApiError::invalid(
-                "period_end",
-                "PERIOD_REVERSED",
-                "period_end is before period_start",
-            )
-            .into());
+        let period = Period::parse(r.period_start.as_ref(), r.period_end.as_ref())?;
+        if let Some(from) = period.from_time() {
+            filter = filter.add(C::CreateTimeUs.gte(from.timestamp_micros()));
         }
-        let micros = |d: chrono::NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc().timestamp_micros())
-                .unwrap_or_default()
-        };
-        if let Some(s) = start {
-            filter = filter.add(C::CreateTimeUs.gte(micros(s)));
-        }
-        if let Some(e) = end {
-            filter = filter.add(C::CreateTimeUs.lt(micros(e + chrono::Days::new(1))));
+        if let Some(until) = period.until_time() {
+            filter = filter.add(C::CreateTimeUs.lt(until.timestamp_micros()));
         }
         if r.organisation_depth < 0 || r.organisation_depth > 64 {
             return Err(ApiError::invalid(
@@ -665,8 +649,7 @@ impl Api {
         };
         let today = self.clock.now().date_naive();
         let thresholds = self.settings.thresholds();
-        let whole_subtree =
-            r.round.is_empty() && r.inspection.is_empty() && start.is_none() && end.is_none();
+        let whole_subtree = r.round.is_empty() && r.inspection.is_empty() && period.is_open();
         let groups = match tally_scope(&caller, scope_path.as_deref()).filter(|_| whole_subtree) {
             // A whole subtree: written-off entries from their tallies, the
             // open ones (whose colour depends on the day) one by one.
