@@ -12,9 +12,6 @@ pub struct LedgersSettings {
     /// service's), copied in when the service starts.
     #[serde(skip)]
     pub warnings: fiveledger_platform::deadline::WarningSettings,
-    /// Days a supervision notice (督办通知书) gives the unit to reply
-    /// (`FIVELEDGER_LEDGERS__NOTICE_REPLY_DAYS`).
-    pub notice_reply_days: u32,
     /// Seconds between periodic warning sweeps; 0 turns the periodic sweep
     /// off (`FIVELEDGER_LEDGERS__SWEEP_INTERVAL_SECONDS`).
     pub sweep_interval_seconds: u64,
@@ -25,7 +22,6 @@ impl Default for LedgersSettings {
         Self {
             due_days: DueDays::default(),
             warnings: Default::default(),
-            notice_reply_days: 10,
             sweep_interval_seconds: 600,
         }
     }
@@ -33,11 +29,7 @@ impl Default for LedgersSettings {
 
 impl LedgersSettings {
     pub fn thresholds(&self) -> crate::domain::warning::Thresholds {
-        crate::domain::warning::Thresholds {
-            blue_days: self.warnings.blue_days,
-            red_days: self.warnings.red_days,
-            reply_days: self.notice_reply_days,
-        }
+        self.warnings
     }
 }
 

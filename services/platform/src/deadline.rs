@@ -7,7 +7,7 @@ use chrono::{Days, NaiveDate};
 use fiveledger_proto::ledgers::WarningColour;
 use serde::{Deserialize, Serialize};
 
-/// `FIVELEDGER_WARNINGS__BLUE_DAYS` / `__RED_DAYS`.
+/// `FIVELEDGER_WARNINGS__BLUE_DAYS` / `__RED_DAYS` / `__REPLY_DAYS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WarningSettings {
@@ -15,6 +15,8 @@ pub struct WarningSettings {
     pub blue_days: u32,
     /// Red this many days after a due date.
     pub red_days: u32,
+    /// Days a written supervision notice (督办通知书) gives to reply.
+    pub reply_days: u32,
 }
 
 impl Default for WarningSettings {
@@ -22,6 +24,7 @@ impl Default for WarningSettings {
         Self {
             blue_days: 7,
             red_days: 30,
+            reply_days: 10,
         }
     }
 }

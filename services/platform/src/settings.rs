@@ -41,6 +41,7 @@ Settings (defaults < --config FILE < environment):
   FIVELEDGER_UPSTREAM__ROUNDS / __ISSUES / __LEDGERS  URLs of the other services
   FIVELEDGER_METRICS_LISTEN         address of the Prometheus /metrics endpoint (off when unset)
   FIVELEDGER_WARNINGS__BLUE_DAYS / __RED_DAYS  four-colour warnings: blue this many days before a due date, red this many after [7 / 30]
+  FIVELEDGER_WARNINGS__REPLY_DAYS   days a written supervision notice gives to reply [10]
   OTEL_EXPORTER_OTLP_ENDPOINT       export traces over OTLP/gRPC to this collector";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

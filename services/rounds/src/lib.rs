@@ -6,8 +6,11 @@ pub mod domain;
 pub mod grpc;
 pub mod settings;
 pub mod storage;
+pub mod sweep;
 
 use std::sync::Arc;
+
+use futures::FutureExt;
 
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
@@ -34,14 +37,16 @@ pub async fn start(
     };
     let handler_stop = stop.clone();
     server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _signer| {
+        let settings = Arc::new(settings);
+        let mut background = Vec::new();
+        if settings.sweep_interval_seconds > 0 {
+            background.push(
+                sweep::run_periodic(db.clone(), settings.clone(), handler_stop.clone()).boxed(),
+            );
+        }
         Ok(Wiring {
-            routes: grpc::routes(
-                db.clone(),
-                Arc::new(settings),
-                server_settings,
-                handler_stop,
-            ),
-            background: Vec::new(),
+            routes: grpc::routes(db.clone(), settings, server_settings, handler_stop),
+            background,
         })
     })
     .await

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub struct RoundsSettings {
     /// Days after feedback within which the double report (双报告) is due.
     pub double_report_days: u32,
+    /// Seconds between periodic double-report sweeps (四色预警); 0 turns
+    /// the periodic sweep off (`FIVELEDGER_ROUNDS__SWEEP_INTERVAL_SECONDS`).
+    pub sweep_interval_seconds: u64,
     /// The shared four-colour thresholds (section `[warnings]`), copied in
     /// when the service starts.
     #[serde(skip)]
@@ -18,6 +21,7 @@ impl Default for RoundsSettings {
     fn default() -> Self {
         Self {
             double_report_days: 60,
+            sweep_interval_seconds: 600,
             warnings: Default::default(),
         }
     }

@@ -792,6 +792,93 @@ async fn the_double_report_is_due_the_configured_days_after_feedback() {
     );
 }
 
+/// 四色预警 of the double report: overdue, the sweep sends one written
+/// supervision notice (a timeline step), never twice, and nothing once both
+/// parts are in.
+#[tokio::test]
+async fn an_overdue_double_report_gets_one_supervision_notice() {
+    use fiveledger_proto::ledgers::WarningColour;
+    let app = spawn_with(fiveledger_rounds::RoundsSettings {
+        double_report_days: 30,
+        sweep_interval_seconds: 0,
+        ..Default::default()
+    })
+    .await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    start_round(&mut c, "r9").await;
+    let i = &mut c.inspections;
+    i.record_briefing(s.briefing()).await.expect("briefing");
+    i.start_stationing(s.station(&s.token))
+        .await
+        .expect("station");
+    i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+        .await
+        .expect("mid");
+    i.report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+        .await
+        .expect("comp");
+    // Due ten days ago.
+    let feedback = today() - chrono::Days::new(40);
+    i.give_feedback(s.feedback(day(feedback), day(feedback)))
+        .await
+        .expect("feedback");
+    i.start_rectification(s.rectify()).await.expect("rectify");
+    let sweep = |token: String| {
+        let mut client = InspectionServiceClient::new(app.channel.clone());
+        async move {
+            client
+                .sweep_double_reports(authed(&token, SweepDoubleReportsRequest {}))
+                .await
+        }
+    };
+    let viewer = testing::token("v", "guangxi/nanning", &[Role::Viewer]);
+    assert_eq!(
+        sweep(viewer).await.expect_err("a viewer").code(),
+        Code::PermissionDenied
+    );
+    let first = sweep(s.token.clone()).await.expect("sweep").into_inner();
+    assert_eq!((first.inspections_checked, first.notices), (1, 1));
+    let again = sweep(s.token.clone()).await.expect("sweep").into_inner();
+    assert_eq!(again.notices, 0, "one notice per colour");
+
+    let timeline = i
+        .get_inspection_timeline(authed(
+            &s.token,
+            GetInspectionTimelineRequest {
+                name: s.name.clone(),
+            },
+        ))
+        .await
+        .expect("timeline")
+        .into_inner();
+    let report = timeline
+        .inspection
+        .and_then(|i| i.double_report)
+        .expect("double report");
+    assert_eq!(report.colour(), WarningColour::Yellow);
+    assert_eq!(report.notified_colour(), WarningColour::Yellow);
+    let notices: Vec<_> = timeline
+        .steps
+        .iter()
+        .filter(|st| st.step == "DoubleReportWarning")
+        .collect();
+    assert_eq!(notices.len(), 1);
+    assert!(
+        notices[0].description.starts_with("督办通知书"),
+        "{notices:?}"
+    );
+
+    // Both parts in: no colour, nothing to send.
+    let received = today() - chrono::Days::new(1);
+    for kind in [DoubleReportKind::Team, DoubleReportKind::Principal] {
+        i.record_double_report(s.double_report(kind, day(received)))
+            .await
+            .expect("received");
+    }
+    let done = sweep(s.token.clone()).await.expect("sweep").into_inner();
+    assert_eq!(done.notices, 0);
+}
+
 #[tokio::test]
 async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffing() {
     let app = spawn().await;

@@ -17,35 +17,11 @@ use super::entry::date_of;
 
 pub const ENTRY_ITEM: &str = "entry";
 
-/// The configured thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Thresholds {
-    /// Blue from this many days before the due date.
-    pub blue_days: u32,
-    /// Red this many days after the due date.
-    pub red_days: u32,
-    /// Days a supervision notice gives the unit to reply.
-    pub reply_days: u32,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self {
-            blue_days: 7,
-            red_days: 30,
-            reply_days: 10,
-        }
-    }
-}
+/// The configured thresholds: the shared `[warnings]` settings.
+pub type Thresholds = fiveledger_platform::deadline::WarningSettings;
 
 /// The colour by the calendar alone (the rule every service shares).
-pub fn time_colour(due: NaiveDate, today: NaiveDate, t: &Thresholds) -> WarningColour {
-    let shared = fiveledger_platform::deadline::WarningSettings {
-        blue_days: t.blue_days,
-        red_days: t.red_days,
-    };
-    fiveledger_platform::deadline::time_colour(due, today, &shared)
-}
+pub use fiveledger_platform::deadline::time_colour;
 
 /// The colour an open item with due date `due` and ladder `ladder` shows on
 /// `today`: the calendar colour, raised to red for a second yellow, and never

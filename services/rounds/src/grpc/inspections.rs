@@ -1069,6 +1069,17 @@ impl InspectionService for Api {
         .await
     }
 
+    async fn sweep_double_reports(
+        &self,
+        request: Request<SweepDoubleReportsRequest>,
+    ) -> Result<Response<SweepDoubleReportsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        Ok(Response::new(
+            crate::sweep::sweep(&self.db, &self.settings.warnings, today(), &caller.actor())
+                .await?,
+        ))
+    }
+
     async fn close_inspection(
         &self,
         request: Request<CloseInspectionRequest>,

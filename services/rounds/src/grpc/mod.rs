@@ -165,6 +165,10 @@ pub const ROLES: RoleTable = &[
         OFFICE,
     ),
     (
+        "/fiveledger.rounds.v1.InspectionService/SweepDoubleReports",
+        OFFICE,
+    ),
+    (
         "/fiveledger.rounds.v1.EventService/WatchEvents",
         &[Role::Service],
     ),

@@ -6,7 +6,7 @@ use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::aip::{etag, field_mask};
 use fiveledger_platform::auth::Caller;
-use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::outbox;
 use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::organisation_service_server::OrganisationService;
@@ -16,18 +16,11 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::Api;
+use super::scope::context;
 use crate::domain::organisation::{self as domain, COLLECTION, NewOrganisation};
 use crate::storage::organisations::{self as store, ListQuery, Order};
 
 const MAX_BATCH: usize = 1000;
-
-fn context(caller: &Caller, request_id: &str) -> EventContext {
-    EventContext {
-        actor: caller.actor(),
-        request_id: request_id.to_owned(),
-        traceparent: String::new(),
-    }
-}
 
 /// Reads an organisation the caller may see, or NOT_FOUND.
 async fn visible(

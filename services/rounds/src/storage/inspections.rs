@@ -126,7 +126,7 @@ impl Model {
 
 /// The four-colour warning of a double report: by the calendar while a
 /// part is missing, none once both are in (or before feedback set a date).
-fn double_report_colour(
+pub fn double_report_colour(
     today: NaiveDate,
     warnings: &WarningSettings,
     due: Option<NaiveDate>,

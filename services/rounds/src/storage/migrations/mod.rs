@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_organisations;
 mod m20261128_000002_rounds;
+mod m20261128_000003_double_report_sweep;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(fiveledger_platform::platform_tables::Migration),
             Box::new(m20261128_000001_organisations::Migration),
             Box::new(m20261128_000002_rounds::Migration),
+            Box::new(m20261128_000003_double_report_sweep::Migration),
         ]
     }
 }

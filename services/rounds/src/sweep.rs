@@ -1,0 +1,235 @@
+//! 四色预警 of double reports (双报告): a missing double report turns blue
+//! before its due date, yellow after it and red well after, by the shared
+//! thresholds. The sweep records each colour it reaches, once, with its
+//! notice: a timeline step of the inspection and a `DoubleReportWarned`
+//! event. Its due date never moves, so colours only rise.
+
+use std::time::Duration;
+
+use chrono::{Days, NaiveDate};
+use fiveledger_platform::deadline::WarningSettings;
+use fiveledger_platform::lease::Lease;
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::storage::Db;
+use fiveledger_platform::time::to_date;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::ledgers::{DeadlineKind, Notice, NoticeKind, WarningColour, WarningDetail};
+use fiveledger_proto::rounds::{DoubleReportWarned, InspectionPhase, SweepDoubleReportsResponse};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio_util::sync::CancellationToken;
+
+use crate::settings::RoundsSettings;
+use crate::storage::inspections::{self as store, Column as C, encode_records};
+
+/// The item name warnings of a double report carry.
+pub const ITEM: &str = "double_report";
+/// The actor of the periodic sweep's steps.
+pub const SERVICE_ACTOR: &str = "service:rounds";
+const BATCH: u64 = 500;
+
+/// The notice a double report reaching `to` sends.
+fn notice(
+    row: &store::Model,
+    due: NaiveDate,
+    to: WarningColour,
+    today: NaiveDate,
+    t: &WarningSettings,
+) -> Notice {
+    let unit = crate::domain::organisation::name_of(&row.target_id);
+    let what = format!("the double report (双报告) of {}", row.name());
+    let due = due.format("%Y-%m-%d");
+    let mut n = Notice {
+        issue_date: Some(to_date(today)),
+        ..Default::default()
+    };
+    match to {
+        WarningColour::Blue => {
+            n.set_kind(NoticeKind::Reminder);
+            n.addressees = vec![unit];
+            n.text = format!("提醒: {what} is due on {due}.");
+        }
+        WarningColour::Yellow => {
+            n.set_kind(NoticeKind::SupervisionNotice);
+            n.addressees = vec![unit];
+            let reply = today + Days::new(u64::from(t.reply_days));
+            n.reply_due_date = Some(to_date(reply));
+            n.text = format!(
+                "督办通知书: {what} was due on {due} and is overdue; reply by {}.",
+                reply.format("%Y-%m-%d")
+            );
+        }
+        _ => {
+            n.set_kind(NoticeKind::Circular);
+            n.addressees = vec![format!("office:{}", row.round_organisation_path)];
+            n.text = format!("通报: {what}, due on {due}, is seriously overdue.");
+        }
+    }
+    n
+}
+
+/// Records the new colour of one double report, if it rose since the last
+/// notice; None when there is nothing to send. Checked again under the
+/// row's revision, so two sweeps never send the same notice twice.
+async fn warn_one(
+    db: &Db,
+    row: &store::Model,
+    today: NaiveDate,
+    t: &WarningSettings,
+    ctx: &EventContext,
+) -> ApiResult<bool> {
+    let mut records = row.records()?;
+    let report = records.double_report.get_or_insert_with(Default::default);
+    let Some(due) = row.double_report_due_date else {
+        return Ok(false);
+    };
+    let complete = report.team_report.is_some() && report.principal_report.is_some();
+    let to = store::double_report_colour(today, t, Some(due), complete);
+    let from = report.notified_colour();
+    if to <= from {
+        return Ok(false);
+    }
+    report.set_notified_colour(to);
+    let warning = WarningDetail {
+        item: ITEM.to_owned(),
+        kind: DeadlineKind::DoubleReport as i32,
+        due_date: Some(to_date(due)),
+        from_colour: from as i32,
+        to_colour: to as i32,
+        notice: Some(notice(row, due, to, today, t)),
+        as_of: Some(to_date(today)),
+    };
+    let txn = db.begin().await?;
+    let result: ApiResult<()> = async {
+        let mut model: store::ActiveModel = row.clone().into();
+        model.records = Set(encode_records(&records));
+        model.revision = Set(row.revision + 1);
+        model.update_time = Set(chrono::Utc::now());
+        let updated = store::update_if_revision(&txn, model, row.revision).await?;
+        let text = warning
+            .notice
+            .as_ref()
+            .map(|n| n.text.clone())
+            .unwrap_or_default();
+        store::record_step(
+            &txn,
+            &updated,
+            "DoubleReportWarning",
+            &ctx.actor,
+            &ctx.request_id,
+            text,
+        )
+        .await?;
+        let inspection = store::to_protos(&txn, std::slice::from_ref(&updated), today, t)
+            .await?
+            .remove(0);
+        outbox::append(
+            &txn,
+            ctx,
+            &inspection.name,
+            &DoubleReportWarned {
+                inspection: Some(inspection.clone()),
+                warning: Some(warning),
+            },
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            db.commit(txn).await?;
+            Ok(true)
+        }
+        // Another sweep got there first: its notice stands.
+        Err(ApiError::Aborted { .. }) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Sweeps every double report still awaited that is due within the blue
+/// window or past due (by index on phase and due date), in batches.
+pub async fn sweep(
+    db: &Db,
+    t: &WarningSettings,
+    today: NaiveDate,
+    actor: &str,
+) -> ApiResult<SweepDoubleReportsResponse> {
+    let horizon = today + Days::new(u64::from(t.blue_days));
+    let ctx = EventContext {
+        actor: actor.to_owned(),
+        request_id: format!("sweep:{}", today.format("%Y-%m-%d")),
+        traceparent: String::new(),
+    };
+    let mut out = SweepDoubleReportsResponse {
+        as_of: Some(to_date(today)),
+        ..Default::default()
+    };
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let mut query = store::Entity::find()
+            .filter(C::Phase.is_in([
+                InspectionPhase::FeedbackGiven.as_str_name(),
+                InspectionPhase::Rectifying.as_str_name(),
+            ]))
+            .filter(C::DoubleReportDueDate.lte(horizon));
+        if let Some((round, id)) = &after {
+            query = query.filter(Expr::tuple([Expr::col(C::RoundId), Expr::col(C::Id)]).gt(
+                Expr::tuple([Expr::val(round.clone()), Expr::val(id.clone())]),
+            ));
+        }
+        let rows = query
+            .order_by_asc(C::RoundId)
+            .order_by_asc(C::Id)
+            .limit(BATCH)
+            .all(db.reader())
+            .await?;
+        for row in &rows {
+            out.inspections_checked += 1;
+            if warn_one(db, row, today, t, &ctx).await? {
+                out.notices += 1;
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() as u64 == BATCH => {
+                after = Some((last.round_id.clone(), last.id.clone()));
+            }
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// The periodic sweep: one replica at a time (a lease), every
+/// `sweep_interval_seconds`, until `stop`.
+pub async fn run_periodic(
+    db: Db,
+    settings: std::sync::Arc<RoundsSettings>,
+    stop: CancellationToken,
+) {
+    let interval = Duration::from_secs(Ord::max(settings.sweep_interval_seconds, 1));
+    let lease = Lease::new(
+        db.clone(),
+        "rounds:double-report-sweep",
+        (interval * 2).max(Duration::from_secs(30)),
+    );
+    while !stop.is_cancelled() {
+        match lease.acquire().await {
+            Ok(true) => {
+                let today = chrono::Utc::now().date_naive();
+                match sweep(&db, &settings.warnings, today, SERVICE_ACTOR).await {
+                    Ok(report) if report.notices > 0 => {
+                        tracing::info!(?report, "double-report sweep sent notices")
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = ?err, "double-report sweep failed"),
+                }
+            }
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = ?err, "could not take the sweep lease"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+    let _ = lease.release().await;
+}
