@@ -801,6 +801,21 @@ async fn the_public_edition_holds_no_clue_name_evidence_or_remark_and_the_public
     assert_eq!(first.publications[0].version, 1);
     // A retried request gives the same publication.
     assert_eq!(publish("pub-1").await, first);
+    // Its event says who published it, under which request.
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let db = app.db().await;
+        let events = fiveledger_platform::outbox::Entity::find()
+            .filter(fiveledger_platform::outbox::Column::EventType.eq("PublicationPublished"))
+            .all(db.reader())
+            .await
+            .expect("events");
+        assert_eq!(events.len(), 1, "one event, not one per retry");
+        assert_eq!(
+            (events[0].actor.as_str(), events[0].request_id.as_str()),
+            ("office-nn", "pub-1")
+        );
+    }
 
     clock.set(at(2026, 7, 15));
     write_off(&app, &name, &unit()).await;

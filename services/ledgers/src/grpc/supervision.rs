@@ -399,6 +399,7 @@ async fn publish_in(
     txn: &DatabaseTransaction,
     api: &Api,
     filter: Condition,
+    ctx: &outbox::EventContext,
 ) -> ApiResult<PublishResponse> {
     let rows = entries::Entity::find()
         .filter(filter)
@@ -485,7 +486,7 @@ async fn publish_in(
         };
         outbox::append(
             txn,
-            &Default::default(),
+            ctx,
             &summary.name,
             &PublicationPublished {
                 publication: Some(summary.clone()),
@@ -760,6 +761,7 @@ impl Api {
         request: Request<PublishRequest>,
     ) -> Result<Response<PublishResponse>, Status> {
         let caller = Caller::of(&request)?;
+        let trace = super::traceparent(&request);
         let r = request.into_inner();
         let set = [
             !r.inspection.is_empty(),
@@ -790,8 +792,14 @@ impl Api {
         }
         let key = RequestKey::new(&caller, "Publish", &r.request_id, &r)?;
         let api = self.clone();
+        // The event says who published, under which request and trace.
+        let ctx = outbox::EventContext {
+            actor: caller.actor(),
+            request_id: r.request_id.clone(),
+            traceparent: trace,
+        };
         let response = mutate(&self.db, key, move |txn| {
-            Box::pin(async move { publish_in(txn, &api, filter).await })
+            Box::pin(async move { publish_in(txn, &api, filter, &ctx).await })
         })
         .await?;
         Ok(Response::new(response))
