@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
-use fiveledger_platform::lease::Lease;
+use fiveledger_platform::lease::run_periodically;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
 use fiveledger_platform::{ApiError, ApiResult};
@@ -231,42 +231,31 @@ pub async fn run_periodic(
     stop: CancellationToken,
 ) {
     let interval = Duration::from_secs(Ord::max(settings.sweep_interval_seconds, 1));
-    // Held across a sweep and the wait after it; lapses if the holder dies.
-    let lease = Lease::new(
-        db.clone(),
-        "ledgers:warning-sweep",
-        (interval * 2).max(Duration::from_secs(30)),
-    );
     let thresholds = settings.thresholds();
-    while !stop.is_cancelled() {
-        match lease.acquire().await {
-            Ok(true) => {
-                match sweep(
-                    &db,
-                    &thresholds,
-                    &clock,
-                    Condition::all(),
-                    crate::consumers::SERVICE_ACTOR,
-                )
-                .await
-                {
-                    Ok(report) if report.warnings_posted > 0 => {
-                        tracing::info!(?report, "warning sweep posted colour changes")
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(error = ?err, "warning sweep failed"),
+    let sweeper = db.clone();
+    run_periodically(db, "ledgers:warning-sweep", interval, stop, || {
+        let (db, clock) = (sweeper.clone(), clock.clone());
+        async move {
+            let all = Condition::all();
+            match sweep(
+                &db,
+                &thresholds,
+                &clock,
+                all,
+                crate::consumers::SERVICE_ACTOR,
+            )
+            .await
+            {
+                Ok(report) if report.warnings_posted > 0 => {
+                    tracing::info!(?report, "warning sweep posted colour changes")
                 }
-                if let Err(err) = update_gauges(&db, &thresholds, &clock).await {
-                    tracing::warn!(error = ?err, "could not update the ledger gauges");
-                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = ?err, "warning sweep failed"),
             }
-            Ok(false) => {}
-            Err(err) => tracing::warn!(error = ?err, "could not take the sweep lease"),
+            if let Err(err) = update_gauges(&db, &thresholds, &clock).await {
+                tracing::warn!(error = ?err, "could not update the ledger gauges");
+            }
         }
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
-        }
-    }
-    let _ = lease.release().await;
+    })
+    .await
 }

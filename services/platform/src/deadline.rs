@@ -4,7 +4,9 @@
 //! colours the double report with the same rule.
 
 use chrono::{Days, NaiveDate};
-use fiveledger_proto::ledgers::WarningColour;
+use fiveledger_proto::ledgers::{Notice, NoticeKind, WarningColour};
+
+use crate::time::to_date;
 use serde::{Deserialize, Serialize};
 
 /// `FIVELEDGER_WARNINGS__BLUE_DAYS` / `__RED_DAYS` / `__REPLY_DAYS`.
@@ -40,4 +42,69 @@ pub fn time_colour(due: NaiveDate, today: NaiveDate, t: &WarningSettings) -> War
     } else {
         WarningColour::Green
     }
+}
+
+/// Who a colour change is sent to.
+#[derive(Debug, Clone, Default)]
+pub struct Addressees {
+    /// Told of a blue (reminder) or an eased warning: whoever does the work.
+    pub handler: String,
+    /// Sent the written supervision notice of a yellow.
+    pub unit: String,
+    /// Sent the circular of a red (the supervising body, the office).
+    pub circular: Vec<String>,
+}
+
+/// The notice a change from `from` to `to` sends about `what`, due on
+/// `due`, issued on `today`: a reminder (blue), a written supervision
+/// notice with a reply deadline (yellow), a circular (red), or word that
+/// the warning eased.
+pub fn notice(
+    what: &str,
+    due: NaiveDate,
+    from: WarningColour,
+    to: WarningColour,
+    to_whom: Addressees,
+    today: NaiveDate,
+    t: &WarningSettings,
+) -> Notice {
+    let due = due.format("%Y-%m-%d");
+    let mut n = Notice {
+        issue_date: Some(to_date(today)),
+        ..Default::default()
+    };
+    if to < from.max(WarningColour::Green) {
+        n.set_kind(NoticeKind::Eased);
+        n.addressees = vec![to_whom.handler];
+        n.text = format!(
+            "Warning eased from {} to {} for {what} (due {due}).",
+            from.as_str_name(),
+            to.as_str_name()
+        );
+    } else {
+        match to {
+            WarningColour::Blue => {
+                n.set_kind(NoticeKind::Reminder);
+                n.addressees = vec![to_whom.handler];
+                n.text = format!("提醒: {what} is due on {due}.");
+            }
+            WarningColour::Yellow => {
+                n.set_kind(NoticeKind::SupervisionNotice);
+                n.addressees = vec![to_whom.unit];
+                let reply = today + Days::new(u64::from(t.reply_days));
+                n.reply_due_date = Some(to_date(reply));
+                n.text = format!(
+                    "督办通知书: {what} was due on {due} and is overdue; reply by {}.",
+                    reply.format("%Y-%m-%d")
+                );
+            }
+            _ => {
+                n.set_kind(NoticeKind::Circular);
+                n.addressees = to_whom.circular;
+                n.text = format!("通报: {what}, due on {due}, is seriously overdue.");
+            }
+        }
+    }
+    n.addressees.retain(|a| !a.is_empty());
+    n
 }

@@ -108,3 +108,31 @@ impl Lease {
         Ok(())
     }
 }
+
+/// Runs `job` every `interval` on whichever replica holds the lease `name`
+/// (held across a run and the wait after it, so it lapses within twice the
+/// interval, at least 30 s, when its holder dies), until `stop`.
+pub async fn run_periodically<F, Fut>(
+    db: Db,
+    name: &str,
+    interval: Duration,
+    stop: tokio_util::sync::CancellationToken,
+    mut job: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let lease = Lease::new(db, name, (interval * 2).max(Duration::from_secs(30)));
+    while !stop.is_cancelled() {
+        match lease.acquire().await {
+            Ok(true) => job().await,
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = ?err, lease = name, "could not take the lease"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+    let _ = lease.release().await;
+}

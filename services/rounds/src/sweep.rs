@@ -7,13 +7,13 @@
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
-use fiveledger_platform::deadline::WarningSettings;
-use fiveledger_platform::lease::Lease;
+use fiveledger_platform::deadline::{self, WarningSettings};
+use fiveledger_platform::lease::run_periodically;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::to_date;
 use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::ledgers::{DeadlineKind, Notice, NoticeKind, WarningColour, WarningDetail};
+use fiveledger_proto::ledgers::{DeadlineKind, WarningDetail};
 use fiveledger_proto::rounds::{DoubleReportWarned, InspectionPhase, SweepDoubleReportsResponse};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -27,46 +27,6 @@ pub const ITEM: &str = "double_report";
 /// The actor of the periodic sweep's steps.
 pub const SERVICE_ACTOR: &str = "service:rounds";
 const BATCH: u64 = 500;
-
-/// The notice a double report reaching `to` sends.
-fn notice(
-    row: &store::Model,
-    due: NaiveDate,
-    to: WarningColour,
-    today: NaiveDate,
-    t: &WarningSettings,
-) -> Notice {
-    let unit = crate::domain::organisation::name_of(&row.target_id);
-    let what = format!("the double report (双报告) of {}", row.name());
-    let due = due.format("%Y-%m-%d");
-    let mut n = Notice {
-        issue_date: Some(to_date(today)),
-        ..Default::default()
-    };
-    match to {
-        WarningColour::Blue => {
-            n.set_kind(NoticeKind::Reminder);
-            n.addressees = vec![unit];
-            n.text = format!("提醒: {what} is due on {due}.");
-        }
-        WarningColour::Yellow => {
-            n.set_kind(NoticeKind::SupervisionNotice);
-            n.addressees = vec![unit];
-            let reply = today + Days::new(u64::from(t.reply_days));
-            n.reply_due_date = Some(to_date(reply));
-            n.text = format!(
-                "督办通知书: {what} was due on {due} and is overdue; reply by {}.",
-                reply.format("%Y-%m-%d")
-            );
-        }
-        _ => {
-            n.set_kind(NoticeKind::Circular);
-            n.addressees = vec![format!("office:{}", row.round_organisation_path)];
-            n.text = format!("通报: {what}, due on {due}, is seriously overdue.");
-        }
-    }
-    n
-}
 
 /// Records the new colour of one double report, if it rose since the last
 /// notice; None when there is nothing to send. Checked again under the
@@ -96,7 +56,19 @@ async fn warn_one(
         due_date: Some(to_date(due)),
         from_colour: from as i32,
         to_colour: to as i32,
-        notice: Some(notice(row, due, to, today, t)),
+        notice: Some(deadline::notice(
+            &format!("the double report (双报告) of {}", row.name()),
+            due,
+            from,
+            to,
+            deadline::Addressees {
+                handler: crate::domain::organisation::name_of(&row.target_id),
+                unit: crate::domain::organisation::name_of(&row.target_id),
+                circular: vec![format!("office:{}", row.round_organisation_path)],
+            },
+            today,
+            t,
+        )),
         as_of: Some(to_date(today)),
     };
     let txn = db.begin().await?;
@@ -206,30 +178,19 @@ pub async fn run_periodic(
     stop: CancellationToken,
 ) {
     let interval = Duration::from_secs(Ord::max(settings.sweep_interval_seconds, 1));
-    let lease = Lease::new(
-        db.clone(),
-        "rounds:double-report-sweep",
-        (interval * 2).max(Duration::from_secs(30)),
-    );
-    while !stop.is_cancelled() {
-        match lease.acquire().await {
-            Ok(true) => {
-                let today = chrono::Utc::now().date_naive();
-                match sweep(&db, &settings.warnings, today, SERVICE_ACTOR).await {
-                    Ok(report) if report.notices > 0 => {
-                        tracing::info!(?report, "double-report sweep sent notices")
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(error = ?err, "double-report sweep failed"),
+    let sweeper = db.clone();
+    run_periodically(db, "rounds:double-report-sweep", interval, stop, || {
+        let (db, settings) = (sweeper.clone(), settings.clone());
+        async move {
+            let today = chrono::Utc::now().date_naive();
+            match sweep(&db, &settings.warnings, today, SERVICE_ACTOR).await {
+                Ok(report) if report.notices > 0 => {
+                    tracing::info!(?report, "double-report sweep sent notices")
                 }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = ?err, "double-report sweep failed"),
             }
-            Ok(false) => {}
-            Err(err) => tracing::warn!(error = ?err, "could not take the sweep lease"),
         }
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
-        }
-    }
-    let _ = lease.release().await;
+    })
+    .await
 }

@@ -8,7 +8,7 @@
 //! the colours warning postings recorded. The colour shown now is then a
 //! pure function of (due date, ladder, today, thresholds): [`colour_now`].
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use fiveledger_platform::time::to_date;
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::*;
@@ -227,9 +227,7 @@ fn notice(
     t: &Thresholds,
 ) -> Notice {
     let r = entry.responsibility.clone().unwrap_or_default();
-    let due = date_of(d.due_date.as_ref())
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default();
+    let due = date_of(d.due_date.as_ref()).unwrap_or(today);
     let what = match d.item.as_str() {
         ENTRY_ITEM => format!("{} 「{}」", entry.name, entry.title),
         item => format!("{} of {} 「{}」", item, entry.name, entry.title),
@@ -252,45 +250,12 @@ fn notice(
     } else {
         r.responsible_unit.clone()
     };
-    let office = office_of(&entry.target_path);
-    let mut n = Notice {
-        issue_date: Some(to_date(today)),
-        ..Default::default()
+    let to_whom = fiveledger_platform::deadline::Addressees {
+        handler,
+        unit: r.responsible_unit.clone(),
+        circular: vec![r.supervising_body.clone(), office_of(&entry.target_path)],
     };
-    if to < from.max(WarningColour::Green) {
-        n.set_kind(NoticeKind::Eased);
-        n.addressees = vec![handler];
-        n.text = format!(
-            "Warning eased from {} to {} for {what} (due {due}).",
-            from.as_str_name(),
-            to.as_str_name()
-        );
-        return n;
-    }
-    match to {
-        WarningColour::Blue => {
-            n.set_kind(NoticeKind::Reminder);
-            n.addressees = vec![handler];
-            n.text = format!("提醒: {what} is due on {due}.");
-        }
-        WarningColour::Yellow => {
-            n.set_kind(NoticeKind::SupervisionNotice);
-            n.addressees = vec![r.responsible_unit.clone()];
-            let reply = today + Days::new(u64::from(t.reply_days));
-            n.reply_due_date = Some(to_date(reply));
-            n.text = format!(
-                "督办通知书: {what} was due on {due} and is overdue; reply by {}.",
-                reply.format("%Y-%m-%d")
-            );
-        }
-        _ => {
-            n.set_kind(NoticeKind::Circular);
-            n.addressees = vec![r.supervising_body.clone(), office];
-            n.text = format!("通报: {what}, due on {due}, is seriously overdue.");
-        }
-    }
-    n.addressees.retain(|a| !a.is_empty());
-    n
+    fiveledger_platform::deadline::notice(&what, due, from, to, to_whom, today, t)
 }
 
 /// The inspection office over a target: the office of its parent
@@ -329,6 +294,7 @@ pub fn attention(entry: &LedgerEntry) -> WarningColour {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Days;
 
     fn day(m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, m, d).expect("date")
