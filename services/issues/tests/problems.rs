@@ -210,6 +210,7 @@ async fn freezing_needs_responsibilities_one_and_three_and_then_nothing_changes(
     let mut bare = problem("ideology", "b"); // no propaganda department: (3) empty
     bare.responsibilities.as_mut().expect("r").principal = String::new();
     let bare = app.create(bare).await.expect("create");
+    assert_eq!(app.events("ProblemCreated").await.len(), 2);
 
     let err = app
         .problems()
@@ -384,10 +385,22 @@ async fn problems_are_registered_only_while_stationed() {
         .expect("delete while stationed");
     let err = app
         .problems()
-        .get_problem(authed(&office(), GetProblemRequest { name: created.name }))
+        .get_problem(authed(
+            &office(),
+            GetProblemRequest {
+                name: created.name.clone(),
+            },
+        ))
         .await
         .expect_err("deleted");
     assert_eq!(err.code(), Code::NotFound);
+    // Each change is an event: created once (the refused one is not), deleted once.
+    let created_events = app.events("ProblemCreated").await;
+    assert_eq!(created_events.len(), 1);
+    assert_eq!(created_events[0].subject, created.name);
+    let deleted = app.events("ProblemDeleted").await;
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].subject, created.name);
 }
 
 #[tokio::test]
@@ -573,6 +586,7 @@ async fn an_import_with_one_bad_row_stores_nothing_and_names_the_row() {
         ]
     );
     assert!(app.list_all(&office(), "", 1000).await.is_empty());
+    assert!(app.events("ProblemsImported").await.is_empty());
 }
 
 #[tokio::test]
@@ -588,6 +602,8 @@ async fn a_good_import_of_500_problems_stores_500_with_batched_calls() {
     let response = import(&app, rows(500)).await.expect("import");
     assert!(response.errors.is_empty(), "{:?}", response.errors.first());
     assert_eq!(response.problems.len(), 500);
+    // One event for the whole import.
+    assert_eq!(app.events("ProblemsImported").await.len(), 1);
     assert_eq!(
         app.fake.calls.get_inspection.load(Ordering::SeqCst) - before_get,
         1

@@ -8,6 +8,7 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::Caller;
+use fiveledger_platform::outbox;
 use fiveledger_platform::storage::is_unique_violation;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::problem_service_server::ProblemService;
@@ -409,6 +410,7 @@ impl ProblemService for Api {
             &ctx_actor,
             chrono::Utc::now(),
         )?;
+        let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -432,7 +434,12 @@ impl ProblemService for Api {
                         }
                         other => other,
                     })?;
-                Ok(row.to_proto())
+                let problem = row.to_proto();
+                let event = ProblemCreated {
+                    problem: Some(problem.clone()),
+                };
+                outbox::append(txn, &ctx, &problem.name, &event).await?;
+                Ok(problem)
             })
         })
         .await?;
@@ -541,12 +548,19 @@ impl ProblemService for Api {
         row.revision = current.revision + 1;
         row.update_time = chrono::Utc::now();
         let revision = current.revision;
+        let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
                 check_editable(&inspection.name, list.state(), inspection.phase(), change)?;
-                let row = store::update_if_revision(txn, row, revision).await?;
-                Ok(row.to_proto())
+                let problem = store::update_if_revision(txn, row, revision)
+                    .await?
+                    .to_proto();
+                let event = ProblemUpdated {
+                    problem: Some(problem.clone()),
+                };
+                outbox::append(txn, &ctx, &problem.name, &event).await?;
+                Ok(problem)
             })
         })
         .await?;
@@ -568,6 +582,7 @@ impl ProblemService for Api {
                 .as_ref(),
         )?;
         let inspection = self.rounds.inspection(&caller, &current.inspection).await?;
+        let ctx = context(&caller, &request.request_id);
         mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -577,7 +592,12 @@ impl ProblemService for Api {
                     inspection.phase(),
                     Change::Content,
                 )?;
-                store::delete_if_revision(txn, &current.id, current.revision).await
+                store::delete_if_revision(txn, &current.id, current.revision).await?;
+                let event = ProblemDeleted {
+                    name: current.name(),
+                    inspection: current.inspection.clone(),
+                };
+                outbox::append(txn, &ctx, &event.name, &event).await
             })
         })
         .await?;
@@ -703,6 +723,7 @@ impl ProblemService for Api {
                 errors,
             }));
         }
+        let ctx = context(&caller, &all.request_id);
         let response = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -713,8 +734,14 @@ impl ProblemService for Api {
                     Change::Content,
                 )?;
                 store::insert_all(txn, &rows).await?;
+                let problems: Vec<Problem> = rows.iter().map(store::Model::to_proto).collect();
+                let event = ProblemsImported {
+                    inspection: inspection.name.clone(),
+                    problems: problems.clone(),
+                };
+                outbox::append(txn, &ctx, &inspection.name, &event).await?;
                 Ok(ImportProblemsResponse {
-                    problems: rows.iter().map(store::Model::to_proto).collect(),
+                    problems,
                     errors: Vec::new(),
                 })
             })
