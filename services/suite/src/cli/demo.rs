@@ -1111,7 +1111,7 @@ async fn inspect(
 
     // A look-back finds a few rectifications on paper only and reopens them.
     if let Some(earlier) = look_back_of
-        && rng.random_bool(0.35)
+        && rng.random_bool(0.12)
     {
         let written_off = list_entries(
             cast,
