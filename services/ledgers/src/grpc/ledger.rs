@@ -30,42 +30,93 @@ use crate::storage::entries::{self, Column as C};
 use crate::storage::statistics::colour_sql;
 use crate::storage::tallies;
 
-/// One step on one entry, as parsed from its request.
-struct Step {
-    method: &'static str,
-    name: String,
-    etag: String,
-    request_id: String,
-    /// Any of these may take the step.
-    capacities: &'static [Capacity],
+/// What every step request carries besides its own fields.
+trait StepRequest: prost::Message {
+    fn entry(&self) -> &str;
+    /// The etag last read; empty when the step takes none.
+    fn etag(&self) -> &str;
+    fn request_id(&self) -> &str;
     /// The day the step took place, when recorded after the fact.
-    effective_date: Option<Date>,
+    fn effective_date(&self) -> Option<Date>;
+}
+
+macro_rules! step_request {
+    ($($request:ty),* $(,)?) => {$(
+        impl StepRequest for $request {
+            fn entry(&self) -> &str {
+                &self.name
+            }
+            fn etag(&self) -> &str {
+                &self.etag
+            }
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+            fn effective_date(&self) -> Option<Date> {
+                self.effective_date
+            }
+        }
+    )*};
+}
+
+step_request!(
+    AcknowledgeHandOverRequest,
+    SubmitPlanRequest,
+    ApprovePlanRequest,
+    RejectPlanRequest,
+    PostProgressRequest,
+    TransferRequest,
+    AcknowledgeTransferRequest,
+    ReturnTransferResultRequest,
+    RequestWriteOffRequest,
+    ApproveWriteOffRequest,
+    RejectWriteOffRequest,
+    ReopenRequest,
+);
+
+/// A supervisor's remark checks no etag.
+impl StepRequest for PostSupervisionRequest {
+    fn entry(&self) -> &str {
+        &self.name
+    }
+    fn etag(&self) -> &str {
+        ""
+    }
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn effective_date(&self) -> Option<Date> {
+        self.effective_date
+    }
 }
 
 impl Api {
     /// Runs a step: scope and capacity checks, the etag, then one posting,
     /// all in one idempotent transaction. `build` makes the posting's detail
     /// from the entry as it stands and the day the step takes effect.
+    /// `capacities`: any of these may take the step.
     async fn step<R, F>(
         &self,
         caller: Caller,
         traceparent: String,
         raw: &R,
-        step: Step,
+        method: &'static str,
+        capacities: &'static [Capacity],
         build: F,
     ) -> Result<Response<LedgerEntry>, Status>
     where
-        R: prost::Message,
+        R: StepRequest,
         F: FnOnce(&LedgerEntry, Date) -> ApiResult<Detail> + Send + 'static,
     {
-        let id = domain::parse_name("name", &step.name)?.to_owned();
-        let key = RequestKey::new(&caller, step.method, &step.request_id, raw)?;
+        let id = domain::parse_name("name", raw.entry())?.to_owned();
+        let key = RequestKey::new(&caller, method, raw.request_id(), raw)?;
         let now = self.clock.now();
-        let backdated = backdate(&caller, step.effective_date.as_ref(), now.date_naive())?;
+        let backdated = backdate(&caller, raw.effective_date().as_ref(), now.date_naive())?;
         let day = to_date(backdated.unwrap_or(now.date_naive()));
+        let etag_given = raw.etag().to_owned();
         let signature = Signature {
             actor: caller.actor(),
-            request_id: step.request_id.clone(),
+            request_id: raw.request_id().to_owned(),
             traceparent,
             at_us: Some(now.timestamp_micros()),
             effective_date: backdated.map(to_date),
@@ -73,8 +124,8 @@ impl Api {
         let entry = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let row = visible_row(books::lock(txn, &id).await?, &caller, &id)?;
-                check_capacity(&caller, &row, step.capacities)?;
-                etag::check(&name_of(&id), &step.etag, row.posting_count)?;
+                check_capacity(&caller, &row, capacities)?;
+                etag::check(&name_of(&id), &etag_given, row.posting_count)?;
                 let current = books::decode_snapshot(&row)?;
                 if let Some(day) = backdated {
                     in_order(&current, day)?;
@@ -371,19 +422,18 @@ impl LedgerService for Api {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
         let remarks = text("remarks", &r.remarks, false)?;
-        let step = Step {
-            method: "AcknowledgeHandOver",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Unit],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, _day| {
-            Ok(Detail::HandOverAcknowledged(AcknowledgementDetail {
-                remarks,
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "AcknowledgeHandOver",
+            &[Capacity::Unit],
+            move |_, _day| {
+                Ok(Detail::HandOverAcknowledged(AcknowledgementDetail {
+                    remarks,
+                }))
+            },
+        )
         .await
     }
 
@@ -394,20 +444,19 @@ impl LedgerService for Api {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
         let plan = domain::parse_plan(r.plan.as_ref())?;
-        let step = Step {
-            method: "SubmitPlan",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Unit],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |entry, _day| {
-            Ok(Detail::PlanSubmitted(RectificationPlan {
-                version: next_plan_version(entry),
-                ..plan
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "SubmitPlan",
+            &[Capacity::Unit],
+            move |entry, _day| {
+                Ok(Detail::PlanSubmitted(RectificationPlan {
+                    version: next_plan_version(entry),
+                    ..plan
+                }))
+            },
+        )
         .await
     }
 
@@ -422,20 +471,19 @@ impl LedgerService for Api {
         }
         let remarks = text("remarks", &r.remarks, false)?;
         let version = r.version;
-        let step = Step {
-            method: "ApprovePlan",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Office],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, _day| {
-            Ok(Detail::PlanApproved(PlanDecisionDetail {
-                version,
-                remarks,
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "ApprovePlan",
+            &[Capacity::Office],
+            move |_, _day| {
+                Ok(Detail::PlanApproved(PlanDecisionDetail {
+                    version,
+                    remarks,
+                }))
+            },
+        )
         .await
     }
 
@@ -450,20 +498,19 @@ impl LedgerService for Api {
         }
         let remarks = text("reason", &r.reason, true)?;
         let version = r.version;
-        let step = Step {
-            method: "RejectPlan",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Office],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, _day| {
-            Ok(Detail::PlanRejected(PlanDecisionDetail {
-                version,
-                remarks,
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "RejectPlan",
+            &[Capacity::Office],
+            move |_, _day| {
+                Ok(Detail::PlanRejected(PlanDecisionDetail {
+                    version,
+                    remarks,
+                }))
+            },
+        )
         .await
     }
 
@@ -486,23 +533,22 @@ impl LedgerService for Api {
         }
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let (measure_id, measure_done) = (r.measure_id.clone(), r.measure_done);
-        let step = Step {
-            method: "PostProgress",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Unit],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, day| {
-            Ok(Detail::Progress(ProgressDetail {
-                measure_id,
-                description,
-                evidence,
-                measure_done,
-                date: Some(day),
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "PostProgress",
+            &[Capacity::Unit],
+            move |_, day| {
+                Ok(Detail::Progress(ProgressDetail {
+                    measure_id,
+                    description,
+                    evidence,
+                    measure_done,
+                    date: Some(day),
+                }))
+            },
+        )
         .await
     }
 
@@ -514,17 +560,14 @@ impl LedgerService for Api {
         let r = request.into_inner();
         let remarks = text("remarks", &r.remarks, true)?;
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
-        let step = Step {
-            method: "PostSupervision",
-            name: r.name.clone(),
-            etag: String::new(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Supervisor, Capacity::Office, Capacity::Receiver],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, _day| {
-            Ok(Detail::Supervision(SupervisionDetail { remarks, evidence }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "PostSupervision",
+            &[Capacity::Supervisor, Capacity::Office, Capacity::Receiver],
+            move |_, _day| Ok(Detail::Supervision(SupervisionDetail { remarks, evidence })),
+        )
         .await
     }
 
@@ -568,24 +611,23 @@ impl LedgerService for Api {
             }
         };
         let receiving_body = r.receiving_body.clone();
-        let step = Step {
-            method: "Transfer",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Office],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |entry, _day| {
-            Ok(Detail::Transferred(Transfer {
-                id: next_transfer_id(entry),
-                receiving_body,
-                receiving_body_path: path,
-                matter,
-                due_date: Some(due_date),
-                ..Default::default()
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "Transfer",
+            &[Capacity::Office],
+            move |entry, _day| {
+                Ok(Detail::Transferred(Transfer {
+                    id: next_transfer_id(entry),
+                    receiving_body,
+                    receiving_body_path: path,
+                    matter,
+                    due_date: Some(due_date),
+                    ..Default::default()
+                }))
+            },
+        )
         .await
     }
 
@@ -596,19 +638,18 @@ impl LedgerService for Api {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
         let remarks = text("remarks", &r.remarks, false)?;
-        let step = Step {
-            method: "AcknowledgeTransfer",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Receiver],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, _day| {
-            Ok(Detail::TransferAcknowledged(AcknowledgementDetail {
-                remarks,
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "AcknowledgeTransfer",
+            &[Capacity::Receiver],
+            move |_, _day| {
+                Ok(Detail::TransferAcknowledged(AcknowledgementDetail {
+                    remarks,
+                }))
+            },
+        )
         .await
     }
 
@@ -620,26 +661,25 @@ impl LedgerService for Api {
         let r = request.into_inner();
         let result = text("result", &r.result, true)?;
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
-        let step = Step {
-            method: "ReturnTransferResult",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Receiver],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |entry, day| {
-            Ok(Detail::TransferResult(TransferResultDetail {
-                transfer_id: entry
-                    .transfers
-                    .last()
-                    .map(|t| t.id.clone())
-                    .unwrap_or_default(),
-                result,
-                evidence,
-                date: Some(day),
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "ReturnTransferResult",
+            &[Capacity::Receiver],
+            move |entry, day| {
+                Ok(Detail::TransferResult(TransferResultDetail {
+                    transfer_id: entry
+                        .transfers
+                        .last()
+                        .map(|t| t.id.clone())
+                        .unwrap_or_default(),
+                    result,
+                    evidence,
+                    date: Some(day),
+                }))
+            },
+        )
         .await
     }
 
@@ -655,22 +695,21 @@ impl LedgerService for Api {
         }
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let figures = domain::parse_figures(r.figures.as_ref())?;
-        let step = Step {
-            method: "RequestWriteOff",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Unit],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, _day| {
-            Ok(Detail::WriteOffRequested(WriteOff {
-                closure_statement,
-                evidence,
-                figures: Some(figures),
-                ..Default::default()
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "RequestWriteOff",
+            &[Capacity::Unit],
+            move |_, _day| {
+                Ok(Detail::WriteOffRequested(WriteOff {
+                    closure_statement,
+                    evidence,
+                    figures: Some(figures),
+                    ..Default::default()
+                }))
+            },
+        )
         .await
     }
 
@@ -681,17 +720,14 @@ impl LedgerService for Api {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
         let remarks = text("remarks", &r.remarks, false)?;
-        let step = Step {
-            method: "ApproveWriteOff",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Office, Capacity::Supervisor],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, _day| {
-            Ok(Detail::WriteOffApproved(VerificationDetail { remarks }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "ApproveWriteOff",
+            &[Capacity::Office, Capacity::Supervisor],
+            move |_, _day| Ok(Detail::WriteOffApproved(VerificationDetail { remarks })),
+        )
         .await
     }
 
@@ -702,17 +738,14 @@ impl LedgerService for Api {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
         let remarks = text("reason", &r.reason, true)?;
-        let step = Step {
-            method: "RejectWriteOff",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Office, Capacity::Supervisor],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, _day| {
-            Ok(Detail::WriteOffRejected(VerificationDetail { remarks }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "RejectWriteOff",
+            &[Capacity::Office, Capacity::Supervisor],
+            move |_, _day| Ok(Detail::WriteOffRejected(VerificationDetail { remarks })),
+        )
         .await
     }
 
@@ -758,21 +791,20 @@ impl LedgerService for Api {
             .into());
         }
         let look_back = r.inspection.clone();
-        let step = Step {
-            method: "Reopen",
-            name: r.name.clone(),
-            etag: r.etag.clone(),
-            request_id: r.request_id.clone(),
-            capacities: &[Capacity::Office],
-            effective_date: r.effective_date,
-        };
-        self.step(caller, trace, &r, step, move |_, _day| {
-            Ok(Detail::Reopened(ReopenDetail {
-                inspection: look_back,
-                reason,
-                due_date: Some(due_date),
-            }))
-        })
+        self.step(
+            caller,
+            trace,
+            &r,
+            "Reopen",
+            &[Capacity::Office],
+            move |_, _day| {
+                Ok(Detail::Reopened(ReopenDetail {
+                    inspection: look_back,
+                    reason,
+                    due_date: Some(due_date),
+                }))
+            },
+        )
         .await
     }
 
