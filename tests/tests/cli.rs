@@ -177,18 +177,21 @@ async fn stationed_inspection(s: &Services) -> String {
         .await
         .expect("inspection")
         .into_inner();
-    s.inspections()
-        .record_briefing(r::RecordBriefingRequest {
-            name: inspection.name.clone(),
-            briefing: Some(r::Briefing {
-                organisation: "organisations/t-jw".into(),
-                date: date(start),
-                summary: "通报".into(),
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("briefing");
+    // Both bodies brief before the group is stationed.
+    for body in ["organisations/t-jw", "organisations/t-zzb"] {
+        s.inspections()
+            .record_briefing(r::RecordBriefingRequest {
+                name: inspection.name.clone(),
+                briefing: Some(r::Briefing {
+                    organisation: body.into(),
+                    date: date(start),
+                    summary: "通报".into(),
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("briefing");
+    }
     s.inspections()
         .start_stationing(r::StartStationingRequest {
             name: inspection.name.clone(),

@@ -49,6 +49,13 @@ pub enum ApiError {
     Unauthenticated(String),
     #[error("{0}")]
     PermissionDenied(String),
+    /// Denied for a stated rule the caller may be told (e.g.
+    /// `ROUND_OUT_OF_SCOPE`), as opposed to a role the caller lacks.
+    #[error("{description}")]
+    Denied {
+        reason: &'static str,
+        description: String,
+    },
     /// A service we depend on could not be reached.
     #[error("{service} is unavailable")]
     Unavailable { service: String, cause: String },
@@ -103,6 +110,14 @@ impl ApiError {
         }
     }
 
+    /// PERMISSION_DENIED with an UPPER_SNAKE `reason` saying which rule.
+    pub fn denied(reason: &'static str, description: impl Into<String>) -> Self {
+        Self::Denied {
+            reason,
+            description: description.into(),
+        }
+    }
+
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())
     }
@@ -117,6 +132,7 @@ impl ApiError {
             Self::Aborted { .. } => "ETAG_MISMATCH",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::PermissionDenied(_) => "PERMISSION_DENIED",
+            Self::Denied { reason, .. } => reason,
             Self::Unavailable { .. } => "DEPENDENCY_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -130,7 +146,7 @@ impl ApiError {
             Self::FailedPrecondition { .. } => Code::FailedPrecondition,
             Self::Aborted { .. } => Code::Aborted,
             Self::Unauthenticated(_) => Code::Unauthenticated,
-            Self::PermissionDenied(_) => Code::PermissionDenied,
+            Self::PermissionDenied(_) | Self::Denied { .. } => Code::PermissionDenied,
             Self::Unavailable { .. } => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -169,7 +185,9 @@ impl From<ApiError> for Status {
             ApiError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
             }
-            ApiError::Unauthenticated(_) | ApiError::PermissionDenied(_) => {}
+            ApiError::Unauthenticated(_)
+            | ApiError::PermissionDenied(_)
+            | ApiError::Denied { .. } => {}
         }
         details.set_error_info(err.reason(), ERROR_DOMAIN, metadata);
         Status::with_error_details(err.code(), err.to_string(), details)
@@ -191,9 +209,23 @@ impl From<sea_orm::TransactionError<ApiError>> for ApiError {
     }
 }
 
-/// Maps a `Status` from a service we call into our error: its NOT_FOUND,
-/// PERMISSION_DENIED and INVALID_ARGUMENT keep their meaning, an unreachable
-/// service is UNAVAILABLE, anything else is internal.
+/// The refusal of calls while a service migrates or drains: UNAVAILABLE
+/// (clients retry elsewhere) with an `ErrorInfo` like every other refusal.
+pub fn not_ready() -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info("NOT_READY", ERROR_DOMAIN, std::collections::HashMap::new());
+    Status::with_error_details(
+        Code::Unavailable,
+        "the service is starting or stopping",
+        details,
+    )
+}
+
+/// Maps a `Status` from a service we call into our error: its NOT_FOUND
+/// keeps its meaning (naming `resource`), an unreachable or timed-out
+/// service is UNAVAILABLE, anything else is internal: we call with our own
+/// service credentials and well-formed requests, so a refusal there is a
+/// fault of ours, not of the caller's input.
 pub fn from_upstream(service: &str, resource: &str, status: Status) -> ApiError {
     match status.code() {
         Code::NotFound => ApiError::not_found(resource),

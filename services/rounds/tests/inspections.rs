@@ -60,11 +60,28 @@ fn clients(app: &TestApp) -> Clients {
 }
 
 /// Nanning with two counties, a township and a bureau in each, the city's
-/// discipline commission; and five people in the talent pool.
+/// discipline commission, organisation and propaganda departments; and five
+/// people in the talent pool.
 async fn fixture(app: &TestApp) -> Clients {
     app.small_tree().await;
     let t = admin();
     use OrganisationKind as K;
+    app.org(
+        &t,
+        "nanning-zzb",
+        K::OrganisationDepartment,
+        "organisations/nanning",
+        "南宁市委组织部",
+    )
+    .await;
+    app.org(
+        &t,
+        "nanning-xcb",
+        K::PropagandaDepartment,
+        "organisations/nanning",
+        "南宁市委宣传部",
+    )
+    .await;
     app.org(
         &t,
         "xn-edu",
@@ -257,21 +274,34 @@ fn assert_refused(
     assert_eq!(reason(&status), why, "{status:?}");
 }
 
-/// Every phase step of one inspection, in order, as `token` (the office).
+/// Every phase step of one inspection, in order, as `token` (the office),
+/// dated from `base`, the first day on site.
 struct Steps {
     token: String,
     name: String,
+    base: NaiveDate,
 }
 
+/// The bodies that brief a group before it goes on site.
+const BRIEFERS: [&str; 2] = ["nanning-jw", "nanning-zzb"];
+
 impl Steps {
+    /// `days` after the first day on site (before it when negative).
+    fn at(&self, days: i64) -> Option<Date> {
+        day(self.base + chrono::TimeDelta::days(days))
+    }
+    /// The discipline commission's briefing.
     fn briefing(&self) -> tonic::Request<RecordBriefingRequest> {
+        self.briefing_by(BRIEFERS[0])
+    }
+    fn briefing_by(&self, body: &str) -> tonic::Request<RecordBriefingRequest> {
         authed(
             &self.token,
             RecordBriefingRequest {
                 name: self.name.clone(),
                 briefing: Some(Briefing {
-                    organisation: "organisations/nanning-jw".into(),
-                    date: date(2026, 3, 2),
+                    organisation: format!("organisations/{body}"),
+                    date: self.at(-8),
                     summary: "线索与信访情况".into(),
                 }),
                 request_id: String::new(),
@@ -283,8 +313,8 @@ impl Steps {
             token,
             StartStationingRequest {
                 name: self.name.clone(),
-                start_date: date(2026, 3, 10),
-                end_date: date(2026, 5, 10),
+                start_date: self.at(0),
+                end_date: self.at(61),
                 request_id: String::new(),
             },
         )
@@ -370,6 +400,136 @@ impl Steps {
     }
 }
 
+impl Steps {
+    /// The same steps taken by someone else.
+    fn by(&self, token: &str) -> Steps {
+        Steps {
+            token: token.into(),
+            name: self.name.clone(),
+            base: self.base,
+        }
+    }
+    /// The same steps on another inspection.
+    fn of(&self, name: &str) -> Steps {
+        Steps {
+            token: self.token.clone(),
+            name: name.into(),
+            base: self.base,
+        }
+    }
+}
+
+/// Each step that changes an inspection, for tables of calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Assign,
+    Brief,
+    Station,
+    MidTerm,
+    Comprehensive,
+    Feedback,
+    Rectify,
+    TeamReport,
+    PrincipalReport,
+    Close,
+}
+
+impl Op {
+    /// In timeline order.
+    const ALL: [Op; 10] = [
+        Op::Assign,
+        Op::Brief,
+        Op::Station,
+        Op::MidTerm,
+        Op::Comprehensive,
+        Op::Feedback,
+        Op::Rectify,
+        Op::TeamReport,
+        Op::PrincipalReport,
+        Op::Close,
+    ];
+
+    /// The phase the step is taken in.
+    fn phase(self) -> InspectionPhase {
+        use InspectionPhase as P;
+        match self {
+            Op::Assign | Op::Brief | Op::Station => P::Preparation,
+            Op::MidTerm | Op::Comprehensive => P::Stationed,
+            Op::Feedback => P::Reported,
+            Op::Rectify => P::FeedbackGiven,
+            Op::TeamReport | Op::PrincipalReport | Op::Close => P::Rectifying,
+        }
+    }
+}
+
+/// Takes `op` on `s`'s inspection as `s.token` (assigning group `g1` of
+/// its round; briefed by the discipline commission).
+async fn take(
+    c: &mut InspectionServiceClient<Channel>,
+    s: &Steps,
+    op: Op,
+) -> Result<Inspection, tonic::Status> {
+    use DoubleReportKind as D;
+    use InspectionReportKind as R;
+    let round = s.name.split("/inspections/").next().unwrap_or_default();
+    let response = match op {
+        Op::Assign => {
+            c.assign_inspection_group(authed(
+                &s.token,
+                AssignInspectionGroupRequest {
+                    name: s.name.clone(),
+                    group: format!("{round}/groups/g1"),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+        }
+        Op::Brief => c.record_briefing(s.briefing()).await,
+        Op::Station => c.start_stationing(s.station(&s.token)).await,
+        Op::MidTerm => c.report_inspection(s.report(R::MidTerm, s.at(31))).await,
+        Op::Comprehensive => {
+            c.report_inspection(s.report(R::Comprehensive, s.at(71)))
+                .await
+        }
+        Op::Feedback => c.give_feedback(s.feedback(s.at(92), s.at(94))).await,
+        Op::Rectify => c.start_rectification(s.rectify()).await,
+        Op::TeamReport => {
+            c.record_double_report(s.double_report(D::Team, s.at(113)))
+                .await
+        }
+        Op::PrincipalReport => {
+            c.record_double_report(s.double_report(D::Principal, s.at(132)))
+                .await
+        }
+        Op::Close => c.close_inspection(s.close(s.at(144))).await,
+    };
+    response.map(tonic::Response::into_inner)
+}
+
+/// Takes the timeline's steps (both briefings) until `s`'s inspection, with
+/// a group assigned, is in `phase`.
+async fn advance_to(c: &mut Clients, s: &Steps, phase: InspectionPhase) {
+    let mut now = get(c, &s.name).await.phase();
+    for op in Op::ALL {
+        if now == phase {
+            break;
+        }
+        match op {
+            Op::Assign => {}
+            Op::Brief => {
+                brief(c, s).await;
+            }
+            _ => {
+                now = take(&mut c.inspections, s, op)
+                    .await
+                    .unwrap_or_else(|e| panic!("{op:?} on {}: {e:?}", s.name))
+                    .phase();
+            }
+        }
+    }
+    assert_eq!(now, phase, "{}", s.name);
+}
+
 /// A started round `r9` with group `g1` (leader li, member wang) and an
 /// inspection of the education bureau.
 async fn staffed_inspection(app: &TestApp) -> (Clients, Steps) {
@@ -384,8 +544,26 @@ async fn staffed_inspection(app: &TestApp) -> (Clients, Steps) {
     let steps = Steps {
         token: office("guangxi/nanning"),
         name: i.name,
+        // Far enough back that a double report due 60 days after the
+        // feedback (day 94) is overdue today.
+        base: today() - chrono::Days::new(200),
     };
     (c, steps)
+}
+
+/// Records the briefings of both bodies; returns the inspection after them.
+async fn brief(c: &mut Clients, s: &Steps) -> Inspection {
+    let mut last = None;
+    for body in BRIEFERS {
+        last = Some(
+            c.inspections
+                .record_briefing(s.briefing_by(body))
+                .await
+                .unwrap_or_else(|e| panic!("briefing by {body}: {e:?}"))
+                .into_inner(),
+        );
+    }
+    last.expect("two briefings")
 }
 
 async fn start_round(c: &mut Clients, id: &str) {
@@ -401,32 +579,30 @@ async fn start_round(c: &mut Clients, id: &str) {
         .expect("start round");
 }
 
-/// Takes an inspection from preparation to closed with fixed dates.
+/// Takes an inspection from preparation to closed.
 async fn run_to_closed(c: &mut Clients, s: &Steps) {
+    brief(c, s).await;
     let i = &mut c.inspections;
-    i.record_briefing(s.briefing()).await.expect("briefing");
     i.start_stationing(s.station(&s.token))
         .await
         .expect("station");
-    i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+    i.report_inspection(s.report(InspectionReportKind::MidTerm, s.at(31)))
         .await
         .expect("mid-term");
-    i.report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+    i.report_inspection(s.report(InspectionReportKind::Comprehensive, s.at(71)))
         .await
         .expect("comprehensive");
-    i.give_feedback(s.feedback(date(2026, 6, 10), date(2026, 6, 12)))
+    i.give_feedback(s.feedback(s.at(92), s.at(94)))
         .await
         .expect("feedback");
     i.start_rectification(s.rectify()).await.expect("rectify");
-    i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 1)))
+    i.record_double_report(s.double_report(DoubleReportKind::Team, s.at(113)))
         .await
         .expect("team");
-    i.record_double_report(s.double_report(DoubleReportKind::Principal, date(2026, 7, 20)))
+    i.record_double_report(s.double_report(DoubleReportKind::Principal, s.at(132)))
         .await
         .expect("principal");
-    i.close_inspection(s.close(date(2026, 8, 1)))
-        .await
-        .expect("close");
+    i.close_inspection(s.close(s.at(144))).await.expect("close");
 }
 
 #[tokio::test]
@@ -444,13 +620,12 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
     // Out of order in preparation: refused, nothing changed.
     let i = &mut c.inspections;
     assert_refused(
-        i.give_feedback(s.feedback(date(2026, 6, 10), date(2026, 6, 12)))
-            .await,
+        i.give_feedback(s.feedback(s.at(92), s.at(94))).await,
         Code::FailedPrecondition,
         "WRONG_PHASE",
     );
     let status = i
-        .close_inspection(s.close(date(2026, 8, 1)))
+        .close_inspection(s.close(s.at(144)))
         .await
         .expect_err("close");
     assert!(
@@ -466,7 +641,7 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
     assert_eq!(violation.r#type, "PHASE");
     assert_eq!(violation.subject, s.name);
     assert_refused(
-        i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+        i.report_inspection(s.report(InspectionReportKind::MidTerm, s.at(31)))
             .await,
         Code::FailedPrecondition,
         "WRONG_PHASE",
@@ -482,13 +657,41 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
         "refusals change nothing"
     );
 
+    // 巡前: the discipline commission alone is not enough, and only it and
+    // the organisation department brief.
     let i = &mut c.inspections;
-    let briefed = i
+    let half = i
         .record_briefing(s.briefing())
         .await
         .expect("briefing")
         .into_inner();
-    assert_eq!(briefed.briefings.len(), 1);
+    assert_eq!(half.briefings.len(), 1);
+    let status = i
+        .start_stationing(s.station(&s.token))
+        .await
+        .expect_err("no organisation department briefing");
+    assert_eq!(reason(&status), "BRIEFING_MISSING");
+    assert!(
+        status
+            .message()
+            .contains("ORGANISATION_KIND_ORGANISATION_DEPARTMENT"),
+        "{status:?}"
+    );
+    let status = i
+        .record_briefing(s.briefing_by("nanning-xcb"))
+        .await
+        .expect_err("the propaganda department does not brief");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(reason(&status), "NOT_A_BRIEFING_BODY");
+    assert_eq!(bad_field(&status), "briefing.organisation");
+    assert_eq!(get(&mut c, &s.name).await, half);
+    let i = &mut c.inspections;
+    let briefed = i
+        .record_briefing(s.briefing_by("nanning-zzb"))
+        .await
+        .expect("briefing")
+        .into_inner();
+    assert_eq!(briefed.briefings.len(), 2);
     assert_refused(
         i.start_stationing(s.station(&s.token)).await,
         Code::FailedPrecondition,
@@ -502,7 +705,7 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
     assert_refused(
         i.start_stationing(s.station(&member)).await,
         Code::PermissionDenied,
-        "PERMISSION_DENIED",
+        "NOT_GROUP_LEADER",
     );
     assert_eq!(get(&mut c, &s.name).await, briefed);
     let i = &mut c.inspections;
@@ -514,10 +717,10 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
     assert_eq!(stationed.phase, InspectionPhase::Stationed as i32);
     assert_eq!(
         stationed.stationing.expect("stationing").start_date,
-        date(2026, 3, 10)
+        s.at(0)
     );
     // The leader still may not give feedback.
-    let mut as_leader = s.feedback(date(2026, 6, 10), date(2026, 6, 12));
+    let mut as_leader = s.feedback(s.at(92), s.at(94));
     as_leader.metadata_mut().insert(
         "authorization",
         format!("Bearer {leader}").parse().expect("ascii"),
@@ -533,13 +736,13 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
         "WRONG_PHASE",
     );
     assert_refused(
-        i.report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+        i.report_inspection(s.report(InspectionReportKind::Comprehensive, s.at(71)))
             .await,
         Code::FailedPrecondition,
         "MID_TERM_REPORT_MISSING",
     );
     let bad = i
-        .report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 3, 1)))
+        .report_inspection(s.report(InspectionReportKind::MidTerm, s.at(-9)))
         .await
         .expect_err("before stationing");
     assert_eq!(bad.code(), Code::InvalidArgument);
@@ -547,11 +750,11 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
     assert_eq!(get(&mut c, &s.name).await, stationed);
 
     let i = &mut c.inspections;
-    i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+    i.report_inspection(s.report(InspectionReportKind::MidTerm, s.at(31)))
         .await
         .expect("mid-term");
     let reported = i
-        .report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+        .report_inspection(s.report(InspectionReportKind::Comprehensive, s.at(71)))
         .await
         .expect("comprehensive")
         .into_inner();
@@ -563,7 +766,7 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
         "WRONG_PHASE",
     );
     assert_refused(
-        i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 1)))
+        i.record_double_report(s.double_report(DoubleReportKind::Team, s.at(113)))
             .await,
         Code::FailedPrecondition,
         "WRONG_PHASE",
@@ -572,37 +775,28 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
 
     let i = &mut c.inspections;
     let fed = i
-        .give_feedback(s.feedback(date(2026, 6, 10), date(2026, 6, 12)))
+        .give_feedback(s.feedback(s.at(92), s.at(94)))
         .await
         .expect("feedback")
         .into_inner();
     assert_eq!(fed.phase, InspectionPhase::FeedbackGiven as i32);
-    assert_eq!(
-        fed.feedback_date,
-        date(2026, 6, 12),
-        "the later of the two parts"
-    );
-    assert_eq!(
-        fed.double_report_due_date,
-        date(2026, 8, 11),
-        "60 days by default"
-    );
+    assert_eq!(fed.feedback_date, s.at(94), "the later of the two parts");
+    assert_eq!(fed.double_report_due_date, s.at(154), "60 days by default");
     let feedback = fed.feedback.clone().expect("feedback");
     assert_eq!(
         feedback.individual.expect("individual").recipient,
         "主要负责人"
     );
     assert_eq!(feedback.public.expect("public").recipient, "领导班子");
-    // Today (2026-11-28 or later) is past the due date with nothing received.
+    // Stationed 200 days ago: today is past the due date with nothing received.
     assert!(fed.double_report.clone().expect("double report").overdue);
     assert_refused(
-        i.give_feedback(s.feedback(date(2026, 6, 10), date(2026, 6, 12)))
-            .await,
+        i.give_feedback(s.feedback(s.at(92), s.at(94))).await,
         Code::FailedPrecondition,
         "WRONG_PHASE",
     );
     assert_refused(
-        i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 1)))
+        i.record_double_report(s.double_report(DoubleReportKind::Team, s.at(113)))
             .await,
         Code::FailedPrecondition,
         "WRONG_PHASE",
@@ -613,13 +807,13 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
         .await
         .expect("rectify")
         .into_inner();
-    assert_eq!(rectifying.rectification_start_date, date(2026, 6, 12));
+    assert_eq!(rectifying.rectification_start_date, s.at(94));
     assert_refused(
-        i.close_inspection(s.close(date(2026, 8, 1))).await,
+        i.close_inspection(s.close(s.at(144))).await,
         Code::FailedPrecondition,
         "DOUBLE_REPORT_MISSING",
     );
-    i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 1)))
+    i.record_double_report(s.double_report(DoubleReportKind::Team, s.at(113)))
         .await
         .expect("team");
     let after_team = get(&mut c, &s.name).await;
@@ -629,7 +823,7 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
     );
     let i = &mut c.inspections;
     assert_refused(
-        i.record_double_report(s.double_report(DoubleReportKind::Team, date(2026, 7, 2)))
+        i.record_double_report(s.double_report(DoubleReportKind::Team, s.at(114)))
             .await,
         Code::FailedPrecondition,
         "DOUBLE_REPORT_ALREADY_RECORDED",
@@ -637,7 +831,7 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
     assert_eq!(get(&mut c, &s.name).await, after_team);
     let i = &mut c.inspections;
     let both = i
-        .record_double_report(s.double_report(DoubleReportKind::Principal, date(2026, 7, 20)))
+        .record_double_report(s.double_report(DoubleReportKind::Principal, s.at(132)))
         .await
         .expect("principal")
         .into_inner();
@@ -646,19 +840,19 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
         "both in before the due date"
     );
     let closed = i
-        .close_inspection(s.close(date(2026, 8, 1)))
+        .close_inspection(s.close(s.at(144)))
         .await
         .expect("close")
         .into_inner();
     assert_eq!(closed.phase, InspectionPhase::Closed as i32);
-    assert_eq!(closed.close_date, date(2026, 8, 1));
+    assert_eq!(closed.close_date, s.at(144));
     assert_refused(
         i.record_briefing(s.briefing()).await,
         Code::FailedPrecondition,
         "WRONG_PHASE",
     );
     assert_refused(
-        i.close_inspection(s.close(date(2026, 8, 2))).await,
+        i.close_inspection(s.close(s.at(145))).await,
         Code::FailedPrecondition,
         "WRONG_PHASE",
     );
@@ -679,6 +873,7 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
         [
             "CreateInspection",
             "RecordBriefing",
+            "RecordBriefing",
             "StartStationing",
             "ReportInspection",
             "ReportInspection",
@@ -690,8 +885,8 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
         ],
         "refused steps leave no trace"
     );
-    assert_eq!(timeline.steps[2].actor, LEADER_SUBJECT);
-    assert_eq!(timeline.steps[9].phase, InspectionPhase::Closed as i32);
+    assert_eq!(timeline.steps[3].actor, LEADER_SUBJECT);
+    assert_eq!(timeline.steps[10].phase, InspectionPhase::Closed as i32);
     assert_eq!(timeline.inspection.expect("inspection"), closed);
 
     // A county office outside the target's and the round's subtree sees nothing.
@@ -746,15 +941,15 @@ async fn the_double_report_is_due_the_configured_days_after_feedback() {
     .await;
     let (mut c, s) = staffed_inspection(&app).await;
     start_round(&mut c, "r9").await;
+    brief(&mut c, &s).await;
     let i = &mut c.inspections;
-    i.record_briefing(s.briefing()).await.expect("briefing");
     i.start_stationing(s.station(&s.token))
         .await
         .expect("station");
-    i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+    i.report_inspection(s.report(InspectionReportKind::MidTerm, s.at(31)))
         .await
         .expect("mid");
-    i.report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+    i.report_inspection(s.report(InspectionReportKind::Comprehensive, s.at(71)))
         .await
         .expect("comp");
     let feedback = today() - chrono::Days::new(10);
@@ -806,15 +1001,15 @@ async fn an_overdue_double_report_gets_one_supervision_notice() {
     .await;
     let (mut c, s) = staffed_inspection(&app).await;
     start_round(&mut c, "r9").await;
+    brief(&mut c, &s).await;
     let i = &mut c.inspections;
-    i.record_briefing(s.briefing()).await.expect("briefing");
     i.start_stationing(s.station(&s.token))
         .await
         .expect("station");
-    i.report_inspection(s.report(InspectionReportKind::MidTerm, date(2026, 4, 10)))
+    i.report_inspection(s.report(InspectionReportKind::MidTerm, s.at(31)))
         .await
         .expect("mid");
-    i.report_inspection(s.report(InspectionReportKind::Comprehensive, date(2026, 5, 20)))
+    i.report_inspection(s.report(InspectionReportKind::Comprehensive, s.at(71)))
         .await
         .expect("comp");
     // Due ten days ago.
@@ -1023,6 +1218,123 @@ async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffin
     create_inspection(&mut c, "r9", "qx", "qx-town", "g1", "")
         .await
         .expect("regular round");
+    // A regular round that crosses counties (交叉巡察) applies it too, when
+    // staffing a group as when assigning one.
+    let cross = Round {
+        cross_county: true,
+        ..Default::default()
+    };
+    let round = create_round(&mut c, "x11", RoundKind::Regular, 11, cross).await;
+    assert!(round.cross_county);
+    create_group(&mut c, "x11", "g1", "li", &["wang"])
+        .await
+        .expect("cross-county group");
+    let status = create_inspection(&mut c, "x11", "qx", "qx-town", "g1", "")
+        .await
+        .expect_err("region");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "AVOIDANCE_REGION");
+    let v = status
+        .get_error_details()
+        .precondition_failure()
+        .expect("details")
+        .violations[0]
+        .clone();
+    assert_eq!(
+        (v.r#type.as_str(), v.subject.as_str()),
+        ("AVOIDANCE_REGION", "inspectors/wang")
+    );
+    create_inspection(&mut c, "x11", "qx", "qx-town", "", "")
+        .await
+        .expect("without a group");
+    create_group(&mut c, "x11", "g2", "", &["liu"])
+        .await
+        .expect("liu's group");
+    let status = c
+        .inspections
+        .assign_inspection_group(authed(
+            &t,
+            AssignInspectionGroupRequest {
+                name: "rounds/x11/inspections/qx".into(),
+                group: "rounds/x11/groups/g1".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("assign");
+    assert_eq!(reason(&status), "AVOIDANCE_REGION");
+    assert_eq!(get(&mut c, "rounds/x11/inspections/qx").await.group, "");
+    // liu (a Xingning township) may inspect in Qingxiu, and wang in Xingning.
+    c.inspections
+        .assign_inspection_group(authed(
+            &t,
+            AssignInspectionGroupRequest {
+                name: "rounds/x11/inspections/qx".into(),
+                group: "rounds/x11/groups/g2".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("another county's person");
+    create_inspection(&mut c, "x11", "xt", "xn-town", "g1", "")
+        .await
+        .expect("another county");
+    // Staffing checks it against the group's targets too: someone from a
+    // Xingning bureau may not join the group inspecting a Xingning township.
+    c.inspectors
+        .create_inspector(authed(
+            &t,
+            CreateInspectorRequest {
+                inspector: Some(Inspector {
+                    display_name: "ZHOU".into(),
+                    home_organisation: "organisations/xn-edu".into(),
+                    ..Default::default()
+                }),
+                inspector_id: "zhou".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("zhou");
+    let before = c
+        .groups
+        .get_group(authed(
+            &t,
+            GetGroupRequest {
+                name: "rounds/x11/groups/g1".into(),
+            },
+        ))
+        .await
+        .expect("group")
+        .into_inner();
+    let status = c
+        .groups
+        .add_group_members(authed(
+            &t,
+            AddGroupMembersRequest {
+                group: "rounds/x11/groups/g1".into(),
+                members: vec![GroupMember {
+                    inspector: "inspectors/zhou".into(),
+                    role: GroupRole::Member as i32,
+                }],
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect_err("same county as the group's target");
+    assert_eq!(reason(&status), "AVOIDANCE_REGION");
+    let after = c
+        .groups
+        .get_group(authed(
+            &t,
+            GetGroupRequest {
+                name: "rounds/x11/groups/g1".into(),
+            },
+        ))
+        .await
+        .expect("group")
+        .into_inner();
+    assert_eq!(after, before);
 }
 
 #[tokio::test]
@@ -1172,6 +1484,7 @@ async fn every_phase_is_an_event_delivered_in_order_once() {
     run_to_closed(&mut c, &s).await;
     let expected = [
         "InspectionCreated",
+        "InspectionBriefingRecorded",
         "InspectionBriefingRecorded",
         "InspectionStationed",
         "InspectionMidTermReported",
@@ -1413,4 +1726,659 @@ async fn a_demo_sized_round_loads_and_lists_with_pagination() {
         .into_inner();
     assert_eq!(rounds.rounds.len(), 1);
     assert!(!rounds.next_page_token.is_empty());
+}
+
+/// A county office sees the city round's inspections of its county (to
+/// read) but changes none of them, nor the round, its groups or its list of
+/// inspections; an office that cannot even see the inspection gets
+/// NOT_FOUND. Each refused step is then taken by the city's office, so only
+/// the scope refused it.
+#[tokio::test]
+async fn a_county_office_reads_but_cannot_change_a_city_rounds_inspection() {
+    let app = spawn().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    let town = create_inspection(&mut c, "r9", "town", "xn-town", "", "")
+        .await
+        .expect("unassigned")
+        .name;
+    start_round(&mut c, "r9").await;
+    let db = app.db().await;
+    let county = office("guangxi/nanning/xingning");
+    let outsider = office("guangxi/nanning/qingxiu");
+
+    // Reading stays open to the target's office.
+    let seen = c
+        .inspections
+        .get_inspection(authed(
+            &county,
+            GetInspectionRequest {
+                name: s.name.clone(),
+            },
+        ))
+        .await
+        .expect("the target's county reads it")
+        .into_inner();
+    assert_eq!(seen, get(&mut c, &s.name).await);
+    let listed = c
+        .inspections
+        .list_inspections(authed(
+            &county,
+            ListInspectionsRequest {
+                parent: "rounds/r9".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.inspections.len(), 2);
+
+    for op in Op::ALL {
+        let steps = if op == Op::Assign {
+            s.of(&town)
+        } else {
+            s.by(&s.token)
+        };
+        let before = get(&mut c, &steps.name).await;
+        let events = outbox_len(&db).await;
+        let status = take(&mut c.inspections, &steps.by(&county), op)
+            .await
+            .expect_err("a county office changes a city round's inspection");
+        assert_eq!(status.code(), Code::PermissionDenied, "{op:?}: {status:?}");
+        assert_eq!(reason(&status), "ROUND_OUT_OF_SCOPE", "{op:?}");
+        let status = take(&mut c.inspections, &steps.by(&outsider), op)
+            .await
+            .expect_err("an office that cannot see it");
+        assert_eq!(status.code(), Code::NotFound, "{op:?}: {status:?}");
+        assert_eq!(get(&mut c, &steps.name).await, before, "{op:?}");
+        assert_eq!(outbox_len(&db).await, events, "{op:?}: no event");
+        take(&mut c.inspections, &steps, op)
+            .await
+            .unwrap_or_else(|e| panic!("the city's office takes {op:?}: {e:?}"));
+        if op == Op::Brief {
+            c.inspections
+                .record_briefing(s.briefing_by(BRIEFERS[1]))
+                .await
+                .expect("organisation department");
+        }
+    }
+    assert_eq!(get(&mut c, &s.name).await.phase(), InspectionPhase::Closed);
+
+    // The round itself, its groups and its inspections are the city's.
+    let events = outbox_len(&db).await;
+    let not_found = |r: Result<Code, tonic::Status>, what: &str| {
+        let status = r.expect_err(what);
+        assert_eq!(status.code(), Code::NotFound, "{what}: {status:?}");
+    };
+    not_found(
+        c.rounds
+            .get_round(authed(
+                &county,
+                GetRoundRequest {
+                    name: "rounds/r9".into(),
+                },
+            ))
+            .await
+            .map(|_| Code::Ok),
+        "GetRound",
+    );
+    not_found(
+        c.rounds
+            .update_round(authed(
+                &county,
+                UpdateRoundRequest {
+                    round: Some(Round {
+                        name: "rounds/r9".into(),
+                        display_name: "renamed".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["display_name".into()],
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(|_| Code::Ok),
+        "UpdateRound",
+    );
+    not_found(
+        c.groups
+            .create_group(authed(
+                &county,
+                CreateGroupRequest {
+                    parent: "rounds/r9".into(),
+                    group: Some(Group {
+                        display_name: "county group".into(),
+                        ..Default::default()
+                    }),
+                    group_id: "g9".into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(|_| Code::Ok),
+        "CreateGroup",
+    );
+    not_found(
+        c.groups
+            .add_group_members(authed(
+                &county,
+                AddGroupMembersRequest {
+                    group: "rounds/r9/groups/g1".into(),
+                    members: vec![GroupMember {
+                        inspector: "inspectors/liu".into(),
+                        role: GroupRole::Member as i32,
+                    }],
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(|_| Code::Ok),
+        "AddGroupMembers",
+    );
+    not_found(
+        c.inspections
+            .create_inspection(authed(
+                &county,
+                CreateInspectionRequest {
+                    parent: "rounds/r9".into(),
+                    inspection: Some(Inspection {
+                        target: "organisations/xingning".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|_| Code::Ok),
+        "CreateInspection",
+    );
+    assert_eq!(outbox_len(&db).await, events, "no event");
+    let round = c
+        .rounds
+        .get_round(authed(
+            &s.token,
+            GetRoundRequest {
+                name: "rounds/r9".into(),
+            },
+        ))
+        .await
+        .expect("the city's office reads its round")
+        .into_inner();
+    assert_eq!(round.display_name, "十二届市委第9轮巡察", "not renamed");
+    let group = c
+        .groups
+        .get_group(authed(
+            &s.token,
+            GetGroupRequest {
+                name: "rounds/r9/groups/g1".into(),
+            },
+        ))
+        .await
+        .expect("group")
+        .into_inner();
+    assert_eq!(group.members, ["inspectors/wang"], "liu not added");
+}
+
+/// Every step in every phase it is not taken in: FAILED_PRECONDITION
+/// `WRONG_PHASE` naming the current phase, the inspection unchanged and no
+/// event.
+#[tokio::test]
+async fn every_step_out_of_order_is_refused_naming_the_phase() {
+    use InspectionPhase as P;
+    let app = spawn().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    start_round(&mut c, "r9").await;
+    let db = app.db().await;
+    let phases = [
+        (P::Preparation, "xn-edu"),
+        (P::Stationed, "xn-town"),
+        (P::Reported, "qx-town"),
+        (P::FeedbackGiven, "xingning"),
+        (P::Rectifying, "nanning-zzb"),
+        (P::Closed, "nanning-xcb"),
+    ];
+    let mut at = Vec::new();
+    for (phase, target) in phases {
+        let name = if target == "xn-edu" {
+            s.name.clone()
+        } else {
+            create_inspection(&mut c, "r9", target, target, "g1", "")
+                .await
+                .expect("inspection")
+                .name
+        };
+        let steps = s.of(&name);
+        advance_to(&mut c, &steps, phase).await;
+        at.push((phase, steps));
+    }
+    let mut refused = 0;
+    for (phase, steps) in &at {
+        for op in Op::ALL.into_iter().filter(|op| op.phase() != *phase) {
+            let before = get(&mut c, &steps.name).await;
+            let events = outbox_len(&db).await;
+            let status = take(&mut c.inspections, steps, op)
+                .await
+                .expect_err("out of order");
+            let why = format!("{op:?} in {phase:?}");
+            assert_eq!(status.code(), Code::FailedPrecondition, "{why}: {status:?}");
+            assert_eq!(reason(&status), "WRONG_PHASE", "{why}: {status:?}");
+            assert!(
+                status.message().contains(phase.as_str_name()),
+                "{why}: {status:?}"
+            );
+            let violation = status
+                .get_error_details()
+                .precondition_failure()
+                .expect("details")
+                .violations[0]
+                .clone();
+            assert_eq!(violation.subject, steps.name, "{why}");
+            assert_eq!(
+                violation.description,
+                format!("current phase: {}", phase.as_str_name()),
+                "{why}"
+            );
+            assert_eq!(get(&mut c, &steps.name).await, before, "{why}: unchanged");
+            assert_eq!(outbox_len(&db).await, events, "{why}: no event");
+            refused += 1;
+        }
+    }
+    // 10 steps in 6 phases, less the 10 (step, phase) pairs that are in order.
+    assert_eq!(refused, 50);
+}
+
+/// The role table: a group member who does not lead the group may not
+/// report; group members and viewers may not staff, assign, add or close.
+#[tokio::test]
+async fn members_and_viewers_may_not_report_staff_assign_create_or_close() {
+    let app = spawn().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    let town = create_inspection(&mut c, "r9", "town", "xn-town", "", "")
+        .await
+        .expect("unassigned")
+        .name;
+    start_round(&mut c, "r9").await;
+    advance_to(&mut c, &s, InspectionPhase::Stationed).await;
+    let db = app.db().await;
+    let member = testing::token("wang-sub", "guangxi/nanning", &[Role::InspectionGroup]);
+    let leader = testing::token(LEADER_SUBJECT, "guangxi/nanning", &[Role::InspectionGroup]);
+    let viewer = testing::token("v", "guangxi/nanning", &[Role::Viewer]);
+
+    let before = get(&mut c, &s.name).await;
+    let events = outbox_len(&db).await;
+    for token in [&member, &viewer] {
+        let status = take(&mut c.inspections, &s.by(token), Op::MidTerm)
+            .await
+            .expect_err("only the leader reports");
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    }
+    let status = take(&mut c.inspections, &s.by(&member), Op::MidTerm)
+        .await
+        .expect_err("member");
+    assert_eq!(reason(&status), "NOT_GROUP_LEADER");
+    assert_eq!(get(&mut c, &s.name).await, before);
+    assert_eq!(outbox_len(&db).await, events);
+
+    let group = |c: &mut Clients| {
+        let mut groups = c.groups.clone();
+        async move {
+            groups
+                .get_group(authed(
+                    &office("guangxi/nanning"),
+                    GetGroupRequest {
+                        name: "rounds/r9/groups/g1".into(),
+                    },
+                ))
+                .await
+                .expect("group")
+                .into_inner()
+        }
+    };
+    let staff = group(&mut c).await;
+    let unassigned = get(&mut c, &town).await;
+    for token in [&member, &viewer, &leader] {
+        let denied = |r: Result<Code, tonic::Status>, what: &str| {
+            let status = r.expect_err(what);
+            assert_eq!(status.code(), Code::PermissionDenied, "{what}: {status:?}");
+        };
+        denied(
+            c.groups
+                .add_group_members(authed(
+                    token,
+                    AddGroupMembersRequest {
+                        group: "rounds/r9/groups/g1".into(),
+                        members: vec![GroupMember {
+                            inspector: "inspectors/liu".into(),
+                            role: GroupRole::Member as i32,
+                        }],
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+                .map(|_| Code::Ok),
+            "AddGroupMembers",
+        );
+        denied(
+            take(&mut c.inspections, &s.of(&town).by(token), Op::Assign)
+                .await
+                .map(|_| Code::Ok),
+            "AssignInspectionGroup",
+        );
+        denied(
+            c.inspections
+                .create_inspection(authed(
+                    token,
+                    CreateInspectionRequest {
+                        parent: "rounds/r9".into(),
+                        inspection: Some(Inspection {
+                            target: "organisations/qx-town".into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .map(|_| Code::Ok),
+            "CreateInspection",
+        );
+        denied(
+            take(&mut c.inspections, &s.by(token), Op::Close)
+                .await
+                .map(|_| Code::Ok),
+            "CloseInspection",
+        );
+    }
+    assert_eq!(group(&mut c).await, staff);
+    assert_eq!(get(&mut c, &town).await, unassigned);
+    assert_eq!(get(&mut c, &s.name).await, before);
+    assert_eq!(outbox_len(&db).await, events, "no event");
+    let all = c
+        .inspections
+        .list_inspections(authed(
+            &s.token,
+            ListInspectionsRequest {
+                parent: "rounds/r9".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(all.inspections.len(), 2, "nothing created");
+
+    // The leader of the group may report.
+    let reported = take(&mut c.inspections, &s.by(&leader), Op::MidTerm)
+        .await
+        .expect("the leader reports");
+    assert!(reported.mid_term_report.is_some());
+}
+
+/// The list filters, the round's and the inspector's reads, each narrowing
+/// what an unfiltered call returns; lists under a round out of reach are
+/// NOT_FOUND.
+#[tokio::test]
+async fn list_filters_and_reads_narrow_to_what_was_asked() {
+    let app = spawn().await;
+    let mut c = fixture(&app).await;
+    let city = office("guangxi/nanning");
+    let county = office("guangxi/nanning/xingning");
+    create_round(&mut c, "r9", RoundKind::Regular, 9, Round::default()).await;
+    create_round(&mut c, "r10", RoundKind::Regular, 10, Round::default()).await;
+    let county_round = c
+        .rounds
+        .create_round(authed(
+            &county,
+            CreateRoundRequest {
+                round: Some(Round {
+                    display_name: "兴宁区委第1轮巡察".into(),
+                    term: 5,
+                    number: 1,
+                    kind: RoundKind::Regular as i32,
+                    organisation: "organisations/xingning".into(),
+                    planned_start_date: date(2026, 3, 1),
+                    planned_end_date: date(2026, 6, 30),
+                    ..Default::default()
+                }),
+                round_id: "xn1".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("county round")
+        .into_inner();
+    create_group(&mut c, "r9", "g1", "li", &[])
+        .await
+        .expect("g1");
+    create_group(&mut c, "r9", "g2", "", &["wang"])
+        .await
+        .expect("g2");
+    for (id, target, group) in [
+        ("a", "xn-edu", "g1"),
+        ("b", "xn-town", "g2"),
+        ("c", "qx-town", "g1"),
+    ] {
+        create_inspection(&mut c, "r9", id, target, group, "")
+            .await
+            .expect("inspection");
+    }
+    create_inspection(&mut c, "r10", "a", "xn-edu", "", "")
+        .await
+        .expect("inspection");
+
+    let list = |parent: &str, filter: &str, token: &str| {
+        let mut client = c.inspections.clone();
+        let request = authed(
+            token,
+            ListInspectionsRequest {
+                parent: parent.into(),
+                filter: filter.into(),
+                ..Default::default()
+            },
+        );
+        async move {
+            client.list_inspections(request).await.map(|r| {
+                r.into_inner()
+                    .inspections
+                    .into_iter()
+                    .map(|i| i.name)
+                    .collect::<Vec<_>>()
+            })
+        }
+    };
+    assert_eq!(
+        list("rounds/r9", "", &city).await.expect("all").len(),
+        3,
+        "unfiltered"
+    );
+    assert_eq!(
+        list("rounds/r9", "group = rounds/r9/groups/g1", &city)
+            .await
+            .expect("group"),
+        ["rounds/r9/inspections/a", "rounds/r9/inspections/c"]
+    );
+    assert_eq!(
+        list("rounds/-", "group = rounds/r9/groups/g2", &city)
+            .await
+            .expect("group in every round"),
+        ["rounds/r9/inspections/b"]
+    );
+    assert_eq!(
+        list("rounds/-", "target = organisations/xn-edu", &city)
+            .await
+            .expect("target"),
+        ["rounds/r10/inspections/a", "rounds/r9/inspections/a"]
+    );
+    assert_eq!(
+        list(
+            "rounds/r9",
+            "target = organisations/xn-edu AND group = rounds/r9/groups/g1",
+            &city
+        )
+        .await
+        .expect("both"),
+        ["rounds/r9/inspections/a"]
+    );
+    let status = list("rounds/r9", "group = rounds/r10/groups/g1", &city)
+        .await
+        .expect_err("a group of another round");
+    assert_eq!(bad_field(&status), "filter");
+    // A round that does not exist, or that runs outside the caller's reach:
+    // NOT_FOUND, not an empty page. A county office lists its county's part
+    // of the city's round.
+    for (parent, filter, token) in [
+        ("rounds/nope", "", &city),
+        ("rounds/-", "group = rounds/nope/groups/g1", &city),
+        ("rounds/r9", "", &office("guangxi/liuzhou")),
+        ("rounds/xn1", "", &office("guangxi/nanning/qingxiu")),
+    ] {
+        let status = list(parent, filter, token).await.expect_err("out of reach");
+        assert_eq!(status.code(), Code::NotFound, "{parent} {filter}");
+    }
+    assert_eq!(
+        list("rounds/r9", "", &county).await.expect("county part"),
+        ["rounds/r9/inspections/a", "rounds/r9/inspections/b"]
+    );
+    assert!(
+        list("rounds/xn1", "", &city)
+            .await
+            .expect("the city sees the county's round")
+            .is_empty()
+    );
+
+    // ListRounds by organisation.
+    let rounds = |filter: &str, token: &str| {
+        let mut client = c.rounds.clone();
+        let request = authed(
+            token,
+            ListRoundsRequest {
+                filter: filter.into(),
+                ..Default::default()
+            },
+        );
+        async move {
+            client
+                .list_rounds(request)
+                .await
+                .expect("rounds")
+                .into_inner()
+                .rounds
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(rounds("", &city).await.len(), 3);
+    assert_eq!(
+        rounds("organisation = organisations/xingning", &city).await,
+        ["rounds/xn1"]
+    );
+    assert_eq!(
+        rounds("organisation = organisations/nanning", &city).await,
+        ["rounds/r10", "rounds/r9"]
+    );
+    assert_eq!(rounds("", &county).await, ["rounds/xn1"]);
+
+    // GetRound: in the round's scope only.
+    let get_round = |name: &str, token: &str| {
+        let mut client = c.rounds.clone();
+        let request = authed(token, GetRoundRequest { name: name.into() });
+        async move { client.get_round(request).await.map(|r| r.into_inner()) }
+    };
+    let r9 = get_round("rounds/r9", &city).await.expect("r9");
+    assert_eq!(r9.number, 9);
+    assert_eq!(r9.organisation_path, "guangxi/nanning");
+    assert_eq!(
+        get_round("rounds/xn1", &county).await.expect("own"),
+        county_round
+    );
+    assert_eq!(
+        get_round("rounds/r9", &county)
+            .await
+            .expect_err("the city's round")
+            .code(),
+        Code::NotFound
+    );
+
+    // ListGroups: the round's groups with their members, page by page.
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = c
+            .groups
+            .list_groups(authed(
+                &city,
+                ListGroupsRequest {
+                    parent: "rounds/r9".into(),
+                    page_size: 1,
+                    page_token: token.clone(),
+                },
+            ))
+            .await
+            .expect("groups")
+            .into_inner();
+        names.extend(
+            page.groups
+                .iter()
+                .map(|g| (g.name.clone(), g.leader.clone())),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        names,
+        [
+            ("rounds/r9/groups/g1".to_owned(), "inspectors/li".to_owned()),
+            ("rounds/r9/groups/g2".to_owned(), String::new())
+        ]
+    );
+    let empty = c
+        .groups
+        .list_groups(authed(
+            &city,
+            ListGroupsRequest {
+                parent: "rounds/r10".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("no groups")
+        .into_inner();
+    assert!(empty.groups.is_empty());
+    let status = c
+        .groups
+        .list_groups(authed(
+            &county,
+            ListGroupsRequest {
+                parent: "rounds/r9".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("the city's round");
+    assert_eq!(status.code(), Code::NotFound);
+
+    // GetInspector: in the home organisation's scope.
+    let get_inspector = |name: &str, token: &str| {
+        let mut client = c.inspectors.clone();
+        let request = authed(token, GetInspectorRequest { name: name.into() });
+        async move { client.get_inspector(request).await.map(|r| r.into_inner()) }
+    };
+    let zhao = get_inspector("inspectors/zhao", &city).await.expect("zhao");
+    assert_eq!(zhao.home_organisation, "organisations/nanning");
+    assert_eq!(zhao.past_posts[0].organisation, "organisations/xn-edu");
+    let liu = get_inspector("inspectors/liu", &county)
+        .await
+        .expect("a county's own person");
+    assert_eq!(liu.home_organisation, "organisations/xn-town");
+    assert_eq!(
+        get_inspector("inspectors/zhao", &county)
+            .await
+            .expect_err("a city person")
+            .code(),
+        Code::NotFound
+    );
 }

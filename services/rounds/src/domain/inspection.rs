@@ -3,12 +3,20 @@
 use chrono::NaiveDate;
 use fiveledger_platform::ApiError;
 use fiveledger_platform::error::Violation;
-use fiveledger_proto::rounds::InspectionPhase;
+use fiveledger_proto::rounds::{InspectionPhase, OrganisationKind};
 
 pub const COLLECTION: &str = "inspections";
 pub const GROUPS: &str = "groups";
 pub const MAX_SUMMARY: usize = 4000;
 pub const MAX_PERSON: usize = 200;
+
+/// Who briefs a group before it goes on site (巡前: 纪委监委、组织部通报
+/// 情况): a briefing comes from one of these, and stationing needs one of
+/// each.
+pub const BRIEFING_BODIES: &[OrganisationKind] = &[
+    OrganisationKind::DisciplineCommission,
+    OrganisationKind::OrganisationDepartment,
+];
 
 pub fn name_of(round_id: &str, id: &str) -> String {
     format!("rounds/{round_id}/{COLLECTION}/{id}")

@@ -24,8 +24,8 @@ use super::Api;
 use super::groups::{check_avoidance, expect_open_round};
 use super::scope::{self, context, today};
 use crate::domain::inspection::{
-    self as domain, GROUPS, MAX_PERSON, MAX_SUMMARY, double_report_due, expect_phase, missing,
-    not_before,
+    self as domain, BRIEFING_BODIES, GROUPS, MAX_PERSON, MAX_SUMMARY, double_report_due,
+    expect_phase, missing, not_before,
 };
 use crate::domain::{organisation, parse_enum, round as round_domain};
 use crate::settings::RoundsSettings;
@@ -245,24 +245,14 @@ fn parse_feedback_part(
     ))
 }
 
-/// A caller who is only a group member may take a step only as the
-/// leader of the inspection's group.
-async fn check_leader(
+/// Whether the caller is the leader of the group assigned to `current`.
+async fn leads_group(
     txn: &DatabaseTransaction,
     caller: &Caller,
     current: &store::Model,
-) -> ApiResult<()> {
-    if caller.has_role(Role::InspectionOffice) {
-        return Ok(());
-    }
-    let denied = || {
-        ApiError::PermissionDenied(format!(
-            "only the leader of the group assigned to {} or the inspection office may take this step",
-            current.name()
-        ))
-    };
+) -> ApiResult<bool> {
     let Some(group_id) = &current.group_id else {
-        return Err(denied());
+        return Ok(false);
     };
     let members =
         groups::members_of(txn, &current.round_id, std::slice::from_ref(group_id)).await?;
@@ -270,17 +260,90 @@ async fn check_leader(
         .iter()
         .find(|m| m.role == GroupRole::Leader.as_str_name())
     else {
-        return Err(denied());
+        return Ok(false);
     };
-    match inspectors::find(txn, &leader.inspector_id).await? {
-        Some(person) if !person.subject.is_empty() && person.subject == caller.subject => Ok(()),
-        _ => Err(denied()),
+    Ok(inspectors::find(txn, &leader.inspector_id)
+        .await?
+        .is_some_and(|person| !person.subject.is_empty() && person.subject == caller.subject))
+}
+
+/// Who may change an inspection they can see: an inspection office whose
+/// subtree holds the organisation running the round; for the on-site
+/// steps (`leader_may`) also the leader of the inspection's group.
+async fn authorise_change(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    current: &store::Model,
+    leader_may: bool,
+) -> ApiResult<()> {
+    let office = caller.has_role(Role::InspectionOffice);
+    if office && scope::runs_round(caller, current) {
+        return Ok(());
     }
+    if leader_may && leads_group(txn, caller, current).await? {
+        return Ok(());
+    }
+    if office {
+        return Err(scope::round_out_of_scope(current));
+    }
+    Err(ApiError::denied(
+        "NOT_GROUP_LEADER",
+        format!(
+            "only the leader of the group assigned to {} or the inspection office running its round may take this step",
+            current.name()
+        ),
+    ))
+}
+
+/// The inspection `name` and its round, for a change by `method`: NOT_FOUND
+/// unless the caller may see it, PERMISSION_DENIED unless they may change
+/// it, FAILED_PRECONDITION (`WRONG_PHASE`) unless it is in `allowed`.
+async fn changeable(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    name: &str,
+    method: &str,
+    allowed: &[InspectionPhase],
+    leader_may: bool,
+) -> ApiResult<(store::Model, rounds::Model)> {
+    let current = scope::inspection(txn, caller, "name", name).await?;
+    authorise_change(txn, caller, &current, leader_may).await?;
+    expect_phase(name, current.phase(), allowed, method)?;
+    let round = rounds::find(txn, &current.round_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name))?;
+    Ok((current, round))
+}
+
+/// Refuses stationing until each body that briefs before it
+/// (`BRIEFING_BODIES`) has a briefing recorded: one query for the kinds.
+async fn check_briefings(
+    txn: &DatabaseTransaction,
+    name: &str,
+    records: &Inspection,
+) -> ApiResult<()> {
+    let ids: Vec<String> = records
+        .briefings
+        .iter()
+        .filter_map(|b| names::parse("", &b.organisation, organisation::COLLECTION).ok())
+        .map(str::to_owned)
+        .collect();
+    let bodies = organisations::find_many(txn, &ids).await?;
+    for kind in BRIEFING_BODIES {
+        if !bodies.iter().any(|b| b.kind() == *kind) {
+            return Err(missing(
+                "BRIEFING_MISSING",
+                name,
+                &format!("no briefing by the {} is recorded yet", kind.as_str_name()),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Api {
-    /// Runs one phase step: in one transaction, find the inspection in
-    /// scope, check who may act and the phase, apply, commit.
+    /// Runs one phase step: in one transaction, find the inspection the
+    /// caller may change in an `allowed` phase, apply, commit.
     #[allow(clippy::too_many_arguments)]
     async fn step<F>(
         &self,
@@ -294,21 +357,15 @@ impl Api {
         apply: F,
     ) -> Result<Response<Inspection>, Status>
     where
-        F: FnOnce(&store::Model, &rounds::Model, Inspection) -> ApiResult<Change> + Send + 'static,
+        F: FnOnce(&store::Model, Inspection) -> ApiResult<Change> + Send + 'static,
     {
         let ctx = context(&caller, &request_id);
         let settings = self.settings.clone();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let current = scope::inspection(txn, &caller, "name", &name).await?;
-                if leader_may {
-                    check_leader(txn, &caller, &current).await?;
-                }
-                expect_phase(&name, current.phase(), allowed, method)?;
-                let round = rounds::find(txn, &current.round_id)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found(&name))?;
-                let change = apply(&current, &round, current.records()?)?;
+                let (current, _) =
+                    changeable(txn, &caller, &name, method, allowed, leader_may).await?;
+                let change = apply(&current, current.records()?)?;
                 commit(txn, &ctx, &settings, method, &current, change).await
             })
         })
@@ -639,6 +696,12 @@ impl InspectionService for Api {
                 }
             }
         }
+        // Under a round (the parent's or the group's): NOT_FOUND rather than
+        // an empty page when it does not exist or lies outside the caller's
+        // reach; `rounds/-` is every round in scope.
+        if let Some(round_id) = &query.round_id {
+            scope::round_listable(self.db.reader(), &caller, round_id).await?;
+        }
         if page.after.is_some() {
             query.after = Some((
                 page.after_str(0)?.unwrap_or_default().to_owned(),
@@ -695,17 +758,15 @@ impl InspectionService for Api {
         let settings = self.settings.clone();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let name = request.name.clone();
-                let current = scope::inspection(txn, &caller, "name", &name).await?;
-                expect_phase(
-                    &name,
-                    current.phase(),
-                    &[P::Preparation],
+                let (current, round) = changeable(
+                    txn,
+                    &caller,
+                    &request.name,
                     "AssignInspectionGroup",
-                )?;
-                let round = rounds::find(txn, &current.round_id)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found(&name))?;
+                    &[P::Preparation],
+                    false,
+                )
+                .await?;
                 let group_id = assignable_group(
                     txn,
                     &caller,
@@ -752,44 +813,69 @@ impl InspectionService for Api {
             "briefing.organisation",
             &briefing.organisation,
             organisation::COLLECTION,
-        )?;
+        )?
+        .to_owned();
         let date = required_date("briefing.date", briefing.date.as_ref())?;
         validate_text("briefing.summary", &briefing.summary, false, MAX_SUMMARY)?;
-        // Read before the write transaction opens (never both at once).
-        if organisations::find(self.db.reader(), org_id)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::not_found(&briefing.organisation).into());
-        }
         let key = RequestKey::new(&caller, "RecordBriefing", &request.request_id, &request)?;
+        let ctx = context(&caller, &request.request_id);
+        let settings = self.settings.clone();
         let record = Briefing {
             organisation: briefing.organisation.clone(),
             date: Some(to_date(date)),
             summary: briefing.summary.trim().to_owned(),
         };
-        self.step(
-            caller,
-            "RecordBriefing",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Preparation],
-            false,
-            move |_, _, mut records| {
-                let description = format!("briefing by {}", record.organisation);
+        let inspection = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let (current, _) = changeable(
+                    txn,
+                    &caller,
+                    &request.name,
+                    "RecordBriefing",
+                    &[P::Preparation],
+                    false,
+                )
+                .await?;
+                // Read in the transaction; an organisation's kind never changes.
+                let body = organisations::find(txn, &org_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(&record.organisation))?;
+                if !BRIEFING_BODIES.contains(&body.kind()) {
+                    return Err(ApiError::invalid(
+                        "briefing.organisation",
+                        "NOT_A_BRIEFING_BODY",
+                        format!(
+                            "{} is {}; briefings come from {}",
+                            record.organisation,
+                            body.kind().as_str_name(),
+                            BRIEFING_BODIES
+                                .iter()
+                                .map(|k| k.as_str_name())
+                                .collect::<Vec<_>>()
+                                .join(" or ")
+                        ),
+                    ));
+                }
+                let description = format!(
+                    "briefing by {} ({})",
+                    record.organisation,
+                    body.kind().as_str_name()
+                );
+                let mut records = current.records()?;
                 records.briefings.push(record);
-                Ok(Change {
+                let change = Change {
                     phase: P::Preparation,
                     records,
                     group_id: None,
                     feedback_date: None,
                     event: Event::BriefingRecorded,
                     description,
-                })
-            },
-        )
-        .await
+                };
+                commit(txn, &ctx, &settings, "RecordBriefing", &current, change).await
+            })
+        })
+        .await?;
+        Ok(Response::new(inspection))
     }
 
     async fn start_stationing(
@@ -809,16 +895,20 @@ impl InspectionService for Api {
             .into());
         }
         let key = RequestKey::new(&caller, "StartStationing", &request.request_id, &request)?;
-        let name = request.name.clone();
-        self.step(
-            caller,
-            "StartStationing",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Preparation],
-            true,
-            move |current, round, mut records| {
+        let ctx = context(&caller, &request.request_id);
+        let settings = self.settings.clone();
+        let inspection = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let name = request.name;
+                let (current, round) = changeable(
+                    txn,
+                    &caller,
+                    &name,
+                    "StartStationing",
+                    &[P::Preparation],
+                    true,
+                )
+                .await?;
                 if current.group_id.is_none() {
                     return Err(missing(
                         "GROUP_NOT_ASSIGNED",
@@ -826,13 +916,8 @@ impl InspectionService for Api {
                         "no group is assigned yet",
                     ));
                 }
-                if records.briefings.is_empty() {
-                    return Err(missing(
-                        "BRIEFING_MISSING",
-                        &name,
-                        "no preparation briefing is recorded yet",
-                    ));
-                }
+                let mut records = current.records()?;
+                check_briefings(txn, &name, &records).await?;
                 if round.state() != RoundState::InProgress {
                     return Err(missing(
                         "ROUND_NOT_IN_PROGRESS",
@@ -844,17 +929,19 @@ impl InspectionService for Api {
                     start_date: Some(to_date(start)),
                     end_date: Some(to_date(end)),
                 });
-                Ok(Change {
+                let change = Change {
                     phase: P::Stationed,
                     records,
                     group_id: None,
                     feedback_date: None,
                     event: Event::Stationed,
                     description: format!("stationed from {start} to {end}"),
-                })
-            },
-        )
-        .await
+                };
+                commit(txn, &ctx, &settings, "StartStationing", &current, change).await
+            })
+        })
+        .await?;
+        Ok(Response::new(inspection))
     }
 
     async fn report_inspection(
@@ -875,7 +962,7 @@ impl InspectionService for Api {
             key,
             &[P::Stationed],
             true,
-            move |_, _, mut records| {
+            move |_, mut records| {
                 let stationed = records
                     .stationing
                     .as_ref()
@@ -956,7 +1043,7 @@ impl InspectionService for Api {
             key,
             &[P::Reported],
             false,
-            move |_, _, mut records| {
+            move |_, mut records| {
                 let reported = date_of(&records.comprehensive_report);
                 not_before(
                     "feedback.individual.date",
@@ -1005,7 +1092,7 @@ impl InspectionService for Api {
             key,
             &[P::FeedbackGiven],
             false,
-            move |current, _, mut records| {
+            move |current, mut records| {
                 let start = start.or(current.feedback_date).unwrap_or_else(today);
                 not_before("start_date", start, current.feedback_date, "the feedback")?;
                 records.rectification_start_date = Some(to_date(start));
@@ -1041,7 +1128,7 @@ impl InspectionService for Api {
             key,
             &[P::Rectifying],
             false,
-            move |current, _, mut records| {
+            move |current, mut records| {
                 not_before("report.date", date, current.feedback_date, "the feedback")?;
                 let double = records.double_report.get_or_insert_with(Default::default);
                 let slot = match kind {
@@ -1099,7 +1186,7 @@ impl InspectionService for Api {
             key,
             &[P::Rectifying],
             false,
-            move |_, _, mut records| {
+            move |_, mut records| {
                 let double = records.double_report.clone().unwrap_or_default();
                 if double.team_report.is_none() || double.principal_report.is_none() {
                     return Err(missing(

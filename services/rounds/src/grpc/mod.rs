@@ -45,7 +45,7 @@ const READERS: &[Role] = &[
 ];
 const OFFICE: &[Role] = &[Role::InspectionOffice];
 /// Steps a group's leader may take on site (checked against the group in
-/// the handler); the office may take them too.
+/// the handler); the office running the round may take them too.
 const OFFICE_OR_LEADER: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup];
 /// Who works with rounds, groups and the talent pool (not inspected units).
 const STAFF_READERS: &[Role] = &[

@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use fiveledger_platform::auth::Role;
+use fiveledger_platform::outbox;
 use fiveledger_platform::server::Running;
+use fiveledger_platform::storage::Db;
 use fiveledger_platform::testing::{self, TestEnv};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::*;
@@ -52,6 +54,16 @@ pub fn office(org_path: &str) -> String {
 }
 
 impl TestApp {
+    /// The service's own database, to see what a call wrote (or did not).
+    pub async fn db(&self) -> Db {
+        Db::connect(
+            &self.env.settings.database,
+            &self.env.settings.data_dir.join("rounds.sqlite"),
+        )
+        .await
+        .expect("the service's database")
+    }
+
     pub fn organisations(&self) -> OrganisationServiceClient<Channel> {
         OrganisationServiceClient::new(self.channel.clone())
     }
@@ -146,4 +158,13 @@ pub fn bad_field(status: &tonic::Status) -> String {
         .bad_request()
         .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
         .unwrap_or_default()
+}
+
+/// How many events the service has appended to its outbox.
+pub async fn outbox_len(db: &Db) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    outbox::Entity::find()
+        .count(db.reader())
+        .await
+        .expect("outbox count")
 }

@@ -889,19 +889,32 @@ async fn inspect(
     let name = inspection.name.clone();
     let start = round.start + Days::new(rng.random_range(0..10));
     let step = |what: &'static str| move |s| failed(what, s);
-    office
-        .inspections()
-        .record_briefing(RecordBriefingRequest {
-            name: name.clone(),
-            briefing: Some(Briefing {
-                organisation: world.commission.clone(),
-                date: date(start - Days::new(3)),
-                summary: "通报被巡察党组织领导班子及其成员党风廉政情况".into(),
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .map_err(step("recording the briefing"))?;
+    // 巡前: the discipline commission and the organisation department both
+    // brief the group before it may be stationed.
+    for (body, summary) in [
+        (
+            &world.commission,
+            "通报被巡察党组织领导班子及其成员党风廉政情况",
+        ),
+        (
+            &world.org_department,
+            "通报被巡察党组织领导班子及其成员选人用人和干部队伍建设情况",
+        ),
+    ] {
+        office
+            .inspections()
+            .record_briefing(RecordBriefingRequest {
+                name: name.clone(),
+                briefing: Some(Briefing {
+                    organisation: body.clone(),
+                    date: date(start - Days::new(3)),
+                    summary: summary.into(),
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .map_err(step("recording the briefing"))?;
+    }
     office
         .inspections()
         .start_stationing(StartStationingRequest {

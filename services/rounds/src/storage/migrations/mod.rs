@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261128_000001_organisations;
 mod m20261128_000002_rounds;
 mod m20261128_000003_double_report_sweep;
+mod m20261128_000004_list_indexes;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_organisations::Migration),
             Box::new(m20261128_000002_rounds::Migration),
             Box::new(m20261128_000003_double_report_sweep::Migration),
+            Box::new(m20261128_000004_list_indexes::Migration),
         ]
     }
 }
