@@ -13,6 +13,7 @@ use fiveledger_platform::auth::ServiceCredentials;
 use fiveledger_platform::consumer::{self, EventSource};
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
+use fiveledger_platform::time::Clock;
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +30,17 @@ pub const REPORTED_CONSUMER: &str = "issues.inspection-reported";
 pub async fn start(
     server_settings: &ServerSettings,
     settings: IssuesSettings,
+    stop: CancellationToken,
+) -> anyhow::Result<Running> {
+    start_with_clock(server_settings, settings, Clock::system(), stop).await
+}
+
+/// As [`start`], with the clock the domain reads today from (clue transfer
+/// dates and due dates); tests pin it.
+pub async fn start_with_clock(
+    server_settings: &ServerSettings,
+    settings: IssuesSettings,
+    clock: Clock,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
     let spec = ServiceSpec {
@@ -61,6 +73,7 @@ pub async fn start(
                 Arc::new(settings),
                 server_settings,
                 rounds,
+                clock.clone(),
                 handler_stop,
             ),
             background,

@@ -1,6 +1,6 @@
 //! The rounds service, as this service calls it: inspections (their phase
-//! and target) and the organisation directory. Always batched: one call per
-//! request, never one per row.
+//! and target) and the organisation directory. Always batched: calls grow
+//! with the number of distinct names over the batch limit, never per row.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,9 +15,10 @@ use fiveledger_proto::rounds::{
 };
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic_types::StatusExt;
 
 const SERVICE: &str = "rounds";
+/// Most names the rounds service takes in one BatchGetOrganisations.
+pub const ORGANISATION_BATCH: usize = 1000;
 
 #[derive(Clone)]
 pub struct Rounds {
@@ -69,9 +70,10 @@ impl Rounds {
         Ok(inspection)
     }
 
-    /// Looks up organisations in one call. Returns those found by name and
-    /// the names the directory does not know (found by retrying without
-    /// them, which only happens when some are unknown).
+    /// Looks up organisations: one call per [`ORGANISATION_BATCH`] distinct
+    /// names (`allow_missing`, so every unknown name is learnt in the same
+    /// calls). Returns those found by name and the names the directory does
+    /// not know (or does not show this service).
     pub async fn organisations_by_name(
         &self,
         names: impl IntoIterator<Item = String>,
@@ -82,38 +84,29 @@ impl Rounds {
             .into_iter()
             .collect();
         wanted.sort();
-        let mut missing = HashSet::new();
-        while !wanted.is_empty() {
-            let answer = self
+        let mut found = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(ORGANISATION_BATCH) {
+            let response = self
                 .organisations()
                 .batch_get_organisations(BatchGetOrganisationsRequest {
-                    names: wanted.clone(),
+                    names: chunk.to_vec(),
+                    allow_missing: true,
                 })
-                .await;
-            match answer {
-                Ok(response) => {
-                    let found = response
-                        .into_inner()
-                        .organisations
-                        .into_iter()
-                        .map(|o| (o.name.clone(), o))
-                        .collect();
-                    return Ok((found, missing));
-                }
-                Err(status) if status.code() == tonic::Code::NotFound => {
-                    let unknown = status
-                        .get_error_details()
-                        .error_info()
-                        .and_then(|i| i.metadata.get("resource").cloned())
-                        .filter(|r| wanted.contains(r))
-                        .ok_or_else(|| from_upstream(SERVICE, "organisations", status.clone()))?;
-                    wanted.retain(|n| *n != unknown);
-                    missing.insert(unknown);
-                }
-                Err(status) => return Err(from_upstream(SERVICE, "organisations", status)),
-            }
+                .await
+                .map_err(|s| from_upstream(SERVICE, "organisations", s))?;
+            found.extend(
+                response
+                    .into_inner()
+                    .organisations
+                    .into_iter()
+                    .map(|o| (o.name.clone(), o)),
+            );
         }
-        Ok((HashMap::new(), missing))
+        let missing = wanted
+            .into_iter()
+            .filter(|n| !found.contains_key(n))
+            .collect();
+        Ok((found, missing))
     }
 
     /// The organisation of `kind` attached to the level at `level_path`

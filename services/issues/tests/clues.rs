@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{self, authed};
+use fiveledger_platform::time::Clock;
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::issues::*;
 use tonic::Code;
@@ -301,9 +302,10 @@ async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
         .into_inner();
     assert_eq!(all.rows.len(), 1);
     let c = all.rows[0].counts.expect("counts");
+    // Transferred: signed for by the receiving body, here by disposing.
     assert_eq!(
         (c.registered, c.transferred, c.disposed, c.with_outcome),
-        (3, 3, 2, 1)
+        (3, 2, 2, 1)
     );
     assert_eq!(
         (c.preliminary_verification, c.hold, c.talk_or_letter),
@@ -408,4 +410,577 @@ async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
     .expect("an old period")
     .into_inner();
     assert!(none.rows.is_empty(), "registered today, not in 2000");
+}
+
+fn day(month: u32, day: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, month, day).expect("date")
+}
+
+fn proto_day(d: chrono::NaiveDate) -> Option<Date> {
+    Some(fiveledger_platform::time::to_date(d))
+}
+
+/// A clock stopped at noon of `d`.
+fn clock_at(d: chrono::NaiveDate) -> Clock {
+    Clock::fixed(d.and_hms_opt(12, 0, 0).expect("noon").and_utc())
+}
+
+/// The issues service with clue transfers due after 10 days, on a clock
+/// stopped on 2 March 2026.
+async fn spawn_transfers() -> (TestApp, Clock) {
+    let clock = clock_at(day(3, 2));
+    let settings = fiveledger_issues::IssuesSettings {
+        clue_transfer_due_days: 10,
+        ..Default::default()
+    };
+    (spawn_with(settings, clock.clone()).await, clock)
+}
+
+async fn get(app: &TestApp, token: &str, name: &str) -> Result<Clue, tonic::Status> {
+    app.clues()
+        .get_clue(authed(token, GetClueRequest { name: name.into() }))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn acknowledge(app: &TestApp, token: &str, name: &str) -> Result<Clue, tonic::Status> {
+    app.clues()
+        .acknowledge_clue_transfer(authed(
+            token,
+            AcknowledgeClueTransferRequest {
+                name: name.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn transfer(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    body: &str,
+) -> Result<Clue, tonic::Status> {
+    app.clues()
+        .transfer_clue(authed(
+            token,
+            TransferClueRequest {
+                name: name.into(),
+                receiving_body: body.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Transferred on registration, signed for, disposed of, result returned:
+/// each step dated, the clock of the transfer judged against its due date.
+#[tokio::test]
+async fn a_clue_is_transferred_acknowledged_disposed_and_its_result_returned() {
+    let (app, clock) = spawn_transfers().await;
+    let clue = register(&app).await;
+    assert_eq!(clue.transfers.len(), 1);
+    let first = &clue.transfers[0];
+    assert_eq!(first.receiving_body, "organisations/nanning-jw");
+    assert_eq!(first.receiving_body_path, "guangxi/nanning/nanning-jw");
+    assert_eq!(first.transfer_date, proto_day(day(3, 2)));
+    // Due after the configured 10 days, not the default 30.
+    assert_eq!(first.due_date, proto_day(day(3, 12)));
+    assert_eq!(first.transferred_by, "office-nn");
+    assert!(first.acknowledge_date.is_none() && !first.overdue);
+    let transferred = app.events("ClueTransferred").await;
+    assert_eq!(transferred.len(), 1);
+    assert_eq!(transferred[0].subject, clue.name);
+
+    // Who sees the clue but is not the receiving body may not sign for it:
+    // the county's discipline commission (by target) and the city office
+    // above the receiving body.
+    let county_jw = testing::token(
+        "xn-jw",
+        "guangxi/nanning/xingning",
+        &[Role::DisciplineCommission],
+    );
+    for token in [county_jw, office()] {
+        get(&app, &token, &clue.name).await.expect("sees it");
+        let err = acknowledge(&app, &token, &clue.name)
+            .await
+            .expect_err("not the receiving body");
+        assert_eq!(err.code(), Code::PermissionDenied);
+        assert_eq!(reason(&err), "PERMISSION_DENIED");
+    }
+    // Elsewhere it does not exist; without the role the gate refuses.
+    let elsewhere = testing::token("jw2", "guangxi/liuzhou", &[Role::DisciplineCommission]);
+    let err = acknowledge(&app, &elsewhere, &clue.name)
+        .await
+        .expect_err("out of scope");
+    assert_eq!(err.code(), Code::NotFound);
+    let unit = testing::token("u", "guangxi/nanning/xingning", &[Role::InspectedUnit]);
+    let err = acknowledge(&app, &unit, &clue.name)
+        .await
+        .expect_err("no role");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert!(app.events("ClueTransferAcknowledged").await.is_empty());
+    let unchanged = get(&app, &office(), &clue.name).await.expect("get");
+    assert_eq!(unchanged.etag, clue.etag, "refusals write nothing");
+
+    // The receiving body signs, dated by the clock.
+    clock.set(day(3, 4).and_hms_opt(9, 0, 0).expect("t").and_utc());
+    let jw = discipline();
+    let signed = acknowledge(&app, &jw, &clue.name)
+        .await
+        .expect("acknowledge");
+    assert_eq!(signed.transfers[0].acknowledge_date, proto_day(day(3, 4)));
+    assert_eq!(signed.transfers[0].acknowledged_by, "jw-1");
+    let err = acknowledge(&app, &jw, &clue.name).await.expect_err("twice");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&err), "TRANSFER_ALREADY_ACKNOWLEDGED");
+    let acks = app.events("ClueTransferAcknowledged").await;
+    assert_eq!(acks.len(), 1);
+    let payload = <ClueTransferAcknowledged as prost::Message>::decode(
+        acks[0].payload.as_ref().expect("payload").value.as_slice(),
+    )
+    .expect("decode");
+    assert_eq!(payload.transfer.expect("transfer").acknowledged_by, "jw-1");
+
+    // Past the due date without a result: overdue.
+    clock.set(day(3, 13).and_hms_opt(9, 0, 0).expect("t").and_utc());
+    let late = get(&app, &office(), &clue.name).await.expect("get");
+    assert!(late.transfers[0].overdue);
+    let listed = app
+        .clues()
+        .list_clues(authed(&office(), ListCluesRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.clues[0].transfers[0].overdue);
+
+    // Disposal of an acknowledged transfer signs nothing more.
+    app.clues()
+        .dispose_clue(authed(
+            &jw,
+            DisposeClueRequest {
+                name: clue.name.clone(),
+                disposal: Some(ClueDisposal {
+                    method: DisposalMethod::PreliminaryVerification as i32,
+                    date: proto_day(day(3, 5)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("dispose");
+    assert_eq!(app.events("ClueTransferAcknowledged").await.len(), 1);
+    // The outcome is the result posted back: no longer overdue.
+    let concluded = app
+        .clues()
+        .record_clue_outcome(authed(
+            &jw,
+            RecordClueOutcomeRequest {
+                name: clue.name.clone(),
+                outcome: Some(ClueOutcome {
+                    kind: ClueOutcomeKind::Disciplined as i32,
+                    date: proto_day(day(3, 20)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("outcome")
+        .into_inner();
+    assert_eq!(concluded.transfers[0].result_date, proto_day(day(3, 20)));
+    assert!(!concluded.transfers[0].overdue);
+
+    // A concluded clue is not transferred on.
+    let err = transfer(&app, &jw, &clue.name, "organisations/nanning-zzb")
+        .await
+        .expect_err("concluded");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&err), "CLUE_CONCLUDED");
+    assert_eq!(app.events("ClueTransferred").await.len(), 1);
+
+    // Reopening takes the result back: overdue again.
+    let reopened = app
+        .clues()
+        .reopen_clue(authed(
+            &jw,
+            ReopenClueRequest {
+                name: clue.name.clone(),
+                reason: "发现新情况".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("reopen")
+        .into_inner();
+    assert!(reopened.transfers[0].result_date.is_none());
+    assert!(reopened.transfers[0].overdue);
+}
+
+/// Transferred on to another body: a new clock, the first transfer kept;
+/// the new body's disposal signs for it.
+#[tokio::test]
+async fn a_clue_transferred_on_gets_a_new_clock_and_disposal_signs_for_it() {
+    let (app, clock) = spawn_transfers().await;
+    app.fake.organisations.lock().expect("lock").insert(
+        "organisations/xingning-jw".into(),
+        fiveledger_proto::rounds::Organisation {
+            name: "organisations/xingning-jw".into(),
+            display_name: "兴宁区纪委监委".into(),
+            kind: fiveledger_proto::rounds::OrganisationKind::DisciplineCommission as i32,
+            parent: "organisations/xingning".into(),
+            path: "guangxi/nanning/xingning/xingning-jw".into(),
+            ..Default::default()
+        },
+    );
+    let clue = register(&app).await;
+    let jw = discipline();
+
+    // Refusals first: nothing is written by any of them.
+    let err = transfer(&app, &jw, &clue.name, "")
+        .await
+        .expect_err("no body");
+    assert_eq!(bad_field(&err), "receiving_body");
+    let err = transfer(&app, &jw, &clue.name, "organisations/nowhere")
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(reason(&err), "UNKNOWN_ORGANISATION");
+    assert_eq!(bad_field(&err), "receiving_body");
+    let err = transfer(&app, &jw, &clue.name, "organisations/nanning-jw")
+        .await
+        .expect_err("same body");
+    assert_eq!(reason(&err), "SAME_RECEIVING_BODY");
+    let elsewhere = testing::token("jw2", "guangxi/liuzhou", &[Role::DisciplineCommission]);
+    let err = transfer(&app, &elsewhere, &clue.name, "organisations/xingning-jw")
+        .await
+        .expect_err("out of scope");
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(app.events("ClueTransferred").await.len(), 1);
+
+    clock.set(day(3, 5).and_hms_opt(9, 0, 0).expect("t").and_utc());
+    let moved = transfer(&app, &jw, &clue.name, "organisations/xingning-jw")
+        .await
+        .expect("transfer");
+    assert_eq!(moved.receiving_body, "organisations/xingning-jw");
+    assert_eq!(
+        moved.receiving_body_path,
+        "guangxi/nanning/xingning/xingning-jw"
+    );
+    assert_eq!(moved.transfers.len(), 2);
+    assert_eq!(
+        moved.transfers[0].receiving_body,
+        "organisations/nanning-jw"
+    );
+    assert_eq!(moved.transfers[0].transfer_date, proto_day(day(3, 2)));
+    let second = &moved.transfers[1];
+    assert_eq!(second.transfer_date, proto_day(day(3, 5)));
+    assert_eq!(second.due_date, proto_day(day(3, 15)));
+    assert_eq!(second.transferred_by, "jw-1");
+    assert_eq!(moved.state, ClueState::Registered as i32);
+    assert_eq!(app.events("ClueTransferred").await.len(), 2);
+    // The filter follows the current body.
+    let by_body = app
+        .clues()
+        .list_clues(authed(
+            &office(),
+            ListCluesRequest {
+                filter: "receiving_body = \"organisations/xingning-jw\"".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(by_body.clues.len(), 1);
+
+    // Past the first transfer's due date, only the current one counts.
+    clock.set(day(3, 13).and_hms_opt(9, 0, 0).expect("t").and_utc());
+    let now = get(&app, &office(), &clue.name).await.expect("get");
+    assert!(!now.transfers[0].overdue && !now.transfers[1].overdue);
+
+    // The earlier body no longer holds it; the new one disposes of it,
+    // signing for the transfer on the disposal's date.
+    let err = get(&app, &jw, &clue.name).await.expect_err("handed on");
+    assert_eq!(err.code(), Code::NotFound);
+    let county_jw = testing::token(
+        "xn-jw-1",
+        "guangxi/nanning/xingning/xingning-jw",
+        &[Role::DisciplineCommission],
+    );
+    let disposed = app
+        .clues()
+        .dispose_clue(authed(
+            &county_jw,
+            DisposeClueRequest {
+                name: clue.name.clone(),
+                disposal: Some(ClueDisposal {
+                    method: DisposalMethod::TalkOrLetter as i32,
+                    date: proto_day(day(3, 8)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("dispose")
+        .into_inner();
+    assert_eq!(disposed.transfers[1].acknowledge_date, proto_day(day(3, 8)));
+    assert_eq!(disposed.transfers[1].acknowledged_by, "xn-jw-1");
+    assert!(disposed.transfers[0].acknowledge_date.is_none());
+    assert_eq!(app.events("ClueTransferAcknowledged").await.len(), 1);
+    let err = acknowledge(&app, &county_jw, &clue.name)
+        .await
+        .expect_err("signed by disposing");
+    assert_eq!(reason(&err), "TRANSFER_ALREADY_ACKNOWLEDGED");
+
+    // Counted as transferred once signed for.
+    let stats = app
+        .clues()
+        .get_clue_statistics(authed(&office(), GetClueStatisticsRequest::default()))
+        .await
+        .expect("statistics")
+        .into_inner();
+    let c = stats.rows[0].counts.expect("counts");
+    assert_eq!((c.registered, c.transferred), (1, 1));
+}
+
+/// Clues registered before transfers existed get their registration as
+/// their first transfer (the migration's backfill, on either database).
+#[tokio::test]
+async fn existing_clues_get_their_registration_as_first_transfer() {
+    use fiveledger_issues::storage::{Migrator, clues};
+    use sea_orm::ActiveModelTrait;
+    use sea_orm_migration::MigratorTrait;
+
+    let env = fiveledger_platform::testing::TestEnv::new("issues");
+    let db = fiveledger_platform::storage::Db::connect(
+        &env.settings.database,
+        &env.settings.data_dir.join("issues.sqlite"),
+    )
+    .await
+    .expect("db");
+    // The platform tables and the first issues migration only.
+    Migrator::up(db.writer(), Some(2)).await.expect("migrate");
+    let registered = chrono::DateTime::parse_from_rfc3339("2026-01-10T05:00:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let row = |id: &str, disposed: bool| clues::Model {
+        id: id.into(),
+        inspection: INSPECTION.into(),
+        round: "rounds/r12-9".into(),
+        target: "organisations/xingning".into(),
+        target_path: "guangxi/nanning/xingning".into(),
+        subject_name: "某某".into(),
+        subject_post: "局长".into(),
+        summary: "x".into(),
+        source: String::new(),
+        receiving_body: "organisations/nanning-jw".into(),
+        receiving_body_path: "guangxi/nanning/nanning-jw".into(),
+        state: if disposed {
+            ClueState::Concluded
+        } else {
+            ClueState::Registered
+        }
+        .as_str_name()
+        .into(),
+        disposal_method: if disposed {
+            DisposalMethod::Hold.as_str_name().into()
+        } else {
+            String::new()
+        },
+        // Recorded as decided before the registration: signed for on it.
+        disposal_date: disposed.then(|| day(1, 5)),
+        disposal_note: String::new(),
+        disposal_by: if disposed {
+            "jw-old".into()
+        } else {
+            String::new()
+        },
+        outcome_kind: if disposed {
+            ClueOutcomeKind::Cleared.as_str_name().into()
+        } else {
+            String::new()
+        },
+        outcome_date: disposed.then(|| day(2, 1)),
+        outcome_note: String::new(),
+        outcome_by: String::new(),
+        reopen_count: 0,
+        registered_by: "office-old".into(),
+        revision: 1,
+        create_time: registered,
+        update_time: registered,
+    };
+    for model in [row("c-open", false), row("c-done", true)] {
+        clues::ActiveModel::from(model)
+            .reset_all()
+            .insert(db.writer())
+            .await
+            .expect("insert");
+    }
+    db.close().await;
+
+    let app = spawn_in(env, Default::default(), clock_at(day(3, 1))).await;
+    let open = get(&app, &admin(), "clues/c-open").await.expect("get");
+    assert_eq!(open.transfers.len(), 1);
+    let t = &open.transfers[0];
+    assert_eq!(t.receiving_body, "organisations/nanning-jw");
+    assert_eq!(t.receiving_body_path, "guangxi/nanning/nanning-jw");
+    assert_eq!(t.transfer_date, proto_day(day(1, 10)));
+    assert_eq!(t.due_date, proto_day(day(2, 9)));
+    assert_eq!(t.transferred_by, "office-old");
+    assert!(t.acknowledge_date.is_none() && t.acknowledged_by.is_empty());
+    assert!(t.overdue, "due 9 February, no result by 1 March");
+    let done = get(&app, &admin(), "clues/c-done").await.expect("get");
+    let t = &done.transfers[0];
+    assert_eq!(t.acknowledge_date, proto_day(day(1, 10)));
+    assert_eq!(t.acknowledged_by, "jw-old");
+    assert_eq!(t.result_date, proto_day(day(2, 1)));
+    assert!(!t.overdue);
+}
+
+async fn list_clues_all(app: &TestApp, filter: &str, page_size: i32) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = app
+            .clues()
+            .list_clues(authed(
+                &office(),
+                ListCluesRequest {
+                    page_size,
+                    page_token: page_token.clone(),
+                    filter: filter.into(),
+                },
+            ))
+            .await
+            .expect("list")
+            .into_inner();
+        assert!(page.clues.len() <= page_size as usize);
+        out.extend(page.clues.into_iter().map(|c| c.name));
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// ListClues pages by name and each filter narrows (two inspections in two
+/// rounds and places, two receiving bodies, two disposal methods).
+#[tokio::test]
+async fn clues_page_and_filter_by_round_target_receiving_body_and_disposal() {
+    let app = spawn().await;
+    const OTHER: &str = "rounds/r13-1/inspections/qingxiu";
+    app.fake.inspections.lock().expect("lock").insert(
+        OTHER.into(),
+        inspection(
+            OTHER,
+            "qingxiu",
+            fiveledger_proto::rounds::InspectionPhase::Stationed,
+        ),
+    );
+    let mut here = Vec::new();
+    for _ in 0..3 {
+        here.push(register(&app).await.name);
+    }
+    let mut there = Vec::new();
+    for i in 0..2 {
+        let clue = app
+            .clues()
+            .create_clue(authed(
+                &office(),
+                CreateClueRequest {
+                    clue: Some(Clue {
+                        inspection: OTHER.into(),
+                        subject_name: format!("某{i}"),
+                        subject_post: "局长".into(),
+                        summary: "x".into(),
+                        receiving_body: "organisations/nanning-zzb".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("register")
+            .into_inner();
+        assert_eq!(clue.round, "rounds/r13-1");
+        there.push(clue.name);
+    }
+    let jw = discipline();
+    for (name, method) in [
+        (&here[0], DisposalMethod::Hold),
+        (&here[1], DisposalMethod::TalkOrLetter),
+    ] {
+        app.clues()
+            .dispose_clue(authed(
+                &jw,
+                DisposeClueRequest {
+                    name: name.clone(),
+                    disposal: Some(ClueDisposal {
+                        method: method as i32,
+                        date: date(10),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("dispose");
+    }
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let all = sorted(here.iter().chain(&there).cloned().collect());
+    // Pages of two, by name, nothing repeated or skipped.
+    assert_eq!(list_clues_all(&app, "", 2).await, all);
+    assert_eq!(
+        list_clues_all(&app, "round = \"rounds/r13-1\"", 1).await,
+        sorted(there.clone())
+    );
+    assert_eq!(
+        list_clues_all(&app, "round = \"rounds/r12-9\"", 2).await,
+        sorted(here.clone())
+    );
+    assert_eq!(
+        list_clues_all(&app, "target_subtree = \"guangxi/nanning/qingxiu\"", 2).await,
+        sorted(there.clone())
+    );
+    assert_eq!(
+        list_clues_all(&app, "target_subtree = \"guangxi/nanning/xingning\"", 2).await,
+        sorted(here.clone())
+    );
+    assert_eq!(
+        list_clues_all(&app, "receiving_body = \"organisations/nanning-zzb\"", 2).await,
+        sorted(there.clone())
+    );
+    assert_eq!(
+        list_clues_all(&app, "disposal_method = DISPOSAL_METHOD_HOLD", 2).await,
+        vec![here[0].clone()]
+    );
+    assert_eq!(
+        list_clues_all(
+            &app,
+            "disposal_method = DISPOSAL_METHOD_TALK_OR_LETTER AND round = \"rounds/r12-9\"",
+            2
+        )
+        .await,
+        vec![here[1].clone()]
+    );
+    let err = app
+        .clues()
+        .list_clues(authed(
+            &office(),
+            ListCluesRequest {
+                filter: "disposal_method = SOMEHOW".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("unknown method");
+    assert_eq!(bad_field(&err), "filter");
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::*;
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{self, authed};
+use fiveledger_platform::time::Clock;
 use fiveledger_proto::issues::*;
 use fiveledger_proto::rounds::InspectionPhase;
 use prost::Message;
@@ -409,6 +410,9 @@ async fn the_reported_event_freezes_or_leaves_only_responsibilities_open() {
     let mut incomplete = problem("party-leadership", "x");
     incomplete.responsibilities.as_mut().expect("r").principal = String::new();
     let incomplete = app.create(incomplete).await.expect("create");
+    let mut second = problem("party-building", "z");
+    second.responsibilities.as_mut().expect("r").principal = String::new();
+    let second = app.create(second).await.expect("create");
     app.create(problem("party-building", "y"))
         .await
         .expect("create");
@@ -447,23 +451,48 @@ async fn the_reported_event_freezes_or_leaves_only_responsibilities_open() {
         .await
         .expect_err("new");
     assert_eq!(reason(&err), "PROBLEM_LIST_REPORTED");
-    app.problems()
-        .update_problem(authed(
-            &office(),
-            update(
-                Problem {
-                    name: incomplete.name.clone(),
-                    responsibilities: Some(Responsibilities {
-                        principal: "赵书记".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                &["responsibilities.principal"],
-            ),
-        ))
-        .await
-        .expect("complete");
+    let complete = |name: String| {
+        let mut client = app.problems();
+        async move {
+            client
+                .update_problem(authed(
+                    &office(),
+                    update(
+                        Problem {
+                            name,
+                            responsibilities: Some(Responsibilities {
+                                principal: "赵书记".into(),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        &["responsibilities.principal"],
+                    ),
+                ))
+                .await
+                .expect("complete")
+                .into_inner()
+        }
+    };
+    // One still incomplete: the list stays reported.
+    let first = complete(incomplete.name.clone()).await;
+    assert!(!first.frozen);
+    assert_eq!(
+        app.list_state(INSPECTION).await.state,
+        ProblemListState::Reported as i32
+    );
+    assert!(app.events("ProblemListFrozen").await.is_empty());
+    // The last one completed freezes the list in the same update.
+    let last = complete(second.name.clone()).await;
+    assert!(last.frozen);
+    let list = app.list_state(INSPECTION).await;
+    assert_eq!(list.state, ProblemListState::Frozen as i32);
+    assert!(list.freeze_time.is_some());
+    let frozen = app.events("ProblemListFrozen").await;
+    assert_eq!(frozen.len(), 1);
+    assert_eq!(frozen[0].actor, "office-nn");
+    assert_eq!(app.list_all(&office(), "frozen = true", 10).await.len(), 3);
+    // Freezing again changes nothing and writes no second event.
     let list = app
         .problems()
         .freeze_problem_list(authed(
@@ -566,7 +595,21 @@ async fn an_import_with_one_bad_row_stores_nothing_and_names_the_row() {
         .expect("r")
         .supervising_body = "organisations/nowhere".into();
     batch[7].title = String::new();
+    let before = app
+        .fake
+        .calls
+        .batch_get_organisations
+        .load(Ordering::SeqCst);
     let response = import(&app, batch).await.expect("answered");
+    assert_eq!(
+        app.fake
+            .calls
+            .batch_get_organisations
+            .load(Ordering::SeqCst)
+            - before,
+        1,
+        "the unknown organisation costs no second call"
+    );
     assert!(response.problems.is_empty());
     let errors: Vec<_> = response
         .errors
@@ -797,4 +840,331 @@ async fn with_the_rounds_service_down_calls_are_unavailable_and_nothing_is_writt
     assert!(app.list_all(&admin(), "", 100).await.is_empty());
     assert!(app.events("").await.is_empty());
     let _ = InspectionPhase::Stationed;
+}
+
+/// Many rows naming distinct unknown organisations, in every responsibility
+/// field: one answer naming each row and field, nothing stored, and the
+/// directory asked once per 1000 distinct names (not once per unknown name).
+#[tokio::test]
+async fn an_import_naming_many_unknown_organisations_names_every_row_in_bounded_calls() {
+    let app = spawn().await;
+    let mut batch = rows(1600);
+    let mut expected = Vec::new();
+    for (i, p) in batch.iter_mut().enumerate() {
+        if i % 16 == 15 {
+            continue;
+        }
+        let r = p.responsibilities.as_mut().expect("r");
+        let field = match i % 3 {
+            0 => {
+                r.main_unit = format!("organisations/ghost-m{i}");
+                "responsibilities.main_unit"
+            }
+            1 => {
+                r.supervising_body = format!("organisations/ghost-s{i}");
+                "responsibilities.supervising_body"
+            }
+            _ => {
+                r.functional_department = format!("organisations/ghost-f{i}");
+                "responsibilities.functional_department"
+            }
+        };
+        expected.push((
+            i as i32 + 1,
+            field.to_owned(),
+            "UNKNOWN_ORGANISATION".to_owned(),
+        ));
+    }
+    assert_eq!(expected.len(), 1500);
+    let before = app
+        .fake
+        .calls
+        .batch_get_organisations
+        .load(Ordering::SeqCst);
+    let response = import(&app, batch).await.expect("answered");
+    let calls = app
+        .fake
+        .calls
+        .batch_get_organisations
+        .load(Ordering::SeqCst)
+        - before;
+    // 1501 distinct names (the unknown ones and the transport bureau).
+    assert_eq!(calls, 2);
+    assert!(response.problems.is_empty());
+    let errors: Vec<_> = response
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.clone(), e.reason.clone()))
+        .collect();
+    assert_eq!(errors, expected);
+    assert!(app.list_all(&office(), "", 1000).await.is_empty());
+    assert!(app.events("ProblemsImported").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_import_over_the_configured_maximum_is_refused_whole() {
+    let settings = fiveledger_issues::IssuesSettings {
+        max_import_rows: 5,
+        ..Default::default()
+    };
+    let app = spawn_with(settings, Clock::system()).await;
+    let err = import(&app, rows(6)).await.expect_err("too many");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(reason(&err), "TOO_MANY_ROWS");
+    assert_eq!(bad_field(&err), "problems");
+    assert!(app.list_all(&office(), "", 100).await.is_empty());
+    assert!(app.events("ProblemsImported").await.is_empty());
+    // The maximum itself is taken.
+    let ok = import(&app, rows(5)).await.expect("five");
+    assert_eq!(ok.problems.len(), 5);
+}
+
+async fn list_ordered(app: &TestApp, order_by: &str, page_size: i32) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut page_token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = app
+            .problems()
+            .list_problems(authed(
+                &office(),
+                ListProblemsRequest {
+                    page_size,
+                    page_token: page_token.clone(),
+                    order_by: order_by.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("list")
+            .into_inner();
+        assert!(page.problems.len() <= page_size as usize);
+        out.extend(page.problems);
+        pages += 1;
+        assert!(pages < 100, "paging does not end");
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// Rows imported in one call share their create_time: the keyset pages by
+/// (create_time, name) in both directions, with no row repeated or skipped.
+#[tokio::test]
+async fn problems_page_by_create_time_across_ties_in_both_directions() {
+    let app = spawn().await;
+    let imported = import(&app, rows(25)).await.expect("import").problems;
+    assert!(
+        imported
+            .iter()
+            .all(|p| p.create_time == imported[0].create_time),
+        "one import, one create_time"
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut later = Vec::new();
+    for i in 0..3 {
+        later.push(
+            app.create(problem("party-leadership", &format!("later {i}")))
+                .await
+                .expect("create"),
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut tied: Vec<String> = imported.iter().map(|p| p.name.clone()).collect();
+    tied.sort();
+    let mut expected = tied.clone();
+    expected.extend(later.iter().map(|p| p.name.clone()));
+
+    for page_size in [4, 7] {
+        let asc: Vec<String> = list_ordered(&app, "create_time", page_size)
+            .await
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(asc, expected, "ascending, page size {page_size}");
+        let desc: Vec<String> = list_ordered(&app, "create_time desc", page_size)
+            .await
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        let mut reversed = expected.clone();
+        reversed.reverse();
+        assert_eq!(desc, reversed, "descending, page size {page_size}");
+    }
+}
+
+/// List (2) holds only problems that name a leader in charge, so it differs
+/// from list (1) of the same unit.
+#[tokio::test]
+async fn the_leader_in_charge_list_leaves_out_problems_without_one() {
+    let app = spawn().await;
+    let mut with = Vec::new();
+    for i in 0..2 {
+        with.push(
+            app.create(problem("party-leadership", &format!("led {i}")))
+                .await
+                .expect("create"),
+        );
+    }
+    let mut unled = problem("party-building", "no leader in charge");
+    unled.responsibilities.as_mut().expect("r").leader_in_charge = String::new();
+    let unled = app.create(unled).await.expect("create");
+    let unit = testing::token("unit", "guangxi/nanning/xingning", &[Role::InspectedUnit]);
+    let names = |ps: Vec<Problem>| {
+        let mut n: Vec<String> = ps.into_iter().map(|p| p.name).collect();
+        n.sort();
+        n
+    };
+    let first = names(
+        app.list_all(
+            &unit,
+            "responsible = \"organisations/xingning\" AND responsibility = 1",
+            2,
+        )
+        .await,
+    );
+    assert_eq!(first.len(), 3);
+    assert!(first.contains(&unled.name));
+    let second = names(
+        app.list_all(
+            &unit,
+            "responsible = \"organisations/xingning\" AND responsibility = 2",
+            2,
+        )
+        .await,
+    );
+    let mut expected: Vec<String> = with.iter().map(|p| p.name.clone()).collect();
+    expected.sort();
+    assert_eq!(second, expected);
+}
+
+/// A category created over gRPC routes the problems that use it.
+#[tokio::test]
+async fn a_created_category_is_used_by_a_problem() {
+    let app = spawn().await;
+    let create = |token: String| {
+        let mut client = app.categories();
+        async move {
+            client
+                .create_category(authed(
+                    &token,
+                    CreateCategoryRequest {
+                        category: Some(Category {
+                            display_name: "农村集体“三资”管理".into(),
+                            supervising_body_kind: SupervisingBodyKind::OrganisationDepartment
+                                as i32,
+                            grassroots: true,
+                            ..Default::default()
+                        }),
+                        category_id: "rural-collective-assets".into(),
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+        }
+    };
+    let err = create(discipline()).await.expect_err("not the office");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // The catalogue is the region's: a city's office may not change it.
+    let err = create(office()).await.expect_err("a city office");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let region = testing::token("office-gx", "guangxi", &[Role::InspectionOffice]);
+    let err = app
+        .create(problem("rural-collective-assets", "x"))
+        .await
+        .expect_err("not yet");
+    assert_eq!(reason(&err), "UNKNOWN_CATEGORY");
+    let created = create(region).await.expect("create").into_inner();
+    assert_eq!(created.name, "categories/rural-collective-assets");
+    assert!(created.grassroots);
+    let p = app
+        .create(problem("rural-collective-assets", "集体资产出租未公开"))
+        .await
+        .expect("problem");
+    assert_eq!(p.category, "rural-collective-assets");
+    let r = responsibilities(&p);
+    assert_eq!(r.supervising_body, "organisations/nanning-zzb");
+    assert!(r.supervising_body_routed);
+    assert_eq!(
+        app.list_all(&office(), "category = rural-collective-assets", 10)
+            .await
+            .len(),
+        1
+    );
+}
+
+/// Fixed on the spot (date and action) and evidence references come back
+/// as sent, on create, read, list and update.
+#[tokio::test]
+async fn fixed_on_the_spot_and_evidence_round_trip() {
+    let app = spawn().await;
+    let fixed = FixedOnTheSpot {
+        date: Some(fiveledger_proto::google::r#type::Date {
+            year: 2026,
+            month: 3,
+            day: 4,
+        }),
+        action: "当场退还违规收取的费用".into(),
+    };
+    let evidence = vec![
+        EvidenceReference {
+            document: "谈话笔录-01.pdf".into(),
+            sha256: "b".repeat(64),
+        },
+        EvidenceReference {
+            document: "收费凭证.jpg".into(),
+            sha256: "c".repeat(64),
+        },
+    ];
+    let mut p = problem("party-leadership", "违规收费");
+    p.fixed_on_the_spot = Some(fixed.clone());
+    p.evidence = evidence.clone();
+    let created = app.create(p).await.expect("create");
+    assert_eq!(created.fixed_on_the_spot, Some(fixed.clone()));
+    assert_eq!(created.evidence, evidence);
+    let got = app
+        .problems()
+        .get_problem(authed(
+            &office(),
+            GetProblemRequest {
+                name: created.name.clone(),
+            },
+        ))
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got.fixed_on_the_spot, Some(fixed.clone()));
+    assert_eq!(got.evidence, evidence);
+    let listed = app.list_all(&office(), "", 10).await;
+    assert_eq!(listed[0].fixed_on_the_spot, Some(fixed));
+    assert_eq!(listed[0].evidence, evidence);
+
+    let refixed = FixedOnTheSpot {
+        date: Some(fiveledger_proto::google::r#type::Date {
+            year: 2026,
+            month: 3,
+            day: 6,
+        }),
+        action: "已全额退还".into(),
+    };
+    let updated = app
+        .problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: created.name.clone(),
+                    fixed_on_the_spot: Some(refixed.clone()),
+                    evidence: evidence[..1].to_vec(),
+                    ..Default::default()
+                },
+                &["fixed_on_the_spot", "evidence"],
+            ),
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.fixed_on_the_spot, Some(refixed));
+    assert_eq!(updated.evidence, evidence[..1].to_vec());
 }

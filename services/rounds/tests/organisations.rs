@@ -405,12 +405,35 @@ async fn scope_is_the_callers_subtree() {
                     "organisations/xingning".into(),
                     "organisations/qingxiu".into(),
                 ],
+                allow_missing: false,
             },
         ))
         .await
         .expect_err("out of scope");
     assert_eq!(err.code(), Code::NotFound);
     assert!(err.message().contains("qingxiu"));
+    // With allow_missing, the out-of-scope and unknown names are left out.
+    let found = client
+        .batch_get_organisations(testing::authed(
+            &xingning,
+            BatchGetOrganisationsRequest {
+                names: vec![
+                    "organisations/qingxiu".into(),
+                    "organisations/xingning".into(),
+                    "organisations/nowhere".into(),
+                ],
+                allow_missing: true,
+            },
+        ))
+        .await
+        .expect("allow missing")
+        .into_inner();
+    let names: Vec<&str> = found
+        .organisations
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(names, ["organisations/xingning"]);
 }
 
 #[tokio::test]

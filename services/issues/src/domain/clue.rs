@@ -1,9 +1,12 @@
 //! Clues (问题线索) about individual cadres and the order of their disposal:
 //! registered → disposed (one of four ways) → outcome; a disposed clue is
-//! disposed of again only after it is reopened.
+//! disposed of again only after it is reopened. Alongside, each clue is
+//! transferred (移交) to a receiving body — registration is the first
+//! transfer — which signs for it and returns the result by a due date.
 
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names::validate_text;
+use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::time::from_date;
 use fiveledger_proto::issues::{Clue, ClueOutcomeKind, ClueState, DisposalMethod};
@@ -160,6 +163,35 @@ pub fn check_outcome(clue: &str, state: ClueState) -> Result<(), ApiError> {
     }
 }
 
+/// True when `caller` acts for the receiving body at `receiving_body_path`:
+/// its organisation is that body or a unit under it (an operator too). The
+/// body's superiors see the clue but do not sign for it.
+pub fn is_receiving_body(caller: &Caller, receiving_body_path: &str) -> bool {
+    caller.roles.contains(&Role::Admin)
+        || (!receiving_body_path.is_empty() && in_subtree(&caller.org_path, receiving_body_path))
+}
+
+/// A clue is transferred on until its outcome is recorded.
+pub fn check_transfer(clue: &str, state: ClueState) -> Result<(), ApiError> {
+    match state {
+        ClueState::Concluded => Err(out_of_order(
+            clue,
+            "CLUE_CONCLUDED",
+            state,
+            format!("{clue} has its outcome; reopen it before transferring it again"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The due date of a transfer made on `day`.
+pub fn due_date(day: chrono::NaiveDate, days: u32) -> Result<chrono::NaiveDate, ApiError> {
+    day.checked_add_days(chrono::Days::new(u64::from(days)))
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("due date of {day} + {days} days overflows"))
+        })
+}
+
 /// Reopening needs a disposal to undo.
 pub fn check_reopen(clue: &str, state: ClueState) -> Result<(), ApiError> {
     match state {
@@ -199,5 +231,43 @@ mod tests {
         assert!(check_outcome(c, ClueState::Disposed).is_ok());
         assert!(check_reopen(c, ClueState::Concluded).is_ok());
         assert!(check_reopen(c, ClueState::Registered).is_err());
+        assert!(check_transfer(c, ClueState::Disposed).is_ok());
+        assert_eq!(
+            check_transfer(c, ClueState::Concluded)
+                .expect_err("concluded")
+                .reason(),
+            "CLUE_CONCLUDED"
+        );
+    }
+
+    #[test]
+    fn only_the_receiving_body_signs() {
+        let caller = |org: &str, role| Caller {
+            subject: "u".into(),
+            org_path: org.into(),
+            roles: vec![role],
+        };
+        let jw = "gx/nn/nn-jw";
+        assert!(is_receiving_body(
+            &caller(jw, Role::DisciplineCommission),
+            jw
+        ));
+        assert!(is_receiving_body(
+            &caller("gx/nn/nn-jw/room-1", Role::DisciplineCommission),
+            jw
+        ));
+        assert!(!is_receiving_body(
+            &caller("gx/nn", Role::InspectionOffice),
+            jw
+        ));
+        assert!(!is_receiving_body(
+            &caller("gx/nn/xn", Role::DisciplineCommission),
+            jw
+        ));
+        assert!(is_receiving_body(&caller("", Role::Admin), jw));
+        assert!(!is_receiving_body(
+            &caller("", Role::DisciplineCommission),
+            ""
+        ));
     }
 }

@@ -21,6 +21,7 @@ use tonic::{Request, Response, Status};
 use super::{Api, CLUE_HOLDERS, context};
 use crate::domain::clue::{self as domain, COLLECTION, NewClue};
 use crate::domain::problem::{ORGANISATIONS, parse_inspection, round_of};
+use crate::storage::clue_transfers as transfers;
 use crate::storage::clues::{self as store, ListQuery};
 
 /// Reads a clue the caller may hold and see, or NOT_FOUND (never its data).
@@ -39,20 +40,38 @@ async fn visible(
     }
 }
 
-/// Writes a changed clue (revision checked) and its event.
-async fn save<M: prost::Name>(
+/// Writes a changed clue (revision checked; its transfers are already
+/// written in the same transaction) and returns it as shown.
+async fn save(
     txn: &DatabaseTransaction,
-    ctx: &EventContext,
     mut clue: store::Model,
-    event: impl FnOnce(Clue) -> M,
+    transfers: &[transfers::Model],
+    today: chrono::NaiveDate,
 ) -> ApiResult<Clue> {
     let revision = clue.revision;
     clue.revision += 1;
     clue.update_time = chrono::Utc::now();
     let clue = store::update_if_revision(txn, clue, revision).await?;
-    let proto = clue.to_proto();
-    outbox::append(txn, ctx, &proto.name, &event(proto.clone())).await?;
-    Ok(proto)
+    Ok(clue.to_proto(transfers, today))
+}
+
+/// The current (last) transfer of a clue; every clue has one.
+fn current<'a>(
+    name: &str,
+    transfers: &'a mut [transfers::Model],
+) -> ApiResult<&'a mut transfers::Model> {
+    transfers
+        .last_mut()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("{name} has no transfer")))
+}
+
+/// Appends `ClueTransferAcknowledged` for the current transfer of `clue`.
+async fn acknowledged(txn: &DatabaseTransaction, ctx: &EventContext, clue: &Clue) -> ApiResult<()> {
+    let event = ClueTransferAcknowledged {
+        clue: Some(clue.clone()),
+        transfer: clue.transfers.last().cloned(),
+    };
+    outbox::append(txn, ctx, &clue.name, &event).await
 }
 
 #[tonic::async_trait]
@@ -116,6 +135,9 @@ impl ClueService for Api {
         };
         let ctx = context(&caller, &request.request_id);
         let actor = caller.actor();
+        // Registration is the first transfer, on the clock's day.
+        let today = self.clock.today();
+        let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let now = chrono::Utc::now();
@@ -141,7 +163,7 @@ impl ClueService for Api {
                     outcome_note: Set(String::new()),
                     outcome_by: Set(String::new()),
                     reopen_count: Set(0),
-                    registered_by: Set(actor),
+                    registered_by: Set(actor.clone()),
                     revision: Set(1),
                     create_time: Set(now),
                     update_time: Set(now),
@@ -149,13 +171,40 @@ impl ClueService for Api {
                 .insert(txn)
                 .await
                 .map_err(exists_or_internal(|| domain::name_of(&id)))?;
-                let clue = model.to_proto();
+                let first = transfers::insert(
+                    txn,
+                    transfers::Model {
+                        clue_id: id.clone(),
+                        seq: 1,
+                        receiving_body: receiving.name.clone(),
+                        receiving_body_path: receiving.path.clone(),
+                        transfer_date: today,
+                        due_date: due,
+                        acknowledge_date: None,
+                        acknowledged_by: String::new(),
+                        result_date: None,
+                        transferred_by: actor,
+                        create_time: now,
+                    },
+                )
+                .await?;
+                let clue = model.to_proto(std::slice::from_ref(&first), today);
                 outbox::append(
                     txn,
                     &ctx,
                     &clue.name,
                     &ClueRegistered {
                         clue: Some(clue.clone()),
+                    },
+                )
+                .await?;
+                outbox::append(
+                    txn,
+                    &ctx,
+                    &clue.name,
+                    &ClueTransferred {
+                        clue: Some(clue.clone()),
+                        transfer: clue.transfers.first().cloned(),
                     },
                 )
                 .await?;
@@ -169,7 +218,8 @@ impl ClueService for Api {
     async fn get_clue(&self, request: Request<GetClueRequest>) -> Result<Response<Clue>, Status> {
         let caller = Caller::of(&request)?;
         let clue = visible(self.db.reader(), &caller, &request.get_ref().name).await?;
-        Ok(Response::new(clue.to_proto()))
+        let transfers = transfers::of_clue(self.db.reader(), &clue.id).await?;
+        Ok(Response::new(clue.to_proto(&transfers, self.clock.today())))
     }
 
     async fn get_clue_statistics(
@@ -301,8 +351,15 @@ impl ClueService for Api {
         }
         let rows = store::list(self.db.reader(), &query).await?;
         let (rows, next_page_token) = page.finish(rows, |last| vec![last.id.clone().into()]);
+        // The page's transfers in one query.
+        let mut transfers =
+            transfers::of_clues(self.db.reader(), rows.iter().map(|c| c.id.clone())).await?;
+        let today = self.clock.today();
         Ok(Response::new(ListCluesResponse {
-            clues: rows.iter().map(store::Model::to_proto).collect(),
+            clues: rows
+                .iter()
+                .map(|c| c.to_proto(&transfers.remove(&c.id).unwrap_or_default(), today))
+                .collect(),
             next_page_token,
         }))
     }
@@ -322,17 +379,36 @@ impl ClueService for Api {
             domain::parse_decision("disposal", disposal.date.as_ref(), &disposal.note)?;
         let key = RequestKey::new(&caller, "DisposeClue", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
+        let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 domain::check_dispose(&request.name, clue.state())?;
+                let mut all = transfers::of_clue(txn, &clue.id).await?;
+                // The receiving body disposing of the clue has signed for it.
+                let open = current(&request.name, &mut all)?;
+                let signs = open.acknowledge_date.is_none()
+                    && domain::is_receiving_body(&caller, &open.receiving_body_path);
+                if signs {
+                    open.acknowledge_date = Some(open.not_before_transfer(date));
+                    open.acknowledged_by = caller.actor();
+                    transfers::update(txn, open.clone()).await?;
+                }
                 clue.state = ClueState::Disposed.as_str_name().to_owned();
                 clue.disposal_method = method.as_str_name().to_owned();
                 clue.disposal_date = Some(date);
                 clue.disposal_note = note;
                 clue.disposal_by = caller.actor();
-                save(txn, &ctx, clue, |c| ClueDisposed { clue: Some(c) }).await
+                let clue = save(txn, clue, &all, today).await?;
+                let event = ClueDisposed {
+                    clue: Some(clue.clone()),
+                };
+                outbox::append(txn, &ctx, &clue.name, &event).await?;
+                if signs {
+                    acknowledged(txn, &ctx, &clue).await?;
+                }
+                Ok(clue)
             })
         })
         .await?;
@@ -353,6 +429,7 @@ impl ClueService for Api {
         let (date, note) = domain::parse_decision("outcome", outcome.date.as_ref(), &outcome.note)?;
         let key = RequestKey::new(&caller, "RecordClueOutcome", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
+        let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
@@ -365,12 +442,22 @@ impl ClueService for Api {
                         "the outcome cannot precede the disposal",
                     ));
                 }
+                // The outcome is the current transfer's result, posted back.
+                let mut all = transfers::of_clue(txn, &clue.id).await?;
+                let open = current(&request.name, &mut all)?;
+                open.result_date = Some(open.not_before_transfer(date));
+                transfers::update(txn, open.clone()).await?;
                 clue.state = ClueState::Concluded.as_str_name().to_owned();
                 clue.outcome_kind = kind.as_str_name().to_owned();
                 clue.outcome_date = Some(date);
                 clue.outcome_note = note;
                 clue.outcome_by = caller.actor();
-                save(txn, &ctx, clue, |c| ClueOutcomeRecorded { clue: Some(c) }).await
+                let clue = save(txn, clue, &all, today).await?;
+                let event = ClueOutcomeRecorded {
+                    clue: Some(clue.clone()),
+                };
+                outbox::append(txn, &ctx, &clue.name, &event).await?;
+                Ok(clue)
             })
         })
         .await?;
@@ -386,6 +473,7 @@ impl ClueService for Api {
         validate_text("reason", &request.reason, true, domain::MAX_NOTE)?;
         let key = RequestKey::new(&caller, "ReopenClue", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
+        let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
@@ -401,12 +489,144 @@ impl ClueService for Api {
                 clue.outcome_note.clear();
                 clue.outcome_by.clear();
                 clue.reopen_count += 1;
-                let reason = request.reason.trim().to_owned();
-                save(txn, &ctx, clue, |c| ClueReopened {
-                    clue: Some(c),
-                    reason,
-                })
-                .await
+                // The outcome is taken back, so is the transfer's result.
+                let mut all = transfers::of_clue(txn, &clue.id).await?;
+                let open = current(&request.name, &mut all)?;
+                if open.result_date.take().is_some() {
+                    transfers::update(txn, open.clone()).await?;
+                }
+                let clue = save(txn, clue, &all, today).await?;
+                let event = ClueReopened {
+                    clue: Some(clue.clone()),
+                    reason: request.reason.trim().to_owned(),
+                };
+                outbox::append(txn, &ctx, &clue.name, &event).await?;
+                Ok(clue)
+            })
+        })
+        .await?;
+        Ok(Response::new(clue))
+    }
+    async fn transfer_clue(
+        &self,
+        request: Request<TransferClueRequest>,
+    ) -> Result<Response<Clue>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        names::parse("name", &request.name, COLLECTION)?;
+        if request.receiving_body.is_empty() {
+            return Err(ApiError::required("receiving_body").into());
+        }
+        names::parse("receiving_body", &request.receiving_body, ORGANISATIONS)?;
+        let key = RequestKey::new(&caller, "TransferClue", &request.request_id, &request)?;
+        // Not found and not shown alike, before troubling the directory.
+        visible(self.db.reader(), &caller, &request.name).await?;
+        let (found, _unknown) = self
+            .rounds
+            .organisations_by_name([request.receiving_body.clone()])
+            .await?;
+        let body = found.get(&request.receiving_body).cloned().ok_or_else(|| {
+            ApiError::invalid(
+                "receiving_body",
+                "UNKNOWN_ORGANISATION",
+                format!(
+                    "{} is not in the organisation directory",
+                    request.receiving_body
+                ),
+            )
+        })?;
+        let ctx = context(&caller, &request.request_id);
+        let today = self.clock.today();
+        let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
+        let clue = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let mut clue = visible(txn, &caller, &request.name).await?;
+                etag::check(&request.name, &request.etag, clue.revision)?;
+                domain::check_transfer(&request.name, clue.state())?;
+                if clue.receiving_body == body.name {
+                    return Err(ApiError::invalid(
+                        "receiving_body",
+                        "SAME_RECEIVING_BODY",
+                        format!("{} already holds {}", body.name, request.name),
+                    ));
+                }
+                let mut all = transfers::of_clue(txn, &clue.id).await?;
+                let seq = i32::try_from(all.len() + 1).map_err(ApiError::internal)?;
+                all.push(
+                    transfers::insert(
+                        txn,
+                        transfers::Model {
+                            clue_id: clue.id.clone(),
+                            seq,
+                            receiving_body: body.name.clone(),
+                            receiving_body_path: body.path.clone(),
+                            transfer_date: today,
+                            due_date: due,
+                            acknowledge_date: None,
+                            acknowledged_by: String::new(),
+                            result_date: None,
+                            transferred_by: caller.actor(),
+                            create_time: chrono::Utc::now(),
+                        },
+                    )
+                    .await?,
+                );
+                clue.receiving_body = body.name;
+                clue.receiving_body_path = body.path;
+                let clue = save(txn, clue, &all, today).await?;
+                let event = ClueTransferred {
+                    clue: Some(clue.clone()),
+                    transfer: clue.transfers.last().cloned(),
+                };
+                outbox::append(txn, &ctx, &clue.name, &event).await?;
+                Ok(clue)
+            })
+        })
+        .await?;
+        Ok(Response::new(clue))
+    }
+
+    async fn acknowledge_clue_transfer(
+        &self,
+        request: Request<AcknowledgeClueTransferRequest>,
+    ) -> Result<Response<Clue>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let key = RequestKey::new(
+            &caller,
+            "AcknowledgeClueTransfer",
+            &request.request_id,
+            &request,
+        )?;
+        let ctx = context(&caller, &request.request_id);
+        let today = self.clock.today();
+        let clue = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let clue = visible(txn, &caller, &request.name).await?;
+                etag::check(&request.name, &request.etag, clue.revision)?;
+                let mut all = transfers::of_clue(txn, &clue.id).await?;
+                let open = current(&request.name, &mut all)?;
+                if !domain::is_receiving_body(&caller, &open.receiving_body_path) {
+                    return Err(ApiError::PermissionDenied(format!(
+                        "only {} signs for {}",
+                        open.receiving_body, request.name
+                    )));
+                }
+                if open.acknowledge_date.is_some() {
+                    return Err(ApiError::precondition(
+                        "TRANSFER_ALREADY_ACKNOWLEDGED",
+                        format!(
+                            "the transfer of {} to {} was acknowledged by {}",
+                            request.name, open.receiving_body, open.acknowledged_by
+                        ),
+                    ));
+                }
+                open.acknowledge_date = Some(open.not_before_transfer(today));
+                open.acknowledged_by = caller.actor();
+                transfers::update(txn, open.clone()).await?;
+                let clue = save(txn, clue, &all, today).await?;
+                acknowledged(txn, &ctx, &clue).await?;
+                Ok(clue)
             })
         })
         .await?;

@@ -11,6 +11,7 @@ use fiveledger_platform::auth::{Caller, Role, RoleTable};
 use fiveledger_platform::outbox::EventContext;
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
+use fiveledger_platform::time::Clock;
 use fiveledger_proto::issues::category_service_server::CategoryServiceServer;
 use fiveledger_proto::issues::clue_service_server::ClueServiceServer;
 use fiveledger_proto::issues::event_service_server::EventServiceServer;
@@ -48,6 +49,9 @@ pub(crate) const CLUE_HOLDERS: &[Role] = &[
     Role::Service,
 ];
 const DISCIPLINE: &[Role] = &[Role::DisciplineCommission];
+/// Who hands clues over and signs for them: the receiving body's discipline
+/// commission or inspection office (which body is checked per clue).
+const CLUE_RECEIVERS: &[Role] = &[Role::DisciplineCommission, Role::InspectionOffice];
 
 /// Roles each RPC needs (admin may call everything; anything absent is denied).
 pub const ROLES: RoleTable = &[
@@ -105,6 +109,14 @@ pub const ROLES: RoleTable = &[
     ),
     ("/fiveledger.issues.v1.ClueService/ReopenClue", DISCIPLINE),
     (
+        "/fiveledger.issues.v1.ClueService/TransferClue",
+        CLUE_RECEIVERS,
+    ),
+    (
+        "/fiveledger.issues.v1.ClueService/AcknowledgeClueTransfer",
+        CLUE_RECEIVERS,
+    ),
+    (
         "/fiveledger.issues.v1.EventService/WatchEvents",
         &[Role::Service],
     ),
@@ -117,6 +129,8 @@ pub struct Api {
     pub settings: Arc<IssuesSettings>,
     pub stop: CancellationToken,
     pub rounds: Rounds,
+    /// Today, for clue transfers.
+    pub clock: Clock,
 }
 
 pub(crate) fn context(caller: &Caller, request_id: &str) -> EventContext {
@@ -132,6 +146,7 @@ pub fn routes(
     settings: Arc<IssuesSettings>,
     server: &ServerSettings,
     rounds: Rounds,
+    clock: Clock,
     stop: CancellationToken,
 ) -> tonic::service::Routes {
     let api = Api {
@@ -139,6 +154,7 @@ pub fn routes(
         settings,
         stop,
         rounds,
+        clock,
     };
     let max = server.limits.max_message_bytes;
     let mut routes = tonic::service::Routes::builder();

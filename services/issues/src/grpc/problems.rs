@@ -553,13 +553,22 @@ impl ProblemService for Api {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
                 check_editable(&inspection.name, list.state(), inspection.phase(), change)?;
-                let problem = store::update_if_revision(txn, row, revision)
+                let mut problem = store::update_if_revision(txn, row, revision)
                     .await?
                     .to_proto();
                 let event = ProblemUpdated {
                     problem: Some(problem.clone()),
                 };
                 outbox::append(txn, &ctx, &problem.name, &event).await?;
+                // A reported list waited only for its responsibilities: the
+                // update completing the last one freezes it, as the report
+                // would have.
+                if list.state() == ProblemListState::Reported
+                    && store::count_incomplete(txn, &inspection.name).await? == 0
+                {
+                    freezing::freeze(txn, &inspection, &ctx, Trigger::Reported).await?;
+                    problem.frozen = true;
+                }
                 Ok(problem)
             })
         })

@@ -60,7 +60,14 @@ impl Model {
         caller.can_see(&self.target_path) || caller.can_see(&self.receiving_body_path)
     }
 
-    pub fn to_proto(&self) -> Clue {
+    /// The clue as the API shows it, with its `transfers` (oldest first)
+    /// and overdue judged as of `today`.
+    pub fn to_proto(
+        &self,
+        transfers: &[super::clue_transfers::Model],
+        today: chrono::NaiveDate,
+    ) -> Clue {
+        let last = transfers.len().saturating_sub(1);
         Clue {
             name: name_of(&self.id),
             inspection: self.inspection.clone(),
@@ -92,6 +99,11 @@ impl Model {
             etag: etag(self.revision),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
+            transfers: transfers
+                .iter()
+                .enumerate()
+                .map(|(i, t)| t.to_proto(i == last, today))
+                .collect(),
         }
     }
 }
@@ -207,7 +219,15 @@ pub async fn tally(
     };
     Ok(select
         .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "registered")
-        .column_as(count("receiving_body <> ''".into()), "transferred")
+        // Signed for by a receiving body at least once (primary key lookup).
+        .column_as(
+            count(
+                "EXISTS (SELECT 1 FROM clue_transfers t WHERE t.clue_id = clues.id \
+                 AND t.acknowledge_date IS NOT NULL)"
+                    .into(),
+            ),
+            "transferred",
+        )
         .column_as(count("disposal_method <> ''".into()), "disposed")
         .column_as(method(DisposalMethod::TalkOrLetter), "talk_or_letter")
         .column_as(

@@ -1,6 +1,7 @@
 //! The issues service's tables, migrations and queries.
 
 pub mod categories;
+pub mod clue_transfers;
 pub mod clues;
 pub mod migrations;
 pub mod problem_lists;

@@ -153,6 +153,22 @@ pub async fn count_of_inspection(conn: &impl ConnectionTrait, inspection: &str) 
         .await?)
 }
 
+/// Problems of the inspection lacking responsibility (1) or (3): the SQL
+/// counterpart of `domain::problem::missing_responsibilities`.
+pub async fn count_incomplete(conn: &impl ConnectionTrait, inspection: &str) -> ApiResult<u64> {
+    use sea_orm::{Condition, PaginatorTrait};
+    Ok(Entity::find()
+        .filter(Column::Inspection.eq(inspection))
+        .filter(
+            Condition::any()
+                .add(Column::MainUnit.eq(""))
+                .add(Column::Principal.eq(""))
+                .add(Column::SupervisingBody.eq("")),
+        )
+        .count(conn)
+        .await?)
+}
+
 /// Rows per INSERT: well under the bind-parameter limits of both backends.
 const INSERT_CHUNK: usize = 200;
 

@@ -15,6 +15,7 @@ use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::server::Running;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::testing::{self, TestEnv};
+use fiveledger_platform::time::Clock;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::category_service_client::CategoryServiceClient;
 use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
@@ -98,12 +99,21 @@ impl FakeRounds {
         self.calls
             .batch_get_organisations
             .fetch_add(1, Ordering::SeqCst);
+        let request = request.into_inner();
+        // As the rounds service: at most 1000 names, unknown ones refused
+        // (naming the first) unless allow_missing.
+        if request.names.len() > 1000 {
+            return Err(ApiError::invalid("names", "TOO_MANY", "at most 1000 names").into());
+        }
         let map = self.organisations.lock().expect("lock").clone();
         let organisations = request
-            .get_ref()
             .names
             .iter()
-            .map(|n| map.get(n).cloned().ok_or_else(|| ApiError::not_found(n)))
+            .filter_map(|n| match map.get(n) {
+                Some(o) => Some(Ok(o.clone())),
+                None if request.allow_missing => None,
+                None => Some(Err(ApiError::not_found(n))),
+            })
             .collect::<ApiResult<Vec<_>>>()?;
         Ok(Response::new(rounds::BatchGetOrganisationsResponse {
             organisations,
@@ -392,9 +402,27 @@ pub struct TestApp {
 }
 
 pub async fn spawn() -> TestApp {
+    spawn_with(IssuesSettings::default(), Clock::system()).await
+}
+
+/// The issues service with these settings and clock.
+pub async fn spawn_with(settings: IssuesSettings, clock: Clock) -> TestApp {
+    spawn_in(TestEnv::new("issues"), settings, clock).await
+}
+
+/// The issues service on a database the test prepared in `env`.
+pub async fn spawn_in(env: TestEnv, settings: IssuesSettings, clock: Clock) -> TestApp {
     let fake_env = TestEnv::new("fakerounds");
     let (fake, addr) = FakeRounds::start(&fake_env).await;
-    spawn_with_upstream(fake, fake_env, format!("http://{addr}")).await
+    spawn_with_upstream(
+        fake,
+        fake_env,
+        format!("http://{addr}"),
+        env,
+        settings,
+        clock,
+    )
+    .await
 }
 
 /// The issues service with the rounds service unreachable.
@@ -405,15 +433,30 @@ pub async fn spawn_without_rounds() -> TestApp {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr")
     };
-    spawn_with_upstream(fake, fake_env, format!("http://{closed}")).await
+    spawn_with_upstream(
+        fake,
+        fake_env,
+        format!("http://{closed}"),
+        TestEnv::new("issues"),
+        IssuesSettings::default(),
+        Clock::system(),
+    )
+    .await
 }
 
-async fn spawn_with_upstream(fake: FakeRounds, fake_env: TestEnv, url: String) -> TestApp {
-    let mut env = TestEnv::new("issues");
+async fn spawn_with_upstream(
+    fake: FakeRounds,
+    fake_env: TestEnv,
+    url: String,
+    mut env: TestEnv,
+    settings: IssuesSettings,
+    clock: Clock,
+) -> TestApp {
     env.settings.upstream.rounds = url;
-    let running = fiveledger_issues::start(
+    let running = fiveledger_issues::start_with_clock(
         &env.settings,
-        IssuesSettings::default(),
+        settings,
+        clock,
         CancellationToken::new(),
     )
     .await

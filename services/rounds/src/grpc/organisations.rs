@@ -133,12 +133,14 @@ impl OrganisationService for Api {
         let found = store::find_many(self.db.reader(), &ids).await?;
         let by_id: std::collections::HashMap<_, _> =
             found.iter().map(|o| (o.id.as_str(), o)).collect();
+        let allow_missing = request.get_ref().allow_missing;
         let organisations = ids
             .iter()
             .zip(names)
-            .map(|(id, name)| match by_id.get(id.as_str()) {
-                Some(org) if caller.can_see(&org.path) => Ok(org.to_proto()),
-                _ => Err(ApiError::not_found(name.clone())),
+            .filter_map(|(id, name)| match by_id.get(id.as_str()) {
+                Some(org) if caller.can_see(&org.path) => Some(Ok(org.to_proto())),
+                _ if allow_missing => None,
+                _ => Some(Err(ApiError::not_found(name.clone()))),
             })
             .collect::<ApiResult<Vec<_>>>()?;
         Ok(Response::new(BatchGetOrganisationsResponse {

@@ -301,6 +301,7 @@ pub async fn organisation_names(
             .organisations()
             .batch_get_organisations(BatchGetOrganisationsRequest {
                 names: chunk.to_vec(),
+                allow_missing: false,
             })
             .await
             .map_err(|s| failed("reading the organisations' names", s))?

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_issues;
+mod m20261128_000002_clue_transfers;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(fiveledger_platform::platform_tables::Migration),
             Box::new(m20261128_000001_issues::Migration),
+            Box::new(m20261128_000002_clue_transfers::Migration),
         ]
     }
 }
