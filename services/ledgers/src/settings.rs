@@ -63,3 +63,24 @@ impl DueDays {
         }
     }
 }
+
+/// What each setting of this section means, by its path under the section
+/// (`--help` lists them; a test keeps the list complete).
+pub const MEANINGS: &[(&str, &str)] = &[
+    (
+        "due_days.minor",
+        "days after feedback a minor problem's entry is due",
+    ),
+    (
+        "due_days.major",
+        "days after feedback a major problem's entry is due",
+    ),
+    (
+        "due_days.severe",
+        "days after feedback a severe problem's entry is due",
+    ),
+    (
+        "sweep_interval_seconds",
+        "seconds between four-colour warning sweeps (0: only on demand)",
+    ),
+];

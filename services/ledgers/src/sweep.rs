@@ -1,6 +1,7 @@
 //! The warning sweep (四色预警): posts every colour change since the last
 //! sweep as a warning posting with its notice, and the periodic task that
-//! runs it on one replica at a time and refreshes the Prometheus gauges.
+//! runs it on one replica at a time and refreshes the Prometheus gauges
+//! (only the lease holder reports counts; other replicas report 0).
 //!
 //! One notice per change, however many sweepers: each entry is swept in its
 //! own transaction that re-reads the entry (locked on PostgreSQL) and
@@ -11,7 +12,7 @@
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
-use fiveledger_platform::lease::run_periodically;
+use fiveledger_platform::lease::run_periodically_or;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
 use fiveledger_platform::{ApiError, ApiResult};
@@ -195,22 +196,13 @@ pub async fn update_gauges(db: &Db, thresholds: &Thresholds, clock: &Clock) -> A
         .await?;
     let open: i64 = rows.iter().map(|(_, n)| n).sum();
     metrics::gauge!("fiveledger_ledgers_open_entries").set(open as f64);
-    for c in [
-        WarningColour::Green,
-        WarningColour::Blue,
-        WarningColour::Yellow,
-        WarningColour::Red,
-    ] {
+    for c in COLOURS {
         let n = rows
             .iter()
             .filter(|(k, _)| *k == c as i32)
             .map(|(_, n)| *n)
             .sum::<i64>();
-        let label = c
-            .as_str_name()
-            .trim_start_matches("WARNING_COLOUR_")
-            .to_lowercase();
-        metrics::gauge!("fiveledger_ledgers_open_entries_by_colour", "colour" => label)
+        metrics::gauge!("fiveledger_ledgers_open_entries_by_colour", "colour" => colour_label(c))
             .set(n as f64);
     }
     let overdue = rows
@@ -222,8 +214,36 @@ pub async fn update_gauges(db: &Db, thresholds: &Thresholds, clock: &Clock) -> A
     Ok(())
 }
 
+/// The gauges `update_gauges` sets.
+const COLOURS: [WarningColour; 4] = [
+    WarningColour::Green,
+    WarningColour::Blue,
+    WarningColour::Yellow,
+    WarningColour::Red,
+];
+
+fn colour_label(c: WarningColour) -> String {
+    c.as_str_name()
+        .trim_start_matches("WARNING_COLOUR_")
+        .to_lowercase()
+}
+
+/// Zeroes the gauges on a replica that does not hold the sweep's lease, so
+/// that only the holder reports counts (`sum()` across replicas is the
+/// truth) and a replica that lost the lease stops exporting stale values.
+pub fn clear_gauges() {
+    metrics::gauge!("fiveledger_ledgers_open_entries").set(0.0);
+    for c in COLOURS {
+        metrics::gauge!("fiveledger_ledgers_open_entries_by_colour", "colour" => colour_label(c))
+            .set(0.0);
+    }
+    metrics::gauge!("fiveledger_ledgers_overdue_entries").set(0.0);
+}
+
 /// The periodic sweep: one replica at a time (a lease), every
-/// `sweep_interval_seconds`, until `stop`.
+/// `sweep_interval_seconds`, until `stop`. The holder sweeps and sets the
+/// gauges; every other replica zeroes them on each tick (see
+/// [`clear_gauges`]).
 pub async fn run_periodic(
     db: Db,
     settings: std::sync::Arc<LedgersSettings>,
@@ -233,29 +253,31 @@ pub async fn run_periodic(
     let interval = Duration::from_secs(Ord::max(settings.sweep_interval_seconds, 1));
     let thresholds = settings.thresholds();
     let sweeper = db.clone();
-    run_periodically(db, "ledgers:warning-sweep", interval, stop, || {
-        let (db, clock) = (sweeper.clone(), clock.clone());
-        async move {
-            let all = Condition::all();
-            match sweep(
-                &db,
-                &thresholds,
-                &clock,
-                all,
-                crate::consumers::SERVICE_ACTOR,
-            )
-            .await
-            {
-                Ok(report) if report.warnings_posted > 0 => {
-                    tracing::info!(?report, "warning sweep posted colour changes")
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = ?err, "warning sweep failed"),
-            }
-            if let Err(err) = update_gauges(&db, &thresholds, &clock).await {
-                tracing::warn!(error = ?err, "could not update the ledger gauges");
-            }
-        }
-    })
+    run_periodically_or(
+        db,
+        "ledgers:warning-sweep",
+        interval,
+        stop,
+        || {
+            let (db, clock) = (sweeper.clone(), clock.clone());
+            async move { sweep_and_count(&db, &thresholds, &clock).await }
+        },
+        clear_gauges,
+    )
     .await
+}
+
+/// One tick of the lease holder: the sweep, then the gauges.
+async fn sweep_and_count(db: &Db, thresholds: &Thresholds, clock: &Clock) {
+    let all = Condition::all();
+    match sweep(db, thresholds, clock, all, crate::consumers::SERVICE_ACTOR).await {
+        Ok(report) if report.warnings_posted > 0 => {
+            tracing::info!(?report, "warning sweep posted colour changes")
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = ?err, "warning sweep failed"),
+    }
+    if let Err(err) = update_gauges(db, thresholds, clock).await {
+        tracing::warn!(error = ?err, "could not update the ledger gauges");
+    }
 }

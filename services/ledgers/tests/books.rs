@@ -270,3 +270,389 @@ async fn reconcile_names_a_problem_without_an_entry() {
         .expect_err("a unit does not reconcile");
     assert_eq!(err.code(), Code::PermissionDenied);
 }
+
+/// An entry the issues service no longer holds as a frozen problem (its
+/// problem went missing upstream) is named ENTRY_WITHOUT_PROBLEM.
+#[tokio::test]
+async fn reconcile_names_an_entry_without_a_problem() {
+    let app = spawn().await;
+    app.upstream
+        .freeze(
+            INSPECTION,
+            vec![problem("p1", "xingning"), problem("p2", "xingning")],
+        )
+        .await;
+    let entries = app.wait_for("", 2).await;
+    let reconcile = || async {
+        app.ledger()
+            .reconcile(authed(
+                &office(),
+                ReconcileRequest {
+                    inspection: INSPECTION.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("reconcile")
+            .into_inner()
+    };
+    assert!(reconcile().await.balanced);
+    // The issues service loses p2.
+    app.upstream
+        .data
+        .lock()
+        .expect("lock")
+        .problems
+        .retain(|p| p.name != "problems/p2");
+    let result = reconcile().await;
+    assert!(!result.balanced);
+    assert_eq!(result.problems, 1);
+    let p2 = entries
+        .iter()
+        .find(|e| e.problem == "problems/p2")
+        .expect("p2's entry");
+    let orphans: Vec<_> = result
+        .discrepancies
+        .iter()
+        .filter(|d| d.kind == "ENTRY_WITHOUT_PROBLEM")
+        .map(|d| d.subject.as_str())
+        .collect();
+    assert_eq!(orphans, [p2.name.as_str()], "{result:?}");
+    assert!(
+        result
+            .discrepancies
+            .iter()
+            .all(|d| d.kind != "PROBLEM_WITHOUT_ENTRY"),
+        "{result:?}"
+    );
+}
+
+/// Acknowledges and plans one measure due `due`; the office approves (the
+/// entry's due date becomes `due`).
+async fn planned(app: &TestApp, name: &str, due: (i32, i32, i32)) {
+    let mut ledger = app.ledger();
+    ledger
+        .acknowledge_hand_over(authed(
+            &unit(),
+            AcknowledgeHandOverRequest {
+                name: name.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("ack");
+    ledger
+        .submit_plan(authed(
+            &unit(),
+            SubmitPlanRequest {
+                name: name.into(),
+                plan: Some(RectificationPlan {
+                    summary: "整改方案".into(),
+                    measures: vec![Measure {
+                        id: "m1".into(),
+                        kind: MeasureKind::Corrective as i32,
+                        description: "建章立制".into(),
+                        owner: "办公室".into(),
+                        due_date: Some(date(due.0, due.1, due.2)),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("plan");
+    let entry = ledger
+        .approve_plan(authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.into(),
+                version: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("approve")
+        .into_inner();
+    assert_eq!(entry.due_date, Some(date(due.0, due.1, due.2)));
+}
+
+/// Every page of `order_by`, `page_size` at a time: the names in order.
+async fn pages(app: &TestApp, filter: &str, order_by: &str, page_size: i32) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = app
+            .ledger()
+            .list_entries(authed(
+                &office(),
+                ListEntriesRequest {
+                    page_size,
+                    page_token: token.clone(),
+                    filter: filter.into(),
+                    order_by: order_by.into(),
+                },
+            ))
+            .await
+            .expect("page")
+            .into_inner();
+        assert!(page.entries.len() <= page_size as usize);
+        out.extend(page.entries.into_iter().map(|e| e.name));
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// `due_date` filters narrow by date (each bound both ways), and lists
+/// ordered by due date page by key across ties, ascending and descending.
+#[tokio::test]
+async fn lists_filter_and_page_by_due_date() {
+    let app = spawn().await;
+    seed_rounds(&app);
+    app.upstream
+        .freeze(
+            INSPECTION,
+            (1..=5)
+                .map(|i| problem(&format!("d{i}"), "xingning"))
+                .collect(),
+        )
+        .await;
+    let inspection = app.upstream.data.lock().expect("lock").inspections[INSPECTION].clone();
+    app.upstream.feedback(&inspection).await;
+    let mut entries = app.wait_for("state = ENTRY_STATE_HANDED_OVER", 5).await;
+    entries.sort_by(|a, b| a.problem.cmp(&b.problem));
+    let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+    // d1, d2: due 2026-07-31 (hand-over); d3: 08-01; d4: 09-30; d5: 07-20.
+    planned(&app, &names[2], (2026, 8, 1)).await;
+    planned(&app, &names[3], (2026, 9, 30)).await;
+    planned(&app, &names[4], (2026, 7, 20)).await;
+    let due: Vec<(String, String)> = {
+        let mut v: Vec<(String, String)> = [
+            "2026-07-31",
+            "2026-07-31",
+            "2026-08-01",
+            "2026-09-30",
+            "2026-07-20",
+        ]
+        .iter()
+        .zip(&names)
+        .map(|(d, n)| (d.to_string(), n.clone()))
+        .collect();
+        v.sort();
+        v
+    };
+
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let pick = |idx: &[usize]| sorted(idx.iter().map(|i| names[*i].clone()).collect());
+    for (filter, expected) in [
+        ("due_date < \"2026-08-01\"", pick(&[0, 1, 4])),
+        ("due_date <= \"2026-08-01\"", pick(&[0, 1, 2, 4])),
+        ("due_date > \"2026-08-01\"", pick(&[3])),
+        ("due_date >= \"2026-07-31\"", pick(&[0, 1, 2, 3])),
+        ("due_date = \"2026-07-31\"", pick(&[0, 1])),
+        (
+            "due_date >= \"2026-07-21\" AND due_date < \"2026-09-01\"",
+            pick(&[0, 1, 2]),
+        ),
+    ] {
+        assert_eq!(
+            sorted(
+                app.list(&office(), filter)
+                    .await
+                    .into_iter()
+                    .map(|e| e.name)
+                    .collect()
+            ),
+            expected,
+            "{filter}"
+        );
+    }
+
+    // Ordered by due date, one or two a page (pages split the tie of d1/d2).
+    let ascending: Vec<String> = due.iter().map(|(_, n)| n.clone()).collect();
+    let mut descending = ascending.clone();
+    descending.reverse();
+    for size in [1, 2] {
+        assert_eq!(pages(&app, "", "due_date", size).await, ascending, "{size}");
+        assert_eq!(
+            pages(&app, "", "due_date desc", size).await,
+            descending,
+            "{size}"
+        );
+    }
+    // Filtered and ordered at once.
+    assert_eq!(
+        pages(&app, "due_date >= \"2026-07-31\"", "due_date", 1).await,
+        ascending[1..].to_vec()
+    );
+}
+
+/// A body that received an entry keeps seeing it after the entry is
+/// transferred on (transfer → result → transfer again); only the latest
+/// receiver acts on the open transfer, and a body that never received it
+/// sees nothing.
+#[tokio::test]
+async fn an_earlier_receiving_body_keeps_sight_of_the_entry() {
+    let app = spawn().await;
+    seed_rounds(&app);
+    app.upstream
+        .data
+        .lock()
+        .expect("lock")
+        .organisations
+        .insert(
+            "organisations/nanning-sjj".into(),
+            fiveledger_proto::rounds::Organisation {
+                name: "organisations/nanning-sjj".into(),
+                path: "guangxi/nanning/nanning-sjj".into(),
+                ..Default::default()
+            },
+        );
+    let audit = fiveledger_platform::testing::token(
+        "sjj-chen",
+        "guangxi/nanning/nanning-sjj",
+        &[fiveledger_platform::auth::Role::Supervisor],
+    );
+    let stranger = fiveledger_platform::testing::token(
+        "tjj-zhao",
+        "guangxi/nanning/nanning-tjj",
+        &[fiveledger_platform::auth::Role::Supervisor],
+    );
+    app.upstream
+        .freeze(
+            INSPECTION,
+            vec![problem("p1", "xingning"), problem("p2", "xingning")],
+        )
+        .await;
+    let inspection = app.upstream.data.lock().expect("lock").inspections[INSPECTION].clone();
+    app.upstream.feedback(&inspection).await;
+    let entries = app.wait_for("state = ENTRY_STATE_HANDED_OVER", 2).await;
+    let name = entries[0].name.clone();
+    let mut ledger = app.ledger();
+    let transfer = |to: &'static str| {
+        let (mut ledger, name) = (app.ledger(), name.clone());
+        async move {
+            ledger
+                .transfer(authed(
+                    &office(),
+                    TransferRequest {
+                        name,
+                        receiving_body: to.into(),
+                        matter: "移交".into(),
+                        due_date: Some(date(2026, 10, 31)),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("transfer")
+                .into_inner()
+        }
+    };
+    let sees = |token: String| {
+        let name = name.clone();
+        let app = &app;
+        async move {
+            let listed = app.list(&token, "").await;
+            let got = app
+                .ledger()
+                .get_entry(authed(&token, GetEntryRequest { name: name.clone() }))
+                .await;
+            assert_eq!(
+                listed.iter().any(|e| e.name == name),
+                got.is_ok(),
+                "list and get agree"
+            );
+            // Only the transferred entry, never its sibling.
+            assert!(listed.len() <= 1, "{listed:?}");
+            got.is_ok()
+        }
+    };
+    assert!(!sees(org_department()).await);
+
+    transfer("organisations/nanning-zzb").await;
+    assert!(sees(org_department()).await);
+    ledger
+        .acknowledge_transfer(authed(
+            &org_department(),
+            AcknowledgeTransferRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("ack t1");
+    ledger
+        .return_transfer_result(authed(
+            &org_department(),
+            ReturnTransferResultRequest {
+                name: name.clone(),
+                result: "谈话提醒".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("result t1");
+    let again = transfer("organisations/nanning-sjj").await;
+    assert_eq!(again.transfers.len(), 2);
+
+    assert!(
+        sees(org_department()).await,
+        "the first receiver still sees it"
+    );
+    assert!(sees(audit.clone()).await, "the second receiver sees it");
+    assert!(
+        !sees(stranger).await,
+        "a body that never received it does not"
+    );
+    // Only the open transfer's receiver acts on it.
+    let err = ledger
+        .acknowledge_transfer(authed(
+            &org_department(),
+            AcknowledgeTransferRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("not the receiver of t2");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let acked = ledger
+        .acknowledge_transfer(authed(
+            &audit,
+            AcknowledgeTransferRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("ack t2")
+        .into_inner();
+    assert_eq!(acked.transfers[1].acknowledged_by, "sjj-chen");
+    // The journal (and the receivers it implies) still verifies.
+    let verified = ledger
+        .verify_journal(authed(&admin(), VerifyJournalRequest::default()))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(verified.valid, "{verified:?}");
+
+    // The migration's backfill derives the receivers from the entries.
+    use sea_orm::ConnectionTrait;
+    let db = app.db().await;
+    db.writer()
+        .execute_unprepared("DELETE FROM entry_receivers")
+        .await
+        .expect("forget the receivers");
+    assert!(app.list(&org_department(), "").await.is_empty());
+    fiveledger_ledgers::storage::books::fill_receivers(db.writer())
+        .await
+        .expect("fill");
+    assert_eq!(app.list(&org_department(), "").await.len(), 1);
+    assert_eq!(app.list(&audit, "").await.len(), 1);
+}

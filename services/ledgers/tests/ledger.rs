@@ -39,23 +39,22 @@ fn plan(due2: (i32, i32, i32)) -> RectificationPlan {
     }
 }
 
-/// Asserts a refusal (code and reason) that left the entry's journal as it was.
+/// Asserts a refusal (code and reason) that wrote nothing: the whole entry
+/// (history, etag, colours) and the number of outbox events, read BEFORE
+/// the call runs (`call` is a future not yet polled), are the same after.
 async fn refused<T: std::fmt::Debug>(
     app: &TestApp,
     name: &str,
-    result: Result<tonic::Response<T>, tonic::Status>,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     code: Code,
     expected_reason: &str,
 ) -> tonic::Status {
-    let before = app.get(name).await.postings.len();
-    let status = result.expect_err("the step must be refused");
+    let before = (app.get(name).await, app.event_count().await);
+    let status = call.await.expect_err("the step must be refused");
     assert_eq!(status.code(), code, "{status:?}");
     assert_eq!(reason(&status), expected_reason, "{status:?}");
-    assert_eq!(
-        app.get(name).await.postings.len(),
-        before,
-        "nothing written"
-    );
+    let after = (app.get(name).await, app.event_count().await);
+    assert_eq!(after, before, "nothing written by {status:?}");
     status
 }
 
@@ -102,15 +101,13 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     let status = refused(
         &app,
         &name,
-        ledger
-            .acknowledge_hand_over(authed(
-                &unit(),
-                AcknowledgeHandOverRequest {
-                    name: name.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.acknowledge_hand_over(authed(
+            &unit(),
+            AcknowledgeHandOverRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "WRONG_STATE",
     )
@@ -146,16 +143,14 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .submit_plan(authed(
-                &unit(),
-                SubmitPlanRequest {
-                    name: name.clone(),
-                    plan: Some(plan((2026, 8, 1))),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.submit_plan(authed(
+            &unit(),
+            SubmitPlanRequest {
+                name: name.clone(),
+                plan: Some(plan((2026, 8, 1))),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "WRONG_STATE",
     )
@@ -192,15 +187,13 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .acknowledge_hand_over(authed(
-                &unit(),
-                AcknowledgeHandOverRequest {
-                    name: name.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.acknowledge_hand_over(authed(
+            &unit(),
+            AcknowledgeHandOverRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "WRONG_STATE",
     )
@@ -225,16 +218,14 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .approve_plan(authed(
-                &office(),
-                ApprovePlanRequest {
-                    name: name.clone(),
-                    version: 1,
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.approve_plan(authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version: 1,
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "WRONG_STATE",
     )
@@ -300,17 +291,15 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     let status = refused(
         &app,
         &name,
-        ledger
-            .request_write_off(authed(
-                &unit(),
-                RequestWriteOffRequest {
-                    name: name.clone(),
-                    closure_statement: "已整改".into(),
-                    evidence: evidence("整改报告.pdf"),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.request_write_off(authed(
+            &unit(),
+            RequestWriteOffRequest {
+                name: name.clone(),
+                closure_statement: "已整改".into(),
+                evidence: evidence("整改报告.pdf"),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "MEASURES_OPEN",
     )
@@ -336,16 +325,14 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .approve_plan(authed(
-                &office(),
-                ApprovePlanRequest {
-                    name: name.clone(),
-                    version: 1,
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.approve_plan(authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version: 1,
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "PLAN_VERSION_MISMATCH",
     )
@@ -421,16 +408,14 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .return_transfer_result(authed(
-                &org_department(),
-                ReturnTransferResultRequest {
-                    name: name.clone(),
-                    result: "已处理".into(),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.return_transfer_result(authed(
+            &org_department(),
+            ReturnTransferResultRequest {
+                name: name.clone(),
+                result: "已处理".into(),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "TRANSFER_NOT_ACKNOWLEDGED",
     )
@@ -438,17 +423,15 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .request_write_off(authed(
-                &unit(),
-                RequestWriteOffRequest {
-                    name: name.clone(),
-                    closure_statement: "已整改".into(),
-                    evidence: evidence("整改报告.pdf"),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.request_write_off(authed(
+            &unit(),
+            RequestWriteOffRequest {
+                name: name.clone(),
+                closure_statement: "已整改".into(),
+                evidence: evidence("整改报告.pdf"),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "WRONG_STATE",
     )
@@ -518,15 +501,13 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .approve_write_off(authed(
-                &both,
-                ApproveWriteOffRequest {
-                    name: name.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.approve_write_off(authed(
+            &both,
+            ApproveWriteOffRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "VERIFIER_IS_REQUESTER",
     )
@@ -534,18 +515,16 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .reopen(authed(
-                &office(),
-                ReopenRequest {
-                    name: name.clone(),
-                    inspection: LOOK_BACK.into(),
-                    reason: "文字整改".into(),
-                    due_date: Some(date(2027, 3, 1)),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.reopen(authed(
+            &office(),
+            ReopenRequest {
+                name: name.clone(),
+                inspection: LOOK_BACK.into(),
+                reason: "文字整改".into(),
+                due_date: Some(date(2027, 3, 1)),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "WRONG_STATE",
     )
@@ -576,18 +555,16 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .reopen(authed(
-                &office(),
-                ReopenRequest {
-                    name: name.clone(),
-                    inspection: REGULAR.into(),
-                    reason: "文字整改".into(),
-                    due_date: Some(date(2027, 3, 1)),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.reopen(authed(
+            &office(),
+            ReopenRequest {
+                name: name.clone(),
+                inspection: REGULAR.into(),
+                reason: "文字整改".into(),
+                due_date: Some(date(2027, 3, 1)),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "NOT_A_LOOK_BACK",
     )
@@ -612,17 +589,15 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     refused(
         &app,
         &name,
-        ledger
-            .request_write_off(authed(
-                &unit(),
-                RequestWriteOffRequest {
-                    name: name.clone(),
-                    closure_statement: "再次整改".into(),
-                    evidence: evidence("整改报告2.pdf"),
-                    ..Default::default()
-                },
-            ))
-            .await,
+        ledger.request_write_off(authed(
+            &unit(),
+            RequestWriteOffRequest {
+                name: name.clone(),
+                closure_statement: "再次整改".into(),
+                evidence: evidence("整改报告2.pdf"),
+                ..Default::default()
+            },
+        )),
         Code::FailedPrecondition,
         "WRONG_STATE",
     )
@@ -873,7 +848,7 @@ async fn steps_recorded_after_the_fact_keep_their_days() {
     refused(
         &app,
         &name,
-        ack(unit(), date(2026, 6, 3)).await,
+        ack(unit(), date(2026, 6, 3)),
         Code::PermissionDenied,
         "PERMISSION_DENIED",
     )
@@ -881,7 +856,7 @@ async fn steps_recorded_after_the_fact_keep_their_days() {
     let status = refused(
         &app,
         &name,
-        ack(admin(), date(2099, 1, 1)).await,
+        ack(admin(), date(2099, 1, 1)),
         Code::InvalidArgument,
         "IN_THE_FUTURE",
     )
@@ -890,7 +865,7 @@ async fn steps_recorded_after_the_fact_keep_their_days() {
     refused(
         &app,
         &name,
-        ack(admin(), date(2026, 5, 20)).await,
+        ack(admin(), date(2026, 5, 20)),
         Code::FailedPrecondition,
         "STEP_BEFORE_LAST",
     )
@@ -1056,4 +1031,516 @@ async fn steps_recorded_after_the_fact_keep_their_days() {
         .into_inner();
     let counts = stats.total.and_then(|t| t.counts).expect("counts");
     assert_eq!((counts.written_off_on_time, counts.due_so_far), (1, 1));
+}
+
+/// A step of the refusal matrix, taken by the caller whose capacity it needs.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    PostProgress,
+    RejectPlan,
+    AcknowledgeTransfer,
+    ReturnTransferResult,
+    ApproveWriteOff,
+    RejectWriteOff,
+    Reopen,
+}
+
+async fn take(
+    app: &TestApp,
+    name: &str,
+    step: Step,
+) -> Result<tonic::Response<LedgerEntry>, tonic::Status> {
+    let mut ledger = app.ledger();
+    let name = name.to_owned();
+    match step {
+        Step::PostProgress => {
+            ledger
+                .post_progress(authed(
+                    &unit(),
+                    PostProgressRequest {
+                        name,
+                        description: "进展".into(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+        Step::RejectPlan => {
+            ledger
+                .reject_plan(authed(
+                    &office(),
+                    RejectPlanRequest {
+                        name,
+                        version: 1,
+                        reason: "不具体".into(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+        Step::AcknowledgeTransfer => {
+            ledger
+                .acknowledge_transfer(authed(
+                    &org_department(),
+                    AcknowledgeTransferRequest {
+                        name,
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+        Step::ReturnTransferResult => {
+            ledger
+                .return_transfer_result(authed(
+                    &org_department(),
+                    ReturnTransferResultRequest {
+                        name,
+                        result: "已处理".into(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+        Step::ApproveWriteOff => {
+            ledger
+                .approve_write_off(authed(
+                    &commission(),
+                    ApproveWriteOffRequest {
+                        name,
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+        Step::RejectWriteOff => {
+            ledger
+                .reject_write_off(authed(
+                    &commission(),
+                    RejectWriteOffRequest {
+                        name,
+                        reason: "证据不足".into(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+        Step::Reopen => {
+            ledger
+                .reopen(authed(
+                    &office(),
+                    ReopenRequest {
+                        name,
+                        inspection: LOOK_BACK.into(),
+                        reason: "回头看".into(),
+                        due_date: Some(date(2027, 3, 1)),
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+    }
+}
+
+/// Every step out of its state is FAILED_PRECONDITION naming the state the
+/// entry is in, and writes nothing; the entry is driven through its states
+/// and, in each, the steps that state does not allow are tried.
+#[tokio::test]
+async fn every_step_out_of_its_state_is_refused_naming_the_state() {
+    use Step::*;
+    let app = spawn().await;
+    seed_rounds(&app);
+    let mut ledger = app.ledger();
+    app.upstream
+        .freeze(INSPECTION, vec![problem("p1", "xingning")])
+        .await;
+    let name = app.wait_for("", 1).await[0].name.clone();
+    let check = |state: EntryState, steps: Vec<Step>| {
+        let (app, name) = (&app, name.clone());
+        async move {
+            assert_eq!(app.get(&name).await.state(), state);
+            for step in steps {
+                let status = refused(
+                    app,
+                    &name,
+                    take(app, &name, step),
+                    Code::FailedPrecondition,
+                    "WRONG_STATE",
+                )
+                .await;
+                assert!(
+                    status.message().contains(state.as_str_name()),
+                    "{step:?} in {state:?}: {status:?}"
+                );
+            }
+        }
+    };
+    check(
+        EntryState::Open,
+        vec![
+            PostProgress,
+            RejectPlan,
+            ApproveWriteOff,
+            RejectWriteOff,
+            Reopen,
+        ],
+    )
+    .await;
+
+    let inspection = app.upstream.data.lock().expect("lock").inspections[INSPECTION].clone();
+    app.upstream.feedback(&inspection).await;
+    app.wait_for("state = ENTRY_STATE_HANDED_OVER", 1).await;
+    check(
+        EntryState::HandedOver,
+        vec![
+            PostProgress,
+            RejectPlan,
+            ApproveWriteOff,
+            RejectWriteOff,
+            Reopen,
+        ],
+    )
+    .await;
+
+    ledger
+        .acknowledge_hand_over(authed(
+            &unit(),
+            AcknowledgeHandOverRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("acknowledge");
+    check(EntryState::Acknowledged, vec![RejectPlan, Reopen]).await;
+
+    ledger
+        .submit_plan(authed(
+            &unit(),
+            SubmitPlanRequest {
+                name: name.clone(),
+                plan: Some(plan((2026, 8, 1))),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("plan");
+    ledger
+        .approve_plan(authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("approve");
+    ledger
+        .transfer(authed(
+            &office(),
+            TransferRequest {
+                name: name.clone(),
+                receiving_body: "organisations/nanning-zzb".into(),
+                matter: "移交组织部".into(),
+                due_date: Some(date(2026, 10, 31)),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("transfer");
+    check(
+        EntryState::Transferred,
+        vec![RejectPlan, ApproveWriteOff, RejectWriteOff, Reopen],
+    )
+    .await;
+
+    take(&app, &name, AcknowledgeTransfer)
+        .await
+        .expect("acknowledge the transfer");
+    take(&app, &name, ReturnTransferResult)
+        .await
+        .expect("result");
+    // Back to rectifying: the (former) receiver may not act on the transfer.
+    check(
+        EntryState::Rectifying,
+        vec![
+            AcknowledgeTransfer,
+            ReturnTransferResult,
+            RejectPlan,
+            ApproveWriteOff,
+            RejectWriteOff,
+            Reopen,
+        ],
+    )
+    .await;
+
+    for m in ["m1", "m2"] {
+        ledger
+            .post_progress(authed(
+                &unit(),
+                PostProgressRequest {
+                    name: name.clone(),
+                    measure_id: m.into(),
+                    description: "完成".into(),
+                    measure_done: true,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("progress");
+    }
+    ledger
+        .request_write_off(authed(
+            &unit(),
+            RequestWriteOffRequest {
+                name: name.clone(),
+                closure_statement: "已整改".into(),
+                evidence: evidence("整改报告.pdf"),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("request write-off");
+    check(
+        EntryState::AwaitingVerification,
+        vec![
+            PostProgress,
+            AcknowledgeTransfer,
+            ReturnTransferResult,
+            RejectPlan,
+            Reopen,
+        ],
+    )
+    .await;
+
+    take(&app, &name, ApproveWriteOff)
+        .await
+        .expect("written off");
+    check(
+        EntryState::WrittenOff,
+        vec![
+            PostProgress,
+            AcknowledgeTransfer,
+            ReturnTransferResult,
+            RejectPlan,
+            ApproveWriteOff,
+            RejectWriteOff,
+        ],
+    )
+    .await;
+}
+
+/// Is `t` a W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`, ids not zero)?
+fn is_traceparent(t: &str) -> bool {
+    let parts: Vec<&str> = t.split('-').collect();
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            && s.bytes().any(|b| b != b'0')
+    };
+    parts.len() == 4
+        && parts[0] == "00"
+        && hex(parts[1], 32)
+        && hex(parts[2], 16)
+        && parts[3].len() == 2
+        && parts[3].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// 经手人签字: a step sent without a request id or a traceparent is still
+/// signed with both: a request id of the server's (two such steps are two
+/// requests, neither a retry of the other) and the trace of the RPC's span.
+#[tokio::test]
+async fn a_step_without_request_id_or_traceparent_is_signed_by_the_server() {
+    // Telemetry as the binary installs it: the RPC's span has a trace.
+    let _telemetry = fiveledger_platform::telemetry::init_with(
+        &fiveledger_platform::settings::LogSettings {
+            format: "text".into(),
+            filter: "warn".into(),
+        },
+        opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
+    );
+    let app = spawn().await;
+    seed_rounds(&app);
+    let mut ledger = app.ledger();
+    app.upstream
+        .freeze(INSPECTION, vec![problem("p1", "xingning")])
+        .await;
+    let name = app.wait_for("", 1).await[0].name.clone();
+    for _ in 0..2 {
+        let request = authed(
+            &commission(),
+            PostSupervisionRequest {
+                name: name.clone(),
+                remarks: "抽查".into(),
+                ..Default::default()
+            },
+        );
+        assert!(request.metadata().get("traceparent").is_none());
+        ledger.post_supervision(request).await.expect("supervision");
+    }
+    let entry = app.get(&name).await;
+    let steps: Vec<&Posting> = entry
+        .postings
+        .iter()
+        .filter(|p| p.kind() == PostingKind::Supervision)
+        .collect();
+    assert_eq!(steps.len(), 2, "the second identical step is not a retry");
+    for p in &steps {
+        assert!(p.request_id.starts_with("server:"), "{p:?}");
+        assert!(p.request_id.len() > "server:".len(), "{p:?}");
+        assert!(is_traceparent(&p.traceparent), "{p:?}");
+        assert_eq!(p.actor, "jw-wang");
+    }
+    assert_ne!(steps[0].request_id, steps[1].request_id);
+    assert_ne!(steps[0].traceparent, steps[1].traceparent);
+    // The client's own request id is kept as given.
+    ledger
+        .post_supervision(authed(
+            &commission(),
+            PostSupervisionRequest {
+                name: name.clone(),
+                remarks: "复查".into(),
+                request_id: "client-req-1".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("supervision with an id");
+    let last = app.get(&name).await.postings.pop().expect("posting");
+    assert_eq!(last.request_id, "client-req-1");
+    assert!(is_traceparent(&last.traceparent), "{last:?}");
+    // The journal still verifies (both fields are hashed as recorded).
+    let verified = ledger
+        .verify_journal(authed(
+            &admin(),
+            VerifyJournalRequest {
+                entry: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(verified.valid, "{verified:?}");
+}
+
+/// VerifyJournal replays every journal and compares the whole projected
+/// row: a tampered column of any kind is PROJECTION_MISMATCH naming the
+/// column, a posting deleted in the middle is MISSING, postings whose entry
+/// row was deleted are ORPHANED; an untouched entry has no fault.
+#[tokio::test]
+async fn verify_journal_names_every_kind_of_tampering() {
+    let app = spawn().await;
+    seed_rounds(&app);
+    let tampered = [
+        ("category", "'other'"),
+        ("round", "'rounds/r1'"),
+        ("severity", "1"),
+        ("fixed_on_the_spot", "1"),
+        ("transfer_count", "2"),
+        ("reopen_count", "1"),
+        ("first_written_off_date", "'2026-06-02'"),
+        ("funds_recovered_fen", "7"),
+        ("colour_floor", "3"),
+        ("yellow_count", "1"),
+        ("next_due_date", "'2099-01-01'"),
+        ("attention", "4"),
+        ("due_date", "'2026-08-31'"),
+    ];
+    let n = tampered.len() + 3;
+    app.upstream
+        .freeze(
+            INSPECTION,
+            (0..n)
+                .map(|i| problem(&format!("v{i:02}"), "xingning"))
+                .collect(),
+        )
+        .await;
+    let inspection = app.upstream.data.lock().expect("lock").inspections[INSPECTION].clone();
+    app.upstream.feedback(&inspection).await;
+    let mut entries = app.wait_for("state = ENTRY_STATE_HANDED_OVER", n).await;
+    entries.sort_by(|a, b| a.problem.cmp(&b.problem));
+    let ids: Vec<String> = entries
+        .iter()
+        .map(|e| e.name.trim_start_matches("entries/").to_owned())
+        .collect();
+    let clean = ledger_verify(&app).await;
+    assert!(clean.valid, "{clean:?}");
+
+    let db = app.db().await;
+    let exec = |sql: String| {
+        let db = db.clone();
+        async move { db.writer().execute_unprepared(&sql).await.expect(&sql) }
+    };
+    for ((column, value), id) in tampered.iter().zip(&ids) {
+        exec(format!(
+            "UPDATE entries SET {column} = {value} WHERE id = '{id}'"
+        ))
+        .await;
+    }
+    // A middle posting: the entry gets a third one first.
+    let missing = &ids[tampered.len()];
+    app.ledger()
+        .acknowledge_hand_over(authed(
+            &unit(),
+            AcknowledgeHandOverRequest {
+                name: format!("entries/{missing}"),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("acknowledge");
+    exec(format!(
+        "DELETE FROM postings WHERE entry_id = '{missing}' AND seq = 2"
+    ))
+    .await;
+    let orphaned = &ids[tampered.len() + 1];
+    exec(format!("DELETE FROM entries WHERE id = '{orphaned}'")).await;
+    let untouched = format!("entries/{}", ids[tampered.len() + 2]);
+
+    let verified = ledger_verify(&app).await;
+    assert!(!verified.valid);
+    let fault = |id: &str| {
+        let entry = format!("entries/{id}");
+        verified
+            .faults
+            .iter()
+            .find(|f| f.entry == entry)
+            .unwrap_or_else(|| panic!("no fault for {entry}: {verified:?}"))
+    };
+    for ((column, _), id) in tampered.iter().zip(&ids) {
+        let f = fault(id);
+        assert_eq!(f.kind, "PROJECTION_MISMATCH", "{column}: {f:?}");
+        assert!(f.description.contains(column), "{column}: {f:?}");
+    }
+    let f = fault(missing);
+    assert_eq!(f.kind, "MISSING", "{f:?}");
+    assert_eq!(f.posting, format!("entries/{missing}/postings/2"));
+    let f = fault(orphaned);
+    assert_eq!(f.kind, "ORPHANED", "{f:?}");
+    assert_eq!(f.posting, format!("entries/{orphaned}/postings/1"));
+    assert!(verified.faults.iter().all(|f| f.entry != untouched));
+    assert_eq!(verified.faults.len(), n - 1, "{verified:?}");
+    // A caller who sees only a subtree is not told of postings without an
+    // entry (they belong to no scope), but still of its own entries.
+    let scoped = app
+        .ledger()
+        .verify_journal(authed(&office(), VerifyJournalRequest::default()))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(
+        scoped.faults.iter().all(|f| f.kind != "ORPHANED"),
+        "{scoped:?}"
+    );
+    assert_eq!(scoped.faults.len(), n - 2, "{scoped:?}");
+}
+
+async fn ledger_verify(app: &TestApp) -> VerifyJournalResponse {
+    app.ledger()
+        .verify_journal(authed(&admin(), VerifyJournalRequest::default()))
+        .await
+        .expect("verify")
+        .into_inner()
 }

@@ -959,3 +959,111 @@ async fn the_public_edition_holds_no_clue_name_evidence_or_remark_and_the_public
         vec![1, 2]
     );
 }
+
+/// Each transfer has its own clock: its deadline goes blue and yellow by
+/// its own due date while the entry stays green, the sweep warns on the
+/// transfer's item, the result closes it, and a second transfer starts a
+/// fresh deadline of its own.
+#[tokio::test]
+async fn a_transfer_has_its_own_deadline_and_colour() {
+    let clock = Clock::fixed(at(2026, 7, 1));
+    let app = spawn_with_clock(clock.clone()).await;
+    seed_rounds(&app);
+    let name = handed_over(&app, INSPECTION, vec![problem("p1", "xingning")]).await[0]
+        .name
+        .clone();
+    let mut ledger = app.ledger();
+    let transfer = |due: (i32, i32, i32)| {
+        let (mut ledger, name) = (app.ledger(), name.clone());
+        async move {
+            ledger
+                .transfer(authed(
+                    &office(),
+                    TransferRequest {
+                        name,
+                        receiving_body: "organisations/nanning-zzb".into(),
+                        matter: "移交组织部".into(),
+                        due_date: Some(date(due.0, due.1, due.2)),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("transfer")
+                .into_inner()
+        }
+    };
+    let deadline = |entry: &LedgerEntry, item: &str| {
+        entry
+            .deadlines
+            .iter()
+            .find(|d| d.item == item)
+            .unwrap_or_else(|| panic!("no deadline {item}: {:?}", entry.deadlines))
+            .clone()
+    };
+    let entry = transfer((2026, 7, 5)).await;
+    let t1 = deadline(&entry, "transfers/t1");
+    assert_eq!(t1.kind(), DeadlineKind::Transfer);
+    assert_eq!(t1.due_date, Some(date(2026, 7, 5)));
+    assert_eq!(t1.colour(), WarningColour::Blue, "due within a week");
+    assert_eq!(
+        entry.colour(),
+        WarningColour::Green,
+        "the entry is due 7-31"
+    );
+    assert_eq!(deadline(&entry, "entry").colour(), WarningColour::Green);
+
+    clock.set(at(2026, 7, 10));
+    let entry = app.get(&name).await;
+    assert_eq!(
+        deadline(&entry, "transfers/t1").colour(),
+        WarningColour::Yellow
+    );
+    assert_eq!(entry.colour(), WarningColour::Green);
+    assert_eq!(sweep(&app).await.warnings_posted, 1);
+    let ws = warnings(&app, &name).await;
+    assert_eq!(ws.len(), 1);
+    assert_eq!(ws[0].item, "transfers/t1");
+    assert_eq!(ws[0].to_colour(), WarningColour::Yellow);
+
+    for step in ["ack", "result"] {
+        let token = org_department();
+        if step == "ack" {
+            ledger
+                .acknowledge_transfer(authed(
+                    &token,
+                    AcknowledgeTransferRequest {
+                        name: name.clone(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("ack");
+        } else {
+            ledger
+                .return_transfer_result(authed(
+                    &token,
+                    ReturnTransferResultRequest {
+                        name: name.clone(),
+                        result: "已处理".into(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("result");
+        }
+    }
+    let entry = app.get(&name).await;
+    let t1 = deadline(&entry, "transfers/t1");
+    assert!(t1.closed);
+    assert_eq!(t1.colour(), WarningColour::Unspecified);
+
+    // A second transfer: its own due date, green, nothing inherited from t1.
+    let entry = transfer((2026, 9, 30)).await;
+    let t2 = deadline(&entry, "transfers/t2");
+    assert_eq!(t2.due_date, Some(date(2026, 9, 30)));
+    assert_eq!(t2.colour(), WarningColour::Green);
+    assert!(!t2.closed);
+    assert_eq!(t2.ladder.unwrap_or_default().yellow_count, 0);
+    assert_eq!(t2.notified_colour(), WarningColour::Unspecified);
+    assert!(deadline(&entry, "transfers/t1").closed);
+}

@@ -117,22 +117,44 @@ pub async fn run_periodically<F, Fut>(
     name: &str,
     interval: Duration,
     stop: tokio_util::sync::CancellationToken,
-    mut job: F,
+    job: F,
 ) where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
+{
+    run_periodically_or(db, name, interval, stop, job, || {}).await
+}
+
+/// [`run_periodically`], calling `idle` on each tick this replica does not
+/// hold the lease and once on stop: what a replica that is not (or no
+/// longer) the holder must undo, e.g. gauges only the holder reports.
+pub async fn run_periodically_or<F, Fut, I>(
+    db: Db,
+    name: &str,
+    interval: Duration,
+    stop: tokio_util::sync::CancellationToken,
+    mut job: F,
+    mut idle: I,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+    I: FnMut(),
 {
     let lease = Lease::new(db, name, (interval * 2).max(Duration::from_secs(30)));
     while !stop.is_cancelled() {
         match lease.acquire().await {
             Ok(true) => job().await,
-            Ok(false) => {}
-            Err(err) => tracing::warn!(error = ?err, lease = name, "could not take the lease"),
+            Ok(false) => idle(),
+            Err(err) => {
+                tracing::warn!(error = ?err, lease = name, "could not take the lease");
+                idle();
+            }
         }
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(interval) => {}
         }
     }
+    idle();
     let _ = lease.release().await;
 }

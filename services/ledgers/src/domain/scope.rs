@@ -75,7 +75,19 @@ pub fn acts_as(caller: &Caller, paths: &EntryPaths<'_>, capacity: Capacity) -> b
     }
 }
 
-/// True when the caller may see the entry at all.
+/// True when the caller acts for a body that received any of `receivers`
+/// (the receiving bodies of all the entry's transfers): a body keeps sight
+/// of what it received after a later transfer, though only the latest
+/// receiver acts as one.
+pub fn received<'a>(caller: &Caller, receivers: impl IntoIterator<Item = &'a str>) -> bool {
+    is_supervising(caller)
+        && receivers
+            .into_iter()
+            .any(|p| !p.is_empty() && in_subtree(p, &caller.org_path))
+}
+
+/// True when the caller may see the entry at all (by its paths; a receiver
+/// of an earlier transfer is checked with [`received`]).
 pub fn can_see(caller: &Caller, paths: &EntryPaths<'_>) -> bool {
     (caller.has_any(BY_TARGET) && in_subtree(paths.target_path, &caller.org_path))
         || acts_as(caller, paths, Capacity::Unit)
@@ -129,5 +141,19 @@ mod tests {
             &received
         ));
         assert!(acts_as(&caller("", &[Role::Admin]), &paths, Capacity::Unit));
+        // An earlier receiver still sees the entry; a unit there does not.
+        let earlier = ["gx/nn/nn-sjj", "gx/nn/nn-zzb"];
+        assert!(super::received(
+            &caller("gx/nn/nn-sjj", &[Role::Supervisor]),
+            earlier
+        ));
+        assert!(!super::received(
+            &caller("gx/nn/nn-sjj", &[Role::InspectedUnit]),
+            earlier
+        ));
+        assert!(!super::received(
+            &caller("gx/nn/nn-tjj", &[Role::Supervisor]),
+            earlier
+        ));
     }
 }

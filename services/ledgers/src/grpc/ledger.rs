@@ -23,7 +23,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Api, traceparent};
 use crate::domain::entry::{self as domain, name_of, next_plan_version, next_transfer_id, text};
-use crate::domain::scope::{Capacity, acts_as, can_see};
+use crate::domain::scope::{Capacity, acts_as, can_see, received};
 use crate::domain::warning::{self, Thresholds};
 use crate::storage::books::{self, Signature};
 use crate::storage::entries::{self, Column as C};
@@ -163,8 +163,25 @@ fn visible_row(
     caller: &Caller,
     id: &str,
 ) -> ApiResult<entries::Model> {
-    row.filter(|r| can_see(caller, &r.paths()))
-        .ok_or_else(|| ApiError::not_found(name_of(id)))
+    let Some(row) = row else {
+        return Err(ApiError::not_found(name_of(id)));
+    };
+    // The row names only the latest receiver; earlier ones are in the
+    // snapshot's transfers (read only when there were several).
+    let visible = can_see(caller, &row.paths())
+        || (row.transfer_count > 1
+            && received(
+                caller,
+                books::decode_snapshot(&row)?
+                    .transfers
+                    .iter()
+                    .map(|t| t.receiving_body_path.as_str()),
+            ));
+    if visible {
+        Ok(row)
+    } else {
+        Err(ApiError::not_found(name_of(id)))
+    }
 }
 
 /// The day of a step recorded after the fact (补录): only administrators
@@ -854,10 +871,15 @@ impl LedgerService for Api {
             let path = parse_path("organisation_path", &r.organisation_path)?;
             filter = filter.add(within_subtree(C::TargetPath, &path));
         }
-        let mut out = books::verify(self.db.reader(), filter).await?;
         // The tallies of a whole subtree are checked against its entries.
         let whole = r.entry.is_empty() && r.inspection.is_empty() && r.round.is_empty();
         let path = (!r.organisation_path.is_empty()).then_some(r.organisation_path.as_str());
+        // Postings without their entry belong to no scope: only a caller who
+        // sees every entry, verifying them all, is told of them.
+        let everything = whole
+            && path.is_none()
+            && super::supervision::tally_scope(&caller, None).is_some_and(|p| p.is_empty());
+        let mut out = books::verify(self.db.reader(), filter, everything).await?;
         if let Some(path) = super::supervision::tally_scope(&caller, path).filter(|_| whole) {
             let today = self.clock.now().date_naive();
             let thresholds = self.settings.thresholds();

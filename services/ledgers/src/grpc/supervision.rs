@@ -26,7 +26,7 @@ use sea_orm::{
 use tonic::{Request, Response, Status};
 
 use super::{Api, CLUE_HOLDERS};
-use crate::domain::scope::{BY_TARGET, SUPERVISING, can_see};
+use crate::domain::scope::{BY_TARGET, SUPERVISING, can_see, received};
 use crate::storage::books;
 use crate::storage::entries::{self, Column as C};
 use crate::storage::postings;
@@ -517,7 +517,11 @@ impl Api {
         let thresholds = self.settings.thresholds();
         let report =
             sweep::sweep(&self.db, &thresholds, &self.clock, scope, &caller.actor()).await?;
-        sweep::update_gauges(&self.db, &thresholds, &self.clock).await?;
+        // With a periodic sweep only its lease holder reports the gauges
+        // (any replica may serve this call); without one, this call does.
+        if self.settings.sweep_interval_seconds == 0 {
+            sweep::update_gauges(&self.db, &thresholds, &self.clock).await?;
+        }
         Ok(Response::new(RunWarningSweepResponse {
             entries_checked: report.entries_checked,
             warnings_posted: report.warnings_posted,
@@ -565,7 +569,11 @@ impl Api {
                                 .map(|t| t.receiving_body_path.as_str())
                                 .unwrap_or(""),
                         };
-                        let wanted = can_see(&caller, &paths)
+                        let receivers = entry
+                            .transfers
+                            .iter()
+                            .map(|t| t.receiving_body_path.as_str());
+                        let wanted = (can_see(&caller, &paths) || received(&caller, receivers))
                             && path
                                 .as_deref()
                                 .is_none_or(|p| in_subtree(&entry.target_path, p));

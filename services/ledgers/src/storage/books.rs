@@ -11,11 +11,12 @@ use prost::Message;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
+    ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, IdenStatic, IntoActiveModel, Iterable, QueryFilter, QueryOrder,
+    QuerySelect, TryIntoModel, Value,
 };
 
-use super::{entries, postings, tallies};
+use super::{entries, postings, receivers, tallies};
 use crate::domain::entry::{self as domain, kind_of, name_of, posting_name};
 use crate::domain::{journal, warning};
 
@@ -34,6 +35,21 @@ pub struct Signature {
 }
 
 impl Signature {
+    /// The signature as recorded: every posting names its request and its
+    /// trace (经手人签字). Without a client request id the server makes one
+    /// (never an idempotency key, so it cannot make a retry idempotent);
+    /// without a traceparent, the current span's (as the outbox does).
+    fn completed(&self) -> Signature {
+        let mut out = self.clone();
+        if out.request_id.is_empty() {
+            out.request_id = format!("server:{}", uuid::Uuid::new_v4());
+        }
+        if out.traceparent.is_empty() {
+            out.traceparent = fiveledger_platform::telemetry::current_traceparent();
+        }
+        out
+    }
+
     fn context(&self) -> EventContext {
         EventContext {
             actor: self.actor.clone(),
@@ -175,6 +191,7 @@ pub async fn append(
     detail: Detail,
     signature: &Signature,
 ) -> ApiResult<(LedgerEntry, Posting)> {
+    let signature = &signature.completed();
     let (mut entry, seq, prev_hash) = match current {
         Some(row) => (
             decode_snapshot(row)?,
@@ -220,6 +237,9 @@ pub async fn append(
         .exec_without_returning(txn)
         .await
         .map_err(|e| conflict(e, entry_id))?;
+    if let Some(Detail::Transferred(t)) = &posting.detail {
+        add_receivers(txn, entry_id, [t.receiving_body_path.as_str()]).await?;
+    }
     let created = current.map_or(row.create_time_us, |old| old.create_time_us);
     let model = projection(entry_id, &entry, created);
     let after = model.clone().try_into_model().map_err(ApiError::internal)?;
@@ -250,6 +270,62 @@ pub async fn append(
     }
     emit(txn, &signature.context(), &entry, &posting).await?;
     Ok((entry, posting))
+}
+
+/// Records bodies that received the entry (once each), for `visible_to`.
+async fn add_receivers<'a>(
+    conn: &impl ConnectionTrait,
+    entry_id: &str,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> ApiResult<()> {
+    use sea_orm::sea_query::OnConflict;
+    let rows: Vec<receivers::ActiveModel> = paths
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| receivers::ActiveModel {
+            entry_id: Set(entry_id.to_owned()),
+            body_path: Set(p.to_owned()),
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    receivers::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([receivers::Column::EntryId, receivers::Column::BodyPath])
+                .do_nothing()
+                .to_owned(),
+        )
+        .try_insert()
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Fills `entry_receivers` from the transfers of every entry's projection
+/// (the migration that added the table).
+pub async fn fill_receivers(conn: &impl ConnectionTrait) -> ApiResult<()> {
+    let mut after = String::new();
+    loop {
+        let rows = entries::Entity::find()
+            .filter(entries::Column::TransferCount.gt(0))
+            .filter(entries::Column::Id.gt(after.clone()))
+            .order_by_asc(entries::Column::Id)
+            .limit(VERIFY_BATCH)
+            .all(conn)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.clone();
+        for row in &rows {
+            let entry = decode_snapshot(row)?;
+            let paths = entry
+                .transfers
+                .iter()
+                .map(|t| t.receiving_body_path.as_str());
+            add_receivers(conn, &row.id, paths).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A concurrent writer took the same (entry, seq) or problem first.
@@ -359,13 +435,15 @@ pub fn visible_to(caller: &fiveledger_platform::auth::Caller) -> Condition {
         any = any.add(within_subtree(entries::Column::ResponsibleUnitPath, org));
     }
     if caller.has_any(SUPERVISING) {
+        // Every body that received the entry, not only the latest one.
+        let received = sea_orm::sea_query::Query::select()
+            .column(receivers::Column::EntryId)
+            .from(receivers::Entity)
+            .and_where(within_subtree(receivers::Column::BodyPath, org))
+            .to_owned();
         any = any
             .add(within_subtree(entries::Column::SupervisingBodyPath, org))
-            .add(
-                Expr::col(entries::Column::ReceivingBodyPath)
-                    .ne("")
-                    .and(within_subtree(entries::Column::ReceivingBodyPath, org)),
-            );
+            .add(entries::Column::Id.in_subquery(received));
     }
     // No role that sees entries: nothing (an empty `any` would match all).
     any.add(Expr::value(false))
@@ -442,10 +520,13 @@ const VERIFY_BATCH: u64 = 200;
 /// Most faults reported by one verification.
 const MAX_FAULTS: usize = 1000;
 
-/// Recomputes every chain among the entries matching `filter`.
+/// Recomputes every chain among the entries matching `filter`. With
+/// `orphans` (only meaningful when `filter` matches every entry) it also
+/// names postings whose entry row is gone: one query per page of entries.
 pub async fn verify(
     conn: &impl ConnectionTrait,
     filter: Condition,
+    orphans: bool,
 ) -> ApiResult<VerifyJournalResponse> {
     let mut out = VerifyJournalResponse::default();
     let mut after = String::new();
@@ -457,6 +538,22 @@ pub async fn verify(
             .limit(VERIFY_BATCH)
             .all(conn)
             .await?;
+        let full = rows.len() as u64 >= VERIFY_BATCH;
+        if orphans {
+            // The ids this page covers: after the last page, up to its own
+            // last id (or without bound on the final page).
+            let upto = rows.last().filter(|_| full).map(|r| r.id.as_str());
+            for (entry_id, seq) in orphaned(conn, &after, upto).await? {
+                if out.faults.len() < MAX_FAULTS {
+                    out.faults.push(JournalFault {
+                        entry: name_of(&entry_id),
+                        posting: posting_name(&entry_id, seq),
+                        kind: "ORPHANED".into(),
+                        description: "postings remain of an entry that is gone".into(),
+                    });
+                }
+            }
+        }
         let Some(last) = rows.last() else { break };
         after = last.id.clone();
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
@@ -480,12 +577,43 @@ pub async fn verify(
                 out.faults.push(fault);
             }
         }
-        if (rows.len() as u64) < VERIFY_BATCH {
+        if !full {
             break;
         }
     }
     out.valid = out.faults.is_empty();
     Ok(out)
+}
+
+/// (entry id, first seq) of the postings with an entry id in (`after`,
+/// `upto`] whose entry row does not exist.
+async fn orphaned(
+    conn: &impl ConnectionTrait,
+    after: &str,
+    upto: Option<&str>,
+) -> ApiResult<Vec<(String, i64)>> {
+    use postings::Column as P;
+    let mut existing = sea_orm::sea_query::Query::select();
+    existing
+        .column(entries::Column::Id)
+        .from(entries::Entity)
+        .and_where(entries::Column::Id.gt(after));
+    let mut query = postings::Entity::find()
+        .select_only()
+        .column(P::EntryId)
+        .column_as(P::Seq.min(), "seq")
+        .filter(P::EntryId.gt(after));
+    if let Some(upto) = upto {
+        existing.and_where(entries::Column::Id.lte(upto));
+        query = query.filter(P::EntryId.lte(upto));
+    }
+    Ok(query
+        .filter(P::EntryId.not_in_subquery(existing.to_owned()))
+        .group_by(P::EntryId)
+        .order_by_asc(P::EntryId)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }
 
 /// The first thing wrong with one entry's journal, if anything.
@@ -562,22 +690,33 @@ pub fn verify_entry(row: &entries::Model, journal: &[&postings::Model]) -> Optio
             "the newest posting does not match the head recorded on the entry".into(),
         ));
     }
-    let stored = decode_snapshot(row).ok();
+    // The whole row the replay would write (the same function as `append`),
+    // column by column, so that no projected column goes unchecked.
     let expected = projection(id, &entry, row.create_time_us);
-    let columns_match = expected.state.as_ref() == &row.state
-        && expected.due_date.as_ref() == &row.due_date
-        && expected.original_due_date.as_ref() == &row.original_due_date
-        && expected.responsible_unit_path.as_ref() == &row.responsible_unit_path
-        && expected.supervising_body_path.as_ref() == &row.supervising_body_path
-        && expected.receiving_body_path.as_ref() == &row.receiving_body_path
-        && expected.target_path.as_ref() == &row.target_path
-        && expected.inspection.as_ref() == &row.inspection
-        && expected.problem.as_ref() == &row.problem;
-    if stored.as_ref() != Some(&entry) || !columns_match {
+    let actual = row.clone().into_active_model();
+    let snapshot_of = |m: &entries::ActiveModel| match m.get(entries::Column::Snapshot) {
+        ActiveValue::Set(Value::Bytes(Some(b))) | ActiveValue::Unchanged(Value::Bytes(Some(b))) => {
+            LedgerEntry::decode(b.as_slice()).ok()
+        }
+        _ => None,
+    };
+    let mut differing: Vec<&'static str> = entries::Column::iter()
+        .filter(|c| !matches!(c, entries::Column::Snapshot))
+        .filter(|c| expected.get(*c).into_value() != actual.get(*c).into_value())
+        .map(|c| c.as_str())
+        .collect();
+    // The snapshot by content (its encoding may differ byte for byte).
+    if snapshot_of(&expected).is_none() || snapshot_of(&expected) != snapshot_of(&actual) {
+        differing.push(entries::Column::Snapshot.as_str());
+    }
+    if !differing.is_empty() {
         return Some(fault(
             count,
             "PROJECTION_MISMATCH",
-            "the entry's stored state differs from what its postings derive".into(),
+            format!(
+                "the entry's stored {} differ(s) from what its postings derive",
+                differing.join(", ")
+            ),
         ));
     }
     None

@@ -6,6 +6,7 @@ pub mod feedbacks;
 pub mod migrations;
 pub mod postings;
 pub mod publications;
+pub mod receivers;
 pub mod statistics;
 pub mod tallies;
 

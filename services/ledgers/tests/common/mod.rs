@@ -472,6 +472,16 @@ impl TestApp {
         panic!("expected {n} entries for {filter:?}");
     }
 
+    /// How many events the ledger's outbox holds.
+    pub async fn event_count(&self) -> u64 {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        let db = self.db().await;
+        outbox::Entity::find()
+            .count(db.reader())
+            .await
+            .expect("count events")
+    }
+
     pub async fn get(&self, name: &str) -> LedgerEntry {
         self.ledger()
             .get_entry(testing::authed(

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261128_000001_ledger;
 mod m20261128_000002_supervision;
 mod m20261128_000003_step_dates_and_tallies;
+mod m20261128_000004_entry_receivers;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_ledger::Migration),
             Box::new(m20261128_000002_supervision::Migration),
             Box::new(m20261128_000003_step_dates_and_tallies::Migration),
+            Box::new(m20261128_000004_entry_receivers::Migration),
         ]
     }
 }
