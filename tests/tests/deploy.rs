@@ -2,15 +2,17 @@
 //! binaries: every service's probes, Service and environment match what its
 //! binary listens on and reads, in the base and in each overlay as applied.
 //!
-//! CI has no kubectl, so overlays are applied here the way kustomize does
-//! for what they use: strategic-merge patches (maps merged, lists of named
-//! items merged by name, `null` deletes) and `behavior: merge` generators.
+//! The overlays are applied here the way kustomize does for what they use
+//! (strategic-merge patches: maps merged, lists of named items merged by
+//! name, `null` deletes; `behavior: merge` generators), so the checks run
+//! without a cluster tool; where `kubectl` is installed (CI requires it) the
+//! same checks also run on `kubectl kustomize`'s real output.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use fiveledger_platform::settings::SETTINGS_HELP;
+use fiveledger_platform::settings::{self, Setting, SettingsDoc};
 use serde_yaml_ng::Value;
 
 /// Short names; the binary and package are `fiveledger-<name>`.
@@ -72,37 +74,30 @@ fn literals(generator: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The setting names the binaries read, from their `--help` text, so a
-/// renamed setting fails here. `FIVELEDGER_UPSTREAM__ROUNDS / __ISSUES`
-/// stands for three names.
-fn known_settings() -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for line in SETTINGS_HELP.lines() {
-        let mut prefix = None::<String>;
-        for word in line.split_whitespace() {
-            if word.starts_with("FIVELEDGER_") {
-                prefix = Some(word[..word.rfind("__").unwrap_or(word.len())].to_owned());
-                names.insert(word.to_owned());
-            } else if let (Some(prefix), true) = (&prefix, word.starts_with("__")) {
-                names.insert(format!("{prefix}{word}"));
-            } else if word != "/" {
-                break;
-            }
-        }
-    }
-    assert!(names.contains("FIVELEDGER_LISTEN"), "{names:?}");
-    assert!(names.contains("FIVELEDGER_UPSTREAM__LEDGERS"), "{names:?}");
-    names
+/// Every setting the binaries read, listed from the settings' own defaults
+/// (the same list `--help` prints), so a renamed setting fails here.
+fn known_settings() -> BTreeMap<String, Setting> {
+    fiveledger::settings_docs()
+        .iter()
+        .flat_map(SettingsDoc::settings)
+        .map(|s| (s.env.clone(), s))
+        .collect()
 }
 
-/// The default of a setting as `--help` prints it (`[20]`).
-fn help_default(name: &str) -> String {
-    let line = SETTINGS_HELP
-        .lines()
-        .find(|line| line.split_whitespace().next() == Some(name))
-        .unwrap_or_else(|| panic!("{name} not in SETTINGS_HELP"));
-    let open = line.rfind('[').expect("a default");
-    line[open + 1..line.len() - 1].to_owned()
+/// Loads a service's settings from `vars` with the binary's own loader:
+/// every value must parse into the type the binary expects.
+fn load(svc: &str, vars: &[(String, String)]) -> settings::ServerSettings {
+    let listen = SocketAddr::from(([0, 0, 0, 0], 1));
+    let loaded = match svc {
+        "rounds" => settings::load_vars::<fiveledger_rounds::RoundsSettings>(svc, listen, vars)
+            .map(|(server, _)| server),
+        "issues" => settings::load_vars::<fiveledger_issues::IssuesSettings>(svc, listen, vars)
+            .map(|(server, _)| server),
+        "ledgers" => settings::load_vars::<fiveledger_ledgers::LedgersSettings>(svc, listen, vars)
+            .map(|(server, _)| server),
+        other => panic!("unknown service {other}"),
+    };
+    loaded.unwrap_or_else(|e| panic!("{svc}: the binary cannot read its environment: {e:#}"))
 }
 
 /// One kustomization directory, loaded: its own file, its resources, and
@@ -293,23 +288,14 @@ fn port_of(url_or_addr: &str) -> u16 {
 }
 
 /// Everything each service needs, in a rendered kustomization.
-fn check_services(k: &Kustomization, rendered: &[Value], label: &str) {
+fn check_services(config: &BTreeMap<String, String>, rendered: &[Value], label: &str) {
     let known = known_settings();
-    let config = k
-        .generated("configMapGenerator", "fiveledger-config")
-        .unwrap_or_else(|| panic!("{label}: no fiveledger-config ConfigMap"));
     for key in config.keys() {
         assert!(
-            known.contains(key),
+            known.contains_key(key),
             "{label}: ConfigMap sets unknown setting {key}"
         );
     }
-    let grace: u64 = config
-        .get("FIVELEDGER_LIMITS__SHUTDOWN_GRACE_SECONDS")
-        .cloned()
-        .unwrap_or_else(|| help_default("FIVELEDGER_LIMITS__SHUTDOWN_GRACE_SECONDS"))
-        .parse()
-        .expect("grace seconds");
     let services = Kustomization::of_kind(rendered, "Service");
     let mut schemas = BTreeSet::new();
 
@@ -339,7 +325,7 @@ fn check_services(k: &Kustomization, rendered: &[Value], label: &str) {
         for var in container["env"].as_sequence().expect("env") {
             let var_name = var["name"].as_str().expect("env name").to_owned();
             assert!(
-                known.contains(&var_name),
+                known.contains_key(&var_name),
                 "{at}: unknown setting {var_name}"
             );
             env.insert(var_name, var.clone());
@@ -350,10 +336,10 @@ fn check_services(k: &Kustomization, rendered: &[Value], label: &str) {
             .iter()
             .filter_map(|source| source["configMapRef"]["name"].as_str())
             .collect();
-        assert_eq!(
-            from,
-            ["fiveledger-config"],
-            "{at}: settings from the ConfigMap"
+        // kustomize appends a content hash to generated names.
+        assert!(
+            from.len() == 1 && from[0].starts_with("fiveledger-config"),
+            "{at}: settings from the ConfigMap, not {from:?}"
         );
         let setting = |key: &str| -> Option<String> {
             env.get(key)
@@ -384,19 +370,34 @@ fn check_services(k: &Kustomization, rendered: &[Value], label: &str) {
         ] {
             let reference = &env.get(key).unwrap_or_else(|| panic!("{at}: {key} unset"))["valueFrom"]
                 ["secretKeyRef"];
-            assert_eq!(
-                reference["name"].as_str(),
-                Some(secret),
-                "{at}: {key} from a Secret"
+            assert!(
+                reference["name"]
+                    .as_str()
+                    .is_some_and(|name| name.starts_with(secret)),
+                "{at}: {key} from the Secret {secret}"
             );
             assert_eq!(reference["key"].as_str(), Some(secret_key), "{at}: {key}");
         }
 
+        // What the binary makes of that environment (Secrets stand in).
+        let mut vars: Vec<(String, String)> =
+            config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (key, var) in &env {
+            let value = var["value"].as_str().map(str::to_owned).unwrap_or_else(|| {
+                if key == "FIVELEDGER_DATABASE__URL" {
+                    "postgres://user@db/fiveledger".to_owned()
+                } else {
+                    "a-secret-from-the-cluster".to_owned()
+                }
+            });
+            vars.push((key.clone(), value));
+        }
+        let loaded = load(svc, &vars);
+        let grace = loaded.limits.shutdown_grace_seconds;
+        let drain = loaded.limits.shutdown_drain_seconds;
+
         // The port the binary listens on, reachable from outside the pod.
-        let listen: SocketAddr = setting("FIVELEDGER_LISTEN")
-            .unwrap_or_else(|| panic!("{at}: FIVELEDGER_LISTEN unset"))
-            .parse()
-            .expect("FIVELEDGER_LISTEN is an address");
+        let listen = loaded.listen;
         assert!(
             listen.ip().is_unspecified(),
             "{at}: listens on {listen}, not reachable by probes"
@@ -412,10 +413,9 @@ fn check_services(k: &Kustomization, rendered: &[Value], label: &str) {
         };
         assert_eq!(named_port("grpc"), Some(port), "{at}: container port grpc");
         // The binary serves /metrics where FIVELEDGER_METRICS_LISTEN says.
-        let metrics: SocketAddr = setting("FIVELEDGER_METRICS_LISTEN")
-            .unwrap_or_else(|| panic!("{at}: FIVELEDGER_METRICS_LISTEN unset"))
-            .parse()
-            .expect("FIVELEDGER_METRICS_LISTEN is an address");
+        let metrics = loaded
+            .metrics_listen
+            .unwrap_or_else(|| panic!("{at}: FIVELEDGER_METRICS_LISTEN unset"));
         assert!(
             metrics.ip().is_unspecified(),
             "{at}: metrics on {metrics}, not scrapable"
@@ -525,8 +525,16 @@ fn check_services(k: &Kustomization, rendered: &[Value], label: &str) {
             .as_u64()
             .expect("grace period");
         assert!(
-            period > grace,
-            "{at}: {period} s to stop, the service takes up to {grace} s"
+            period > drain + grace,
+            "{at}: {period} s to stop, the service takes up to {drain} + {grace} s"
+        );
+        // Readiness must see NOT_SERVING before the listener closes.
+        let readiness = &container["readinessProbe"];
+        let unready_after = readiness["periodSeconds"].as_u64().unwrap_or(10)
+            * readiness["failureThreshold"].as_u64().unwrap_or(3);
+        assert!(
+            drain >= unready_after,
+            "{at}: drains {drain} s, readiness notices after {unready_after} s"
         );
 
         // The Service: port `grpc` reaching the container's gRPC port.
@@ -617,6 +625,86 @@ fn deployments_by_name(rendered: &[Value]) -> BTreeMap<&str, &Value> {
         .collect()
 }
 
+fn config_of(k: &Kustomization) -> BTreeMap<String, String> {
+    k.generated("configMapGenerator", "fiveledger-config")
+        .unwrap_or_else(|| panic!("{}: no fiveledger-config ConfigMap", k.dir.display()))
+}
+
+/// `kubectl kustomize` of a directory under deploy/k8s, or None without
+/// kubectl (a user's machine); CI sets FIVELEDGER_REQUIRE_KUBECTL.
+fn kubectl_kustomize(path: &str) -> Option<Vec<Value>> {
+    let dir = root().join("deploy/k8s").join(path);
+    let output = match std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(&dir)
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) if std::env::var_os("FIVELEDGER_REQUIRE_KUBECTL").is_none() => {
+            eprintln!("skipped: kubectl kustomize {path} ({e}); the emulated render was checked");
+            return None;
+        }
+        Err(e) => panic!("kubectl: {e}"),
+    };
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {path}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let file = std::env::temp_dir().join(format!(
+        "fiveledger-kustomize-{}-{}.yaml",
+        path.replace('/', "-"),
+        std::process::id()
+    ));
+    std::fs::write(&file, text).expect("write the render");
+    let docs = documents(&file);
+    let _ = std::fs::remove_file(&file);
+    Some(docs)
+}
+
+#[test]
+fn kubectl_kustomize_renders_what_the_checks_expect() {
+    for path in ["base", "overlays/dev", "overlays/prod"] {
+        let Some(rendered) = kubectl_kustomize(path) else {
+            return;
+        };
+        let config_map = Kustomization::of_kind(&rendered, "ConfigMap")
+            .into_iter()
+            .find(|c| name(c).starts_with("fiveledger-config"))
+            .unwrap_or_else(|| panic!("{path}: no fiveledger-config ConfigMap"));
+        let config: BTreeMap<String, String> = config_map["data"]
+            .as_mapping()
+            .expect("data")
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().expect("key").to_owned(),
+                    v.as_str().expect("string value").to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            config,
+            config_of(&k8s(path)),
+            "{path}: the emulated render differs from kustomize's"
+        );
+        check_services(&config, &rendered, &format!("kubectl {path}"));
+        let emulated = k8s(path).rendered();
+        let kinds = |docs: &[Value]| -> BTreeSet<(String, String)> {
+            docs.iter()
+                .filter(|d| !matches!(kind(d), "ConfigMap" | "Secret"))
+                .map(|d| (kind(d).to_owned(), name(d).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            kinds(&rendered),
+            kinds(&emulated),
+            "{path}: resources differ"
+        );
+    }
+}
+
 fn k8s(path: &str) -> Kustomization {
     Kustomization::load(&root().join("deploy/k8s").join(path))
 }
@@ -629,7 +717,7 @@ fn base_runs_each_service_as_its_binary_expects() {
         Some("fiveledger")
     );
     let rendered = base.rendered();
-    check_services(&base, &rendered, "base");
+    check_services(&config_of(&base), &rendered, "base");
 }
 
 #[test]
@@ -637,7 +725,7 @@ fn dev_overlay_runs_one_replica_on_sqlite_volumes() {
     let dev = k8s("overlays/dev");
     assert_eq!(dev.base.as_ref().expect("a base").dir, k8s("base").dir);
     let rendered = dev.rendered();
-    check_services(&dev, &rendered, "dev");
+    check_services(&config_of(&dev), &rendered, "dev");
 
     let claims: BTreeSet<_> = Kustomization::of_kind(&rendered, "PersistentVolumeClaim")
         .into_iter()
@@ -704,7 +792,7 @@ fn prod_overlay_runs_replicas_on_postgres_with_autoscaling() {
     let prod = k8s("overlays/prod");
     assert_eq!(prod.base.as_ref().expect("a base").dir, k8s("base").dir);
     let rendered = prod.rendered();
-    check_services(&prod, &rendered, "prod");
+    check_services(&config_of(&prod), &rendered, "prod");
 
     // The operator creates the Secrets; the example documents their keys.
     for secret in ["fiveledger-database", "fiveledger-auth"] {
@@ -944,4 +1032,35 @@ fn every_yaml_under_deploy_parses() {
         }
     }
     assert!(count > 10, "only {count} YAML documents");
+}
+
+#[test]
+fn every_setting_the_binaries_read_is_documented() {
+    for doc in fiveledger::settings_docs() {
+        assert_eq!(doc.gaps(), Vec::<String>::new());
+    }
+}
+
+/// README's configuration table names every setting (`A / __B` shorthand:
+/// a row naming `FIVELEDGER_X__A` may list its siblings as `__B`).
+#[test]
+fn readme_lists_every_setting() {
+    let readme = read(&root().join("README.md"));
+    let rows: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `FIVELEDGER_"))
+        .collect();
+    for setting in fiveledger::settings_docs()
+        .iter()
+        .flat_map(SettingsDoc::settings)
+    {
+        let (prefix, last) = setting.env.rsplit_once("__").unwrap_or(("", ""));
+        let listed = rows.iter().any(|row| {
+            row.contains(&format!("`{}`", setting.env))
+                || (!prefix.is_empty()
+                    && row.contains(&format!("`{prefix}__"))
+                    && row.contains(&format!("`__{last}`")))
+        });
+        assert!(listed, "README's configuration table lacks {}", setting.env);
+    }
 }

@@ -11,7 +11,7 @@ use fiveledger_platform::testing::authed;
 use fiveledger_proto::issues::ProblemSeverity;
 use fiveledger_proto::rounds::{self, RoundKind};
 use futures::StreamExt;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 
 const R9: &str = "rounds/r9";
 const XN: &str = "rounds/r9/inspections/xn";
@@ -26,12 +26,16 @@ async fn the_trace_of_a_report_reaches_the_postings_it_causes() {
     // Telemetry as the binary installs it (W3C propagator, a tracer). The
     // RPC spans are `info` spans: under a stricter log filter they do not
     // exist, and neither does the context events would record.
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
     let _telemetry = telemetry::init_with(
         &LogSettings {
             format: "text".into(),
             filter: "info".into(),
         },
-        SdkTracerProvider::builder().build(),
+        provider.clone(),
     );
     let t = spawn_suite(Default::default()).await;
     t.city().await;
@@ -165,5 +169,42 @@ async fn the_trace_of_a_report_reaches_the_postings_it_causes() {
         "{:?}",
         opened.postings[0]
     );
+
+    // Each consumer applies an event in a span of its own trace, linked to
+    // the trace of the change that produced it.
+    let _ = provider.force_flush();
+    let spans = exporter.get_finished_spans().expect("spans");
+    for (consumer_event, consumer) in [
+        ("InspectionReported", "issues"),
+        ("ProblemListFrozen", "ledgers"),
+    ] {
+        let applied: Vec<_> = spans
+            .iter()
+            .filter(|s| {
+                s.name == "apply_event"
+                    && s.attributes.iter().any(|kv| {
+                        kv.key.as_str() == "event" && kv.value.as_str().ends_with(consumer_event)
+                    })
+            })
+            .collect();
+        assert!(
+            !applied.is_empty(),
+            "{consumer} applied no {consumer_event}"
+        );
+        for span in applied {
+            assert_ne!(
+                span.span_context.trace_id().to_string(),
+                trace,
+                "{consumer}: a span of its own trace"
+            );
+            assert!(
+                span.links
+                    .iter()
+                    .any(|link| link.span_context.trace_id().to_string() == trace),
+                "{consumer}'s span for {consumer_event} is not linked to the producer's trace: {:?}",
+                span.links
+            );
+        }
+    }
     t.suite.stop().await.expect("stops");
 }

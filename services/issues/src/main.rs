@@ -3,11 +3,14 @@
 use clap::Parser;
 use fiveledger_issues::{DEFAULT_PORT, IssuesSettings, NAME, start};
 use fiveledger_platform::server;
-use fiveledger_platform::settings::{CommonArgs, SETTINGS_HELP};
+use fiveledger_platform::settings::{self, CommonArgs, SettingsDoc};
 
 /// The fiveledger issues service: problem lists, responsibility lists, clues.
 #[derive(Parser)]
-#[command(version, after_help = SETTINGS_HELP)]
+#[command(version, after_help = settings::help(&[
+    SettingsDoc::server(),
+    SettingsDoc::section::<IssuesSettings>(NAME, fiveledger_issues::settings::MEANINGS),
+]))]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,

@@ -3,11 +3,14 @@
 use clap::Parser;
 use fiveledger_ledgers::{DEFAULT_PORT, LedgersSettings, NAME, start};
 use fiveledger_platform::server;
-use fiveledger_platform::settings::{CommonArgs, SETTINGS_HELP};
+use fiveledger_platform::settings::{self, CommonArgs, SettingsDoc};
 
 /// The fiveledger ledgers service: the five-ledger journal.
 #[derive(Parser)]
-#[command(version, after_help = SETTINGS_HELP)]
+#[command(version, after_help = settings::help(&[
+    SettingsDoc::server(),
+    SettingsDoc::section::<LedgersSettings>(NAME, fiveledger_ledgers::settings::MEANINGS),
+]))]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,

@@ -273,7 +273,7 @@ impl Gate {
             return Ok(None);
         }
         if !self.ready.load(Ordering::SeqCst) {
-            return Err(Status::unavailable("the service is starting or stopping"));
+            return Err(crate::error::not_ready());
         }
         let token = headers
             .get(http::header::AUTHORIZATION)

@@ -54,7 +54,9 @@ impl Running {
 
 /// Binds, serves, migrates and returns once the service reports SERVING.
 /// Until then (and again from the moment `stop` is cancelled) health says
-/// NOT_SERVING and other calls are refused with UNAVAILABLE. `background`
+/// NOT_SERVING and other calls are refused with UNAVAILABLE; on `stop` the
+/// listener stays open for `shutdown_drain_seconds` so that health checks
+/// (Kubernetes readiness) see NOT_SERVING before connections are refused. `background`
 /// tasks (event consumers, sweeps) start after the migrations.
 pub async fn start<M: MigratorTrait>(
     spec: ServiceSpec,
@@ -116,12 +118,17 @@ pub async fn start<M: MigratorTrait>(
     // builder's `tcp_nodelay` is ignored for an incoming stream we bind
     // ourselves, so the accepted sockets get it here.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let serving =
-        tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned()));
+    // `stop` starts the shutdown; the listener closes only when `close` is
+    // cancelled, after the drain, so probes see NOT_SERVING in between.
+    let close = CancellationToken::new();
+    let serving = tokio::spawn(
+        router.serve_with_incoming_shutdown(incoming, close.clone().cancelled_owned()),
+    );
     tracing::info!(service, %addr, "listening; migrating");
 
     if let Err(err) = db.migrate::<M>().await {
         stop.cancel();
+        close.cancel();
         let _ = serving.await;
         return Err(err.context(format!("migrating the {service} database")));
     }
@@ -141,6 +148,7 @@ pub async fn start<M: MigratorTrait>(
     tracing::info!(service, %addr, "serving");
 
     let grace = Duration::from_secs(settings.limits.shutdown_grace_seconds);
+    let drain_seconds = settings.limits.shutdown_drain_seconds;
     let task_stop = stop.clone();
     let task = tokio::spawn(async move {
         task_stop.cancelled().await;
@@ -150,7 +158,10 @@ pub async fn start<M: MigratorTrait>(
                 .set_service_status(*name, ServingStatus::NotServing)
                 .await;
         }
-        tracing::info!(service, "shutting down");
+        let drain = Duration::from_secs(drain_seconds);
+        tracing::info!(service, ?drain, "shutting down: NOT_SERVING, draining");
+        tokio::time::sleep(drain).await;
+        close.cancel();
         let result = match tokio::time::timeout(grace, serving).await {
             Ok(joined) => joined?.map_err(anyhow::Error::from),
             Err(_) => {

@@ -23,26 +23,191 @@ pub struct CommonArgs {
     pub listen: Option<SocketAddr>,
 }
 
-/// Help text listing the settings, shared by every binary's `--help`.
-pub const SETTINGS_HELP: &str = "\
-Settings (defaults < --config FILE < environment):
-  FIVELEDGER_LISTEN                 address to serve gRPC on
-  FIVELEDGER_DATA_DIR               folder for SQLite files and the local token key [data]
-  FIVELEDGER_DATABASE__URL          sqlite://FILE or postgres://…; empty: SQLite in the data folder
-  FIVELEDGER_DATABASE__SCHEMA       PostgreSQL schema (search_path) to use
-  FIVELEDGER_DATABASE__MAX_CONNECTIONS  pool size [10]
-  FIVELEDGER_AUTH__SECRET           HS256 key that signs and verifies tokens
-  FIVELEDGER_AUTH__SECRET_FILE      file holding that key (used when SECRET is empty)
-  FIVELEDGER_AUTH__ISSUER           expected `iss` of tokens [fiveledger]
-  FIVELEDGER_LOG__FORMAT            text or json [text]
-  FIVELEDGER_LOG__FILTER            tracing filter, e.g. info,fiveledger=debug [info]
-  FIVELEDGER_LIMITS__MAX_MESSAGE_BYTES  largest request accepted [4194304]
-  FIVELEDGER_LIMITS__SHUTDOWN_GRACE_SECONDS  time given to in-flight calls on SIGTERM [20]
-  FIVELEDGER_UPSTREAM__ROUNDS / __ISSUES / __LEDGERS  URLs of the other services
-  FIVELEDGER_METRICS_LISTEN         address of the Prometheus /metrics endpoint (off when unset)
-  FIVELEDGER_WARNINGS__BLUE_DAYS / __RED_DAYS  four-colour warnings: blue this many days before a due date, red this many after [7 / 30]
-  FIVELEDGER_WARNINGS__REPLY_DAYS   days a written supervision notice gives to reply [10]
-  OTEL_EXPORTER_OTLP_ENDPOINT       export traces over OTLP/gRPC to this collector";
+/// What the server settings every binary shares mean, by their path
+/// (`database.url`). [`SettingsDoc`] lists every setting from the defaults
+/// themselves, so `--help` and the deployment test cannot miss one.
+const SERVER_MEANINGS: &[(&str, &str)] = &[
+    ("listen", "address to serve gRPC on"),
+    (
+        "data_dir",
+        "folder for SQLite files and the local token key",
+    ),
+    (
+        "database.url",
+        "sqlite://FILE or postgres://…; empty: SQLite in the data folder",
+    ),
+    ("database.schema", "PostgreSQL schema (search_path) to use"),
+    ("database.max_connections", "pool size"),
+    ("auth.secret", "HS256 key that signs and verifies tokens"),
+    (
+        "auth.secret_file",
+        "file holding that key (used when SECRET is empty)",
+    ),
+    ("auth.issuer", "expected `iss` of tokens"),
+    (
+        "log.format",
+        "text (readable) or json (one object per line)",
+    ),
+    ("log.filter", "tracing filter, e.g. info,fiveledger=debug"),
+    ("limits.max_message_bytes", "largest request accepted"),
+    (
+        "limits.shutdown_drain_seconds",
+        "on SIGTERM, seconds health says NOT_SERVING (and new calls are refused) before the listener closes, so probes and load balancers see it",
+    ),
+    (
+        "limits.shutdown_grace_seconds",
+        "then, time given to in-flight calls",
+    ),
+    (
+        "limits.concurrency_per_connection",
+        "requests served at once on one connection",
+    ),
+    ("upstream.rounds", "URL of the rounds service"),
+    ("upstream.issues", "URL of the issues service"),
+    ("upstream.ledgers", "URL of the ledgers service"),
+    (
+        "metrics_listen",
+        "address of the Prometheus /metrics endpoint (off when unset)",
+    ),
+    (
+        "warnings.blue_days",
+        "four-colour warnings: blue this many days before a due date",
+    ),
+    ("warnings.red_days", "red this many days after it"),
+    (
+        "warnings.reply_days",
+        "days a written supervision notice gives to reply",
+    ),
+];
+
+/// One group of settings, documented from its defaults: the server
+/// settings, or a service's own section (`[rounds]`, `FIVELEDGER_ROUNDS__…`).
+pub struct SettingsDoc {
+    section: &'static str,
+    defaults: serde_json::Value,
+    meanings: &'static [(&'static str, &'static str)],
+}
+
+/// One setting: its environment variable, its default, what it means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// Path in the TOML file (`database.url`, `rounds.double_report_days`).
+    pub path: String,
+    /// `FIVELEDGER_DATABASE__URL`.
+    pub env: String,
+    /// The default as text; empty when unset.
+    pub default: String,
+    pub meaning: Option<&'static str>,
+}
+
+impl SettingsDoc {
+    /// The settings every server binary reads.
+    pub fn server() -> Self {
+        Self {
+            section: "",
+            defaults: serde_json::to_value(ServerSettings::default()).unwrap_or_default(),
+            meanings: SERVER_MEANINGS,
+        }
+    }
+
+    /// A service's own section, documented by `meanings` (paths under it).
+    pub fn section<D: Default + Serialize>(
+        section: &'static str,
+        meanings: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        Self {
+            section,
+            defaults: serde_json::to_value(D::default()).unwrap_or_default(),
+            meanings,
+        }
+    }
+
+    /// Every setting of the group, leaves of the defaults in order.
+    pub fn settings(&self) -> Vec<Setting> {
+        let mut out = Vec::new();
+        let prefix = if self.section.is_empty() {
+            Vec::new()
+        } else {
+            vec![self.section.to_owned()]
+        };
+        self.flatten(&prefix, &self.defaults, &mut out);
+        out
+    }
+
+    fn flatten(&self, path: &[String], value: &serde_json::Value, out: &mut Vec<Setting>) {
+        if let serde_json::Value::Object(fields) = value {
+            for (key, inner) in fields {
+                let mut path = path.to_vec();
+                path.push(key.clone());
+                self.flatten(&path, inner, out);
+            }
+            return;
+        }
+        let within = if self.section.is_empty() {
+            path.join(".")
+        } else {
+            path[1..].join(".")
+        };
+        out.push(Setting {
+            path: path.join("."),
+            env: format!("{ENV_PREFIX}{}", path.join("__").to_uppercase()),
+            default: match value {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            meaning: self
+                .meanings
+                .iter()
+                .find(|(key, _)| *key == within)
+                .map(|(_, meaning)| *meaning),
+        });
+    }
+}
+
+impl SettingsDoc {
+    /// Settings without a meaning, and meanings of no setting: both are
+    /// mistakes a test should catch.
+    pub fn gaps(&self) -> Vec<String> {
+        let settings = self.settings();
+        let mut gaps: Vec<String> = settings
+            .iter()
+            .filter(|s| s.meaning.is_none())
+            .map(|s| format!("{} has no meaning", s.env))
+            .collect();
+        let prefix = if self.section.is_empty() {
+            String::new()
+        } else {
+            format!("{}.", self.section)
+        };
+        for (key, _) in self.meanings {
+            if !settings.iter().any(|s| s.path == format!("{prefix}{key}")) {
+                gaps.push(format!("{prefix}{key} is not a setting"));
+            }
+        }
+        gaps
+    }
+}
+
+/// The `--help` text listing every setting of `docs`, with its default.
+pub fn help(docs: &[SettingsDoc]) -> String {
+    let mut text = String::from(
+        "Settings (defaults < --config FILE < environment; FIVELEDGER_CONFIG names the file):\n",
+    );
+    for setting in docs.iter().flat_map(SettingsDoc::settings) {
+        let meaning = setting.meaning.unwrap_or("");
+        let default = if setting.default.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", setting.default)
+        };
+        text.push_str(&format!("  {:<44} {meaning}{default}\n", setting.env));
+    }
+    text.push_str(
+        "  OTEL_EXPORTER_OTLP_ENDPOINT                  export traces over OTLP/gRPC to this collector",
+    );
+    text
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -136,6 +301,8 @@ impl Default for LogSettings {
 #[serde(default)]
 pub struct LimitSettings {
     pub max_message_bytes: usize,
+    /// On SIGTERM: seconds to report NOT_SERVING before closing the listener.
+    pub shutdown_drain_seconds: u64,
     pub shutdown_grace_seconds: u64,
     /// Concurrent requests per connection.
     pub concurrency_per_connection: usize,
@@ -145,6 +312,7 @@ impl Default for LimitSettings {
     fn default() -> Self {
         Self {
             max_message_bytes: 4 * 1024 * 1024,
+            shutdown_drain_seconds: 0,
             shutdown_grace_seconds: 20,
             concurrency_per_connection: 256,
         }
@@ -193,6 +361,36 @@ where
     Ok((server, domain))
 }
 
+/// Loads the settings as [`load`] does, with `vars` (`FIVELEDGER_…` names)
+/// in place of the process environment and no file: how a deployment's
+/// environment is checked against what the binary reads.
+pub fn load_vars<D>(
+    service: &str,
+    default_listen: SocketAddr,
+    vars: &[(String, String)],
+) -> anyhow::Result<(ServerSettings, D)>
+where
+    D: Default + Serialize + DeserializeOwned,
+{
+    let defaults = ServerSettings {
+        listen: default_listen,
+        ..ServerSettings::default()
+    };
+    let mut figment = Figment::from(Serialized::defaults(defaults))
+        .merge(Serialized::default(service, D::default()));
+    for (name, value) in vars {
+        let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+            anyhow::bail!("{name} is not a fiveledger setting");
+        };
+        let key = key.to_lowercase().replace("__", ".");
+        let value: figment::value::Value = value
+            .parse()
+            .map_err(|never| anyhow::anyhow!("{name}: {never:?}"))?;
+        figment = figment.merge(Serialized::default(&key, value));
+    }
+    Ok((figment.extract()?, figment.extract_inner(service)?))
+}
+
 fn layered<D: Serialize>(
     defaults: ServerSettings,
     service: &str,
@@ -215,6 +413,55 @@ mod tests {
     #[serde(default)]
     struct Domain {
         double_report_days: u32,
+    }
+
+    #[test]
+    fn every_server_setting_is_listed_with_its_meaning_and_default() {
+        let doc = SettingsDoc::server();
+        assert_eq!(doc.gaps(), Vec::<String>::new());
+        let settings = doc.settings();
+        let grace = settings
+            .iter()
+            .find(|s| s.env == "FIVELEDGER_LIMITS__SHUTDOWN_GRACE_SECONDS")
+            .expect("listed");
+        assert_eq!(grace.default, "20");
+        assert_eq!(grace.path, "limits.shutdown_grace_seconds");
+        let text = help(&[doc]);
+        assert!(text.contains("FIVELEDGER_DATABASE__URL"), "{text}");
+        assert!(text.contains("FIVELEDGER_METRICS_LISTEN"), "{text}");
+    }
+
+    #[test]
+    fn variables_load_like_the_environment_and_bad_values_are_refused() {
+        let vars = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let any = "127.0.0.1:1".parse().expect("addr");
+        let (server, domain): (ServerSettings, Domain) = load_vars(
+            "rounds",
+            any,
+            &vars(&[
+                ("FIVELEDGER_LISTEN", "0.0.0.0:50051"),
+                ("FIVELEDGER_LIMITS__SHUTDOWN_DRAIN_SECONDS", "5"),
+                ("FIVELEDGER_ROUNDS__DOUBLE_REPORT_DAYS", "45"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(server.listen.port(), 50051);
+        assert_eq!(server.limits.shutdown_drain_seconds, 5);
+        assert_eq!(domain.double_report_days, 45);
+        assert!(
+            load_vars::<Domain>(
+                "rounds",
+                any,
+                &vars(&[("FIVELEDGER_LIMITS__SHUTDOWN_DRAIN_SECONDS", "soon")])
+            )
+            .is_err()
+        );
+        assert!(load_vars::<Domain>("rounds", any, &vars(&[("LISTEN", "x")])).is_err());
     }
 
     #[test]

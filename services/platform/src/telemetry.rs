@@ -76,15 +76,7 @@ pub fn init_with(settings: &LogSettings, provider: SdkTracerProvider) -> Telemet
         .with_tracer(provider.tracer("fiveledger"))
         .with_filter(spans);
     let fmt: Box<dyn Layer<Registry> + Send + Sync> = if settings.format == "json" {
-        Box::new(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false)
-                .with_writer(std::io::stderr)
-                .with_filter(filter),
-        )
+        Box::new(json_layer(std::io::stderr).with_filter(filter))
     } else {
         Box::new(
             tracing_subscriber::fmt::layer()
@@ -98,6 +90,22 @@ pub fn init_with(settings: &LogSettings, provider: SdkTracerProvider) -> Telemet
         .with(otel)
         .try_init();
     TelemetryGuard { provider }
+}
+
+/// Production logs: one JSON object per line. `spans` lists every span the
+/// line was logged in (outermost first), so the `trace_id` of the RPC or
+/// event span is on each line logged while handling it, however deep.
+fn json_layer<S, W>(writer: W) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(true)
+        .with_writer(writer)
 }
 
 /// Reads the trace context from HTTP/2 headers.
@@ -180,4 +188,66 @@ pub fn event_span(consumer: &str, event_type: &str, traceparent: &str) -> tracin
     }
     record_trace_id(&span);
     span
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines_logged_inside_an_rpc_carry_its_trace_id() {
+        global::set_text_map_propagator(TraceContextPropagator::new());
+        let provider = SdkTracerProvider::builder().build();
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(json_layer(move || writer.clone()))
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let request = http::Request::builder()
+                .uri("/fiveledger.rounds.v1.RoundService/GetRound")
+                .header(
+                    "traceparent",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                )
+                .body(())
+                .expect("request");
+            let rpc = rpc_span("rounds", &request);
+            let _rpc = rpc.enter();
+            tracing::info!("in the handler");
+            let _inner = tracing::info_span!("storage").entered();
+            tracing::warn!(rows = 3, "deeper down");
+        });
+        let text = String::from_utf8(lines.0.lock().expect("lock").clone()).expect("UTF-8");
+        let logged: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect();
+        assert_eq!(logged.len(), 2, "{text}");
+        for line in &logged {
+            let spans = line["spans"].as_array().expect("spans");
+            assert_eq!(
+                spans[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736",
+                "{line}"
+            );
+            assert!(line["level"].is_string() && line["timestamp"].is_string());
+        }
+        assert_eq!(logged[1]["message"], "deeper down");
+        assert_eq!(logged[1]["rows"], 3);
+    }
 }

@@ -2,12 +2,15 @@
 
 use clap::Parser;
 use fiveledger_platform::server;
-use fiveledger_platform::settings::{CommonArgs, SETTINGS_HELP};
+use fiveledger_platform::settings::{self, CommonArgs, SettingsDoc};
 use fiveledger_rounds::{DEFAULT_PORT, NAME, RoundsSettings, start};
 
 /// The fiveledger rounds service: organisations, inspectors, rounds, groups, inspections.
 #[derive(Parser)]
-#[command(version, after_help = SETTINGS_HELP)]
+#[command(version, after_help = settings::help(&[
+    SettingsDoc::server(),
+    SettingsDoc::section::<RoundsSettings>(NAME, fiveledger_rounds::settings::MEANINGS),
+]))]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,

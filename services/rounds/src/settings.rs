@@ -26,3 +26,16 @@ impl Default for RoundsSettings {
         }
     }
 }
+
+/// What each setting of this section means, by its path under the section
+/// (`--help` lists them; a test keeps the list complete).
+pub const MEANINGS: &[(&str, &str)] = &[
+    (
+        "double_report_days",
+        "days after feedback the double report (双报告) is due",
+    ),
+    (
+        "sweep_interval_seconds",
+        "seconds between double-report warning sweeps (0: only on demand)",
+    ),
+];

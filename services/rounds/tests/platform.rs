@@ -1,5 +1,6 @@
 //! The shared plumbing, proved end to end on the rounds server: health,
-//! reflection, authentication, roles, limits, events and consumers.
+//! authentication, roles, limits, events and consumers (reflection, the
+//! roles tables and the shutdown drain: tests/tests/server.rs).
 
 mod common;
 
@@ -49,116 +50,6 @@ async fn health_reports_serving_for_the_server_and_each_service() {
         .await
         .expect_err("unknown service");
     assert_eq!(unknown.code(), Code::NotFound);
-}
-
-#[tokio::test]
-async fn health_goes_not_serving_on_shutdown() {
-    let app = spawn().await;
-    let mut health = HealthClient::new(app.channel.clone());
-    let mut watch = health
-        .watch(HealthCheckRequest {
-            service: "fiveledger.rounds.v1.OrganisationService".into(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
-    let first = watch.message().await.expect("message").expect("status");
-    assert_eq!(first.status, ServingStatus::Serving as i32);
-    app.running.stop_token().cancel();
-    let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
-        .await
-        .expect("in time");
-    // Either the NOT_SERVING update arrives or the stream ends with the server.
-    if let Ok(Some(update)) = next {
-        assert_eq!(update.status, ServingStatus::NotServing as i32);
-    }
-}
-
-#[tokio::test]
-async fn reflection_lists_every_service_in_v1_and_v1alpha() {
-    use tonic_reflection_list::*;
-    let app = spawn().await;
-    let v1 = list_v1(app.channel.clone()).await;
-    let alpha = list_v1alpha(app.channel.clone()).await;
-    for expected in [
-        "fiveledger.rounds.v1.OrganisationService",
-        "fiveledger.rounds.v1.InspectionService",
-        "fiveledger.rounds.v1.GroupService",
-        "fiveledger.rounds.v1.EventService",
-        "grpc.health.v1.Health",
-    ] {
-        assert!(
-            v1.iter().any(|s| s == expected),
-            "v1 lacks {expected}: {v1:?}"
-        );
-        assert!(
-            alpha.iter().any(|s| s == expected),
-            "v1alpha lacks {expected}: {alpha:?}"
-        );
-    }
-    assert!(
-        !v1.iter().any(|s| s.contains("issues")),
-        "only this server's services: {v1:?}"
-    );
-}
-
-/// Minimal reflection clients (list services) for both protocol versions.
-mod tonic_reflection_list {
-    use tonic::transport::Channel;
-
-    pub async fn list_v1(channel: Channel) -> Vec<String> {
-        use tonic_reflection::pb::v1::ServerReflectionRequest;
-        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-        let request = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut stream = ServerReflectionClient::new(channel)
-            .server_reflection_info(tokio_stream::once(request))
-            .await
-            .expect("reflection")
-            .into_inner();
-        match stream
-            .message()
-            .await
-            .expect("response")
-            .and_then(|r| r.message_response)
-        {
-            Some(MessageResponse::ListServicesResponse(list)) => {
-                list.service.into_iter().map(|s| s.name).collect()
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    pub async fn list_v1alpha(channel: Channel) -> Vec<String> {
-        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-        use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-        let request = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut stream = ServerReflectionClient::new(channel)
-            .server_reflection_info(tokio_stream::once(request))
-            .await
-            .expect("reflection")
-            .into_inner();
-        match stream
-            .message()
-            .await
-            .expect("response")
-            .and_then(|r| r.message_response)
-        {
-            Some(MessageResponse::ListServicesResponse(list)) => {
-                list.service.into_iter().map(|s| s.name).collect()
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
 }
 
 #[tokio::test]

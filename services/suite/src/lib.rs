@@ -65,6 +65,27 @@ pub struct Domains {
     pub ledgers: fiveledger_ledgers::LedgersSettings,
 }
 
+/// Every setting the suite's binaries read, for `--help` and the
+/// deployment checks: the server's and each service's section.
+pub fn settings_docs() -> Vec<settings::SettingsDoc> {
+    use settings::SettingsDoc;
+    vec![
+        SettingsDoc::server(),
+        SettingsDoc::section::<fiveledger_rounds::RoundsSettings>(
+            fiveledger_rounds::NAME,
+            fiveledger_rounds::settings::MEANINGS,
+        ),
+        SettingsDoc::section::<fiveledger_issues::IssuesSettings>(
+            fiveledger_issues::NAME,
+            fiveledger_issues::settings::MEANINGS,
+        ),
+        SettingsDoc::section::<fiveledger_ledgers::LedgersSettings>(
+            fiveledger_ledgers::NAME,
+            fiveledger_ledgers::settings::MEANINGS,
+        ),
+    ]
+}
+
 /// Loads the shared settings and every service's section (defaults <
 /// `--config` file < environment).
 pub fn load(args: &CommonArgs) -> anyhow::Result<(ServerSettings, Domains)> {

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use clap::{Parser, Subcommand};
 use fiveledger_platform::auth::Role;
-use fiveledger_platform::settings::{CommonArgs, SETTINGS_HELP, ServerSettings};
+use fiveledger_platform::settings::{self, CommonArgs, ServerSettings};
 use fiveledger_platform::{server, telemetry};
 
 /// fiveledger: inspection rounds and the five-ledger rectification model.
@@ -14,7 +14,7 @@ use fiveledger_platform::{server, telemetry};
 /// ledgers services, each on its own port with its own SQLite file in the
 /// data folder, talking to each other over gRPC.
 #[derive(Parser)]
-#[command(version, after_help = SETTINGS_HELP)]
+#[command(version, after_help = settings::help(&fiveledger::settings_docs()))]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
