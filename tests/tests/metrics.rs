@@ -1,5 +1,6 @@
-//! The Prometheus endpoint: per-RPC counters by status code and latency
-//! histograms, and made-up paths folded into one label.
+//! The Prometheus endpoint and the OTLP export (an in-memory exporter here):
+//! per-RPC counters by status code and latency histograms, made-up paths
+//! folded into one label, and the consumer gauges, the same in both.
 
 use fiveledger_e2e::spawn_suite;
 use fiveledger_platform::auth::ServiceCredentials;
@@ -11,7 +12,11 @@ use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceCl
 use fiveledger_proto::rounds::{
     CreateOrganisationRequest, ListOrganisationsRequest, Organisation, OrganisationKind,
 };
+use std::time::Duration;
+
 use futures::StreamExt;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +38,12 @@ async fn rpcs_are_counted_by_method_and_code() {
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port");
-    metrics::serve(addr).expect("metrics endpoint");
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_periodic_exporter(exporter.clone())
+        .build();
+    let _metrics =
+        metrics::install_with(Some(addr), Some(provider.clone())).expect("metrics installed");
     let t = spawn_suite(Default::default()).await;
     let mut orgs = OrganisationServiceClient::new(t.rounds.clone());
     let token = testing::token("m", "", &[fiveledger_platform::auth::Role::Admin]);
@@ -44,8 +54,17 @@ async fn rpcs_are_counted_by_method_and_code() {
         .await
         .expect_err("no token");
 
-    let body = scrape(addr).await;
     let method = "/fiveledger.rounds.v1.OrganisationService/ListOrganisations";
+    // A call is counted when its trailers leave the server, which may be a
+    // moment after the client has its answer.
+    let ok_line = format!(
+        "grpc_server_handled_total{{service=\"rounds\",method=\"{method}\",code=\"Ok\"}} 1"
+    );
+    let body = fiveledger_e2e::eventually("the call counted", Duration::from_secs(5), || async {
+        let body = scrape(addr).await;
+        body.contains(&ok_line).then_some(body)
+    })
+    .await;
     assert!(
         body.contains(&format!(
             "grpc_server_handled_total{{service=\"rounds\",method=\"{method}\",code=\"Ok\"}} 1"
@@ -131,6 +150,41 @@ async fn rpcs_are_counted_by_method_and_code() {
         body.contains("fiveledger_consumer_events_waiting{consumer=\"copy\"} 0"),
         "{body}"
     );
+
+    // The same figures went out over OTLP.
+    provider.force_flush().expect("flush");
+    let exported = exporter.get_finished_metrics().expect("exported");
+    let mut handled_ok = 0;
+    let mut waiting = None;
+    for scope in exported.iter().flat_map(|r| r.scope_metrics()) {
+        for metric in scope.metrics() {
+            match (metric.name(), metric.data()) {
+                ("grpc_server_handled_total", AggregatedMetrics::U64(MetricData::Sum(sum))) => {
+                    for point in sum.data_points() {
+                        let attrs: Vec<_> = point
+                            .attributes()
+                            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                            .collect();
+                        if attrs.contains(&("method".into(), method.into()))
+                            && attrs.contains(&("code".into(), "Ok".into()))
+                        {
+                            handled_ok = point.value();
+                        }
+                    }
+                }
+                (
+                    "fiveledger_consumer_events_waiting",
+                    AggregatedMetrics::F64(MetricData::Gauge(gauge)),
+                ) => {
+                    waiting = gauge.data_points().last().map(|p| p.value());
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(handled_ok, 1, "OTLP: {exported:?}");
+    assert_eq!(waiting, Some(0.0), "OTLP: {exported:?}");
+
     stop.cancel();
     task.await.expect("consumer stops");
     t.suite.stop().await.expect("stops");

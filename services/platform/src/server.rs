@@ -229,9 +229,7 @@ where
     let (settings, domain) =
         crate::settings::load::<D>(name, ([0, 0, 0, 0], default_port).into(), args)?;
     let _telemetry = crate::telemetry::init(&settings.log, name);
-    if let Some(listen) = settings.metrics_listen {
-        crate::metrics::serve(listen)?;
-    }
+    let _metrics = crate::metrics::install(settings.metrics_listen, name)?;
     let running = start(settings, domain, CancellationToken::new()).await?;
     shutdown_signal().await;
     running.stop().await

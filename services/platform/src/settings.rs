@@ -204,7 +204,7 @@ pub fn help(docs: &[SettingsDoc]) -> String {
         text.push_str(&format!("  {:<44} {meaning}{default}\n", setting.env));
     }
     text.push_str(
-        "  OTEL_EXPORTER_OTLP_ENDPOINT                  export traces over OTLP/gRPC to this collector",
+        "  OTEL_EXPORTER_OTLP_ENDPOINT                  export traces and metrics over OTLP/gRPC to this collector",
     );
     text
 }

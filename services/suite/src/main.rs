@@ -86,9 +86,7 @@ async fn run(
     host: IpAddr,
 ) -> anyhow::Result<()> {
     let _telemetry = telemetry::init(&base.log, "fiveledger");
-    if let Some(listen) = base.metrics_listen {
-        fiveledger_platform::metrics::serve(listen)?;
-    }
+    let _metrics = fiveledger_platform::metrics::install(base.metrics_listen, "fiveledger")?;
     let layout = fiveledger::Layout {
         host,
         ..Default::default()
