@@ -5,6 +5,7 @@ use fiveledger_platform::consumer::EventHandler;
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::issues::{ProblemListFrozen, ProblemListState};
 use fiveledger_proto::rounds::{Inspection, InspectionReported};
 use fiveledger_proto::types::Event;
@@ -99,9 +100,21 @@ pub async fn freeze(
                 p
             })
             .collect(),
+        // The ledger opens its entries on the report day, not the day it
+        // happens to consume this event.
+        report_date: report_date(inspection),
     };
     outbox::append(txn, ctx, &inspection.name, &frozen).await?;
     Ok((list, rows.len() as u64))
+}
+
+/// The date of the inspection's comprehensive report, if it has one.
+fn report_date(inspection: &Inspection) -> Option<Date> {
+    inspection
+        .comprehensive_report
+        .as_ref()
+        .and_then(|r| r.date)
+        .filter(|d| *d != Date::default())
 }
 
 /// Consumer of the rounds service's `InspectionReported`: freezes the list

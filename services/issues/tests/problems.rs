@@ -1168,3 +1168,70 @@ async fn fixed_on_the_spot_and_evidence_round_trip() {
     assert_eq!(updated.fixed_on_the_spot, Some(refixed));
     assert_eq!(updated.evidence, evidence[..1].to_vec());
 }
+
+fn frozen_events_report_dates(
+    events: &[fiveledger_proto::types::Event],
+) -> Vec<Option<fiveledger_proto::google::r#type::Date>> {
+    events
+        .iter()
+        .map(|e| {
+            ProblemListFrozen::decode(e.payload.as_ref().expect("payload").value.as_slice())
+                .expect("decode")
+                .report_date
+        })
+        .collect()
+}
+
+/// The frozen list carries the date of the inspection's comprehensive
+/// report, so the ledger opens its entries on the report day; a list frozen
+/// by request before any report carries none.
+#[tokio::test]
+async fn the_frozen_list_carries_the_report_date() {
+    let app = spawn().await;
+    let reported = fiveledger_proto::google::r#type::Date {
+        year: 2026,
+        month: 3,
+        day: 17,
+    };
+    app.fake
+        .inspections
+        .lock()
+        .expect("lock")
+        .get_mut(INSPECTION)
+        .expect("inspection")
+        .comprehensive_report = Some(fiveledger_proto::rounds::ReportRecord {
+        date: Some(reported),
+        summary: "综合报告".into(),
+    });
+    app.create(problem("party-leadership", "x"))
+        .await
+        .expect("create");
+    app.fake.report(INSPECTION).await;
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        events = app.events("ProblemListFrozen").await;
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(frozen_events_report_dates(&events), vec![Some(reported)]);
+
+    // Frozen by request while stationed, without a report: no date.
+    let app = spawn().await;
+    app.create(problem("party-leadership", "y"))
+        .await
+        .expect("create");
+    app.problems()
+        .freeze_problem_list(authed(
+            &office(),
+            FreezeProblemListRequest {
+                inspection: INSPECTION.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("freeze");
+    let events = app.events("ProblemListFrozen").await;
+    assert_eq!(frozen_events_report_dates(&events), vec![None]);
+}

@@ -124,6 +124,36 @@ async fn lock_inspection(txn: &DatabaseTransaction, inspection: &str) -> ApiResu
     Ok(())
 }
 
+/// The day postings signed with `signature` are made.
+fn today_of(signature: &Signature) -> NaiveDate {
+    signature
+        .at_us
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .unwrap_or_else(chrono::Utc::now)
+        .date_naive()
+}
+
+/// The day an entry of `list` opens (报告报账): the inspection's report
+/// date, so that the journal's day order starts there rather than on the
+/// day this event was consumed. None (today) without one; a date still
+/// ahead or unreadable is logged and taken as today, never refused (the
+/// event would block every later one).
+fn opening_date(list: &ProblemListFrozen, today: NaiveDate) -> Option<NaiveDate> {
+    let d = list.report_date.as_ref()?;
+    match from_date("report_date", d) {
+        Ok(day) if day < today => Some(day),
+        Ok(day) if day > today => {
+            tracing::warn!(inspection = %list.inspection, report_date = %day, %today, "report date is after today; opening the entries today");
+            None
+        }
+        Ok(_) => None,
+        Err(_) => {
+            tracing::warn!(inspection = %list.inspection, report_date = ?d, "report date is not a calendar date; opening the entries today");
+            None
+        }
+    }
+}
+
 pub async fn open_entries(
     txn: &DatabaseTransaction,
     list: &ProblemListFrozen,
@@ -131,6 +161,10 @@ pub async fn open_entries(
     settings: &LedgersSettings,
 ) -> ApiResult<()> {
     lock_inspection(txn, &list.inspection).await?;
+    let opening = Signature {
+        effective_date: opening_date(list, today_of(signature)).map(to_date),
+        ..signature.clone()
+    };
     let names: Vec<String> = list.problems.iter().map(|p| p.name.clone()).collect();
     let mut posted: HashSet<String> = books::problems_with_entries(txn, &names)
         .await?
@@ -154,7 +188,7 @@ pub async fn open_entries(
             None,
             &id,
             Detail::Open(open_detail(list, problem)),
-            signature,
+            &opening,
         )
         .await?;
         // Feedback came first (events of two services are not ordered).
@@ -247,12 +281,9 @@ async fn hand_over_one(
     let days = settings.due_days.for_severity(row.severity);
     let due = feedback_date + chrono::Days::new(u64::from(days));
     // The hand-over takes effect on the feedback date (反馈交账), unless that
-    // is still ahead.
-    let today = signature
-        .at_us
-        .and_then(chrono::DateTime::from_timestamp_micros)
-        .unwrap_or_else(chrono::Utc::now)
-        .date_naive();
+    // is still ahead. It follows an opening on the report date in day
+    // order: the rounds service refuses feedback dated before the report.
+    let today = today_of(signature);
     let signature = Signature {
         effective_date: (feedback_date < today).then(|| to_date(feedback_date)),
         ..signature.clone()

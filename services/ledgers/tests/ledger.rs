@@ -1544,3 +1544,164 @@ async fn ledger_verify(app: &TestApp) -> VerifyJournalResponse {
         .expect("verify")
         .into_inner()
 }
+
+/// `days` before (or, negative, after) today, as a proto date.
+fn days_from_today(days: i64) -> fiveledger_proto::google::r#type::Date {
+    fiveledger_platform::time::to_date(
+        chrono::Utc::now().date_naive() - chrono::Duration::days(days),
+    )
+}
+
+/// An inspection of Xingning the fake rounds service knows, fed back
+/// `feedback_days_ago`, with one problem `id`.
+fn reported_inspection(
+    app: &TestApp,
+    inspection: &str,
+    id: &str,
+    feedback_days_ago: i64,
+) -> (
+    fiveledger_proto::rounds::Inspection,
+    fiveledger_proto::issues::Problem,
+) {
+    let i = fiveledger_proto::rounds::Inspection {
+        name: inspection.into(),
+        target: "organisations/xingning".into(),
+        target_path: "guangxi/nanning/xingning".into(),
+        round_kind: fiveledger_proto::rounds::RoundKind::Regular as i32,
+        feedback_date: Some(days_from_today(feedback_days_ago)),
+        ..Default::default()
+    };
+    app.upstream
+        .data
+        .lock()
+        .expect("lock")
+        .inspections
+        .insert(inspection.into(), i.clone());
+    let p = fiveledger_proto::issues::Problem {
+        inspection: inspection.into(),
+        ..problem(id, "xingning")
+    };
+    (i, p)
+}
+
+/// 报告报账 on the report day: a list frozen weeks after its inspection was
+/// reported opens its entries on the report date, so the journal's day
+/// order starts there; the hand-over on the (later) feedback date follows
+/// in order, whether the feedback comes after the list or before it.
+#[tokio::test]
+async fn an_entry_opens_on_the_report_date_of_its_inspection() {
+    let app = spawn().await;
+    seed_rounds(&app);
+    let reported = days_from_today(40);
+
+    // The list first, then the feedback.
+    let after = "rounds/r9/inspections/xn-after";
+    let (inspection, p) = reported_inspection(&app, after, "p-after", 10);
+    app.upstream
+        .freeze_reported(after, vec![p], Some(reported))
+        .await;
+    let name = app.wait_for(&format!("inspection = \"{after}\""), 1).await[0]
+        .name
+        .clone();
+    let opened = app.get(&name).await;
+    assert_eq!(opened.state(), EntryState::Open);
+    assert_eq!(opened.postings.len(), 1);
+    assert_eq!(opened.postings[0].kind(), PostingKind::Open);
+    assert_eq!(opened.postings[0].effective_date, Some(reported));
+    assert_eq!(opened.last_step_date, Some(reported));
+    app.upstream.feedback(&inspection).await;
+    app.wait_for(
+        &format!("inspection = \"{after}\" AND state = ENTRY_STATE_HANDED_OVER"),
+        1,
+    )
+    .await;
+    let handed = app.get(&name).await;
+    assert_eq!(handed.postings[1].kind(), PostingKind::HandOver);
+    assert_eq!(handed.postings[1].effective_date, Some(days_from_today(10)));
+    assert_eq!(handed.last_step_date, Some(days_from_today(10)));
+
+    // The feedback first: the entry is handed over as it opens, each
+    // posting on its own day.
+    let before = "rounds/r9/inspections/xn-before";
+    let (inspection, p) = reported_inspection(&app, before, "p-before", 10);
+    app.upstream.feedback(&inspection).await;
+    app.upstream
+        .freeze_reported(before, vec![p], Some(reported))
+        .await;
+    let name = app
+        .wait_for(
+            &format!("inspection = \"{before}\" AND state = ENTRY_STATE_HANDED_OVER"),
+            1,
+        )
+        .await[0]
+        .name
+        .clone();
+    let handed = app.get(&name).await;
+    let days: Vec<_> = handed.postings.iter().map(|p| p.effective_date).collect();
+    assert_eq!(days, vec![Some(reported), Some(days_from_today(10))]);
+    assert_eq!(handed.handed_over_date, Some(days_from_today(10)));
+
+    // The day order now holds from the opening: acknowledging the hand-over
+    // before the feedback date is refused, on it accepted.
+    let ack = |day| {
+        let mut ledger = app.ledger();
+        let name = name.clone();
+        async move {
+            ledger
+                .acknowledge_hand_over(authed(
+                    &admin(),
+                    AcknowledgeHandOverRequest {
+                        name,
+                        effective_date: Some(day),
+                        ..Default::default()
+                    },
+                ))
+                .await
+        }
+    };
+    refused(
+        &app,
+        &name,
+        ack(days_from_today(20)),
+        Code::FailedPrecondition,
+        "STEP_BEFORE_LAST",
+    )
+    .await;
+    let acked = ack(days_from_today(10)).await.expect("ack").into_inner();
+    assert_eq!(acked.last_step_date, Some(days_from_today(10)));
+    // The opening's day is part of its hash: the journal still verifies.
+    let verified = ledger_verify(&app).await;
+    assert!(verified.valid, "{verified:?}");
+}
+
+/// A report date still ahead, or not a calendar date, opens the entries
+/// today instead of stopping the consumer.
+#[tokio::test]
+async fn a_report_date_ahead_or_invalid_opens_the_entry_today() {
+    let app = spawn().await;
+    seed_rounds(&app);
+    let today = days_from_today(0);
+    let cases = [
+        ("rounds/r9/inspections/xn-ahead", Some(days_from_today(-5))),
+        ("rounds/r9/inspections/xn-invalid", Some(date(2026, 13, 40))),
+        ("rounds/r9/inspections/xn-none", None),
+    ];
+    for (i, (inspection, report_date)) in cases.into_iter().enumerate() {
+        let (_, p) = reported_inspection(&app, inspection, &format!("p-{i}"), 1);
+        app.upstream
+            .freeze_reported(inspection, vec![p], report_date)
+            .await;
+    }
+    for (inspection, _) in cases {
+        let entries = app
+            .wait_for(&format!("inspection = \"{inspection}\""), 1)
+            .await;
+        let entry = app.get(&entries[0].name).await;
+        assert_eq!(
+            entry.postings[0].effective_date,
+            Some(today),
+            "{inspection}"
+        );
+        assert_eq!(entry.last_step_date, Some(today), "{inspection}");
+    }
+}

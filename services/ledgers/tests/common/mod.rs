@@ -314,6 +314,16 @@ impl Upstream {
 
     /// Freezes a problem list: the issues service's data and its event.
     pub async fn freeze(&self, inspection: &str, problems: Vec<Problem>) {
+        self.freeze_reported(inspection, problems, None).await;
+    }
+
+    /// [`Self::freeze`] with the inspection's report date in the event.
+    pub async fn freeze_reported(
+        &self,
+        inspection: &str,
+        problems: Vec<Problem>,
+        report_date: Option<fiveledger_proto::google::r#type::Date>,
+    ) {
         let problems: Vec<Problem> = problems
             .into_iter()
             .map(|p| Problem { frozen: true, ..p })
@@ -330,6 +340,7 @@ impl Upstream {
             &issues::ProblemListFrozen {
                 inspection: inspection.into(),
                 problems,
+                report_date,
             },
         )
         .await;
