@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -347,15 +348,53 @@ where
                 // The clone is ready only after poll_ready; call the one that was polled.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(inner.call(request))
+                // tonic enforces the caller's `grpc-timeout` on the handler;
+                // we also remember it, so calls the handler makes on its
+                // behalf carry what is left of it (see [`ServiceCredentials`]).
+                let deadline = grpc_timeout(request.headers().get(GRPC_TIMEOUT))
+                    .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
+                Box::pin(CALL_DEADLINE.scope(deadline, inner.call(request)))
             }
             Err(status) => Box::pin(async move { Ok(status.into_http()) }),
         }
     }
 }
 
-/// Adds this service's own token, and the current trace context, to every
-/// outgoing call.
+const GRPC_TIMEOUT: &str = "grpc-timeout";
+
+tokio::task_local! {
+    /// The deadline of the incoming call being handled, if its caller set
+    /// one. A task-local scoped around the handler's future (by [`Gated`])
+    /// reaches every outgoing call the handler makes, however deep, without
+    /// threading the request through the domain code; it is absent from
+    /// spawned tasks (event consumers, sweeps), which work for nobody's
+    /// deadline and keep the channel's fixed timeout. (The tracing span would
+    /// carry it too, but only while spans are recorded, and less plainly.)
+    static CALL_DEADLINE: Option<tokio::time::Instant>;
+}
+
+/// Parses a `grpc-timeout` value: at most 8 digits and a unit
+/// (`H`, `M`, `S`, `m`, `u`, `n`).
+fn grpc_timeout<V: AsRef<[u8]>>(value: Option<V>) -> Option<Duration> {
+    let value = value?;
+    let (unit, digits) = value.as_ref().split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Adds this service's own token, the current trace context and what is
+/// left of the deadline of the call being handled to every outgoing call.
 #[derive(Clone)]
 pub struct ServiceCredentials {
     signer: Hs256,
@@ -384,6 +423,20 @@ impl tonic::service::Interceptor for ServiceCredentials {
             .map_err(|_| Status::internal("token is not valid metadata"))?;
         request.metadata_mut().insert("authorization", value);
         crate::telemetry::inject_current(request.metadata_mut());
+        if let Some(deadline) = CALL_DEADLINE.try_with(|d| *d).ok().flatten() {
+            // Fail fast: the caller has given up, so asking would be wasted.
+            let left = deadline
+                .checked_duration_since(tokio::time::Instant::now())
+                .filter(|left| !left.is_zero())
+                .ok_or_else(|| {
+                    Status::deadline_exceeded("the deadline of the call being handled has passed")
+                })?;
+            // A shorter timeout the call site set itself still wins.
+            let own = grpc_timeout(request.metadata().get(GRPC_TIMEOUT).map(|v| v.as_bytes()));
+            if own.is_none_or(|own| left < own) {
+                request.set_timeout(left);
+            }
+        }
         Ok(request)
     }
 }
@@ -418,5 +471,75 @@ mod tests {
         assert!(other.verify(&token).is_err());
         let expired = signer.mint("u1", "", &[], chrono::Duration::minutes(-5));
         assert!(signer.verify(&expired).is_err());
+    }
+
+    #[test]
+    fn grpc_timeouts_parse_by_the_spec() {
+        let parse = |v: &str| grpc_timeout(Some(v));
+        assert_eq!(parse("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse("3M"), Some(Duration::from_secs(180)));
+        assert_eq!(parse("4S"), Some(Duration::from_secs(4)));
+        assert_eq!(parse("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse("99999999u"), Some(Duration::from_micros(99_999_999)));
+        assert_eq!(parse("7n"), Some(Duration::from_nanos(7)));
+        for bad in ["", "m", "123456789m", "5s", "+5m", "1.5S", "5"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+
+    fn outgoing(
+        deadline: Option<tokio::time::Instant>,
+        own: Option<Duration>,
+    ) -> Result<Option<Duration>, Status> {
+        let mut credentials = ServiceCredentials::new(
+            Hs256::new(b"0123456789abcdef0123", "fiveledger").expect("key"),
+            "issues",
+        );
+        let mut request = tonic::Request::new(());
+        if let Some(own) = own {
+            request.set_timeout(own);
+        }
+        let call = || {
+            tonic::service::Interceptor::call(&mut credentials, request)
+                .map(|r| grpc_timeout(r.metadata().get(GRPC_TIMEOUT).map(|v| v.as_bytes())))
+        };
+        match deadline {
+            Some(deadline) => CALL_DEADLINE.sync_scope(Some(deadline), call),
+            None => call(),
+        }
+    }
+
+    #[test]
+    fn outgoing_calls_carry_what_is_left_of_the_incoming_deadline() {
+        let now = tokio::time::Instant::now();
+        let left = outgoing(Some(now + Duration::from_secs(5)), None)
+            .expect("in time")
+            .expect("a grpc-timeout");
+        assert!(
+            left > Duration::from_secs(4) && left < Duration::from_secs(5),
+            "{left:?}"
+        );
+
+        // The call site's own shorter timeout wins; a longer one is cut.
+        let short = Duration::from_millis(100);
+        assert_eq!(
+            outgoing(Some(now + Duration::from_secs(5)), Some(short)).expect("in time"),
+            Some(short)
+        );
+        let cut = outgoing(
+            Some(now + Duration::from_secs(5)),
+            Some(Duration::from_secs(60)),
+        )
+        .expect("in time")
+        .expect("a grpc-timeout");
+        assert!(cut < Duration::from_secs(5), "{cut:?}");
+
+        // Past the deadline, nothing is sent.
+        let status = outgoing(Some(now - Duration::from_millis(1)), None).expect_err("too late");
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+
+        // Outside a handler (event consumers, sweeps) no deadline is set:
+        // the channel's own timeout applies.
+        assert_eq!(outgoing(None, None).expect("no deadline"), None);
     }
 }

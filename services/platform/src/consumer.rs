@@ -118,7 +118,10 @@ impl EventSource {
     }
 }
 
-/// A lazily connecting channel to another service.
+/// A lazily connecting channel to another service. Its 30 s timeout bounds
+/// calls made for no caller (event consumers, sweeps); a call made while
+/// handling a request with a deadline is also cut at that deadline, which
+/// [`ServiceCredentials`] sends along as `grpc-timeout`.
 pub fn channel(url: &str) -> anyhow::Result<Channel> {
     Ok(Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(5))
