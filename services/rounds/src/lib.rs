@@ -14,6 +14,7 @@ use futures::FutureExt;
 
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
+use fiveledger_platform::time::Clock;
 use tokio_util::sync::CancellationToken;
 
 pub use settings::RoundsSettings;
@@ -26,7 +27,18 @@ pub const DEFAULT_PORT: u16 = 50051;
 /// Starts the service; returns once it is migrated and SERVING.
 pub async fn start(
     server_settings: &ServerSettings,
+    settings: RoundsSettings,
+    stop: CancellationToken,
+) -> anyhow::Result<Running> {
+    start_with_clock(server_settings, settings, Clock::system(), stop).await
+}
+
+/// [`start`] with the clock the service reads today from (overdue double
+/// reports, their colours and the sweep); tests pin and move it.
+pub async fn start_with_clock(
+    server_settings: &ServerSettings,
     mut settings: RoundsSettings,
+    clock: Clock,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
     settings.warnings = server_settings.warnings;
@@ -41,11 +53,23 @@ pub async fn start(
         let mut background = Vec::new();
         if settings.sweep_interval_seconds > 0 {
             background.push(
-                sweep::run_periodic(db.clone(), settings.clone(), handler_stop.clone()).boxed(),
+                sweep::run_periodic(
+                    db.clone(),
+                    settings.clone(),
+                    clock.clone(),
+                    handler_stop.clone(),
+                )
+                .boxed(),
             );
         }
+        let api = grpc::Api {
+            db: db.clone(),
+            settings,
+            stop: handler_stop,
+            clock,
+        };
         Ok(Wiring {
-            routes: grpc::routes(db.clone(), settings, server_settings, handler_stop),
+            routes: grpc::routes(api, server_settings),
             background,
         })
     })

@@ -2,7 +2,9 @@
 //! before its due date, yellow after it and red well after, by the shared
 //! thresholds. The sweep records each colour it reaches, once, with its
 //! notice: a timeline step of the inspection and a `DoubleReportWarned`
-//! event. Its due date never moves, so colours only rise.
+//! event. Its due date never moves, so colours only rise. An office sweeps
+//! the inspections of the rounds it (or an organisation under it) runs; the
+//! periodic sweep and the root sweep them all.
 
 use std::time::Duration;
 
@@ -10,8 +12,8 @@ use chrono::{Days, NaiveDate};
 use fiveledger_platform::deadline::{self, WarningSettings};
 use fiveledger_platform::lease::run_periodically;
 use fiveledger_platform::outbox::{self, EventContext};
-use fiveledger_platform::storage::Db;
-use fiveledger_platform::time::to_date;
+use fiveledger_platform::storage::{Db, within_subtree};
+use fiveledger_platform::time::{Clock, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::{DeadlineKind, WarningDetail};
 use fiveledger_proto::rounds::{DoubleReportWarned, InspectionPhase, SweepDoubleReportsResponse};
@@ -119,11 +121,13 @@ async fn warn_one(
 }
 
 /// Sweeps every double report still awaited that is due within the blue
-/// window or past due (by index on phase and due date), in batches.
+/// window or past due (by index on phase and due date), of the rounds run
+/// within `scope` (an organisation path; empty for all), in batches.
 pub async fn sweep(
     db: &Db,
     t: &WarningSettings,
     today: NaiveDate,
+    scope: &str,
     actor: &str,
 ) -> ApiResult<SweepDoubleReportsResponse> {
     let horizon = today + Days::new(u64::from(t.blue_days));
@@ -143,7 +147,10 @@ pub async fn sweep(
                 InspectionPhase::FeedbackGiven.as_str_name(),
                 InspectionPhase::Rectifying.as_str_name(),
             ]))
-            .filter(C::DoubleReportDueDate.lte(horizon));
+            .filter(C::DoubleReportDueDate.lte(horizon))
+            // Only who runs the round may change its inspections (seeing
+            // the target is for reading), so the sweep follows the round.
+            .filter(within_subtree(C::RoundOrganisationPath, scope));
         if let Some((round, id)) = &after {
             query = query.filter(Expr::tuple([Expr::col(C::RoundId), Expr::col(C::Id)]).gt(
                 Expr::tuple([Expr::val(round.clone()), Expr::val(id.clone())]),
@@ -175,15 +182,15 @@ pub async fn sweep(
 pub async fn run_periodic(
     db: Db,
     settings: std::sync::Arc<RoundsSettings>,
+    clock: Clock,
     stop: CancellationToken,
 ) {
     let interval = Duration::from_secs(Ord::max(settings.sweep_interval_seconds, 1));
     let sweeper = db.clone();
     run_periodically(db, "rounds:double-report-sweep", interval, stop, || {
-        let (db, settings) = (sweeper.clone(), settings.clone());
+        let (db, settings, today) = (sweeper.clone(), settings.clone(), clock.today());
         async move {
-            let today = chrono::Utc::now().date_naive();
-            match sweep(&db, &settings.warnings, today, SERVICE_ACTOR).await {
+            match sweep(&db, &settings.warnings, today, "", SERVICE_ACTOR).await {
                 Ok(report) if report.notices > 0 => {
                     tracing::info!(?report, "double-report sweep sent notices")
                 }

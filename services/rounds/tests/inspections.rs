@@ -37,10 +37,6 @@ fn day(d: NaiveDate) -> Option<Date> {
     date(d.year(), d.month(), d.day())
 }
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 const LEADER_SUBJECT: &str = "li-sub";
 
 struct Clients {
@@ -1072,6 +1068,190 @@ async fn an_overdue_double_report_gets_one_supervision_notice() {
     }
     let done = sweep(s.token.clone()).await.expect("sweep").into_inner();
     assert_eq!(done.notices, 0);
+}
+
+/// Sweeps double reports as `token`.
+async fn sweep_as(app: &TestApp, token: &str) -> SweepDoubleReportsResponse {
+    InspectionServiceClient::new(app.channel.clone())
+        .sweep_double_reports(authed(token, SweepDoubleReportsRequest {}))
+        .await
+        .unwrap_or_else(|e| panic!("sweep: {e:?}"))
+        .into_inner()
+}
+
+/// The descriptions of an inspection's double-report warning steps.
+async fn warning_steps(c: &mut Clients, name: &str) -> Vec<String> {
+    c.inspections
+        .get_inspection_timeline(authed(
+            &office("guangxi/nanning"),
+            GetInspectionTimelineRequest { name: name.into() },
+        ))
+        .await
+        .expect("timeline")
+        .into_inner()
+        .steps
+        .into_iter()
+        .filter(|st| st.step == "DoubleReportWarning")
+        .map(|st| st.description)
+        .collect()
+}
+
+/// The clock moved across each threshold of the shared defaults (blue
+/// from 7 days before the due date, yellow from the day after it, red from
+/// the 31st day after it): reads show the colour of that day and the sweep
+/// sends each rise once, with its kind of notice, dated by the clock.
+#[tokio::test]
+async fn the_double_report_turns_each_colour_on_its_threshold_day() {
+    use fiveledger_proto::ledgers::WarningColour as W;
+    let app = spawn_with(fiveledger_rounds::RoundsSettings {
+        double_report_days: 30,
+        sweep_interval_seconds: 0,
+        ..Default::default()
+    })
+    .await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    start_round(&mut c, "r9").await;
+    advance_to(&mut c, &s, InspectionPhase::Reported).await;
+    let feedback = today() - chrono::Days::new(10);
+    c.inspections
+        .give_feedback(s.feedback(day(feedback), day(feedback)))
+        .await
+        .expect("feedback");
+    c.inspections
+        .start_rectification(s.rectify())
+        .await
+        .expect("rectify");
+    let due = NaiveDate::from_ymd_opt(2026, 6, 21).expect("date");
+    assert_eq!(get(&mut c, &s.name).await.double_report_due_date, day(due));
+
+    let at = |offset: i64| due + chrono::TimeDelta::days(offset);
+    // (day, colour shown, overdue, inspections swept, notice sent)
+    let table = [
+        (today(), W::Green, false, 0, None),
+        (at(-8), W::Green, false, 0, None),
+        (at(-7), W::Blue, false, 1, Some("提醒")),
+        (at(0), W::Blue, false, 1, None),
+        (at(1), W::Yellow, true, 1, Some("督办通知书")),
+        (at(30), W::Yellow, true, 1, None),
+        (at(31), W::Red, true, 1, Some("通报")),
+        (at(400), W::Red, true, 1, None),
+    ];
+    let mut notified = W::Unspecified;
+    let mut sent = 0;
+    for (on, colour, overdue, checked, notice) in table {
+        app.clock.set(noon(on));
+        let report = get(&mut c, &s.name).await.double_report.expect("awaited");
+        assert_eq!(
+            (report.colour(), report.overdue),
+            (colour, overdue),
+            "shown on {on}"
+        );
+        let swept = sweep_as(&app, &s.token).await;
+        assert_eq!(swept.as_of, day(on));
+        assert_eq!(
+            (swept.inspections_checked, swept.notices),
+            (checked, i64::from(notice.is_some())),
+            "swept on {on}"
+        );
+        if notice.is_some() {
+            notified = colour;
+            sent += 1;
+        }
+        let steps = warning_steps(&mut c, &s.name).await;
+        assert_eq!(steps.len(), sent, "on {on}: {steps:?}");
+        if let Some(prefix) = notice {
+            let text = steps.last().expect("the notice");
+            assert!(text.starts_with(prefix), "on {on}: {text}");
+            assert!(text.contains("2026-06-21"), "names the due date: {text}");
+        }
+        let report = get(&mut c, &s.name).await.double_report.expect("awaited");
+        assert_eq!(report.notified_colour(), notified, "on {on}");
+    }
+    // The written supervision notice gave ten days from its own date.
+    let steps = warning_steps(&mut c, &s.name).await;
+    assert!(steps[1].contains("reply by 2026-07-02"), "{steps:?}");
+}
+
+/// An office sweeps only the inspections of the rounds it runs: the
+/// county's sweep warns its own round's inspection and leaves the city
+/// round's inspection in the same county (which it may read, not change)
+/// unwarned; an office running neither sweeps nothing; the city's office
+/// then warns the city's one; the root finds nothing left to send.
+#[tokio::test]
+async fn an_office_sweeps_only_the_inspections_of_rounds_it_runs() {
+    use fiveledger_proto::ledgers::WarningColour as W;
+    let app = spawn_with(fiveledger_rounds::RoundsSettings {
+        sweep_interval_seconds: 0,
+        ..Default::default()
+    })
+    .await;
+    let (mut c, city) = staffed_inspection(&app).await;
+    let county = office("guangxi/nanning/xingning");
+    c.rounds
+        .create_round(authed(
+            &county,
+            CreateRoundRequest {
+                round: Some(Round {
+                    display_name: "兴宁区委第1轮巡察".into(),
+                    term: 5,
+                    number: 1,
+                    kind: RoundKind::Regular as i32,
+                    organisation: "organisations/xingning".into(),
+                    planned_start_date: date(2026, 3, 1),
+                    planned_end_date: date(2026, 6, 30),
+                    ..Default::default()
+                }),
+                round_id: "x1".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("the county's round");
+    create_group(&mut c, "x1", "g1", "liu", &[])
+        .await
+        .expect("the county's group");
+    let own = create_inspection(&mut c, "x1", "edu", "xn-edu", "g1", "")
+        .await
+        .expect("the county's inspection")
+        .name;
+    let own = city.of(&own);
+    start_round(&mut c, "r9").await;
+    start_round(&mut c, "x1").await;
+    for s in [&city, &own] {
+        advance_to(&mut c, s, InspectionPhase::Rectifying).await;
+        let report = get(&mut c, &s.name).await.double_report.expect("awaited");
+        assert_eq!(report.colour(), W::Red, "{}: due 46 days ago", s.name);
+    }
+    let db = app.db().await;
+    let notified = |i: Inspection| i.double_report.expect("awaited").notified_colour();
+
+    let events = recorded(&db).await.len();
+    let swept = sweep_as(&app, &county).await;
+    assert_eq!((swept.inspections_checked, swept.notices), (1, 1));
+    assert_eq!(notified(get(&mut c, &own.name).await), W::Red);
+    assert_eq!(warning_steps(&mut c, &own.name).await.len(), 1);
+    assert_eq!(notified(get(&mut c, &city.name).await), W::Unspecified);
+    assert!(warning_steps(&mut c, &city.name).await.is_empty());
+    assert_eq!(
+        &recorded(&db).await[events..],
+        std::slice::from_ref(&own.name)
+    );
+
+    let outsider = sweep_as(&app, &office("guangxi/nanning/qingxiu")).await;
+    assert_eq!((outsider.inspections_checked, outsider.notices), (0, 0));
+
+    let swept = sweep_as(&app, &city.token).await;
+    assert_eq!((swept.inspections_checked, swept.notices), (2, 1));
+    assert_eq!(notified(get(&mut c, &city.name).await), W::Red);
+    assert_eq!(warning_steps(&mut c, &city.name).await.len(), 1);
+    assert_eq!(warning_steps(&mut c, &own.name).await.len(), 1, "not again");
+    assert_eq!(
+        recorded(&db).await[events..],
+        [own.name.clone(), city.name.clone()]
+    );
+
+    let root = sweep_as(&app, &admin()).await;
+    assert_eq!((root.inspections_checked, root.notices), (2, 0));
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use tonic::{Request, Response, Status};
 
 use super::Api;
 use super::groups::{check_avoidance, expect_open_round};
-use super::scope::{self, context, today};
+use super::scope::{self, context};
 use crate::domain::inspection::{
     self as domain, BRIEFING_BODIES, GROUPS, MAX_PERSON, MAX_SUMMARY, double_report_due,
     expect_phase, missing, not_before,
@@ -139,6 +139,7 @@ async fn commit(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
     settings: &RoundsSettings,
+    today: NaiveDate,
     step: &str,
     current: &store::Model,
     change: Change,
@@ -166,7 +167,7 @@ async fn commit(
         change.description,
     )
     .await?;
-    let inspection = single(txn, &updated, &settings.warnings).await?;
+    let inspection = single(txn, &updated, today, &settings.warnings).await?;
     append_event(txn, ctx, change.event, &inspection).await?;
     Ok(inspection)
 }
@@ -175,10 +176,11 @@ async fn commit(
 async fn single(
     conn: &impl sea_orm::ConnectionTrait,
     row: &store::Model,
+    today: NaiveDate,
     warnings: &WarningSettings,
 ) -> ApiResult<Inspection> {
     Ok(
-        store::to_protos(conn, std::slice::from_ref(row), today(), warnings)
+        store::to_protos(conn, std::slice::from_ref(row), today, warnings)
             .await?
             .remove(0),
     )
@@ -361,12 +363,13 @@ impl Api {
     {
         let ctx = context(&caller, &request_id);
         let settings = self.settings.clone();
+        let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let (current, _) =
                     changeable(txn, &caller, &name, method, allowed, leader_may).await?;
                 let change = apply(&current, current.records()?)?;
-                commit(txn, &ctx, &settings, method, &current, change).await
+                commit(txn, &ctx, &settings, today, method, &current, change).await
             })
         })
         .await?;
@@ -480,7 +483,13 @@ impl InspectionService for Api {
         let row =
             scope::inspection(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
         Ok(Response::new(
-            single(self.db.reader(), &row, &self.settings.warnings).await?,
+            single(
+                self.db.reader(),
+                &row,
+                self.clock.today(),
+                &self.settings.warnings,
+            )
+            .await?,
         ))
     }
 
@@ -518,8 +527,13 @@ impl InspectionService for Api {
                     .ok_or_else(|| ApiError::not_found(name.clone()))
             })
             .collect::<ApiResult<Vec<_>>>()?;
-        let inspections =
-            store::to_protos(self.db.reader(), &ordered, today(), &self.settings.warnings).await?;
+        let inspections = store::to_protos(
+            self.db.reader(),
+            &ordered,
+            self.clock.today(),
+            &self.settings.warnings,
+        )
+        .await?;
         Ok(Response::new(BatchGetInspectionsResponse { inspections }))
     }
 
@@ -544,6 +558,7 @@ impl InspectionService for Api {
         let key = RequestKey::new(&caller, "CreateInspection", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let warnings = self.settings.warnings;
+        let today = self.clock.today();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let round = scope::round(txn, &caller, "parent", &request.parent).await?;
@@ -615,7 +630,7 @@ impl InspectionService for Api {
                     format!("{} added to the round", new.target),
                 )
                 .await?;
-                let inspection = single(txn, &row, &warnings).await?;
+                let inspection = single(txn, &row, today, &warnings).await?;
                 append_event(txn, &ctx, Event::Created, &inspection).await?;
                 Ok(inspection)
             })
@@ -716,7 +731,7 @@ impl InspectionService for Api {
             inspections: store::to_protos(
                 self.db.reader(),
                 &rows,
-                today(),
+                self.clock.today(),
                 &self.settings.warnings,
             )
             .await?,
@@ -731,7 +746,13 @@ impl InspectionService for Api {
         let caller = Caller::of(&request)?;
         let row =
             scope::inspection(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
-        let inspection = single(self.db.reader(), &row, &self.settings.warnings).await?;
+        let inspection = single(
+            self.db.reader(),
+            &row,
+            self.clock.today(),
+            &self.settings.warnings,
+        )
+        .await?;
         let steps = store::steps(self.db.reader(), &row.round_id, &row.id).await?;
         Ok(Response::new(InspectionTimeline {
             inspection: Some(inspection),
@@ -756,6 +777,7 @@ impl InspectionService for Api {
         )?;
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
+        let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let (current, round) = changeable(
@@ -788,6 +810,7 @@ impl InspectionService for Api {
                     txn,
                     &ctx,
                     &settings,
+                    today,
                     "AssignInspectionGroup",
                     &current,
                     change,
@@ -820,6 +843,7 @@ impl InspectionService for Api {
         let key = RequestKey::new(&caller, "RecordBriefing", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
+        let today = self.clock.today();
         let record = Briefing {
             organisation: briefing.organisation.clone(),
             date: Some(to_date(date)),
@@ -871,7 +895,16 @@ impl InspectionService for Api {
                     event: Event::BriefingRecorded,
                     description,
                 };
-                commit(txn, &ctx, &settings, "RecordBriefing", &current, change).await
+                commit(
+                    txn,
+                    &ctx,
+                    &settings,
+                    today,
+                    "RecordBriefing",
+                    &current,
+                    change,
+                )
+                .await
             })
         })
         .await?;
@@ -897,6 +930,7 @@ impl InspectionService for Api {
         let key = RequestKey::new(&caller, "StartStationing", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
+        let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let name = request.name;
@@ -937,7 +971,16 @@ impl InspectionService for Api {
                     event: Event::Stationed,
                     description: format!("stationed from {start} to {end}"),
                 };
-                commit(txn, &ctx, &settings, "StartStationing", &current, change).await
+                commit(
+                    txn,
+                    &ctx,
+                    &settings,
+                    today,
+                    "StartStationing",
+                    &current,
+                    change,
+                )
+                .await
             })
         })
         .await?;
@@ -1084,6 +1127,8 @@ impl InspectionService for Api {
         let request = request.into_inner();
         let start = from_optional_date("start_date", request.start_date.as_ref())?;
         let key = RequestKey::new(&caller, "StartRectification", &request.request_id, &request)?;
+        // With neither a start date nor a feedback date, it starts today.
+        let today = self.clock.today();
         self.step(
             caller,
             "StartRectification",
@@ -1093,7 +1138,7 @@ impl InspectionService for Api {
             &[P::FeedbackGiven],
             false,
             move |current, mut records| {
-                let start = start.or(current.feedback_date).unwrap_or_else(today);
+                let start = start.or(current.feedback_date).unwrap_or(today);
                 not_before("start_date", start, current.feedback_date, "the feedback")?;
                 records.rectification_start_date = Some(to_date(start));
                 records.double_report = Some(DoubleReport::default());
@@ -1162,8 +1207,14 @@ impl InspectionService for Api {
     ) -> Result<Response<SweepDoubleReportsResponse>, Status> {
         let caller = Caller::of(&request)?;
         Ok(Response::new(
-            crate::sweep::sweep(&self.db, &self.settings.warnings, today(), &caller.actor())
-                .await?,
+            crate::sweep::sweep(
+                &self.db,
+                &self.settings.warnings,
+                self.clock.today(),
+                &caller.org_path,
+                &caller.actor(),
+            )
+            .await?,
         ))
     }
 

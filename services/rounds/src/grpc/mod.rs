@@ -13,6 +13,7 @@ use std::sync::Arc;
 use fiveledger_platform::auth::{Role, RoleTable};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
+use fiveledger_platform::time::Clock;
 use fiveledger_proto::rounds::event_service_server::EventServiceServer;
 use fiveledger_proto::rounds::group_service_server::GroupServiceServer;
 use fiveledger_proto::rounds::inspection_service_server::InspectionServiceServer;
@@ -180,15 +181,11 @@ pub struct Api {
     pub db: Db,
     pub settings: Arc<RoundsSettings>,
     pub stop: CancellationToken,
+    /// Where "today" comes from (overdue, colours, the sweep).
+    pub clock: Clock,
 }
 
-pub fn routes(
-    db: Db,
-    settings: Arc<RoundsSettings>,
-    server: &ServerSettings,
-    stop: CancellationToken,
-) -> tonic::service::Routes {
-    let api = Api { db, settings, stop };
+pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
     let max = server.limits.max_message_bytes;
     let mut routes = tonic::service::Routes::builder();
     routes

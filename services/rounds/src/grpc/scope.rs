@@ -18,11 +18,6 @@ pub fn context(caller: &Caller, request_id: &str) -> EventContext {
     }
 }
 
-/// Today, for what is computed at read time (overdue).
-pub fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 pub async fn organisation(
     conn: &impl ConnectionTrait,
     caller: &Caller,

@@ -6,6 +6,7 @@ use fiveledger_platform::outbox;
 use fiveledger_platform::server::Running;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::testing::{self, TestEnv};
+use fiveledger_platform::time::Clock;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::*;
 use fiveledger_rounds::RoundsSettings;
@@ -17,6 +18,19 @@ pub struct TestApp {
     pub running: Running,
     pub channel: Channel,
     pub env: TestEnv,
+    /// The service's clock, pinned to [`today`]; tests move it.
+    pub clock: Clock,
+}
+
+/// The day every test server's clock starts on, so due dates, overdue and
+/// colours never depend on the day the tests run.
+pub fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 6, 1).expect("a date")
+}
+
+/// Noon (UTC) of `day`: what the pinned clock reads on that day.
+pub fn noon(day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    day.and_hms_opt(12, 0, 0).expect("noon").and_utc()
 }
 
 pub async fn spawn() -> TestApp {
@@ -25,9 +39,15 @@ pub async fn spawn() -> TestApp {
 
 pub async fn spawn_with(settings: RoundsSettings) -> TestApp {
     let env = TestEnv::new("rounds");
-    let running = fiveledger_rounds::start(&env.settings, settings, CancellationToken::new())
-        .await
-        .expect("rounds service starts");
+    let clock = Clock::fixed(noon(today()));
+    let running = fiveledger_rounds::start_with_clock(
+        &env.settings,
+        settings,
+        clock.clone(),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("rounds service starts");
     let channel = Channel::from_shared(format!("http://{}", running.addr))
         .expect("url")
         .connect()
@@ -37,6 +57,7 @@ pub async fn spawn_with(settings: RoundsSettings) -> TestApp {
         running,
         channel,
         env,
+        clock,
     }
 }
 
