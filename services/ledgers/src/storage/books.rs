@@ -305,17 +305,9 @@ async fn add_receivers<'a>(
 /// Fills `entry_receivers` from the transfers of every entry's projection
 /// (the migration that added the table).
 pub async fn fill_receivers(conn: &impl ConnectionTrait) -> ApiResult<()> {
-    let mut after = String::new();
-    loop {
-        let rows = entries::Entity::find()
-            .filter(entries::Column::TransferCount.gt(0))
-            .filter(entries::Column::Id.gt(after.clone()))
-            .order_by_asc(entries::Column::Id)
-            .limit(VERIFY_BATCH)
-            .all(conn)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.id.clone();
+    let transferred = Condition::all().add(entries::Column::TransferCount.gt(0));
+    let mut pages = Pages::new(transferred);
+    while let Some(rows) = pages.next(conn).await? {
         for row in &rows {
             let entry = decode_snapshot(row)?;
             let paths = entry
@@ -326,6 +318,39 @@ pub async fn fill_receivers(conn: &impl ConnectionTrait) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+/// The entry rows matching a filter, a page at a time in id order: the
+/// migrations' passes over the whole books.
+struct Pages {
+    filter: Condition,
+    after: String,
+}
+
+impl Pages {
+    fn new(filter: Condition) -> Self {
+        Self {
+            filter,
+            after: String::new(),
+        }
+    }
+
+    async fn next(
+        &mut self,
+        conn: &impl ConnectionTrait,
+    ) -> ApiResult<Option<Vec<entries::Model>>> {
+        let rows = entries::Entity::find()
+            .filter(self.filter.clone())
+            .filter(entries::Column::Id.gt(self.after.clone()))
+            .order_by_asc(entries::Column::Id)
+            .limit(VERIFY_BATCH)
+            .all(conn)
+            .await?;
+        Ok(rows.last().map(|last| last.id.clone()).map(|last| {
+            self.after = last;
+            rows
+        }))
+    }
 }
 
 /// A concurrent writer took the same (entry, seq) or problem first.
@@ -725,16 +750,8 @@ pub fn verify_entry(row: &entries::Model, journal: &[&postings::Model]) -> Optio
 /// Replays every entry's journal and rewrites its projection (used by the
 /// migration that added columns the old projection lacked).
 pub async fn rebuild_all(conn: &impl ConnectionTrait) -> ApiResult<()> {
-    let mut after = String::new();
-    loop {
-        let rows = entries::Entity::find()
-            .filter(entries::Column::Id.gt(after.clone()))
-            .order_by_asc(entries::Column::Id)
-            .limit(VERIFY_BATCH)
-            .all(conn)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.id.clone();
+    let mut pages = Pages::new(Condition::all());
+    while let Some(rows) = pages.next(conn).await? {
         for row in &rows {
             let mut entry = LedgerEntry {
                 name: name_of(&row.id),
