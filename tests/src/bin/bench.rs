@@ -232,6 +232,7 @@ async fn main() -> anyhow::Result<()> {
 
     if args.ledger_entries > 0 {
         statistics(&suite, args.ledger_entries, args.statistics_requests).await?;
+        postings(&suite, args.ledger_entries, n, c, &base).await;
     }
     suite.suite.stop().await?;
     Ok(())
@@ -370,4 +371,45 @@ async fn statistics(
         reports[1].print(Some(&reports[0]));
     }
     Ok(())
+}
+
+/// Ledger writes: one posting (a supervisor's remark) per call, spread over
+/// the loaded entries that are still open, against the same calls all on
+/// one entry (one hash chain, one row lock). Entries are chained each on
+/// its own, so spread writes should not queue behind each other.
+async fn postings(
+    suite: &fiveledger_e2e::TestSuite,
+    entries: usize,
+    n: usize,
+    concurrency: usize,
+    base: &Report,
+) {
+    use fiveledger_proto::ledgers::PostSupervisionRequest;
+    use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
+    // load_ledger leaves ids ending in 93..99 handed over (the rest are
+    // written off and refuse remarks).
+    let open = |i: usize| (i / 7) * 100 + 93 + i % 7;
+    let n = n.min((0..).take_while(|&i| open(i) < entries).count());
+    let token = Arc::new(testing::token("bench-office", "", &[Role::Admin]));
+    for (label, spread) in [
+        ("PostSupervision, each on its own entry", true),
+        ("PostSupervision, all on one entry", false),
+    ] {
+        let (ch, t) = (suite.ledgers.clone(), token.clone());
+        measure(label, n, concurrency, move |i| {
+            let mut client = LedgerServiceClient::new(ch.clone());
+            let entry = if spread { open(i) } else { open(0) };
+            let request = authed(
+                &t,
+                PostSupervisionRequest {
+                    name: format!("entries/e{entry:08}"),
+                    remarks: format!("督办检查 {i}"),
+                    ..Default::default()
+                },
+            );
+            async move { client.post_supervision(request).await.map(|_| ()) }
+        })
+        .await
+        .print(Some(base));
+    }
 }
