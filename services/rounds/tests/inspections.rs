@@ -2562,3 +2562,87 @@ async fn list_filters_and_reads_narrow_to_what_was_asked() {
         Code::NotFound
     );
 }
+
+#[tokio::test]
+async fn an_inspected_unit_sees_who_briefed_the_group_but_not_what() {
+    let app = spawn().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    brief(&mut c, &s).await;
+    let office_view = get(&mut c, &s.name).await;
+    assert_eq!(office_view.briefings.len(), 2);
+    assert!(
+        office_view
+            .briefings
+            .iter()
+            .all(|b| b.summary == "线索与信访情况"),
+        "the office reads the summaries: {:?}",
+        office_view.briefings
+    );
+
+    let unit = testing::token(
+        "xn-edu-office",
+        &office_view.target_path,
+        &[Role::InspectedUnit],
+    );
+    let shown = c
+        .inspections
+        .get_inspection(authed(
+            &unit,
+            GetInspectionRequest {
+                name: s.name.clone(),
+            },
+        ))
+        .await
+        .expect("the unit reads its inspection")
+        .into_inner();
+    let listed = c
+        .inspections
+        .list_inspections(authed(
+            &unit,
+            ListInspectionsRequest {
+                parent: "rounds/r9".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("the unit lists its inspections")
+        .into_inner()
+        .inspections;
+    let timeline = c
+        .inspections
+        .get_inspection_timeline(authed(
+            &unit,
+            GetInspectionTimelineRequest {
+                name: s.name.clone(),
+            },
+        ))
+        .await
+        .expect("the unit reads its timeline")
+        .into_inner()
+        .inspection
+        .expect("inspection");
+    assert_eq!(listed.len(), 1);
+    for (how, seen) in [
+        ("get", &shown),
+        ("list", &listed[0]),
+        ("timeline", &timeline),
+    ] {
+        let bodies: Vec<_> = seen
+            .briefings
+            .iter()
+            .map(|b| b.organisation.as_str())
+            .collect();
+        assert_eq!(
+            bodies,
+            ["organisations/nanning-jw", "organisations/nanning-zzb"],
+            "{how}: who briefed, and when, stays"
+        );
+        assert!(
+            seen.briefings
+                .iter()
+                .all(|b| b.summary.is_empty() && b.date.is_some()),
+            "{how}: {:?}",
+            seen.briefings
+        );
+    }
+}

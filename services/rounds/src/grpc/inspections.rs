@@ -172,6 +172,29 @@ async fn commit(
     Ok(inspection)
 }
 
+/// What an inspected unit is not shown of its own inspection: what the
+/// discipline commission and the organisation department briefed the group
+/// about it (巡前通报, about its leaders). Bodies and dates stay; everyone
+/// who works the inspection sees the summaries.
+fn shown_to(caller: &Caller, mut inspection: Inspection) -> Inspection {
+    let insider = [
+        Role::InspectionOffice,
+        Role::InspectionGroup,
+        Role::DisciplineCommission,
+        Role::Supervisor,
+        Role::Viewer,
+        Role::Service,
+    ]
+    .into_iter()
+    .any(|role| caller.has_role(role));
+    if !insider {
+        for briefing in &mut inspection.briefings {
+            briefing.summary.clear();
+        }
+    }
+    inspection
+}
+
 /// One row as the full resource (with its look-backs).
 async fn single(
     conn: &impl sea_orm::ConnectionTrait,
@@ -482,15 +505,14 @@ impl InspectionService for Api {
         let caller = Caller::of(&request)?;
         let row =
             scope::inspection(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
-        Ok(Response::new(
-            single(
-                self.db.reader(),
-                &row,
-                self.clock.today(),
-                &self.settings.warnings,
-            )
-            .await?,
-        ))
+        let inspection = single(
+            self.db.reader(),
+            &row,
+            self.clock.today(),
+            &self.settings.warnings,
+        )
+        .await?;
+        Ok(Response::new(shown_to(&caller, inspection)))
     }
 
     async fn batch_get_inspections(
@@ -534,6 +556,10 @@ impl InspectionService for Api {
             &self.settings.warnings,
         )
         .await?;
+        let inspections = inspections
+            .into_iter()
+            .map(|i| shown_to(&caller, i))
+            .collect();
         Ok(Response::new(BatchGetInspectionsResponse { inspections }))
     }
 
@@ -727,14 +753,18 @@ impl InspectionService for Api {
         let (rows, next_page_token) = page.finish(rows, |last| {
             vec![last.round_id.clone().into(), last.id.clone().into()]
         });
+        let inspections = store::to_protos(
+            self.db.reader(),
+            &rows,
+            self.clock.today(),
+            &self.settings.warnings,
+        )
+        .await?;
         Ok(Response::new(ListInspectionsResponse {
-            inspections: store::to_protos(
-                self.db.reader(),
-                &rows,
-                self.clock.today(),
-                &self.settings.warnings,
-            )
-            .await?,
+            inspections: inspections
+                .into_iter()
+                .map(|i| shown_to(&caller, i))
+                .collect(),
             next_page_token,
         }))
     }
@@ -755,7 +785,7 @@ impl InspectionService for Api {
         .await?;
         let steps = store::steps(self.db.reader(), &row.round_id, &row.id).await?;
         Ok(Response::new(InspectionTimeline {
-            inspection: Some(inspection),
+            inspection: Some(shown_to(&caller, inspection)),
             steps,
         }))
     }
