@@ -367,6 +367,20 @@ async fn check_briefings(
 }
 
 impl Api {
+    /// The inspection `name` as `caller` may read it (NOT_FOUND outside
+    /// their scope), with its row.
+    async fn read(&self, caller: &Caller, name: &str) -> ApiResult<(store::Model, Inspection)> {
+        let row = scope::inspection(self.db.reader(), caller, "name", name).await?;
+        let inspection = single(
+            self.db.reader(),
+            &row,
+            self.clock.today(),
+            &self.settings.warnings,
+        )
+        .await?;
+        Ok((row, shown_to(caller, inspection)))
+    }
+
     /// Runs one phase step: in one transaction, find the inspection the
     /// caller may change in an `allowed` phase, apply, commit.
     #[allow(clippy::too_many_arguments)]
@@ -503,16 +517,8 @@ impl InspectionService for Api {
         request: Request<GetInspectionRequest>,
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
-        let row =
-            scope::inspection(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
-        let inspection = single(
-            self.db.reader(),
-            &row,
-            self.clock.today(),
-            &self.settings.warnings,
-        )
-        .await?;
-        Ok(Response::new(shown_to(&caller, inspection)))
+        let (_, inspection) = self.read(&caller, &request.get_ref().name).await?;
+        Ok(Response::new(inspection))
     }
 
     async fn batch_get_inspections(
@@ -774,18 +780,10 @@ impl InspectionService for Api {
         request: Request<GetInspectionTimelineRequest>,
     ) -> Result<Response<InspectionTimeline>, Status> {
         let caller = Caller::of(&request)?;
-        let row =
-            scope::inspection(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
-        let inspection = single(
-            self.db.reader(),
-            &row,
-            self.clock.today(),
-            &self.settings.warnings,
-        )
-        .await?;
+        let (row, inspection) = self.read(&caller, &request.get_ref().name).await?;
         let steps = store::steps(self.db.reader(), &row.round_id, &row.id).await?;
         Ok(Response::new(InspectionTimeline {
-            inspection: Some(shown_to(&caller, inspection)),
+            inspection: Some(inspection),
             steps,
         }))
     }
