@@ -577,27 +577,7 @@ async fn an_earlier_receiving_body_keeps_sight_of_the_entry() {
 
     transfer("organisations/nanning-zzb").await;
     assert!(sees(org_department()).await);
-    ledger
-        .acknowledge_transfer(authed(
-            &org_department(),
-            AcknowledgeTransferRequest {
-                name: name.clone(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("ack t1");
-    ledger
-        .return_transfer_result(authed(
-            &org_department(),
-            ReturnTransferResultRequest {
-                name: name.clone(),
-                result: "谈话提醒".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("result t1");
+    answer_transfer(&mut ledger, &org_department(), name.clone(), "谈话提醒").await;
     let again = transfer("organisations/nanning-sjj").await;
     assert_eq!(again.transfers.len(), 2);
 

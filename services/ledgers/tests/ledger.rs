@@ -6,15 +6,48 @@ mod common;
 
 use common::*;
 use fiveledger_platform::testing::{self, authed};
+use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
 use fiveledger_proto::ledgers::*;
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use tonic::Code;
+use tonic::transport::Channel;
 
-fn evidence(doc: &str) -> Vec<Evidence> {
-    vec![Evidence {
-        document: doc.into(),
-        sha256: "ab".repeat(32),
-    }]
+/// The unit marks measures m1 and m2 done (`progress`) and asks for the
+/// write-off with `statement` and the document `doc`.
+async fn finish_and_request(
+    ledger: &mut LedgerServiceClient<Channel>,
+    name: &str,
+    progress: &str,
+    statement: &str,
+    doc: &str,
+) {
+    for m in ["m1", "m2"] {
+        ledger
+            .post_progress(authed(
+                &unit(),
+                PostProgressRequest {
+                    name: name.into(),
+                    measure_id: m.into(),
+                    description: progress.into(),
+                    measure_done: true,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("progress");
+    }
+    ledger
+        .request_write_off(authed(
+            &unit(),
+            RequestWriteOffRequest {
+                name: name.into(),
+                closure_statement: statement.into(),
+                evidence: evidence(doc),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("request write-off");
 }
 
 fn measure(id: &str, kind: MeasureKind, due: (i32, i32, i32)) -> Measure {
@@ -442,28 +475,13 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
         1,
         "the receiver sees what it received"
     );
-    ledger
-        .acknowledge_transfer(authed(
-            &org_department(),
-            AcknowledgeTransferRequest {
-                name: name.clone(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("acknowledge transfer");
-    let returned = ledger
-        .return_transfer_result(authed(
-            &org_department(),
-            ReturnTransferResultRequest {
-                name: name.clone(),
-                result: "诫勉谈话 1 人".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("result")
-        .into_inner();
+    let returned = answer_transfer(
+        &mut ledger,
+        &org_department(),
+        name.clone(),
+        "诫勉谈话 1 人",
+    )
+    .await;
     assert_eq!(returned.state(), EntryState::Rectifying);
     assert_eq!(returned.transfers[0].acknowledged_by, "zzb-liu");
 
@@ -629,33 +647,7 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
         .into_inner();
     assert_eq!(again.state(), EntryState::Rectifying);
     assert!(again.plan.expect("plan").measures.iter().all(|m| !m.done));
-    for m in ["m1", "m2"] {
-        ledger
-            .post_progress(authed(
-                &unit(),
-                PostProgressRequest {
-                    name: name.clone(),
-                    measure_id: m.into(),
-                    description: "落实".into(),
-                    measure_done: true,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("progress");
-    }
-    ledger
-        .request_write_off(authed(
-            &unit(),
-            RequestWriteOffRequest {
-                name: name.clone(),
-                closure_statement: "制度已落实".into(),
-                evidence: evidence("制度文件.pdf"),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("request again");
+    finish_and_request(&mut ledger, &name, "落实", "制度已落实", "制度文件.pdf").await;
     let closed = ledger
         .approve_write_off(authed(
             &office(),
@@ -1274,33 +1266,7 @@ async fn every_step_out_of_its_state_is_refused_naming_the_state() {
     )
     .await;
 
-    for m in ["m1", "m2"] {
-        ledger
-            .post_progress(authed(
-                &unit(),
-                PostProgressRequest {
-                    name: name.clone(),
-                    measure_id: m.into(),
-                    description: "完成".into(),
-                    measure_done: true,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("progress");
-    }
-    ledger
-        .request_write_off(authed(
-            &unit(),
-            RequestWriteOffRequest {
-                name: name.clone(),
-                closure_statement: "已整改".into(),
-                evidence: evidence("整改报告.pdf"),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("request write-off");
+    finish_and_request(&mut ledger, &name, "完成", "已整改", "整改报告.pdf").await;
     check(
         EntryState::AwaitingVerification,
         vec![

@@ -22,13 +22,6 @@ fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap()
 }
 
-fn evidence(doc: &str) -> Vec<Evidence> {
-    vec![Evidence {
-        document: doc.into(),
-        sha256: "ab".repeat(32),
-    }]
-}
-
 fn public() -> String {
     testing::token("citizen", "", &[Role::Public])
 }
@@ -744,27 +737,13 @@ async fn the_public_edition_holds_no_clue_name_evidence_or_remark_and_the_public
         ))
         .await
         .expect("transfer");
-    ledger
-        .acknowledge_transfer(authed(
-            &org_department(),
-            AcknowledgeTransferRequest {
-                name: name.clone(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("ack transfer");
-    ledger
-        .return_transfer_result(authed(
-            &org_department(),
-            ReturnTransferResultRequest {
-                name: name.clone(),
-                result: "RESULT-SECRET".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("result");
+    answer_transfer(
+        &mut ledger,
+        &org_department(),
+        name.clone(),
+        "RESULT-SECRET",
+    )
+    .await;
     ledger
         .post_supervision(authed(
             &commission(),

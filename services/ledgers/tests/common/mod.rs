@@ -571,6 +571,47 @@ pub fn problem(id: &str, target: &str) -> Problem {
     }
 }
 
+/// One evidence reference: a document name and a well-formed sha256.
+pub fn evidence(doc: &str) -> Vec<Evidence> {
+    vec![Evidence {
+        document: doc.into(),
+        sha256: "ab".repeat(32),
+    }]
+}
+
+/// The receiving body signs for the open transfer of `name` and returns
+/// its `result`; the entry after the result.
+pub async fn answer_transfer(
+    ledger: &mut LedgerServiceClient<Channel>,
+    receiver: &str,
+    name: impl Into<String>,
+    result: &str,
+) -> LedgerEntry {
+    let name = name.into();
+    ledger
+        .acknowledge_transfer(testing::authed(
+            receiver,
+            AcknowledgeTransferRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("acknowledge the transfer");
+    ledger
+        .return_transfer_result(testing::authed(
+            receiver,
+            ReturnTransferResultRequest {
+                name,
+                result: result.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("return the result")
+        .into_inner()
+}
+
 pub fn date(year: i32, month: i32, day: i32) -> fiveledger_proto::google::r#type::Date {
     fiveledger_proto::google::r#type::Date { year, month, day }
 }
