@@ -321,7 +321,7 @@ pub async fn fill_receivers(conn: &impl ConnectionTrait) -> ApiResult<()> {
 }
 
 /// The entry rows matching a filter, a page at a time in id order: the
-/// migrations' passes over the whole books.
+/// passes over the whole books (verification, the migrations).
 struct Pages {
     filter: Condition,
     after: String,
@@ -554,21 +554,16 @@ pub async fn verify(
     orphans: bool,
 ) -> ApiResult<VerifyJournalResponse> {
     let mut out = VerifyJournalResponse::default();
-    let mut after = String::new();
+    let mut pages = Pages::new(filter);
     loop {
-        let rows = entries::Entity::find()
-            .filter(filter.clone())
-            .filter(entries::Column::Id.gt(after.clone()))
-            .order_by_asc(entries::Column::Id)
-            .limit(VERIFY_BATCH)
-            .all(conn)
-            .await?;
+        let from = pages.after.clone();
+        let rows = pages.next(conn).await?.unwrap_or_default();
         let full = rows.len() as u64 >= VERIFY_BATCH;
         if orphans {
             // The ids this page covers: after the last page, up to its own
             // last id (or without bound on the final page).
             let upto = rows.last().filter(|_| full).map(|r| r.id.as_str());
-            for (entry_id, seq) in orphaned(conn, &after, upto).await? {
+            for (entry_id, seq) in orphaned(conn, &from, upto).await? {
                 if out.faults.len() < MAX_FAULTS {
                     out.faults.push(JournalFault {
                         entry: name_of(&entry_id),
@@ -579,8 +574,9 @@ pub async fn verify(
                 }
             }
         }
-        let Some(last) = rows.last() else { break };
-        after = last.id.clone();
+        if rows.is_empty() {
+            break;
+        }
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let all = postings::Entity::find()
             .filter(postings::Column::EntryId.is_in(ids))
