@@ -2,7 +2,7 @@
 //! (`FIVELEDGER_…`, nested keys split by `__`, e.g. `FIVELEDGER_DATABASE__URL`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -348,11 +348,11 @@ pub fn load<D>(
 where
     D: Default + Serialize + DeserializeOwned,
 {
-    let defaults = ServerSettings {
-        listen: default_listen,
-        ..ServerSettings::default()
-    };
-    let figment = layered(defaults, service, D::default(), args.config.as_deref());
+    let mut figment = defaults::<D>(service, default_listen);
+    if let Some(file) = &args.config {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    let figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
     let mut server: ServerSettings = figment.extract()?;
     let domain: D = figment.extract_inner(service)?;
     if let Some(listen) = args.listen {
@@ -372,12 +372,7 @@ pub fn load_vars<D>(
 where
     D: Default + Serialize + DeserializeOwned,
 {
-    let defaults = ServerSettings {
-        listen: default_listen,
-        ..ServerSettings::default()
-    };
-    let mut figment = Figment::from(Serialized::defaults(defaults))
-        .merge(Serialized::default(service, D::default()));
+    let mut figment = defaults::<D>(service, default_listen);
     for (name, value) in vars {
         let Some(key) = name.strip_prefix(ENV_PREFIX) else {
             anyhow::bail!("{name} is not a fiveledger setting");
@@ -391,18 +386,14 @@ where
     Ok((figment.extract()?, figment.extract_inner(service)?))
 }
 
-fn layered<D: Serialize>(
-    defaults: ServerSettings,
-    service: &str,
-    domain: D,
-    file: Option<&Path>,
-) -> Figment {
-    let mut figment =
-        Figment::from(Serialized::defaults(defaults)).merge(Serialized::default(service, domain));
-    if let Some(file) = file {
-        figment = figment.merge(Toml::file_exact(file));
-    }
-    figment.merge(Env::prefixed(ENV_PREFIX).split("__"))
+/// The bottom layer: the server's defaults (listening on `listen`) and the
+/// service's own section under `[<service>]`.
+fn defaults<D: Default + Serialize>(service: &str, listen: SocketAddr) -> Figment {
+    let server = ServerSettings {
+        listen,
+        ..ServerSettings::default()
+    };
+    Figment::from(Serialized::defaults(server)).merge(Serialized::default(service, D::default()))
 }
 
 #[cfg(test)]
