@@ -103,6 +103,7 @@ pub async fn freeze(
         // The ledger opens its entries on the report day, not the day it
         // happens to consume this event.
         report_date: report_date(inspection),
+        round_organisation_path: inspection.round_organisation_path.clone(),
     };
     outbox::append(txn, ctx, &inspection.name, &frozen).await?;
     Ok((list, rows.len() as u64))

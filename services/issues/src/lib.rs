@@ -1,6 +1,7 @@
 //! The issues service: problem lists, the four responsibility lists and clues.
 
 pub mod domain;
+pub mod feedback;
 pub mod freezing;
 pub mod grpc;
 pub mod settings;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use fiveledger_platform::auth::ServiceCredentials;
 use fiveledger_platform::consumer::{self, EventSource};
+use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::time::Clock;
@@ -25,6 +27,8 @@ pub const NAME: &str = "issues";
 pub const DEFAULT_PORT: u16 = 50052;
 /// Name of this service's cursor in the rounds service's events.
 pub const REPORTED_CONSUMER: &str = "issues.inspection-reported";
+/// Name of this service's cursor on the rounds service's feedback events.
+pub const FEEDBACK_CONSUMER: &str = "issues.feedback-given";
 
 /// Starts the service; returns once it is migrated and SERVING.
 pub async fn start(
@@ -53,13 +57,26 @@ pub async fn start_with_clock(
         let credentials = ServiceCredentials::new(signer.clone(), NAME);
         let channel = consumer::channel(&server_settings.upstream.rounds)?;
         let rounds = upstream::Rounds::new(channel.clone(), credentials.clone());
-        let mut background = Vec::new();
+        let levels = RemoteLevels::new(channel.clone(), credentials.clone());
+        // Feedback hands a list over (its problems become readable beyond
+        // the office and group): always followed, it is a scope boundary.
+        let mut background = vec![
+            consumer::run(
+                db.clone(),
+                FEEDBACK_CONSUMER.to_owned(),
+                EventSource::Rounds(channel.clone(), credentials.clone()),
+                vec!["FeedbackGiven".to_owned()],
+                feedback::OnFeedbackGiven,
+                handler_stop.clone(),
+            )
+            .boxed(),
+        ];
         if settings.follow_rounds_events {
             background.push(
                 consumer::run(
                     db.clone(),
                     REPORTED_CONSUMER.to_owned(),
-                    EventSource::Rounds(channel, credentials),
+                    EventSource::Rounds(channel.clone(), credentials.clone()),
                     vec!["InspectionReported".to_owned()],
                     freezing::OnInspectionReported,
                     handler_stop.clone(),
@@ -77,6 +94,7 @@ pub async fn start_with_clock(
                 handler_stop,
             ),
             background,
+            levels: Some(Arc::new(levels)),
         })
     })
     .await

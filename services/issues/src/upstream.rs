@@ -50,8 +50,8 @@ impl Rounds {
         ))
     }
 
-    /// The inspection, if it exists and the caller's subtree holds its
-    /// target or the organisation running its round; NOT_FOUND otherwise.
+    /// The inspection, if it exists and the caller may see it
+    /// ([`scope::sees_inspection`]); NOT_FOUND otherwise.
     pub async fn inspection(&self, caller: &Caller, name: &str) -> ApiResult<Inspection> {
         let inspection = self
             .inspections()
@@ -61,10 +61,7 @@ impl Rounds {
             .await
             .map_err(|s| from_upstream(SERVICE, name, s))?
             .into_inner();
-        let visible = caller.can_see(&inspection.target_path)
-            || (!inspection.round_organisation_path.is_empty()
-                && caller.can_see(&inspection.round_organisation_path));
-        if !visible {
+        if !crate::domain::scope::sees_inspection(caller, &inspection) {
             return Err(ApiError::not_found(name));
         }
         Ok(inspection)

@@ -810,14 +810,21 @@ async fn existing_clues_get_their_registration_as_first_transfer() {
         outcome_by: String::new(),
         reopen_count: 0,
         registered_by: "office-old".into(),
+        round_organisation_path: String::new(),
+        subject_managed_by: String::new(),
+        subject_managed_by_path: String::new(),
         revision: 1,
         create_time: registered,
         update_time: registered,
     };
     for model in [row("c-open", false), row("c-done", true)] {
-        clues::ActiveModel::from(model)
-            .reset_all()
-            .insert(db.writer())
+        // Columns of later migrations are not there yet.
+        let mut active = clues::ActiveModel::from(model).reset_all();
+        active.round_organisation_path = sea_orm::ActiveValue::NotSet;
+        active.subject_managed_by = sea_orm::ActiveValue::NotSet;
+        active.subject_managed_by_path = sea_orm::ActiveValue::NotSet;
+        clues::Entity::insert(active)
+            .exec_without_returning(db.writer())
             .await
             .expect("insert");
     }

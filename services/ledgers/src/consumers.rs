@@ -88,6 +88,7 @@ fn open_detail(list: &ProblemListFrozen, p: &Problem) -> OpenDetail {
         round: p.round.clone(),
         target: p.target.clone(),
         target_path: p.target_path.clone(),
+        round_organisation_path: list.round_organisation_path.clone(),
         category: p.category.clone(),
         // The ledgers' Severity is numbered as the issues' ProblemSeverity.
         severity: p.severity,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use fiveledger_platform::auth::ServiceCredentials;
 use fiveledger_platform::consumer::{self, EventSource};
+use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::time::Clock;
@@ -54,6 +55,7 @@ pub async fn start_with_clock(
         let rounds = consumer::channel(&upstream.rounds)?;
         let settings = Arc::new(settings);
         let upstreams = grpc::Upstreams::new(issues.clone(), rounds.clone(), credentials.clone());
+        let levels = RemoteLevels::new(rounds.clone(), credentials.clone());
         let mut background = vec![
             consumer::run(
                 db.clone(),
@@ -94,6 +96,7 @@ pub async fn start_with_clock(
         Ok(Wiring {
             routes: grpc::routes(api, server_settings),
             background,
+            levels: Some(Arc::new(levels)),
         })
     })
     .await

@@ -58,19 +58,33 @@ impl Role {
     }
 }
 
+/// The `org` claim of a token scoped to the whole tree: a root scope is
+/// always written out, never implied by a missing or empty claim.
+pub const ROOT_ORG: &str = "/";
+/// Longest `sub` we accept.
+pub const MAX_SUBJECT_LEN: usize = 256;
+/// Longest `org` path we accept.
+pub const MAX_ORG_LEN: usize = 512;
+/// Clock skew tolerated on `nbf`, `iat` and `exp` (seconds).
+pub const LEEWAY_SECONDS: u64 = 60;
+
 /// The claims of our tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// Who: a person's or a service's id.
+    /// Who: a person's or a service's id. Required, non-empty.
     pub sub: String,
-    /// Organisation path of the caller (`guangxi/nanning`); empty for the
-    /// whole tree.
+    /// Organisation path of the caller (`guangxi/nanning`, or the body of a
+    /// level such as `guangxi/nanning/nanning-office`); [`ROOT_ORG`] for the
+    /// whole tree. Required.
     #[serde(default)]
-    pub org: String,
+    pub org: Option<String>,
     #[serde(default)]
     pub roles: Vec<String>,
     pub iss: String,
     pub iat: i64,
+    /// Not before (checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
 }
 
@@ -78,12 +92,30 @@ pub struct Claims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub subject: String,
-    /// Organisation path; the caller's scope is this subtree.
+    /// The organisation the token names (a level, a body of a level, or a
+    /// unit); empty for the whole tree. Bodies are judged by this path: the
+    /// supervising or receiving body a caller acts for, the unit it is.
     pub org_path: String,
+    /// The subtree the caller works in: for the body of a level (its
+    /// inspection office, discipline commission, organisation or propaganda
+    /// department) the level it serves, otherwise `org_path`. Set by the
+    /// [`Gate`] from the organisation directory ([`Levels`]).
+    pub scope_path: String,
     pub roles: Vec<Role>,
 }
 
 impl Caller {
+    /// A caller whose scope is its own organisation (before the level of a
+    /// body is known, or where it is the same).
+    pub fn new(subject: &str, org_path: &str, roles: &[Role]) -> Self {
+        Self {
+            subject: subject.to_owned(),
+            org_path: org_path.to_owned(),
+            scope_path: org_path.to_owned(),
+            roles: roles.to_vec(),
+        }
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role) || self.roles.contains(&Role::Admin)
     }
@@ -92,9 +124,29 @@ impl Caller {
         roles.iter().any(|r| self.has_role(*r))
     }
 
-    /// True when `path` is the caller's organisation or lies under it.
+    /// True when `path` lies in the subtree the caller works in.
     pub fn can_see(&self, path: &str) -> bool {
+        in_subtree(path, &self.scope_path)
+    }
+
+    /// True when `path` is the caller's own organisation or lies under it
+    /// (the body it acts for, or the unit it is).
+    pub fn is_or_holds(&self, path: &str) -> bool {
         in_subtree(path, &self.org_path)
+    }
+
+    /// True when the caller's scope is the whole tree.
+    pub fn is_root(&self) -> bool {
+        self.scope_path.is_empty()
+    }
+
+    /// Who the caller is, as one key: subject, organisation and roles. Two
+    /// tokens of one subject for different organisations or roles are two
+    /// callers (request ids, rate limits).
+    pub fn key(&self) -> String {
+        let mut roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+        roles.sort_unstable();
+        format!("{}\u{1f}{}\u{1f}{}", self.subject, self.org_path, roles.join(","))
     }
 
     /// The actor recorded on postings and events.
@@ -133,6 +185,7 @@ pub struct Hs256 {
     encoding: EncodingKey,
     decoding: DecodingKey,
     issuer: String,
+    max_lifetime: chrono::Duration,
 }
 
 impl std::fmt::Debug for Hs256 {
@@ -156,7 +209,19 @@ impl Hs256 {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             issuer: issuer.to_owned(),
+            max_lifetime: chrono::Duration::seconds(AuthSettings::default().max_lifetime_seconds),
         })
+    }
+
+    /// Refuses tokens living longer than `max` (from `iat` to `exp`).
+    pub fn with_max_lifetime(mut self, max: chrono::Duration) -> Self {
+        self.max_lifetime = max;
+        self
+    }
+
+    /// The longest lifetime a token may have.
+    pub fn max_lifetime(&self) -> chrono::Duration {
+        self.max_lifetime
     }
 
     /// Builds the signer from settings: `secret`, else the key in
@@ -166,8 +231,9 @@ impl Hs256 {
         settings: &AuthSettings,
         create_in: Option<&Path>,
     ) -> anyhow::Result<Self> {
+        let max = chrono::Duration::seconds(settings.max_lifetime_seconds);
         if !settings.secret.is_empty() {
-            return Self::new(settings.secret.as_bytes(), &settings.issuer);
+            return Ok(Self::new(settings.secret.as_bytes(), &settings.issuer)?.with_max_lifetime(max));
         }
         let file = match (&settings.secret_file, create_in) {
             (Some(file), _) => file.clone(),
@@ -185,10 +251,11 @@ impl Hs256 {
         }
         let secret = std::fs::read_to_string(&file)
             .map_err(|e| anyhow::anyhow!("reading token key {}: {e}", file.display()))?;
-        Self::new(secret.trim().as_bytes(), &settings.issuer)
+        Ok(Self::new(secret.trim().as_bytes(), &settings.issuer)?.with_max_lifetime(max))
     }
 
-    /// Mints a token valid for `ttl`.
+    /// Mints a token valid for `ttl`; an empty `org_path` is the whole tree
+    /// (written as [`ROOT_ORG`]).
     pub fn mint(
         &self,
         subject: &str,
@@ -199,36 +266,141 @@ impl Hs256 {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: subject.to_owned(),
-            org: org_path.to_owned(),
+            org: Some(if org_path.is_empty() {
+                ROOT_ORG.to_owned()
+            } else {
+                org_path.to_owned()
+            }),
             roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
             iss: self.issuer.clone(),
             iat: now,
+            nbf: None,
             exp: now + ttl.num_seconds(),
         };
+        self.sign(&claims)
+    }
+
+    /// Signs any claims (tests use it for tokens `mint` would not make).
+    pub fn sign(&self, claims: &Claims) -> String {
         // Encoding HS256 with a valid key cannot fail.
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .unwrap_or_default()
     }
+}
+
+fn invalid_token(why: impl std::fmt::Display) -> ApiError {
+    ApiError::Unauthenticated(format!("invalid token: {why}"))
+}
+
+/// Checks what the signature cannot: a subject, an organisation (the root
+/// only when written out), an issue time not ahead and a bounded lifetime.
+/// Fails closed: a claim missing or out of bounds refuses the token.
+pub fn check_claims(
+    claims: Claims,
+    now: i64,
+    max_lifetime: chrono::Duration,
+) -> Result<Caller, ApiError> {
+    let sub = claims.sub.trim();
+    if sub.is_empty() {
+        return Err(invalid_token("`sub` is empty"));
+    }
+    if sub.len() > MAX_SUBJECT_LEN || sub.chars().any(char::is_control) {
+        return Err(invalid_token(format!(
+            "`sub` must be at most {MAX_SUBJECT_LEN} bytes of printable text"
+        )));
+    }
+    let leeway = LEEWAY_SECONDS as i64;
+    if claims.iat > now + leeway {
+        return Err(invalid_token("`iat` is in the future"));
+    }
+    if claims.exp - claims.iat > max_lifetime.num_seconds() {
+        return Err(invalid_token(format!(
+            "the token lives longer than the {} s allowed",
+            max_lifetime.num_seconds()
+        )));
+    }
+    let org_path = match claims.org.as_deref().map(str::trim) {
+        None | Some("") => {
+            return Err(invalid_token(format!(
+                "`org` is missing: name the caller's organisation path, or `{ROOT_ORG}` for the whole tree"
+            )));
+        }
+        Some(ROOT_ORG) => String::new(),
+        Some(path) => {
+            if path.len() > MAX_ORG_LEN || crate::aip::names::parse_path("org", path).is_err() {
+                return Err(invalid_token(
+                    "`org` must be an organisation path like guangxi/nanning",
+                ));
+            }
+            path.to_owned()
+        }
+    };
+    let roles: Vec<Role> = claims
+        .roles
+        .iter()
+        .filter_map(|r| serde_json::from_value(serde_json::Value::String(r.clone())).ok())
+        .collect();
+    Ok(Caller::new(sub, &org_path, &roles))
 }
 
 impl TokenVerifier for Hs256 {
     fn verify(&self, token: &str) -> Result<Caller, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|e| ApiError::Unauthenticated(format!("invalid token: {e}")))?;
-        let claims = data.claims;
-        let roles = claims
-            .roles
-            .iter()
-            .filter_map(|r| serde_json::from_value(serde_json::Value::String(r.clone())).ok())
-            .collect();
-        Ok(Caller {
-            subject: claims.sub,
-            org_path: claims.org,
-            roles,
-        })
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(invalid_token)?;
+        check_claims(data.claims, chrono::Utc::now().timestamp(), self.max_lifetime)
+    }
+}
+
+/// Which organisations are bodies of a level (纪委监委, 组织部, 宣传部,
+/// 巡察办): a token naming one acts for the level it serves. Rounds answers
+/// from its own directory; the other services ask rounds and remember.
+pub trait Levels: Send + Sync + 'static {
+    /// The path of the level `org_path` serves when it is such a body,
+    /// else `org_path` itself (a level, a unit, or a name nobody knows).
+    fn level_of<'a>(&'a self, org_path: &'a str) -> BoxFuture<'a, Result<String, ApiError>>;
+}
+
+/// Whether an organisation of this kind is a body serving its level (its
+/// scope is the level's subtree), rather than a unit in its own right.
+pub fn serves_level(kind: fiveledger_proto::rounds::OrganisationKind) -> bool {
+    use fiveledger_proto::rounds::OrganisationKind as K;
+    matches!(
+        kind,
+        K::DisciplineCommission
+            | K::OrganisationDepartment
+            | K::PropagandaDepartment
+            | K::InspectionOffice
+    )
+}
+
+/// The level a body at `path` serves: its parent.
+pub fn parent_path(path: &str) -> &str {
+    path.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("")
+}
+
+/// Roles a body of a level holds when it acts for that level; an inspected
+/// unit, the public, services and administrators are judged as they are.
+const LEVEL_ROLES: &[Role] = &[
+    Role::InspectionOffice,
+    Role::InspectionGroup,
+    Role::DisciplineCommission,
+    Role::Supervisor,
+    Role::Viewer,
+];
+
+impl Caller {
+    /// Whether the caller's scope depends on what its organisation is.
+    fn needs_level(&self) -> bool {
+        !self.org_path.is_empty()
+            && self
+                .roles
+                .iter()
+                .any(|r| LEVEL_ROLES.contains(r))
     }
 }
 
@@ -247,6 +419,7 @@ pub struct Gate {
     verifier: Arc<dyn TokenVerifier>,
     table: Arc<HashMap<&'static str, &'static [Role]>>,
     ready: Arc<AtomicBool>,
+    levels: Option<Arc<dyn Levels>>,
 }
 
 impl Gate {
@@ -256,7 +429,23 @@ impl Gate {
             verifier,
             table: Arc::new(table),
             ready: Arc::new(AtomicBool::new(false)),
+            levels: None,
         }
+    }
+
+    /// Resolves the level a body of a level acts for (see [`Caller::scope_path`]).
+    /// Without it every caller's scope is the organisation its token names.
+    pub fn with_levels(mut self, levels: Arc<dyn Levels>) -> Self {
+        self.levels = Some(levels);
+        self
+    }
+
+    /// The caller with its scope set to the level its organisation serves.
+    async fn scoped(levels: Option<Arc<dyn Levels>>, mut caller: Caller) -> Result<Caller, Status> {
+        if let Some(levels) = levels.filter(|_| caller.needs_level()) {
+            caller.scope_path = levels.level_of(&caller.org_path).await?;
+        }
+        Ok(caller)
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -342,9 +531,6 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         match self.gate.authorize(request.uri().path(), request.headers()) {
             Ok(caller) => {
-                if let Some(caller) = caller {
-                    request.extensions_mut().insert(caller);
-                }
                 // The clone is ready only after poll_ready; call the one that was polled.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -353,7 +539,18 @@ where
                 // behalf carry what is left of it (see [`ServiceCredentials`]).
                 let deadline = grpc_timeout(request.headers().get(GRPC_TIMEOUT))
                     .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
-                Box::pin(CALL_DEADLINE.scope(deadline, inner.call(request)))
+                let levels = self.gate.levels.clone();
+                Box::pin(CALL_DEADLINE.scope(deadline, async move {
+                    if let Some(caller) = caller {
+                        match Gate::scoped(levels, caller).await {
+                            Ok(caller) => {
+                                request.extensions_mut().insert(caller);
+                            }
+                            Err(status) => return Ok(status.into_http()),
+                        }
+                    }
+                    inner.call(request).await
+                }))
             }
             Err(status) => Box::pin(async move { Ok(status.into_http()) }),
         }
@@ -421,7 +618,10 @@ impl tonic::service::Interceptor for ServiceCredentials {
         let value = format!("Bearer {token}")
             .parse()
             .map_err(|_| Status::internal("token is not valid metadata"))?;
-        request.metadata_mut().insert("authorization", value);
+        // A call made on a caller's behalf carries that caller's token.
+        if !request.metadata().contains_key("authorization") {
+            request.metadata_mut().insert("authorization", value);
+        }
         crate::telemetry::inject_current(request.metadata_mut());
         if let Some(deadline) = CALL_DEADLINE.try_with(|d| *d).ok().flatten() {
             // Fail fast: the caller has given up, so asking would be wasted.
@@ -471,6 +671,76 @@ mod tests {
         assert!(other.verify(&token).is_err());
         let expired = signer.mint("u1", "", &[], chrono::Duration::minutes(-5));
         assert!(signer.verify(&expired).is_err());
+    }
+
+    fn claims(org: Option<&str>) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            sub: "u1".into(),
+            org: org.map(str::to_owned),
+            roles: vec!["viewer".into()],
+            iss: "fiveledger".into(),
+            iat: now,
+            nbf: None,
+            exp: now + 600,
+        }
+    }
+
+    #[test]
+    fn identity_claims_fail_closed() {
+        let signer = Hs256::new(b"0123456789abcdef0123", "fiveledger").expect("key");
+        let verify = |c: &Claims| signer.verify(&signer.sign(c));
+        let reason = |c: &Claims| verify(c).expect_err("refused").to_string();
+
+        let ok = verify(&claims(Some("gx/nn"))).expect("a scoped token");
+        assert_eq!((ok.org_path.as_str(), ok.scope_path.as_str()), ("gx/nn", "gx/nn"));
+        // The whole tree only when written out.
+        assert_eq!(verify(&claims(Some(ROOT_ORG))).expect("root").org_path, "");
+        assert!(reason(&claims(None)).contains("`org` is missing"));
+        assert!(reason(&claims(Some(""))).contains("`org` is missing"));
+        assert!(reason(&claims(Some("gx//nn"))).contains("`org` must be"));
+
+        let now = chrono::Utc::now().timestamp();
+        let not_yet = Claims {
+            nbf: Some(now + 3600),
+            ..claims(Some("gx"))
+        };
+        assert!(reason(&not_yet).contains("ImmatureSignature"), "{}", reason(&not_yet));
+        let from_the_future = Claims {
+            iat: now + 3600,
+            exp: now + 7200,
+            ..claims(Some("gx"))
+        };
+        assert!(reason(&from_the_future).contains("`iat` is in the future"));
+        let a_century = Claims {
+            exp: now + 100 * 365 * 86_400,
+            ..claims(Some("gx"))
+        };
+        assert!(reason(&a_century).contains("lives longer"));
+        for sub in ["", "   ", "a\u{7}b"] {
+            let nobody = Claims {
+                sub: sub.into(),
+                ..claims(Some("gx"))
+            };
+            assert!(verify(&nobody).is_err(), "{sub:?}");
+        }
+        let long = Claims {
+            sub: "x".repeat(MAX_SUBJECT_LEN + 1),
+            ..claims(Some("gx"))
+        };
+        assert!(reason(&long).contains("`sub`"));
+        // Minted tokens say the root scope explicitly.
+        let minted = signer.mint("svc", "", &[Role::Service], chrono::Duration::minutes(5));
+        assert_eq!(signer.verify(&minted).expect("minted").org_path, "");
+    }
+
+    #[test]
+    fn a_caller_key_is_subject_organisation_and_roles() {
+        let a = Caller::new("u", "gx/a", &[Role::Viewer, Role::InspectionOffice]);
+        let same = Caller::new("u", "gx/a", &[Role::InspectionOffice, Role::Viewer]);
+        assert_eq!(a.key(), same.key());
+        assert_ne!(a.key(), Caller::new("u", "gx/b", &a.roles).key());
+        assert_ne!(a.key(), Caller::new("u", "gx/a", &[Role::Viewer]).key());
     }
 
     #[test]

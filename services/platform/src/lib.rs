@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod deadline;
 pub mod error;
 pub mod lease;
+pub mod levels;
 pub mod metrics;
 pub mod outbox;
 pub mod platform_tables;

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
-use crate::auth::{Gate, RoleTable, TokenVerifier};
+use crate::auth::{Gate, Levels, RoleTable, TokenVerifier};
 use crate::settings::ServerSettings;
 use crate::storage::Db;
 
@@ -65,6 +65,7 @@ pub async fn start<M: MigratorTrait>(
     db: Db,
     routes: tonic::service::Routes,
     background: Vec<BoxFuture<'static, ()>>,
+    levels: Option<Arc<dyn Levels>>,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -102,7 +103,10 @@ pub async fn start<M: MigratorTrait>(
     }
     let (v1, v1alpha) = (v1.build_v1()?, v1alpha.build_v1alpha()?);
 
-    let gate = Gate::new(verifier, &[spec.roles]);
+    let mut gate = Gate::new(verifier, &[spec.roles]);
+    if let Some(levels) = levels {
+        gate = gate.with_levels(levels);
+    }
     let service = spec.name;
     let router = Server::builder()
         .concurrency_limit_per_connection(settings.limits.concurrency_per_connection)
@@ -183,6 +187,10 @@ pub async fn start<M: MigratorTrait>(
 pub struct Wiring {
     pub routes: tonic::service::Routes,
     pub background: Vec<BoxFuture<'static, ()>>,
+    /// Where the level a body of a level serves is learnt (the
+    /// organisation directory); every caller is scoped to the organisation
+    /// its token names when `None`.
+    pub levels: Option<Arc<dyn Levels>>,
 }
 
 /// Connects the service's database (the SQLite file `<data_dir>/<name>.sqlite`
@@ -208,6 +216,7 @@ pub async fn launch<M: MigratorTrait>(
         db,
         wiring.routes,
         wiring.background,
+        wiring.levels,
         stop,
     )
     .await

@@ -45,6 +45,10 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
     ),
     ("auth.issuer", "expected `iss` of tokens"),
     (
+        "auth.max_lifetime_seconds",
+        "longest lifetime (exp − iat) of a token accepted; longer ones are refused",
+    ),
+    (
         "log.format",
         "text (readable) or json (one object per line)",
     ),
@@ -268,6 +272,8 @@ pub struct AuthSettings {
     pub secret: String,
     pub secret_file: Option<PathBuf>,
     pub issuer: String,
+    /// Longest lifetime (`exp` − `iat`) of a token accepted.
+    pub max_lifetime_seconds: i64,
 }
 
 impl Default for AuthSettings {
@@ -276,6 +282,7 @@ impl Default for AuthSettings {
             secret: String::new(),
             secret_file: None,
             issuer: "fiveledger".to_owned(),
+            max_lifetime_seconds: 24 * 3600,
         }
     }
 }

@@ -35,10 +35,12 @@ enum Command {
         /// Who the token names.
         #[arg(long, default_value = "local-admin")]
         subject: String,
-        /// The caller's organisation path (e.g. `guangxi/nanning`); empty for
-        /// the whole tree.
-        #[arg(long, default_value = "")]
-        org: String,
+        /// The caller's organisation path (e.g. `guangxi/nanning`, or a body
+        /// of a level such as its inspection office, which then acts for the
+        /// level), or `/` for the whole tree. Required for every role but
+        /// admin and service, which default to the whole tree.
+        #[arg(long)]
+        org: Option<String>,
         /// Roles (repeat or separate by commas).
         #[arg(
             long = "role",
@@ -69,14 +71,36 @@ async fn main() -> anyhow::Result<()> {
             roles,
             hours,
         } => {
-            println!(
-                "{}",
-                signer.mint(&subject, &org, &roles, chrono::Duration::hours(hours))
+            let org = token_org(org.as_deref(), &roles)?;
+            let ttl = chrono::Duration::hours(hours);
+            anyhow::ensure!(
+                hours > 0 && ttl <= signer.max_lifetime(),
+                "--hours must be between 1 and {} (FIVELEDGER_AUTH__MAX_LIFETIME_SECONDS)",
+                signer.max_lifetime().num_hours()
             );
+            println!("{}", signer.mint(&subject, &org, &roles, ttl));
             Ok(())
         }
         Command::Run { host } => run(base, domains, host).await,
         Command::Admin(command) => fiveledger::cli::run(command, Some(&signer)).await,
+    }
+}
+
+/// The organisation a minted token names: scoped roles must say which
+/// (failing closed: a forgotten `--org` must not mean the whole tree).
+fn token_org(org: Option<&str>, roles: &[Role]) -> anyhow::Result<String> {
+    let unscoped = roles.iter().all(|r| matches!(r, Role::Admin | Role::Service));
+    match org.map(str::trim) {
+        Some(fiveledger_platform::auth::ROOT_ORG) => Ok(String::new()),
+        Some(path) if !path.is_empty() => {
+            fiveledger_platform::aip::names::parse_path("--org", path)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        _ if unscoped => Ok(String::new()),
+        _ => anyhow::bail!(
+            "--org is required for the roles {}: name the caller's organisation path (e.g. guangxi/nanning), or `/` for the whole tree",
+            roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 

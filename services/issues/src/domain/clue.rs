@@ -31,6 +31,8 @@ pub struct NewClue {
     pub summary: String,
     pub source: String,
     pub receiving_body: Option<String>,
+    /// The level managing the cadre, when above the running level.
+    pub subject_managed_by: Option<String>,
 }
 
 impl NewClue {
@@ -61,6 +63,16 @@ impl NewClue {
             )?;
             Some(clue.receiving_body.clone())
         };
+        let subject_managed_by = if clue.subject_managed_by.is_empty() {
+            None
+        } else {
+            fiveledger_platform::aip::names::parse(
+                "clue.subject_managed_by",
+                &clue.subject_managed_by,
+                "organisations",
+            )?;
+            Some(clue.subject_managed_by.clone())
+        };
         Ok(Self {
             inspection: clue.inspection.clone(),
             subject_name: clue.subject_name.trim().to_owned(),
@@ -68,6 +80,7 @@ impl NewClue {
             summary: clue.summary.trim().to_owned(),
             source: clue.source.trim().to_owned(),
             receiving_body,
+            subject_managed_by,
         })
     }
 }
@@ -242,11 +255,7 @@ mod tests {
 
     #[test]
     fn only_the_receiving_body_signs() {
-        let caller = |org: &str, role| Caller {
-            subject: "u".into(),
-            org_path: org.into(),
-            roles: vec![role],
-        };
+        let caller = |org: &str, role| Caller::new("u", org, &[role]);
         let jw = "gx/nn/nn-jw";
         assert!(is_receiving_body(
             &caller(jw, Role::DisciplineCommission),

@@ -4,3 +4,4 @@ pub mod category;
 pub mod clue;
 pub mod problem;
 pub mod problem_list;
+pub mod scope;

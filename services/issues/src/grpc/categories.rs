@@ -1,5 +1,6 @@
 //! CategoryService: the catalogue of categories and its routing rules.
 
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
@@ -65,8 +66,9 @@ impl CategoryService for Api {
         let caller = Caller::of(&request)?;
         may_edit_catalogue(&caller)?;
         let request = request.into_inner();
-        let new = NewCategory::parse(request.category.as_ref(), &request.category_id)?;
         let key = RequestKey::new(&caller, "CreateCategory", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
+        let new = NewCategory::parse(request.category.as_ref(), &request.category_id)?;
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let now = chrono::Utc::now();
@@ -96,6 +98,8 @@ impl CategoryService for Api {
         let caller = Caller::of(&request)?;
         may_edit_catalogue(&caller)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "UpdateCategory", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let patch = request
             .category
             .clone()
@@ -121,7 +125,6 @@ impl CategoryService for Api {
         } else {
             None
         };
-        let key = RequestKey::new(&caller, "UpdateCategory", &request.request_id, &request)?;
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let current = store::find(txn, &id)

@@ -1,25 +1,29 @@
-//! ClueService: clues about cadres, their disposal and outcome. Only clue
-//! holders (the inspection office, the discipline commission, services) see
-//! them; to anyone else a clue does not exist.
+//! ClueService: clues about cadres, their disposal and outcome. Who sees a
+//! clue and where it may go are the rules of `domain::scope`; to anyone else
+//! a clue does not exist.
 
+use std::collections::HashMap;
+
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
-use fiveledger_platform::auth::Caller;
+use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::Period;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::clue_service_server::ClueService;
 use fiveledger_proto::issues::*;
-use fiveledger_proto::rounds::{InspectionPhase, OrganisationKind};
+use fiveledger_proto::rounds::{InspectionPhase, Organisation, OrganisationKind};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction};
 use tonic::{Request, Response, Status};
 
 use super::{Api, CLUE_HOLDERS, context};
 use crate::domain::clue::{self as domain, COLLECTION, NewClue};
+use crate::domain::scope::{self, Reach, unknown_organisation};
 use crate::domain::problem::{ORGANISATIONS, parse_inspection, round_of};
 use crate::storage::clue_transfers as transfers;
 use crate::storage::clues::{self as store, ListQuery};
@@ -74,6 +78,112 @@ async fn acknowledged(txn: &DatabaseTransaction, ctx: &EventContext, clue: &Clue
     outbox::append(txn, ctx, &clue.name, &event).await
 }
 
+impl Api {
+    /// Where a new clue goes (the body named, else the discipline
+    /// commission of the managing level or of the running level) and the
+    /// level managing its cadre, in one directory call for both names.
+    async fn clue_destination(
+        &self,
+        running: &str,
+        receiving_body: Option<&str>,
+        managed_by: Option<&str>,
+    ) -> ApiResult<(Organisation, Option<Organisation>)> {
+        let names: Vec<String> = receiving_body
+            .into_iter()
+            .chain(managed_by)
+            .map(str::to_owned)
+            .collect();
+        let (found, _unknown) = if names.is_empty() {
+            Default::default()
+        } else {
+            self.rounds.organisations_by_name(names).await?
+        };
+        let managing = match managed_by {
+            None => None,
+            Some(name) => {
+                let org = found
+                    .get(name)
+                    .filter(|o| is_level(o.kind()))
+                    .ok_or_else(|| unknown_organisation("clue.subject_managed_by", name))?;
+                scope::check_managing_level("clue.subject_managed_by", &org.path, running)?;
+                Some(org.clone())
+            }
+        };
+        let managing_level = managing.as_ref().map_or("", |m| m.path.as_str());
+        let receiving = match receiving_body {
+            Some(name) => reachable(&found, "clue.receiving_body", name, running, managing_level)?,
+            None => {
+                let level = if managing_level.is_empty() {
+                    running
+                } else {
+                    managing_level
+                };
+                self.rounds
+                    .attached(level, OrganisationKind::DisciplineCommission)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "clue.receiving_body",
+                            "NO_DEFAULT_RECEIVING_BODY",
+                            format!("no discipline commission is attached to {level}; name clue.receiving_body"),
+                        )
+                    })?
+            }
+        };
+        Ok((receiving, managing))
+    }
+}
+
+/// An administrative level, which manages cadres (干部管理权限).
+fn is_level(kind: OrganisationKind) -> bool {
+    matches!(
+        kind,
+        OrganisationKind::Region
+            | OrganisationKind::City
+            | OrganisationKind::County
+            | OrganisationKind::Township
+    )
+}
+
+/// The organisation `name` from a directory answer, if a clue of a round
+/// run at `running` may go there; otherwise exactly as if it were unknown.
+fn reachable(
+    found: &HashMap<String, Organisation>,
+    field: &str,
+    name: &str,
+    running: &str,
+    managing_level: &str,
+) -> ApiResult<Organisation> {
+    let reach = Reach::WithinOrUpTo {
+        running,
+        managing_level,
+    };
+    found
+        .get(name)
+        .filter(|o| reach.allows(&o.path, o.kind() == OrganisationKind::DisciplineCommission))
+        .cloned()
+        .ok_or_else(|| unknown_organisation(field, name))
+}
+
+/// Refuses a step only the body holding the clue may take.
+fn check_holder(caller: &Caller, clue: &store::Model, may_office: bool) -> ApiResult<()> {
+    let office = may_office
+        && caller.has_role(Role::InspectionOffice)
+        && scope::works_round(caller, &clue.round_organisation_path);
+    if scope::holds_clue(caller, &clue.receiving_body_path) || office {
+        Ok(())
+    } else {
+        Err(ApiError::denied(
+            "NOT_THE_HOLDER",
+            format!(
+                "only {} (which holds {}) may take this step",
+                clue.receiving_body,
+                domain::name_of(&clue.id)
+            ),
+        ))
+    }
+}
+
 #[tonic::async_trait]
 impl ClueService for Api {
     async fn create_clue(
@@ -82,15 +192,14 @@ impl ClueService for Api {
     ) -> Result<Response<Clue>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        let new = NewClue::parse(request.clue.as_ref())?;
-        let id = if request.clue_id.is_empty() {
-            names::generate_id('c')
-        } else {
-            names::validate_id("clue_id", &request.clue_id)?;
-            request.clue_id.clone()
-        };
         let key = RequestKey::new(&caller, "CreateClue", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
+        let new = NewClue::parse(request.clue.as_ref())?;
+        // Always generated: a chosen id that was taken would tell anyone
+        // that a clue exists.
+        let id = names::generate_id('c');
         let inspection = self.rounds.inspection(&caller, &new.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         if matches!(
             inspection.phase(),
             InspectionPhase::Preparation | InspectionPhase::Unspecified
@@ -105,34 +214,10 @@ impl ClueService for Api {
             )
             .into());
         }
-        // The receiving body: the one named, else the discipline commission
-        // of the level running the round.
-        let receiving = match &new.receiving_body {
-            Some(name) => {
-                let (found, _unknown) = self.rounds.organisations_by_name([name.clone()]).await?;
-                found.get(name).cloned().ok_or_else(|| {
-                    ApiError::invalid(
-                        "clue.receiving_body",
-                        "UNKNOWN_ORGANISATION",
-                        format!("{name} is not in the organisation directory"),
-                    )
-                })?
-            }
-            None => self
-                .rounds
-                .attached(
-                    &inspection.round_organisation_path,
-                    OrganisationKind::DisciplineCommission,
-                )
-                .await?
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "clue.receiving_body",
-                        "NO_DEFAULT_RECEIVING_BODY",
-                        "no discipline commission is attached to the level running the round; name clue.receiving_body",
-                    )
-                })?,
-        };
+        let running = inspection.round_organisation_path.as_str();
+        let (receiving, managing) = self
+            .clue_destination(running, new.receiving_body.as_deref(), new.subject_managed_by.as_deref())
+            .await?;
         let ctx = context(&caller, &request.request_id);
         let actor = caller.actor();
         // Registration is the first transfer, on the clock's day.
@@ -153,6 +238,15 @@ impl ClueService for Api {
                     source: Set(new.source),
                     receiving_body: Set(receiving.name.clone()),
                     receiving_body_path: Set(receiving.path.clone()),
+                    round_organisation_path: Set(inspection.round_organisation_path.clone()),
+                    subject_managed_by: Set(managing
+                        .as_ref()
+                        .map(|m| m.name.clone())
+                        .unwrap_or_default()),
+                    subject_managed_by_path: Set(managing
+                        .as_ref()
+                        .map(|m| m.path.clone())
+                        .unwrap_or_default()),
                     state: Set(ClueState::Registered.as_str_name().to_owned()),
                     disposal_method: Set(String::new()),
                     disposal_date: Set(None),
@@ -235,16 +329,9 @@ impl ClueService for Api {
             .into());
         }
         let r = request.into_inner();
-        // The clues the caller holds (by target or receiving body, as in
-        // ListClues), narrowed by the request's target subtree.
-        let mut filter = Condition::all().add(
-            Condition::any()
-                .add(within_subtree(store::Column::TargetPath, &caller.org_path))
-                .add(within_subtree(
-                    store::Column::ReceivingBodyPath,
-                    &caller.org_path,
-                )),
-        );
+        // The clues the caller sees (as in ListClues), narrowed by the
+        // request's target subtree.
+        let mut filter = Condition::all().add(store::visible(&caller));
         if !r.organisation_path.is_empty() {
             let path = names::parse_path("organisation_path", &r.organisation_path)?;
             filter = filter.add(within_subtree(store::Column::TargetPath, &path));
@@ -305,7 +392,7 @@ impl ClueService for Api {
             &[&request.filter, &caller.org_path],
         )?;
         let mut query = ListQuery {
-            scope: caller.org_path.clone(),
+            visible: store::visible(&caller),
             limit: page.limit(),
             after: page.after_str(0)?.map(str::to_owned),
             ..Default::default()
@@ -370,6 +457,8 @@ impl ClueService for Api {
     ) -> Result<Response<Clue>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "DisposeClue", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let disposal = request
             .disposal
             .clone()
@@ -377,12 +466,12 @@ impl ClueService for Api {
         let method = domain::parse_method("disposal.method", disposal.method)?;
         let (date, note) =
             domain::parse_decision("disposal", disposal.date.as_ref(), &disposal.note)?;
-        let key = RequestKey::new(&caller, "DisposeClue", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
+                check_holder(&caller, &clue, false)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 domain::check_dispose(&request.name, clue.state())?;
                 let mut all = transfers::of_clue(txn, &clue.id).await?;
@@ -421,18 +510,20 @@ impl ClueService for Api {
     ) -> Result<Response<Clue>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "RecordClueOutcome", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let outcome = request
             .outcome
             .clone()
             .ok_or_else(|| ApiError::required("outcome"))?;
         let kind = domain::parse_outcome_kind("outcome.kind", outcome.kind)?;
         let (date, note) = domain::parse_decision("outcome", outcome.date.as_ref(), &outcome.note)?;
-        let key = RequestKey::new(&caller, "RecordClueOutcome", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
+                check_holder(&caller, &clue, false)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 domain::check_outcome(&request.name, clue.state())?;
                 if clue.disposal_date.is_some_and(|d| date < d) {
@@ -470,13 +561,15 @@ impl ClueService for Api {
     ) -> Result<Response<Clue>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        validate_text("reason", &request.reason, true, domain::MAX_NOTE)?;
         let key = RequestKey::new(&caller, "ReopenClue", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
+        validate_text("reason", &request.reason, true, domain::MAX_NOTE)?;
         let ctx = context(&caller, &request.request_id);
         let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
+                check_holder(&caller, &clue, false)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 domain::check_reopen(&request.name, clue.state())?;
                 clue.state = ClueState::Registered.as_str_name().to_owned();
@@ -513,34 +606,34 @@ impl ClueService for Api {
     ) -> Result<Response<Clue>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "TransferClue", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         names::parse("name", &request.name, COLLECTION)?;
         if request.receiving_body.is_empty() {
             return Err(ApiError::required("receiving_body").into());
         }
         names::parse("receiving_body", &request.receiving_body, ORGANISATIONS)?;
-        let key = RequestKey::new(&caller, "TransferClue", &request.request_id, &request)?;
         // Not found and not shown alike, before troubling the directory.
-        visible(self.db.reader(), &caller, &request.name).await?;
+        let held = visible(self.db.reader(), &caller, &request.name).await?;
+        check_holder(&caller, &held, true)?;
         let (found, _unknown) = self
             .rounds
             .organisations_by_name([request.receiving_body.clone()])
             .await?;
-        let body = found.get(&request.receiving_body).cloned().ok_or_else(|| {
-            ApiError::invalid(
-                "receiving_body",
-                "UNKNOWN_ORGANISATION",
-                format!(
-                    "{} is not in the organisation directory",
-                    request.receiving_body
-                ),
-            )
-        })?;
+        let body = reachable(
+            &found,
+            "receiving_body",
+            &request.receiving_body,
+            &held.round_organisation_path,
+            &held.subject_managed_by_path,
+        )?;
         let ctx = context(&caller, &request.request_id);
         let today = self.clock.today();
         let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
+                check_holder(&caller, &clue, true)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 domain::check_transfer(&request.name, clue.state())?;
                 if clue.receiving_body == body.name {
@@ -598,6 +691,7 @@ impl ClueService for Api {
             &request.request_id,
             &request,
         )?;
+        replay_first!(&self.db, key);
         let ctx = context(&caller, &request.request_id);
         let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {

@@ -3,11 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::aip::{etag, field_mask, names};
-use fiveledger_platform::auth::Caller;
+use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::outbox;
 use fiveledger_platform::storage::is_unique_violation;
 use fiveledger_platform::{ApiError, ApiResult};
@@ -23,6 +24,7 @@ use crate::domain::problem::{
     self as domain, COLLECTION, ProblemContent, ResponsibilitiesInput, is_responsibility,
 };
 use crate::domain::problem_list::{self, Change, check_editable};
+use crate::domain::scope::{self, Reach, unknown_organisation};
 use crate::freezing::{self, Trigger};
 use crate::storage::problems::{self as store, ListQuery, Order, Responsibility};
 use crate::storage::{categories, problem_lists};
@@ -96,23 +98,26 @@ fn field(prefix: &str, name: &str) -> String {
 }
 
 impl Resolved {
+    /// The organisation `name`, if the problem may name it: known, within
+    /// `reach` (out of reach answers exactly as unknown, before anything
+    /// about it is said), and `allowed` by kind.
     fn organisation(
         &self,
         field: String,
         name: &str,
+        reach: Reach<'_>,
         allowed: impl Fn(OrganisationKind) -> bool,
         what: &str,
     ) -> ApiResult<&Organisation> {
         if self.unknown.contains(name) {
-            return Err(ApiError::invalid(
-                field,
-                "UNKNOWN_ORGANISATION",
-                format!("{name} is not in the organisation directory"),
-            ));
+            return Err(unknown_organisation(&field, name));
         }
         let org = self.organisations.get(name).ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("{name} missing from the directory answer"))
         })?;
+        if !reach.allows(&org.path, org.kind() == OrganisationKind::DisciplineCommission) {
+            return Err(unknown_organisation(&field, name));
+        }
         if !allowed(org.kind()) {
             return Err(ApiError::invalid(
                 field,
@@ -149,6 +154,7 @@ impl Resolved {
                 let org = self.organisation(
                     field(prefix, "responsibilities.main_unit"),
                     name,
+                    Reach::Within(&inspection.target_path),
                     |_| true,
                     "a unit",
                 )?;
@@ -160,6 +166,7 @@ impl Resolved {
                 let org = self.organisation(
                     field(prefix, "responsibilities.supervising_body"),
                     name,
+                    Reach::Within(&inspection.round_organisation_path),
                     may_supervise,
                     "a supervising body",
                 )?;
@@ -178,6 +185,7 @@ impl Resolved {
                 let org = self.organisation(
                     field(prefix, "responsibilities.functional_department"),
                     name,
+                    Reach::Within(&inspection.round_organisation_path),
                     |k| k == OrganisationKind::FunctionalDepartment,
                     "a functional department",
                 )?;
@@ -215,17 +223,39 @@ impl Resolved {
     }
 }
 
-/// Reads a problem the caller may see, or NOT_FOUND.
-async fn visible(
-    conn: &impl sea_orm::ConnectionTrait,
-    caller: &Caller,
-    field: &str,
-    name: &str,
-) -> ApiResult<store::Model> {
-    let id = names::parse(field, name, COLLECTION)?;
-    match store::find(conn, id).await? {
-        Some(p) if p.visible_to(caller) => Ok(p),
-        _ => Err(ApiError::not_found(name)),
+impl Api {
+    /// Reads a problem the caller may see, or NOT_FOUND.
+    async fn visible(&self, caller: &Caller, field: &str, name: &str) -> ApiResult<store::Model> {
+        let id = names::parse(field, name, COLLECTION)?;
+        let Some(problem) = store::find(self.db.reader(), id).await? else {
+            return Err(ApiError::not_found(name));
+        };
+        let list = problem_lists::find(self.db.reader(), &problem.inspection).await?;
+        let facts = list.as_ref().map(problem_lists::Model::facts).unwrap_or(scope::ListFacts {
+            round_organisation_path: "",
+            handed_over: false,
+        });
+        if problem.visible_to(caller, facts, false)
+            || (self.is_member(caller, &problem.inspection).await?
+                && problem.visible_to(caller, facts, true))
+        {
+            Ok(problem)
+        } else {
+            Err(ApiError::not_found(name))
+        }
+    }
+
+    /// Whether a group-role caller is a member of the inspection's group
+    /// (asked of the rounds service: one call, only for group callers).
+    async fn is_member(&self, caller: &Caller, inspection: &str) -> ApiResult<bool> {
+        if !caller.roles.contains(&Role::InspectionGroup) {
+            return Ok(false);
+        }
+        match self.rounds.inspection(caller, inspection).await {
+            Ok(found) => Ok(scope::is_member(caller, &found)),
+            Err(ApiError::NotFound { .. }) => Ok(false),
+            Err(other) => Err(other),
+        }
     }
 }
 
@@ -252,7 +282,7 @@ impl ProblemService for Api {
         request: Request<GetProblemRequest>,
     ) -> Result<Response<Problem>, Status> {
         let caller = Caller::of(&request)?;
-        let p = visible(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+        let p = self.visible(&caller, "name", &request.get_ref().name).await?;
         Ok(Response::new(p.to_proto()))
     }
 
@@ -265,11 +295,13 @@ impl ProblemService for Api {
         let page = PageRequest::parse(
             request.page_size,
             &request.page_token,
-            &[&request.filter, &request.order_by, &caller.org_path],
+            &[&request.filter, &request.order_by, &caller.key()],
         )?;
         let (order, desc) = parse_order_by(&request.order_by, &["name", "create_time"])?;
         let mut query = ListQuery {
-            scope: caller.org_path.clone(),
+            scope: caller.scope_path.clone(),
+            works_rounds: caller.has_any(&[Role::InspectionOffice, Role::InspectionGroup]),
+            everything: caller.has_role(Role::Service),
             order: if order == "name" {
                 Order::Id
             } else {
@@ -334,6 +366,13 @@ impl ProblemService for Api {
             );
         }
         query.responsibility = responsibility_number;
+        // A group member from outside the running level reads its own
+        // inspection's list by naming it (one call to learn membership).
+        if let Some(inspection) = &query.inspection
+            && self.is_member(&caller, inspection).await?
+        {
+            query.member_of = Some(inspection.clone());
+        }
         if page.after.is_some() {
             let id = page.after_str(1)?.unwrap_or_default().to_owned();
             let key: sea_orm::Value = match query.order {
@@ -376,6 +415,8 @@ impl ProblemService for Api {
     ) -> Result<Response<Problem>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "CreateProblem", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let problem = request
             .problem
             .clone()
@@ -388,7 +429,6 @@ impl ProblemService for Api {
             names::validate_id("problem_id", &request.problem_id)?;
             request.problem_id.clone()
         };
-        let key = RequestKey::new(&caller, "CreateProblem", &request.request_id, &request)?;
         let ctx_actor = caller.actor();
         // Fail fast on a frozen list without troubling the rounds service.
         frozen_fast(
@@ -397,6 +437,7 @@ impl ProblemService for Api {
                 .as_ref(),
         )?;
         let inspection = self.rounds.inspection(&caller, &problem.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         let resolved = self
             .resolve(&inspection, std::slice::from_ref(&parsed))
             .await?;
@@ -452,6 +493,8 @@ impl ProblemService for Api {
     ) -> Result<Response<Problem>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "UpdateProblem", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let patch = request
             .problem
             .clone()
@@ -462,8 +505,7 @@ impl ProblemService for Api {
         } else {
             Change::Content
         };
-        let key = RequestKey::new(&caller, "UpdateProblem", &request.request_id, &request)?;
-        let current = visible(self.db.reader(), &caller, "problem.name", &patch.name).await?;
+        let current = self.visible(&caller, "problem.name", &patch.name).await?;
         etag::check(&patch.name, &patch.etag, current.revision)?;
         frozen_fast(
             problem_lists::find(self.db.reader(), &current.inspection)
@@ -524,6 +566,7 @@ impl ProblemService for Api {
         }
 
         let inspection = self.rounds.inspection(&caller, &current.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         let resolved = self
             .resolve(&inspection, std::slice::from_ref(&parsed))
             .await?;
@@ -583,7 +626,8 @@ impl ProblemService for Api {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "DeleteProblem", &request.request_id, &request)?;
-        let current = visible(self.db.reader(), &caller, "name", &request.name).await?;
+        replay_first!(&self.db, key);
+        let current = self.visible(&caller, "name", &request.name).await?;
         etag::check(&request.name, &request.etag, current.revision)?;
         frozen_fast(
             problem_lists::find(self.db.reader(), &current.inspection)
@@ -591,6 +635,7 @@ impl ProblemService for Api {
                 .as_ref(),
         )?;
         let inspection = self.rounds.inspection(&caller, &current.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         let ctx = context(&caller, &request.request_id);
         mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -655,6 +700,7 @@ impl ProblemService for Api {
             return Err(ApiError::required("problems").into());
         }
         let key = RequestKey::new(&caller, "ImportProblems", &all.request_id, &all)?;
+        replay_first!(&self.db, key);
 
         let mut errors = Vec::new();
         let mut parsed = Vec::new();
@@ -707,6 +753,7 @@ impl ProblemService for Api {
                 .as_ref(),
         )?;
         let inspection = self.rounds.inspection(&caller, &all.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         let resolved = self.resolve(&inspection, &parsed).await?;
         let now = chrono::Utc::now();
         let actor = caller.actor();
@@ -767,7 +814,10 @@ impl ProblemService for Api {
         let name = &request.get_ref().name;
         let inspection = problem_list::inspection_of(name)?;
         let list = match problem_lists::find(self.db.reader(), inspection).await? {
-            Some(list) if list.visible_to(&caller) => list,
+            Some(list) if list.visible_to(&caller, false) => list,
+            Some(list) if list.visible_to(&caller, self.is_member(&caller, inspection).await?) => {
+                list
+            }
             Some(_) => return Err(ApiError::not_found(name).into()),
             None => {
                 // No problem recorded yet: the list exists if the inspection does.
@@ -790,9 +840,11 @@ impl ProblemService for Api {
     ) -> Result<Response<ProblemList>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        domain::parse_inspection("inspection", &request.inspection)?;
         let key = RequestKey::new(&caller, "FreezeProblemList", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
+        domain::parse_inspection("inspection", &request.inspection)?;
         let inspection = self.rounds.inspection(&caller, &request.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         if matches!(
             inspection.phase(),
             fiveledger_proto::rounds::InspectionPhase::Preparation

@@ -1,6 +1,7 @@
 //! The `clues` table and its queries.
 
 use fiveledger_platform::ApiResult;
+use fiveledger_platform::auth::{Caller, Role, parent_path};
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
@@ -8,9 +9,44 @@ use fiveledger_proto::issues::{
     Clue, ClueDisposal, ClueOutcome, ClueOutcomeKind, ClueState, DisposalMethod,
 };
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
 use sea_orm::{Condition, QueryOrder, QuerySelect};
 
 use crate::domain::clue::name_of;
+use crate::domain::scope::{self, CLUE_HOLDERS};
+
+/// The clues `caller` may see, in SQL: [`scope::sees_clue`].
+pub fn visible(caller: &Caller) -> Condition {
+    if caller.has_role(Role::Service) {
+        return Condition::all();
+    }
+    if !caller.has_any(CLUE_HOLDERS) {
+        return Condition::all().add(Expr::value(false));
+    }
+    let holder = if caller.roles.contains(&Role::Admin) {
+        Condition::all()
+    } else {
+        // The receiving body is the caller's organisation or one above it.
+        Condition::all().add(Column::ReceivingBodyPath.is_in(with_ancestors(&caller.org_path)))
+    };
+    Condition::any()
+        .add(holder)
+        .add(within_subtree(
+            Column::RoundOrganisationPath,
+            &caller.scope_path,
+        ))
+}
+
+/// `path` and every organisation above it (at most the tree's depth).
+fn with_ancestors(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut path = path;
+    while !path.is_empty() {
+        out.push(path.to_owned());
+        path = parent_path(path);
+    }
+    out
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "clues")]
@@ -41,6 +77,12 @@ pub struct Model {
     pub outcome_by: String,
     pub reopen_count: i32,
     pub registered_by: String,
+    /// Path of the organisation running the clue's round ("" for clues
+    /// registered before it was kept: seen only by their holder).
+    pub round_organisation_path: String,
+    /// The level managing the cadre, when above the running level.
+    pub subject_managed_by: String,
+    pub subject_managed_by_path: String,
     pub revision: i64,
     pub create_time: chrono::DateTime<chrono::Utc>,
     pub update_time: chrono::DateTime<chrono::Utc>,
@@ -56,8 +98,12 @@ impl Model {
         ClueState::from_str_name(&self.state).unwrap_or_default()
     }
 
-    pub fn visible_to(&self, caller: &fiveledger_platform::auth::Caller) -> bool {
-        caller.can_see(&self.target_path) || caller.can_see(&self.receiving_body_path)
+    pub fn visible_to(&self, caller: &Caller) -> bool {
+        scope::sees_clue(
+            caller,
+            &self.receiving_body_path,
+            &self.round_organisation_path,
+        )
     }
 
     /// The clue as the API shows it, with its `transfers` (oldest first)
@@ -80,6 +126,7 @@ impl Model {
             source: self.source.clone(),
             receiving_body: self.receiving_body.clone(),
             receiving_body_path: self.receiving_body_path.clone(),
+            subject_managed_by: self.subject_managed_by.clone(),
             state: self.state() as i32,
             disposal: self.disposal_date.map(|d| ClueDisposal {
                 method: DisposalMethod::from_str_name(&self.disposal_method).unwrap_or_default()
@@ -132,9 +179,10 @@ pub async fn update_if_revision(
 }
 
 /// How a list of clues is narrowed (ordered by id).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ListQuery {
-    pub scope: String,
+    /// What the caller may see ([`visible`]).
+    pub visible: Condition,
     pub inspection: Option<String>,
     pub round: Option<String>,
     pub state: Option<ClueState>,
@@ -145,12 +193,25 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
+/// Shows nothing until `visible` is set: a forgotten scope fails closed.
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            visible: Condition::all().add(Expr::value(false)),
+            inspection: None,
+            round: None,
+            state: None,
+            disposal_method: None,
+            receiving_body: None,
+            target_subtree: None,
+            after: None,
+            limit: 0,
+        }
+    }
+}
+
 pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
-    let mut select = Entity::find().filter(
-        Condition::any()
-            .add(within_subtree(Column::TargetPath, &q.scope))
-            .add(within_subtree(Column::ReceivingBodyPath, &q.scope)),
-    );
+    let mut select = Entity::find().filter(q.visible.clone());
     if let Some(v) = &q.inspection {
         select = select.filter(Column::Inspection.eq(v.clone()));
     }

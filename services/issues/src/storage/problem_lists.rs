@@ -3,7 +3,8 @@
 //! problems first locks this row, so a freeze and an edit never interleave.
 
 use fiveledger_platform::ApiResult;
-use fiveledger_platform::time::to_timestamp;
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_proto::issues::{ProblemList, ProblemListState};
 use fiveledger_proto::rounds::Inspection;
 use sea_orm::ActiveValue::Set;
@@ -12,6 +13,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 
 use crate::domain::problem::round_of;
 use crate::domain::problem_list::name_of;
+use crate::domain::scope::{ListFacts, sees_problem};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "problem_lists")]
@@ -26,6 +28,8 @@ pub struct Model {
     pub state: String,
     pub revision: i64,
     pub report_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// The day feedback handed the list over; None before.
+    pub feedback_date: Option<chrono::NaiveDate>,
     pub freeze_time: Option<chrono::DateTime<chrono::Utc>>,
     pub update_time: chrono::DateTime<chrono::Utc>,
 }
@@ -48,13 +52,21 @@ impl Model {
             problem_count: problem_count as i32,
             report_time: self.report_time.map(to_timestamp),
             freeze_time: self.freeze_time.map(to_timestamp),
+            feedback_date: self.feedback_date.map(to_date),
         }
     }
 
-    pub fn visible_to(&self, caller: &fiveledger_platform::auth::Caller) -> bool {
-        caller.can_see(&self.target_path)
-            || (!self.round_organisation_path.is_empty()
-                && caller.can_see(&self.round_organisation_path))
+    /// What the scope rules need to know of the list.
+    pub fn facts(&self) -> ListFacts<'_> {
+        ListFacts {
+            round_organisation_path: &self.round_organisation_path,
+            handed_over: self.feedback_date.is_some(),
+        }
+    }
+
+    /// Whether the caller may read the list (as its target's problems).
+    pub fn visible_to(&self, caller: &Caller, member: bool) -> bool {
+        sees_problem(caller, &[&self.target_path], self.facts(), member)
     }
 }
 
@@ -76,6 +88,7 @@ pub async fn lock(conn: &impl ConnectionTrait, inspection: &Inspection) -> ApiRe
         revision: Set(0),
         report_time: Set(None),
         freeze_time: Set(None),
+        feedback_date: Set(None),
         update_time: Set(now),
     })
     .on_conflict(
@@ -114,4 +127,22 @@ pub async fn set_state(
     }
     active.update_time = Set(now);
     Ok(active.update(conn).await?)
+}
+
+/// Records that feedback handed the list of `inspection` over on `date`
+/// (creating the row when no problem was recorded yet). Kept on the first
+/// date: a replayed event changes nothing.
+pub async fn hand_over(
+    conn: &impl ConnectionTrait,
+    inspection: &Inspection,
+    date: chrono::NaiveDate,
+) -> ApiResult<()> {
+    lock(conn, inspection).await?;
+    Entity::update_many()
+        .col_expr(Column::FeedbackDate, Expr::value(date))
+        .filter(Column::Inspection.eq(inspection.name.clone()))
+        .filter(Column::FeedbackDate.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
 }

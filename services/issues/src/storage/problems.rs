@@ -13,6 +13,9 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, QueryOrder, QuerySelect};
 
 use crate::domain::problem::name_of;
+use crate::domain::scope::{self, ListFacts};
+use crate::storage::problem_lists as lists;
+use fiveledger_platform::auth::Caller;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "problems")]
@@ -118,17 +121,20 @@ impl Model {
         }
     }
 
-    /// True when the caller's subtree holds the target or one of the
-    /// organisations responsible for the problem.
-    pub fn visible_to(&self, caller: &fiveledger_platform::auth::Caller) -> bool {
-        [
-            &self.target_path,
-            &self.main_unit_path,
-            &self.supervising_body_path,
-            &self.functional_department_path,
-        ]
-        .iter()
-        .any(|p| !p.is_empty() && caller.can_see(p))
+    /// Whether the caller may read the problem, on a list with `list`'s
+    /// facts ([`scope::sees_problem`]); `member`: of the inspection's group.
+    pub fn visible_to(&self, caller: &Caller, list: ListFacts<'_>, member: bool) -> bool {
+        scope::sees_problem(
+            caller,
+            &[
+                &self.target_path,
+                &self.main_unit_path,
+                &self.supervising_body_path,
+                &self.functional_department_path,
+            ],
+            list,
+            member,
+        )
     }
 }
 
@@ -276,6 +282,13 @@ pub enum Order {
 pub struct ListQuery {
     /// The caller's subtree.
     pub scope: String,
+    /// The caller works rounds (an office or group role): it sees the
+    /// lists of rounds run within its subtree before feedback too.
+    pub works_rounds: bool,
+    /// An inspection whose group the caller is a member of.
+    pub member_of: Option<String>,
+    /// A service of the suite: sees every problem.
+    pub everything: bool,
     pub inspection: Option<String>,
     pub round: Option<String>,
     pub frozen: Option<bool>,
@@ -295,8 +308,9 @@ pub struct ListQuery {
 
 pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
     let mut select = Entity::find();
-    // Scope: the caller sees problems of targets in its subtree and, when it
-    // asks for a responsibility list, the problems its own units hold.
+    // Scope, after feedback: the caller sees problems of targets in its
+    // subtree and, when it asks for a responsibility list, the problems its
+    // own units hold ([`scope::sees_problem`]).
     let mut scope = Condition::any().add(within_subtree(Column::TargetPath, &q.scope));
     if let Some(responsible) = &q.responsible {
         let lists = match q.responsibility {
@@ -319,7 +333,34 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         }
         select = select.filter(holds);
     }
-    select = select.filter(scope);
+    if !q.everything {
+        let lists = |condition: Condition| {
+            Column::Inspection.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(lists::Column::Inspection)
+                    .from(lists::Entity)
+                    .cond_where(condition)
+                    .to_owned(),
+            )
+        };
+        let mut visible = Condition::any().add(
+            Condition::all()
+                .add(scope)
+                .add(lists(
+                    Condition::all().add(lists::Column::FeedbackDate.is_not_null()),
+                )),
+        );
+        if q.works_rounds {
+            visible = visible.add(lists(Condition::all().add(within_subtree(
+                lists::Column::RoundOrganisationPath,
+                &q.scope,
+            ))));
+        }
+        if let Some(inspection) = &q.member_of {
+            visible = visible.add(Column::Inspection.eq(inspection.clone()));
+        }
+        select = select.filter(visible);
+    }
     if let Some(v) = &q.inspection {
         select = select.filter(Column::Inspection.eq(v.clone()));
     }

@@ -151,6 +151,7 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
             next.round = o.round.clone();
             next.target = o.target.clone();
             next.target_path = o.target_path.clone();
+            next.round_organisation_path = o.round_organisation_path.clone();
             next.category = o.category.clone();
             next.severity = o.severity;
             next.title = o.title.clone();

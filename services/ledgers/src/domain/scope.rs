@@ -1,20 +1,48 @@
 //! Who sees an entry and in which capacity a caller acts on it.
 //!
-//! An inspected unit sees entries whose responsible unit lies in its
-//! subtree; a supervising body those it supervises or received by transfer;
-//! an office (and viewers, groups, services) those whose target lies in its
-//! subtree. A caller with several roles sees the union.
+//! Until hand-over (反馈交账) an entry belongs to those who work its round:
+//! the inspection offices and groups of the level running it (or above).
+//! From hand-over on, an inspected unit sees entries whose responsible unit
+//! is it or lies under it; a supervising body those it supervises or
+//! received by transfer; offices, groups and viewers those whose target lies
+//! in their subtree. Acting as the office takes the office of the level
+//! running the round (or one above it), not merely one over the target. A
+//! caller with several roles sees the union. `storage::books::visible_to`
+//! says the same in SQL.
 
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
+use fiveledger_proto::ledgers::{EntryState, LedgerEntry};
 
-/// The organisation paths of an entry that scope decisions look at.
+/// The organisation paths and state of an entry that scope decisions look at.
 #[derive(Debug, Clone, Copy)]
 pub struct EntryPaths<'a> {
     pub target_path: &'a str,
+    /// The organisation running the entry's round.
+    pub round_organisation_path: &'a str,
+    /// The entry was handed over at feedback (it is past OPEN).
+    pub handed_over: bool,
     pub responsible_unit_path: &'a str,
     pub supervising_body_path: &'a str,
     /// The receiving body of the latest transfer, or empty.
     pub receiving_body_path: &'a str,
+}
+
+impl<'a> EntryPaths<'a> {
+    /// The paths of an entry as the API shows it.
+    pub fn of(entry: &'a LedgerEntry) -> Self {
+        let resp = entry.responsibility.as_ref();
+        Self {
+            target_path: &entry.target_path,
+            round_organisation_path: &entry.round_organisation_path,
+            handed_over: entry.state() != EntryState::Open,
+            responsible_unit_path: resp.map_or("", |r| r.responsible_unit_path.as_str()),
+            supervising_body_path: resp.map_or("", |r| r.supervising_body_path.as_str()),
+            receiving_body_path: entry
+                .transfers
+                .last()
+                .map_or("", |t| t.receiving_body_path.as_str()),
+        }
+    }
 }
 
 /// The capacity in which a caller takes a step.
@@ -22,7 +50,7 @@ pub struct EntryPaths<'a> {
 pub enum Capacity {
     /// The responsible unit (被巡察单位).
     Unit,
-    /// The inspection office over the target.
+    /// The inspection office of the level running the round.
     Office,
     /// The supervising body (监督责任).
     Supervisor,
@@ -34,20 +62,17 @@ impl Capacity {
     pub fn describe(self) -> &'static str {
         match self {
             Capacity::Unit => "the responsible unit",
-            Capacity::Office => "the inspection office over the target",
+            Capacity::Office => "the inspection office of the level running the round",
             Capacity::Supervisor => "the supervising body",
             Capacity::Receiver => "the receiving body",
         }
     }
 }
 
-/// Roles that see entries by their target's place in the tree.
-pub const BY_TARGET: &[Role] = &[
-    Role::InspectionOffice,
-    Role::InspectionGroup,
-    Role::Viewer,
-    Role::Service,
-];
+/// Roles that see handed-over entries by their target's place in the tree.
+pub const BY_TARGET: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup, Role::Viewer];
+/// Roles that work a round and see its entries from the start.
+pub const WORKERS: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup];
 /// Roles that act for a supervising or receiving body.
 pub const SUPERVISING: &[Role] = &[Role::Supervisor, Role::DisciplineCommission];
 
@@ -62,7 +87,7 @@ pub fn acts_as(caller: &Caller, paths: &EntryPaths<'_>, capacity: Capacity) -> b
             caller.has_role(Role::InspectedUnit) && in_subtree(paths.responsible_unit_path, org)
         }
         Capacity::Office => {
-            caller.has_role(Role::InspectionOffice) && in_subtree(paths.target_path, org)
+            caller.has_role(Role::InspectionOffice) && caller.can_see(paths.round_organisation_path)
         }
         Capacity::Supervisor => {
             is_supervising(caller) && in_subtree(paths.supervising_body_path, org)
@@ -89,10 +114,16 @@ pub fn received<'a>(caller: &Caller, receivers: impl IntoIterator<Item = &'a str
 /// True when the caller may see the entry at all (by its paths; a receiver
 /// of an earlier transfer is checked with [`received`]).
 pub fn can_see(caller: &Caller, paths: &EntryPaths<'_>) -> bool {
-    (caller.has_any(BY_TARGET) && in_subtree(paths.target_path, &caller.org_path))
-        || acts_as(caller, paths, Capacity::Unit)
-        || acts_as(caller, paths, Capacity::Supervisor)
-        || acts_as(caller, paths, Capacity::Receiver)
+    if caller.has_role(Role::Service)
+        || (caller.has_any(WORKERS) && caller.can_see(paths.round_organisation_path))
+    {
+        return true;
+    }
+    paths.handed_over
+        && ((caller.has_any(BY_TARGET) && caller.can_see(paths.target_path))
+            || acts_as(caller, paths, Capacity::Unit)
+            || acts_as(caller, paths, Capacity::Supervisor)
+            || acts_as(caller, paths, Capacity::Receiver))
 }
 
 #[cfg(test)]
@@ -100,17 +131,15 @@ mod tests {
     use super::*;
 
     fn caller(org: &str, roles: &[Role]) -> Caller {
-        Caller {
-            subject: "u".into(),
-            org_path: org.into(),
-            roles: roles.to_vec(),
-        }
+        Caller::new("u", org, roles)
     }
 
     #[test]
     fn each_role_sees_its_own_entries() {
         let paths = EntryPaths {
             target_path: "gx/nn/xn",
+            round_organisation_path: "gx/nn",
+            handed_over: true,
             responsible_unit_path: "gx/nn/xn",
             supervising_body_path: "gx/nn/nn-jw",
             receiving_body_path: "",
@@ -142,6 +171,26 @@ mod tests {
         ));
         assert!(acts_as(&caller("", &[Role::Admin]), &paths, Capacity::Unit));
         // An earlier receiver still sees the entry; a unit there does not.
+        // Before hand-over only those who work the round see it.
+        let draft = EntryPaths {
+            handed_over: false,
+            ..paths
+        };
+        assert!(!can_see(&caller("gx/nn/xn", &[Role::InspectedUnit]), &draft));
+        assert!(!can_see(&caller("gx/nn/nn-jw", &[Role::Supervisor]), &draft));
+        assert!(!can_see(&caller("gx/nn", &[Role::Viewer]), &draft));
+        assert!(can_see(&caller("gx/nn", &[Role::InspectionGroup]), &draft));
+        // A county office sees its county's handed-over entries of a city
+        // round but does not act as the office on them.
+        let county = caller("gx/nn/xn", &[Role::InspectionOffice]);
+        assert!(!can_see(&county, &draft));
+        assert!(can_see(&county, &paths));
+        assert!(!acts_as(&county, &paths, Capacity::Office));
+        assert!(acts_as(
+            &caller("gx/nn", &[Role::InspectionOffice]),
+            &paths,
+            Capacity::Office
+        ));
         let earlier = ["gx/nn/nn-sjj", "gx/nn/nn-zzb"];
         assert!(super::received(
             &caller("gx/nn/nn-sjj", &[Role::Supervisor]),

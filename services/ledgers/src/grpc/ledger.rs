@@ -3,11 +3,12 @@
 
 use chrono::NaiveDate;
 use fiveledger_platform::aip::etag;
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, parse_path};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
-use fiveledger_platform::auth::{Caller, Role};
+use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{from_date, to_date};
@@ -100,7 +101,7 @@ impl Api {
         caller: Caller,
         traceparent: String,
         raw: &R,
-        method: &'static str,
+        key: Option<RequestKey>,
         capacities: &'static [Capacity],
         build: F,
     ) -> Result<Response<LedgerEntry>, Status>
@@ -109,7 +110,6 @@ impl Api {
         F: FnOnce(&LedgerEntry, Date) -> ApiResult<Detail> + Send + 'static,
     {
         let id = domain::parse_name("name", raw.entry())?.to_owned();
-        let key = RequestKey::new(&caller, method, raw.request_id(), raw)?;
         let now = self.clock.now();
         let backdated = backdate(&caller, raw.effective_date().as_ref(), now.date_naive())?;
         let day = to_date(backdated.unwrap_or(now.date_naive()));
@@ -390,7 +390,7 @@ impl LedgerService for Api {
         let page = PageRequest::parse(
             request.page_size,
             &request.page_token,
-            &[&request.filter, &request.order_by, &caller.org_path, &roles],
+            &[&request.filter, &request.order_by, &caller.key(), &roles],
         )?;
         let (order, desc) = parse_order_by(&request.order_by, &["name", "due_date"])?;
         let mut query = books::ListQuery {
@@ -438,12 +438,14 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "AcknowledgeHandOver", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let remarks = text("remarks", &r.remarks, false)?;
         self.step(
             caller,
             trace,
             &r,
-            "AcknowledgeHandOver",
+            key,
             &[Capacity::Unit],
             move |_, _day| {
                 Ok(Detail::HandOverAcknowledged(AcknowledgementDetail {
@@ -460,12 +462,14 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "SubmitPlan", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let plan = domain::parse_plan(r.plan.as_ref())?;
         self.step(
             caller,
             trace,
             &r,
-            "SubmitPlan",
+            key,
             &[Capacity::Unit],
             move |entry, _day| {
                 Ok(Detail::PlanSubmitted(RectificationPlan {
@@ -483,6 +487,8 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "ApprovePlan", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         if r.version <= 0 {
             return Err(ApiError::required("version").into());
         }
@@ -492,7 +498,7 @@ impl LedgerService for Api {
             caller,
             trace,
             &r,
-            "ApprovePlan",
+            key,
             &[Capacity::Office],
             move |_, _day| {
                 Ok(Detail::PlanApproved(PlanDecisionDetail {
@@ -510,6 +516,8 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "RejectPlan", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         if r.version <= 0 {
             return Err(ApiError::required("version").into());
         }
@@ -519,7 +527,7 @@ impl LedgerService for Api {
             caller,
             trace,
             &r,
-            "RejectPlan",
+            key,
             &[Capacity::Office],
             move |_, _day| {
                 Ok(Detail::PlanRejected(PlanDecisionDetail {
@@ -537,6 +545,8 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "PostProgress", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let description = text("description", &r.description, true)?;
         if !r.measure_id.is_empty() {
             names::validate_id("measure_id", &r.measure_id)?;
@@ -554,7 +564,7 @@ impl LedgerService for Api {
             caller,
             trace,
             &r,
-            "PostProgress",
+            key,
             &[Capacity::Unit],
             move |_, day| {
                 Ok(Detail::Progress(ProgressDetail {
@@ -575,13 +585,15 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "PostSupervision", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let remarks = text("remarks", &r.remarks, true)?;
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         self.step(
             caller,
             trace,
             &r,
-            "PostSupervision",
+            key,
             &[Capacity::Supervisor, Capacity::Office, Capacity::Receiver],
             move |_, _day| Ok(Detail::Supervision(SupervisionDetail { remarks, evidence })),
         )
@@ -594,6 +606,8 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "Transfer", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         names::parse("receiving_body", &r.receiving_body, "organisations")?;
         let matter = text("matter", &r.matter, true)?;
         let due_date = domain::parse_required_date("due_date", r.due_date.as_ref())?;
@@ -627,12 +641,19 @@ impl LedgerService for Api {
                     .path
             }
         };
+        // Within the subtree of the level running the round, or exactly as
+        // if the body did not exist.
+        if current.round_organisation_path.is_empty()
+            || !in_subtree(&path, &current.round_organisation_path)
+        {
+            return Err(ApiError::not_found(&r.receiving_body).into());
+        }
         let receiving_body = r.receiving_body.clone();
         self.step(
             caller,
             trace,
             &r,
-            "Transfer",
+            key,
             &[Capacity::Office],
             move |entry, _day| {
                 Ok(Detail::Transferred(Transfer {
@@ -654,12 +675,14 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "AcknowledgeTransfer", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let remarks = text("remarks", &r.remarks, false)?;
         self.step(
             caller,
             trace,
             &r,
-            "AcknowledgeTransfer",
+            key,
             &[Capacity::Receiver],
             move |_, _day| {
                 Ok(Detail::TransferAcknowledged(AcknowledgementDetail {
@@ -676,13 +699,15 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "ReturnTransferResult", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let result = text("result", &r.result, true)?;
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         self.step(
             caller,
             trace,
             &r,
-            "ReturnTransferResult",
+            key,
             &[Capacity::Receiver],
             move |entry, day| {
                 Ok(Detail::TransferResult(TransferResultDetail {
@@ -706,6 +731,8 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "RequestWriteOff", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let closure_statement = text("closure_statement", &r.closure_statement, true)?;
         if r.evidence.is_empty() {
             return Err(ApiError::required("evidence").into());
@@ -716,7 +743,7 @@ impl LedgerService for Api {
             caller,
             trace,
             &r,
-            "RequestWriteOff",
+            key,
             &[Capacity::Unit],
             move |_, _day| {
                 Ok(Detail::WriteOffRequested(WriteOff {
@@ -736,12 +763,14 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "ApproveWriteOff", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let remarks = text("remarks", &r.remarks, false)?;
         self.step(
             caller,
             trace,
             &r,
-            "ApproveWriteOff",
+            key,
             &[Capacity::Office, Capacity::Supervisor],
             move |_, _day| Ok(Detail::WriteOffApproved(VerificationDetail { remarks })),
         )
@@ -754,12 +783,14 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "RejectWriteOff", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let remarks = text("reason", &r.reason, true)?;
         self.step(
             caller,
             trace,
             &r,
-            "RejectWriteOff",
+            key,
             &[Capacity::Office, Capacity::Supervisor],
             move |_, _day| Ok(Detail::WriteOffRejected(VerificationDetail { remarks })),
         )
@@ -772,6 +803,8 @@ impl LedgerService for Api {
     ) -> Result<Response<LedgerEntry>, Status> {
         let (caller, trace) = (Caller::of(&request)?, traceparent(&request));
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "Reopen", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         names::parse_nested("inspection", &r.inspection, "rounds", "inspections")?;
         let reason = text("reason", &r.reason, true)?;
         let due_date = domain::parse_required_date("due_date", r.due_date.as_ref())?;
@@ -812,7 +845,7 @@ impl LedgerService for Api {
             caller,
             trace,
             &r,
-            "Reopen",
+            key,
             &[Capacity::Office],
             move |_, _day| {
                 Ok(Detail::Reopened(ReopenDetail {

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
@@ -114,7 +115,7 @@ pub(super) fn tally_scope(caller: &Caller, scope_path: Option<&str>) -> Option<S
     if !caller.has_any(BY_TARGET) {
         return None;
     }
-    let mine = caller.org_path.as_str();
+    let mine = caller.scope_path.as_str();
     match scope_path {
         Some(path) => in_subtree(path, mine).then(|| path.to_owned()),
         None if mine.is_empty() => Some(String::new()),
@@ -558,17 +559,7 @@ impl Api {
                     raised.and_then(|raised| {
                         let entry = raised.entry.unwrap_or_default();
                         let posting = raised.posting.unwrap_or_default();
-                        let resp = entry.responsibility.clone().unwrap_or_default();
-                        let paths = crate::domain::scope::EntryPaths {
-                            target_path: &entry.target_path,
-                            responsible_unit_path: &resp.responsible_unit_path,
-                            supervising_body_path: &resp.supervising_body_path,
-                            receiving_body_path: entry
-                                .transfers
-                                .last()
-                                .map(|t| t.receiving_body_path.as_str())
-                                .unwrap_or(""),
-                        };
+                        let paths = crate::domain::scope::EntryPaths::of(&entry);
                         let receivers = entry
                             .transfers
                             .iter()
@@ -603,6 +594,9 @@ impl Api {
         request: Request<GetStatisticsRequest>,
     ) -> Result<Response<GetStatisticsResponse>, Status> {
         let caller = Caller::of(&request)?;
+        // The clue figures are asked on the caller's behalf, with its own
+        // token: the issues service applies its clue scope to the caller.
+        let on_behalf = request.metadata().get("authorization").cloned();
         let r = request.into_inner();
         let grouping = StatisticsGrouping::try_from(r.group_by).map_err(|_| {
             ApiError::invalid(
@@ -641,7 +635,7 @@ impl Api {
         }
         let root = scope_path
             .clone()
-            .unwrap_or_else(|| caller.org_path.clone());
+            .unwrap_or_else(|| caller.scope_path.clone());
         let root_depth = root.split('/').filter(|s| !s.is_empty()).count();
         let depth = if r.organisation_depth > 0 {
             r.organisation_depth as usize
@@ -666,7 +660,8 @@ impl Api {
                 let mut groups = tallies::groups(self.db.reader(), &path, key).await?;
                 let open = Condition::all()
                     .add(C::State.is_in(OPEN_STATES.iter().map(|s| s.as_str_name())))
-                    .add(within_subtree(C::TargetPath, &path));
+                    .add(within_subtree(C::TargetPath, &path))
+                    .add(books::visible_to(&caller));
                 groups.extend(
                     statistics::groups(self.db.reader(), open, key, today, &thresholds).await?,
                 );
@@ -675,7 +670,7 @@ impl Api {
             _ => statistics::groups(self.db.reader(), filter, key, today, &thresholds).await?,
         };
         let clue_rows = self
-            .clue_figures(&caller, &r, scope_path.as_deref(), grouping)
+            .clue_figures(&caller, on_behalf, &r, scope_path.as_deref(), grouping)
             .await?;
         // (sort key, row key) → counts.
         let mut rows: BTreeMap<(i64, String), StatisticsRow> = BTreeMap::new();
@@ -719,11 +714,12 @@ impl Api {
     }
 
     /// The clue figures of the statistics' scope, asked of the issues
-    /// service in one call; none for callers who hold no clues. The ledger
-    /// asks as a service, so it narrows the scope to the caller's subtree.
+    /// service in one call on the caller's behalf (its token, so the clue
+    /// scope is the caller's); none for callers who hold no clues.
     async fn clue_figures(
         &self,
         caller: &Caller,
+        on_behalf: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
         r: &GetStatisticsRequest,
         scope_path: Option<&str>,
         grouping: StatisticsGrouping,
@@ -731,7 +727,7 @@ impl Api {
         if !caller.has_any(CLUE_HOLDERS) {
             return Ok(Vec::new());
         }
-        let mine = caller.org_path.as_str();
+        let mine = caller.scope_path.as_str();
         let path = match scope_path {
             None => mine,
             Some(p) if in_subtree(p, mine) => p,
@@ -750,13 +746,19 @@ impl Api {
             .upstreams
             .clues
             .clone()
-            .get_clue_statistics(GetClueStatisticsRequest {
-                organisation_path: path.to_owned(),
-                round: r.round.clone(),
-                inspection: r.inspection.clone(),
-                period_start: r.period_start,
-                period_end: r.period_end,
-                group_by: group_by as i32,
+            .get_clue_statistics({
+                let mut request = tonic::Request::new(GetClueStatisticsRequest {
+                    organisation_path: path.to_owned(),
+                    round: r.round.clone(),
+                    inspection: r.inspection.clone(),
+                    period_start: r.period_start,
+                    period_end: r.period_end,
+                    group_by: group_by as i32,
+                });
+                if let Some(token) = on_behalf {
+                    request.metadata_mut().insert("authorization", token);
+                }
+                request
             })
             .await
             .map_err(|s| from_upstream("issues", "clue statistics", s))?
@@ -771,6 +773,8 @@ impl Api {
         let caller = Caller::of(&request)?;
         let trace = super::traceparent(&request);
         let r = request.into_inner();
+        let key = RequestKey::new(&caller, "Publish", &r.request_id, &r)?;
+        replay_first!(&self.db, key);
         let set = [
             !r.inspection.is_empty(),
             !r.round.is_empty(),
@@ -798,7 +802,6 @@ impl Api {
             let path = parse_path("organisation_path", &r.organisation_path)?;
             filter = filter.add(within_subtree(C::TargetPath, &path));
         }
-        let key = RequestKey::new(&caller, "Publish", &r.request_id, &r)?;
         let api = self.clone();
         // The event says who published, under which request and trace.
         let ctx = outbox::EventContext {
@@ -862,10 +865,10 @@ impl Api {
     ) -> Result<Response<ListPublicationsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        let page = PageRequest::parse(r.page_size, &r.page_token, &[&r.filter, &caller.org_path])?;
+        let page = PageRequest::parse(r.page_size, &r.page_token, &[&r.filter, &caller.key()])?;
         use publications::Column as P;
         let mut select =
-            publications::Entity::find().filter(within_subtree(P::TargetPath, &caller.org_path));
+            publications::Entity::find().filter(within_subtree(P::TargetPath, &caller.scope_path));
         for term in filter::parse(&r.filter)? {
             let value = term.expect_op(&[Op::Eq])?;
             select = match term.field.as_str() {

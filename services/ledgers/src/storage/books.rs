@@ -136,6 +136,7 @@ fn projection(id: &str, entry: &LedgerEntry, create_time_us: i64) -> entries::Ac
         inspection: Set(entry.inspection.clone()),
         round: Set(entry.round.clone()),
         target_path: Set(entry.target_path.clone()),
+        round_organisation_path: Set(entry.round_organisation_path.clone()),
         responsible_unit_path: Set(r.responsible_unit_path),
         supervising_body_path: Set(r.supervising_body_path),
         receiving_body_path: Set(receiving),
@@ -448,16 +449,23 @@ pub async fn problems_with_entries(
 
 /// The condition "the caller may see the entry", as SQL (see `domain::scope`).
 pub fn visible_to(caller: &fiveledger_platform::auth::Caller) -> Condition {
-    use crate::domain::scope::{BY_TARGET, SUPERVISING};
+    use crate::domain::scope::{BY_TARGET, SUPERVISING, WORKERS};
     use fiveledger_platform::auth::Role;
     use fiveledger_platform::storage::within_subtree;
-    let org = caller.org_path.as_str();
+    if caller.has_role(Role::Service) {
+        return Condition::all();
+    }
+    let (org, scope) = (caller.org_path.as_str(), caller.scope_path.as_str());
     let mut any = Condition::any();
+    if caller.has_any(WORKERS) {
+        any = any.add(within_subtree(entries::Column::RoundOrganisationPath, scope));
+    }
+    let mut after = Condition::any();
     if caller.has_any(BY_TARGET) {
-        any = any.add(within_subtree(entries::Column::TargetPath, org));
+        after = after.add(within_subtree(entries::Column::TargetPath, scope));
     }
     if caller.has_role(Role::InspectedUnit) {
-        any = any.add(within_subtree(entries::Column::ResponsibleUnitPath, org));
+        after = after.add(within_subtree(entries::Column::ResponsibleUnitPath, org));
     }
     if caller.has_any(SUPERVISING) {
         // Every body that received the entry, not only the latest one.
@@ -466,12 +474,17 @@ pub fn visible_to(caller: &fiveledger_platform::auth::Caller) -> Condition {
             .from(receivers::Entity)
             .and_where(within_subtree(receivers::Column::BodyPath, org))
             .to_owned();
-        any = any
+        after = after
             .add(within_subtree(entries::Column::SupervisingBodyPath, org))
             .add(entries::Column::Id.in_subquery(received));
     }
-    // No role that sees entries: nothing (an empty `any` would match all).
-    any.add(Expr::value(false))
+    // An empty `any` would match all: no role that sees entries, nothing.
+    any.add(
+        Condition::all()
+            .add(entries::Column::State.ne(EntryState::Open.as_str_name()))
+            .add(after.add(Expr::value(false))),
+    )
+    .add(Expr::value(false))
 }
 
 /// How a list of entries is narrowed and ordered.

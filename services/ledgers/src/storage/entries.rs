@@ -11,6 +11,9 @@ pub struct Model {
     pub inspection: String,
     pub round: String,
     pub target_path: String,
+    /// The organisation running the round ("" for entries opened before
+    /// it was kept).
+    pub round_organisation_path: String,
     pub responsible_unit_path: String,
     pub supervising_body_path: String,
     pub receiving_body_path: String,
@@ -55,6 +58,8 @@ impl Model {
     pub fn paths(&self) -> crate::domain::scope::EntryPaths<'_> {
         crate::domain::scope::EntryPaths {
             target_path: &self.target_path,
+            round_organisation_path: &self.round_organisation_path,
+            handed_over: self.state != fiveledger_proto::ledgers::EntryState::Open.as_str_name(),
             responsible_unit_path: &self.responsible_unit_path,
             supervising_body_path: &self.supervising_body_path,
             receiving_body_path: &self.receiving_body_path,

@@ -341,6 +341,8 @@ impl Upstream {
                 inspection: inspection.into(),
                 problems,
                 report_date,
+                // Every fixture round is run by the city.
+                round_organisation_path: CITY.into(),
             },
         )
         .await;
@@ -538,6 +540,8 @@ pub fn org_department() -> String {
     )
 }
 
+/// The organisation running every fixture round.
+pub const CITY: &str = "guangxi/nanning";
 pub const INSPECTION: &str = "rounds/r9/inspections/xn";
 pub const LOOK_BACK: &str = "rounds/r12/inspections/xn-lb";
 pub const REGULAR: &str = "rounds/r10/inspections/xn2";

@@ -1,6 +1,9 @@
 //! Request ids (AIP-155): a mutation retried with the same `request_id` gets
-//! the response of the first attempt; the same id with a different request
-//! is refused. The record is written in the mutation's own transaction.
+//! the response of the first attempt, whatever happened since (the list
+//! froze, the etag moved on, another service is down); the same id with a
+//! different request is refused. The record is written in the mutation's
+//! own transaction and looked up first ([`first_answer`]), before any
+//! validation, precondition or call to another service.
 
 use futures::future::BoxFuture;
 use prost::Message;
@@ -21,6 +24,9 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// The caller: a digest of its subject, organisation and roles
+    /// ([`Caller::key`]), so one subject's tokens for two organisations
+    /// never share a request id.
     pub subject: String,
     pub method: String,
     pub request_id: String,
@@ -68,7 +74,7 @@ impl RequestKey {
             ));
         }
         Ok(Some(Self {
-            subject: caller.subject.clone(),
+            subject: hex::encode(Sha256::digest(caller.key().as_bytes())),
             method,
             request_id: request_id.to_owned(),
             request_hash: hex::encode(Sha256::digest(request.encode_to_vec())),
@@ -103,6 +109,30 @@ impl RequestKey {
             .map(Some)
             .map_err(ApiError::internal)
     }
+}
+
+/// The answer a committed earlier attempt of this request got, if any: a
+/// handler asks this first and returns it as it stands. (The mutation looks
+/// again inside its transaction, for a duplicate running concurrently.)
+pub async fn first_answer<M: Message + Default>(
+    db: &Db,
+    key: &Option<RequestKey>,
+) -> ApiResult<Option<M>> {
+    match key {
+        Some(key) => key.replay(db.reader()).await,
+        None => Ok(None),
+    }
+}
+
+/// Returns early from a handler with the first answer of a retried request
+/// (`replay_first!(&self.db, key)`, right after the key is made).
+#[macro_export]
+macro_rules! replay_first {
+    ($db:expr, $key:expr) => {
+        if let Some(first) = $crate::aip::idempotency::first_answer($db, &$key).await? {
+            return Ok(tonic::Response::new(first));
+        }
+    };
 }
 
 /// Runs a mutation in one write transaction, at most once per request key.

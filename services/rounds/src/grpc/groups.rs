@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::PageRequest;
@@ -241,6 +242,8 @@ impl GroupService for Api {
     ) -> Result<Response<Group>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "CreateGroup", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let g = request
             .group
             .clone()
@@ -282,7 +285,6 @@ impl GroupService for Api {
                     )
                 })),
         )?;
-        let key = RequestKey::new(&caller, "CreateGroup", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -363,6 +365,8 @@ impl GroupService for Api {
     ) -> Result<Response<Group>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "AddGroupMembers", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         if request.members.is_empty() {
             return Err(ApiError::required("members").into());
         }
@@ -373,7 +377,6 @@ impl GroupService for Api {
                 m.role,
             )
         }))?;
-        let key = RequestKey::new(&caller, "AddGroupMembers", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -406,6 +409,8 @@ impl GroupService for Api {
     ) -> Result<Response<Group>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "RemoveGroupMembers", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         if request.inspectors.is_empty() {
             return Err(ApiError::required("inspectors").into());
         }
@@ -418,7 +423,6 @@ impl GroupService for Api {
                     .map(str::to_owned)
             })
             .collect::<ApiResult<Vec<_>>>()?;
-        let key = RequestKey::new(&caller, "RemoveGroupMembers", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {

@@ -3,6 +3,7 @@
 //! phase, writes the inspection, records the step and appends its event.
 
 use chrono::NaiveDate;
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
@@ -378,7 +379,15 @@ impl Api {
             &self.settings.warnings,
         )
         .await?;
-        Ok((row, shown_to(caller, inspection)))
+        let mut inspection = shown_to(caller, inspection);
+        // The suite's own services bind group members to their group.
+        if caller.roles.contains(&Role::Service)
+            && let Some(group) = &row.group_id
+        {
+            inspection.group_member_subjects =
+                groups::member_subjects(self.db.reader(), &row.round_id, group).await?;
+        }
+        Ok((row, inspection))
     }
 
     /// Runs one phase step: in one transaction, find the inspection the
@@ -575,6 +584,8 @@ impl InspectionService for Api {
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "CreateInspection", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let new = request
             .inspection
             .clone()
@@ -587,7 +598,6 @@ impl InspectionService for Api {
             names::validate_id("inspection_id", &request.inspection_id)?;
             Some(request.inspection_id.clone())
         };
-        let key = RequestKey::new(&caller, "CreateInspection", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let warnings = self.settings.warnings;
         let today = self.clock.today();
@@ -794,15 +804,16 @@ impl InspectionService for Api {
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        if request.group.is_empty() {
-            return Err(ApiError::required("group").into());
-        }
         let key = RequestKey::new(
             &caller,
             "AssignInspectionGroup",
             &request.request_id,
             &request,
         )?;
+        replay_first!(&self.db, key);
+        if request.group.is_empty() {
+            return Err(ApiError::required("group").into());
+        }
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
         let today = self.clock.today();
@@ -856,6 +867,8 @@ impl InspectionService for Api {
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "RecordBriefing", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let briefing = request
             .briefing
             .clone()
@@ -868,7 +881,6 @@ impl InspectionService for Api {
         .to_owned();
         let date = required_date("briefing.date", briefing.date.as_ref())?;
         validate_text("briefing.summary", &briefing.summary, false, MAX_SUMMARY)?;
-        let key = RequestKey::new(&caller, "RecordBriefing", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
         let today = self.clock.today();
@@ -945,6 +957,8 @@ impl InspectionService for Api {
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "StartStationing", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let start = required_date("start_date", request.start_date.as_ref())?;
         let end = required_date("end_date", request.end_date.as_ref())?;
         if end < start {
@@ -955,7 +969,6 @@ impl InspectionService for Api {
             )
             .into());
         }
-        let key = RequestKey::new(&caller, "StartStationing", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
         let today = self.clock.today();
@@ -1021,9 +1034,10 @@ impl InspectionService for Api {
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "ReportInspection", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let kind: InspectionReportKind = parse_enum("kind", request.kind)?;
         let (date, report) = parse_report("report", request.report.as_ref())?;
-        let key = RequestKey::new(&caller, "ReportInspection", &request.request_id, &request)?;
         let name = request.name.clone();
         self.step(
             caller,
@@ -1097,6 +1111,8 @@ impl InspectionService for Api {
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "GiveFeedback", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let feedback = request
             .feedback
             .as_ref()
@@ -1105,7 +1121,6 @@ impl InspectionService for Api {
             parse_feedback_part("feedback.individual", feedback.individual.as_ref())?;
         let (public_date, public) =
             parse_feedback_part("feedback.public", feedback.public.as_ref())?;
-        let key = RequestKey::new(&caller, "GiveFeedback", &request.request_id, &request)?;
         self.step(
             caller,
             "GiveFeedback",
@@ -1153,8 +1168,9 @@ impl InspectionService for Api {
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        let start = from_optional_date("start_date", request.start_date.as_ref())?;
         let key = RequestKey::new(&caller, "StartRectification", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
+        let start = from_optional_date("start_date", request.start_date.as_ref())?;
         // With neither a start date nor a feedback date, it starts today.
         let today = self.clock.today();
         self.step(
@@ -1189,9 +1205,10 @@ impl InspectionService for Api {
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "RecordDoubleReport", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let kind: DoubleReportKind = parse_enum("kind", request.kind)?;
         let (date, report) = parse_report("report", request.report.as_ref())?;
-        let key = RequestKey::new(&caller, "RecordDoubleReport", &request.request_id, &request)?;
         let name = request.name.clone();
         self.step(
             caller,
@@ -1252,10 +1269,11 @@ impl InspectionService for Api {
     ) -> Result<Response<Inspection>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "CloseInspection", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let date = required_date("close_date", request.close_date.as_ref())?;
         validate_text("note", &request.note, false, MAX_SUMMARY)?;
         let note = request.note.trim().to_owned();
-        let key = RequestKey::new(&caller, "CloseInspection", &request.request_id, &request)?;
         let name = request.name.clone();
         self.step(
             caller,

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::PageRequest;
@@ -114,6 +115,8 @@ impl InspectorService for Api {
     ) -> Result<Response<Inspector>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "CreateInspector", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let inspector = request
             .inspector
             .as_ref()
@@ -125,7 +128,6 @@ impl InspectorService for Api {
             names::validate_id("inspector_id", &request.inspector_id)?;
             Some(request.inspector_id.clone())
         };
-        let key = RequestKey::new(&caller, "CreateInspector", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -238,6 +240,8 @@ impl InspectorService for Api {
     ) -> Result<Response<Inspector>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "UpdateInspector", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let patch = request
             .inspector
             .clone()
@@ -246,7 +250,6 @@ impl InspectorService for Api {
             .into_iter()
             .collect();
         let input = InspectorInput::parse(&patch, &fields)?;
-        let key = RequestKey::new(&caller, "UpdateInspector", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {

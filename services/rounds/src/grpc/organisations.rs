@@ -1,5 +1,6 @@
 //! OrganisationService: the directory of units.
 
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
@@ -44,8 +45,9 @@ impl OrganisationService for Api {
     ) -> Result<Response<Organisation>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        let new = NewOrganisation::parse(request.organisation.as_ref(), &request.organisation_id)?;
         let key = RequestKey::new(&caller, "CreateOrganisation", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
+        let new = NewOrganisation::parse(request.organisation.as_ref(), &request.organisation_id)?;
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -242,6 +244,8 @@ impl OrganisationService for Api {
     ) -> Result<Response<Organisation>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "UpdateOrganisation", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let patch = request
             .organisation
             .clone()
@@ -258,7 +262,6 @@ impl OrganisationService for Api {
         if fields.contains("code") {
             names::validate_text("organisation.code", &patch.code, false, domain::MAX_CODE)?;
         }
-        let key = RequestKey::new(&caller, "UpdateOrganisation", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {

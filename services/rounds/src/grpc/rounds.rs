@@ -1,6 +1,7 @@
 //! RoundService: planning rounds and moving them through their states.
 
 use chrono::Datelike;
+use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::PageRequest;
@@ -96,8 +97,9 @@ impl RoundService for Api {
     ) -> Result<Response<Round>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        let new = NewRound::parse(request.round.as_ref(), &request.round_id)?;
         let key = RequestKey::new(&caller, "CreateRound", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
+        let new = NewRound::parse(request.round.as_ref(), &request.round_id)?;
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -251,6 +253,8 @@ impl RoundService for Api {
     ) -> Result<Response<Round>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
+        let key = RequestKey::new(&caller, "UpdateRound", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let patch = request
             .round
             .clone()
@@ -291,7 +295,6 @@ impl RoundService for Api {
         } else {
             None
         };
-        let key = RequestKey::new(&caller, "UpdateRound", &request.request_id, &request)?;
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -360,6 +363,7 @@ impl RoundService for Api {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "StartRound", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let ctx = context(&caller, &request.request_id);
         let round = mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -385,6 +389,7 @@ impl RoundService for Api {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "CloseRound", &request.request_id, &request)?;
+        replay_first!(&self.db, key);
         let ctx = context(&caller, &request.request_id);
         let round = mutate(&self.db, key, |txn| {
             Box::pin(async move {

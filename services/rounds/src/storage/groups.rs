@@ -106,6 +106,31 @@ pub async fn members_of(
         .await?)
 }
 
+/// The token subjects of a group's members (those whose inspector record
+/// names one), in one query.
+pub async fn member_subjects(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    group_id: &str,
+) -> ApiResult<Vec<String>> {
+    use super::inspectors;
+    let members = sea_orm::sea_query::Query::select()
+        .column(member::Column::InspectorId)
+        .from(member::Entity)
+        .and_where(member::Column::RoundId.eq(round_id))
+        .and_where(member::Column::GroupId.eq(group_id))
+        .to_owned();
+    Ok(inspectors::Entity::find()
+        .select_only()
+        .column(inspectors::Column::Subject)
+        .filter(inspectors::Column::Id.in_subquery(members))
+        .filter(inspectors::Column::Subject.ne(""))
+        .order_by_asc(inspectors::Column::Subject)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
 /// Which of these people are already staffed somewhere in the round.
 pub async fn staffed_in_round(
     conn: &impl ConnectionTrait,

@@ -182,3 +182,25 @@ pub async fn counties_on(
         .map(|o| o.id)
         .collect())
 }
+
+/// The level a body of a level serves, read from this service's own
+/// directory (the other services ask it over gRPC, `RemoteLevels`).
+pub struct LocalLevels(pub fiveledger_platform::storage::Db);
+
+impl fiveledger_platform::auth::Levels for LocalLevels {
+    fn level_of<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<String, fiveledger_platform::ApiError>> {
+        use fiveledger_platform::auth::{parent_path, serves_level};
+        Box::pin(async move {
+            let id = path.rsplit('/').next().unwrap_or(path);
+            Ok(match find(self.0.reader(), id).await? {
+                Some(org) if org.path == path && serves_level(org.kind()) => {
+                    parent_path(path).to_owned()
+                }
+                _ => path.to_owned(),
+            })
+        })
+    }
+}

@@ -995,7 +995,6 @@ async fn inspect(
                     source: "个别谈话".into(),
                     ..Default::default()
                 }),
-                clue_id: String::new(),
                 request_id: String::new(),
             })
             .await

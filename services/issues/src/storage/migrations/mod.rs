@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_issues;
 mod m20261128_000002_clue_transfers;
+mod m20261201_000003_scope;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(fiveledger_platform::platform_tables::Migration),
             Box::new(m20261128_000001_issues::Migration),
             Box::new(m20261128_000002_clue_transfers::Migration),
+            Box::new(m20261201_000003_scope::Migration),
         ]
     }
 }

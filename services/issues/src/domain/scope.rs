@@ -1,0 +1,285 @@
+//! Who may record, read and name what: the issues service's scope rules,
+//! pure, over organisation paths. The list queries say the same in SQL
+//! (`storage::problems::visible`, `storage::clues::visible`).
+//!
+//! - An inspection's problems and clues are recorded by the inspection
+//!   office of the level running its round (or one above it) and by the
+//!   members of its own group.
+//! - Until feedback hands the list over, its problems belong to them alone
+//!   (and to the suite's services); from feedback on, whoever's subtree holds
+//!   the target or a responsible organisation reads them too.
+//! - A clue is seen by the offices and discipline commissions of the level
+//!   running its round and the levels above, and by the body holding it.
+//! - What a problem or clue may name stays inside the running level's
+//!   subtree; a clue goes up only to the commission of the level named as
+//!   managing the cadre. Anything else answers as an unknown organisation.
+
+use fiveledger_platform::ApiError;
+use fiveledger_platform::auth::{Caller, Role, in_subtree, parent_path};
+use fiveledger_proto::rounds::Inspection;
+
+/// Roles that work an inspection's problems and clues before feedback.
+const WORKERS: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup];
+/// Roles that may hold clues at a level.
+pub const CLUE_HOLDERS: &[Role] = &[Role::InspectionOffice, Role::DisciplineCommission];
+
+/// Whether the caller is a member of the inspection's group (the rounds
+/// service tells the suite's services who is).
+pub fn is_member(caller: &Caller, inspection: &Inspection) -> bool {
+    caller.has_role(Role::InspectionGroup)
+        && inspection
+            .group_member_subjects
+            .iter()
+            .any(|s| *s == caller.subject)
+}
+
+/// Whether the caller works at the level running the round (or above it)
+/// in a role that works inspections.
+pub fn works_round(caller: &Caller, round_organisation_path: &str) -> bool {
+    caller.has_any(WORKERS)
+        && !round_organisation_path.is_empty()
+        && caller.can_see(round_organisation_path)
+}
+
+/// Whether the caller may see the inspection at all (else NOT_FOUND).
+pub fn sees_inspection(caller: &Caller, inspection: &Inspection) -> bool {
+    caller.can_see(&inspection.target_path)
+        || (!inspection.round_organisation_path.is_empty()
+            && caller.can_see(&inspection.round_organisation_path))
+        || is_member(caller, inspection)
+}
+
+/// May the caller record problems and clues on the inspection? The office
+/// of the running level (or above) and the members of its group may;
+/// anyone else who sees it is told which rule refuses.
+pub fn may_record(caller: &Caller, inspection: &Inspection) -> Result<(), ApiError> {
+    let office = caller.has_role(Role::InspectionOffice)
+        && caller.can_see(&inspection.round_organisation_path);
+    if office || is_member(caller, inspection) {
+        return Ok(());
+    }
+    if caller.has_role(Role::InspectionOffice) {
+        return Err(ApiError::denied(
+            "ROUND_OUT_OF_SCOPE",
+            format!(
+                "{} belongs to a round run by {}: only that level's inspection office (or one above it) records its problems",
+                inspection.name, inspection.round_organisation_path
+            ),
+        ));
+    }
+    Err(ApiError::denied(
+        "NOT_GROUP_MEMBER",
+        format!(
+            "only the members of the group assigned to {} record its problems",
+            inspection.name
+        ),
+    ))
+}
+
+/// What a read of a problem needs to know of its list.
+#[derive(Debug, Clone, Copy)]
+pub struct ListFacts<'a> {
+    pub round_organisation_path: &'a str,
+    /// Feedback was given: the list is handed over.
+    pub handed_over: bool,
+}
+
+/// Whether the caller may read a problem whose target and responsible
+/// organisations are `paths`, on a list with `list`'s facts; `member`: the
+/// caller is known to be a member of the inspection's group.
+pub fn sees_problem(caller: &Caller, paths: &[&str], list: ListFacts<'_>, member: bool) -> bool {
+    if caller.has_role(Role::Service)
+        || member
+        || works_round(caller, list.round_organisation_path)
+    {
+        return true;
+    }
+    list.handed_over && paths.iter().any(|p| !p.is_empty() && caller.can_see(p))
+}
+
+/// Whether the caller holds the clue: it acts for the receiving body of the
+/// current transfer (that body itself, or a unit under it).
+pub use super::clue::is_receiving_body as holds_clue;
+
+/// Whether the caller may see a clue held by `receiving_body_path` of a
+/// round run by `round_organisation_path`.
+pub fn sees_clue(caller: &Caller, receiving_body_path: &str, round_organisation_path: &str) -> bool {
+    if caller.has_role(Role::Service) {
+        return true;
+    }
+    caller.has_any(CLUE_HOLDERS)
+        && (holds_clue(caller, receiving_body_path) || caller.can_see(round_organisation_path))
+}
+
+/// Where a reference of a problem or clue may point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach<'a> {
+    /// Within this subtree (the target's, or the running level's).
+    Within(&'a str),
+    /// Within the running level's subtree, or exactly the discipline
+    /// commission of the level managing the cadre (a clue going up).
+    WithinOrUpTo {
+        running: &'a str,
+        managing_level: &'a str,
+    },
+}
+
+impl Reach<'_> {
+    /// Whether an organisation at `path` (of `commission`: whether it is a
+    /// discipline commission) is within reach. Outside reach it must answer
+    /// exactly as an organisation nobody knows.
+    pub fn allows(self, path: &str, commission: bool) -> bool {
+        match self {
+            Reach::Within(root) => !root.is_empty() && in_subtree(path, root),
+            Reach::WithinOrUpTo {
+                running,
+                managing_level,
+            } => {
+                (!running.is_empty() && in_subtree(path, running))
+                    || (commission
+                        && !managing_level.is_empty()
+                        && parent_path(path) == managing_level)
+            }
+        }
+    }
+}
+
+/// The answer for an organisation a request may not name: exactly the one
+/// for a name the directory does not know.
+pub fn unknown_organisation(field: &str, name: &str) -> ApiError {
+    ApiError::invalid(
+        field,
+        "UNKNOWN_ORGANISATION",
+        format!("{name} is not in the organisation directory"),
+    )
+}
+
+/// A managing level named for a clue must lie above the running level.
+pub fn check_managing_level(
+    field: &str,
+    managing_level_path: &str,
+    running: &str,
+) -> Result<(), ApiError> {
+    if managing_level_path != running && in_subtree(running, managing_level_path) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "NOT_ABOVE_THE_RUNNING_LEVEL",
+            format!(
+                "{field} names a level above the one running the round ({running}); a cadre managed at the running level or below needs none"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(org: &str, scope: &str, roles: &[Role]) -> Caller {
+        Caller {
+            scope_path: scope.into(),
+            ..Caller::new("u", org, roles)
+        }
+    }
+
+    fn inspection(round_org: &str, target: &str, members: &[&str]) -> Inspection {
+        Inspection {
+            name: "rounds/r/inspections/i".into(),
+            round_organisation_path: round_org.into(),
+            target_path: target.into(),
+            group_member_subjects: members.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_running_office_and_the_own_group_record() {
+        let city_round = inspection("gx/nn", "gx/nn/xn", &["u"]);
+        let city_office = caller("gx/nn/nn-office", "gx/nn", &[Role::InspectionOffice]);
+        assert!(may_record(&city_office, &city_round).is_ok());
+        // A county office sees its county's target but does not run the round.
+        let county_office = caller("gx/nn/xn", "gx/nn/xn", &[Role::InspectionOffice]);
+        assert_eq!(
+            may_record(&county_office, &city_round).unwrap_err().reason(),
+            "ROUND_OUT_OF_SCOPE"
+        );
+        let member = caller("gx/nn/xn", "gx/nn/xn", &[Role::InspectionGroup]);
+        assert!(may_record(&member, &city_round).is_ok());
+        let stranger = Caller {
+            subject: "other".into(),
+            ..member.clone()
+        };
+        assert_eq!(
+            may_record(&stranger, &city_round).unwrap_err().reason(),
+            "NOT_GROUP_MEMBER"
+        );
+    }
+
+    #[test]
+    fn a_list_belongs_to_its_workers_until_feedback() {
+        let draft = ListFacts {
+            round_organisation_path: "gx/nn",
+            handed_over: false,
+        };
+        let handed = ListFacts {
+            handed_over: true,
+            ..draft
+        };
+        let paths = ["gx/nn/xn", "gx/nn/xn", "gx/nn/nn-jw", ""];
+        let unit = caller("gx/nn/xn", "gx/nn/xn", &[Role::InspectedUnit]);
+        assert!(!sees_problem(&unit, &paths, draft, false));
+        assert!(sees_problem(&unit, &paths, handed, false));
+        let county_office = caller("gx/nn/xn", "gx/nn/xn", &[Role::InspectionOffice]);
+        assert!(!sees_problem(&county_office, &paths, draft, false));
+        let city_group = caller("gx/nn/nn-office", "gx/nn", &[Role::InspectionGroup]);
+        assert!(sees_problem(&city_group, &paths, draft, false));
+        let viewer = caller("gx/nn", "gx/nn", &[Role::Viewer]);
+        assert!(!sees_problem(&viewer, &paths, draft, false));
+        assert!(sees_problem(&viewer, &paths, handed, false));
+        let other_county = caller("gx/nn/qx", "gx/nn/qx", &[Role::InspectedUnit]);
+        assert!(!sees_problem(&other_county, &paths, handed, false));
+    }
+
+    #[test]
+    fn clues_are_seen_by_their_holder_and_the_running_levels_never_below() {
+        let jw = "gx/nn/nn-jw";
+        let city_commission = caller(jw, "gx/nn", &[Role::DisciplineCommission]);
+        assert!(sees_clue(&city_commission, jw, "gx/nn"));
+        assert!(holds_clue(&city_commission, jw));
+        // A county office never sees a city round's clue about its cadres.
+        let county_office = caller("gx/nn/xn/xn-office", "gx/nn/xn", &[Role::InspectionOffice]);
+        assert!(!sees_clue(&county_office, jw, "gx/nn"));
+        // The region sees below; the county's commission once it holds it.
+        let region = caller("gx/gx-jw", "gx", &[Role::DisciplineCommission]);
+        assert!(sees_clue(&region, jw, "gx/nn"));
+        assert!(!holds_clue(&region, jw));
+        let county_jw = caller("gx/nn/xn/xn-jw", "gx/nn/xn", &[Role::DisciplineCommission]);
+        assert!(!sees_clue(&county_jw, jw, "gx/nn"));
+        assert!(sees_clue(&county_jw, "gx/nn/xn/xn-jw", "gx/nn"));
+        // A unit is no clue holder even inside the running level.
+        let unit = caller("gx/nn", "gx/nn", &[Role::InspectedUnit]);
+        assert!(!sees_clue(&unit, jw, "gx/nn"));
+    }
+
+    #[test]
+    fn references_stay_inside_their_reach() {
+        let target = Reach::Within("gx/nn/xn");
+        assert!(target.allows("gx/nn/xn/t1", false));
+        assert!(!target.allows("gx/nn/qx", false));
+        let running = Reach::Within("gx/nn/xn");
+        assert!(!running.allows("gx/nn/nn-jw", true), "never up by accident");
+        let up = Reach::WithinOrUpTo {
+            running: "gx/nn/xn",
+            managing_level: "gx/nn",
+        };
+        assert!(up.allows("gx/nn/nn-jw", true), "up to the managing level's commission");
+        assert!(!up.allows("gx/nn/nn-zzb", false), "only its commission");
+        assert!(!up.allows("gx/gx-jw", true), "not past it");
+        assert!(up.allows("gx/nn/xn/xn-jw", true));
+        assert!(check_managing_level("clue.subject_managed_by", "gx/nn", "gx/nn/xn").is_ok());
+        assert!(check_managing_level("f", "gx/nn/xn", "gx/nn/xn").is_err());
+        assert!(check_managing_level("f", "gx/nn/xn/t1", "gx/nn/xn").is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! Consumer of the rounds service's `FeedbackGiven` (反馈交账): the list is
+//! handed to the inspected unit, and from then on its problems are read by
+//! whoever the list concerns, not only by those who worked the inspection.
+
+use fiveledger_platform::consumer::EventHandler;
+use fiveledger_platform::time::from_date;
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::FeedbackGiven;
+use fiveledger_proto::types::Event;
+use futures::future::BoxFuture;
+use prost::Message;
+use sea_orm::DatabaseTransaction;
+
+use crate::storage::problem_lists;
+
+pub struct OnFeedbackGiven;
+
+impl EventHandler for OnFeedbackGiven {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> BoxFuture<'t, ApiResult<()>> {
+        Box::pin(async move {
+            let Some(any) = &event.payload else {
+                return Ok(());
+            };
+            let given = FeedbackGiven::decode(any.value.as_slice()).map_err(ApiError::internal)?;
+            let Some(inspection) = given.inspection else {
+                tracing::warn!(cursor = %event.cursor, "FeedbackGiven without an inspection");
+                return Ok(());
+            };
+            // Without a readable feedback date the event's own day stands in.
+            let date = inspection
+                .feedback_date
+                .as_ref()
+                .and_then(|d| from_date("feedback_date", d).ok())
+                .or_else(|| {
+                    event
+                        .create_time
+                        .as_ref()
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                        .map(|t| t.date_naive())
+                })
+                .unwrap_or_else(|| chrono::Utc::now().date_naive());
+            problem_lists::hand_over(txn, &inspection, date).await
+        })
+    }
+}
