@@ -494,22 +494,30 @@ async fn a_clue_is_transferred_acknowledged_disposed_and_its_result_returned() {
     assert_eq!(transferred.len(), 1);
     assert_eq!(transferred[0].subject, clue.name);
 
-    // Who sees the clue but is not the receiving body may not sign for it:
-    // the county's discipline commission (by target) and the city office
-    // above the receiving body.
+    // A level below the one running the round never sees its clue, not
+    // even about its own cadres: the county's discipline commission gets
+    // NOT_FOUND, as for a clue that does not exist.
     let county_jw = testing::token(
         "xn-jw",
         "guangxi/nanning/xingning",
         &[Role::DisciplineCommission],
     );
-    for token in [county_jw, office()] {
-        get(&app, &token, &clue.name).await.expect("sees it");
-        let err = acknowledge(&app, &token, &clue.name)
-            .await
-            .expect_err("not the receiving body");
-        assert_eq!(err.code(), Code::PermissionDenied);
-        assert_eq!(reason(&err), "PERMISSION_DENIED");
-    }
+    let err = get(&app, &county_jw, &clue.name)
+        .await
+        .expect_err("below the running level");
+    assert_eq!(err.code(), Code::NotFound);
+    let err = acknowledge(&app, &county_jw, &clue.name)
+        .await
+        .expect_err("below the running level");
+    assert_eq!(err.code(), Code::NotFound);
+    // The city office (the running level) sees it but is not the receiving
+    // body: it may not sign for it.
+    get(&app, &office(), &clue.name).await.expect("sees it");
+    let err = acknowledge(&app, &office(), &clue.name)
+        .await
+        .expect_err("not the receiving body");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(reason(&err), "PERMISSION_DENIED");
     // Elsewhere it does not exist; without the role the gate refuses.
     let elsewhere = testing::token("jw2", "guangxi/liuzhou", &[Role::DisciplineCommission]);
     let err = acknowledge(&app, &elsewhere, &clue.name)
@@ -702,10 +710,30 @@ async fn a_clue_transferred_on_gets_a_new_clock_and_disposal_signs_for_it() {
     let now = get(&app, &office(), &clue.name).await.expect("get");
     assert!(!now.transfers[0].overdue && !now.transfers[1].overdue);
 
-    // The earlier body no longer holds it; the new one disposes of it,
-    // signing for the transfer on the disposal's date.
-    let err = get(&app, &jw, &clue.name).await.expect_err("handed on");
-    assert_eq!(err.code(), Code::NotFound);
+    // The earlier body still sees it (it serves the level running the
+    // round) but no longer holds it: it may not dispose of it. The new one
+    // disposes of it, signing for the transfer on the disposal's date.
+    get(&app, &jw, &clue.name)
+        .await
+        .expect("the running level sees it");
+    let err = app
+        .clues()
+        .dispose_clue(authed(
+            &jw,
+            DisposeClueRequest {
+                name: clue.name.clone(),
+                disposal: Some(ClueDisposal {
+                    method: DisposalMethod::TalkOrLetter as i32,
+                    date: proto_day(day(3, 8)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("handed on");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(reason(&err), "NOT_THE_HOLDER");
     let county_jw = testing::token(
         "xn-jw-1",
         "guangxi/nanning/xingning/xingning-jw",
@@ -823,7 +851,7 @@ async fn existing_clues_get_their_registration_as_first_transfer() {
         active.round_organisation_path = sea_orm::ActiveValue::NotSet;
         active.subject_managed_by = sea_orm::ActiveValue::NotSet;
         active.subject_managed_by_path = sea_orm::ActiveValue::NotSet;
-        clues::Entity::insert(active)
+        <clues::Entity as sea_orm::EntityTrait>::insert(active)
             .exec_without_returning(db.writer())
             .await
             .expect("insert");

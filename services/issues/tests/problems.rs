@@ -709,9 +709,21 @@ async fn responsibility_lists_are_queried_by_holder_and_scoped() {
     sev.severity = ProblemSeverity::Severe as i32;
     app.create(sev).await.expect("create");
 
+    // Until feedback the list belongs to the office and the group: the
+    // supervising body does not see its problems yet.
+    let jw = discipline();
+    assert!(
+        app.list_all(
+            &jw,
+            "responsible = \"organisations/nanning-jw\" AND responsibility = 3",
+            10
+        )
+        .await
+        .is_empty()
+    );
+    app.hand_over(INSPECTION).await;
     // The discipline commission sees the problems it supervises, though the
     // targets lie outside its own subtree, page by page.
-    let jw = discipline();
     let supervised = app
         .list_all(
             &jw,
@@ -1011,6 +1023,7 @@ async fn the_leader_in_charge_list_leaves_out_problems_without_one() {
     unled.responsibilities.as_mut().expect("r").leader_in_charge = String::new();
     let unled = app.create(unled).await.expect("create");
     let unit = testing::token("unit", "guangxi/nanning/xingning", &[Role::InspectedUnit]);
+    app.hand_over(INSPECTION).await;
     let names = |ps: Vec<Problem>| {
         let mut n: Vec<String> = ps.into_iter().map(|p| p.name).collect();
         n.sort();

@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::*;
 use fiveledger_platform::testing::authed;
 use fiveledger_proto::ledgers::*;
+use fiveledger_proto::rounds::Inspection;
 use tonic::Code;
 
 #[tokio::test]
@@ -83,6 +84,39 @@ async fn each_caller_sees_its_own_entries_and_lists_page_by_key() {
         .await;
     app.wait_for("", 6).await;
 
+    // Until feedback the entries belong to the office (and groups) of the
+    // level running the round: units and supervising bodies see nothing.
+    assert_eq!(app.list(&office(), "").await.len(), 6);
+    for token in [unit(), other_unit(), commission()] {
+        assert_eq!(app.list(&token, "").await.len(), 0, "before hand-over");
+    }
+    assert_eq!(
+        app.list(&office(), "due_date < \"2030-01-01\"").await.len(),
+        0,
+        "nothing is due before hand-over"
+    );
+    let draft = app.list(&office(), "").await[0].name.clone();
+    let err = app
+        .ledger()
+        .get_entry(authed(&unit(), GetEntryRequest { name: draft }))
+        .await
+        .expect_err("not yet handed over");
+    assert_eq!(err.code(), Code::NotFound);
+    for (name, county) in [
+        (INSPECTION, "xingning"),
+        ("rounds/r9/inspections/qingxiu", "qingxiu"),
+    ] {
+        app.upstream
+            .feedback(&Inspection {
+                name: name.into(),
+                target_path: format!("guangxi/nanning/{county}"),
+                feedback_date: Some(date(2026, 6, 1)),
+                ..Default::default()
+            })
+            .await;
+    }
+    app.wait_for("state = ENTRY_STATE_HANDED_OVER", 6).await;
+
     assert_eq!(app.list(&unit(), "").await.len(), 5);
     assert_eq!(app.list(&other_unit(), "").await.len(), 1);
     assert_eq!(app.list(&office(), "").await.len(), 6);
@@ -105,11 +139,6 @@ async fn each_caller_sees_its_own_entries_and_lists_page_by_key() {
         .await
         .len(),
         6
-    );
-    assert_eq!(
-        app.list(&office(), "due_date < \"2030-01-01\"").await.len(),
-        0,
-        "nothing is due before hand-over"
     );
 
     // Another unit's entry is NOT_FOUND, never shown.

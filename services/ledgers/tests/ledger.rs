@@ -130,14 +130,30 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     assert_eq!(first.prev_hash, "");
     assert_eq!(first.hash.len(), 64);
 
-    // Nothing may happen before the hand-over.
-    let status = refused(
+    // Nothing may happen before the hand-over: the unit does not even see
+    // the entry yet, and the office is told the state.
+    refused(
         &app,
         &name,
         ledger.acknowledge_hand_over(authed(
             &unit(),
             AcknowledgeHandOverRequest {
                 name: name.clone(),
+                ..Default::default()
+            },
+        )),
+        Code::NotFound,
+        "NOT_FOUND",
+    )
+    .await;
+    let status = refused(
+        &app,
+        &name,
+        ledger.approve_plan(authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version: 1,
                 ..Default::default()
             },
         )),
@@ -489,7 +505,7 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
     // cannot verify it themselves.
     let both = testing::token(
         "zhang-both",
-        "guangxi/nanning/xingning",
+        "guangxi/nanning",
         &[
             fiveledger_platform::auth::Role::InspectedUnit,
             fiveledger_platform::auth::Role::InspectionOffice,
@@ -1166,17 +1182,19 @@ async fn every_step_out_of_its_state_is_refused_naming_the_state() {
             }
         }
     };
-    check(
-        EntryState::Open,
-        vec![
-            PostProgress,
-            RejectPlan,
-            ApproveWriteOff,
-            RejectWriteOff,
-            Reopen,
-        ],
-    )
-    .await;
+    check(EntryState::Open, vec![RejectPlan, Reopen]).await;
+    // Before hand-over the unit and the supervising body do not see the
+    // entry at all.
+    for step in [PostProgress, ApproveWriteOff, RejectWriteOff] {
+        refused(
+            &app,
+            &name,
+            take(&app, &name, step),
+            Code::NotFound,
+            "NOT_FOUND",
+        )
+        .await;
+    }
 
     let inspection = app.upstream.data.lock().expect("lock").inspections[INSPECTION].clone();
     app.upstream.feedback(&inspection).await;
@@ -1335,7 +1353,7 @@ async fn a_step_without_request_id_or_traceparent_is_signed_by_the_server() {
     let name = app.wait_for("", 1).await[0].name.clone();
     for _ in 0..2 {
         let request = authed(
-            &commission(),
+            &office(),
             PostSupervisionRequest {
                 name: name.clone(),
                 remarks: "抽查".into(),
@@ -1356,14 +1374,14 @@ async fn a_step_without_request_id_or_traceparent_is_signed_by_the_server() {
         assert!(p.request_id.starts_with("server:"), "{p:?}");
         assert!(p.request_id.len() > "server:".len(), "{p:?}");
         assert!(is_traceparent(&p.traceparent), "{p:?}");
-        assert_eq!(p.actor, "jw-wang");
+        assert_eq!(p.actor, "office-nn");
     }
     assert_ne!(steps[0].request_id, steps[1].request_id);
     assert_ne!(steps[0].traceparent, steps[1].traceparent);
     // The client's own request id is kept as given.
     ledger
         .post_supervision(authed(
-            &commission(),
+            &office(),
             PostSupervisionRequest {
                 name: name.clone(),
                 remarks: "复查".into(),

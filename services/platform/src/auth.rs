@@ -146,7 +146,12 @@ impl Caller {
     pub fn key(&self) -> String {
         let mut roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
         roles.sort_unstable();
-        format!("{}\u{1f}{}\u{1f}{}", self.subject, self.org_path, roles.join(","))
+        format!(
+            "{}\u{1f}{}\u{1f}{}",
+            self.subject,
+            self.org_path,
+            roles.join(",")
+        )
     }
 
     /// The actor recorded on postings and events.
@@ -233,7 +238,9 @@ impl Hs256 {
     ) -> anyhow::Result<Self> {
         let max = chrono::Duration::seconds(settings.max_lifetime_seconds);
         if !settings.secret.is_empty() {
-            return Ok(Self::new(settings.secret.as_bytes(), &settings.issuer)?.with_max_lifetime(max));
+            return Ok(
+                Self::new(settings.secret.as_bytes(), &settings.issuer)?.with_max_lifetime(max)
+            );
         }
         let file = match (&settings.secret_file, create_in) {
             (Some(file), _) => file.clone(),
@@ -350,9 +357,13 @@ impl TokenVerifier for Hs256 {
         validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(invalid_token)?;
-        check_claims(data.claims, chrono::Utc::now().timestamp(), self.max_lifetime)
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map_err(invalid_token)?;
+        check_claims(
+            data.claims,
+            chrono::Utc::now().timestamp(),
+            self.max_lifetime,
+        )
     }
 }
 
@@ -380,7 +391,9 @@ pub fn serves_level(kind: fiveledger_proto::rounds::OrganisationKind) -> bool {
 
 /// The level a body at `path` serves: its parent.
 pub fn parent_path(path: &str) -> &str {
-    path.rsplit_once('/').map(|(parent, _)| parent).unwrap_or("")
+    path.rsplit_once('/')
+        .map(|(parent, _)| parent)
+        .unwrap_or("")
 }
 
 /// Roles a body of a level holds when it acts for that level; an inspected
@@ -396,11 +409,7 @@ const LEVEL_ROLES: &[Role] = &[
 impl Caller {
     /// Whether the caller's scope depends on what its organisation is.
     fn needs_level(&self) -> bool {
-        !self.org_path.is_empty()
-            && self
-                .roles
-                .iter()
-                .any(|r| LEVEL_ROLES.contains(r))
+        !self.org_path.is_empty() && self.roles.iter().any(|r| LEVEL_ROLES.contains(r))
     }
 }
 
@@ -693,7 +702,10 @@ mod tests {
         let reason = |c: &Claims| verify(c).expect_err("refused").to_string();
 
         let ok = verify(&claims(Some("gx/nn"))).expect("a scoped token");
-        assert_eq!((ok.org_path.as_str(), ok.scope_path.as_str()), ("gx/nn", "gx/nn"));
+        assert_eq!(
+            (ok.org_path.as_str(), ok.scope_path.as_str()),
+            ("gx/nn", "gx/nn")
+        );
         // The whole tree only when written out.
         assert_eq!(verify(&claims(Some(ROOT_ORG))).expect("root").org_path, "");
         assert!(reason(&claims(None)).contains("`org` is missing"));
@@ -705,7 +717,11 @@ mod tests {
             nbf: Some(now + 3600),
             ..claims(Some("gx"))
         };
-        assert!(reason(&not_yet).contains("ImmatureSignature"), "{}", reason(&not_yet));
+        assert!(
+            reason(&not_yet).contains("ImmatureSignature"),
+            "{}",
+            reason(&not_yet)
+        );
         let from_the_future = Claims {
             iat: now + 3600,
             exp: now + 7200,

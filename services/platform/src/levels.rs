@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use fiveledger_proto::rounds::GetOrganisationRequest;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
+use futures::future::BoxFuture;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 

@@ -89,7 +89,9 @@ async fn main() -> anyhow::Result<()> {
 /// The organisation a minted token names: scoped roles must say which
 /// (failing closed: a forgotten `--org` must not mean the whole tree).
 fn token_org(org: Option<&str>, roles: &[Role]) -> anyhow::Result<String> {
-    let unscoped = roles.iter().all(|r| matches!(r, Role::Admin | Role::Service));
+    let unscoped = roles
+        .iter()
+        .all(|r| matches!(r, Role::Admin | Role::Service));
     match org.map(str::trim) {
         Some(fiveledger_platform::auth::ROOT_ORG) => Ok(String::new()),
         Some(path) if !path.is_empty() => {
@@ -99,7 +101,11 @@ fn token_org(org: Option<&str>, roles: &[Role]) -> anyhow::Result<String> {
         _ if unscoped => Ok(String::new()),
         _ => anyhow::bail!(
             "--org is required for the roles {}: name the caller's organisation path (e.g. guangxi/nanning), or `/` for the whole tree",
-            roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

@@ -20,6 +20,9 @@ use fiveledger_proto::rounds::Inspection;
 
 /// Roles that work an inspection's problems and clues before feedback.
 const WORKERS: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup];
+/// Roles that read handed-over problems by their target's place in the
+/// tree (others read those of the organisations they are or hold).
+pub const BY_TARGET: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup, Role::Viewer];
 /// Roles that may hold clues at a level.
 pub const CLUE_HOLDERS: &[Role] = &[Role::InspectionOffice, Role::DisciplineCommission];
 
@@ -84,17 +87,18 @@ pub struct ListFacts<'a> {
     pub handed_over: bool,
 }
 
-/// Whether the caller may read a problem whose target and responsible
-/// organisations are `paths`, on a list with `list`'s facts; `member`: the
-/// caller is known to be a member of the inspection's group.
+/// Whether the caller may read a problem whose target comes first in
+/// `paths`, followed by its responsible organisations, on a list with
+/// `list`'s facts; `member`: the caller is known to be a member of the
+/// inspection's group.
 pub fn sees_problem(caller: &Caller, paths: &[&str], list: ListFacts<'_>, member: bool) -> bool {
-    if caller.has_role(Role::Service)
-        || member
-        || works_round(caller, list.round_organisation_path)
+    if caller.has_role(Role::Service) || member || works_round(caller, list.round_organisation_path)
     {
         return true;
     }
-    list.handed_over && paths.iter().any(|p| !p.is_empty() && caller.can_see(p))
+    let by_target =
+        caller.has_any(BY_TARGET) && paths.first().is_some_and(|target| caller.can_see(target));
+    list.handed_over && (by_target || paths.iter().any(|p| !p.is_empty() && caller.is_or_holds(p)))
 }
 
 /// Whether the caller holds the clue: it acts for the receiving body of the
@@ -103,7 +107,11 @@ pub use super::clue::is_receiving_body as holds_clue;
 
 /// Whether the caller may see a clue held by `receiving_body_path` of a
 /// round run by `round_organisation_path`.
-pub fn sees_clue(caller: &Caller, receiving_body_path: &str, round_organisation_path: &str) -> bool {
+pub fn sees_clue(
+    caller: &Caller,
+    receiving_body_path: &str,
+    round_organisation_path: &str,
+) -> bool {
     if caller.has_role(Role::Service) {
         return true;
     }
@@ -202,7 +210,9 @@ mod tests {
         // A county office sees its county's target but does not run the round.
         let county_office = caller("gx/nn/xn", "gx/nn/xn", &[Role::InspectionOffice]);
         assert_eq!(
-            may_record(&county_office, &city_round).unwrap_err().reason(),
+            may_record(&county_office, &city_round)
+                .unwrap_err()
+                .reason(),
             "ROUND_OUT_OF_SCOPE"
         );
         let member = caller("gx/nn/xn", "gx/nn/xn", &[Role::InspectionGroup]);
@@ -274,7 +284,10 @@ mod tests {
             running: "gx/nn/xn",
             managing_level: "gx/nn",
         };
-        assert!(up.allows("gx/nn/nn-jw", true), "up to the managing level's commission");
+        assert!(
+            up.allows("gx/nn/nn-jw", true),
+            "up to the managing level's commission"
+        );
         assert!(!up.allows("gx/nn/nn-zzb", false), "only its commission");
         assert!(!up.allows("gx/gx-jw", true), "not past it");
         assert!(up.allows("gx/nn/xn/xn-jw", true));

@@ -1,11 +1,11 @@
 //! CategoryService: the catalogue of categories and its routing rules.
 
-use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask};
 use fiveledger_platform::auth::{Caller, Role};
+use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::category_service_server::CategoryService;

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
@@ -12,6 +11,7 @@ use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::Period;
 use fiveledger_platform::{ApiError, ApiResult};
@@ -23,8 +23,8 @@ use tonic::{Request, Response, Status};
 
 use super::{Api, CLUE_HOLDERS, context};
 use crate::domain::clue::{self as domain, COLLECTION, NewClue};
-use crate::domain::scope::{self, Reach, unknown_organisation};
 use crate::domain::problem::{ORGANISATIONS, parse_inspection, round_of};
+use crate::domain::scope::{self, Reach, unknown_organisation};
 use crate::storage::clue_transfers as transfers;
 use crate::storage::clues::{self as store, ListQuery};
 
@@ -216,7 +216,11 @@ impl ClueService for Api {
         }
         let running = inspection.round_organisation_path.as_str();
         let (receiving, managing) = self
-            .clue_destination(running, new.receiving_body.as_deref(), new.subject_managed_by.as_deref())
+            .clue_destination(
+                running,
+                new.receiving_body.as_deref(),
+                new.subject_managed_by.as_deref(),
+            )
             .await?;
         let ctx = context(&caller, &request.request_id);
         let actor = caller.actor();

@@ -3,13 +3,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::outbox;
+use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::is_unique_violation;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::problem_service_server::ProblemService;
@@ -115,7 +115,10 @@ impl Resolved {
         let org = self.organisations.get(name).ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("{name} missing from the directory answer"))
         })?;
-        if !reach.allows(&org.path, org.kind() == OrganisationKind::DisciplineCommission) {
+        if !reach.allows(
+            &org.path,
+            org.kind() == OrganisationKind::DisciplineCommission,
+        ) {
             return Err(unknown_organisation(&field, name));
         }
         if !allowed(org.kind()) {
@@ -231,10 +234,13 @@ impl Api {
             return Err(ApiError::not_found(name));
         };
         let list = problem_lists::find(self.db.reader(), &problem.inspection).await?;
-        let facts = list.as_ref().map(problem_lists::Model::facts).unwrap_or(scope::ListFacts {
-            round_organisation_path: "",
-            handed_over: false,
-        });
+        let facts = list
+            .as_ref()
+            .map(problem_lists::Model::facts)
+            .unwrap_or(scope::ListFacts {
+                round_organisation_path: "",
+                handed_over: false,
+            });
         if problem.visible_to(caller, facts, false)
             || (self.is_member(caller, &problem.inspection).await?
                 && problem.visible_to(caller, facts, true))
@@ -282,7 +288,9 @@ impl ProblemService for Api {
         request: Request<GetProblemRequest>,
     ) -> Result<Response<Problem>, Status> {
         let caller = Caller::of(&request)?;
-        let p = self.visible(&caller, "name", &request.get_ref().name).await?;
+        let p = self
+            .visible(&caller, "name", &request.get_ref().name)
+            .await?;
         Ok(Response::new(p.to_proto()))
     }
 
@@ -300,6 +308,8 @@ impl ProblemService for Api {
         let (order, desc) = parse_order_by(&request.order_by, &["name", "create_time"])?;
         let mut query = ListQuery {
             scope: caller.scope_path.clone(),
+            own: caller.org_path.clone(),
+            by_target: caller.has_any(scope::BY_TARGET),
             works_rounds: caller.has_any(&[Role::InspectionOffice, Role::InspectionGroup]),
             everything: caller.has_role(Role::Service),
             order: if order == "name" {

@@ -1,8 +1,8 @@
 //! The `clues` table and its queries.
 
 use fiveledger_platform::ApiResult;
-use fiveledger_platform::auth::{Caller, Role, parent_path};
 use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::auth::{Caller, Role, parent_path};
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_proto::issues::{
@@ -29,12 +29,10 @@ pub fn visible(caller: &Caller) -> Condition {
         // The receiving body is the caller's organisation or one above it.
         Condition::all().add(Column::ReceivingBodyPath.is_in(with_ancestors(&caller.org_path)))
     };
-    Condition::any()
-        .add(holder)
-        .add(within_subtree(
-            Column::RoundOrganisationPath,
-            &caller.scope_path,
-        ))
+    Condition::any().add(holder).add(within_subtree(
+        Column::RoundOrganisationPath,
+        &caller.scope_path,
+    ))
 }
 
 /// `path` and every organisation above it (at most the tree's depth).

@@ -280,8 +280,12 @@ pub enum Order {
 /// How a list of problems is narrowed and ordered.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
-    /// The caller's subtree.
+    /// The caller's subtree (the level a body serves).
     pub scope: String,
+    /// The caller's own organisation (the unit or body it is).
+    pub own: String,
+    /// The caller reads by target within `scope` (else within `own`).
+    pub by_target: bool,
     /// The caller works rounds (an office or group role): it sees the
     /// lists of rounds run within its subtree before feedback too.
     pub works_rounds: bool,
@@ -311,7 +315,10 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
     // Scope, after feedback: the caller sees problems of targets in its
     // subtree and, when it asks for a responsibility list, the problems its
     // own units hold ([`scope::sees_problem`]).
-    let mut scope = Condition::any().add(within_subtree(Column::TargetPath, &q.scope));
+    let mut scope = Condition::any().add(within_subtree(
+        Column::TargetPath,
+        if q.by_target { &q.scope } else { &q.own },
+    ));
     if let Some(responsible) = &q.responsible {
         let lists = match q.responsibility {
             Some(r) => vec![r],
@@ -329,7 +336,7 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
                 held = held.add(Expr::col(Column::LeaderInCharge).ne(""));
             }
             holds = holds.add(held.clone());
-            scope = scope.add(held.add(within_subtree(path, &q.scope)));
+            scope = scope.add(held.add(within_subtree(path, &q.own)));
         }
         select = select.filter(holds);
     }
@@ -343,13 +350,9 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
                     .to_owned(),
             )
         };
-        let mut visible = Condition::any().add(
-            Condition::all()
-                .add(scope)
-                .add(lists(
-                    Condition::all().add(lists::Column::FeedbackDate.is_not_null()),
-                )),
-        );
+        let mut visible = Condition::any().add(Condition::all().add(scope).add(lists(
+            Condition::all().add(lists::Column::FeedbackDate.is_not_null()),
+        )));
         if q.works_rounds {
             visible = visible.add(lists(Condition::all().add(within_subtree(
                 lists::Column::RoundOrganisationPath,

@@ -120,6 +120,18 @@ impl FakeRounds {
         }))
     }
 
+    async fn get_organisation(
+        self,
+        request: Request<rounds::GetOrganisationRequest>,
+    ) -> Result<Response<Organisation>, Status> {
+        authorised(&request)?;
+        let name = &request.get_ref().name;
+        let found = self.organisations.lock().expect("lock").get(name).cloned();
+        found
+            .map(Response::new)
+            .ok_or_else(|| ApiError::not_found(name).into())
+    }
+
     async fn list_organisations(
         self,
         request: Request<rounds::ListOrganisationsRequest>,
@@ -238,6 +250,9 @@ impl<S> tonic::codegen::Service<http::Request<tonic::body::Body>> for FakeGrpc<S
                 }
                 "/fiveledger.rounds.v1.OrganisationService/BatchGetOrganisations" => {
                     unary(request, move |r| fake.batch_get_organisations(r)).await
+                }
+                "/fiveledger.rounds.v1.OrganisationService/GetOrganisation" => {
+                    unary(request, move |r| fake.get_organisation(r)).await
                 }
                 "/fiveledger.rounds.v1.OrganisationService/ListOrganisations" => {
                     unary(request, move |r| fake.list_organisations(r)).await
@@ -386,6 +401,33 @@ impl FakeRounds {
             },
             name,
             &rounds::InspectionReported { inspection },
+        )
+        .await
+        .expect("append");
+        self.db.commit(txn).await.expect("commit");
+    }
+
+    /// Publishes `FeedbackGiven` for the inspection, fed back on 2026-03-01.
+    pub async fn give_feedback(&self, name: &str) {
+        self.set_phase(name, InspectionPhase::Rectifying);
+        let inspection = self.inspections.lock().expect("lock").get(name).cloned();
+        let inspection = inspection.map(|i| Inspection {
+            feedback_date: Some(fiveledger_proto::google::r#type::Date {
+                year: 2026,
+                month: 3,
+                day: 1,
+            }),
+            ..i
+        });
+        let txn = self.db.begin().await.expect("begin");
+        outbox::append(
+            &txn,
+            &EventContext {
+                actor: "office".into(),
+                ..Default::default()
+            },
+            name,
+            &rounds::FeedbackGiven { inspection },
         )
         .await
         .expect("append");
@@ -540,6 +582,19 @@ impl TestApp {
             }
             page_token = page.next_page_token;
         }
+    }
+
+    /// Gives feedback on the inspection and waits until its list is handed
+    /// over (the issues service follows the rounds service's events).
+    pub async fn hand_over(&self, inspection: &str) {
+        self.fake.give_feedback(inspection).await;
+        for _ in 0..200 {
+            if self.list_state(inspection).await.feedback_date.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{inspection} was not handed over");
     }
 
     pub async fn list_state(&self, inspection: &str) -> ProblemList {

@@ -176,8 +176,14 @@ mod tests {
             handed_over: false,
             ..paths
         };
-        assert!(!can_see(&caller("gx/nn/xn", &[Role::InspectedUnit]), &draft));
-        assert!(!can_see(&caller("gx/nn/nn-jw", &[Role::Supervisor]), &draft));
+        assert!(!can_see(
+            &caller("gx/nn/xn", &[Role::InspectedUnit]),
+            &draft
+        ));
+        assert!(!can_see(
+            &caller("gx/nn/nn-jw", &[Role::Supervisor]),
+            &draft
+        ));
         assert!(!can_see(&caller("gx/nn", &[Role::Viewer]), &draft));
         assert!(can_see(&caller("gx/nn", &[Role::InspectionGroup]), &draft));
         // A county office sees its county's handed-over entries of a city

@@ -3,13 +3,13 @@
 
 use chrono::NaiveDate;
 use fiveledger_platform::aip::etag;
-use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, parse_path};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_platform::error::from_upstream;
+use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{from_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
@@ -441,18 +441,11 @@ impl LedgerService for Api {
         let key = RequestKey::new(&caller, "AcknowledgeHandOver", &r.request_id, &r)?;
         replay_first!(&self.db, key);
         let remarks = text("remarks", &r.remarks, false)?;
-        self.step(
-            caller,
-            trace,
-            &r,
-            key,
-            &[Capacity::Unit],
-            move |_, _day| {
-                Ok(Detail::HandOverAcknowledged(AcknowledgementDetail {
-                    remarks,
-                }))
-            },
-        )
+        self.step(caller, trace, &r, key, &[Capacity::Unit], move |_, _day| {
+            Ok(Detail::HandOverAcknowledged(AcknowledgementDetail {
+                remarks,
+            }))
+        })
         .await
     }
 
@@ -560,22 +553,15 @@ impl LedgerService for Api {
         }
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let (measure_id, measure_done) = (r.measure_id.clone(), r.measure_done);
-        self.step(
-            caller,
-            trace,
-            &r,
-            key,
-            &[Capacity::Unit],
-            move |_, day| {
-                Ok(Detail::Progress(ProgressDetail {
-                    measure_id,
-                    description,
-                    evidence,
-                    measure_done,
-                    date: Some(day),
-                }))
-            },
-        )
+        self.step(caller, trace, &r, key, &[Capacity::Unit], move |_, day| {
+            Ok(Detail::Progress(ProgressDetail {
+                measure_id,
+                description,
+                evidence,
+                measure_done,
+                date: Some(day),
+            }))
+        })
         .await
     }
 
@@ -739,21 +725,14 @@ impl LedgerService for Api {
         }
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let figures = domain::parse_figures(r.figures.as_ref())?;
-        self.step(
-            caller,
-            trace,
-            &r,
-            key,
-            &[Capacity::Unit],
-            move |_, _day| {
-                Ok(Detail::WriteOffRequested(WriteOff {
-                    closure_statement,
-                    evidence,
-                    figures: Some(figures),
-                    ..Default::default()
-                }))
-            },
-        )
+        self.step(caller, trace, &r, key, &[Capacity::Unit], move |_, _day| {
+            Ok(Detail::WriteOffRequested(WriteOff {
+                closure_statement,
+                evidence,
+                figures: Some(figures),
+                ..Default::default()
+            }))
+        })
         .await
     }
 

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_platform::error::from_upstream;
+use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::{is_unique_violation, within_subtree};
 use fiveledger_platform::time::{Period, to_date};
 use fiveledger_platform::{ApiError, ApiResult, outbox};

@@ -458,7 +458,10 @@ pub fn visible_to(caller: &fiveledger_platform::auth::Caller) -> Condition {
     let (org, scope) = (caller.org_path.as_str(), caller.scope_path.as_str());
     let mut any = Condition::any();
     if caller.has_any(WORKERS) {
-        any = any.add(within_subtree(entries::Column::RoundOrganisationPath, scope));
+        any = any.add(within_subtree(
+            entries::Column::RoundOrganisationPath,
+            scope,
+        ));
     }
     let mut after = Condition::any();
     if caller.has_any(BY_TARGET) {

@@ -3,7 +3,6 @@
 //! phase, writes the inspection, records the step and appends its event.
 
 use chrono::NaiveDate;
-use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
@@ -11,6 +10,7 @@ use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::deadline::WarningSettings;
 use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::time::{from_date, from_optional_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};

@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 
-use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox;
+use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::inspector_service_server::InspectorService;

@@ -1,6 +1,5 @@
 //! OrganisationService: the directory of units.
 
-use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
@@ -8,6 +7,7 @@ use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::aip::{etag, field_mask};
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox;
+use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::organisation_service_server::OrganisationService;

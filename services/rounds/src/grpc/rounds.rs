@@ -1,13 +1,13 @@
 //! RoundService: planning rounds and moving them through their states.
 
 use chrono::Datelike;
-use fiveledger_platform::replay_first;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::time::from_date;
 use fiveledger_platform::{ApiError, ApiResult};

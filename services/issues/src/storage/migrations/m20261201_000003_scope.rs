@@ -36,12 +36,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         ] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table("clues")
-                        .add_column(column)
-                        .to_owned(),
-                )
+                .alter_table(Table::alter().table("clues").add_column(column).to_owned())
                 .await?;
         }
         // Lists are read by the level running their round.

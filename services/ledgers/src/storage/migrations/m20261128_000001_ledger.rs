@@ -32,6 +32,14 @@ impl MigrationTrait for Migration {
                     .col(text("inspection", 255))
                     .col(text("round", 255))
                     .col(path_column("target_path", backend))
+                    // Added by 000005 to databases created before it; here
+                    // so that the data migrations in between (which replay
+                    // journals through today's model) find it.
+                    .col(
+                        path_column("round_organisation_path", backend)
+                            .default("")
+                            .to_owned(),
+                    )
                     .col(path_column("responsible_unit_path", backend))
                     .col(path_column("supervising_body_path", backend))
                     .col(path_column("receiving_body_path", backend))

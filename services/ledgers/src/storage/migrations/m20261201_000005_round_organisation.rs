@@ -13,18 +13,24 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("entries")
-                    .add_column(
-                        path_column("round_organisation_path", backend)
-                            .default("")
-                            .to_owned(),
-                    )
-                    .to_owned(),
-            )
-            .await?;
+        // Databases created since carry it from 000001 already.
+        if !manager
+            .has_column("entries", "round_organisation_path")
+            .await?
+        {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("entries")
+                        .add_column(
+                            path_column("round_organisation_path", backend)
+                                .default("")
+                                .to_owned(),
+                        )
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_index(
                 Index::create()
