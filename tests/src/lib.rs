@@ -477,6 +477,34 @@ impl TestSuite {
         last.expect("two reports")
     }
 
+    /// Gives the double feedback (双反馈) on `day` and waits until the
+    /// issues service has handed the list over: from then on the unit and
+    /// the supervising bodies see its problems and entries.
+    pub async fn give_feedback(&self, inspection: &str, day: Date) -> rounds::Inspection {
+        let given = self
+            .inspections()
+            .give_feedback(Self::feedback_request(inspection, day, day))
+            .await
+            .unwrap_or_else(|s| panic!("feedback on {inspection}: {s:?}"))
+            .into_inner();
+        let name = format!("{inspection}/problemList");
+        eventually("the list handed over", Duration::from_secs(10), || {
+            let name = name.clone();
+            async move {
+                self.problems()
+                    .get_problem_list(authed(
+                        &tokens::office(),
+                        issues::GetProblemListRequest { name },
+                    ))
+                    .await
+                    .ok()
+                    .filter(|l| l.get_ref().feedback_date.is_some())
+            }
+        })
+        .await;
+        given
+    }
+
     /// The request of the double feedback (双反馈) by the office.
     pub fn feedback_request(
         inspection: &str,

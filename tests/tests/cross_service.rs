@@ -246,6 +246,28 @@ async fn an_inspected_unit_sees_only_its_own_across_the_services() {
     let xingning = tokens::unit(paths::XINGNING);
     let qingxiu = tokens::unit(paths::QINGXIU);
 
+    // Until feedback, the list belongs to the group and the office: the
+    // unit sees neither its problems nor its entries.
+    assert!(t.list_entries(&xingning, "").await.expect("list").is_empty());
+    assert!(t.list_problems(&xingning, "").await.expect("list").is_empty());
+    let status = t
+        .problems()
+        .get_problem(authed(
+            &xingning,
+            issues::GetProblemRequest {
+                name: xn1.name.clone(),
+            },
+        ))
+        .await
+        .expect_err("not handed over yet");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    t.report(QX, "sun-leader", date(2026, 4, 10), date(2026, 5, 20))
+        .await;
+    for inspection in [XN, QX] {
+        t.give_feedback(inspection, date(2026, 6, 1)).await;
+    }
+    t.wait_for_entries("state = ENTRY_STATE_HANDED_OVER", 3).await;
+
     // Ledgers: its own entries, nothing of the other county, even asked by name.
     let mine = t.list_entries(&xingning, "").await.expect("list");
     let mut problems: Vec<&str> = mine.iter().map(|e| e.problem.as_str()).collect();
