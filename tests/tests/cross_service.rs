@@ -248,8 +248,18 @@ async fn an_inspected_unit_sees_only_its_own_across_the_services() {
 
     // Until feedback, the list belongs to the group and the office: the
     // unit sees neither its problems nor its entries.
-    assert!(t.list_entries(&xingning, "").await.expect("list").is_empty());
-    assert!(t.list_problems(&xingning, "").await.expect("list").is_empty());
+    assert!(
+        t.list_entries(&xingning, "")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        t.list_problems(&xingning, "")
+            .await
+            .expect("list")
+            .is_empty()
+    );
     let status = t
         .problems()
         .get_problem(authed(
@@ -266,7 +276,8 @@ async fn an_inspected_unit_sees_only_its_own_across_the_services() {
     for inspection in [XN, QX] {
         t.give_feedback(inspection, date(2026, 6, 1)).await;
     }
-    t.wait_for_entries("state = ENTRY_STATE_HANDED_OVER", 3).await;
+    t.wait_for_entries("state = ENTRY_STATE_HANDED_OVER", 3)
+        .await;
 
     // Ledgers: its own entries, nothing of the other county, even asked by name.
     let mine = t.list_entries(&xingning, "").await.expect("list");
@@ -383,5 +394,196 @@ async fn an_inspected_unit_sees_only_its_own_across_the_services() {
         .map(|i| i.name.as_str())
         .collect();
     assert_eq!(names, [XN]);
+    t.suite.stop().await.expect("stops");
+}
+
+/// The bodies of a level name their own organisation in the token and act
+/// for the level they serve: the city's inspection office records on the
+/// city's round (issues asks rounds what the office is), sees the city's
+/// tree (rounds knows it), and acts as the office on the entries (ledgers).
+#[tokio::test]
+async fn a_body_of_a_level_names_itself_and_acts_for_its_level() {
+    use fiveledger_platform::auth::Role;
+    let t = spawn_suite(Default::default()).await;
+    two_stationed_inspections(&t).await;
+    let office = fiveledger_platform::testing::token(
+        "office-body",
+        paths::OFFICE,
+        &[Role::InspectionOffice],
+    );
+    let recorded = t
+        .problem(
+            &office,
+            XN,
+            "by-the-office",
+            "party-leadership",
+            ProblemSeverity::Major,
+            "由巡察办登记",
+            "",
+            "",
+        )
+        .await
+        .expect("the office records on its level's round");
+    let counties = t
+        .organisations()
+        .list_organisations(authed(
+            &office,
+            rounds::ListOrganisationsRequest {
+                filter: "kind = ORGANISATION_KIND_COUNTY".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(counties.organisations.len(), 2, "the whole city");
+    t.report(XN, "li-leader", date(2026, 4, 10), date(2026, 5, 20))
+        .await;
+    let entries = t
+        .wait_for_entries(&format!("problem = \"{}\"", recorded.name), 1)
+        .await;
+    t.ledger()
+        .post_supervision(authed(
+            &office,
+            PostSupervisionRequest {
+                name: entries[0].name.clone(),
+                remarks: "督办".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("acts as the office of the level running the round");
+    // A token naming an organisation that is not a body keeps to its
+    // subtree: a county's own office cannot record on the city's round.
+    let county = fiveledger_platform::testing::token(
+        "xn-office",
+        paths::XINGNING,
+        &[Role::InspectionOffice],
+    );
+    let err = problem_as(&t, &county, QX)
+        .await
+        .expect_err("not the running office");
+    assert_eq!(
+        err.code(),
+        Code::NotFound,
+        "Qingxiu is outside Xingning: {err:?}"
+    );
+    let err = problem_as(&t, &county, XN)
+        .await
+        .expect_err("not the running office");
+    assert_eq!(reason(&err), "ROUND_OUT_OF_SCOPE");
+    t.suite.stop().await.expect("stops");
+}
+
+async fn problem_as(
+    t: &TestSuite,
+    token: &str,
+    inspection: &str,
+) -> Result<issues::Problem, tonic::Status> {
+    t.problem(
+        token,
+        inspection,
+        "x",
+        "party-leadership",
+        ProblemSeverity::Major,
+        "问题",
+        "",
+        "",
+    )
+    .await
+}
+
+/// Identity fails closed at every service: a token without `org`, not yet
+/// valid (`nbf`), issued in the future, living a century, or naming nobody
+/// (`sub`) is refused before anything is read.
+#[tokio::test]
+async fn tokens_missing_or_stretching_a_claim_are_refused_by_every_service() {
+    use fiveledger_platform::auth::Claims;
+    let t = spawn_suite(Default::default()).await;
+    let now = chrono::Utc::now().timestamp();
+    let base = Claims {
+        sub: "someone".into(),
+        org: Some(paths::CITY.into()),
+        roles: vec!["viewer".into()],
+        iss: "fiveledger".into(),
+        iat: now,
+        nbf: None,
+        exp: now + 600,
+    };
+    let signer = fiveledger_platform::testing::signer();
+    let bad = [
+        (
+            "no org",
+            Claims {
+                org: None,
+                ..base.clone()
+            },
+        ),
+        (
+            "empty org",
+            Claims {
+                org: Some(String::new()),
+                ..base.clone()
+            },
+        ),
+        (
+            "not before",
+            Claims {
+                nbf: Some(now + 3600),
+                ..base.clone()
+            },
+        ),
+        (
+            "issued ahead",
+            Claims {
+                iat: now + 3600,
+                exp: now + 4000,
+                ..base.clone()
+            },
+        ),
+        (
+            "a century",
+            Claims {
+                exp: now + 3_153_600_000,
+                ..base.clone()
+            },
+        ),
+        (
+            "nobody",
+            Claims {
+                sub: String::new(),
+                ..base.clone()
+            },
+        ),
+    ];
+    for (what, claims) in bad {
+        let token = signer.sign(&claims);
+        let rounds = t
+            .organisations()
+            .list_organisations(authed(&token, rounds::ListOrganisationsRequest::default()))
+            .await
+            .expect_err(what);
+        let issues = t
+            .problems()
+            .list_problems(authed(&token, issues::ListProblemsRequest::default()))
+            .await
+            .expect_err(what);
+        let ledgers = t
+            .ledger()
+            .list_entries(authed(&token, ListEntriesRequest::default()))
+            .await
+            .expect_err(what);
+        for status in [rounds, issues, ledgers] {
+            assert_eq!(status.code(), Code::Unauthenticated, "{what}: {status:?}");
+        }
+    }
+    // The same claims, whole, are accepted.
+    t.organisations()
+        .list_organisations(authed(
+            &signer.sign(&base),
+            rounds::ListOrganisationsRequest::default(),
+        ))
+        .await
+        .expect("a whole token");
     t.suite.stop().await.expect("stops");
 }

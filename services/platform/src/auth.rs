@@ -389,6 +389,15 @@ pub fn serves_level(kind: fiveledger_proto::rounds::OrganisationKind) -> bool {
     )
 }
 
+/// Whether an organisation a step names (a supervising or receiving body,
+/// a functional department) is one the work on `target` in a round run by
+/// `level` may reach: a body of the running level itself, or anything in
+/// the target's own subtree. Never a sibling's, never a level above.
+pub fn within_reach(path: &str, level: &str, target: &str) -> bool {
+    (!level.is_empty() && parent_path(path) == level)
+        || (!target.is_empty() && in_subtree(path, target))
+}
+
 /// The level a body at `path` serves: its parent.
 pub fn parent_path(path: &str) -> &str {
     path.rsplit_once('/')

@@ -15,7 +15,7 @@
 //!   managing the cadre. Anything else answers as an unknown organisation.
 
 use fiveledger_platform::ApiError;
-use fiveledger_platform::auth::{Caller, Role, in_subtree, parent_path};
+use fiveledger_platform::auth::{Caller, Role, in_subtree, parent_path, within_reach};
 use fiveledger_proto::rounds::Inspection;
 
 /// Roles that work an inspection's problems and clues before feedback.
@@ -122,12 +122,14 @@ pub fn sees_clue(
 /// Where a reference of a problem or clue may point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach<'a> {
-    /// Within this subtree (the target's, or the running level's).
-    Within(&'a str),
-    /// Within the running level's subtree, or exactly the discipline
-    /// commission of the level managing the cadre (a clue going up).
-    WithinOrUpTo {
+    /// Within the target's subtree (the responsible unit).
+    Target(&'a str),
+    /// A body of the running level, or within the target's subtree
+    /// ([`within_reach`]); for a clue also exactly the discipline commission
+    /// of the level managing the cadre (a clue going up), when one is named.
+    Bodies {
         running: &'a str,
+        target: &'a str,
         managing_level: &'a str,
     },
 }
@@ -138,12 +140,13 @@ impl Reach<'_> {
     /// exactly as an organisation nobody knows.
     pub fn allows(self, path: &str, commission: bool) -> bool {
         match self {
-            Reach::Within(root) => !root.is_empty() && in_subtree(path, root),
-            Reach::WithinOrUpTo {
+            Reach::Target(root) => !root.is_empty() && in_subtree(path, root),
+            Reach::Bodies {
                 running,
+                target,
                 managing_level,
             } => {
-                (!running.is_empty() && in_subtree(path, running))
+                within_reach(path, running, target)
                     || (commission
                         && !managing_level.is_empty()
                         && parent_path(path) == managing_level)
@@ -275,13 +278,38 @@ mod tests {
 
     #[test]
     fn references_stay_inside_their_reach() {
-        let target = Reach::Within("gx/nn/xn");
+        let target = Reach::Target("gx/nn/xn");
         assert!(target.allows("gx/nn/xn/t1", false));
         assert!(!target.allows("gx/nn/qx", false));
-        let running = Reach::Within("gx/nn/xn");
-        assert!(!running.allows("gx/nn/nn-jw", true), "never up by accident");
-        let up = Reach::WithinOrUpTo {
+        let city_round = Reach::Bodies {
+            running: "gx/nn",
+            target: "gx/nn/xn",
+            managing_level: "",
+        };
+        assert!(
+            city_round.allows("gx/nn/nn-jw", true),
+            "the running level's body"
+        );
+        assert!(
+            city_round.allows("gx/nn/xn/xn-jw", true),
+            "the target's own body"
+        );
+        assert!(
+            !city_round.allows("gx/nn/qx/qx-jw", true),
+            "never a sibling's"
+        );
+        let county_round = Reach::Bodies {
             running: "gx/nn/xn",
+            target: "gx/nn/xn/t1",
+            managing_level: "",
+        };
+        assert!(
+            !county_round.allows("gx/nn/nn-jw", true),
+            "never up by accident"
+        );
+        let up = Reach::Bodies {
+            running: "gx/nn/xn",
+            target: "gx/nn/xn/t1",
             managing_level: "gx/nn",
         };
         assert!(

@@ -21,7 +21,7 @@ use crate::storage::categories as store;
 /// The catalogue is shared by the whole tree: only callers over a whole
 /// region (or the whole tree) may change it.
 fn may_edit_catalogue(caller: &Caller) -> ApiResult<()> {
-    if caller.has_role(Role::Admin) || !caller.org_path.contains('/') {
+    if caller.has_role(Role::Admin) || !caller.scope_path.contains('/') {
         Ok(())
     } else {
         Err(ApiError::PermissionDenied(

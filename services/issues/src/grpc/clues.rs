@@ -85,6 +85,7 @@ impl Api {
     async fn clue_destination(
         &self,
         running: &str,
+        target: &str,
         receiving_body: Option<&str>,
         managed_by: Option<&str>,
     ) -> ApiResult<(Organisation, Option<Organisation>)> {
@@ -111,7 +112,16 @@ impl Api {
         };
         let managing_level = managing.as_ref().map_or("", |m| m.path.as_str());
         let receiving = match receiving_body {
-            Some(name) => reachable(&found, "clue.receiving_body", name, running, managing_level)?,
+            Some(name) => reachable(
+                &found,
+                "clue.receiving_body",
+                name,
+                Reach::Bodies {
+                    running,
+                    target,
+                    managing_level,
+                },
+            )?,
             None => {
                 let level = if managing_level.is_empty() {
                     running
@@ -145,19 +155,14 @@ fn is_level(kind: OrganisationKind) -> bool {
     )
 }
 
-/// The organisation `name` from a directory answer, if a clue of a round
-/// run at `running` may go there; otherwise exactly as if it were unknown.
+/// The organisation `name` from a directory answer, if a clue may go there
+/// (`reach`); otherwise exactly as if it were unknown.
 fn reachable(
     found: &HashMap<String, Organisation>,
     field: &str,
     name: &str,
-    running: &str,
-    managing_level: &str,
+    reach: Reach<'_>,
 ) -> ApiResult<Organisation> {
-    let reach = Reach::WithinOrUpTo {
-        running,
-        managing_level,
-    };
     found
         .get(name)
         .filter(|o| reach.allows(&o.path, o.kind() == OrganisationKind::DisciplineCommission))
@@ -218,6 +223,7 @@ impl ClueService for Api {
         let (receiving, managing) = self
             .clue_destination(
                 running,
+                &inspection.target_path,
                 new.receiving_body.as_deref(),
                 new.subject_managed_by.as_deref(),
             )
@@ -393,7 +399,7 @@ impl ClueService for Api {
         let page = PageRequest::parse(
             request.page_size,
             &request.page_token,
-            &[&request.filter, &caller.org_path],
+            &[&request.filter, &caller.key()],
         )?;
         let mut query = ListQuery {
             visible: store::visible(&caller),
@@ -628,8 +634,11 @@ impl ClueService for Api {
             &found,
             "receiving_body",
             &request.receiving_body,
-            &held.round_organisation_path,
-            &held.subject_managed_by_path,
+            Reach::Bodies {
+                running: &held.round_organisation_path,
+                target: &held.target_path,
+                managing_level: &held.subject_managed_by_path,
+            },
         )?;
         let ctx = context(&caller, &request.request_id);
         let today = self.clock.today();

@@ -157,7 +157,7 @@ impl Resolved {
                 let org = self.organisation(
                     field(prefix, "responsibilities.main_unit"),
                     name,
-                    Reach::Within(&inspection.target_path),
+                    Reach::Target(&inspection.target_path),
                     |_| true,
                     "a unit",
                 )?;
@@ -169,7 +169,11 @@ impl Resolved {
                 let org = self.organisation(
                     field(prefix, "responsibilities.supervising_body"),
                     name,
-                    Reach::Within(&inspection.round_organisation_path),
+                    Reach::Bodies {
+                        running: &inspection.round_organisation_path,
+                        target: &inspection.target_path,
+                        managing_level: "",
+                    },
                     may_supervise,
                     "a supervising body",
                 )?;
@@ -188,7 +192,11 @@ impl Resolved {
                 let org = self.organisation(
                     field(prefix, "responsibilities.functional_department"),
                     name,
-                    Reach::Within(&inspection.round_organisation_path),
+                    Reach::Bodies {
+                        running: &inspection.round_organisation_path,
+                        target: &inspection.target_path,
+                        managing_level: "",
+                    },
                     |k| k == OrganisationKind::FunctionalDepartment,
                     "a functional department",
                 )?;
@@ -440,14 +448,14 @@ impl ProblemService for Api {
             request.problem_id.clone()
         };
         let ctx_actor = caller.actor();
-        // Fail fast on a frozen list without troubling the rounds service.
+        // Who may record comes first: a list's state is no business of others.
+        let inspection = self.rounds.inspection(&caller, &problem.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         frozen_fast(
             problem_lists::find(self.db.reader(), &problem.inspection)
                 .await?
                 .as_ref(),
         )?;
-        let inspection = self.rounds.inspection(&caller, &problem.inspection).await?;
-        scope::may_record(&caller, &inspection)?;
         let resolved = self
             .resolve(&inspection, std::slice::from_ref(&parsed))
             .await?;
@@ -517,6 +525,8 @@ impl ProblemService for Api {
         };
         let current = self.visible(&caller, "problem.name", &patch.name).await?;
         etag::check(&patch.name, &patch.etag, current.revision)?;
+        let inspection = self.rounds.inspection(&caller, &current.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         frozen_fast(
             problem_lists::find(self.db.reader(), &current.inspection)
                 .await?
@@ -575,8 +585,6 @@ impl ProblemService for Api {
             parsed.1.supervising_body = None;
         }
 
-        let inspection = self.rounds.inspection(&caller, &current.inspection).await?;
-        scope::may_record(&caller, &inspection)?;
         let resolved = self
             .resolve(&inspection, std::slice::from_ref(&parsed))
             .await?;
@@ -639,13 +647,13 @@ impl ProblemService for Api {
         replay_first!(&self.db, key);
         let current = self.visible(&caller, "name", &request.name).await?;
         etag::check(&request.name, &request.etag, current.revision)?;
+        let inspection = self.rounds.inspection(&caller, &current.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         frozen_fast(
             problem_lists::find(self.db.reader(), &current.inspection)
                 .await?
                 .as_ref(),
         )?;
-        let inspection = self.rounds.inspection(&caller, &current.inspection).await?;
-        scope::may_record(&caller, &inspection)?;
         let ctx = context(&caller, &request.request_id);
         mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -757,13 +765,13 @@ impl ProblemService for Api {
                 Err(e) => errors.push(row_error(row, e)),
             }
         }
+        let inspection = self.rounds.inspection(&caller, &all.inspection).await?;
+        scope::may_record(&caller, &inspection)?;
         frozen_fast(
             problem_lists::find(self.db.reader(), &all.inspection)
                 .await?
                 .as_ref(),
         )?;
-        let inspection = self.rounds.inspection(&caller, &all.inspection).await?;
-        scope::may_record(&caller, &inspection)?;
         let resolved = self.resolve(&inspection, &parsed).await?;
         let now = chrono::Utc::now();
         let actor = caller.actor();

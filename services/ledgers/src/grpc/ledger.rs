@@ -7,7 +7,7 @@ use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, parse_path};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
-use fiveledger_platform::auth::{Caller, Role, in_subtree};
+use fiveledger_platform::auth::{Caller, Role, within_reach};
 use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::replay_first;
 use fiveledger_platform::storage::within_subtree;
@@ -627,11 +627,13 @@ impl LedgerService for Api {
                     .path
             }
         };
-        // Within the subtree of the level running the round, or exactly as
-        // if the body did not exist.
-        if current.round_organisation_path.is_empty()
-            || !in_subtree(&path, &current.round_organisation_path)
-        {
+        // A body of the running level or within the target's subtree, or
+        // exactly as if the body did not exist.
+        if !within_reach(
+            &path,
+            &current.round_organisation_path,
+            &current.target_path,
+        ) {
             return Err(ApiError::not_found(&r.receiving_body).into());
         }
         let receiving_body = r.receiving_body.clone();

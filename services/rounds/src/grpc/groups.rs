@@ -340,7 +340,7 @@ impl GroupService for Api {
         let page = PageRequest::parse(
             request.page_size,
             &request.page_token,
-            &[&request.parent, &caller.org_path],
+            &[&request.parent, &caller.key()],
         )?;
         let round = scope::round(self.db.reader(), &caller, "parent", &request.parent).await?;
         let rows = store::list(

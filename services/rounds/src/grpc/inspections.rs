@@ -690,7 +690,7 @@ impl InspectionService for Api {
         let page = PageRequest::parse(
             request.page_size,
             &request.page_token,
-            &[&request.parent, &request.filter, &caller.org_path],
+            &[&request.parent, &request.filter, &caller.key()],
         )?;
         let round_id = if request.parent == "rounds/-" {
             None
@@ -698,7 +698,7 @@ impl InspectionService for Api {
             Some(names::parse("parent", &request.parent, round_domain::COLLECTION)?.to_owned())
         };
         let mut query = ListQuery {
-            scope: caller.org_path.clone(),
+            scope: caller.scope_path.clone(),
             round_id: round_id.clone(),
             limit: page.limit(),
             ..Default::default()
@@ -1256,7 +1256,7 @@ impl InspectionService for Api {
                 &self.db,
                 &self.settings.warnings,
                 self.clock.today(),
-                &caller.org_path,
+                &caller.scope_path,
                 &caller.actor(),
             )
             .await?,

@@ -55,7 +55,7 @@ impl OrganisationService for Api {
                 let path = match &new.parent_id {
                     None => {
                         // Only a caller over the whole tree may add a root.
-                        if !caller.org_path.is_empty() {
+                        if !caller.is_root() {
                             return Err(ApiError::PermissionDenied(
                                 "only a caller scoped to the whole tree may create a region".into(),
                             ));
@@ -159,11 +159,11 @@ impl OrganisationService for Api {
         let page = PageRequest::parse(
             request.page_size,
             &request.page_token,
-            &[&request.filter, &request.order_by, &caller.org_path],
+            &[&request.filter, &request.order_by, &caller.key()],
         )?;
         let (order, desc) = parse_order_by(&request.order_by, &["name", "display_name"])?;
         let mut query = ListQuery {
-            scope: caller.org_path.clone(),
+            scope: caller.scope_path.clone(),
             order: if order == "name" {
                 Order::Id
             } else {

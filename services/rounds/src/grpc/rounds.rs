@@ -193,10 +193,10 @@ impl RoundService for Api {
         let page = PageRequest::parse(
             request.page_size,
             &request.page_token,
-            &[&request.filter, &caller.org_path],
+            &[&request.filter, &caller.key()],
         )?;
         let mut query = ListQuery {
-            scope: caller.org_path.clone(),
+            scope: caller.scope_path.clone(),
             limit: page.limit(),
             after: page.after_str(0)?.map(str::to_owned),
             ..Default::default()

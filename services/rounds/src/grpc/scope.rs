@@ -101,7 +101,7 @@ pub async fn round_listable(
     match rounds::find(conn, round_id).await? {
         Some(r)
             if caller.can_see(&r.organisation_path)
-                || in_subtree(&caller.org_path, &r.organisation_path) =>
+                || in_subtree(&caller.scope_path, &r.organisation_path) =>
         {
             Ok(())
         }
