@@ -438,6 +438,7 @@ pub struct Gate {
     table: Arc<HashMap<&'static str, &'static [Role]>>,
     ready: Arc<AtomicBool>,
     levels: Option<Arc<dyn Levels>>,
+    limits: Option<crate::limits::CallerLimits>,
 }
 
 impl Gate {
@@ -448,7 +449,14 @@ impl Gate {
             table: Arc::new(table),
             ready: Arc::new(AtomicBool::new(false)),
             levels: None,
+            limits: None,
         }
+    }
+
+    /// Limits each caller's rate and requests in flight.
+    pub fn with_limits(mut self, limits: crate::limits::CallerLimits) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     /// Resolves the level a body of a level acts for (see [`Caller::scope_path`]).
@@ -558,16 +566,26 @@ where
                 let deadline = grpc_timeout(request.headers().get(GRPC_TIMEOUT))
                     .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
                 let levels = self.gate.levels.clone();
+                let limits = self.gate.limits.clone();
                 Box::pin(CALL_DEADLINE.scope(deadline, async move {
+                    // Held until the handler answers: its place in flight.
+                    let mut _admitted = None;
                     if let Some(caller) = caller {
-                        match Gate::scoped(levels, caller).await {
-                            Ok(caller) => {
-                                request.extensions_mut().insert(caller);
-                            }
+                        let caller = match Gate::scoped(levels, caller).await {
+                            Ok(caller) => caller,
                             Err(status) => return Ok(status.into_http()),
+                        };
+                        if let Some(limits) = &limits {
+                            match limits.admit(&caller) {
+                                Ok(admitted) => _admitted = Some(admitted),
+                                Err(status) => return Ok(status.into_http()),
+                            }
                         }
+                        request.extensions_mut().insert(caller);
                     }
-                    inner.call(request).await
+                    let response = inner.call(request).await?;
+                    Ok(crate::error::malformed_request_answer(response)
+                        .unwrap_or_else(|answer| answer))
                 }))
             }
             Err(status) => Box::pin(async move { Ok(status.into_http()) }),

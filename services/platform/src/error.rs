@@ -221,6 +221,31 @@ pub fn not_ready() -> Status {
     )
 }
 
+/// What tonic's codec says (as INTERNAL) when a request's bytes are not the
+/// method's message; its text names our internal types and fields.
+const DECODE_FAILURE: &str = "failed to decode Protobuf message";
+
+/// Rewrites a trailers-only response that reports an undecodable request as
+/// INVALID_ARGUMENT `MALFORMED_REQUEST`, without naming any internal type:
+/// the request is the caller's mistake, not ours.
+pub fn malformed_request_answer<B>(
+    response: http::Response<B>,
+) -> Result<http::Response<B>, http::Response<tonic::body::Body>> {
+    match Status::from_header_map(response.headers()) {
+        Some(status)
+            if status.code() == Code::Internal && status.message().starts_with(DECODE_FAILURE) =>
+        {
+            Err(Status::from(ApiError::invalid(
+                "request",
+                "MALFORMED_REQUEST",
+                "the request is not a well-formed message of this method",
+            ))
+            .into_http())
+        }
+        _ => Ok(response),
+    }
+}
+
 /// Maps a `Status` from a service we call into our error: its NOT_FOUND
 /// keeps its meaning (naming `resource`), an unreachable or timed-out
 /// service is UNAVAILABLE, anything else is internal: we call with our own

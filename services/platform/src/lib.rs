@@ -5,11 +5,13 @@
 
 pub mod aip;
 pub mod auth;
+pub mod connection;
 pub mod consumer;
 pub mod deadline;
 pub mod error;
 pub mod lease;
 pub mod levels;
+pub mod limits;
 pub mod metrics;
 pub mod outbox;
 pub mod platform_tables;

@@ -128,6 +128,24 @@ const BATCH: u64 = 256;
 /// How often a follower looks for events committed by another replica.
 const POLL: Duration = Duration::from_millis(500);
 
+/// Most event types one `WatchEvents` call may name (the suite has a few
+/// dozen), and the longest name (the column's width).
+pub const MAX_WATCHED_TYPES: usize = 64;
+pub const MAX_TYPE_LEN: usize = 128;
+
+/// Bounds the types a watcher names, before any is used.
+pub fn check_types(types: &[String]) -> ApiResult<()> {
+    crate::aip::names::at_most("types", types.len(), MAX_WATCHED_TYPES)?;
+    match types.iter().position(|t| t.len() > MAX_TYPE_LEN) {
+        Some(i) => Err(ApiError::invalid(
+            format!("types[{i}]"),
+            "TOO_LONG",
+            format!("an event type is at most {MAX_TYPE_LEN} bytes"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Streams the events after `after` (of the given types, or all), then
 /// follows new ones until the client goes away or the server stops.
 pub fn watch(
@@ -248,6 +266,7 @@ macro_rules! event_service {
             ) -> Result<tonic::Response<Self::WatchEventsStream>, tonic::Status> {
                 use futures::StreamExt;
                 let request = request.into_inner();
+                $crate::outbox::check_types(&request.types)?;
                 let after = $crate::outbox::parse_cursor(&request.after_cursor)?;
                 let stream = $crate::outbox::watch_with_head(
                     self.db.clone(),

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use sea_orm_migration::MigratorTrait;
 use tokio::task::JoinHandle;
@@ -103,14 +104,25 @@ pub async fn start<M: MigratorTrait>(
     }
     let (v1, v1alpha) = (v1.build_v1()?, v1alpha.build_v1alpha()?);
 
-    let mut gate = Gate::new(verifier, &[spec.roles]);
+    let mut gate = Gate::new(verifier, &[spec.roles])
+        .with_limits(crate::limits::CallerLimits::new(settings.limits.caller));
     if let Some(levels) = levels {
         gate = gate.with_levels(levels);
     }
     let service = spec.name;
-    let router = Server::builder()
+    let mut builder = Server::builder();
+    if settings.limits.max_connection_age_seconds > 0 {
+        // Streams in flight finish first (no grace given): only idle and
+        // request/response connections are asked to reconnect.
+        builder = builder.max_connection_age(Duration::from_secs(
+            settings.limits.max_connection_age_seconds,
+        ));
+    }
+    let router = builder
         .concurrency_limit_per_connection(settings.limits.concurrency_per_connection)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        // A peer that stops answering pings is dropped.
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .trace_fn(move |request| crate::telemetry::rpc_span(service, request))
         .layer(crate::metrics::RpcMetrics::new(service, spec.roles))
         .layer(gate.clone())
@@ -121,7 +133,12 @@ pub async fn start<M: MigratorTrait>(
     // Small responses must not wait for the peer's delayed ACK. The
     // builder's `tcp_nodelay` is ignored for an incoming stream we bind
     // ourselves, so the accepted sockets get it here.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let handshake = Duration::from_secs(settings.limits.handshake_timeout_seconds);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .map(move |accepted| {
+            accepted.map(|stream| crate::connection::FirstBytesWithin::new(stream, handshake))
+        });
     // `stop` starts the shutdown; the listener closes only when `close` is
     // cancelled, after the drain, so probes see NOT_SERVING in between.
     let close = CancellationToken::new();

@@ -66,6 +66,26 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
         "limits.concurrency_per_connection",
         "requests served at once on one connection",
     ),
+    (
+        "limits.handshake_timeout_seconds",
+        "seconds a new connection may take to send its first bytes before it is closed",
+    ),
+    (
+        "limits.max_connection_age_seconds",
+        "seconds after which a connection is asked to reconnect (GOAWAY), so idle ones do not live for ever; 0: never",
+    ),
+    (
+        "limits.caller.requests_per_second",
+        "sustained requests per second of one caller (subject, organisation and roles); 0: unlimited",
+    ),
+    (
+        "limits.caller.burst",
+        "requests one caller may send at once above that rate",
+    ),
+    (
+        "limits.caller.in_flight",
+        "requests of one caller handled at once; 0: unlimited",
+    ),
     ("upstream.rounds", "URL of the rounds service"),
     ("upstream.issues", "URL of the issues service"),
     ("upstream.ledgers", "URL of the ledgers service"),
@@ -313,6 +333,14 @@ pub struct LimitSettings {
     pub shutdown_grace_seconds: u64,
     /// Concurrent requests per connection.
     pub concurrency_per_connection: usize,
+    /// Seconds a connection may take to send its first bytes (the HTTP/2
+    /// preface) before it is closed.
+    pub handshake_timeout_seconds: u64,
+    /// Seconds after which a connection is asked to go away (GOAWAY) and
+    /// reconnect: idle connections do not live for ever (0: never).
+    pub max_connection_age_seconds: u64,
+    /// Each caller's own limits.
+    pub caller: crate::limits::CallerLimitSettings,
 }
 
 impl Default for LimitSettings {
@@ -322,6 +350,9 @@ impl Default for LimitSettings {
             shutdown_drain_seconds: 0,
             shutdown_grace_seconds: 20,
             concurrency_per_connection: 256,
+            handshake_timeout_seconds: 10,
+            max_connection_age_seconds: 1800,
+            caller: Default::default(),
         }
     }
 }

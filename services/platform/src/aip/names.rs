@@ -94,6 +94,19 @@ pub fn parse_nested<'a>(
 
 /// Checks a free-text field: trimmed length within `max` characters and
 /// no control characters.
+/// Refuses a repeated field longer than `max` before any of its elements
+/// is looked at (a hostile request costs one comparison).
+pub fn at_most(field: &str, len: usize, max: usize) -> Result<(), ApiError> {
+    if len > max {
+        return Err(ApiError::invalid(
+            field,
+            "TOO_MANY",
+            format!("{field} takes at most {max} items ({len} given)"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn validate_text(field: &str, value: &str, required: bool, max: usize) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return if required {

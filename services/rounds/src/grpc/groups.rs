@@ -195,15 +195,17 @@ async fn staff(
     Ok(ids.iter().map(|id| inspector::name_of(id)).collect())
 }
 
-/// Parses people to add, refusing duplicates and bad names.
+/// Parses people to add (already bounded by the caller), refusing
+/// duplicates and bad names in one linear pass.
 fn parse_additions(
     entries: impl Iterator<Item = (String, String, i32)>,
 ) -> ApiResult<Vec<(String, GroupRole)>> {
     let mut out: Vec<(String, GroupRole)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (field, name, role) in entries {
         let role: GroupRole = parse_enum(&format!("{field}.role"), role)?;
         let id = names::parse(&field, &name, inspector::COLLECTION)?;
-        if out.iter().any(|(o, _)| o == id) {
+        if !seen.insert(id.to_owned()) {
             return Err(ApiError::invalid(
                 field,
                 "DUPLICATE_MEMBER",
@@ -260,6 +262,12 @@ impl GroupService for Api {
             names::validate_id("group_id", &request.group_id)?;
             Some(request.group_id.clone())
         };
+        // Bounded before any name is parsed or compared.
+        names::at_most(
+            "group",
+            usize::from(!g.leader.is_empty()) + g.deputies.len() + g.members.len(),
+            MAX_STAFF,
+        )?;
         let leader = (!g.leader.is_empty()).then(|| {
             (
                 "group.leader".to_owned(),
@@ -370,6 +378,7 @@ impl GroupService for Api {
         if request.members.is_empty() {
             return Err(ApiError::required("members").into());
         }
+        names::at_most("members", request.members.len(), MAX_STAFF)?;
         let additions = parse_additions(request.members.iter().enumerate().map(|(i, m)| {
             (
                 format!("members[{i}].inspector"),
@@ -414,6 +423,7 @@ impl GroupService for Api {
         if request.inspectors.is_empty() {
             return Err(ApiError::required("inspectors").into());
         }
+        names::at_most("inspectors", request.inspectors.len(), MAX_STAFF)?;
         let ids = request
             .inspectors
             .iter()
