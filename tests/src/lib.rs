@@ -639,16 +639,22 @@ impl TestSuite {
     /// A direct connection to the ledgers service's own database, for tests
     /// that play an operator damaging the books.
     pub async fn ledgers_db(&self) -> Db {
+        self.service_db("ledgers").await
+    }
+
+    /// A direct connection to one service's own database (`rounds`,
+    /// `issues` or `ledgers`), for tests that play older data or damage.
+    pub async fn service_db(&self, service: &str) -> Db {
         let settings = fiveledger::service_settings(
             &self.env.settings,
-            "ledgers",
+            service,
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         );
         Db::connect(
             &settings.database,
-            &settings.data_dir.join("ledgers.sqlite"),
+            &settings.data_dir.join(format!("{service}.sqlite")),
         )
         .await
-        .expect("the ledgers database")
+        .unwrap_or_else(|e| panic!("the {service} database: {e:?}"))
     }
 }
