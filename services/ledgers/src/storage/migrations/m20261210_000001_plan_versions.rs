@@ -1,0 +1,16 @@
+//! Entries gained `latest_plan_version` (rejected plan versions count, so a
+//! resubmission gets a new version): replay every journal to set it.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::storage::books::rebuild_all(manager.get_connection())
+            .await
+            .map_err(|e| DbErr::Migration(format!("rebuilding: {e}")))
+    }
+}
