@@ -1254,6 +1254,140 @@ async fn an_office_sweeps_only_the_inspections_of_rounds_it_runs() {
     assert_eq!((root.inspections_checked, root.notices), (2, 0));
 }
 
+/// 地域回避 counts where a person comes from (籍贯) as their own county: in a
+/// cross-county round someone working in the city but born in Xingning may
+/// not inspect a Xingning unit, may inspect a Qingxiu one, and the native
+/// place is kept, resolved and updatable like any organisation reference.
+#[tokio::test]
+async fn regional_avoidance_counts_the_county_a_person_comes_from() {
+    let app = spawn().await;
+    let mut c = fixture(&app).await;
+    let t = office("guangxi/nanning");
+    let created = c
+        .inspectors
+        .create_inspector(authed(
+            &t,
+            CreateInspectorRequest {
+                inspector: Some(Inspector {
+                    display_name: "黄某".into(),
+                    home_organisation: "organisations/nanning-zzb".into(),
+                    native_place: "organisations/xn-town".into(),
+                    ..Default::default()
+                }),
+                inspector_id: "huang".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("huang")
+        .into_inner();
+    assert_eq!(created.native_place, "organisations/xn-town");
+    assert_eq!(
+        created.native_place_path,
+        "guangxi/nanning/xingning/xn-town"
+    );
+    let unknown = c
+        .inspectors
+        .create_inspector(authed(
+            &t,
+            CreateInspectorRequest {
+                inspector: Some(Inspector {
+                    display_name: "无名".into(),
+                    home_organisation: "organisations/nanning-zzb".into(),
+                    native_place: "organisations/nowhere".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("no such place");
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let cross = Round {
+        cross_county: true,
+        ..Default::default()
+    };
+    create_round(&mut c, "x11", RoundKind::Regular, 11, cross).await;
+    create_group(&mut c, "x11", "g1", "li", &["huang"])
+        .await
+        .expect("a group");
+    let status = create_inspection(&mut c, "x11", "edu", "xn-edu", "g1", "")
+        .await
+        .expect_err("his native county");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "AVOIDANCE_REGION");
+    let v = status
+        .get_error_details()
+        .precondition_failure()
+        .expect("details")
+        .violations[0]
+        .clone();
+    assert_eq!(
+        (v.r#type.as_str(), v.subject.as_str()),
+        ("AVOIDANCE_REGION", "inspectors/huang")
+    );
+    assert!(
+        v.description
+            .contains("comes from (籍贯) organisations/xingning"),
+        "{v:?}"
+    );
+    create_inspection(&mut c, "x11", "qx", "qx-town", "g1", "")
+        .await
+        .expect("another county");
+    // A regular round that does not cross counties does not apply it.
+    create_round(&mut c, "r9", RoundKind::Regular, 9, Round::default()).await;
+    create_group(&mut c, "r9", "g1", "li", &["huang"])
+        .await
+        .expect("a group");
+    create_inspection(&mut c, "r9", "edu", "xn-edu", "g1", "")
+        .await
+        .expect("no regional avoidance");
+
+    // Recorded as Qingxiu instead, he may inspect Xingning.
+    let updated = c
+        .inspectors
+        .update_inspector(authed(
+            &t,
+            UpdateInspectorRequest {
+                inspector: Some(Inspector {
+                    name: "inspectors/huang".into(),
+                    native_place: "organisations/qingxiu".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["native_place".into()],
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.native_place_path, "guangxi/nanning/qingxiu");
+    create_round(
+        &mut c,
+        "x12",
+        RoundKind::Regular,
+        12,
+        Round {
+            cross_county: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    create_group(&mut c, "x12", "g1", "li", &["huang"])
+        .await
+        .expect("a group");
+    create_inspection(&mut c, "x12", "edu", "xn-edu", "g1", "")
+        .await
+        .expect("not his county any more");
+    let status = create_inspection(&mut c, "x12", "qx", "qx-town", "g1", "")
+        .await
+        .expect_err("now his native county");
+    assert_eq!(reason(&status), "AVOIDANCE_REGION");
+}
+
 #[tokio::test]
 async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffing() {
     let app = spawn().await;
