@@ -1162,14 +1162,23 @@ async fn the_double_report_turns_each_colour_on_its_threshold_day() {
         if let Some(prefix) = notice {
             let text = steps.last().expect("the notice");
             assert!(text.starts_with(prefix), "on {on}: {text}");
-            assert!(text.contains("2026-06-21"), "names the due date: {text}");
+            assert!(
+                text.contains("兴宁区教育局的整改情况报告（双报告）"),
+                "names the unit: {text}"
+            );
+            assert!(text.contains("2026年6月21日"), "names the due date: {text}");
+            assert!(!text.chars().any(|c| c.is_ascii_alphabetic()), "{text}");
         }
         let report = get(&mut c, &s.name).await.double_report.expect("awaited");
         assert_eq!(report.notified_colour(), notified, "on {on}");
     }
     // The written supervision notice gave ten days from its own date.
     let steps = warning_steps(&mut c, &s.name).await;
-    assert!(steps[1].contains("reply by 2026-07-02"), "{steps:?}");
+    assert_eq!(
+        steps[1],
+        "督办通知书：兴宁区教育局的整改情况报告（双报告）已于2026年6月21日到期，现已逾期。\
+         请于2026年7月2日前书面报告办理情况。"
+    );
 }
 
 /// An office sweeps only the inspections of the rounds it runs: the

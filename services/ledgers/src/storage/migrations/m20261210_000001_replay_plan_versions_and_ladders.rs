@@ -1,5 +1,7 @@
 //! Entries gained `latest_plan_version` (rejected plan versions count, so a
-//! resubmission gets a new version): replay every journal to set it.
+//! resubmission gets a new version), and a reopening now counts as one
+//! yellow on the colour ladder instead of showing yellow before the new due
+//! date: replay every journal to rebuild the projections.
 
 use sea_orm_migration::prelude::*;
 
