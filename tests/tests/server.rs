@@ -142,8 +142,12 @@ async fn both_reflection_endpoints_describe_every_service_either_lists() {
                 }
             };
             for service in &listed {
-                let Answer::Files(files) = ask(Ask::Symbol(service.clone())).await else {
-                    panic!("{package} ({version}) cannot resolve {service}");
+                let files = match ask(Ask::Symbol(service.clone())).await {
+                    Answer::Files(files) => files,
+                    Answer::Error(error) => {
+                        panic!("{package} ({version}) cannot resolve {service}: {error}")
+                    }
+                    other => panic!("{package} ({version}): {service} is {other:?}"),
                 };
                 let file = files.first().expect("a file");
                 assert!(
