@@ -309,6 +309,39 @@ impl TestSuite {
             .into_inner()
     }
 
+    /// Round 9 run by the city with Xingning's inspection
+    /// (`rounds/r9/inspections/xn`, group g1 led by li with wang) stationed,
+    /// so that problems can be found there.
+    pub async fn stationed_xingning_in_round_nine(&self) -> rounds::Inspection {
+        self.city().await;
+        self.inspector("li", "li-leader", "nanning-xcban", vec![])
+            .await;
+        self.inspector("wang", "wang-jw", "nanning-jw", vec![])
+            .await;
+        self.started_round(
+            "r9",
+            rounds::RoundKind::Regular,
+            9,
+            &[],
+            (date(2026, 3, 1), date(2026, 6, 30)),
+        )
+        .await;
+        let g = self
+            .group("rounds/r9", "g1", "li", &["wang"])
+            .await
+            .expect("group");
+        let i = self
+            .inspection("rounds/r9", "xn", "xingning", "")
+            .await
+            .expect("inspection");
+        self.assign(&i.name, &g.name).await.expect("assign");
+        let stationed = self
+            .brief_and_station(&i.name, "li-leader", date(2026, 3, 10), date(2026, 5, 10))
+            .await;
+        assert_eq!(stationed.phase, rounds::InspectionPhase::Stationed as i32);
+        stationed
+    }
+
     /// Creates a group of a round: `leader` and `members` are inspector ids.
     pub async fn group(
         &self,

@@ -801,29 +801,7 @@ fn parse(args: &ServiceArgs, words: &[&str]) -> Result<AdminCommand, clap::Error
 /// frozen and posted: one ledger entry.
 async fn one_posted_entry(t: &TestSuite) {
     use fiveledger_e2e::{date as d, tokens};
-    t.city().await;
-    t.inspector("li", "li-leader", "nanning-xcban", vec![])
-        .await;
-    t.inspector("wang", "wang-jw", "nanning-jw", vec![]).await;
-    t.started_round(
-        "r9",
-        r::RoundKind::Regular,
-        9,
-        &[],
-        (d(2026, 3, 1), d(2026, 6, 30)),
-    )
-    .await;
-    let g = t
-        .group("rounds/r9", "g1", "li", &["wang"])
-        .await
-        .expect("group");
-    let i = t
-        .inspection("rounds/r9", "xn", "xingning", "")
-        .await
-        .expect("inspection");
-    t.assign(&i.name, &g.name).await.expect("assign");
-    t.brief_and_station(&i.name, "li-leader", d(2026, 3, 10), d(2026, 5, 10))
-        .await;
+    let i = t.stationed_xingning_in_round_nine().await;
     t.problem(
         &tokens::office(),
         &i.name,

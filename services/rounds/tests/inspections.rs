@@ -188,6 +188,42 @@ async fn create_round(
         .into_inner()
 }
 
+/// The first violation a refusal's PreconditionFailure names.
+fn first_violation(status: &tonic::Status) -> tonic_types::PreconditionViolation {
+    status
+        .get_error_details()
+        .precondition_failure()
+        .expect("details")
+        .violations[0]
+        .clone()
+}
+
+/// Adds a person to the pool as the city's office: `id`, working in
+/// `home`, born in `native_place` (empty: none recorded).
+async fn create_inspector(
+    c: &mut Clients,
+    id: &str,
+    home: &str,
+    native_place: &str,
+) -> Result<Inspector, tonic::Status> {
+    c.inspectors
+        .create_inspector(authed(
+            &office("guangxi/nanning"),
+            CreateInspectorRequest {
+                inspector: Some(Inspector {
+                    display_name: id.to_uppercase(),
+                    home_organisation: format!("organisations/{home}"),
+                    native_place: native_place.into(),
+                    ..Default::default()
+                }),
+                inspector_id: id.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 async fn create_group(
     c: &mut Clients,
     round: &str,
@@ -1272,43 +1308,15 @@ async fn regional_avoidance_counts_the_county_a_person_comes_from() {
     let app = spawn().await;
     let mut c = fixture(&app).await;
     let t = office("guangxi/nanning");
-    let created = c
-        .inspectors
-        .create_inspector(authed(
-            &t,
-            CreateInspectorRequest {
-                inspector: Some(Inspector {
-                    display_name: "黄某".into(),
-                    home_organisation: "organisations/nanning-zzb".into(),
-                    native_place: "organisations/xn-town".into(),
-                    ..Default::default()
-                }),
-                inspector_id: "huang".into(),
-                request_id: String::new(),
-            },
-        ))
+    let created = create_inspector(&mut c, "huang", "nanning-zzb", "organisations/xn-town")
         .await
-        .expect("huang")
-        .into_inner();
+        .expect("huang");
     assert_eq!(created.native_place, "organisations/xn-town");
     assert_eq!(
         created.native_place_path,
         "guangxi/nanning/xingning/xn-town"
     );
-    let unknown = c
-        .inspectors
-        .create_inspector(authed(
-            &t,
-            CreateInspectorRequest {
-                inspector: Some(Inspector {
-                    display_name: "无名".into(),
-                    home_organisation: "organisations/nanning-zzb".into(),
-                    native_place: "organisations/nowhere".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
+    let unknown = create_inspector(&mut c, "nobody", "nanning-zzb", "organisations/nowhere")
         .await
         .expect_err("no such place");
     assert_eq!(unknown.code(), Code::NotFound);
@@ -1326,12 +1334,7 @@ async fn regional_avoidance_counts_the_county_a_person_comes_from() {
         .expect_err("his native county");
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason(&status), "AVOIDANCE_REGION");
-    let v = status
-        .get_error_details()
-        .precondition_failure()
-        .expect("details")
-        .violations[0]
-        .clone();
+    let v = first_violation(&status);
     assert_eq!(
         (v.r#type.as_str(), v.subject.as_str()),
         ("AVOIDANCE_REGION", "inspectors/huang")
@@ -1443,12 +1446,7 @@ async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffin
         .expect_err("post");
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason(&status), "AVOIDANCE_POST");
-    let v = status
-        .get_error_details()
-        .precondition_failure()
-        .expect("details")
-        .violations[0]
-        .clone();
+    let v = first_violation(&status);
     assert_eq!(
         (v.r#type.as_str(), v.subject.as_str()),
         ("AVOIDANCE_POST", "inspectors/zhao")
@@ -1527,12 +1525,7 @@ async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffin
         .await
         .expect_err("region");
     assert_eq!(reason(&status), "AVOIDANCE_REGION");
-    let v = status
-        .get_error_details()
-        .precondition_failure()
-        .expect("details")
-        .violations[0]
-        .clone();
+    let v = first_violation(&status);
     assert_eq!(v.subject, "inspectors/wang");
     create_inspection(&mut c, "r10", "xt", "xn-town", "g1", "")
         .await
@@ -1557,12 +1550,7 @@ async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffin
         .expect_err("region");
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason(&status), "AVOIDANCE_REGION");
-    let v = status
-        .get_error_details()
-        .precondition_failure()
-        .expect("details")
-        .violations[0]
-        .clone();
+    let v = first_violation(&status);
     assert_eq!(
         (v.r#type.as_str(), v.subject.as_str()),
         ("AVOIDANCE_REGION", "inspectors/wang")
@@ -1604,19 +1592,7 @@ async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffin
         .expect("another county");
     // Staffing checks it against the group's targets too: someone from a
     // Xingning bureau may not join the group inspecting a Xingning township.
-    c.inspectors
-        .create_inspector(authed(
-            &t,
-            CreateInspectorRequest {
-                inspector: Some(Inspector {
-                    display_name: "ZHOU".into(),
-                    home_organisation: "organisations/xn-edu".into(),
-                    ..Default::default()
-                }),
-                inspector_id: "zhou".into(),
-                request_id: String::new(),
-            },
-        ))
+    create_inspector(&mut c, "zhou", "xn-edu", "")
         .await
         .expect("zhou");
     let before = c

@@ -590,6 +590,22 @@ mod tests {
         })
     }
 
+    /// Postings 2 and 3 of an opened entry: handed over (due 2026-03-01)
+    /// and acknowledged.
+    fn hand_over_and_acknowledge(e: &mut LedgerEntry) {
+        post(
+            e,
+            2,
+            "s",
+            Detail::HandOver(HandOverDetail {
+                feedback_date: date(2026, 1, 1),
+                due_date: date(2026, 3, 1),
+            }),
+        )
+        .expect("hand over");
+        post(e, 3, "u", Detail::HandOverAcknowledged(Default::default())).expect("ack");
+    }
+
     #[test]
     fn steps_out_of_order_are_refused_and_change_nothing() {
         let mut e = LedgerEntry {
@@ -608,23 +624,7 @@ mod tests {
         assert_eq!(err.reason(), "WRONG_STATE");
         assert!(err.to_string().contains("ENTRY_STATE_OPEN"));
         assert_eq!(e, before);
-        post(
-            &mut e,
-            2,
-            "s",
-            Detail::HandOver(HandOverDetail {
-                feedback_date: date(2026, 1, 1),
-                due_date: date(2026, 3, 1),
-            }),
-        )
-        .expect("hand over");
-        post(
-            &mut e,
-            3,
-            "u",
-            Detail::HandOverAcknowledged(Default::default()),
-        )
-        .expect("ack");
+        hand_over_and_acknowledge(&mut e);
         let plan = RectificationPlan {
             version: 1,
             measures: vec![Measure {
@@ -691,23 +691,7 @@ mod tests {
             ..Default::default()
         };
         post(&mut e, 1, "s", Detail::Open(OpenDetail::default())).expect("open");
-        post(
-            &mut e,
-            2,
-            "s",
-            Detail::HandOver(HandOverDetail {
-                feedback_date: date(2026, 1, 1),
-                due_date: date(2026, 3, 1),
-            }),
-        )
-        .expect("hand over");
-        post(
-            &mut e,
-            3,
-            "u",
-            Detail::HandOverAcknowledged(Default::default()),
-        )
-        .expect("ack");
+        hand_over_and_acknowledge(&mut e);
         let plan = |version| {
             Detail::PlanSubmitted(RectificationPlan {
                 version,

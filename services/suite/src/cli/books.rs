@@ -237,6 +237,7 @@ pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Res
                 "scope": args.scope.to_string(),
                 "balanced": r.balanced,
                 "problems": r.problems,
+                "unposted": r.unposted,
                 "balance": {
                     "reported": b.reported, "open": b.open, "handed_over": b.handed_over,
                     "transferred": b.transferred, "awaiting_verification": b.awaiting_verification,
@@ -260,6 +261,12 @@ pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Res
                 b.written_off,
                 b.reopened
             );
+            if r.unposted > 0 {
+                println!(
+                    "  {} problems reported but not posted (their lists cannot freeze)",
+                    r.unposted
+                );
+            }
             for d in &r.discrepancies {
                 println!("  {} {}: {}", d.kind, d.subject, d.description);
             }
