@@ -309,6 +309,39 @@ impl TestSuite {
             .into_inner()
     }
 
+    /// Round 9 run by the city with Xingning's inspection
+    /// (`rounds/r9/inspections/xn`, group g1 led by li with wang) stationed,
+    /// so that problems can be found there.
+    pub async fn stationed_xingning_in_round_nine(&self) -> rounds::Inspection {
+        self.city().await;
+        self.inspector("li", "li-leader", "nanning-xcban", vec![])
+            .await;
+        self.inspector("wang", "wang-jw", "nanning-jw", vec![])
+            .await;
+        self.started_round(
+            "r9",
+            rounds::RoundKind::Regular,
+            9,
+            &[],
+            (date(2026, 3, 1), date(2026, 6, 30)),
+        )
+        .await;
+        let g = self
+            .group("rounds/r9", "g1", "li", &["wang"])
+            .await
+            .expect("group");
+        let i = self
+            .inspection("rounds/r9", "xn", "xingning", "")
+            .await
+            .expect("inspection");
+        self.assign(&i.name, &g.name).await.expect("assign");
+        let stationed = self
+            .brief_and_station(&i.name, "li-leader", date(2026, 3, 10), date(2026, 5, 10))
+            .await;
+        assert_eq!(stationed.phase, rounds::InspectionPhase::Stationed as i32);
+        stationed
+    }
+
     /// Creates a group of a round: `leader` and `members` are inspector ids.
     pub async fn group(
         &self,
@@ -667,16 +700,22 @@ impl TestSuite {
     /// A direct connection to the ledgers service's own database, for tests
     /// that play an operator damaging the books.
     pub async fn ledgers_db(&self) -> Db {
+        self.service_db("ledgers").await
+    }
+
+    /// A direct connection to one service's own database (`rounds`,
+    /// `issues` or `ledgers`), for tests that play older data or damage.
+    pub async fn service_db(&self, service: &str) -> Db {
         let settings = fiveledger::service_settings(
             &self.env.settings,
-            "ledgers",
+            service,
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         );
         Db::connect(
             &settings.database,
-            &settings.data_dir.join("ledgers.sqlite"),
+            &settings.data_dir.join(format!("{service}.sqlite")),
         )
         .await
-        .expect("the ledgers database")
+        .unwrap_or_else(|e| panic!("the {service} database: {e:?}"))
     }
 }

@@ -780,3 +780,270 @@ async fn demo_load_at_a_small_scale() {
         .expect("the demo's books balance");
     suite.suite.stop().await.unwrap();
 }
+
+/// Parses `words` as the binary does, after `--rounds … --issues …
+/// --ledgers …` of `args`.
+fn parse(args: &ServiceArgs, words: &[&str]) -> Result<AdminCommand, clap::Error> {
+    let mut argv = vec!["fiveledger".to_owned()];
+    argv.extend(words.iter().map(|w| w.to_string()));
+    argv.extend([
+        "--rounds".into(),
+        args.rounds.clone(),
+        "--issues".into(),
+        args.issues.clone(),
+        "--ledgers".into(),
+        args.ledgers.clone(),
+    ]);
+    Cli::try_parse_from(argv).map(|cli| cli.command)
+}
+
+/// Round 9 run by the city with one inspection of Xingning, its problem
+/// frozen and posted: one ledger entry.
+async fn one_posted_entry(t: &TestSuite) {
+    use fiveledger_e2e::{date as d, tokens};
+    let i = t.stationed_xingning_in_round_nine().await;
+    t.problem(
+        &tokens::office(),
+        &i.name,
+        "p1",
+        "party-leadership",
+        fiveledger_proto::issues::ProblemSeverity::Major,
+        "问题 p1",
+        "",
+        "",
+    )
+    .await
+    .expect("problem");
+    t.report(&i.name, "li-leader", d(2026, 4, 10), d(2026, 5, 20))
+        .await;
+    t.wait_for_entries("round = \"rounds/r9\"", 1).await;
+}
+
+/// Each way of failing exits with its own code (usage 2, not found 3,
+/// books unbalanced or journal broken 4, service unavailable 5), errors
+/// print as JSON with `--output json`, and a wrong `--scope` on export
+/// fails naming the scope with nothing written.
+#[tokio::test]
+async fn failures_name_what_failed_and_exit_with_their_own_codes() {
+    use fiveledger::cli::failure::{self, Failure};
+    let suite = spawn_suite(Default::default()).await;
+    one_posted_entry(&suite).await;
+    let a = args(&suite);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ledger.xlsx");
+    let file = file.to_str().unwrap();
+
+    // Not found: a scope the suite does not know, written nowhere.
+    for scope in [
+        "rounds/r404",
+        "rounds/r9/inspections/nowhere",
+        "guangxi/nowhere",
+        "nanning",
+    ] {
+        let err = cli(&suite, &["export", "ledger", "--scope", scope, "-o", file])
+            .await
+            .expect_err("an unknown scope");
+        assert_eq!(
+            failure::kind_of(&err),
+            Failure::NotFound,
+            "{scope}: {err:#}"
+        );
+        assert_eq!(failure::exit_code(&err), 3);
+        assert!(format!("{err:#}").contains(scope), "{err:#}");
+        assert!(!Path::new(file).exists(), "nothing written for {scope}");
+    }
+    let command = parse(
+        &a,
+        &[
+            "export",
+            "ledger",
+            "--scope",
+            "rounds/r404",
+            "-o",
+            file,
+            "--output",
+            "json",
+        ],
+    )
+    .expect("parses");
+    assert_eq!(
+        fiveledger::cli::execute(command, &suite.env.settings).await,
+        3
+    );
+    assert!(!Path::new(file).exists());
+    let err = cli(
+        &suite,
+        &["stats", "--scope", "rounds/r404", "--output", "json"],
+    )
+    .await
+    .expect_err("unknown");
+    let printed: serde_json::Value =
+        serde_json::from_str(&failure::render(&err, fiveledger::cli::Output::Json))
+            .expect("the error as JSON");
+    assert_eq!(printed["error"]["kind"], "not_found");
+    assert_eq!(printed["error"]["exit_code"], 3);
+    assert!(
+        printed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--scope rounds/r404"),
+        "{printed}"
+    );
+    // The scope that exists exports.
+    cli(
+        &suite,
+        &[
+            "export",
+            "ledger",
+            "--scope",
+            "guangxi/nanning/xingning",
+            "-o",
+            file,
+        ],
+    )
+    .await
+    .expect("a known scope");
+    assert!(Path::new(file).exists());
+
+    // Usage: clap refuses the scope's shape, exit 2.
+    let err = anyhow::Error::from(
+        parse(&a, &["reconcile", "--scope", "organisations/xingning"]).expect_err("usage"),
+    );
+    assert_eq!(failure::exit_code(&err), 2);
+
+    // Unbalanced: the books lose the entry; the journal is altered.
+    cli(&suite, &["reconcile", "--scope", "rounds/r9"])
+        .await
+        .expect("balanced at first");
+    let db = suite.ledgers_db().await;
+    use sea_orm::ConnectionTrait;
+    db.writer()
+        .execute_unprepared("UPDATE postings SET actor = 'someone-else'")
+        .await
+        .expect("alter the journal");
+    let err = cli(&suite, &["verify", "--scope", "rounds/r9"])
+        .await
+        .expect_err("altered");
+    assert_eq!(failure::exit_code(&err), 4, "{err:#}");
+    for table in ["postings", "entries"] {
+        db.writer()
+            .execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .expect("damage the books");
+    }
+    let err = cli(
+        &suite,
+        &["reconcile", "--scope", "rounds/r9", "--output", "json"],
+    )
+    .await
+    .expect_err("unbalanced");
+    assert_eq!(failure::kind_of(&err), Failure::Unbalanced, "{err:#}");
+    assert_eq!(failure::exit_code(&err), 4);
+    let printed: serde_json::Value =
+        serde_json::from_str(&failure::render(&err, fiveledger::cli::Output::Json)).unwrap();
+    assert_eq!(printed["error"]["kind"], "unbalanced");
+
+    // Unavailable: nothing listens there.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let down = ServiceArgs {
+        ledgers: format!("http://{closed}"),
+        rounds: format!("http://{closed}"),
+        ..a.clone()
+    };
+    let signer = fiveledger::signer(&suite.env.settings).unwrap();
+    let command = parse(&down, &["reconcile", "--scope", "rounds/r9"]).expect("parses");
+    let err = fiveledger::cli::run(command, Some(&signer))
+        .await
+        .expect_err("unavailable");
+    assert_eq!(failure::kind_of(&err), Failure::Unavailable, "{err:#}");
+    assert_eq!(failure::exit_code(&err), 5);
+    suite.suite.stop().await.expect("stops");
+}
+
+/// Pointed at a suite that is not the local one, without a token or a
+/// configured key, the CLI says what it needs and creates no local key (a
+/// remote suite could not verify it); with a token it goes ahead.
+#[test]
+fn a_remote_suite_without_a_token_or_key_is_told_what_is_needed() {
+    use fiveledger::cli::failure::{self, Failure};
+    let env = fiveledger_platform::testing::TestEnv::new("remote");
+    let mut base = env.settings.clone();
+    base.auth.secret.clear();
+    base.auth.secret_file = None;
+    let key = base.data_dir.join("token.key");
+    let remote = ServiceArgs {
+        rounds: "http://127.0.0.2:50051".into(),
+        issues: "http://127.0.0.2:50052".into(),
+        ledgers: "http://127.0.0.2:50053".into(),
+        token: None,
+    };
+    let err = fiveledger::cli::signer_for(&remote, &base).expect_err("no token, no key");
+    assert_eq!(failure::kind_of(&err), Failure::Usage);
+    let message = format!("{err:#}");
+    for needed in [
+        "http://127.0.0.2:50051",
+        "--token",
+        "FIVELEDGER_TOKEN",
+        "FIVELEDGER_AUTH__SECRET",
+    ] {
+        assert!(message.contains(needed), "{needed}: {message}");
+    }
+    assert!(!key.exists(), "no local key created for a remote suite");
+    // The configured upstreams count as remote too.
+    let mut upstreams = base.clone();
+    upstreams.upstream.ledgers = "http://127.0.0.2:50053".into();
+    let local = ServiceArgs {
+        rounds: "http://127.0.0.1:50051".into(),
+        issues: "http://127.0.0.1:50052".into(),
+        ledgers: "http://127.0.0.1:50053".into(),
+        token: None,
+    };
+    let via_settings = local.with_upstreams(&upstreams.upstream);
+    assert!(fiveledger::cli::signer_for(&via_settings, &upstreams).is_err());
+    assert!(!key.exists());
+    // With a token: no key needed, none created.
+    let with_token = ServiceArgs {
+        token: Some("a.b.c".into()),
+        ..remote.clone()
+    };
+    assert!(
+        fiveledger::cli::signer_for(&with_token, &base)
+            .expect("token")
+            .is_none()
+    );
+    assert!(!key.exists());
+    // With the remote suite's key configured: signs with it.
+    let mut keyed = base.clone();
+    keyed.auth.secret = "the-remote-suite-key-0123456789".into();
+    assert!(
+        fiveledger::cli::signer_for(&remote, &keyed)
+            .expect("key")
+            .is_some()
+    );
+    assert!(!key.exists());
+    // The local suite: its key, created on first use as before.
+    assert!(
+        fiveledger::cli::signer_for(&local, &base)
+            .expect("local")
+            .is_some()
+    );
+    assert!(key.exists());
+}
+
+/// `--help` and the README list the same exit codes.
+#[test]
+fn the_readme_lists_the_exit_codes_of_help() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let codes: Vec<&str> = fiveledger::cli::EXIT_CODES.lines().skip(1).collect();
+    assert_eq!(codes.len(), 6);
+    for line in codes {
+        let (code, meaning) = line.trim().split_once("  ").expect("code and meaning");
+        let row = format!("| {code} | {meaning} |");
+        assert!(readme.contains(&row), "README lacks {row}");
+    }
+}

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use fiveledger_e2e::{TestSuite, date, paths, spawn_suite, tokens};
+use fiveledger_e2e::{EVENT_TIMEOUT, TestSuite, date, paths, spawn_suite, tokens};
 use fiveledger_platform::testing::authed;
 use fiveledger_proto::issues::{self, ProblemSeverity};
 use fiveledger_proto::ledgers::*;
@@ -209,6 +209,111 @@ async fn reconcile_names_a_frozen_problem_whose_entry_is_missing_from_the_books(
         !damaged.discrepancies.iter().any(|d| d.subject == p1.name),
         "p1 is accounted for: {damaged:?}"
     );
+    t.suite.stop().await.expect("stops");
+}
+
+/// A problem kept from before the principal was required (or a routed body
+/// missing at the level) keeps its reported list from freezing: the list
+/// says why, and Reconcile counts its problems as reported but not posted
+/// until the last responsibility is filled.
+#[tokio::test]
+async fn reconcile_counts_a_reported_list_that_cannot_freeze_as_not_posted() {
+    let t = spawn_suite(Default::default()).await;
+    two_stationed_inspections(&t).await;
+    let p1 = problem(&t, XN, "p1", "party-leadership").await;
+    problem(&t, XN, "p2", "strict-governance").await;
+    // p1 as older data holds it: no principal.
+    t.service_db("issues")
+        .await
+        .writer()
+        .execute_unprepared("UPDATE problems SET principal = '' WHERE id = 'p1'")
+        .await
+        .expect("an older row");
+    t.report(XN, "li-leader", date(2026, 4, 10), date(2026, 5, 20))
+        .await;
+    let list_name = format!("{XN}/problemList");
+    let list = fiveledger_e2e::eventually("the list reported", EVENT_TIMEOUT, || async {
+        let list = t
+            .problems()
+            .get_problem_list(authed(
+                &tokens::office(),
+                issues::GetProblemListRequest {
+                    name: list_name.clone(),
+                },
+            ))
+            .await
+            .expect("the list")
+            .into_inner();
+        (list.state == issues::ProblemListState::Reported as i32).then_some(list)
+    })
+    .await;
+    assert_eq!(list.incomplete_problem_count, 1);
+    assert_eq!(
+        list.missing_responsibilities,
+        [issues::MissingResponsibility {
+            field: "responsibilities.principal".into(),
+            problem_count: 1,
+        }]
+    );
+
+    let reconcile = || async {
+        t.ledger()
+            .reconcile(authed(
+                &tokens::office(),
+                ReconcileRequest {
+                    round: R9.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("reconcile")
+            .into_inner()
+    };
+    let waiting = reconcile().await;
+    assert!(!waiting.balanced, "{waiting:?}");
+    assert_eq!(waiting.unposted, 2, "{waiting:?}");
+    assert_eq!(waiting.balance.expect("balance").reported, 0);
+    let not_frozen: Vec<&Discrepancy> = waiting
+        .discrepancies
+        .iter()
+        .filter(|d| d.kind == "PROBLEM_LIST_NOT_FROZEN")
+        .collect();
+    assert_eq!(not_frozen.len(), 1, "{waiting:?}");
+    assert_eq!(not_frozen[0].subject, list_name);
+    assert!(
+        not_frozen[0]
+            .description
+            .contains("1 lack responsibilities.principal"),
+        "{not_frozen:?}"
+    );
+
+    // The office fills the principal: the list freezes, the books post.
+    t.problems()
+        .update_problem(authed(
+            &tokens::office(),
+            issues::UpdateProblemRequest {
+                problem: Some(issues::Problem {
+                    name: p1.name.clone(),
+                    responsibilities: Some(issues::Responsibilities {
+                        principal: "区委书记 张三".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["responsibilities.principal".into()],
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("complete it");
+    t.wait_for_entries(&format!("inspection = \"{XN}\""), 2)
+        .await;
+    let posted = reconcile().await;
+    assert!(posted.balanced, "{posted:?}");
+    assert_eq!(posted.unposted, 0);
+    assert_eq!(posted.balance.expect("balance").reported, 2);
     t.suite.stop().await.expect("stops");
 }
 

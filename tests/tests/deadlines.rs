@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use fiveledger_e2e::{TestSuite, date, spawn_suite, tokens};
+use fiveledger_e2e::{TestSuite, spawn_suite, tokens};
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{self, TestEnv, authed};
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::issues::{self, ProblemSeverity};
-use fiveledger_proto::rounds::{InspectionPhase, RoundKind, inspection_service_server};
+use fiveledger_proto::rounds::inspection_service_server;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::body::Body;
@@ -21,35 +21,7 @@ use tonic::codegen::{Service, http};
 use tonic::server::NamedService;
 use tonic::transport::Server;
 
-const R9: &str = "rounds/r9";
 const XN: &str = "rounds/r9/inspections/xn";
-
-/// Round 9 with Xingning's inspection stationed, so that problems can be
-/// found there.
-async fn stationed_inspection(t: &TestSuite) {
-    t.city().await;
-    t.inspector("li", "li-leader", "nanning-xcban", vec![])
-        .await;
-    t.inspector("wang", "wang-jw", "nanning-jw", vec![]).await;
-    t.started_round(
-        "r9",
-        RoundKind::Regular,
-        9,
-        &[],
-        (date(2026, 3, 1), date(2026, 6, 30)),
-    )
-    .await;
-    let g = t.group(R9, "g1", "li", &["wang"]).await.expect("group");
-    let i = t
-        .inspection(R9, "xn", "xingning", "")
-        .await
-        .expect("inspection");
-    t.assign(&i.name, &g.name).await.expect("assign");
-    let stationed = t
-        .brief_and_station(&i.name, "li-leader", date(2026, 3, 10), date(2026, 5, 10))
-        .await;
-    assert_eq!(stationed.phase, InspectionPhase::Stationed as i32);
-}
 
 /// CreateProblem for `inspection`, as the office, with `timeout` as its
 /// deadline. The issues service asks the rounds service about the
@@ -95,7 +67,7 @@ async fn problems_of_xn(t: &TestSuite) -> Vec<String> {
 #[tokio::test]
 async fn a_call_whose_deadline_runs_out_fails_and_writes_nothing() {
     let t = spawn_suite(Default::default()).await;
-    stationed_inspection(&t).await;
+    t.stationed_xingning_in_round_nine().await;
 
     let status = t
         .problems()
@@ -118,7 +90,7 @@ async fn a_call_whose_deadline_runs_out_fails_and_writes_nothing() {
 #[tokio::test]
 async fn a_call_with_a_generous_deadline_succeeds() {
     let t = spawn_suite(Default::default()).await;
-    stationed_inspection(&t).await;
+    t.stationed_xingning_in_round_nine().await;
 
     let problem = t
         .problems()

@@ -116,6 +116,69 @@ async fn reflection_lists_exactly_each_servers_services_in_v1_and_v1alpha() {
     t.suite.stop().await.expect("stops");
 }
 
+/// A client that loads every listed service (grpcurl `describe` with no
+/// symbol) must be able to: each endpoint resolves every symbol either
+/// endpoint lists, and every file those import, by name.
+#[tokio::test]
+async fn both_reflection_endpoints_describe_every_service_either_lists() {
+    use reflection::{Answer, Ask};
+    let t = spawn_suite(Default::default()).await;
+    for (package, channel) in [
+        ("rounds", &t.rounds),
+        ("issues", &t.issues),
+        ("ledgers", &t.ledgers),
+    ] {
+        let mut listed = reflection::list_v1(channel.clone()).await;
+        listed.extend(reflection::list_v1alpha(channel.clone()).await);
+        for (version, endpoint) in [("v1", true), ("v1alpha", false)] {
+            let ask = |ask: Ask| {
+                let channel = channel.clone();
+                async move {
+                    if endpoint {
+                        reflection::ask_v1(channel, ask).await
+                    } else {
+                        reflection::ask_v1alpha(channel, ask).await
+                    }
+                }
+            };
+            for service in &listed {
+                let files = match ask(Ask::Symbol(service.clone())).await {
+                    Answer::Files(files) => files,
+                    Answer::Error(error) => {
+                        panic!("{package} ({version}) cannot resolve {service}: {error}")
+                    }
+                    other => panic!("{package} ({version}): {service} is {other:?}"),
+                };
+                let file = files.first().expect("a file");
+                assert!(
+                    file.service
+                        .iter()
+                        .any(|s| format!("{}.{}", file.package(), s.name()) == *service),
+                    "{package} ({version}): {service} is not in {}",
+                    file.name()
+                );
+                // Every import, transitively, resolves by its file name.
+                let mut pending: Vec<String> = file.dependency.clone();
+                let mut seen = BTreeSet::new();
+                while let Some(name) = pending.pop() {
+                    if !seen.insert(name.clone()) {
+                        continue;
+                    }
+                    match ask(Ask::File(name.clone())).await {
+                        Answer::Files(files) => {
+                            pending.extend(files.into_iter().flat_map(|f| f.dependency));
+                        }
+                        other => panic!(
+                            "{package} ({version}): {service} imports {name}, which is {other:?}"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    t.suite.stop().await.expect("stops");
+}
+
 async fn health(channel: &Channel, service: &str) -> Result<i32, tonic::Status> {
     HealthClient::new(channel.clone())
         .check(HealthCheckRequest {
@@ -198,22 +261,45 @@ async fn a_stopping_service_says_not_serving_for_the_drain_then_closes() {
     );
 }
 
-/// Minimal reflection clients (list services) for both protocol versions.
+/// Minimal reflection clients for both protocol versions: list the services,
+/// and resolve a symbol to its file and that file's imports, as grpcurl's
+/// `describe` does.
 mod reflection {
     use std::collections::BTreeSet;
 
+    use prost::Message;
     use tonic::transport::Channel;
 
-    macro_rules! list {
+    /// What a reflection request asks.
+    pub enum Ask {
+        Services,
+        Symbol(String),
+        File(String),
+    }
+
+    /// What the server answered: service names, file descriptors, or the
+    /// error it returned in the stream.
+    #[derive(Debug)]
+    pub enum Answer {
+        Services(BTreeSet<String>),
+        Files(Vec<prost_types::FileDescriptorProto>),
+        Error(String),
+    }
+
+    macro_rules! ask {
         ($name:ident, $version:ident) => {
-            pub async fn $name(channel: Channel) -> BTreeSet<String> {
+            pub async fn $name(channel: Channel, ask: Ask) -> Answer {
                 use tonic_reflection::pb::$version::ServerReflectionRequest;
                 use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
                 use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
                 use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
                 let request = ServerReflectionRequest {
                     host: String::new(),
-                    message_request: Some(MessageRequest::ListServices(String::new())),
+                    message_request: Some(match ask {
+                        Ask::Services => MessageRequest::ListServices(String::new()),
+                        Ask::Symbol(symbol) => MessageRequest::FileContainingSymbol(symbol),
+                        Ask::File(file) => MessageRequest::FileByFilename(file),
+                    }),
                 };
                 let mut stream = ServerReflectionClient::new(channel)
                     .server_reflection_info(futures::stream::once(async { request }))
@@ -227,14 +313,42 @@ mod reflection {
                     .and_then(|r| r.message_response)
                 {
                     Some(MessageResponse::ListServicesResponse(list)) => {
-                        list.service.into_iter().map(|s| s.name).collect()
+                        Answer::Services(list.service.into_iter().map(|s| s.name).collect())
                     }
+                    Some(MessageResponse::FileDescriptorResponse(files)) => Answer::Files(
+                        files
+                            .file_descriptor_proto
+                            .iter()
+                            .map(|raw| {
+                                prost_types::FileDescriptorProto::decode(raw.as_slice())
+                                    .expect("a file descriptor")
+                            })
+                            .collect(),
+                    ),
+                    Some(MessageResponse::ErrorResponse(error)) => Answer::Error(format!(
+                        "{} {}",
+                        error.error_code, error.error_message
+                    )),
                     other => panic!("unexpected {other:?}"),
                 }
             }
         };
     }
 
-    list!(list_v1, v1);
-    list!(list_v1alpha, v1alpha);
+    ask!(ask_v1, v1);
+    ask!(ask_v1alpha, v1alpha);
+
+    pub async fn list_v1(channel: Channel) -> BTreeSet<String> {
+        match ask_v1(channel, Ask::Services).await {
+            Answer::Services(services) => services,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    pub async fn list_v1alpha(channel: Channel) -> BTreeSet<String> {
+        match ask_v1alpha(channel, Ask::Services).await {
+            Answer::Services(services) => services,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }

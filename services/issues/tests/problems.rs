@@ -208,9 +208,8 @@ async fn freezing_needs_responsibilities_one_and_three_and_then_nothing_changes(
         .create(problem("party-leadership", "a"))
         .await
         .expect("create");
-    let mut bare = problem("ideology", "b"); // no propaganda department: (3) empty
-    bare.responsibilities.as_mut().expect("r").principal = String::new();
-    let bare = app.create(bare).await.expect("create");
+    // No propaganda department at the level: (3) stays empty.
+    let bare = app.create(problem("ideology", "b")).await.expect("create");
     assert_eq!(app.events("ProblemCreated").await.len(), 2);
 
     let err = app
@@ -407,12 +406,9 @@ async fn problems_are_registered_only_while_stationed() {
 #[tokio::test]
 async fn the_reported_event_freezes_or_leaves_only_responsibilities_open() {
     let app = spawn().await;
-    let mut incomplete = problem("party-leadership", "x");
-    incomplete.responsibilities.as_mut().expect("r").principal = String::new();
-    let incomplete = app.create(incomplete).await.expect("create");
-    let mut second = problem("party-building", "z");
-    second.responsibilities.as_mut().expect("r").principal = String::new();
-    let second = app.create(second).await.expect("create");
+    // No propaganda department at the level: (3) of both stays empty.
+    let incomplete = app.create(problem("ideology", "x")).await.expect("create");
+    let second = app.create(problem("ideology", "z")).await.expect("create");
     app.create(problem("party-building", "y"))
         .await
         .expect("create");
@@ -428,6 +424,30 @@ async fn the_reported_event_freezes_or_leaves_only_responsibilities_open() {
     }
     assert_eq!(state, ProblemListState::Reported as i32);
     assert!(app.events("ProblemListFrozen").await.is_empty());
+    // The list says why it waits, and its problems can be found.
+    let list = app.list_state(INSPECTION).await;
+    assert_eq!(list.problem_count, 3);
+    assert_eq!(list.incomplete_problem_count, 2);
+    assert_eq!(
+        list.missing_responsibilities,
+        [MissingResponsibility {
+            field: "responsibilities.supervising_body".into(),
+            problem_count: 2,
+        }]
+    );
+    let waiting = app
+        .list_all(
+            &office(),
+            "list_state = PROBLEM_LIST_STATE_REPORTED AND frozen = false",
+            10,
+        )
+        .await;
+    assert_eq!(waiting.len(), 3);
+    assert!(
+        app.list_all(&office(), "list_state = PROBLEM_LIST_STATE_FROZEN", 10)
+            .await
+            .is_empty()
+    );
 
     // Reported: content is final, responsibilities may be completed.
     let err = app
@@ -461,12 +481,12 @@ async fn the_reported_event_freezes_or_leaves_only_responsibilities_open() {
                         Problem {
                             name,
                             responsibilities: Some(Responsibilities {
-                                principal: "赵书记".into(),
+                                supervising_body: "organisations/nanning-jw".into(),
                                 ..Default::default()
                             }),
                             ..Default::default()
                         },
-                        &["responsibilities.principal"],
+                        &["responsibilities.supervising_body"],
                     ),
                 ))
                 .await
@@ -477,10 +497,10 @@ async fn the_reported_event_freezes_or_leaves_only_responsibilities_open() {
     // One still incomplete: the list stays reported.
     let first = complete(incomplete.name.clone()).await;
     assert!(!first.frozen);
-    assert_eq!(
-        app.list_state(INSPECTION).await.state,
-        ProblemListState::Reported as i32
-    );
+    let list = app.list_state(INSPECTION).await;
+    assert_eq!(list.state, ProblemListState::Reported as i32);
+    assert_eq!(list.incomplete_problem_count, 1);
+    assert_eq!(list.missing_responsibilities[0].problem_count, 1);
     assert!(app.events("ProblemListFrozen").await.is_empty());
     // The last one completed freezes the list in the same update.
     let last = complete(second.name.clone()).await;
@@ -488,6 +508,8 @@ async fn the_reported_event_freezes_or_leaves_only_responsibilities_open() {
     let list = app.list_state(INSPECTION).await;
     assert_eq!(list.state, ProblemListState::Frozen as i32);
     assert!(list.freeze_time.is_some());
+    assert!(list.missing_responsibilities.is_empty());
+    assert_eq!(list.incomplete_problem_count, 0);
     let frozen = app.events("ProblemListFrozen").await;
     assert_eq!(frozen.len(), 1);
     assert_eq!(frozen[0].actor, "office-nn");
@@ -508,6 +530,57 @@ async fn the_reported_event_freezes_or_leaves_only_responsibilities_open() {
     assert_eq!(list.state, ProblemListState::Frozen as i32);
     assert!(list.report_time.is_some());
     assert_eq!(app.events("ProblemListFrozen").await.len(), 1);
+}
+
+/// 第一责任人 is required: refused on create, on an update clearing it, and
+/// per row of an import, with the field named and nothing stored.
+#[tokio::test]
+async fn a_problem_without_its_principal_is_refused_at_the_door() {
+    let app = spawn().await;
+    let mut nameless = problem("party-leadership", "x");
+    nameless.responsibilities.as_mut().expect("r").principal = "  ".into();
+    let err = app.create(nameless).await.expect_err("no principal");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(reason(&err), "REQUIRED_FIELD");
+    assert_eq!(bad_field(&err), "problem.responsibilities.principal");
+    assert!(app.events("ProblemCreated").await.is_empty());
+
+    let created = app
+        .create(problem("party-leadership", "y"))
+        .await
+        .expect("create");
+    let err = app
+        .problems()
+        .update_problem(authed(
+            &office(),
+            update(
+                Problem {
+                    name: created.name.clone(),
+                    responsibilities: Some(Responsibilities::default()),
+                    ..Default::default()
+                },
+                &["responsibilities.principal"],
+            ),
+        ))
+        .await
+        .expect_err("cleared");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "problem.responsibilities.principal");
+
+    let mut batch = rows(3);
+    batch[1].responsibilities.as_mut().expect("r").principal = String::new();
+    let response = import(&app, batch).await.expect("answered");
+    assert!(response.problems.is_empty());
+    let errors: Vec<_> = response
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str(), e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [(2, "responsibilities.principal", "REQUIRED_FIELD")]
+    );
+    assert_eq!(app.list_all(&office(), "", 10).await.len(), 1);
 }
 
 #[tokio::test]

@@ -82,8 +82,14 @@ pub async fn start_with_clock(
         ];
         if settings.sweep_interval_seconds > 0 {
             background.push(
-                sweep::run_periodic(db.clone(), settings.clone(), clock.clone(), stop.clone())
-                    .boxed(),
+                sweep::run_periodic(
+                    db.clone(),
+                    settings.clone(),
+                    clock.clone(),
+                    upstreams.organisations.clone(),
+                    stop.clone(),
+                )
+                .boxed(),
             );
         }
         let api = grpc::Api {

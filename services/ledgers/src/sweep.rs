@@ -12,12 +12,15 @@
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
+use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::lease::run_periodically_or;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
+use fiveledger_proto::rounds::BatchGetOrganisationsRequest;
+use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio_util::sync::CancellationToken;
@@ -45,13 +48,47 @@ pub struct SweepReport {
     pub eased: i64,
 }
 
-/// Sweeps the entries matching `scope` as of `today`, signing with `actor`.
+/// Where notices find the display names of units: the rounds service.
+pub type Directory = OrganisationServiceClient<crate::grpc::Upstream>;
+
+/// Display names of `names` (organisation resource names), in one call per
+/// thousand; unknown ones are left out.
+async fn display_names(
+    directory: &Directory,
+    mut names: Vec<String>,
+) -> ApiResult<warning::OrganisationNames> {
+    names.sort();
+    names.dedup();
+    let mut out = warning::OrganisationNames::new();
+    for chunk in names.chunks(1000) {
+        let found = directory
+            .clone()
+            .batch_get_organisations(BatchGetOrganisationsRequest {
+                names: chunk.to_vec(),
+                allow_missing: true,
+            })
+            .await
+            .map_err(|s| from_upstream("rounds", "organisations", s))?
+            .into_inner();
+        out.extend(
+            found
+                .organisations
+                .into_iter()
+                .map(|o| (o.name, o.display_name)),
+        );
+    }
+    Ok(out)
+}
+
+/// Sweeps the entries matching `scope` as of `today`, signing with `actor`;
+/// notices name units as `directory` knows them.
 pub async fn sweep(
     db: &Db,
     thresholds: &Thresholds,
     clock: &Clock,
     scope: Condition,
     actor: &str,
+    directory: &Directory,
 ) -> ApiResult<SweepReport> {
     let today = clock.now().date_naive();
     let mut report = SweepReport::default();
@@ -84,16 +121,29 @@ pub async fn sweep(
             .await?;
         let Some(last) = rows.last() else { break };
         after = last.id.clone();
+        report.entries_checked += rows.len() as i64;
+        let mut changing = Vec::new();
         for row in &rows {
-            report.entries_checked += 1;
             let entry = books::decode_snapshot(row)?;
-            if warning::changes(&entry, today, thresholds).is_empty() {
-                continue;
+            if !warning::changes(&entry, today, thresholds, &Default::default()).is_empty() {
+                changing.push((row, entry));
             }
+        }
+        // One lookup of the batch's unit names for the notices' text.
+        let named: Vec<String> = changing
+            .iter()
+            .flat_map(|(_, entry)| warning::named_organisations(entry))
+            .collect();
+        let names = if named.is_empty() {
+            Default::default()
+        } else {
+            display_names(directory, named).await?
+        };
+        for (row, _) in changing {
             let mut attempt = 0;
             let posted = loop {
                 attempt += 1;
-                match sweep_entry(db, &row.id, today, thresholds, clock, actor).await {
+                match sweep_entry(db, &row.id, today, thresholds, clock, actor, &names).await {
                     Ok(posted) => break posted,
                     // Another sweeper posted on this entry first: it is its.
                     Err(ApiError::Aborted { .. }) => break Vec::new(),
@@ -134,6 +184,7 @@ async fn sweep_entry(
     thresholds: &Thresholds,
     clock: &Clock,
     actor: &str,
+    names: &warning::OrganisationNames,
 ) -> ApiResult<Vec<WarningDetail>> {
     let txn = db.begin().await?;
     let result: ApiResult<Vec<WarningDetail>> = async {
@@ -149,7 +200,7 @@ async fn sweep_entry(
             at_us: Some(clock.now().timestamp_micros()),
             effective_date: None,
         };
-        for mut change in warning::changes(&entry, today, thresholds) {
+        for mut change in warning::changes(&entry, today, thresholds, names) {
             if let Some(n) = change.notice.as_mut() {
                 n.number = posting_name(id, row.posting_count + 1);
             }
@@ -248,6 +299,7 @@ pub async fn run_periodic(
     db: Db,
     settings: std::sync::Arc<LedgersSettings>,
     clock: Clock,
+    directory: Directory,
     stop: CancellationToken,
 ) {
     let interval = Duration::from_secs(Ord::max(settings.sweep_interval_seconds, 1));
@@ -259,8 +311,8 @@ pub async fn run_periodic(
         interval,
         stop,
         || {
-            let (db, clock) = (sweeper.clone(), clock.clone());
-            async move { sweep_and_count(&db, &thresholds, &clock).await }
+            let (db, clock, directory) = (sweeper.clone(), clock.clone(), directory.clone());
+            async move { sweep_and_count(&db, &thresholds, &clock, &directory).await }
         },
         clear_gauges,
     )
@@ -268,9 +320,10 @@ pub async fn run_periodic(
 }
 
 /// One tick of the lease holder: the sweep, then the gauges.
-async fn sweep_and_count(db: &Db, thresholds: &Thresholds, clock: &Clock) {
+async fn sweep_and_count(db: &Db, thresholds: &Thresholds, clock: &Clock, directory: &Directory) {
     let all = Condition::all();
-    match sweep(db, thresholds, clock, all, crate::consumers::SERVICE_ACTOR).await {
+    let actor = crate::consumers::SERVICE_ACTOR;
+    match sweep(db, thresholds, clock, all, actor, directory).await {
         Ok(report) if report.warnings_posted > 0 => {
             tracing::info!(?report, "warning sweep posted colour changes")
         }

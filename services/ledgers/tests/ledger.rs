@@ -812,6 +812,126 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
 /// day it happened; the dates the books derive (done, transferred, written
 /// off) and the on-time rate follow those days. A day still ahead, a day
 /// before the last step, or a day given by anyone else is refused.
+/// Every submission is a new version, a rejected one included, and a
+/// decision names exactly the pending version.
+#[tokio::test]
+async fn a_rejected_plan_version_is_never_given_again() {
+    let app = spawn().await;
+    seed_rounds(&app);
+    let mut ledger = app.ledger();
+    app.upstream
+        .freeze(INSPECTION, vec![problem("p1", "xingning")])
+        .await;
+    let name = app
+        .wait_for(&format!("inspection = \"{INSPECTION}\""), 1)
+        .await[0]
+        .name
+        .clone();
+    let inspection = app.upstream.data.lock().expect("lock").inspections[INSPECTION].clone();
+    app.upstream.feedback(&inspection).await;
+    app.wait_for("state = ENTRY_STATE_HANDED_OVER", 1).await;
+    ledger
+        .acknowledge_hand_over(authed(
+            &unit(),
+            AcknowledgeHandOverRequest {
+                name: name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("acknowledge");
+    let submit = || {
+        let mut ledger = app.ledger();
+        let name = name.clone();
+        async move {
+            ledger
+                .submit_plan(authed(
+                    &unit(),
+                    SubmitPlanRequest {
+                        name,
+                        plan: Some(plan((2026, 8, 1))),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("submit")
+                .into_inner()
+        }
+    };
+    let approve = |version: i32| {
+        let mut ledger = app.ledger();
+        let request = authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.clone(),
+                version,
+                ..Default::default()
+            },
+        );
+        async move { ledger.approve_plan(request).await }
+    };
+
+    assert_eq!(submit().await.pending_plan.expect("pending").version, 1);
+    ledger
+        .reject_plan(authed(
+            &office(),
+            RejectPlanRequest {
+                name: name.clone(),
+                version: 1,
+                reason: "措施不具体".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("reject");
+    let resubmitted = submit().await;
+    assert_eq!(resubmitted.pending_plan.expect("pending").version, 2);
+    assert_eq!(resubmitted.latest_plan_version, 2);
+
+    // The rejected version and one never submitted approve nothing.
+    for (version, what) in [(1, "was decided already"), (3, "was never submitted")] {
+        let status = refused(
+            &app,
+            &name,
+            approve(version),
+            Code::FailedPrecondition,
+            "PLAN_VERSION_MISMATCH",
+        )
+        .await;
+        assert!(status.message().contains(what), "{status:?}");
+        assert!(
+            status
+                .message()
+                .contains("ENTRY_STATE_PLANNED with version 2 pending"),
+            "{status:?}"
+        );
+    }
+    let approved = approve(2).await.expect("approve").into_inner();
+    assert_eq!(approved.plan.expect("plan").version, 2);
+    // A revision while rectifying is version 3; version 2 is in force.
+    assert_eq!(submit().await.pending_plan.expect("pending").version, 3);
+    refused(
+        &app,
+        &name,
+        approve(2),
+        Code::FailedPrecondition,
+        "PLAN_VERSION_MISMATCH",
+    )
+    .await;
+
+    let journal = app.get(&name).await;
+    let versions: Vec<i32> = journal
+        .postings
+        .iter()
+        .filter_map(|p| match &p.detail {
+            Some(posting::Detail::PlanSubmitted(plan)) => Some(plan.version),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(versions, [1, 2, 3]);
+    assert!(ledger_verify(&app).await.faults.is_empty());
+}
+
 #[tokio::test]
 async fn steps_recorded_after_the_fact_keep_their_days() {
     let app = spawn().await;

@@ -203,7 +203,9 @@ async fn an_entry_goes_green_blue_yellow_red_with_one_notice_each_and_catches_up
     let clock = Clock::fixed(at(2026, 7, 1));
     let app = spawn_with_clock(clock.clone()).await;
     seed_rounds(&app);
-    let entry = handed_over(&app, INSPECTION, vec![problem("p1", "xingning")]).await;
+    let mut p1 = problem("p1", "xingning");
+    p1.title = "违规发放津贴补贴".into();
+    let entry = handed_over(&app, INSPECTION, vec![p1]).await;
     let name = entry[0].name.clone();
     assert_eq!(app.get(&name).await.colour(), WarningColour::Green);
     assert_eq!(sweep(&app).await.warnings_posted, 0);
@@ -269,6 +271,28 @@ async fn an_entry_goes_green_blue_yellow_red_with_one_notice_each_and_catches_up
     clock.set(at(2027, 1, 2));
     assert_eq!(app.get(&name).await.colour(), WarningColour::Red);
 
+    // Each notice as the office sends it: Chinese, the unit and the
+    // problem by name, dates written out.
+    let texts: Vec<String> = warnings(&app, &name)
+        .await
+        .into_iter()
+        .map(|w| w.notice.expect("notice").text)
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "提醒：兴宁区问题「违规发放津贴补贴」的整改将于2026年7月31日到期，请抓紧办理。",
+            "督办通知书：兴宁区问题「违规发放津贴补贴」的整改已于2026年7月31日到期，现已逾期。\
+             请于2026年8月11日前书面报告办理情况。",
+            "通报：兴宁区问题「违规发放津贴补贴」的整改已于2026年7月31日到期，现严重逾期，予以通报。",
+            "预警调整：兴宁区问题「违规发放津贴补贴」的整改（期限2026年12月31日）的预警由红色降为黄色。",
+        ]
+    );
+    for text in &texts {
+        // No ids, no English.
+        assert!(!text.chars().any(|c| c.is_ascii_alphabetic()), "{text}");
+    }
+
     // The stream of warnings replays from the start and resumes by cursor.
     let mut stream = app
         .ledger()
@@ -324,6 +348,72 @@ async fn an_entry_goes_green_blue_yellow_red_with_one_notice_each_and_catches_up
         .expect("verify")
         .into_inner();
     assert!(verified.valid, "{verified:?}");
+}
+
+/// A look-back reopens a written-off entry with a new due date ahead: by
+/// the ladder the reopening counts as one yellow, so the entry shows blue
+/// (not yellow: it is not overdue) with a reminder, and red at once when
+/// the new due date passes (a second yellow), with a circular.
+#[tokio::test]
+async fn a_reopened_entry_is_blue_until_its_new_due_date_then_red() {
+    let clock = Clock::fixed(at(2026, 7, 1));
+    let app = spawn_with_clock(clock.clone()).await;
+    seed_rounds(&app);
+    let mut p1 = problem("p1", "xingning");
+    p1.title = "违规发放津贴补贴".into();
+    let name = handed_over(&app, INSPECTION, vec![p1]).await[0]
+        .name
+        .clone();
+    clock.set(at(2026, 7, 10));
+    plan(&app, &name, &unit(), (2026, 7, 20), "办公室").await;
+    write_off(&app, &name, &unit()).await;
+    clock.set(at(2026, 10, 1));
+    let reopened = app
+        .ledger()
+        .reopen(authed(
+            &office(),
+            ReopenRequest {
+                name: name.clone(),
+                inspection: LOOK_BACK.into(),
+                reason: "文字整改".into(),
+                due_date: Some(date(2026, 12, 31)),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("reopen")
+        .into_inner();
+    assert_eq!(reopened.colour(), WarningColour::Blue);
+    assert_eq!(app.get(&name).await.colour(), WarningColour::Blue);
+    let report = sweep(&app).await;
+    assert_eq!(
+        (report.warnings_posted, report.reminders),
+        (1, 1),
+        "{report:?}"
+    );
+    let last = warnings(&app, &name).await.pop().expect("a warning");
+    assert_eq!(last.to_colour(), WarningColour::Blue);
+    assert_eq!(
+        last.notice.expect("notice").text,
+        "提醒：兴宁区问题「违规发放津贴补贴」的整改（经回头看重新交办）将于2026年12月31日到期，请抓紧办理。"
+    );
+    // Overdue again: red at once, circulated.
+    clock.set(at(2027, 1, 1));
+    assert_eq!(app.get(&name).await.colour(), WarningColour::Red);
+    let report = sweep(&app).await;
+    assert_eq!(
+        (report.warnings_posted, report.circulars),
+        (1, 1),
+        "{report:?}"
+    );
+    let last = warnings(&app, &name).await.pop().expect("a warning");
+    assert_eq!(
+        last.notice.expect("notice").text,
+        "通报：兴宁区问题「违规发放津贴补贴」的整改（经回头看重新交办）已于2026年12月31日到期，现严重逾期，予以通报。"
+    );
+    // The list's colour filter agrees with the colour on read.
+    let red = app.list(&admin(), "colour = WARNING_COLOUR_RED").await;
+    assert_eq!(red.len(), 1);
 }
 
 /// Nobody runs the sweep: the service's own periodic sweep records the
@@ -497,9 +587,10 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
     assert!((t.on_time_rate - 2.0 / 6.0).abs() < 1e-9, "{t:?}");
     assert!((t.completion_rate - 0.5).abs() < 1e-9);
     assert_eq!(t.funds_recovered_fen, 400); // a, b, c (figures kept), e
-    // d, f red (61 days late); c reopened: yellow.
-    assert_eq!((t.green, t.blue, t.yellow, t.red), (0, 0, 1, 2), "{t:?}");
-    assert_eq!(t.overdue, 3);
+    // d, f red (61 days late); c reopened, due 12-31: blue (a reopening
+    // counts as one yellow, so at least blue; not overdue).
+    assert_eq!((t.green, t.blue, t.yellow, t.red), (0, 1, 0, 2), "{t:?}");
+    assert_eq!(t.overdue, 2);
     // The same figures from the entries one by one: a round's scope reads
     // no tallies, the whole subtree above did.
     let one_by_one = statistics(
@@ -564,9 +655,9 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
         .collect();
     assert_eq!(red.len(), 2, "{red:?}");
     assert!(red.contains(&"problems/d".to_owned()) && red.contains(&"problems/f".to_owned()));
-    let yellow = app.list(&admin(), "colour = WARNING_COLOUR_YELLOW").await;
-    assert_eq!(yellow.len(), 1);
-    assert_eq!(yellow[0].name, xn[2].name);
+    let blue = app.list(&admin(), "colour = WARNING_COLOUR_BLUE").await;
+    assert_eq!(blue.len(), 1);
+    assert_eq!(blue[0].name, xn[2].name);
     let err = app
         .ledger()
         .list_entries(authed(

@@ -55,10 +55,28 @@ pub struct Addressees {
     pub circular: Vec<String>,
 }
 
+/// A date as an office writes it: 2026年7月31日.
+pub fn chinese_date(date: NaiveDate) -> String {
+    date.format("%Y年%-m月%-d日").to_string()
+}
+
+/// A colour as an office names it: 绿色, 蓝色, 黄色, 红色.
+pub fn colour_name(colour: WarningColour) -> &'static str {
+    match colour {
+        WarningColour::Green | WarningColour::Unspecified => "绿色",
+        WarningColour::Blue => "蓝色",
+        WarningColour::Yellow => "黄色",
+        WarningColour::Red => "红色",
+    }
+}
+
 /// The notice a change from `from` to `to` sends about `what`, due on
 /// `due`, issued on `today`: a reminder (blue), a written supervision
 /// notice with a reply deadline (yellow), a circular (red), or word that
-/// the warning eased.
+/// the warning eased. `what` names the matter as the text reads it, in
+/// Chinese with the unit and the problem by name (e.g.
+/// `兴宁区教育局「…」的整改`); the text is what an office sends, in Chinese,
+/// with dates written out.
 pub fn notice(
     what: &str,
     due: NaiveDate,
@@ -68,7 +86,7 @@ pub fn notice(
     today: NaiveDate,
     t: &WarningSettings,
 ) -> Notice {
-    let due = due.format("%Y-%m-%d");
+    let due = chinese_date(due);
     let mut n = Notice {
         issue_date: Some(to_date(today)),
         ..Default::default()
@@ -77,16 +95,16 @@ pub fn notice(
         n.set_kind(NoticeKind::Eased);
         n.addressees = vec![to_whom.handler];
         n.text = format!(
-            "Warning eased from {} to {} for {what} (due {due}).",
-            from.as_str_name(),
-            to.as_str_name()
+            "预警调整：{what}（期限{due}）的预警由{}降为{}。",
+            colour_name(from),
+            colour_name(to)
         );
     } else {
         match to {
             WarningColour::Blue => {
                 n.set_kind(NoticeKind::Reminder);
                 n.addressees = vec![to_whom.handler];
-                n.text = format!("提醒: {what} is due on {due}.");
+                n.text = format!("提醒：{what}将于{due}到期，请抓紧办理。");
             }
             WarningColour::Yellow => {
                 n.set_kind(NoticeKind::SupervisionNotice);
@@ -94,14 +112,14 @@ pub fn notice(
                 let reply = today + Days::new(u64::from(t.reply_days));
                 n.reply_due_date = Some(to_date(reply));
                 n.text = format!(
-                    "督办通知书: {what} was due on {due} and is overdue; reply by {}.",
-                    reply.format("%Y-%m-%d")
+                    "督办通知书：{what}已于{due}到期，现已逾期。请于{}前书面报告办理情况。",
+                    chinese_date(reply)
                 );
             }
             _ => {
                 n.set_kind(NoticeKind::Circular);
                 n.addressees = to_whom.circular;
-                n.text = format!("通报: {what}, due on {due}, is seriously overdue.");
+                n.text = format!("通报：{what}已于{due}到期，现严重逾期，予以通报。");
             }
         }
     }

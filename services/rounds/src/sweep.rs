@@ -6,6 +6,7 @@
 //! the inspections of the rounds it (or an organisation under it) runs; the
 //! periodic sweep and the root sweep them all.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::settings::RoundsSettings;
 use crate::storage::inspections::{self as store, Column as C, encode_records};
+use crate::storage::organisations;
 
 /// The item name warnings of a double report carry.
 pub const ITEM: &str = "double_report";
@@ -36,6 +38,7 @@ const BATCH: u64 = 500;
 async fn warn_one(
     db: &Db,
     row: &store::Model,
+    unit: &str,
     today: NaiveDate,
     t: &WarningSettings,
     ctx: &EventContext,
@@ -59,7 +62,7 @@ async fn warn_one(
         from_colour: from as i32,
         to_colour: to as i32,
         notice: Some(deadline::notice(
-            &format!("the double report (双报告) of {}", row.name()),
+            &format!("{unit}的整改情况报告（双报告）"),
             due,
             from,
             to,
@@ -162,9 +165,19 @@ pub async fn sweep(
             .limit(BATCH)
             .all(db.reader())
             .await?;
+        // The targets' names for the notices' text, in one query.
+        let targets: Vec<String> = rows.iter().map(|r| r.target_id.clone()).collect();
+        let names: HashMap<String, String> = organisations::find_many(db.reader(), &targets)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.display_name))
+            .collect();
         for row in &rows {
             out.inspections_checked += 1;
-            if warn_one(db, row, today, t, &ctx).await? {
+            let unit = names
+                .get(&row.target_id)
+                .map_or("被巡察单位", String::as_str);
+            if warn_one(db, row, unit, today, t, &ctx).await? {
                 out.notices += 1;
             }
         }

@@ -188,6 +188,42 @@ async fn create_round(
         .into_inner()
 }
 
+/// The first violation a refusal's PreconditionFailure names.
+fn first_violation(status: &tonic::Status) -> tonic_types::PreconditionViolation {
+    status
+        .get_error_details()
+        .precondition_failure()
+        .expect("details")
+        .violations[0]
+        .clone()
+}
+
+/// Adds a person to the pool as the city's office: `id`, working in
+/// `home`, born in `native_place` (empty: none recorded).
+async fn create_inspector(
+    c: &mut Clients,
+    id: &str,
+    home: &str,
+    native_place: &str,
+) -> Result<Inspector, tonic::Status> {
+    c.inspectors
+        .create_inspector(authed(
+            &office("guangxi/nanning"),
+            CreateInspectorRequest {
+                inspector: Some(Inspector {
+                    display_name: id.to_uppercase(),
+                    home_organisation: format!("organisations/{home}"),
+                    native_place: native_place.into(),
+                    ..Default::default()
+                }),
+                inspector_id: id.into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 async fn create_group(
     c: &mut Clients,
     round: &str,
@@ -1162,14 +1198,23 @@ async fn the_double_report_turns_each_colour_on_its_threshold_day() {
         if let Some(prefix) = notice {
             let text = steps.last().expect("the notice");
             assert!(text.starts_with(prefix), "on {on}: {text}");
-            assert!(text.contains("2026-06-21"), "names the due date: {text}");
+            assert!(
+                text.contains("兴宁区教育局的整改情况报告（双报告）"),
+                "names the unit: {text}"
+            );
+            assert!(text.contains("2026年6月21日"), "names the due date: {text}");
+            assert!(!text.chars().any(|c| c.is_ascii_alphabetic()), "{text}");
         }
         let report = get(&mut c, &s.name).await.double_report.expect("awaited");
         assert_eq!(report.notified_colour(), notified, "on {on}");
     }
     // The written supervision notice gave ten days from its own date.
     let steps = warning_steps(&mut c, &s.name).await;
-    assert!(steps[1].contains("reply by 2026-07-02"), "{steps:?}");
+    assert_eq!(
+        steps[1],
+        "督办通知书：兴宁区教育局的整改情况报告（双报告）已于2026年6月21日到期，现已逾期。\
+         请于2026年7月2日前书面报告办理情况。"
+    );
 }
 
 /// An office sweeps only the inspections of the rounds it runs: the
@@ -1254,6 +1299,107 @@ async fn an_office_sweeps_only_the_inspections_of_rounds_it_runs() {
     assert_eq!((root.inspections_checked, root.notices), (2, 0));
 }
 
+/// 地域回避 counts where a person comes from (籍贯) as their own county: in a
+/// cross-county round someone working in the city but born in Xingning may
+/// not inspect a Xingning unit, may inspect a Qingxiu one, and the native
+/// place is kept, resolved and updatable like any organisation reference.
+#[tokio::test]
+async fn regional_avoidance_counts_the_county_a_person_comes_from() {
+    let app = spawn().await;
+    let mut c = fixture(&app).await;
+    let t = office("guangxi/nanning");
+    let created = create_inspector(&mut c, "huang", "nanning-zzb", "organisations/xn-town")
+        .await
+        .expect("huang");
+    assert_eq!(created.native_place, "organisations/xn-town");
+    assert_eq!(
+        created.native_place_path,
+        "guangxi/nanning/xingning/xn-town"
+    );
+    let unknown = create_inspector(&mut c, "nobody", "nanning-zzb", "organisations/nowhere")
+        .await
+        .expect_err("no such place");
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let cross = Round {
+        cross_county: true,
+        ..Default::default()
+    };
+    create_round(&mut c, "x11", RoundKind::Regular, 11, cross).await;
+    create_group(&mut c, "x11", "g1", "li", &["huang"])
+        .await
+        .expect("a group");
+    let status = create_inspection(&mut c, "x11", "edu", "xn-edu", "g1", "")
+        .await
+        .expect_err("his native county");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "AVOIDANCE_REGION");
+    let v = first_violation(&status);
+    assert_eq!(
+        (v.r#type.as_str(), v.subject.as_str()),
+        ("AVOIDANCE_REGION", "inspectors/huang")
+    );
+    assert!(
+        v.description
+            .contains("comes from (籍贯) organisations/xingning"),
+        "{v:?}"
+    );
+    create_inspection(&mut c, "x11", "qx", "qx-town", "g1", "")
+        .await
+        .expect("another county");
+    // A regular round that does not cross counties does not apply it.
+    create_round(&mut c, "r9", RoundKind::Regular, 9, Round::default()).await;
+    create_group(&mut c, "r9", "g1", "li", &["huang"])
+        .await
+        .expect("a group");
+    create_inspection(&mut c, "r9", "edu", "xn-edu", "g1", "")
+        .await
+        .expect("no regional avoidance");
+
+    // Recorded as Qingxiu instead, he may inspect Xingning.
+    let updated = c
+        .inspectors
+        .update_inspector(authed(
+            &t,
+            UpdateInspectorRequest {
+                inspector: Some(Inspector {
+                    name: "inspectors/huang".into(),
+                    native_place: "organisations/qingxiu".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["native_place".into()],
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.native_place_path, "guangxi/nanning/qingxiu");
+    create_round(
+        &mut c,
+        "x12",
+        RoundKind::Regular,
+        12,
+        Round {
+            cross_county: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    create_group(&mut c, "x12", "g1", "li", &["huang"])
+        .await
+        .expect("a group");
+    create_inspection(&mut c, "x12", "edu", "xn-edu", "g1", "")
+        .await
+        .expect("not his county any more");
+    let status = create_inspection(&mut c, "x12", "qx", "qx-town", "g1", "")
+        .await
+        .expect_err("now his native county");
+    assert_eq!(reason(&status), "AVOIDANCE_REGION");
+}
+
 #[tokio::test]
 async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffing() {
     let app = spawn().await;
@@ -1300,12 +1446,7 @@ async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffin
         .expect_err("post");
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason(&status), "AVOIDANCE_POST");
-    let v = status
-        .get_error_details()
-        .precondition_failure()
-        .expect("details")
-        .violations[0]
-        .clone();
+    let v = first_violation(&status);
     assert_eq!(
         (v.r#type.as_str(), v.subject.as_str()),
         ("AVOIDANCE_POST", "inspectors/zhao")
@@ -1384,12 +1525,7 @@ async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffin
         .await
         .expect_err("region");
     assert_eq!(reason(&status), "AVOIDANCE_REGION");
-    let v = status
-        .get_error_details()
-        .precondition_failure()
-        .expect("details")
-        .violations[0]
-        .clone();
+    let v = first_violation(&status);
     assert_eq!(v.subject, "inspectors/wang");
     create_inspection(&mut c, "r10", "xt", "xn-town", "g1", "")
         .await
@@ -1414,12 +1550,7 @@ async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffin
         .expect_err("region");
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(reason(&status), "AVOIDANCE_REGION");
-    let v = status
-        .get_error_details()
-        .precondition_failure()
-        .expect("details")
-        .violations[0]
-        .clone();
+    let v = first_violation(&status);
     assert_eq!(
         (v.r#type.as_str(), v.subject.as_str()),
         ("AVOIDANCE_REGION", "inspectors/wang")
@@ -1461,19 +1592,7 @@ async fn avoidance_refuses_each_rule_with_its_reason_and_accepts_a_clean_staffin
         .expect("another county");
     // Staffing checks it against the group's targets too: someone from a
     // Xingning bureau may not join the group inspecting a Xingning township.
-    c.inspectors
-        .create_inspector(authed(
-            &t,
-            CreateInspectorRequest {
-                inspector: Some(Inspector {
-                    display_name: "ZHOU".into(),
-                    home_organisation: "organisations/xn-edu".into(),
-                    ..Default::default()
-                }),
-                inspector_id: "zhou".into(),
-                request_id: String::new(),
-            },
-        ))
+    create_inspector(&mut c, "zhou", "xn-edu", "")
         .await
         .expect("zhou");
     let before = c

@@ -14,7 +14,14 @@ use fiveledger_platform::{server, telemetry};
 /// ledgers services, each on its own port with its own SQLite file in the
 /// data folder, talking to each other over gRPC.
 #[derive(Parser)]
-#[command(version, after_help = settings::help(&fiveledger::settings_docs()))]
+#[command(
+    version,
+    after_help = format!(
+        "{}\n{}",
+        settings::help(&fiveledger::settings_docs()),
+        fiveledger::cli::EXIT_CODES
+    )
+)]
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
@@ -59,9 +66,21 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A usage error of a script asking for JSON is printed as JSON.
+        Err(err) if err.use_stderr() && fiveledger::cli::failure::wants_json(&argv()) => {
+            let code = err.exit_code();
+            let err = anyhow::Error::from(err);
+            eprintln!(
+                "{}",
+                fiveledger::cli::failure::render(&err, fiveledger::cli::Output::Json)
+            );
+            std::process::exit(code);
+        }
+        Err(err) => err.exit(),
+    };
     let (base, domains) = fiveledger::load(&cli.common)?;
-    let signer = fiveledger::signer(&base)?;
     match cli.command.unwrap_or(Command::Run {
         host: IpAddr::from([127, 0, 0, 1]),
     }) {
@@ -71,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
             roles,
             hours,
         } => {
+            let signer = fiveledger::signer(&base)?;
             let org = token_org(org.as_deref(), &roles)?;
             let ttl = chrono::Duration::hours(hours);
             anyhow::ensure!(
@@ -82,7 +102,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { host } => run(base, domains, host).await,
-        Command::Admin(command) => fiveledger::cli::run(command, Some(&signer)).await,
+        // Each failure has its own exit code (see `--help`).
+        Command::Admin(command) => match fiveledger::cli::execute(command, &base).await {
+            0 => Ok(()),
+            code => std::process::exit(code),
+        },
     }
 }
 
@@ -108,6 +132,10 @@ fn token_org(org: Option<&str>, roles: &[Role]) -> anyhow::Result<String> {
                 .join(", ")
         ),
     }
+}
+
+fn argv() -> Vec<String> {
+    std::env::args().collect()
 }
 
 async fn run(

@@ -163,10 +163,20 @@ pub fn parse_functional_department(prefix: &str, value: &str) -> Result<Option<S
     )
 }
 pub fn parse_person(prefix: &str, name: &str, value: &str) -> Result<String, ApiError> {
+    person(prefix, name, value, false)
+}
+
+/// The principal (第一责任人) is required: a problem without one could never
+/// be frozen, so its list would wait after the report with nothing posted.
+pub fn parse_principal(prefix: &str, value: &str) -> Result<String, ApiError> {
+    person(prefix, "principal", value, true)
+}
+
+fn person(prefix: &str, name: &str, value: &str, required: bool) -> Result<String, ApiError> {
     validate_text(
         &field(prefix, &format!("responsibilities.{name}")),
         value,
-        false,
+        required,
         MAX_PERSON,
     )?;
     Ok(value.trim().to_owned())
@@ -189,7 +199,7 @@ pub fn parse_new(
     let r = problem.responsibilities.clone().unwrap_or_default();
     let responsibilities = ResponsibilitiesInput {
         main_unit: parse_main_unit(prefix, &r.main_unit)?,
-        principal: parse_person(prefix, "principal", &r.principal)?,
+        principal: parse_principal(prefix, &r.principal)?,
         leader_in_charge: parse_person(prefix, "leader_in_charge", &r.leader_in_charge)?,
         supervising_body: parse_supervising_body(prefix, &r.supervising_body)?,
         functional_department: parse_functional_department(prefix, &r.functional_department)?,
@@ -197,24 +207,27 @@ pub fn parse_new(
     Ok((content, responsibilities))
 }
 
-/// What a problem still lacks before its list can be frozen: responsibility
-/// (1), the main unit and its principal, and (3), the supervising body.
+/// What every problem needs before its list can be frozen, in this order:
+/// responsibility (1), the main unit and its principal, and (3), the
+/// supervising body.
+pub const NEEDED_TO_FREEZE: [&str; 3] = [
+    "responsibilities.main_unit",
+    "responsibilities.principal",
+    "responsibilities.supervising_body",
+];
+
+/// What a problem still lacks before its list can be frozen.
 pub fn missing_responsibilities(
     main_unit: &str,
     principal: &str,
     supervising_body: &str,
 ) -> Vec<&'static str> {
-    let mut missing = Vec::new();
-    if main_unit.is_empty() {
-        missing.push("responsibilities.main_unit");
-    }
-    if principal.is_empty() {
-        missing.push("responsibilities.principal");
-    }
-    if supervising_body.is_empty() {
-        missing.push("responsibilities.supervising_body");
-    }
-    missing
+    [main_unit, principal, supervising_body]
+        .into_iter()
+        .zip(NEEDED_TO_FREEZE)
+        .filter(|(value, _)| value.is_empty())
+        .map(|(_, field)| field)
+        .collect()
 }
 
 /// Fields of UpdateProblem's mask, and whether each is a responsibility.
@@ -258,6 +271,25 @@ mod tests {
         let err = parse_new("problem", &p).expect_err("bad hash");
         assert!(
             matches!(err, ApiError::InvalidArgument { ref field, .. } if field == "problem.evidence[0].sha256")
+        );
+    }
+
+    #[test]
+    fn the_principal_is_required() {
+        let p = Problem {
+            category: "party-leadership".into(),
+            severity: ProblemSeverity::Major as i32,
+            title: "t".into(),
+            responsibilities: Some(fiveledger_proto::issues::Responsibilities {
+                principal: "  ".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let err = parse_new("problem", &p).expect_err("no principal");
+        assert!(
+            matches!(err, ApiError::InvalidArgument { ref field, .. } if field == "problem.responsibilities.principal"),
+            "{err:?}"
         );
     }
 

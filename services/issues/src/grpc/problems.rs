@@ -369,10 +369,16 @@ impl ProblemService for Api {
                     responsibility_number = Some(r);
                 }
                 "leader_in_charge" => query.leader_in_charge = Some(value),
+                "list_state" => {
+                    let state = ProblemListState::from_str_name(&value)
+                        .filter(|s| *s != ProblemListState::Unspecified)
+                        .ok_or_else(|| invalid_filter(format!("unknown list_state {value}")))?;
+                    query.list_state = Some(state);
+                }
                 other => {
                     return Err(invalid_filter(format!(
                         "unknown field {other}; use inspection, round, frozen, category, severity, \
-                         target_subtree, responsible, responsibility or leader_in_charge"
+                         target_subtree, responsible, responsibility, leader_in_charge or list_state"
                     ))
                     .into());
                 }
@@ -848,8 +854,7 @@ impl ProblemService for Api {
                 }));
             }
         };
-        let count = store::count_of_inspection(self.db.reader(), inspection).await?;
-        Ok(Response::new(list.to_proto(count)))
+        Ok(Response::new(list.describe(self.db.reader()).await?))
     }
 
     async fn freeze_problem_list(

@@ -5,7 +5,7 @@
 use fiveledger_platform::ApiResult;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::time::{to_date, to_timestamp};
-use fiveledger_proto::issues::{ProblemList, ProblemListState};
+use fiveledger_proto::issues::{MissingResponsibility, ProblemList, ProblemListState};
 use fiveledger_proto::rounds::Inspection;
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
@@ -14,6 +14,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use crate::domain::problem::round_of;
 use crate::domain::problem_list::name_of;
 use crate::domain::scope::{ListFacts, sees_problem};
+use crate::storage::problems;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "problem_lists")]
@@ -53,7 +54,25 @@ impl Model {
             report_time: self.report_time.map(to_timestamp),
             freeze_time: self.freeze_time.map(to_timestamp),
             feedback_date: self.feedback_date.map(to_date),
+            ..Default::default()
         }
+    }
+
+    /// The list with its count and what keeps it from freezing (one query).
+    pub async fn describe(&self, conn: &impl ConnectionTrait) -> ApiResult<ProblemList> {
+        let completeness = problems::completeness(conn, &self.inspection).await?;
+        Ok(ProblemList {
+            missing_responsibilities: completeness
+                .missing()
+                .into_iter()
+                .map(|(field, n)| MissingResponsibility {
+                    field: field.to_owned(),
+                    problem_count: n as i32,
+                })
+                .collect(),
+            incomplete_problem_count: completeness.incomplete as i32,
+            ..self.to_proto(completeness.problems as u64)
+        })
     }
 
     /// What the scope rules need to know of the list.

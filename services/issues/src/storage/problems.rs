@@ -10,11 +10,11 @@ use fiveledger_proto::issues::{
 };
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{Condition, QueryOrder, QuerySelect};
+use sea_orm::{Condition, FromQueryResult, QueryOrder, QuerySelect};
 
-use crate::domain::problem::name_of;
+use crate::domain::problem::{NEEDED_TO_FREEZE, name_of};
 use crate::domain::scope::{self, ListFacts};
-use crate::storage::problem_lists as lists;
+use crate::storage::problem_lists;
 use fiveledger_platform::auth::Caller;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -176,6 +176,56 @@ pub async fn count_incomplete(conn: &impl ConnectionTrait, inspection: &str) -> 
 }
 
 /// Rows per INSERT: well under the bind-parameter limits of both backends.
+/// How many problems of a list lack each responsibility needed to freeze
+/// (in the order of [`NEEDED_TO_FREEZE`]), how many lack any, and how many
+/// there are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromQueryResult)]
+pub struct Completeness {
+    pub problems: i64,
+    pub incomplete: i64,
+    pub main_unit: i64,
+    pub principal: i64,
+    pub supervising_body: i64,
+}
+
+impl Completeness {
+    /// Each missing responsibility with its count, as [`NEEDED_TO_FREEZE`] names them.
+    pub fn missing(&self) -> Vec<(&'static str, i64)> {
+        NEEDED_TO_FREEZE
+            .into_iter()
+            .zip([self.main_unit, self.principal, self.supervising_body])
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
+/// [`Completeness`] of one inspection's list, in one aggregate query.
+pub async fn completeness(
+    conn: &impl ConnectionTrait,
+    inspection: &str,
+) -> ApiResult<Completeness> {
+    let count = |c: &str| {
+        Expr::cust(format!(
+            "CAST(COALESCE(SUM(CASE WHEN {c} THEN 1 ELSE 0 END), 0) AS BIGINT)"
+        ))
+    };
+    Ok(Entity::find()
+        .select_only()
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "problems")
+        .column_as(
+            count("main_unit = '' OR principal = '' OR supervising_body = ''"),
+            "incomplete",
+        )
+        .column_as(count("main_unit = ''"), "main_unit")
+        .column_as(count("principal = ''"), "principal")
+        .column_as(count("supervising_body = ''"), "supervising_body")
+        .filter(Column::Inspection.eq(inspection))
+        .into_model::<Completeness>()
+        .one(conn)
+        .await?
+        .unwrap_or_default())
+}
+
 const INSERT_CHUNK: usize = 200;
 
 /// Inserts many problems in few statements.
@@ -303,6 +353,8 @@ pub struct ListQuery {
     /// Which list `responsible` is read in; all of them when `None`.
     pub responsibility: Option<Responsibility>,
     pub leader_in_charge: Option<String>,
+    /// The state of the problem's list.
+    pub list_state: Option<fiveledger_proto::issues::ProblemListState>,
     pub order: Order,
     pub desc: bool,
     /// Keyset: the (order key, id) of the last row already returned.
@@ -344,18 +396,18 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         let lists = |condition: Condition| {
             Column::Inspection.in_subquery(
                 sea_orm::sea_query::Query::select()
-                    .column(lists::Column::Inspection)
-                    .from(lists::Entity)
+                    .column(problem_lists::Column::Inspection)
+                    .from(problem_lists::Entity)
                     .cond_where(condition)
                     .to_owned(),
             )
         };
         let mut visible = Condition::any().add(Condition::all().add(scope).add(lists(
-            Condition::all().add(lists::Column::FeedbackDate.is_not_null()),
+            Condition::all().add(problem_lists::Column::FeedbackDate.is_not_null()),
         )));
         if q.works_rounds {
             visible = visible.add(lists(Condition::all().add(within_subtree(
-                lists::Column::RoundOrganisationPath,
+                problem_lists::Column::RoundOrganisationPath,
                 &q.scope,
             ))));
         }
@@ -384,6 +436,26 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
     }
     if let Some(v) = &q.leader_in_charge {
         select = select.filter(Column::LeaderInCharge.eq(v.clone()));
+    }
+    if let Some(state) = q.list_state {
+        // Lists without a row are open (nothing was ever locked on them).
+        let with_state = sea_orm::sea_query::Query::select()
+            .column(problem_lists::Column::Inspection)
+            .from(problem_lists::Entity)
+            .and_where(problem_lists::Column::State.eq(state.as_str_name()))
+            .to_owned();
+        select = select.filter(
+            if state == fiveledger_proto::issues::ProblemListState::Open {
+                let others = sea_orm::sea_query::Query::select()
+                    .column(problem_lists::Column::Inspection)
+                    .from(problem_lists::Entity)
+                    .and_where(problem_lists::Column::State.ne(state.as_str_name()))
+                    .to_owned();
+                Column::Inspection.not_in_subquery(others)
+            } else {
+                Column::Inspection.in_subquery(with_state)
+            },
+        );
     }
     let key = match q.order {
         Order::Id => Column::Id,

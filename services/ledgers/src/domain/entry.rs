@@ -99,19 +99,31 @@ pub fn require(entry: &LedgerEntry, step: &str, allowed: &[EntryState]) -> ApiRe
     }
 }
 
+/// A decision names exactly the pending version: an older one was decided
+/// already (approved or rejected), a newer one was never submitted.
 fn check_version(entry: &LedgerEntry, version: i32) -> ApiResult<()> {
     let pending = entry.pending_plan.as_ref().map(|p| p.version).unwrap_or(0);
     if version == pending {
-        Ok(())
-    } else {
-        Err(ApiError::precondition(
-            "PLAN_VERSION_MISMATCH",
-            format!(
-                "{}: version {version} is not the pending plan version {pending}",
-                entry.name
-            ),
-        ))
+        return Ok(());
     }
+    let what = if version < pending {
+        "was decided already"
+    } else {
+        "was never submitted"
+    };
+    Err(ApiError::precondition_with(
+        "PLAN_VERSION_MISMATCH",
+        format!(
+            "{}: plan version {version} {what}; the entry is {} with version {pending} pending",
+            entry.name,
+            entry.state().as_str_name()
+        ),
+        vec![Violation {
+            kind: "PLAN_VERSION".into(),
+            subject: entry.name.clone(),
+            description: format!("version {pending} is pending"),
+        }],
+    ))
 }
 
 fn check_verifier(entry: &LedgerEntry, actor: &str) -> ApiResult<()> {
@@ -178,12 +190,16 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
                 &[S::Acknowledged, S::Planned, S::Rectifying, S::Reopened],
             )?;
             let expected = next_plan_version(entry);
-            if plan.version != expected {
+            // Journals written before rejected versions were counted
+            // restarted after a rejection; they replay as recorded.
+            let restarted = plan.version == kept_plan_version(entry) + 1;
+            if plan.version != expected && !restarted {
                 return Err(ApiError::internal(anyhow::anyhow!(
                     "plan version {} posted where {expected} was due",
                     plan.version
                 )));
             }
+            next.latest_plan_version = entry.latest_plan_version.max(plan.version);
             if entry.state() != S::Planned {
                 next.set_previous_state(entry.state());
             }
@@ -398,11 +414,17 @@ fn corrupt_transfer() -> ApiError {
     ))
 }
 
-/// The version the next submitted plan gets.
+/// The version the next submitted plan gets: one more than any submitted
+/// before, rejected ones included.
 pub fn next_plan_version(entry: &LedgerEntry) -> i32 {
+    entry.latest_plan_version.max(kept_plan_version(entry)) + 1
+}
+
+/// The higher of the approved and the pending version.
+fn kept_plan_version(entry: &LedgerEntry) -> i32 {
     let approved = entry.plan.as_ref().map(|p| p.version).unwrap_or(0);
     let pending = entry.pending_plan.as_ref().map(|p| p.version).unwrap_or(0);
-    approved.max(pending) + 1
+    approved.max(pending)
 }
 
 /// The id the next transfer gets.
@@ -569,6 +591,22 @@ mod tests {
         })
     }
 
+    /// Postings 2 and 3 of an opened entry: handed over (due 2026-03-01)
+    /// and acknowledged.
+    fn hand_over_and_acknowledge(e: &mut LedgerEntry) {
+        post(
+            e,
+            2,
+            "s",
+            Detail::HandOver(HandOverDetail {
+                feedback_date: date(2026, 1, 1),
+                due_date: date(2026, 3, 1),
+            }),
+        )
+        .expect("hand over");
+        post(e, 3, "u", Detail::HandOverAcknowledged(Default::default())).expect("ack");
+    }
+
     #[test]
     fn steps_out_of_order_are_refused_and_change_nothing() {
         let mut e = LedgerEntry {
@@ -587,23 +625,7 @@ mod tests {
         assert_eq!(err.reason(), "WRONG_STATE");
         assert!(err.to_string().contains("ENTRY_STATE_OPEN"));
         assert_eq!(e, before);
-        post(
-            &mut e,
-            2,
-            "s",
-            Detail::HandOver(HandOverDetail {
-                feedback_date: date(2026, 1, 1),
-                due_date: date(2026, 3, 1),
-            }),
-        )
-        .expect("hand over");
-        post(
-            &mut e,
-            3,
-            "u",
-            Detail::HandOverAcknowledged(Default::default()),
-        )
-        .expect("ack");
+        hand_over_and_acknowledge(&mut e);
         let plan = RectificationPlan {
             version: 1,
             measures: vec![Measure {
@@ -661,5 +683,35 @@ mod tests {
         assert_eq!(e.state(), EntryState::WrittenOff);
         assert_eq!(e.posting_count, 8);
         assert_eq!(e.etag, etag(8));
+    }
+
+    #[test]
+    fn a_journal_from_before_rejections_counted_replays_and_moves_on() {
+        let mut e = LedgerEntry {
+            name: "entries/e1".into(),
+            ..Default::default()
+        };
+        post(&mut e, 1, "s", Detail::Open(OpenDetail::default())).expect("open");
+        hand_over_and_acknowledge(&mut e);
+        let plan = |version| {
+            Detail::PlanSubmitted(RectificationPlan {
+                version,
+                due_date: date(2026, 5, 1),
+                ..Default::default()
+            })
+        };
+        let reject = Detail::PlanRejected(PlanDecisionDetail {
+            version: 1,
+            ..Default::default()
+        });
+        post(&mut e, 4, "u", plan(1)).expect("plan 1");
+        post(&mut e, 5, "o", reject).expect("reject 1");
+        // As written before: the resubmission restarted at 1.
+        post(&mut e, 6, "u", plan(1)).expect("the old journal replays");
+        assert_eq!(e.latest_plan_version, 1);
+        assert_eq!(next_plan_version(&e), 2);
+        // A version from nowhere is still refused.
+        let err = post(&mut e, 7, "u", plan(5)).expect_err("skipped versions");
+        assert_eq!(err.reason(), "INTERNAL");
     }
 }

@@ -120,7 +120,7 @@ fn wanted(entry: &LedgerEntry) -> Vec<Wanted> {
 
 /// Brings the entry's deadlines in line with the entry after a posting made
 /// on `date`: new items start green, a changed due date or a closing ends a
-/// period of the ladder, a reopened entry starts at yellow.
+/// period of the ladder, a reopening counts as a yellow.
 pub fn track(entry: &mut LedgerEntry, date: Option<Date>, reopened: bool) {
     let wanted = wanted(entry);
     for (item, kind, due, closed) in &wanted {
@@ -154,9 +154,17 @@ pub fn track(entry: &mut LedgerEntry, date: Option<Date>, reopened: bool) {
             d.set_notified_colour(WarningColour::Unspecified);
         }
         if item == ENTRY_ITEM && reopened {
+            // A reopening counts as the entry's having been yellow once:
+            // by the ladder it shows at least blue while its new due date
+            // is ahead, and red once overdue again (a second yellow). It is
+            // not overdue (yellow) before its due date.
             let ladder = d.ladder.get_or_insert_with(Default::default);
             ladder.yellow_count += 1;
-            ladder.set_floor(ladder.floor().max(WarningColour::Yellow));
+            if ladder.peak() < WarningColour::Yellow {
+                ladder.set_peak(WarningColour::Yellow);
+            }
+            let floor = floor_after(ladder.peak()).max(ladder.floor());
+            ladder.set_floor(floor);
             ladder.since = date;
         }
         d.due_date = *due;
@@ -189,9 +197,29 @@ fn recorded(d: &Deadline) -> WarningColour {
     d.notified_colour().max(WarningColour::Green)
 }
 
+/// Display names of organisations by resource name (`organisations/{id}`),
+/// for the text of notices.
+pub type OrganisationNames = std::collections::HashMap<String, String>;
+
+/// The organisations an entry's notices may name: the responsible unit and
+/// every receiving body.
+pub fn named_organisations(entry: &LedgerEntry) -> Vec<String> {
+    let r = entry.responsibility.clone().unwrap_or_default();
+    let mut names = vec![r.responsible_unit];
+    names.extend(entry.transfers.iter().map(|t| t.receiving_body.clone()));
+    names.retain(|n| !n.is_empty());
+    names
+}
+
 /// The colour changes a sweep on `today` must post for this entry, each with
-/// its notice (the number is filled in when posted).
-pub fn changes(entry: &LedgerEntry, today: NaiveDate, t: &Thresholds) -> Vec<WarningDetail> {
+/// its notice (the number is filled in when posted). `names` gives the
+/// organisations' display names for the notices' text.
+pub fn changes(
+    entry: &LedgerEntry,
+    today: NaiveDate,
+    t: &Thresholds,
+    names: &OrganisationNames,
+) -> Vec<WarningDetail> {
     let mut out = Vec::new();
     if matches!(
         entry.state(),
@@ -211,11 +239,46 @@ pub fn changes(entry: &LedgerEntry, today: NaiveDate, t: &Thresholds) -> Vec<War
             due_date: d.due_date,
             from_colour: from as i32,
             to_colour: now as i32,
-            notice: Some(notice(entry, d, from, now, today, t)),
+            notice: Some(notice(entry, d, from, now, today, t, names)),
             as_of: Some(to_date(today)),
         });
     }
     out
+}
+
+/// What a notice is about, as its text names it: the unit, the problem by
+/// its title, and the measure or transfer.
+fn matter(entry: &LedgerEntry, d: &Deadline, names: &OrganisationNames) -> String {
+    let r = entry.responsibility.clone().unwrap_or_default();
+    let name_of = |organisation: &str| {
+        names
+            .get(organisation)
+            .cloned()
+            .unwrap_or_else(|| "责任单位".to_owned())
+    };
+    let unit = name_of(&r.responsible_unit);
+    let problem = format!("「{}」", entry.title);
+    if let Some(id) = d.item.strip_prefix("measures/") {
+        let measure = entry
+            .plan
+            .as_ref()
+            .and_then(|p| p.measures.iter().find(|m| m.id == id))
+            .map(|m| format!("“{}”", m.description))
+            .unwrap_or_default();
+        format!("{unit}问题{problem}的整改措施{measure}")
+    } else if let Some(id) = d.item.strip_prefix("transfers/") {
+        let body = entry
+            .transfers
+            .iter()
+            .find(|x| x.id == id)
+            .map(|x| name_of(&x.receiving_body))
+            .unwrap_or_default();
+        format!("移交{body}办理的{unit}问题{problem}")
+    } else if entry.reopen_count > 0 {
+        format!("{unit}问题{problem}的整改（经回头看重新交办）")
+    } else {
+        format!("{unit}问题{problem}的整改")
+    }
 }
 
 fn notice(
@@ -225,13 +288,11 @@ fn notice(
     to: WarningColour,
     today: NaiveDate,
     t: &Thresholds,
+    names: &OrganisationNames,
 ) -> Notice {
     let r = entry.responsibility.clone().unwrap_or_default();
     let due = date_of(d.due_date.as_ref()).unwrap_or(today);
-    let what = match d.item.as_str() {
-        ENTRY_ITEM => format!("{} 「{}」", entry.name, entry.title),
-        item => format!("{} of {} 「{}」", item, entry.name, entry.title),
-    };
+    let what = matter(entry, d, names);
     // The handler: a measure's owner, a transfer's receiver, else the unit.
     let handler = if let Some(id) = d.item.strip_prefix("measures/") {
         entry
@@ -321,20 +382,20 @@ mod tests {
             ..Default::default()
         };
         track(&mut entry, Some(to_date(day(6, 1))), false);
-        let red = changes(&entry, day(9, 1), &t);
+        let red = changes(&entry, day(9, 1), &t, &Default::default());
         assert_eq!(red.len(), 1);
         assert_eq!(
             red[0].notice.as_ref().map(|n| n.kind()),
             Some(NoticeKind::Circular)
         );
         record(&mut entry, &red[0]);
-        assert!(changes(&entry, day(9, 1), &t).is_empty());
+        assert!(changes(&entry, day(9, 1), &t, &Default::default()).is_empty());
         // The due date moves far out: red catches up to yellow, not green.
         entry.due_date = Some(to_date(day(12, 31)));
         track(&mut entry, Some(to_date(day(9, 2))), false);
         paint(&mut entry, day(9, 3), &t);
         assert_eq!(entry.colour(), WarningColour::Yellow);
-        let eased = changes(&entry, day(9, 3), &t);
+        let eased = changes(&entry, day(9, 3), &t, &Default::default());
         assert_eq!(
             eased[0].notice.as_ref().map(|n| n.kind()),
             Some(NoticeKind::Eased)

@@ -111,7 +111,7 @@ pub const ROLES: RoleTable = &[
     ),
 ];
 
-type Upstream = InterceptedService<Channel, ServiceCredentials>;
+pub(crate) type Upstream = InterceptedService<Channel, ServiceCredentials>;
 
 /// Clients of the services the ledger asks (with its own credentials).
 #[derive(Clone)]

@@ -11,7 +11,7 @@ use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::to_timestamp;
 use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::issues::ListProblemsRequest;
+use fiveledger_proto::issues::{ListProblemsRequest, Problem};
 use fiveledger_proto::ledgers::*;
 use sea_orm::{ColumnTrait, Condition};
 
@@ -56,52 +56,42 @@ pub async fn reconcile(
             "set exactly one of inspection, round and organisation_path",
         ));
     }
-    let (problem_filter, entry_filter) = if !r.inspection.is_empty() {
+    let (scope_filter, entry_filter) = if !r.inspection.is_empty() {
         names::parse_nested("inspection", &r.inspection, "rounds", "inspections")?;
         (
-            format!("inspection = \"{}\" AND frozen = true", r.inspection),
+            format!("inspection = \"{}\"", r.inspection),
             Condition::all().add(C::Inspection.eq(r.inspection.clone())),
         )
     } else if !r.round.is_empty() {
         names::parse("round", &r.round, "rounds")?;
         (
-            format!("round = \"{}\" AND frozen = true", r.round),
+            format!("round = \"{}\"", r.round),
             Condition::all().add(C::Round.eq(r.round.clone())),
         )
     } else {
         let path = parse_path("organisation_path", &r.organisation_path)?;
         (
-            format!("target_subtree = \"{path}\" AND frozen = true"),
+            format!("target_subtree = \"{path}\""),
             Condition::all().add(within_subtree(C::TargetPath, &path)),
         )
     };
 
     // The issues service's side, in pages; only what the caller may see.
-    let mut problems = BTreeSet::new();
-    let mut client = api.upstreams.problems.clone();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_problems(ListProblemsRequest {
-                page_size: PAGE,
-                page_token: page_token.clone(),
-                filter: problem_filter.clone(),
-                order_by: String::new(),
-            })
-            .await
-            .map_err(|s| from_upstream("issues", "problems", s))?
-            .into_inner();
-        problems.extend(
-            page.problems
-                .into_iter()
-                .filter(|p| caller.can_see(&p.target_path))
-                .map(|p| p.name),
-        );
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
+    let problems: BTreeSet<String> =
+        problems_where(api, caller, &format!("{scope_filter} AND frozen = true"))
+            .await?
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+    // Reported but not posted: lists that cannot freeze for a missing
+    // responsibility. Their problems are accounted for nowhere in the books.
+    let waiting = problems_where(
+        api,
+        caller,
+        &format!("{scope_filter} AND frozen = false AND list_state = PROBLEM_LIST_STATE_REPORTED"),
+    )
+    .await?;
+    let unposted = waiting.len() as i64;
 
     // The books' side.
     let filter = entry_filter.add(books::visible_to(caller));
@@ -149,6 +139,7 @@ pub async fn reconcile(
             }
         }
     }
+    discrepancies.extend(not_frozen(&waiting));
     if balance.reported != problems.len() as i64 {
         discrepancies.push(Discrepancy {
             kind: "BALANCE".into(),
@@ -166,5 +157,73 @@ pub async fn reconcile(
         balanced: discrepancies.is_empty(),
         discrepancies,
         reconcile_time: Some(to_timestamp(chrono::Utc::now())),
+        unposted,
     })
+}
+
+/// Every problem `filter` selects that the caller may see, page by page.
+async fn problems_where(api: &Api, caller: &Caller, filter: &str) -> ApiResult<Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut client = api.upstreams.problems.clone();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_problems(ListProblemsRequest {
+                page_size: PAGE,
+                page_token: page_token.clone(),
+                filter: filter.to_owned(),
+                order_by: String::new(),
+            })
+            .await
+            .map_err(|s| from_upstream("issues", "problems", s))?
+            .into_inner();
+        problems.extend(
+            page.problems
+                .into_iter()
+                .filter(|p| caller.can_see(&p.target_path)),
+        );
+        if page.next_page_token.is_empty() {
+            return Ok(problems);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// One `PROBLEM_LIST_NOT_FROZEN` per reported list whose problems wait,
+/// naming what they lack (as the issues service's ProblemList does).
+fn not_frozen(waiting: &[Problem]) -> Vec<Discrepancy> {
+    let mut lists: BTreeMap<&str, (usize, BTreeMap<&str, usize>)> = BTreeMap::new();
+    for p in waiting {
+        let (count, missing) = lists.entry(&p.inspection).or_default();
+        *count += 1;
+        let r = p.responsibilities.clone().unwrap_or_default();
+        for (lacks, field) in [
+            (r.main_unit.is_empty(), "responsibilities.main_unit"),
+            (r.principal.is_empty(), "responsibilities.principal"),
+            (
+                r.supervising_body.is_empty(),
+                "responsibilities.supervising_body",
+            ),
+        ] {
+            if lacks {
+                *missing.entry(field).or_default() += 1;
+            }
+        }
+    }
+    lists
+        .into_iter()
+        .map(|(inspection, (count, missing))| Discrepancy {
+            kind: "PROBLEM_LIST_NOT_FROZEN".into(),
+            subject: format!("{inspection}/problemList"),
+            description: format!(
+                "{inspection} was reported but its list cannot freeze, so its {count} problems \
+                 are not posted: {}",
+                missing
+                    .iter()
+                    .map(|(field, n)| format!("{n} lack {field}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+        .collect()
 }

@@ -516,8 +516,15 @@ impl Api {
             scope = scope.add(within_subtree(C::TargetPath, &path));
         }
         let thresholds = self.settings.thresholds();
-        let report =
-            sweep::sweep(&self.db, &thresholds, &self.clock, scope, &caller.actor()).await?;
+        let report = sweep::sweep(
+            &self.db,
+            &thresholds,
+            &self.clock,
+            scope,
+            &caller.actor(),
+            &self.upstreams.organisations,
+        )
+        .await?;
         // With a periodic sweep only its lease holder reports the gauges
         // (any replica may serve this call); without one, this call does.
         if self.settings.sweep_interval_seconds == 0 {

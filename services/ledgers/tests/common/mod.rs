@@ -85,7 +85,7 @@ where
 }
 
 macro_rules! fake_service {
-    ($ty:ident, $name:literal, $method:literal, $req:ty, $handler:path) => {
+    ($ty:ident, $name:literal, $($method:literal, $req:ty, $handler:path),+) => {
         #[derive(Clone)]
         pub struct $ty(pub Shared);
 
@@ -108,13 +108,17 @@ macro_rules! fake_service {
             fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
                 let data = self.0.clone();
                 Box::pin(async move {
-                    if request.uri().path() != concat!("/", $name, "/", $method) {
-                        return Ok(Status::unimplemented("not faked").into_http());
-                    }
-                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
-                    Ok(grpc
-                        .unary(Unary(move |r: $req| $handler(&data, r)), request)
-                        .await)
+                    let path = request.uri().path().to_owned();
+                    $(
+                        if path == concat!("/", $name, "/", $method) {
+                            let mut grpc =
+                                tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+                            return Ok(grpc
+                                .unary(Unary(move |r: $req| $handler(&data, r)), request)
+                                .await);
+                        }
+                    )+
+                    Ok(Status::unimplemented("not faked").into_http())
                 })
             }
         }
@@ -168,6 +172,21 @@ fn get_organisation(data: &Shared, r: GetOrganisationRequest) -> Result<Organisa
         .get(&r.name)
         .cloned()
         .ok_or_else(|| Status::not_found(r.name))
+}
+
+/// As the rounds service with `allow_missing`: the known ones.
+fn batch_get_organisations(
+    data: &Shared,
+    r: rounds::BatchGetOrganisationsRequest,
+) -> Result<rounds::BatchGetOrganisationsResponse, Status> {
+    let data = data.lock().expect("lock");
+    Ok(rounds::BatchGetOrganisationsResponse {
+        organisations: r
+            .names
+            .iter()
+            .filter_map(|n| data.organisations.get(n).cloned())
+            .collect(),
+    })
 }
 
 /// Counts the fake's clues as the issues service does (registered,
@@ -231,7 +250,10 @@ fake_service!(
     "fiveledger.rounds.v1.OrganisationService",
     "GetOrganisation",
     GetOrganisationRequest,
-    get_organisation
+    get_organisation,
+    "BatchGetOrganisations",
+    rounds::BatchGetOrganisationsRequest,
+    batch_get_organisations
 );
 
 /// Just the platform tables, for the fake upstream's outbox.
@@ -655,14 +677,25 @@ pub fn seed_rounds(app: &TestApp) {
             ..Default::default()
         },
     );
-    data.organisations.insert(
-        "organisations/nanning-zzb".into(),
-        Organisation {
-            name: "organisations/nanning-zzb".into(),
-            path: "guangxi/nanning/nanning-zzb".into(),
-            ..Default::default()
-        },
-    );
+    for (id, path, display_name) in [
+        (
+            "nanning-zzb",
+            "guangxi/nanning/nanning-zzb",
+            "南宁市委组织部",
+        ),
+        ("xingning", "guangxi/nanning/xingning", "兴宁区"),
+        ("qingxiu", "guangxi/nanning/qingxiu", "青秀区"),
+    ] {
+        data.organisations.insert(
+            format!("organisations/{id}"),
+            Organisation {
+                name: format!("organisations/{id}"),
+                path: path.into(),
+                display_name: display_name.into(),
+                ..Default::default()
+            },
+        );
+    }
 }
 
 /// The `ErrorInfo.reason` of a status.

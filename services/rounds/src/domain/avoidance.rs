@@ -3,8 +3,10 @@
 //! - 任职回避 (`AVOIDANCE_POST`): a person who works, or worked, in the
 //!   target's subtree.
 //! - 地域回避 (`AVOIDANCE_REGION`): in a linked city-county round or a
-//!   cross-county round, a person whose home organisation is in the same
-//!   county as the target.
+//!   cross-county round, nobody inspects their own county: the county of
+//!   the target is the one they work in (home organisation) or the one they
+//!   come from (native place, 籍贯). The source: "巡察县（市）区单位的人员实行
+//!   任职回避、地域回避、公务回避，交叉巡察，避免本县（市）区人员巡察本县（市）区单位".
 //! - 公务回避 (`AVOIDANCE_RELATION`): a person who declared a relation to
 //!   an organisation that contains the target or lies within it.
 
@@ -28,6 +30,8 @@ pub struct Person<'a> {
     /// `inspectors/{id}`.
     pub name: String,
     pub home_path: &'a str,
+    /// Path of the native place (籍贯); empty when none is recorded.
+    pub native_place_path: &'a str,
     pub posts: &'a [StoredPost],
     pub relations: &'a [StoredRelation],
 }
@@ -74,18 +78,25 @@ pub fn violations(
                     ),
                 });
             }
-            if regional
-                && target_county.is_some()
-                && county_of(person.home_path, counties) == target_county
-            {
-                out.push(Violation {
-                    kind: REGION.into(),
-                    subject: person.name.clone(),
-                    description: format!(
-                        "{} comes from the county of {} (地域回避)",
-                        person.name, target.name
-                    ),
-                });
+            if let Some(county) = target_county.filter(|_| regional) {
+                let own = |path: &str| county_of(path, counties) == Some(county);
+                let why = if own(person.home_path) {
+                    Some("works in")
+                } else if own(person.native_place_path) {
+                    Some("comes from (籍贯)")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    out.push(Violation {
+                        kind: REGION.into(),
+                        subject: person.name.clone(),
+                        description: format!(
+                            "{} {why} organisations/{county}, the county of {} (地域回避)",
+                            person.name, target.name
+                        ),
+                    });
+                }
             }
             let related = person
                 .relations
@@ -151,18 +162,21 @@ mod tests {
         let worked = Person {
             name: "inspectors/a".into(),
             home_path: "gx/nn/qx",
+            native_place_path: "",
             posts: &posts,
             relations: &[],
         };
         let local = Person {
             name: "inspectors/b".into(),
             home_path: "gx/nn/xn/xn-town",
+            native_place_path: "",
             posts: &[],
             relations: &[],
         };
         let related = Person {
             name: "inspectors/c".into(),
             home_path: "gx/nn/qx",
+            native_place_path: "",
             posts: &[],
             relations: &relations,
         };
@@ -182,7 +196,28 @@ mod tests {
         );
         assert_eq!(v[0].kind, REGION);
         assert!(violations(&[local], std::slice::from_ref(&target), false, &counties).is_empty());
-        let v = violations(&[related], &[target], false, &counties);
+        let v = violations(&[related], std::slice::from_ref(&target), false, &counties);
         assert_eq!(v[0].kind, RELATION);
+        // Working elsewhere, but born in the target's county.
+        let native = Person {
+            name: "inspectors/d".into(),
+            home_path: "gx/nn/qx",
+            native_place_path: "gx/nn/xn/xn-village",
+            posts: &[],
+            relations: &[],
+        };
+        let v = violations(
+            std::slice::from_ref(&native),
+            std::slice::from_ref(&target),
+            true,
+            &counties,
+        );
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, REGION);
+        assert!(
+            v[0].description
+                .contains("comes from (籍贯) organisations/xn")
+        );
+        assert!(violations(&[native], &[target], false, &counties).is_empty());
     }
 }

@@ -50,6 +50,8 @@ pub struct InspectorInput {
     pub display_name: String,
     pub subject: String,
     pub home_organisation_id: String,
+    /// Empty: none recorded (or cleared by an update).
+    pub native_place_id: String,
     pub posts: Vec<PostInput>,
     pub relations: Vec<String>,
 }
@@ -75,6 +77,14 @@ impl InspectorInput {
             out.home_organisation_id = names::parse(
                 "inspector.home_organisation",
                 &inspector.home_organisation,
+                organisation::COLLECTION,
+            )?
+            .to_owned();
+        }
+        if fields.contains(&"native_place") && !inspector.native_place.is_empty() {
+            out.native_place_id = names::parse(
+                "inspector.native_place",
+                &inspector.native_place,
                 organisation::COLLECTION,
             )?
             .to_owned();
@@ -143,6 +153,9 @@ impl InspectorInput {
         let mut ids: Vec<String> = Vec::new();
         if !self.home_organisation_id.is_empty() {
             ids.push(self.home_organisation_id.clone());
+        }
+        if !self.native_place_id.is_empty() {
+            ids.push(self.native_place_id.clone());
         }
         ids.extend(self.posts.iter().map(|p| p.organisation_id.clone()));
         ids.extend(self.relations.iter().cloned());

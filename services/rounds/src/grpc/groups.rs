@@ -63,7 +63,11 @@ pub async fn check_avoidance(
     }
     let regional = round_domain::regional_avoidance(round.kind(), round.cross_county);
     let counties = if regional {
-        let mut paths: Vec<&str> = people.iter().map(|p| p.home_path.as_str()).collect();
+        let mut paths: Vec<&str> = people
+            .iter()
+            .flat_map(|p| [p.home_path.as_str(), p.native_place_path.as_str()])
+            .filter(|path| !path.is_empty())
+            .collect();
         paths.extend(targets.iter().map(|(_, path)| path.as_str()));
         organisations::counties_on(txn, &paths).await?
     } else {
@@ -83,6 +87,7 @@ pub async fn check_avoidance(
         .map(|(i, p)| Person {
             name: inspector::name_of(&p.id),
             home_path: &p.home_path,
+            native_place_path: &p.native_place_path,
             posts: &posts[i],
             relations: &relations[i],
         })

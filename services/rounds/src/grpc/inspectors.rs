@@ -28,6 +28,7 @@ const ALL_FIELDS: &[&str] = &[
     "display_name",
     "subject",
     "home_organisation",
+    "native_place",
     "past_posts",
     "related_organisations",
 ];
@@ -75,6 +76,15 @@ async fn resolve(
         }
     }
     Ok(found)
+}
+
+fn native_place_path(
+    input: &InspectorInput,
+    orgs: &HashMap<String, organisations::Model>,
+) -> String {
+    orgs.get(&input.native_place_id)
+        .map(|o| o.path.clone())
+        .unwrap_or_default()
 }
 
 fn stored_posts(
@@ -140,6 +150,8 @@ impl InspectorService for Api {
                     subject: Set(input.subject.clone()),
                     home_organisation_id: Set(input.home_organisation_id.clone()),
                     home_path: Set(orgs[&input.home_organisation_id].path.clone()),
+                    native_place_id: Set(input.native_place_id.clone()),
+                    native_place_path: Set(native_place_path(&input, &orgs)),
                     past_posts: Set(encode(&stored_posts(&input, &orgs))?),
                     relations: Set(encode(&stored_relations(&input, &orgs))?),
                     revision: Set(1),
@@ -272,6 +284,13 @@ impl InspectorService for Api {
                     model.home_organisation_id = Set(input.home_organisation_id.clone());
                     model.home_path = Set(orgs[&input.home_organisation_id].path.clone());
                     changed.push("home_organisation".to_owned());
+                }
+                if fields.contains(&"native_place")
+                    && input.native_place_id != current.native_place_id
+                {
+                    model.native_place_id = Set(input.native_place_id.clone());
+                    model.native_place_path = Set(native_place_path(&input, &orgs));
+                    changed.push("native_place".to_owned());
                 }
                 if fields.contains(&"past_posts") {
                     let posts = encode(&stored_posts(&input, &orgs))?;

@@ -20,6 +20,9 @@ pub struct Model {
     pub subject: String,
     pub home_organisation_id: String,
     pub home_path: String,
+    /// 籍贯; empty when none is recorded.
+    pub native_place_id: String,
+    pub native_place_path: String,
     /// JSON list of [`StoredPost`].
     pub past_posts: String,
     /// JSON list of [`StoredRelation`].
@@ -54,6 +57,12 @@ impl Model {
             subject: self.subject.clone(),
             home_organisation: organisation::name_of(&self.home_organisation_id),
             home_organisation_path: self.home_path.clone(),
+            native_place: if self.native_place_id.is_empty() {
+                String::new()
+            } else {
+                organisation::name_of(&self.native_place_id)
+            },
+            native_place_path: self.native_place_path.clone(),
             past_posts: self
                 .posts()?
                 .into_iter()

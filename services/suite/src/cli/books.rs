@@ -10,6 +10,7 @@ use tokio_stream::StreamExt;
 
 use super::connect::{Services, failed};
 use super::export::{SUMMARY_FIGURES, colour_label, date, figure, statistics};
+use super::failure::{Failure, fail};
 use super::scope::Scope;
 use super::{Output, ServiceArgs};
 
@@ -144,6 +145,7 @@ fn counts_json(c: &StatisticsCounts) -> serde_json::Value {
 }
 
 pub async fn stats(args: &StatsArgs, services: &Services) -> anyhow::Result<()> {
+    args.scope.check_exists(services).await?;
     let s = statistics(services, &args.scope, args.group_by.grouping()).await?;
     let total = s.total.clone().unwrap_or_default();
     let mut groups: Vec<(String, StatisticsCounts)> = s
@@ -220,6 +222,7 @@ fn column_label(label: &str) -> String {
 }
 
 pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Result<()> {
+    args.scope.check_exists(services).await?;
     let r = services
         .ledger()
         .reconcile(args.scope.reconcile_request())
@@ -234,6 +237,7 @@ pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Res
                 "scope": args.scope.to_string(),
                 "balanced": r.balanced,
                 "problems": r.problems,
+                "unposted": r.unposted,
                 "balance": {
                     "reported": b.reported, "open": b.open, "handed_over": b.handed_over,
                     "transferred": b.transferred, "awaiting_verification": b.awaiting_verification,
@@ -257,17 +261,27 @@ pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Res
                 b.written_off,
                 b.reopened
             );
+            if r.unposted > 0 {
+                println!(
+                    "  {} problems reported but not posted (their lists cannot freeze)",
+                    r.unposted
+                );
+            }
             for d in &r.discrepancies {
                 println!("  {} {}: {}", d.kind, d.subject, d.description);
             }
         }
     }
-    anyhow::ensure!(
-        r.balanced,
-        "the books of {} do not balance: {} discrepancies",
-        args.scope,
-        r.discrepancies.len()
-    );
+    if !r.balanced {
+        return Err(fail(
+            Failure::Unbalanced,
+            format!(
+                "the books of {} do not balance: {} discrepancies",
+                args.scope,
+                r.discrepancies.len()
+            ),
+        ));
+    }
     if args.output == Output::Text {
         println!("balanced");
     }
@@ -275,6 +289,9 @@ pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Res
 }
 
 pub async fn verify(args: &VerifyArgs, services: &Services) -> anyhow::Result<()> {
+    if let Some(scope) = &args.scope {
+        scope.check_exists(services).await?;
+    }
     let request = args
         .scope
         .as_ref()
@@ -314,11 +331,15 @@ pub async fn verify(args: &VerifyArgs, services: &Services) -> anyhow::Result<()
             }
         }
     }
-    anyhow::ensure!(
-        r.valid,
-        "the journal of {what} is not intact: {} entries have a bad posting",
-        r.faults.len()
-    );
+    if !r.valid {
+        return Err(fail(
+            Failure::Unbalanced,
+            format!(
+                "the journal of {what} is not intact: {} entries have a bad posting",
+                r.faults.len()
+            ),
+        ));
+    }
     if args.output == Output::Text {
         println!("every hash chain verifies");
     }

@@ -19,6 +19,8 @@ use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use super::failure::{Failed, Failure, fail};
+
 /// Where the services are and who calls them (shared by every subcommand).
 #[derive(Debug, Clone, Args)]
 pub struct ServiceArgs {
@@ -89,13 +91,94 @@ fn endpoint(service: &str, url: &str) -> anyhow::Result<Channel> {
         .connect_lazy())
 }
 
+/// The URLs of the local suite (`fiveledger run`), the defaults.
+pub const LOCAL: [&str; 3] = [
+    "http://127.0.0.1:50051",
+    "http://127.0.0.1:50052",
+    "http://127.0.0.1:50053",
+];
+
+impl ServiceArgs {
+    /// True when every URL is the local suite's.
+    pub fn is_local(&self) -> bool {
+        [&self.rounds, &self.issues, &self.ledgers]
+            .iter()
+            .zip(LOCAL)
+            .all(|(url, local)| url.trim_end_matches('/') == local)
+    }
+
+    /// The arguments with each URL left at its local default taken from the
+    /// configured upstreams (`FIVELEDGER_UPSTREAM__ROUNDS` / `__ISSUES` /
+    /// `__LEDGERS`), as the services themselves find each other.
+    pub fn with_upstreams(
+        &self,
+        upstream: &fiveledger_platform::settings::UpstreamSettings,
+    ) -> Self {
+        let pick = |arg: &String, local: &str, configured: &String| {
+            if arg.trim_end_matches('/') == local {
+                configured.clone()
+            } else {
+                arg.clone()
+            }
+        };
+        Self {
+            rounds: pick(&self.rounds, LOCAL[0], &upstream.rounds),
+            issues: pick(&self.issues, LOCAL[1], &upstream.issues),
+            ledgers: pick(&self.ledgers, LOCAL[2], &upstream.ledgers),
+            token: self.token.clone(),
+        }
+    }
+
+    /// The URLs that are not the local suite's.
+    fn remote(&self) -> Vec<&str> {
+        [&self.rounds, &self.issues, &self.ledgers]
+            .into_iter()
+            .zip(LOCAL)
+            .filter(|(url, local)| url.trim_end_matches('/') != *local)
+            .map(|(url, _)| url.as_str())
+            .collect()
+    }
+}
+
+/// The key that signs the default admin token, if the command may use one:
+/// the local suite's (created on first use, as `fiveledger token` does), or
+/// a configured key (`FIVELEDGER_AUTH__SECRET` / `__SECRET_FILE`). A remote
+/// suite without a token or a configured key is refused, naming what it
+/// needs, and no local key is created for it (it could not verify one).
+pub fn signer_for(
+    args: &ServiceArgs,
+    base: &fiveledger_platform::settings::ServerSettings,
+) -> anyhow::Result<Option<Hs256>> {
+    let configured = !base.auth.secret.is_empty() || base.auth.secret_file.is_some();
+    if args.is_local() || configured {
+        return Ok(Some(crate::signer(base)?));
+    }
+    if args.token.is_some() {
+        return Ok(None);
+    }
+    Err(fail(
+        Failure::Usage,
+        format!(
+            "{} is not the local suite, and no token or key was given: pass --token (or set \
+             FIVELEDGER_TOKEN) with a token that suite issued, or set FIVELEDGER_AUTH__SECRET \
+             (or FIVELEDGER_AUTH__SECRET_FILE) to the key it signs tokens with",
+            args.remote().join(", ")
+        ),
+    ))
+}
+
 impl Services {
     /// Connects with `token`, or with an admin token minted by `signer`.
     pub fn connect(args: &ServiceArgs, signer: Option<&Hs256>) -> anyhow::Result<Self> {
         let token = match (&args.token, signer) {
             (Some(token), _) => token.clone(),
             (None, Some(signer)) => admin_token(signer, "local-admin"),
-            (None, None) => anyhow::bail!("no token: pass --token or set FIVELEDGER_TOKEN"),
+            (None, None) => {
+                return Err(fail(
+                    Failure::Usage,
+                    "no token: pass --token or set FIVELEDGER_TOKEN",
+                ));
+            }
         };
         Self::with_token(args, &token)
     }
@@ -167,15 +250,28 @@ pub fn failed(what: &str, status: tonic::Status) -> anyhow::Error {
     let reason = reason_of(&status);
     let code = status.code();
     let message = status.message();
-    if code == tonic::Code::Unavailable {
-        return anyhow::anyhow!(
+    let text = if code == tonic::Code::Unavailable {
+        format!(
             "{what}: the service is unreachable ({message}); is the suite running (`fiveledger run`) and are the URLs right?"
-        );
+        )
+    } else if code == tonic::Code::Unauthenticated {
+        format!(
+            "{what}: {code:?}: {message}; the suite does not accept the token: pass --token (or \
+             FIVELEDGER_TOKEN) with one it issued, or set FIVELEDGER_AUTH__SECRET (or \
+             FIVELEDGER_AUTH__SECRET_FILE) to the key it signs tokens with"
+        )
+    } else {
+        match &reason {
+            Some(reason) => format!("{what}: {code:?} {reason}: {message}"),
+            None => format!("{what}: {code:?}: {message}"),
+        }
+    };
+    Failed {
+        kind: Failure::of_status(&status),
+        reason,
+        message: text,
     }
-    match reason {
-        Some(reason) => anyhow::anyhow!("{what}: {code:?} {reason}: {message}"),
-        None => anyhow::anyhow!("{what}: {code:?}: {message}"),
-    }
+    .into()
 }
 
 /// The `google.rpc.ErrorInfo` reason of a status, if it carries one.

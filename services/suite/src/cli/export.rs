@@ -15,10 +15,10 @@ use fiveledger_proto::ledgers::{
 use fiveledger_proto::rounds::BatchGetOrganisationsRequest;
 use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook};
 
-use super::ServiceArgs;
 use super::connect::{Services, failed};
 use super::progress::Progress;
 use super::scope::Scope;
+use super::{Output, ServiceArgs};
 
 /// Export the rectification ledger of a scope to .xlsx or .csv.
 #[derive(Debug, Clone, Args)]
@@ -35,6 +35,9 @@ pub struct ExportLedgerArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub services: ServiceArgs,
+    /// `json`: what was written (and any error) as JSON.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 /// The file formats the ledger exports to.
@@ -425,10 +428,18 @@ pub struct Exported {
 pub async fn run(args: &ExportLedgerArgs, services: &Services) -> anyhow::Result<()> {
     let format = args.format.unwrap_or_else(|| format_of(&args.file));
     let done = export_ledger(services, &args.scope, format, &args.file).await?;
-    println!(
-        "wrote {} entries of {} to {}",
-        done.entries, args.scope, done.file
-    );
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({
+                "scope": args.scope.to_string(), "file": done.file, "entries": done.entries,
+            })
+        ),
+        Output::Text => println!(
+            "wrote {} entries of {} to {}",
+            done.entries, args.scope, done.file
+        ),
+    }
     Ok(())
 }
 
@@ -445,6 +456,7 @@ pub async fn export_ledger(
     format: Format_,
     file: &Path,
 ) -> anyhow::Result<Exported> {
+    scope.check_exists(services).await?;
     let progress = Progress::spinner("reading entries");
     let entries = entries(services, scope, &progress).await?;
     progress.finish();

@@ -6,6 +6,7 @@ pub mod books;
 pub mod connect;
 pub mod demo;
 pub mod export;
+pub mod failure;
 pub mod import;
 pub mod progress;
 pub mod scope;
@@ -14,7 +15,8 @@ pub mod table;
 use clap::{Subcommand, ValueEnum};
 use fiveledger_platform::auth::Hs256;
 
-pub use connect::{ServiceArgs, Services};
+pub use connect::{ServiceArgs, Services, signer_for};
+pub use failure::EXIT_CODES;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -29,22 +31,25 @@ pub enum Output {
 #[derive(Debug, Clone, Subcommand)]
 pub enum AdminCommand {
     /// Import spreadsheets into the services.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     Import(ImportCommand),
     /// Export the books to spreadsheets.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     Export(ExportCommand),
     /// Rates and counts of a scope (GetStatistics).
+    #[command(after_help = EXIT_CODES)]
     Stats(books::StatsArgs),
     /// Check that the books balance against the problem lists (Reconcile).
+    #[command(after_help = EXIT_CODES)]
     Reconcile(books::ReconcileArgs),
     /// Verify the journal's hash chains (VerifyJournal).
+    #[command(after_help = EXIT_CODES)]
     Verify(books::VerifyArgs),
     /// Four-colour warnings: follow them, or run the sweep.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     Warnings(books::WarningsCommand),
     /// Demo data.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     Demo(demo::DemoCommand),
 }
 
@@ -61,7 +66,34 @@ pub enum ExportCommand {
 }
 
 impl AdminCommand {
-    fn services(&self) -> &ServiceArgs {
+    /// How the command prints, its errors included.
+    pub fn output(&self) -> Output {
+        match self {
+            AdminCommand::Import(ImportCommand::Problems(a)) => a.output,
+            AdminCommand::Export(ExportCommand::Ledger(a)) => a.output,
+            AdminCommand::Stats(a) => a.output,
+            AdminCommand::Reconcile(a) => a.output,
+            AdminCommand::Verify(a) => a.output,
+            AdminCommand::Warnings(books::WarningsCommand::Tail(a)) => a.output,
+            AdminCommand::Warnings(books::WarningsCommand::Sweep(a)) => a.output,
+            AdminCommand::Demo(demo::DemoCommand::Load(a)) => a.output,
+        }
+    }
+
+    fn services_mut(&mut self) -> &mut ServiceArgs {
+        match self {
+            AdminCommand::Import(ImportCommand::Problems(a)) => &mut a.services,
+            AdminCommand::Export(ExportCommand::Ledger(a)) => &mut a.services,
+            AdminCommand::Stats(a) => &mut a.services,
+            AdminCommand::Reconcile(a) => &mut a.services,
+            AdminCommand::Verify(a) => &mut a.services,
+            AdminCommand::Warnings(books::WarningsCommand::Tail(a)) => &mut a.services,
+            AdminCommand::Warnings(books::WarningsCommand::Sweep(a)) => &mut a.services,
+            AdminCommand::Demo(demo::DemoCommand::Load(a)) => &mut a.services,
+        }
+    }
+
+    pub fn services(&self) -> &ServiceArgs {
         match self {
             AdminCommand::Import(ImportCommand::Problems(a)) => &a.services,
             AdminCommand::Export(ExportCommand::Ledger(a)) => &a.services,
@@ -71,6 +103,31 @@ impl AdminCommand {
             AdminCommand::Warnings(books::WarningsCommand::Tail(a)) => &a.services,
             AdminCommand::Warnings(books::WarningsCommand::Sweep(a)) => &a.services,
             AdminCommand::Demo(demo::DemoCommand::Load(a)) => &a.services,
+        }
+    }
+}
+
+/// Runs one admin subcommand as the binary does: with the key
+/// [`signer_for`] allows, printing an error as the command prints (text or
+/// JSON) on stderr. Returns the exit code.
+pub async fn execute(
+    command: AdminCommand,
+    base: &fiveledger_platform::settings::ServerSettings,
+) -> i32 {
+    let output = command.output();
+    let mut command = command;
+    let services = command.services_mut();
+    *services = services.with_upstreams(&base.upstream);
+    let result = async {
+        let signer = signer_for(command.services(), base)?;
+        run(command, signer.as_ref()).await
+    }
+    .await;
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("{}", failure::render(&err, output));
+            failure::exit_code(&err)
         }
     }
 }

@@ -4,6 +4,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::connect::{Services, failed};
+use super::failure::{Failure, fail};
+
 /// `rounds/{r}/inspections/{i}`, `rounds/{r}`, or an organisation path
 /// such as `demo-city/county-1` (targets within that subtree).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +51,55 @@ impl fmt::Display for Scope {
 }
 
 impl Scope {
+    /// Refuses a scope the rounds service does not know (or does not show
+    /// the caller) with NOT_FOUND naming it, before anything is read or
+    /// written: a mistyped scope must not pass for an empty one.
+    pub async fn check_exists(&self, services: &Services) -> anyhow::Result<()> {
+        use fiveledger_proto::rounds::{
+            GetInspectionRequest, GetOrganisationRequest, GetRoundRequest,
+        };
+        let missing = |what: &str| {
+            fail(
+                Failure::NotFound,
+                format!("--scope {self}: the suite knows no such {what}"),
+            )
+        };
+        let result = match self {
+            Scope::Inspection(name) => services
+                .inspections()
+                .get_inspection(GetInspectionRequest { name: name.clone() })
+                .await
+                .map(|_| true),
+            Scope::Round(name) => services
+                .rounds()
+                .get_round(GetRoundRequest { name: name.clone() })
+                .await
+                .map(|_| true),
+            // A path's last segment is the organisation's id.
+            Scope::Subtree(path) => {
+                let id = path.rsplit('/').next().unwrap_or_default();
+                services
+                    .organisations()
+                    .get_organisation(GetOrganisationRequest {
+                        name: format!("organisations/{id}"),
+                    })
+                    .await
+                    .map(|o| o.into_inner().path == *path)
+            }
+        };
+        let what = match self {
+            Scope::Inspection(_) => "inspection",
+            Scope::Round(_) => "round",
+            Scope::Subtree(_) => "organisation path",
+        };
+        match result {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(missing(what)),
+            Err(status) if status.code() == tonic::Code::NotFound => Err(missing(what)),
+            Err(status) => Err(failed(&format!("looking up --scope {self}"), status)),
+        }
+    }
+
     /// The `ListEntries` filter selecting the scope's entries.
     pub fn entries_filter(&self) -> String {
         match self {

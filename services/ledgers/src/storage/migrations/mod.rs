@@ -7,6 +7,7 @@ mod m20261128_000002_supervision;
 mod m20261128_000003_step_dates_and_tallies;
 mod m20261128_000004_entry_receivers;
 mod m20261201_000005_round_organisation;
+mod m20261210_000001_replay_plan_versions_and_ladders;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_step_dates_and_tallies::Migration),
             Box::new(m20261128_000004_entry_receivers::Migration),
             Box::new(m20261201_000005_round_organisation::Migration),
+            Box::new(m20261210_000001_replay_plan_versions_and_ladders::Migration),
         ]
     }
 }

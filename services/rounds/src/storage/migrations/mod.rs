@@ -6,6 +6,7 @@ mod m20261128_000001_organisations;
 mod m20261128_000002_rounds;
 mod m20261128_000003_double_report_sweep;
 mod m20261128_000004_list_indexes;
+mod m20261210_000001_native_place;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_rounds::Migration),
             Box::new(m20261128_000003_double_report_sweep::Migration),
             Box::new(m20261128_000004_list_indexes::Migration),
+            Box::new(m20261210_000001_native_place::Migration),
         ]
     }
 }
