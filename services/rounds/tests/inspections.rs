@@ -2765,3 +2765,73 @@ async fn an_inspected_unit_sees_who_briefed_the_group_but_not_what() {
         );
     }
 }
+
+/// An inspector's organisations (home, native place, posts, relations) are
+/// checked against the caller's scope: another county's unit answers
+/// exactly as one that does not exist, so its path is never echoed back.
+#[tokio::test]
+async fn an_inspectors_history_outside_the_callers_scope_looks_unknown() {
+    let app = spawn().await;
+    let mut c = fixture(&app).await;
+    let county = office("guangxi/nanning/xingning");
+    let create = |post: &str, id: &str| {
+        let mut client = c.inspectors.clone();
+        let county = county.clone();
+        let request = CreateInspectorRequest {
+            inspector: Some(Inspector {
+                display_name: id.to_uppercase(),
+                home_organisation: "organisations/xn-edu".into(),
+                past_posts: vec![Post {
+                    organisation: post.into(),
+                    start_date: Some(Date {
+                        year: 2018,
+                        month: 1,
+                        day: 1,
+                    }),
+                    end_date: Some(Date {
+                        year: 2021,
+                        month: 12,
+                        day: 31,
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            inspector_id: id.into(),
+            request_id: String::new(),
+        };
+        async move { client.create_inspector(authed(&county, request)).await }
+    };
+    let other_county = create("organisations/qx-town", "p1")
+        .await
+        .expect_err("another county's town");
+    let nowhere = create("organisations/no-such-town", "p2")
+        .await
+        .expect_err("no such town");
+    assert_eq!(other_county.code(), Code::NotFound);
+    assert_eq!(
+        (other_county.code(), reason(&other_county)),
+        (nowhere.code(), reason(&nowhere))
+    );
+    assert_eq!(
+        other_county.message().replace("qx-town", "X"),
+        nowhere.message().replace("no-such-town", "X")
+    );
+    assert!(
+        !other_county.message().contains("qingxiu"),
+        "{other_county:?}"
+    );
+    // Within its scope the same request is fine.
+    create("organisations/xn-town", "p3")
+        .await
+        .expect("a post in its own county");
+    c.inspectors
+        .get_inspector(authed(
+            &admin(),
+            GetInspectorRequest {
+                name: "inspectors/p3".into(),
+            },
+        ))
+        .await
+        .expect("stored");
+}

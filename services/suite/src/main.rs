@@ -163,3 +163,25 @@ async fn run(
     server::shutdown_signal().await;
     suite.stop().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scoped_token_must_name_its_organisation() {
+        // Forgetting --org never means the whole tree for a scoped role.
+        let err = token_org(None, &[Role::InspectionOffice]).expect_err("no --org");
+        assert!(err.to_string().contains("--org is required"), "{err}");
+        assert!(token_org(Some(""), &[Role::Viewer]).is_err());
+        assert!(token_org(Some("guangxi//x"), &[Role::Viewer]).is_err());
+        // The whole tree only when written out, or for admin and service.
+        assert_eq!(token_org(Some("/"), &[Role::Viewer]).expect("root"), "");
+        assert_eq!(token_org(None, &[Role::Admin]).expect("admin"), "");
+        assert_eq!(token_org(None, &[Role::Service]).expect("service"), "");
+        assert_eq!(
+            token_org(Some("guangxi/nanning"), &[Role::Viewer]).expect("scoped"),
+            "guangxi/nanning"
+        );
+    }
+}

@@ -46,9 +46,11 @@ async fn visible(
     }
 }
 
-/// The organisations an input refers to, looked up in one query. The home
-/// organisation must be in the caller's scope; posts and relations may be
-/// anywhere (people move), but must exist.
+/// The organisations an input refers to, looked up in one query. Every
+/// one (home, native place, posts, relations) must be in the caller's
+/// scope: one outside it answers exactly as one that does not exist, so a
+/// county's office can neither probe nor echo another county's tree. A
+/// history across counties is recorded by the office over both.
 async fn resolve(
     conn: &impl ConnectionTrait,
     caller: &Caller,
@@ -58,18 +60,9 @@ async fn resolve(
         organisations::find_many(conn, &input.organisation_ids())
             .await?
             .into_iter()
+            .filter(|o| caller.can_see(&o.path))
             .map(|o| (o.id.clone(), o))
             .collect();
-    if !input.home_organisation_id.is_empty() {
-        match found.get(&input.home_organisation_id) {
-            Some(org) if caller.can_see(&org.path) => {}
-            _ => {
-                return Err(ApiError::not_found(organisation::name_of(
-                    &input.home_organisation_id,
-                )));
-            }
-        }
-    }
     for id in input.organisation_ids() {
         if !found.contains_key(&id) {
             return Err(ApiError::not_found(organisation::name_of(&id)));
