@@ -179,9 +179,11 @@ pub fn in_subtree(path: &str, root: &str) -> bool {
             && path.as_bytes()[root.len()] == b'/')
 }
 
-/// Verifies bearer tokens. HS256 today; RS256/JWKS can implement this too.
+/// Verifies bearer tokens: the local suite's HS256 key ([`Hs256`]), an
+/// identity provider's keys ([`crate::oidc::Jwks`]), or either
+/// ([`crate::oidc::Verifiers`]).
 pub trait TokenVerifier: Send + Sync + 'static {
-    fn verify(&self, token: &str) -> Result<Caller, ApiError>;
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Caller, ApiError>>;
 }
 
 /// Signs and verifies HS256 tokens with one shared key.
@@ -351,7 +353,14 @@ pub fn check_claims(
 }
 
 impl TokenVerifier for Hs256 {
-    fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Caller, ApiError>> {
+        Box::pin(std::future::ready(self.verify_token(token)))
+    }
+}
+
+impl Hs256 {
+    /// Verifies one of our own tokens.
+    pub fn verify_token(&self, token: &str) -> Result<Caller, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
@@ -479,11 +488,12 @@ impl Gate {
     }
 
     /// Decides a call: `Ok(None)` for public paths, `Ok(Some(caller))` for an
-    /// authorised one.
-    pub fn authorize(
+    /// authorised one, scoped to the level it acts for. `authorization` is
+    /// the request's header, if any.
+    pub async fn authorize(
         &self,
         path: &str,
-        headers: &http::HeaderMap,
+        authorization: Option<&str>,
     ) -> Result<Option<Caller>, Status> {
         if is_public(path) {
             return Ok(None);
@@ -491,9 +501,7 @@ impl Gate {
         if !self.ready.load(Ordering::SeqCst) {
             return Err(crate::error::not_ready());
         }
-        let token = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
+        let token = authorization
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
@@ -503,7 +511,7 @@ impl Gate {
                     "missing `authorization: Bearer <token>` metadata".into(),
                 ))
             })?;
-        let caller = self.verifier.verify(token.trim())?;
+        let caller = self.verifier.verify(token.trim()).await?;
         let allowed = self.table.get(path).copied().unwrap_or(&[]);
         if !caller.has_any(allowed) {
             return Err(ApiError::PermissionDenied(format!(
@@ -516,7 +524,7 @@ impl Gate {
             ))
             .into());
         }
-        Ok(Some(caller))
+        Ok(Some(Gate::scoped(self.levels.clone(), caller).await?))
     }
 }
 
@@ -555,41 +563,40 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        match self.gate.authorize(request.uri().path(), request.headers()) {
-            Ok(caller) => {
-                // The clone is ready only after poll_ready; call the one that was polled.
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                // tonic enforces the caller's `grpc-timeout` on the handler;
-                // we also remember it, so calls the handler makes on its
-                // behalf carry what is left of it (see [`ServiceCredentials`]).
-                let deadline = grpc_timeout(request.headers().get(GRPC_TIMEOUT))
-                    .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
-                let levels = self.gate.levels.clone();
-                let limits = self.gate.limits.clone();
-                Box::pin(CALL_DEADLINE.scope(deadline, async move {
-                    // Held until the handler answers: its place in flight.
-                    let mut _admitted = None;
-                    if let Some(caller) = caller {
-                        let caller = match Gate::scoped(levels, caller).await {
-                            Ok(caller) => caller,
-                            Err(status) => return Ok(status.into_http()),
-                        };
-                        if let Some(limits) = &limits {
-                            match limits.admit(&caller) {
-                                Ok(admitted) => _admitted = Some(admitted),
-                                Err(status) => return Ok(status.into_http()),
-                            }
-                        }
-                        request.extensions_mut().insert(caller);
+        // The clone is ready only after poll_ready; call the one that was polled.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // tonic enforces the caller's `grpc-timeout` on the handler; we also
+        // remember it, so calls the handler makes on its behalf carry what is
+        // left of it (see [`ServiceCredentials`]).
+        let deadline = grpc_timeout(request.headers().get(GRPC_TIMEOUT))
+            .and_then(|timeout| tokio::time::Instant::now().checked_add(timeout));
+        let gate = self.gate.clone();
+        let path = request.uri().path().to_owned();
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Box::pin(CALL_DEADLINE.scope(deadline, async move {
+            let caller = match gate.authorize(&path, authorization.as_deref()).await {
+                Ok(caller) => caller,
+                Err(status) => return Ok(status.into_http()),
+            };
+            // Held until the handler answers: its place in flight.
+            let mut _admitted = None;
+            if let Some(caller) = caller {
+                if let Some(limits) = &gate.limits {
+                    match limits.admit(&caller) {
+                        Ok(admitted) => _admitted = Some(admitted),
+                        Err(status) => return Ok(status.into_http()),
                     }
-                    let response = inner.call(request).await?;
-                    Ok(crate::error::malformed_request_answer(response)
-                        .unwrap_or_else(|answer| answer))
-                }))
+                }
+                request.extensions_mut().insert(caller);
             }
-            Err(status) => Box::pin(async move { Ok(status.into_http()) }),
-        }
+            let response = inner.call(request).await?;
+            Ok(crate::error::malformed_request_answer(response))
+        }))
     }
 }
 
@@ -699,14 +706,14 @@ mod tests {
             &[Role::InspectionOffice],
             chrono::Duration::minutes(1),
         );
-        let caller = signer.verify(&token).expect("valid");
+        let caller = signer.verify_token(&token).expect("valid");
         assert_eq!(caller.org_path, "gx/nn");
         assert!(caller.has_role(Role::InspectionOffice));
         assert!(!caller.has_role(Role::Admin));
         let other = Hs256::new(b"another-key-0123456789", "fiveledger").expect("key");
-        assert!(other.verify(&token).is_err());
+        assert!(other.verify_token(&token).is_err());
         let expired = signer.mint("u1", "", &[], chrono::Duration::minutes(-5));
-        assert!(signer.verify(&expired).is_err());
+        assert!(signer.verify_token(&expired).is_err());
     }
 
     fn claims(org: Option<&str>) -> Claims {
@@ -725,7 +732,7 @@ mod tests {
     #[test]
     fn identity_claims_fail_closed() {
         let signer = Hs256::new(b"0123456789abcdef0123", "fiveledger").expect("key");
-        let verify = |c: &Claims| signer.verify(&signer.sign(c));
+        let verify = |c: &Claims| signer.verify_token(&signer.sign(c));
         let reason = |c: &Claims| verify(c).expect_err("refused").to_string();
 
         let ok = verify(&claims(Some("gx/nn"))).expect("a scoped token");
@@ -774,7 +781,7 @@ mod tests {
         assert!(reason(&long).contains("`sub`"));
         // Minted tokens say the root scope explicitly.
         let minted = signer.mint("svc", "", &[Role::Service], chrono::Duration::minutes(5));
-        assert_eq!(signer.verify(&minted).expect("minted").org_path, "");
+        assert_eq!(signer.verify_token(&minted).expect("minted").org_path, "");
     }
 
     #[test]

@@ -228,21 +228,21 @@ const DECODE_FAILURE: &str = "failed to decode Protobuf message";
 /// Rewrites a trailers-only response that reports an undecodable request as
 /// INVALID_ARGUMENT `MALFORMED_REQUEST`, without naming any internal type:
 /// the request is the caller's mistake, not ours.
-pub fn malformed_request_answer<B>(
-    response: http::Response<B>,
-) -> Result<http::Response<B>, http::Response<tonic::body::Body>> {
+pub fn malformed_request_answer(
+    response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
     match Status::from_header_map(response.headers()) {
         Some(status)
             if status.code() == Code::Internal && status.message().starts_with(DECODE_FAILURE) =>
         {
-            Err(Status::from(ApiError::invalid(
+            Status::from(ApiError::invalid(
                 "request",
                 "MALFORMED_REQUEST",
                 "the request is not a well-formed message of this method",
             ))
-            .into_http())
+            .into_http()
         }
-        _ => Ok(response),
+        _ => response,
     }
 }
 

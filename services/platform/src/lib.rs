@@ -13,6 +13,7 @@ pub mod lease;
 pub mod levels;
 pub mod limits;
 pub mod metrics;
+pub mod oidc;
 pub mod outbox;
 pub mod platform_tables;
 pub mod server;

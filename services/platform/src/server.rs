@@ -57,18 +57,22 @@ impl Running {
 /// Until then (and again from the moment `stop` is cancelled) health says
 /// NOT_SERVING and other calls are refused with UNAVAILABLE; on `stop` the
 /// listener stays open for `shutdown_drain_seconds` so that health checks
-/// (Kubernetes readiness) see NOT_SERVING before connections are refused. `background`
-/// tasks (event consumers, sweeps) start after the migrations.
+/// (Kubernetes readiness) see NOT_SERVING before connections are refused. The
+/// wiring's `background` tasks (event consumers, sweeps) start after the
+/// migrations.
 pub async fn start<M: MigratorTrait>(
     spec: ServiceSpec,
     settings: &ServerSettings,
     verifier: Arc<dyn TokenVerifier>,
     db: Db,
-    routes: tonic::service::Routes,
-    background: Vec<BoxFuture<'static, ()>>,
-    levels: Option<Arc<dyn Levels>>,
+    wiring: Wiring,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
+    let Wiring {
+        routes,
+        background,
+        levels,
+    } = wiring;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;
 
@@ -231,15 +235,30 @@ pub async fn launch<M: MigratorTrait>(
         &settings.data_dir.join(format!("{}.sqlite", spec.name)),
     )
     .await?;
-    let wiring = wire(&db, &signer)?;
+    let mut wiring = wire(&db, &signer)?;
+    let mut background = std::mem::take(&mut wiring.background);
+    // The suite's own key (local tokens and calls between the services),
+    // and the organisation's identity provider when one is configured.
+    let provider = if settings.auth.oidc.enabled() {
+        let jwks = crate::oidc::Jwks::new(settings.auth.oidc.clone(), signer.max_lifetime())?;
+        background.push(Box::pin(jwks.clone().refresh_periodically(stop.clone())));
+        Some(jwks as Arc<dyn TokenVerifier>)
+    } else {
+        None
+    };
+    let verifier = crate::oidc::Verifiers {
+        local: Some(Arc::new(signer)),
+        provider,
+    };
     start::<M>(
         spec,
         settings,
-        Arc::new(signer),
+        Arc::new(verifier),
         db,
-        wiring.routes,
-        wiring.background,
-        wiring.levels,
+        Wiring {
+            background,
+            ..wiring
+        },
         stop,
     )
     .await

@@ -49,6 +49,39 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
         "longest lifetime (exp − iat) of a token accepted; longer ones are refused",
     ),
     (
+        "auth.oidc.issuer",
+        "the identity provider's issuer URL; its keys are found by OIDC discovery (empty: no provider)",
+    ),
+    (
+        "auth.oidc.jwks_url",
+        "the provider's key set URL, when it has no discovery document",
+    ),
+    (
+        "auth.oidc.audience",
+        "the expected `aud` of the provider's tokens, if any",
+    ),
+    ("auth.oidc.claims.subject", "claim holding the caller's id"),
+    (
+        "auth.oidc.claims.organisation",
+        "claim holding the organisation path (a dotted path reaches into an object)",
+    ),
+    (
+        "auth.oidc.claims.roles",
+        "claim holding the roles (an array, or a string separated by spaces or commas)",
+    ),
+    (
+        "auth.oidc.refresh_seconds",
+        "how often the provider's keys are fetched again",
+    ),
+    (
+        "auth.oidc.min_refresh_seconds",
+        "a token signed by an unknown key fetches the keys at most this often",
+    ),
+    (
+        "auth.oidc.fetch_timeout_seconds",
+        "longest wait for the provider",
+    ),
+    (
         "log.format",
         "text (readable) or json (one object per line)",
     ),
@@ -294,6 +327,8 @@ pub struct AuthSettings {
     pub issuer: String,
     /// Longest lifetime (`exp` − `iat`) of a token accepted.
     pub max_lifetime_seconds: i64,
+    /// The organisation's identity provider, if tokens come from one.
+    pub oidc: crate::oidc::OidcSettings,
 }
 
 impl Default for AuthSettings {
@@ -303,6 +338,7 @@ impl Default for AuthSettings {
             secret_file: None,
             issuer: "fiveledger".to_owned(),
             max_lifetime_seconds: 24 * 3600,
+            oidc: Default::default(),
         }
     }
 }
