@@ -3,7 +3,7 @@
 //! whoever the list concerns, not only by those who worked the inspection.
 
 use fiveledger_platform::consumer::EventHandler;
-use fiveledger_platform::time::from_date;
+use fiveledger_platform::time::day_or_event_day;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::FeedbackGiven;
 use fiveledger_proto::types::Event;
@@ -31,18 +31,7 @@ impl EventHandler for OnFeedbackGiven {
                 return Ok(());
             };
             // Without a readable feedback date the event's own day stands in.
-            let date = inspection
-                .feedback_date
-                .as_ref()
-                .and_then(|d| from_date("feedback_date", d).ok())
-                .or_else(|| {
-                    event
-                        .create_time
-                        .as_ref()
-                        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                        .map(|t| t.date_naive())
-                })
-                .unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let date = day_or_event_day(inspection.feedback_date.as_ref(), event);
             problem_lists::hand_over(txn, &inspection, date).await
         })
     }

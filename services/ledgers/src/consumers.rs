@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::consumer::EventHandler;
-use fiveledger_platform::time::{from_date, to_date};
+use fiveledger_platform::time::{day_or_event_day, from_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::{Problem, ProblemListFrozen};
 use fiveledger_proto::ledgers::posting::Detail;
@@ -220,18 +220,7 @@ impl EventHandler for HandOver {
                 return Ok(());
             };
             // Without a feedback date the event's own date stands in.
-            let date = inspection
-                .feedback_date
-                .as_ref()
-                .and_then(|d| from_date("feedback_date", d).ok())
-                .or_else(|| {
-                    event
-                        .create_time
-                        .as_ref()
-                        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                        .map(|t| t.date_naive())
-                })
-                .unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let date = day_or_event_day(inspection.feedback_date.as_ref(), event);
             hand_over(
                 txn,
                 &inspection.name,

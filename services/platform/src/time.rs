@@ -47,6 +47,21 @@ pub fn from_date(field: &str, d: &Date) -> Result<NaiveDate, ApiError> {
         })
 }
 
+/// The day an event says something happened: `date` when it is a calendar
+/// date, else the day the event was written, else today. A consumer must
+/// never refuse an event for its date (it would stop every later one).
+pub fn day_or_event_day(date: Option<&Date>, event: &fiveledger_proto::types::Event) -> NaiveDate {
+    date.and_then(|d| from_date("date", d).ok())
+        .or_else(|| {
+            event
+                .create_time
+                .as_ref()
+                .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+                .map(|t| t.date_naive())
+        })
+        .unwrap_or_else(|| Utc::now().date_naive())
+}
+
 /// Parses an optional date: `None` when absent, refused when present but invalid.
 pub fn from_optional_date(field: &str, d: Option<&Date>) -> Result<Option<NaiveDate>, ApiError> {
     d.map(|d| from_date(field, d)).transpose()
