@@ -5,13 +5,28 @@ use fiveledger::{Domains, Layout, Suite};
 use fiveledger_platform::testing::TestEnv;
 use tonic::transport::Channel;
 
-/// A running suite and channels to its services.
+/// A running suite and channels to its services (the scenario steps of
+/// [`Clients`] are called on it directly).
 pub struct TestSuite {
     pub suite: Suite,
+    pub clients: Clients,
+    pub env: TestEnv,
+}
+
+/// Channels to the three services, wherever they run (in this process, or
+/// as separate processes a test starts and kills), and the scenario steps.
+#[derive(Clone)]
+pub struct Clients {
     pub rounds: Channel,
     pub issues: Channel,
     pub ledgers: Channel,
-    pub env: TestEnv,
+}
+
+impl std::ops::Deref for TestSuite {
+    type Target = Clients;
+    fn deref(&self) -> &Clients {
+        &self.clients
+    }
 }
 
 async fn connect(addr: std::net::SocketAddr) -> Channel {
@@ -35,9 +50,11 @@ pub async fn spawn_suite(domains: Domains) -> TestSuite {
         .await
         .expect("the suite starts");
     TestSuite {
-        rounds: connect(suite.rounds.addr).await,
-        issues: connect(suite.issues.addr).await,
-        ledgers: connect(suite.ledgers.addr).await,
+        clients: Clients {
+            rounds: connect(suite.rounds.addr).await,
+            issues: connect(suite.issues.addr).await,
+            ledgers: connect(suite.ledgers.addr).await,
+        },
         suite,
         env,
     }
@@ -137,7 +154,7 @@ where
 /// How long the scenarios wait for an event to cross the services.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl TestSuite {
+impl Clients {
     pub fn organisations(&self) -> OrganisationServiceClient<Channel> {
         OrganisationServiceClient::new(self.rounds.clone())
     }
@@ -695,6 +712,17 @@ impl TestSuite {
             .await
             .unwrap_or_else(|s| panic!("getting {name}: {s:?}"))
             .into_inner()
+    }
+}
+
+impl TestSuite {
+    /// [`Clients::feedback_request`].
+    pub fn feedback_request(
+        inspection: &str,
+        individual: Date,
+        public: Date,
+    ) -> tonic::Request<rounds::GiveFeedbackRequest> {
+        Clients::feedback_request(inspection, individual, public)
     }
 
     /// A direct connection to the ledgers service's own database, for tests
