@@ -3,6 +3,7 @@
 pub mod domain;
 pub mod freezing;
 pub mod grpc;
+pub mod problem_events;
 pub mod settings;
 pub mod storage;
 pub mod upstream;
@@ -10,11 +11,10 @@ pub mod upstream;
 use std::sync::Arc;
 
 use fiveledger_platform::auth::ServiceCredentials;
-use fiveledger_platform::consumer::{self, EventSource};
+use fiveledger_platform::consumer::{self, Consumer, EventSource};
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::time::Clock;
-use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 pub use settings::IssuesSettings;
@@ -53,19 +53,14 @@ pub async fn start_with_clock(
         let credentials = ServiceCredentials::new(signer.clone(), NAME);
         let channel = consumer::channel(&server_settings.upstream.rounds)?;
         let rounds = upstream::Rounds::new(channel.clone(), credentials.clone());
-        let mut background = Vec::new();
+        let mut consumers = Vec::new();
         if settings.follow_rounds_events {
-            background.push(
-                consumer::run(
-                    db.clone(),
-                    REPORTED_CONSUMER.to_owned(),
-                    EventSource::Rounds(channel, credentials),
-                    vec!["InspectionReported".to_owned()],
-                    freezing::OnInspectionReported,
-                    handler_stop.clone(),
-                )
-                .boxed(),
-            );
+            consumers.push(Consumer {
+                name: REPORTED_CONSUMER.to_owned(),
+                source: EventSource::Rounds(channel, credentials),
+                types: vec!["InspectionReported".to_owned()],
+                handler: Box::new(freezing::OnInspectionReported),
+            });
         }
         Ok(Wiring {
             routes: grpc::routes(
@@ -76,7 +71,8 @@ pub async fn start_with_clock(
                 clock.clone(),
                 handler_stop,
             ),
-            background,
+            background: Vec::new(),
+            consumers,
         })
     })
     .await

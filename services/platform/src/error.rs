@@ -122,6 +122,12 @@ impl ApiError {
         Self::Internal(err.into())
     }
 
+    /// True for a fault that may pass by itself (a dependency or the
+    /// database unreachable): the caller should retry with back-off.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+
     /// The `ErrorInfo.reason` this error carries.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -194,10 +200,56 @@ impl From<ApiError> for Status {
     }
 }
 
+/// What UNAVAILABLE names when the service's own database is unreachable.
+pub const DATABASE: &str = "database";
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
+        if is_transient_db_error(&err) {
+            return Self::Unavailable {
+                service: DATABASE.to_owned(),
+                cause: err.to_string(),
+            };
+        }
         Self::Internal(err.into())
     }
+}
+
+/// True when a database error says the connection, not the statement,
+/// failed: the pool could not hand out a connection, the connection broke
+/// (I/O), or PostgreSQL refused or dropped it (SQLSTATE class 08,
+/// connection exception; 57P01-57P05, shut down, restarting, cannot
+/// connect now; 53300, too many connections). Retrying later may succeed,
+/// so callers get UNAVAILABLE rather than INTERNAL.
+pub fn is_transient_db_error(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => is_transient_sqlx_error(e),
+        // A connection that could not be made at all.
+        DbErr::Conn(_) => true,
+        _ => false,
+    }
+}
+
+fn is_transient_sqlx_error(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(db) => db.code().is_some_and(|code| is_transient_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs of a connection that failed or was dropped.
+fn is_transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || code == "53300"
 }
 
 impl From<sea_orm::TransactionError<ApiError>> for ApiError {
@@ -223,13 +275,18 @@ pub fn not_ready() -> Status {
 
 /// Maps a `Status` from a service we call into our error: its NOT_FOUND
 /// keeps its meaning (naming `resource`), an unreachable or timed-out
-/// service is UNAVAILABLE, anything else is internal: we call with our own
-/// service credentials and well-formed requests, so a refusal there is a
-/// fault of ours, not of the caller's input.
+/// service, or a connection to it that broke, is UNAVAILABLE, anything else
+/// is internal: we call with our own service credentials and well-formed
+/// requests, so a refusal there is a fault of ours, not of the caller's
+/// input.
 pub fn from_upstream(service: &str, resource: &str, status: Status) -> ApiError {
     match status.code() {
         Code::NotFound => ApiError::not_found(resource),
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ApiError::Unavailable {
+            service: service.to_owned(),
+            cause: status.message().to_owned(),
+        },
+        code if is_broken_connection(code, &status) => ApiError::Unavailable {
             service: service.to_owned(),
             cause: status.message().to_owned(),
         },
@@ -239,6 +296,15 @@ pub fn from_upstream(service: &str, resource: &str, status: Status) -> ApiError 
             status.message()
         )),
     }
+}
+
+/// True for a status our own client made from a transport failure (the
+/// connection reset, closed, or a stream refused mid-call: tonic reports
+/// these as INTERNAL or UNKNOWN), as opposed to one the peer answered:
+/// tonic keeps the transport error as the status's source, which a status
+/// read off the wire never has.
+fn is_broken_connection(code: Code, status: &Status) -> bool {
+    matches!(code, Code::Internal | Code::Unknown) && std::error::Error::source(status).is_some()
 }
 
 #[cfg(test)]

@@ -56,17 +56,24 @@ impl Running {
 /// Until then (and again from the moment `stop` is cancelled) health says
 /// NOT_SERVING and other calls are refused with UNAVAILABLE; on `stop` the
 /// listener stays open for `shutdown_drain_seconds` so that health checks
-/// (Kubernetes readiness) see NOT_SERVING before connections are refused. `background`
-/// tasks (event consumers, sweeps) start after the migrations.
+/// (Kubernetes readiness) see NOT_SERVING before connections are refused.
+/// `background` tasks (sweeps) and event consumers start after the
+/// migrations; each consumer reports under its own name in the health
+/// service (NOT_SERVING while it cannot apply its events).
 pub async fn start<M: MigratorTrait>(
     spec: ServiceSpec,
     settings: &ServerSettings,
     verifier: Arc<dyn TokenVerifier>,
     db: Db,
-    routes: tonic::service::Routes,
-    background: Vec<BoxFuture<'static, ()>>,
+    wiring: Wiring,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
+    let Wiring {
+        routes,
+        background,
+        consumers,
+    } = wiring;
+    let (lease, renew) = settings.consumers.periods()?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;
 
@@ -145,6 +152,19 @@ pub async fn start<M: MigratorTrait>(
     for task in background {
         tokio::spawn(task);
     }
+    for consumer in consumers {
+        let options = crate::consumer::RunOptions {
+            lease,
+            renew,
+            health: Some(reporter.clone()),
+        };
+        tokio::spawn(crate::consumer::run_with(
+            db.clone(),
+            consumer,
+            options,
+            stop.clone(),
+        ));
+    }
     tracing::info!(service, %addr, "serving");
 
     let grace = Duration::from_secs(settings.limits.shutdown_grace_seconds);
@@ -178,11 +198,12 @@ pub async fn start<M: MigratorTrait>(
     Ok(Running { addr, stop, task })
 }
 
-/// What a service wires on top of its database: its routes and its
-/// background tasks.
+/// What a service wires on top of its database: its routes, its
+/// background tasks and its event consumers.
 pub struct Wiring {
     pub routes: tonic::service::Routes,
     pub background: Vec<BoxFuture<'static, ()>>,
+    pub consumers: Vec<crate::consumer::Consumer>,
 }
 
 /// Connects the service's database (the SQLite file `<data_dir>/<name>.sqlite`
@@ -201,16 +222,7 @@ pub async fn launch<M: MigratorTrait>(
     )
     .await?;
     let wiring = wire(&db, &signer)?;
-    start::<M>(
-        spec,
-        settings,
-        Arc::new(signer),
-        db,
-        wiring.routes,
-        wiring.background,
-        stop,
-    )
-    .await
+    start::<M>(spec, settings, Arc::new(signer), db, wiring, stop).await
 }
 
 /// The body of every service binary: load settings, start logging, start

@@ -71,6 +71,7 @@ pub async fn start_with_clock(
         Ok(Wiring {
             routes: grpc::routes(api, server_settings),
             background,
+            consumers: Vec::new(),
         })
     })
     .await

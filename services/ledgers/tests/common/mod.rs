@@ -335,12 +335,16 @@ impl Upstream {
                 data.problems.push(p.clone());
             }
         }
+        let problem_count = problems.len() as i32;
         self.emit(
             inspection,
             &issues::ProblemListFrozen {
                 inspection: inspection.into(),
                 problems,
                 report_date,
+                part: 1,
+                part_count: 1,
+                problem_count,
             },
         )
         .await;
