@@ -26,7 +26,16 @@ async fn connect(addr: std::net::SocketAddr) -> Channel {
 /// chosen by the OS and on a fresh database (SQLite files in a temp folder,
 /// or fresh PostgreSQL schemas when `FIVELEDGER_TEST_DATABASE_URL` is set).
 pub async fn spawn_suite(domains: Domains) -> TestSuite {
-    let env = TestEnv::new("suite");
+    spawn_suite_with(domains, |_| {}).await
+}
+
+/// [`spawn_suite`] with the server settings changed by `configure` first.
+pub async fn spawn_suite_with(
+    domains: Domains,
+    configure: impl FnOnce(&mut fiveledger_platform::settings::ServerSettings),
+) -> TestSuite {
+    let mut env = TestEnv::new("suite");
+    configure(&mut env.settings);
     let layout = Layout {
         ports: [0, 0, 0],
         ..Layout::default()

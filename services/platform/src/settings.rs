@@ -46,6 +46,10 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
         "database.statement_cache",
         "prepared statements kept per connection",
     ),
+    (
+        "database.idle_timeout_seconds",
+        "a pooled connection idle this long is closed (freeing its caches); one stays open",
+    ),
     ("auth.secret", "HS256 key that signs and verifies tokens"),
     (
         "auth.secret_file",
@@ -277,6 +281,10 @@ pub struct DatabaseSettings {
     /// Prepared statements each connection keeps (sqlx's cache): bounds
     /// the memory a connection holds for statements it ran once.
     pub statement_cache: usize,
+    /// Seconds a pooled connection may stay idle before it is closed, with
+    /// the page and statement caches it holds: after a burst of load the
+    /// pool shrinks back instead of keeping every connection it opened.
+    pub idle_timeout_seconds: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -287,6 +295,7 @@ impl Default for DatabaseSettings {
             max_connections: 10,
             sqlite_synchronous: SqliteSync::Full,
             statement_cache: 32,
+            idle_timeout_seconds: 60,
         }
     }
 }

@@ -62,10 +62,12 @@ impl Db {
             SqliteSync::Normal => SqliteSynchronous::Normal,
         };
         let statements = settings.statement_cache;
+        let idle = Duration::from_secs(settings.idle_timeout_seconds);
         let options = |max: u32| {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.max_connections(max)
                 .min_connections(1)
+                .idle_timeout(idle)
                 .sqlx_logging(false)
                 .map_sqlx_sqlite_opts(move |o| {
                     o.create_if_missing(true)
@@ -108,6 +110,8 @@ impl Db {
         let mut opts = ConnectOptions::new(url.to_owned());
         let statements = settings.statement_cache;
         opts.max_connections(settings.max_connections.max(2))
+            .min_connections(1)
+            .idle_timeout(Duration::from_secs(settings.idle_timeout_seconds))
             .sqlx_logging(false)
             .map_sqlx_postgres_opts(move |o| o.statement_cache_capacity(statements));
         if !schema.is_empty() {
