@@ -174,7 +174,7 @@ async fn rpcs_are_counted_by_method_and_code() {
 
     // A consumer that cannot apply its first event says so: stalled, and
     // each failure counted.
-    let stuck_env = TestEnv::new("metrics-stuck");
+    let stuck_env = TestEnv::new("metrics_stuck");
     let stuck_db = consumer_db(&stuck_env).await;
     let stuck_stop = CancellationToken::new();
     let stuck = tokio::spawn(consumer::run(
