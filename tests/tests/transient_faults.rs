@@ -57,7 +57,7 @@ async fn hanging_up_upstream() -> std::net::SocketAddr {
 #[tokio::test]
 async fn a_broken_connection_to_another_service_is_unavailable_not_internal() {
     let upstream = hanging_up_upstream().await;
-    let mut env = TestEnv::new("issues-alone");
+    let mut env = TestEnv::new("issues_alone");
     env.settings.upstream.rounds = format!("http://{upstream}");
     let issues = fiveledger_issues::start(
         &env.settings,
