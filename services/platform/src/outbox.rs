@@ -327,47 +327,6 @@ async fn head_id(db: &Db, types: &[String]) -> ApiResult<i64> {
 /// Implements a package's generated `EventService` (the `WatchEvents`
 /// stream over this service's outbox) for a type with `db: Db` and
 /// `stop: CancellationToken` fields. Every service's event API is this one.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parts_respect_both_bounds_and_keep_order() {
-        let items: Vec<String> = (0..10).map(|i| "x".repeat(i * 10)).collect();
-        let split = parts(&items, 100, 3);
-        assert_eq!(split.concat(), items);
-        for part in &split {
-            assert!(part.len() <= 3);
-            let bytes: usize = part.iter().map(listed_size).sum();
-            assert!(part.len() == 1 || bytes <= 100, "{part:?}");
-        }
-        // An item over the budget alone is a part of its own.
-        let big = vec!["y".repeat(500), "z".into()];
-        assert_eq!(parts(&big, 100, 10).len(), 2);
-        assert!(parts::<String>(&[], 100, 10).is_empty());
-    }
-
-    #[test]
-    fn the_served_size_counts_the_longest_cursor_and_the_head() {
-        let event = Event {
-            payload: Some(prost_types::Any {
-                type_url: "t".into(),
-                value: vec![0; 1000],
-            }),
-            ..Default::default()
-        };
-        let response_at_most = fiveledger_proto::rounds::WatchEventsResponse {
-            event: Some(Event {
-                cursor: i64::MAX.to_string(),
-                ..event.clone()
-            }),
-            head_cursor: i64::MAX.to_string(),
-        }
-        .encoded_len();
-        assert!(served_size(&event) >= response_at_most);
-    }
-}
-
 #[macro_export]
 macro_rules! event_service {
     ($api:ty, $pkg:ident) => {
@@ -409,4 +368,45 @@ macro_rules! event_service {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_respect_both_bounds_and_keep_order() {
+        let items: Vec<String> = (0..10).map(|i| "x".repeat(i * 10)).collect();
+        let split = parts(&items, 100, 3);
+        assert_eq!(split.concat(), items);
+        for part in &split {
+            assert!(part.len() <= 3);
+            let bytes: usize = part.iter().map(listed_size).sum();
+            assert!(part.len() == 1 || bytes <= 100, "{part:?}");
+        }
+        // An item over the budget alone is a part of its own.
+        let big = vec!["y".repeat(500), "z".into()];
+        assert_eq!(parts(&big, 100, 10).len(), 2);
+        assert!(parts::<String>(&[], 100, 10).is_empty());
+    }
+
+    #[test]
+    fn the_served_size_counts_the_longest_cursor_and_the_head() {
+        let event = Event {
+            payload: Some(prost_types::Any {
+                type_url: "t".into(),
+                value: vec![0; 1000],
+            }),
+            ..Default::default()
+        };
+        let response_at_most = fiveledger_proto::rounds::WatchEventsResponse {
+            event: Some(Event {
+                cursor: i64::MAX.to_string(),
+                ..event.clone()
+            }),
+            head_cursor: i64::MAX.to_string(),
+        }
+        .encoded_len();
+        assert!(served_size(&event) >= response_at_most);
+    }
 }

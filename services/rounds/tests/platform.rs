@@ -410,7 +410,6 @@ async fn the_outbox_refuses_an_event_a_stream_could_not_deliver_and_writes_nothi
     };
     use prost::Message;
     assert!(response.encoded_len() <= outbox::MAX_EVENT_BYTES);
-    assert!(outbox::MAX_EVENT_BYTES < outbox::STREAM_MESSAGE_LIMIT);
 }
 
 /// Fails every event while `failing` is set, counting its attempts.
