@@ -14,46 +14,14 @@ use fiveledger_platform::outbox::MAX_EVENT_BYTES;
 use fiveledger_platform::testing::authed;
 use fiveledger_proto::issues::{self, ProblemSeverity};
 use fiveledger_proto::ledgers;
-use fiveledger_proto::rounds::RoundKind;
 use futures::StreamExt;
 use prost::Message;
 
-const R1: &str = "rounds/r1";
 const BIG: &str = "rounds/r1/inspections/xn";
 const SMALL: &str = "rounds/r1/inspections/qx";
 const ROWS: usize = 5000;
 /// Rows with every text at its longest and every list full.
 const LONGEST_ROWS: usize = 20;
-
-async fn two_stationed_inspections(t: &TestSuite) {
-    t.city().await;
-    for (id, subject, org) in [
-        ("li", "li-leader", "nanning-xcban"),
-        ("wang", "wang-jw", "nanning-jw"),
-        ("sun", "sun-leader", "nanning-xcban"),
-        ("zhao", "zhao-zzb", "nanning-zzb"),
-    ] {
-        t.inspector(id, subject, org, vec![]).await;
-    }
-    t.started_round(
-        "r1",
-        RoundKind::Regular,
-        1,
-        &[],
-        (date(2026, 3, 1), date(2026, 6, 30)),
-    )
-    .await;
-    for (id, target, group, leader, member, subject) in [
-        ("xn", "xingning", "g1", "li", "wang", "li-leader"),
-        ("qx", "qingxiu", "g2", "sun", "zhao", "sun-leader"),
-    ] {
-        let g = t.group(R1, group, leader, &[member]).await.expect("group");
-        let i = t.inspection(R1, id, target, "").await.expect("inspection");
-        t.assign(&i.name, &g.name).await.expect("assign");
-        t.brief_and_station(&i.name, subject, date(2026, 3, 10), date(2026, 5, 10))
-            .await;
-    }
-}
 
 /// Row `n` of the import: an ordinary row with a long description, or
 /// (the first [`LONGEST_ROWS`]) one at every limit, in four-byte characters
@@ -168,7 +136,7 @@ async fn entries_of(t: &TestSuite, inspection: &str) -> Vec<ledgers::LedgerEntry
 #[tokio::test]
 async fn a_five_thousand_row_import_flows_to_the_ledger_and_does_not_hold_up_later_lists() {
     let t = spawn_suite(Default::default()).await;
-    two_stationed_inspections(&t).await;
+    t.two_stationed_inspections("r1", 1).await;
     import_big_list(&t).await;
     t.problem(
         &tokens::office(),

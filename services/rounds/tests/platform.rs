@@ -186,13 +186,7 @@ async fn wait_for_effects(db: &Db, n: u64) {
 async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
     let app = spawn().await;
     let consumer_env = TestEnv::new("consumer");
-    let db = Db::connect(
-        &consumer_env.settings.database,
-        &consumer_env.settings.data_dir.join("c.sqlite"),
-    )
-    .await
-    .expect("consumer db");
-    db.migrate::<ConsumerMigrator>().await.expect("migrate");
+    let db = testing::consumer_db(&consumer_env).await;
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
         fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
@@ -270,16 +264,6 @@ async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
     task2.await.expect("stops");
 }
 
-/// Just the platform tables, for a test consumer's database.
-struct ConsumerMigrator;
-
-#[async_trait::async_trait]
-impl sea_orm_migration::MigratorTrait for ConsumerMigrator {
-    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        vec![Box::new(fiveledger_platform::platform_tables::Migration)]
-    }
-}
-
 #[tokio::test]
 async fn events_stream_in_order_and_resume_from_a_cursor() {
     let app = spawn().await;
@@ -332,17 +316,6 @@ async fn events_stream_in_order_and_resume_from_a_cursor() {
     assert_eq!(rest[0].subject, "organisations/qingxiu");
 }
 
-async fn consumer_db(env: &TestEnv) -> Db {
-    let db = Db::connect(
-        &env.settings.database,
-        &env.settings.data_dir.join("c.sqlite"),
-    )
-    .await
-    .expect("consumer db");
-    db.migrate::<ConsumerMigrator>().await.expect("migrate");
-    db
-}
-
 /// An event carrying `text` as an organisation's display name.
 fn event_of(text: String) -> OrganisationCreated {
     OrganisationCreated {
@@ -356,7 +329,7 @@ fn event_of(text: String) -> OrganisationCreated {
 #[tokio::test]
 async fn the_outbox_refuses_an_event_a_stream_could_not_deliver_and_writes_nothing() {
     let env = TestEnv::new("outbox");
-    let db = consumer_db(&env).await;
+    let db = testing::consumer_db(&env).await;
     let ctx = EventContext {
         actor: "admin".into(),
         request_id: "r".repeat(128),
@@ -445,7 +418,7 @@ async fn a_consumer_that_cannot_apply_an_event_says_so_backs_off_and_recovers() 
 
     let app = spawn().await;
     let env = TestEnv::new("stalled");
-    let db = consumer_db(&env).await;
+    let db = testing::consumer_db(&env).await;
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
         fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
