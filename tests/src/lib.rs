@@ -41,7 +41,16 @@ async fn connect(addr: std::net::SocketAddr) -> Channel {
 /// chosen by the OS and on a fresh database (SQLite files in a temp folder,
 /// or fresh PostgreSQL schemas when `FIVELEDGER_TEST_DATABASE_URL` is set).
 pub async fn spawn_suite(domains: Domains) -> TestSuite {
-    let env = TestEnv::new("suite");
+    spawn_suite_with(domains, |_| {}).await
+}
+
+/// [`spawn_suite`] with the server settings changed by `configure` first.
+pub async fn spawn_suite_with(
+    domains: Domains,
+    configure: impl FnOnce(&mut fiveledger_platform::settings::ServerSettings),
+) -> TestSuite {
+    let mut env = TestEnv::new("suite");
+    configure(&mut env.settings);
     let layout = Layout {
         ports: [0, 0, 0],
         ..Layout::default()
@@ -357,6 +366,48 @@ impl Clients {
             .await;
         assert_eq!(stationed.phase, rounds::InspectionPhase::Stationed as i32);
         stationed
+    }
+
+    /// Round `round_id` (number `number`, regular, run by the city) with
+    /// two stationed inspections: Xingning `xn` (group g1, leader li, with
+    /// wang) and Qingxiu `qx` (group g2, leader sun, with zhao).
+    pub async fn two_stationed_inspections(&self, round_id: &str, number: i32) {
+        self.city().await;
+        for (id, subject, org) in [
+            ("li", "li-leader", "nanning-xcban"),
+            ("wang", "wang-jw", "nanning-jw"),
+            ("sun", "sun-leader", "nanning-xcban"),
+            ("zhao", "zhao-zzb", "nanning-zzb"),
+        ] {
+            self.inspector(id, subject, org, vec![]).await;
+        }
+        self.started_round(
+            round_id,
+            rounds::RoundKind::Regular,
+            number,
+            &[],
+            (date(2026, 3, 1), date(2026, 6, 30)),
+        )
+        .await;
+        let round = format!("rounds/{round_id}");
+        for (id, target, group, leader, member, subject) in [
+            ("xn", "xingning", "g1", "li", "wang", "li-leader"),
+            ("qx", "qingxiu", "g2", "sun", "zhao", "sun-leader"),
+        ] {
+            let g = self
+                .group(&round, group, leader, &[member])
+                .await
+                .expect("group");
+            let i = self
+                .inspection(&round, id, target, "")
+                .await
+                .expect("inspection");
+            self.assign(&i.name, &g.name).await.expect("assign");
+            let stationed = self
+                .brief_and_station(&i.name, subject, date(2026, 3, 10), date(2026, 5, 10))
+                .await;
+            assert_eq!(stationed.phase, rounds::InspectionPhase::Stationed as i32);
+        }
     }
 
     /// Creates a group of a round: `leader` and `members` are inspector ids.

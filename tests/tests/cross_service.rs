@@ -10,7 +10,7 @@ use fiveledger_e2e::{EVENT_TIMEOUT, TestSuite, date, paths, spawn_suite, tokens}
 use fiveledger_platform::testing::authed;
 use fiveledger_proto::issues::{self, ProblemSeverity};
 use fiveledger_proto::ledgers::*;
-use fiveledger_proto::rounds::{self, InspectionPhase, RoundKind};
+use fiveledger_proto::rounds;
 use sea_orm::ConnectionTrait;
 use tonic::Code;
 
@@ -21,33 +21,7 @@ const QX: &str = "rounds/r9/inspections/qx";
 /// Round 9 with two stationed inspections: Xingning (group g1, leader li)
 /// and Qingxiu (group g2, leader sun).
 async fn two_stationed_inspections(t: &TestSuite) {
-    t.city().await;
-    t.inspector("li", "li-leader", "nanning-xcban", vec![])
-        .await;
-    t.inspector("wang", "wang-jw", "nanning-jw", vec![]).await;
-    t.inspector("sun", "sun-leader", "nanning-xcban", vec![])
-        .await;
-    t.inspector("zhao", "zhao-zzb", "nanning-zzb", vec![]).await;
-    t.started_round(
-        "r9",
-        RoundKind::Regular,
-        9,
-        &[],
-        (date(2026, 3, 1), date(2026, 6, 30)),
-    )
-    .await;
-    for (id, target, group, leader, member, subject) in [
-        ("xn", "xingning", "g1", "li", "wang", "li-leader"),
-        ("qx", "qingxiu", "g2", "sun", "zhao", "sun-leader"),
-    ] {
-        let g = t.group(R9, group, leader, &[member]).await.expect("group");
-        let i = t.inspection(R9, id, target, "").await.expect("inspection");
-        t.assign(&i.name, &g.name).await.expect("assign");
-        let stationed = t
-            .brief_and_station(&i.name, subject, date(2026, 3, 10), date(2026, 5, 10))
-            .await;
-        assert_eq!(stationed.phase, InspectionPhase::Stationed as i32);
-    }
+    t.two_stationed_inspections("r9", 9).await;
 }
 
 async fn problem(t: &TestSuite, inspection: &str, id: &str, category: &str) -> issues::Problem {

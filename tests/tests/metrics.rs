@@ -20,6 +20,23 @@ use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+/// A handler that refuses every event.
+struct Refuses;
+
+impl consumer::EventHandler for Refuses {
+    fn handle<'t>(
+        &'t self,
+        _: &'t sea_orm::DatabaseTransaction,
+        event: &'t fiveledger_proto::types::Event,
+    ) -> futures::future::BoxFuture<'t, fiveledger_platform::ApiResult<()>> {
+        let err = fiveledger_platform::ApiError::internal(anyhow::anyhow!(
+            "cannot apply {}",
+            event.cursor
+        ));
+        Box::pin(async move { Err(err) })
+    }
+}
+
 async fn scrape(addr: std::net::SocketAddr) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
@@ -150,6 +167,42 @@ async fn rpcs_are_counted_by_method_and_code() {
         body.contains("fiveledger_consumer_events_waiting{consumer=\"copy\"} 0"),
         "{body}"
     );
+    assert!(
+        body.contains("fiveledger_consumer_stalled{consumer=\"copy\"} 0"),
+        "{body}"
+    );
+
+    // A consumer that cannot apply its first event says so: stalled, and
+    // each failure counted.
+    let stuck_env = TestEnv::new("metrics_stuck");
+    let stuck_db = consumer_db(&stuck_env).await;
+    let stuck_stop = CancellationToken::new();
+    let stuck = tokio::spawn(consumer::run(
+        stuck_db,
+        "stuck".into(),
+        EventSource::Rounds(
+            consumer::channel(&format!("http://{}", t.suite.rounds.addr)).expect("channel"),
+            ServiceCredentials::new(testing::signer(), "test"),
+        ),
+        vec![],
+        Refuses,
+        stuck_stop.clone(),
+    ));
+    let body =
+        fiveledger_e2e::eventually("the stall reported", Duration::from_secs(10), || async {
+            let body = scrape(addr).await;
+            body.contains("fiveledger_consumer_stalled{consumer=\"stuck\"} 1")
+                .then_some(body)
+        })
+        .await;
+    assert!(
+        body.contains(
+            "fiveledger_consumer_failures_total{consumer=\"stuck\",source=\"rounds\",kind=\"permanent\"}"
+        ),
+        "{body}"
+    );
+    stuck_stop.cancel();
+    stuck.await.expect("stops");
 
     // The same figures went out over OTLP.
     provider.force_flush().expect("flush");

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use fiveledger_e2e::spawn_suite;
 use fiveledger_platform::auth::{Role, ServiceCredentials};
-use fiveledger_platform::consumer::{self, EventSource};
+use fiveledger_platform::consumer::{self, Consumer, EventSource, RunOptions};
+use fiveledger_platform::lease::Lease;
 use fiveledger_platform::testing::{self, CopyToOutbox, TestEnv, authed, consumer_db, copied};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::{CreateOrganisationRequest, Organisation, OrganisationKind};
@@ -52,17 +53,21 @@ async fn a_dead_consumer_is_replaced_and_no_event_is_applied_twice() {
         let mut client = orgs.clone();
         async move { client.create_organisation(request).await.expect("create") }
     };
-    let period = Duration::from_millis(900);
+    let lease = Duration::from_millis(1500);
+    let renew = Duration::from_millis(300);
     let replica = |stop: CancellationToken| {
-        tokio::spawn(consumer::run_with_lease(
-            db.clone(),
-            "copy".into(),
-            source.clone(),
-            vec![],
-            CopyToOutbox,
-            stop,
-            period,
-        ))
+        let consumer = Consumer {
+            name: "copy".into(),
+            source: source.clone(),
+            types: vec![],
+            handler: Box::new(CopyToOutbox),
+        };
+        let options = RunOptions {
+            lease,
+            renew,
+            health: None,
+        };
+        tokio::spawn(consumer::run_with(db.clone(), consumer, options, stop))
     };
 
     // Replica A takes the lease and applies the first events.
@@ -77,16 +82,84 @@ async fn a_dead_consumer_is_replaced_and_no_event_is_applied_twice() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     a.abort();
     let _ = a.await;
+    let died = tokio::time::Instant::now();
     create("liuzhou", OrganisationKind::City, "organisations/guangxi").await;
     create("guilin", OrganisationKind::City, "organisations/guangxi").await;
-    // B takes over within about one lease period.
-    wait_for(&db, 4, period * 4 + Duration::from_secs(2)).await;
+    // B takes over once A's last renewal has lapsed: within the lease and
+    // one renewal interval of B's polling (slack for a loaded machine).
+    wait_for(&db, 4, lease + renew + Duration::from_secs(3)).await;
+    let took = died.elapsed();
+    assert!(
+        took < lease + renew + Duration::from_millis(1500),
+        "B took over {took:?} after A died (lease {lease:?}, renewal {renew:?})"
+    );
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(copied(&db).await, 4, "each event has exactly one effect");
     assert_eq!(consumer::position(&db, "copy").await.expect("position"), 4);
     b_stop.cancel();
     b.await.expect("B stops");
+}
+
+/// The lease alone: a holder that stops renewing loses it once the lease
+/// has run out since its last renewal, not before, and then another
+/// replica takes it; the defaults fail over within a few seconds.
+#[tokio::test]
+async fn a_lease_not_renewed_passes_to_another_replica_when_it_runs_out() {
+    let env = TestEnv::new("lease");
+    let db = consumer_db(&env).await;
+    let period = Duration::from_millis(1200);
+    let holder = Lease::with_renewal(db.clone(), "job", period, period / 4);
+    let standby = Lease::with_renewal(db.clone(), "job", period, period / 4);
+    assert!(
+        holder.acquire().await.expect("acquire"),
+        "a free lease is taken"
+    );
+    let renewed = tokio::time::Instant::now();
+    assert!(holder.acquire().await.expect("renew"), "the holder renews");
+    assert!(
+        !standby.acquire().await.expect("try"),
+        "held: the standby waits"
+    );
+    // The holder stops renewing. Before the lease runs out it is still held.
+    tokio::time::sleep(period / 2).await;
+    assert!(
+        !standby.acquire().await.expect("try"),
+        "still within the lease"
+    );
+    let mut taken = None;
+    while taken.is_none() {
+        tokio::time::sleep(period / 10).await;
+        if standby.acquire().await.expect("try") {
+            taken = Some(renewed.elapsed());
+        }
+        assert!(renewed.elapsed() < period * 3, "never taken over");
+    }
+    let taken = taken.expect("taken");
+    assert!(
+        taken >= period,
+        "taken over after {taken:?}, before the lease ran out"
+    );
+    assert!(
+        !holder.acquire().await.expect("try"),
+        "the old holder cannot take it back"
+    );
+
+    let defaults = fiveledger_platform::settings::ConsumerSettings::default();
+    let (lease, renew) = defaults.periods().expect("valid defaults");
+    assert!(
+        lease + renew <= Duration::from_secs(5),
+        "failover within a few seconds"
+    );
+    assert!(renew * 2 < lease, "renewed well before it runs out");
+    let bad = fiveledger_platform::settings::ConsumerSettings {
+        lease_ms: 1000,
+        renew_ms: 1000,
+    };
+    assert!(
+        bad.periods().is_err(),
+        "renewal must come before the lease runs out"
+    );
 }
 
 #[tokio::test]

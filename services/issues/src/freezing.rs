@@ -6,7 +6,7 @@ use fiveledger_platform::error::Violation;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
-use fiveledger_proto::issues::{ProblemListFrozen, ProblemListState};
+use fiveledger_proto::issues::{Problem, ProblemListFrozen, ProblemListState};
 use fiveledger_proto::rounds::{Inspection, InspectionReported};
 use fiveledger_proto::types::Event;
 use futures::future::BoxFuture;
@@ -14,6 +14,7 @@ use prost::Message;
 use sea_orm::DatabaseTransaction;
 
 use crate::domain::problem::missing_responsibilities;
+use crate::problem_events::EVENT_PART;
 use crate::storage::{problem_lists, problems};
 
 /// Most problems a refusal names one by one (the details travel in a header).
@@ -31,7 +32,7 @@ pub enum Trigger {
 
 /// Freezes the list of `inspection` inside `txn` and returns it. A frozen
 /// list is returned unchanged (no second event). Writes `ProblemListFrozen`
-/// with every problem in the same transaction.
+/// with every problem in the same transaction, in parts of [`EVENT_PART`].
 pub async fn freeze(
     txn: &DatabaseTransaction,
     inspection: &Inspection,
@@ -90,22 +91,35 @@ pub async fn freeze(
     }
     problems::freeze_all(txn, &inspection.name).await?;
     let list = problem_lists::set_state(txn, &list, ProblemListState::Frozen, reported).await?;
-    let frozen = ProblemListFrozen {
-        inspection: inspection.name.clone(),
-        problems: rows
-            .iter()
-            .map(|p| {
-                let mut p = p.to_proto();
-                p.frozen = true;
-                p
-            })
-            .collect(),
-        // The ledger opens its entries on the report day, not the day it
-        // happens to consume this event.
-        report_date: report_date(inspection),
-        round_organisation_path: inspection.round_organisation_path.clone(),
-    };
-    outbox::append(txn, ctx, &inspection.name, &frozen).await?;
+    let problems: Vec<Problem> = rows
+        .iter()
+        .map(|p| {
+            let mut p = p.to_proto();
+            p.frozen = true;
+            p
+        })
+        .collect();
+    let problem_count = i32::try_from(problems.len()).map_err(ApiError::internal)?;
+    // The ledger opens its entries on the report day, not the day it
+    // happens to consume this event.
+    let report_date = report_date(inspection);
+    outbox::append_parts(
+        txn,
+        ctx,
+        &inspection.name,
+        &problems,
+        EVENT_PART,
+        |part_problems, part, part_count| ProblemListFrozen {
+            inspection: inspection.name.clone(),
+            problems: part_problems.to_vec(),
+            report_date,
+            part,
+            part_count,
+            problem_count,
+            round_organisation_path: inspection.round_organisation_path.clone(),
+        },
+    )
+    .await?;
     Ok((list, rows.len() as u64))
 }
 

@@ -4,6 +4,7 @@ pub mod domain;
 pub mod feedback;
 pub mod freezing;
 pub mod grpc;
+pub mod problem_events;
 pub mod settings;
 pub mod storage;
 pub mod upstream;
@@ -11,12 +12,11 @@ pub mod upstream;
 use std::sync::Arc;
 
 use fiveledger_platform::auth::ServiceCredentials;
-use fiveledger_platform::consumer::{self, EventSource};
+use fiveledger_platform::consumer::{self, Consumer, EventSource};
 use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::time::Clock;
-use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 pub use settings::IssuesSettings;
@@ -60,29 +60,19 @@ pub async fn start_with_clock(
         let levels = RemoteLevels::new(channel.clone(), credentials.clone());
         // Feedback hands a list over (its problems become readable beyond
         // the office and group): always followed, it is a scope boundary.
-        let mut background = vec![
-            consumer::run(
-                db.clone(),
-                FEEDBACK_CONSUMER.to_owned(),
-                EventSource::Rounds(channel.clone(), credentials.clone()),
-                vec!["FeedbackGiven".to_owned()],
-                feedback::OnFeedbackGiven,
-                handler_stop.clone(),
-            )
-            .boxed(),
-        ];
+        let mut consumers = vec![Consumer {
+            name: FEEDBACK_CONSUMER.to_owned(),
+            source: EventSource::Rounds(channel.clone(), credentials.clone()),
+            types: vec!["FeedbackGiven".to_owned()],
+            handler: Box::new(feedback::OnFeedbackGiven),
+        }];
         if settings.follow_rounds_events {
-            background.push(
-                consumer::run(
-                    db.clone(),
-                    REPORTED_CONSUMER.to_owned(),
-                    EventSource::Rounds(channel.clone(), credentials.clone()),
-                    vec!["InspectionReported".to_owned()],
-                    freezing::OnInspectionReported,
-                    handler_stop.clone(),
-                )
-                .boxed(),
-            );
+            consumers.push(Consumer {
+                name: REPORTED_CONSUMER.to_owned(),
+                source: EventSource::Rounds(channel, credentials),
+                types: vec!["InspectionReported".to_owned()],
+                handler: Box::new(freezing::OnInspectionReported),
+            });
         }
         Ok(Wiring {
             routes: grpc::routes(
@@ -93,7 +83,8 @@ pub async fn start_with_clock(
                 clock.clone(),
                 handler_stop,
             ),
-            background,
+            background: Vec::new(),
+            consumers,
             levels: Some(Arc::new(levels)),
         })
     })

@@ -3,6 +3,8 @@
 //! (反馈交账). Each event is applied exactly once (the platform consumer
 //! advances its cursor in the same transaction), and opening is keyed by
 //! problem as well, so a problem re-sent in another event is not posted twice.
+//! A long list comes in several `ProblemListFrozen` parts (consecutive
+//! events): each part is applied on its own, in its own transaction.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -56,7 +58,7 @@ fn payload<M: prost::Name + Default>(event: &Event) -> Option<M> {
     }
 }
 
-/// Opens entries from `ProblemListFrozen`.
+/// Opens entries from `ProblemListFrozen` (one part of a list).
 pub struct OpenEntries {
     pub settings: Arc<LedgersSettings>,
 }

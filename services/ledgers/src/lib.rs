@@ -10,7 +10,7 @@ pub mod sweep;
 use std::sync::Arc;
 
 use fiveledger_platform::auth::ServiceCredentials;
-use fiveledger_platform::consumer::{self, EventSource};
+use fiveledger_platform::consumer::{self, Consumer, EventSource};
 use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
@@ -56,30 +56,25 @@ pub async fn start_with_clock(
         let settings = Arc::new(settings);
         let upstreams = grpc::Upstreams::new(issues.clone(), rounds.clone(), credentials.clone());
         let levels = RemoteLevels::new(rounds.clone(), credentials.clone());
-        let mut background = vec![
-            consumer::run(
-                db.clone(),
-                consumers::PROBLEM_LISTS.into(),
-                EventSource::Issues(issues, credentials.clone()),
-                vec!["ProblemListFrozen".into()],
-                consumers::OpenEntries {
+        let consumers = vec![
+            Consumer {
+                name: consumers::PROBLEM_LISTS.into(),
+                source: EventSource::Issues(issues, credentials.clone()),
+                types: vec!["ProblemListFrozen".into()],
+                handler: Box::new(consumers::OpenEntries {
                     settings: settings.clone(),
-                },
-                stop.clone(),
-            )
-            .boxed(),
-            consumer::run(
-                db.clone(),
-                consumers::FEEDBACK.into(),
-                EventSource::Rounds(rounds, credentials),
-                vec!["FeedbackGiven".into()],
-                consumers::HandOver {
+                }),
+            },
+            Consumer {
+                name: consumers::FEEDBACK.into(),
+                source: EventSource::Rounds(rounds, credentials),
+                types: vec!["FeedbackGiven".into()],
+                handler: Box::new(consumers::HandOver {
                     settings: settings.clone(),
-                },
-                stop.clone(),
-            )
-            .boxed(),
+                }),
+            },
         ];
+        let mut background = Vec::new();
         if settings.sweep_interval_seconds > 0 {
             background.push(
                 sweep::run_periodic(
@@ -103,6 +98,7 @@ pub async fn start_with_clock(
             routes: grpc::routes(api, server_settings),
             background,
             levels: Some(Arc::new(levels)),
+            consumers,
         })
     })
     .await

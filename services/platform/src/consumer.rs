@@ -64,6 +64,15 @@ type Events = futures::stream::BoxStream<'static, Result<Event, tonic::Status>>;
 type EventsWithHead = futures::stream::BoxStream<'static, Result<(Event, i64), tonic::Status>>;
 
 impl EventSource {
+    /// The service the events come from.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventSource::Rounds(..) => "rounds",
+            EventSource::Issues(..) => "issues",
+            EventSource::Ledgers(..) => "ledgers",
+        }
+    }
+
     /// Opens the stream after `after` (only `types`, or all).
     pub async fn watch(&self, after: i64, types: &[String]) -> Result<Events, tonic::Status> {
         Ok(self
@@ -90,7 +99,8 @@ impl EventSource {
             ($pkg:ident, $channel:expr, $creds:expr) => {{
                 let mut client = $pkg::event_service_client::EventServiceClient::new(
                     InterceptedService::new($channel.clone(), $creds.clone()),
-                );
+                )
+                .max_decoding_message_size(crate::outbox::STREAM_MESSAGE_LIMIT);
                 let stream = client
                     .watch_events($pkg::WatchEventsRequest {
                         after_cursor,
@@ -192,14 +202,53 @@ async fn apply_in_span(
     Ok(true)
 }
 
-/// How long a consumer's lease lasts; a replica that dies is replaced
-/// within this time.
-pub const LEASE_PERIOD: Duration = Duration::from_secs(10);
+/// One event consumer of a service: which source and event types it
+/// follows, and what it does with each event.
+pub struct Consumer {
+    /// Its name: the key of its cursor and lease, the label of its metrics
+    /// and its name in the health service.
+    pub name: String,
+    pub source: EventSource,
+    /// Only these event types; empty for all.
+    pub types: Vec<String>,
+    pub handler: Box<dyn EventHandler>,
+}
 
-/// Follows `source` until `stop`, applying every event with `handler`.
-/// Errors (the source down, a handler failing) are logged and retried with
-/// backoff from the stored position; nothing is skipped. Replicas sharing
-/// the database take turns through a lease named after the consumer.
+impl EventHandler for Box<dyn EventHandler> {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> BoxFuture<'t, ApiResult<()>> {
+        (**self).handle(txn, event)
+    }
+}
+
+/// How a consumer shares its work with replicas and reports trouble.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// How long its lease lasts: a replica that dies is replaced within it.
+    pub lease: Duration,
+    /// How often the holder renews the lease (and a standby polls it).
+    pub renew: Duration,
+    /// Where it says whether it is applying events (`SERVING`) or stuck
+    /// (`NOT_SERVING`), under its own name; the server's health service.
+    pub health: Option<tonic_health::server::HealthReporter>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        let settings = crate::settings::ConsumerSettings::default();
+        Self {
+            lease: Duration::from_millis(settings.lease_ms),
+            renew: Duration::from_millis(settings.renew_ms),
+            health: None,
+        }
+    }
+}
+
+/// Follows `source` until `stop`, applying every event with `handler`,
+/// with the default lease and no health reporting (see [`run_with`]).
 pub async fn run(
     db: Db,
     consumer: String,
@@ -208,21 +257,44 @@ pub async fn run(
     handler: impl EventHandler,
     stop: CancellationToken,
 ) {
-    run_with_lease(db, consumer, source, types, handler, stop, LEASE_PERIOD).await
+    let consumer = Consumer {
+        name: consumer,
+        source,
+        types,
+        handler: Box::new(handler),
+    };
+    run_with(db, consumer, RunOptions::default(), stop).await
 }
 
-/// [`run`] with a chosen lease period.
-pub async fn run_with_lease(
-    db: Db,
-    consumer: String,
-    source: EventSource,
-    types: Vec<String>,
-    handler: impl EventHandler,
-    stop: CancellationToken,
-    lease_period: Duration,
-) {
-    let lease = Lease::new(db.clone(), &format!("consumer:{consumer}"), lease_period);
-    let mut backoff = Duration::from_millis(200);
+/// First wait after a failure; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Failures in a row (of a transient kind) after which the consumer counts
+/// as stalled; any other failure stalls it at once.
+const STALL_AFTER: u32 = 3;
+
+/// Follows `consumer.source` until `stop`, applying every event. Errors
+/// (the source down, a handler failing) are retried with back-off from the
+/// stored position; nothing is skipped. A consumer that keeps failing says
+/// so: an error log naming it, its source and the cursor it is stuck
+/// after, the `fiveledger_consumer_stalled` gauge at 1, and `NOT_SERVING`
+/// under its name in the health service, until an event applies again.
+/// Replicas sharing the database take turns through a lease named after
+/// the consumer.
+pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: CancellationToken) {
+    let Consumer {
+        name,
+        source,
+        types,
+        handler,
+    } = consumer;
+    let lease = Lease::with_renewal(
+        db.clone(),
+        &format!("consumer:{name}"),
+        options.lease,
+        options.renew,
+    );
+    let mut trouble = Trouble::new(&name, source.name(), options.health.clone()).await;
     while !stop.is_cancelled() {
         match lease.acquire().await {
             Ok(true) => {}
@@ -234,19 +306,21 @@ pub async fn run_with_lease(
                 }
             }
             Err(err) => {
-                tracing::warn!(%consumer, error = ?err, "could not take the consumer lease; retrying");
+                let wait = trouble.failed(None, &err).await;
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => continue,
+                    _ = tokio::time::sleep(wait) => continue,
                 }
             }
         }
+        let mut failing_event = None;
         let result: ApiResult<()> = async {
-            let after = position(&db, &consumer).await?;
+            let after = position(&db, &name).await?;
+            trouble.at(after);
             let mut events = source
                 .watch_with_head(after, &types)
                 .await
-                .map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
+                .map_err(|s| crate::error::from_upstream(source.name(), &name, s))?;
             let mut renew = tokio::time::interval(lease.renew_every());
             renew.tick().await;
             loop {
@@ -254,36 +328,132 @@ pub async fn run_with_lease(
                     _ = stop.cancelled() => return Ok(()),
                     _ = renew.tick() => {
                         if !lease.acquire().await? {
-                            tracing::info!(%consumer, "lost the consumer lease");
+                            tracing::info!(consumer = %name, "lost the consumer lease");
                             return Ok(());
                         }
+                        // Connected and not failing for a renewal period.
+                        trouble.recovered().await;
                     }
                     next = events.next() => {
                         let Some(event) = next else { return Ok(()) };
-                        let (event, head) = event.map_err(|s| crate::error::from_upstream("event source", &consumer, s))?;
-                        apply(&db, &consumer, &event, &handler).await?;
+                        let (event, head) = event.map_err(|s| crate::error::from_upstream(source.name(), &name, s))?;
+                        failing_event = Some(event.cursor.clone());
+                        apply(&db, &name, &event, &handler).await?;
+                        failing_event = None;
                         let position = parse_cursor(&event.cursor)?;
-                        metrics::gauge!("fiveledger_consumer_events_waiting", "consumer" => consumer.clone())
+                        trouble.at(position);
+                        metrics::gauge!("fiveledger_consumer_events_waiting", "consumer" => name.clone())
                             .set(head.saturating_sub(position) as f64);
-                        backoff = Duration::from_millis(200);
+                        trouble.recovered().await;
                     }
                 }
             }
         }
         .await;
-        if let Err(err) = result {
-            match &err {
-                ApiError::Unavailable { .. } => {
-                    tracing::debug!(%consumer, error = %err, "event source unavailable; retrying")
-                }
-                _ => tracing::warn!(%consumer, error = ?err, "event consumer failed; retrying"),
-            }
-        }
+        let wait = match result {
+            Ok(()) => FIRST_BACKOFF,
+            Err(err) => trouble.failed(failing_event, &err).await,
+        };
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
     let _ = lease.release().await;
+    if let Some(health) = &options.health {
+        health
+            .set_service_status(&name, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+}
+
+/// A consumer's run of failures: how long to back off, and whether it is
+/// stalled (reported by log, metric and health).
+struct Trouble {
+    consumer: String,
+    source: &'static str,
+    health: Option<tonic_health::server::HealthReporter>,
+    /// The stored position: the consumer is stuck after this event.
+    position: i64,
+    failures: u32,
+    backoff: Duration,
+    stalled: bool,
+}
+
+impl Trouble {
+    async fn new(
+        consumer: &str,
+        source: &'static str,
+        health: Option<tonic_health::server::HealthReporter>,
+    ) -> Self {
+        let trouble = Self {
+            consumer: consumer.to_owned(),
+            source,
+            health,
+            position: 0,
+            failures: 0,
+            backoff: FIRST_BACKOFF,
+            stalled: false,
+        };
+        trouble.report(false).await;
+        trouble
+    }
+
+    fn at(&mut self, position: i64) {
+        self.position = position;
+    }
+
+    /// Records a failure (of the event at `event`, when one was being
+    /// applied) and returns how long to wait before the next try.
+    async fn failed(&mut self, event: Option<String>, err: &ApiError) -> Duration {
+        let transient = err.is_transient();
+        self.failures += 1;
+        metrics::counter!(
+            "fiveledger_consumer_failures_total",
+            "consumer" => self.consumer.clone(),
+            "source" => self.source,
+            "kind" => if transient { "transient" } else { "permanent" }
+        )
+        .increment(1);
+        let event = event.unwrap_or_default();
+        let (consumer, source, cursor, failures) =
+            (&self.consumer, self.source, self.position, self.failures);
+        let wait = self.backoff;
+        if transient && failures < STALL_AFTER {
+            tracing::warn!(%consumer, %source, %cursor, %event, failures, retry_in = ?wait, error = %err, "event consumer: source or database unavailable; retrying");
+        } else {
+            // The cause in full: this is what an operator must act on.
+            tracing::error!(%consumer, %source, %cursor, %event, failures, retry_in = ?wait, error = ?err, "event consumer cannot apply the events after its cursor; retrying with back-off");
+            if !self.stalled {
+                self.stalled = true;
+                self.report(true).await;
+            }
+        }
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        wait
+    }
+
+    /// The consumer applies events (or waits for them) again.
+    async fn recovered(&mut self) {
+        self.failures = 0;
+        self.backoff = FIRST_BACKOFF;
+        if self.stalled {
+            self.stalled = false;
+            tracing::info!(consumer = %self.consumer, source = self.source, cursor = self.position, "event consumer applies events again");
+            self.report(false).await;
+        }
+    }
+
+    async fn report(&self, stalled: bool) {
+        metrics::gauge!("fiveledger_consumer_stalled", "consumer" => self.consumer.clone())
+            .set(if stalled { 1.0 } else { 0.0 });
+        if let Some(health) = &self.health {
+            let status = if stalled {
+                tonic_health::ServingStatus::NotServing
+            } else {
+                tonic_health::ServingStatus::Serving
+            };
+            health.set_service_status(&self.consumer, status).await;
+        }
+    }
 }

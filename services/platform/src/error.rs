@@ -122,6 +122,12 @@ impl ApiError {
         Self::Internal(err.into())
     }
 
+    /// True for a fault that may pass by itself (a dependency or the
+    /// database unreachable): the caller should retry with back-off.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+
     /// The `ErrorInfo.reason` this error carries.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -194,10 +200,56 @@ impl From<ApiError> for Status {
     }
 }
 
+/// What UNAVAILABLE names when the service's own database is unreachable.
+pub const DATABASE: &str = "database";
+
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
+        if is_transient_db_error(&err) {
+            return Self::Unavailable {
+                service: DATABASE.to_owned(),
+                cause: err.to_string(),
+            };
+        }
         Self::Internal(err.into())
     }
+}
+
+/// True when a database error says the connection, not the statement,
+/// failed: the pool could not hand out a connection, the connection broke
+/// (I/O), or PostgreSQL refused or dropped it (SQLSTATE class 08,
+/// connection exception; 57P01-57P05, shut down, restarting, cannot
+/// connect now; 53300, too many connections). Retrying later may succeed,
+/// so callers get UNAVAILABLE rather than INTERNAL.
+pub fn is_transient_db_error(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => is_transient_sqlx_error(e),
+        // A connection that could not be made at all.
+        DbErr::Conn(_) => true,
+        _ => false,
+    }
+}
+
+fn is_transient_sqlx_error(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(db) => db.code().is_some_and(|code| is_transient_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs of a connection that failed or was dropped.
+fn is_transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || code == "53300"
 }
 
 impl From<sea_orm::TransactionError<ApiError>> for ApiError {
@@ -248,13 +300,18 @@ pub fn malformed_request_answer(
 
 /// Maps a `Status` from a service we call into our error: its NOT_FOUND
 /// keeps its meaning (naming `resource`), an unreachable or timed-out
-/// service is UNAVAILABLE, anything else is internal: we call with our own
-/// service credentials and well-formed requests, so a refusal there is a
-/// fault of ours, not of the caller's input.
+/// service, or a connection to it that broke, is UNAVAILABLE, anything else
+/// is internal: we call with our own service credentials and well-formed
+/// requests, so a refusal there is a fault of ours, not of the caller's
+/// input.
 pub fn from_upstream(service: &str, resource: &str, status: Status) -> ApiError {
     match status.code() {
         Code::NotFound => ApiError::not_found(resource),
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ApiError::Unavailable {
+            service: service.to_owned(),
+            cause: status.message().to_owned(),
+        },
+        code if is_broken_connection(code, &status) => ApiError::Unavailable {
             service: service.to_owned(),
             cause: status.message().to_owned(),
         },
@@ -264,6 +321,15 @@ pub fn from_upstream(service: &str, resource: &str, status: Status) -> ApiError 
             status.message()
         )),
     }
+}
+
+/// True for a status our own client made from a transport failure (the
+/// connection reset, closed, or a stream refused mid-call: tonic reports
+/// these as INTERNAL or UNKNOWN), as opposed to one the peer answered:
+/// tonic keeps the transport error as the status's source, which a status
+/// read off the wire never has.
+fn is_broken_connection(code: Code, status: &Status) -> bool {
+    matches!(code, Code::Internal | Code::Unknown) && std::error::Error::source(status).is_some()
 }
 
 #[cfg(test)]
@@ -288,5 +354,161 @@ mod tests {
             ApiError::internal(anyhow::anyhow!("relation \"x\" does not exist")).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("relation"));
+    }
+
+    mod transient {
+        use std::sync::Arc;
+
+        use sea_orm::sqlx;
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+        use super::*;
+
+        /// A database error with a SQLSTATE, as PostgreSQL sends them.
+        #[derive(Debug)]
+        struct Sqlstate(&'static str);
+
+        impl std::fmt::Display for Sqlstate {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "SQLSTATE {}", self.0)
+            }
+        }
+
+        impl std::error::Error for Sqlstate {}
+
+        impl sqlx::error::DatabaseError for Sqlstate {
+            fn message(&self) -> &str {
+                "terminating connection due to administrator command"
+            }
+            fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+                Some(self.0.into())
+            }
+            fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+                self
+            }
+            fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+                self
+            }
+            fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+                self
+            }
+            fn kind(&self) -> sqlx::error::ErrorKind {
+                sqlx::error::ErrorKind::Other
+            }
+        }
+
+        fn query(err: sqlx::Error) -> DbErr {
+            DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
+        }
+
+        fn sqlstate(code: &'static str) -> sqlx::Error {
+            sqlx::Error::Database(Box::new(Sqlstate(code)))
+        }
+
+        /// The status a database error reaches the caller as.
+        fn answered(err: DbErr) -> Status {
+            ApiError::from(err).into()
+        }
+
+        fn assert_unavailable(err: DbErr) {
+            let what = err.to_string();
+            let status = answered(err);
+            assert_eq!(status.code(), Code::Unavailable, "{what}: {status:?}");
+            let info = status
+                .get_error_details()
+                .error_info()
+                .cloned()
+                .expect("info");
+            assert_eq!(info.reason, "DEPENDENCY_UNAVAILABLE");
+            assert_eq!(info.metadata["service"], DATABASE);
+            assert!(!status.message().contains("SQLSTATE"), "no database text");
+        }
+
+        #[test]
+        fn no_connection_from_the_pool_is_unavailable() {
+            assert_unavailable(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+            assert_unavailable(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed));
+            assert_unavailable(query(sqlx::Error::PoolTimedOut));
+            assert_unavailable(query(sqlx::Error::PoolClosed));
+        }
+
+        #[test]
+        fn a_connection_that_cannot_be_made_is_unavailable() {
+            assert_unavailable(DbErr::Conn(RuntimeErr::Internal("refused".into())));
+            assert_unavailable(DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+                sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
+            ))));
+        }
+
+        #[test]
+        fn a_connection_dropped_mid_statement_is_unavailable() {
+            for kind in [
+                std::io::ErrorKind::ConnectionReset,
+                std::io::ErrorKind::BrokenPipe,
+                std::io::ErrorKind::UnexpectedEof,
+            ] {
+                assert_unavailable(query(sqlx::Error::Io(kind.into())));
+            }
+            assert_unavailable(DbErr::Exec(RuntimeErr::SqlxError(Arc::new(
+                sqlx::Error::WorkerCrashed,
+            ))));
+        }
+
+        #[test]
+        fn postgres_connection_exceptions_class_08_are_unavailable() {
+            for code in ["08000", "08003", "08006", "08001", "08004"] {
+                assert_unavailable(query(sqlstate(code)));
+            }
+        }
+
+        #[test]
+        fn postgres_shutting_down_class_57p_is_unavailable() {
+            // admin_shutdown, crash_shutdown, cannot_connect_now, and too
+            // many connections.
+            for code in ["57P01", "57P02", "57P03", "53300"] {
+                assert_unavailable(query(sqlstate(code)));
+            }
+        }
+
+        #[test]
+        fn statement_errors_stay_internal() {
+            for err in [
+                query(sqlstate("42P01")), // undefined table
+                query(sqlstate("23505")), // unique violation (callers map it first)
+                query(sqlstate("57014")), // query cancelled: not a lost connection
+                query(sqlx::Error::RowNotFound),
+                DbErr::RecordNotFound("x".into()),
+            ] {
+                assert_eq!(answered(err).code(), Code::Internal);
+            }
+        }
+
+        #[test]
+        fn a_broken_connection_to_another_service_is_unavailable() {
+            // What tonic makes of a connection reset mid-call: INTERNAL or
+            // UNKNOWN carrying the transport error as its source.
+            for code in [Code::Internal, Code::Unknown] {
+                let mut status = Status::new(code, "h2 protocol error: connection reset");
+                status.set_source(Arc::new(std::io::Error::from(
+                    std::io::ErrorKind::ConnectionReset,
+                )));
+                let err = from_upstream("rounds", "rounds/r1", status);
+                assert!(err.is_transient(), "{err:?}");
+                let status: Status = err.into();
+                assert_eq!(status.code(), Code::Unavailable);
+            }
+            // Unreachable, timed out: unavailable as before.
+            for status in [
+                Status::unavailable("tcp connect error"),
+                Status::deadline_exceeded("timeout"),
+            ] {
+                assert!(from_upstream("rounds", "x", status).is_transient());
+            }
+            // INTERNAL answered by the peer itself (read off the wire, no
+            // source) is a fault, not a lost connection.
+            let answered = from_upstream("rounds", "x", Status::internal("internal error"));
+            assert!(!answered.is_transient());
+            assert!(matches!(answered, ApiError::Internal(_)));
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! periodic sweep) through a row in their shared database. The holder
 //! renews it well before it expires; a replica that dies stops renewing and
 //! another takes over once the lease has expired, so hand-over takes at
-//! most one lease period.
+//! most one lease period (plus one renewal interval, the standby's polling).
 //!
 //! A lease makes the work efficient (one replica does it), not correct: the
 //! jobs themselves stay idempotent (see `consumer`), so a paused holder that
@@ -38,22 +38,31 @@ pub struct Lease {
     name: String,
     holder: String,
     period: Duration,
+    renew_every: Duration,
 }
 
 impl Lease {
-    /// A lease on `name` for this process (a fresh holder id), lasting `period`.
+    /// A lease on `name` for this process (a fresh holder id), lasting
+    /// `period` and renewed every third of it.
     pub fn new(db: Db, name: &str, period: Duration) -> Self {
+        Self::with_renewal(db, name, period, period / 3)
+    }
+
+    /// A lease lasting `period`, renewed (and, by a standby, polled) every
+    /// `renew_every`, which should be well below `period`.
+    pub fn with_renewal(db: Db, name: &str, period: Duration, renew_every: Duration) -> Self {
         Self {
             db,
             name: name.to_owned(),
             holder: uuid::Uuid::new_v4().to_string(),
             period,
+            renew_every,
         }
     }
 
-    /// How often the holder should renew: a third of the period.
+    /// How often the holder renews, and a standby looks whether it lapsed.
     pub fn renew_every(&self) -> Duration {
-        self.period / 3
+        self.renew_every
     }
 
     pub fn period(&self) -> Duration {

@@ -45,6 +45,62 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// Largest message a `WatchEvents` stream delivers to a consumer: the
+/// default limit of gRPC clients (tonic, grpc-go, grpcurl) on a message
+/// they receive. Our consumers set it explicitly.
+pub const STREAM_MESSAGE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Largest event the outbox takes, measured as `WatchEvents` serves it
+/// (payload, envelope and head cursor). An event that could not be
+/// delivered would be retried for ever and hold up every event after it,
+/// so [`append`] refuses it and the producer's transaction fails instead.
+/// A quarter below the stream's limit leaves room for envelope growth.
+pub const MAX_EVENT_BYTES: usize = 3 * 1024 * 1024;
+
+const _: () = assert!(MAX_EVENT_BYTES < STREAM_MESSAGE_LIMIT);
+
+/// Bytes a `WatchEventsResponse` adds around its event: the event's tag
+/// and length, and the head cursor (tag, length, up to 19 digits).
+const RESPONSE_OVERHEAD: usize = 1 + 4 + 1 + 1 + 19;
+
+/// The size of `event` as served in a `WatchEventsResponse`, once it has
+/// a cursor (counted at its longest).
+fn served_size(event: &Event) -> usize {
+    let event = Event {
+        cursor: i64::MAX.to_string(),
+        ..event.clone()
+    };
+    event.encoded_len() + RESPONSE_OVERHEAD
+}
+
+/// Splits `items` into consecutive parts of at most `max_bytes` encoded
+/// bytes and `max_items` items each, for an event that would otherwise
+/// carry a list of any length (one event per part). An item larger than
+/// `max_bytes` on its own still gets a part: the caller sizes `max_bytes`
+/// so that its largest legal item fits [`MAX_EVENT_BYTES`].
+pub fn parts<T: Message>(items: &[T], max_bytes: usize, max_items: usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let size = listed_size(item);
+        if i > start && (bytes + size > max_bytes || i - start >= max_items) {
+            out.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
+/// The bytes `item` takes in a repeated field: tag, length, body.
+fn listed_size<T: Message>(item: &T) -> usize {
+    let len = item.encoded_len();
+    1 + prost::length_delimiter_len(len) + len
+}
+
 /// Advisory lock key serialising event writers ("fl-outbx").
 const OUTBOX_LOCK_KEY: i64 = 0x666c_2d6f_7574_6278;
 
@@ -56,13 +112,38 @@ pub struct EventContext {
     pub traceparent: String,
 }
 
-/// Appends an event to the outbox inside `txn`.
+/// Appends an event to the outbox inside `txn`. An event larger than
+/// [`MAX_EVENT_BYTES`] is an internal error (a producer must split or
+/// reference what it sends), so it never reaches the outbox.
 pub async fn append<M: prost::Name>(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
     subject: &str,
     payload: &M,
 ) -> ApiResult<()> {
+    let any = prost_types::Any::from_msg(payload).map_err(ApiError::internal)?;
+    let traceparent = if ctx.traceparent.is_empty() {
+        crate::telemetry::current_traceparent()
+    } else {
+        ctx.traceparent.clone()
+    };
+    let create_time = chrono::Utc::now();
+    let size = served_size(&Event {
+        cursor: String::new(),
+        r#type: M::NAME.to_owned(),
+        subject: subject.to_owned(),
+        payload: Some(any.clone()),
+        create_time: Some(to_timestamp(create_time)),
+        actor: ctx.actor.clone(),
+        request_id: ctx.request_id.clone(),
+        traceparent: traceparent.clone(),
+    });
+    if size > MAX_EVENT_BYTES {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "event {} about {subject} would be {size} bytes on the stream, over the {MAX_EVENT_BYTES} bytes an event may have",
+            M::NAME
+        )));
+    }
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -70,24 +151,44 @@ pub async fn append<M: prost::Name>(
         ))
         .await?;
     }
-    let any = prost_types::Any::from_msg(payload).map_err(ApiError::internal)?;
     ActiveModel {
         event_type: Set(M::NAME.to_owned()),
         subject: Set(subject.to_owned()),
         payload: Set(any.encode_to_vec()),
         actor: Set(ctx.actor.clone()),
         request_id: Set(ctx.request_id.clone()),
-        traceparent: Set(if ctx.traceparent.is_empty() {
-            crate::telemetry::current_traceparent()
-        } else {
-            ctx.traceparent.clone()
-        }),
-        create_time: Set(chrono::Utc::now()),
+        traceparent: Set(traceparent),
+        create_time: Set(create_time),
         ..Default::default()
     }
     .insert(txn)
     .await?;
     Ok(())
+}
+
+/// Appends one event per part of `items` (see [`parts`]): `make` builds
+/// the event of a part from its items, its number (from 1) and the number
+/// of parts. The parts are consecutive in the outbox (written in one
+/// transaction, under the writers' lock) and each stays within
+/// [`MAX_EVENT_BYTES`]. Returns the number of parts.
+pub async fn append_parts<T, M>(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    subject: &str,
+    items: &[T],
+    (max_bytes, max_items): (usize, usize),
+    make: impl Fn(&[T], i32, i32) -> M,
+) -> ApiResult<usize>
+where
+    T: Message,
+    M: prost::Name,
+{
+    let split = parts(items, max_bytes, max_items);
+    let count = i32::try_from(split.len()).map_err(ApiError::internal)?;
+    for (part, chunk) in (1..).zip(&split) {
+        append(txn, ctx, subject, &make(chunk, part, count)).await?;
+    }
+    Ok(split.len())
 }
 
 /// Parses a cursor: empty is the start, otherwise an event id.
@@ -286,4 +387,45 @@ macro_rules! event_service {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_respect_both_bounds_and_keep_order() {
+        let items: Vec<String> = (0..10).map(|i| "x".repeat(i * 10)).collect();
+        let split = parts(&items, 100, 3);
+        assert_eq!(split.concat(), items);
+        for part in &split {
+            assert!(part.len() <= 3);
+            let bytes: usize = part.iter().map(listed_size).sum();
+            assert!(part.len() == 1 || bytes <= 100, "{part:?}");
+        }
+        // An item over the budget alone is a part of its own.
+        let big = vec!["y".repeat(500), "z".into()];
+        assert_eq!(parts(&big, 100, 10).len(), 2);
+        assert!(parts::<String>(&[], 100, 10).is_empty());
+    }
+
+    #[test]
+    fn the_served_size_counts_the_longest_cursor_and_the_head() {
+        let event = Event {
+            payload: Some(prost_types::Any {
+                type_url: "t".into(),
+                value: vec![0; 1000],
+            }),
+            ..Default::default()
+        };
+        let response_at_most = fiveledger_proto::rounds::WatchEventsResponse {
+            event: Some(Event {
+                cursor: i64::MAX.to_string(),
+                ..event.clone()
+            }),
+            head_cursor: i64::MAX.to_string(),
+        }
+        .encoded_len();
+        assert!(served_size(&event) >= response_at_most);
+    }
 }

@@ -57,9 +57,10 @@ impl Running {
 /// Until then (and again from the moment `stop` is cancelled) health says
 /// NOT_SERVING and other calls are refused with UNAVAILABLE; on `stop` the
 /// listener stays open for `shutdown_drain_seconds` so that health checks
-/// (Kubernetes readiness) see NOT_SERVING before connections are refused. The
-/// wiring's `background` tasks (event consumers, sweeps) start after the
-/// migrations.
+/// (Kubernetes readiness) see NOT_SERVING before connections are refused.
+/// `background` tasks (sweeps) and event consumers start after the
+/// migrations; each consumer reports under its own name in the health
+/// service (NOT_SERVING while it cannot apply its events).
 pub async fn start<M: MigratorTrait>(
     spec: ServiceSpec,
     settings: &ServerSettings,
@@ -72,7 +73,9 @@ pub async fn start<M: MigratorTrait>(
         routes,
         background,
         levels,
+        consumers,
     } = wiring;
+    let (lease, renew) = settings.consumers.periods()?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;
 
@@ -176,6 +179,19 @@ pub async fn start<M: MigratorTrait>(
     for task in background {
         tokio::spawn(task);
     }
+    for consumer in consumers {
+        let options = crate::consumer::RunOptions {
+            lease,
+            renew,
+            health: Some(reporter.clone()),
+        };
+        tokio::spawn(crate::consumer::run_with(
+            db.clone(),
+            consumer,
+            options,
+            stop.clone(),
+        ));
+    }
     tracing::info!(service, %addr, "serving");
 
     let grace = Duration::from_secs(settings.limits.shutdown_grace_seconds);
@@ -209,8 +225,8 @@ pub async fn start<M: MigratorTrait>(
     Ok(Running { addr, stop, task })
 }
 
-/// What a service wires on top of its database: its routes and its
-/// background tasks.
+/// What a service wires on top of its database: its routes, its
+/// background tasks and its event consumers.
 pub struct Wiring {
     pub routes: tonic::service::Routes,
     pub background: Vec<BoxFuture<'static, ()>>,
@@ -218,6 +234,7 @@ pub struct Wiring {
     /// organisation directory); every caller is scoped to the organisation
     /// its token names when `None`.
     pub levels: Option<Arc<dyn Levels>>,
+    pub consumers: Vec<crate::consumer::Consumer>,
 }
 
 /// Connects the service's database (the SQLite file `<data_dir>/<name>.sqlite`

@@ -38,6 +38,18 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
     ),
     ("database.schema", "PostgreSQL schema (search_path) to use"),
     ("database.max_connections", "pool size"),
+    (
+        "database.sqlite_synchronous",
+        "SQLite durability: full (a commit survives a power cut) or normal (survives a crash of the process; a power cut may lose the last commits)",
+    ),
+    (
+        "database.statement_cache",
+        "prepared statements kept per connection",
+    ),
+    (
+        "database.idle_timeout_seconds",
+        "a pooled connection idle this long is closed (freeing its caches); one stays open",
+    ),
     ("auth.secret", "HS256 key that signs and verifies tokens"),
     (
         "auth.secret_file",
@@ -118,6 +130,14 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
     (
         "limits.caller.in_flight",
         "requests of one caller handled at once; 0: unlimited",
+    ),
+    (
+        "consumers.lease_ms",
+        "event consumers: how long a replica's claim lasts; a replica that dies is replaced within this time",
+    ),
+    (
+        "consumers.renew_ms",
+        "how often the holder renews it (less than lease_ms)",
     ),
     ("upstream.rounds", "URL of the rounds service"),
     ("upstream.issues", "URL of the issues service"),
@@ -275,6 +295,8 @@ pub struct ServerSettings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub limits: LimitSettings,
+    /// Event consumers' lease (failover between replicas).
+    pub consumers: ConsumerSettings,
     pub upstream: UpstreamSettings,
     /// Where to serve Prometheus metrics (`/metrics`); off when unset.
     pub metrics_listen: Option<SocketAddr>,
@@ -291,6 +313,7 @@ impl Default for ServerSettings {
             auth: AuthSettings::default(),
             log: LogSettings::default(),
             limits: LimitSettings::default(),
+            consumers: ConsumerSettings::default(),
             upstream: UpstreamSettings::default(),
             metrics_listen: None,
             warnings: Default::default(),
@@ -307,6 +330,18 @@ pub struct DatabaseSettings {
     /// PostgreSQL schema to work in (created when missing); empty: default.
     pub schema: String,
     pub max_connections: u32,
+    /// SQLite's `synchronous` in WAL mode: `full` (the default) syncs the
+    /// log on every commit, so a commit survives a power cut; `normal`
+    /// syncs only at checkpoints: a commit survives the process crashing,
+    /// but a power cut may lose the last ones. Ignored on PostgreSQL.
+    pub sqlite_synchronous: SqliteSync,
+    /// Prepared statements each connection keeps (sqlx's cache): bounds
+    /// the memory a connection holds for statements it ran once.
+    pub statement_cache: usize,
+    /// Seconds a pooled connection may stay idle before it is closed, with
+    /// the page and statement caches it holds: after a burst of load the
+    /// pool shrinks back instead of keeping every connection it opened.
+    pub idle_timeout_seconds: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -315,7 +350,58 @@ impl Default for DatabaseSettings {
             url: String::new(),
             schema: String::new(),
             max_connections: 10,
+            sqlite_synchronous: SqliteSync::Full,
+            statement_cache: 32,
+            idle_timeout_seconds: 60,
         }
+    }
+}
+
+/// SQLite's `synchronous` setting, the values that make sense in WAL mode.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// Sync the write-ahead log at every commit: durable on power loss.
+    Full,
+    /// Sync only at checkpoints: durable on a process crash, not on power loss.
+    Normal,
+}
+
+/// How replicas share an event consumer (see `lease`): the holder renews
+/// its claim every `renew_ms`; when it dies another replica takes over once
+/// `lease_ms` have passed since the last renewal. A shorter lease fails
+/// over sooner but costs a write every `renew_ms` per consumer and lets a
+/// holder stalled longer than the lease (a long GC-like pause, a slow
+/// database) lose its turn; the events stay exactly-once either way.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ConsumerSettings {
+    pub lease_ms: u64,
+    pub renew_ms: u64,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        Self {
+            lease_ms: 3000,
+            renew_ms: 1000,
+        }
+    }
+}
+
+impl ConsumerSettings {
+    /// The lease and renewal periods; refused unless 0 < renew < lease.
+    pub fn periods(&self) -> anyhow::Result<(std::time::Duration, std::time::Duration)> {
+        anyhow::ensure!(
+            self.renew_ms > 0 && self.renew_ms < self.lease_ms,
+            "consumers.renew_ms ({}) must be above 0 and below consumers.lease_ms ({})",
+            self.renew_ms,
+            self.lease_ms
+        );
+        Ok((
+            std::time::Duration::from_millis(self.lease_ms),
+            std::time::Duration::from_millis(self.renew_ms),
+        ))
     }
 }
 

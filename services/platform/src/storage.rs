@@ -4,7 +4,8 @@
 //! SQLite runs in WAL mode with a busy timeout, and every write goes through
 //! one dedicated connection: writers queue in the pool instead of failing on
 //! `SQLITE_BUSY`, while readers use their own pool and never block writers.
-//! On PostgreSQL both handles are the same pool.
+//! Its `synchronous` is a setting (FULL by default: a commit survives a power
+//! cut). On PostgreSQL both handles are the same pool.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::Notify;
 
-use crate::settings::DatabaseSettings;
+use crate::settings::{DatabaseSettings, SqliteSync};
 
 /// The two handles a service uses: `writer` for transactions that change
 /// data, `reader` for queries.
@@ -47,36 +48,45 @@ impl Db {
             settings.url.clone()
         };
         if url.starts_with("sqlite:") {
-            Self::connect_sqlite(&url, settings.max_connections).await
+            Self::connect_sqlite(&url, settings).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::connect_postgres(&url, &settings.schema, settings.max_connections).await
+            Self::connect_postgres(&url, settings).await
         } else {
             anyhow::bail!("database.url must start with sqlite: or postgres://")
         }
     }
 
-    async fn connect_sqlite(url: &str, readers: u32) -> anyhow::Result<Self> {
+    async fn connect_sqlite(url: &str, settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let synchronous = match settings.sqlite_synchronous {
+            SqliteSync::Full => SqliteSynchronous::Full,
+            SqliteSync::Normal => SqliteSynchronous::Normal,
+        };
+        let statements = settings.statement_cache;
+        let idle = Duration::from_secs(settings.idle_timeout_seconds);
         let options = |max: u32| {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.max_connections(max)
                 .min_connections(1)
+                .idle_timeout(idle)
                 .sqlx_logging(false)
-                .map_sqlx_sqlite_opts(|o| {
+                .map_sqlx_sqlite_opts(move |o| {
                     o.create_if_missing(true)
                         .journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal)
+                        .synchronous(synchronous)
                         .busy_timeout(Duration::from_secs(30))
                         .foreign_keys(true)
+                        .statement_cache_capacity(statements)
                 });
             opts
         };
         // The writer first: it switches the file to WAL before readers open it.
         let writer = Database::connect(options(1)).await?;
-        let reader = Database::connect(options(readers.max(1))).await?;
+        let reader = Database::connect(options(settings.max_connections.max(1))).await?;
         Ok(Self::new(writer, reader, DbBackend::Sqlite))
     }
 
-    async fn connect_postgres(url: &str, schema: &str, max: u32) -> anyhow::Result<Self> {
+    async fn connect_postgres(url: &str, settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let schema = settings.schema.as_str();
         if !schema.is_empty() {
             anyhow::ensure!(
                 schema
@@ -98,7 +108,12 @@ impl Db {
             bootstrap.close().await?;
         }
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.max_connections(max.max(2)).sqlx_logging(false);
+        let statements = settings.statement_cache;
+        opts.max_connections(settings.max_connections.max(2))
+            .min_connections(1)
+            .idle_timeout(Duration::from_secs(settings.idle_timeout_seconds))
+            .sqlx_logging(false)
+            .map_sqlx_postgres_opts(move |o| o.statement_cache_capacity(statements));
         if !schema.is_empty() {
             opts.set_schema_search_path(schema.to_owned());
         }

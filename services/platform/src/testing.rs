@@ -44,6 +44,7 @@ impl TestEnv {
                 url,
                 schema: format!("t_{service}_{}", uuid::Uuid::new_v4().simple()),
                 max_connections: 5,
+                ..DatabaseSettings::default()
             },
             None => DatabaseSettings {
                 url: format!(
@@ -52,6 +53,7 @@ impl TestEnv {
                 ),
                 schema: String::new(),
                 max_connections: 4,
+                ..DatabaseSettings::default()
             },
         };
         let settings = ServerSettings {

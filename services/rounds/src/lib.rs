@@ -72,6 +72,7 @@ pub async fn start_with_clock(
             routes: grpc::routes(api, server_settings),
             background,
             levels: Some(Arc::new(storage::organisations::LocalLevels(db.clone()))),
+            consumers: Vec::new(),
         })
     })
     .await

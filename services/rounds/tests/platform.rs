@@ -186,13 +186,7 @@ async fn wait_for_effects(db: &Db, n: u64) {
 async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
     let app = spawn().await;
     let consumer_env = TestEnv::new("consumer");
-    let db = Db::connect(
-        &consumer_env.settings.database,
-        &consumer_env.settings.data_dir.join("c.sqlite"),
-    )
-    .await
-    .expect("consumer db");
-    db.migrate::<ConsumerMigrator>().await.expect("migrate");
+    let db = testing::consumer_db(&consumer_env).await;
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
         fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
@@ -270,16 +264,6 @@ async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
     task2.await.expect("stops");
 }
 
-/// Just the platform tables, for a test consumer's database.
-struct ConsumerMigrator;
-
-#[async_trait::async_trait]
-impl sea_orm_migration::MigratorTrait for ConsumerMigrator {
-    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        vec![Box::new(fiveledger_platform::platform_tables::Migration)]
-    }
-}
-
 #[tokio::test]
 async fn events_stream_in_order_and_resume_from_a_cursor() {
     let app = spawn().await;
@@ -330,4 +314,197 @@ async fn events_stream_in_order_and_resume_from_a_cursor() {
         .collect()
         .await;
     assert_eq!(rest[0].subject, "organisations/qingxiu");
+}
+
+/// An event carrying `text` as an organisation's display name.
+fn event_of(text: String) -> OrganisationCreated {
+    OrganisationCreated {
+        organisation: Some(Organisation {
+            display_name: text,
+            ..Default::default()
+        }),
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_refuses_an_event_a_stream_could_not_deliver_and_writes_nothing() {
+    let env = TestEnv::new("outbox");
+    let db = testing::consumer_db(&env).await;
+    let ctx = EventContext {
+        actor: "admin".into(),
+        request_id: "r".repeat(128),
+        ..Default::default()
+    };
+    let subject = "organisations/x";
+
+    // Over the bound: an internal error inside the producer's transaction.
+    let txn = db.begin().await.expect("begin");
+    let err = outbox::append(
+        &txn,
+        &ctx,
+        subject,
+        &event_of("x".repeat(outbox::MAX_EVENT_BYTES)),
+    )
+    .await
+    .expect_err("over the bound");
+    assert!(
+        matches!(err, fiveledger_platform::ApiError::Internal(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("internal"), "{err}");
+    db.commit(txn).await.expect("commit");
+    assert_eq!(effects(&db).await, 0, "nothing was written");
+
+    // Just under it: written, and delivered whole over a stream with the
+    // standard 4 MiB limit.
+    let mut fits = outbox::MAX_EVENT_BYTES - 1024;
+    loop {
+        let txn = db.begin().await.expect("begin");
+        let written = outbox::append(&txn, &ctx, subject, &event_of("y".repeat(fits))).await;
+        if written.is_ok() {
+            db.commit(txn).await.expect("commit");
+            break;
+        }
+        fits -= 256;
+    }
+    assert!(
+        fits > outbox::MAX_EVENT_BYTES - 2048,
+        "the bound is the served size: {fits}"
+    );
+    use futures::StreamExt;
+    let served = outbox::watch_with_head(db.clone(), 0, vec![], CancellationToken::new())
+        .next()
+        .await
+        .expect("an event")
+        .expect("served");
+    let response = WatchEventsResponse {
+        event: Some(served.0),
+        head_cursor: i64::MAX.to_string(),
+    };
+    use prost::Message;
+    assert!(response.encoded_len() <= outbox::MAX_EVENT_BYTES);
+}
+
+/// Fails every event while `failing` is set, counting its attempts.
+struct Flaky {
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    attempts: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl EventHandler for Flaky {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> futures::future::BoxFuture<'t, fiveledger_platform::ApiResult<()>> {
+        use std::sync::atomic::Ordering;
+        Box::pin(async move {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(fiveledger_platform::ApiError::internal(anyhow::anyhow!(
+                    "cannot apply {}",
+                    event.cursor
+                )));
+            }
+            CopyEvents.handle(txn, event).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_that_cannot_apply_an_event_says_so_backs_off_and_recovers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    let app = spawn().await;
+    let env = TestEnv::new("stalled");
+    let db = testing::consumer_db(&env).await;
+    let source = EventSource::Rounds(
+        consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
+        fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
+    );
+    // The health service the consumer reports to, served on its own port.
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let health_addr = listener.local_addr().expect("addr");
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(health_service)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let health = HealthClient::new(
+        tonic::transport::Channel::from_shared(format!("http://{health_addr}"))
+            .expect("url")
+            .connect_lazy(),
+    );
+    let status = |mut health: HealthClient<tonic::transport::Channel>| async move {
+        health
+            .check(HealthCheckRequest {
+                service: "copy".into(),
+            })
+            .await
+            .expect("the consumer is known to health")
+            .into_inner()
+            .status
+    };
+    let failing = Arc::new(AtomicBool::new(true));
+    let attempts = Arc::new(AtomicU32::new(0));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run_with(
+        db.clone(),
+        consumer::Consumer {
+            name: "copy".into(),
+            source,
+            types: vec![],
+            handler: Box::new(Flaky {
+                failing: failing.clone(),
+                attempts: attempts.clone(),
+            }),
+        },
+        consumer::RunOptions {
+            health: Some(reporter),
+            ..Default::default()
+        },
+        stop.clone(),
+    ));
+    app.org(&admin(), "guangxi", OrganisationKind::Region, "", "Guangxi")
+        .await;
+
+    // It fails, says so (health NOT_SERVING under its name), and waits
+    // longer each time instead of retrying in a hot loop.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let tries = attempts.load(Ordering::SeqCst);
+    assert!((2..=6).contains(&tries), "{tries} attempts in 2.5 s");
+    assert_eq!(
+        status(health.clone()).await,
+        ServingStatus::NotServing as i32
+    );
+    assert_eq!(consumer::position(&db, "copy").await.expect("position"), 0);
+    assert_eq!(effects(&db).await, 0);
+
+    // Once the event can be applied, it is, and the consumer serves again.
+    failing.store(false, Ordering::SeqCst);
+    wait_for_effects_within(&db, 1, Duration::from_secs(8)).await;
+    for _ in 0..50 {
+        if status(health.clone()).await == ServingStatus::Serving as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status(health.clone()).await, ServingStatus::Serving as i32);
+    stop.cancel();
+    task.await.expect("stops");
+}
+
+async fn wait_for_effects_within(db: &Db, n: u64, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while effects(db).await < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} effects"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

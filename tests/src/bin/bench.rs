@@ -8,14 +8,18 @@
 //! off, as in the source) and measures GetStatistics over the whole tree,
 //! from the tallies, against the same figures read entry by entry.
 //!
+//! On SQLite the write scenario runs once more on a suite with
+//! `synchronous=normal`, against the default `full` measured above it.
+//!
 //! Set FIVELEDGER_TEST_DATABASE_URL=postgres://… to measure on PostgreSQL.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use fiveledger_e2e::spawn_suite;
+use fiveledger_e2e::{spawn_suite, spawn_suite_with};
 use fiveledger_platform::auth::Role;
+use fiveledger_platform::settings::SqliteSync;
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::*;
@@ -139,21 +143,8 @@ async fn main() -> anyhow::Result<()> {
     .await;
     let token = Arc::new(testing::token("bench", "", &[Role::Admin]));
     let rounds = suite.rounds.clone();
-    // A tree to read from: a region, 20 cities.
-    orgs(&rounds)
-        .create_organisation(authed(
-            &token,
-            CreateOrganisationRequest {
-                organisation: Some(Organisation {
-                    display_name: "Region".into(),
-                    kind: OrganisationKind::Region as i32,
-                    ..Default::default()
-                }),
-                organisation_id: "region".into(),
-                request_id: String::new(),
-            },
-        ))
-        .await?;
+    // A tree to read from: a region and its cities.
+    region(&rounds, &token).await?;
     println!(
         "fiveledger bench on {} — {} requests per scenario, {} in flight",
         testing::backend(),
@@ -179,26 +170,15 @@ async fn main() -> anyhow::Result<()> {
     .await;
     base.print(None);
 
-    let (ch, t) = (rounds.clone(), token.clone());
-    measure("CreateOrganisation", n, c, move |i| {
-        let mut client = orgs(&ch);
-        let request = authed(
-            &t,
-            CreateOrganisationRequest {
-                organisation: Some(Organisation {
-                    display_name: format!("City {i}"),
-                    kind: OrganisationKind::City as i32,
-                    parent: "organisations/region".into(),
-                    ..Default::default()
-                }),
-                organisation_id: format!("city-{i}"),
-                request_id: format!("bench-{i}"),
-            },
-        );
-        async move { client.create_organisation(request).await.map(|_| ()) }
-    })
-    .await
-    .print(Some(&base));
+    let sqlite = testing::backend() == "sqlite";
+    let label = if sqlite {
+        "CreateOrganisation (SQLite synchronous=full)"
+    } else {
+        "CreateOrganisation"
+    };
+    create_organisations(label, &rounds, &token, n, c)
+        .await
+        .print(Some(&base));
 
     let (ch, t) = (rounds.clone(), token.clone());
     measure("GetOrganisation", n, c, move |i| {
@@ -230,12 +210,79 @@ async fn main() -> anyhow::Result<()> {
     .await
     .print(Some(&base));
 
+    if sqlite {
+        // The same writes on a suite whose SQLite syncs only at checkpoints.
+        let normal = spawn_suite_with(Default::default(), |s| {
+            s.database.sqlite_synchronous = SqliteSync::Normal;
+        })
+        .await;
+        region(&normal.rounds, &token).await?;
+        create_organisations(
+            "CreateOrganisation (SQLite synchronous=normal)",
+            &normal.rounds,
+            &token,
+            n,
+            c,
+        )
+        .await
+        .print(Some(&base));
+        normal.suite.stop().await?;
+    }
+
     if args.ledger_entries > 0 {
         statistics(&suite, args.ledger_entries, args.statistics_requests).await?;
         postings(&suite, args.ledger_entries, n, c, &base).await;
     }
     suite.suite.stop().await?;
     Ok(())
+}
+
+/// Creates the region the cities hang under.
+async fn region(rounds: &Channel, token: &str) -> anyhow::Result<()> {
+    orgs(rounds)
+        .create_organisation(authed(
+            token,
+            CreateOrganisationRequest {
+                organisation: Some(Organisation {
+                    display_name: "Region".into(),
+                    kind: OrganisationKind::Region as i32,
+                    ..Default::default()
+                }),
+                organisation_id: "region".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await?;
+    Ok(())
+}
+
+/// `n` cities created under the region, `c` at a time.
+async fn create_organisations(
+    label: &str,
+    rounds: &Channel,
+    token: &Arc<String>,
+    n: usize,
+    c: usize,
+) -> Report {
+    let (ch, t) = (rounds.clone(), token.clone());
+    measure(label, n, c, move |i| {
+        let mut client = orgs(&ch);
+        let request = authed(
+            &t,
+            CreateOrganisationRequest {
+                organisation: Some(Organisation {
+                    display_name: format!("City {i}"),
+                    kind: OrganisationKind::City as i32,
+                    parent: "organisations/region".into(),
+                    ..Default::default()
+                }),
+                organisation_id: format!("city-{i}"),
+                request_id: format!("bench-{i}"),
+            },
+        );
+        async move { client.create_organisation(request).await.map(|_| ()) }
+    })
+    .await
 }
 
 /// Loads `entries` entries straight into the ledger's tables: each opened

@@ -815,11 +815,8 @@ impl ProblemService for Api {
                 )?;
                 store::insert_all(txn, &rows).await?;
                 let problems: Vec<Problem> = rows.iter().map(store::Model::to_proto).collect();
-                let event = ProblemsImported {
-                    inspection: inspection.name.clone(),
-                    problems: problems.clone(),
-                };
-                outbox::append(txn, &ctx, &inspection.name, &event).await?;
+                crate::problem_events::append_imported(txn, &ctx, &inspection.name, &problems)
+                    .await?;
                 Ok(ImportProblemsResponse {
                     problems,
                     errors: Vec::new(),

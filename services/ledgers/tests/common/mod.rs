@@ -357,6 +357,7 @@ impl Upstream {
                 data.problems.push(p.clone());
             }
         }
+        let problem_count = problems.len() as i32;
         self.emit(
             inspection,
             &issues::ProblemListFrozen {
@@ -365,6 +366,9 @@ impl Upstream {
                 report_date,
                 // Every fixture round is run by the city.
                 round_organisation_path: CITY.into(),
+                part: 1,
+                part_count: 1,
+                problem_count,
             },
         )
         .await;
