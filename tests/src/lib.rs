@@ -141,6 +141,39 @@ pub fn date(year: i32, month: i32, day: i32) -> Date {
     Date { year, month, day }
 }
 
+/// A problem as a group finds it, with the unit's principal and the leader
+/// in charge (responsibilities (1) and (2)); (3) left to routing unless
+/// `supervising_body` names one; (4) when `functional_department` is given.
+pub fn found_problem(
+    inspection: &str,
+    id: &str,
+    category: &str,
+    severity: issues::ProblemSeverity,
+    title: &str,
+    supervising_body: &str,
+    functional_department: &str,
+) -> issues::Problem {
+    issues::Problem {
+        inspection: inspection.into(),
+        category: category.into(),
+        severity: severity as i32,
+        title: title.into(),
+        description: format!("{title}：巡察组查实。"),
+        evidence: vec![issues::EvidenceReference {
+            document: format!("{id}-谈话记录.pdf"),
+            sha256: "cd".repeat(32),
+        }],
+        responsibilities: Some(issues::Responsibilities {
+            principal: "区委书记 张三".into(),
+            leader_in_charge: "分管副区长 李四".into(),
+            supervising_body: supervising_body.into(),
+            functional_department: functional_department.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// Polls every 50 ms until `check` yields, or panics after `timeout`
 /// naming `what` (events flow between services asynchronously).
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
@@ -630,9 +663,7 @@ impl Clients {
         )
     }
 
-    /// A problem found by the group (responsibility (3) left to routing
-    /// unless `supervising_body` names one; (4) when `functional_department`
-    /// is given).
+    /// Records a problem found by the group ([`found_problem`]).
     #[allow(clippy::too_many_arguments)]
     pub async fn problem(
         &self,
@@ -649,25 +680,15 @@ impl Clients {
             .create_problem(authed(
                 as_token,
                 issues::CreateProblemRequest {
-                    problem: Some(issues::Problem {
-                        inspection: inspection.into(),
-                        category: category.into(),
-                        severity: severity as i32,
-                        title: title.into(),
-                        description: format!("{title}：巡察组查实。"),
-                        evidence: vec![issues::EvidenceReference {
-                            document: format!("{id}-谈话记录.pdf"),
-                            sha256: "cd".repeat(32),
-                        }],
-                        responsibilities: Some(issues::Responsibilities {
-                            principal: "区委书记 张三".into(),
-                            leader_in_charge: "分管副区长 李四".into(),
-                            supervising_body: supervising_body.into(),
-                            functional_department: functional_department.into(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
+                    problem: Some(found_problem(
+                        inspection,
+                        id,
+                        category,
+                        severity,
+                        title,
+                        supervising_body,
+                        functional_department,
+                    )),
                     problem_id: id.into(),
                     request_id: String::new(),
                 },
@@ -774,6 +795,31 @@ impl TestSuite {
         public: Date,
     ) -> tonic::Request<rounds::GiveFeedbackRequest> {
         Clients::feedback_request(inspection, individual, public)
+    }
+
+    /// Takes one service (`rounds`, `issues` or `ledgers`) down as its
+    /// callers see a crashed one: it stops serving and its port refuses
+    /// connections, while the others keep running (and retrying).
+    pub async fn take_down(&self, service: &str) {
+        let running = match service {
+            "rounds" => &self.suite.rounds,
+            "issues" => &self.suite.issues,
+            "ledgers" => &self.suite.ledgers,
+            other => panic!("no service {other} in the suite"),
+        };
+        running.stop_token().cancel();
+        let addr = running.addr;
+        eventually(
+            &format!("the {service} port to refuse connections"),
+            EVENT_TIMEOUT,
+            || async move {
+                tokio::net::TcpStream::connect(addr)
+                    .await
+                    .is_err()
+                    .then_some(())
+            },
+        )
+        .await;
     }
 
     /// A direct connection to the ledgers service's own database, for tests

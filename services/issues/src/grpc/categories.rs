@@ -64,10 +64,10 @@ impl CategoryService for Api {
         request: Request<CreateCategoryRequest>,
     ) -> Result<Response<Category>, Status> {
         let caller = Caller::of(&request)?;
-        may_edit_catalogue(&caller)?;
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "CreateCategory", &request.request_id, &request)?;
         replay_first!(&self.db, key);
+        may_edit_catalogue(&caller)?;
         let new = NewCategory::parse(request.category.as_ref(), &request.category_id)?;
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -96,10 +96,10 @@ impl CategoryService for Api {
         request: Request<UpdateCategoryRequest>,
     ) -> Result<Response<Category>, Status> {
         let caller = Caller::of(&request)?;
-        may_edit_catalogue(&caller)?;
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "UpdateCategory", &request.request_id, &request)?;
         replay_first!(&self.db, key);
+        may_edit_catalogue(&caller)?;
         let patch = request
             .category
             .clone()

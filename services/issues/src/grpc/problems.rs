@@ -689,13 +689,13 @@ impl ProblemService for Api {
         let caller = Caller::of(&request)?;
         let mut stream = request.into_inner();
         let max_rows = self.settings.max_import_rows;
-        // The whole import, as one message: its idempotency hash covers every row.
+        // The whole import, as one message: its idempotency hash covers every
+        // row. Only the bounded read comes before the replay; validation after.
         let mut all = ImportProblemsRequest::default();
         let mut first = true;
         while let Some(message) = stream.next().await {
             let message = message?;
             if first {
-                domain::parse_inspection("inspection", &message.inspection)?;
                 all.inspection = message.inspection.clone();
                 all.request_id = message.request_id.clone();
                 first = false;
@@ -717,14 +717,15 @@ impl ProblemService for Api {
                 .into());
             }
         }
+        let key = RequestKey::new(&caller, "ImportProblems", &all.request_id, &all)?;
+        replay_first!(&self.db, key);
         if first {
             return Err(ApiError::required("inspection").into());
         }
+        domain::parse_inspection("inspection", &all.inspection)?;
         if all.problems.is_empty() {
             return Err(ApiError::required("problems").into());
         }
-        let key = RequestKey::new(&caller, "ImportProblems", &all.request_id, &all)?;
-        replay_first!(&self.db, key);
 
         let mut errors = Vec::new();
         let mut parsed = Vec::new();

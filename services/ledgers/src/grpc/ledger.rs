@@ -121,6 +121,7 @@ impl Api {
             at_us: Some(now.timestamp_micros()),
             effective_date: backdated.map(to_date),
         };
+        let api = self.clone();
         let entry = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let row = visible_row(books::lock(txn, &id).await?, &caller, &id)?;
@@ -131,13 +132,15 @@ impl Api {
                     in_order(&current, day)?;
                 }
                 let detail = build(&current, day)?;
-                let (entry, _) = books::append(txn, Some(&row), &id, detail, &signature).await?;
+                let (mut entry, _) =
+                    books::append(txn, Some(&row), &id, detail, &signature).await?;
+                // Painted before it is stored: a retry gets the colours of
+                // the first answer.
+                api.paint(&mut entry);
                 Ok(entry)
             })
         })
         .await?;
-        let mut entry = entry;
-        self.paint(&mut entry);
         Ok(Response::new(entry))
     }
 
