@@ -1293,6 +1293,7 @@ fn describe(i: &InspectionFact) -> &'static str {
         (paths::CITY, false, _) => "city round in county A, not handed over",
         (paths::A, true, _) => "county A, handed over",
         (paths::A, false, true) => "county A, stationed",
+        (paths::A, false, false) if i.name.ends_with("ia3") => "county A, stationed, nothing found",
         (paths::A, false, false) => "county A, reported",
         _ => "county B",
     }
@@ -1634,7 +1635,7 @@ fn issues_rows(world: &Arc<World>) -> Vec<Row> {
     });
     rows.push(Row {
         rpc: rpc!("issues", "ProblemService", "GetProblemList"),
-        cases: ["ia0", "ia1", "ia2", "ic1", "ic2"]
+        cases: ["ia0", "ia1", "ia2", "ia3", "ic1", "ic2"]
             .into_iter()
             .map(|key| {
                 let world = world.clone();
@@ -2345,7 +2346,20 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
                     ..Default::default()
                 },
                 nothing::<LedgerEntry>,
-                step(key, OFFICE, HIDDEN),
+                {
+                    // Who sees county B's inspection learns it is no
+                    // look-back; anyone else, that it does not exist.
+                    let world = world.clone();
+                    let b = world.inspections["ib1"].target.clone();
+                    move |who: &Who| {
+                        let then = if who.sees(&b) || who.sees(paths::B) {
+                            Outcome::Fails(Code::FailedPrecondition, "NOT_A_LOOK_BACK")
+                        } else {
+                            HIDDEN
+                        };
+                        ledger_step(&world, who, key, OFFICE, then)
+                    }
+                },
             ));
         }
         rows.push(Row {

@@ -26,6 +26,7 @@ pub mod paths {
     pub const TOWNSHIP: &str = "gx/nn/ca/ca-town";
     pub const UNIT: &str = "gx/nn/ca/ca-u1";
     pub const UNIT_2: &str = "gx/nn/ca/ca-u2";
+    pub const UNIT_3: &str = "gx/nn/ca/ca-u3";
     pub const B_UNIT: &str = "gx/nn/cb/cb-u1";
 }
 
@@ -71,7 +72,6 @@ pub struct RoundFact {
 /// One inspection and what scope looks at.
 pub struct InspectionFact {
     pub name: String,
-    pub round: String,
     pub group: String,
     /// Path of the organisation running its round.
     pub running: String,
@@ -100,7 +100,6 @@ pub struct ProblemFact {
 
 pub struct ClueFact {
     pub name: String,
-    pub inspection: &'static str,
     /// The body holding it (the receiving body of its current transfer).
     pub holder: String,
     pub running: String,
@@ -207,6 +206,7 @@ pub async fn build(t: &TestSuite) -> World {
         ("ic2", "rc", paths::UNIT_2, "gc"),
         ("ia0", "ra", paths::UNIT, "ga"),
         ("ia1", "ra", paths::UNIT_2, "ga"),
+        ("ia3", "ra", paths::UNIT_3, "ga"),
         ("ia2", "ra", paths::TOWNSHIP, "ga"),
         ("ib1", "rb", paths::B_UNIT, "gb"),
     ] {
@@ -354,7 +354,7 @@ async fn organisations(t: &TestSuite, w: &mut World) {
         }
     }
     all.push((paths::TOWNSHIP.into(), K::Township));
-    for unit in [paths::UNIT, paths::UNIT_2, paths::B_UNIT] {
+    for unit in [paths::UNIT, paths::UNIT_2, paths::UNIT_3, paths::B_UNIT] {
         all.push((unit.into(), K::Enterprise));
     }
     // Parents first: sort by depth.
@@ -521,7 +521,6 @@ async fn inspection(
         key,
         InspectionFact {
             name: created.name,
-            round: r.name.clone(),
             group,
             running: r.running.clone(),
             target: target.into(),
@@ -972,7 +971,6 @@ async fn clues(t: &TestSuite, w: &mut World) {
             key,
             ClueFact {
                 name: clue.name,
-                inspection,
                 holder,
                 running: i.running.clone(),
                 target: i.target.clone(),
