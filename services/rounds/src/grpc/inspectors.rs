@@ -46,9 +46,10 @@ async fn visible(
     }
 }
 
-/// The organisations an input refers to, looked up in one query. The home
-/// organisation must be in the caller's scope; posts and relations may be
-/// anywhere (people move), but must exist.
+/// The organisations an input refers to, looked up in one query. Each must
+/// lie in the caller's scope, the home first: a post, relation or native
+/// place in another county is recorded by the level over both (which staffs
+/// across them), and to anyone else answers exactly as an unknown one.
 async fn resolve(
     conn: &impl ConnectionTrait,
     caller: &Caller,
@@ -71,8 +72,9 @@ async fn resolve(
         }
     }
     for id in input.organisation_ids() {
-        if !found.contains_key(&id) {
-            return Err(ApiError::not_found(organisation::name_of(&id)));
+        match found.get(&id) {
+            Some(org) if caller.can_see(&org.path) => {}
+            _ => return Err(ApiError::not_found(organisation::name_of(&id))),
         }
     }
     Ok(found)
