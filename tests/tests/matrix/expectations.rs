@@ -655,25 +655,58 @@ fn rounds_rows(world: &Arc<World>) -> Vec<Row> {
         },
         Row {
             rpc: rpc!("rounds", "InspectorService", "CreateInspector"),
-            cases: vec![unary(
-                rpc!("rounds", "InspectorService", "CreateInspector"),
-                "an inspector of county A's office (its id taken)",
-                org_name(&body(paths::A, "office")),
-                |home| CreateInspectorRequest {
-                    inspector: Some(Inspector {
-                        display_name: "MEMBER-A".into(),
-                        home_organisation: home.into(),
-                        ..Default::default()
-                    }),
-                    inspector_id: "member-a".into(),
-                    request_id: String::new(),
-                },
-                nothing::<Inspector>,
-                sees_then(
-                    &body(paths::A, "office"),
-                    Outcome::Fails(Code::AlreadyExists, "ALREADY_EXISTS"),
+            cases: vec![
+                unary(
+                    rpc!("rounds", "InspectorService", "CreateInspector"),
+                    "an inspector of county A's office (its id taken)",
+                    org_name(&body(paths::A, "office")),
+                    |home| CreateInspectorRequest {
+                        inspector: Some(Inspector {
+                            display_name: "MEMBER-A".into(),
+                            home_organisation: home.into(),
+                            ..Default::default()
+                        }),
+                        inspector_id: "member-a".into(),
+                        request_id: String::new(),
+                    },
+                    nothing::<Inspector>,
+                    sees_then(
+                        &body(paths::A, "office"),
+                        Outcome::Fails(Code::AlreadyExists, "ALREADY_EXISTS"),
+                    ),
                 ),
-            )],
+                {
+                    let home = org_name(&body(paths::A, "office"));
+                    unary(
+                        rpc!("rounds", "InspectorService", "CreateInspector"),
+                        "an inspector of county A's office (its id taken) who once served in county B",
+                        org_name(paths::B_UNIT),
+                        move |post| CreateInspectorRequest {
+                            inspector: Some(Inspector {
+                                display_name: "MEMBER-A".into(),
+                                home_organisation: home.clone(),
+                                past_posts: vec![Post {
+                                    organisation: post.into(),
+                                    start_date: Some(day(-3000)),
+                                    end_date: Some(day(-2000)),
+                                    ..Default::default()
+                                }],
+                                ..Default::default()
+                            }),
+                            inspector_id: "member-a".into(),
+                            request_id: String::new(),
+                        },
+                        nothing::<Inspector>,
+                        |who| {
+                            if who.sees(&body(paths::A, "office")) && who.sees(paths::B_UNIT) {
+                                Outcome::Fails(Code::AlreadyExists, "ALREADY_EXISTS")
+                            } else {
+                                HIDDEN
+                            }
+                        },
+                    )
+                },
+            ],
         },
         Row {
             rpc: rpc!("rounds", "InspectorService", "GetInspector"),
@@ -736,30 +769,60 @@ fn rounds_rows(world: &Arc<World>) -> Vec<Row> {
         },
         Row {
             rpc: rpc!("rounds", "RoundService", "CreateRound"),
-            cases: vec![unary(
-                rpc!("rounds", "RoundService", "CreateRound"),
-                "a round run by county A (its id taken)",
-                org_name(paths::A),
-                |organisation| CreateRoundRequest {
-                    round: Some(Round {
-                        display_name: "ra".into(),
-                        term: 12,
-                        number: 2,
-                        kind: RoundKind::Regular as i32,
-                        organisation: organisation.into(),
-                        planned_start_date: Some(day(-60)),
-                        planned_end_date: Some(day(60)),
-                        ..Default::default()
-                    }),
-                    round_id: "ra".into(),
-                    request_id: String::new(),
-                },
-                nothing::<Round>,
-                sees_then(
-                    paths::A,
-                    Outcome::Fails(Code::AlreadyExists, "ALREADY_EXISTS"),
+            cases: vec![
+                unary(
+                    rpc!("rounds", "RoundService", "CreateRound"),
+                    "a round run by county A (its id taken)",
+                    org_name(paths::A),
+                    |organisation| CreateRoundRequest {
+                        round: Some(Round {
+                            display_name: "ra".into(),
+                            term: 12,
+                            number: 2,
+                            kind: RoundKind::Regular as i32,
+                            organisation: organisation.into(),
+                            planned_start_date: Some(day(-60)),
+                            planned_end_date: Some(day(60)),
+                            ..Default::default()
+                        }),
+                        round_id: "ra".into(),
+                        request_id: String::new(),
+                    },
+                    nothing::<Round>,
+                    sees_then(
+                        paths::A,
+                        Outcome::Fails(Code::AlreadyExists, "ALREADY_EXISTS"),
+                    ),
                 ),
-            )],
+                unary(
+                    rpc!("rounds", "RoundService", "CreateRound"),
+                    "a look-back round run by county A (its id taken) re-checking county B's round",
+                    w.rounds["rb"].name.clone(),
+                    |earlier| CreateRoundRequest {
+                        round: Some(Round {
+                            display_name: "ra".into(),
+                            term: 12,
+                            number: 2,
+                            kind: RoundKind::LookBack as i32,
+                            look_back_rounds: vec![earlier.into()],
+                            organisation: org_name(paths::A),
+                            planned_start_date: Some(day(-30)),
+                            planned_end_date: Some(day(60)),
+                            ..Default::default()
+                        }),
+                        round_id: "ra".into(),
+                        request_id: String::new(),
+                    },
+                    nothing::<Round>,
+                    |who| {
+                        if who.sees(paths::A) && who.sees(paths::B) {
+                            Outcome::Fails(Code::AlreadyExists, "ALREADY_EXISTS")
+                        } else {
+                            HIDDEN
+                        }
+                    },
+                ),
+            ],
         },
         Row {
             rpc: rpc!("rounds", "RoundService", "GetRound"),
@@ -1477,6 +1540,27 @@ fn issues_rows(world: &Arc<World>) -> Vec<Row> {
                         problem: Some(Problem {
                             responsibilities: Some(Responsibilities {
                                 main_unit: unit.into(),
+                                principal: "主要负责人 张三".into(),
+                                ..Default::default()
+                            }),
+                            ..f.clone()
+                        }),
+                        ..Default::default()
+                    },
+                    nothing::<Problem>,
+                    record_case("ia0", UNKNOWN_ORGANISATION),
+                )
+            },
+            {
+                let f = problem_fields(&inspection("ia0"));
+                unary(
+                    rpc!("issues", "ProblemService", "CreateProblem"),
+                    "county A's open list, naming county B's commission supervising",
+                    b_commission.clone(),
+                    move |body| CreateProblemRequest {
+                        problem: Some(Problem {
+                            responsibilities: Some(Responsibilities {
+                                supervising_body: body.into(),
                                 principal: "主要负责人 张三".into(),
                                 ..Default::default()
                             }),
