@@ -23,7 +23,7 @@
 //!   running level).
 //!
 //! Out of scope answers exactly as a name that does not exist (`Unknown`:
-//! compared with the answer for the case's twin name). A references that
+//! compared with the answer for the case's twin name). A reference that
 //! may not be named (another county's body) answers as an unknown one.
 
 use std::collections::BTreeSet;
@@ -75,7 +75,7 @@ fn listed<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Outcome {
 
 /// One caller of the matrix: a role, acting for an organisation.
 pub struct Who {
-    /// `role@relation`, e.g. `inspection_office@B`.
+    /// `role@relation`, e.g. `office@B` or `member@city-body`.
     pub label: String,
     pub role: Role,
     pub subject: String,
@@ -465,6 +465,24 @@ where
         call,
         expect: Arc::new(expect),
     }
+}
+
+/// A read of one resource by name: served to whoever `reads`, to anyone
+/// else exactly as a name that does not exist.
+fn read<Req, Resp>(
+    rpc: &'static str,
+    label: impl Into<String>,
+    name: impl Into<String>,
+    build: impl Fn(&str) -> Req + Send + Sync + 'static,
+    reads: impl Fn(&Who) -> bool + Send + Sync + 'static,
+) -> Case
+where
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    unary(rpc, label, name, build, nothing::<Resp>, move |who| {
+        if reads(who) { Outcome::Ok } else { HIDDEN }
+    })
 }
 
 fn nothing<T>(_: T) -> Reply {
@@ -1026,19 +1044,12 @@ fn rounds_rows(world: &Arc<World>) -> Vec<Row> {
                 .map(|key| {
                     let (name, label) = inspection_case(key);
                     let world = world.clone();
-                    unary(
+                    read::<_, Inspection>(
                         rpc!("rounds", "InspectionService", "GetInspection"),
                         label,
                         name,
                         |name| GetInspectionRequest { name: name.into() },
-                        nothing::<Inspection>,
-                        move |who| {
-                            if sees_inspection(who, &world.inspections[key]) {
-                                Outcome::Ok
-                            } else {
-                                HIDDEN
-                            }
-                        },
+                        move |who| sees_inspection(who, &world.inspections[key]),
                     )
                 })
                 .collect(),
@@ -1050,21 +1061,14 @@ fn rounds_rows(world: &Arc<World>) -> Vec<Row> {
                 .map(|key| {
                     let (name, label) = inspection_case(key);
                     let world = world.clone();
-                    unary(
+                    read::<_, BatchGetInspectionsResponse>(
                         rpc!("rounds", "InspectionService", "BatchGetInspections"),
                         label,
                         name,
                         |name| BatchGetInspectionsRequest {
                             names: vec![name.into()],
                         },
-                        nothing::<BatchGetInspectionsResponse>,
-                        move |who| {
-                            if sees_inspection(who, &world.inspections[key]) {
-                                Outcome::Ok
-                            } else {
-                                HIDDEN
-                            }
-                        },
+                        move |who| sees_inspection(who, &world.inspections[key]),
                     )
                 })
                 .collect(),
@@ -1093,29 +1097,59 @@ fn rounds_rows(world: &Arc<World>) -> Vec<Row> {
         },
         Row {
             rpc: rpc!("rounds", "InspectionService", "ListInspections"),
-            cases: vec![{
-                let world = world.clone();
-                unary(
-                    rpc!("rounds", "InspectionService", "ListInspections"),
-                    "every inspection (rounds/-)",
-                    String::new(),
-                    |_| ListInspectionsRequest {
-                        parent: "rounds/-".into(),
-                        page_size: 1000,
-                        ..Default::default()
-                    },
-                    |r: ListInspectionsResponse| names_of(r.inspections, |i| i.name),
-                    move |who| {
-                        listed(
-                            world
-                                .inspections
-                                .values()
-                                .filter(|i| sees_inspection(who, i))
-                                .map(|i| i.name.clone()),
-                        )
-                    },
-                )
-            }],
+            cases: vec![
+                {
+                    let world = world.clone();
+                    unary(
+                        rpc!("rounds", "InspectionService", "ListInspections"),
+                        "every inspection (rounds/-)",
+                        String::new(),
+                        |_| ListInspectionsRequest {
+                            parent: "rounds/-".into(),
+                            page_size: 1000,
+                            ..Default::default()
+                        },
+                        |r: ListInspectionsResponse| names_of(r.inspections, |i| i.name),
+                        move |who| {
+                            listed(
+                                world
+                                    .inspections
+                                    .values()
+                                    .filter(|i| sees_inspection(who, i))
+                                    .map(|i| i.name.clone()),
+                            )
+                        },
+                    )
+                },
+                {
+                    let world = world.clone();
+                    unary(
+                        rpc!("rounds", "InspectionService", "ListInspections"),
+                        "the inspections of county A's round",
+                        ra_name.clone(),
+                        |parent| ListInspectionsRequest {
+                            parent: parent.into(),
+                            page_size: 1000,
+                            ..Default::default()
+                        },
+                        |r: ListInspectionsResponse| names_of(r.inspections, |i| i.name),
+                        move |who| {
+                            // The round runs within the caller's subtree, or the
+                            // caller's subtree lies within the round's reach.
+                            if !(who.sees(paths::A) || in_subtree(&who.scope, paths::A)) {
+                                return HIDDEN;
+                            }
+                            listed(
+                                world
+                                    .inspections
+                                    .values()
+                                    .filter(|i| i.running == paths::A && sees_inspection(who, i))
+                                    .map(|i| i.name.clone()),
+                            )
+                        },
+                    )
+                },
+            ],
         },
         Row {
             rpc: rpc!("rounds", "InspectionService", "GetInspectionTimeline"),
@@ -1124,29 +1158,24 @@ fn rounds_rows(world: &Arc<World>) -> Vec<Row> {
                 .map(|key| {
                     let (name, label) = inspection_case(key);
                     let world = world.clone();
-                    unary(
+                    read::<_, InspectionTimeline>(
                         rpc!("rounds", "InspectionService", "GetInspectionTimeline"),
                         label,
                         name,
                         |name| GetInspectionTimelineRequest { name: name.into() },
-                        nothing::<InspectionTimeline>,
-                        move |who| {
-                            if sees_inspection(who, &world.inspections[key]) {
-                                Outcome::Ok
-                            } else {
-                                HIDDEN
-                            }
-                        },
+                        move |who| sees_inspection(who, &world.inspections[key]),
                     )
                 })
                 .collect(),
         },
     ];
 
-    // The timeline's steps, each aimed at county A's inspection and the
-    // city's inspection in A, both in a phase the step does not take.
+    // The timeline's steps (whether the group's leader may take it), each
+    // aimed at county A's inspection and the city's inspection in A, both
+    // where the step is refused (the reason for each).
     const PHASE: &str = "WRONG_PHASE";
-    let steps: Vec<(&'static str, bool, [(&'static str, &'static str); 2])> = vec![
+    type Targets = [(&'static str, &'static str); 2];
+    let steps: Vec<(&'static str, bool, Targets)> = vec![
         (
             rpc!("rounds", "InspectionService", "AssignInspectionGroup"),
             false,
@@ -1419,7 +1448,7 @@ fn issues_rows(world: &Arc<World>) -> Vec<Row> {
             .into_iter()
             .map(|key| {
                 let world = world.clone();
-                unary(
+                read::<_, Problem>(
                     rpc!("issues", "ProblemService", "GetProblem"),
                     format!(
                         "{key} ({})",
@@ -1427,14 +1456,7 @@ fn issues_rows(world: &Arc<World>) -> Vec<Row> {
                     ),
                     w.problems[key].name.clone(),
                     |name| GetProblemRequest { name: name.into() },
-                    nothing::<Problem>,
-                    move |who| {
-                        if reads_problem_key(&world, who, key, true) {
-                            Outcome::Ok
-                        } else {
-                            HIDDEN
-                        }
-                    },
+                    move |who| reads_problem_key(&world, who, key, true),
                 )
             })
             .collect(),
@@ -1877,19 +1899,12 @@ fn issues_rows(world: &Arc<World>) -> Vec<Row> {
             .into_iter()
             .map(|key| {
                 let world = world.clone();
-                unary(
+                read::<_, Clue>(
                     rpc!("issues", "ClueService", "GetClue"),
                     clue_label(key),
                     w.clues[key].name.clone(),
                     |name| GetClueRequest { name: name.into() },
-                    nothing::<Clue>,
-                    move |who| {
-                        if reads_clue(&world, who, key) {
-                            Outcome::Ok
-                        } else {
-                            HIDDEN
-                        }
-                    },
+                    move |who| reads_clue(&world, who, key),
                 )
             })
             .collect(),
@@ -2116,19 +2131,12 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
             .into_iter()
             .map(|key| {
                 let world = world.clone();
-                unary(
+                read::<_, LedgerEntry>(
                     rpc!("ledgers", "LedgerService", "GetEntry"),
                     entry_label(key),
                     w.entries[key].name.clone(),
                     |name| GetEntryRequest { name: name.into() },
-                    nothing::<LedgerEntry>,
-                    move |who| {
-                        if reads_entry(&world, who, key) {
-                            Outcome::Ok
-                        } else {
-                            HIDDEN
-                        }
-                    },
+                    move |who| reads_entry(&world, who, key),
                 )
             })
             .collect(),

@@ -30,10 +30,7 @@ pub const CLUE_HOLDERS: &[Role] = &[Role::InspectionOffice, Role::DisciplineComm
 /// service tells the suite's services who is).
 pub fn is_member(caller: &Caller, inspection: &Inspection) -> bool {
     caller.has_role(Role::InspectionGroup)
-        && inspection
-            .group_member_subjects
-            .iter()
-            .any(|s| *s == caller.subject)
+        && inspection.group_member_subjects.contains(&caller.subject)
 }
 
 /// Whether the caller works at the level running the round (or above it)

@@ -228,6 +228,17 @@ fn check_capacity(caller: &Caller, row: &entries::Model, allowed: &[Capacity]) -
     check_capacity_on(caller, &row.paths(), &name_of(&row.id), allowed)
 }
 
+/// Refuses a caller who sees `entry` but is not the office over it, before
+/// a step looks at anything the request names.
+fn check_office(caller: &Caller, entry: &LedgerEntry) -> ApiResult<()> {
+    check_capacity_on(
+        caller,
+        &EntryPaths::of(entry),
+        &entry.name,
+        &[Capacity::Office],
+    )
+}
+
 /// Refuses a caller who may see the entry `name` but takes the step in
 /// none of the `allowed` capacities.
 fn check_capacity_on(
@@ -611,12 +622,7 @@ impl LedgerService for Api {
         // asked of the rounds service (before the write transaction).
         let current = self.read_visible(&caller, &r.name).await?;
         // Only the office may learn anything of the body it names.
-        check_capacity_on(
-            &caller,
-            &EntryPaths::of(&current),
-            &current.name,
-            &[Capacity::Office],
-        )?;
+        check_office(&caller, &current)?;
         let resp = current.responsibility.clone().unwrap_or_default();
         let known = [
             (&resp.supervising_body, &resp.supervising_body_path),
@@ -810,12 +816,7 @@ impl LedgerService for Api {
         // Only the office learns the entry's state or anything of the
         // inspection it names; a wrong state is refused before the rounds
         // service is asked anything.
-        check_capacity_on(
-            &caller,
-            &EntryPaths::of(&current),
-            &current.name,
-            &[Capacity::Office],
-        )?;
+        check_office(&caller, &current)?;
         domain::require(&current, "reopen", &[EntryState::WrittenOff])?;
         let inspection = self
             .upstreams
