@@ -115,12 +115,16 @@ async fn judge(
             _ => {}
         }
     }
-    let writes =
-        !matches!(expected, Outcome::Listed(_)) && !rpc.contains("/Get") && !rpc.contains("/List");
-    let leak = if writes {
-        Kind::CrossScopeWrite
-    } else {
+    // Served where it should have been refused: a read shows data, any
+    // other step may have changed something.
+    let method = rpc.rsplit('/').next().unwrap_or(rpc);
+    let reads = ["Get", "BatchGet", "List", "Watch"]
+        .iter()
+        .any(|verb| method.starts_with(verb));
+    let leak = if reads {
         Kind::CrossScopeRead
+    } else {
+        Kind::CrossScopeWrite
     };
     match (expected, &result) {
         (Outcome::Ok | Outcome::Performs, Ok(_)) => None,
