@@ -842,8 +842,25 @@ impl ProblemService for Api {
             }
             Some(_) => return Err(ApiError::not_found(name).into()),
             None => {
-                // No problem recorded yet: the list exists if the inspection does.
-                self.rounds.inspection(&caller, inspection).await?;
+                // No problem recorded yet, so no feedback yet: an empty open
+                // list to whoever may read the list before feedback, and to
+                // anyone else exactly a list that does not exist (whether the
+                // inspection does, or has problems yet, is not theirs).
+                let found = match self.rounds.inspection(&caller, inspection).await {
+                    Ok(found) => found,
+                    Err(ApiError::NotFound { .. }) => {
+                        return Err(ApiError::not_found(name).into());
+                    }
+                    Err(other) => return Err(other.into()),
+                };
+                let before_feedback = scope::ListFacts {
+                    round_organisation_path: &found.round_organisation_path,
+                    handed_over: false,
+                };
+                let member = scope::is_member(&caller, &found);
+                if !scope::sees_problem(&caller, &[&found.target_path], before_feedback, member) {
+                    return Err(ApiError::not_found(name).into());
+                }
                 return Ok(Response::new(ProblemList {
                     name: name.clone(),
                     inspection: inspection.to_owned(),

@@ -12,6 +12,7 @@
 
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_proto::ledgers::{EntryState, LedgerEntry};
+use fiveledger_proto::rounds::Inspection;
 
 /// The organisation paths and state of an entry that scope decisions look at.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +110,15 @@ pub fn received<'a>(caller: &Caller, receivers: impl IntoIterator<Item = &'a str
         && receivers
             .into_iter()
             .any(|p| !p.is_empty() && in_subtree(p, &caller.org_path))
+}
+
+/// Whether the caller may see an inspection the rounds service gave this
+/// service (the rounds service's rule: its target or the organisation
+/// running its round lies in the caller's subtree).
+pub fn sees_inspection(caller: &Caller, inspection: &Inspection) -> bool {
+    caller.can_see(&inspection.target_path)
+        || (!inspection.round_organisation_path.is_empty()
+            && caller.can_see(&inspection.round_organisation_path))
 }
 
 /// True when the caller may see the entry at all (by its paths; a receiver

@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Api, traceparent};
 use crate::domain::entry::{self as domain, name_of, next_plan_version, next_transfer_id, text};
-use crate::domain::scope::{Capacity, acts_as, can_see, received};
+use crate::domain::scope::{Capacity, EntryPaths, acts_as, can_see, received, sees_inspection};
 use crate::domain::warning::{self, Thresholds};
 use crate::storage::books::{self, Signature};
 use crate::storage::entries::{self, Column as C};
@@ -228,17 +228,38 @@ fn in_order(entry: &LedgerEntry, day: NaiveDate) -> ApiResult<()> {
 }
 
 fn check_capacity(caller: &Caller, row: &entries::Model, allowed: &[Capacity]) -> ApiResult<()> {
-    if allowed.iter().any(|c| acts_as(caller, &row.paths(), *c)) {
+    check_capacity_on(caller, &row.paths(), &name_of(&row.id), allowed)
+}
+
+/// Refuses a caller who sees `entry` but is not the office over it, before
+/// a step looks at anything the request names.
+fn check_office(caller: &Caller, entry: &LedgerEntry) -> ApiResult<()> {
+    check_capacity_on(
+        caller,
+        &EntryPaths::of(entry),
+        &entry.name,
+        &[Capacity::Office],
+    )
+}
+
+/// Refuses a caller who may see the entry `name` but takes the step in
+/// none of the `allowed` capacities.
+fn check_capacity_on(
+    caller: &Caller,
+    paths: &EntryPaths<'_>,
+    name: &str,
+    allowed: &[Capacity],
+) -> ApiResult<()> {
+    if allowed.iter().any(|c| acts_as(caller, paths, *c)) {
         Ok(())
     } else {
         Err(ApiError::PermissionDenied(format!(
-            "only {} may take this step on entries/{}",
+            "only {} may take this step on {name}",
             allowed
                 .iter()
                 .map(|c| c.describe())
                 .collect::<Vec<_>>()
                 .join(" or "),
-            row.id
         )))
     }
 }
@@ -603,6 +624,8 @@ impl LedgerService for Api {
         // The receiving body's path: known from the responsibility lists, or
         // asked of the rounds service (before the write transaction).
         let current = self.read_visible(&caller, &r.name).await?;
+        // Only the office may learn anything of the body it names.
+        check_office(&caller, &current)?;
         let resp = current.responsibility.clone().unwrap_or_default();
         let known = [
             (&resp.supervising_body, &resp.supervising_body_path),
@@ -793,7 +816,10 @@ impl LedgerService for Api {
         let reason = text("reason", &r.reason, true)?;
         let due_date = domain::parse_required_date("due_date", r.due_date.as_ref())?;
         let current = self.read_visible(&caller, &r.name).await?;
-        // Refuse a wrong state before asking the rounds service anything.
+        // Only the office learns the entry's state or anything of the
+        // inspection it names; a wrong state is refused before the rounds
+        // service is asked anything.
+        check_office(&caller, &current)?;
         domain::require(&current, "reopen", &[EntryState::WrittenOff])?;
         let inspection = self
             .upstreams
@@ -805,6 +831,11 @@ impl LedgerService for Api {
             .await
             .map_err(|s| from_upstream("rounds", &r.inspection, s))?
             .into_inner();
+        // Asked with the service's credentials: one the caller may not see
+        // is as one that does not exist.
+        if !sees_inspection(&caller, &inspection) {
+            return Err(ApiError::not_found(&r.inspection).into());
+        }
         if inspection.round_kind != RoundKind::LookBack as i32 {
             return Err(ApiError::precondition(
                 "NOT_A_LOOK_BACK",
@@ -847,8 +878,10 @@ impl LedgerService for Api {
         request: Request<ReconcileRequest>,
     ) -> Result<Response<ReconcileResponse>, Status> {
         let caller = Caller::of(&request)?;
+        // The issues service's side is asked on the caller's behalf.
+        let on_behalf = request.metadata().get("authorization").cloned();
         Ok(Response::new(
-            super::reconcile::reconcile(self, &caller, request.get_ref()).await?,
+            super::reconcile::reconcile(self, &caller, on_behalf, request.get_ref()).await?,
         ))
     }
 

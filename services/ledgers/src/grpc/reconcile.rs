@@ -40,9 +40,13 @@ fn count(balance: &mut Balance, state: EntryState) -> bool {
     true
 }
 
+/// The caller's own `authorization` metadata, for calls made on its behalf.
+pub type OnBehalf = Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>;
+
 pub async fn reconcile(
     api: &Api,
     caller: &Caller,
+    on_behalf: OnBehalf,
     r: &ReconcileRequest,
 ) -> ApiResult<ReconcileResponse> {
     let scopes = [&r.inspection, &r.round, &r.organisation_path]
@@ -77,17 +81,22 @@ pub async fn reconcile(
     };
 
     // The issues service's side, in pages; only what the caller may see.
-    let problems: BTreeSet<String> =
-        problems_where(api, caller, &format!("{scope_filter} AND frozen = true"))
-            .await?
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
+    let problems: BTreeSet<String> = problems_where(
+        api,
+        caller,
+        &on_behalf,
+        &format!("{scope_filter} AND frozen = true"),
+    )
+    .await?
+    .into_iter()
+    .map(|p| p.name)
+    .collect();
     // Reported but not posted: lists that cannot freeze for a missing
     // responsibility. Their problems are accounted for nowhere in the books.
     let waiting = problems_where(
         api,
         caller,
+        &on_behalf,
         &format!("{scope_filter} AND frozen = false AND list_state = PROBLEM_LIST_STATE_REPORTED"),
     )
     .await?;
@@ -161,19 +170,33 @@ pub async fn reconcile(
     })
 }
 
-/// Every problem `filter` selects that the caller may see, page by page.
-async fn problems_where(api: &Api, caller: &Caller, filter: &str) -> ApiResult<Vec<Problem>> {
+/// Every problem `filter` selects that the caller may see, page by page:
+/// asked on the caller's behalf, so the issues service shows exactly what
+/// it shows the caller (a list still with the group stays hidden below the
+/// level running its round), within the caller's subtree.
+async fn problems_where(
+    api: &Api,
+    caller: &Caller,
+    on_behalf: &OnBehalf,
+    filter: &str,
+) -> ApiResult<Vec<Problem>> {
     let mut problems = Vec::new();
     let mut client = api.upstreams.problems.clone();
     let mut page_token = String::new();
     loop {
+        let mut request = tonic::Request::new(ListProblemsRequest {
+            page_size: PAGE,
+            page_token: page_token.clone(),
+            filter: filter.to_owned(),
+            order_by: String::new(),
+        });
+        if let Some(token) = on_behalf {
+            request
+                .metadata_mut()
+                .insert("authorization", token.clone());
+        }
         let page = client
-            .list_problems(ListProblemsRequest {
-                page_size: PAGE,
-                page_token: page_token.clone(),
-                filter: filter.to_owned(),
-                order_by: String::new(),
-            })
+            .list_problems(request)
             .await
             .map_err(|s| from_upstream("issues", "problems", s))?
             .into_inner();

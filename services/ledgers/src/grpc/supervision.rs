@@ -511,7 +511,9 @@ impl Api {
     ) -> Result<Response<RunWarningSweepResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        let mut scope = Condition::all().add(books::visible_to(&caller));
+        // Warnings are the running office's notices: a caller sweeps the
+        // entries it acts on as that office, not all it may read.
+        let mut scope = Condition::all().add(books::office_over(&caller));
         if let Some(path) = optional_path("organisation_path", &r.organisation_path)? {
             scope = scope.add(within_subtree(C::TargetPath, &path));
         }

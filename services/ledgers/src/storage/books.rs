@@ -490,6 +490,23 @@ pub fn visible_to(caller: &fiveledger_platform::auth::Caller) -> Condition {
     .add(Expr::value(false))
 }
 
+/// The entries the caller acts on as the office (`Capacity::Office` in
+/// SQL): those of rounds run within its subtree; a service's, every one.
+pub fn office_over(caller: &fiveledger_platform::auth::Caller) -> Condition {
+    use fiveledger_platform::auth::Role;
+    use fiveledger_platform::storage::within_subtree;
+    if caller.has_role(Role::Service) {
+        Condition::all()
+    } else if caller.has_role(Role::InspectionOffice) {
+        Condition::all().add(within_subtree(
+            entries::Column::RoundOrganisationPath,
+            &caller.scope_path,
+        ))
+    } else {
+        Condition::all().add(Expr::value(false))
+    }
+}
+
 /// How a list of entries is narrowed and ordered.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
