@@ -1371,3 +1371,69 @@ async fn closing(table: &mut Table<'_>) {
         )
         .await;
 }
+
+/// The level a body of a level serves is remembered in the service's own
+/// database: another instance (a replica, or the same one restarted) answers
+/// a retry with its first answer while the rounds service is down, instead
+/// of refusing the caller it cannot place as UNAVAILABLE.
+#[tokio::test]
+async fn a_retry_on_another_instance_is_answered_while_rounds_is_down() {
+    use fiveledger_proto::issues::CreateProblemRequest;
+    use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
+    let t = spawn_suite(Domains::default()).await;
+    let inspection = t.stationed_xingning_in_round_nine().await;
+    // The city's inspection office names itself: its level is asked of rounds.
+    let office = fiveledger_platform::testing::token(
+        "office-body",
+        paths::OFFICE,
+        &[Role::InspectionOffice],
+    );
+    let request = CreateProblemRequest {
+        problem: Some(found_problem(
+            &inspection.name,
+            "elsewhere",
+            "party-leadership",
+            fiveledger_proto::issues::ProblemSeverity::Major,
+            "换个实例重试",
+            "",
+            "",
+        )),
+        request_id: "retry-on-another-instance".into(),
+        ..Default::default()
+    };
+    let first = ProblemServiceClient::new(t.issues.clone())
+        .create_problem(fiveledger_platform::testing::authed(
+            &office,
+            request.clone(),
+        ))
+        .await
+        .expect("first answer")
+        .into_inner();
+    t.take_down("rounds").await;
+
+    let mut settings = fiveledger::service_settings(
+        &t.env.settings,
+        "issues",
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    );
+    settings.upstream.rounds = format!("http://{}", t.suite.rounds.addr);
+    let other = fiveledger_issues::start(
+        &settings,
+        Default::default(),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect("another instance starts");
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", other.addr))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let again = ProblemServiceClient::new(channel)
+        .create_problem(fiveledger_platform::testing::authed(&office, request))
+        .await
+        .expect("the retry is answered while rounds is down")
+        .into_inner();
+    assert_eq!(again, first);
+    other.stop().await.expect("stops");
+}

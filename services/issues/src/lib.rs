@@ -57,7 +57,7 @@ pub async fn start_with_clock(
         let credentials = ServiceCredentials::new(signer.clone(), NAME);
         let channel = consumer::channel(&server_settings.upstream.rounds)?;
         let rounds = upstream::Rounds::new(channel.clone(), credentials.clone());
-        let levels = RemoteLevels::new(channel.clone(), credentials.clone());
+        let levels = RemoteLevels::new(channel.clone(), credentials.clone(), db.clone());
         // Feedback hands a list over (its problems become readable beyond
         // the office and group): always followed, it is a scope boundary.
         let mut consumers = vec![Consumer {

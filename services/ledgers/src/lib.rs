@@ -55,7 +55,7 @@ pub async fn start_with_clock(
         let rounds = consumer::channel(&upstream.rounds)?;
         let settings = Arc::new(settings);
         let upstreams = grpc::Upstreams::new(issues.clone(), rounds.clone(), credentials.clone());
-        let levels = RemoteLevels::new(rounds.clone(), credentials.clone());
+        let levels = RemoteLevels::new(rounds.clone(), credentials.clone(), db.clone());
         let consumers = vec![
             Consumer {
                 name: consumers::PROBLEM_LISTS.into(),

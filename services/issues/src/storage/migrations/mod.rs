@@ -16,6 +16,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_issues::Migration),
             Box::new(m20261128_000002_clue_transfers::Migration),
             Box::new(m20261201_000003_scope::Migration),
+            // The levels of the bodies callers name (learnt from rounds).
+            Box::new(fiveledger_platform::levels::Migration),
         ]
     }
 }

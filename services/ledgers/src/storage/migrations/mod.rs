@@ -22,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_entry_receivers::Migration),
             Box::new(m20261201_000005_round_organisation::Migration),
             Box::new(m20261210_000001_replay_plan_versions_and_ladders::Migration),
+            // The levels of the bodies callers name (learnt from rounds).
+            Box::new(fiveledger_platform::levels::Migration),
         ]
     }
 }
