@@ -613,6 +613,17 @@ tokio::task_local! {
     static CALL_DEADLINE: Option<tokio::time::Instant>;
 }
 
+/// True while handling a call whose caller's deadline has passed: what
+/// failed on its behalf since failed for want of time, not because a
+/// dependency is down.
+pub fn call_deadline_passed() -> bool {
+    CALL_DEADLINE
+        .try_with(|d| *d)
+        .ok()
+        .flatten()
+        .is_some_and(|deadline| deadline <= tokio::time::Instant::now())
+}
+
 /// Parses a `grpc-timeout` value: at most 8 digits and a unit
 /// (`H`, `M`, `S`, `m`, `u`, `n`).
 fn grpc_timeout<V: AsRef<[u8]>>(value: Option<V>) -> Option<Duration> {
@@ -861,5 +872,29 @@ mod tests {
         // Outside a handler (event consumers, sweeps) no deadline is set:
         // the channel's own timeout applies.
         assert_eq!(outgoing(None, None).expect("no deadline"), None);
+    }
+
+    #[test]
+    fn a_dependency_that_times_out_after_the_callers_deadline_is_no_outage() {
+        use crate::error::{ApiError, from_upstream};
+        let now = tokio::time::Instant::now();
+        let timed_out = || Status::cancelled("Timeout expired");
+        // The caller's time ran out: DEADLINE_EXCEEDED, not a retry signal.
+        let err = CALL_DEADLINE.sync_scope(Some(now - Duration::from_millis(1)), || {
+            from_upstream("rounds", "x", timed_out())
+        });
+        assert!(matches!(err, ApiError::DeadlineExceeded), "{err:?}");
+        assert!(!err.is_transient());
+        assert_eq!(Status::from(err).code(), tonic::Code::DeadlineExceeded);
+        // With time left, the dependency itself was slow: UNAVAILABLE.
+        let err = CALL_DEADLINE.sync_scope(Some(now + Duration::from_secs(5)), || {
+            from_upstream("rounds", "x", timed_out())
+        });
+        assert!(err.is_transient(), "{err:?}");
+        // NOT_FOUND keeps its meaning whatever the clock says.
+        let err = CALL_DEADLINE.sync_scope(Some(now - Duration::from_millis(1)), || {
+            from_upstream("rounds", "x", Status::not_found("x"))
+        });
+        assert!(matches!(err, ApiError::NotFound { .. }), "{err:?}");
     }
 }

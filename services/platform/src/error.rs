@@ -56,6 +56,9 @@ pub enum ApiError {
         reason: &'static str,
         description: String,
     },
+    /// The caller's deadline ran out while we waited on its behalf.
+    #[error("the deadline of this call ran out")]
+    DeadlineExceeded,
     /// A service we depend on could not be reached.
     #[error("{service} is unavailable")]
     Unavailable { service: String, cause: String },
@@ -139,6 +142,7 @@ impl ApiError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::PermissionDenied(_) => "PERMISSION_DENIED",
             Self::Denied { reason, .. } => reason,
+            Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
             Self::Unavailable { .. } => "DEPENDENCY_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -153,6 +157,7 @@ impl ApiError {
             Self::Aborted { .. } => Code::Aborted,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) | Self::Denied { .. } => Code::PermissionDenied,
+            Self::DeadlineExceeded => Code::DeadlineExceeded,
             Self::Unavailable { .. } => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -193,7 +198,8 @@ impl From<ApiError> for Status {
             }
             ApiError::Unauthenticated(_)
             | ApiError::PermissionDenied(_)
-            | ApiError::Denied { .. } => {}
+            | ApiError::Denied { .. }
+            | ApiError::DeadlineExceeded => {}
         }
         details.set_error_info(err.reason(), ERROR_DOMAIN, metadata);
         Status::with_error_details(err.code(), err.to_string(), details)
@@ -305,6 +311,11 @@ pub fn malformed_request_answer(
 /// requests, so a refusal there is a fault of ours, not of the caller's
 /// input.
 pub fn from_upstream(service: &str, resource: &str, status: Status) -> ApiError {
+    // Our caller's time ran out: telling it the dependency is down would
+    // send it retrying for a fault that is not there.
+    if crate::auth::call_deadline_passed() && status.code() != Code::NotFound {
+        return ApiError::DeadlineExceeded;
+    }
     match status.code() {
         Code::NotFound => ApiError::not_found(resource),
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => ApiError::Unavailable {
