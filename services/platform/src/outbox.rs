@@ -342,12 +342,62 @@ async fn head_id(db: &Db, types: &[String]) -> ApiResult<i64> {
         .unwrap_or(0))
 }
 
+/// The event types `caller` may stream of those it asks for (`asked`,
+/// empty for all): a service only those `readers` grants it (asking for
+/// another is refused, naming it); anyone else the gate let in (a
+/// whole-tree administrator) what it asks.
+pub fn readable_types(
+    caller: &crate::auth::Caller,
+    readers: crate::service_identity::EventReaders,
+    asked: Vec<String>,
+) -> ApiResult<Vec<String>> {
+    let Some(service) = crate::service_identity::service_name(caller) else {
+        if !caller.is_root() {
+            // Events carry no organisation to scope a stream by.
+            return Err(ApiError::PermissionDenied(
+                "event streams are for services and whole-tree administrators".into(),
+            ));
+        }
+        return Ok(asked);
+    };
+    let granted = crate::service_identity::granted(readers, service);
+    if granted.is_empty() {
+        return Err(ApiError::PermissionDenied(format!(
+            "service {service} may stream no event of this service"
+        )));
+    }
+    if asked.is_empty() {
+        return Ok(granted.iter().map(|t| (*t).to_owned()).collect());
+    }
+    match asked.iter().position(|t| !granted.contains(&t.as_str())) {
+        Some(i) => Err(ApiError::Denied {
+            reason: "EVENT_TYPE_NOT_GRANTED",
+            description: format!(
+                "types[{i}]: service {service} may not stream {} events",
+                asked[i]
+            ),
+        }),
+        None => Ok(asked),
+    }
+}
+
 /// Implements a package's generated `EventService` (the `WatchEvents`
 /// stream over this service's outbox) for a type with `db: Db` and
-/// `stop: CancellationToken` fields. Every service's event API is this one.
+/// `stop: CancellationToken` fields, streaming to each peer service only
+/// the event types `readers` grants it. Every service's event API is this one.
 #[macro_export]
 macro_rules! event_service {
-    ($api:ty, $pkg:ident) => {
+    // A test's stand-in for a service, behind no gate: streams what is asked.
+    ($api:ty, $pkg:ident, unscoped) => {
+        $crate::event_service!(@impl $api, $pkg, |_request, types| Ok::<_, tonic::Status>(types));
+    };
+    ($api:ty, $pkg:ident, $readers:expr) => {
+        $crate::event_service!(@impl $api, $pkg, |request, types| {
+            let caller = $crate::auth::Caller::of(request)?;
+            Ok::<_, tonic::Status>($crate::outbox::readable_types(&caller, $readers, types)?)
+        });
+    };
+    (@impl $api:ty, $pkg:ident, $readable:expr) => {
         #[tonic::async_trait]
         impl fiveledger_proto::$pkg::event_service_server::EventService for $api {
             type WatchEventsStream = std::pin::Pin<
@@ -366,13 +416,14 @@ macro_rules! event_service {
                 request: tonic::Request<fiveledger_proto::$pkg::WatchEventsRequest>,
             ) -> Result<tonic::Response<Self::WatchEventsStream>, tonic::Status> {
                 use futures::StreamExt;
+                $crate::outbox::check_types(&request.get_ref().types)?;
+                let types = ($readable)(&request, request.get_ref().types.clone())?;
                 let request = request.into_inner();
-                $crate::outbox::check_types(&request.types)?;
                 let after = $crate::outbox::parse_cursor(&request.after_cursor)?;
                 let stream = $crate::outbox::watch_with_head(
                     self.db.clone(),
                     after,
-                    request.types,
+                    types,
                     self.stop.clone(),
                 )
                 .map(|event| {

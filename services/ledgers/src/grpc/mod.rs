@@ -8,6 +8,7 @@ mod supervision;
 use std::sync::Arc;
 
 use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};
+use fiveledger_platform::service_identity::{EventReaders, ServiceCalls};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
@@ -30,11 +31,7 @@ pub const SERVICES: &[&str] = &[
 ];
 
 /// Who may see clue figures (the issues service's clue holders).
-const CLUE_HOLDERS: &[Role] = &[
-    Role::InspectionOffice,
-    Role::DisciplineCommission,
-    Role::Service,
-];
+const CLUE_HOLDERS: &[Role] = &[Role::InspectionOffice, Role::DisciplineCommission];
 
 /// Everyone inside the suite who reads entries (scope narrows what they see).
 const READERS: &[Role] = &[
@@ -44,7 +41,6 @@ const READERS: &[Role] = &[
     Role::Supervisor,
     Role::DisciplineCommission,
     Role::Viewer,
-    Role::Service,
 ];
 const UNIT: &[Role] = &[Role::InspectedUnit];
 const OFFICE: &[Role] = &[Role::InspectionOffice];
@@ -59,7 +55,7 @@ const VERIFIERS: &[Role] = &[
     Role::Supervisor,
     Role::DisciplineCommission,
 ];
-const AUDITORS: &[Role] = &[Role::InspectionOffice, Role::Service];
+const AUDITORS: &[Role] = &[Role::InspectionOffice];
 /// Readers plus the public, who may read only public editions.
 const PUBLICATION_READERS: &[Role] = &[
     Role::InspectionOffice,
@@ -68,7 +64,6 @@ const PUBLICATION_READERS: &[Role] = &[
     Role::Supervisor,
     Role::DisciplineCommission,
     Role::Viewer,
-    Role::Service,
     Role::Public,
 ];
 
@@ -107,9 +102,14 @@ pub const ROLES: RoleTable = &[
     (ledger!("ListPublications"), READERS),
     (
         "/fiveledger.ledgers.v1.EventService/WatchEvents",
-        &[Role::Service],
+        &[Role::Admin],
     ),
 ];
+
+/// No service calls the ledger: it is the end of the pipeline.
+pub const SERVICE_CALLS: ServiceCalls = &[];
+/// Nor does any service follow its events.
+pub const EVENT_READERS: EventReaders = &[];
 
 pub(crate) type Upstream = InterceptedService<Channel, ServiceCredentials>;
 

@@ -58,14 +58,14 @@ mod issues_events {
         pub db: fiveledger_platform::storage::Db,
         pub stop: tokio_util::sync::CancellationToken,
     }
-    fiveledger_platform::event_service!(Api, issues);
+    fiveledger_platform::event_service!(Api, issues, unscoped);
 }
 mod rounds_events {
     pub struct Api {
         pub db: fiveledger_platform::storage::Db,
         pub stop: tokio_util::sync::CancellationToken,
     }
-    fiveledger_platform::event_service!(Api, rounds);
+    fiveledger_platform::event_service!(Api, rounds, unscoped);
 }
 
 /// A unary handler from a closure (the fakes answer only the RPCs the
