@@ -1,15 +1,16 @@
 //! Service identities: each service calls the others with a token signed by
 //! its own key; a peer lets it call only the RPCs that peer's table grants
 //! it and stream only the event types granted; no person's token (signed
-//! by the suite's shared key) can be a service.
+//! by the suite's shared key) can be a service. An administrator scoped to
+//! an organisation streams the events of its subtree only.
 
 mod common;
 
 use std::time::Duration;
 
 use common::reason;
-use fiveledger_e2e::{TestSuite, spawn_suite, tokens};
-use fiveledger_platform::auth::{Role, RoleTable};
+use fiveledger_e2e::{TestSuite, paths, spawn_suite, tokens};
+use fiveledger_platform::auth::{Role, RoleTable, in_subtree};
 use fiveledger_platform::service_identity::{ServiceCalls, granted};
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_proto::issues::event_service_client::EventServiceClient;
@@ -17,6 +18,8 @@ use fiveledger_proto::{issues, rounds};
 use futures::StreamExt;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+
+const XINGNING: &str = paths::XINGNING;
 
 const PEERS: &[&str] = &["rounds", "issues", "ledgers", "test"];
 
@@ -185,6 +188,54 @@ async fn a_clue_and_a_frozen_list(t: &TestSuite) {
         .await;
 }
 
+/// The issues events `token` streams: their types, and (type, organisation)
+/// of each.
+async fn streamed(
+    t: &TestSuite,
+    token: &str,
+    types: &[&str],
+) -> Result<(Vec<String>, Vec<(String, String)>), Status> {
+    let mut stream = EventServiceClient::new(t.issues.clone())
+        .watch_events(authed(
+            token,
+            issues::WatchEventsRequest {
+                after_cursor: String::new(),
+                types: types.iter().map(|t| (*t).to_owned()).collect(),
+            },
+        ))
+        .await?
+        .into_inner();
+    let mut seen = Vec::new();
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await
+    {
+        let event = item?.event.expect("event");
+        seen.push((event.r#type, event.organisation_path));
+    }
+    Ok((seen.iter().map(|(t, _)| t.clone()).collect(), seen))
+}
+
+/// The rounds events `token` streams, as (type, organisation).
+async fn streamed_rounds(t: &TestSuite, token: &str) -> Vec<(String, String)> {
+    let mut stream = rounds::event_service_client::EventServiceClient::new(t.rounds.clone())
+        .watch_events(authed(
+            token,
+            rounds::WatchEventsRequest {
+                after_cursor: String::new(),
+                types: vec![],
+            },
+        ))
+        .await
+        .expect("rounds events")
+        .into_inner();
+    let mut seen = Vec::new();
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await
+    {
+        let event = item.expect("event").event.expect("event");
+        seen.push((event.r#type, event.organisation_path));
+    }
+    seen
+}
+
 /// The types of the issues events `token` streams (from the start, until
 /// the stream has been quiet for a moment).
 async fn streamed_types(t: &TestSuite, token: &str, types: &[&str]) -> Result<Vec<String>, Status> {
@@ -208,7 +259,7 @@ async fn streamed_types(t: &TestSuite, token: &str, types: &[&str]) -> Result<Ve
 }
 
 #[tokio::test]
-async fn the_ledger_streams_no_clue_event_and_a_county_token_no_stream() {
+async fn the_ledger_streams_no_clue_event_and_a_county_its_county_only() {
     let t = spawn_suite(Default::default()).await;
     a_clue_and_a_frozen_list(&t).await;
 
@@ -221,11 +272,11 @@ async fn the_ledger_streams_no_clue_event_and_a_county_token_no_stream() {
 
     // The ledger, asking for everything, gets frozen lists only.
     let ledger = testing::service_token("ledgers");
-    let streamed = streamed_types(&t, &ledger, &[]).await.expect("ledger");
-    assert!(!streamed.is_empty());
+    let ledger_seen = streamed_types(&t, &ledger, &[]).await.expect("ledger");
+    assert!(!ledger_seen.is_empty());
     assert!(
-        streamed.iter().all(|t| t == "ProblemListFrozen"),
-        "{streamed:?}"
+        ledger_seen.iter().all(|t| t == "ProblemListFrozen"),
+        "{ledger_seen:?}"
     );
     // Naming a clue event is refused, naming it.
     let clue_type = all
@@ -239,13 +290,27 @@ async fn the_ledger_streams_no_clue_event_and_a_county_token_no_stream() {
     assert_eq!(reason(&status), "EVENT_TYPE_NOT_GRANTED");
     assert!(status.message().contains("types[1]"), "{status:?}");
 
-    // Events carry no organisation to scope a stream by: a county's
-    // administrator, office or commission streams nothing.
-    for token in [
-        testing::token("admin-xn", "guangxi/nanning/xingning", &[Role::Admin]),
-        tokens::office(),
-        tokens::commission(),
-    ] {
+    // A county's administrator streams its county only: the directory
+    // under it, none of the city round's problems or clues about it (they
+    // concern the city, which runs the round).
+    let county = testing::token("admin-xn", XINGNING, &[Role::Admin]);
+    let (_, issues_seen) = streamed(&t, &county, &[]).await.expect("county");
+    assert_eq!(issues_seen, Vec::<(String, String)>::new());
+    let directory = streamed_rounds(&t, &county).await;
+    assert!(!directory.is_empty());
+    for (kind, path) in &directory {
+        assert!(in_subtree(path, XINGNING), "{kind} about {path}");
+    }
+    // The city's administrator streams the city's round, clues included.
+    let city = testing::token("admin-nn", paths::CITY, &[Role::Admin]);
+    let (types, events) = streamed(&t, &city, &[]).await.expect("city");
+    assert!(types.iter().any(|t| t.starts_with("Clue")), "{types:?}");
+    assert!(
+        events.iter().all(|(_, path)| path == paths::CITY),
+        "{events:?}"
+    );
+    // Offices and commissions do not stream: they read through the API.
+    for token in [tokens::office(), tokens::commission()] {
         let status = streamed_types(&t, &token, &[])
             .await
             .expect_err("no stream");

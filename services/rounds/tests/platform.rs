@@ -372,11 +372,12 @@ async fn the_outbox_refuses_an_event_a_stream_could_not_deliver_and_writes_nothi
         "the bound is the served size: {fits}"
     );
     use futures::StreamExt;
-    let served = outbox::watch_with_head(db.clone(), 0, vec![], CancellationToken::new())
-        .next()
-        .await
-        .expect("an event")
-        .expect("served");
+    let served =
+        outbox::watch_with_head(db.clone(), 0, Default::default(), CancellationToken::new())
+            .next()
+            .await
+            .expect("an event")
+            .expect("served");
     let response = WatchEventsResponse {
         event: Some(served.0),
         head_cursor: i64::MAX.to_string(),

@@ -145,6 +145,7 @@ pub(crate) fn context(caller: &Caller, request_id: &str) -> EventContext {
         actor: caller.actor(),
         request_id: request_id.to_owned(),
         traceparent: String::new(),
+        ..Default::default()
     }
 }
 

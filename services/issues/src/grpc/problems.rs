@@ -475,7 +475,7 @@ impl ProblemService for Api {
             &ctx_actor,
             chrono::Utc::now(),
         )?;
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -615,7 +615,7 @@ impl ProblemService for Api {
         row.revision = current.revision + 1;
         row.update_time = chrono::Utc::now();
         let revision = current.revision;
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -660,7 +660,7 @@ impl ProblemService for Api {
                 .await?
                 .as_ref(),
         )?;
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -804,7 +804,7 @@ impl ProblemService for Api {
                 errors,
             }));
         }
-        let ctx = context(&caller, &all.request_id);
+        let ctx = context(&caller, &all.request_id).about(&inspection.round_organisation_path);
         let response = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -898,7 +898,7 @@ impl ProblemService for Api {
             )
             .into());
         }
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let list = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let (list, count) =

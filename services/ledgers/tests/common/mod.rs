@@ -327,6 +327,7 @@ impl Upstream {
             actor: "office-nn".into(),
             request_id: "req-upstream".into(),
             traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+            ..Default::default()
         };
         outbox::append(&txn, &ctx, subject, payload)
             .await
