@@ -14,6 +14,7 @@ use fiveledger_platform::auth::{Role, RoleTable, in_subtree};
 use fiveledger_platform::service_identity::{ServiceCalls, granted};
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_proto::issues::event_service_client::EventServiceClient;
+use fiveledger_proto::types::Event;
 use fiveledger_proto::{issues, rounds};
 use futures::StreamExt;
 use tonic::transport::Channel;
@@ -188,14 +189,28 @@ async fn a_clue_and_a_frozen_list(t: &TestSuite) {
         .await;
 }
 
-/// The issues events `token` streams: their types, and (type, organisation)
-/// of each.
+/// (type, organisation) of each event a stream yields until it has been
+/// quiet for a moment, or the first error.
+async fn drain<R>(
+    mut stream: tonic::Streaming<R>,
+    event: impl Fn(R) -> Option<Event>,
+) -> Result<Vec<(String, String)>, Status> {
+    let mut seen = Vec::new();
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await
+    {
+        let event = event(item?).expect("event");
+        seen.push((event.r#type, event.organisation_path));
+    }
+    Ok(seen)
+}
+
+/// The issues events `token` streams (from the start), as (type, organisation).
 async fn streamed(
     t: &TestSuite,
     token: &str,
     types: &[&str],
-) -> Result<(Vec<String>, Vec<(String, String)>), Status> {
-    let mut stream = EventServiceClient::new(t.issues.clone())
+) -> Result<Vec<(String, String)>, Status> {
+    let stream = EventServiceClient::new(t.issues.clone())
         .watch_events(authed(
             token,
             issues::WatchEventsRequest {
@@ -205,18 +220,21 @@ async fn streamed(
         ))
         .await?
         .into_inner();
-    let mut seen = Vec::new();
-    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await
-    {
-        let event = item?.event.expect("event");
-        seen.push((event.r#type, event.organisation_path));
-    }
-    Ok((seen.iter().map(|(t, _)| t.clone()).collect(), seen))
+    drain(stream, |r| r.event).await
+}
+
+/// The types of the issues events `token` streams.
+async fn streamed_types(t: &TestSuite, token: &str, types: &[&str]) -> Result<Vec<String>, Status> {
+    Ok(streamed(t, token, types)
+        .await?
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect())
 }
 
 /// The rounds events `token` streams, as (type, organisation).
 async fn streamed_rounds(t: &TestSuite, token: &str) -> Vec<(String, String)> {
-    let mut stream = rounds::event_service_client::EventServiceClient::new(t.rounds.clone())
+    let stream = rounds::event_service_client::EventServiceClient::new(t.rounds.clone())
         .watch_events(authed(
             token,
             rounds::WatchEventsRequest {
@@ -227,35 +245,7 @@ async fn streamed_rounds(t: &TestSuite, token: &str) -> Vec<(String, String)> {
         .await
         .expect("rounds events")
         .into_inner();
-    let mut seen = Vec::new();
-    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await
-    {
-        let event = item.expect("event").event.expect("event");
-        seen.push((event.r#type, event.organisation_path));
-    }
-    seen
-}
-
-/// The types of the issues events `token` streams (from the start, until
-/// the stream has been quiet for a moment).
-async fn streamed_types(t: &TestSuite, token: &str, types: &[&str]) -> Result<Vec<String>, Status> {
-    let mut stream = EventServiceClient::new(t.issues.clone())
-        .watch_events(authed(
-            token,
-            issues::WatchEventsRequest {
-                after_cursor: String::new(),
-                types: types.iter().map(|t| (*t).to_owned()).collect(),
-            },
-        ))
-        .await?
-        .into_inner();
-    let mut seen = Vec::new();
-    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_millis(500), stream.next()).await
-    {
-        let event = item?.event.expect("event");
-        seen.push(event.r#type);
-    }
-    Ok(seen)
+    drain(stream, |r| r.event).await.expect("rounds events")
 }
 
 #[tokio::test]
@@ -294,7 +284,7 @@ async fn the_ledger_streams_no_clue_event_and_a_county_its_county_only() {
     // under it, none of the city round's problems or clues about it (they
     // concern the city, which runs the round).
     let county = testing::token("admin-xn", XINGNING, &[Role::Admin]);
-    let (_, issues_seen) = streamed(&t, &county, &[]).await.expect("county");
+    let issues_seen = streamed(&t, &county, &[]).await.expect("county");
     assert_eq!(issues_seen, Vec::<(String, String)>::new());
     let directory = streamed_rounds(&t, &county).await;
     assert!(!directory.is_empty());
@@ -303,8 +293,11 @@ async fn the_ledger_streams_no_clue_event_and_a_county_its_county_only() {
     }
     // The city's administrator streams the city's round, clues included.
     let city = testing::token("admin-nn", paths::CITY, &[Role::Admin]);
-    let (types, events) = streamed(&t, &city, &[]).await.expect("city");
-    assert!(types.iter().any(|t| t.starts_with("Clue")), "{types:?}");
+    let events = streamed(&t, &city, &[]).await.expect("city");
+    assert!(
+        events.iter().any(|(t, _)| t.starts_with("Clue")),
+        "{events:?}"
+    );
     assert!(
         events.iter().all(|(_, path)| path == paths::CITY),
         "{events:?}"

@@ -127,6 +127,12 @@ impl MigrationTrait for Migration {
     }
 }
 
+/// Every migration of the platform tables, in order: for a database that
+/// holds only them (a test's stand-in for another service).
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![Box::new(Migration), Box::new(OutboxOrganisation)]
+}
+
 /// Each event remembers the organisation it concerns (the level running
 /// its round, or the organisation itself for the directory), so that a
 /// stream can be given one organisation's subtree.

@@ -155,10 +155,7 @@ struct PlatformOnly;
 #[async_trait::async_trait]
 impl sea_orm_migration::MigratorTrait for PlatformOnly {
     fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        vec![
-            Box::new(crate::platform_tables::Migration),
-            Box::new(crate::platform_tables::OutboxOrganisation),
-        ]
+        crate::platform_tables::migrations()
     }
 }
 

@@ -1734,7 +1734,7 @@ struct ConsumerMigrator;
 #[async_trait::async_trait]
 impl sea_orm_migration::MigratorTrait for ConsumerMigrator {
     fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        vec![Box::new(fiveledger_platform::platform_tables::Migration)]
+        fiveledger_platform::platform_tables::migrations()
     }
 }
 

@@ -269,7 +269,7 @@ struct PlatformOnly;
 #[async_trait::async_trait]
 impl sea_orm_migration::MigratorTrait for PlatformOnly {
     fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        vec![Box::new(fiveledger_platform::platform_tables::Migration)]
+        fiveledger_platform::platform_tables::migrations()
     }
 }
 

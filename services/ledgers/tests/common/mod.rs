@@ -262,7 +262,7 @@ struct UpstreamMigrator;
 #[async_trait::async_trait]
 impl sea_orm_migration::MigratorTrait for UpstreamMigrator {
     fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        vec![Box::new(fiveledger_platform::platform_tables::Migration)]
+        fiveledger_platform::platform_tables::migrations()
     }
 }
 
