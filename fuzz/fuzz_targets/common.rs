@@ -10,7 +10,10 @@ use prost::Message;
 /// `parse`, the handler's checks before it reads or writes anything. A
 /// message that decodes re-encodes to one that decodes the same; a refusal
 /// is the client's error, never INTERNAL.
-pub fn run<M: Message + Default + PartialEq>(bytes: &[u8], parse: impl FnOnce(&M) -> ApiResult<()>) {
+pub fn run<M: Message + Default + PartialEq>(
+    bytes: &[u8],
+    parse: impl FnOnce(&M) -> ApiResult<()>,
+) {
     let Ok(request) = M::decode(bytes) else {
         return;
     };

@@ -22,7 +22,10 @@ fn clue_name(name: &str) -> ApiResult<()> {
     names::parse("name", name, clue::COLLECTION).map(|_| ())
 }
 
-fn period(start: Option<&fiveledger_proto::google::r#type::Date>, end: Option<&fiveledger_proto::google::r#type::Date>) -> ApiResult<()> {
+fn period(
+    start: Option<&fiveledger_proto::google::r#type::Date>,
+    end: Option<&fiveledger_proto::google::r#type::Date>,
+) -> ApiResult<()> {
     let period = Period::parse(start, end)?;
     let _ = (period.is_open(), period.from_time(), period.until_time());
     Ok(())
@@ -46,7 +49,10 @@ fuzz_target!(|data: &[u8]| {
         }),
         3 => run(bytes, |r: &UpdateCategoryRequest| {
             key("UpdateCategory", &r.request_id, r)?;
-            let patch = r.category.as_ref().ok_or_else(|| ApiError::required("category"))?;
+            let patch = r
+                .category
+                .as_ref()
+                .ok_or_else(|| ApiError::required("category"))?;
             let fields = field_mask::paths(
                 r.update_mask.as_ref(),
                 &["display_name", "supervising_body_kind", "grassroots"],
@@ -61,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
                 )?;
             }
             if fields.contains("supervising_body_kind") {
-                category::parse_kind("category.supervising_body_kind", patch.supervising_body_kind)?;
+                category::parse_kind(
+                    "category.supervising_body_kind",
+                    patch.supervising_body_kind,
+                )?;
             }
             etag::check(&patch.name, &patch.etag, 1)
         }),
@@ -80,7 +89,10 @@ fuzz_target!(|data: &[u8]| {
         }),
         6 => run(bytes, |r: &CreateProblemRequest| {
             key("CreateProblem", &r.request_id, r)?;
-            let p = r.problem.as_ref().ok_or_else(|| ApiError::required("problem"))?;
+            let p = r
+                .problem
+                .as_ref()
+                .ok_or_else(|| ApiError::required("problem"))?;
             problem::parse_inspection("problem.inspection", &p.inspection)?;
             problem::parse_new("problem", p)?;
             if !r.problem_id.is_empty() {
@@ -90,7 +102,10 @@ fuzz_target!(|data: &[u8]| {
         }),
         7 => run(bytes, |r: &UpdateProblemRequest| {
             key("UpdateProblem", &r.request_id, r)?;
-            let patch = r.problem.as_ref().ok_or_else(|| ApiError::required("problem"))?;
+            let patch = r
+                .problem
+                .as_ref()
+                .ok_or_else(|| ApiError::required("problem"))?;
             field_mask::paths(r.update_mask.as_ref(), problem::UPDATABLE)?;
             names::parse("problem.name", &patch.name, problem::COLLECTION)?;
             etag::check(&patch.name, &patch.etag, 1)?;
@@ -136,7 +151,10 @@ fuzz_target!(|data: &[u8]| {
         }),
         15 => run(bytes, |r: &DisposeClueRequest| {
             key("DisposeClue", &r.request_id, r)?;
-            let d = r.disposal.as_ref().ok_or_else(|| ApiError::required("disposal"))?;
+            let d = r
+                .disposal
+                .as_ref()
+                .ok_or_else(|| ApiError::required("disposal"))?;
             clue::parse_method("disposal.method", d.method)?;
             clue::parse_decision("disposal", d.date.as_ref(), &d.note)?;
             clue_name(&r.name)?;
@@ -144,7 +162,10 @@ fuzz_target!(|data: &[u8]| {
         }),
         16 => run(bytes, |r: &RecordClueOutcomeRequest| {
             key("RecordClueOutcome", &r.request_id, r)?;
-            let o = r.outcome.as_ref().ok_or_else(|| ApiError::required("outcome"))?;
+            let o = r
+                .outcome
+                .as_ref()
+                .ok_or_else(|| ApiError::required("outcome"))?;
             clue::parse_outcome_kind("outcome.kind", o.kind)?;
             clue::parse_decision("outcome", o.date.as_ref(), &o.note)?;
             clue_name(&r.name)?;

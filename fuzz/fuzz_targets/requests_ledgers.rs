@@ -62,7 +62,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     match method % 24 {
-        0 => run(bytes, |r: &GetEntryRequest| domain::parse_name("name", &r.name).map(|_| ())),
+        0 => run(bytes, |r: &GetEntryRequest| {
+            domain::parse_name("name", &r.name).map(|_| ())
+        }),
         1 => run(bytes, |r: &ListEntriesRequest| {
             page(
                 r.page_size,

@@ -25,7 +25,10 @@ fn group_name(field: &str, name: &str) -> fiveledger_platform::ApiResult<()> {
     names::parse_nested(field, name, round::COLLECTION, inspection::GROUPS).map(|_| ())
 }
 
-fn date(field: &str, d: Option<&fiveledger_proto::google::r#type::Date>) -> fiveledger_platform::ApiResult<()> {
+fn date(
+    field: &str,
+    d: Option<&fiveledger_proto::google::r#type::Date>,
+) -> fiveledger_platform::ApiResult<()> {
     match d {
         Some(d) => from_date(field, d).map(|_| ()),
         None => Ok(()),
@@ -77,7 +80,12 @@ fuzz_target!(|data: &[u8]| {
                 )?;
             }
             if fields.contains("code") {
-                names::validate_text("organisation.code", &patch.code, false, organisation::MAX_CODE)?;
+                names::validate_text(
+                    "organisation.code",
+                    &patch.code,
+                    false,
+                    organisation::MAX_CODE,
+                )?;
             }
             names::parse("organisation.name", &patch.name, organisation::COLLECTION)?;
             etag::check(&patch.name, &patch.etag, 1)
@@ -134,7 +142,12 @@ fuzz_target!(|data: &[u8]| {
                 .ok_or_else(|| fiveledger_platform::ApiError::required("round"))?;
             let fields = field_mask::paths(
                 r.update_mask.as_ref(),
-                &["display_name", "theme", "planned_start_date", "planned_end_date"],
+                &[
+                    "display_name",
+                    "theme",
+                    "planned_start_date",
+                    "planned_end_date",
+                ],
             )?;
             if fields.contains("display_name") {
                 names::validate_text(
@@ -145,7 +158,10 @@ fuzz_target!(|data: &[u8]| {
                 )?;
             }
             if fields.contains("planned_start_date") {
-                required_date("round.planned_start_date", patch.planned_start_date.as_ref())?;
+                required_date(
+                    "round.planned_start_date",
+                    patch.planned_start_date.as_ref(),
+                )?;
             }
             if fields.contains("planned_end_date") {
                 required_date("round.planned_end_date", patch.planned_end_date.as_ref())?;
@@ -201,7 +217,9 @@ fuzz_target!(|data: &[u8]| {
             group_name("group", &r.group)
         }),
         // InspectionService
-        20 => run(bytes, |r: &GetInspectionRequest| inspection_name("name", &r.name)),
+        20 => run(bytes, |r: &GetInspectionRequest| {
+            inspection_name("name", &r.name)
+        }),
         21 => run(bytes, |r: &BatchGetInspectionsRequest| {
             names::at_most("names", r.names.len(), 1000)?;
             for n in &r.names {
@@ -228,7 +246,9 @@ fuzz_target!(|data: &[u8]| {
             }
             filter(&r.filter)
         }),
-        24 => run(bytes, |r: &GetInspectionTimelineRequest| inspection_name("name", &r.name)),
+        24 => run(bytes, |r: &GetInspectionTimelineRequest| {
+            inspection_name("name", &r.name)
+        }),
         25 => run(bytes, |r: &AssignInspectionGroupRequest| {
             key("AssignInspectionGroup", &r.request_id, r)?;
             inspection_name("name", &r.name)?;
@@ -240,8 +260,17 @@ fuzz_target!(|data: &[u8]| {
                 .briefing
                 .as_ref()
                 .ok_or_else(|| fiveledger_platform::ApiError::required("briefing"))?;
-            names::parse("briefing.organisation", &b.organisation, organisation::COLLECTION)?;
-            names::validate_text("briefing.summary", &b.summary, false, inspection::MAX_SUMMARY)?;
+            names::parse(
+                "briefing.organisation",
+                &b.organisation,
+                organisation::COLLECTION,
+            )?;
+            names::validate_text(
+                "briefing.summary",
+                &b.summary,
+                false,
+                inspection::MAX_SUMMARY,
+            )?;
             date("briefing.date", b.date.as_ref())?;
             inspection_name("name", &r.name)
         }),
