@@ -68,3 +68,14 @@ pub fn page(
 pub fn filter(text: &str) -> ApiResult<()> {
     fiveledger_platform::aip::filter::parse(text).map(|_| ())
 }
+
+/// A period of days (statistics): parsed, and turned into the times the
+/// queries compare with.
+pub fn period(
+    start: Option<&fiveledger_proto::google::r#type::Date>,
+    end: Option<&fiveledger_proto::google::r#type::Date>,
+) -> ApiResult<()> {
+    let period = fiveledger_platform::time::Period::parse(start, end)?;
+    let _ = (period.is_open(), period.from_time(), period.until_time());
+    Ok(())
+}

@@ -5,12 +5,11 @@
 #[path = "common.rs"]
 mod common;
 
-use common::{filter, key, page, run};
+use common::{filter, key, page, period, run};
 use fiveledger_issues::domain::category::{self, NewCategory};
 use fiveledger_issues::domain::clue::{self, NewClue};
 use fiveledger_issues::domain::{problem, problem_list};
 use fiveledger_platform::aip::{etag, field_mask, names};
-use fiveledger_platform::time::Period;
 use fiveledger_platform::{ApiError, ApiResult, outbox};
 use fiveledger_proto::issues::*;
 use libfuzzer_sys::fuzz_target;
@@ -20,15 +19,6 @@ const MAX_IMPORT_ROWS: usize = 5000;
 
 fn clue_name(name: &str) -> ApiResult<()> {
     names::parse("name", name, clue::COLLECTION).map(|_| ())
-}
-
-fn period(
-    start: Option<&fiveledger_proto::google::r#type::Date>,
-    end: Option<&fiveledger_proto::google::r#type::Date>,
-) -> ApiResult<()> {
-    let period = Period::parse(start, end)?;
-    let _ = (period.is_open(), period.from_time(), period.until_time());
-    Ok(())
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -6,12 +6,11 @@
 mod common;
 
 use chrono::NaiveDate;
-use common::{caller, filter, key, page, run};
+use common::{caller, filter, key, page, period, run};
 use fiveledger_ledgers::LedgersSettings;
 use fiveledger_ledgers::domain::entry::{self as domain, text};
 use fiveledger_ledgers::grpc::parsing::*;
 use fiveledger_platform::aip::{etag, names};
-use fiveledger_platform::time::Period;
 use fiveledger_platform::{ApiError, ApiResult, outbox};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::*;
@@ -49,12 +48,6 @@ fn scope(inspection_name: &str, round: &str, path: &str) -> ApiResult<()> {
         names::parse("round", round, "rounds")?;
     }
     optional_path("organisation_path", path).map(|_| ())
-}
-
-fn period(start: Option<&Date>, end: Option<&Date>) -> ApiResult<()> {
-    let period = Period::parse(start, end)?;
-    let _ = (period.is_open(), period.from_time(), period.until_time());
-    Ok(())
 }
 
 fuzz_target!(|data: &[u8]| {

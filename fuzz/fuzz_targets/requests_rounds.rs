@@ -136,37 +136,8 @@ fuzz_target!(|data: &[u8]| {
         }),
         12 => run(bytes, |r: &UpdateRoundRequest| {
             key("UpdateRound", &r.request_id, r)?;
-            let patch = r
-                .round
-                .as_ref()
-                .ok_or_else(|| fiveledger_platform::ApiError::required("round"))?;
-            let fields = field_mask::paths(
-                r.update_mask.as_ref(),
-                &[
-                    "display_name",
-                    "theme",
-                    "planned_start_date",
-                    "planned_end_date",
-                ],
-            )?;
-            if fields.contains("display_name") {
-                names::validate_text(
-                    "round.display_name",
-                    &patch.display_name,
-                    true,
-                    round::MAX_DISPLAY_NAME,
-                )?;
-            }
-            if fields.contains("planned_start_date") {
-                required_date(
-                    "round.planned_start_date",
-                    patch.planned_start_date.as_ref(),
-                )?;
-            }
-            if fields.contains("planned_end_date") {
-                required_date("round.planned_end_date", patch.planned_end_date.as_ref())?;
-            }
-            names::parse("round.name", &patch.name, round::COLLECTION).map(|_| ())
+            let parsed = parse_round_patch(r)?;
+            names::parse("round.name", &parsed.patch.name, round::COLLECTION).map(|_| ())
         }),
         13 => run(bytes, |r: &StartRoundRequest| {
             key("StartRound", &r.request_id, r)?;
