@@ -1,6 +1,9 @@
 //! What the request targets share: decoding a request message from the
 //! bytes a client sent, then the handler's parsing of it.
 
+// Each request target uses some of these.
+#![allow(dead_code)]
+
 use fiveledger_platform::aip::idempotency::RequestKey;
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::{ApiError, ApiResult};
