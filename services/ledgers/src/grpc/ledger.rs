@@ -189,7 +189,7 @@ fn visible_row(
 
 /// The day of a step recorded after the fact (补录): only administrators
 /// may give one, and never a day still ahead. None for a step of today.
-fn backdate(
+pub fn backdate(
     caller: &Caller,
     effective_date: Option<&Date>,
     today: NaiveDate,
@@ -271,7 +271,7 @@ impl Api {
     }
 }
 
-fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
+pub fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
     chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map(|d| d.format("%Y-%m-%d").to_string())
         .map_err(|_| {
@@ -285,7 +285,7 @@ fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
 
 /// The conditions of a `ListEntries` filter; `today` and the thresholds
 /// judge `colour` (the same rule as on read).
-fn list_filter(filter: &str, today: NaiveDate, t: &Thresholds) -> ApiResult<Vec<Condition>> {
+pub fn list_filter(filter: &str, today: NaiveDate, t: &Thresholds) -> ApiResult<Vec<Condition>> {
     let mut out = Vec::new();
     for term in filter::parse(filter)? {
         let eq = |col: C, term: &filter::Comparison| -> ApiResult<Condition> {

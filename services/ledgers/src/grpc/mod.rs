@@ -5,6 +5,13 @@ mod ledger;
 mod reconcile;
 mod supervision;
 
+/// The handlers' request parsing that needs no storage (driven by the fuzz
+/// targets in fuzz/).
+pub mod parsing {
+    pub use super::ledger::{backdate, list_filter, parse_date_text};
+    pub use super::supervision::optional_path;
+}
+
 use std::sync::Arc;
 
 use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};

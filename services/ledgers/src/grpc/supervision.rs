@@ -45,7 +45,7 @@ const PUBLICATIONS: &str = "publications";
 const PROGRESS_NOTES: usize = 5;
 
 /// An optional organisation subtree; empty means no narrowing.
-fn optional_path(field: &str, path: &str) -> ApiResult<Option<String>> {
+pub fn optional_path(field: &str, path: &str) -> ApiResult<Option<String>> {
     if path.is_empty() {
         Ok(None)
     } else {

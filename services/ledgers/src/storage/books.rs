@@ -71,6 +71,13 @@ pub fn timestamp_us(us: i64) -> prost_types::Timestamp {
     }
 }
 
+/// The inverse of [`timestamp_us`]: exact for every time it made, and
+/// clamped to the i64 range for any other (no overflow on a stored value).
+pub fn micros_of(t: &prost_types::Timestamp) -> i64 {
+    let us = i128::from(t.seconds) * 1_000_000 + i128::from(t.nanos) / 1000;
+    i64::try_from(us).unwrap_or(if us < 0 { i64::MIN } else { i64::MAX })
+}
+
 fn date_text(d: Option<&fiveledger_proto::google::r#type::Date>) -> String {
     domain::date_of(d)
         .map(|d| d.format("%Y-%m-%d").to_string())
@@ -167,7 +174,7 @@ fn projection(id: &str, entry: &LedgerEntry, create_time_us: i64) -> entries::Ac
         create_time_us: Set(create_time_us),
         update_time_us: Set(entry
             .update_time
-            .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
+            .map(|t| micros_of(&t))
             .unwrap_or(create_time_us)),
     }
 }
@@ -801,4 +808,43 @@ pub async fn rebuild_all(conn: &impl ConnectionTrait) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `journal` fuzz target (fuzz/corpus/journal): verifying
+    /// a posting stamped near the earliest microsecond an i64 holds
+    /// overflowed in the projection (a panic in debug builds).
+    #[test]
+    fn projects_a_posting_at_the_edge_of_time() {
+        for us in [i64::MIN, i64::MIN + 3071, -1, 0, i64::MAX] {
+            let payload = Posting {
+                detail: Some(Detail::Open(OpenDetail::default())),
+                ..Default::default()
+            }
+            .encode_to_vec();
+            let mut row = postings::Model {
+                entry_id: "e1".into(),
+                seq: 1,
+                kind: "POSTING_KIND_OPEN".into(),
+                payload,
+                actor: String::new(),
+                request_id: String::new(),
+                traceparent: String::new(),
+                create_time_us: us,
+                prev_hash: String::new(),
+                hash: String::new(),
+            };
+            row.hash = journal::hash(&row.record());
+            let mut entry = LedgerEntry {
+                name: name_of("e1"),
+                ..Default::default()
+            };
+            domain::apply(&mut entry, &posting_of(&row).expect("posting")).expect("opens");
+            let projected = projection("e1", &entry, us);
+            assert_eq!(projected.update_time_us, Set(us), "{us}");
+        }
+    }
 }

@@ -200,9 +200,44 @@ async fn staff(
     Ok(ids.iter().map(|id| inspector::name_of(id)).collect())
 }
 
+/// The people a new group is staffed with: its leader, deputies and members,
+/// bounded before any name is parsed or compared.
+pub fn parse_staff(g: &Group) -> ApiResult<Vec<(String, GroupRole)>> {
+    names::at_most(
+        "group",
+        usize::from(!g.leader.is_empty()) + g.deputies.len() + g.members.len(),
+        MAX_STAFF,
+    )?;
+    let leader = (!g.leader.is_empty()).then(|| {
+        (
+            "group.leader".to_owned(),
+            g.leader.clone(),
+            GroupRole::Leader as i32,
+        )
+    });
+    parse_additions(
+        leader
+            .into_iter()
+            .chain(g.deputies.iter().enumerate().map(|(i, n)| {
+                (
+                    format!("group.deputies[{i}]"),
+                    n.clone(),
+                    GroupRole::Deputy as i32,
+                )
+            }))
+            .chain(g.members.iter().enumerate().map(|(i, n)| {
+                (
+                    format!("group.members[{i}]"),
+                    n.clone(),
+                    GroupRole::Member as i32,
+                )
+            })),
+    )
+}
+
 /// Parses people to add (already bounded by the caller), refusing
 /// duplicates and bad names in one linear pass.
-fn parse_additions(
+pub fn parse_additions(
     entries: impl Iterator<Item = (String, String, i32)>,
 ) -> ApiResult<Vec<(String, GroupRole)>> {
     let mut out: Vec<(String, GroupRole)> = Vec::new();
@@ -267,37 +302,7 @@ impl GroupService for Api {
             names::validate_id("group_id", &request.group_id)?;
             Some(request.group_id.clone())
         };
-        // Bounded before any name is parsed or compared.
-        names::at_most(
-            "group",
-            usize::from(!g.leader.is_empty()) + g.deputies.len() + g.members.len(),
-            MAX_STAFF,
-        )?;
-        let leader = (!g.leader.is_empty()).then(|| {
-            (
-                "group.leader".to_owned(),
-                g.leader.clone(),
-                GroupRole::Leader as i32,
-            )
-        });
-        let additions = parse_additions(
-            leader
-                .into_iter()
-                .chain(g.deputies.iter().enumerate().map(|(i, n)| {
-                    (
-                        format!("group.deputies[{i}]"),
-                        n.clone(),
-                        GroupRole::Deputy as i32,
-                    )
-                }))
-                .chain(g.members.iter().enumerate().map(|(i, n)| {
-                    (
-                        format!("group.members[{i}]"),
-                        n.clone(),
-                        GroupRole::Member as i32,
-                    )
-                })),
-        )?;
+        let additions = parse_staff(&g)?;
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {

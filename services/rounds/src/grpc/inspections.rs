@@ -211,7 +211,7 @@ async fn single(
     )
 }
 
-fn required_date(field: &str, d: Option<&Date>) -> ApiResult<NaiveDate> {
+pub fn required_date(field: &str, d: Option<&Date>) -> ApiResult<NaiveDate> {
     from_date(field, d.ok_or_else(|| ApiError::required(field))?)
 }
 
@@ -223,7 +223,7 @@ fn date_of(record: &Option<ReportRecord>) -> Option<NaiveDate> {
 }
 
 /// Validates a report record: a date and a bounded summary.
-fn parse_report(
+pub fn parse_report(
     field: &str,
     report: Option<&ReportRecord>,
 ) -> ApiResult<(NaiveDate, ReportRecord)> {
@@ -244,7 +244,7 @@ fn parse_report(
     ))
 }
 
-fn parse_feedback_part(
+pub fn parse_feedback_part(
     field: &str,
     part: Option<&FeedbackPart>,
 ) -> ApiResult<(NaiveDate, FeedbackPart)> {

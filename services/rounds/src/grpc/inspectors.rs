@@ -24,7 +24,8 @@ use crate::domain::organisation;
 use crate::storage::inspectors::{self as store, ListQuery, encode};
 use crate::storage::organisations;
 
-const ALL_FIELDS: &[&str] = &[
+/// What an inspector's update mask may name.
+pub const ALL_FIELDS: &[&str] = &[
     "display_name",
     "subject",
     "home_organisation",

@@ -8,6 +8,15 @@ mod organisations;
 mod rounds;
 mod scope;
 
+/// The handlers' request parsing that needs no storage (driven by the fuzz
+/// targets in fuzz/).
+pub mod parsing {
+    pub use super::groups::{parse_additions, parse_staff};
+    pub use super::inspections::{parse_feedback_part, parse_report, required_date};
+    pub use super::inspectors::ALL_FIELDS as INSPECTOR_FIELDS;
+    pub use super::rounds::parse_patch as parse_round_patch;
+}
+
 use std::sync::Arc;
 
 use fiveledger_platform::auth::{Role, RoleTable};

@@ -32,6 +32,64 @@ fn unknown_enum(what: &str, value: &str) -> ApiError {
     )
 }
 
+/// What an UpdateRound request changes, checked before anything is read:
+/// the round as sent, the fields its mask names, and the dates it moves.
+pub struct RoundPatch {
+    pub patch: Round,
+    pub fields: std::collections::BTreeSet<&'static str>,
+    pub start: Option<chrono::NaiveDate>,
+    pub end: Option<chrono::NaiveDate>,
+}
+
+pub fn parse_patch(request: &UpdateRoundRequest) -> ApiResult<RoundPatch> {
+    let patch = request
+        .round
+        .clone()
+        .ok_or_else(|| ApiError::required("round"))?;
+    let fields = field_mask::paths(
+        request.update_mask.as_ref(),
+        &[
+            "display_name",
+            "theme",
+            "planned_start_date",
+            "planned_end_date",
+        ],
+    )?;
+    if fields.contains("display_name") {
+        names::validate_text(
+            "round.display_name",
+            &patch.display_name,
+            true,
+            domain::MAX_DISPLAY_NAME,
+        )?;
+    }
+    let parse_date = |field: &str, d: Option<&fiveledger_proto::google::r#type::Date>| {
+        from_date(field, d.ok_or_else(|| ApiError::required(field))?)
+    };
+    let start = if fields.contains("planned_start_date") {
+        Some(parse_date(
+            "round.planned_start_date",
+            patch.planned_start_date.as_ref(),
+        )?)
+    } else {
+        None
+    };
+    let end = if fields.contains("planned_end_date") {
+        Some(parse_date(
+            "round.planned_end_date",
+            patch.planned_end_date.as_ref(),
+        )?)
+    } else {
+        None
+    };
+    Ok(RoundPatch {
+        patch,
+        fields,
+        start,
+        end,
+    })
+}
+
 /// Moves a round to `to` (StartRound / CloseRound) in one transaction.
 async fn change_state(
     txn: &DatabaseTransaction,
@@ -255,46 +313,12 @@ impl RoundService for Api {
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "UpdateRound", &request.request_id, &request)?;
         replay_first!(&self.db, key);
-        let patch = request
-            .round
-            .clone()
-            .ok_or_else(|| ApiError::required("round"))?;
-        let fields = field_mask::paths(
-            request.update_mask.as_ref(),
-            &[
-                "display_name",
-                "theme",
-                "planned_start_date",
-                "planned_end_date",
-            ],
-        )?;
-        if fields.contains("display_name") {
-            names::validate_text(
-                "round.display_name",
-                &patch.display_name,
-                true,
-                domain::MAX_DISPLAY_NAME,
-            )?;
-        }
-        let parse_date = |field: &str, d: Option<&fiveledger_proto::google::r#type::Date>| {
-            from_date(field, d.ok_or_else(|| ApiError::required(field))?)
-        };
-        let start = if fields.contains("planned_start_date") {
-            Some(parse_date(
-                "round.planned_start_date",
-                patch.planned_start_date.as_ref(),
-            )?)
-        } else {
-            None
-        };
-        let end = if fields.contains("planned_end_date") {
-            Some(parse_date(
-                "round.planned_end_date",
-                patch.planned_end_date.as_ref(),
-            )?)
-        } else {
-            None
-        };
+        let RoundPatch {
+            patch,
+            fields,
+            start,
+            end,
+        } = parse_patch(&request)?;
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
