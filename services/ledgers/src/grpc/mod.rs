@@ -7,6 +7,7 @@ mod supervision;
 
 use std::sync::Arc;
 
+use fiveledger_platform::access_log::{self, AccessLog};
 use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
@@ -27,6 +28,7 @@ use crate::settings::LedgersSettings;
 pub const SERVICES: &[&str] = &[
     "fiveledger.ledgers.v1.LedgerService",
     "fiveledger.ledgers.v1.EventService",
+    access_log::SERVICE,
 ];
 
 /// Who may see clue figures (the issues service's clue holders).
@@ -109,6 +111,8 @@ pub const ROLES: RoleTable = &[
         "/fiveledger.ledgers.v1.EventService/WatchEvents",
         &[Role::Service],
     ),
+    (access_log::LIST, access_log::READERS),
+    (access_log::VERIFY, access_log::READERS),
 ];
 
 pub(crate) type Upstream = InterceptedService<Channel, ServiceCredentials>;
@@ -151,6 +155,8 @@ pub struct Api {
     pub stop: CancellationToken,
     /// The clock colours, postings and sweeps go by (fixed in tests).
     pub clock: Clock,
+    /// Where reads of statistics with clue figures are recorded.
+    pub access: AccessLog,
 }
 
 pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
@@ -158,6 +164,7 @@ pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
     let mut routes = tonic::service::Routes::builder();
     routes
         .add_service(LedgerServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(access_log::service(api.db.clone(), api.access.clone(), max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()
 }
