@@ -8,7 +8,9 @@
 mod common;
 
 use common::*;
-use fiveledger_e2e::{TestSuite, paths, spawn_suite, tokens};
+use fiveledger_e2e::{
+    EVENT_TIMEOUT, TestSuite, eventually, paths, spawn_suite, spawn_suite_with, tokens,
+};
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{authed, token};
 use fiveledger_proto::access::access_log_service_client::AccessLogServiceClient;
@@ -387,4 +389,39 @@ async fn a_county_commission_sees_only_its_county_and_others_are_refused() {
         .expect_err("unknown field");
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert_eq!(reason(&bad), "INVALID_FILTER");
+}
+
+#[tokio::test]
+async fn reads_still_queued_are_written_on_a_graceful_shutdown() {
+    // A writer that would wait ten minutes before writing a batch.
+    let t = spawn_suite_with(Default::default(), |s| {
+        s.access_log.flush_ms = 600_000;
+        s.access_log.max_batch = 1000;
+    })
+    .await;
+    let (clue, _) = world(&t).await;
+    let mut clues = ClueServiceClient::new(t.issues.clone());
+    for _ in 0..5 {
+        clues
+            .get_clue(authed(
+                &tokens::office(),
+                issues::GetClueRequest {
+                    name: clue.name.clone(),
+                },
+            ))
+            .await
+            .expect("read");
+    }
+    let db = t.service_db("issues").await;
+    let count = || async {
+        use fiveledger_platform::access_log::Entity;
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        Entity::find().count(db.reader()).await.expect("count")
+    };
+    assert_eq!(count().await, 0, "nothing written yet");
+    t.take_down("issues").await;
+    eventually("the queued reads written", EVENT_TIMEOUT, || async {
+        (count().await == 5).then_some(())
+    })
+    .await;
 }

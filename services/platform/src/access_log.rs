@@ -441,10 +441,15 @@ async fn run(
         let Some(first) = first else { break };
         take(first, &mut batch, &mut waiting);
         let deadline = tokio::time::Instant::now() + flush;
-        while batch.len() < max && waiting.is_empty() {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(m)) => take(m, &mut batch, &mut waiting),
-                _ => break,
+        while batch.len() < max && waiting.is_empty() && !close.is_cancelled() {
+            tokio::select! {
+                biased;
+                m = rx.recv() => match m {
+                    Some(m) => take(m, &mut batch, &mut waiting),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = close.cancelled() => break,
             }
         }
         write(&db, &mut batch, false).await;

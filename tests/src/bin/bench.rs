@@ -305,7 +305,11 @@ async fn access_log(n: usize, c: usize) -> anyhow::Result<()> {
     let mut reports: Vec<Report> = Vec::new();
     for list in [false, true] {
         for (label, suite, clues) in [("off", &off, &off_clues), ("on", &on, &on_clues)] {
-            let (ch, t, clues) = (suite.issues.clone(), office.clone(), Arc::new(clues.clone()));
+            let (ch, t, clues) = (
+                suite.issues.clone(),
+                office.clone(),
+                Arc::new(clues.clone()),
+            );
             let name = if list {
                 format!("ListClues (50/page), access log {label}")
             } else {
