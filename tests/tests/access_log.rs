@@ -425,3 +425,67 @@ async fn reads_still_queued_are_written_on_a_graceful_shutdown() {
     })
     .await;
 }
+
+/// Only the access log's tables.
+struct AccessLogTables;
+
+impl sea_orm_migration::MigratorTrait for AccessLogTables {
+    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+        vec![Box::new(fiveledger_platform::access_log::Migration)]
+    }
+}
+
+#[tokio::test]
+async fn two_replicas_writing_at_once_keep_one_chain() {
+    use fiveledger_platform::access_log::{self, Access, AccessLog, AccessLogSettings, Reader};
+    use fiveledger_platform::auth::Caller;
+    use fiveledger_platform::storage::Db;
+    let env = fiveledger_platform::testing::TestEnv::new("accesslog");
+    let connect = || async {
+        Db::connect(
+            &env.settings.database,
+            &env.settings.data_dir.join("x.sqlite"),
+        )
+        .await
+        .expect("db")
+    };
+    let (a, b) = (connect().await, connect().await);
+    a.migrate::<AccessLogTables>().await.expect("migrate");
+    let settings = AccessLogSettings {
+        flush_ms: 1,
+        max_batch: 8,
+        ..Default::default()
+    };
+    let logs = [
+        AccessLog::start(a.clone(), &settings),
+        AccessLog::start(b.clone(), &settings),
+    ];
+    const PER_TASK: usize = 50;
+    let mut tasks = Vec::new();
+    for (n, log) in logs.iter().cycle().take(8).enumerate() {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let reader = Reader {
+                caller: Caller::new(&format!("reader-{n}"), "guangxi", &[Role::InspectionOffice]),
+                token_digest: digest(&n.to_string()),
+            };
+            for i in 0..PER_TASK {
+                let access = Access::new("/test/Read").resources([format!("clues/c{n}-{i}")]);
+                log.record(&reader, access).await;
+                if i % 10 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    for log in &logs {
+        log.close().await;
+    }
+    let root = Caller::new("jw", "", &[Role::DisciplineCommission]);
+    let verified = access_log::verify(a.reader(), &root).await.expect("verify");
+    assert!(verified.valid, "{verified:?}");
+    assert_eq!(verified.records, (8 * PER_TASK) as i64);
+}
