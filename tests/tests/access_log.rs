@@ -64,6 +64,20 @@ async fn records(channel: &Channel, token: &str, filter: &str) -> Vec<AccessReco
     }
 }
 
+/// Reads `clue` as the bearer of `token`, `times` times.
+async fn read_clue(t: &TestSuite, token: &str, clue: &issues::Clue, times: usize) {
+    let mut clues = ClueServiceClient::new(t.issues.clone());
+    for _ in 0..times {
+        let request = issues::GetClueRequest {
+            name: clue.name.clone(),
+        };
+        clues
+            .get_clue(authed(token, request))
+            .await
+            .unwrap_or_else(|s| panic!("reading the clue: {s:?}"));
+    }
+}
+
 async fn verify(channel: &Channel, token: &str) -> VerifyAccessLogResponse {
     AccessLogServiceClient::new(channel.clone())
         .verify_access_log(authed(token, VerifyAccessLogRequest {}))
@@ -253,18 +267,7 @@ async fn every_confidential_read_is_recorded_with_its_reader_and_token_digest() 
 async fn an_altered_record_is_named_by_verification() {
     let t = spawn_suite(Default::default()).await;
     let (clue, _) = world(&t).await;
-    let mut clues = ClueServiceClient::new(t.issues.clone());
-    for _ in 0..3 {
-        clues
-            .get_clue(authed(
-                &tokens::office(),
-                issues::GetClueRequest {
-                    name: clue.name.clone(),
-                },
-            ))
-            .await
-            .expect("read");
-    }
+    read_clue(&t, &tokens::office(), &clue, 3).await;
     let commission = tokens::commission();
     let sound = verify(&t.issues, &commission).await;
     assert!(sound.valid && sound.records == 3, "{sound:?}");
@@ -315,19 +318,9 @@ async fn an_altered_record_is_named_by_verification() {
 async fn a_county_commission_sees_only_its_county_and_others_are_refused() {
     let t = spawn_suite(Default::default()).await;
     let (clue, _) = world(&t).await;
-    let mut clues = ClueServiceClient::new(t.issues.clone());
     let xingning = county_commission(XINGNING_JW);
-    for reader in [&tokens::office(), &xingning] {
-        clues
-            .get_clue(authed(
-                reader,
-                issues::GetClueRequest {
-                    name: clue.name.clone(),
-                },
-            ))
-            .await
-            .expect("read");
-    }
+    read_clue(&t, &tokens::office(), &clue, 1).await;
+    read_clue(&t, &xingning, &clue, 1).await;
     // Xingning's commission sees its own reader, not the city's.
     let theirs = records(&t.issues, &xingning, "").await;
     assert_eq!(
@@ -400,18 +393,7 @@ async fn reads_still_queued_are_written_on_a_graceful_shutdown() {
     })
     .await;
     let (clue, _) = world(&t).await;
-    let mut clues = ClueServiceClient::new(t.issues.clone());
-    for _ in 0..5 {
-        clues
-            .get_clue(authed(
-                &tokens::office(),
-                issues::GetClueRequest {
-                    name: clue.name.clone(),
-                },
-            ))
-            .await
-            .expect("read");
-    }
+    read_clue(&t, &tokens::office(), &clue, 5).await;
     let db = t.service_db("issues").await;
     let count = || async {
         use fiveledger_platform::access_log::Entity;

@@ -186,33 +186,21 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // The listing: by reader (subject) and by subtree, in chain order.
-        for (name, col) in [
-            ("access_records_subject", "subject"),
-            ("access_records_scope", "scope_path"),
-        ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table("access_records")
-                        .col(col)
-                        .col("seq")
-                        .if_not_exists()
-                        .to_owned(),
-                )
-                .await?;
+        // The listing: by reader (subject) and by subtree, in chain order;
+        // and by time.
+        let indexes: [(&str, &[&str]); 3] = [
+            ("access_records_subject", &["subject", "seq"]),
+            ("access_records_scope", &["scope_path", "seq"]),
+            ("access_records_time", &["read_time_us"]),
+        ];
+        for (name, cols) in indexes {
+            let mut index = Index::create();
+            index.name(name).table("access_records").if_not_exists();
+            for col in cols {
+                index.col(*col);
+            }
+            manager.create_index(index.to_owned()).await?;
         }
-        manager
-            .create_index(
-                Index::create()
-                    .name("access_records_time")
-                    .table("access_records")
-                    .col("read_time_us")
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await?;
         manager
             .create_table(
                 Table::create()
