@@ -246,8 +246,12 @@ async fn every_confidential_read_is_recorded_with_its_reader_and_token_digest() 
         .get_statistics(authed(&city_commission, GetStatisticsRequest::default()))
         .await
         .expect("statistics");
+    // So is a listing of the books (how they are exported).
+    t.list_entries(&office, "").await.expect("entries");
     let ledger_records = records(&t.ledgers, &city_commission, "").await;
-    assert_eq!(ledger_records.len(), 1, "{ledger_records:#?}");
+    assert_eq!(ledger_records.len(), 2, "{ledger_records:#?}");
+    assert_eq!(ledger_records[1].subject, "office-nn");
+    assert!(ledger_records[1].method.ends_with("/ListEntries"));
     assert_eq!(ledger_records[0].subject, "jw-wang");
     assert!(ledger_records[0].method.ends_with("/GetStatistics"));
     assert_eq!(ledger_records[0].token_digest, digest(&city_commission));
