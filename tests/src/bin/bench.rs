@@ -54,6 +54,9 @@ struct Args {
     /// Only the access log scenarios (with `--access-log`).
     #[arg(long)]
     only_access_log: bool,
+    /// The access log's `flush_ms` in those scenarios.
+    #[arg(long, default_value_t = fiveledger_platform::access_log::AccessLogSettings::default().flush_ms)]
+    access_log_flush_ms: u64,
 }
 
 struct Report {
@@ -170,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
     let (n, c) = (args.requests, args.concurrency);
     if args.only_access_log {
         suite.suite.stop().await?;
-        return access_log(n, c).await;
+        return access_log(n, c, args.access_log_flush_ms).await;
     }
 
     let ch = rounds.clone();
@@ -251,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
     }
     suite.suite.stop().await?;
     if args.access_log {
-        access_log(n, c).await?;
+        access_log(n, c, args.access_log_flush_ms).await?;
     }
     Ok(())
 }
@@ -261,10 +264,17 @@ const BENCH_CLUES: usize = 60;
 
 /// A suite with round 9's inspections stationed and [`BENCH_CLUES`] clues
 /// on Xingning's, its access log on or off.
-async fn clue_suite(log: bool) -> anyhow::Result<(fiveledger_e2e::TestSuite, Vec<String>)> {
+async fn clue_suite(
+    log: bool,
+    flush_ms: u64,
+) -> anyhow::Result<(fiveledger_e2e::TestSuite, Vec<String>)> {
     use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
     use fiveledger_proto::issues::{Clue, CreateClueRequest};
-    let suite = spawn_suite_with(Default::default(), |s| s.access_log.enabled = log).await;
+    let suite = spawn_suite_with(Default::default(), |s| {
+        s.access_log.enabled = log;
+        s.access_log.flush_ms = flush_ms;
+    })
+    .await;
     suite.two_stationed_inspections("r9", 9).await;
     let office = fiveledger_e2e::tokens::office();
     let mut client = ClueServiceClient::new(suite.issues.clone());
@@ -294,14 +304,15 @@ async fn clue_suite(log: bool) -> anyhow::Result<(fiveledger_e2e::TestSuite, Vec
 
 /// GetClue and ListClues (50 a page) as the city's office, with the access
 /// log off (the baseline) and on, each on its own suite, measured in turn.
-async fn access_log(n: usize, c: usize) -> anyhow::Result<()> {
+async fn access_log(n: usize, c: usize, flush_ms: u64) -> anyhow::Result<()> {
     use fiveledger_proto::access::VerifyAccessLogRequest;
     use fiveledger_proto::access::access_log_service_client::AccessLogServiceClient;
     use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
     use fiveledger_proto::issues::{GetClueRequest, ListCluesRequest};
     let office = Arc::new(fiveledger_e2e::tokens::office());
-    let (off, off_clues) = clue_suite(false).await?;
-    let (on, on_clues) = clue_suite(true).await?;
+    let (off, off_clues) = clue_suite(false, flush_ms).await?;
+    let (on, on_clues) = clue_suite(true, flush_ms).await?;
+    println!("access log flush_ms = {flush_ms}");
     let mut reports: Vec<Report> = Vec::new();
     for list in [false, true] {
         for (label, suite, clues) in [("off", &off, &off_clues), ("on", &on, &on_clues)] {
