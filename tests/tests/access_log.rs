@@ -357,7 +357,7 @@ async fn a_county_commission_sees_only_its_county_and_others_are_refused() {
         for who in [
             tokens::office(),
             tokens::org_department(),
-            token("svc", "", &[Role::Service]),
+            fiveledger_platform::testing::service_token("ledgers"),
         ] {
             let mut client = AccessLogServiceClient::new(channel.clone());
             let listed = client

@@ -95,7 +95,7 @@ async fn lists_of_a_hundred_thousand_names_are_refused_before_any_is_looked_at()
         ("TOO_MANY", "inspectors")
     );
     // Event types, of every service's stream.
-    let service = testing::token("svc", "", &[Role::Service]);
+    let service = testing::service_token("issues");
     let err =
         fiveledger_proto::rounds::event_service_client::EventServiceClient::new(t.rounds.clone())
             .max_encoding_message_size(16 << 20)

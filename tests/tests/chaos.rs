@@ -138,6 +138,19 @@ impl Suite {
                         "FIVELEDGER_AUTH__SECRET".into(),
                         testing::TEST_SECRET.into(),
                     ),
+                    (
+                        "FIVELEDGER_AUTH__SERVICE_KEY_FILE".into(),
+                        fiveledger_platform::service_identity::key_file(
+                            testing::service_keys(),
+                            name,
+                        )
+                        .display()
+                        .to_string(),
+                    ),
+                    (
+                        "FIVELEDGER_AUTH__SERVICE_KEYS_DIR".into(),
+                        testing::service_keys().display().to_string(),
+                    ),
                     ("FIVELEDGER_UPSTREAM__ROUNDS".into(), url(ports[0])),
                     ("FIVELEDGER_UPSTREAM__ISSUES".into(), url(ports[1])),
                     ("FIVELEDGER_UPSTREAM__LEDGERS".into(), url(ports[2])),

@@ -379,6 +379,44 @@ fn check_services(config: &BTreeMap<String, String>, rendered: &[Value], label: 
             assert_eq!(reference["key"].as_str(), Some(secret_key), "{at}: {key}");
         }
 
+        // Its own service key from its own Secret, its peers' public keys
+        // from the shared ConfigMap, mounted where the settings say.
+        let mounted = |path: &str| -> Value {
+            let mount = container["volumeMounts"]
+                .as_sequence()
+                .expect("volumeMounts")
+                .iter()
+                .find(|m| m["mountPath"].as_str() == Some(path))
+                .unwrap_or_else(|| panic!("{at}: nothing mounted at {path}"));
+            pod["volumes"]
+                .as_sequence()
+                .expect("volumes")
+                .iter()
+                .find(|v| v["name"] == mount["name"])
+                .unwrap_or_else(|| panic!("{at}: no volume for {path}"))
+                .clone()
+        };
+        let key_file = setting("FIVELEDGER_AUTH__SERVICE_KEY_FILE")
+            .unwrap_or_else(|| panic!("{at}: FIVELEDGER_AUTH__SERVICE_KEY_FILE unset"));
+        let key_dir = Path::new(&key_file).parent().expect("a folder");
+        let own = mounted(key_dir.to_str().expect("UTF-8"));
+        assert!(
+            own["secret"]["secretName"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&format!("fiveledger-service-key-{svc}"))),
+            "{at}: its key comes from its own Secret, not {own:?}"
+        );
+        let peers = mounted(
+            &setting("FIVELEDGER_AUTH__SERVICE_KEYS_DIR")
+                .unwrap_or_else(|| panic!("{at}: FIVELEDGER_AUTH__SERVICE_KEYS_DIR unset")),
+        );
+        assert!(
+            peers["configMap"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("fiveledger-service-keys")),
+            "{at}: peers' public keys from the shared ConfigMap, not {peers:?}"
+        );
+
         // What the binary makes of that environment (Secrets stand in).
         let mut vars: Vec<(String, String)> =
             config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -1062,5 +1100,23 @@ fn readme_lists_every_setting() {
                     && row.contains(&format!("`__{last}`")))
         });
         assert!(listed, "README's configuration table lacks {}", setting.env);
+    }
+}
+
+/// The dev overlay's service keys are pairs: each service's key signs a
+/// token its peers verify by its public key.
+#[test]
+fn the_dev_service_keys_are_pairs_the_peers_verify() {
+    use fiveledger_platform::service_identity::{ServiceKey, ServicePeers, key_file};
+    let dir = root().join("deploy/k8s/overlays/dev/service-keys");
+    let peers = ServicePeers::load(&dir, "fiveledger", chrono::Duration::hours(1)).expect("peers");
+    for svc in SERVICES {
+        let key = ServiceKey::load(svc, &key_file(&dir, svc), "fiveledger").expect("key");
+        let caller = futures::executor::block_on(fiveledger_platform::auth::TokenVerifier::verify(
+            &peers,
+            &key.token(),
+        ))
+        .unwrap_or_else(|e| panic!("{svc}: {e:?}"));
+        assert_eq!(caller.subject, format!("service:{svc}"));
     }
 }

@@ -112,7 +112,7 @@ async fn the_trace_of_a_report_reaches_the_postings_it_causes() {
         .wait_for_entries(&format!("inspection = \"{XN}\""), 1)
         .await;
     let service =
-        fiveledger_platform::testing::token("e2e", "", &[fiveledger_platform::auth::Role::Service]);
+        fiveledger_platform::testing::token("e2e", "", &[fiveledger_platform::auth::Role::Admin]);
     let mut stream =
         fiveledger_proto::rounds::event_service_client::EventServiceClient::new(t.rounds.clone())
             .watch_events(authed(

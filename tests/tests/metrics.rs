@@ -3,7 +3,6 @@
 //! folded into one label, and the consumer gauges, the same in both.
 
 use fiveledger_e2e::spawn_suite;
-use fiveledger_platform::auth::ServiceCredentials;
 use fiveledger_platform::consumer::{self, EventSource};
 use fiveledger_platform::metrics;
 use fiveledger_platform::testing::{self, authed};
@@ -124,7 +123,7 @@ async fn rpcs_are_counted_by_method_and_code() {
     }
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", t.suite.rounds.addr)).expect("channel"),
-        ServiceCredentials::new(testing::signer(), "test"),
+        testing::observer_credentials(),
     );
     let (first, head) = source
         .watch_with_head(0, &[])
@@ -182,7 +181,7 @@ async fn rpcs_are_counted_by_method_and_code() {
         "stuck".into(),
         EventSource::Rounds(
             consumer::channel(&format!("http://{}", t.suite.rounds.addr)).expect("channel"),
-            ServiceCredentials::new(testing::signer(), "test"),
+            testing::observer_credentials(),
         ),
         vec![],
         Refuses,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use fiveledger_e2e::spawn_suite;
-use fiveledger_platform::auth::{Role, ServiceCredentials};
+use fiveledger_platform::auth::Role;
 use fiveledger_platform::consumer::{self, Consumer, EventSource, RunOptions};
 use fiveledger_platform::lease::Lease;
 use fiveledger_platform::testing::{self, CopyToOutbox, TestEnv, authed, consumer_db, copied};
@@ -32,7 +32,7 @@ async fn a_dead_consumer_is_replaced_and_no_event_is_applied_twice() {
     let db = consumer_db(&env).await;
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", t.suite.rounds.addr)).expect("channel"),
-        ServiceCredentials::new(testing::signer(), "test"),
+        testing::observer_credentials(),
     );
     let token = testing::token("e2e", "", &[Role::Admin]);
     let orgs = OrganisationServiceClient::new(t.rounds.clone());

@@ -105,7 +105,7 @@ pub async fn freeze(
     let report_date = report_date(inspection);
     outbox::append_parts(
         txn,
-        ctx,
+        &ctx.about(&inspection.round_organisation_path),
         &inspection.name,
         &problems,
         EVENT_PART,
@@ -156,6 +156,7 @@ impl EventHandler for OnInspectionReported {
                 actor: format!("service:{}", crate::NAME),
                 request_id: event.request_id.clone(),
                 traceparent: event.traceparent.clone(),
+                ..Default::default()
             };
             freeze(txn, &inspection, &ctx, Trigger::Reported).await?;
             Ok(())

@@ -12,7 +12,6 @@ pub mod upstream;
 use std::sync::Arc;
 
 use fiveledger_platform::access_log::AccessLog;
-use fiveledger_platform::auth::ServiceCredentials;
 use fiveledger_platform::consumer::{self, Consumer, EventSource};
 use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
@@ -52,10 +51,11 @@ pub async fn start_with_clock(
         name: NAME,
         grpc_services: grpc::SERVICES,
         roles: grpc::ROLES,
+        service_calls: grpc::SERVICE_CALLS,
     };
     let handler_stop = stop.clone();
-    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, signer| {
-        let credentials = ServiceCredentials::new(signer.clone(), NAME);
+    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, credentials| {
+        let credentials = credentials.clone();
         let channel = consumer::channel(&server_settings.upstream.rounds)?;
         let rounds = upstream::Rounds::new(channel.clone(), credentials.clone());
         let levels = RemoteLevels::new(channel.clone(), credentials.clone(), db.clone());

@@ -10,7 +10,6 @@ pub mod sweep;
 use std::sync::Arc;
 
 use fiveledger_platform::access_log::AccessLog;
-use fiveledger_platform::auth::ServiceCredentials;
 use fiveledger_platform::consumer::{self, Consumer, EventSource};
 use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
@@ -47,11 +46,12 @@ pub async fn start_with_clock(
         name: NAME,
         grpc_services: grpc::SERVICES,
         roles: grpc::ROLES,
+        service_calls: grpc::SERVICE_CALLS,
     };
     let handler_stop = stop.clone();
     let upstream = server_settings.upstream.clone();
-    server::launch::<storage::Migrator>(spec, server_settings, stop.clone(), |db, signer| {
-        let credentials = ServiceCredentials::new(signer.clone(), NAME);
+    server::launch::<storage::Migrator>(spec, server_settings, stop.clone(), |db, credentials| {
+        let credentials = credentials.clone();
         let issues = consumer::channel(&upstream.issues)?;
         let rounds = consumer::channel(&upstream.rounds)?;
         let settings = Arc::new(settings);

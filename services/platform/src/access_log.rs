@@ -16,10 +16,9 @@ use fiveledger_proto::access::access_log_service_server::{
 };
 use fiveledger_proto::access::*;
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, Condition, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, Condition, DatabaseTransaction, QueryOrder, QuerySelect};
 use sea_orm_migration::prelude::{
     ColumnDef, DeriveMigrationName, Index, MigrationTrait, SchemaManager, Table,
 };
@@ -462,7 +461,7 @@ async fn write(db: &Db, batch: &mut Vec<Model>, closing: bool) {
     if batch.is_empty() {
         return;
     }
-    let tries = if closing { 3 } else { 20 };
+    let tries = if closing { 10 } else { 20 };
     for attempt in 1..=tries {
         match append(db, batch).await {
             Ok(()) => {
@@ -521,12 +520,17 @@ pub async fn append(db: &Db, batch: &[Model]) -> ApiResult<()> {
     Ok(())
 }
 
+/// Takes the head row's write lock before reading it: a write first, so
+/// that on SQLite the transaction waits for the lock (busy timeout) instead
+/// of failing to upgrade a read snapshot another writer made stale; on
+/// PostgreSQL the row lock queues the other replicas until commit.
 async fn lock_head(txn: &DatabaseTransaction) -> ApiResult<head::Model> {
-    let mut query = head::Entity::find_by_id(1);
-    if txn.get_database_backend() == DbBackend::Postgres {
-        query = query.lock_exclusive();
-    }
-    query
+    head::Entity::update_many()
+        .col_expr(head::Column::Seq, Expr::col(head::Column::Seq).into())
+        .filter(head::Column::Id.eq(1))
+        .exec(txn)
+        .await?;
+    head::Entity::find_by_id(1)
         .one(txn)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the access log has no head row")))

@@ -448,9 +448,12 @@ pub struct Gate {
     ready: Arc<AtomicBool>,
     levels: Option<Arc<dyn Levels>>,
     limits: Option<crate::limits::CallerLimits>,
+    service_calls: crate::service_identity::ServiceCalls,
 }
 
 impl Gate {
+    /// A gate by `tables` for people; services may call nothing until
+    /// [`Gate::with_service_calls`] names what.
     pub fn new(verifier: Arc<dyn TokenVerifier>, tables: &[RoleTable]) -> Self {
         let table = tables.iter().flat_map(|t| t.iter().copied()).collect();
         Self {
@@ -459,7 +462,14 @@ impl Gate {
             ready: Arc::new(AtomicBool::new(false)),
             levels: None,
             limits: None,
+            service_calls: &[],
         }
+    }
+
+    /// The RPCs each peer service may call here (its role alone grants none).
+    pub fn with_service_calls(mut self, calls: crate::service_identity::ServiceCalls) -> Self {
+        self.service_calls = calls;
+        self
     }
 
     /// Limits each caller's rate and requests in flight.
@@ -512,6 +522,15 @@ impl Gate {
                 ))
             })?;
         let caller = self.verifier.verify(token.trim()).await?;
+        if let Some(service) = crate::service_identity::service_name(&caller) {
+            if !crate::service_identity::granted(self.service_calls, service).contains(&path) {
+                return Err(ApiError::PermissionDenied(format!(
+                    "{path} is not among the calls service {service} may make here"
+                ))
+                .into());
+            }
+            return Ok(Some(caller));
+        }
         let allowed = self.table.get(path).copied().unwrap_or(&[]);
         if !caller.has_any(allowed) {
             return Err(ApiError::PermissionDenied(format!(
@@ -644,31 +663,44 @@ fn grpc_timeout<V: AsRef<[u8]>>(value: Option<V>) -> Option<Duration> {
     })
 }
 
-/// Adds this service's own token, the current trace context and what is
+/// Adds this service's own token (signed by its own key, see
+/// [`crate::service_identity`]), the current trace context and what is
 /// left of the deadline of the call being handled to every outgoing call.
 #[derive(Clone)]
 pub struct ServiceCredentials {
-    signer: Hs256,
-    service: String,
+    identity: Identity,
+}
+
+#[derive(Clone)]
+enum Identity {
+    /// A service: tokens signed by its own key.
+    Key(Arc<crate::service_identity::ServiceKey>),
+    /// A fixed bearer token: a tool or test that follows events as a
+    /// whole-tree administrator.
+    Bearer(String),
 }
 
 impl ServiceCredentials {
-    pub fn new(signer: Hs256, service: &str) -> Self {
+    pub fn new(key: Arc<crate::service_identity::ServiceKey>) -> Self {
         Self {
-            signer,
-            service: service.to_owned(),
+            identity: Identity::Key(key),
+        }
+    }
+
+    /// Calls carrying `token` (not a service's own identity).
+    pub fn bearer(token: String) -> Self {
+        Self {
+            identity: Identity::Bearer(token),
         }
     }
 }
 
 impl tonic::service::Interceptor for ServiceCredentials {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
-        let token = self.signer.mint(
-            &format!("service:{}", self.service),
-            "",
-            &[Role::Service],
-            chrono::Duration::minutes(5),
-        );
+        let token = match &self.identity {
+            Identity::Key(key) => key.token(),
+            Identity::Bearer(token) => token.clone(),
+        };
         let value = format!("Bearer {token}")
             .parse()
             .map_err(|_| Status::internal("token is not valid metadata"))?;
@@ -822,10 +854,9 @@ mod tests {
         deadline: Option<tokio::time::Instant>,
         own: Option<Duration>,
     ) -> Result<Option<Duration>, Status> {
-        let mut credentials = ServiceCredentials::new(
-            Hs256::new(b"0123456789abcdef0123", "fiveledger").expect("key"),
-            "issues",
-        );
+        let mut credentials = ServiceCredentials::new(Arc::new(
+            crate::service_identity::ServiceKey::generate("issues", "fiveledger").expect("key"),
+        ));
         let mut request = tonic::Request::new(());
         if let Some(own) = own {
             request.set_timeout(own);

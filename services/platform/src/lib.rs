@@ -18,6 +18,7 @@ pub mod oidc;
 pub mod outbox;
 pub mod platform_tables;
 pub mod server;
+pub mod service_identity;
 pub mod settings;
 pub mod storage;
 pub mod telemetry;

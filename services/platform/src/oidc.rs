@@ -17,7 +17,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 
-use crate::auth::{Caller, Claims, LEEWAY_SECONDS, TokenVerifier, check_claims};
+use crate::auth::{Caller, Claims, LEEWAY_SECONDS, Role, TokenVerifier, check_claims};
 use crate::error::ApiError;
 
 /// Algorithms a provider's keys may use; anything else is refused.
@@ -333,29 +333,50 @@ impl TokenVerifier for Jwks {
 }
 
 /// Accepts tokens of any of several verifiers, chosen by the token's
-/// algorithm: the local suite's HS256 key, the provider's keys.
+/// header: a service's own key ([`crate::service_identity`]) when its `kid`
+/// names a service, else by algorithm the local suite's HS256 key or the
+/// provider's keys. Only a service key makes a service: a person's token
+/// (local or provider) claiming the `service` role is refused.
 pub struct Verifiers {
     pub local: Option<Arc<dyn TokenVerifier>>,
     pub provider: Option<Arc<dyn TokenVerifier>>,
+    pub services: Option<Arc<dyn TokenVerifier>>,
 }
 
 impl TokenVerifier for Verifiers {
     fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Caller, ApiError>> {
         Box::pin(async move {
-            let alg = jsonwebtoken::decode_header(token)
-                .map_err(|e| ApiError::Unauthenticated(format!("invalid token: {e}")))?
-                .alg;
-            let verifier = if alg == Algorithm::HS256 {
+            let header = jsonwebtoken::decode_header(token)
+                .map_err(|e| ApiError::Unauthenticated(format!("invalid token: {e}")))?;
+            if crate::service_identity::ServicePeers::claims_a_service(&header) {
+                return match &self.services {
+                    Some(v) => v.verify(token).await,
+                    None => Err(ApiError::Unauthenticated(
+                        "invalid token: no service may call this one".into(),
+                    )),
+                };
+            }
+            let verifier = if header.alg == Algorithm::HS256 {
                 &self.local
             } else {
                 &self.provider
             };
-            match verifier {
-                Some(v) => v.verify(token).await,
-                None => Err(ApiError::Unauthenticated(format!(
-                    "invalid token: {alg:?} tokens are not accepted here"
-                ))),
+            let caller = match verifier {
+                Some(v) => v.verify(token).await?,
+                None => {
+                    return Err(ApiError::Unauthenticated(format!(
+                        "invalid token: {:?} tokens are not accepted here",
+                        header.alg
+                    )));
+                }
+            };
+            if caller.roles.contains(&Role::Service) {
+                return Err(ApiError::Unauthenticated(
+                    "invalid token: the service role is held only by a token signed with a service's own key"
+                        .into(),
+                ));
             }
+            Ok(caller)
         })
     }
 }

@@ -38,6 +38,8 @@ pub struct Model {
     pub request_id: String,
     pub traceparent: String,
     pub create_time: chrono::DateTime<chrono::Utc>,
+    /// The organisation the event concerns ("" for the whole tree).
+    pub organisation_path: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -110,6 +112,21 @@ pub struct EventContext {
     pub actor: String,
     pub request_id: String,
     pub traceparent: String,
+    /// The organisation the events concern: the level running the round
+    /// (inspections, problems, clues, entries), or the organisation itself
+    /// (the directory). A stream scoped to an organisation carries the
+    /// events of its subtree; "" reaches only whole-tree watchers.
+    pub organisation_path: String,
+}
+
+impl EventContext {
+    /// This context for events about `organisation_path`.
+    pub fn about(&self, organisation_path: &str) -> Self {
+        Self {
+            organisation_path: organisation_path.to_owned(),
+            ..self.clone()
+        }
+    }
 }
 
 /// Appends an event to the outbox inside `txn`. An event larger than
@@ -137,6 +154,7 @@ pub async fn append<M: prost::Name>(
         actor: ctx.actor.clone(),
         request_id: ctx.request_id.clone(),
         traceparent: traceparent.clone(),
+        organisation_path: ctx.organisation_path.clone(),
     });
     if size > MAX_EVENT_BYTES {
         return Err(ApiError::internal(anyhow::anyhow!(
@@ -159,6 +177,7 @@ pub async fn append<M: prost::Name>(
         request_id: Set(ctx.request_id.clone()),
         traceparent: Set(traceparent),
         create_time: Set(create_time),
+        organisation_path: Set(ctx.organisation_path.clone()),
         ..Default::default()
     }
     .insert(txn)
@@ -221,6 +240,7 @@ fn to_event(row: Model) -> Result<Event, Status> {
         actor: row.actor,
         request_id: row.request_id,
         traceparent: row.traceparent,
+        organisation_path: row.organisation_path,
     })
 }
 
@@ -256,7 +276,40 @@ pub fn watch(
     stop: CancellationToken,
 ) -> impl futures::Stream<Item = Result<Event, Status>> + Send {
     use futures::StreamExt;
-    watch_with_head(db, after, types, stop).map(|item| item.map(|(event, _)| event))
+    watch_with_head(db, after, Selection::types(types), stop)
+        .map(|item| item.map(|(event, _)| event))
+}
+
+/// Which events a stream carries: of these types (all when empty), about
+/// this organisation's subtree (all when `None`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    pub types: Vec<String>,
+    pub within: Option<String>,
+}
+
+impl Selection {
+    pub fn types(types: Vec<String>) -> Self {
+        Self {
+            types,
+            within: None,
+        }
+    }
+
+    fn apply(&self, mut query: sea_orm::Select<Entity>) -> sea_orm::Select<Entity> {
+        if !self.types.is_empty() {
+            query = query.filter(Column::EventType.is_in(self.types.clone()));
+        }
+        if let Some(root) = &self.within {
+            // Organisation paths are AIP ids joined by `/`: no LIKE wildcards.
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(Column::OrganisationPath.eq(root.as_str()))
+                    .add(Column::OrganisationPath.like(format!("{root}/%"))),
+            );
+        }
+        query
+    }
 }
 
 /// [`watch`], each event with the id of the newest event committed when it
@@ -264,7 +317,7 @@ pub fn watch(
 pub fn watch_with_head(
     db: Db,
     after: i64,
-    types: Vec<String>,
+    selection: Selection,
     stop: CancellationToken,
 ) -> ReceiverStream<Result<(Event, i64), Status>> {
     let (tx, rx) = tokio::sync::mpsc::channel(BATCH as usize);
@@ -276,10 +329,7 @@ pub fn watch_with_head(
             let committed = db.committed().notified();
             tokio::pin!(committed);
             committed.as_mut().enable();
-            let mut query = Entity::find().filter(Column::Id.gt(cursor));
-            if !types.is_empty() {
-                query = query.filter(Column::EventType.is_in(types.clone()));
-            }
+            let query = selection.apply(Entity::find().filter(Column::Id.gt(cursor)));
             let rows = match query
                 .order_by_asc(Column::Id)
                 .limit(BATCH)
@@ -294,7 +344,7 @@ pub fn watch_with_head(
             };
             let full = rows.len() as u64 == BATCH;
             let head = if full {
-                match head_id(&db, &types).await {
+                match head_id(&db, &selection).await {
                     Ok(head) => head,
                     Err(err) => {
                         let _ = tx.send(Err(err.into())).await;
@@ -326,13 +376,10 @@ pub fn watch_with_head(
     ReceiverStream::new(rx)
 }
 
-/// The id of the newest event of `types` (all when empty; 0 when none).
-async fn head_id(db: &Db, types: &[String]) -> ApiResult<i64> {
-    let mut query = Entity::find();
-    if !types.is_empty() {
-        query = query.filter(Column::EventType.is_in(types.to_vec()));
-    }
-    Ok(query
+/// The id of the newest event `selection` selects (0 when none).
+async fn head_id(db: &Db, selection: &Selection) -> ApiResult<i64> {
+    Ok(selection
+        .apply(Entity::find())
         .select_only()
         .column_as(Column::Id.max(), "head")
         .into_tuple::<Option<i64>>()
@@ -342,12 +389,64 @@ async fn head_id(db: &Db, types: &[String]) -> ApiResult<i64> {
         .unwrap_or(0))
 }
 
+/// What `caller` may stream of what it asks for (`asked`, all types when
+/// empty): a service only the event types `readers` grants it (asking for
+/// another is refused, naming it), of every organisation; a person (an
+/// administrator or an inspection office, as the gate allows) every type,
+/// of the subtree it works in.
+pub fn selection_for(
+    caller: &crate::auth::Caller,
+    readers: crate::service_identity::EventReaders,
+    asked: Vec<String>,
+) -> ApiResult<Selection> {
+    let Some(service) = crate::service_identity::service_name(caller) else {
+        return Ok(Selection {
+            types: asked,
+            within: (!caller.is_root()).then(|| caller.scope_path.clone()),
+        });
+    };
+    let granted = crate::service_identity::granted(readers, service);
+    if granted.is_empty() {
+        return Err(ApiError::PermissionDenied(format!(
+            "service {service} may stream no event of this service"
+        )));
+    }
+    if asked.is_empty() {
+        return Ok(Selection::types(
+            granted.iter().map(|t| (*t).to_owned()).collect(),
+        ));
+    }
+    match asked.iter().position(|t| !granted.contains(&t.as_str())) {
+        Some(i) => Err(ApiError::Denied {
+            reason: "EVENT_TYPE_NOT_GRANTED",
+            description: format!(
+                "types[{i}]: service {service} may not stream {} events",
+                asked[i]
+            ),
+        }),
+        None => Ok(Selection::types(asked)),
+    }
+}
+
 /// Implements a package's generated `EventService` (the `WatchEvents`
 /// stream over this service's outbox) for a type with `db: Db` and
-/// `stop: CancellationToken` fields. Every service's event API is this one.
+/// `stop: CancellationToken` fields, streaming to each peer service only
+/// the event types `readers` grants it. Every service's event API is this one.
 #[macro_export]
 macro_rules! event_service {
-    ($api:ty, $pkg:ident) => {
+    // A test's stand-in for a service, behind no gate: streams what is asked.
+    ($api:ty, $pkg:ident, unscoped) => {
+        $crate::event_service!(@impl $api, $pkg, |_request, types| {
+            Ok::<_, tonic::Status>($crate::outbox::Selection::types(types))
+        });
+    };
+    ($api:ty, $pkg:ident, $readers:expr) => {
+        $crate::event_service!(@impl $api, $pkg, |request, types| {
+            let caller = $crate::auth::Caller::of(request)?;
+            Ok::<_, tonic::Status>($crate::outbox::selection_for(&caller, $readers, types)?)
+        });
+    };
+    (@impl $api:ty, $pkg:ident, $readable:expr) => {
         #[tonic::async_trait]
         impl fiveledger_proto::$pkg::event_service_server::EventService for $api {
             type WatchEventsStream = std::pin::Pin<
@@ -366,13 +465,14 @@ macro_rules! event_service {
                 request: tonic::Request<fiveledger_proto::$pkg::WatchEventsRequest>,
             ) -> Result<tonic::Response<Self::WatchEventsStream>, tonic::Status> {
                 use futures::StreamExt;
+                $crate::outbox::check_types(&request.get_ref().types)?;
+                let selection = ($readable)(&request, request.get_ref().types.clone())?;
                 let request = request.into_inner();
-                $crate::outbox::check_types(&request.types)?;
                 let after = $crate::outbox::parse_cursor(&request.after_cursor)?;
                 let stream = $crate::outbox::watch_with_head(
                     self.db.clone(),
                     after,
-                    request.types,
+                    selection,
                     self.stop.clone(),
                 )
                 .map(|event| {

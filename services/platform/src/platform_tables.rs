@@ -126,3 +126,43 @@ impl MigrationTrait for Migration {
             .await
     }
 }
+
+/// Each event remembers the organisation it concerns (the level running
+/// its round, or the organisation itself for the directory), so that a
+/// stream can be given one organisation's subtree.
+pub struct OutboxOrganisation;
+
+impl MigrationName for OutboxOrganisation {
+    fn name(&self) -> &str {
+        "m20261201_000001_outbox_organisation"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for OutboxOrganisation {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("outbox_events")
+                    .add_column(
+                        ColumnDef::new("organisation_path")
+                            .string_len(512)
+                            .not_null()
+                            .default(""),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_events_by_organisation")
+                    .table("outbox_events")
+                    .col("organisation_path")
+                    .col("id")
+                    .to_owned(),
+            )
+            .await
+    }
+}

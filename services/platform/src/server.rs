@@ -26,6 +26,8 @@ pub struct ServiceSpec {
     pub grpc_services: &'static [&'static str],
     /// Roles each RPC needs.
     pub roles: RoleTable,
+    /// What each peer service may call here.
+    pub service_calls: crate::service_identity::ServiceCalls,
 }
 
 /// A started service.
@@ -119,6 +121,7 @@ pub async fn start<M: MigratorTrait>(
     let (v1, v1alpha) = (v1.build_v1()?, v1alpha.build_v1alpha()?);
 
     let mut gate = Gate::new(verifier, &[spec.roles])
+        .with_service_calls(spec.service_calls)
         .with_limits(crate::limits::CallerLimits::new(settings.limits.caller));
     if let Some(levels) = levels {
         gate = gate.with_levels(levels);
@@ -251,18 +254,20 @@ pub async fn launch<M: MigratorTrait>(
     spec: ServiceSpec,
     settings: &ServerSettings,
     stop: CancellationToken,
-    wire: impl FnOnce(&Db, &crate::auth::Hs256) -> anyhow::Result<Wiring>,
+    wire: impl FnOnce(&Db, &crate::auth::ServiceCredentials) -> anyhow::Result<Wiring>,
 ) -> anyhow::Result<Running> {
     let signer = crate::auth::Hs256::from_settings(&settings.auth, None)?;
+    let (own_key, peers) = service_keys(spec.name, &settings.auth, signer.max_lifetime())?;
     let db = Db::connect(
         &settings.database,
         &settings.data_dir.join(format!("{}.sqlite", spec.name)),
     )
     .await?;
-    let mut wiring = wire(&db, &signer)?;
+    let credentials = crate::auth::ServiceCredentials::new(Arc::new(own_key));
+    let mut wiring = wire(&db, &credentials)?;
     let mut background = std::mem::take(&mut wiring.background);
-    // The suite's own key (local tokens and calls between the services),
-    // and the organisation's identity provider when one is configured.
+    // The suite's own key (local tokens), the organisation's identity
+    // provider when one is configured, and the peers' service keys.
     let provider = if settings.auth.oidc.enabled() {
         let jwks = crate::oidc::Jwks::new(settings.auth.oidc.clone(), signer.max_lifetime())?;
         background.push(Box::pin(jwks.clone().refresh_periodically(stop.clone())));
@@ -273,6 +278,7 @@ pub async fn launch<M: MigratorTrait>(
     let verifier = crate::oidc::Verifiers {
         local: Some(Arc::new(signer)),
         provider,
+        services: Some(Arc::new(peers)),
     };
     start::<M>(
         spec,
@@ -286,6 +292,31 @@ pub async fn launch<M: MigratorTrait>(
         stop,
     )
     .await
+}
+
+/// This service's own key and its peers' public keys, from settings.
+fn service_keys(
+    name: &str,
+    auth: &crate::settings::AuthSettings,
+    max_lifetime: chrono::Duration,
+) -> anyhow::Result<(
+    crate::service_identity::ServiceKey,
+    crate::service_identity::ServicePeers,
+)> {
+    let Some(keys_dir) = &auth.service_keys_dir else {
+        anyhow::bail!(
+            "no service identity: set FIVELEDGER_AUTH__SERVICE_KEYS_DIR (the public keys of the \
+             services that may call this one) and FIVELEDGER_AUTH__SERVICE_KEY_FILE (this \
+             service's own key; default: <SERVICE_KEYS_DIR>/{name}.key)"
+        );
+    };
+    let key_file = auth
+        .service_key_file
+        .clone()
+        .unwrap_or_else(|| crate::service_identity::key_file(keys_dir, name));
+    let own = crate::service_identity::ServiceKey::load(name, &key_file, &auth.issuer)?;
+    let peers = crate::service_identity::ServicePeers::load(keys_dir, &auth.issuer, max_lifetime)?;
+    Ok((own, peers))
 }
 
 /// The body of every service binary: load settings, start logging, start

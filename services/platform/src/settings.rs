@@ -57,6 +57,14 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
     ),
     ("auth.issuer", "expected `iss` of tokens"),
     (
+        "auth.service_key_file",
+        "this service's own key (PKCS#8 PEM, P-256), signing its calls to the other services; empty: <service_keys_dir>/<service>.key (the local suite creates them)",
+    ),
+    (
+        "auth.service_keys_dir",
+        "folder of the public keys (<service>.pub, PEM) of the services that may call this one",
+    ),
+    (
         "auth.max_lifetime_seconds",
         "longest lifetime (exp − iat) of a token accepted; longer ones are refused",
     ),
@@ -434,6 +442,12 @@ pub struct AuthSettings {
     pub max_lifetime_seconds: i64,
     /// The organisation's identity provider, if tokens come from one.
     pub oidc: crate::oidc::OidcSettings,
+    /// This service's own signing key (PKCS#8 PEM, P-256): the identity it
+    /// calls other services with. The local suite creates one.
+    pub service_key_file: Option<PathBuf>,
+    /// The folder of the public keys (`<service>.pub`) of the services
+    /// that may call this one.
+    pub service_keys_dir: Option<PathBuf>,
 }
 
 impl Default for AuthSettings {
@@ -444,6 +458,8 @@ impl Default for AuthSettings {
             issuer: "fiveledger".to_owned(),
             max_lifetime_seconds: 24 * 3600,
             oidc: Default::default(),
+            service_key_file: None,
+            service_keys_dir: None,
         }
     }
 }

@@ -62,6 +62,8 @@ impl TestEnv {
             database,
             auth: AuthSettings {
                 secret: TEST_SECRET.to_owned(),
+                // Each service started here finds its own key there.
+                service_keys_dir: Some(service_keys().to_owned()),
                 ..AuthSettings::default()
             },
             ..ServerSettings::default()
@@ -71,6 +73,50 @@ impl TestEnv {
             _dir: dir,
         }
     }
+}
+
+/// Services whose keys every test process has (a test's own stand-in
+/// services call as `test`).
+pub const TEST_SERVICES: &[&str] = &["rounds", "issues", "ledgers", "test"];
+
+/// The folder of this test process's service keys, made once.
+pub fn service_keys() -> &'static std::path::Path {
+    static KEYS: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("fiveledger-service-keys-")
+            .tempdir()
+            .expect("temp dir");
+        crate::service_identity::ensure_keys(dir.path(), TEST_SERVICES).expect("service keys");
+        dir
+    })
+    .path()
+}
+
+/// The key of `service` (one of [`TEST_SERVICES`]), to call as it.
+pub fn service_key(service: &str) -> crate::service_identity::ServiceKey {
+    crate::service_identity::ServiceKey::load(
+        service,
+        &crate::service_identity::key_file(service_keys(), service),
+        "fiveledger",
+    )
+    .expect("a test service key")
+}
+
+/// A token of `service`, signed by its own key.
+pub fn service_token(service: &str) -> String {
+    service_key(service).token()
+}
+
+/// Credentials calling as `service`.
+pub fn service_credentials(service: &str) -> crate::auth::ServiceCredentials {
+    crate::auth::ServiceCredentials::new(std::sync::Arc::new(service_key(service)))
+}
+
+/// Credentials of a whole-tree administrator following events (as a tool
+/// would): every event type of every organisation.
+pub fn observer_credentials() -> crate::auth::ServiceCredentials {
+    crate::auth::ServiceCredentials::bearer(token("observer", "", &[Role::Admin]))
 }
 
 pub fn signer() -> Hs256 {
@@ -109,7 +155,10 @@ struct PlatformOnly;
 #[async_trait::async_trait]
 impl sea_orm_migration::MigratorTrait for PlatformOnly {
     fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        vec![Box::new(crate::platform_tables::Migration)]
+        vec![
+            Box::new(crate::platform_tables::Migration),
+            Box::new(crate::platform_tables::OutboxOrganisation),
+        ]
     }
 }
 

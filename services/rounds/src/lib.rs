@@ -46,9 +46,10 @@ pub async fn start_with_clock(
         name: NAME,
         grpc_services: grpc::SERVICES,
         roles: grpc::ROLES,
+        service_calls: grpc::SERVICE_CALLS,
     };
     let handler_stop = stop.clone();
-    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _signer| {
+    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _credentials| {
         let settings = Arc::new(settings);
         let mut background = Vec::new();
         if settings.sweep_interval_seconds > 0 {

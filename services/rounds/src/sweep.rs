@@ -102,7 +102,7 @@ async fn warn_one(
             .remove(0);
         outbox::append(
             &txn,
-            ctx,
+            &ctx.about(&inspection.round_organisation_path),
             &inspection.name,
             &DoubleReportWarned {
                 inspection: Some(inspection.clone()),
@@ -138,6 +138,7 @@ pub async fn sweep(
         actor: actor.to_owned(),
         request_id: format!("sweep:{}", today.format("%Y-%m-%d")),
         traceparent: String::new(),
+        ..Default::default()
     };
     let mut out = SweepDoubleReportsResponse {
         as_of: Some(to_date(today)),

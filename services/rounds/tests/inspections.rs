@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
 use common::*;
-use fiveledger_platform::auth::{Role, ServiceCredentials};
+use fiveledger_platform::auth::Role;
 use fiveledger_platform::consumer::{self, EventHandler, EventSource};
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::Db;
@@ -934,20 +934,28 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
         .await
         .expect_err("out of scope");
     assert_eq!(hidden.code(), Code::NotFound);
-    // The other services read with their own role, in batches.
-    let service = testing::token("service:issues", "", &[Role::Service]);
-    let batch = c
+    // The other services read with their own identity.
+    let service = testing::service_token("issues");
+    let read = c
         .inspections
-        .batch_get_inspections(authed(
+        .get_inspection(authed(
             &service,
-            BatchGetInspectionsRequest {
-                names: vec![s.name.clone()],
+            GetInspectionRequest {
+                name: s.name.clone(),
             },
         ))
         .await
-        .expect("batch")
+        .expect("read by a service")
         .into_inner();
-    assert_eq!(batch.inspections, [closed]);
+    // The same inspection, and (for the services only) who is in its group.
+    assert_eq!(read.group_member_subjects, ["li-sub", "wang-sub"]);
+    assert_eq!(
+        Inspection {
+            group_member_subjects: vec![],
+            ..read
+        },
+        closed
+    );
     // The round closes once every inspection is closed.
     let round = c
         .rounds
@@ -1756,7 +1764,7 @@ async fn every_phase_is_an_event_delivered_in_order_once() {
     db.migrate::<ConsumerMigrator>().await.expect("migrate");
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
-        ServiceCredentials::new(testing::signer(), "test"),
+        testing::observer_credentials(),
     );
     let types: Vec<String> = [
         "InspectionCreated",

@@ -189,7 +189,7 @@ async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
     let db = testing::consumer_db(&consumer_env).await;
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
-        fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
+        testing::observer_credentials(),
     );
     let t = admin();
 
@@ -270,7 +270,7 @@ async fn events_stream_in_order_and_resume_from_a_cursor() {
     app.small_tree().await;
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
-        fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
+        testing::observer_credentials(),
     );
     use futures::StreamExt;
     let all: Vec<Event> = source
@@ -372,11 +372,12 @@ async fn the_outbox_refuses_an_event_a_stream_could_not_deliver_and_writes_nothi
         "the bound is the served size: {fits}"
     );
     use futures::StreamExt;
-    let served = outbox::watch_with_head(db.clone(), 0, vec![], CancellationToken::new())
-        .next()
-        .await
-        .expect("an event")
-        .expect("served");
+    let served =
+        outbox::watch_with_head(db.clone(), 0, Default::default(), CancellationToken::new())
+            .next()
+            .await
+            .expect("an event")
+            .expect("served");
     let response = WatchEventsResponse {
         event: Some(served.0),
         head_cursor: i64::MAX.to_string(),
@@ -421,7 +422,7 @@ async fn a_consumer_that_cannot_apply_an_event_says_so_backs_off_and_recovers() 
     let db = testing::consumer_db(&env).await;
     let source = EventSource::Rounds(
         consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
-        fiveledger_platform::auth::ServiceCredentials::new(testing::signer(), "test"),
+        testing::observer_credentials(),
     );
     // The health service the consumer reports to, served on its own port.
     let (reporter, health_service) = tonic_health::server::health_reporter();

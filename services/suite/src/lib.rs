@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use fiveledger_platform::auth::Hs256;
 use fiveledger_platform::server::Running;
+use fiveledger_platform::service_identity;
 use fiveledger_platform::settings::{self, CommonArgs, ServerSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -55,6 +56,16 @@ impl Default for Layout {
 /// once in the data folder.
 pub fn signer(base: &ServerSettings) -> anyhow::Result<Hs256> {
     Hs256::from_settings(&base.auth, Some(&base.data_dir))
+}
+
+/// The folder of the suite's service keys, `<name>.key` and `<name>.pub`
+/// for each service: the configured one, else one in the data folder
+/// (created by [`start`]).
+pub fn local_service_keys(base: &ServerSettings) -> std::path::PathBuf {
+    base.auth
+        .service_keys_dir
+        .clone()
+        .unwrap_or_else(|| base.data_dir.join("service-keys"))
 }
 
 /// The services' own settings sections.
@@ -113,6 +124,10 @@ pub fn service_settings(base: &ServerSettings, name: &str, listen: SocketAddr) -
     if s.auth.secret.is_empty() && s.auth.secret_file.is_none() {
         s.auth.secret_file = Some(s.data_dir.join("token.key"));
     }
+    // Each service's own identity: its key in the suite's key folder.
+    let keys = local_service_keys(base);
+    s.auth.service_key_file = Some(service_identity::key_file(&keys, name));
+    s.auth.service_keys_dir = Some(keys);
     if s.database.url.starts_with("postgres") {
         s.database.schema = if s.database.schema.is_empty() {
             name.to_owned()
@@ -134,8 +149,16 @@ pub async fn start(
     layout: Layout,
 ) -> anyhow::Result<Suite> {
     let stop = CancellationToken::new();
-    // Creates the local key on first use.
+    // Creates the local key and the services' own keys on first use.
     signer(base)?;
+    service_identity::ensure_keys(
+        &local_service_keys(base),
+        &[
+            fiveledger_rounds::NAME,
+            fiveledger_issues::NAME,
+            fiveledger_ledgers::NAME,
+        ],
+    )?;
     let url = |addr: SocketAddr| format!("http://{addr}");
     let at = |i: usize| SocketAddr::new(layout.host, layout.ports[i]);
     let mut shared = base.clone();

@@ -113,9 +113,11 @@ async fn main() -> anyhow::Result<()> {
 /// The organisation a minted token names: scoped roles must say which
 /// (failing closed: a forgotten `--org` must not mean the whole tree).
 fn token_org(org: Option<&str>, roles: &[Role]) -> anyhow::Result<String> {
-    let unscoped = roles
-        .iter()
-        .all(|r| matches!(r, Role::Admin | Role::Service));
+    anyhow::ensure!(
+        !roles.contains(&Role::Service),
+        "a service token is signed by the service's own key (see FIVELEDGER_AUTH__SERVICE_KEY_FILE), never by the suite's token key"
+    );
+    let unscoped = roles.iter().all(|r| matches!(r, Role::Admin));
     match org.map(str::trim) {
         Some(fiveledger_platform::auth::ROOT_ORG) => Ok(String::new()),
         Some(path) if !path.is_empty() => {
@@ -178,7 +180,10 @@ mod tests {
         // The whole tree only when written out, or for admin and service.
         assert_eq!(token_org(Some("/"), &[Role::Viewer]).expect("root"), "");
         assert_eq!(token_org(None, &[Role::Admin]).expect("admin"), "");
-        assert_eq!(token_org(None, &[Role::Service]).expect("service"), "");
+        assert!(
+            token_org(None, &[Role::Service]).is_err(),
+            "no service tokens"
+        );
         assert_eq!(
             token_org(Some("guangxi/nanning"), &[Role::Viewer]).expect("scoped"),
             "guangxi/nanning"

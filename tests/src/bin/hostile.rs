@@ -137,7 +137,7 @@ async fn main() {
                         .err(),
                     _ => events
                         .watch_events(authed(
-                            &testing::token("svc", "", &[Role::Service]),
+                            &testing::token("svc", "", &[Role::Admin]),
                             WatchEventsRequest {
                                 after_cursor: String::new(),
                                 types: names.clone(),

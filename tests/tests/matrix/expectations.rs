@@ -30,7 +30,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use fiveledger_platform::auth::{Role, RoleTable, in_subtree};
-use fiveledger_platform::testing::token;
+use fiveledger_platform::service_identity::{SUBJECT_PREFIX, ServiceCalls, granted};
+use fiveledger_platform::testing::{self, token};
 use fiveledger_proto::{issues, ledgers, rounds};
 use prost_types::FieldMask;
 use tonic::Code;
@@ -117,7 +118,11 @@ impl Who {
             subject: subject.into(),
             org: org.into(),
             scope,
-            token: token(subject, org, &[role]),
+            // A service is itself only by its own key.
+            token: match subject.strip_prefix(SUBJECT_PREFIX) {
+                Some(service) if role == Role::Service => testing::service_token(service),
+                _ => token(subject, org, &[role]),
+            },
         }
     }
 
@@ -146,6 +151,12 @@ impl Who {
 
     /// Whether the gate lets the caller call `rpc` (the service's table).
     pub fn passes_gate(&self, rpc: &str) -> bool {
+        if let Some(service) = self.subject.strip_prefix(SUBJECT_PREFIX) {
+            // A service: what the callee's table grants it, role or not.
+            return SERVICE_TABLES
+                .iter()
+                .any(|t| granted(t, service).contains(&rpc));
+        }
         let allowed = roles_of(rpc);
         self.role == Role::Admin || allowed.contains(&self.role)
     }
@@ -155,6 +166,12 @@ const ROLE_TABLES: [RoleTable; 3] = [
     fiveledger_rounds::grpc::ROLES,
     fiveledger_issues::grpc::ROLES,
     fiveledger_ledgers::grpc::ROLES,
+];
+
+const SERVICE_TABLES: [ServiceCalls; 3] = [
+    fiveledger_rounds::grpc::SERVICE_CALLS,
+    fiveledger_issues::grpc::SERVICE_CALLS,
+    fiveledger_ledgers::grpc::SERVICE_CALLS,
 ];
 
 fn roles_of(rpc: &str) -> &'static [Role] {
@@ -173,7 +190,7 @@ fn roles_of(rpc: &str) -> &'static [Role] {
 pub fn callers() -> Vec<Who> {
     let mut out = vec![
         Who::new("admin@root".into(), Role::Admin, "admin", ""),
-        Who::new("service@root".into(), Role::Service, "service:matrix", ""),
+        Who::new("ledgers@root".into(), Role::Service, "service:ledgers", ""),
     ];
     let people: [(Role, &str, &str); 9] = [
         (Role::InspectionOffice, "office", "office"),

@@ -236,7 +236,7 @@ impl ClueService for Api {
                 new.subject_managed_by.as_deref(),
             )
             .await?;
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let actor = caller.actor();
         // Registration is the first transfer, on the clock's day.
         let today = self.clock.today();
@@ -521,6 +521,7 @@ impl ClueService for Api {
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
+                let ctx = ctx.about(&clue.round_organisation_path);
                 check_holder(&caller, &clue, false)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 domain::check_dispose(&request.name, clue.state())?;
@@ -573,6 +574,7 @@ impl ClueService for Api {
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
+                let ctx = ctx.about(&clue.round_organisation_path);
                 check_holder(&caller, &clue, false)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 domain::check_outcome(&request.name, clue.state())?;
@@ -619,6 +621,7 @@ impl ClueService for Api {
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = visible(txn, &caller, &request.name).await?;
+                let ctx = ctx.about(&clue.round_organisation_path);
                 check_holder(&caller, &clue, false)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 domain::check_reopen(&request.name, clue.state())?;
@@ -680,7 +683,7 @@ impl ClueService for Api {
                 managing_level: &held.subject_managed_by_path,
             },
         )?;
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&held.round_organisation_path);
         let today = self.clock.today();
         let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
         let clue = mutate(&self.db, key, |txn| {
@@ -750,6 +753,7 @@ impl ClueService for Api {
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let clue = visible(txn, &caller, &request.name).await?;
+                let ctx = ctx.about(&clue.round_organisation_path);
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 let mut all = transfers::of_clue(txn, &clue.id).await?;
                 let open = current(&request.name, &mut all)?;

@@ -1,3 +1,3 @@
 //! `WatchEvents` over this service's outbox.
 
-fiveledger_platform::event_service!(super::Api, issues);
+fiveledger_platform::event_service!(super::Api, issues, super::EVENT_READERS);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use fiveledger_platform::access_log::{self, AccessLog};
 use fiveledger_platform::auth::{Caller, Role, RoleTable};
 use fiveledger_platform::outbox::EventContext;
+use fiveledger_platform::service_identity::{EventReaders, ServiceCalls};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
@@ -39,17 +40,12 @@ const READERS: &[Role] = &[
     Role::Supervisor,
     Role::DisciplineCommission,
     Role::Viewer,
-    Role::Service,
 ];
 /// Who registers problems: the office and the groups it sends.
 const RECORDERS: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup];
 const OFFICE: &[Role] = &[Role::InspectionOffice];
 /// Who may hold clues (besides services that move them between books).
-pub(crate) const CLUE_HOLDERS: &[Role] = &[
-    Role::InspectionOffice,
-    Role::DisciplineCommission,
-    Role::Service,
-];
+pub(crate) const CLUE_HOLDERS: &[Role] = &[Role::InspectionOffice, Role::DisciplineCommission];
 const DISCIPLINE: &[Role] = &[Role::DisciplineCommission];
 /// Who hands clues over and signs for them: the receiving body's discipline
 /// commission or inspection office (which body is checked per clue).
@@ -120,11 +116,22 @@ pub const ROLES: RoleTable = &[
     ),
     (
         "/fiveledger.issues.v1.EventService/WatchEvents",
-        &[Role::Service],
+        &[Role::Admin],
     ),
     (access_log::LIST, access_log::READERS),
     (access_log::VERIFY, access_log::READERS),
 ];
+
+/// What each peer service may call here with its own identity: the ledger
+/// follows frozen lists. (Statistics and reconciliation read clue figures
+/// and problems with the caller's own token, judged by the caller's scope.)
+pub const SERVICE_CALLS: ServiceCalls = &[(
+    "ledgers",
+    &["/fiveledger.issues.v1.EventService/WatchEvents"],
+)];
+/// The events each peer may stream: the ledger opens entries from frozen
+/// lists, and reads no clue event.
+pub const EVENT_READERS: EventReaders = &[("ledgers", &["ProblemListFrozen"])];
 
 /// What every handler holds.
 #[derive(Clone)]
@@ -144,6 +151,7 @@ pub(crate) fn context(caller: &Caller, request_id: &str) -> EventContext {
         actor: caller.actor(),
         request_id: request_id.to_owned(),
         traceparent: String::new(),
+        ..Default::default()
     }
 }
 

@@ -524,7 +524,7 @@ impl ProblemService for Api {
             &ctx_actor,
             chrono::Utc::now(),
         )?;
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -664,7 +664,7 @@ impl ProblemService for Api {
         row.revision = current.revision + 1;
         row.update_time = chrono::Utc::now();
         let revision = current.revision;
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -709,7 +709,7 @@ impl ProblemService for Api {
                 .await?
                 .as_ref(),
         )?;
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -853,7 +853,7 @@ impl ProblemService for Api {
                 errors,
             }));
         }
-        let ctx = context(&caller, &all.request_id);
+        let ctx = context(&caller, &all.request_id).about(&inspection.round_organisation_path);
         let response = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection).await?;
@@ -957,7 +957,7 @@ impl ProblemService for Api {
             )
             .into());
         }
-        let ctx = context(&caller, &request.request_id);
+        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let list = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let (list, count) =

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fiveledger_issues::IssuesSettings;
-use fiveledger_platform::auth::{Role, ServiceCredentials};
+use fiveledger_platform::auth::Role;
 use fiveledger_platform::consumer::{self, EventSource};
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::server::Running;
@@ -49,7 +49,7 @@ pub struct FakeRounds {
     pub stop: CancellationToken,
 }
 
-fiveledger_platform::event_service!(FakeRounds, rounds);
+fiveledger_platform::event_service!(FakeRounds, rounds, unscoped);
 
 fn authorised<T>(request: &Request<T>) -> Result<(), Status> {
     if request.metadata().get("authorization").is_none() {
@@ -614,7 +614,7 @@ impl TestApp {
     pub async fn events(&self, kind: &str) -> Vec<Event> {
         let source = EventSource::Issues(
             consumer::channel(&format!("http://{}", self.running.addr)).expect("channel"),
-            ServiceCredentials::new(testing::signer(), "test"),
+            testing::observer_credentials(),
         );
         let stream = source.watch(0, &[kind.to_owned()]).await.expect("watch");
         let mut out = Vec::new();

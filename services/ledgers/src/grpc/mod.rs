@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use fiveledger_platform::access_log::{self, AccessLog};
 use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};
+use fiveledger_platform::service_identity::{EventReaders, ServiceCalls};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
@@ -32,11 +33,7 @@ pub const SERVICES: &[&str] = &[
 ];
 
 /// Who may see clue figures (the issues service's clue holders).
-const CLUE_HOLDERS: &[Role] = &[
-    Role::InspectionOffice,
-    Role::DisciplineCommission,
-    Role::Service,
-];
+const CLUE_HOLDERS: &[Role] = &[Role::InspectionOffice, Role::DisciplineCommission];
 
 /// Everyone inside the suite who reads entries (scope narrows what they see).
 const READERS: &[Role] = &[
@@ -46,7 +43,6 @@ const READERS: &[Role] = &[
     Role::Supervisor,
     Role::DisciplineCommission,
     Role::Viewer,
-    Role::Service,
 ];
 const UNIT: &[Role] = &[Role::InspectedUnit];
 const OFFICE: &[Role] = &[Role::InspectionOffice];
@@ -61,7 +57,7 @@ const VERIFIERS: &[Role] = &[
     Role::Supervisor,
     Role::DisciplineCommission,
 ];
-const AUDITORS: &[Role] = &[Role::InspectionOffice, Role::Service];
+const AUDITORS: &[Role] = &[Role::InspectionOffice];
 /// Readers plus the public, who may read only public editions.
 const PUBLICATION_READERS: &[Role] = &[
     Role::InspectionOffice,
@@ -70,7 +66,6 @@ const PUBLICATION_READERS: &[Role] = &[
     Role::Supervisor,
     Role::DisciplineCommission,
     Role::Viewer,
-    Role::Service,
     Role::Public,
 ];
 
@@ -109,11 +104,16 @@ pub const ROLES: RoleTable = &[
     (ledger!("ListPublications"), READERS),
     (
         "/fiveledger.ledgers.v1.EventService/WatchEvents",
-        &[Role::Service],
+        &[Role::Admin],
     ),
     (access_log::LIST, access_log::READERS),
     (access_log::VERIFY, access_log::READERS),
 ];
+
+/// No service calls the ledger: it is the end of the pipeline.
+pub const SERVICE_CALLS: ServiceCalls = &[];
+/// Nor does any service follow its events.
+pub const EVENT_READERS: EventReaders = &[];
 
 pub(crate) type Upstream = InterceptedService<Channel, ServiceCredentials>;
 

@@ -830,11 +830,13 @@ impl Api {
             filter = filter.add(within_subtree(C::TargetPath, &path));
         }
         let api = self.clone();
-        // The event says who published, under which request and trace.
+        // The event says who published, under which request and trace, for
+        // the level that published.
         let ctx = outbox::EventContext {
             actor: caller.actor(),
             request_id: r.request_id.clone(),
             traceparent: trace,
+            organisation_path: caller.scope_path.clone(),
         };
         let response = mutate(&self.db, key, move |txn| {
             Box::pin(async move { publish_in(txn, &api, filter, &ctx).await })

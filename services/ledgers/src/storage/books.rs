@@ -55,6 +55,7 @@ impl Signature {
             actor: self.actor.clone(),
             request_id: self.request_id.clone(),
             traceparent: self.traceparent.clone(),
+            ..Default::default()
         }
     }
 }
@@ -372,6 +373,7 @@ async fn emit(
     entry: &LedgerEntry,
     posting: &Posting,
 ) -> ApiResult<()> {
+    let ctx = &ctx.about(&entry.round_organisation_path);
     let (entry, posting) = (Some(entry.clone()), Some(posting.clone()));
     let subject = entry.as_ref().map(|e| e.name.clone()).unwrap_or_default();
     macro_rules! send {

@@ -58,14 +58,14 @@ mod issues_events {
         pub db: fiveledger_platform::storage::Db,
         pub stop: tokio_util::sync::CancellationToken,
     }
-    fiveledger_platform::event_service!(Api, issues);
+    fiveledger_platform::event_service!(Api, issues, unscoped);
 }
 mod rounds_events {
     pub struct Api {
         pub db: fiveledger_platform::storage::Db,
         pub stop: tokio_util::sync::CancellationToken,
     }
-    fiveledger_platform::event_service!(Api, rounds);
+    fiveledger_platform::event_service!(Api, rounds, unscoped);
 }
 
 /// A unary handler from a closure (the fakes answer only the RPCs the
@@ -327,6 +327,7 @@ impl Upstream {
             actor: "office-nn".into(),
             request_id: "req-upstream".into(),
             traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+            ..Default::default()
         };
         outbox::append(&txn, &ctx, subject, payload)
             .await

@@ -1,3 +1,3 @@
 //! `WatchEvents` over this service's outbox.
 
-fiveledger_platform::event_service!(super::Api, rounds);
+fiveledger_platform::event_service!(super::Api, rounds, super::EVENT_READERS);

@@ -320,7 +320,7 @@ impl GroupService for Api {
                 let group = group_proto(txn, &model).await?;
                 outbox::append(
                     txn,
-                    &ctx,
+                    &ctx.about(&round.organisation_path),
                     &group.name,
                     &GroupCreated {
                         group: Some(group.clone()),
@@ -401,7 +401,7 @@ impl GroupService for Api {
                 let group = group_proto(txn, &g).await?;
                 outbox::append(
                     txn,
-                    &ctx,
+                    &ctx.about(&round.organisation_path),
                     &group.name,
                     &GroupMembersChanged {
                         group: Some(group.clone()),
@@ -463,7 +463,7 @@ impl GroupService for Api {
                 let group = group_proto(txn, &g).await?;
                 outbox::append(
                     txn,
-                    &ctx,
+                    &ctx.about(&round.organisation_path),
                     &group.name,
                     &GroupMembersChanged {
                         group: Some(group.clone()),

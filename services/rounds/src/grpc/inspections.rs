@@ -59,6 +59,7 @@ async fn append_event(
     inspection: &Inspection,
 ) -> ApiResult<()> {
     let subject = inspection.name.as_str();
+    let ctx = &ctx.about(&inspection.round_organisation_path);
     let i = Some(inspection.clone());
     match event {
         Event::Created => {

@@ -157,7 +157,7 @@ impl InspectorService for Api {
                 let inspector = model.to_proto()?;
                 outbox::append(
                     txn,
-                    &ctx,
+                    &ctx.about(&inspector.home_organisation_path),
                     &inspector.name,
                     &InspectorCreated {
                         inspector: Some(inspector.clone()),
@@ -308,7 +308,7 @@ impl InspectorService for Api {
                 let inspector = updated.to_proto()?;
                 outbox::append(
                     txn,
-                    &ctx,
+                    &ctx.about(&inspector.home_organisation_path),
                     &inspector.name,
                     &InspectorUpdated {
                         inspector: Some(inspector.clone()),

@@ -11,6 +11,7 @@ mod scope;
 use std::sync::Arc;
 
 use fiveledger_platform::auth::{Role, RoleTable};
+use fiveledger_platform::service_identity::{EventReaders, ServiceCalls};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
@@ -42,7 +43,6 @@ const READERS: &[Role] = &[
     Role::Supervisor,
     Role::DisciplineCommission,
     Role::Viewer,
-    Role::Service,
 ];
 const OFFICE: &[Role] = &[Role::InspectionOffice];
 /// Steps a group's leader may take on site (checked against the group in
@@ -55,7 +55,6 @@ const STAFF_READERS: &[Role] = &[
     Role::Supervisor,
     Role::DisciplineCommission,
     Role::Viewer,
-    Role::Service,
 ];
 
 /// Roles each RPC needs (admin may call everything; anything absent is denied).
@@ -171,8 +170,40 @@ pub const ROLES: RoleTable = &[
     ),
     (
         "/fiveledger.rounds.v1.EventService/WatchEvents",
-        &[Role::Service],
+        &[Role::Admin],
     ),
+];
+
+/// What each peer service may call here with its own identity: the
+/// inspections it files problems and entries under, the directory it
+/// resolves bodies and levels in, and the events it follows.
+pub const SERVICE_CALLS: ServiceCalls = &[
+    (
+        "issues",
+        &[
+            "/fiveledger.rounds.v1.InspectionService/GetInspection",
+            "/fiveledger.rounds.v1.OrganisationService/GetOrganisation",
+            "/fiveledger.rounds.v1.OrganisationService/BatchGetOrganisations",
+            "/fiveledger.rounds.v1.OrganisationService/ListOrganisations",
+            "/fiveledger.rounds.v1.EventService/WatchEvents",
+        ],
+    ),
+    (
+        "ledgers",
+        &[
+            "/fiveledger.rounds.v1.InspectionService/GetInspection",
+            "/fiveledger.rounds.v1.OrganisationService/GetOrganisation",
+            "/fiveledger.rounds.v1.OrganisationService/BatchGetOrganisations",
+            "/fiveledger.rounds.v1.EventService/WatchEvents",
+        ],
+    ),
+];
+/// The events each peer may stream: issues freezes lists when an
+/// inspection reports and opens them at feedback; the ledger hands entries
+/// over at feedback.
+pub const EVENT_READERS: EventReaders = &[
+    ("issues", &["InspectionReported", "FeedbackGiven"]),
+    ("ledgers", &["FeedbackGiven"]),
 ];
 
 /// What every handler holds.

@@ -91,7 +91,7 @@ impl OrganisationService for Api {
                 let organisation = model.to_proto();
                 outbox::append(
                     txn,
-                    &ctx,
+                    &ctx.about(&organisation.path),
                     &organisation.name,
                     &OrganisationCreated {
                         organisation: Some(organisation.clone()),
@@ -288,7 +288,7 @@ impl OrganisationService for Api {
                 let organisation = updated.to_proto();
                 outbox::append(
                     txn,
-                    &ctx,
+                    &ctx.about(&organisation.path),
                     &organisation.name,
                     &OrganisationUpdated {
                         organisation: Some(organisation.clone()),

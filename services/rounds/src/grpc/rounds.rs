@@ -68,7 +68,7 @@ async fn change_state(
     if to == RoundState::Closed {
         outbox::append(
             txn,
-            ctx,
+            &ctx.about(&round.organisation_path),
             name,
             &RoundClosed {
                 round: Some(round.clone()),
@@ -78,7 +78,7 @@ async fn change_state(
     } else {
         outbox::append(
             txn,
-            ctx,
+            &ctx.about(&round.organisation_path),
             name,
             &RoundStarted {
                 round: Some(round.clone()),
@@ -161,7 +161,7 @@ impl RoundService for Api {
                 let round = model.to_proto()?;
                 outbox::append(
                     txn,
-                    &ctx,
+                    &ctx.about(&round.organisation_path),
                     &round.name,
                     &RoundCreated {
                         round: Some(round.clone()),
@@ -341,7 +341,7 @@ impl RoundService for Api {
                     .to_proto()?;
                 outbox::append(
                     txn,
-                    &ctx,
+                    &ctx.about(&round.organisation_path),
                     &round.name,
                     &RoundUpdated {
                         round: Some(round.clone()),

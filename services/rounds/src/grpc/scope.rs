@@ -15,6 +15,7 @@ pub fn context(caller: &Caller, request_id: &str) -> EventContext {
         actor: caller.actor(),
         request_id: request_id.to_owned(),
         traceparent: String::new(),
+        ..Default::default()
     }
 }
 

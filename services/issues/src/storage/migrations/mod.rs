@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_scope::Migration),
             // The levels of the bodies callers name (learnt from rounds).
             Box::new(fiveledger_platform::levels::Migration),
+            Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
             // The access log of confidential reads.
             Box::new(fiveledger_platform::access_log::Migration),
         ]

@@ -24,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000001_replay_plan_versions_and_ladders::Migration),
             // The levels of the bodies callers name (learnt from rounds).
             Box::new(fiveledger_platform::levels::Migration),
+            Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
             // The access log of confidential reads.
             Box::new(fiveledger_platform::access_log::Migration),
         ]

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_double_report_sweep::Migration),
             Box::new(m20261128_000004_list_indexes::Migration),
             Box::new(m20261210_000001_native_place::Migration),
+            Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
         ]
     }
 }
