@@ -526,7 +526,7 @@ pub async fn append(db: &Db, batch: &[Model]) -> ApiResult<()> {
 /// PostgreSQL the row lock queues the other replicas until commit.
 async fn lock_head(txn: &DatabaseTransaction) -> ApiResult<head::Model> {
     head::Entity::update_many()
-        .col_expr(head::Column::Seq, Expr::col(head::Column::Seq).into())
+        .col_expr(head::Column::Seq, Expr::col(head::Column::Seq))
         .filter(head::Column::Id.eq(1))
         .exec(txn)
         .await?;
