@@ -31,6 +31,13 @@ pub mod fiveledger {
             tonic::include_proto!("fiveledger.issues.v1");
         }
     }
+    /// The access log of confidential reads, served by every service that
+    /// keeps one.
+    pub mod access {
+        pub mod v1 {
+            tonic::include_proto!("fiveledger.access.v1");
+        }
+    }
     /// The ledgers service: the five-ledger journal.
     pub mod ledgers {
         pub mod v1 {
@@ -40,5 +47,6 @@ pub mod fiveledger {
 }
 
 pub use fiveledger::{
-    issues::v1 as issues, ledgers::v1 as ledgers, rounds::v1 as rounds, r#type::v1 as types,
+    access::v1 as access, issues::v1 as issues, ledgers::v1 as ledgers, rounds::v1 as rounds,
+    r#type::v1 as types,
 };

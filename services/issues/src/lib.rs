@@ -11,6 +11,7 @@ pub mod upstream;
 
 use std::sync::Arc;
 
+use fiveledger_platform::access_log::AccessLog;
 use fiveledger_platform::consumer::{self, Consumer, EventSource};
 use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
@@ -74,18 +75,23 @@ pub async fn start_with_clock(
                 handler: Box::new(freezing::OnInspectionReported),
             });
         }
+        let access = AccessLog::start(db.clone(), &server_settings.access_log);
         Ok(Wiring {
             routes: grpc::routes(
-                db.clone(),
-                Arc::new(settings),
+                grpc::Api {
+                    db: db.clone(),
+                    settings: Arc::new(settings),
+                    stop: handler_stop,
+                    rounds,
+                    clock: clock.clone(),
+                    access: access.clone(),
+                },
                 server_settings,
-                rounds,
-                clock.clone(),
-                handler_stop,
             ),
             background: Vec::new(),
             consumers,
             levels: Some(Arc::new(levels)),
+            access_log: Some(access),
         })
     })
     .await

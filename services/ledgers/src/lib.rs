@@ -9,6 +9,7 @@ pub mod sweep;
 
 use std::sync::Arc;
 
+use fiveledger_platform::access_log::AccessLog;
 use fiveledger_platform::consumer::{self, Consumer, EventSource};
 use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
@@ -87,18 +88,21 @@ pub async fn start_with_clock(
                 .boxed(),
             );
         }
+        let access = AccessLog::start(db.clone(), &server_settings.access_log);
         let api = grpc::Api {
             db: db.clone(),
             settings,
             upstreams,
             stop: handler_stop,
             clock,
+            access: access.clone(),
         };
         Ok(Wiring {
             routes: grpc::routes(api, server_settings),
             background,
             levels: Some(Arc::new(levels)),
             consumers,
+            access_log: Some(access),
         })
     })
     .await

@@ -3,6 +3,7 @@
 //! filters, idempotency, etags, field masks) and the event machinery
 //! (transactional outbox, `WatchEvents` streams, idempotent consumers).
 
+pub mod access_log;
 pub mod aip;
 pub mod auth;
 pub mod connection;

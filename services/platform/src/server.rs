@@ -76,6 +76,7 @@ pub async fn start<M: MigratorTrait>(
         background,
         levels,
         consumers,
+        access_log,
     } = wiring;
     let (lease, renew) = settings.consumers.periods()?;
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -222,6 +223,10 @@ pub async fn start<M: MigratorTrait>(
                 Ok(())
             }
         };
+        // The reads served are recorded before the database closes.
+        if let Some(log) = access_log {
+            log.close().await;
+        }
         db.close().await;
         result
     });
@@ -238,6 +243,8 @@ pub struct Wiring {
     /// its token names when `None`.
     pub levels: Option<Arc<dyn Levels>>,
     pub consumers: Vec<crate::consumer::Consumer>,
+    /// The service's access log, written out on shutdown.
+    pub access_log: Option<crate::access_log::AccessLog>,
 }
 
 /// Connects the service's database (the SQLite file `<data_dir>/<name>.sqlite`

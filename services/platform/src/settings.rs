@@ -163,6 +163,22 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
         "warnings.reply_days",
         "days a written supervision notice gives to reply",
     ),
+    (
+        "access_log.enabled",
+        "record confidential reads (off only to measure what the log costs)",
+    ),
+    (
+        "access_log.flush_ms",
+        "longest an access record waits before its batch is written",
+    ),
+    (
+        "access_log.max_batch",
+        "most access records written in one transaction",
+    ),
+    (
+        "access_log.queue",
+        "access records waiting to be written before reads wait for the writer",
+    ),
 ];
 
 /// One group of settings, documented from its defaults: the server
@@ -310,6 +326,8 @@ pub struct ServerSettings {
     pub metrics_listen: Option<SocketAddr>,
     /// Four-colour warning thresholds, shared by every service.
     pub warnings: crate::deadline::WarningSettings,
+    /// The access log of confidential reads (services that keep one).
+    pub access_log: crate::access_log::AccessLogSettings,
 }
 
 impl Default for ServerSettings {
@@ -325,6 +343,7 @@ impl Default for ServerSettings {
             upstream: UpstreamSettings::default(),
             metrics_listen: None,
             warnings: Default::default(),
+            access_log: Default::default(),
         }
     }
 }

@@ -74,6 +74,7 @@ pub async fn start_with_clock(
             background,
             levels: Some(Arc::new(storage::organisations::LocalLevels(db.clone()))),
             consumers: Vec::new(),
+            access_log: None,
         })
     })
     .await

@@ -26,6 +26,17 @@ pub struct Channels {
 }
 
 impl Channels {
+    /// The server of the RPC at `path`: `server` when named (a service
+    /// several servers serve), else by its package.
+    pub fn on(&self, server: Option<&str>, path: &str) -> Channel {
+        match server {
+            Some("rounds") => self.rounds.clone(),
+            Some("issues") => self.issues.clone(),
+            Some("ledgers") => self.ledgers.clone(),
+            _ => self.of(path),
+        }
+    }
+
     /// The server of the RPC at `path`, by its package.
     pub fn of(&self, path: &str) -> Channel {
         if path.starts_with("/fiveledger.rounds.") {

@@ -465,13 +465,30 @@ where
     Req: prost::Message + Send + Sync + 'static,
     Resp: prost::Message + Default + Send + Sync + 'static,
 {
+    unary_on(None, rpc, label, name, build, reply, expect)
+}
+
+/// [`unary`] on the named `server` (for a service several servers serve).
+fn unary_on<Req, Resp>(
+    server: Option<&'static str>,
+    rpc: &'static str,
+    label: impl Into<String>,
+    name: impl Into<String>,
+    build: impl Fn(&str) -> Req + Send + Sync + 'static,
+    reply: impl Fn(Resp) -> Reply + Send + Sync + 'static,
+    expect: impl Fn(&Who) -> Outcome + Send + Sync + 'static,
+) -> Case
+where
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
     let build = Arc::new(build);
     let reply = Arc::new(reply);
     let call: Call = Arc::new(move |channels, name, token| {
         let request = build(&name);
         let reply = reply.clone();
         Box::pin(async move {
-            call::unary::<Req, Resp>(channels.of(rpc), rpc, token, request)
+            call::unary::<Req, Resp>(channels.on(server, rpc), rpc, token, request)
                 .await
                 .map(|r| reply(r))
         })
@@ -526,7 +543,65 @@ pub fn rows(world: &Arc<World>) -> Vec<Row> {
     rows.extend(rounds_rows(world));
     rows.extend(issues_rows(world));
     rows.extend(ledgers_rows(world));
+    rows.extend(access_log_rows());
     rows
+}
+
+/// The access log, on each server that keeps one: read and verified by
+/// the discipline commission only (the gate refuses every other role).
+/// What a commission lists depends on the reads the matrix itself makes,
+/// so the list case asks for a reader who read nothing; which records a
+/// commission sees is `tests/access_log.rs`'s.
+fn access_log_rows() -> Vec<Row> {
+    use fiveledger_proto::access::*;
+    let commission = |who: &Who, then: Outcome| {
+        if who.is(Role::DisciplineCommission) {
+            then
+        } else {
+            Outcome::Denied
+        }
+    };
+    let list = rpc!("access", "AccessLogService", "ListAccessRecords");
+    let verify = rpc!("access", "AccessLogService", "VerifyAccessLog");
+    vec![
+        Row {
+            rpc: list,
+            cases: ["issues", "ledgers"]
+                .into_iter()
+                .map(|server| {
+                    unary_on(
+                        Some(server),
+                        list,
+                        format!("the {server} log, of a reader who read nothing"),
+                        String::new(),
+                        |_| ListAccessRecordsRequest {
+                            filter: "subject = \"nobody\"".into(),
+                            ..Default::default()
+                        },
+                        |r: ListAccessRecordsResponse| names_of(r.records, |r| r.name),
+                        move |who| commission(who, listed(Vec::<String>::new())),
+                    )
+                })
+                .collect(),
+        },
+        Row {
+            rpc: verify,
+            cases: ["issues", "ledgers"]
+                .into_iter()
+                .map(|server| {
+                    unary_on(
+                        Some(server),
+                        verify,
+                        format!("the {server} log"),
+                        String::new(),
+                        |_| VerifyAccessLogRequest {},
+                        |r: VerifyAccessLogResponse| [figure("valid", r.valid)].into(),
+                        move |who| commission(who, listed([figure("valid", true)])),
+                    )
+                })
+                .collect(),
+        },
+    ]
 }
 
 fn rounds_rows(world: &Arc<World>) -> Vec<Row> {

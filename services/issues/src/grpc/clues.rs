@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use fiveledger_platform::access_log::{Access, Reader, statistics_query};
 use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
@@ -27,6 +28,13 @@ use crate::domain::problem::{ORGANISATIONS, parse_inspection, round_of};
 use crate::domain::scope::{self, Reach, unknown_organisation};
 use crate::storage::clue_transfers as transfers;
 use crate::storage::clues::{self as store, ListQuery};
+
+/// The path of a ClueService RPC.
+macro_rules! CLUE {
+    ($method:literal) => {
+        concat!("/fiveledger.issues.v1.ClueService/", $method)
+    };
+}
 
 /// Reads a clue the caller may hold and see, or NOT_FOUND (never its data).
 async fn visible(
@@ -320,10 +328,17 @@ impl ClueService for Api {
     }
 
     async fn get_clue(&self, request: Request<GetClueRequest>) -> Result<Response<Clue>, Status> {
-        let caller = Caller::of(&request)?;
-        let clue = visible(self.db.reader(), &caller, &request.get_ref().name).await?;
+        let reader = Reader::of(&request)?;
+        let clue = visible(self.db.reader(), &reader.caller, &request.get_ref().name).await?;
         let transfers = transfers::of_clue(self.db.reader(), &clue.id).await?;
-        Ok(Response::new(clue.to_proto(&transfers, self.clock.today())))
+        let clue = clue.to_proto(&transfers, self.clock.today());
+        self.access
+            .record(
+                &reader,
+                Access::new(CLUE!("GetClue")).resources([clue.name.clone()]),
+            )
+            .await;
+        Ok(Response::new(clue))
     }
 
     async fn get_clue_statistics(
@@ -331,7 +346,8 @@ impl ClueService for Api {
         request: Request<GetClueStatisticsRequest>,
     ) -> Result<Response<GetClueStatisticsResponse>, Status> {
         use sea_orm::{ColumnTrait, Condition};
-        let caller = Caller::of(&request)?;
+        let reader = Reader::of(&request)?;
+        let caller = &reader.caller;
         if !caller.has_any(CLUE_HOLDERS) {
             return Err(ApiError::PermissionDenied(
                 "clues are held only by the inspection office and the discipline commission".into(),
@@ -341,7 +357,7 @@ impl ClueService for Api {
         let r = request.into_inner();
         // The clues the caller sees (as in ListClues), narrowed by the
         // request's target subtree.
-        let mut filter = Condition::all().add(store::visible(&caller));
+        let mut filter = Condition::all().add(store::visible(caller));
         if !r.organisation_path.is_empty() {
             let path = names::parse_path("organisation_path", &r.organisation_path)?;
             filter = filter.add(within_subtree(store::Column::TargetPath, &path));
@@ -375,6 +391,20 @@ impl ClueService for Api {
             }
         };
         let rows = store::tally(self.db.reader(), filter, key).await?;
+        self.access
+            .record(
+                &reader,
+                Access::new(CLUE!("GetClueStatistics")).query(statistics_query(
+                    &r.organisation_path,
+                    &r.round,
+                    &r.inspection,
+                    (r.period_start.as_ref(), r.period_end.as_ref()),
+                    ClueGrouping::try_from(r.group_by)
+                        .unwrap_or_default()
+                        .as_str_name(),
+                )),
+            )
+            .await;
         Ok(Response::new(GetClueStatisticsResponse {
             rows: rows
                 .iter()
@@ -388,7 +418,8 @@ impl ClueService for Api {
         &self,
         request: Request<ListCluesRequest>,
     ) -> Result<Response<ListCluesResponse>, Status> {
-        let caller = Caller::of(&request)?;
+        let reader = Reader::of(&request)?;
+        let caller = &reader.caller;
         if !caller.has_any(CLUE_HOLDERS) {
             return Err(ApiError::PermissionDenied(
                 "clues are held only by the inspection office and the discipline commission".into(),
@@ -402,7 +433,7 @@ impl ClueService for Api {
             &[&request.filter, &caller.key()],
         )?;
         let mut query = ListQuery {
-            visible: store::visible(&caller),
+            visible: store::visible(caller),
             limit: page.limit(),
             after: page.after_str(0)?.map(str::to_owned),
             ..Default::default()
@@ -452,11 +483,20 @@ impl ClueService for Api {
         let mut transfers =
             transfers::of_clues(self.db.reader(), rows.iter().map(|c| c.id.clone())).await?;
         let today = self.clock.today();
+        let clues: Vec<Clue> = rows
+            .iter()
+            .map(|c| c.to_proto(&transfers.remove(&c.id).unwrap_or_default(), today))
+            .collect();
+        self.access
+            .record(
+                &reader,
+                Access::new(CLUE!("ListClues"))
+                    .resources(clues.iter().map(|c| c.name.clone()))
+                    .query(request.filter),
+            )
+            .await;
         Ok(Response::new(ListCluesResponse {
-            clues: rows
-                .iter()
-                .map(|c| c.to_proto(&transfers.remove(&c.id).unwrap_or_default(), today))
-                .collect(),
+            clues,
             next_page_token,
         }))
     }

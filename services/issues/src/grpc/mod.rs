@@ -7,6 +7,7 @@ mod problems;
 
 use std::sync::Arc;
 
+use fiveledger_platform::access_log::{self, AccessLog};
 use fiveledger_platform::auth::{Caller, Role, RoleTable};
 use fiveledger_platform::outbox::EventContext;
 use fiveledger_platform::service_identity::{EventReaders, ServiceCalls};
@@ -28,6 +29,7 @@ pub const SERVICES: &[&str] = &[
     "fiveledger.issues.v1.CategoryService",
     "fiveledger.issues.v1.ClueService",
     "fiveledger.issues.v1.EventService",
+    access_log::SERVICE,
 ];
 
 /// Everyone who works inside the suite may read problems (scope still applies).
@@ -116,6 +118,8 @@ pub const ROLES: RoleTable = &[
         "/fiveledger.issues.v1.EventService/WatchEvents",
         &[Role::Admin],
     ),
+    (access_log::LIST, access_log::READERS),
+    (access_log::VERIFY, access_log::READERS),
 ];
 
 /// What each peer service may call here with its own identity: the ledger
@@ -138,6 +142,8 @@ pub struct Api {
     pub rounds: Rounds,
     /// Today, for clue transfers.
     pub clock: Clock,
+    /// Where confidential reads are recorded.
+    pub access: AccessLog,
 }
 
 pub(crate) fn context(caller: &Caller, request_id: &str) -> EventContext {
@@ -149,27 +155,14 @@ pub(crate) fn context(caller: &Caller, request_id: &str) -> EventContext {
     }
 }
 
-pub fn routes(
-    db: Db,
-    settings: Arc<IssuesSettings>,
-    server: &ServerSettings,
-    rounds: Rounds,
-    clock: Clock,
-    stop: CancellationToken,
-) -> tonic::service::Routes {
-    let api = Api {
-        db,
-        settings,
-        stop,
-        rounds,
-        clock,
-    };
+pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
     let max = server.limits.max_message_bytes;
     let mut routes = tonic::service::Routes::builder();
     routes
         .add_service(ProblemServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(CategoryServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(ClueServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(access_log::service(api.db.clone(), api.access.clone(), max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()
 }

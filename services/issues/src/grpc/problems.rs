@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use fiveledger_platform::access_log::{Access, Reader};
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
@@ -237,6 +238,16 @@ impl Resolved {
 impl Api {
     /// Reads a problem the caller may see, or NOT_FOUND.
     async fn visible(&self, caller: &Caller, field: &str, name: &str) -> ApiResult<store::Model> {
+        Ok(self.visible_with_facts(caller, field, name).await?.0)
+    }
+
+    /// As [`Self::visible`], and whether its list was handed over yet.
+    async fn visible_with_facts(
+        &self,
+        caller: &Caller,
+        field: &str,
+        name: &str,
+    ) -> ApiResult<(store::Model, bool)> {
         let id = names::parse(field, name, COLLECTION)?;
         let Some(problem) = store::find(self.db.reader(), id).await? else {
             return Err(ApiError::not_found(name));
@@ -253,7 +264,7 @@ impl Api {
             || (self.is_member(caller, &problem.inspection).await?
                 && problem.visible_to(caller, facts, true))
         {
-            Ok(problem)
+            Ok((problem, facts.handed_over))
         } else {
             Err(ApiError::not_found(name))
         }
@@ -285,6 +296,13 @@ fn frozen_fast(list: Option<&problem_lists::Model>) -> ApiResult<()> {
     }
 }
 
+/// The path of a ProblemService RPC.
+macro_rules! PROBLEM {
+    ($method:literal) => {
+        concat!("/fiveledger.issues.v1.ProblemService/", $method)
+    };
+}
+
 fn invalid_filter(description: impl Into<String>) -> ApiError {
     ApiError::invalid("filter", "INVALID_FILTER", description)
 }
@@ -295,18 +313,28 @@ impl ProblemService for Api {
         &self,
         request: Request<GetProblemRequest>,
     ) -> Result<Response<Problem>, Status> {
-        let caller = Caller::of(&request)?;
-        let p = self
-            .visible(&caller, "name", &request.get_ref().name)
+        let reader = Reader::of(&request)?;
+        let (p, handed_over) = self
+            .visible_with_facts(&reader.caller, "name", &request.get_ref().name)
             .await?;
-        Ok(Response::new(p.to_proto()))
+        let problem = p.to_proto();
+        if !handed_over {
+            self.access
+                .record(
+                    &reader,
+                    Access::new(PROBLEM!("GetProblem")).resources([problem.name.clone()]),
+                )
+                .await;
+        }
+        Ok(Response::new(problem))
     }
 
     async fn list_problems(
         &self,
         request: Request<ListProblemsRequest>,
     ) -> Result<Response<ListProblemsResponse>, Status> {
-        let caller = Caller::of(&request)?;
+        let reader = Reader::of(&request)?;
+        let caller = &reader.caller;
         let request = request.into_inner();
         let page = PageRequest::parse(
             request.page_size,
@@ -393,7 +421,7 @@ impl ProblemService for Api {
         // A group member from outside the running level reads its own
         // inspection's list by naming it (one call to learn membership).
         if let Some(inspection) = &query.inspection
-            && self.is_member(&caller, inspection).await?
+            && self.is_member(caller, inspection).await?
         {
             query.member_of = Some(inspection.clone());
         }
@@ -427,8 +455,29 @@ impl ProblemService for Api {
             };
             vec![key.into(), last.id.clone().into()]
         });
+        // Problems of lists not yet handed over are confidential reads.
+        let hidden = problem_lists::before_feedback(
+            self.db.reader(),
+            rows.iter().map(|p| p.inspection.clone()),
+        )
+        .await?;
+        let problems: Vec<Problem> = rows.iter().map(store::Model::to_proto).collect();
+        if !hidden.is_empty() {
+            let names = problems
+                .iter()
+                .filter(|p| hidden.contains(&p.inspection))
+                .map(|p| p.name.clone());
+            self.access
+                .record(
+                    &reader,
+                    Access::new(PROBLEM!("ListProblems"))
+                        .resources(names)
+                        .query(request.filter),
+                )
+                .await;
+        }
         Ok(Response::new(ListProblemsResponse {
-            problems: rows.iter().map(store::Model::to_proto).collect(),
+            problems,
             next_page_token,
         }))
     }
@@ -832,12 +881,13 @@ impl ProblemService for Api {
         &self,
         request: Request<GetProblemListRequest>,
     ) -> Result<Response<ProblemList>, Status> {
-        let caller = Caller::of(&request)?;
+        let reader = Reader::of(&request)?;
+        let caller = &reader.caller;
         let name = &request.get_ref().name;
         let inspection = problem_list::inspection_of(name)?;
         let list = match problem_lists::find(self.db.reader(), inspection).await? {
-            Some(list) if list.visible_to(&caller, false) => list,
-            Some(list) if list.visible_to(&caller, self.is_member(&caller, inspection).await?) => {
+            Some(list) if list.visible_to(caller, false) => list,
+            Some(list) if list.visible_to(caller, self.is_member(caller, inspection).await?) => {
                 list
             }
             Some(_) => return Err(ApiError::not_found(name).into()),
@@ -846,7 +896,7 @@ impl ProblemService for Api {
                 // list to whoever may read the list before feedback, and to
                 // anyone else exactly a list that does not exist (whether the
                 // inspection does, or has problems yet, is not theirs).
-                let found = match self.rounds.inspection(&caller, inspection).await {
+                let found = match self.rounds.inspection(caller, inspection).await {
                     Ok(found) => found,
                     Err(ApiError::NotFound { .. }) => {
                         return Err(ApiError::not_found(name).into());
@@ -857,8 +907,8 @@ impl ProblemService for Api {
                     round_organisation_path: &found.round_organisation_path,
                     handed_over: false,
                 };
-                let member = scope::is_member(&caller, &found);
-                if !scope::sees_problem(&caller, &[&found.target_path], before_feedback, member) {
+                let member = scope::is_member(caller, &found);
+                if !scope::sees_problem(caller, &[&found.target_path], before_feedback, member) {
                     return Err(ApiError::not_found(name).into());
                 }
                 return Ok(Response::new(ProblemList {
@@ -869,7 +919,16 @@ impl ProblemService for Api {
                 }));
             }
         };
-        Ok(Response::new(list.describe(self.db.reader()).await?))
+        let described = list.describe(self.db.reader()).await?;
+        if !list.facts().handed_over {
+            self.access
+                .record(
+                    &reader,
+                    Access::new(PROBLEM!("GetProblemList")).resources([name.clone()]),
+                )
+                .await;
+        }
+        Ok(Response::new(described))
     }
 
     async fn freeze_problem_list(

@@ -93,6 +93,31 @@ pub async fn find(conn: &impl ConnectionTrait, inspection: &str) -> ApiResult<Op
     Ok(Entity::find_by_id(inspection.to_owned()).one(conn).await?)
 }
 
+/// Of `inspections`, those whose list has not been handed over at feedback
+/// (a problem with no list row yet counts as not handed over): one query.
+pub async fn before_feedback(
+    conn: &impl ConnectionTrait,
+    inspections: impl IntoIterator<Item = String>,
+) -> ApiResult<std::collections::HashSet<String>> {
+    let mut wanted: std::collections::HashSet<String> = inspections.into_iter().collect();
+    if wanted.is_empty() {
+        return Ok(wanted);
+    }
+    use sea_orm::QuerySelect;
+    let handed: Vec<String> = Entity::find()
+        .select_only()
+        .column(Column::Inspection)
+        .filter(Column::Inspection.is_in(wanted.iter().cloned()))
+        .filter(Column::FeedbackDate.is_not_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    for inspection in handed {
+        wanted.remove(&inspection);
+    }
+    Ok(wanted)
+}
+
 /// Creates the list row if missing and takes its row lock (by bumping its
 /// revision) for the rest of the transaction; returns the row as locked.
 pub async fn lock(conn: &impl ConnectionTrait, inspection: &Inspection) -> ApiResult<Model> {

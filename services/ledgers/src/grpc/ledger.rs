@@ -2,6 +2,7 @@
 //! one posting appended in one transaction; a refused step writes nothing.
 
 use chrono::NaiveDate;
+use fiveledger_platform::access_log::{Access, Reader};
 use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
@@ -408,7 +409,8 @@ impl LedgerService for Api {
         &self,
         request: Request<ListEntriesRequest>,
     ) -> Result<Response<ListEntriesResponse>, Status> {
-        let caller = Caller::of(&request)?;
+        let reader = Reader::of(&request)?;
+        let caller = &reader.caller;
         let request = request.into_inner();
         let roles = format!("{:?}", caller.roles);
         let page = PageRequest::parse(
@@ -433,7 +435,7 @@ impl LedgerService for Api {
             let id = page.after_str(1)?.unwrap_or_default().to_owned();
             query.after = Some((key, id));
         }
-        let rows = books::list(self.db.reader(), books::visible_to(&caller), &query).await?;
+        let rows = books::list(self.db.reader(), books::visible_to(caller), &query).await?;
         let (rows, next_page_token) = page.finish(rows, |last| {
             let key = if query.by_due_date {
                 last.due_date.clone()
@@ -449,7 +451,17 @@ impl LedgerService for Api {
                 self.paint(&mut entry);
                 Ok(entry)
             })
-            .collect::<ApiResult<_>>()?;
+            .collect::<ApiResult<Vec<LedgerEntry>>>()?;
+        // Listing the books is how they are exported (`fiveledger export
+        // ledger`): every page is recorded in the access log.
+        self.access
+            .record(
+                &reader,
+                Access::new("/fiveledger.ledgers.v1.LedgerService/ListEntries")
+                    .resources(entries.iter().map(|e| e.name.clone()))
+                    .query(request.filter),
+            )
+            .await;
         Ok(Response::new(ListEntriesResponse {
             entries,
             next_page_token,

@@ -14,6 +14,7 @@ pub mod parsing {
 
 use std::sync::Arc;
 
+use fiveledger_platform::access_log::{self, AccessLog};
 use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};
 use fiveledger_platform::service_identity::{EventReaders, ServiceCalls};
 use fiveledger_platform::settings::ServerSettings;
@@ -35,6 +36,7 @@ use crate::settings::LedgersSettings;
 pub const SERVICES: &[&str] = &[
     "fiveledger.ledgers.v1.LedgerService",
     "fiveledger.ledgers.v1.EventService",
+    access_log::SERVICE,
 ];
 
 /// Who may see clue figures (the issues service's clue holders).
@@ -111,6 +113,8 @@ pub const ROLES: RoleTable = &[
         "/fiveledger.ledgers.v1.EventService/WatchEvents",
         &[Role::Admin],
     ),
+    (access_log::LIST, access_log::READERS),
+    (access_log::VERIFY, access_log::READERS),
 ];
 
 /// No service calls the ledger: it is the end of the pipeline.
@@ -158,6 +162,8 @@ pub struct Api {
     pub stop: CancellationToken,
     /// The clock colours, postings and sweeps go by (fixed in tests).
     pub clock: Clock,
+    /// Where reads of statistics with clue figures are recorded.
+    pub access: AccessLog,
 }
 
 pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
@@ -165,6 +171,7 @@ pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
     let mut routes = tonic::service::Routes::builder();
     routes
         .add_service(LedgerServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(access_log::service(api.db.clone(), api.access.clone(), max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use fiveledger_platform::access_log::{Access, Reader, statistics_query};
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
@@ -602,7 +603,8 @@ impl Api {
         &self,
         request: Request<GetStatisticsRequest>,
     ) -> Result<Response<GetStatisticsResponse>, Status> {
-        let caller = Caller::of(&request)?;
+        let reader = Reader::of(&request)?;
+        let caller = &reader.caller;
         // The clue figures are asked on the caller's behalf, with its own
         // token: the issues service applies its clue scope to the caller.
         let on_behalf = request.metadata().get("authorization").cloned();
@@ -614,7 +616,7 @@ impl Api {
                 format!("{} is not a grouping", r.group_by),
             )
         })?;
-        let mut filter = Condition::all().add(books::visible_to(&caller));
+        let mut filter = Condition::all().add(books::visible_to(caller));
         let scope_path = optional_path("organisation_path", &r.organisation_path)?;
         if let Some(path) = &scope_path {
             filter = filter.add(within_subtree(C::TargetPath, path));
@@ -662,7 +664,7 @@ impl Api {
         let today = self.clock.now().date_naive();
         let thresholds = self.settings.thresholds();
         let whole_subtree = r.round.is_empty() && r.inspection.is_empty() && period.is_open();
-        let groups = match tally_scope(&caller, scope_path.as_deref()).filter(|_| whole_subtree) {
+        let groups = match tally_scope(caller, scope_path.as_deref()).filter(|_| whole_subtree) {
             // A whole subtree: written-off entries from their tallies, the
             // open ones (whose colour depends on the day) one by one.
             Some(path) if key != KeyColumn::Round => {
@@ -670,7 +672,7 @@ impl Api {
                 let open = Condition::all()
                     .add(C::State.is_in(OPEN_STATES.iter().map(|s| s.as_str_name())))
                     .add(within_subtree(C::TargetPath, &path))
-                    .add(books::visible_to(&caller));
+                    .add(books::visible_to(caller));
                 groups.extend(
                     statistics::groups(self.db.reader(), open, key, today, &thresholds).await?,
                 );
@@ -679,8 +681,24 @@ impl Api {
             _ => statistics::groups(self.db.reader(), filter, key, today, &thresholds).await?,
         };
         let clue_rows = self
-            .clue_figures(&caller, on_behalf, &r, scope_path.as_deref(), grouping)
+            .clue_figures(caller, on_behalf, &r, scope_path.as_deref(), grouping)
             .await?;
+        if caller.has_any(CLUE_HOLDERS) {
+            // Statistics that include clue figures are a confidential read.
+            let query = statistics_query(
+                &r.organisation_path,
+                &r.round,
+                &r.inspection,
+                (r.period_start.as_ref(), r.period_end.as_ref()),
+                grouping.as_str_name(),
+            );
+            self.access
+                .record(
+                    &reader,
+                    Access::new("/fiveledger.ledgers.v1.LedgerService/GetStatistics").query(query),
+                )
+                .await;
+        }
         // (sort key, row key) → counts.
         let mut rows: BTreeMap<(i64, String), StatisticsRow> = BTreeMap::new();
         let mut total = StatisticsCounts::default();

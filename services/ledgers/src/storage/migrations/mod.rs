@@ -25,6 +25,8 @@ impl MigratorTrait for Migrator {
             // The levels of the bodies callers name (learnt from rounds).
             Box::new(fiveledger_platform::levels::Migration),
             Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
+            // The access log of confidential reads.
+            Box::new(fiveledger_platform::access_log::Migration),
         ]
     }
 }
