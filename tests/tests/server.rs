@@ -35,26 +35,44 @@ fn api() -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-fn services_of(package: &str) -> BTreeSet<String> {
-    api()
-        .into_iter()
-        .map(|(service, _)| service)
-        .filter(|service| service.starts_with(&format!("fiveledger.{package}.v1.")))
-        .collect()
+/// The services a server says it serves (its `SERVICES`): its own
+/// package's, and shared ones such as the access log.
+fn services_of(services: &[&str]) -> BTreeSet<String> {
+    services.iter().map(|s| (*s).to_owned()).collect()
 }
 
-const SERVERS: [(&str, RoleTable); 3] = [
-    ("rounds", fiveledger_rounds::grpc::ROLES),
-    ("issues", fiveledger_issues::grpc::ROLES),
-    ("ledgers", fiveledger_ledgers::grpc::ROLES),
+const SERVERS: [(&str, &[&str], RoleTable); 3] = [
+    (
+        "rounds",
+        fiveledger_rounds::grpc::SERVICES,
+        fiveledger_rounds::grpc::ROLES,
+    ),
+    (
+        "issues",
+        fiveledger_issues::grpc::SERVICES,
+        fiveledger_issues::grpc::ROLES,
+    ),
+    (
+        "ledgers",
+        fiveledger_ledgers::grpc::SERVICES,
+        fiveledger_ledgers::grpc::ROLES,
+    ),
 ];
 
 #[test]
 fn every_rpc_has_its_roles_and_every_roles_entry_an_rpc() {
-    for (package, roles) in SERVERS {
+    for (package, services, roles) in SERVERS {
+        // Every service of the package is served by its server.
+        let own = api()
+            .into_iter()
+            .map(|(service, _)| service)
+            .filter(|service| service.starts_with(&format!("fiveledger.{package}.v1.")));
+        for service in own {
+            assert!(services.contains(&service.as_str()), "{package}: {service}");
+        }
         let rpcs: BTreeSet<String> = api()
             .into_iter()
-            .filter(|(service, _)| service.starts_with(&format!("fiveledger.{package}.v1.")))
+            .filter(|(service, _)| services.contains(&service.as_str()))
             .flat_map(|(service, methods)| {
                 methods
                     .into_iter()
@@ -87,12 +105,10 @@ fn every_rpc_has_its_roles_and_every_roles_entry_an_rpc() {
 #[tokio::test]
 async fn reflection_lists_exactly_each_servers_services_in_v1_and_v1alpha() {
     let t = spawn_suite(Default::default()).await;
-    for (package, channel) in [
-        ("rounds", &t.rounds),
-        ("issues", &t.issues),
-        ("ledgers", &t.ledgers),
-    ] {
-        let mut expected = services_of(package);
+    for ((package, services, _), channel) in
+        SERVERS.into_iter().zip([&t.rounds, &t.issues, &t.ledgers])
+    {
+        let mut expected = services_of(services);
         assert!(expected.len() >= 2, "{package}: {expected:?}");
         expected.extend(
             [
