@@ -297,8 +297,20 @@ impl Hs256 {
     }
 }
 
-fn invalid_token(why: impl std::fmt::Display) -> ApiError {
+pub(crate) fn invalid_token(why: impl std::fmt::Display) -> ApiError {
     ApiError::Unauthenticated(format!("invalid token: {why}"))
+}
+
+/// How every verifier checks a token's signature algorithm, issuer, spec
+/// claims (`required`), `nbf` and clock skew; what the signature cannot
+/// tell is [`check_claims`]'s.
+pub(crate) fn validation(alg: Algorithm, issuer: &str, required: &[&str]) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(required);
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY_SECONDS;
+    validation
 }
 
 /// Checks what the signature cannot: a subject, an organisation (the root
@@ -361,11 +373,11 @@ impl TokenVerifier for Hs256 {
 impl Hs256 {
     /// Verifies one of our own tokens.
     pub fn verify_token(&self, token: &str) -> Result<Caller, ApiError> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECONDS;
+        let validation = validation(
+            Algorithm::HS256,
+            &self.issuer,
+            &["exp", "iss", "sub", "iat"],
+        );
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(invalid_token)?;
         check_claims(

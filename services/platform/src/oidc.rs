@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 
-use crate::auth::{Caller, Claims, LEEWAY_SECONDS, Role, TokenVerifier, check_claims};
+use crate::auth::{Caller, Claims, Role, TokenVerifier, check_claims};
 use crate::error::ApiError;
 
 /// Algorithms a provider's keys may use; anything else is refused.
@@ -314,11 +314,8 @@ impl TokenVerifier for Jwks {
             if alg != header.alg {
                 return Err(invalid(format!("key {kid} is not for {:?}", header.alg)));
             }
-            let mut validation = Validation::new(alg);
-            validation.set_issuer(&[self.settings.issuer.as_str()]);
-            validation.set_required_spec_claims(&["exp", "iss", "iat"]);
-            validation.validate_nbf = true;
-            validation.leeway = LEEWAY_SECONDS;
+            let mut validation =
+                crate::auth::validation(alg, &self.settings.issuer, &["exp", "iss", "iat"]);
             if self.settings.audience.is_empty() {
                 validation.validate_aud = false;
             } else {

@@ -14,9 +14,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 
-use crate::auth::{Caller, Claims, LEEWAY_SECONDS, ROOT_ORG, Role, TokenVerifier, check_claims};
+use crate::auth::{
+    Caller, Claims, ROOT_ORG, Role, TokenVerifier, check_claims, invalid_token, validation,
+};
 use crate::error::ApiError;
 
 /// The subject of a service's tokens: `service:<name>`.
@@ -243,7 +245,7 @@ impl ServicePeers {
     }
 
     fn verify_token(&self, token: &str) -> Result<Caller, ApiError> {
-        let invalid = |why: String| ApiError::Unauthenticated(format!("invalid token: {why}"));
+        let invalid = invalid_token;
         let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(e.to_string()))?;
         let name = header
             .kid
@@ -254,11 +256,11 @@ impl ServicePeers {
             .keys
             .get(name)
             .ok_or_else(|| invalid("no such service".into()))?;
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECONDS;
+        let validation = validation(
+            Algorithm::ES256,
+            &self.issuer,
+            &["exp", "iss", "sub", "iat"],
+        );
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| invalid(e.to_string()))?;
         let caller = check_claims(
