@@ -25,6 +25,7 @@ fn args(suite: &TestSuite) -> ServiceArgs {
         issues: format!("http://{}", suite.suite.issues.addr),
         ledgers: format!("http://{}", suite.suite.ledgers.addr),
         token: None,
+        tls: None,
     }
 }
 
@@ -979,6 +980,7 @@ fn a_remote_suite_without_a_token_or_key_is_told_what_is_needed() {
         issues: "http://127.0.0.2:50052".into(),
         ledgers: "http://127.0.0.2:50053".into(),
         token: None,
+        tls: None,
     };
     let err = fiveledger::cli::signer_for(&remote, &base).expect_err("no token, no key");
     assert_eq!(failure::kind_of(&err), Failure::Usage);
@@ -1000,6 +1002,7 @@ fn a_remote_suite_without_a_token_or_key_is_told_what_is_needed() {
         issues: "http://127.0.0.1:50052".into(),
         ledgers: "http://127.0.0.1:50053".into(),
         token: None,
+        tls: None,
     };
     let via_settings = local.with_upstreams(&upstreams.upstream);
     assert!(fiveledger::cli::signer_for(&via_settings, &upstreams).is_err());

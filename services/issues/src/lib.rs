@@ -12,7 +12,7 @@ pub mod upstream;
 use std::sync::Arc;
 
 use fiveledger_platform::access_log::AccessLog;
-use fiveledger_platform::consumer::{self, Consumer, EventSource};
+use fiveledger_platform::consumer::{Consumer, EventSource};
 use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
@@ -54,9 +54,9 @@ pub async fn start_with_clock(
         service_calls: grpc::SERVICE_CALLS,
     };
     let handler_stop = stop.clone();
-    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, credentials| {
-        let credentials = credentials.clone();
-        let channel = consumer::channel(&server_settings.upstream.rounds)?;
+    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, outbound| {
+        let credentials = outbound.credentials.clone();
+        let channel = outbound.channel(&server_settings.upstream.rounds)?;
         let rounds = upstream::Rounds::new(channel.clone(), credentials.clone());
         let levels = RemoteLevels::new(channel.clone(), credentials.clone(), db.clone());
         // Feedback hands a list over (its problems become readable beyond

@@ -10,7 +10,7 @@ pub mod sweep;
 use std::sync::Arc;
 
 use fiveledger_platform::access_log::AccessLog;
-use fiveledger_platform::consumer::{self, Consumer, EventSource};
+use fiveledger_platform::consumer::{Consumer, EventSource};
 use fiveledger_platform::levels::RemoteLevels;
 use fiveledger_platform::server::{self, Running, ServiceSpec, Wiring};
 use fiveledger_platform::settings::ServerSettings;
@@ -50,10 +50,10 @@ pub async fn start_with_clock(
     };
     let handler_stop = stop.clone();
     let upstream = server_settings.upstream.clone();
-    server::launch::<storage::Migrator>(spec, server_settings, stop.clone(), |db, credentials| {
-        let credentials = credentials.clone();
-        let issues = consumer::channel(&upstream.issues)?;
-        let rounds = consumer::channel(&upstream.rounds)?;
+    server::launch::<storage::Migrator>(spec, server_settings, stop.clone(), |db, outbound| {
+        let credentials = outbound.credentials.clone();
+        let issues = outbound.channel(&upstream.issues)?;
+        let rounds = outbound.channel(&upstream.rounds)?;
         let settings = Arc::new(settings);
         let upstreams = grpc::Upstreams::new(issues.clone(), rounds.clone(), credentials.clone());
         let levels = RemoteLevels::new(rounds.clone(), credentials.clone(), db.clone());

@@ -511,11 +511,12 @@ impl Gate {
 
     /// Decides a call: `Ok(None)` for public paths, `Ok(Some(caller))` for an
     /// authorised one, scoped to the level it acts for. `authorization` is
-    /// the request's header, if any.
+    /// the request's header, if any; `peer` what TLS said of the connection.
     pub async fn authorize(
         &self,
         path: &str,
         authorization: Option<&str>,
+        peer: &crate::tls::Peer,
     ) -> Result<Option<Caller>, Status> {
         if is_public(path) {
             return Ok(None);
@@ -534,7 +535,26 @@ impl Gate {
                 ))
             })?;
         let caller = self.verifier.verify(token.trim()).await?;
-        if let Some(service) = crate::service_identity::service_name(&caller) {
+        let service = crate::service_identity::service_name(&caller);
+        // Over mutual TLS a service is who its certificate says, too: its
+        // token is honoured only on a connection with its own certificate.
+        // (People's tokens ride any certified connection: a service may ask
+        // on a person's behalf, with that person's rights.)
+        if let crate::tls::Peer::Certified { service: certified } = peer
+            && service.is_some()
+            && service != *certified
+        {
+            return Err(ApiError::PermissionDenied(format!(
+                "a token of service {} on a connection whose certificate is {}",
+                service.unwrap_or_default(),
+                certified.map_or_else(
+                    || "no service's".to_owned(),
+                    |name| format!("service {name}'s")
+                ),
+            ))
+            .into());
+        }
+        if let Some(service) = service {
             if !crate::service_identity::granted(self.service_calls, service).contains(&path) {
                 return Err(ApiError::PermissionDenied(format!(
                     "{path} is not among the calls service {service} may make here"
@@ -609,8 +629,13 @@ where
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let peer = request
+            .extensions()
+            .get::<crate::tls::Peer>()
+            .cloned()
+            .unwrap_or_default();
         Box::pin(CALL_DEADLINE.scope(deadline, async move {
-            let caller = match gate.authorize(&path, authorization.as_deref()).await {
+            let caller = match gate.authorize(&path, authorization.as_deref(), &peer).await {
                 Ok(caller) => caller,
                 Err(status) => return Ok(status.into_http()),
             };

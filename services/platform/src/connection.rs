@@ -1,6 +1,7 @@
-//! Accepted connections with a deadline for their first bytes: a client
-//! that opens a TCP connection and sends nothing (no HTTP/2 preface) is
-//! closed after the handshake timeout instead of holding a socket for ever.
+//! Accepted connections: plaintext or TLS, each with a deadline for its
+//! first bytes (a client that opens a TCP connection and sends nothing — no
+//! HTTP/2 preface, no TLS hello — is closed after the handshake timeout
+//! instead of holding a socket for ever).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -86,6 +87,120 @@ impl<T: Connected> Connected for FirstBytesWithin<T> {
     fn connect_info(&self) -> Self::ConnectInfo {
         self.inner.connect_info()
     }
+}
+
+/// An accepted connection, as the server reads it: what the gate learns of
+/// its client ([`crate::tls::Peer`]) rides along to every request.
+pub enum Connection {
+    Plain(FirstBytesWithin<tokio::net::TcpStream>),
+    Tls(
+        Box<tokio_rustls::server::TlsStream<FirstBytesWithin<tokio::net::TcpStream>>>,
+        crate::tls::Peer,
+    ),
+}
+
+macro_rules! each_io {
+    ($self:ident, $io:ident => $body:expr) => {
+        match $self.get_mut() {
+            Connection::Plain($io) => {
+                let $io = Pin::new($io);
+                $body
+            }
+            Connection::Tls($io, _) => {
+                let $io = Pin::new($io.as_mut());
+                $body
+            }
+        }
+    };
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        each_io!(self, io => io.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        each_io!(self, io => io.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        each_io!(self, io => io.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Connection::Plain(io) => io.is_write_vectored(),
+            Connection::Tls(io, _) => io.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        each_io!(self, io => io.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        each_io!(self, io => io.poll_shutdown(cx))
+    }
+}
+
+impl Connected for Connection {
+    type ConnectInfo = crate::tls::Peer;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        match self {
+            Connection::Plain(_) => crate::tls::Peer::Plain,
+            Connection::Tls(_, peer) => peer.clone(),
+        }
+    }
+}
+
+/// The connections accepted on `listener`, with TCP_NODELAY (small
+/// responses must not wait for the peer's delayed ACK), each handshaken
+/// with `tls` when given — up to [`crate::tls::MAX_HANDSHAKES`] at once, so
+/// one slow client delays no other. A failed handshake is dropped here.
+pub fn accepted(
+    listener: tokio::net::TcpListener,
+    handshake: Duration,
+    tls: Option<crate::tls::ServerTls>,
+) -> impl futures::Stream<Item = std::io::Result<Connection>> {
+    use futures::StreamExt;
+    tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .map(move |accepted| {
+            let tls = tls.clone();
+            async move {
+                let stream = FirstBytesWithin::new(accepted?, handshake);
+                let Some(tls) = tls else {
+                    return Ok(Some(Connection::Plain(stream)));
+                };
+                match tls.accept(stream, handshake).await {
+                    Ok((stream, peer)) => Ok(Some(Connection::Tls(Box::new(stream), peer))),
+                    Err(err) => {
+                        tracing::debug!(error = %err, "TLS handshake failed");
+                        metrics::counter!("fiveledger_tls_handshake_failures_total").increment(1);
+                        Ok(None)
+                    }
+                }
+            }
+        })
+        .buffer_unordered(crate::tls::MAX_HANDSHAKES)
+        .filter_map(|handshaken: std::io::Result<Option<Connection>>| {
+            futures::future::ready(handshaken.transpose())
+        })
 }
 
 #[cfg(test)]

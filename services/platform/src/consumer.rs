@@ -133,10 +133,15 @@ impl EventSource {
 /// handling a request with a deadline is also cut at that deadline, which
 /// [`ServiceCredentials`] sends along as `grpc-timeout`.
 pub fn channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(endpoint(url)?.connect_lazy())
+}
+
+/// The endpoint [`channel`] connects to (plaintext, or over TLS by
+/// [`crate::server::Outbound::channel`]).
+pub fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
     Ok(Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .connect_lazy())
+        .timeout(Duration::from_secs(30)))
 }
 
 /// The stored position of `consumer` (0 when it has never run).

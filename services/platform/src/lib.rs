@@ -23,6 +23,7 @@ pub mod settings;
 pub mod storage;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use sea_orm_migration::MigratorTrait;
 use tokio::task::JoinHandle;
@@ -33,6 +32,8 @@ pub struct ServiceSpec {
 /// A started service.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The plaintext health port for probes, when one is configured.
+    pub probe_addr: Option<SocketAddr>,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -63,12 +64,16 @@ impl Running {
 /// `background` tasks (sweeps) and event consumers start after the
 /// migrations; each consumer reports under its own name in the health
 /// service (NOT_SERVING while it cannot apply its events).
+/// With `tls` every connection is handshaken first and must present a
+/// certificate of the CA; `settings.tls.probe_listen` adds a plaintext port
+/// serving only health, for probes.
 pub async fn start<M: MigratorTrait>(
     spec: ServiceSpec,
     settings: &ServerSettings,
     verifier: Arc<dyn TokenVerifier>,
     db: Db,
     wiring: Wiring,
+    tls: Option<crate::tls::ServerTls>,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
     let Wiring {
@@ -144,21 +149,26 @@ pub async fn start<M: MigratorTrait>(
         .layer(crate::metrics::RpcMetrics::new(service, spec.roles))
         .layer(gate.clone())
         .add_routes(routes)
-        .add_service(health)
+        .add_service(health.clone())
         .add_service(v1)
         .add_service(v1alpha);
-    // Small responses must not wait for the peer's delayed ACK. The
-    // builder's `tcp_nodelay` is ignored for an incoming stream we bind
-    // ourselves, so the accepted sockets get it here.
     let handshake = Duration::from_secs(settings.limits.handshake_timeout_seconds);
-    let incoming = tonic::transport::server::TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .map(move |accepted| {
-            accepted.map(|stream| crate::connection::FirstBytesWithin::new(stream, handshake))
-        });
+    let incoming = crate::connection::accepted(listener, handshake, tls);
     // `stop` starts the shutdown; the listener closes only when `close` is
     // cancelled, after the drain, so probes see NOT_SERVING in between.
     let close = CancellationToken::new();
+    let mut probe_addr = None;
+    if let Some(probe) = settings.tls.probe_listen {
+        let probes = tokio::net::TcpListener::bind(probe).await?;
+        probe_addr = Some(probes.local_addr()?);
+        tracing::info!(service, addr = ?probe_addr, "health for probes, plaintext");
+        let incoming = crate::connection::accepted(probes, handshake, None);
+        tokio::spawn(
+            Server::builder()
+                .add_service(health)
+                .serve_with_incoming_shutdown(incoming, close.clone().cancelled_owned()),
+        );
+    }
     let serving = tokio::spawn(
         router.serve_with_incoming_shutdown(incoming, close.clone().cancelled_owned()),
     );
@@ -230,7 +240,12 @@ pub async fn start<M: MigratorTrait>(
         db.close().await;
         result
     });
-    Ok(Running { addr, stop, task })
+    Ok(Running {
+        addr,
+        probe_addr,
+        stop,
+        task,
+    })
 }
 
 /// What a service wires on top of its database: its routes, its
@@ -254,18 +269,42 @@ pub async fn launch<M: MigratorTrait>(
     spec: ServiceSpec,
     settings: &ServerSettings,
     stop: CancellationToken,
-    wire: impl FnOnce(&Db, &crate::auth::ServiceCredentials) -> anyhow::Result<Wiring>,
+    wire: impl FnOnce(&Db, &Outbound) -> anyhow::Result<Wiring>,
 ) -> anyhow::Result<Running> {
     let signer = crate::auth::Hs256::from_settings(&settings.auth, None)?;
     let (own_key, peers) = service_keys(spec.name, &settings.auth, signer.max_lifetime())?;
+    // The certificate serves both sides: the listener's, and the client
+    // certificate of this service's calls to the others.
+    let (server_tls, client_tls) = if settings.tls.enabled {
+        let files = settings.tls.files(spec.name, &settings.data_dir);
+        (
+            Some(crate::tls::ServerTls::load(files.clone())?),
+            Some(crate::tls::ClientTls::load(files)?),
+        )
+    } else {
+        (None, None)
+    };
     let db = Db::connect(
         &settings.database,
         &settings.data_dir.join(format!("{}.sqlite", spec.name)),
     )
     .await?;
-    let credentials = crate::auth::ServiceCredentials::new(Arc::new(own_key));
-    let mut wiring = wire(&db, &credentials)?;
+    let outbound = Outbound {
+        credentials: crate::auth::ServiceCredentials::new(Arc::new(own_key)),
+        tls: client_tls.clone(),
+    };
+    let mut wiring = wire(&db, &outbound)?;
     let mut background = std::mem::take(&mut wiring.background);
+    background.extend(
+        server_tls
+            .iter()
+            .filter_map(|tls| tls.keep_fresh(&settings.tls, stop.clone()))
+            .chain(
+                client_tls
+                    .iter()
+                    .filter_map(|tls| tls.keep_fresh(&settings.tls, stop.clone())),
+            ),
+    );
     // The suite's own key (local tokens), the organisation's identity
     // provider when one is configured, and the peers' service keys.
     let provider = if settings.auth.oidc.enabled() {
@@ -289,9 +328,29 @@ pub async fn launch<M: MigratorTrait>(
             background,
             ..wiring
         },
+        server_tls,
         stop,
     )
     .await
+}
+
+/// How a service calls the others: as itself (its service token), over
+/// mutual TLS when it is on.
+pub struct Outbound {
+    pub credentials: crate::auth::ServiceCredentials,
+    pub tls: Option<crate::tls::ClientTls>,
+}
+
+impl Outbound {
+    /// A lazily connecting channel to the service at `url` (see
+    /// [`crate::consumer::channel`]).
+    pub fn channel(&self, url: &str) -> anyhow::Result<tonic::transport::Channel> {
+        let endpoint = crate::consumer::endpoint(url)?;
+        Ok(match &self.tls {
+            Some(tls) => tls.channel(endpoint),
+            None => endpoint.connect_lazy(),
+        })
+    }
 }
 
 /// This service's own key and its peers' public keys, from settings.

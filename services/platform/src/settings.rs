@@ -102,6 +102,31 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
         "longest wait for the provider",
     ),
     (
+        "tls.enabled",
+        "TLS with client certificates (mutual TLS) on the service port and on calls to the other services",
+    ),
+    (
+        "tls.dir",
+        "folder of the files below when they are not named (<name>.crt, <name>.key, ca.crt); empty: <data_dir>/tls",
+    ),
+    (
+        "tls.cert_file",
+        "this service's certificate chain (PEM; cert-manager's tls.crt)",
+    ),
+    ("tls.key_file", "its private key (PEM; tls.key)"),
+    (
+        "tls.ca_file",
+        "the CA certificates that peers' certificates must chain to (PEM; ca.crt)",
+    ),
+    (
+        "tls.reload_seconds",
+        "how often the files are read again, so renewed certificates are used without a restart; 0: never",
+    ),
+    (
+        "tls.probe_listen",
+        "plaintext address serving only the health service, for probes that cannot speak TLS (off when unset)",
+    ),
+    (
         "log.format",
         "text (readable) or json (one object per line)",
     ),
@@ -328,6 +353,8 @@ pub struct ServerSettings {
     pub warnings: crate::deadline::WarningSettings,
     /// The access log of confidential reads (services that keep one).
     pub access_log: crate::access_log::AccessLogSettings,
+    /// TLS on the listener and mutual TLS to the other services.
+    pub tls: crate::tls::TlsSettings,
 }
 
 impl Default for ServerSettings {
@@ -344,6 +371,7 @@ impl Default for ServerSettings {
             metrics_listen: None,
             warnings: Default::default(),
             access_log: Default::default(),
+            tls: Default::default(),
         }
     }
 }

@@ -49,7 +49,7 @@ pub async fn start_with_clock(
         service_calls: grpc::SERVICE_CALLS,
     };
     let handler_stop = stop.clone();
-    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _credentials| {
+    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _outbound| {
         let settings = Arc::new(settings);
         let mut background = Vec::new();
         if settings.sweep_interval_seconds > 0 {

@@ -68,6 +68,25 @@ pub fn local_service_keys(base: &ServerSettings) -> std::path::PathBuf {
         .unwrap_or_else(|| base.data_dir.join("service-keys"))
 }
 
+/// A local CA and a certificate for each service and for the CLI
+/// (`client`), in `tls.dir` (default `<data_dir>/tls`), where none exist.
+pub fn ensure_local_certificates(base: &ServerSettings) -> anyhow::Result<()> {
+    let dir = base
+        .tls
+        .dir
+        .clone()
+        .unwrap_or_else(|| base.data_dir.join("tls"));
+    fiveledger_platform::tls::ensure_local_certificates(
+        &dir,
+        &[
+            fiveledger_rounds::NAME,
+            fiveledger_issues::NAME,
+            fiveledger_ledgers::NAME,
+            fiveledger_platform::tls::CLIENT,
+        ],
+    )
+}
+
 /// The services' own settings sections.
 #[derive(Debug, Clone, Default)]
 pub struct Domains {
@@ -128,6 +147,13 @@ pub fn service_settings(base: &ServerSettings, name: &str, listen: SocketAddr) -
     let keys = local_service_keys(base);
     s.auth.service_key_file = Some(service_identity::key_file(&keys, name));
     s.auth.service_keys_dir = Some(keys);
+    // Each service's own certificate (one `cert_file` cannot serve three).
+    if s.tls.enabled {
+        let files = base.tls.files(name, &base.data_dir);
+        s.tls.cert_file = Some(files.cert);
+        s.tls.key_file = Some(files.key);
+        s.tls.ca_file = Some(files.ca);
+    }
     if s.database.url.starts_with("postgres") {
         s.database.schema = if s.database.schema.is_empty() {
             name.to_owned()
@@ -159,7 +185,12 @@ pub async fn start(
             fiveledger_ledgers::NAME,
         ],
     )?;
-    let url = |addr: SocketAddr| format!("http://{addr}");
+    if base.tls.enabled {
+        // Files the settings do not name are the local CA's, created here.
+        ensure_local_certificates(base)?;
+    }
+    let scheme = if base.tls.enabled { "https" } else { "http" };
+    let url = |addr: SocketAddr| format!("{scheme}://{addr}");
     let at = |i: usize| SocketAddr::new(layout.host, layout.ports[i]);
     let mut shared = base.clone();
     let rounds = fiveledger_rounds::start(

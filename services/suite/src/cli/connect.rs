@@ -49,6 +49,10 @@ pub struct ServiceArgs {
     /// suite's key (as `fiveledger token` does).
     #[arg(long, env = "FIVELEDGER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Mutual TLS with the `client` certificate, when the settings turn
+    /// TLS on (`FIVELEDGER_TLS__*`, as the services read them).
+    #[arg(skip)]
+    pub tls: Option<fiveledger_platform::tls::ClientTls>,
 }
 
 /// Adds `authorization: Bearer …` to every call.
@@ -81,14 +85,21 @@ pub struct Services {
 /// Largest message the CLI accepts (an import response holds every row).
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
-fn endpoint(service: &str, url: &str) -> anyhow::Result<Channel> {
+fn endpoint(
+    service: &str,
+    url: &str,
+    tls: Option<&fiveledger_platform::tls::ClientTls>,
+) -> anyhow::Result<Channel> {
     // Lazy: an unreachable service is reported by the first call that needs
     // it, naming the service.
-    Ok(Endpoint::from_shared(url.to_owned())
+    let endpoint = Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("the {service} URL {url:?} is not valid"))?
         .connect_timeout(Duration::from_secs(5))
-        .tcp_nodelay(true)
-        .connect_lazy())
+        .tcp_nodelay(true);
+    Ok(match tls {
+        Some(tls) => tls.channel(endpoint),
+        None => endpoint.connect_lazy(),
+    })
 }
 
 /// The URLs of the local suite (`fiveledger run`), the defaults.
@@ -126,6 +137,7 @@ impl ServiceArgs {
             issues: pick(&self.issues, LOCAL[1], &upstream.issues),
             ledgers: pick(&self.ledgers, LOCAL[2], &upstream.ledgers),
             token: self.token.clone(),
+            tls: self.tls.clone(),
         }
     }
 
@@ -187,9 +199,9 @@ impl Services {
         let bearer = MetadataValue::try_from(format!("Bearer {token}"))
             .context("the token is not a valid header value")?;
         Ok(Self {
-            rounds: endpoint("rounds", &args.rounds)?,
-            issues: endpoint("issues", &args.issues)?,
-            ledgers: endpoint("ledgers", &args.ledgers)?,
+            rounds: endpoint("rounds", &args.rounds, args.tls.as_ref())?,
+            issues: endpoint("issues", &args.issues, args.tls.as_ref())?,
+            ledgers: endpoint("ledgers", &args.ledgers, args.tls.as_ref())?,
             bearer: Bearer(bearer),
         })
     }

@@ -119,6 +119,12 @@ pub async fn execute(
     let services = command.services_mut();
     *services = services.with_upstreams(&base.upstream);
     let result = async {
+        if base.tls.enabled {
+            let files = base
+                .tls
+                .files(fiveledger_platform::tls::CLIENT, &base.data_dir);
+            command.services_mut().tls = Some(fiveledger_platform::tls::ClientTls::load(files)?);
+        }
         let signer = signer_for(command.services(), base)?;
         run(command, signer.as_ref()).await
     }
