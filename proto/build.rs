@@ -24,14 +24,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = vec![PathBuf::from("google/type/date.proto")];
     proto_files(Path::new("fiveledger"), &mut files)?;
     files.sort();
-    let fds = protox::compile(&files, ["."])?;
+    let mut compiler = protox::Compiler::new(["."])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(&files)?;
 
     // One descriptor set holding everything (imports included) serves
     // reflection for every service; clients resolve any symbol from it.
+    // Encoded by protox itself: `prost_types` drops the custom options
+    // (`google.api.field_behavior`, `resource`, `resource_reference`) that
+    // make the set the API's machine-readable contract.
     std::fs::write(
         out_dir.join("fiveledger_descriptor.bin"),
-        prost::Message::encode_to_vec(&fds),
+        compiler.encode_file_descriptor_set(),
     )?;
+    let fds = compiler.file_descriptor_set();
 
     // Type names let events carry their payloads as `google.protobuf.Any`.
     let mut config = prost_build::Config::new();

@@ -543,7 +543,16 @@ async fn a_problem_without_its_principal_is_refused_at_the_door() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(reason(&err), "REQUIRED_FIELD");
     assert_eq!(bad_field(&err), "problem.responsibilities.principal");
+    // No responsibilities at all: the principal is what is missing.
+    let bare = Problem {
+        responsibilities: None,
+        ..problem("party-leadership", "z")
+    };
+    let err = app.create(bare).await.expect_err("no responsibilities");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "problem.responsibilities.principal");
     assert!(app.events("ProblemCreated").await.is_empty());
+    assert!(app.list_all(&office(), "", 10).await.is_empty());
 
     let created = app
         .create(problem("party-leadership", "y"))
