@@ -163,9 +163,15 @@ pub async fn start<M: MigratorTrait>(
         probe_addr = Some(probes.local_addr()?);
         tracing::info!(service, addr = ?probe_addr, "health for probes, plaintext");
         let incoming = crate::connection::accepted(probes, handshake, None);
+        // Reflection of health alone, so grpcurl can ask it too.
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health")
+            .build_v1alpha()?;
         tokio::spawn(
             Server::builder()
                 .add_service(health)
+                .add_service(reflection)
                 .serve_with_incoming_shutdown(incoming, close.clone().cancelled_owned()),
         );
     }

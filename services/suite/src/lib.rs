@@ -147,6 +147,12 @@ pub fn service_settings(base: &ServerSettings, name: &str, listen: SocketAddr) -
     let keys = local_service_keys(base);
     s.auth.service_key_file = Some(service_identity::key_file(&keys, name));
     s.auth.service_keys_dir = Some(keys);
+    // Each service its own probe port: the configured one and the next two
+    // (an ephemeral one stays ephemeral).
+    if let Some(probe) = s.tls.probe_listen.as_mut().filter(|p| p.port() != 0) {
+        let index = PORTS.iter().position(|(n, _)| *n == name).unwrap_or(0) as u16;
+        probe.set_port(probe.port().saturating_add(index));
+    }
     // Each service's own certificate (one `cert_file` cannot serve three).
     if s.tls.enabled {
         let files = base.tls.files(name, &base.data_dir);
