@@ -69,6 +69,52 @@ pub async fn spawn_suite_with(
     }
 }
 
+/// [`spawn_suite_with`] with mutual TLS on: the suite's local CA and
+/// certificates in `<data_dir>/tls`, a plaintext probe port per service
+/// (ephemeral), certificates read again every second, and clients
+/// presenting the `client` certificate.
+pub async fn spawn_tls_suite(domains: Domains) -> TestSuite {
+    let mut env = TestEnv::new("tls");
+    env.settings.tls.enabled = true;
+    env.settings.tls.reload_seconds = 1;
+    env.settings.tls.probe_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let layout = Layout {
+        ports: [0, 0, 0],
+        ..Layout::default()
+    };
+    let suite = fiveledger::start(&env.settings, domains, layout)
+        .await
+        .expect("the suite starts with TLS");
+    let dir = tls_dir(&env);
+    let client = fiveledger_platform::tls::CLIENT;
+    TestSuite {
+        clients: Clients {
+            rounds: tls_channel(&dir, client, suite.rounds.addr),
+            issues: tls_channel(&dir, client, suite.issues.addr),
+            ledgers: tls_channel(&dir, client, suite.ledgers.addr),
+        },
+        suite,
+        env,
+    }
+}
+
+/// Where [`spawn_tls_suite`]'s certificates are.
+pub fn tls_dir(env: &TestEnv) -> std::path::PathBuf {
+    env.settings.data_dir.join("tls")
+}
+
+/// A lazily connecting channel to `addr` over mutual TLS, presenting
+/// `identity`'s certificate (`<identity>.crt`, `.key`, and `ca.crt` in `dir`).
+pub fn tls_channel(dir: &std::path::Path, identity: &str, addr: std::net::SocketAddr) -> Channel {
+    let settings = fiveledger_platform::tls::TlsSettings {
+        dir: Some(dir.to_owned()),
+        ..Default::default()
+    };
+    fiveledger_platform::tls::ClientTls::load(settings.files(identity, dir))
+        .expect("client certificate")
+        .channel(tonic::transport::Endpoint::from_shared(format!("https://{addr}")).expect("url"))
+}
+
 // ---------------------------------------------------------------------------
 // The cast and the steps of the end-to-end scenarios: a city with its
 // counties and bodies, people of the talent pool, and one call per step

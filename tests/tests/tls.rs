@@ -10,10 +10,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fiveledger::Layout;
-use fiveledger_e2e::{Clients, EVENT_TIMEOUT, eventually, tokens};
-use fiveledger_platform::testing::{TestEnv, authed, service_token};
-use fiveledger_platform::tls::{CLIENT, ClientTls, TlsSettings, ensure_local_certificates};
+use fiveledger_e2e::{
+    EVENT_TIMEOUT, TestSuite, eventually, spawn_tls_suite, tls_channel, tls_dir, tokens,
+};
+use fiveledger_platform::testing::{authed, service_token};
+use fiveledger_platform::tls::{CLIENT, ensure_local_certificates};
 use fiveledger_proto::{issues, rounds};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
@@ -22,19 +23,6 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 const XN: &str = "rounds/r9/inspections/xn";
-
-fn files_in(dir: &Path) -> TlsSettings {
-    TlsSettings {
-        dir: Some(dir.to_owned()),
-        ..Default::default()
-    }
-}
-
-/// A channel to `addr` presenting `identity`'s certificate from `dir`.
-fn channel_as(dir: &Path, identity: &str, addr: SocketAddr) -> Channel {
-    let tls = ClientTls::load(files_in(dir).files(identity, Path::new("-"))).expect("client tls");
-    tls.channel(Endpoint::from_shared(format!("https://{addr}")).expect("url"))
-}
 
 /// A TLS client that checks the server against the CA but has no
 /// certificate of its own.
@@ -82,55 +70,20 @@ async fn health(channel: Channel, service: &str) -> Result<i32, tonic::Status> {
     Ok(answer.into_inner().status)
 }
 
-struct TlsSuite {
-    suite: fiveledger::Suite,
-    env: TestEnv,
-}
-
-impl TlsSuite {
-    async fn start() -> Self {
-        let mut env = TestEnv::new("tls");
-        env.settings.tls.enabled = true;
-        env.settings.tls.reload_seconds = 1;
-        env.settings.tls.probe_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-        let layout = Layout {
-            ports: [0, 0, 0],
-            ..Layout::default()
-        };
-        let suite = fiveledger::start(&env.settings, Default::default(), layout)
-            .await
-            .expect("the suite starts with TLS");
-        Self { suite, env }
-    }
-
-    fn dir(&self) -> std::path::PathBuf {
-        self.env.settings.data_dir.join("tls")
-    }
-
-    fn ports(&self) -> [(&'static str, SocketAddr); 3] {
-        [
-            ("rounds", self.suite.rounds.addr),
-            ("issues", self.suite.issues.addr),
-            ("ledgers", self.suite.ledgers.addr),
-        ]
-    }
-
-    fn clients(&self, identity: &str) -> Clients {
-        let dir = self.dir();
-        Clients {
-            rounds: channel_as(&dir, identity, self.suite.rounds.addr),
-            issues: channel_as(&dir, identity, self.suite.issues.addr),
-            ledgers: channel_as(&dir, identity, self.suite.ledgers.addr),
-        }
-    }
+fn ports(t: &TestSuite) -> [(&'static str, SocketAddr); 3] {
+    [
+        ("rounds", t.suite.rounds.addr),
+        ("issues", t.suite.issues.addr),
+        ("ledgers", t.suite.ledgers.addr),
+    ]
 }
 
 #[tokio::test]
 async fn every_port_refuses_clients_without_a_certificate_and_the_services_talk_over_mtls() {
-    let t = TlsSuite::start().await;
-    let dir = t.dir();
+    let t = spawn_tls_suite(Default::default()).await;
+    let dir = tls_dir(&t.env);
 
-    for (name, addr) in t.ports() {
+    for (name, addr) in ports(&t) {
         // Plaintext HTTP/2 gets no answer from a TLS port.
         let plain = Channel::from_shared(format!("http://{addr}"))
             .expect("url")
@@ -147,7 +100,7 @@ async fn every_port_refuses_clients_without_a_certificate_and_the_services_talk_
         );
         // With one, health (and so reflection, and grpcurl) works.
         assert_eq!(
-            health(channel_as(&dir, CLIENT, addr), name)
+            health(tls_channel(&dir, CLIENT, addr), name)
                 .await
                 .expect("health"),
             ServingStatus::Serving as i32,
@@ -159,9 +112,9 @@ async fn every_port_refuses_clients_without_a_certificate_and_the_services_talk_
     let stranger = tempfile::tempdir().expect("dir");
     ensure_local_certificates(stranger.path(), &[CLIENT]).expect("certs");
     std::fs::copy(dir.join("ca.crt"), stranger.path().join("ca.crt")).expect("trust ours");
-    for (name, addr) in t.ports() {
+    for (name, addr) in ports(&t) {
         assert!(
-            health(channel_as(stranger.path(), CLIENT, addr), "")
+            health(tls_channel(stranger.path(), CLIENT, addr), "")
                 .await
                 .is_err(),
             "{name}: a certificate of a foreign CA was accepted"
@@ -193,7 +146,7 @@ async fn every_port_refuses_clients_without_a_certificate_and_the_services_talk_
     // The workflow across the three services, every hop over mutual TLS:
     // issues checks the inspection with rounds, ledgers follows issues'
     // events and posts the frozen list.
-    let c = t.clients(CLIENT);
+    let c = &t.clients;
     c.two_stationed_inspections("r9", 9).await;
     let problem = c
         .problem(
@@ -228,8 +181,8 @@ async fn every_port_refuses_clients_without_a_certificate_and_the_services_talk_
 
 #[tokio::test]
 async fn a_service_certificate_carries_only_that_services_rights() {
-    let t = TlsSuite::start().await;
-    let dir = t.dir();
+    let t = spawn_tls_suite(Default::default()).await;
+    let dir = tls_dir(&t.env);
     let rounds_addr = t.suite.rounds.addr;
     let get = |channel: Channel, token: String| async move {
         rounds::organisation_service_client::OrganisationServiceClient::new(channel)
@@ -245,7 +198,7 @@ async fn a_service_certificate_carries_only_that_services_rights() {
     // issues may read organisations from rounds: with its own certificate
     // and its own token the call reaches the handler (NOT_FOUND here).
     let status = get(
-        channel_as(&dir, "issues", rounds_addr),
+        tls_channel(&dir, "issues", rounds_addr),
         service_token("issues"),
     )
     .await
@@ -260,7 +213,7 @@ async fn a_service_certificate_carries_only_that_services_rights() {
         (CLIENT, "issues"),
     ] {
         let status = get(
-            channel_as(&dir, certificate, rounds_addr),
+            tls_channel(&dir, certificate, rounds_addr),
             service_token(token),
         )
         .await
@@ -277,7 +230,7 @@ async fn a_service_certificate_carries_only_that_services_rights() {
     }
     // A service's certificate with its own token still gets only what that
     // service may call: issues may not create organisations.
-    let status = rounds::organisation_service_client::OrganisationServiceClient::new(channel_as(
+    let status = rounds::organisation_service_client::OrganisationServiceClient::new(tls_channel(
         &dir,
         "issues",
         rounds_addr,
@@ -295,8 +248,8 @@ async fn a_service_certificate_carries_only_that_services_rights() {
 
 #[tokio::test]
 async fn renewed_certificates_are_taken_without_a_restart() {
-    let t = TlsSuite::start().await;
-    let dir = t.dir();
+    let t = spawn_tls_suite(Default::default()).await;
+    let dir = tls_dir(&t.env);
     let old = tempfile::tempdir().expect("dir");
     for file in ["ca.crt", "client.crt", "client.key"] {
         std::fs::copy(dir.join(file), old.path().join(file)).expect("keep the old ones");
@@ -309,18 +262,18 @@ async fn renewed_certificates_are_taken_without_a_restart() {
     }
     ensure_local_certificates(&dir, &["rounds", "issues", "ledgers", CLIENT]).expect("renew");
 
-    for (name, addr) in t.ports() {
+    for (name, addr) in ports(&t) {
         eventually(
             &format!("{name} serves the new certificate"),
             EVENT_TIMEOUT,
             || {
-                let channel = channel_as(&dir, CLIENT, addr);
+                let channel = tls_channel(&dir, CLIENT, addr);
                 async move { health(channel, "").await.ok() }
             },
         )
         .await;
         assert!(
-            health(channel_as(old.path(), CLIENT, addr), "")
+            health(tls_channel(old.path(), CLIENT, addr), "")
                 .await
                 .is_err(),
             "{name}: still trusts the old CA"
@@ -328,7 +281,7 @@ async fn renewed_certificates_are_taken_without_a_restart() {
     }
     // The services still reach each other (connections they hold stay up;
     // each new one is made with the renewed certificates).
-    let c = t.clients(CLIENT);
+    let c = &t.clients;
     c.two_stationed_inspections("r9", 9).await;
     c.problem(
         &tokens::office(),

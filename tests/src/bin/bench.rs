@@ -14,6 +14,13 @@
 //!
 //!     cargo run --release -p fiveledger-e2e --bin bench -- --requests 2000 --access-log
 //!
+//! With `--tls` it also measures, on a suite with mutual TLS on, the health
+//! check and GetOrganisation over one TLS connection, and a health check on
+//! a new TLS connection each time (the handshake's cost), against the same
+//! in plaintext.
+//!
+//!     cargo run --release -p fiveledger-e2e --bin bench -- --requests 4000 --tls
+//!
 //! On SQLite the write scenario runs once more on a suite with
 //! `synchronous=normal`, against the default `full` measured above it.
 //!
@@ -57,6 +64,9 @@ struct Args {
     /// The access log's `flush_ms` in those scenarios.
     #[arg(long, default_value_t = fiveledger_platform::access_log::AccessLogSettings::default().flush_ms)]
     access_log_flush_ms: u64,
+    /// Measure calls over mutual TLS against plaintext.
+    #[arg(long)]
+    tls: bool,
 }
 
 struct Report {
@@ -252,11 +262,93 @@ async fn main() -> anyhow::Result<()> {
         statistics(&suite, args.ledger_entries, args.statistics_requests).await?;
         postings(&suite, args.ledger_entries, n, c, &base).await;
     }
+    if args.tls {
+        tls(&suite, &token, n, c).await?;
+    }
     suite.suite.stop().await?;
     if args.access_log {
         access_log(n, c, args.access_log_flush_ms).await?;
     }
     Ok(())
+}
+
+/// The same reads in plaintext (`plain`, the suite measured above) and
+/// over mutual TLS (a suite of its own), then a new connection per call.
+async fn tls(
+    plain: &fiveledger_e2e::TestSuite,
+    token: &Arc<String>,
+    n: usize,
+    c: usize,
+) -> anyhow::Result<()> {
+    let secure = fiveledger_e2e::spawn_tls_suite(Default::default()).await;
+    region(&secure.rounds, token).await?;
+    // The same cities as the plaintext suite's first hundred.
+    let cities = n.min(100);
+    create_organisations("", &secure.rounds, token, cities, c).await;
+    let get = |label: &str, channel: &Channel| {
+        let (ch, t) = (channel.clone(), token.clone());
+        measure(label.to_owned(), n, c, move |i| {
+            let mut client = orgs(&ch);
+            let request = authed(
+                &t,
+                GetOrganisationRequest {
+                    name: format!("organisations/city-{}", i % cities),
+                },
+            );
+            async move { client.get_organisation(request).await.map(|_| ()) }
+        })
+    };
+    let health = |label: &str, channel: &Channel| {
+        let ch = channel.clone();
+        measure(label.to_owned(), n, c, move |_| {
+            let mut client = HealthClient::new(ch.clone());
+            async move {
+                client
+                    .check(HealthCheckRequest::default())
+                    .await
+                    .map(|_| ())
+            }
+        })
+    };
+    let base = health("health check, plaintext", &plain.rounds).await;
+    base.print(None);
+    health("health check, mutual TLS", &secure.rounds)
+        .await
+        .print(Some(&base));
+    let plain_get = get("GetOrganisation, plaintext", &plain.rounds).await;
+    plain_get.print(Some(&base));
+    get("GetOrganisation, mutual TLS", &secure.rounds)
+        .await
+        .print(Some(&plain_get));
+
+    // A new connection per call: TCP (+ TLS handshake) + one health check.
+    let (plain_addr, tls_addr) = (plain.suite.rounds.addr, secure.suite.rounds.addr);
+    let dir = fiveledger_e2e::tls_dir(&secure.env);
+    let fresh_plain = measure("new connection + health, plaintext", n / 4, c, move |_| {
+        let channel = Channel::from_shared(format!("http://{plain_addr}"))
+            .expect("url")
+            .connect_lazy();
+        async move {
+            HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+                .map(|_| ())
+        }
+    })
+    .await;
+    fresh_plain.print(Some(&base));
+    measure("new connection + health, mutual TLS", n / 4, c, move |_| {
+        let channel = fiveledger_e2e::tls_channel(&dir, fiveledger_platform::tls::CLIENT, tls_addr);
+        async move {
+            HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+                .map(|_| ())
+        }
+    })
+    .await
+    .print(Some(&fresh_plain));
+    secure.suite.stop().await
 }
 
 /// Clues registered in each suite of the access log scenarios.
