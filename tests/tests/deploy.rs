@@ -1053,6 +1053,77 @@ fn kubectl_kustomize_renders_what_the_checks_expect() {
             kinds(&emulated),
             "{path}: resources differ"
         );
+        // What the patches touch, as kustomize merged it (lists as sets:
+        // kustomize puts added items first).
+        let patched = |docs: &[Value]| -> BTreeSet<String> {
+            let mut fields = BTreeSet::new();
+            let mut add = |at: String, value: &Value| {
+                let items: Vec<_> = match value.as_sequence() {
+                    Some(items) => items.iter().collect(),
+                    None => vec![value],
+                };
+                for item in items {
+                    fields.insert(format!(
+                        "{at} {}",
+                        serde_yaml_ng::to_string(&sorted(item)).expect("YAML")
+                    ));
+                }
+            };
+            for d in docs {
+                let at = format!("{} {}", kind(d), name(d));
+                match kind(d) {
+                    "Deployment" => {
+                        let pod = &d["spec"]["template"]["spec"];
+                        add(format!("{at} replicas"), &d["spec"]["replicas"]);
+                        add(format!("{at} strategy"), &d["spec"]["strategy"]);
+                        for c in pod["containers"].as_sequence().expect("containers") {
+                            for field in [
+                                "ports",
+                                "volumeMounts",
+                                "startupProbe",
+                                "livenessProbe",
+                                "readinessProbe",
+                                "resources",
+                            ] {
+                                add(format!("{at} {field}"), &c[field]);
+                            }
+                            // Values only: generated names carry a hash.
+                            for var in c["env"].as_sequence().expect("env") {
+                                add(format!("{at} env"), &var["value"]);
+                            }
+                        }
+                    }
+                    "Service" => add(format!("{at} ports"), &d["spec"]["ports"]),
+                    _ => {}
+                }
+            }
+            fields
+        };
+        let (real, ours) = (patched(&rendered), patched(&emulated));
+        assert!(
+            real == ours,
+            "{path}: the emulated render differs from kustomize's: only kustomize's {:#?}, only ours {:#?}",
+            real.difference(&ours).collect::<Vec<_>>(),
+            ours.difference(&real).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// `value` with every mapping's keys in order (kubectl sorts them).
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Mapping(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by_key(|(k, _)| serde_yaml_ng::to_string(k).unwrap_or_default());
+            Value::Mapping(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Sequence(items) => Value::Sequence(items.iter().map(sorted).collect()),
+        other => other.clone(),
     }
 }
 
@@ -1162,6 +1233,61 @@ fn prod_overlay_runs_replicas_on_postgres_with_autoscaling() {
     );
     for (svc, settings) in &loaded {
         assert!(settings.tls.enabled, "prod {svc}: TLS off");
+    }
+    // cert-manager writes the TLS Secrets; none is committed.
+    for svc in SERVICES.iter().copied().chain(["client"]) {
+        let secret = format!("fiveledger-tls-{svc}");
+        assert!(
+            prod.generated("secretGenerator", &secret).is_none(),
+            "prod must not commit {secret}"
+        );
+    }
+
+    // The operators' client certificate: client use only, valid for no
+    // service's name (so it carries no service's rights), from the CA the
+    // services trust; the header says how to use it with grpcurl.
+    let certificates = Kustomization::of_kind(&rendered, "Certificate");
+    let client = certificates
+        .iter()
+        .find(|c| c["spec"]["secretName"].as_str() == Some("fiveledger-tls-client"))
+        .expect("prod: a client Certificate writing fiveledger-tls-client");
+    let usages = strings(&client["spec"]["usages"]);
+    assert!(usages.iter().any(|u| u == "client auth"), "{usages:?}");
+    assert!(!usages.iter().any(|u| u == "server auth"), "{usages:?}");
+    for dns_name in strings(&client["spec"]["dnsNames"]) {
+        assert!(
+            !SERVICES
+                .iter()
+                .any(|svc| dns_name == *svc || dns_name.starts_with(&format!("{svc}."))),
+            "prod: the client certificate is valid for {dns_name}"
+        );
+    }
+    check_issuer(&client["spec"]["issuerRef"], &rendered, "prod client");
+    let rounds = certificates
+        .iter()
+        .find(|c| c["spec"]["secretName"].as_str() == Some("fiveledger-tls-rounds"))
+        .expect("rounds' Certificate");
+    assert_eq!(
+        client["spec"]["issuerRef"], rounds["spec"]["issuerRef"],
+        "prod: the client certificate's CA is the services'"
+    );
+    let header: String = read(&prod.dir.join("kustomization.yaml"))
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for needed in [
+        "cert-manager",
+        "get secret fiveledger-tls-client",
+        "grpcurl -cacert",
+        "-cert client-tls.crt -key client-tls.key",
+        "-servername rounds",
+        "-authority rounds",
+    ] {
+        assert!(
+            header.contains(needed),
+            "prod's kustomization header lacks {needed:?}"
+        );
     }
 
     // The operator creates the Secrets; the example documents their keys.
