@@ -206,6 +206,48 @@ impl Kustomization {
         }
     }
 
+    /// The files of the generated Secret `name` (as rendered: kustomize
+    /// appends `-<hash>`), here or in a base.
+    fn secret_files(&self, name: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+        let own = self.file["secretGenerator"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .find(|g| {
+                g["name"].as_str().is_some_and(|g| {
+                    name == g
+                        || name
+                            .strip_prefix(g)
+                            .and_then(|rest| rest.strip_prefix('-'))
+                            .is_some_and(|hash| hash.len() == 10 && !hash.contains('-'))
+                })
+            });
+        let Some(own) = own else {
+            return self.base.as_ref().and_then(|b| b.secret_files(name));
+        };
+        Some(
+            strings(&own["files"])
+                .into_iter()
+                .map(|entry| {
+                    let (key, path) = match entry.split_once('=') {
+                        Some((key, path)) => (key.to_owned(), path.to_owned()),
+                        None => (
+                            Path::new(&entry)
+                                .file_name()
+                                .and_then(|f| f.to_str())
+                                .expect("a file name")
+                                .to_owned(),
+                            entry.clone(),
+                        ),
+                    };
+                    let bytes = std::fs::read(self.dir.join(&path))
+                        .unwrap_or_else(|e| panic!("{}: {path}: {e}", self.dir.display()));
+                    (key, bytes)
+                })
+                .collect(),
+        )
+    }
+
     fn of_kind<'a>(rendered: &'a [Value], kind: &str) -> Vec<&'a Value> {
         rendered.iter().filter(|r| r["kind"] == kind).collect()
     }
@@ -312,13 +354,13 @@ fn port_of(url_or_addr: &str) -> u16 {
         .unwrap_or_else(|| panic!("no port in {url_or_addr}"))
 }
 
-/// Everything each service needs, in a rendered kustomization (deployed in
-/// `namespace`, when it names one); what each binary makes of its settings.
+/// Everything each service needs, in a render of `k`; what each binary
+/// makes of its settings.
 fn check_services(
     config: &BTreeMap<String, String>,
     rendered: &[Value],
     label: &str,
-    namespace: Option<&str>,
+    k: &Kustomization,
 ) -> BTreeMap<&'static str, settings::ServerSettings> {
     let known = known_settings();
     let mut all_settings = BTreeMap::new();
@@ -675,7 +717,7 @@ fn check_services(
                 Some("kubernetes.io/h2c"),
                 "{at}: the Service says plaintext, the port speaks TLS"
             );
-            check_tls_files(&loaded, container, pod, rendered, namespace, &at);
+            check_tls_files(&loaded, container, pod, rendered, k, &at);
         }
         // Health for probes only: the Service does not lead there.
         if tls.probe_listen.is_some() {
@@ -792,15 +834,17 @@ fn mount_holding<'a>(container: &'a Value, pod: &'a Value, path: &Path) -> (&'a 
 /// With TLS on: the certificate, key and CA files the settings name are the
 /// `tls.crt`, `tls.key` and `ca.crt` of one Secret mounted whole (so a
 /// renewal reaches the files), which a cert-manager Certificate in the
-/// render writes for this service.
+/// render writes for this service, or the kustomization generates from
+/// files holding this service's certificate.
 fn check_tls_files(
     loaded: &settings::ServerSettings,
     container: &Value,
     pod: &Value,
     rendered: &[Value],
-    namespace: Option<&str>,
+    k: &Kustomization,
     at: &str,
 ) {
+    let namespace = k.file["namespace"].as_str();
     let svc = at.rsplit(' ').next().expect("service");
     let files = loaded.tls.files(svc, &loaded.data_dir);
     let mut secrets = BTreeSet::new();
@@ -838,10 +882,16 @@ fn check_tls_files(
     }
     assert_eq!(secrets.len(), 1, "{at}: TLS files from {secrets:?}");
     let secret_name = secrets.pop_first().expect("one");
-    let certificate = Kustomization::of_kind(rendered, "Certificate")
+    let Some(certificate) = Kustomization::of_kind(rendered, "Certificate")
         .into_iter()
         .find(|c| c["spec"]["secretName"].as_str() == Some(secret_name.as_str()))
-        .unwrap_or_else(|| panic!("{at}: no Certificate in the render writes {secret_name}"));
+    else {
+        let files = k.secret_files(&secret_name).unwrap_or_else(|| {
+            panic!("{at}: neither a Certificate in the render nor a generator writes {secret_name}")
+        });
+        check_certificate_files(&files, svc, namespace, &format!("{at}: {secret_name}"));
+        return;
+    };
     let at = format!("{at}: Certificate {}", name(certificate));
     assert_eq!(
         certificate["apiVersion"].as_str(),
@@ -889,6 +939,79 @@ fn check_tls_files(
         "{at}: renewed {renew_before} h before expiry of {duration} h"
     );
     check_issuer(&spec["issuerRef"], rendered, &at);
+}
+
+/// A generated Secret's files: `tls.crt` holds `svc`'s certificate (valid
+/// for its names, for server and client use, from `ca.crt`'s CA, not
+/// expired) and `tls.key` its key.
+fn check_certificate_files(
+    files: &BTreeMap<String, Vec<u8>>,
+    svc: &str,
+    namespace: Option<&str>,
+    at: &str,
+) {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+    use std::sync::Arc;
+
+    let pem = |key: &str| {
+        files
+            .get(key)
+            .unwrap_or_else(|| panic!("{at}: no {key}"))
+            .as_slice()
+    };
+    let chain = CertificateDer::pem_slice_iter(pem("tls.crt"))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| panic!("{at}: tls.crt: {e}"));
+    assert!(!chain.is_empty(), "{at}: tls.crt holds no certificate");
+    let key = PrivateKeyDer::from_pem_slice(pem("tls.key"))
+        .unwrap_or_else(|e| panic!("{at}: tls.key: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(pem("ca.crt")) {
+        roots
+            .add(ca.unwrap_or_else(|e| panic!("{at}: ca.crt: {e}")))
+            .unwrap_or_else(|e| panic!("{at}: ca.crt: {e}"));
+    }
+    let roots = Arc::new(roots);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+
+    assert_eq!(
+        fiveledger_platform::tls::certificate_service(&chain[0]),
+        Some(svc),
+        "{at}: the certificate is not {svc}'s"
+    );
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key)
+        .unwrap_or_else(|e| panic!("{at}: tls.key: {e}"));
+    rustls::sign::CertifiedKey::new(chain.clone(), signing_key)
+        .keys_match()
+        .unwrap_or_else(|e| panic!("{at}: tls.key is not the certificate's key: {e}"));
+
+    let now = UnixTime::now();
+    let server = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        roots.clone(),
+        provider.clone(),
+    )
+    .build()
+    .expect("server verifier");
+    let mut names = vec![svc.to_owned()];
+    if let Some(ns) = namespace {
+        names.push(format!("{svc}.{ns}.svc"));
+        names.push(format!("{svc}.{ns}.svc.cluster.local"));
+    }
+    for dns_name in names {
+        let server_name = ServerName::try_from(dns_name.clone()).expect("a DNS name");
+        server
+            .verify_server_cert(&chain[0], &chain[1..], &server_name, &[], now)
+            .unwrap_or_else(|e| panic!("{at}: no server certificate for {dns_name}: {e}"));
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider)
+        .build()
+        .expect("client verifier")
+        .verify_client_cert(&chain[0], &chain[1..], now)
+        .unwrap_or_else(|e| panic!("{at}: no client certificate: {e}"));
 }
 
 /// A file mode as Kubernetes reads the YAML (1.1: `0440` is octal; this
@@ -1027,19 +1150,10 @@ fn kubectl_kustomize_renders_what_the_checks_expect() {
             config_of(&k8s(path)),
             "{path}: the emulated render differs from kustomize's"
         );
-        let loaded = check_services(
-            &config,
-            &rendered,
-            &format!("kubectl {path}"),
-            k8s(path).file["namespace"].as_str(),
-        );
-        // Production runs mutual TLS, the others plaintext.
+        let loaded = check_services(&config, &rendered, &format!("kubectl {path}"), &k8s(path));
+        // The deployments run mutual TLS; the base leaves it to them.
         for (svc, settings) in &loaded {
-            assert_eq!(
-                settings.tls.enabled,
-                path == "overlays/prod",
-                "{path} {svc}"
-            );
+            assert_eq!(settings.tls.enabled, path != "base", "{path} {svc}");
         }
         let emulated = k8s(path).rendered();
         let kinds = |docs: &[Value]| -> BTreeSet<(String, String)> {
@@ -1139,7 +1253,7 @@ fn base_runs_each_service_as_its_binary_expects() {
         Some("fiveledger")
     );
     let rendered = base.rendered();
-    let loaded = check_services(&config_of(&base), &rendered, "base", None);
+    let loaded = check_services(&config_of(&base), &rendered, "base", &base);
     assert!(loaded.values().all(|s| !s.tls.enabled), "base: TLS on");
 }
 
@@ -1148,16 +1262,10 @@ fn dev_overlay_runs_one_replica_on_sqlite_volumes() {
     let dev = k8s("overlays/dev");
     assert_eq!(dev.base.as_ref().expect("a base").dir, k8s("base").dir);
     let rendered = dev.rendered();
-    let loaded = check_services(
-        &config_of(&dev),
-        &rendered,
-        "dev",
-        dev.file["namespace"].as_str(),
-    );
-    // The local cluster's deployment: plaintext, probes on the gRPC port.
+    let loaded = check_services(&config_of(&dev), &rendered, "dev", &dev);
+    // Mutual TLS as in production, with the committed dev certificates.
     for (svc, settings) in &loaded {
-        assert!(!settings.tls.enabled, "dev {svc}: TLS on");
-        assert!(settings.tls.probe_listen.is_none(), "dev {svc}: probe port");
+        assert!(settings.tls.enabled, "dev {svc}: TLS off");
     }
 
     let claims: BTreeSet<_> = Kustomization::of_kind(&rendered, "PersistentVolumeClaim")
@@ -1225,12 +1333,7 @@ fn prod_overlay_runs_replicas_on_postgres_with_autoscaling() {
     let prod = k8s("overlays/prod");
     assert_eq!(prod.base.as_ref().expect("a base").dir, k8s("base").dir);
     let rendered = prod.rendered();
-    let loaded = check_services(
-        &config_of(&prod),
-        &rendered,
-        "prod",
-        prod.file["namespace"].as_str(),
-    );
+    let loaded = check_services(&config_of(&prod), &rendered, "prod", &prod);
     for (svc, settings) in &loaded {
         assert!(settings.tls.enabled, "prod {svc}: TLS off");
     }
@@ -1559,6 +1662,48 @@ fn readme_lists_every_setting() {
         });
         assert!(listed, "README's configuration table lacks {}", setting.env);
     }
+}
+
+/// Both overlays run TLS with one patch (kustomize loads no file outside an
+/// overlay's folder, hence a copy in each); the dev operators' client
+/// certificate is one of the dev CA, valid for no service; the dev CA's key
+/// is not kept.
+#[test]
+fn the_overlays_share_the_tls_patch_and_the_dev_client_certificate_is_nobodys() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, UnixTime};
+    let overlays = root().join("deploy/k8s/overlays");
+    assert_eq!(
+        read(&overlays.join("dev/tls.yaml")),
+        read(&overlays.join("prod/tls.yaml")),
+        "dev/tls.yaml and prod/tls.yaml differ"
+    );
+    let tls = overlays.join("dev/tls");
+    assert!(
+        !tls.join("ca.key").exists(),
+        "the dev CA's key is committed"
+    );
+    let client = CertificateDer::pem_file_iter(tls.join("client.crt"))
+        .expect("client.crt")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("PEM");
+    assert_eq!(
+        fiveledger_platform::tls::certificate_service(&client[0]),
+        None,
+        "the dev client certificate is a service's"
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(tls.join("ca.crt")).expect("ca.crt") {
+        roots.add(ca.expect("PEM")).expect("CA");
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+    )
+    .build()
+    .expect("verifier")
+    .verify_client_cert(&client[0], &client[1..], UnixTime::now())
+    .expect("the dev client certificate verifies against the dev CA");
 }
 
 /// The dev overlay's service keys are pairs: each service's key signs a
