@@ -1384,7 +1384,6 @@ fn prod_overlay_runs_replicas_on_postgres_with_autoscaling() {
         "get secret fiveledger-tls-client",
         "grpcurl -cacert",
         "-cert client-tls.crt -key client-tls.key",
-        "-servername rounds",
         "-authority rounds",
     ] {
         assert!(
