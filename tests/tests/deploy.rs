@@ -206,6 +206,48 @@ impl Kustomization {
         }
     }
 
+    /// The files of the generated Secret `name` (as rendered: kustomize
+    /// appends `-<hash>`), here or in a base.
+    fn secret_files(&self, name: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+        let own = self.file["secretGenerator"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .find(|g| {
+                g["name"].as_str().is_some_and(|g| {
+                    name == g
+                        || name
+                            .strip_prefix(g)
+                            .and_then(|rest| rest.strip_prefix('-'))
+                            .is_some_and(|hash| hash.len() == 10 && !hash.contains('-'))
+                })
+            });
+        let Some(own) = own else {
+            return self.base.as_ref().and_then(|b| b.secret_files(name));
+        };
+        Some(
+            strings(&own["files"])
+                .into_iter()
+                .map(|entry| {
+                    let (key, path) = match entry.split_once('=') {
+                        Some((key, path)) => (key.to_owned(), path.to_owned()),
+                        None => (
+                            Path::new(&entry)
+                                .file_name()
+                                .and_then(|f| f.to_str())
+                                .expect("a file name")
+                                .to_owned(),
+                            entry.clone(),
+                        ),
+                    };
+                    let bytes = std::fs::read(self.dir.join(&path))
+                        .unwrap_or_else(|e| panic!("{}: {path}: {e}", self.dir.display()));
+                    (key, bytes)
+                })
+                .collect(),
+        )
+    }
+
     fn of_kind<'a>(rendered: &'a [Value], kind: &str) -> Vec<&'a Value> {
         rendered.iter().filter(|r| r["kind"] == kind).collect()
     }
@@ -219,6 +261,22 @@ fn name(resource: &Value) -> &str {
     resource["metadata"]["name"]
         .as_str()
         .expect("metadata.name")
+}
+
+/// The fields a strategic merge matches the items of the list at `at` by
+/// (the Kubernetes API's merge keys, for the lists our patches touch), or
+/// None for a list a patch replaces whole.
+fn merge_keys(at: &str, items: &[Value]) -> Option<&'static [&'static str]> {
+    let all_have = |key: &str| items.iter().all(|item| !item[key].is_null());
+    match at.rsplit('.').next().unwrap_or("") {
+        // A container's ports, and a Service's: keyed with the protocol.
+        "ports" if all_have("containerPort") => Some(&["containerPort", "protocol"]),
+        "ports" if at.starts_with("Service ") => Some(&["port", "protocol"]),
+        "ports" => None,
+        "volumeMounts" => Some(&["mountPath"]),
+        _ if all_have("name") => Some(&["name"]),
+        _ => None,
+    }
 }
 
 /// Strategic merge as kustomize applies it to the fields our patches touch.
@@ -239,11 +297,13 @@ fn merge(target: &mut Value, patch: &Value, at: &str) {
                 }
             }
         }
-        (Value::Sequence(target), Value::Sequence(patch))
-            if patch.iter().all(|item| item["name"].is_string()) =>
-        {
+        (Value::Sequence(target), Value::Sequence(patch)) if merge_keys(at, target).is_some() => {
+            let keys = merge_keys(at, target).expect("merge keys");
             for item in patch {
-                match target.iter_mut().find(|t| t["name"] == item["name"]) {
+                // kustomize matches on every key (a missing protocol is not
+                // TCP to it: such an item matches nothing).
+                let matches = |t: &Value| keys.iter().all(|k| t[*k] == item[*k]);
+                match target.iter_mut().find(|t| matches(t)) {
                     Some(existing) => merge(existing, item, at),
                     None => {
                         // A patch naming a container the base lacks adds a
@@ -252,6 +312,13 @@ fn merge(target: &mut Value, patch: &Value, at: &str) {
                             !at.ends_with(".containers"),
                             "{at}: patch names container {:?} the base lacks",
                             item["name"]
+                        );
+                        // Deleting a field of an item that matches nothing
+                        // deletes nothing (the patch names the item wrong).
+                        assert!(
+                            item.as_mapping()
+                                .is_none_or(|m| m.values().all(|v| !v.is_null())),
+                            "{at}: patch item {item:?} deletes a field but matches no item by {keys:?}"
                         );
                         target.push(item.clone());
                     }
@@ -287,9 +354,16 @@ fn port_of(url_or_addr: &str) -> u16 {
         .unwrap_or_else(|| panic!("no port in {url_or_addr}"))
 }
 
-/// Everything each service needs, in a rendered kustomization.
-fn check_services(config: &BTreeMap<String, String>, rendered: &[Value], label: &str) {
+/// Everything each service needs, in a render of `k`; what each binary
+/// makes of its settings.
+fn check_services(
+    config: &BTreeMap<String, String>,
+    rendered: &[Value],
+    label: &str,
+    k: &Kustomization,
+) -> BTreeMap<&'static str, settings::ServerSettings> {
     let known = known_settings();
+    let mut all_settings = BTreeMap::new();
     for key in config.keys() {
         assert!(
             known.contains_key(key),
@@ -486,14 +560,46 @@ fn check_services(config: &BTreeMap<String, String>, rendered: &[Value], label: 
         );
 
         // Native gRPC probes: liveness on the whole server (""), readiness on
-        // the short name the service reports once migrated.
+        // the short name the service reports once migrated. They cannot speak
+        // TLS: with it on, they use the plaintext health-only port.
+        let tls = &loaded.tls;
+        let probe_port = match tls.probe_listen {
+            Some(probe) => {
+                assert!(
+                    probe.ip().is_unspecified(),
+                    "{at}: probe port on {probe}, not reachable by the kubelet"
+                );
+                let probe = i64::from(probe.port());
+                assert_ne!(probe, port, "{at}: probe port is the service port");
+                assert!(
+                    container["ports"]
+                        .as_sequence()
+                        .expect("ports")
+                        .iter()
+                        .any(|p| p["containerPort"].as_i64() == Some(probe)),
+                    "{at}: the probe port {probe} is no container port"
+                );
+                probe
+            }
+            None => {
+                assert!(
+                    !tls.enabled,
+                    "{at}: TLS on without FIVELEDGER_TLS__PROBE_LISTEN: the kubelet's gRPC probes cannot do TLS"
+                );
+                port
+            }
+        };
         for (probe, service) in [
             ("startupProbe", ""),
             ("livenessProbe", ""),
             ("readinessProbe", svc),
         ] {
             let grpc = &container[probe]["grpc"];
-            assert_eq!(grpc["port"].as_i64(), Some(port), "{at}: {probe} port");
+            assert_eq!(
+                grpc["port"].as_i64(),
+                Some(probe_port),
+                "{at}: {probe} port"
+            );
             assert_eq!(
                 grpc["service"].as_str().unwrap_or(""),
                 service,
@@ -595,12 +701,44 @@ fn check_services(config: &BTreeMap<String, String>, rendered: &[Value], label: 
             target.as_i64() == Some(port) || target.as_str() == Some("grpc"),
             "{at}: Service targets {target:?}, the binary listens on {port}"
         );
-        // Other services find it where the upstream settings point.
+        // Other services find it where the upstream settings point: by its
+        // bare name (what its certificate is valid for) over TLS when on.
         let upstream = setting(&format!("FIVELEDGER_UPSTREAM__{}", svc.to_uppercase())).unwrap();
+        let scheme = if tls.enabled { "https" } else { "http" };
         assert!(
-            upstream.starts_with(&format!("http://{svc}:")),
-            "{at}: upstream {upstream}"
+            upstream.starts_with(&format!("{scheme}://{svc}:")),
+            "{at}: upstream {upstream}, TLS {}",
+            if tls.enabled { "on" } else { "off" }
         );
+        if tls.enabled {
+            // The plaintext HTTP/2 claim would have proxies speak h2c to it.
+            assert_ne!(
+                service_port["appProtocol"].as_str(),
+                Some("kubernetes.io/h2c"),
+                "{at}: the Service says plaintext, the port speaks TLS"
+            );
+            check_tls_files(&loaded, container, pod, rendered, k, &at);
+        }
+        // Health for probes only: the Service does not lead there.
+        if tls.probe_listen.is_some() {
+            let probe_port_names: Vec<_> = container["ports"]
+                .as_sequence()
+                .expect("ports")
+                .iter()
+                .filter(|p| p["containerPort"].as_i64() == Some(probe_port))
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            for p in service["spec"]["ports"].as_sequence().expect("ports") {
+                let target = &p["targetPort"];
+                assert!(
+                    target.as_i64() != Some(probe_port)
+                        && !target
+                            .as_str()
+                            .is_some_and(|name| probe_port_names.contains(&name)),
+                    "{at}: the Service exposes the plaintext probe port"
+                );
+            }
+        }
         assert_eq!(
             i64::from(port_of(&upstream)),
             service_port["port"].as_i64().expect("Service port"),
@@ -652,6 +790,291 @@ fn check_services(config: &BTreeMap<String, String>, rendered: &[Value], label: 
                 .iter()
                 .any(|s| !s["namespaceSelector"].is_null() && s["podSelector"].is_null()),
             "{at}: the ingress namespace may call"
+        );
+        // The kubelet reaches the probe port from the pod's node, which no
+        // NetworkPolicy can block; nothing else needs it.
+        if tls.probe_listen.is_some() {
+            for rule in policy["spec"]["ingress"].as_sequence().expect("ingress") {
+                for p in rule["ports"].as_sequence().into_iter().flatten() {
+                    assert!(
+                        p["port"].as_i64() != Some(probe_port)
+                            && p["port"].as_str() != Some("probe"),
+                        "{at}: NetworkPolicy opens the plaintext probe port"
+                    );
+                }
+            }
+        }
+        all_settings.insert(svc, loaded);
+    }
+    all_settings
+}
+
+/// A mount's volume holding `path` (the deepest mount above it).
+fn mount_holding<'a>(container: &'a Value, pod: &'a Value, path: &Path) -> (&'a Value, &'a Value) {
+    let mount = container["volumeMounts"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["mountPath"]
+                .as_str()
+                .is_some_and(|dir| path.starts_with(dir))
+        })
+        .max_by_key(|m| m["mountPath"].as_str().map_or(0, str::len))
+        .unwrap_or_else(|| panic!("nothing mounted above {}", path.display()));
+    let volume = pod["volumes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap_or_else(|| panic!("no volume {:?}", mount["name"]));
+    (mount, volume)
+}
+
+/// With TLS on: the certificate, key and CA files the settings name are the
+/// `tls.crt`, `tls.key` and `ca.crt` of one Secret mounted whole (so a
+/// renewal reaches the files), which a cert-manager Certificate in the
+/// render writes for this service, or the kustomization generates from
+/// files holding this service's certificate.
+fn check_tls_files(
+    loaded: &settings::ServerSettings,
+    container: &Value,
+    pod: &Value,
+    rendered: &[Value],
+    k: &Kustomization,
+    at: &str,
+) {
+    let namespace = k.file["namespace"].as_str();
+    let svc = at.rsplit(' ').next().expect("service");
+    let files = loaded.tls.files(svc, &loaded.data_dir);
+    let mut secrets = BTreeSet::new();
+    for (path, key) in [
+        (&files.cert, "tls.crt"),
+        (&files.key, "tls.key"),
+        (&files.ca, "ca.crt"),
+    ] {
+        let (mount, volume) = mount_holding(container, pod, path);
+        let dir = mount["mountPath"].as_str().expect("mountPath");
+        assert!(
+            mount["subPath"].is_null(),
+            "{at}: {} on a subPath mount, which renewals never reach",
+            path.display()
+        );
+        assert_eq!(mount["readOnly"].as_bool(), Some(true), "{at}: {dir}");
+        let secret = &volume["secret"];
+        let secret_name = secret["secretName"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: {} is not from a Secret", path.display()));
+        assert!(secret["items"].is_null(), "{at}: {secret_name} items");
+        assert_eq!(
+            path.strip_prefix(dir).ok(),
+            Some(Path::new(key)),
+            "{at}: {} is not the Secret's {key}",
+            path.display()
+        );
+        // Readable by the service's group only (the pod's fsGroup).
+        assert_eq!(
+            file_mode(&secret["defaultMode"]),
+            Some(0o440),
+            "{at}: {secret_name} mode"
+        );
+        secrets.insert(secret_name.to_owned());
+    }
+    assert_eq!(secrets.len(), 1, "{at}: TLS files from {secrets:?}");
+    let secret_name = secrets.pop_first().expect("one");
+    let Some(certificate) = Kustomization::of_kind(rendered, "Certificate")
+        .into_iter()
+        .find(|c| c["spec"]["secretName"].as_str() == Some(secret_name.as_str()))
+    else {
+        let files = k.secret_files(&secret_name).unwrap_or_else(|| {
+            panic!("{at}: neither a Certificate in the render nor a generator writes {secret_name}")
+        });
+        check_certificate_files(&files, svc, namespace, &format!("{at}: {secret_name}"));
+        return;
+    };
+    let at = format!("{at}: Certificate {}", name(certificate));
+    assert_eq!(
+        certificate["apiVersion"].as_str(),
+        Some("cert-manager.io/v1"),
+        "{at}"
+    );
+    let spec = &certificate["spec"];
+    let dns_names = strings(&spec["dnsNames"]);
+    // The bare name: what the upstream URLs name, and what makes a client
+    // certificate this service's (valid for it and for no other service).
+    assert!(
+        dns_names.iter().any(|n| n == svc),
+        "{at}: not valid for {svc}: {dns_names:?}"
+    );
+    for dns_name in &dns_names {
+        assert!(
+            dns_name == svc || dns_name.starts_with(&format!("{svc}.")),
+            "{at}: valid for {dns_name} too"
+        );
+    }
+    if let Some(ns) = namespace {
+        for dns_name in [
+            format!("{svc}.{ns}.svc"),
+            format!("{svc}.{ns}.svc.cluster.local"),
+        ] {
+            assert!(dns_names.contains(&dns_name), "{at}: lacks {dns_name}");
+        }
+    }
+    let usages = strings(&spec["usages"]);
+    for usage in ["server auth", "client auth"] {
+        assert!(usages.iter().any(|u| u == usage), "{at}: lacks {usage}");
+    }
+    assert!(!spec["isCA"].as_bool().unwrap_or(false), "{at}: a CA");
+    assert_eq!(
+        spec["privateKey"]["rotationPolicy"].as_str(),
+        Some("Always"),
+        "{at}: a renewal keeps the key"
+    );
+    let (duration, renew_before) = (
+        hours(&spec["duration"]).unwrap_or(90 * 24),
+        hours(&spec["renewBefore"]).unwrap_or(30 * 24),
+    );
+    assert!(
+        renew_before > 0 && renew_before < duration,
+        "{at}: renewed {renew_before} h before expiry of {duration} h"
+    );
+    check_issuer(&spec["issuerRef"], rendered, &at);
+}
+
+/// A generated Secret's files: `tls.crt` holds `svc`'s certificate (valid
+/// for its names, for server and client use, from `ca.crt`'s CA, not
+/// expired) and `tls.key` its key.
+fn check_certificate_files(
+    files: &BTreeMap<String, Vec<u8>>,
+    svc: &str,
+    namespace: Option<&str>,
+    at: &str,
+) {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+    use std::sync::Arc;
+
+    let pem = |key: &str| {
+        files
+            .get(key)
+            .unwrap_or_else(|| panic!("{at}: no {key}"))
+            .as_slice()
+    };
+    let chain = CertificateDer::pem_slice_iter(pem("tls.crt"))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| panic!("{at}: tls.crt: {e}"));
+    assert!(!chain.is_empty(), "{at}: tls.crt holds no certificate");
+    let key = PrivateKeyDer::from_pem_slice(pem("tls.key"))
+        .unwrap_or_else(|e| panic!("{at}: tls.key: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(pem("ca.crt")) {
+        roots
+            .add(ca.unwrap_or_else(|e| panic!("{at}: ca.crt: {e}")))
+            .unwrap_or_else(|e| panic!("{at}: ca.crt: {e}"));
+    }
+    let roots = Arc::new(roots);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+
+    assert_eq!(
+        fiveledger_platform::tls::certificate_service(&chain[0]),
+        Some(svc),
+        "{at}: the certificate is not {svc}'s"
+    );
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key)
+        .unwrap_or_else(|e| panic!("{at}: tls.key: {e}"));
+    rustls::sign::CertifiedKey::new(chain.clone(), signing_key)
+        .keys_match()
+        .unwrap_or_else(|e| panic!("{at}: tls.key is not the certificate's key: {e}"));
+
+    let now = UnixTime::now();
+    let server = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        roots.clone(),
+        provider.clone(),
+    )
+    .build()
+    .expect("server verifier");
+    let mut names = vec![svc.to_owned()];
+    if let Some(ns) = namespace {
+        names.push(format!("{svc}.{ns}.svc"));
+        names.push(format!("{svc}.{ns}.svc.cluster.local"));
+    }
+    for dns_name in names {
+        let server_name = ServerName::try_from(dns_name.clone()).expect("a DNS name");
+        server
+            .verify_server_cert(&chain[0], &chain[1..], &server_name, &[], now)
+            .unwrap_or_else(|e| panic!("{at}: no server certificate for {dns_name}: {e}"));
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider)
+        .build()
+        .expect("client verifier")
+        .verify_client_cert(&chain[0], &chain[1..], now)
+        .unwrap_or_else(|e| panic!("{at}: no client certificate: {e}"));
+}
+
+/// A file mode as Kubernetes reads the YAML (1.1: `0440` is octal; this
+/// parser keeps such a number a string).
+fn file_mode(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        let text = value.as_str()?.strip_prefix('0')?;
+        i64::from_str_radix(text, 8).ok()
+    })
+}
+
+/// Hours of a cert-manager duration written in whole hours (`2160h`).
+fn hours(value: &Value) -> Option<u64> {
+    let text = value.as_str()?;
+    Some(
+        text.strip_suffix('h')
+            .and_then(|h| h.parse().ok())
+            .unwrap_or_else(|| panic!("duration {text}: write whole hours")),
+    )
+}
+
+/// An issuerRef resolves to an Issuer in the render; one of kind CA signs
+/// with a CA Certificate of the render, itself issued by an Issuer there.
+fn check_issuer(reference: &Value, rendered: &[Value], at: &str) {
+    let issuer_kind = reference["kind"].as_str().unwrap_or("Issuer");
+    let issuer_name = reference["name"].as_str().expect("issuerRef.name");
+    assert!(
+        matches!(reference["group"].as_str(), None | Some("cert-manager.io")),
+        "{at}: issuer group {:?}",
+        reference["group"]
+    );
+    let issuer = rendered
+        .iter()
+        .find(|r| {
+            r["apiVersion"].as_str() == Some("cert-manager.io/v1")
+                && kind(r) == issuer_kind
+                && name(r) == issuer_name
+        })
+        .unwrap_or_else(|| panic!("{at}: issuer {issuer_kind} {issuer_name} not in the render"));
+    if let Some(ca_secret) = issuer["spec"]["ca"]["secretName"].as_str() {
+        let ca = Kustomization::of_kind(rendered, "Certificate")
+            .into_iter()
+            .find(|c| c["spec"]["secretName"].as_str() == Some(ca_secret))
+            .unwrap_or_else(|| panic!("{at}: no Certificate writes the CA Secret {ca_secret}"));
+        assert_eq!(
+            ca["spec"]["isCA"].as_bool(),
+            Some(true),
+            "{at}: CA {} not isCA",
+            name(ca)
+        );
+        assert_ne!(
+            &ca["spec"]["issuerRef"], reference,
+            "{at}: the CA issues itself"
+        );
+        check_issuer(
+            &ca["spec"]["issuerRef"],
+            rendered,
+            &format!("{at} <- {}", name(ca)),
+        );
+    } else {
+        assert!(
+            !issuer["spec"]["selfSigned"].is_null(),
+            "{at}: issuer {issuer_name} is neither a CA nor self-signed"
         );
     }
 }
@@ -727,7 +1150,11 @@ fn kubectl_kustomize_renders_what_the_checks_expect() {
             config_of(&k8s(path)),
             "{path}: the emulated render differs from kustomize's"
         );
-        check_services(&config, &rendered, &format!("kubectl {path}"));
+        let loaded = check_services(&config, &rendered, &format!("kubectl {path}"), &k8s(path));
+        // The deployments run mutual TLS; the base leaves it to them.
+        for (svc, settings) in &loaded {
+            assert_eq!(settings.tls.enabled, path != "base", "{path} {svc}");
+        }
         let emulated = k8s(path).rendered();
         let kinds = |docs: &[Value]| -> BTreeSet<(String, String)> {
             docs.iter()
@@ -740,6 +1167,77 @@ fn kubectl_kustomize_renders_what_the_checks_expect() {
             kinds(&emulated),
             "{path}: resources differ"
         );
+        // What the patches touch, as kustomize merged it (lists as sets:
+        // kustomize puts added items first).
+        let patched = |docs: &[Value]| -> BTreeSet<String> {
+            let mut fields = BTreeSet::new();
+            let mut add = |at: String, value: &Value| {
+                let items: Vec<_> = match value.as_sequence() {
+                    Some(items) => items.iter().collect(),
+                    None => vec![value],
+                };
+                for item in items {
+                    fields.insert(format!(
+                        "{at} {}",
+                        serde_yaml_ng::to_string(&sorted(item)).expect("YAML")
+                    ));
+                }
+            };
+            for d in docs {
+                let at = format!("{} {}", kind(d), name(d));
+                match kind(d) {
+                    "Deployment" => {
+                        let pod = &d["spec"]["template"]["spec"];
+                        add(format!("{at} replicas"), &d["spec"]["replicas"]);
+                        add(format!("{at} strategy"), &d["spec"]["strategy"]);
+                        for c in pod["containers"].as_sequence().expect("containers") {
+                            for field in [
+                                "ports",
+                                "volumeMounts",
+                                "startupProbe",
+                                "livenessProbe",
+                                "readinessProbe",
+                                "resources",
+                            ] {
+                                add(format!("{at} {field}"), &c[field]);
+                            }
+                            // Values only: generated names carry a hash.
+                            for var in c["env"].as_sequence().expect("env") {
+                                add(format!("{at} env"), &var["value"]);
+                            }
+                        }
+                    }
+                    "Service" => add(format!("{at} ports"), &d["spec"]["ports"]),
+                    _ => {}
+                }
+            }
+            fields
+        };
+        let (real, ours) = (patched(&rendered), patched(&emulated));
+        assert!(
+            real == ours,
+            "{path}: the emulated render differs from kustomize's: only kustomize's {:#?}, only ours {:#?}",
+            real.difference(&ours).collect::<Vec<_>>(),
+            ours.difference(&real).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// `value` with every mapping's keys in order (kubectl sorts them).
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Mapping(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by_key(|(k, _)| serde_yaml_ng::to_string(k).unwrap_or_default());
+            Value::Mapping(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Sequence(items) => Value::Sequence(items.iter().map(sorted).collect()),
+        other => other.clone(),
     }
 }
 
@@ -755,7 +1253,8 @@ fn base_runs_each_service_as_its_binary_expects() {
         Some("fiveledger")
     );
     let rendered = base.rendered();
-    check_services(&config_of(&base), &rendered, "base");
+    let loaded = check_services(&config_of(&base), &rendered, "base", &base);
+    assert!(loaded.values().all(|s| !s.tls.enabled), "base: TLS on");
 }
 
 #[test]
@@ -763,7 +1262,11 @@ fn dev_overlay_runs_one_replica_on_sqlite_volumes() {
     let dev = k8s("overlays/dev");
     assert_eq!(dev.base.as_ref().expect("a base").dir, k8s("base").dir);
     let rendered = dev.rendered();
-    check_services(&config_of(&dev), &rendered, "dev");
+    let loaded = check_services(&config_of(&dev), &rendered, "dev", &dev);
+    // Mutual TLS as in production, with the committed dev certificates.
+    for (svc, settings) in &loaded {
+        assert!(settings.tls.enabled, "dev {svc}: TLS off");
+    }
 
     let claims: BTreeSet<_> = Kustomization::of_kind(&rendered, "PersistentVolumeClaim")
         .into_iter()
@@ -830,7 +1333,64 @@ fn prod_overlay_runs_replicas_on_postgres_with_autoscaling() {
     let prod = k8s("overlays/prod");
     assert_eq!(prod.base.as_ref().expect("a base").dir, k8s("base").dir);
     let rendered = prod.rendered();
-    check_services(&config_of(&prod), &rendered, "prod");
+    let loaded = check_services(&config_of(&prod), &rendered, "prod", &prod);
+    for (svc, settings) in &loaded {
+        assert!(settings.tls.enabled, "prod {svc}: TLS off");
+    }
+    // cert-manager writes the TLS Secrets; none is committed.
+    for svc in SERVICES.iter().copied().chain(["client"]) {
+        let secret = format!("fiveledger-tls-{svc}");
+        assert!(
+            prod.generated("secretGenerator", &secret).is_none(),
+            "prod must not commit {secret}"
+        );
+    }
+
+    // The operators' client certificate: client use only, valid for no
+    // service's name (so it carries no service's rights), from the CA the
+    // services trust; the header says how to use it with grpcurl.
+    let certificates = Kustomization::of_kind(&rendered, "Certificate");
+    let client = certificates
+        .iter()
+        .find(|c| c["spec"]["secretName"].as_str() == Some("fiveledger-tls-client"))
+        .expect("prod: a client Certificate writing fiveledger-tls-client");
+    let usages = strings(&client["spec"]["usages"]);
+    assert!(usages.iter().any(|u| u == "client auth"), "{usages:?}");
+    assert!(!usages.iter().any(|u| u == "server auth"), "{usages:?}");
+    for dns_name in strings(&client["spec"]["dnsNames"]) {
+        assert!(
+            !SERVICES
+                .iter()
+                .any(|svc| dns_name == *svc || dns_name.starts_with(&format!("{svc}."))),
+            "prod: the client certificate is valid for {dns_name}"
+        );
+    }
+    check_issuer(&client["spec"]["issuerRef"], &rendered, "prod client");
+    let rounds = certificates
+        .iter()
+        .find(|c| c["spec"]["secretName"].as_str() == Some("fiveledger-tls-rounds"))
+        .expect("rounds' Certificate");
+    assert_eq!(
+        client["spec"]["issuerRef"], rounds["spec"]["issuerRef"],
+        "prod: the client certificate's CA is the services'"
+    );
+    let header: String = read(&prod.dir.join("kustomization.yaml"))
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for needed in [
+        "cert-manager",
+        "get secret fiveledger-tls-client",
+        "grpcurl -cacert",
+        "-cert client-tls.crt -key client-tls.key",
+        "-authority rounds",
+    ] {
+        assert!(
+            header.contains(needed),
+            "prod's kustomization header lacks {needed:?}"
+        );
+    }
 
     // The operator creates the Secrets; the example documents their keys.
     for secret in ["fiveledger-database", "fiveledger-auth"] {
@@ -1101,6 +1661,48 @@ fn readme_lists_every_setting() {
         });
         assert!(listed, "README's configuration table lacks {}", setting.env);
     }
+}
+
+/// Both overlays run TLS with one patch (kustomize loads no file outside an
+/// overlay's folder, hence a copy in each); the dev operators' client
+/// certificate is one of the dev CA, valid for no service; the dev CA's key
+/// is not kept.
+#[test]
+fn the_overlays_share_the_tls_patch_and_the_dev_client_certificate_is_nobodys() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, UnixTime};
+    let overlays = root().join("deploy/k8s/overlays");
+    assert_eq!(
+        read(&overlays.join("dev/tls.yaml")),
+        read(&overlays.join("prod/tls.yaml")),
+        "dev/tls.yaml and prod/tls.yaml differ"
+    );
+    let tls = overlays.join("dev/tls");
+    assert!(
+        !tls.join("ca.key").exists(),
+        "the dev CA's key is committed"
+    );
+    let client = CertificateDer::pem_file_iter(tls.join("client.crt"))
+        .expect("client.crt")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("PEM");
+    assert_eq!(
+        fiveledger_platform::tls::certificate_service(&client[0]),
+        None,
+        "the dev client certificate is a service's"
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(tls.join("ca.crt")).expect("ca.crt") {
+        roots.add(ca.expect("PEM")).expect("CA");
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+    )
+    .build()
+    .expect("verifier")
+    .verify_client_cert(&client[0], &client[1..], UnixTime::now())
+    .expect("the dev client certificate verifies against the dev CA");
 }
 
 /// The dev overlay's service keys are pairs: each service's key signs a
