@@ -6,12 +6,9 @@ use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask};
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::replay_first;
-use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::category_service_server::CategoryService;
 use fiveledger_proto::issues::*;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 use tonic::{Request, Response, Status};
 
 use super::Api;
@@ -72,18 +69,19 @@ impl CategoryService for Api {
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let now = chrono::Utc::now();
-                let model = store::ActiveModel {
-                    id: Set(new.id.clone()),
-                    display_name: Set(new.display_name),
-                    supervising_body_kind: Set(new.kind.as_str_name().to_owned()),
-                    grassroots: Set(new.grassroots),
-                    revision: Set(1),
-                    create_time: Set(now),
-                    update_time: Set(now),
-                }
-                .insert(txn)
-                .await
-                .map_err(exists_or_internal(|| domain::name_of(&new.id)))?;
+                let model = store::insert(
+                    txn,
+                    store::Model {
+                        id: new.id.clone(),
+                        display_name: new.display_name,
+                        supervising_body_kind: new.kind.as_str_name().to_owned(),
+                        grassroots: new.grassroots,
+                        revision: 1,
+                        create_time: now,
+                        update_time: now,
+                    },
+                )
+                .await?;
                 Ok(model.to_proto())
             })
         })
@@ -131,32 +129,15 @@ impl CategoryService for Api {
                     .await?
                     .ok_or_else(|| ApiError::not_found(&patch.name))?;
                 etag::check(&patch.name, &patch.etag, current.revision)?;
-                let mut model: store::ActiveModel = current.clone().into();
-                if fields.contains("display_name") {
-                    model.display_name = Set(patch.display_name.trim().to_owned());
-                }
-                if let Some(kind) = kind {
-                    model.supervising_body_kind = Set(kind.as_str_name().to_owned());
-                }
-                if fields.contains("grassroots") {
-                    model.grassroots = Set(patch.grassroots);
-                }
-                model.revision = Set(current.revision + 1);
-                model.update_time = Set(chrono::Utc::now());
-                let result = store::Entity::update_many()
-                    .set(model)
-                    .filter(store::Column::Id.eq(id.clone()))
-                    .filter(store::Column::Revision.eq(current.revision))
-                    .exec(txn)
-                    .await?;
-                if result.rows_affected != 1 {
-                    return Err(ApiError::Aborted {
-                        resource: patch.name.clone(),
-                    });
-                }
-                let updated = store::find(txn, &id)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found(&patch.name))?;
+                let changes = store::Changes {
+                    display_name: fields
+                        .contains("display_name")
+                        .then(|| patch.display_name.trim().to_owned()),
+                    supervising_body_kind: kind,
+                    grassroots: fields.contains("grassroots").then_some(patch.grassroots),
+                };
+                let updated =
+                    store::update_if_revision(txn, current, changes, chrono::Utc::now()).await?;
                 Ok(updated.to_proto())
             })
         })

@@ -13,19 +13,18 @@ use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::replay_first;
-use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::Period;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::clue_service_server::ClueService;
 use fiveledger_proto::issues::*;
 use fiveledger_proto::rounds::{InspectionPhase, Organisation, OrganisationKind};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction};
 use tonic::{Request, Response, Status};
 
 use super::{Api, CLUE_HOLDERS, context};
 use crate::domain::clue::{self as domain, COLLECTION, NewClue};
 use crate::domain::problem::{ORGANISATIONS, parse_inspection, round_of};
 use crate::domain::scope::{self, Reach, unknown_organisation};
+use crate::storage::Txn;
 use crate::storage::clue_transfers as transfers;
 use crate::storage::clues::{self as store, ListQuery};
 
@@ -37,33 +36,15 @@ macro_rules! CLUE {
 }
 
 /// Reads a clue the caller may hold and see, or NOT_FOUND (never its data).
-async fn visible(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    name: &str,
-) -> ApiResult<store::Model> {
-    let id = names::parse("name", name, COLLECTION)?;
-    if !caller.has_any(CLUE_HOLDERS) {
-        return Err(ApiError::not_found(name));
-    }
-    match store::find(conn, id).await? {
-        Some(c) if c.visible_to(caller) => Ok(c),
-        _ => Err(ApiError::not_found(name)),
-    }
-}
-
 /// Writes a changed clue (revision checked; its transfers are already
 /// written in the same transaction) and returns it as shown.
 async fn save(
-    txn: &DatabaseTransaction,
-    mut clue: store::Model,
+    txn: &Txn,
+    clue: store::Model,
     transfers: &[transfers::Model],
     today: chrono::NaiveDate,
 ) -> ApiResult<Clue> {
-    let revision = clue.revision;
-    clue.revision += 1;
-    clue.update_time = chrono::Utc::now();
-    let clue = store::update_if_revision(txn, clue, revision).await?;
+    let clue = store::save(txn, clue, chrono::Utc::now()).await?;
     Ok(clue.to_proto(transfers, today))
 }
 
@@ -78,7 +59,7 @@ fn current<'a>(
 }
 
 /// Appends `ClueTransferAcknowledged` for the current transfer of `clue`.
-async fn acknowledged(txn: &DatabaseTransaction, ctx: &EventContext, clue: &Clue) -> ApiResult<()> {
+async fn acknowledged(txn: &Txn, ctx: &EventContext, clue: &Clue) -> ApiResult<()> {
     let event = ClueTransferAcknowledged {
         clue: Some(clue.clone()),
         transfer: clue.transfers.last().cloned(),
@@ -244,45 +225,43 @@ impl ClueService for Api {
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let now = chrono::Utc::now();
-                let model = store::ActiveModel {
-                    id: Set(id.clone()),
-                    inspection: Set(inspection.name.clone()),
-                    round: Set(round_of(&inspection.name)),
-                    target: Set(inspection.target.clone()),
-                    target_path: Set(inspection.target_path.clone()),
-                    subject_name: Set(new.subject_name),
-                    subject_post: Set(new.subject_post),
-                    summary: Set(new.summary),
-                    source: Set(new.source),
-                    receiving_body: Set(receiving.name.clone()),
-                    receiving_body_path: Set(receiving.path.clone()),
-                    round_organisation_path: Set(inspection.round_organisation_path.clone()),
-                    subject_managed_by: Set(managing
+                let model = store::Model {
+                    id: id.clone(),
+                    inspection: inspection.name.clone(),
+                    round: round_of(&inspection.name),
+                    target: inspection.target.clone(),
+                    target_path: inspection.target_path.clone(),
+                    subject_name: new.subject_name,
+                    subject_post: new.subject_post,
+                    summary: new.summary,
+                    source: new.source,
+                    receiving_body: receiving.name.clone(),
+                    receiving_body_path: receiving.path.clone(),
+                    round_organisation_path: inspection.round_organisation_path.clone(),
+                    subject_managed_by: managing
                         .as_ref()
                         .map(|m| m.name.clone())
-                        .unwrap_or_default()),
-                    subject_managed_by_path: Set(managing
+                        .unwrap_or_default(),
+                    subject_managed_by_path: managing
                         .as_ref()
                         .map(|m| m.path.clone())
-                        .unwrap_or_default()),
-                    state: Set(ClueState::Registered.as_str_name().to_owned()),
-                    disposal_method: Set(String::new()),
-                    disposal_date: Set(None),
-                    disposal_note: Set(String::new()),
-                    disposal_by: Set(String::new()),
-                    outcome_kind: Set(String::new()),
-                    outcome_date: Set(None),
-                    outcome_note: Set(String::new()),
-                    outcome_by: Set(String::new()),
-                    reopen_count: Set(0),
-                    registered_by: Set(actor.clone()),
-                    revision: Set(1),
-                    create_time: Set(now),
-                    update_time: Set(now),
-                }
-                .insert(txn)
-                .await
-                .map_err(exists_or_internal(|| domain::name_of(&id)))?;
+                        .unwrap_or_default(),
+                    state: ClueState::Registered.as_str_name().to_owned(),
+                    disposal_method: String::new(),
+                    disposal_date: None,
+                    disposal_note: String::new(),
+                    disposal_by: String::new(),
+                    outcome_kind: String::new(),
+                    outcome_date: None,
+                    outcome_note: String::new(),
+                    outcome_by: String::new(),
+                    reopen_count: 0,
+                    registered_by: actor.clone(),
+                    revision: 1,
+                    create_time: now,
+                    update_time: now,
+                };
+                let model = store::insert(txn, model).await?;
                 let first = transfers::insert(
                     txn,
                     transfers::Model {
@@ -329,7 +308,8 @@ impl ClueService for Api {
 
     async fn get_clue(&self, request: Request<GetClueRequest>) -> Result<Response<Clue>, Status> {
         let reader = Reader::of(&request)?;
-        let clue = visible(self.db.reader(), &reader.caller, &request.get_ref().name).await?;
+        let clue =
+            store::find_visible(self.db.reader(), &reader.caller, &request.get_ref().name).await?;
         let transfers = transfers::of_clue(self.db.reader(), &clue.id).await?;
         let clue = clue.to_proto(&transfers, self.clock.today());
         self.access
@@ -345,7 +325,6 @@ impl ClueService for Api {
         &self,
         request: Request<GetClueStatisticsRequest>,
     ) -> Result<Response<GetClueStatisticsResponse>, Status> {
-        use sea_orm::{ColumnTrait, Condition};
         let reader = Reader::of(&request)?;
         let caller = &reader.caller;
         if !caller.has_any(CLUE_HOLDERS) {
@@ -357,30 +336,28 @@ impl ClueService for Api {
         let r = request.into_inner();
         // The clues the caller sees (as in ListClues), narrowed by the
         // request's target subtree.
-        let mut filter = Condition::all().add(store::visible(caller));
+        let mut query = store::TallyQuery::default();
         if !r.organisation_path.is_empty() {
-            let path = names::parse_path("organisation_path", &r.organisation_path)?;
-            filter = filter.add(within_subtree(store::Column::TargetPath, &path));
+            query.target_subtree = Some(names::parse_path(
+                "organisation_path",
+                &r.organisation_path,
+            )?);
         }
         if !r.round.is_empty() {
             names::parse("round", &r.round, "rounds")?;
-            filter = filter.add(store::Column::Round.eq(r.round.clone()));
+            query.round = Some(r.round.clone());
         }
         if !r.inspection.is_empty() {
             parse_inspection("inspection", &r.inspection)?;
-            filter = filter.add(store::Column::Inspection.eq(r.inspection.clone()));
+            query.inspection = Some(r.inspection.clone());
         }
         let period = Period::parse(r.period_start.as_ref(), r.period_end.as_ref())?;
-        if let Some(from) = period.from_time() {
-            filter = filter.add(store::Column::CreateTime.gte(from));
-        }
-        if let Some(until) = period.until_time() {
-            filter = filter.add(store::Column::CreateTime.lt(until));
-        }
-        let key = match ClueGrouping::try_from(r.group_by) {
-            Ok(ClueGrouping::Unspecified) => None,
-            Ok(ClueGrouping::TargetPath) => Some(store::Column::TargetPath),
-            Ok(ClueGrouping::Round) => Some(store::Column::Round),
+        query.from = period.from_time();
+        query.until = period.until_time();
+        query.group_by = match ClueGrouping::try_from(r.group_by) {
+            Ok(ClueGrouping::Unspecified) => store::TallyGrouping::None,
+            Ok(ClueGrouping::TargetPath) => store::TallyGrouping::TargetPath,
+            Ok(ClueGrouping::Round) => store::TallyGrouping::Round,
             Err(_) => {
                 return Err(ApiError::invalid(
                     "group_by",
@@ -390,7 +367,7 @@ impl ClueService for Api {
                 .into());
             }
         };
-        let rows = store::tally(self.db.reader(), filter, key).await?;
+        let rows = store::tally(self.db.reader(), caller, &query).await?;
         self.access
             .record(
                 &reader,
@@ -520,7 +497,7 @@ impl ClueService for Api {
         let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let mut clue = visible(txn, &caller, &request.name).await?;
+                let mut clue = store::find_visible(txn, &caller, &request.name).await?;
                 let ctx = ctx.about(&clue.round_organisation_path);
                 check_holder(&caller, &clue, false)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
@@ -573,7 +550,7 @@ impl ClueService for Api {
         let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let mut clue = visible(txn, &caller, &request.name).await?;
+                let mut clue = store::find_visible(txn, &caller, &request.name).await?;
                 let ctx = ctx.about(&clue.round_organisation_path);
                 check_holder(&caller, &clue, false)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
@@ -620,7 +597,7 @@ impl ClueService for Api {
         let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let mut clue = visible(txn, &caller, &request.name).await?;
+                let mut clue = store::find_visible(txn, &caller, &request.name).await?;
                 let ctx = ctx.about(&clue.round_organisation_path);
                 check_holder(&caller, &clue, false)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
@@ -667,7 +644,7 @@ impl ClueService for Api {
         }
         names::parse("receiving_body", &request.receiving_body, ORGANISATIONS)?;
         // Not found and not shown alike, before troubling the directory.
-        let held = visible(self.db.reader(), &caller, &request.name).await?;
+        let held = store::find_visible(self.db.reader(), &caller, &request.name).await?;
         check_holder(&caller, &held, true)?;
         let (found, _unknown) = self
             .rounds
@@ -688,7 +665,7 @@ impl ClueService for Api {
         let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let mut clue = visible(txn, &caller, &request.name).await?;
+                let mut clue = store::find_visible(txn, &caller, &request.name).await?;
                 check_holder(&caller, &clue, true)?;
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 domain::check_transfer(&request.name, clue.state())?;
@@ -752,7 +729,7 @@ impl ClueService for Api {
         let today = self.clock.today();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let clue = visible(txn, &caller, &request.name).await?;
+                let clue = store::find_visible(txn, &caller, &request.name).await?;
                 let ctx = ctx.about(&clue.round_organisation_path);
                 etag::check(&request.name, &request.etag, clue.revision)?;
                 let mut all = transfers::of_clue(txn, &clue.id).await?;

@@ -11,7 +11,6 @@ use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
-use fiveledger_platform::storage::is_unique_violation;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::problem_service_server::ProblemService;
 use fiveledger_proto::issues::*;
@@ -427,11 +426,11 @@ impl ProblemService for Api {
         }
         if page.after.is_some() {
             let id = page.after_str(1)?.unwrap_or_default().to_owned();
-            let key: sea_orm::Value = match query.order {
-                Order::Id => id.clone().into(),
+            query.after = Some(match query.order {
+                Order::Id => store::Cursor::Id(id),
                 Order::CreateTime => {
                     let raw = page.after_str(0)?.unwrap_or_default();
-                    chrono::DateTime::parse_from_rfc3339(raw)
+                    let time = chrono::DateTime::parse_from_rfc3339(raw)
                         .map_err(|_| {
                             ApiError::invalid(
                                 "page_token",
@@ -439,11 +438,10 @@ impl ProblemService for Api {
                                 "page_token is malformed",
                             )
                         })?
-                        .with_timezone(&chrono::Utc)
-                        .into()
+                        .with_timezone(&chrono::Utc);
+                    store::Cursor::CreateTime(time, id)
                 }
-            };
-            query.after = Some((key, id));
+            });
         }
         let rows = store::list(self.db.reader(), &query).await?;
         let (rows, next_page_token) = page.finish(rows, |last| {
@@ -534,20 +532,7 @@ impl ProblemService for Api {
                     inspection.phase(),
                     Change::Content,
                 )?;
-                store::insert_all(txn, std::slice::from_ref(&row))
-                    .await
-                    .map_err(|e| match e {
-                        ApiError::Internal(ref cause)
-                            if cause
-                                .downcast_ref::<sea_orm::DbErr>()
-                                .is_some_and(is_unique_violation) =>
-                        {
-                            ApiError::AlreadyExists {
-                                resource: row.name(),
-                            }
-                        }
-                        other => other,
-                    })?;
+                store::insert(txn, &row).await?;
                 let problem = row.to_proto();
                 let event = ProblemCreated {
                     problem: Some(problem.clone()),

@@ -48,6 +48,55 @@ impl Model {
     }
 }
 
+/// Writes a new category; one whose id is taken is ALREADY_EXISTS.
+pub async fn insert(conn: &impl ConnectionTrait, model: Model) -> ApiResult<Model> {
+    let id = model.id.clone();
+    ActiveModel::from(model).insert(conn).await.map_err(
+        fiveledger_platform::storage::exists_or_internal(|| name_of(&id)),
+    )
+}
+
+/// What an update changes (a field left `None` stays).
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub display_name: Option<String>,
+    pub supervising_body_kind: Option<SupervisingBodyKind>,
+    pub grassroots: Option<bool>,
+}
+
+/// Applies `changes` to `current` only if its row is still at
+/// `current.revision` (else ABORTED), and returns the row written.
+pub async fn update_if_revision(
+    conn: &impl ConnectionTrait,
+    current: Model,
+    changes: Changes,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Model> {
+    let revision = current.revision;
+    let mut updated = current;
+    if let Some(display_name) = changes.display_name {
+        updated.display_name = display_name;
+    }
+    if let Some(kind) = changes.supervising_body_kind {
+        updated.supervising_body_kind = kind.as_str_name().to_owned();
+    }
+    if let Some(grassroots) = changes.grassroots {
+        updated.grassroots = grassroots;
+    }
+    updated.revision = revision + 1;
+    updated.update_time = now;
+    let active: ActiveModel = updated.clone().into();
+    fiveledger_platform::storage::update_if_revision(
+        conn,
+        active.reset_all(),
+        Column::Revision,
+        revision,
+        || name_of(&updated.id),
+    )
+    .await?;
+    Ok(updated)
+}
+
 pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Model>> {
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
 }

@@ -157,6 +157,44 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Mod
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
 }
 
+/// The clue `name` names, if `caller` may see it; out of sight looks
+/// exactly like not found.
+pub async fn find_visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    name: &str,
+) -> ApiResult<Model> {
+    let id = fiveledger_platform::aip::names::parse("name", name, crate::domain::clue::COLLECTION)?;
+    if !caller.has_any(CLUE_HOLDERS) {
+        return Err(fiveledger_platform::ApiError::not_found(name));
+    }
+    match find(conn, id).await? {
+        Some(c) if c.visible_to(caller) => Ok(c),
+        _ => Err(fiveledger_platform::ApiError::not_found(name)),
+    }
+}
+
+/// Writes a new clue; one with its id already there is ALREADY_EXISTS.
+pub async fn insert(conn: &impl ConnectionTrait, model: Model) -> ApiResult<Model> {
+    let id = model.id.clone();
+    ActiveModel::from(model).insert(conn).await.map_err(
+        fiveledger_platform::storage::exists_or_internal(|| name_of(&id)),
+    )
+}
+
+/// Writes a changed clue, its revision and update time moved on, only if
+/// the row is still at the revision it was read at.
+pub async fn save(
+    conn: &impl ConnectionTrait,
+    mut clue: Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Model> {
+    let revision = clue.revision;
+    clue.revision += 1;
+    clue.update_time = now;
+    update_if_revision(conn, clue, revision).await
+}
+
 /// Writes `model` (revision already bumped) only if the row is still at
 /// `revision`.
 pub async fn update_if_revision(
@@ -256,14 +294,56 @@ pub struct Tally {
     pub cleared: i64,
 }
 
-/// Clue figures over indexed scope columns in one GROUP BY; `key` is the
-/// grouping column, if any. Only enum names are spliced into the SQL.
+/// Which clues a tally counts (those the caller sees, narrowed) and how
+/// they are grouped.
+#[derive(Debug, Clone, Default)]
+pub struct TallyQuery {
+    pub target_subtree: Option<String>,
+    pub round: Option<String>,
+    pub inspection: Option<String>,
+    /// Registered at or after / before.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    pub group_by: TallyGrouping,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TallyGrouping {
+    #[default]
+    None,
+    TargetPath,
+    Round,
+}
+
+/// Clue figures of the clues `caller` sees, narrowed by `q`, over indexed
+/// scope columns in one GROUP BY. Only enum names are spliced into the SQL.
 pub async fn tally(
     conn: &impl ConnectionTrait,
-    filter: Condition,
-    key: Option<Column>,
+    caller: &Caller,
+    q: &TallyQuery,
 ) -> ApiResult<Vec<Tally>> {
     use sea_orm::sea_query::Expr;
+    let mut filter = Condition::all().add(visible(caller));
+    if let Some(path) = &q.target_subtree {
+        filter = filter.add(within_subtree(Column::TargetPath, path));
+    }
+    if let Some(round) = &q.round {
+        filter = filter.add(Column::Round.eq(round.clone()));
+    }
+    if let Some(inspection) = &q.inspection {
+        filter = filter.add(Column::Inspection.eq(inspection.clone()));
+    }
+    if let Some(from) = q.from {
+        filter = filter.add(Column::CreateTime.gte(from));
+    }
+    if let Some(until) = q.until {
+        filter = filter.add(Column::CreateTime.lt(until));
+    }
+    let key = match q.group_by {
+        TallyGrouping::None => None,
+        TallyGrouping::TargetPath => Some(Column::TargetPath),
+        TallyGrouping::Round => Some(Column::Round),
+    };
     let count = |c: String| {
         Expr::cust(format!(
             "CAST(COALESCE(SUM(CASE WHEN {c} THEN 1 ELSE 0 END), 0) AS BIGINT)"

@@ -9,6 +9,12 @@ pub mod problems;
 
 pub use migrations::Migrator;
 
+/// The transaction a handler's step runs in (`aip::idempotency::mutate`
+/// opens it); handlers pass it to the operations here and never query.
+pub type Txn = sea_orm::DatabaseTransaction;
+/// A connection or transaction the operations here read with.
+pub use sea_orm::ConnectionTrait as Conn;
+
 /// Keyset condition "after (key, id)" for a list ordered by `key` then `id`.
 pub(crate) fn after<K>(
     key: K,

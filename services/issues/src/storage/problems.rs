@@ -228,6 +228,17 @@ pub async fn completeness(
 
 const INSERT_CHUNK: usize = 200;
 
+/// Inserts one new problem; one whose id is taken is ALREADY_EXISTS.
+pub async fn insert(conn: &impl ConnectionTrait, row: &Model) -> ApiResult<()> {
+    Entity::insert(ActiveModel::from(row.clone()))
+        .exec_without_returning(conn)
+        .await
+        .map_err(fiveledger_platform::storage::exists_or_internal(|| {
+            row.name()
+        }))?;
+    Ok(())
+}
+
 /// Inserts many problems in few statements.
 pub async fn insert_all(conn: &impl ConnectionTrait, rows: &[Model]) -> ApiResult<()> {
     for chunk in rows.chunks(INSERT_CHUNK) {
@@ -327,6 +338,13 @@ pub enum Order {
     CreateTime,
 }
 
+/// Where a page of a list ordered by [`Order`] resumes: after this row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Id(String),
+    CreateTime(chrono::DateTime<chrono::Utc>, String),
+}
+
 /// How a list of problems is narrowed and ordered.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -358,7 +376,7 @@ pub struct ListQuery {
     pub order: Order,
     pub desc: bool,
     /// Keyset: the (order key, id) of the last row already returned.
-    pub after: Option<(sea_orm::Value, String)>,
+    pub after: Option<Cursor>,
     pub limit: u64,
 }
 
@@ -461,16 +479,20 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         Order::Id => Column::Id,
         Order::CreateTime => Column::CreateTime,
     };
-    if let Some((last_key, last_id)) = &q.after {
-        select = select.filter(if q.order == Order::Id {
-            let cond = if q.desc {
+    if let Some(after) = &q.after {
+        select = select.filter(match after {
+            Cursor::Id(last_id) => Condition::all().add(if q.desc {
                 Column::Id.lt(last_id.clone())
             } else {
                 Column::Id.gt(last_id.clone())
-            };
-            Condition::all().add(cond)
-        } else {
-            super::after(key, Column::Id, last_key.clone(), last_id.clone(), q.desc)
+            }),
+            Cursor::CreateTime(last_time, last_id) => super::after(
+                Column::CreateTime,
+                Column::Id,
+                (*last_time).into(),
+                last_id.clone(),
+                q.desc,
+            ),
         });
     }
     select = if q.desc {
