@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use fiveledger_platform::access_log::{Access, Reader, statistics_query};
 use fiveledger_platform::aip::etag;
-use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
@@ -415,45 +414,7 @@ impl ClueService for Api {
             after: page.after_str(0)?.map(str::to_owned),
             ..Default::default()
         };
-        let bad = |d: String| ApiError::invalid("filter", "INVALID_FILTER", d);
-        for term in filter::parse(&request.filter)? {
-            let value = term.expect_op(&[Op::Eq])?.to_owned();
-            match term.field.as_str() {
-                "inspection" => {
-                    parse_inspection("filter", &value)?;
-                    query.inspection = Some(value);
-                }
-                "round" => {
-                    names::parse("filter", &value, "rounds")?;
-                    query.round = Some(value);
-                }
-                "state" => {
-                    query.state = Some(
-                        ClueState::from_str_name(&value)
-                            .filter(|s| *s != ClueState::Unspecified)
-                            .ok_or_else(|| bad(format!("unknown state {value}")))?,
-                    )
-                }
-                "disposal_method" => {
-                    query.disposal_method = Some(
-                        DisposalMethod::from_str_name(&value)
-                            .filter(|s| *s != DisposalMethod::Unspecified)
-                            .ok_or_else(|| bad(format!("unknown disposal method {value}")))?,
-                    )
-                }
-                "receiving_body" => {
-                    names::parse("filter", &value, ORGANISATIONS)?;
-                    query.receiving_body = Some(value);
-                }
-                "target_subtree" => query.target_subtree = Some(value),
-                other => {
-                    return Err(bad(format!(
-                        "unknown field {other}; use inspection, round, state, disposal_method, receiving_body or target_subtree"
-                    ))
-                    .into());
-                }
-            }
-        }
+        super::filters::CLUES.apply(&request.filter, &mut query)?;
         let rows = store::list(self.db.reader(), &query).await?;
         let (rows, next_page_token) = page.finish(rows, |last| vec![last.id.clone().into()]);
         // The page's transfers in one query.

@@ -3,6 +3,7 @@
 mod categories;
 mod clues;
 mod events;
+mod filters;
 mod problems;
 
 use std::sync::Arc;

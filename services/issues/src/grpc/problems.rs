@@ -4,7 +4,6 @@
 use std::collections::{HashMap, HashSet};
 
 use fiveledger_platform::access_log::{Access, Reader};
-use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::aip::{etag, field_mask, names};
@@ -26,7 +25,7 @@ use crate::domain::problem::{
 use crate::domain::problem_list::{self, Change, check_editable};
 use crate::domain::scope::{self, Reach, unknown_organisation};
 use crate::freezing::{self, Trigger};
-use crate::storage::problems::{self as store, ListQuery, Order, Responsibility};
+use crate::storage::problems::{self as store, ListQuery, Order};
 use crate::storage::{categories, problem_lists};
 
 /// What a batch of problems needs from outside: the categories, the named
@@ -356,67 +355,12 @@ impl ProblemService for Api {
             limit: page.limit(),
             ..Default::default()
         };
-        let mut responsibility_number = None;
-        for term in filter::parse(&request.filter)? {
-            let value = term.expect_op(&[Op::Eq])?.to_owned();
-            match term.field.as_str() {
-                "inspection" => {
-                    domain::parse_inspection("filter", &value)?;
-                    query.inspection = Some(value);
-                }
-                "round" => {
-                    names::parse("filter", &value, "rounds")?;
-                    query.round = Some(value);
-                }
-                "frozen" => {
-                    query.frozen = Some(match value.as_str() {
-                        "true" => true,
-                        "false" => false,
-                        _ => return Err(invalid_filter("frozen must be true or false").into()),
-                    });
-                }
-                "category" => {
-                    names::validate_id("filter", &value)?;
-                    query.category = Some(value);
-                }
-                "severity" => {
-                    let severity = ProblemSeverity::from_str_name(&value)
-                        .filter(|s| *s != ProblemSeverity::Unspecified)
-                        .ok_or_else(|| invalid_filter(format!("unknown severity {value}")))?;
-                    query.severity = Some(severity);
-                }
-                "target_subtree" => query.target_subtree = Some(value),
-                "responsible" => {
-                    names::parse("filter", &value, domain::ORGANISATIONS)?;
-                    query.responsible = Some(value);
-                }
-                "responsibility" => {
-                    let r = Responsibility::from_number(&value)
-                        .ok_or_else(|| invalid_filter("responsibility must be 1, 2, 3 or 4"))?;
-                    responsibility_number = Some(r);
-                }
-                "leader_in_charge" => query.leader_in_charge = Some(value),
-                "list_state" => {
-                    let state = ProblemListState::from_str_name(&value)
-                        .filter(|s| *s != ProblemListState::Unspecified)
-                        .ok_or_else(|| invalid_filter(format!("unknown list_state {value}")))?;
-                    query.list_state = Some(state);
-                }
-                other => {
-                    return Err(invalid_filter(format!(
-                        "unknown field {other}; use inspection, round, frozen, category, severity, \
-                         target_subtree, responsible, responsibility, leader_in_charge or list_state"
-                    ))
-                    .into());
-                }
-            }
-        }
-        if responsibility_number.is_some() && query.responsible.is_none() {
+        super::filters::PROBLEMS.apply(&request.filter, &mut query)?;
+        if query.responsibility.is_some() && query.responsible.is_none() {
             return Err(
                 invalid_filter("responsibility needs responsible = an organisation").into(),
             );
         }
-        query.responsibility = responsibility_number;
         // A group member from outside the running level reads its own
         // inspection's list by naming it (one call to learn membership).
         if let Some(inspection) = &query.inspection
