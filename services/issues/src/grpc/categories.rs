@@ -66,9 +66,9 @@ impl CategoryService for Api {
         replay_first!(&self.db, key);
         may_edit_catalogue(&caller)?;
         let new = NewCategory::parse(request.category.as_ref(), &request.category_id)?;
+        let now = self.clock.now();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let now = chrono::Utc::now();
                 let model = store::insert(
                     txn,
                     store::Model {
@@ -123,6 +123,7 @@ impl CategoryService for Api {
         } else {
             None
         };
+        let now = self.clock.now();
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let current = store::find(txn, &id)
@@ -136,8 +137,7 @@ impl CategoryService for Api {
                     supervising_body_kind: kind,
                     grassroots: fields.contains("grassroots").then_some(patch.grassroots),
                 };
-                let updated =
-                    store::update_if_revision(txn, current, changes, chrono::Utc::now()).await?;
+                let updated = store::update_if_revision(txn, current, changes, now).await?;
                 Ok(updated.to_proto())
             })
         })

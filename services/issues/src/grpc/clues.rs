@@ -41,10 +41,10 @@ async fn save(
     txn: &Txn,
     clue: store::Model,
     transfers: &[transfers::Model],
-    today: chrono::NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<Clue> {
-    let clue = store::save(txn, clue, chrono::Utc::now()).await?;
-    Ok(clue.to_proto(transfers, today))
+    let clue = store::save(txn, clue, now).await?;
+    Ok(clue.to_proto(transfers, now.date_naive()))
 }
 
 /// The current (last) transfer of a clue; every clue has one.
@@ -219,11 +219,11 @@ impl ClueService for Api {
         let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let actor = caller.actor();
         // Registration is the first transfer, on the clock's day.
-        let today = self.clock.today();
+        let now = self.clock.now();
+        let today = now.date_naive();
         let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let now = chrono::Utc::now();
                 let model = store::Model {
                     id: id.clone(),
                     inspection: inspection.name.clone(),
@@ -420,7 +420,8 @@ impl ClueService for Api {
         // The page's transfers in one query.
         let mut transfers =
             transfers::of_clues(self.db.reader(), rows.iter().map(|c| c.id.clone())).await?;
-        let today = self.clock.today();
+        let now = self.clock.now();
+        let today = now.date_naive();
         let clues: Vec<Clue> = rows
             .iter()
             .map(|c| c.to_proto(&transfers.remove(&c.id).unwrap_or_default(), today))
@@ -455,7 +456,7 @@ impl ClueService for Api {
         let (date, note) =
             domain::parse_decision("disposal", disposal.date.as_ref(), &disposal.note)?;
         let ctx = context(&caller, &request.request_id);
-        let today = self.clock.today();
+        let now = self.clock.now();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = store::find_visible(txn, &caller, &request.name).await?;
@@ -478,7 +479,7 @@ impl ClueService for Api {
                 clue.disposal_date = Some(date);
                 clue.disposal_note = note;
                 clue.disposal_by = caller.actor();
-                let clue = save(txn, clue, &all, today).await?;
+                let clue = save(txn, clue, &all, now).await?;
                 let event = ClueDisposed {
                     clue: Some(clue.clone()),
                 };
@@ -508,7 +509,7 @@ impl ClueService for Api {
         let kind = domain::parse_outcome_kind("outcome.kind", outcome.kind)?;
         let (date, note) = domain::parse_decision("outcome", outcome.date.as_ref(), &outcome.note)?;
         let ctx = context(&caller, &request.request_id);
-        let today = self.clock.today();
+        let now = self.clock.now();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = store::find_visible(txn, &caller, &request.name).await?;
@@ -533,7 +534,7 @@ impl ClueService for Api {
                 clue.outcome_date = Some(date);
                 clue.outcome_note = note;
                 clue.outcome_by = caller.actor();
-                let clue = save(txn, clue, &all, today).await?;
+                let clue = save(txn, clue, &all, now).await?;
                 let event = ClueOutcomeRecorded {
                     clue: Some(clue.clone()),
                 };
@@ -555,7 +556,7 @@ impl ClueService for Api {
         replay_first!(&self.db, key);
         validate_text("reason", &request.reason, true, domain::MAX_NOTE)?;
         let ctx = context(&caller, &request.request_id);
-        let today = self.clock.today();
+        let now = self.clock.now();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = store::find_visible(txn, &caller, &request.name).await?;
@@ -579,7 +580,7 @@ impl ClueService for Api {
                 if open.result_date.take().is_some() {
                     transfers::update(txn, open.clone()).await?;
                 }
-                let clue = save(txn, clue, &all, today).await?;
+                let clue = save(txn, clue, &all, now).await?;
                 let event = ClueReopened {
                     clue: Some(clue.clone()),
                     reason: request.reason.trim().to_owned(),
@@ -622,7 +623,8 @@ impl ClueService for Api {
             },
         )?;
         let ctx = context(&caller, &request.request_id).about(&held.round_organisation_path);
-        let today = self.clock.today();
+        let now = self.clock.now();
+        let today = now.date_naive();
         let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
@@ -653,14 +655,14 @@ impl ClueService for Api {
                             acknowledged_by: String::new(),
                             result_date: None,
                             transferred_by: caller.actor(),
-                            create_time: chrono::Utc::now(),
+                            create_time: now,
                         },
                     )
                     .await?,
                 );
                 clue.receiving_body = body.name;
                 clue.receiving_body_path = body.path;
-                let clue = save(txn, clue, &all, today).await?;
+                let clue = save(txn, clue, &all, now).await?;
                 let event = ClueTransferred {
                     clue: Some(clue.clone()),
                     transfer: clue.transfers.last().cloned(),
@@ -687,7 +689,8 @@ impl ClueService for Api {
         )?;
         replay_first!(&self.db, key);
         let ctx = context(&caller, &request.request_id);
-        let today = self.clock.today();
+        let now = self.clock.now();
+        let today = now.date_naive();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let clue = store::find_visible(txn, &caller, &request.name).await?;
@@ -713,7 +716,7 @@ impl ClueService for Api {
                 open.acknowledge_date = Some(open.not_before_transfer(today));
                 open.acknowledged_by = caller.actor();
                 transfers::update(txn, open.clone()).await?;
-                let clue = save(txn, clue, &all, today).await?;
+                let clue = save(txn, clue, &all, now).await?;
                 acknowledged(txn, &ctx, &clue).await?;
                 Ok(clue)
             })

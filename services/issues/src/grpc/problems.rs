@@ -464,7 +464,7 @@ impl ProblemService for Api {
             content,
             responsibilities,
             &ctx_actor,
-            chrono::Utc::now(),
+            self.clock.now(),
         )?;
         let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let created = mutate(&self.db, key, |txn| {
@@ -591,7 +591,7 @@ impl ProblemService for Api {
         row.target = current.target.clone();
         row.target_path = current.target_path.clone();
         row.revision = current.revision + 1;
-        row.update_time = chrono::Utc::now();
+        row.update_time = self.clock.now();
         let revision = current.revision;
         let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let updated = mutate(&self.db, key, |txn| {
@@ -758,7 +758,7 @@ impl ProblemService for Api {
                 .as_ref(),
         )?;
         let resolved = self.resolve(&inspection, &parsed).await?;
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let actor = caller.actor();
         let mut rows = Vec::with_capacity(parsed.len());
         for ((content, responsibilities), row) in parsed.into_iter().zip(row_numbers) {
