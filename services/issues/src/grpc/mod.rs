@@ -1,9 +1,19 @@
 //! gRPC handlers: parse the request, run one transaction, map the result.
 
+/// The path of a ProblemService RPC.
+macro_rules! PROBLEM {
+    ($method:literal) => {
+        concat!("/fiveledger.issues.v1.ProblemService/", $method)
+    };
+}
+
 mod categories;
 mod clues;
 mod events;
 mod filters;
+mod problem_import;
+mod problem_lists;
+mod problem_rows;
 mod problems;
 
 use std::sync::Arc;

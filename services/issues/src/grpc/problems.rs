@@ -1,8 +1,6 @@
 //! ProblemService: problems, their responsibility lists, bulk import and
 //! freezing.
 
-use std::collections::{HashMap, HashSet};
-
 use fiveledger_platform::access_log::{Access, Reader};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
@@ -13,229 +11,24 @@ use fiveledger_platform::replay_first;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::problem_service_server::ProblemService;
 use fiveledger_proto::issues::*;
-use fiveledger_proto::rounds::{Inspection, Organisation, OrganisationKind};
-use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{Api, context};
-use crate::domain::category::{may_supervise, organisation_kind};
-use crate::domain::problem::{
-    self as domain, COLLECTION, ProblemContent, ResponsibilitiesInput, is_responsibility,
-};
-use crate::domain::problem_list::{self, Change, check_editable};
-use crate::domain::scope::{self, Reach, unknown_organisation};
+use crate::domain::problem::{self as domain, COLLECTION, is_responsibility};
+use crate::domain::problem_list::{Change, check_editable};
+use crate::domain::scope::{self};
 use crate::freezing::{self, Trigger};
+use crate::storage::problem_lists;
 use crate::storage::problems::{self as store, ListQuery, Order};
-use crate::storage::{categories, problem_lists};
-
-/// What a batch of problems needs from outside: the categories, the named
-/// organisations, and the bodies the routing rules point at.
-struct Resolved {
-    categories: HashMap<String, categories::Model>,
-    organisations: HashMap<String, Organisation>,
-    unknown: HashSet<String>,
-    routed: HashMap<SupervisingBodyKind, Option<Organisation>>,
-}
-
-impl Api {
-    /// One category query, one BatchGetOrganisations, and one directory
-    /// lookup per supervising-body kind the routing rules need (at most 3).
-    async fn resolve(
-        &self,
-        inspection: &Inspection,
-        rows: &[(ProblemContent, ResponsibilitiesInput)],
-    ) -> ApiResult<Resolved> {
-        let categories = categories::find_many(
-            self.db.reader(),
-            rows.iter()
-                .map(|(c, _)| c.category.clone())
-                .collect::<HashSet<_>>(),
-        )
-        .await?;
-        let names: HashSet<String> = rows
-            .iter()
-            .flat_map(|(_, r)| {
-                [&r.main_unit, &r.supervising_body, &r.functional_department]
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-            })
-            .collect();
-        let (organisations, unknown) = if names.is_empty() {
-            Default::default()
-        } else {
-            self.rounds.organisations_by_name(names).await?
-        };
-        let kinds: HashSet<SupervisingBodyKind> = rows
-            .iter()
-            .filter(|(_, r)| r.supervising_body.is_none())
-            .filter_map(|(c, _)| categories.get(&c.category).map(|m| m.kind()))
-            .collect();
-        let mut routed = HashMap::new();
-        for kind in kinds {
-            let body = self
-                .rounds
-                .attached(&inspection.round_organisation_path, organisation_kind(kind))
-                .await?;
-            routed.insert(kind, body);
-        }
-        Ok(Resolved {
-            categories,
-            organisations,
-            unknown,
-            routed,
-        })
-    }
-}
-
-fn field(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{prefix}.{name}")
-    }
-}
-
-impl Resolved {
-    /// The organisation `name`, if the problem may name it: known, within
-    /// `reach` (out of reach answers exactly as unknown, before anything
-    /// about it is said), and `allowed` by kind.
-    fn organisation(
-        &self,
-        field: String,
-        name: &str,
-        reach: Reach<'_>,
-        allowed: impl Fn(OrganisationKind) -> bool,
-        what: &str,
-    ) -> ApiResult<&Organisation> {
-        if self.unknown.contains(name) {
-            return Err(unknown_organisation(&field, name));
-        }
-        let org = self.organisations.get(name).ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("{name} missing from the directory answer"))
-        })?;
-        if !reach.allows(
-            &org.path,
-            org.kind() == OrganisationKind::DisciplineCommission,
-        ) {
-            return Err(unknown_organisation(&field, name));
-        }
-        if !allowed(org.kind()) {
-            return Err(ApiError::invalid(
-                field,
-                "WRONG_ORGANISATION_KIND",
-                format!("{name} is a {}, not {what}", org.kind().as_str_name()),
-            ));
-        }
-        Ok(org)
-    }
-
-    /// Builds the stored row of one problem, or the first error about it
-    /// (fields named under `prefix`).
-    #[allow(clippy::too_many_arguments)]
-    fn row(
-        &self,
-        prefix: &str,
-        id: String,
-        inspection: &Inspection,
-        content: ProblemContent,
-        r: ResponsibilitiesInput,
-        recorded_by: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> ApiResult<store::Model> {
-        let category = self.categories.get(&content.category).ok_or_else(|| {
-            ApiError::invalid(
-                field(prefix, "category"),
-                "UNKNOWN_CATEGORY",
-                format!("{} is not in the category catalogue", content.category),
-            )
-        })?;
-        let (main_unit, main_unit_path) = match &r.main_unit {
-            None => (inspection.target.clone(), inspection.target_path.clone()),
-            Some(name) => {
-                let org = self.organisation(
-                    field(prefix, "responsibilities.main_unit"),
-                    name,
-                    Reach::Target(&inspection.target_path),
-                    |_| true,
-                    "a unit",
-                )?;
-                (org.name.clone(), org.path.clone())
-            }
-        };
-        let (supervising_body, supervising_body_path, routed) = match &r.supervising_body {
-            Some(name) => {
-                let org = self.organisation(
-                    field(prefix, "responsibilities.supervising_body"),
-                    name,
-                    Reach::Bodies {
-                        running: &inspection.round_organisation_path,
-                        target: &inspection.target_path,
-                        managing_level: "",
-                    },
-                    may_supervise,
-                    "a supervising body",
-                )?;
-                (org.name.clone(), org.path.clone(), false)
-            }
-            None => match self.routed.get(&category.kind()).and_then(Option::as_ref) {
-                Some(org) => (org.name.clone(), org.path.clone(), true),
-                // No such body at the running level: left for the caller to
-                // name; freezing refuses until it is.
-                None => (String::new(), String::new(), false),
-            },
-        };
-        let (functional_department, functional_department_path) = match &r.functional_department {
-            None => (String::new(), String::new()),
-            Some(name) => {
-                let org = self.organisation(
-                    field(prefix, "responsibilities.functional_department"),
-                    name,
-                    Reach::Bodies {
-                        running: &inspection.round_organisation_path,
-                        target: &inspection.target_path,
-                        managing_level: "",
-                    },
-                    |k| k == OrganisationKind::FunctionalDepartment,
-                    "a functional department",
-                )?;
-                (org.name.clone(), org.path.clone())
-            }
-        };
-        Ok(store::Model {
-            id,
-            inspection: inspection.name.clone(),
-            round: domain::round_of(&inspection.name),
-            target: inspection.target.clone(),
-            target_path: inspection.target_path.clone(),
-            category: content.category,
-            severity: content.severity.as_str_name().to_owned(),
-            title: content.title,
-            description: content.description,
-            evidence: store::evidence_to_json(&content.evidence),
-            fixed_date: content.fixed.as_ref().map(|(d, _)| *d),
-            fixed_action: content.fixed.map(|(_, a)| a).unwrap_or_default(),
-            main_unit,
-            main_unit_path,
-            principal: r.principal,
-            leader_in_charge: r.leader_in_charge,
-            supervising_body,
-            supervising_body_path,
-            supervising_body_routed: routed,
-            functional_department,
-            functional_department_path,
-            recorded_by: recorded_by.to_owned(),
-            frozen: false,
-            revision: 1,
-            create_time: now,
-            update_time: now,
-        })
-    }
-}
 
 impl Api {
     /// Reads a problem the caller may see, or NOT_FOUND.
-    async fn visible(&self, caller: &Caller, field: &str, name: &str) -> ApiResult<store::Model> {
+    async fn visible(
+        &self,
+        caller: &Caller,
+        field: &str,
+        name: &str,
+    ) -> ApiResult<store::Model> {
         Ok(self.visible_with_facts(caller, field, name).await?.0)
     }
 
@@ -270,7 +63,7 @@ impl Api {
 
     /// Whether a group-role caller is a member of the inspection's group
     /// (asked of the rounds service: one call, only for group callers).
-    async fn is_member(&self, caller: &Caller, inspection: &str) -> ApiResult<bool> {
+    pub(super) async fn is_member(&self, caller: &Caller, inspection: &str) -> ApiResult<bool> {
         if !caller.roles.contains(&Role::InspectionGroup) {
             return Ok(false);
         }
@@ -282,7 +75,7 @@ impl Api {
     }
 }
 
-fn frozen_fast(list: Option<&problem_lists::Model>) -> ApiResult<()> {
+pub(super) fn frozen_fast(list: Option<&problem_lists::Model>) -> ApiResult<()> {
     match list {
         Some(list) if list.state() == ProblemListState::Frozen => check_editable(
             &list.inspection,
@@ -292,13 +85,6 @@ fn frozen_fast(list: Option<&problem_lists::Model>) -> ApiResult<()> {
         ),
         _ => Ok(()),
     }
-}
-
-/// The path of a ProblemService RPC.
-macro_rules! PROBLEM {
-    ($method:literal) => {
-        concat!("/fiveledger.issues.v1.ProblemService/", $method)
-    };
 }
 
 fn invalid_filter(description: impl Into<String>) -> ApiError {
@@ -664,237 +450,20 @@ impl ProblemService for Api {
         &self,
         request: Request<Streaming<ImportProblemsRequest>>,
     ) -> Result<Response<ImportProblemsResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        let mut stream = request.into_inner();
-        let max_rows = self.settings.max_import_rows;
-        // The whole import, as one message: its idempotency hash covers every
-        // row. Only the bounded read comes before the replay; validation after.
-        let mut all = ImportProblemsRequest::default();
-        let mut first = true;
-        while let Some(message) = stream.next().await {
-            let message = message?;
-            if first {
-                all.inspection = message.inspection.clone();
-                all.request_id = message.request_id.clone();
-                first = false;
-            } else if !message.inspection.is_empty() && message.inspection != all.inspection {
-                return Err(ApiError::invalid(
-                    "inspection",
-                    "INSPECTION_CHANGED",
-                    "every message of one import must name the same inspection",
-                )
-                .into());
-            }
-            all.problems.extend(message.problems);
-            if all.problems.len() > max_rows {
-                return Err(ApiError::invalid(
-                    "problems",
-                    "TOO_MANY_ROWS",
-                    format!("one import takes at most {max_rows} rows"),
-                )
-                .into());
-            }
-        }
-        let key = RequestKey::new(&caller, "ImportProblems", &all.request_id, &all)?;
-        replay_first!(&self.db, key);
-        if first {
-            return Err(ApiError::required("inspection").into());
-        }
-        domain::parse_inspection("inspection", &all.inspection)?;
-        if all.problems.is_empty() {
-            return Err(ApiError::required("problems").into());
-        }
-
-        let mut errors = Vec::new();
-        let mut parsed = Vec::new();
-        let mut row_numbers = Vec::new();
-        let row_error = |row: usize, err: ApiError| match err {
-            ApiError::InvalidArgument {
-                field,
-                reason,
-                description,
-            } => ImportRowError {
-                row: row as i32,
-                field,
-                reason: reason.to_owned(),
-                description,
-            },
-            other => ImportRowError {
-                row: row as i32,
-                field: String::new(),
-                reason: other.reason().to_owned(),
-                description: other.to_string(),
-            },
-        };
-        for (i, problem) in all.problems.iter().enumerate() {
-            let row = i + 1;
-            if !problem.inspection.is_empty() && problem.inspection != all.inspection {
-                errors.push(row_error(
-                    row,
-                    ApiError::invalid(
-                        "inspection",
-                        "INSPECTION_MISMATCH",
-                        format!(
-                            "the row names {}, the import {}",
-                            problem.inspection, all.inspection
-                        ),
-                    ),
-                ));
-                continue;
-            }
-            match domain::parse_new("", problem) {
-                Ok(p) => {
-                    parsed.push(p);
-                    row_numbers.push(row);
-                }
-                Err(e) => errors.push(row_error(row, e)),
-            }
-        }
-        let inspection = self.rounds.inspection(&caller, &all.inspection).await?;
-        scope::may_record(&caller, &inspection)?;
-        frozen_fast(
-            problem_lists::find(self.db.reader(), &all.inspection)
-                .await?
-                .as_ref(),
-        )?;
-        let resolved = self.resolve(&inspection, &parsed).await?;
-        let now = self.clock.now();
-        let actor = caller.actor();
-        let mut rows = Vec::with_capacity(parsed.len());
-        for ((content, responsibilities), row) in parsed.into_iter().zip(row_numbers) {
-            match resolved.row(
-                "",
-                names::generate_id('p'),
-                &inspection,
-                content,
-                responsibilities,
-                &actor,
-                now,
-            ) {
-                Ok(model) => rows.push(model),
-                Err(e) => errors.push(row_error(row, e)),
-            }
-        }
-        if !errors.is_empty() {
-            errors.sort_by_key(|e| e.row);
-            return Ok(Response::new(ImportProblemsResponse {
-                problems: Vec::new(),
-                errors,
-            }));
-        }
-        let ctx = context(&caller, &all.request_id).about(&inspection.round_organisation_path);
-        let response = mutate(&self.db, key, |txn| {
-            Box::pin(async move {
-                let list = problem_lists::lock(txn, &inspection).await?;
-                check_editable(
-                    &inspection.name,
-                    list.state(),
-                    inspection.phase(),
-                    Change::Content,
-                )?;
-                store::insert_all(txn, &rows).await?;
-                let problems: Vec<Problem> = rows.iter().map(store::Model::to_proto).collect();
-                crate::problem_events::append_imported(txn, &ctx, &inspection.name, &problems)
-                    .await?;
-                Ok(ImportProblemsResponse {
-                    problems,
-                    errors: Vec::new(),
-                })
-            })
-        })
-        .await?;
-        Ok(Response::new(response))
+        super::problem_import::import_problems(self, request).await
     }
 
     async fn get_problem_list(
         &self,
         request: Request<GetProblemListRequest>,
     ) -> Result<Response<ProblemList>, Status> {
-        let reader = Reader::of(&request)?;
-        let caller = &reader.caller;
-        let name = &request.get_ref().name;
-        let inspection = problem_list::inspection_of(name)?;
-        let list = match problem_lists::find(self.db.reader(), inspection).await? {
-            Some(list) if list.visible_to(caller, false) => list,
-            Some(list) if list.visible_to(caller, self.is_member(caller, inspection).await?) => {
-                list
-            }
-            Some(_) => return Err(ApiError::not_found(name).into()),
-            None => {
-                // No problem recorded yet, so no feedback yet: an empty open
-                // list to whoever may read the list before feedback, and to
-                // anyone else exactly a list that does not exist (whether the
-                // inspection does, or has problems yet, is not theirs).
-                let found = match self.rounds.inspection(caller, inspection).await {
-                    Ok(found) => found,
-                    Err(ApiError::NotFound { .. }) => {
-                        return Err(ApiError::not_found(name).into());
-                    }
-                    Err(other) => return Err(other.into()),
-                };
-                let before_feedback = scope::ListFacts {
-                    round_organisation_path: &found.round_organisation_path,
-                    handed_over: false,
-                };
-                let member = scope::is_member(caller, &found);
-                if !scope::sees_problem(caller, &[&found.target_path], before_feedback, member) {
-                    return Err(ApiError::not_found(name).into());
-                }
-                return Ok(Response::new(ProblemList {
-                    name: name.clone(),
-                    inspection: inspection.to_owned(),
-                    state: ProblemListState::Open as i32,
-                    ..Default::default()
-                }));
-            }
-        };
-        let described = list.describe(self.db.reader()).await?;
-        if !list.facts().handed_over {
-            self.access
-                .record(
-                    &reader,
-                    Access::new(PROBLEM!("GetProblemList")).resources([name.clone()]),
-                )
-                .await;
-        }
-        Ok(Response::new(described))
+        super::problem_lists::get_problem_list(self, request).await
     }
 
     async fn freeze_problem_list(
         &self,
         request: Request<FreezeProblemListRequest>,
     ) -> Result<Response<ProblemList>, Status> {
-        let caller = Caller::of(&request)?;
-        let request = request.into_inner();
-        let key = RequestKey::new(&caller, "FreezeProblemList", &request.request_id, &request)?;
-        replay_first!(&self.db, key);
-        domain::parse_inspection("inspection", &request.inspection)?;
-        let inspection = self.rounds.inspection(&caller, &request.inspection).await?;
-        scope::may_record(&caller, &inspection)?;
-        if matches!(
-            inspection.phase(),
-            fiveledger_proto::rounds::InspectionPhase::Preparation
-                | fiveledger_proto::rounds::InspectionPhase::Unspecified
-        ) {
-            return Err(ApiError::precondition(
-                "INSPECTION_NOT_STATIONED",
-                format!(
-                    "{} is in phase {}; a list is frozen once the group has been stationed",
-                    inspection.name,
-                    inspection.phase().as_str_name()
-                ),
-            )
-            .into());
-        }
-        let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
-        let list = mutate(&self.db, key, |txn| {
-            Box::pin(async move {
-                let (list, count) =
-                    freezing::freeze(txn, &inspection, &ctx, Trigger::Request).await?;
-                Ok(list.to_proto(count))
-            })
-        })
-        .await?;
-        Ok(Response::new(list))
+        super::problem_lists::freeze_problem_list(self, request).await
     }
 }
