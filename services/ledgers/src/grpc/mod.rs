@@ -87,58 +87,44 @@ const PUBLICATION_READERS: &[Role] = &[
     Role::Public,
 ];
 
-macro_rules! ledger {
-    ($method:literal) => {
-        concat!("/fiveledger.ledgers.v1.LedgerService/", $method)
-    };
-}
-macro_rules! warning {
-    ($method:literal) => {
-        concat!("/fiveledger.ledgers.v1.WarningService/", $method)
-    };
-}
-macro_rules! statistics {
-    ($method:literal) => {
-        concat!("/fiveledger.ledgers.v1.StatisticsService/", $method)
-    };
-}
-macro_rules! publication {
-    ($method:literal) => {
-        concat!("/fiveledger.ledgers.v1.PublicationService/", $method)
+/// `/fiveledger.ledgers.v1.<service>/<method>`.
+macro_rules! rpc {
+    ($service:literal, $method:literal) => {
+        concat!("/fiveledger.ledgers.v1.", $service, "/", $method)
     };
 }
 
 /// Roles each RPC needs (admin may call everything; anything absent is denied).
 /// Who may act on which entry is then decided by scope (`domain::scope`).
 pub const ROLES: RoleTable = &[
-    (ledger!("GetEntry"), READERS),
-    (ledger!("ListEntries"), READERS),
-    (ledger!("AcknowledgeHandOver"), UNIT),
-    (ledger!("SubmitPlan"), UNIT),
-    (ledger!("ApprovePlan"), OFFICE),
-    (ledger!("RejectPlan"), OFFICE),
-    (ledger!("PostProgress"), UNIT),
-    (ledger!("PostSupervision"), SUPERVISORS),
-    (ledger!("Transfer"), OFFICE),
-    (ledger!("AcknowledgeTransfer"), RECEIVERS),
-    (ledger!("ReturnTransferResult"), RECEIVERS),
-    (ledger!("RequestWriteOff"), UNIT),
-    (ledger!("ApproveWriteOff"), VERIFIERS),
-    (ledger!("RejectWriteOff"), VERIFIERS),
-    (ledger!("Reopen"), OFFICE),
-    (ledger!("Reconcile"), AUDITORS),
-    (ledger!("VerifyJournal"), AUDITORS),
-    (warning!("RunWarningSweep"), OFFICE),
-    (warning!("WatchWarnings"), READERS),
-    (statistics!("GetStatistics"), READERS),
-    (publication!("Publish"), OFFICE),
+    (rpc!("LedgerService", "GetEntry"), READERS),
+    (rpc!("LedgerService", "ListEntries"), READERS),
+    (rpc!("LedgerService", "AcknowledgeHandOver"), UNIT),
+    (rpc!("LedgerService", "SubmitPlan"), UNIT),
+    (rpc!("LedgerService", "ApprovePlan"), OFFICE),
+    (rpc!("LedgerService", "RejectPlan"), OFFICE),
+    (rpc!("LedgerService", "PostProgress"), UNIT),
+    (rpc!("LedgerService", "PostSupervision"), SUPERVISORS),
+    (rpc!("LedgerService", "Transfer"), OFFICE),
+    (rpc!("LedgerService", "AcknowledgeTransfer"), RECEIVERS),
+    (rpc!("LedgerService", "ReturnTransferResult"), RECEIVERS),
+    (rpc!("LedgerService", "RequestWriteOff"), UNIT),
+    (rpc!("LedgerService", "ApproveWriteOff"), VERIFIERS),
+    (rpc!("LedgerService", "RejectWriteOff"), VERIFIERS),
+    (rpc!("LedgerService", "Reopen"), OFFICE),
+    (rpc!("LedgerService", "Reconcile"), AUDITORS),
+    (rpc!("LedgerService", "VerifyJournal"), AUDITORS),
+    (rpc!("WarningService", "RunWarningSweep"), OFFICE),
+    (rpc!("WarningService", "WatchWarnings"), READERS),
+    (rpc!("StatisticsService", "GetStatistics"), READERS),
+    (rpc!("PublicationService", "Publish"), OFFICE),
     // The only RPC the public role may call (and only for PUBLIC editions).
-    (publication!("GetPublication"), PUBLICATION_READERS),
-    (publication!("ListPublications"), READERS),
     (
-        "/fiveledger.ledgers.v1.EventService/WatchEvents",
-        &[Role::Admin],
+        rpc!("PublicationService", "GetPublication"),
+        PUBLICATION_READERS,
     ),
+    (rpc!("PublicationService", "ListPublications"), READERS),
+    (rpc!("EventService", "WatchEvents"), &[Role::Admin]),
     (access_log::LIST, access_log::READERS),
     (access_log::VERIFY, access_log::READERS),
 ];
