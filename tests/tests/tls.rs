@@ -281,7 +281,11 @@ async fn renewed_certificates_are_taken_without_a_restart() {
     }
     // The services still reach each other (connections they hold stay up;
     // each new one is made with the renewed certificates).
-    let c = &t.clients;
+    let c = fiveledger_e2e::Clients {
+        rounds: tls_channel(&dir, CLIENT, t.suite.rounds.addr),
+        issues: tls_channel(&dir, CLIENT, t.suite.issues.addr),
+        ledgers: tls_channel(&dir, CLIENT, t.suite.ledgers.addr),
+    };
     c.two_stationed_inspections("r9", 9).await;
     c.problem(
         &tokens::office(),
