@@ -1,5 +1,7 @@
-//! LedgerService: reading the books and taking the five steps. Every step is
-//! one posting appended in one transaction; a refused step writes nothing.
+//! LedgerService: reading the books and taking the five steps (the step
+//! machinery is in `steps.rs`; Reconcile and VerifyJournal in `reconcile.rs`).
+//! Every step is one posting appended in one transaction; a refused step
+//! writes nothing.
 
 use fiveledger_platform::access_log::{Access, Reader};
 use fiveledger_platform::aip::idempotency::RequestKey;
