@@ -129,6 +129,9 @@ use fiveledger_platform::testing::{authed, token};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
+use fiveledger_proto::ledgers::publication_service_client::PublicationServiceClient;
+use fiveledger_proto::ledgers::statistics_service_client::StatisticsServiceClient;
+use fiveledger_proto::ledgers::warning_service_client::WarningServiceClient;
 use fiveledger_proto::rounds::group_service_client::GroupServiceClient;
 use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
 use fiveledger_proto::rounds::inspector_service_client::InspectorServiceClient;
@@ -263,6 +266,15 @@ impl Clients {
     }
     pub fn ledger(&self) -> LedgerServiceClient<Channel> {
         LedgerServiceClient::new(self.ledgers.clone())
+    }
+    pub fn warnings(&self) -> WarningServiceClient<Channel> {
+        WarningServiceClient::new(self.ledgers.clone())
+    }
+    pub fn statistics(&self) -> StatisticsServiceClient<Channel> {
+        StatisticsServiceClient::new(self.ledgers.clone())
+    }
+    pub fn publications(&self) -> PublicationServiceClient<Channel> {
+        PublicationServiceClient::new(self.ledgers.clone())
     }
 
     /// Creates one organisation as the operator.

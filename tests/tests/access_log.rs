@@ -242,7 +242,7 @@ async fn every_confidential_read_is_recorded_with_its_reader_and_token_digest() 
     // Statistics with clue figures, read on the ledgers service, are
     // recorded there (and the clue figures it asked for on the caller's
     // behalf, by the issues service, under the caller's token).
-    t.ledger()
+    t.statistics()
         .get_statistics(authed(&city_commission, GetStatisticsRequest::default()))
         .await
         .expect("statistics");

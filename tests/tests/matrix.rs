@@ -203,7 +203,7 @@ async fn state(t: &TestSuite) -> BTreeMap<String, String> {
         out.insert(c.name, c.etag);
     }
     let publications = t
-        .ledger()
+        .publications()
         .list_publications(authed(
             &admin,
             ledgers::ListPublicationsRequest {

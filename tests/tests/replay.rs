@@ -1310,9 +1310,14 @@ async fn five_ledgers(t: &TestSuite, table: &mut Table<'_>) {
         ..Default::default()
     };
     table
-        .row::<_, ledgers::PublishResponse>(&rpc("Publish"), OFFICE, publish(), AnsweredAnew)
+        .row::<_, ledgers::PublishResponse>(
+            "/fiveledger.ledgers.v1.PublicationService/Publish",
+            OFFICE,
+            publish(),
+            AnsweredAnew,
+        )
         .await;
-    ledger
+    t.publications()
         .publish(authed(&OFFICE.token(), publish()))
         .await
         .expect("published again");

@@ -1146,7 +1146,8 @@ async fn steps_recorded_after_the_fact_keep_their_days() {
         .into_inner();
     assert!(verified.faults.is_empty(), "{verified:?}");
     // Written off on 2 July, before the original due date (31 July): on time.
-    let stats = ledger
+    let stats = app
+        .statistics()
         .get_statistics(authed(
             &admin(),
             GetStatisticsRequest {

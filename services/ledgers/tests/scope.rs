@@ -192,7 +192,7 @@ async fn an_entry_is_hidden_from_all_but_its_round_until_hand_over() {
     }
     // Nor do the figures count it for them.
     let stats = app
-        .ledger()
+        .statistics()
         .get_statistics(authed(&viewer, GetStatisticsRequest::default()))
         .await
         .expect("statistics")

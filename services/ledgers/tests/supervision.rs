@@ -71,7 +71,7 @@ async fn handed_over(
 }
 
 async fn sweep(app: &TestApp) -> RunWarningSweepResponse {
-    app.ledger()
+    app.warnings()
         .run_warning_sweep(authed(&office(), RunWarningSweepRequest::default()))
         .await
         .expect("sweep")
@@ -295,7 +295,7 @@ async fn an_entry_goes_green_blue_yellow_red_with_one_notice_each_and_catches_up
 
     // The stream of warnings replays from the start and resumes by cursor.
     let mut stream = app
-        .ledger()
+        .warnings()
         .watch_warnings(authed(&office(), WatchWarningsRequest::default()))
         .await
         .expect("watch")
@@ -311,7 +311,7 @@ async fn an_entry_goes_green_blue_yellow_red_with_one_notice_each_and_catches_up
     }
     assert!(seen.iter().all(|w| w.entry == name));
     let mut resumed = app
-        .ledger()
+        .warnings()
         .watch_warnings(authed(
             &office(),
             WatchWarningsRequest {
@@ -330,7 +330,7 @@ async fn an_entry_goes_green_blue_yellow_red_with_one_notice_each_and_catches_up
     assert_eq!(next.posting, seen[3].posting);
     // Another county's unit sees none of it.
     let mut other = app
-        .ledger()
+        .warnings()
         .watch_warnings(authed(&other_unit(), WatchWarningsRequest::default()))
         .await
         .expect("watch")
@@ -471,7 +471,7 @@ async fn two_servers_sweeping_at_once_post_one_notice_per_change() {
         start_ledgers_with(&app.env, &app.upstream.url, manual_sweep(), clock.clone()).await;
     clock.set(at(2026, 8, 2)); // yellow
     let run = |channel: tonic::transport::Channel| async move {
-        LedgerServiceClient::new(channel)
+        WarningServiceClient::new(channel)
             .run_warning_sweep(authed(&office(), RunWarningSweepRequest::default()))
             .await
             .expect("sweep")
@@ -495,10 +495,10 @@ async fn two_servers_sweeping_at_once_post_one_notice_per_change() {
     }
 }
 
-use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
+use fiveledger_proto::ledgers::warning_service_client::WarningServiceClient;
 
 async fn statistics(app: &TestApp, request: GetStatisticsRequest) -> GetStatisticsResponse {
-    app.ledger()
+    app.statistics()
         .get_statistics(authed(&office(), request))
         .await
         .expect("statistics")
@@ -626,7 +626,7 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
         Some(0)
     );
     let reversed = app
-        .ledger()
+        .statistics()
         .get_statistics(authed(
             &office(),
             GetStatisticsRequest {
@@ -756,7 +756,7 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
         &[Role::InspectionOffice],
     );
     let own = app
-        .ledger()
+        .statistics()
         .get_statistics(authed(&qx_office, GetStatisticsRequest::default()))
         .await
         .expect("stats")
@@ -770,7 +770,7 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
     );
     // A unit holds no clues: its statistics carry none.
     let unit_view = app
-        .ledger()
+        .statistics()
         .get_statistics(authed(&unit(), GetStatisticsRequest::default()))
         .await
         .expect("stats")
@@ -780,7 +780,7 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
         None
     );
     let bad = app
-        .ledger()
+        .statistics()
         .get_statistics(authed(
             &office(),
             GetStatisticsRequest {
@@ -849,10 +849,10 @@ async fn the_public_edition_holds_no_clue_name_evidence_or_remark_and_the_public
     plan(&app, &name, &unit(), (2026, 7, 20), "OWNER-王五").await;
 
     let publish = |request_id: &str| {
-        let mut ledger = app.ledger();
+        let mut publications = app.publications();
         let request_id = request_id.to_owned();
         async move {
-            ledger
+            publications
                 .publish(authed(
                     &office(),
                     PublishRequest {
@@ -894,10 +894,10 @@ async fn the_public_edition_holds_no_clue_name_evidence_or_remark_and_the_public
     assert_eq!(second.previous, first.publications[0].name);
 
     let get = |token: String, edition: PublicationEdition| {
-        let mut ledger = app.ledger();
+        let mut publications = app.publications();
         let name = second.name.clone();
         async move {
-            ledger
+            publications
                 .get_publication(authed(
                     &token,
                     GetPublicationRequest {
@@ -979,17 +979,17 @@ async fn the_public_edition_holds_no_clue_name_evidence_or_remark_and_the_public
             .await
             .map(|_| ())
             .expect_err("entries"),
-        ledger
+        app.statistics()
             .get_statistics(authed(&public(), GetStatisticsRequest::default()))
             .await
             .map(|_| ())
             .expect_err("statistics"),
-        ledger
+        app.publications()
             .list_publications(authed(&public(), ListPublicationsRequest::default()))
             .await
             .map(|_| ())
             .expect_err("list publications"),
-        ledger
+        app.publications()
             .publish(authed(
                 &public(),
                 PublishRequest {
@@ -1000,12 +1000,12 @@ async fn the_public_edition_holds_no_clue_name_evidence_or_remark_and_the_public
             .await
             .map(|_| ())
             .expect_err("publish"),
-        ledger
+        app.warnings()
             .run_warning_sweep(authed(&public(), RunWarningSweepRequest::default()))
             .await
             .map(|_| ())
             .expect_err("sweep"),
-        ledger
+        app.warnings()
             .watch_warnings(authed(&public(), WatchWarningsRequest::default()))
             .await
             .map(|_| ())
@@ -1016,7 +1016,7 @@ async fn the_public_edition_holds_no_clue_name_evidence_or_remark_and_the_public
     }
     // Lists show both versions in order.
     let list = app
-        .ledger()
+        .publications()
         .list_publications(authed(&office(), ListPublicationsRequest::default()))
         .await
         .expect("list")

@@ -593,7 +593,7 @@ async fn statistics(
     entries: usize,
     n: usize,
 ) -> anyhow::Result<()> {
-    use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
+    use fiveledger_proto::ledgers::statistics_service_client::StatisticsServiceClient;
     use fiveledger_proto::ledgers::{GetStatisticsRequest, StatisticsGrouping};
     load_ledger(suite, entries).await?;
     // A viewer of the whole tree: sees by target, holds no clues.
@@ -614,7 +614,7 @@ async fn statistics(
         ] {
             let (ch, t) = (suite.ledgers.clone(), token.clone());
             let report = measure(format!("Stats {label}: {name}"), n, 1, move |_| {
-                let mut client = LedgerServiceClient::new(ch.clone());
+                let mut client = StatisticsServiceClient::new(ch.clone());
                 let request = authed(
                     &t,
                     GetStatisticsRequest {

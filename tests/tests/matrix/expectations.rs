@@ -2625,11 +2625,11 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
             .collect(),
     });
     rows.push(Row {
-        rpc: rpc!("ledgers", "LedgerService", "RunWarningSweep"),
+        rpc: rpc!("ledgers", "WarningService", "RunWarningSweep"),
         cases: vec![{
             let world = world.clone();
             unary(
-                rpc!("ledgers", "LedgerService", "RunWarningSweep"),
+                rpc!("ledgers", "WarningService", "RunWarningSweep"),
                 "everything the caller may sweep (the city's overdue entry unswept)",
                 String::new(),
                 |_| RunWarningSweepRequest::default(),
@@ -2650,9 +2650,9 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
         }],
     });
     rows.push(Row {
-        rpc: rpc!("ledgers", "LedgerService", "WatchWarnings"),
+        rpc: rpc!("ledgers", "WarningService", "WatchWarnings"),
         cases: vec![{
-            let rpc = rpc!("ledgers", "LedgerService", "WatchWarnings");
+            let rpc = rpc!("ledgers", "WarningService", "WatchWarnings");
             let call: Call = Arc::new(move |channels, _, token| {
                 Box::pin(async move {
                     call::server_stream::<WatchWarningsRequest, WatchWarningsResponse>(
@@ -2684,11 +2684,11 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
         }],
     });
     rows.push(Row {
-        rpc: rpc!("ledgers", "LedgerService", "GetStatistics"),
+        rpc: rpc!("ledgers", "StatisticsService", "GetStatistics"),
         cases: vec![{
             let world = world.clone();
             unary(
-                rpc!("ledgers", "LedgerService", "GetStatistics"),
+                rpc!("ledgers", "StatisticsService", "GetStatistics"),
                 "the caller's books",
                 String::new(),
                 |_| GetStatisticsRequest::default(),
@@ -2725,13 +2725,13 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
         }],
     });
     rows.push(Row {
-        rpc: rpc!("ledgers", "LedgerService", "Publish"),
+        rpc: rpc!("ledgers", "PublicationService", "Publish"),
         cases: ["ia1", "ia2"]
             .into_iter()
             .map(|key| {
                 let world = world.clone();
                 unary(
-                    rpc!("ledgers", "LedgerService", "Publish"),
+                    rpc!("ledgers", "PublicationService", "Publish"),
                     format!(
                         "{} ({})",
                         w.inspections[key].name,
@@ -2758,7 +2758,7 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
             .collect(),
     });
     rows.push(Row {
-        rpc: rpc!("ledgers", "LedgerService", "GetPublication"),
+        rpc: rpc!("ledgers", "PublicationService", "GetPublication"),
         cases: ["pub-a", "pub-c"]
             .into_iter()
             .flat_map(|key| {
@@ -2768,7 +2768,7 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
                     .map(move |edition| {
                         let target = p.target.clone();
                         unary(
-                            rpc!("ledgers", "LedgerService", "GetPublication"),
+                            rpc!("ledgers", "PublicationService", "GetPublication"),
                             format!("{key} of {} ({})", p.target, edition.as_str_name()),
                             p.name.clone(),
                             move |name| GetPublicationRequest {
@@ -2789,11 +2789,11 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
             .collect(),
     });
     rows.push(Row {
-        rpc: rpc!("ledgers", "LedgerService", "ListPublications"),
+        rpc: rpc!("ledgers", "PublicationService", "ListPublications"),
         cases: vec![{
             let world = world.clone();
             unary(
-                rpc!("ledgers", "LedgerService", "ListPublications"),
+                rpc!("ledgers", "PublicationService", "ListPublications"),
                 "every publication",
                 String::new(),
                 |_| ListPublicationsRequest {

@@ -898,7 +898,7 @@ async fn take_entry(t: &TestSuite, w: &mut World, key: &'static str, path: Path)
 
 async fn sweep(t: &TestSuite, path: &str) {
     let report = t
-        .ledger()
+        .warnings()
         .run_warning_sweep(authed(
             &admin(),
             ledgers::RunWarningSweepRequest {
@@ -983,7 +983,7 @@ async fn clues(t: &TestSuite, w: &mut World) {
 async fn publish(t: &TestSuite, w: &mut World, key: &'static str, inspection: &str) {
     let i = &w.inspections[inspection];
     let made = t
-        .ledger()
+        .publications()
         .publish(authed(
             &admin(),
             ledgers::PublishRequest {

@@ -2,19 +2,24 @@
 
 mod events;
 mod ledger;
+mod publications;
 mod reconcile;
-mod supervision;
+mod statistics;
+mod steps;
+mod warnings;
 
 /// The handlers' request parsing that needs no storage (driven by the fuzz
 /// targets in fuzz/).
 pub mod parsing {
-    pub use super::ledger::{backdate, list_filter, parse_date_text};
-    pub use super::supervision::optional_path;
+    pub use super::optional_path;
+    pub use super::steps::{backdate, list_filter, parse_date_text};
 }
 
 use std::sync::Arc;
 
+use fiveledger_platform::ApiResult;
 use fiveledger_platform::access_log::{self, AccessLog};
+use fiveledger_platform::aip::names::parse_path;
 use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};
 use fiveledger_platform::service_identity::{EventReaders, ServiceCalls};
 use fiveledger_platform::settings::ServerSettings;
@@ -24,6 +29,9 @@ use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::ledgers::event_service_server::EventServiceServer;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerServiceServer;
+use fiveledger_proto::ledgers::publication_service_server::PublicationServiceServer;
+use fiveledger_proto::ledgers::statistics_service_server::StatisticsServiceServer;
+use fiveledger_proto::ledgers::warning_service_server::WarningServiceServer;
 use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +43,9 @@ use crate::settings::LedgersSettings;
 /// The gRPC services this server exposes.
 pub const SERVICES: &[&str] = &[
     "fiveledger.ledgers.v1.LedgerService",
+    "fiveledger.ledgers.v1.WarningService",
+    "fiveledger.ledgers.v1.StatisticsService",
+    "fiveledger.ledgers.v1.PublicationService",
     "fiveledger.ledgers.v1.EventService",
     access_log::SERVICE,
 ];
@@ -76,43 +87,44 @@ const PUBLICATION_READERS: &[Role] = &[
     Role::Public,
 ];
 
-macro_rules! ledger {
-    ($method:literal) => {
-        concat!("/fiveledger.ledgers.v1.LedgerService/", $method)
+/// `/fiveledger.ledgers.v1.<service>/<method>`.
+macro_rules! rpc {
+    ($service:literal, $method:literal) => {
+        concat!("/fiveledger.ledgers.v1.", $service, "/", $method)
     };
 }
 
 /// Roles each RPC needs (admin may call everything; anything absent is denied).
 /// Who may act on which entry is then decided by scope (`domain::scope`).
 pub const ROLES: RoleTable = &[
-    (ledger!("GetEntry"), READERS),
-    (ledger!("ListEntries"), READERS),
-    (ledger!("AcknowledgeHandOver"), UNIT),
-    (ledger!("SubmitPlan"), UNIT),
-    (ledger!("ApprovePlan"), OFFICE),
-    (ledger!("RejectPlan"), OFFICE),
-    (ledger!("PostProgress"), UNIT),
-    (ledger!("PostSupervision"), SUPERVISORS),
-    (ledger!("Transfer"), OFFICE),
-    (ledger!("AcknowledgeTransfer"), RECEIVERS),
-    (ledger!("ReturnTransferResult"), RECEIVERS),
-    (ledger!("RequestWriteOff"), UNIT),
-    (ledger!("ApproveWriteOff"), VERIFIERS),
-    (ledger!("RejectWriteOff"), VERIFIERS),
-    (ledger!("Reopen"), OFFICE),
-    (ledger!("Reconcile"), AUDITORS),
-    (ledger!("VerifyJournal"), AUDITORS),
-    (ledger!("RunWarningSweep"), OFFICE),
-    (ledger!("WatchWarnings"), READERS),
-    (ledger!("GetStatistics"), READERS),
-    (ledger!("Publish"), OFFICE),
+    (rpc!("LedgerService", "GetEntry"), READERS),
+    (rpc!("LedgerService", "ListEntries"), READERS),
+    (rpc!("LedgerService", "AcknowledgeHandOver"), UNIT),
+    (rpc!("LedgerService", "SubmitPlan"), UNIT),
+    (rpc!("LedgerService", "ApprovePlan"), OFFICE),
+    (rpc!("LedgerService", "RejectPlan"), OFFICE),
+    (rpc!("LedgerService", "PostProgress"), UNIT),
+    (rpc!("LedgerService", "PostSupervision"), SUPERVISORS),
+    (rpc!("LedgerService", "Transfer"), OFFICE),
+    (rpc!("LedgerService", "AcknowledgeTransfer"), RECEIVERS),
+    (rpc!("LedgerService", "ReturnTransferResult"), RECEIVERS),
+    (rpc!("LedgerService", "RequestWriteOff"), UNIT),
+    (rpc!("LedgerService", "ApproveWriteOff"), VERIFIERS),
+    (rpc!("LedgerService", "RejectWriteOff"), VERIFIERS),
+    (rpc!("LedgerService", "Reopen"), OFFICE),
+    (rpc!("LedgerService", "Reconcile"), AUDITORS),
+    (rpc!("LedgerService", "VerifyJournal"), AUDITORS),
+    (rpc!("WarningService", "RunWarningSweep"), OFFICE),
+    (rpc!("WarningService", "WatchWarnings"), READERS),
+    (rpc!("StatisticsService", "GetStatistics"), READERS),
+    (rpc!("PublicationService", "Publish"), OFFICE),
     // The only RPC the public role may call (and only for PUBLIC editions).
-    (ledger!("GetPublication"), PUBLICATION_READERS),
-    (ledger!("ListPublications"), READERS),
     (
-        "/fiveledger.ledgers.v1.EventService/WatchEvents",
-        &[Role::Admin],
+        rpc!("PublicationService", "GetPublication"),
+        PUBLICATION_READERS,
     ),
+    (rpc!("PublicationService", "ListPublications"), READERS),
+    (rpc!("EventService", "WatchEvents"), &[Role::Admin]),
     (access_log::LIST, access_log::READERS),
     (access_log::VERIFY, access_log::READERS),
 ];
@@ -171,9 +183,21 @@ pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
     let mut routes = tonic::service::Routes::builder();
     routes
         .add_service(LedgerServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(WarningServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(StatisticsServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(PublicationServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(access_log::service(api.db.clone(), api.access.clone(), max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()
+}
+
+/// An optional organisation subtree; empty means no narrowing.
+pub fn optional_path(field: &str, path: &str) -> ApiResult<Option<String>> {
+    if path.is_empty() {
+        Ok(None)
+    } else {
+        parse_path(field, path).map(Some)
+    }
 }
 
 /// The W3C `traceparent` of a request, recorded on its postings and events.

@@ -1,3 +1,5 @@
+//! The books checked (LedgerService's Reconcile and VerifyJournal).
+//!
 //! 督办对账: the books against the issues service, for one scope. Every
 //! frozen problem must have exactly one entry, every entry its problem, and
 //! reported = open + handed over + transferred + awaiting verification +
@@ -16,9 +18,11 @@ use fiveledger_proto::ledgers::*;
 use sea_orm::{ColumnTrait, Condition};
 
 use super::Api;
-use crate::domain::entry::name_of;
+use super::statistics::tally_scope;
+use crate::domain::entry::{self as domain, name_of};
 use crate::storage::books;
 use crate::storage::entries::Column as C;
+use crate::storage::tallies;
 use fiveledger_platform::aip::names::parse_path;
 
 /// Problems asked per page of the issues service.
@@ -249,4 +253,60 @@ fn not_frozen(waiting: &[Problem]) -> Vec<Discrepancy> {
             ),
         })
         .collect()
+}
+
+/// Recomputes every hash chain in the scope `r` names (at most one of entry,
+/// inspection, round and organisation path; none for everything `caller`
+/// sees) and, for a whole subtree, checks its tallies against its entries.
+pub async fn verify_journal(
+    api: &Api,
+    caller: &Caller,
+    r: &VerifyJournalRequest,
+) -> ApiResult<VerifyJournalResponse> {
+    let set = [
+        !r.entry.is_empty(),
+        !r.inspection.is_empty(),
+        !r.round.is_empty(),
+        !r.organisation_path.is_empty(),
+    ]
+    .iter()
+    .filter(|s| **s)
+    .count();
+    if set > 1 {
+        return Err(ApiError::invalid(
+            "entry",
+            "ONE_SCOPE",
+            "set at most one of entry, inspection, round and organisation_path",
+        ));
+    }
+    let mut filter = Condition::all().add(books::visible_to(caller));
+    if !r.entry.is_empty() {
+        filter = filter.add(C::Id.eq(domain::parse_name("entry", &r.entry)?));
+    } else if !r.inspection.is_empty() {
+        names::parse_nested("inspection", &r.inspection, "rounds", "inspections")?;
+        filter = filter.add(C::Inspection.eq(r.inspection.clone()));
+    } else if !r.round.is_empty() {
+        names::parse("round", &r.round, "rounds")?;
+        filter = filter.add(C::Round.eq(r.round.clone()));
+    } else if !r.organisation_path.is_empty() {
+        let path = parse_path("organisation_path", &r.organisation_path)?;
+        filter = filter.add(within_subtree(C::TargetPath, &path));
+    }
+    // The tallies of a whole subtree are checked against its entries.
+    let whole = r.entry.is_empty() && r.inspection.is_empty() && r.round.is_empty();
+    let path = (!r.organisation_path.is_empty()).then_some(r.organisation_path.as_str());
+    // Postings without their entry belong to no scope: only a caller who
+    // sees every entry, verifying them all, is told of them.
+    let everything =
+        whole && path.is_none() && tally_scope(caller, None).is_some_and(|p| p.is_empty());
+    let mut out = books::verify(api.db.reader(), filter, everything).await?;
+    if let Some(path) = tally_scope(caller, path).filter(|_| whole) {
+        let today = api.clock.now().date_naive();
+        let thresholds = api.settings.thresholds();
+        if let Some(fault) = tallies::check(api.db.reader(), &path, today, &thresholds).await? {
+            out.tally_fault = fault;
+            out.valid = false;
+        }
+    }
+    Ok(out)
 }

@@ -19,6 +19,9 @@ use fiveledger_platform::testing::{self, TestEnv};
 use fiveledger_platform::time::Clock;
 use fiveledger_proto::issues::{self, ListProblemsRequest, ListProblemsResponse, Problem};
 use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
+use fiveledger_proto::ledgers::publication_service_client::PublicationServiceClient;
+use fiveledger_proto::ledgers::statistics_service_client::StatisticsServiceClient;
+use fiveledger_proto::ledgers::warning_service_client::WarningServiceClient;
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds::{
     self, GetInspectionRequest, GetOrganisationRequest, Inspection, Organisation,
@@ -462,6 +465,15 @@ pub async fn spawn() -> TestApp {
 impl TestApp {
     pub fn ledger(&self) -> LedgerServiceClient<Channel> {
         LedgerServiceClient::new(self.channel.clone())
+    }
+    pub fn warnings(&self) -> WarningServiceClient<Channel> {
+        WarningServiceClient::new(self.channel.clone())
+    }
+    pub fn statistics(&self) -> StatisticsServiceClient<Channel> {
+        StatisticsServiceClient::new(self.channel.clone())
+    }
+    pub fn publications(&self) -> PublicationServiceClient<Channel> {
+        PublicationServiceClient::new(self.channel.clone())
     }
 
     /// A direct connection to the ledger's own database (for tampering).

@@ -348,7 +348,7 @@ pub async fn verify(args: &VerifyArgs, services: &Services) -> anyhow::Result<()
 
 pub async fn tail(args: &TailArgs, services: &Services) -> anyhow::Result<()> {
     let mut stream = services
-        .ledger()
+        .warnings()
         .watch_warnings(WatchWarningsRequest {
             organisation_path: args.organisation_path.clone(),
             after_cursor: args.after.clone(),
@@ -401,7 +401,7 @@ fn label(c: WarningColour) -> &'static str {
 
 pub async fn sweep(args: &SweepArgs, services: &Services) -> anyhow::Result<()> {
     let r = services
-        .ledger()
+        .warnings()
         .run_warning_sweep(RunWarningSweepRequest {
             organisation_path: args.organisation_path.clone(),
         })

@@ -10,6 +10,9 @@ use fiveledger_proto::issues::category_service_client::CategoryServiceClient;
 use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
+use fiveledger_proto::ledgers::publication_service_client::PublicationServiceClient;
+use fiveledger_proto::ledgers::statistics_service_client::StatisticsServiceClient;
+use fiveledger_proto::ledgers::warning_service_client::WarningServiceClient;
 use fiveledger_proto::rounds::group_service_client::GroupServiceClient;
 use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
 use fiveledger_proto::rounds::inspector_service_client::InspectorServiceClient;
@@ -248,6 +251,17 @@ impl Services {
     }
     pub fn ledger(&self) -> LedgerServiceClient<Authed> {
         LedgerServiceClient::new(self.authed(&self.ledgers)).max_decoding_message_size(MAX_MESSAGE)
+    }
+    pub fn warnings(&self) -> WarningServiceClient<Authed> {
+        WarningServiceClient::new(self.authed(&self.ledgers)).max_decoding_message_size(MAX_MESSAGE)
+    }
+    pub fn statistics(&self) -> StatisticsServiceClient<Authed> {
+        StatisticsServiceClient::new(self.authed(&self.ledgers))
+            .max_decoding_message_size(MAX_MESSAGE)
+    }
+    pub fn publications(&self) -> PublicationServiceClient<Authed> {
+        PublicationServiceClient::new(self.authed(&self.ledgers))
+            .max_decoding_message_size(MAX_MESSAGE)
     }
 }
 

@@ -333,7 +333,7 @@ pub async fn statistics(
         Scope::Round(s) => request.round = s.clone(),
         Scope::Subtree(s) => request.organisation_path = s.clone(),
     }
-    match services.ledger().get_statistics(request).await {
+    match services.statistics().get_statistics(request).await {
         Ok(r) => Ok(r.into_inner()),
         // Until the service answers GetStatistics (its contract came first).
         Err(s)

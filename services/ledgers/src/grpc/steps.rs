@@ -1,0 +1,380 @@
+//! What the LedgerService's steps share: the step request, one posting per
+//! step in one idempotent transaction, the scope and capacity checks, and the
+//! parsing of dates and list filters.
+
+use chrono::NaiveDate;
+use fiveledger_platform::aip::etag;
+use fiveledger_platform::aip::filter::{self, Op};
+use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
+use fiveledger_platform::aip::names::parse_path;
+use fiveledger_platform::auth::{Caller, Role};
+use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::time::{from_date, to_date};
+use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::ledgers::posting::Detail;
+use fiveledger_proto::ledgers::*;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, Condition};
+use tonic::{Response, Status};
+
+use super::Api;
+use crate::domain::entry::{self as domain, name_of};
+use crate::domain::scope::{Capacity, EntryPaths, acts_as, can_see, received};
+use crate::domain::warning::{self, Thresholds};
+use crate::storage::books::{self, Signature};
+use crate::storage::entries::{self, Column as C};
+use crate::storage::statistics::colour_sql;
+
+/// What every step request carries besides its own fields.
+pub(super) trait StepRequest: prost::Message {
+    fn entry(&self) -> &str;
+    /// The etag last read; empty when the step takes none.
+    fn etag(&self) -> &str;
+    fn request_id(&self) -> &str;
+    /// The day the step took place, when recorded after the fact.
+    fn effective_date(&self) -> Option<Date>;
+}
+
+macro_rules! step_request {
+    ($($request:ty),* $(,)?) => {$(
+        impl StepRequest for $request {
+            fn entry(&self) -> &str {
+                &self.name
+            }
+            fn etag(&self) -> &str {
+                &self.etag
+            }
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+            fn effective_date(&self) -> Option<Date> {
+                self.effective_date
+            }
+        }
+    )*};
+}
+
+step_request!(
+    AcknowledgeHandOverRequest,
+    SubmitPlanRequest,
+    ApprovePlanRequest,
+    RejectPlanRequest,
+    PostProgressRequest,
+    TransferRequest,
+    AcknowledgeTransferRequest,
+    ReturnTransferResultRequest,
+    RequestWriteOffRequest,
+    ApproveWriteOffRequest,
+    RejectWriteOffRequest,
+    ReopenRequest,
+);
+
+/// A supervisor's remark checks no etag.
+impl StepRequest for PostSupervisionRequest {
+    fn entry(&self) -> &str {
+        &self.name
+    }
+    fn etag(&self) -> &str {
+        ""
+    }
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn effective_date(&self) -> Option<Date> {
+        self.effective_date
+    }
+}
+
+impl Api {
+    /// Runs a step: scope and capacity checks, the etag, then one posting,
+    /// all in one idempotent transaction. `build` makes the posting's detail
+    /// from the entry as it stands and the day the step takes effect.
+    /// `capacities`: any of these may take the step.
+    pub(super) async fn step<R, F>(
+        &self,
+        caller: Caller,
+        traceparent: String,
+        raw: &R,
+        key: Option<RequestKey>,
+        capacities: &'static [Capacity],
+        build: F,
+    ) -> Result<Response<LedgerEntry>, Status>
+    where
+        R: StepRequest,
+        F: FnOnce(&LedgerEntry, Date) -> ApiResult<Detail> + Send + 'static,
+    {
+        let id = domain::parse_name("name", raw.entry())?.to_owned();
+        let now = self.clock.now();
+        let backdated = backdate(&caller, raw.effective_date().as_ref(), now.date_naive())?;
+        let day = to_date(backdated.unwrap_or(now.date_naive()));
+        let etag_given = raw.etag().to_owned();
+        let signature = Signature {
+            actor: caller.actor(),
+            request_id: raw.request_id().to_owned(),
+            traceparent,
+            at_us: Some(now.timestamp_micros()),
+            effective_date: backdated.map(to_date),
+        };
+        let api = self.clone();
+        let entry = mutate(&self.db, key, move |txn| {
+            Box::pin(async move {
+                let row = visible_row(books::lock(txn, &id).await?, &caller, &id)?;
+                check_capacity(&caller, &row, capacities)?;
+                etag::check(&name_of(&id), &etag_given, row.posting_count)?;
+                let current = books::decode_snapshot(&row)?;
+                if let Some(day) = backdated {
+                    in_order(&current, day)?;
+                }
+                let detail = build(&current, day)?;
+                let (mut entry, _) =
+                    books::append(txn, Some(&row), &id, detail, &signature).await?;
+                // Painted before it is stored: a retry gets the colours of
+                // the first answer.
+                api.paint(&mut entry);
+                Ok(entry)
+            })
+        })
+        .await?;
+        Ok(Response::new(entry))
+    }
+
+    /// Fills the colours computed on read (by the service clock).
+    pub(super) fn paint(&self, entry: &mut LedgerEntry) {
+        warning::paint(
+            entry,
+            self.clock.now().date_naive(),
+            &self.settings.thresholds(),
+        );
+    }
+
+    /// Reads an entry the caller can see (outside a transaction).
+    pub(super) async fn read_visible(&self, caller: &Caller, name: &str) -> ApiResult<LedgerEntry> {
+        let id = domain::parse_name("name", name)?;
+        let row = visible_row(books::find(self.db.reader(), id).await?, caller, id)?;
+        books::decode_snapshot(&row)
+    }
+}
+
+pub(super) fn visible_row(
+    row: Option<entries::Model>,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<entries::Model> {
+    let Some(row) = row else {
+        return Err(ApiError::not_found(name_of(id)));
+    };
+    // The row names only the latest receiver; earlier ones are in the
+    // snapshot's transfers (read only when there were several).
+    let visible = can_see(caller, &row.paths())
+        || (row.transfer_count > 1
+            && received(
+                caller,
+                books::decode_snapshot(&row)?
+                    .transfers
+                    .iter()
+                    .map(|t| t.receiving_body_path.as_str()),
+            ));
+    if visible {
+        Ok(row)
+    } else {
+        Err(ApiError::not_found(name_of(id)))
+    }
+}
+
+/// The day of a step recorded after the fact (补录): only administrators
+/// may give one, and never a day still ahead. None for a step of today.
+pub fn backdate(
+    caller: &Caller,
+    effective_date: Option<&Date>,
+    today: NaiveDate,
+) -> ApiResult<Option<NaiveDate>> {
+    let Some(d) = effective_date else {
+        return Ok(None);
+    };
+    let day = from_date("effective_date", d)?;
+    if !caller.has_role(Role::Admin) {
+        return Err(ApiError::PermissionDenied(
+            "only an administrator may record a step after the fact (effective_date)".into(),
+        ));
+    }
+    if day > today {
+        return Err(ApiError::invalid(
+            "effective_date",
+            "IN_THE_FUTURE",
+            format!("effective_date {day} is after today ({today})"),
+        ));
+    }
+    Ok((day < today).then_some(day))
+}
+
+/// A step recorded after the fact keeps the journal in order of days.
+fn in_order(entry: &LedgerEntry, day: NaiveDate) -> ApiResult<()> {
+    match domain::date_of(entry.last_step_date.as_ref()) {
+        Some(last) if day < last => Err(ApiError::precondition(
+            "STEP_BEFORE_LAST",
+            format!(
+                "effective_date {day} is before the last step of {} ({last})",
+                entry.name
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_capacity(caller: &Caller, row: &entries::Model, allowed: &[Capacity]) -> ApiResult<()> {
+    check_capacity_on(caller, &row.paths(), &name_of(&row.id), allowed)
+}
+
+/// Refuses a caller who sees `entry` but is not the office over it, before
+/// a step looks at anything the request names.
+pub(super) fn check_office(caller: &Caller, entry: &LedgerEntry) -> ApiResult<()> {
+    check_capacity_on(
+        caller,
+        &EntryPaths::of(entry),
+        &entry.name,
+        &[Capacity::Office],
+    )
+}
+
+/// Refuses a caller who may see the entry `name` but takes the step in
+/// none of the `allowed` capacities.
+fn check_capacity_on(
+    caller: &Caller,
+    paths: &EntryPaths<'_>,
+    name: &str,
+    allowed: &[Capacity],
+) -> ApiResult<()> {
+    if allowed.iter().any(|c| acts_as(caller, paths, *c)) {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied(format!(
+            "only {} may take this step on {name}",
+            allowed
+                .iter()
+                .map(|c| c.describe())
+                .collect::<Vec<_>>()
+                .join(" or "),
+        )))
+    }
+}
+
+impl Api {
+    /// Today by the service clock.
+    pub(super) fn today(&self) -> fiveledger_proto::google::r#type::Date {
+        to_date(self.clock.now().date_naive())
+    }
+}
+
+pub fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map_err(|_| {
+            ApiError::invalid(
+                field,
+                "INVALID_FILTER",
+                format!("{value} is not a date YYYY-MM-DD"),
+            )
+        })
+}
+
+/// The conditions of a `ListEntries` filter; `today` and the thresholds
+/// judge `colour` (the same rule as on read).
+pub fn list_filter(filter: &str, today: NaiveDate, t: &Thresholds) -> ApiResult<Vec<Condition>> {
+    let mut out = Vec::new();
+    for term in filter::parse(filter)? {
+        let eq = |col: C, term: &filter::Comparison| -> ApiResult<Condition> {
+            let value = term.expect_op(&[Op::Eq])?;
+            Ok(Condition::all().add(Expr::col(col).eq(value.to_owned())))
+        };
+        let condition = match term.field.as_str() {
+            "state" => {
+                let value = term.expect_op(&[Op::Eq])?;
+                let state = EntryState::from_str_name(value)
+                    .filter(|s| *s != EntryState::Unspecified)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            format!("unknown state {value}"),
+                        )
+                    })?;
+                Condition::all().add(C::State.eq(state.as_str_name()))
+            }
+            "severity" => {
+                let value = term.expect_op(&[Op::Eq])?;
+                let severity = Severity::from_str_name(value).ok_or_else(|| {
+                    ApiError::invalid(
+                        "filter",
+                        "INVALID_FILTER",
+                        format!("unknown severity {value}"),
+                    )
+                })?;
+                Condition::all().add(C::Severity.eq(severity as i32))
+            }
+            "responsible_subtree" => {
+                let path = parse_path("filter", term.expect_op(&[Op::Eq])?)?;
+                Condition::all().add(within_subtree(C::ResponsibleUnitPath, &path))
+            }
+            "target_subtree" => {
+                let path = parse_path("filter", term.expect_op(&[Op::Eq])?)?;
+                Condition::all().add(within_subtree(C::TargetPath, &path))
+            }
+            "colour" => {
+                let value = term.expect_op(&[Op::Eq])?;
+                let colour = WarningColour::from_str_name(value)
+                    .filter(|c| *c != WarningColour::Unspecified)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            format!("unknown colour {value}"),
+                        )
+                    })?;
+                Condition::all().add(Expr::cust(format!(
+                    "{} = {}",
+                    colour_sql(today, t),
+                    colour as i32
+                )))
+            }
+            "round" => eq(C::Round, &term)?,
+            "inspection" => eq(C::Inspection, &term)?,
+            "problem" => eq(C::Problem, &term)?,
+            "category" => eq(C::Category, &term)?,
+            "due_date" => {
+                let value = parse_date_text("filter", &term.value)?;
+                let col = Expr::col(C::DueDate);
+                // Entries without a due date (not handed over) match no range.
+                let set = Expr::col(C::DueDate).ne("");
+                let cmp = match term.op {
+                    Op::Lt => col.lt(value),
+                    Op::Le => col.lte(value),
+                    Op::Gt => col.gt(value),
+                    Op::Ge => col.gte(value),
+                    Op::Eq => col.eq(value),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "filter",
+                            "INVALID_FILTER",
+                            "due_date supports =, <, <=, > and >=",
+                        ));
+                    }
+                };
+                Condition::all().add(set).add(cmp)
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    "filter",
+                    "INVALID_FILTER",
+                    format!(
+                        "unknown field {other}; use state, colour, severity, \
+                         responsible_subtree, target_subtree, round, inspection, problem, \
+                         category or due_date"
+                    ),
+                ));
+            }
+        };
+        out.push(condition);
+    }
+    Ok(out)
+}

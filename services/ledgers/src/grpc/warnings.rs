@@ -1,0 +1,118 @@
+//! WarningService: the four-colour warning sweep (四色预警) and the stream of
+//! its colour changes.
+
+use fiveledger_platform::auth::{Caller, in_subtree};
+use fiveledger_platform::outbox;
+use fiveledger_platform::storage::within_subtree;
+use fiveledger_proto::ledgers::warning_service_server::WarningService;
+use fiveledger_proto::ledgers::*;
+use futures::StreamExt;
+use sea_orm::Condition;
+use tonic::{Request, Response, Status};
+
+use super::{Api, optional_path};
+use crate::domain::scope::{can_see, received};
+use crate::storage::books;
+use crate::storage::entries::Column as C;
+use crate::sweep;
+
+pub type WarningStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<WatchWarningsResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl WarningService for Api {
+    type WatchWarningsStream = WarningStream;
+
+    async fn run_warning_sweep(
+        &self,
+        request: Request<RunWarningSweepRequest>,
+    ) -> Result<Response<RunWarningSweepResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        // Warnings are the running office's notices: a caller sweeps the
+        // entries it acts on as that office, not all it may read.
+        let mut scope = Condition::all().add(books::office_over(&caller));
+        if let Some(path) = optional_path("organisation_path", &r.organisation_path)? {
+            scope = scope.add(within_subtree(C::TargetPath, &path));
+        }
+        let thresholds = self.settings.thresholds();
+        let report = sweep::sweep(
+            &self.db,
+            &thresholds,
+            &self.clock,
+            scope,
+            &caller.actor(),
+            &self.upstreams.organisations,
+        )
+        .await?;
+        // With a periodic sweep only its lease holder reports the gauges
+        // (any replica may serve this call); without one, this call does.
+        if self.settings.sweep_interval_seconds == 0 {
+            sweep::update_gauges(&self.db, &thresholds, &self.clock).await?;
+        }
+        Ok(Response::new(RunWarningSweepResponse {
+            entries_checked: report.entries_checked,
+            warnings_posted: report.warnings_posted,
+            reminders: report.reminders,
+            supervision_notices: report.supervision_notices,
+            circulars: report.circulars,
+            eased: report.eased,
+            as_of: Some(self.today()),
+        }))
+    }
+
+    async fn watch_warnings(
+        &self,
+        request: Request<WatchWarningsRequest>,
+    ) -> Result<Response<WarningStream>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let path = optional_path("organisation_path", &r.organisation_path)?;
+        let after = outbox::parse_cursor(&r.after_cursor)?;
+        let events = outbox::watch(
+            self.db.clone(),
+            after,
+            vec![<WarningRaised as prost::Name>::NAME.to_owned()],
+            self.stop.clone(),
+        );
+        let stream = events.filter_map(move |event| {
+            let out = match event {
+                Err(status) => Some(Err(status)),
+                Ok(event) => {
+                    let raised = event
+                        .payload
+                        .as_ref()
+                        .and_then(|any| any.to_msg::<WarningRaised>().ok());
+                    raised.and_then(|raised| {
+                        let entry = raised.entry.unwrap_or_default();
+                        let posting = raised.posting.unwrap_or_default();
+                        let paths = crate::domain::scope::EntryPaths::of(&entry);
+                        let receivers = entry
+                            .transfers
+                            .iter()
+                            .map(|t| t.receiving_body_path.as_str());
+                        let wanted = (can_see(&caller, &paths) || received(&caller, receivers))
+                            && path
+                                .as_deref()
+                                .is_none_or(|p| in_subtree(&entry.target_path, p));
+                        match (wanted, posting.detail) {
+                            (true, Some(posting::Detail::Warning(w))) => {
+                                Some(Ok(WatchWarningsResponse {
+                                    cursor: event.cursor.clone(),
+                                    entry: entry.name.clone(),
+                                    posting: posting.name.clone(),
+                                    target_path: entry.target_path.clone(),
+                                    warning: Some(w),
+                                    create_time: posting.create_time,
+                                }))
+                            }
+                            _ => None,
+                        }
+                    })
+                }
+            };
+            futures::future::ready(out)
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
