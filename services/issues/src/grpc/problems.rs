@@ -23,12 +23,7 @@ use crate::storage::problems::{self as store, ListQuery, Order};
 
 impl Api {
     /// Reads a problem the caller may see, or NOT_FOUND.
-    async fn visible(
-        &self,
-        caller: &Caller,
-        field: &str,
-        name: &str,
-    ) -> ApiResult<store::Model> {
+    async fn visible(&self, caller: &Caller, field: &str, name: &str) -> ApiResult<store::Model> {
         Ok(self.visible_with_facts(caller, field, name).await?.0)
     }
 

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::PageRequest;
@@ -405,22 +404,10 @@ impl PublicationService for Api {
         use publications::Column as P;
         let mut select =
             publications::Entity::find().filter(within_subtree(P::TargetPath, &caller.scope_path));
-        for term in filter::parse(&r.filter)? {
-            let value = term.expect_op(&[Op::Eq])?;
-            select = match term.field.as_str() {
-                "target_subtree" => {
-                    select.filter(within_subtree(P::TargetPath, &parse_path("filter", value)?))
-                }
-                "target" => select.filter(P::Target.eq(value.to_owned())),
-                other => {
-                    return Err(ApiError::invalid(
-                        "filter",
-                        "INVALID_FILTER",
-                        format!("unknown field {other}; use target_subtree or target"),
-                    )
-                    .into());
-                }
-            };
+        let mut narrowed = Vec::new();
+        super::filters::PUBLICATIONS.apply(&r.filter, &mut narrowed)?;
+        for condition in narrowed {
+            select = select.filter(condition);
         }
         if page.after.is_some() {
             let path = page.after_str(0)?.unwrap_or_default().to_owned();

@@ -4,18 +4,14 @@
 
 use chrono::NaiveDate;
 use fiveledger_platform::aip::etag;
-use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
-use fiveledger_platform::aip::names::parse_path;
 use fiveledger_platform::auth::{Caller, Role};
-use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{from_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::Condition;
 use tonic::{Response, Status};
 
 use super::Api;
@@ -23,8 +19,7 @@ use crate::domain::entry::{self as domain, name_of};
 use crate::domain::scope::{Capacity, EntryPaths, acts_as, can_see, received};
 use crate::domain::warning::{self, Thresholds};
 use crate::storage::books::{self, Signature};
-use crate::storage::entries::{self, Column as C};
-use crate::storage::statistics::colour_sql;
+use crate::storage::entries::{self};
 
 /// What every step request carries besides its own fields.
 pub(super) trait StepRequest: prost::Message {
@@ -281,100 +276,11 @@ pub fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
 /// The conditions of a `ListEntries` filter; `today` and the thresholds
 /// judge `colour` (the same rule as on read).
 pub fn list_filter(filter: &str, today: NaiveDate, t: &Thresholds) -> ApiResult<Vec<Condition>> {
-    let mut out = Vec::new();
-    for term in filter::parse(filter)? {
-        let eq = |col: C, term: &filter::Comparison| -> ApiResult<Condition> {
-            let value = term.expect_op(&[Op::Eq])?;
-            Ok(Condition::all().add(Expr::col(col).eq(value.to_owned())))
-        };
-        let condition = match term.field.as_str() {
-            "state" => {
-                let value = term.expect_op(&[Op::Eq])?;
-                let state = EntryState::from_str_name(value)
-                    .filter(|s| *s != EntryState::Unspecified)
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "filter",
-                            "INVALID_FILTER",
-                            format!("unknown state {value}"),
-                        )
-                    })?;
-                Condition::all().add(C::State.eq(state.as_str_name()))
-            }
-            "severity" => {
-                let value = term.expect_op(&[Op::Eq])?;
-                let severity = Severity::from_str_name(value).ok_or_else(|| {
-                    ApiError::invalid(
-                        "filter",
-                        "INVALID_FILTER",
-                        format!("unknown severity {value}"),
-                    )
-                })?;
-                Condition::all().add(C::Severity.eq(severity as i32))
-            }
-            "responsible_subtree" => {
-                let path = parse_path("filter", term.expect_op(&[Op::Eq])?)?;
-                Condition::all().add(within_subtree(C::ResponsibleUnitPath, &path))
-            }
-            "target_subtree" => {
-                let path = parse_path("filter", term.expect_op(&[Op::Eq])?)?;
-                Condition::all().add(within_subtree(C::TargetPath, &path))
-            }
-            "colour" => {
-                let value = term.expect_op(&[Op::Eq])?;
-                let colour = WarningColour::from_str_name(value)
-                    .filter(|c| *c != WarningColour::Unspecified)
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            "filter",
-                            "INVALID_FILTER",
-                            format!("unknown colour {value}"),
-                        )
-                    })?;
-                Condition::all().add(Expr::cust(format!(
-                    "{} = {}",
-                    colour_sql(today, t),
-                    colour as i32
-                )))
-            }
-            "round" => eq(C::Round, &term)?,
-            "inspection" => eq(C::Inspection, &term)?,
-            "problem" => eq(C::Problem, &term)?,
-            "category" => eq(C::Category, &term)?,
-            "due_date" => {
-                let value = parse_date_text("filter", &term.value)?;
-                let col = Expr::col(C::DueDate);
-                // Entries without a due date (not handed over) match no range.
-                let set = Expr::col(C::DueDate).ne("");
-                let cmp = match term.op {
-                    Op::Lt => col.lt(value),
-                    Op::Le => col.lte(value),
-                    Op::Gt => col.gt(value),
-                    Op::Ge => col.gte(value),
-                    Op::Eq => col.eq(value),
-                    _ => {
-                        return Err(ApiError::invalid(
-                            "filter",
-                            "INVALID_FILTER",
-                            "due_date supports =, <, <=, > and >=",
-                        ));
-                    }
-                };
-                Condition::all().add(set).add(cmp)
-            }
-            other => {
-                return Err(ApiError::invalid(
-                    "filter",
-                    "INVALID_FILTER",
-                    format!(
-                        "unknown field {other}; use state, colour, severity, \
-                         responsible_subtree, target_subtree, round, inspection, problem, \
-                         category or due_date"
-                    ),
-                ));
-            }
-        };
-        out.push(condition);
-    }
-    Ok(out)
+    let mut built = super::filters::EntryFilter {
+        conditions: Vec::new(),
+        today,
+        thresholds: *t,
+    };
+    super::filters::ENTRIES.apply(filter, &mut built)?;
+    Ok(built.conditions)
 }
