@@ -607,7 +607,7 @@ impl InspectionService for Api {
                 let round = scope::round(txn, &caller, "parent", &request.parent).await?;
                 expect_open_round(&round)?;
                 let target =
-                    scope::organisation(txn, &caller, "inspection.target", &new.target).await?;
+                    organisations::visible(txn, &caller, "inspection.target", &new.target).await?;
                 if !fiveledger_platform::auth::in_subtree(&target.path, &round.organisation_path) {
                     return Err(ApiError::invalid(
                         "inspection.target",
@@ -735,7 +735,7 @@ impl InspectionService for Api {
                 }
                 "ancestor" => {
                     let org =
-                        scope::organisation(self.db.reader(), &caller, "filter", value).await?;
+                        organisations::visible(self.db.reader(), &caller, "filter", value).await?;
                     query.ancestor_path = Some(org.path);
                 }
                 "look_back_of" => {

@@ -22,7 +22,7 @@ use super::scope::{self, context};
 use crate::domain::round::{self as domain, NewRound, name_of};
 use crate::storage::inspectors::encode;
 use crate::storage::rounds::{self as store, ListQuery};
-use crate::storage::{inspections, rounds};
+use crate::storage::{inspections, organisations, rounds};
 
 fn unknown_enum(what: &str, value: &str) -> ApiError {
     ApiError::invalid(
@@ -161,7 +161,7 @@ impl RoundService for Api {
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let org = scope::organisation(
+                let org = organisations::visible(
                     txn,
                     &caller,
                     "round.organisation",
@@ -281,7 +281,7 @@ impl RoundService for Api {
                 }
                 "organisation" => {
                     let org =
-                        scope::organisation(self.db.reader(), &caller, "filter", value).await?;
+                        organisations::visible(self.db.reader(), &caller, "filter", value).await?;
                     query.organisation_id = Some(org.id);
                 }
                 other => {

@@ -7,8 +7,8 @@ use fiveledger_platform::outbox::EventContext;
 use fiveledger_platform::{ApiError, ApiResult};
 use sea_orm::ConnectionTrait;
 
-use crate::domain::{inspection, organisation, round};
-use crate::storage::{groups, inspections, organisations, rounds};
+use crate::domain::{inspection, round};
+use crate::storage::{groups, inspections, rounds};
 
 pub fn context(caller: &Caller, request_id: &str) -> EventContext {
     EventContext {
@@ -16,19 +16,6 @@ pub fn context(caller: &Caller, request_id: &str) -> EventContext {
         request_id: request_id.to_owned(),
         traceparent: String::new(),
         ..Default::default()
-    }
-}
-
-pub async fn organisation(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    field: &str,
-    name: &str,
-) -> ApiResult<organisations::Model> {
-    let id = names::parse(field, name, organisation::COLLECTION)?;
-    match organisations::find(conn, id).await? {
-        Some(org) if caller.can_see(&org.path) => Ok(org),
-        _ => Err(ApiError::not_found(name)),
     }
 }
 

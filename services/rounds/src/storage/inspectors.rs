@@ -1,14 +1,16 @@
 //! The `inspectors` table (the talent pool) and its queries.
 
 use fiveledger_platform::aip::etag::etag;
-use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{Inspector, Post};
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
 
-use crate::domain::inspector::{StoredPost, StoredRelation, name_of};
+use crate::domain::inspector::{COLLECTION, StoredPost, StoredRelation, name_of};
 use crate::domain::organisation;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -89,6 +91,21 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Mod
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
 }
 
+/// The inspector `name` if the caller may see them (their home lies in
+/// the caller's subtree); NOT_FOUND otherwise.
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<Model> {
+    let id = names::parse(field, name, COLLECTION)?;
+    match find(conn, id).await? {
+        Some(row) if caller.can_see(&row.home_path) => Ok(row),
+        _ => Err(ApiError::not_found(name)),
+    }
+}
+
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -134,8 +151,30 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         .await?)
 }
 
+/// Inserts a new inspector (ALREADY_EXISTS when the id is taken).
+pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model> {
+    let id = row.id.clone();
+    Ok(ActiveModel::from(row)
+        .reset_all()
+        .insert(conn)
+        .await
+        .map_err(exists_or_internal(|| name_of(&id)))?)
+}
+
+/// Writes `next` over `current` if the row is still at `current`'s
+/// revision, with the next revision and update time.
+pub async fn save(conn: &impl ConnectionTrait, current: &Model, next: Model) -> ApiResult<Model> {
+    let model = ActiveModel::from(Model {
+        revision: current.revision + 1,
+        update_time: chrono::Utc::now(),
+        ..next
+    })
+    .reset_all();
+    update_if_revision(conn, model, current.revision).await
+}
+
 /// Writes `model` only if the row is still at `revision`.
-pub async fn update_if_revision(
+async fn update_if_revision(
     conn: &impl ConnectionTrait,
     model: ActiveModel,
     revision: i64,
@@ -151,5 +190,5 @@ pub async fn update_if_revision(
     .await?;
     find(conn, &id)
         .await?
-        .ok_or_else(|| fiveledger_platform::ApiError::not_found(name_of(&id)))
+        .ok_or_else(|| ApiError::not_found(name_of(&id)))
 }

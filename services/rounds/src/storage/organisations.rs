@@ -1,15 +1,17 @@
 //! The `organisations` table and its queries.
 
-use fiveledger_platform::ApiResult;
 use fiveledger_platform::aip::etag::etag;
-use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::to_timestamp;
+use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{Organisation, OrganisationKind};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, QueryOrder, QuerySelect};
 
-use crate::domain::organisation::name_of;
+use crate::domain::organisation::{COLLECTION, name_of};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "organisations")]
@@ -55,6 +57,43 @@ impl Model {
 
 pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Model>> {
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+/// The organisation `name` (in request field `field`) if the caller may
+/// see it; NOT_FOUND otherwise (never saying which).
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<Model> {
+    let id = names::parse(field, name, COLLECTION)?;
+    match find(conn, id).await? {
+        Some(org) if caller.can_see(&org.path) => Ok(org),
+        _ => Err(ApiError::not_found(name)),
+    }
+}
+
+/// The organisations `ids`, looked up in one query, each of which the
+/// caller must see: one outside the caller's scope answers exactly as one
+/// that does not exist (NOT_FOUND naming the first).
+pub async fn all_visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    ids: &[String],
+) -> ApiResult<std::collections::HashMap<String, Model>> {
+    let found: std::collections::HashMap<String, Model> = find_many(conn, ids)
+        .await?
+        .into_iter()
+        .filter(|o| caller.can_see(&o.path))
+        .map(|o| (o.id.clone(), o))
+        .collect();
+    for id in ids {
+        if !found.contains_key(id) {
+            return Err(ApiError::not_found(name_of(id)));
+        }
+    }
+    Ok(found)
 }
 
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
@@ -136,9 +175,31 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
     Ok(select.limit(q.limit).all(conn).await?)
 }
 
+/// Inserts a new organisation (ALREADY_EXISTS when its id is taken).
+pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model> {
+    let id = row.id.clone();
+    Ok(ActiveModel::from(row)
+        .reset_all()
+        .insert(conn)
+        .await
+        .map_err(exists_or_internal(|| name_of(&id)))?)
+}
+
+/// Writes `next` over `current` if the row is still at `current`'s
+/// revision, with the next revision and update time.
+pub async fn save(conn: &impl ConnectionTrait, current: &Model, next: Model) -> ApiResult<Model> {
+    let model = ActiveModel::from(Model {
+        revision: current.revision + 1,
+        update_time: chrono::Utc::now(),
+        ..next
+    })
+    .reset_all();
+    update_if_revision(conn, model, current.revision).await
+}
+
 /// Writes `model` only if the row is still at `revision` (a concurrent
 /// update in between is ABORTED, as a stale etag would be).
-pub async fn update_if_revision(
+async fn update_if_revision(
     conn: &impl ConnectionTrait,
     model: ActiveModel,
     revision: i64,
@@ -154,7 +215,7 @@ pub async fn update_if_revision(
     .await?;
     find(conn, &id)
         .await?
-        .ok_or_else(|| fiveledger_platform::ApiError::not_found(name_of(&id)))
+        .ok_or_else(|| ApiError::not_found(name_of(&id)))
 }
 
 /// The ids among the organisations on `paths` that are counties, in one
@@ -191,7 +252,7 @@ impl fiveledger_platform::auth::Levels for LocalLevels {
     fn level_of<'a>(
         &'a self,
         path: &'a str,
-    ) -> futures::future::BoxFuture<'a, Result<String, fiveledger_platform::ApiError>> {
+    ) -> futures::future::BoxFuture<'a, Result<String, ApiError>> {
         use fiveledger_platform::auth::{parent_path, serves_level};
         Box::pin(async move {
             let id = path.rsplit('/').next().unwrap_or(path);
