@@ -19,7 +19,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, Q
 use tonic::{Request, Response, Status};
 
 use super::Api;
-use super::scope::{self, context};
+use super::scope::context;
 use crate::domain::avoidance::{self, Person, Target};
 use crate::domain::inspection::group_name_of;
 use crate::domain::round as round_domain;
@@ -306,7 +306,7 @@ impl GroupService for Api {
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let round = scope::round(txn, &caller, "parent", &request.parent).await?;
+                let round = rounds::visible(txn, &caller, "parent", &request.parent).await?;
                 expect_open_round(&round)?;
                 let id = id.unwrap_or_else(|| names::generate_id('g'));
                 let now = chrono::Utc::now();
@@ -345,7 +345,7 @@ impl GroupService for Api {
     ) -> Result<Response<Group>, Status> {
         let caller = Caller::of(&request)?;
         let (_, g) =
-            scope::group(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+            store::visible(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
         Ok(Response::new(group_proto(self.db.reader(), &g).await?))
     }
 
@@ -360,7 +360,7 @@ impl GroupService for Api {
             &request.page_token,
             &[&request.parent, &caller.key()],
         )?;
-        let round = scope::round(self.db.reader(), &caller, "parent", &request.parent).await?;
+        let round = rounds::visible(self.db.reader(), &caller, "parent", &request.parent).await?;
         let rows = store::list(
             self.db.reader(),
             &round.id,
@@ -399,7 +399,7 @@ impl GroupService for Api {
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (round, g) = scope::group(txn, &caller, "group", &request.group).await?;
+                let (round, g) = store::visible(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;
                 let g = store::lock(txn, &round.id, &g.id).await?;
                 let added = staff(txn, &caller, &round, &g.id, &additions).await?;
@@ -446,7 +446,7 @@ impl GroupService for Api {
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (round, g) = scope::group(txn, &caller, "group", &request.group).await?;
+                let (round, g) = store::visible(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;
                 let g = store::lock(txn, &round.id, &g.id).await?;
                 let current =

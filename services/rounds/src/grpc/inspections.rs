@@ -304,7 +304,7 @@ async fn authorise_change(
     leader_may: bool,
 ) -> ApiResult<()> {
     let office = caller.has_role(Role::InspectionOffice);
-    if office && scope::runs_round(caller, current) {
+    if office && current.run_by(caller) {
         return Ok(());
     }
     if leader_may && leads_group(txn, caller, current).await? {
@@ -333,7 +333,7 @@ async fn changeable(
     allowed: &[InspectionPhase],
     leader_may: bool,
 ) -> ApiResult<(store::Model, rounds::Model)> {
-    let current = scope::inspection(txn, caller, "name", name).await?;
+    let current = store::visible(txn, caller, "name", name).await?;
     authorise_change(txn, caller, &current, leader_may).await?;
     expect_phase(name, current.phase(), allowed, method)?;
     let round = rounds::find(txn, &current.round_id)
@@ -372,7 +372,7 @@ impl Api {
     /// The inspection `name` as `caller` may read it (NOT_FOUND outside
     /// their scope), with its row.
     async fn read(&self, caller: &Caller, name: &str) -> ApiResult<(store::Model, Inspection)> {
-        let row = scope::inspection(self.db.reader(), caller, "name", name).await?;
+        let row = store::visible(self.db.reader(), caller, "name", name).await?;
         let inspection = single(
             self.db.reader(),
             &row,
@@ -446,7 +446,7 @@ async fn check_look_back(
     if look_back_of.is_empty() {
         return Err(ApiError::required(field));
     }
-    let earlier = scope::inspection(txn, caller, field, look_back_of).await?;
+    let earlier = store::visible(txn, caller, field, look_back_of).await?;
     if earlier.target_id != target_id {
         return Err(ApiError::invalid(
             field,
@@ -505,7 +505,7 @@ async fn assignable_group(
             ),
         ));
     }
-    let (_, g) = scope::group(txn, caller, field, group).await?;
+    let (_, g) = groups::visible(txn, caller, field, group).await?;
     let g = groups::lock(txn, &round.id, &g.id).await?;
     let members = groups::members_of(txn, &round.id, std::slice::from_ref(&g.id)).await?;
     let ids: Vec<String> = members.iter().map(|m| m.inspector_id.clone()).collect();
@@ -560,7 +560,7 @@ impl InspectionService for Api {
                 found
                     .iter()
                     .find(|row| &row.round_id == r && &row.id == i)
-                    .filter(|row| scope::sees_inspection(&caller, row))
+                    .filter(|row| row.seen_by(&caller))
                     .cloned()
                     .ok_or_else(|| ApiError::not_found(name.clone()))
             })
@@ -604,7 +604,7 @@ impl InspectionService for Api {
         let today = self.clock.today();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let round = scope::round(txn, &caller, "parent", &request.parent).await?;
+                let round = rounds::visible(txn, &caller, "parent", &request.parent).await?;
                 expect_open_round(&round)?;
                 let target =
                     organisations::visible(txn, &caller, "inspection.target", &new.target).await?;
@@ -758,7 +758,7 @@ impl InspectionService for Api {
         // an empty page when it does not exist or lies outside the caller's
         // reach; `rounds/-` is every round in scope.
         if let Some(round_id) = &query.round_id {
-            scope::round_listable(self.db.reader(), &caller, round_id).await?;
+            rounds::listable(self.db.reader(), &caller, round_id).await?;
         }
         if page.after.is_some() {
             query.after = Some((

@@ -1,14 +1,16 @@
 //! The `inspection_groups` and `group_members` tables and their queries.
 
 use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::Caller;
 use fiveledger_platform::time::to_timestamp;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{Group, GroupRole};
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
 
-use crate::domain::inspection::group_name_of;
-use crate::domain::inspector;
+use crate::domain::inspection::{GROUPS, group_name_of};
+use crate::domain::{inspector, round};
 
 /// One group of a round.
 pub mod group {
@@ -87,6 +89,24 @@ pub async fn find(
             .one(conn)
             .await?,
     )
+}
+
+/// A group of a round the caller may see, with its round; NOT_FOUND
+/// otherwise.
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<(super::rounds::Model, group::Model)> {
+    let (round_id, group_id) = names::parse_nested(field, name, round::COLLECTION, GROUPS)?;
+    let round = super::rounds::visible(conn, caller, field, &round::name_of(round_id))
+        .await
+        .map_err(|_| ApiError::not_found(name))?;
+    let group = find(conn, round_id, group_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name))?;
+    Ok((round, group))
 }
 
 /// The members of some groups of a round, in one query.

@@ -2,6 +2,8 @@
 
 use chrono::NaiveDate;
 use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::Caller;
 use fiveledger_platform::deadline::{WarningSettings, time_colour};
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
@@ -13,8 +15,8 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
 
-use crate::domain::inspection::{double_report_overdue, group_name_of, name_of};
-use crate::domain::organisation;
+use crate::domain::inspection::{COLLECTION, double_report_overdue, group_name_of, name_of};
+use crate::domain::{organisation, round};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "inspections")]
@@ -49,6 +51,19 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
+    /// Whether the caller may see (read) the inspection: its target or the
+    /// organisation running its round lies in the caller's subtree.
+    pub fn seen_by(&self, caller: &Caller) -> bool {
+        caller.can_see(&self.target_path) || caller.can_see(&self.round_organisation_path)
+    }
+
+    /// Whether the caller's subtree holds the organisation running the
+    /// inspection's round: only then may an office change it. Seeing the
+    /// target alone (a county office in a city's round) is for reading.
+    pub fn run_by(&self, caller: &Caller) -> bool {
+        caller.can_see(&self.round_organisation_path)
+    }
+
     pub fn name(&self) -> String {
         name_of(&self.round_id, &self.id)
     }
@@ -168,6 +183,20 @@ pub async fn find(
     Ok(Entity::find_by_id((round_id.to_owned(), id.to_owned()))
         .one(conn)
         .await?)
+}
+
+/// The inspection `name` if the caller may see it; NOT_FOUND otherwise.
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<Model> {
+    let (round_id, id) = names::parse_nested(field, name, round::COLLECTION, COLLECTION)?;
+    match find(conn, round_id, id).await? {
+        Some(row) if row.seen_by(caller) => Ok(row),
+        _ => Err(ApiError::not_found(name)),
+    }
 }
 
 /// Several inspections by (round, id), in one query.

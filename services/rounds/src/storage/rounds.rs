@@ -1,7 +1,9 @@
 //! The `rounds` table and its queries.
 
 use fiveledger_platform::aip::etag::etag;
-use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::{Caller, in_subtree};
+use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{Round, RoundKind, RoundState};
@@ -9,7 +11,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
 
 use crate::domain::organisation;
-use crate::domain::round::name_of;
+use crate::domain::round::{COLLECTION, name_of};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "rounds")]
@@ -86,6 +88,41 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Mod
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
 }
 
+/// A round whose running organisation is within the caller's subtree;
+/// NOT_FOUND otherwise (never saying which).
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<Model> {
+    let id = names::parse(field, name, COLLECTION)?;
+    match find(conn, id).await? {
+        Some(r) if caller.can_see(&r.organisation_path) => Ok(r),
+        _ => Err(ApiError::not_found(name)),
+    }
+}
+
+/// Whether a list under a round could hold anything for the caller: the
+/// round exists and its running organisation's subtree overlaps the
+/// caller's (it runs within the caller's subtree, or its targets may lie
+/// in the caller's subtree). Otherwise the list is NOT_FOUND, not empty.
+pub async fn listable(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    round_id: &str,
+) -> ApiResult<()> {
+    match find(conn, round_id).await? {
+        Some(r)
+            if caller.can_see(&r.organisation_path)
+                || in_subtree(&caller.scope_path, &r.organisation_path) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::not_found(name_of(round_id))),
+    }
+}
+
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -131,8 +168,37 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         .await?)
 }
 
+/// Inserts a new round (ALREADY_EXISTS when its id, or its number in its
+/// organisation's term, is taken).
+pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model> {
+    let taken = format!(
+        "{} (or round {} of term {} of {})",
+        name_of(&row.id),
+        row.number,
+        row.term,
+        organisation::name_of(&row.organisation_id)
+    );
+    Ok(ActiveModel::from(row)
+        .reset_all()
+        .insert(conn)
+        .await
+        .map_err(exists_or_internal(|| taken))?)
+}
+
+/// Writes `next` over `current` if the row is still at `current`'s
+/// revision, with the next revision and update time.
+pub async fn save(conn: &impl ConnectionTrait, current: &Model, next: Model) -> ApiResult<Model> {
+    let model = ActiveModel::from(Model {
+        revision: current.revision + 1,
+        update_time: chrono::Utc::now(),
+        ..next
+    })
+    .reset_all();
+    update_if_revision(conn, model, current.revision).await
+}
+
 /// Writes `model` only if the row is still at `revision`.
-pub async fn update_if_revision(
+async fn update_if_revision(
     conn: &impl ConnectionTrait,
     model: ActiveModel,
     revision: i64,
@@ -148,5 +214,5 @@ pub async fn update_if_revision(
     .await?;
     find(conn, &id)
         .await?
-        .ok_or_else(|| fiveledger_platform::ApiError::not_found(name_of(&id)))
+        .ok_or_else(|| ApiError::not_found(name_of(&id)))
 }
