@@ -22,7 +22,6 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction};
 use tonic::{Request, Response, Status};
 
 use super::Api;
-use super::groups::{check_avoidance, expect_open_round};
 use super::scope::{self, context};
 use crate::domain::inspection::{
     self as domain, BRIEFING_BODIES, GROUPS, MAX_PERSON, MAX_SUMMARY, double_report_due,
@@ -30,6 +29,7 @@ use crate::domain::inspection::{
 };
 use crate::domain::{organisation, parse_enum, round as round_domain};
 use crate::settings::RoundsSettings;
+use crate::staffing::{assignable_group, expect_open_round};
 use crate::storage::inspections::{self as store, ListQuery, encode_records};
 use crate::storage::{groups, inspectors, organisations, rounds};
 
@@ -482,42 +482,6 @@ async fn check_look_back(
         ));
     }
     Ok(earlier.name())
-}
-
-/// The group of `round` named `group`, with its members checked against
-/// `target` for avoidance.
-async fn assignable_group(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    round: &rounds::Model,
-    field: &str,
-    group: &str,
-    target: (&str, &str),
-) -> ApiResult<String> {
-    let (round_id, _) = names::parse_nested(field, group, "rounds", GROUPS)?;
-    if round_id != round.id {
-        return Err(ApiError::invalid(
-            field,
-            "GROUP_OF_ANOTHER_ROUND",
-            format!(
-                "{group} is not a group of {}",
-                round_domain::name_of(&round.id)
-            ),
-        ));
-    }
-    let (_, g) = groups::visible(txn, caller, field, group).await?;
-    let g = groups::lock(txn, &round.id, &g.id).await?;
-    let members = groups::members_of(txn, &round.id, std::slice::from_ref(&g.id)).await?;
-    let ids: Vec<String> = members.iter().map(|m| m.inspector_id.clone()).collect();
-    let people = inspectors::find_many(txn, &ids).await?;
-    check_avoidance(
-        txn,
-        round,
-        &people,
-        &[(target.0.to_owned(), target.1.to_owned())],
-    )
-    .await?;
-    Ok(g.id)
 }
 
 #[tonic::async_trait]
