@@ -2,8 +2,11 @@
 
 use chrono::NaiveDate;
 use fiveledger_platform::ApiError;
+use fiveledger_platform::aip::names;
 use fiveledger_platform::error::Violation;
-use fiveledger_proto::rounds::{InspectionPhase, OrganisationKind};
+use fiveledger_proto::rounds::{
+    DoubleReportKind, Inspection, InspectionPhase, OrganisationKind, RoundKind,
+};
 
 pub const COLLECTION: &str = "inspections";
 pub const GROUPS: &str = "groups";
@@ -24,6 +27,139 @@ pub fn name_of(round_id: &str, id: &str) -> String {
 
 pub fn group_name_of(round_id: &str, id: &str) -> String {
     format!("rounds/{round_id}/{GROUPS}/{id}")
+}
+
+/// Which event a step writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Event {
+    Created,
+    GroupAssigned,
+    BriefingRecorded,
+    Stationed,
+    MidTermReported,
+    Reported,
+    FeedbackGiven,
+    RectificationStarted,
+    DoubleReportRecorded(DoubleReportKind),
+    Closed,
+}
+
+/// What a step changes.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub phase: InspectionPhase,
+    /// The timeline records after the step.
+    pub records: Inspection,
+    /// `Some` to (re)assign the group.
+    pub group_id: Option<String>,
+    /// Set by the feedback step (with the due date it implies).
+    pub feedback_date: Option<NaiveDate>,
+    pub event: Event,
+    pub description: String,
+}
+
+/// The organisation ids of the bodies that have briefed (unparsable names
+/// are skipped: they were checked when recorded).
+pub fn briefing_body_ids(records: &Inspection) -> Vec<String> {
+    records
+        .briefings
+        .iter()
+        .filter_map(|b| names::parse("", &b.organisation, super::organisation::COLLECTION).ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Refuses stationing until each body that briefs before it
+/// (`BRIEFING_BODIES`) has a briefing recorded, given the kinds of the
+/// bodies that have briefed.
+pub fn check_briefings(name: &str, briefed: &[OrganisationKind]) -> Result<(), ApiError> {
+    for kind in BRIEFING_BODIES {
+        if !briefed.contains(kind) {
+            return Err(missing(
+                "BRIEFING_MISSING",
+                name,
+                &format!("no briefing by the {} is recorded yet", kind.as_str_name()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a new inspection in a round of `kind` looks back at an earlier
+/// one (`look_back_of`): required in a look-back round, refused elsewhere.
+pub fn looks_back(kind: RoundKind, look_back_of: &str) -> Result<bool, ApiError> {
+    let field = "inspection.look_back_of";
+    if kind != RoundKind::LookBack {
+        if look_back_of.is_empty() {
+            return Ok(false);
+        }
+        return Err(ApiError::invalid(
+            field,
+            "LOOK_BACK_ONLY_IN_LOOK_BACK_ROUND",
+            "only an inspection of a look-back round (ROUND_KIND_LOOK_BACK) looks back",
+        ));
+    }
+    if look_back_of.is_empty() {
+        return Err(ApiError::required(field));
+    }
+    Ok(true)
+}
+
+/// The inspection a look-back re-checks, as far as the rule needs it.
+pub struct LookedBack<'a> {
+    pub name: &'a str,
+    pub target_id: &'a str,
+    pub round_id: &'a str,
+    pub phase: InspectionPhase,
+}
+
+/// Checks a look-back link of a new inspection of `target_id` in the round
+/// `round_id` (which re-checks `rechecked_rounds`): the earlier inspection
+/// inspected the same target, in a round this one re-checks, and has had
+/// its feedback.
+pub fn check_look_back(
+    earlier: &LookedBack<'_>,
+    target_id: &str,
+    round_id: &str,
+    rechecked_rounds: &[String],
+) -> Result<(), ApiError> {
+    let field = "inspection.look_back_of";
+    let look_back_of = earlier.name;
+    if earlier.target_id != target_id {
+        return Err(ApiError::invalid(
+            field,
+            "LOOK_BACK_TARGET_MISMATCH",
+            format!(
+                "{look_back_of} inspected {}, not {}",
+                super::organisation::name_of(earlier.target_id),
+                super::organisation::name_of(target_id)
+            ),
+        ));
+    }
+    if !rechecked_rounds.iter().any(|r| r == earlier.round_id) {
+        return Err(ApiError::invalid(
+            field,
+            "LOOK_BACK_ROUND_NOT_RECHECKED",
+            format!(
+                "{look_back_of} is not in one of the rounds {} re-checks",
+                super::round::name_of(round_id)
+            ),
+        ));
+    }
+    if !matches!(
+        earlier.phase,
+        InspectionPhase::FeedbackGiven | InspectionPhase::Rectifying | InspectionPhase::Closed
+    ) {
+        return Err(missing(
+            "LOOK_BACK_BEFORE_FEEDBACK",
+            look_back_of,
+            &format!(
+                "a look-back re-checks rectification; it is in {}",
+                earlier.phase.as_str_name()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a step unless the inspection is in one of `allowed` phases;

@@ -8,171 +8,28 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
-use fiveledger_platform::deadline::WarningSettings;
-use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::replay_first;
-use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::time::{from_date, from_optional_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::rounds::inspection_service_server::InspectionService;
 use fiveledger_proto::rounds::*;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction};
 use tonic::{Request, Response, Status};
 
 use super::Api;
-use super::scope::{self, context};
+use super::scope::context;
 use crate::domain::inspection::{
-    self as domain, BRIEFING_BODIES, GROUPS, MAX_PERSON, MAX_SUMMARY, double_report_due,
-    expect_phase, missing, not_before,
+    self as domain, BRIEFING_BODIES, Change, Event, GROUPS, LookedBack, MAX_PERSON, MAX_SUMMARY,
+    briefing_body_ids, check_briefings, missing, not_before,
 };
 use crate::domain::{organisation, parse_enum, round as round_domain};
-use crate::settings::RoundsSettings;
 use crate::staffing::{assignable_group, expect_open_round};
 use crate::storage::inspections::{self as store, ListQuery, encode_records};
-use crate::storage::{groups, inspectors, organisations, rounds};
+use crate::storage::{groups, organisations, rounds};
 
 use InspectionPhase as P;
 
 const MAX_BATCH: usize = 1000;
-
-/// Which event a step writes.
-#[derive(Debug, Clone, Copy)]
-enum Event {
-    Created,
-    GroupAssigned,
-    BriefingRecorded,
-    Stationed,
-    MidTermReported,
-    Reported,
-    FeedbackGiven,
-    RectificationStarted,
-    DoubleReportRecorded(DoubleReportKind),
-    Closed,
-}
-
-async fn append_event(
-    txn: &DatabaseTransaction,
-    ctx: &EventContext,
-    event: Event,
-    inspection: &Inspection,
-) -> ApiResult<()> {
-    let subject = inspection.name.as_str();
-    let ctx = &ctx.about(&inspection.round_organisation_path);
-    let i = Some(inspection.clone());
-    match event {
-        Event::Created => {
-            outbox::append(txn, ctx, subject, &InspectionCreated { inspection: i }).await
-        }
-        Event::GroupAssigned => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &InspectionGroupAssigned { inspection: i },
-            )
-            .await
-        }
-        Event::BriefingRecorded => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &InspectionBriefingRecorded { inspection: i },
-            )
-            .await
-        }
-        Event::Stationed => {
-            outbox::append(txn, ctx, subject, &InspectionStationed { inspection: i }).await
-        }
-        Event::MidTermReported => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &InspectionMidTermReported { inspection: i },
-            )
-            .await
-        }
-        Event::Reported => {
-            outbox::append(txn, ctx, subject, &InspectionReported { inspection: i }).await
-        }
-        Event::FeedbackGiven => {
-            outbox::append(txn, ctx, subject, &FeedbackGiven { inspection: i }).await
-        }
-        Event::RectificationStarted => {
-            outbox::append(txn, ctx, subject, &RectificationStarted { inspection: i }).await
-        }
-        Event::DoubleReportRecorded(kind) => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &DoubleReportRecorded {
-                    inspection: i,
-                    kind: kind as i32,
-                },
-            )
-            .await
-        }
-        Event::Closed => {
-            outbox::append(txn, ctx, subject, &InspectionClosed { inspection: i }).await
-        }
-    }
-}
-
-/// What a step changes.
-struct Change {
-    phase: InspectionPhase,
-    /// The timeline records after the step.
-    records: Inspection,
-    /// `Some` to (re)assign the group.
-    group_id: Option<String>,
-    /// Set by the feedback step (with the due date it implies).
-    feedback_date: Option<NaiveDate>,
-    event: Event,
-    description: String,
-}
-
-/// Writes a step: the row (if still at its revision), the timeline step,
-/// the event. Returns the inspection after it.
-async fn commit(
-    txn: &DatabaseTransaction,
-    ctx: &EventContext,
-    settings: &RoundsSettings,
-    today: NaiveDate,
-    step: &str,
-    current: &store::Model,
-    change: Change,
-) -> ApiResult<Inspection> {
-    let mut model: store::ActiveModel = current.clone().into();
-    model.phase = Set(change.phase.as_str_name().to_owned());
-    model.records = Set(encode_records(&change.records));
-    if let Some(group_id) = change.group_id {
-        model.group_id = Set(Some(group_id));
-    }
-    if let Some(date) = change.feedback_date {
-        model.feedback_date = Set(Some(date));
-        model.double_report_due_date =
-            Set(Some(double_report_due(date, settings.double_report_days)));
-    }
-    model.revision = Set(current.revision + 1);
-    model.update_time = Set(chrono::Utc::now());
-    let updated = store::update_if_revision(txn, model, current.revision).await?;
-    store::record_step(
-        txn,
-        &updated,
-        step,
-        &ctx.actor,
-        &ctx.request_id,
-        change.description,
-    )
-    .await?;
-    let inspection = single(txn, &updated, today, &settings.warnings).await?;
-    append_event(txn, ctx, change.event, &inspection).await?;
-    Ok(inspection)
-}
 
 /// What an inspected unit is not shown of its own inspection: what the
 /// discipline commission and the organisation department briefed the group
@@ -195,20 +52,6 @@ fn shown_to(caller: &Caller, mut inspection: Inspection) -> Inspection {
         }
     }
     inspection
-}
-
-/// One row as the full resource (with its look-backs).
-async fn single(
-    conn: &impl sea_orm::ConnectionTrait,
-    row: &store::Model,
-    today: NaiveDate,
-    warnings: &WarningSettings,
-) -> ApiResult<Inspection> {
-    Ok(
-        store::to_protos(conn, std::slice::from_ref(row), today, warnings)
-            .await?
-            .remove(0),
-    )
 }
 
 pub fn required_date(field: &str, d: Option<&Date>) -> ApiResult<NaiveDate> {
@@ -272,108 +115,12 @@ pub fn parse_feedback_part(
     ))
 }
 
-/// Whether the caller is the leader of the group assigned to `current`.
-async fn leads_group(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    current: &store::Model,
-) -> ApiResult<bool> {
-    let Some(group_id) = &current.group_id else {
-        return Ok(false);
-    };
-    let members =
-        groups::members_of(txn, &current.round_id, std::slice::from_ref(group_id)).await?;
-    let Some(leader) = members
-        .iter()
-        .find(|m| m.role == GroupRole::Leader.as_str_name())
-    else {
-        return Ok(false);
-    };
-    Ok(inspectors::find(txn, &leader.inspector_id)
-        .await?
-        .is_some_and(|person| !person.subject.is_empty() && person.subject == caller.subject))
-}
-
-/// Who may change an inspection they can see: an inspection office whose
-/// subtree holds the organisation running the round; for the on-site
-/// steps (`leader_may`) also the leader of the inspection's group.
-async fn authorise_change(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    current: &store::Model,
-    leader_may: bool,
-) -> ApiResult<()> {
-    let office = caller.has_role(Role::InspectionOffice);
-    if office && current.run_by(caller) {
-        return Ok(());
-    }
-    if leader_may && leads_group(txn, caller, current).await? {
-        return Ok(());
-    }
-    if office {
-        return Err(scope::round_out_of_scope(current));
-    }
-    Err(ApiError::denied(
-        "NOT_GROUP_LEADER",
-        format!(
-            "only the leader of the group assigned to {} or the inspection office running its round may take this step",
-            current.name()
-        ),
-    ))
-}
-
-/// The inspection `name` and its round, for a change by `method`: NOT_FOUND
-/// unless the caller may see it, PERMISSION_DENIED unless they may change
-/// it, FAILED_PRECONDITION (`WRONG_PHASE`) unless it is in `allowed`.
-async fn changeable(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    name: &str,
-    method: &str,
-    allowed: &[InspectionPhase],
-    leader_may: bool,
-) -> ApiResult<(store::Model, rounds::Model)> {
-    let current = store::visible(txn, caller, "name", name).await?;
-    authorise_change(txn, caller, &current, leader_may).await?;
-    expect_phase(name, current.phase(), allowed, method)?;
-    let round = rounds::find(txn, &current.round_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(name))?;
-    Ok((current, round))
-}
-
-/// Refuses stationing until each body that briefs before it
-/// (`BRIEFING_BODIES`) has a briefing recorded: one query for the kinds.
-async fn check_briefings(
-    txn: &DatabaseTransaction,
-    name: &str,
-    records: &Inspection,
-) -> ApiResult<()> {
-    let ids: Vec<String> = records
-        .briefings
-        .iter()
-        .filter_map(|b| names::parse("", &b.organisation, organisation::COLLECTION).ok())
-        .map(str::to_owned)
-        .collect();
-    let bodies = organisations::find_many(txn, &ids).await?;
-    for kind in BRIEFING_BODIES {
-        if !bodies.iter().any(|b| b.kind() == *kind) {
-            return Err(missing(
-                "BRIEFING_MISSING",
-                name,
-                &format!("no briefing by the {} is recorded yet", kind.as_str_name()),
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl Api {
     /// The inspection `name` as `caller` may read it (NOT_FOUND outside
     /// their scope), with its row.
     async fn read(&self, caller: &Caller, name: &str) -> ApiResult<(store::Model, Inspection)> {
         let row = store::visible(self.db.reader(), caller, "name", name).await?;
-        let inspection = single(
+        let inspection = store::one(
             self.db.reader(),
             &row,
             self.clock.today(),
@@ -414,74 +161,14 @@ impl Api {
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let (current, _) =
-                    changeable(txn, &caller, &name, method, allowed, leader_may).await?;
+                    store::changeable(txn, &caller, &name, method, allowed, leader_may).await?;
                 let change = apply(&current, current.records()?)?;
-                commit(txn, &ctx, &settings, today, method, &current, change).await
+                store::write_step(txn, &ctx, &settings, today, method, &current, change).await
             })
         })
         .await?;
         Ok(Response::new(inspection))
     }
-}
-
-/// Validates a look-back link of a new inspection in `round` of `target_id`.
-async fn check_look_back(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    round: &rounds::Model,
-    target_id: &str,
-    look_back_of: &str,
-) -> ApiResult<String> {
-    let field = "inspection.look_back_of";
-    if round.kind() != RoundKind::LookBack {
-        if look_back_of.is_empty() {
-            return Ok(String::new());
-        }
-        return Err(ApiError::invalid(
-            field,
-            "LOOK_BACK_ONLY_IN_LOOK_BACK_ROUND",
-            "only an inspection of a look-back round (ROUND_KIND_LOOK_BACK) looks back",
-        ));
-    }
-    if look_back_of.is_empty() {
-        return Err(ApiError::required(field));
-    }
-    let earlier = store::visible(txn, caller, field, look_back_of).await?;
-    if earlier.target_id != target_id {
-        return Err(ApiError::invalid(
-            field,
-            "LOOK_BACK_TARGET_MISMATCH",
-            format!(
-                "{look_back_of} inspected {}, not {}",
-                organisation::name_of(&earlier.target_id),
-                organisation::name_of(target_id)
-            ),
-        ));
-    }
-    if !round.look_back_round_ids()?.contains(&earlier.round_id) {
-        return Err(ApiError::invalid(
-            field,
-            "LOOK_BACK_ROUND_NOT_RECHECKED",
-            format!(
-                "{look_back_of} is not in one of the rounds {} re-checks",
-                round_domain::name_of(&round.id)
-            ),
-        ));
-    }
-    if !matches!(
-        earlier.phase(),
-        P::FeedbackGiven | P::Rectifying | P::Closed
-    ) {
-        return Err(missing(
-            "LOOK_BACK_BEFORE_FEEDBACK",
-            look_back_of,
-            &format!(
-                "a look-back re-checks rectification; it is in {}",
-                earlier.phase().as_str_name()
-            ),
-        ));
-    }
-    Ok(earlier.name())
 }
 
 #[tonic::async_trait]
@@ -583,8 +270,25 @@ impl InspectionService for Api {
                         ),
                     ));
                 }
-                let look_back_of =
-                    check_look_back(txn, &caller, &round, &target_id, &new.look_back_of).await?;
+                let look_back_of = if domain::looks_back(round.kind(), &new.look_back_of)? {
+                    let earlier =
+                        store::visible(txn, &caller, "inspection.look_back_of", &new.look_back_of)
+                            .await?;
+                    domain::check_look_back(
+                        &LookedBack {
+                            name: &new.look_back_of,
+                            target_id: &earlier.target_id,
+                            round_id: &earlier.round_id,
+                            phase: earlier.phase(),
+                        },
+                        &target_id,
+                        &round.id,
+                        &round.look_back_round_ids()?,
+                    )?;
+                    earlier.name()
+                } else {
+                    String::new()
+                };
                 let group_id = if new.group.is_empty() {
                     None
                 } else {
@@ -602,44 +306,24 @@ impl InspectionService for Api {
                 };
                 let id = id.unwrap_or_else(|| names::generate_id('i'));
                 let now = chrono::Utc::now();
-                let row = store::ActiveModel {
-                    round_id: Set(round.id.clone()),
-                    id: Set(id.clone()),
-                    target_id: Set(target.id.clone()),
-                    target_path: Set(target.path.clone()),
-                    group_id: Set(group_id),
-                    phase: Set(P::Preparation.as_str_name().to_owned()),
-                    round_kind: Set(round.kind.clone()),
-                    round_organisation_path: Set(round.organisation_path.clone()),
-                    look_back_of: Set(look_back_of),
-                    feedback_date: Set(None),
-                    double_report_due_date: Set(None),
-                    records: Set(encode_records(&Inspection::default())),
-                    revision: Set(1),
-                    create_time: Set(now),
-                    update_time: Set(now),
-                }
-                .insert(txn)
-                .await
-                .map_err(exists_or_internal(|| {
-                    format!(
-                        "{} (or an inspection of {} in this round)",
-                        domain::name_of(&round.id, &id),
-                        new.target
-                    )
-                }))?;
-                store::record_step(
-                    txn,
-                    &row,
-                    "CreateInspection",
-                    &ctx.actor,
-                    &ctx.request_id,
-                    format!("{} added to the round", new.target),
-                )
-                .await?;
-                let inspection = single(txn, &row, today, &warnings).await?;
-                append_event(txn, &ctx, Event::Created, &inspection).await?;
-                Ok(inspection)
+                let row = store::Model {
+                    round_id: round.id.clone(),
+                    id,
+                    target_id: target.id.clone(),
+                    target_path: target.path.clone(),
+                    group_id,
+                    phase: P::Preparation.as_str_name().to_owned(),
+                    round_kind: round.kind.clone(),
+                    round_organisation_path: round.organisation_path.clone(),
+                    look_back_of,
+                    feedback_date: None,
+                    double_report_due_date: None,
+                    records: encode_records(&Inspection::default()),
+                    revision: 1,
+                    create_time: now,
+                    update_time: now,
+                };
+                store::create(txn, &ctx, today, &warnings, row, &new.target).await
             })
         })
         .await?;
@@ -784,7 +468,7 @@ impl InspectionService for Api {
         let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (current, round) = changeable(
+                let (current, round) = store::changeable(
                     txn,
                     &caller,
                     &request.name,
@@ -810,7 +494,7 @@ impl InspectionService for Api {
                     event: Event::GroupAssigned,
                     description: format!("{} assigned", request.group),
                 };
-                commit(
+                store::write_step(
                     txn,
                     &ctx,
                     &settings,
@@ -856,7 +540,7 @@ impl InspectionService for Api {
         };
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (current, _) = changeable(
+                let (current, _) = store::changeable(
                     txn,
                     &caller,
                     &request.name,
@@ -900,7 +584,7 @@ impl InspectionService for Api {
                     event: Event::BriefingRecorded,
                     description,
                 };
-                commit(
+                store::write_step(
                     txn,
                     &ctx,
                     &settings,
@@ -940,7 +624,7 @@ impl InspectionService for Api {
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let name = request.name;
-                let (current, round) = changeable(
+                let (current, round) = store::changeable(
                     txn,
                     &caller,
                     &name,
@@ -957,7 +641,8 @@ impl InspectionService for Api {
                     ));
                 }
                 let mut records = current.records()?;
-                check_briefings(txn, &name, &records).await?;
+                let briefed = organisations::find_many(txn, &briefing_body_ids(&records)).await?;
+                check_briefings(&name, &briefed.iter().map(|b| b.kind()).collect::<Vec<_>>())?;
                 if round.state() != RoundState::InProgress {
                     return Err(missing(
                         "ROUND_NOT_IN_PROGRESS",
@@ -977,7 +662,7 @@ impl InspectionService for Api {
                     event: Event::Stationed,
                     description: format!("stationed from {start} to {end}"),
                 };
-                commit(
+                store::write_step(
                     txn,
                     &ctx,
                     &settings,

@@ -194,6 +194,26 @@ pub async fn visible(
     Ok((round, group))
 }
 
+/// Whether the person whose token subject is `subject` leads the group
+/// (the leader's inspector record names that subject).
+pub async fn led_by(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    group_id: &str,
+    subject: &str,
+) -> ApiResult<bool> {
+    let members = members_of(conn, round_id, &[group_id.to_owned()]).await?;
+    let Some(leader) = members
+        .iter()
+        .find(|m| m.role == GroupRole::Leader.as_str_name())
+    else {
+        return Ok(false);
+    };
+    Ok(super::inspectors::find(conn, &leader.inspector_id)
+        .await?
+        .is_some_and(|person| !person.subject.is_empty() && person.subject == subject))
+}
+
 /// The members of some groups of a round, in one query.
 pub async fn members_of(
     conn: &impl ConnectionTrait,

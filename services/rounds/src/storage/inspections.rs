@@ -3,20 +3,27 @@
 use chrono::NaiveDate;
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::aip::names;
-use fiveledger_platform::auth::Caller;
+use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::deadline::{WarningSettings, time_colour};
-use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::WarningColour;
-use fiveledger_proto::rounds::{Inspection, InspectionPhase, RoundKind, TimelineStep};
+use fiveledger_proto::rounds::*;
 use prost::Message;
+use sea_orm::ActiveValue::Set;
+use sea_orm::DatabaseTransaction;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
 
-use crate::domain::inspection::{COLLECTION, double_report_overdue, group_name_of, name_of};
+use crate::domain::inspection::{
+    COLLECTION, Change, Event, double_report_due, double_report_overdue, expect_phase,
+    group_name_of, name_of,
+};
 use crate::domain::{organisation, round};
+use crate::settings::RoundsSettings;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "inspections")]
@@ -62,6 +69,19 @@ impl Model {
     /// target alone (a county office in a city's round) is for reading.
     pub fn run_by(&self, caller: &Caller) -> bool {
         caller.can_see(&self.round_organisation_path)
+    }
+
+    /// Refusal of a change to an inspection the caller may only read.
+    pub fn out_of_scope(&self) -> ApiError {
+        ApiError::denied(
+            "ROUND_OUT_OF_SCOPE",
+            format!(
+                "{} belongs to {}, run by {}: only that organisation's inspection office (or one above it) may change it",
+                self.name(),
+                round::name_of(&self.round_id),
+                self.round_organisation_path
+            ),
+        )
     }
 
     pub fn name(&self) -> String {
@@ -199,6 +219,57 @@ pub async fn visible(
     }
 }
 
+/// Who may change an inspection they can see: an inspection office whose
+/// subtree holds the organisation running the round; for the on-site
+/// steps (`leader_may`) also the leader of the inspection's group.
+async fn authorise_change(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    current: &Model,
+    leader_may: bool,
+) -> ApiResult<()> {
+    let office = caller.has_role(Role::InspectionOffice);
+    if office && current.run_by(caller) {
+        return Ok(());
+    }
+    if leader_may
+        && let Some(group_id) = &current.group_id
+        && super::groups::led_by(conn, &current.round_id, group_id, &caller.subject).await?
+    {
+        return Ok(());
+    }
+    if office {
+        return Err(current.out_of_scope());
+    }
+    Err(ApiError::denied(
+        "NOT_GROUP_LEADER",
+        format!(
+            "only the leader of the group assigned to {} or the inspection office running its round may take this step",
+            current.name()
+        ),
+    ))
+}
+
+/// The inspection `name` and its round, for a change by `method`: NOT_FOUND
+/// unless the caller may see it, PERMISSION_DENIED unless they may change
+/// it, FAILED_PRECONDITION (`WRONG_PHASE`) unless it is in `allowed`.
+pub async fn changeable(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    name: &str,
+    method: &str,
+    allowed: &[InspectionPhase],
+    leader_may: bool,
+) -> ApiResult<(Model, super::rounds::Model)> {
+    let current = visible(conn, caller, "name", name).await?;
+    authorise_change(conn, caller, &current, leader_may).await?;
+    expect_phase(name, current.phase(), allowed, method)?;
+    let round = super::rounds::find(conn, &current.round_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name))?;
+    Ok((current, round))
+}
+
 /// Several inspections by (round, id), in one query.
 pub async fn find_many(
     conn: &impl ConnectionTrait,
@@ -258,6 +329,18 @@ pub async fn to_protos(
             row.to_proto(today, warnings, later)
         })
         .collect()
+}
+
+/// One row as the full resource (with its look-backs).
+pub async fn one(
+    conn: &impl ConnectionTrait,
+    row: &Model,
+    today: NaiveDate,
+    warnings: &WarningSettings,
+) -> ApiResult<Inspection> {
+    Ok(to_protos(conn, std::slice::from_ref(row), today, warnings)
+        .await?
+        .remove(0))
 }
 
 /// The inspections assigned to a group.
@@ -340,6 +423,150 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         .await?)
 }
 
+/// Adds a new inspection (in preparation, with no records yet): the row,
+/// its first timeline step and its event. ALREADY_EXISTS when its id, or
+/// its target in its round, is taken.
+pub async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    today: NaiveDate,
+    warnings: &WarningSettings,
+    row: Model,
+    target: &str,
+) -> ApiResult<Inspection> {
+    let taken = format!(
+        "{} (or an inspection of {target} in this round)",
+        name_of(&row.round_id, &row.id)
+    );
+    let row = ActiveModel::from(row)
+        .reset_all()
+        .insert(txn)
+        .await
+        .map_err(exists_or_internal(|| taken))?;
+    record_step(
+        txn,
+        &row,
+        "CreateInspection",
+        &ctx.actor,
+        &ctx.request_id,
+        format!("{target} added to the round"),
+    )
+    .await?;
+    let inspection = one(txn, &row, today, warnings).await?;
+    append_event(txn, ctx, Event::Created, &inspection).await?;
+    Ok(inspection)
+}
+
+/// Writes a step: the row (if still at its revision), the timeline step,
+/// the event. Returns the inspection after it.
+pub async fn write_step(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    settings: &RoundsSettings,
+    today: NaiveDate,
+    step: &str,
+    current: &Model,
+    change: Change,
+) -> ApiResult<Inspection> {
+    let mut model: ActiveModel = current.clone().into();
+    model.phase = Set(change.phase.as_str_name().to_owned());
+    model.records = Set(encode_records(&change.records));
+    if let Some(group_id) = change.group_id {
+        model.group_id = Set(Some(group_id));
+    }
+    if let Some(date) = change.feedback_date {
+        model.feedback_date = Set(Some(date));
+        model.double_report_due_date =
+            Set(Some(double_report_due(date, settings.double_report_days)));
+    }
+    model.revision = Set(current.revision + 1);
+    model.update_time = Set(chrono::Utc::now());
+    let updated = update_if_revision(txn, model, current.revision).await?;
+    record_step(
+        txn,
+        &updated,
+        step,
+        &ctx.actor,
+        &ctx.request_id,
+        change.description,
+    )
+    .await?;
+    let inspection = one(txn, &updated, today, &settings.warnings).await?;
+    append_event(txn, ctx, change.event, &inspection).await?;
+    Ok(inspection)
+}
+
+/// Appends the event of a step.
+async fn append_event(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    event: Event,
+    inspection: &Inspection,
+) -> ApiResult<()> {
+    let subject = inspection.name.as_str();
+    let ctx = &ctx.about(&inspection.round_organisation_path);
+    let i = Some(inspection.clone());
+    match event {
+        Event::Created => {
+            outbox::append(txn, ctx, subject, &InspectionCreated { inspection: i }).await
+        }
+        Event::GroupAssigned => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &InspectionGroupAssigned { inspection: i },
+            )
+            .await
+        }
+        Event::BriefingRecorded => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &InspectionBriefingRecorded { inspection: i },
+            )
+            .await
+        }
+        Event::Stationed => {
+            outbox::append(txn, ctx, subject, &InspectionStationed { inspection: i }).await
+        }
+        Event::MidTermReported => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &InspectionMidTermReported { inspection: i },
+            )
+            .await
+        }
+        Event::Reported => {
+            outbox::append(txn, ctx, subject, &InspectionReported { inspection: i }).await
+        }
+        Event::FeedbackGiven => {
+            outbox::append(txn, ctx, subject, &FeedbackGiven { inspection: i }).await
+        }
+        Event::RectificationStarted => {
+            outbox::append(txn, ctx, subject, &RectificationStarted { inspection: i }).await
+        }
+        Event::DoubleReportRecorded(kind) => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &DoubleReportRecorded {
+                    inspection: i,
+                    kind: kind as i32,
+                },
+            )
+            .await
+        }
+        Event::Closed => {
+            outbox::append(txn, ctx, subject, &InspectionClosed { inspection: i }).await
+        }
+    }
+}
+
 /// Writes `model` only if the row is still at `revision`.
 pub async fn update_if_revision(
     conn: &impl ConnectionTrait,
@@ -395,7 +622,6 @@ pub async fn record_step(
     request_id: &str,
     description: String,
 ) -> ApiResult<()> {
-    use sea_orm::ActiveValue::Set;
     step::ActiveModel {
         round_id: Set(inspection.round_id.clone()),
         inspection_id: Set(inspection.id.clone()),
