@@ -4,9 +4,14 @@ use chrono::NaiveDate;
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::error::Violation;
+use fiveledger_platform::time::{from_date, to_date};
 use fiveledger_proto::rounds::{
-    DoubleReportKind, Inspection, InspectionPhase, OrganisationKind, RoundKind,
+    Briefing, DoubleFeedback, DoubleReport, DoubleReportKind, FeedbackPart, Inspection,
+    InspectionPhase, InspectionReportKind, OrganisationKind, ReportRecord, RoundKind, RoundState,
+    Stationing,
 };
+
+use InspectionPhase as P;
 
 pub const COLLECTION: &str = "inspections";
 pub const GROUPS: &str = "groups";
@@ -56,6 +61,340 @@ pub struct Change {
     pub feedback_date: Option<NaiveDate>,
     pub event: Event,
     pub description: String,
+}
+
+/// An inspection as a step sees it: where its timeline stands.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    /// The inspection's name (as the request named it, for refusals).
+    pub name: String,
+    pub phase: InspectionPhase,
+    pub group_assigned: bool,
+    pub feedback_date: Option<NaiveDate>,
+    /// The timeline records so far.
+    pub records: Inspection,
+}
+
+/// A step of the timeline with what it was given (parsed and validated
+/// already) and what was read for it.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// AssignInspectionGroup: `group_id` passed the staffing checks.
+    AssignGroup { group: String, group_id: String },
+    /// RecordBriefing by a body of kind `body`.
+    Brief {
+        briefing: Briefing,
+        body: OrganisationKind,
+    },
+    /// StartStationing, in a round in `round`, after briefings by bodies
+    /// of the kinds `briefed`.
+    Station {
+        start: NaiveDate,
+        end: NaiveDate,
+        round: RoundState,
+        briefed: Vec<OrganisationKind>,
+    },
+    /// ReportInspection.
+    Report {
+        kind: InspectionReportKind,
+        date: NaiveDate,
+        report: ReportRecord,
+    },
+    /// GiveFeedback: both parts with their dates.
+    Feedback {
+        individual: (NaiveDate, FeedbackPart),
+        public: (NaiveDate, FeedbackPart),
+    },
+    /// StartRectification (without a start date: the feedback date, or
+    /// `today`).
+    Rectify {
+        start: Option<NaiveDate>,
+        today: NaiveDate,
+    },
+    /// RecordDoubleReport.
+    DoubleReport {
+        kind: DoubleReportKind,
+        date: NaiveDate,
+        report: ReportRecord,
+    },
+    /// CloseInspection.
+    Close { date: NaiveDate, note: String },
+}
+
+/// Who may take a step and when: the RPC taking it (also the timeline
+/// step's name), the phases it may be taken in, and whether the leader of
+/// the inspection's group may take it too (the on-site steps), not only
+/// the office running the round.
+#[derive(Debug)]
+pub struct Rule {
+    pub method: &'static str,
+    pub allowed: &'static [InspectionPhase],
+    pub leader_may: bool,
+}
+
+const fn rule(method: &'static str, allowed: &'static [InspectionPhase], leader_may: bool) -> Rule {
+    Rule {
+        method,
+        allowed,
+        leader_may,
+    }
+}
+
+pub const ASSIGN_GROUP: Rule = rule("AssignInspectionGroup", &[P::Preparation], false);
+pub const BRIEF: Rule = rule("RecordBriefing", &[P::Preparation], false);
+pub const STATION: Rule = rule("StartStationing", &[P::Preparation], true);
+pub const REPORT: Rule = rule("ReportInspection", &[P::Stationed], true);
+pub const FEEDBACK: Rule = rule("GiveFeedback", &[P::Reported], false);
+pub const RECTIFY: Rule = rule("StartRectification", &[P::FeedbackGiven], false);
+pub const DOUBLE_REPORT: Rule = rule("RecordDoubleReport", &[P::Rectifying], false);
+pub const CLOSE: Rule = rule("CloseInspection", &[P::Rectifying], false);
+
+impl Step {
+    pub fn rule(&self) -> &'static Rule {
+        match self {
+            Step::AssignGroup { .. } => &ASSIGN_GROUP,
+            Step::Brief { .. } => &BRIEF,
+            Step::Station { .. } => &STATION,
+            Step::Report { .. } => &REPORT,
+            Step::Feedback { .. } => &FEEDBACK,
+            Step::Rectify { .. } => &RECTIFY,
+            Step::DoubleReport { .. } => &DOUBLE_REPORT,
+            Step::Close { .. } => &CLOSE,
+        }
+    }
+}
+
+fn date_of(record: &Option<ReportRecord>) -> Option<NaiveDate> {
+    record
+        .as_ref()
+        .and_then(|r| r.date.as_ref())
+        .and_then(|d| from_date("", d).ok())
+}
+
+/// The phase machine: what `step` changes on `timeline`, or why it is
+/// refused. No I/O; the caller writes the change.
+pub fn apply(timeline: Timeline, step: Step) -> Result<Change, ApiError> {
+    let Timeline {
+        name,
+        phase,
+        group_assigned,
+        feedback_date,
+        mut records,
+    } = timeline;
+    let rule = step.rule();
+    expect_phase(&name, phase, rule.allowed, rule.method)?;
+    let change = |phase, records, event, description| Change {
+        phase,
+        records,
+        group_id: None,
+        feedback_date: None,
+        event,
+        description,
+    };
+    match step {
+        Step::AssignGroup { group, group_id } => Ok(Change {
+            group_id: Some(group_id),
+            ..change(
+                P::Preparation,
+                records,
+                Event::GroupAssigned,
+                format!("{group} assigned"),
+            )
+        }),
+        Step::Brief { briefing, body } => {
+            if !BRIEFING_BODIES.contains(&body) {
+                return Err(ApiError::invalid(
+                    "briefing.organisation",
+                    "NOT_A_BRIEFING_BODY",
+                    format!(
+                        "{} is {}; briefings come from {}",
+                        briefing.organisation,
+                        body.as_str_name(),
+                        BRIEFING_BODIES
+                            .iter()
+                            .map(|k| k.as_str_name())
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ),
+                ));
+            }
+            let description = format!(
+                "briefing by {} ({})",
+                briefing.organisation,
+                body.as_str_name()
+            );
+            records.briefings.push(briefing);
+            Ok(change(
+                P::Preparation,
+                records,
+                Event::BriefingRecorded,
+                description,
+            ))
+        }
+        Step::Station {
+            start,
+            end,
+            round,
+            briefed,
+        } => {
+            if !group_assigned {
+                return Err(missing(
+                    "GROUP_NOT_ASSIGNED",
+                    &name,
+                    "no group is assigned yet",
+                ));
+            }
+            check_briefings(&name, &briefed)?;
+            if round != RoundState::InProgress {
+                return Err(missing(
+                    "ROUND_NOT_IN_PROGRESS",
+                    &name,
+                    &format!("the round is in {}", round.as_str_name()),
+                ));
+            }
+            records.stationing = Some(Stationing {
+                start_date: Some(to_date(start)),
+                end_date: Some(to_date(end)),
+            });
+            Ok(change(
+                P::Stationed,
+                records,
+                Event::Stationed,
+                format!("stationed from {start} to {end}"),
+            ))
+        }
+        Step::Report { kind, date, report } => {
+            let stationed = records
+                .stationing
+                .as_ref()
+                .and_then(|s| s.start_date.as_ref())
+                .and_then(|d| from_date("", d).ok());
+            not_before("report.date", date, stationed, "the stationing start")?;
+            if kind == InspectionReportKind::MidTerm {
+                if records.mid_term_report.is_some() {
+                    return Err(missing(
+                        "MID_TERM_ALREADY_REPORTED",
+                        &name,
+                        "the mid-term report is already recorded",
+                    ));
+                }
+                records.mid_term_report = Some(report);
+                return Ok(change(
+                    P::Stationed,
+                    records,
+                    Event::MidTermReported,
+                    format!("mid-term report on {date}"),
+                ));
+            }
+            if records.mid_term_report.is_none() {
+                return Err(missing(
+                    "MID_TERM_REPORT_MISSING",
+                    &name,
+                    "the mid-term report comes before the comprehensive one",
+                ));
+            }
+            not_before(
+                "report.date",
+                date,
+                date_of(&records.mid_term_report),
+                "the mid-term report",
+            )?;
+            records.comprehensive_report = Some(report);
+            Ok(change(
+                P::Reported,
+                records,
+                Event::Reported,
+                format!("comprehensive report on {date}; problem list frozen"),
+            ))
+        }
+        Step::Feedback {
+            individual: (individual_date, individual),
+            public: (public_date, public),
+        } => {
+            let reported = date_of(&records.comprehensive_report);
+            not_before(
+                "feedback.individual.date",
+                individual_date,
+                reported,
+                "the comprehensive report",
+            )?;
+            not_before(
+                "feedback.public.date",
+                public_date,
+                reported,
+                "the comprehensive report",
+            )?;
+            // Feedback is complete when both parts are given.
+            let date = individual_date.max(public_date);
+            records.feedback = Some(DoubleFeedback {
+                individual: Some(individual),
+                public: Some(public),
+            });
+            Ok(Change {
+                feedback_date: Some(date),
+                ..change(
+                    P::FeedbackGiven,
+                    records,
+                    Event::FeedbackGiven,
+                    format!("double feedback given, complete on {date}"),
+                )
+            })
+        }
+        Step::Rectify { start, today } => {
+            let start = start.or(feedback_date).unwrap_or(today);
+            not_before("start_date", start, feedback_date, "the feedback")?;
+            records.rectification_start_date = Some(to_date(start));
+            records.double_report = Some(DoubleReport::default());
+            Ok(change(
+                P::Rectifying,
+                records,
+                Event::RectificationStarted,
+                format!("rectification started on {start}"),
+            ))
+        }
+        Step::DoubleReport { kind, date, report } => {
+            not_before("report.date", date, feedback_date, "the feedback")?;
+            let double = records.double_report.get_or_insert_with(Default::default);
+            let slot = match kind {
+                DoubleReportKind::Team => &mut double.team_report,
+                _ => &mut double.principal_report,
+            };
+            if slot.is_some() {
+                return Err(missing(
+                    "DOUBLE_REPORT_ALREADY_RECORDED",
+                    &name,
+                    &format!("{} is already recorded", kind.as_str_name()),
+                ));
+            }
+            *slot = Some(report);
+            Ok(change(
+                P::Rectifying,
+                records,
+                Event::DoubleReportRecorded(kind),
+                format!("{} received on {date}", kind.as_str_name()),
+            ))
+        }
+        Step::Close { date, note } => {
+            let double = records.double_report.clone().unwrap_or_default();
+            if double.team_report.is_none() || double.principal_report.is_none() {
+                return Err(missing(
+                    "DOUBLE_REPORT_MISSING",
+                    &name,
+                    "both the team's and the principal's reports must be received",
+                ));
+            }
+            let last = date_of(&double.team_report).max(date_of(&double.principal_report));
+            not_before("close_date", date, last, "the double report")?;
+            records.close_date = Some(to_date(date));
+            records.closing_note = note;
+            Ok(change(
+                P::Closed,
+                records,
+                Event::Closed,
+                format!("closed on {date}"),
+            ))
+        }
+    }
 }
 
 /// The organisation ids of the bodies that have briefed (unparsable names
@@ -276,6 +615,112 @@ mod tests {
             Some(d(2026, 5, 3)),
             Some(d(2026, 4, 2))
         ));
+    }
+
+    fn at(phase: InspectionPhase) -> Timeline {
+        Timeline {
+            name: "rounds/r/inspections/i".into(),
+            phase,
+            group_assigned: true,
+            feedback_date: None,
+            records: Inspection::default(),
+        }
+    }
+
+    fn report(y: i32, m: u32, day: u32) -> ReportRecord {
+        ReportRecord {
+            date: Some(to_date(d(y, m, day))),
+            summary: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_comprehensive_report_follows_the_mid_term_one() {
+        let comprehensive = |t| {
+            apply(
+                t,
+                Step::Report {
+                    kind: InspectionReportKind::Comprehensive,
+                    date: d(2026, 5, 1),
+                    report: report(2026, 5, 1),
+                },
+            )
+        };
+        let err = comprehensive(at(P::Stationed)).expect_err("no mid-term yet");
+        assert_eq!(err.reason(), "MID_TERM_REPORT_MISSING");
+        let mid = apply(
+            at(P::Stationed),
+            Step::Report {
+                kind: InspectionReportKind::MidTerm,
+                date: d(2026, 4, 1),
+                report: report(2026, 4, 1),
+            },
+        )
+        .expect("mid-term");
+        assert_eq!(mid.phase, P::Stationed);
+        let t = Timeline {
+            records: mid.records,
+            ..at(P::Stationed)
+        };
+        let done = comprehensive(t).expect("comprehensive");
+        assert_eq!(done.phase, P::Reported);
+        assert!(matches!(done.event, Event::Reported));
+    }
+
+    #[test]
+    fn a_step_out_of_its_phase_is_refused_by_the_fold() {
+        let err = apply(
+            at(P::Preparation),
+            Step::Close {
+                date: d(2026, 6, 1),
+                note: String::new(),
+            },
+        )
+        .expect_err("wrong phase");
+        assert_eq!(err.reason(), "WRONG_PHASE");
+        let err = apply(
+            at(P::Rectifying),
+            Step::Close {
+                date: d(2026, 6, 1),
+                note: String::new(),
+            },
+        )
+        .expect_err("double report missing");
+        assert_eq!(err.reason(), "DOUBLE_REPORT_MISSING");
+    }
+
+    #[test]
+    fn stationing_needs_a_group_both_briefings_and_a_running_round() {
+        let station = |group_assigned, briefed: &[OrganisationKind], round| {
+            apply(
+                Timeline {
+                    group_assigned,
+                    ..at(P::Preparation)
+                },
+                Step::Station {
+                    start: d(2026, 3, 1),
+                    end: d(2026, 4, 1),
+                    round,
+                    briefed: briefed.to_vec(),
+                },
+            )
+        };
+        let both = BRIEFING_BODIES;
+        let reason = |r: Result<Change, ApiError>| r.expect_err("refused").reason();
+        assert_eq!(
+            reason(station(false, both, RoundState::InProgress)),
+            "GROUP_NOT_ASSIGNED"
+        );
+        assert_eq!(
+            reason(station(true, &both[..1], RoundState::InProgress)),
+            "BRIEFING_MISSING"
+        );
+        assert_eq!(
+            reason(station(true, both, RoundState::Planned)),
+            "ROUND_NOT_IN_PROGRESS"
+        );
+        let change = station(true, both, RoundState::InProgress).expect("stationed");
+        assert_eq!(change.phase, P::Stationed);
     }
 
     #[test]

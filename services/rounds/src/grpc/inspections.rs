@@ -19,8 +19,7 @@ use tonic::{Request, Response, Status};
 use super::Api;
 use super::scope::context;
 use crate::domain::inspection::{
-    self as domain, BRIEFING_BODIES, Change, Event, GROUPS, LookedBack, MAX_PERSON, MAX_SUMMARY,
-    briefing_body_ids, check_briefings, missing, not_before,
+    self as domain, GROUPS, LookedBack, MAX_PERSON, MAX_SUMMARY, Step, briefing_body_ids,
 };
 use crate::domain::{organisation, parse_enum, round as round_domain};
 use crate::staffing::{assignable_group, expect_open_round};
@@ -56,13 +55,6 @@ fn shown_to(caller: &Caller, mut inspection: Inspection) -> Inspection {
 
 pub fn required_date(field: &str, d: Option<&Date>) -> ApiResult<NaiveDate> {
     from_date(field, d.ok_or_else(|| ApiError::required(field))?)
-}
-
-fn date_of(record: &Option<ReportRecord>) -> Option<NaiveDate> {
-    record
-        .as_ref()
-        .and_then(|r| r.date.as_ref())
-        .and_then(|d| from_date("", d).ok())
 }
 
 /// Validates a report record: a date and a bounded summary.
@@ -138,32 +130,26 @@ impl Api {
         Ok((row, inspection))
     }
 
-    /// Runs one phase step: in one transaction, find the inspection the
-    /// caller may change in an `allowed` phase, apply, commit.
-    #[allow(clippy::too_many_arguments)]
-    async fn step<F>(
+    /// Runs one step that needs nothing read beyond the inspection: in one
+    /// transaction, find the inspection the caller may change under the
+    /// step's rule, apply the step, write the change.
+    async fn step(
         &self,
         caller: Caller,
-        method: &'static str,
         name: String,
         request_id: String,
         key: Option<RequestKey>,
-        allowed: &'static [InspectionPhase],
-        leader_may: bool,
-        apply: F,
-    ) -> Result<Response<Inspection>, Status>
-    where
-        F: FnOnce(&store::Model, Inspection) -> ApiResult<Change> + Send + 'static,
-    {
+        step: Step,
+    ) -> Result<Response<Inspection>, Status> {
         let ctx = context(&caller, &request_id);
         let settings = self.settings.clone();
         let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (current, _) =
-                    store::changeable(txn, &caller, &name, method, allowed, leader_may).await?;
-                let change = apply(&current, current.records()?)?;
-                store::write_step(txn, &ctx, &settings, today, method, &current, change).await
+                let rule = step.rule();
+                let (current, _) = store::changeable(txn, &caller, &name, rule).await?;
+                let change = domain::apply(current.timeline(&name)?, step)?;
+                store::write_step(txn, &ctx, &settings, today, rule.method, &current, change).await
             })
         })
         .await?;
@@ -468,15 +454,8 @@ impl InspectionService for Api {
         let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (current, round) = store::changeable(
-                    txn,
-                    &caller,
-                    &request.name,
-                    "AssignInspectionGroup",
-                    &[P::Preparation],
-                    false,
-                )
-                .await?;
+                let rule = &domain::ASSIGN_GROUP;
+                let (current, round) = store::changeable(txn, &caller, &request.name, rule).await?;
                 let group_id = assignable_group(
                     txn,
                     &caller,
@@ -486,24 +465,12 @@ impl InspectionService for Api {
                     (&current.target_id, &current.target_path),
                 )
                 .await?;
-                let change = Change {
-                    phase: P::Preparation,
-                    records: current.records()?,
-                    group_id: Some(group_id),
-                    feedback_date: None,
-                    event: Event::GroupAssigned,
-                    description: format!("{} assigned", request.group),
+                let step = Step::AssignGroup {
+                    group: request.group,
+                    group_id,
                 };
-                store::write_step(
-                    txn,
-                    &ctx,
-                    &settings,
-                    today,
-                    "AssignInspectionGroup",
-                    &current,
-                    change,
-                )
-                .await
+                let change = domain::apply(current.timeline(&request.name)?, step)?;
+                store::write_step(txn, &ctx, &settings, today, rule.method, &current, change).await
             })
         })
         .await?;
@@ -533,67 +500,23 @@ impl InspectionService for Api {
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
         let today = self.clock.today();
-        let record = Briefing {
+        let briefing = Briefing {
             organisation: briefing.organisation.clone(),
             date: Some(to_date(date)),
             summary: briefing.summary.trim().to_owned(),
         };
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (current, _) = store::changeable(
-                    txn,
-                    &caller,
-                    &request.name,
-                    "RecordBriefing",
-                    &[P::Preparation],
-                    false,
-                )
-                .await?;
+                let rule = &domain::BRIEF;
+                let (current, _) = store::changeable(txn, &caller, &request.name, rule).await?;
                 // Read in the transaction; an organisation's kind never changes.
                 let body = organisations::find(txn, &org_id)
                     .await?
-                    .ok_or_else(|| ApiError::not_found(&record.organisation))?;
-                if !BRIEFING_BODIES.contains(&body.kind()) {
-                    return Err(ApiError::invalid(
-                        "briefing.organisation",
-                        "NOT_A_BRIEFING_BODY",
-                        format!(
-                            "{} is {}; briefings come from {}",
-                            record.organisation,
-                            body.kind().as_str_name(),
-                            BRIEFING_BODIES
-                                .iter()
-                                .map(|k| k.as_str_name())
-                                .collect::<Vec<_>>()
-                                .join(" or ")
-                        ),
-                    ));
-                }
-                let description = format!(
-                    "briefing by {} ({})",
-                    record.organisation,
-                    body.kind().as_str_name()
-                );
-                let mut records = current.records()?;
-                records.briefings.push(record);
-                let change = Change {
-                    phase: P::Preparation,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::BriefingRecorded,
-                    description,
-                };
-                store::write_step(
-                    txn,
-                    &ctx,
-                    &settings,
-                    today,
-                    "RecordBriefing",
-                    &current,
-                    change,
-                )
-                .await
+                    .ok_or_else(|| ApiError::not_found(&briefing.organisation))?
+                    .kind();
+                let step = Step::Brief { briefing, body };
+                let change = domain::apply(current.timeline(&request.name)?, step)?;
+                store::write_step(txn, &ctx, &settings, today, rule.method, &current, change).await
             })
         })
         .await?;
@@ -623,55 +546,22 @@ impl InspectionService for Api {
         let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let name = request.name;
-                let (current, round) = store::changeable(
-                    txn,
-                    &caller,
-                    &name,
-                    "StartStationing",
-                    &[P::Preparation],
-                    true,
-                )
-                .await?;
-                if current.group_id.is_none() {
-                    return Err(missing(
-                        "GROUP_NOT_ASSIGNED",
-                        &name,
-                        "no group is assigned yet",
-                    ));
-                }
-                let mut records = current.records()?;
-                let briefed = organisations::find_many(txn, &briefing_body_ids(&records)).await?;
-                check_briefings(&name, &briefed.iter().map(|b| b.kind()).collect::<Vec<_>>())?;
-                if round.state() != RoundState::InProgress {
-                    return Err(missing(
-                        "ROUND_NOT_IN_PROGRESS",
-                        &name,
-                        &format!("the round is in {}", round.state().as_str_name()),
-                    ));
-                }
-                records.stationing = Some(Stationing {
-                    start_date: Some(to_date(start)),
-                    end_date: Some(to_date(end)),
-                });
-                let change = Change {
-                    phase: P::Stationed,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::Stationed,
-                    description: format!("stationed from {start} to {end}"),
+                let rule = &domain::STATION;
+                let (current, round) = store::changeable(txn, &caller, &request.name, rule).await?;
+                let timeline = current.timeline(&request.name)?;
+                let briefed = organisations::find_many(txn, &briefing_body_ids(&timeline.records))
+                    .await?
+                    .iter()
+                    .map(organisations::Model::kind)
+                    .collect();
+                let step = Step::Station {
+                    start,
+                    end,
+                    round: round.state(),
+                    briefed,
                 };
-                store::write_step(
-                    txn,
-                    &ctx,
-                    &settings,
-                    today,
-                    "StartStationing",
-                    &current,
-                    change,
-                )
-                .await
+                let change = domain::apply(timeline, step)?;
+                store::write_step(txn, &ctx, &settings, today, rule.method, &current, change).await
             })
         })
         .await?;
@@ -688,71 +578,9 @@ impl InspectionService for Api {
         replay_first!(&self.db, key);
         let kind: InspectionReportKind = parse_enum("kind", request.kind)?;
         let (date, report) = parse_report("report", request.report.as_ref())?;
-        let name = request.name.clone();
-        self.step(
-            caller,
-            "ReportInspection",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Stationed],
-            true,
-            move |_, mut records| {
-                let stationed = records
-                    .stationing
-                    .as_ref()
-                    .and_then(|s| s.start_date.as_ref())
-                    .and_then(|d| from_date("", d).ok());
-                not_before("report.date", date, stationed, "the stationing start")?;
-                match kind {
-                    InspectionReportKind::MidTerm => {
-                        if records.mid_term_report.is_some() {
-                            return Err(missing(
-                                "MID_TERM_ALREADY_REPORTED",
-                                &name,
-                                "the mid-term report is already recorded",
-                            ));
-                        }
-                        records.mid_term_report = Some(report);
-                        Ok(Change {
-                            phase: P::Stationed,
-                            records,
-                            group_id: None,
-                            feedback_date: None,
-                            event: Event::MidTermReported,
-                            description: format!("mid-term report on {date}"),
-                        })
-                    }
-                    _ => {
-                        if records.mid_term_report.is_none() {
-                            return Err(missing(
-                                "MID_TERM_REPORT_MISSING",
-                                &name,
-                                "the mid-term report comes before the comprehensive one",
-                            ));
-                        }
-                        not_before(
-                            "report.date",
-                            date,
-                            date_of(&records.mid_term_report),
-                            "the mid-term report",
-                        )?;
-                        records.comprehensive_report = Some(report);
-                        Ok(Change {
-                            phase: P::Reported,
-                            records,
-                            group_id: None,
-                            feedback_date: None,
-                            event: Event::Reported,
-                            description: format!(
-                                "comprehensive report on {date}; problem list frozen"
-                            ),
-                        })
-                    }
-                }
-            },
-        )
-        .await
+        let step = Step::Report { kind, date, report };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 
     async fn give_feedback(
@@ -767,49 +595,12 @@ impl InspectionService for Api {
             .feedback
             .as_ref()
             .ok_or_else(|| ApiError::required("feedback"))?;
-        let (individual_date, individual) =
-            parse_feedback_part("feedback.individual", feedback.individual.as_ref())?;
-        let (public_date, public) =
-            parse_feedback_part("feedback.public", feedback.public.as_ref())?;
-        self.step(
-            caller,
-            "GiveFeedback",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Reported],
-            false,
-            move |_, mut records| {
-                let reported = date_of(&records.comprehensive_report);
-                not_before(
-                    "feedback.individual.date",
-                    individual_date,
-                    reported,
-                    "the comprehensive report",
-                )?;
-                not_before(
-                    "feedback.public.date",
-                    public_date,
-                    reported,
-                    "the comprehensive report",
-                )?;
-                // Feedback is complete when both parts are given.
-                let date = individual_date.max(public_date);
-                records.feedback = Some(DoubleFeedback {
-                    individual: Some(individual),
-                    public: Some(public),
-                });
-                Ok(Change {
-                    phase: P::FeedbackGiven,
-                    records,
-                    group_id: None,
-                    feedback_date: Some(date),
-                    event: Event::FeedbackGiven,
-                    description: format!("double feedback given, complete on {date}"),
-                })
-            },
-        )
-        .await
+        let step = Step::Feedback {
+            individual: parse_feedback_part("feedback.individual", feedback.individual.as_ref())?,
+            public: parse_feedback_part("feedback.public", feedback.public.as_ref())?,
+        };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 
     async fn start_rectification(
@@ -822,31 +613,12 @@ impl InspectionService for Api {
         replay_first!(&self.db, key);
         let start = from_optional_date("start_date", request.start_date.as_ref())?;
         // With neither a start date nor a feedback date, it starts today.
-        let today = self.clock.today();
-        self.step(
-            caller,
-            "StartRectification",
-            request.name,
-            request.request_id,
-            key,
-            &[P::FeedbackGiven],
-            false,
-            move |current, mut records| {
-                let start = start.or(current.feedback_date).unwrap_or(today);
-                not_before("start_date", start, current.feedback_date, "the feedback")?;
-                records.rectification_start_date = Some(to_date(start));
-                records.double_report = Some(DoubleReport::default());
-                Ok(Change {
-                    phase: P::Rectifying,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::RectificationStarted,
-                    description: format!("rectification started on {start}"),
-                })
-            },
-        )
-        .await
+        let step = Step::Rectify {
+            start,
+            today: self.clock.today(),
+        };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 
     async fn record_double_report(
@@ -859,41 +631,9 @@ impl InspectionService for Api {
         replay_first!(&self.db, key);
         let kind: DoubleReportKind = parse_enum("kind", request.kind)?;
         let (date, report) = parse_report("report", request.report.as_ref())?;
-        let name = request.name.clone();
-        self.step(
-            caller,
-            "RecordDoubleReport",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Rectifying],
-            false,
-            move |current, mut records| {
-                not_before("report.date", date, current.feedback_date, "the feedback")?;
-                let double = records.double_report.get_or_insert_with(Default::default);
-                let slot = match kind {
-                    DoubleReportKind::Team => &mut double.team_report,
-                    _ => &mut double.principal_report,
-                };
-                if slot.is_some() {
-                    return Err(missing(
-                        "DOUBLE_REPORT_ALREADY_RECORDED",
-                        &name,
-                        &format!("{} is already recorded", kind.as_str_name()),
-                    ));
-                }
-                *slot = Some(report);
-                Ok(Change {
-                    phase: P::Rectifying,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::DoubleReportRecorded(kind),
-                    description: format!("{} received on {date}", kind.as_str_name()),
-                })
-            },
-        )
-        .await
+        let step = Step::DoubleReport { kind, date, report };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 
     async fn sweep_double_reports(
@@ -923,39 +663,11 @@ impl InspectionService for Api {
         replay_first!(&self.db, key);
         let date = required_date("close_date", request.close_date.as_ref())?;
         validate_text("note", &request.note, false, MAX_SUMMARY)?;
-        let note = request.note.trim().to_owned();
-        let name = request.name.clone();
-        self.step(
-            caller,
-            "CloseInspection",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Rectifying],
-            false,
-            move |_, mut records| {
-                let double = records.double_report.clone().unwrap_or_default();
-                if double.team_report.is_none() || double.principal_report.is_none() {
-                    return Err(missing(
-                        "DOUBLE_REPORT_MISSING",
-                        &name,
-                        "both the team's and the principal's reports must be received",
-                    ));
-                }
-                let last = date_of(&double.team_report).max(date_of(&double.principal_report));
-                not_before("close_date", date, last, "the double report")?;
-                records.close_date = Some(to_date(date));
-                records.closing_note = note;
-                Ok(Change {
-                    phase: P::Closed,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::Closed,
-                    description: format!("closed on {date}"),
-                })
-            },
-        )
-        .await
+        let step = Step::Close {
+            date,
+            note: request.note.trim().to_owned(),
+        };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 }

@@ -19,8 +19,8 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
 
 use crate::domain::inspection::{
-    COLLECTION, Change, Event, double_report_due, double_report_overdue, expect_phase,
-    group_name_of, name_of,
+    COLLECTION, Change, Event, Rule, Timeline, double_report_due, double_report_overdue,
+    expect_phase, group_name_of, name_of,
 };
 use crate::domain::{organisation, round};
 use crate::settings::RoundsSettings;
@@ -86,6 +86,18 @@ impl Model {
 
     pub fn name(&self) -> String {
         name_of(&self.round_id, &self.id)
+    }
+
+    /// Where the inspection's timeline stands, for a step on it (`name` as
+    /// the request named it).
+    pub fn timeline(&self, name: &str) -> ApiResult<Timeline> {
+        Ok(Timeline {
+            name: name.to_owned(),
+            phase: self.phase(),
+            group_assigned: self.group_id.is_some(),
+            feedback_date: self.feedback_date,
+            records: self.records()?,
+        })
     }
 
     pub fn phase(&self) -> InspectionPhase {
@@ -250,20 +262,19 @@ async fn authorise_change(
     ))
 }
 
-/// The inspection `name` and its round, for a change by `method`: NOT_FOUND
-/// unless the caller may see it, PERMISSION_DENIED unless they may change
-/// it, FAILED_PRECONDITION (`WRONG_PHASE`) unless it is in `allowed`.
+/// The inspection `name` and its round, for a step under `rule`: NOT_FOUND
+/// unless the caller may see it, PERMISSION_DENIED unless they may take
+/// it, FAILED_PRECONDITION (`WRONG_PHASE`) unless it is in a phase the
+/// rule allows.
 pub async fn changeable(
     conn: &impl ConnectionTrait,
     caller: &Caller,
     name: &str,
-    method: &str,
-    allowed: &[InspectionPhase],
-    leader_may: bool,
+    rule: &Rule,
 ) -> ApiResult<(Model, super::rounds::Model)> {
     let current = visible(conn, caller, "name", name).await?;
-    authorise_change(conn, caller, &current, leader_may).await?;
-    expect_phase(name, current.phase(), allowed, method)?;
+    authorise_change(conn, caller, &current, rule.leader_may).await?;
+    expect_phase(name, current.phase(), rule.allowed, rule.method)?;
     let round = super::rounds::find(conn, &current.round_id)
         .await?
         .ok_or_else(|| ApiError::not_found(name))?;
