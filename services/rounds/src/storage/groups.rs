@@ -95,7 +95,7 @@ pub async fn insert(
     display_name: &str,
 ) -> ApiResult<group::Model> {
     let now = chrono::Utc::now();
-    Ok(group::ActiveModel::from(group::Model {
+    group::ActiveModel::from(group::Model {
         round_id: round_id.to_owned(),
         id: id.to_owned(),
         display_name: display_name.to_owned(),
@@ -106,7 +106,7 @@ pub async fn insert(
     .reset_all()
     .insert(conn)
     .await
-    .map_err(exists_or_internal(|| group_name_of(round_id, id)))?)
+    .map_err(exists_or_internal(|| group_name_of(round_id, id)))
 }
 
 /// Adds people to a group in their roles, in one statement; one already

@@ -178,11 +178,11 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
 /// Inserts a new organisation (ALREADY_EXISTS when its id is taken).
 pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model> {
     let id = row.id.clone();
-    Ok(ActiveModel::from(row)
+    ActiveModel::from(row)
         .reset_all()
         .insert(conn)
         .await
-        .map_err(exists_or_internal(|| name_of(&id)))?)
+        .map_err(exists_or_internal(|| name_of(&id)))
 }
 
 /// Writes `next` over `current` if the row is still at `current`'s

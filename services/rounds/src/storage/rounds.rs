@@ -178,11 +178,11 @@ pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model>
         row.term,
         organisation::name_of(&row.organisation_id)
     );
-    Ok(ActiveModel::from(row)
+    ActiveModel::from(row)
         .reset_all()
         .insert(conn)
         .await
-        .map_err(exists_or_internal(|| taken))?)
+        .map_err(exists_or_internal(|| taken))
 }
 
 /// Writes `next` over `current` if the row is still at `current`'s
