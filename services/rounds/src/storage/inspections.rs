@@ -225,10 +225,9 @@ pub async fn visible(
     name: &str,
 ) -> ApiResult<Model> {
     let (round_id, id) = names::parse_nested(field, name, round::COLLECTION, COLLECTION)?;
-    match find(conn, round_id, id).await? {
-        Some(row) if row.seen_by(caller) => Ok(row),
-        _ => Err(ApiError::not_found(name)),
-    }
+    super::seen(find(conn, round_id, id).await?, name, |row| {
+        row.seen_by(caller)
+    })
 }
 
 /// Who may change an inspection they can see: an inspection office whose

@@ -3,7 +3,7 @@
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::Caller;
-use fiveledger_platform::storage::{exists_or_internal, within_subtree};
+use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{Inspector, Post};
@@ -100,10 +100,9 @@ pub async fn visible(
     name: &str,
 ) -> ApiResult<Model> {
     let id = names::parse(field, name, COLLECTION)?;
-    match find(conn, id).await? {
-        Some(row) if caller.can_see(&row.home_path) => Ok(row),
-        _ => Err(ApiError::not_found(name)),
-    }
+    super::seen(find(conn, id).await?, name, |p| {
+        caller.can_see(&p.home_path)
+    })
 }
 
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
@@ -154,41 +153,21 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
 /// Inserts a new inspector (ALREADY_EXISTS when the id is taken).
 pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model> {
     let id = row.id.clone();
-    ActiveModel::from(row)
-        .reset_all()
-        .insert(conn)
-        .await
-        .map_err(exists_or_internal(|| name_of(&id)))
+    super::insert_row(conn, ActiveModel::from(row), || name_of(&id)).await
 }
 
 /// Writes `next` over `current` if the row is still at `current`'s
 /// revision, with the next revision and update time.
 pub async fn save(conn: &impl ConnectionTrait, current: &Model, next: Model) -> ApiResult<Model> {
-    let model = ActiveModel::from(Model {
-        revision: current.revision + 1,
-        update_time: chrono::Utc::now(),
-        ..next
-    })
-    .reset_all();
-    update_if_revision(conn, model, current.revision).await
-}
-
-/// Writes `model` only if the row is still at `revision`.
-async fn update_if_revision(
-    conn: &impl ConnectionTrait,
-    model: ActiveModel,
-    revision: i64,
-) -> ApiResult<Model> {
-    let id = model.id.try_as_ref().cloned().unwrap_or_default();
-    fiveledger_platform::storage::update_if_revision(
+    let name = name_of(&current.id);
+    let revision = (Column::Revision, current.revision);
+    super::save_row(
         conn,
-        model,
-        Column::Revision,
+        ActiveModel::from(next),
         revision,
-        || name_of(&id),
+        Column::UpdateTime,
+        &name,
     )
     .await?;
-    find(conn, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(name_of(&id)))
+    super::seen(find(conn, &current.id).await?, &name, |_| true)
 }

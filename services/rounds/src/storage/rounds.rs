@@ -3,7 +3,7 @@
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::{Caller, in_subtree};
-use fiveledger_platform::storage::{exists_or_internal, within_subtree};
+use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{Round, RoundKind, RoundState};
@@ -97,10 +97,9 @@ pub async fn visible(
     name: &str,
 ) -> ApiResult<Model> {
     let id = names::parse(field, name, COLLECTION)?;
-    match find(conn, id).await? {
-        Some(r) if caller.can_see(&r.organisation_path) => Ok(r),
-        _ => Err(ApiError::not_found(name)),
-    }
+    super::seen(find(conn, id).await?, name, |r| {
+        caller.can_see(&r.organisation_path)
+    })
 }
 
 /// Whether a list under a round could hold anything for the caller: the
@@ -178,41 +177,21 @@ pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model>
         row.term,
         organisation::name_of(&row.organisation_id)
     );
-    ActiveModel::from(row)
-        .reset_all()
-        .insert(conn)
-        .await
-        .map_err(exists_or_internal(|| taken))
+    super::insert_row(conn, ActiveModel::from(row), || taken).await
 }
 
 /// Writes `next` over `current` if the row is still at `current`'s
 /// revision, with the next revision and update time.
 pub async fn save(conn: &impl ConnectionTrait, current: &Model, next: Model) -> ApiResult<Model> {
-    let model = ActiveModel::from(Model {
-        revision: current.revision + 1,
-        update_time: chrono::Utc::now(),
-        ..next
-    })
-    .reset_all();
-    update_if_revision(conn, model, current.revision).await
-}
-
-/// Writes `model` only if the row is still at `revision`.
-async fn update_if_revision(
-    conn: &impl ConnectionTrait,
-    model: ActiveModel,
-    revision: i64,
-) -> ApiResult<Model> {
-    let id = model.id.try_as_ref().cloned().unwrap_or_default();
-    fiveledger_platform::storage::update_if_revision(
+    let name = name_of(&current.id);
+    let revision = (Column::Revision, current.revision);
+    super::save_row(
         conn,
-        model,
-        Column::Revision,
+        ActiveModel::from(next),
         revision,
-        || name_of(&id),
+        Column::UpdateTime,
+        &name,
     )
     .await?;
-    find(conn, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(name_of(&id)))
+    super::seen(find(conn, &current.id).await?, &name, |_| true)
 }
