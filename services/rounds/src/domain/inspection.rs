@@ -2,9 +2,12 @@
 
 use chrono::NaiveDate;
 use fiveledger_platform::ApiError;
-use fiveledger_platform::aip::names;
+use fiveledger_platform::ApiResult;
+use fiveledger_platform::aip::names::{self, validate_text};
+use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::time::{from_date, to_date};
+use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::rounds::{
     Briefing, DoubleFeedback, DoubleReport, DoubleReportKind, FeedbackPart, Inspection,
     InspectionPhase, InspectionReportKind, OrganisationKind, ReportRecord, RoundKind, RoundState,
@@ -61,6 +64,104 @@ pub struct Change {
     pub feedback_date: Option<NaiveDate>,
     pub event: Event,
     pub description: String,
+}
+
+/// What an inspected unit is not shown of its own inspection: what the
+/// discipline commission and the organisation department briefed the group
+/// about it (巡前通报, about its leaders). Bodies and dates stay; everyone
+/// who works the inspection sees the summaries.
+pub fn shown_to(caller: &Caller, mut inspection: Inspection) -> Inspection {
+    let insider = [
+        Role::InspectionOffice,
+        Role::InspectionGroup,
+        Role::DisciplineCommission,
+        Role::Supervisor,
+        Role::Viewer,
+        Role::Service,
+    ]
+    .into_iter()
+    .any(|role| caller.has_role(role));
+    if !insider {
+        for briefing in &mut inspection.briefings {
+            briefing.summary.clear();
+        }
+    }
+    inspection
+}
+
+pub fn required_date(field: &str, d: Option<&Date>) -> ApiResult<NaiveDate> {
+    from_date(field, d.ok_or_else(|| ApiError::required(field))?)
+}
+
+/// Validates a report record: a date and a bounded summary.
+pub fn parse_report(
+    field: &str,
+    report: Option<&ReportRecord>,
+) -> ApiResult<(NaiveDate, ReportRecord)> {
+    let report = report.ok_or_else(|| ApiError::required(field))?;
+    let date = required_date(&format!("{field}.date"), report.date.as_ref())?;
+    validate_text(
+        &format!("{field}.summary"),
+        &report.summary,
+        false,
+        MAX_SUMMARY,
+    )?;
+    Ok((
+        date,
+        ReportRecord {
+            date: Some(to_date(date)),
+            summary: report.summary.trim().to_owned(),
+        },
+    ))
+}
+
+pub fn parse_feedback_part(
+    field: &str,
+    part: Option<&FeedbackPart>,
+) -> ApiResult<(NaiveDate, FeedbackPart)> {
+    let part = part.ok_or_else(|| ApiError::required(field))?;
+    let date = required_date(&format!("{field}.date"), part.date.as_ref())?;
+    validate_text(
+        &format!("{field}.given_by"),
+        &part.given_by,
+        true,
+        MAX_PERSON,
+    )?;
+    validate_text(
+        &format!("{field}.recipient"),
+        &part.recipient,
+        true,
+        MAX_PERSON,
+    )?;
+    Ok((
+        date,
+        FeedbackPart {
+            date: Some(to_date(date)),
+            given_by: part.given_by.trim().to_owned(),
+            recipient: part.recipient.trim().to_owned(),
+        },
+    ))
+}
+
+/// Refuses a target outside the subtree of the organisation running the
+/// round.
+pub fn check_target(
+    target: &str,
+    target_path: &str,
+    round_organisation_id: &str,
+    round_organisation_path: &str,
+) -> Result<(), ApiError> {
+    if in_subtree(target_path, round_organisation_path) {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "inspection.target",
+        "TARGET_OUTSIDE_ROUND",
+        format!(
+            "{target} is not under {}, which runs the round",
+            super::organisation::name_of(round_organisation_id)
+        ),
+    ))
 }
 
 /// An inspection as a step sees it: where its timeline stands.

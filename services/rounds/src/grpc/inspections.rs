@@ -2,16 +2,14 @@
 //! 反馈 → 整改 → closed). Every step is one transaction that checks the
 //! phase, writes the inspection, records the step and appends its event.
 
-use chrono::NaiveDate;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::replay_first;
-use fiveledger_platform::time::{from_date, from_optional_date, to_date};
+use fiveledger_platform::time::{from_optional_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::rounds::inspection_service_server::InspectionService;
 use fiveledger_proto::rounds::*;
 use tonic::{Request, Response, Status};
@@ -19,93 +17,15 @@ use tonic::{Request, Response, Status};
 use super::Api;
 use super::scope::context;
 use crate::domain::inspection::{
-    self as domain, GROUPS, LookedBack, MAX_PERSON, MAX_SUMMARY, Step, briefing_body_ids,
+    self as domain, GROUPS, LookedBack, MAX_SUMMARY, Step, briefing_body_ids, parse_feedback_part,
+    parse_report, required_date,
 };
 use crate::domain::{organisation, parse_enum, round as round_domain};
 use crate::staffing::{assignable_group, expect_open_round};
-use crate::storage::inspections::{self as store, ListQuery, encode_records};
+use crate::storage::inspections::{self as store, ListQuery};
 use crate::storage::{groups, organisations, rounds};
 
-use InspectionPhase as P;
-
 const MAX_BATCH: usize = 1000;
-
-/// What an inspected unit is not shown of its own inspection: what the
-/// discipline commission and the organisation department briefed the group
-/// about it (巡前通报, about its leaders). Bodies and dates stay; everyone
-/// who works the inspection sees the summaries.
-fn shown_to(caller: &Caller, mut inspection: Inspection) -> Inspection {
-    let insider = [
-        Role::InspectionOffice,
-        Role::InspectionGroup,
-        Role::DisciplineCommission,
-        Role::Supervisor,
-        Role::Viewer,
-        Role::Service,
-    ]
-    .into_iter()
-    .any(|role| caller.has_role(role));
-    if !insider {
-        for briefing in &mut inspection.briefings {
-            briefing.summary.clear();
-        }
-    }
-    inspection
-}
-
-pub fn required_date(field: &str, d: Option<&Date>) -> ApiResult<NaiveDate> {
-    from_date(field, d.ok_or_else(|| ApiError::required(field))?)
-}
-
-/// Validates a report record: a date and a bounded summary.
-pub fn parse_report(
-    field: &str,
-    report: Option<&ReportRecord>,
-) -> ApiResult<(NaiveDate, ReportRecord)> {
-    let report = report.ok_or_else(|| ApiError::required(field))?;
-    let date = required_date(&format!("{field}.date"), report.date.as_ref())?;
-    validate_text(
-        &format!("{field}.summary"),
-        &report.summary,
-        false,
-        MAX_SUMMARY,
-    )?;
-    Ok((
-        date,
-        ReportRecord {
-            date: Some(to_date(date)),
-            summary: report.summary.trim().to_owned(),
-        },
-    ))
-}
-
-pub fn parse_feedback_part(
-    field: &str,
-    part: Option<&FeedbackPart>,
-) -> ApiResult<(NaiveDate, FeedbackPart)> {
-    let part = part.ok_or_else(|| ApiError::required(field))?;
-    let date = required_date(&format!("{field}.date"), part.date.as_ref())?;
-    validate_text(
-        &format!("{field}.given_by"),
-        &part.given_by,
-        true,
-        MAX_PERSON,
-    )?;
-    validate_text(
-        &format!("{field}.recipient"),
-        &part.recipient,
-        true,
-        MAX_PERSON,
-    )?;
-    Ok((
-        date,
-        FeedbackPart {
-            date: Some(to_date(date)),
-            given_by: part.given_by.trim().to_owned(),
-            recipient: part.recipient.trim().to_owned(),
-        },
-    ))
-}
 
 impl Api {
     /// The inspection `name` as `caller` may read it (NOT_FOUND outside
@@ -119,7 +39,7 @@ impl Api {
             &self.settings.warnings,
         )
         .await?;
-        let mut inspection = shown_to(caller, inspection);
+        let mut inspection = domain::shown_to(caller, inspection);
         // The suite's own services bind group members to their group.
         if caller.roles.contains(&Role::Service)
             && let Some(group) = &row.group_id
@@ -211,7 +131,7 @@ impl InspectionService for Api {
         .await?;
         let inspections = inspections
             .into_iter()
-            .map(|i| shown_to(&caller, i))
+            .map(|i| domain::shown_to(&caller, i))
             .collect();
         Ok(Response::new(BatchGetInspectionsResponse { inspections }))
     }
@@ -245,17 +165,12 @@ impl InspectionService for Api {
                 expect_open_round(&round)?;
                 let target =
                     organisations::visible(txn, &caller, "inspection.target", &new.target).await?;
-                if !fiveledger_platform::auth::in_subtree(&target.path, &round.organisation_path) {
-                    return Err(ApiError::invalid(
-                        "inspection.target",
-                        "TARGET_OUTSIDE_ROUND",
-                        format!(
-                            "{} is not under {}, which runs the round",
-                            new.target,
-                            organisation::name_of(&round.organisation_id)
-                        ),
-                    ));
-                }
+                domain::check_target(
+                    &new.target,
+                    &target.path,
+                    &round.organisation_id,
+                    &round.organisation_path,
+                )?;
                 let look_back_of = if domain::looks_back(round.kind(), &new.look_back_of)? {
                     let earlier =
                         store::visible(txn, &caller, "inspection.look_back_of", &new.look_back_of)
@@ -290,24 +205,12 @@ impl InspectionService for Api {
                         .await?,
                     )
                 };
-                let id = id.unwrap_or_else(|| names::generate_id('i'));
-                let now = chrono::Utc::now();
-                let row = store::Model {
-                    round_id: round.id.clone(),
-                    id,
-                    target_id: target.id.clone(),
-                    target_path: target.path.clone(),
+                let row = store::New {
+                    id: id.unwrap_or_else(|| names::generate_id('i')),
+                    round: &round,
+                    target: &target,
                     group_id,
-                    phase: P::Preparation.as_str_name().to_owned(),
-                    round_kind: round.kind.clone(),
-                    round_organisation_path: round.organisation_path.clone(),
                     look_back_of,
-                    feedback_date: None,
-                    double_report_due_date: None,
-                    records: encode_records(&Inspection::default()),
-                    revision: 1,
-                    create_time: now,
-                    update_time: now,
                 };
                 store::create(txn, &ctx, today, &warnings, row, &new.target).await
             })
@@ -414,7 +317,7 @@ impl InspectionService for Api {
         Ok(Response::new(ListInspectionsResponse {
             inspections: inspections
                 .into_iter()
-                .map(|i| shown_to(&caller, i))
+                .map(|i| domain::shown_to(&caller, i))
                 .collect(),
             next_page_token,
         }))

@@ -433,6 +433,16 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         .await?)
 }
 
+/// A new inspection of `target` in `round`, checked.
+pub struct New<'a> {
+    pub id: String,
+    pub round: &'a super::rounds::Model,
+    pub target: &'a super::organisations::Model,
+    pub group_id: Option<String>,
+    /// The name of the inspection it looks back at, or empty.
+    pub look_back_of: String,
+}
+
 /// Adds a new inspection (in preparation, with no records yet): the row,
 /// its first timeline step and its event. ALREADY_EXISTS when its id, or
 /// its target in its round, is taken.
@@ -441,9 +451,27 @@ pub async fn create(
     ctx: &EventContext,
     today: NaiveDate,
     warnings: &WarningSettings,
-    row: Model,
+    new: New<'_>,
     target: &str,
 ) -> ApiResult<Inspection> {
+    let now = chrono::Utc::now();
+    let row = Model {
+        round_id: new.round.id.clone(),
+        id: new.id,
+        target_id: new.target.id.clone(),
+        target_path: new.target.path.clone(),
+        group_id: new.group_id,
+        phase: InspectionPhase::Preparation.as_str_name().to_owned(),
+        round_kind: new.round.kind.clone(),
+        round_organisation_path: new.round.organisation_path.clone(),
+        look_back_of: new.look_back_of,
+        feedback_date: None,
+        double_report_due_date: None,
+        records: encode_records(&Inspection::default()),
+        revision: 1,
+        create_time: now,
+        update_time: now,
+    };
     let taken = format!(
         "{} (or an inspection of {target} in this round)",
         name_of(&row.round_id, &row.id)
