@@ -68,8 +68,7 @@ impl Api {
             Box::pin(async move {
                 let rule = step.rule();
                 let (current, _) = store::changeable(txn, &caller, &name, rule).await?;
-                let change = domain::apply(current.timeline(&name)?, step)?;
-                store::write_step(txn, &ctx, &settings, today, rule.method, &current, change).await
+                store::take_step(txn, &ctx, &settings, today, &current, &name, step).await
             })
         })
         .await?;
@@ -372,8 +371,7 @@ impl InspectionService for Api {
                     group: request.group,
                     group_id,
                 };
-                let change = domain::apply(current.timeline(&request.name)?, step)?;
-                store::write_step(txn, &ctx, &settings, today, rule.method, &current, change).await
+                store::take_step(txn, &ctx, &settings, today, &current, &request.name, step).await
             })
         })
         .await?;
@@ -418,8 +416,7 @@ impl InspectionService for Api {
                     .ok_or_else(|| ApiError::not_found(&briefing.organisation))?
                     .kind();
                 let step = Step::Brief { briefing, body };
-                let change = domain::apply(current.timeline(&request.name)?, step)?;
-                store::write_step(txn, &ctx, &settings, today, rule.method, &current, change).await
+                store::take_step(txn, &ctx, &settings, today, &current, &request.name, step).await
             })
         })
         .await?;
@@ -451,20 +448,19 @@ impl InspectionService for Api {
             Box::pin(async move {
                 let rule = &domain::STATION;
                 let (current, round) = store::changeable(txn, &caller, &request.name, rule).await?;
-                let timeline = current.timeline(&request.name)?;
-                let briefed = organisations::find_many(txn, &briefing_body_ids(&timeline.records))
-                    .await?
-                    .iter()
-                    .map(organisations::Model::kind)
-                    .collect();
+                let briefed =
+                    organisations::find_many(txn, &briefing_body_ids(&current.records()?))
+                        .await?
+                        .iter()
+                        .map(organisations::Model::kind)
+                        .collect();
                 let step = Step::Station {
                     start,
                     end,
                     round: round.state(),
                     briefed,
                 };
-                let change = domain::apply(timeline, step)?;
-                store::write_step(txn, &ctx, &settings, today, rule.method, &current, change).await
+                store::take_step(txn, &ctx, &settings, today, &current, &request.name, step).await
             })
         })
         .await?;

@@ -19,8 +19,8 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
 
 use crate::domain::inspection::{
-    COLLECTION, Change, Event, Rule, Timeline, double_report_due, double_report_overdue,
-    expect_phase, group_name_of, name_of,
+    COLLECTION, Change, Event, Rule, Step, Timeline, apply, double_report_due,
+    double_report_overdue, expect_phase, group_name_of, name_of,
 };
 use crate::domain::{organisation, round};
 use crate::settings::RoundsSettings;
@@ -495,9 +495,27 @@ pub async fn create(
     Ok(inspection)
 }
 
+/// Takes `step` on `current` (`name` as the request named it): the phase
+/// machine (`domain::inspection::apply`) decides what it changes, then the
+/// change is written with its timeline step and its event, all in `txn`.
+/// A refused step writes nothing. Returns the inspection after it.
+pub async fn take_step(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    settings: &RoundsSettings,
+    today: NaiveDate,
+    current: &Model,
+    name: &str,
+    step: Step,
+) -> ApiResult<Inspection> {
+    let method = step.rule().method;
+    let change = apply(current.timeline(name)?, step)?;
+    write_step(txn, ctx, settings, today, method, current, change).await
+}
+
 /// Writes a step: the row (if still at its revision), the timeline step,
 /// the event. Returns the inspection after it.
-pub async fn write_step(
+async fn write_step(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
     settings: &RoundsSettings,
