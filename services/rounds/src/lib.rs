@@ -5,6 +5,7 @@
 pub mod domain;
 pub mod grpc;
 pub mod settings;
+pub mod staffing;
 pub mod storage;
 pub mod sweep;
 

@@ -1,204 +1,26 @@
 //! GroupService: staffing inspection groups, with avoidance enforced.
 
-use std::collections::HashSet;
-
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::Caller;
-use fiveledger_platform::error::Violation;
 use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
-use fiveledger_platform::storage::exists_or_internal;
-use fiveledger_platform::storage::is_unique_violation;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::group_service_server::GroupService;
 use fiveledger_proto::rounds::*;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use tonic::{Request, Response, Status};
 
 use super::Api;
-use super::scope::{self, context};
-use crate::domain::avoidance::{self, Person, Target};
-use crate::domain::inspection::group_name_of;
-use crate::domain::round as round_domain;
-use crate::domain::{inspector, organisation, parse_enum};
-use crate::storage::groups::{self as store, group, member};
-use crate::storage::{inspections, inspectors, organisations, rounds};
+use super::scope::context;
+use crate::domain::{inspector, parse_enum};
+use crate::staffing::{expect_open_round, staff};
+use crate::storage::groups as store;
+use crate::storage::rounds;
 
 /// Most people one request may add.
 const MAX_STAFF: usize = 100;
 pub const MAX_DISPLAY_NAME: usize = 200;
-
-/// Refuses staffing changes to a closed round.
-pub fn expect_open_round(round: &rounds::Model) -> ApiResult<()> {
-    if round.state() == RoundState::Closed {
-        return Err(ApiError::precondition_with(
-            "WRONG_ROUND_STATE",
-            format!(
-                "{} is in ROUND_STATE_CLOSED",
-                round_domain::name_of(&round.id)
-            ),
-            vec![Violation {
-                kind: "ROUND_STATE".into(),
-                subject: round_domain::name_of(&round.id),
-                description: "ROUND_STATE_CLOSED".into(),
-            }],
-        ));
-    }
-    Ok(())
-}
-
-/// Checks avoidance of `people` against `targets` (organisation id, path)
-/// in a round: at most one query (the counties on the paths).
-pub async fn check_avoidance(
-    txn: &DatabaseTransaction,
-    round: &rounds::Model,
-    people: &[inspectors::Model],
-    targets: &[(String, String)],
-) -> ApiResult<()> {
-    if people.is_empty() || targets.is_empty() {
-        return Ok(());
-    }
-    let regional = round_domain::regional_avoidance(round.kind(), round.cross_county);
-    let counties = if regional {
-        let mut paths: Vec<&str> = people
-            .iter()
-            .flat_map(|p| [p.home_path.as_str(), p.native_place_path.as_str()])
-            .filter(|path| !path.is_empty())
-            .collect();
-        paths.extend(targets.iter().map(|(_, path)| path.as_str()));
-        organisations::counties_on(txn, &paths).await?
-    } else {
-        HashSet::new()
-    };
-    let posts = people
-        .iter()
-        .map(inspectors::Model::posts)
-        .collect::<ApiResult<Vec<_>>>()?;
-    let relations = people
-        .iter()
-        .map(inspectors::Model::relations)
-        .collect::<ApiResult<Vec<_>>>()?;
-    let persons: Vec<Person<'_>> = people
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Person {
-            name: inspector::name_of(&p.id),
-            home_path: &p.home_path,
-            native_place_path: &p.native_place_path,
-            posts: &posts[i],
-            relations: &relations[i],
-        })
-        .collect();
-    let targets: Vec<Target<'_>> = targets
-        .iter()
-        .map(|(id, path)| Target {
-            name: organisation::name_of(id),
-            path,
-        })
-        .collect();
-    let violations = avoidance::violations(&persons, &targets, regional, &counties);
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(avoidance::refuse(violations))
-    }
-}
-
-/// Adds people to a group: visible inspectors, not yet staffed in the
-/// round, one leader at most, none avoiding the group's targets. Returns
-/// the names added.
-async fn staff(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    round: &rounds::Model,
-    group_id: &str,
-    additions: &[(String, GroupRole)],
-) -> ApiResult<Vec<String>> {
-    let ids: Vec<String> = additions.iter().map(|(id, _)| id.clone()).collect();
-    let people = inspectors::find_many(txn, &ids).await?;
-    for id in &ids {
-        if !people
-            .iter()
-            .any(|p| &p.id == id && caller.can_see(&p.home_path))
-        {
-            return Err(ApiError::not_found(inspector::name_of(id)));
-        }
-    }
-    let staffed = store::staffed_in_round(txn, &round.id, &ids).await?;
-    if !staffed.is_empty() {
-        let violations = staffed
-            .iter()
-            .map(|m| Violation {
-                kind: avoidance::IN_OTHER_GROUP.into(),
-                subject: inspector::name_of(&m.inspector_id),
-                description: format!(
-                    "{} is already in {}",
-                    inspector::name_of(&m.inspector_id),
-                    group_name_of(&m.round_id, &m.group_id)
-                ),
-            })
-            .collect();
-        return Err(ApiError::precondition_with(
-            avoidance::IN_OTHER_GROUP,
-            "a person may be in one group of a round only",
-            violations,
-        ));
-    }
-    let adds_leader = additions.iter().any(|(_, r)| *r == GroupRole::Leader);
-    if adds_leader {
-        let current = store::members_of(txn, &round.id, &[group_id.to_owned()]).await?;
-        if let Some(leader) = current
-            .iter()
-            .find(|m| m.role == GroupRole::Leader.as_str_name())
-        {
-            return Err(ApiError::precondition(
-                "LEADER_ALREADY_SET",
-                format!(
-                    "{} already has a leader ({}); remove them first",
-                    group_name_of(&round.id, group_id),
-                    inspector::name_of(&leader.inspector_id)
-                ),
-            ));
-        }
-    }
-    let targets: Vec<(String, String)> = inspections::of_group(txn, &round.id, group_id)
-        .await?
-        .into_iter()
-        .map(|i| (i.target_id, i.target_path))
-        .collect();
-    check_avoidance(txn, round, &people, &targets).await?;
-    let now = chrono::Utc::now();
-    let rows: Vec<member::ActiveModel> = additions
-        .iter()
-        .map(|(id, role)| member::ActiveModel {
-            round_id: Set(round.id.clone()),
-            inspector_id: Set(id.clone()),
-            group_id: Set(group_id.to_owned()),
-            role: Set(role.as_str_name().to_owned()),
-            create_time: Set(now),
-        })
-        .collect();
-    if !rows.is_empty() {
-        member::Entity::insert_many(rows)
-            .exec(txn)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    // A concurrent staffing won the race.
-                    ApiError::precondition(
-                        avoidance::IN_OTHER_GROUP,
-                        "a person may be in one group of a round only",
-                    )
-                } else {
-                    e.into()
-                }
-            })?;
-    }
-    Ok(ids.iter().map(|id| inspector::name_of(id)).collect())
-}
 
 /// The people a new group is staffed with: its leader, deputies and members,
 /// bounded before any name is parsed or compared.
@@ -271,11 +93,6 @@ pub fn parse_additions(
     Ok(out)
 }
 
-async fn group_proto(txn: &impl sea_orm::ConnectionTrait, g: &group::Model) -> ApiResult<Group> {
-    let members = store::members_of(txn, &g.round_id, std::slice::from_ref(&g.id)).await?;
-    Ok(store::to_proto(g, &members))
-}
-
 #[tonic::async_trait]
 impl GroupService for Api {
     async fn create_group(
@@ -306,23 +123,12 @@ impl GroupService for Api {
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let round = scope::round(txn, &caller, "parent", &request.parent).await?;
+                let round = rounds::visible(txn, &caller, "parent", &request.parent).await?;
                 expect_open_round(&round)?;
                 let id = id.unwrap_or_else(|| names::generate_id('g'));
-                let now = chrono::Utc::now();
-                let model = group::ActiveModel {
-                    round_id: Set(round.id.clone()),
-                    id: Set(id.clone()),
-                    display_name: Set(g.display_name.trim().to_owned()),
-                    revision: Set(1),
-                    create_time: Set(now),
-                    update_time: Set(now),
-                }
-                .insert(txn)
-                .await
-                .map_err(exists_or_internal(|| group_name_of(&round.id, &id)))?;
+                let model = store::insert(txn, &round.id, &id, g.display_name.trim()).await?;
                 staff(txn, &caller, &round, &id, &additions).await?;
-                let group = group_proto(txn, &model).await?;
+                let group = store::with_members(txn, &model).await?;
                 outbox::append(
                     txn,
                     &ctx.about(&round.organisation_path),
@@ -345,8 +151,10 @@ impl GroupService for Api {
     ) -> Result<Response<Group>, Status> {
         let caller = Caller::of(&request)?;
         let (_, g) =
-            scope::group(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
-        Ok(Response::new(group_proto(self.db.reader(), &g).await?))
+            store::visible(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+        Ok(Response::new(
+            store::with_members(self.db.reader(), &g).await?,
+        ))
     }
 
     async fn list_groups(
@@ -360,7 +168,7 @@ impl GroupService for Api {
             &request.page_token,
             &[&request.parent, &caller.key()],
         )?;
-        let round = scope::round(self.db.reader(), &caller, "parent", &request.parent).await?;
+        let round = rounds::visible(self.db.reader(), &caller, "parent", &request.parent).await?;
         let rows = store::list(
             self.db.reader(),
             &round.id,
@@ -399,11 +207,11 @@ impl GroupService for Api {
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (round, g) = scope::group(txn, &caller, "group", &request.group).await?;
+                let (round, g) = store::visible(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;
                 let g = store::lock(txn, &round.id, &g.id).await?;
                 let added = staff(txn, &caller, &round, &g.id, &additions).await?;
-                let group = group_proto(txn, &g).await?;
+                let group = store::with_members(txn, &g).await?;
                 outbox::append(
                     txn,
                     &ctx.about(&round.organisation_path),
@@ -446,7 +254,7 @@ impl GroupService for Api {
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (round, g) = scope::group(txn, &caller, "group", &request.group).await?;
+                let (round, g) = store::visible(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;
                 let g = store::lock(txn, &round.id, &g.id).await?;
                 let current =
@@ -459,13 +267,8 @@ impl GroupService for Api {
                         ));
                     }
                 }
-                member::Entity::delete_many()
-                    .filter(member::Column::RoundId.eq(round.id.clone()))
-                    .filter(member::Column::GroupId.eq(g.id.clone()))
-                    .filter(member::Column::InspectorId.is_in(ids.clone()))
-                    .exec(txn)
-                    .await?;
-                let group = group_proto(txn, &g).await?;
+                store::remove_members(txn, &round.id, &g.id, &ids).await?;
+                let group = store::with_members(txn, &g).await?;
                 outbox::append(
                     txn,
                     &ctx.about(&round.organisation_path),

@@ -2,385 +2,44 @@
 //! 反馈 → 整改 → closed). Every step is one transaction that checks the
 //! phase, writes the inspection, records the step and appends its event.
 
-use chrono::NaiveDate;
 use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
-use fiveledger_platform::deadline::WarningSettings;
-use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::replay_first;
-use fiveledger_platform::storage::exists_or_internal;
-use fiveledger_platform::time::{from_date, from_optional_date, to_date};
+use fiveledger_platform::time::{from_optional_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::rounds::inspection_service_server::InspectionService;
 use fiveledger_proto::rounds::*;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction};
 use tonic::{Request, Response, Status};
 
 use super::Api;
-use super::groups::{check_avoidance, expect_open_round};
-use super::scope::{self, context};
+use super::scope::context;
 use crate::domain::inspection::{
-    self as domain, BRIEFING_BODIES, GROUPS, MAX_PERSON, MAX_SUMMARY, double_report_due,
-    expect_phase, missing, not_before,
+    self as domain, GROUPS, LookedBack, MAX_SUMMARY, Step, briefing_body_ids, parse_feedback_part,
+    parse_report, required_date,
 };
 use crate::domain::{organisation, parse_enum, round as round_domain};
-use crate::settings::RoundsSettings;
-use crate::storage::inspections::{self as store, ListQuery, encode_records};
-use crate::storage::{groups, inspectors, organisations, rounds};
-
-use InspectionPhase as P;
+use crate::staffing::{assignable_group, expect_open_round};
+use crate::storage::inspections::{self as store, ListQuery};
+use crate::storage::{groups, organisations, rounds};
 
 const MAX_BATCH: usize = 1000;
-
-/// Which event a step writes.
-#[derive(Debug, Clone, Copy)]
-enum Event {
-    Created,
-    GroupAssigned,
-    BriefingRecorded,
-    Stationed,
-    MidTermReported,
-    Reported,
-    FeedbackGiven,
-    RectificationStarted,
-    DoubleReportRecorded(DoubleReportKind),
-    Closed,
-}
-
-async fn append_event(
-    txn: &DatabaseTransaction,
-    ctx: &EventContext,
-    event: Event,
-    inspection: &Inspection,
-) -> ApiResult<()> {
-    let subject = inspection.name.as_str();
-    let ctx = &ctx.about(&inspection.round_organisation_path);
-    let i = Some(inspection.clone());
-    match event {
-        Event::Created => {
-            outbox::append(txn, ctx, subject, &InspectionCreated { inspection: i }).await
-        }
-        Event::GroupAssigned => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &InspectionGroupAssigned { inspection: i },
-            )
-            .await
-        }
-        Event::BriefingRecorded => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &InspectionBriefingRecorded { inspection: i },
-            )
-            .await
-        }
-        Event::Stationed => {
-            outbox::append(txn, ctx, subject, &InspectionStationed { inspection: i }).await
-        }
-        Event::MidTermReported => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &InspectionMidTermReported { inspection: i },
-            )
-            .await
-        }
-        Event::Reported => {
-            outbox::append(txn, ctx, subject, &InspectionReported { inspection: i }).await
-        }
-        Event::FeedbackGiven => {
-            outbox::append(txn, ctx, subject, &FeedbackGiven { inspection: i }).await
-        }
-        Event::RectificationStarted => {
-            outbox::append(txn, ctx, subject, &RectificationStarted { inspection: i }).await
-        }
-        Event::DoubleReportRecorded(kind) => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &DoubleReportRecorded {
-                    inspection: i,
-                    kind: kind as i32,
-                },
-            )
-            .await
-        }
-        Event::Closed => {
-            outbox::append(txn, ctx, subject, &InspectionClosed { inspection: i }).await
-        }
-    }
-}
-
-/// What a step changes.
-struct Change {
-    phase: InspectionPhase,
-    /// The timeline records after the step.
-    records: Inspection,
-    /// `Some` to (re)assign the group.
-    group_id: Option<String>,
-    /// Set by the feedback step (with the due date it implies).
-    feedback_date: Option<NaiveDate>,
-    event: Event,
-    description: String,
-}
-
-/// Writes a step: the row (if still at its revision), the timeline step,
-/// the event. Returns the inspection after it.
-async fn commit(
-    txn: &DatabaseTransaction,
-    ctx: &EventContext,
-    settings: &RoundsSettings,
-    today: NaiveDate,
-    step: &str,
-    current: &store::Model,
-    change: Change,
-) -> ApiResult<Inspection> {
-    let mut model: store::ActiveModel = current.clone().into();
-    model.phase = Set(change.phase.as_str_name().to_owned());
-    model.records = Set(encode_records(&change.records));
-    if let Some(group_id) = change.group_id {
-        model.group_id = Set(Some(group_id));
-    }
-    if let Some(date) = change.feedback_date {
-        model.feedback_date = Set(Some(date));
-        model.double_report_due_date =
-            Set(Some(double_report_due(date, settings.double_report_days)));
-    }
-    model.revision = Set(current.revision + 1);
-    model.update_time = Set(chrono::Utc::now());
-    let updated = store::update_if_revision(txn, model, current.revision).await?;
-    store::record_step(
-        txn,
-        &updated,
-        step,
-        &ctx.actor,
-        &ctx.request_id,
-        change.description,
-    )
-    .await?;
-    let inspection = single(txn, &updated, today, &settings.warnings).await?;
-    append_event(txn, ctx, change.event, &inspection).await?;
-    Ok(inspection)
-}
-
-/// What an inspected unit is not shown of its own inspection: what the
-/// discipline commission and the organisation department briefed the group
-/// about it (巡前通报, about its leaders). Bodies and dates stay; everyone
-/// who works the inspection sees the summaries.
-fn shown_to(caller: &Caller, mut inspection: Inspection) -> Inspection {
-    let insider = [
-        Role::InspectionOffice,
-        Role::InspectionGroup,
-        Role::DisciplineCommission,
-        Role::Supervisor,
-        Role::Viewer,
-        Role::Service,
-    ]
-    .into_iter()
-    .any(|role| caller.has_role(role));
-    if !insider {
-        for briefing in &mut inspection.briefings {
-            briefing.summary.clear();
-        }
-    }
-    inspection
-}
-
-/// One row as the full resource (with its look-backs).
-async fn single(
-    conn: &impl sea_orm::ConnectionTrait,
-    row: &store::Model,
-    today: NaiveDate,
-    warnings: &WarningSettings,
-) -> ApiResult<Inspection> {
-    Ok(
-        store::to_protos(conn, std::slice::from_ref(row), today, warnings)
-            .await?
-            .remove(0),
-    )
-}
-
-pub fn required_date(field: &str, d: Option<&Date>) -> ApiResult<NaiveDate> {
-    from_date(field, d.ok_or_else(|| ApiError::required(field))?)
-}
-
-fn date_of(record: &Option<ReportRecord>) -> Option<NaiveDate> {
-    record
-        .as_ref()
-        .and_then(|r| r.date.as_ref())
-        .and_then(|d| from_date("", d).ok())
-}
-
-/// Validates a report record: a date and a bounded summary.
-pub fn parse_report(
-    field: &str,
-    report: Option<&ReportRecord>,
-) -> ApiResult<(NaiveDate, ReportRecord)> {
-    let report = report.ok_or_else(|| ApiError::required(field))?;
-    let date = required_date(&format!("{field}.date"), report.date.as_ref())?;
-    validate_text(
-        &format!("{field}.summary"),
-        &report.summary,
-        false,
-        MAX_SUMMARY,
-    )?;
-    Ok((
-        date,
-        ReportRecord {
-            date: Some(to_date(date)),
-            summary: report.summary.trim().to_owned(),
-        },
-    ))
-}
-
-pub fn parse_feedback_part(
-    field: &str,
-    part: Option<&FeedbackPart>,
-) -> ApiResult<(NaiveDate, FeedbackPart)> {
-    let part = part.ok_or_else(|| ApiError::required(field))?;
-    let date = required_date(&format!("{field}.date"), part.date.as_ref())?;
-    validate_text(
-        &format!("{field}.given_by"),
-        &part.given_by,
-        true,
-        MAX_PERSON,
-    )?;
-    validate_text(
-        &format!("{field}.recipient"),
-        &part.recipient,
-        true,
-        MAX_PERSON,
-    )?;
-    Ok((
-        date,
-        FeedbackPart {
-            date: Some(to_date(date)),
-            given_by: part.given_by.trim().to_owned(),
-            recipient: part.recipient.trim().to_owned(),
-        },
-    ))
-}
-
-/// Whether the caller is the leader of the group assigned to `current`.
-async fn leads_group(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    current: &store::Model,
-) -> ApiResult<bool> {
-    let Some(group_id) = &current.group_id else {
-        return Ok(false);
-    };
-    let members =
-        groups::members_of(txn, &current.round_id, std::slice::from_ref(group_id)).await?;
-    let Some(leader) = members
-        .iter()
-        .find(|m| m.role == GroupRole::Leader.as_str_name())
-    else {
-        return Ok(false);
-    };
-    Ok(inspectors::find(txn, &leader.inspector_id)
-        .await?
-        .is_some_and(|person| !person.subject.is_empty() && person.subject == caller.subject))
-}
-
-/// Who may change an inspection they can see: an inspection office whose
-/// subtree holds the organisation running the round; for the on-site
-/// steps (`leader_may`) also the leader of the inspection's group.
-async fn authorise_change(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    current: &store::Model,
-    leader_may: bool,
-) -> ApiResult<()> {
-    let office = caller.has_role(Role::InspectionOffice);
-    if office && scope::runs_round(caller, current) {
-        return Ok(());
-    }
-    if leader_may && leads_group(txn, caller, current).await? {
-        return Ok(());
-    }
-    if office {
-        return Err(scope::round_out_of_scope(current));
-    }
-    Err(ApiError::denied(
-        "NOT_GROUP_LEADER",
-        format!(
-            "only the leader of the group assigned to {} or the inspection office running its round may take this step",
-            current.name()
-        ),
-    ))
-}
-
-/// The inspection `name` and its round, for a change by `method`: NOT_FOUND
-/// unless the caller may see it, PERMISSION_DENIED unless they may change
-/// it, FAILED_PRECONDITION (`WRONG_PHASE`) unless it is in `allowed`.
-async fn changeable(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    name: &str,
-    method: &str,
-    allowed: &[InspectionPhase],
-    leader_may: bool,
-) -> ApiResult<(store::Model, rounds::Model)> {
-    let current = scope::inspection(txn, caller, "name", name).await?;
-    authorise_change(txn, caller, &current, leader_may).await?;
-    expect_phase(name, current.phase(), allowed, method)?;
-    let round = rounds::find(txn, &current.round_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(name))?;
-    Ok((current, round))
-}
-
-/// Refuses stationing until each body that briefs before it
-/// (`BRIEFING_BODIES`) has a briefing recorded: one query for the kinds.
-async fn check_briefings(
-    txn: &DatabaseTransaction,
-    name: &str,
-    records: &Inspection,
-) -> ApiResult<()> {
-    let ids: Vec<String> = records
-        .briefings
-        .iter()
-        .filter_map(|b| names::parse("", &b.organisation, organisation::COLLECTION).ok())
-        .map(str::to_owned)
-        .collect();
-    let bodies = organisations::find_many(txn, &ids).await?;
-    for kind in BRIEFING_BODIES {
-        if !bodies.iter().any(|b| b.kind() == *kind) {
-            return Err(missing(
-                "BRIEFING_MISSING",
-                name,
-                &format!("no briefing by the {} is recorded yet", kind.as_str_name()),
-            ));
-        }
-    }
-    Ok(())
-}
 
 impl Api {
     /// The inspection `name` as `caller` may read it (NOT_FOUND outside
     /// their scope), with its row.
     async fn read(&self, caller: &Caller, name: &str) -> ApiResult<(store::Model, Inspection)> {
-        let row = scope::inspection(self.db.reader(), caller, "name", name).await?;
-        let inspection = single(
+        let row = store::visible(self.db.reader(), caller, "name", name).await?;
+        let inspection = store::one(
             self.db.reader(),
             &row,
             self.clock.today(),
             &self.settings.warnings,
         )
         .await?;
-        let mut inspection = shown_to(caller, inspection);
+        let mut inspection = domain::shown_to(caller, inspection);
         // The suite's own services bind group members to their group.
         if caller.roles.contains(&Role::Service)
             && let Some(group) = &row.group_id
@@ -391,133 +50,30 @@ impl Api {
         Ok((row, inspection))
     }
 
-    /// Runs one phase step: in one transaction, find the inspection the
-    /// caller may change in an `allowed` phase, apply, commit.
-    #[allow(clippy::too_many_arguments)]
-    async fn step<F>(
+    /// Runs one step that needs nothing read beyond the inspection: in one
+    /// transaction, find the inspection the caller may change under the
+    /// step's rule, apply the step, write the change.
+    async fn step(
         &self,
         caller: Caller,
-        method: &'static str,
         name: String,
         request_id: String,
         key: Option<RequestKey>,
-        allowed: &'static [InspectionPhase],
-        leader_may: bool,
-        apply: F,
-    ) -> Result<Response<Inspection>, Status>
-    where
-        F: FnOnce(&store::Model, Inspection) -> ApiResult<Change> + Send + 'static,
-    {
+        step: Step,
+    ) -> Result<Response<Inspection>, Status> {
         let ctx = context(&caller, &request_id);
         let settings = self.settings.clone();
         let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (current, _) =
-                    changeable(txn, &caller, &name, method, allowed, leader_may).await?;
-                let change = apply(&current, current.records()?)?;
-                commit(txn, &ctx, &settings, today, method, &current, change).await
+                let rule = step.rule();
+                let (current, _) = store::changeable(txn, &caller, &name, rule).await?;
+                store::take_step(txn, &ctx, &settings, today, &current, &name, step).await
             })
         })
         .await?;
         Ok(Response::new(inspection))
     }
-}
-
-/// Validates a look-back link of a new inspection in `round` of `target_id`.
-async fn check_look_back(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    round: &rounds::Model,
-    target_id: &str,
-    look_back_of: &str,
-) -> ApiResult<String> {
-    let field = "inspection.look_back_of";
-    if round.kind() != RoundKind::LookBack {
-        if look_back_of.is_empty() {
-            return Ok(String::new());
-        }
-        return Err(ApiError::invalid(
-            field,
-            "LOOK_BACK_ONLY_IN_LOOK_BACK_ROUND",
-            "only an inspection of a look-back round (ROUND_KIND_LOOK_BACK) looks back",
-        ));
-    }
-    if look_back_of.is_empty() {
-        return Err(ApiError::required(field));
-    }
-    let earlier = scope::inspection(txn, caller, field, look_back_of).await?;
-    if earlier.target_id != target_id {
-        return Err(ApiError::invalid(
-            field,
-            "LOOK_BACK_TARGET_MISMATCH",
-            format!(
-                "{look_back_of} inspected {}, not {}",
-                organisation::name_of(&earlier.target_id),
-                organisation::name_of(target_id)
-            ),
-        ));
-    }
-    if !round.look_back_round_ids()?.contains(&earlier.round_id) {
-        return Err(ApiError::invalid(
-            field,
-            "LOOK_BACK_ROUND_NOT_RECHECKED",
-            format!(
-                "{look_back_of} is not in one of the rounds {} re-checks",
-                round_domain::name_of(&round.id)
-            ),
-        ));
-    }
-    if !matches!(
-        earlier.phase(),
-        P::FeedbackGiven | P::Rectifying | P::Closed
-    ) {
-        return Err(missing(
-            "LOOK_BACK_BEFORE_FEEDBACK",
-            look_back_of,
-            &format!(
-                "a look-back re-checks rectification; it is in {}",
-                earlier.phase().as_str_name()
-            ),
-        ));
-    }
-    Ok(earlier.name())
-}
-
-/// The group of `round` named `group`, with its members checked against
-/// `target` for avoidance.
-async fn assignable_group(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    round: &rounds::Model,
-    field: &str,
-    group: &str,
-    target: (&str, &str),
-) -> ApiResult<String> {
-    let (round_id, _) = names::parse_nested(field, group, "rounds", GROUPS)?;
-    if round_id != round.id {
-        return Err(ApiError::invalid(
-            field,
-            "GROUP_OF_ANOTHER_ROUND",
-            format!(
-                "{group} is not a group of {}",
-                round_domain::name_of(&round.id)
-            ),
-        ));
-    }
-    let (_, g) = scope::group(txn, caller, field, group).await?;
-    let g = groups::lock(txn, &round.id, &g.id).await?;
-    let members = groups::members_of(txn, &round.id, std::slice::from_ref(&g.id)).await?;
-    let ids: Vec<String> = members.iter().map(|m| m.inspector_id.clone()).collect();
-    let people = inspectors::find_many(txn, &ids).await?;
-    check_avoidance(
-        txn,
-        round,
-        &people,
-        &[(target.0.to_owned(), target.1.to_owned())],
-    )
-    .await?;
-    Ok(g.id)
 }
 
 #[tonic::async_trait]
@@ -560,7 +116,7 @@ impl InspectionService for Api {
                 found
                     .iter()
                     .find(|row| &row.round_id == r && &row.id == i)
-                    .filter(|row| scope::sees_inspection(&caller, row))
+                    .filter(|row| row.seen_by(&caller))
                     .cloned()
                     .ok_or_else(|| ApiError::not_found(name.clone()))
             })
@@ -574,7 +130,7 @@ impl InspectionService for Api {
         .await?;
         let inspections = inspections
             .into_iter()
-            .map(|i| shown_to(&caller, i))
+            .map(|i| domain::shown_to(&caller, i))
             .collect();
         Ok(Response::new(BatchGetInspectionsResponse { inspections }))
     }
@@ -604,23 +160,35 @@ impl InspectionService for Api {
         let today = self.clock.today();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let round = scope::round(txn, &caller, "parent", &request.parent).await?;
+                let round = rounds::visible(txn, &caller, "parent", &request.parent).await?;
                 expect_open_round(&round)?;
                 let target =
-                    scope::organisation(txn, &caller, "inspection.target", &new.target).await?;
-                if !fiveledger_platform::auth::in_subtree(&target.path, &round.organisation_path) {
-                    return Err(ApiError::invalid(
-                        "inspection.target",
-                        "TARGET_OUTSIDE_ROUND",
-                        format!(
-                            "{} is not under {}, which runs the round",
-                            new.target,
-                            organisation::name_of(&round.organisation_id)
-                        ),
-                    ));
-                }
-                let look_back_of =
-                    check_look_back(txn, &caller, &round, &target_id, &new.look_back_of).await?;
+                    organisations::visible(txn, &caller, "inspection.target", &new.target).await?;
+                domain::check_target(
+                    &new.target,
+                    &target.path,
+                    &round.organisation_id,
+                    &round.organisation_path,
+                )?;
+                let look_back_of = if domain::looks_back(round.kind(), &new.look_back_of)? {
+                    let earlier =
+                        store::visible(txn, &caller, "inspection.look_back_of", &new.look_back_of)
+                            .await?;
+                    domain::check_look_back(
+                        &LookedBack {
+                            name: &new.look_back_of,
+                            target_id: &earlier.target_id,
+                            round_id: &earlier.round_id,
+                            phase: earlier.phase(),
+                        },
+                        &target_id,
+                        &round.id,
+                        &round.look_back_round_ids()?,
+                    )?;
+                    earlier.name()
+                } else {
+                    String::new()
+                };
                 let group_id = if new.group.is_empty() {
                     None
                 } else {
@@ -636,46 +204,14 @@ impl InspectionService for Api {
                         .await?,
                     )
                 };
-                let id = id.unwrap_or_else(|| names::generate_id('i'));
-                let now = chrono::Utc::now();
-                let row = store::ActiveModel {
-                    round_id: Set(round.id.clone()),
-                    id: Set(id.clone()),
-                    target_id: Set(target.id.clone()),
-                    target_path: Set(target.path.clone()),
-                    group_id: Set(group_id),
-                    phase: Set(P::Preparation.as_str_name().to_owned()),
-                    round_kind: Set(round.kind.clone()),
-                    round_organisation_path: Set(round.organisation_path.clone()),
-                    look_back_of: Set(look_back_of),
-                    feedback_date: Set(None),
-                    double_report_due_date: Set(None),
-                    records: Set(encode_records(&Inspection::default())),
-                    revision: Set(1),
-                    create_time: Set(now),
-                    update_time: Set(now),
-                }
-                .insert(txn)
-                .await
-                .map_err(exists_or_internal(|| {
-                    format!(
-                        "{} (or an inspection of {} in this round)",
-                        domain::name_of(&round.id, &id),
-                        new.target
-                    )
-                }))?;
-                store::record_step(
-                    txn,
-                    &row,
-                    "CreateInspection",
-                    &ctx.actor,
-                    &ctx.request_id,
-                    format!("{} added to the round", new.target),
-                )
-                .await?;
-                let inspection = single(txn, &row, today, &warnings).await?;
-                append_event(txn, &ctx, Event::Created, &inspection).await?;
-                Ok(inspection)
+                let row = store::New {
+                    id: id.unwrap_or_else(|| names::generate_id('i')),
+                    round: &round,
+                    target: &target,
+                    group_id,
+                    look_back_of,
+                };
+                store::create(txn, &ctx, today, &warnings, row, &new.target).await
             })
         })
         .await?;
@@ -735,7 +271,7 @@ impl InspectionService for Api {
                 }
                 "ancestor" => {
                     let org =
-                        scope::organisation(self.db.reader(), &caller, "filter", value).await?;
+                        organisations::visible(self.db.reader(), &caller, "filter", value).await?;
                     query.ancestor_path = Some(org.path);
                 }
                 "look_back_of" => {
@@ -758,7 +294,7 @@ impl InspectionService for Api {
         // an empty page when it does not exist or lies outside the caller's
         // reach; `rounds/-` is every round in scope.
         if let Some(round_id) = &query.round_id {
-            scope::round_listable(self.db.reader(), &caller, round_id).await?;
+            rounds::listable(self.db.reader(), &caller, round_id).await?;
         }
         if page.after.is_some() {
             query.after = Some((
@@ -780,7 +316,7 @@ impl InspectionService for Api {
         Ok(Response::new(ListInspectionsResponse {
             inspections: inspections
                 .into_iter()
-                .map(|i| shown_to(&caller, i))
+                .map(|i| domain::shown_to(&caller, i))
                 .collect(),
             next_page_token,
         }))
@@ -820,15 +356,8 @@ impl InspectionService for Api {
         let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (current, round) = changeable(
-                    txn,
-                    &caller,
-                    &request.name,
-                    "AssignInspectionGroup",
-                    &[P::Preparation],
-                    false,
-                )
-                .await?;
+                let rule = &domain::ASSIGN_GROUP;
+                let (current, round) = store::changeable(txn, &caller, &request.name, rule).await?;
                 let group_id = assignable_group(
                     txn,
                     &caller,
@@ -838,24 +367,11 @@ impl InspectionService for Api {
                     (&current.target_id, &current.target_path),
                 )
                 .await?;
-                let change = Change {
-                    phase: P::Preparation,
-                    records: current.records()?,
-                    group_id: Some(group_id),
-                    feedback_date: None,
-                    event: Event::GroupAssigned,
-                    description: format!("{} assigned", request.group),
+                let step = Step::AssignGroup {
+                    group: request.group,
+                    group_id,
                 };
-                commit(
-                    txn,
-                    &ctx,
-                    &settings,
-                    today,
-                    "AssignInspectionGroup",
-                    &current,
-                    change,
-                )
-                .await
+                store::take_step(txn, &ctx, &settings, today, &current, &request.name, step).await
             })
         })
         .await?;
@@ -885,67 +401,22 @@ impl InspectionService for Api {
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
         let today = self.clock.today();
-        let record = Briefing {
+        let briefing = Briefing {
             organisation: briefing.organisation.clone(),
             date: Some(to_date(date)),
             summary: briefing.summary.trim().to_owned(),
         };
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let (current, _) = changeable(
-                    txn,
-                    &caller,
-                    &request.name,
-                    "RecordBriefing",
-                    &[P::Preparation],
-                    false,
-                )
-                .await?;
+                let rule = &domain::BRIEF;
+                let (current, _) = store::changeable(txn, &caller, &request.name, rule).await?;
                 // Read in the transaction; an organisation's kind never changes.
                 let body = organisations::find(txn, &org_id)
                     .await?
-                    .ok_or_else(|| ApiError::not_found(&record.organisation))?;
-                if !BRIEFING_BODIES.contains(&body.kind()) {
-                    return Err(ApiError::invalid(
-                        "briefing.organisation",
-                        "NOT_A_BRIEFING_BODY",
-                        format!(
-                            "{} is {}; briefings come from {}",
-                            record.organisation,
-                            body.kind().as_str_name(),
-                            BRIEFING_BODIES
-                                .iter()
-                                .map(|k| k.as_str_name())
-                                .collect::<Vec<_>>()
-                                .join(" or ")
-                        ),
-                    ));
-                }
-                let description = format!(
-                    "briefing by {} ({})",
-                    record.organisation,
-                    body.kind().as_str_name()
-                );
-                let mut records = current.records()?;
-                records.briefings.push(record);
-                let change = Change {
-                    phase: P::Preparation,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::BriefingRecorded,
-                    description,
-                };
-                commit(
-                    txn,
-                    &ctx,
-                    &settings,
-                    today,
-                    "RecordBriefing",
-                    &current,
-                    change,
-                )
-                .await
+                    .ok_or_else(|| ApiError::not_found(&briefing.organisation))?
+                    .kind();
+                let step = Step::Brief { briefing, body };
+                store::take_step(txn, &ctx, &settings, today, &current, &request.name, step).await
             })
         })
         .await?;
@@ -975,54 +446,21 @@ impl InspectionService for Api {
         let today = self.clock.today();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let name = request.name;
-                let (current, round) = changeable(
-                    txn,
-                    &caller,
-                    &name,
-                    "StartStationing",
-                    &[P::Preparation],
-                    true,
-                )
-                .await?;
-                if current.group_id.is_none() {
-                    return Err(missing(
-                        "GROUP_NOT_ASSIGNED",
-                        &name,
-                        "no group is assigned yet",
-                    ));
-                }
-                let mut records = current.records()?;
-                check_briefings(txn, &name, &records).await?;
-                if round.state() != RoundState::InProgress {
-                    return Err(missing(
-                        "ROUND_NOT_IN_PROGRESS",
-                        &name,
-                        &format!("the round is in {}", round.state().as_str_name()),
-                    ));
-                }
-                records.stationing = Some(Stationing {
-                    start_date: Some(to_date(start)),
-                    end_date: Some(to_date(end)),
-                });
-                let change = Change {
-                    phase: P::Stationed,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::Stationed,
-                    description: format!("stationed from {start} to {end}"),
+                let rule = &domain::STATION;
+                let (current, round) = store::changeable(txn, &caller, &request.name, rule).await?;
+                let briefed =
+                    organisations::find_many(txn, &briefing_body_ids(&current.records()?))
+                        .await?
+                        .iter()
+                        .map(organisations::Model::kind)
+                        .collect();
+                let step = Step::Station {
+                    start,
+                    end,
+                    round: round.state(),
+                    briefed,
                 };
-                commit(
-                    txn,
-                    &ctx,
-                    &settings,
-                    today,
-                    "StartStationing",
-                    &current,
-                    change,
-                )
-                .await
+                store::take_step(txn, &ctx, &settings, today, &current, &request.name, step).await
             })
         })
         .await?;
@@ -1039,71 +477,9 @@ impl InspectionService for Api {
         replay_first!(&self.db, key);
         let kind: InspectionReportKind = parse_enum("kind", request.kind)?;
         let (date, report) = parse_report("report", request.report.as_ref())?;
-        let name = request.name.clone();
-        self.step(
-            caller,
-            "ReportInspection",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Stationed],
-            true,
-            move |_, mut records| {
-                let stationed = records
-                    .stationing
-                    .as_ref()
-                    .and_then(|s| s.start_date.as_ref())
-                    .and_then(|d| from_date("", d).ok());
-                not_before("report.date", date, stationed, "the stationing start")?;
-                match kind {
-                    InspectionReportKind::MidTerm => {
-                        if records.mid_term_report.is_some() {
-                            return Err(missing(
-                                "MID_TERM_ALREADY_REPORTED",
-                                &name,
-                                "the mid-term report is already recorded",
-                            ));
-                        }
-                        records.mid_term_report = Some(report);
-                        Ok(Change {
-                            phase: P::Stationed,
-                            records,
-                            group_id: None,
-                            feedback_date: None,
-                            event: Event::MidTermReported,
-                            description: format!("mid-term report on {date}"),
-                        })
-                    }
-                    _ => {
-                        if records.mid_term_report.is_none() {
-                            return Err(missing(
-                                "MID_TERM_REPORT_MISSING",
-                                &name,
-                                "the mid-term report comes before the comprehensive one",
-                            ));
-                        }
-                        not_before(
-                            "report.date",
-                            date,
-                            date_of(&records.mid_term_report),
-                            "the mid-term report",
-                        )?;
-                        records.comprehensive_report = Some(report);
-                        Ok(Change {
-                            phase: P::Reported,
-                            records,
-                            group_id: None,
-                            feedback_date: None,
-                            event: Event::Reported,
-                            description: format!(
-                                "comprehensive report on {date}; problem list frozen"
-                            ),
-                        })
-                    }
-                }
-            },
-        )
-        .await
+        let step = Step::Report { kind, date, report };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 
     async fn give_feedback(
@@ -1118,49 +494,12 @@ impl InspectionService for Api {
             .feedback
             .as_ref()
             .ok_or_else(|| ApiError::required("feedback"))?;
-        let (individual_date, individual) =
-            parse_feedback_part("feedback.individual", feedback.individual.as_ref())?;
-        let (public_date, public) =
-            parse_feedback_part("feedback.public", feedback.public.as_ref())?;
-        self.step(
-            caller,
-            "GiveFeedback",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Reported],
-            false,
-            move |_, mut records| {
-                let reported = date_of(&records.comprehensive_report);
-                not_before(
-                    "feedback.individual.date",
-                    individual_date,
-                    reported,
-                    "the comprehensive report",
-                )?;
-                not_before(
-                    "feedback.public.date",
-                    public_date,
-                    reported,
-                    "the comprehensive report",
-                )?;
-                // Feedback is complete when both parts are given.
-                let date = individual_date.max(public_date);
-                records.feedback = Some(DoubleFeedback {
-                    individual: Some(individual),
-                    public: Some(public),
-                });
-                Ok(Change {
-                    phase: P::FeedbackGiven,
-                    records,
-                    group_id: None,
-                    feedback_date: Some(date),
-                    event: Event::FeedbackGiven,
-                    description: format!("double feedback given, complete on {date}"),
-                })
-            },
-        )
-        .await
+        let step = Step::Feedback {
+            individual: parse_feedback_part("feedback.individual", feedback.individual.as_ref())?,
+            public: parse_feedback_part("feedback.public", feedback.public.as_ref())?,
+        };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 
     async fn start_rectification(
@@ -1173,31 +512,12 @@ impl InspectionService for Api {
         replay_first!(&self.db, key);
         let start = from_optional_date("start_date", request.start_date.as_ref())?;
         // With neither a start date nor a feedback date, it starts today.
-        let today = self.clock.today();
-        self.step(
-            caller,
-            "StartRectification",
-            request.name,
-            request.request_id,
-            key,
-            &[P::FeedbackGiven],
-            false,
-            move |current, mut records| {
-                let start = start.or(current.feedback_date).unwrap_or(today);
-                not_before("start_date", start, current.feedback_date, "the feedback")?;
-                records.rectification_start_date = Some(to_date(start));
-                records.double_report = Some(DoubleReport::default());
-                Ok(Change {
-                    phase: P::Rectifying,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::RectificationStarted,
-                    description: format!("rectification started on {start}"),
-                })
-            },
-        )
-        .await
+        let step = Step::Rectify {
+            start,
+            today: self.clock.today(),
+        };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 
     async fn record_double_report(
@@ -1210,41 +530,9 @@ impl InspectionService for Api {
         replay_first!(&self.db, key);
         let kind: DoubleReportKind = parse_enum("kind", request.kind)?;
         let (date, report) = parse_report("report", request.report.as_ref())?;
-        let name = request.name.clone();
-        self.step(
-            caller,
-            "RecordDoubleReport",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Rectifying],
-            false,
-            move |current, mut records| {
-                not_before("report.date", date, current.feedback_date, "the feedback")?;
-                let double = records.double_report.get_or_insert_with(Default::default);
-                let slot = match kind {
-                    DoubleReportKind::Team => &mut double.team_report,
-                    _ => &mut double.principal_report,
-                };
-                if slot.is_some() {
-                    return Err(missing(
-                        "DOUBLE_REPORT_ALREADY_RECORDED",
-                        &name,
-                        &format!("{} is already recorded", kind.as_str_name()),
-                    ));
-                }
-                *slot = Some(report);
-                Ok(Change {
-                    phase: P::Rectifying,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::DoubleReportRecorded(kind),
-                    description: format!("{} received on {date}", kind.as_str_name()),
-                })
-            },
-        )
-        .await
+        let step = Step::DoubleReport { kind, date, report };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 
     async fn sweep_double_reports(
@@ -1274,39 +562,11 @@ impl InspectionService for Api {
         replay_first!(&self.db, key);
         let date = required_date("close_date", request.close_date.as_ref())?;
         validate_text("note", &request.note, false, MAX_SUMMARY)?;
-        let note = request.note.trim().to_owned();
-        let name = request.name.clone();
-        self.step(
-            caller,
-            "CloseInspection",
-            request.name,
-            request.request_id,
-            key,
-            &[P::Rectifying],
-            false,
-            move |_, mut records| {
-                let double = records.double_report.clone().unwrap_or_default();
-                if double.team_report.is_none() || double.principal_report.is_none() {
-                    return Err(missing(
-                        "DOUBLE_REPORT_MISSING",
-                        &name,
-                        "both the team's and the principal's reports must be received",
-                    ));
-                }
-                let last = date_of(&double.team_report).max(date_of(&double.principal_report));
-                not_before("close_date", date, last, "the double report")?;
-                records.close_date = Some(to_date(date));
-                records.closing_note = note;
-                Ok(Change {
-                    phase: P::Closed,
-                    records,
-                    group_id: None,
-                    feedback_date: None,
-                    event: Event::Closed,
-                    description: format!("closed on {date}"),
-                })
-            },
-        )
-        .await
+        let step = Step::Close {
+            date,
+            note: request.note.trim().to_owned(),
+        };
+        self.step(caller, request.name, request.request_id, key, step)
+            .await
     }
 }

@@ -9,19 +9,15 @@ use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
-use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::inspector_service_server::InspectorService;
 use fiveledger_proto::rounds::*;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::Api;
-use super::scope::{self, context};
-use crate::domain::inspector::{COLLECTION, InspectorInput, StoredPost, StoredRelation, name_of};
-use crate::domain::organisation;
-use crate::storage::inspectors::{self as store, ListQuery, encode};
+use super::scope::context;
+use crate::domain::inspector::{InspectorInput, StoredPost, StoredRelation};
+use crate::storage::inspectors::{self as store, ListQuery, encode, visible};
 use crate::storage::organisations;
 
 /// What an inspector's update mask may name.
@@ -33,44 +29,6 @@ pub const ALL_FIELDS: &[&str] = &[
     "past_posts",
     "related_organisations",
 ];
-
-async fn visible(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    field: &str,
-    name: &str,
-) -> ApiResult<store::Model> {
-    let id = names::parse(field, name, COLLECTION)?;
-    match store::find(conn, id).await? {
-        Some(row) if caller.can_see(&row.home_path) => Ok(row),
-        _ => Err(ApiError::not_found(name)),
-    }
-}
-
-/// The organisations an input refers to, looked up in one query. Every
-/// one (home, native place, posts, relations) must be in the caller's
-/// scope: one outside it answers exactly as one that does not exist, so a
-/// county's office can neither probe nor echo another county's tree. A
-/// history across counties is recorded by the office over both.
-async fn resolve(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    input: &InspectorInput,
-) -> ApiResult<HashMap<String, organisations::Model>> {
-    let found: HashMap<String, organisations::Model> =
-        organisations::find_many(conn, &input.organisation_ids())
-            .await?
-            .into_iter()
-            .filter(|o| caller.can_see(&o.path))
-            .map(|o| (o.id.clone(), o))
-            .collect();
-    for id in input.organisation_ids() {
-        if !found.contains_key(&id) {
-            return Err(ApiError::not_found(organisation::name_of(&id)));
-        }
-    }
-    Ok(found)
-}
 
 fn native_place_path(
     input: &InspectorInput,
@@ -135,26 +93,31 @@ impl InspectorService for Api {
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let orgs = resolve(txn, &caller, &input).await?;
+                // Every organisation the input names must be in the caller's scope:
+                // one outside it answers as one that does not exist, so a county's
+                // office can neither probe nor echo another county's tree.
+                let orgs =
+                    organisations::all_visible(txn, &caller, &input.organisation_ids()).await?;
                 let id = id.unwrap_or_else(|| names::generate_id('p'));
                 let now = chrono::Utc::now();
-                let model = store::ActiveModel {
-                    id: Set(id.clone()),
-                    display_name: Set(input.display_name.clone()),
-                    subject: Set(input.subject.clone()),
-                    home_organisation_id: Set(input.home_organisation_id.clone()),
-                    home_path: Set(orgs[&input.home_organisation_id].path.clone()),
-                    native_place_id: Set(input.native_place_id.clone()),
-                    native_place_path: Set(native_place_path(&input, &orgs)),
-                    past_posts: Set(encode(&stored_posts(&input, &orgs))?),
-                    relations: Set(encode(&stored_relations(&input, &orgs))?),
-                    revision: Set(1),
-                    create_time: Set(now),
-                    update_time: Set(now),
-                }
-                .insert(txn)
-                .await
-                .map_err(exists_or_internal(|| name_of(&id)))?;
+                let model = store::insert(
+                    txn,
+                    store::Model {
+                        id,
+                        display_name: input.display_name.clone(),
+                        subject: input.subject.clone(),
+                        home_organisation_id: input.home_organisation_id.clone(),
+                        home_path: orgs[&input.home_organisation_id].path.clone(),
+                        native_place_id: input.native_place_id.clone(),
+                        native_place_path: native_place_path(&input, &orgs),
+                        past_posts: encode(&stored_posts(&input, &orgs))?,
+                        relations: encode(&stored_relations(&input, &orgs))?,
+                        revision: 1,
+                        create_time: now,
+                        update_time: now,
+                    },
+                )
+                .await?;
                 let inspector = model.to_proto()?;
                 outbox::append(
                     txn,
@@ -203,7 +166,7 @@ impl InspectorService for Api {
                 "organisation" => {
                     let value = term.expect_op(&[Op::Eq])?;
                     let org =
-                        scope::organisation(self.db.reader(), &caller, "filter", value).await?;
+                        organisations::visible(self.db.reader(), &caller, "filter", value).await?;
                     query.within = Some(org.path);
                 }
                 "subject" => query.subject = Some(term.expect_op(&[Op::Eq])?.to_owned()),
@@ -261,51 +224,53 @@ impl InspectorService for Api {
             Box::pin(async move {
                 let current = visible(txn, &caller, "inspector.name", &patch.name).await?;
                 etag::check(&patch.name, &patch.etag, current.revision)?;
-                let orgs = resolve(txn, &caller, &input).await?;
-                let mut model: store::ActiveModel = current.clone().into();
+                // Every organisation the input names must be in the caller's scope:
+                // one outside it answers as one that does not exist, so a county's
+                // office can neither probe nor echo another county's tree.
+                let orgs =
+                    organisations::all_visible(txn, &caller, &input.organisation_ids()).await?;
+                let mut next = current.clone();
                 let mut changed = Vec::new();
                 if fields.contains(&"display_name") && input.display_name != current.display_name {
-                    model.display_name = Set(input.display_name.clone());
+                    next.display_name = input.display_name.clone();
                     changed.push("display_name".to_owned());
                 }
                 if fields.contains(&"subject") && input.subject != current.subject {
-                    model.subject = Set(input.subject.clone());
+                    next.subject = input.subject.clone();
                     changed.push("subject".to_owned());
                 }
                 if fields.contains(&"home_organisation")
                     && input.home_organisation_id != current.home_organisation_id
                 {
-                    model.home_organisation_id = Set(input.home_organisation_id.clone());
-                    model.home_path = Set(orgs[&input.home_organisation_id].path.clone());
+                    next.home_organisation_id = input.home_organisation_id.clone();
+                    next.home_path = orgs[&input.home_organisation_id].path.clone();
                     changed.push("home_organisation".to_owned());
                 }
                 if fields.contains(&"native_place")
                     && input.native_place_id != current.native_place_id
                 {
-                    model.native_place_id = Set(input.native_place_id.clone());
-                    model.native_place_path = Set(native_place_path(&input, &orgs));
+                    next.native_place_id = input.native_place_id.clone();
+                    next.native_place_path = native_place_path(&input, &orgs);
                     changed.push("native_place".to_owned());
                 }
                 if fields.contains(&"past_posts") {
                     let posts = encode(&stored_posts(&input, &orgs))?;
                     if posts != current.past_posts {
-                        model.past_posts = Set(posts);
+                        next.past_posts = posts;
                         changed.push("past_posts".to_owned());
                     }
                 }
                 if fields.contains(&"related_organisations") {
                     let relations = encode(&stored_relations(&input, &orgs))?;
                     if relations != current.relations {
-                        model.relations = Set(relations);
+                        next.relations = relations;
                         changed.push("related_organisations".to_owned());
                     }
                 }
                 if changed.is_empty() {
                     return current.to_proto();
                 }
-                model.revision = Set(current.revision + 1);
-                model.update_time = Set(chrono::Utc::now());
-                let updated = store::update_if_revision(txn, model, current.revision).await?;
+                let updated = store::save(txn, &current, next).await?;
                 let inspector = updated.to_proto()?;
                 outbox::append(
                     txn,

@@ -12,9 +12,9 @@ mod scope;
 /// targets in fuzz/).
 pub mod parsing {
     pub use super::groups::{parse_additions, parse_staff};
-    pub use super::inspections::{parse_feedback_part, parse_report, required_date};
     pub use super::inspectors::ALL_FIELDS as INSPECTOR_FIELDS;
     pub use super::rounds::parse_patch as parse_round_patch;
+    pub use crate::domain::inspection::{parse_feedback_part, parse_report, required_date};
 }
 
 use std::sync::Arc;

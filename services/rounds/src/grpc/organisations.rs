@@ -8,34 +8,17 @@ use fiveledger_platform::aip::{etag, field_mask};
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
-use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::organisation_service_server::OrganisationService;
 use fiveledger_proto::rounds::*;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ConnectionTrait};
 use tonic::{Request, Response, Status};
 
 use super::Api;
 use super::scope::context;
 use crate::domain::organisation::{self as domain, COLLECTION, NewOrganisation};
-use crate::storage::organisations::{self as store, ListQuery, Order};
+use crate::storage::organisations::{self as store, ListQuery, Order, visible};
 
 const MAX_BATCH: usize = 1000;
-
-/// Reads an organisation the caller may see, or NOT_FOUND.
-async fn visible(
-    conn: &impl ConnectionTrait,
-    caller: &Caller,
-    field: &str,
-    name: &str,
-) -> ApiResult<store::Model> {
-    let id = names::parse(field, name, COLLECTION)?;
-    match store::find(conn, id).await? {
-        Some(org) if caller.can_see(&org.path) => Ok(org),
-        _ => Err(ApiError::not_found(name)),
-    }
-}
 
 #[tonic::async_trait]
 impl OrganisationService for Api {
@@ -74,20 +57,21 @@ impl OrganisationService for Api {
                     }
                 };
                 let now = chrono::Utc::now();
-                let model = store::ActiveModel {
-                    id: Set(id.clone()),
-                    display_name: Set(new.display_name),
-                    kind: Set(new.kind.as_str_name().to_owned()),
-                    parent_id: Set(new.parent_id),
-                    path: Set(path),
-                    code: Set(new.code),
-                    revision: Set(1),
-                    create_time: Set(now),
-                    update_time: Set(now),
-                }
-                .insert(txn)
-                .await
-                .map_err(exists_or_internal(|| domain::name_of(&id)))?;
+                let model = store::insert(
+                    txn,
+                    store::Model {
+                        id,
+                        display_name: new.display_name,
+                        kind: new.kind.as_str_name().to_owned(),
+                        parent_id: new.parent_id,
+                        path,
+                        code: new.code,
+                        revision: 1,
+                        create_time: now,
+                        update_time: now,
+                    },
+                )
+                .await?;
                 let organisation = model.to_proto();
                 outbox::append(
                     txn,
@@ -268,23 +252,21 @@ impl OrganisationService for Api {
                 let current = visible(txn, &caller, "organisation.name", &patch.name).await?;
                 etag::check(&patch.name, &patch.etag, current.revision)?;
                 let mut changed = Vec::new();
-                let mut model: store::ActiveModel = current.clone().into();
+                let mut next = current.clone();
                 if fields.contains("display_name")
                     && patch.display_name.trim() != current.display_name
                 {
-                    model.display_name = Set(patch.display_name.trim().to_owned());
+                    next.display_name = patch.display_name.trim().to_owned();
                     changed.push("display_name".to_owned());
                 }
                 if fields.contains("code") && patch.code.trim() != current.code {
-                    model.code = Set(patch.code.trim().to_owned());
+                    next.code = patch.code.trim().to_owned();
                     changed.push("code".to_owned());
                 }
                 if changed.is_empty() {
                     return Ok(current.to_proto());
                 }
-                model.revision = Set(current.revision + 1);
-                model.update_time = Set(chrono::Utc::now());
-                let updated = store::update_if_revision(txn, model, current.revision).await?;
+                let updated = store::save(txn, &current, next).await?;
                 let organisation = updated.to_proto();
                 outbox::append(
                     txn,

@@ -6,23 +6,20 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::Caller;
-use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
-use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::time::from_date;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::round_service_server::RoundService;
 use fiveledger_proto::rounds::*;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, DatabaseTransaction};
 use tonic::{Request, Response, Status};
 
 use super::Api;
-use super::scope::{self, context};
+use super::scope::context;
 use crate::domain::round::{self as domain, NewRound, name_of};
 use crate::storage::inspectors::encode;
 use crate::storage::rounds::{self as store, ListQuery};
-use crate::storage::{inspections, rounds};
+use crate::storage::{inspections, organisations, rounds};
 
 fn unknown_enum(what: &str, value: &str) -> ApiError {
     ApiError::invalid(
@@ -90,61 +87,54 @@ pub fn parse_patch(request: &UpdateRoundRequest) -> ApiResult<RoundPatch> {
     })
 }
 
-/// Moves a round to `to` (StartRound / CloseRound) in one transaction.
-async fn change_state(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    ctx: &EventContext,
-    name: &str,
-    sent_etag: &str,
-    to: RoundState,
-) -> ApiResult<Round> {
-    let current = scope::round(txn, caller, "name", name).await?;
-    etag::check(name, sent_etag, current.revision)?;
-    domain::transition(name, current.state(), to)?;
-    if to == RoundState::Closed {
-        let open = inspections::count_open(txn, &current.id).await?;
-        if open > 0 {
-            return Err(ApiError::precondition_with(
-                "INSPECTIONS_OPEN",
-                format!("{name} still has {open} inspections that are not closed"),
-                vec![fiveledger_platform::error::Violation {
-                    kind: "INSPECTIONS_OPEN".into(),
-                    subject: name.to_owned(),
-                    description: format!("{open} inspections not closed"),
-                }],
-            ));
-        }
+impl Api {
+    /// Moves a round to `to` (StartRound / CloseRound) in one transaction.
+    async fn change_state(
+        &self,
+        caller: Caller,
+        key: Option<RequestKey>,
+        request_id: &str,
+        name: String,
+        sent_etag: String,
+        to: RoundState,
+    ) -> ApiResult<Round> {
+        let ctx = context(&caller, request_id);
+        mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let current = rounds::visible(txn, &caller, "name", &name).await?;
+                etag::check(&name, &sent_etag, current.revision)?;
+                domain::transition(&name, current.state(), to)?;
+                if to == RoundState::Closed {
+                    let open = inspections::count_open(txn, &current.id).await?;
+                    if open > 0 {
+                        return Err(ApiError::precondition_with(
+                            "INSPECTIONS_OPEN",
+                            format!("{name} still has {open} inspections that are not closed"),
+                            vec![fiveledger_platform::error::Violation {
+                                kind: "INSPECTIONS_OPEN".into(),
+                                subject: name.clone(),
+                                description: format!("{open} inspections not closed"),
+                            }],
+                        ));
+                    }
+                }
+                let next = store::Model {
+                    state: to.as_str_name().to_owned(),
+                    ..current.clone()
+                };
+                let round = store::save(txn, &current, next).await?.to_proto()?;
+                let ctx = ctx.about(&round.organisation_path);
+                let round_event = Some(round.clone());
+                if to == RoundState::Closed {
+                    outbox::append(txn, &ctx, &name, &RoundClosed { round: round_event }).await?;
+                } else {
+                    outbox::append(txn, &ctx, &name, &RoundStarted { round: round_event }).await?;
+                }
+                Ok(round)
+            })
+        })
+        .await
     }
-    let mut model: store::ActiveModel = current.clone().into();
-    model.state = Set(to.as_str_name().to_owned());
-    model.revision = Set(current.revision + 1);
-    model.update_time = Set(chrono::Utc::now());
-    let round = store::update_if_revision(txn, model, current.revision)
-        .await?
-        .to_proto()?;
-    if to == RoundState::Closed {
-        outbox::append(
-            txn,
-            &ctx.about(&round.organisation_path),
-            name,
-            &RoundClosed {
-                round: Some(round.clone()),
-            },
-        )
-        .await?;
-    } else {
-        outbox::append(
-            txn,
-            &ctx.about(&round.organisation_path),
-            name,
-            &RoundStarted {
-                round: Some(round.clone()),
-            },
-        )
-        .await?;
-    }
-    Ok(round)
 }
 
 #[tonic::async_trait]
@@ -161,7 +151,7 @@ impl RoundService for Api {
         let ctx = context(&caller, &request.request_id);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let org = scope::organisation(
+                let org = organisations::visible(
                     txn,
                     &caller,
                     "round.organisation",
@@ -186,36 +176,29 @@ impl RoundService for Api {
                 }
                 let id = new.id.clone().unwrap_or_else(|| names::generate_id('r'));
                 let now = chrono::Utc::now();
-                let model = store::ActiveModel {
-                    id: Set(id.clone()),
-                    display_name: Set(new.display_name.clone()),
-                    term: Set(new.term),
-                    number: Set(new.number),
-                    kind: Set(new.kind.as_str_name().to_owned()),
-                    theme: Set(new.theme.clone()),
-                    look_back_rounds: Set(encode(&new.look_back_round_ids)?),
-                    organisation_id: Set(org.id.clone()),
-                    organisation_path: Set(org.path.clone()),
-                    cross_county: Set(new.cross_county),
-                    year: Set(new.start.year()),
-                    planned_start_date: Set(new.start),
-                    planned_end_date: Set(new.end),
-                    state: Set(RoundState::Planned.as_str_name().to_owned()),
-                    revision: Set(1),
-                    create_time: Set(now),
-                    update_time: Set(now),
-                }
-                .insert(txn)
-                .await
-                .map_err(exists_or_internal(|| {
-                    format!(
-                        "{} (or round {} of term {} of {})",
-                        name_of(&id),
-                        new.number,
-                        new.term,
-                        crate::domain::organisation::name_of(&new.organisation_id)
-                    )
-                }))?;
+                let model = store::insert(
+                    txn,
+                    store::Model {
+                        id,
+                        display_name: new.display_name.clone(),
+                        term: new.term,
+                        number: new.number,
+                        kind: new.kind.as_str_name().to_owned(),
+                        theme: new.theme.clone(),
+                        look_back_rounds: encode(&new.look_back_round_ids)?,
+                        organisation_id: org.id.clone(),
+                        organisation_path: org.path.clone(),
+                        cross_county: new.cross_county,
+                        year: new.start.year(),
+                        planned_start_date: new.start,
+                        planned_end_date: new.end,
+                        state: RoundState::Planned.as_str_name().to_owned(),
+                        revision: 1,
+                        create_time: now,
+                        update_time: now,
+                    },
+                )
+                .await?;
                 let round = model.to_proto()?;
                 outbox::append(
                     txn,
@@ -238,7 +221,8 @@ impl RoundService for Api {
         request: Request<GetRoundRequest>,
     ) -> Result<Response<Round>, Status> {
         let caller = Caller::of(&request)?;
-        let row = scope::round(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+        let row =
+            rounds::visible(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
         Ok(Response::new(row.to_proto()?))
     }
 
@@ -281,7 +265,7 @@ impl RoundService for Api {
                 }
                 "organisation" => {
                     let org =
-                        scope::organisation(self.db.reader(), &caller, "filter", value).await?;
+                        organisations::visible(self.db.reader(), &caller, "filter", value).await?;
                     query.organisation_id = Some(org.id);
                 }
                 other => {
@@ -322,7 +306,7 @@ impl RoundService for Api {
         let ctx = context(&caller, &request.request_id);
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let current = scope::round(txn, &caller, "round.name", &patch.name).await?;
+                let current = rounds::visible(txn, &caller, "round.name", &patch.name).await?;
                 etag::check(&patch.name, &patch.etag, current.revision)?;
                 if current.state() == RoundState::Closed {
                     return Err(ApiError::precondition(
@@ -330,39 +314,35 @@ impl RoundService for Api {
                         format!("{} is in ROUND_STATE_CLOSED", patch.name),
                     ));
                 }
-                let mut model: store::ActiveModel = current.clone().into();
+                let mut next = current.clone();
                 let mut changed = Vec::new();
                 if fields.contains("display_name")
                     && patch.display_name.trim() != current.display_name
                 {
-                    model.display_name = Set(patch.display_name.trim().to_owned());
+                    next.display_name = patch.display_name.trim().to_owned();
                     changed.push("display_name".to_owned());
                 }
                 if fields.contains("theme") && patch.theme.trim() != current.theme {
                     domain::check_theme(current.kind(), &patch.theme)?;
-                    model.theme = Set(patch.theme.trim().to_owned());
+                    next.theme = patch.theme.trim().to_owned();
                     changed.push("theme".to_owned());
                 }
                 let new_start = start.unwrap_or(current.planned_start_date);
                 let new_end = end.unwrap_or(current.planned_end_date);
                 domain::check_period(new_start, new_end)?;
                 if new_start != current.planned_start_date {
-                    model.planned_start_date = Set(new_start);
-                    model.year = Set(new_start.year());
+                    next.planned_start_date = new_start;
+                    next.year = new_start.year();
                     changed.push("planned_start_date".to_owned());
                 }
                 if new_end != current.planned_end_date {
-                    model.planned_end_date = Set(new_end);
+                    next.planned_end_date = new_end;
                     changed.push("planned_end_date".to_owned());
                 }
                 if changed.is_empty() {
                     return current.to_proto();
                 }
-                model.revision = Set(current.revision + 1);
-                model.update_time = Set(chrono::Utc::now());
-                let round = store::update_if_revision(txn, model, current.revision)
-                    .await?
-                    .to_proto()?;
+                let round = store::save(txn, &current, next).await?.to_proto()?;
                 outbox::append(
                     txn,
                     &ctx.about(&round.organisation_path),
@@ -388,21 +368,16 @@ impl RoundService for Api {
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "StartRound", &request.request_id, &request)?;
         replay_first!(&self.db, key);
-        let ctx = context(&caller, &request.request_id);
-        let round = mutate(&self.db, key, |txn| {
-            Box::pin(async move {
-                change_state(
-                    txn,
-                    &caller,
-                    &ctx,
-                    &request.name,
-                    &request.etag,
-                    RoundState::InProgress,
-                )
-                .await
-            })
-        })
-        .await?;
+        let round = self
+            .change_state(
+                caller,
+                key,
+                &request.request_id,
+                request.name,
+                request.etag,
+                RoundState::InProgress,
+            )
+            .await?;
         Ok(Response::new(round))
     }
 
@@ -414,21 +389,16 @@ impl RoundService for Api {
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "CloseRound", &request.request_id, &request)?;
         replay_first!(&self.db, key);
-        let ctx = context(&caller, &request.request_id);
-        let round = mutate(&self.db, key, |txn| {
-            Box::pin(async move {
-                change_state(
-                    txn,
-                    &caller,
-                    &ctx,
-                    &request.name,
-                    &request.etag,
-                    RoundState::Closed,
-                )
-                .await
-            })
-        })
-        .await?;
+        let round = self
+            .change_state(
+                caller,
+                key,
+                &request.request_id,
+                request.name,
+                request.etag,
+                RoundState::Closed,
+            )
+            .await?;
         Ok(Response::new(round))
     }
 }

@@ -1,14 +1,18 @@
 //! The `inspection_groups` and `group_members` tables and their queries.
 
 use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::storage::{exists_or_internal, is_unique_violation};
 use fiveledger_platform::time::to_timestamp;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{Group, GroupRole};
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
 
-use crate::domain::inspection::group_name_of;
-use crate::domain::inspector;
+use crate::domain::avoidance::IN_OTHER_GROUP;
+use crate::domain::inspection::{GROUPS, group_name_of};
+use crate::domain::{inspector, round};
 
 /// One group of a round.
 pub mod group {
@@ -77,6 +81,89 @@ pub fn to_proto(g: &group::Model, members: &[member::Model]) -> Group {
     out
 }
 
+/// The group as the API shows it, with its members (one query).
+pub async fn with_members(conn: &impl ConnectionTrait, g: &group::Model) -> ApiResult<Group> {
+    let members = members_of(conn, &g.round_id, std::slice::from_ref(&g.id)).await?;
+    Ok(to_proto(g, &members))
+}
+
+/// Inserts a new, unstaffed group (ALREADY_EXISTS when its id is taken).
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    id: &str,
+    display_name: &str,
+) -> ApiResult<group::Model> {
+    let now = chrono::Utc::now();
+    group::ActiveModel::from(group::Model {
+        round_id: round_id.to_owned(),
+        id: id.to_owned(),
+        display_name: display_name.to_owned(),
+        revision: 1,
+        create_time: now,
+        update_time: now,
+    })
+    .reset_all()
+    .insert(conn)
+    .await
+    .map_err(exists_or_internal(|| group_name_of(round_id, id)))
+}
+
+/// Adds people to a group in their roles, in one statement; one already
+/// staffed in the round (a concurrent staffing that won the race) is
+/// FAILED_PRECONDITION.
+pub async fn add_members(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    group_id: &str,
+    additions: &[(String, GroupRole)],
+) -> ApiResult<()> {
+    if additions.is_empty() {
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    let rows = additions.iter().map(|(id, role)| {
+        member::ActiveModel::from(member::Model {
+            round_id: round_id.to_owned(),
+            inspector_id: id.clone(),
+            group_id: group_id.to_owned(),
+            role: role.as_str_name().to_owned(),
+            create_time: now,
+        })
+        .reset_all()
+    });
+    member::Entity::insert_many(rows)
+        .exec(conn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ApiError::precondition(
+                    IN_OTHER_GROUP,
+                    "a person may be in one group of a round only",
+                )
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(())
+}
+
+/// Removes people from a group.
+pub async fn remove_members(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    group_id: &str,
+    inspector_ids: &[String],
+) -> ApiResult<()> {
+    member::Entity::delete_many()
+        .filter(member::Column::RoundId.eq(round_id))
+        .filter(member::Column::GroupId.eq(group_id))
+        .filter(member::Column::InspectorId.is_in(inspector_ids.iter().cloned()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn find(
     conn: &impl ConnectionTrait,
     round_id: &str,
@@ -87,6 +174,44 @@ pub async fn find(
             .one(conn)
             .await?,
     )
+}
+
+/// A group of a round the caller may see, with its round; NOT_FOUND
+/// otherwise.
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<(super::rounds::Model, group::Model)> {
+    let (round_id, group_id) = names::parse_nested(field, name, round::COLLECTION, GROUPS)?;
+    let round = super::rounds::visible(conn, caller, field, &round::name_of(round_id))
+        .await
+        .map_err(|_| ApiError::not_found(name))?;
+    let group = find(conn, round_id, group_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name))?;
+    Ok((round, group))
+}
+
+/// Whether the person whose token subject is `subject` leads the group
+/// (the leader's inspector record names that subject).
+pub async fn led_by(
+    conn: &impl ConnectionTrait,
+    round_id: &str,
+    group_id: &str,
+    subject: &str,
+) -> ApiResult<bool> {
+    let members = members_of(conn, round_id, &[group_id.to_owned()]).await?;
+    let Some(leader) = members
+        .iter()
+        .find(|m| m.role == GroupRole::Leader.as_str_name())
+    else {
+        return Ok(false);
+    };
+    Ok(super::inspectors::find(conn, &leader.inspector_id)
+        .await?
+        .is_some_and(|person| !person.subject.is_empty() && person.subject == subject))
 }
 
 /// The members of some groups of a round, in one query.

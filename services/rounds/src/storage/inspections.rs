@@ -2,19 +2,28 @@
 
 use chrono::NaiveDate;
 use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::deadline::{WarningSettings, time_colour};
-use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::WarningColour;
-use fiveledger_proto::rounds::{Inspection, InspectionPhase, RoundKind, TimelineStep};
+use fiveledger_proto::rounds::*;
 use prost::Message;
+use sea_orm::ActiveValue::Set;
+use sea_orm::DatabaseTransaction;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
 
-use crate::domain::inspection::{double_report_overdue, group_name_of, name_of};
-use crate::domain::organisation;
+use crate::domain::inspection::{
+    COLLECTION, Change, Event, Rule, Step, Timeline, apply, double_report_due,
+    double_report_overdue, expect_phase, group_name_of, name_of,
+};
+use crate::domain::{organisation, round};
+use crate::settings::RoundsSettings;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "inspections")]
@@ -49,8 +58,46 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
+    /// Whether the caller may see (read) the inspection: its target or the
+    /// organisation running its round lies in the caller's subtree.
+    pub fn seen_by(&self, caller: &Caller) -> bool {
+        caller.can_see(&self.target_path) || caller.can_see(&self.round_organisation_path)
+    }
+
+    /// Whether the caller's subtree holds the organisation running the
+    /// inspection's round: only then may an office change it. Seeing the
+    /// target alone (a county office in a city's round) is for reading.
+    pub fn run_by(&self, caller: &Caller) -> bool {
+        caller.can_see(&self.round_organisation_path)
+    }
+
+    /// Refusal of a change to an inspection the caller may only read.
+    pub fn out_of_scope(&self) -> ApiError {
+        ApiError::denied(
+            "ROUND_OUT_OF_SCOPE",
+            format!(
+                "{} belongs to {}, run by {}: only that organisation's inspection office (or one above it) may change it",
+                self.name(),
+                round::name_of(&self.round_id),
+                self.round_organisation_path
+            ),
+        )
+    }
+
     pub fn name(&self) -> String {
         name_of(&self.round_id, &self.id)
+    }
+
+    /// Where the inspection's timeline stands, for a step on it (`name` as
+    /// the request named it).
+    pub fn timeline(&self, name: &str) -> ApiResult<Timeline> {
+        Ok(Timeline {
+            name: name.to_owned(),
+            phase: self.phase(),
+            group_assigned: self.group_id.is_some(),
+            feedback_date: self.feedback_date,
+            records: self.records()?,
+        })
     }
 
     pub fn phase(&self) -> InspectionPhase {
@@ -170,6 +217,69 @@ pub async fn find(
         .await?)
 }
 
+/// The inspection `name` if the caller may see it; NOT_FOUND otherwise.
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<Model> {
+    let (round_id, id) = names::parse_nested(field, name, round::COLLECTION, COLLECTION)?;
+    super::seen(find(conn, round_id, id).await?, name, |row| {
+        row.seen_by(caller)
+    })
+}
+
+/// Who may change an inspection they can see: an inspection office whose
+/// subtree holds the organisation running the round; for the on-site
+/// steps (`leader_may`) also the leader of the inspection's group.
+async fn authorise_change(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    current: &Model,
+    leader_may: bool,
+) -> ApiResult<()> {
+    let office = caller.has_role(Role::InspectionOffice);
+    if office && current.run_by(caller) {
+        return Ok(());
+    }
+    if leader_may
+        && let Some(group_id) = &current.group_id
+        && super::groups::led_by(conn, &current.round_id, group_id, &caller.subject).await?
+    {
+        return Ok(());
+    }
+    if office {
+        return Err(current.out_of_scope());
+    }
+    Err(ApiError::denied(
+        "NOT_GROUP_LEADER",
+        format!(
+            "only the leader of the group assigned to {} or the inspection office running its round may take this step",
+            current.name()
+        ),
+    ))
+}
+
+/// The inspection `name` and its round, for a step under `rule`: NOT_FOUND
+/// unless the caller may see it, PERMISSION_DENIED unless they may take
+/// it, FAILED_PRECONDITION (`WRONG_PHASE`) unless it is in a phase the
+/// rule allows.
+pub async fn changeable(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    name: &str,
+    rule: &Rule,
+) -> ApiResult<(Model, super::rounds::Model)> {
+    let current = visible(conn, caller, "name", name).await?;
+    authorise_change(conn, caller, &current, rule.leader_may).await?;
+    expect_phase(name, current.phase(), rule.allowed, rule.method)?;
+    let round = super::rounds::find(conn, &current.round_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(name))?;
+    Ok((current, round))
+}
+
 /// Several inspections by (round, id), in one query.
 pub async fn find_many(
     conn: &impl ConnectionTrait,
@@ -229,6 +339,18 @@ pub async fn to_protos(
             row.to_proto(today, warnings, later)
         })
         .collect()
+}
+
+/// One row as the full resource (with its look-backs).
+pub async fn one(
+    conn: &impl ConnectionTrait,
+    row: &Model,
+    today: NaiveDate,
+    warnings: &WarningSettings,
+) -> ApiResult<Inspection> {
+    Ok(to_protos(conn, std::slice::from_ref(row), today, warnings)
+        .await?
+        .remove(0))
 }
 
 /// The inspections assigned to a group.
@@ -311,6 +433,196 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         .await?)
 }
 
+/// A new inspection of `target` in `round`, checked.
+pub struct New<'a> {
+    pub id: String,
+    pub round: &'a super::rounds::Model,
+    pub target: &'a super::organisations::Model,
+    pub group_id: Option<String>,
+    /// The name of the inspection it looks back at, or empty.
+    pub look_back_of: String,
+}
+
+/// Adds a new inspection (in preparation, with no records yet): the row,
+/// its first timeline step and its event. ALREADY_EXISTS when its id, or
+/// its target in its round, is taken.
+pub async fn create(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    today: NaiveDate,
+    warnings: &WarningSettings,
+    new: New<'_>,
+    target: &str,
+) -> ApiResult<Inspection> {
+    let now = chrono::Utc::now();
+    let row = Model {
+        round_id: new.round.id.clone(),
+        id: new.id,
+        target_id: new.target.id.clone(),
+        target_path: new.target.path.clone(),
+        group_id: new.group_id,
+        phase: InspectionPhase::Preparation.as_str_name().to_owned(),
+        round_kind: new.round.kind.clone(),
+        round_organisation_path: new.round.organisation_path.clone(),
+        look_back_of: new.look_back_of,
+        feedback_date: None,
+        double_report_due_date: None,
+        records: encode_records(&Inspection::default()),
+        revision: 1,
+        create_time: now,
+        update_time: now,
+    };
+    let taken = format!(
+        "{} (or an inspection of {target} in this round)",
+        name_of(&row.round_id, &row.id)
+    );
+    let row = ActiveModel::from(row)
+        .reset_all()
+        .insert(txn)
+        .await
+        .map_err(exists_or_internal(|| taken))?;
+    record_step(
+        txn,
+        &row,
+        "CreateInspection",
+        &ctx.actor,
+        &ctx.request_id,
+        format!("{target} added to the round"),
+    )
+    .await?;
+    let inspection = one(txn, &row, today, warnings).await?;
+    append_event(txn, ctx, Event::Created, &inspection).await?;
+    Ok(inspection)
+}
+
+/// Takes `step` on `current` (`name` as the request named it): the phase
+/// machine (`domain::inspection::apply`) decides what it changes, then the
+/// change is written with its timeline step and its event, all in `txn`.
+/// A refused step writes nothing. Returns the inspection after it.
+pub async fn take_step(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    settings: &RoundsSettings,
+    today: NaiveDate,
+    current: &Model,
+    name: &str,
+    step: Step,
+) -> ApiResult<Inspection> {
+    let method = step.rule().method;
+    let change = apply(current.timeline(name)?, step)?;
+    write_step(txn, ctx, settings, today, method, current, change).await
+}
+
+/// Writes a step: the row (if still at its revision), the timeline step,
+/// the event. Returns the inspection after it.
+async fn write_step(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    settings: &RoundsSettings,
+    today: NaiveDate,
+    step: &str,
+    current: &Model,
+    change: Change,
+) -> ApiResult<Inspection> {
+    let mut model: ActiveModel = current.clone().into();
+    model.phase = Set(change.phase.as_str_name().to_owned());
+    model.records = Set(encode_records(&change.records));
+    if let Some(group_id) = change.group_id {
+        model.group_id = Set(Some(group_id));
+    }
+    if let Some(date) = change.feedback_date {
+        model.feedback_date = Set(Some(date));
+        model.double_report_due_date =
+            Set(Some(double_report_due(date, settings.double_report_days)));
+    }
+    model.revision = Set(current.revision + 1);
+    model.update_time = Set(chrono::Utc::now());
+    let updated = update_if_revision(txn, model, current.revision).await?;
+    record_step(
+        txn,
+        &updated,
+        step,
+        &ctx.actor,
+        &ctx.request_id,
+        change.description,
+    )
+    .await?;
+    let inspection = one(txn, &updated, today, &settings.warnings).await?;
+    append_event(txn, ctx, change.event, &inspection).await?;
+    Ok(inspection)
+}
+
+/// Appends the event of a step.
+async fn append_event(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    event: Event,
+    inspection: &Inspection,
+) -> ApiResult<()> {
+    let subject = inspection.name.as_str();
+    let ctx = &ctx.about(&inspection.round_organisation_path);
+    let i = Some(inspection.clone());
+    match event {
+        Event::Created => {
+            outbox::append(txn, ctx, subject, &InspectionCreated { inspection: i }).await
+        }
+        Event::GroupAssigned => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &InspectionGroupAssigned { inspection: i },
+            )
+            .await
+        }
+        Event::BriefingRecorded => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &InspectionBriefingRecorded { inspection: i },
+            )
+            .await
+        }
+        Event::Stationed => {
+            outbox::append(txn, ctx, subject, &InspectionStationed { inspection: i }).await
+        }
+        Event::MidTermReported => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &InspectionMidTermReported { inspection: i },
+            )
+            .await
+        }
+        Event::Reported => {
+            outbox::append(txn, ctx, subject, &InspectionReported { inspection: i }).await
+        }
+        Event::FeedbackGiven => {
+            outbox::append(txn, ctx, subject, &FeedbackGiven { inspection: i }).await
+        }
+        Event::RectificationStarted => {
+            outbox::append(txn, ctx, subject, &RectificationStarted { inspection: i }).await
+        }
+        Event::DoubleReportRecorded(kind) => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &DoubleReportRecorded {
+                    inspection: i,
+                    kind: kind as i32,
+                },
+            )
+            .await
+        }
+        Event::Closed => {
+            outbox::append(txn, ctx, subject, &InspectionClosed { inspection: i }).await
+        }
+    }
+}
+
 /// Writes `model` only if the row is still at `revision`.
 pub async fn update_if_revision(
     conn: &impl ConnectionTrait,
@@ -366,7 +678,6 @@ pub async fn record_step(
     request_id: &str,
     description: String,
 ) -> ApiResult<()> {
-    use sea_orm::ActiveValue::Set;
     step::ActiveModel {
         round_id: Set(inspection.round_id.clone()),
         inspection_id: Set(inspection.id.clone()),

@@ -1,6 +1,8 @@
 //! The `inspectors` table (the talent pool) and its queries.
 
 use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::Caller;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
@@ -8,7 +10,7 @@ use fiveledger_proto::rounds::{Inspector, Post};
 use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
 
-use crate::domain::inspector::{StoredPost, StoredRelation, name_of};
+use crate::domain::inspector::{COLLECTION, StoredPost, StoredRelation, name_of};
 use crate::domain::organisation;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -89,6 +91,20 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Mod
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
 }
 
+/// The inspector `name` if the caller may see them (their home lies in
+/// the caller's subtree); NOT_FOUND otherwise.
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<Model> {
+    let id = names::parse(field, name, COLLECTION)?;
+    super::seen(find(conn, id).await?, name, |p| {
+        caller.can_see(&p.home_path)
+    })
+}
+
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -134,22 +150,24 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         .await?)
 }
 
-/// Writes `model` only if the row is still at `revision`.
-pub async fn update_if_revision(
-    conn: &impl ConnectionTrait,
-    model: ActiveModel,
-    revision: i64,
-) -> ApiResult<Model> {
-    let id = model.id.try_as_ref().cloned().unwrap_or_default();
-    fiveledger_platform::storage::update_if_revision(
+/// Inserts a new inspector (ALREADY_EXISTS when the id is taken).
+pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model> {
+    let id = row.id.clone();
+    super::insert_row(conn, ActiveModel::from(row), || name_of(&id)).await
+}
+
+/// Writes `next` over `current` if the row is still at `current`'s
+/// revision, with the next revision and update time.
+pub async fn save(conn: &impl ConnectionTrait, current: &Model, next: Model) -> ApiResult<Model> {
+    let name = name_of(&current.id);
+    let revision = (Column::Revision, current.revision);
+    super::save_row(
         conn,
-        model,
-        Column::Revision,
+        ActiveModel::from(next),
         revision,
-        || name_of(&id),
+        Column::UpdateTime,
+        &name,
     )
     .await?;
-    find(conn, &id)
-        .await?
-        .ok_or_else(|| fiveledger_platform::ApiError::not_found(name_of(&id)))
+    super::seen(find(conn, &current.id).await?, &name, |_| true)
 }

@@ -1,15 +1,17 @@
 //! The `organisations` table and its queries.
 
-use fiveledger_platform::ApiResult;
 use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::Caller;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::to_timestamp;
+use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{Organisation, OrganisationKind};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, QueryOrder, QuerySelect};
 
-use crate::domain::organisation::name_of;
+use crate::domain::organisation::{COLLECTION, name_of};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "organisations")]
@@ -55,6 +57,40 @@ impl Model {
 
 pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Model>> {
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+/// The organisation `name` (in request field `field`) if the caller may
+/// see it; NOT_FOUND otherwise (never saying which).
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<Model> {
+    let id = names::parse(field, name, COLLECTION)?;
+    super::seen(find(conn, id).await?, name, |o| caller.can_see(&o.path))
+}
+
+/// The organisations `ids`, looked up in one query, each of which the
+/// caller must see: one outside the caller's scope answers exactly as one
+/// that does not exist (NOT_FOUND naming the first).
+pub async fn all_visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    ids: &[String],
+) -> ApiResult<std::collections::HashMap<String, Model>> {
+    let found: std::collections::HashMap<String, Model> = find_many(conn, ids)
+        .await?
+        .into_iter()
+        .filter(|o| caller.can_see(&o.path))
+        .map(|o| (o.id.clone(), o))
+        .collect();
+    for id in ids {
+        if !found.contains_key(id) {
+            return Err(ApiError::not_found(name_of(id)));
+        }
+    }
+    Ok(found)
 }
 
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
@@ -136,25 +172,26 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
     Ok(select.limit(q.limit).all(conn).await?)
 }
 
-/// Writes `model` only if the row is still at `revision` (a concurrent
-/// update in between is ABORTED, as a stale etag would be).
-pub async fn update_if_revision(
-    conn: &impl ConnectionTrait,
-    model: ActiveModel,
-    revision: i64,
-) -> ApiResult<Model> {
-    let id = model.id.try_as_ref().cloned().unwrap_or_default();
-    fiveledger_platform::storage::update_if_revision(
+/// Inserts a new organisation (ALREADY_EXISTS when its id is taken).
+pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model> {
+    let id = row.id.clone();
+    super::insert_row(conn, ActiveModel::from(row), || name_of(&id)).await
+}
+
+/// Writes `next` over `current` if the row is still at `current`'s
+/// revision, with the next revision and update time.
+pub async fn save(conn: &impl ConnectionTrait, current: &Model, next: Model) -> ApiResult<Model> {
+    let name = name_of(&current.id);
+    let revision = (Column::Revision, current.revision);
+    super::save_row(
         conn,
-        model,
-        Column::Revision,
+        ActiveModel::from(next),
         revision,
-        || name_of(&id),
+        Column::UpdateTime,
+        &name,
     )
     .await?;
-    find(conn, &id)
-        .await?
-        .ok_or_else(|| fiveledger_platform::ApiError::not_found(name_of(&id)))
+    super::seen(find(conn, &current.id).await?, &name, |_| true)
 }
 
 /// The ids among the organisations on `paths` that are counties, in one
@@ -191,7 +228,7 @@ impl fiveledger_platform::auth::Levels for LocalLevels {
     fn level_of<'a>(
         &'a self,
         path: &'a str,
-    ) -> futures::future::BoxFuture<'a, Result<String, fiveledger_platform::ApiError>> {
+    ) -> futures::future::BoxFuture<'a, Result<String, ApiError>> {
         use fiveledger_platform::auth::{parent_path, serves_level};
         Box::pin(async move {
             let id = path.rsplit('/').next().unwrap_or(path);

@@ -1,6 +1,8 @@
 //! The `rounds` table and its queries.
 
 use fiveledger_platform::aip::etag::etag;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::{Caller, in_subtree};
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
@@ -9,7 +11,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{QueryOrder, QuerySelect};
 
 use crate::domain::organisation;
-use crate::domain::round::name_of;
+use crate::domain::round::{COLLECTION, name_of};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "rounds")]
@@ -86,6 +88,40 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Mod
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
 }
 
+/// A round whose running organisation is within the caller's subtree;
+/// NOT_FOUND otherwise (never saying which).
+pub async fn visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<Model> {
+    let id = names::parse(field, name, COLLECTION)?;
+    super::seen(find(conn, id).await?, name, |r| {
+        caller.can_see(&r.organisation_path)
+    })
+}
+
+/// Whether a list under a round could hold anything for the caller: the
+/// round exists and its running organisation's subtree overlaps the
+/// caller's (it runs within the caller's subtree, or its targets may lie
+/// in the caller's subtree). Otherwise the list is NOT_FOUND, not empty.
+pub async fn listable(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    round_id: &str,
+) -> ApiResult<()> {
+    match find(conn, round_id).await? {
+        Some(r)
+            if caller.can_see(&r.organisation_path)
+                || in_subtree(&caller.scope_path, &r.organisation_path) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::not_found(name_of(round_id))),
+    }
+}
+
 pub async fn find_many(conn: &impl ConnectionTrait, ids: &[String]) -> ApiResult<Vec<Model>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -131,22 +167,31 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         .await?)
 }
 
-/// Writes `model` only if the row is still at `revision`.
-pub async fn update_if_revision(
-    conn: &impl ConnectionTrait,
-    model: ActiveModel,
-    revision: i64,
-) -> ApiResult<Model> {
-    let id = model.id.try_as_ref().cloned().unwrap_or_default();
-    fiveledger_platform::storage::update_if_revision(
+/// Inserts a new round (ALREADY_EXISTS when its id, or its number in its
+/// organisation's term, is taken).
+pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model> {
+    let taken = format!(
+        "{} (or round {} of term {} of {})",
+        name_of(&row.id),
+        row.number,
+        row.term,
+        organisation::name_of(&row.organisation_id)
+    );
+    super::insert_row(conn, ActiveModel::from(row), || taken).await
+}
+
+/// Writes `next` over `current` if the row is still at `current`'s
+/// revision, with the next revision and update time.
+pub async fn save(conn: &impl ConnectionTrait, current: &Model, next: Model) -> ApiResult<Model> {
+    let name = name_of(&current.id);
+    let revision = (Column::Revision, current.revision);
+    super::save_row(
         conn,
-        model,
-        Column::Revision,
+        ActiveModel::from(next),
         revision,
-        || name_of(&id),
+        Column::UpdateTime,
+        &name,
     )
     .await?;
-    find(conn, &id)
-        .await?
-        .ok_or_else(|| fiveledger_platform::ApiError::not_found(name_of(&id)))
+    super::seen(find(conn, &current.id).await?, &name, |_| true)
 }
