@@ -242,6 +242,22 @@ impl<C> Reloading<C> {
     }
 }
 
+/// The task reading `config`'s files every `settings.reload_seconds`.
+fn keep_fresh<C: Send + Sync + 'static>(
+    config: &Arc<Reloading<C>>,
+    what: &'static str,
+    settings: &TlsSettings,
+    stop: CancellationToken,
+) -> Option<futures::future::BoxFuture<'static, ()>> {
+    let period = settings.reload_period()?;
+    Some(Box::pin(reload_periodically(
+        config.clone(),
+        what,
+        period,
+        stop,
+    )))
+}
+
 /// Reads `config`'s files every `period` until `stop`.
 async fn reload_periodically<C: Send + Sync + 'static>(
     config: Arc<Reloading<C>>,
@@ -291,19 +307,13 @@ impl ServerTls {
         self.0.reload()
     }
 
-    /// Keeps the certificate fresh until `stop` (nothing when `period` is None).
+    /// Keeps the certificate fresh until `stop` (nothing when reloading is off).
     pub fn keep_fresh(
         &self,
         settings: &TlsSettings,
         stop: CancellationToken,
     ) -> Option<futures::future::BoxFuture<'static, ()>> {
-        let period = settings.reload_period()?;
-        Some(Box::pin(reload_periodically(
-            self.0.clone(),
-            "server",
-            period,
-            stop,
-        )))
+        keep_fresh(&self.0, "server", settings, stop)
     }
 
     /// The TLS handshake of an accepted connection, with the client's
@@ -388,19 +398,13 @@ impl ClientTls {
         Ok(Self(Arc::new(Reloading::load(files, client_config)?)))
     }
 
-    /// Keeps the certificate fresh until `stop` (nothing when `period` is None).
+    /// Keeps the certificate fresh until `stop` (nothing when reloading is off).
     pub fn keep_fresh(
         &self,
         settings: &TlsSettings,
         stop: CancellationToken,
     ) -> Option<futures::future::BoxFuture<'static, ()>> {
-        let period = settings.reload_period()?;
-        Some(Box::pin(reload_periodically(
-            self.0.clone(),
-            "client",
-            period,
-            stop,
-        )))
+        keep_fresh(&self.0, "client", settings, stop)
     }
 
     /// A lazily connecting channel to `endpoint`'s host over TLS: the

@@ -4,7 +4,7 @@
 //! fields each request's `filter` comment documents.
 
 use fiveledger_platform::ApiError;
-use fiveledger_platform::aip::filter::{EQ, Field, Schema};
+use fiveledger_platform::aip::filter::{EQ, Field, Schema, enum_value};
 use fiveledger_platform::aip::names;
 use fiveledger_proto::issues::{ClueState, DisposalMethod, ProblemListState, ProblemSeverity};
 
@@ -13,17 +13,6 @@ use crate::storage::{clues, problems};
 
 fn invalid(description: String) -> ApiError {
     ApiError::invalid("filter", "INVALID_FILTER", description)
-}
-
-/// A proto enum's value by its name, never UNSPECIFIED.
-fn named<E: PartialEq + Default>(
-    what: &str,
-    value: &str,
-    from_name: fn(&str) -> Option<E>,
-) -> Result<E, ApiError> {
-    from_name(value)
-        .filter(|e| *e != E::default())
-        .ok_or_else(|| invalid(format!("unknown {what} {value}")))
 }
 
 /// `ListProblems`: `fiveledger.issues.v1.ListProblemsRequest.filter`.
@@ -71,7 +60,7 @@ pub(super) const PROBLEMS: Schema<problems::ListQuery> = Schema(&[
         name: "severity",
         ops: EQ,
         apply: |q, _, v| {
-            q.severity = Some(named("severity", &v, ProblemSeverity::from_str_name)?);
+            q.severity = Some(enum_value("severity", &v, ProblemSeverity::from_str_name)?);
             Ok(())
         },
     },
@@ -115,7 +104,11 @@ pub(super) const PROBLEMS: Schema<problems::ListQuery> = Schema(&[
         name: "list_state",
         ops: EQ,
         apply: |q, _, v| {
-            q.list_state = Some(named("list_state", &v, ProblemListState::from_str_name)?);
+            q.list_state = Some(enum_value(
+                "list_state",
+                &v,
+                ProblemListState::from_str_name,
+            )?);
             Ok(())
         },
     },
@@ -145,7 +138,7 @@ pub(super) const CLUES: Schema<clues::ListQuery> = Schema(&[
         name: "state",
         ops: EQ,
         apply: |q, _, v| {
-            q.state = Some(named("state", &v, ClueState::from_str_name)?);
+            q.state = Some(enum_value("state", &v, ClueState::from_str_name)?);
             Ok(())
         },
     },
@@ -153,7 +146,11 @@ pub(super) const CLUES: Schema<clues::ListQuery> = Schema(&[
         name: "disposal_method",
         ops: EQ,
         apply: |q, _, v| {
-            q.disposal_method = Some(named("disposal method", &v, DisposalMethod::from_str_name)?);
+            q.disposal_method = Some(enum_value(
+                "disposal method",
+                &v,
+                DisposalMethod::from_str_name,
+            )?);
             Ok(())
         },
     },

@@ -4,10 +4,10 @@
 //! request's `filter` comment documents.
 
 use chrono::NaiveDate;
-use fiveledger_platform::aip::filter::{EQ, Field, Op, Schema};
+use fiveledger_platform::ApiResult;
+use fiveledger_platform::aip::filter::{EQ, Field, Op, Schema, enum_value};
 use fiveledger_platform::aip::names::parse_path;
 use fiveledger_platform::storage::within_subtree;
-use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::{EntryState, Severity, WarningColour};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition};
@@ -17,21 +17,6 @@ use crate::domain::warning::Thresholds;
 use crate::storage::entries::Column as C;
 use crate::storage::publications::Column as P;
 use crate::storage::statistics::colour_sql;
-
-fn invalid(description: String) -> ApiError {
-    ApiError::invalid("filter", "INVALID_FILTER", description)
-}
-
-/// A proto enum's value by its name, never UNSPECIFIED.
-fn named<E: PartialEq + Default>(
-    what: &str,
-    value: &str,
-    from_name: fn(&str) -> Option<E>,
-) -> ApiResult<E> {
-    from_name(value)
-        .filter(|e| *e != E::default())
-        .ok_or_else(|| invalid(format!("unknown {what} {value}")))
-}
 
 /// What a `ListEntries` filter builds: its conditions, and what judges
 /// `colour` (today and the thresholds, the same rule as on read).
@@ -58,7 +43,7 @@ pub const ENTRIES: Schema<EntryFilter> = Schema(&[
         name: "state",
         ops: EQ,
         apply: |q, _, v| {
-            let state = named("state", &v, EntryState::from_str_name)?;
+            let state = enum_value("state", &v, EntryState::from_str_name)?;
             q.add(Condition::all().add(C::State.eq(state.as_str_name())))
         },
     },
@@ -66,7 +51,7 @@ pub const ENTRIES: Schema<EntryFilter> = Schema(&[
         name: "colour",
         ops: EQ,
         apply: |q, _, v| {
-            let colour = named("colour", &v, WarningColour::from_str_name)?;
+            let colour = enum_value("colour", &v, WarningColour::from_str_name)?;
             let now = colour_sql(q.today, &q.thresholds);
             q.add(Condition::all().add(Expr::cust(format!("{now} = {}", colour as i32))))
         },
@@ -111,7 +96,7 @@ pub const ENTRIES: Schema<EntryFilter> = Schema(&[
         name: "severity",
         ops: EQ,
         apply: |q, _, v| {
-            let severity = named("severity", &v, Severity::from_str_name)?;
+            let severity = enum_value("severity", &v, Severity::from_str_name)?;
             q.add(Condition::all().add(C::Severity.eq(severity as i32)))
         },
     },

@@ -95,6 +95,18 @@ impl<Q> Schema<Q> {
     }
 }
 
+/// A filter value naming a proto enum's value (`from_name` is prost's
+/// `from_str_name`), never its UNSPECIFIED default.
+pub fn enum_value<E: PartialEq + Default>(
+    what: &str,
+    value: &str,
+    from_name: fn(&str) -> Option<E>,
+) -> Result<E, ApiError> {
+    from_name(value)
+        .filter(|e| *e != E::default())
+        .ok_or_else(|| invalid(format!("unknown {what} {value}")))
+}
+
 /// The fields a `filter` comment documents: each `` `name` `` followed by
 /// ` (` after "Fields:" (as the requests' comments write them).
 pub fn documented_fields(comment: &str) -> Vec<String> {
