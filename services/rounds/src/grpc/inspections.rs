@@ -2,7 +2,6 @@
 //! 反馈 → 整改 → closed). Every step is one transaction that checks the
 //! phase, writes the inspection, records the step and appends its event.
 
-use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
@@ -15,9 +14,10 @@ use fiveledger_proto::rounds::*;
 use tonic::{Request, Response, Status};
 
 use super::Api;
+use super::filters::Narrowed;
 use super::scope::context;
 use crate::domain::inspection::{
-    self as domain, GROUPS, LookedBack, MAX_SUMMARY, Step, briefing_body_ids, parse_feedback_part,
+    self as domain, LookedBack, MAX_SUMMARY, Step, briefing_body_ids, parse_feedback_part,
     parse_report, required_date,
 };
 use crate::domain::{organisation, parse_enum, round as round_domain};
@@ -234,61 +234,19 @@ impl InspectionService for Api {
         } else {
             Some(names::parse("parent", &request.parent, round_domain::COLLECTION)?.to_owned())
         };
-        let mut query = ListQuery {
+        let query = ListQuery {
             scope: caller.scope_path.clone(),
             round_id: round_id.clone(),
             limit: page.limit(),
             ..Default::default()
         };
-        for term in filter::parse(&request.filter)? {
-            let value = term.expect_op(&[Op::Eq])?;
-            match term.field.as_str() {
-                "group" => {
-                    let (r, g) = names::parse_nested("filter", value, "rounds", GROUPS)?;
-                    if round_id.as_deref().is_some_and(|id| id != r) {
-                        return Err(ApiError::invalid(
-                            "filter",
-                            "INVALID_FILTER",
-                            "the group is not of the parent round",
-                        )
-                        .into());
-                    }
-                    query.round_id = Some(r.to_owned());
-                    query.group_id = Some(g.to_owned());
-                }
-                "phase" => {
-                    query.phase = Some(InspectionPhase::from_str_name(value).ok_or_else(|| {
-                        ApiError::invalid(
-                            "filter",
-                            "INVALID_FILTER",
-                            format!("unknown phase {value}"),
-                        )
-                    })?);
-                }
-                "target" => {
-                    query.target_id =
-                        Some(names::parse("filter", value, organisation::COLLECTION)?.to_owned());
-                }
-                "ancestor" => {
-                    let org =
-                        organisations::visible(self.db.reader(), &caller, "filter", value).await?;
-                    query.ancestor_path = Some(org.path);
-                }
-                "look_back_of" => {
-                    names::parse_nested("filter", value, "rounds", domain::COLLECTION)?;
-                    query.look_back_of = Some(value.to_owned());
-                }
-                other => {
-                    return Err(ApiError::invalid(
-                        "filter",
-                        "INVALID_FILTER",
-                        format!(
-                            "unknown field {other}; use group, phase, target, ancestor or look_back_of"
-                        ),
-                    )
-                    .into());
-                }
-            }
+        let mut narrowed = Narrowed::new(query);
+        super::filters::INSPECTIONS.apply(&request.filter, &mut narrowed)?;
+        let mut query = narrowed.query;
+        if let Some(ancestor) = narrowed.organisation {
+            let org =
+                organisations::visible(self.db.reader(), &caller, "filter", &ancestor).await?;
+            query.ancestor_path = Some(org.path);
         }
         // Under a round (the parent's or the group's): NOT_FOUND rather than
         // an empty page when it does not exist or lies outside the caller's

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask, names};
@@ -15,6 +14,7 @@ use fiveledger_proto::rounds::*;
 use tonic::{Request, Response, Status};
 
 use super::Api;
+use super::filters::Narrowed;
 use super::scope::context;
 use crate::domain::inspector::{InspectorInput, StoredPost, StoredRelation};
 use crate::storage::inspectors::{self as store, ListQuery, encode, visible};
@@ -155,42 +155,19 @@ impl InspectorService for Api {
             &request.page_token,
             &[&request.filter, &caller.key()],
         )?;
-        let mut query = ListQuery {
+        let query = ListQuery {
             scope: caller.scope_path.clone(),
             limit: page.limit(),
             after: page.after_str(0)?.map(str::to_owned),
             ..Default::default()
         };
-        for term in filter::parse(&request.filter)? {
-            match term.field.as_str() {
-                "organisation" => {
-                    let value = term.expect_op(&[Op::Eq])?;
-                    let org =
-                        organisations::visible(self.db.reader(), &caller, "filter", value).await?;
-                    query.within = Some(org.path);
-                }
-                "subject" => query.subject = Some(term.expect_op(&[Op::Eq])?.to_owned()),
-                "display_name" => match term.op {
-                    Op::Eq => query.display_name_eq = Some(term.value),
-                    Op::Has => query.display_name_contains = Some(term.value),
-                    _ => {
-                        return Err(ApiError::invalid(
-                            "filter",
-                            "INVALID_FILTER",
-                            "display_name supports = and :",
-                        )
-                        .into());
-                    }
-                },
-                other => {
-                    return Err(ApiError::invalid(
-                        "filter",
-                        "INVALID_FILTER",
-                        format!("unknown field {other}; use organisation, subject or display_name"),
-                    )
-                    .into());
-                }
-            }
+        let mut narrowed = Narrowed::new(query);
+        super::filters::INSPECTORS.apply(&request.filter, &mut narrowed)?;
+        let mut query = narrowed.query;
+        if let Some(organisation) = narrowed.organisation {
+            let org =
+                organisations::visible(self.db.reader(), &caller, "filter", &organisation).await?;
+            query.within = Some(org.path);
         }
         let rows = store::list(self.db.reader(), &query).await?;
         let (rows, next_page_token) = page.finish(rows, |last| vec![last.id.clone().into()]);

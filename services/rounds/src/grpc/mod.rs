@@ -1,6 +1,7 @@
 //! gRPC handlers: parse the request, run one transaction, map the result.
 
 mod events;
+mod filters;
 mod groups;
 mod inspections;
 mod inspectors;

@@ -1,6 +1,5 @@
 //! OrganisationService: the directory of units.
 
-use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
@@ -14,6 +13,7 @@ use fiveledger_proto::rounds::*;
 use tonic::{Request, Response, Status};
 
 use super::Api;
+use super::filters::Narrowed;
 use super::scope::context;
 use crate::domain::organisation::{self as domain, COLLECTION, NewOrganisation};
 use crate::storage::organisations::{self as store, ListQuery, Order, visible};
@@ -146,7 +146,7 @@ impl OrganisationService for Api {
             &[&request.filter, &request.order_by, &caller.key()],
         )?;
         let (order, desc) = parse_order_by(&request.order_by, &["name", "display_name"])?;
-        let mut query = ListQuery {
+        let query = ListQuery {
             scope: caller.scope_path.clone(),
             order: if order == "name" {
                 Order::Id
@@ -157,51 +157,15 @@ impl OrganisationService for Api {
             limit: page.limit(),
             ..Default::default()
         };
-        for term in filter::parse(&request.filter)? {
-            match term.field.as_str() {
-                "parent" => {
-                    let value = term.expect_op(&[Op::Eq])?;
-                    query.parent_id = Some(names::parse("filter", value, COLLECTION)?.to_owned());
-                }
-                "kind" => {
-                    let value = term.expect_op(&[Op::Eq])?;
-                    let kind = OrganisationKind::from_str_name(value).ok_or_else(|| {
-                        ApiError::invalid(
-                            "filter",
-                            "INVALID_FILTER",
-                            format!("unknown kind {value}"),
-                        )
-                    })?;
-                    query.kind = Some(kind);
-                }
-                "ancestor" => {
-                    let value = term.expect_op(&[Op::Eq])?;
-                    let ancestor = visible(self.db.reader(), &caller, "filter", value).await?;
-                    query.ancestor_path = Some(ancestor.path);
-                }
-                "display_name" => match term.op {
-                    Op::Eq => query.display_name_eq = Some(term.value),
-                    Op::Has => query.display_name_contains = Some(term.value),
-                    _ => {
-                        return Err(ApiError::invalid(
-                            "filter",
-                            "INVALID_FILTER",
-                            "display_name supports = and :",
-                        )
-                        .into());
-                    }
-                },
-                other => {
-                    return Err(ApiError::invalid(
-                        "filter",
-                        "INVALID_FILTER",
-                        format!(
-                            "unknown field {other}; use parent, kind, ancestor or display_name"
-                        ),
-                    )
-                    .into());
-                }
-            }
+        let mut narrowed = Narrowed::new(query);
+        super::filters::ORGANISATIONS_LIST.apply(&request.filter, &mut narrowed)?;
+        let mut query = narrowed.query;
+        if let Some(ancestor) = narrowed.organisation {
+            query.ancestor_path = Some(
+                visible(self.db.reader(), &caller, "filter", &ancestor)
+                    .await?
+                    .path,
+            );
         }
         if page.after.is_some() {
             let key = page.after_str(0)?.unwrap_or_default().to_owned();

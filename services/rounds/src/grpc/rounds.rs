@@ -1,7 +1,6 @@
 //! RoundService: planning rounds and moving them through their states.
 
 use chrono::Datelike;
-use fiveledger_platform::aip::filter::{self, Op};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::aip::{etag, field_mask, names};
@@ -15,19 +14,12 @@ use fiveledger_proto::rounds::*;
 use tonic::{Request, Response, Status};
 
 use super::Api;
+use super::filters::Narrowed;
 use super::scope::context;
 use crate::domain::round::{self as domain, NewRound, name_of};
 use crate::storage::inspectors::encode;
 use crate::storage::rounds::{self as store, ListQuery};
 use crate::storage::{inspections, organisations, rounds};
-
-fn unknown_enum(what: &str, value: &str) -> ApiError {
-    ApiError::invalid(
-        "filter",
-        "INVALID_FILTER",
-        format!("unknown {what} {value}"),
-    )
-}
 
 /// What an UpdateRound request changes, checked before anything is read:
 /// the round as sent, the fields its mask names, and the dates it moves.
@@ -237,46 +229,19 @@ impl RoundService for Api {
             &request.page_token,
             &[&request.filter, &caller.key()],
         )?;
-        let mut query = ListQuery {
+        let query = ListQuery {
             scope: caller.scope_path.clone(),
             limit: page.limit(),
             after: page.after_str(0)?.map(str::to_owned),
             ..Default::default()
         };
-        for term in filter::parse(&request.filter)? {
-            let value = term.expect_op(&[Op::Eq])?;
-            match term.field.as_str() {
-                "kind" => {
-                    query.kind = Some(
-                        RoundKind::from_str_name(value)
-                            .ok_or_else(|| unknown_enum("kind", value))?,
-                    );
-                }
-                "state" => {
-                    query.state = Some(
-                        RoundState::from_str_name(value)
-                            .ok_or_else(|| unknown_enum("state", value))?,
-                    );
-                }
-                "year" => {
-                    query.year = Some(value.parse().map_err(|_| {
-                        ApiError::invalid("filter", "INVALID_FILTER", "year must be a number")
-                    })?);
-                }
-                "organisation" => {
-                    let org =
-                        organisations::visible(self.db.reader(), &caller, "filter", value).await?;
-                    query.organisation_id = Some(org.id);
-                }
-                other => {
-                    return Err(ApiError::invalid(
-                        "filter",
-                        "INVALID_FILTER",
-                        format!("unknown field {other}; use kind, state, year or organisation"),
-                    )
-                    .into());
-                }
-            }
+        let mut narrowed = Narrowed::new(query);
+        super::filters::ROUNDS.apply(&request.filter, &mut narrowed)?;
+        let mut query = narrowed.query;
+        if let Some(organisation) = narrowed.organisation {
+            let org =
+                organisations::visible(self.db.reader(), &caller, "filter", &organisation).await?;
+            query.organisation_id = Some(org.id);
         }
         let rows = store::list(self.db.reader(), &query).await?;
         let (rows, next_page_token) = page.finish(rows, |last| vec![last.id.clone().into()]);
