@@ -2,5 +2,6 @@
 
 pub mod entry;
 pub mod journal;
+pub mod publication;
 pub mod scope;
 pub mod warning;

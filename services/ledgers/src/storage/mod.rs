@@ -11,3 +11,7 @@ pub mod statistics;
 pub mod tallies;
 
 pub use migrations::Migrator;
+
+/// The transaction a handler's step runs in (`aip::idempotency::mutate`
+/// opens it); handlers pass it to the operations here and never query.
+pub type Txn = sea_orm::DatabaseTransaction;
