@@ -10,6 +10,7 @@ pub mod connection;
 pub mod consumer;
 pub mod deadline;
 pub mod error;
+pub mod files;
 pub mod lease;
 pub mod levels;
 pub mod limits;

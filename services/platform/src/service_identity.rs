@@ -80,38 +80,13 @@ pub fn ensure_keys(dir: &Path, services: &[&str]) -> anyhow::Result<()> {
         let pem = secret.to_pkcs8_pem(LineEnding::LF)?;
         let public = secret.public_key().to_public_key_pem(LineEnding::LF)?;
         std::fs::write(public_file(dir, service), public)?;
-        write_private(&private, pem.as_bytes())?;
+        crate::files::write_private(&private, pem.as_bytes())?;
     }
     Ok(())
 }
 
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?
-        .write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
-}
-
 fn read_bounded(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?
-        .len();
-    anyhow::ensure!(
-        size <= MAX_KEY_FILE,
-        "{} is larger than a key ({size} bytes)",
-        path.display()
-    );
-    Ok(std::fs::read(path)?)
+    crate::files::read_bounded(path, MAX_KEY_FILE)
 }
 
 /// This service's own signing key.

@@ -105,27 +105,13 @@ struct Material {
     roots: RootCertStore,
 }
 
-fn read_bounded(path: &Path) -> anyhow::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
-    anyhow::ensure!(
-        bytes.len() as u64 <= MAX_FILE,
-        "{} is larger than {MAX_FILE} bytes",
-        path.display()
-    );
-    Ok(bytes)
-}
-
 impl TlsFiles {
     /// The three files' bytes and their digest (what a reload compares).
     fn read(&self) -> anyhow::Result<([Vec<u8>; 3], [u8; 32])> {
         let bytes = [
-            read_bounded(&self.cert)?,
-            read_bounded(&self.key)?,
-            read_bounded(&self.ca)?,
+            crate::files::read_bounded(&self.cert, MAX_FILE)?,
+            crate::files::read_bounded(&self.key, MAX_FILE)?,
+            crate::files::read_bounded(&self.ca, MAX_FILE)?,
         ];
         let mut digest = Sha256::new();
         for part in &bytes {
@@ -463,7 +449,7 @@ pub fn ensure_local_certificates(dir: &Path, identities: &[&str]) -> anyhow::Res
     } else {
         let key = KeyPair::generate()?;
         let cert = ca_params().self_signed(&key)?;
-        write_private(&ca_key, &key.serialize_pem())?;
+        write_key(&ca_key, &key.serialize_pem())?;
         std::fs::write(&ca_cert, cert.pem())?;
         key
     };
@@ -489,24 +475,18 @@ pub fn ensure_local_certificates(dir: &Path, identities: &[&str]) -> anyhow::Res
         ];
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &issuer)?;
-        write_private(&key_file, &key.serialize_pem())?;
+        write_key(&key_file, &key.serialize_pem())?;
         std::fs::write(&cert_file, cert.pem())?;
     }
     Ok(())
 }
 
-/// Writes a private key readable by its owner only.
-fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+/// Writes a new key, replacing one left without its certificate.
+fn write_key(path: &Path, pem: &str) -> anyhow::Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
     }
-    use std::io::Write;
-    options.open(path)?.write_all(pem.as_bytes())?;
-    Ok(())
+    Ok(crate::files::write_private(path, pem.as_bytes())?)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use fiveledger_platform::access_log::{Access, Reader, statistics_query};
+use fiveledger_platform::access_log::{Access, Reader};
 use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
@@ -12,7 +12,6 @@ use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::replay_first;
-use fiveledger_platform::time::Period;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::clue_service_server::ClueService;
 use fiveledger_proto::issues::*;
@@ -20,24 +19,16 @@ use fiveledger_proto::rounds::{InspectionPhase, Organisation, OrganisationKind};
 use tonic::{Request, Response, Status};
 
 use super::{Api, CLUE_HOLDERS, context};
-use crate::domain::clue::{self as domain, COLLECTION, NewClue};
-use crate::domain::problem::{ORGANISATIONS, parse_inspection, round_of};
+use crate::domain::clue::{self as domain, NewClue};
+use crate::domain::problem::round_of;
 use crate::domain::scope::{self, Reach, unknown_organisation};
 use crate::storage::Txn;
 use crate::storage::clue_transfers as transfers;
 use crate::storage::clues::{self as store, ListQuery};
 
-/// The path of a ClueService RPC.
-macro_rules! CLUE {
-    ($method:literal) => {
-        concat!("/fiveledger.issues.v1.ClueService/", $method)
-    };
-}
-
-/// Reads a clue the caller may hold and see, or NOT_FOUND (never its data).
 /// Writes a changed clue (revision checked; its transfers are already
 /// written in the same transaction) and returns it as shown.
-async fn save(
+pub(super) async fn save(
     txn: &Txn,
     clue: store::Model,
     transfers: &[transfers::Model],
@@ -48,7 +39,7 @@ async fn save(
 }
 
 /// The current (last) transfer of a clue; every clue has one.
-fn current<'a>(
+pub(super) fn current<'a>(
     name: &str,
     transfers: &'a mut [transfers::Model],
 ) -> ApiResult<&'a mut transfers::Model> {
@@ -58,7 +49,7 @@ fn current<'a>(
 }
 
 /// Appends `ClueTransferAcknowledged` for the current transfer of `clue`.
-async fn acknowledged(txn: &Txn, ctx: &EventContext, clue: &Clue) -> ApiResult<()> {
+pub(super) async fn acknowledged(txn: &Txn, ctx: &EventContext, clue: &Clue) -> ApiResult<()> {
     let event = ClueTransferAcknowledged {
         clue: Some(clue.clone()),
         transfer: clue.transfers.last().cloned(),
@@ -145,7 +136,7 @@ fn is_level(kind: OrganisationKind) -> bool {
 
 /// The organisation `name` from a directory answer, if a clue may go there
 /// (`reach`); otherwise exactly as if it were unknown.
-fn reachable(
+pub(super) fn reachable(
     found: &HashMap<String, Organisation>,
     field: &str,
     name: &str,
@@ -159,7 +150,11 @@ fn reachable(
 }
 
 /// Refuses a step only the body holding the clue may take.
-fn check_holder(caller: &Caller, clue: &store::Model, may_office: bool) -> ApiResult<()> {
+pub(super) fn check_holder(
+    caller: &Caller,
+    clue: &store::Model,
+    may_office: bool,
+) -> ApiResult<()> {
     let office = may_office
         && caller.has_role(Role::InspectionOffice)
         && scope::works_round(caller, &clue.round_organisation_path);
@@ -324,70 +319,7 @@ impl ClueService for Api {
         &self,
         request: Request<GetClueStatisticsRequest>,
     ) -> Result<Response<GetClueStatisticsResponse>, Status> {
-        let reader = Reader::of(&request)?;
-        let caller = &reader.caller;
-        if !caller.has_any(CLUE_HOLDERS) {
-            return Err(ApiError::PermissionDenied(
-                "clues are held only by the inspection office and the discipline commission".into(),
-            )
-            .into());
-        }
-        let r = request.into_inner();
-        // The clues the caller sees (as in ListClues), narrowed by the
-        // request's target subtree.
-        let mut query = store::TallyQuery::default();
-        if !r.organisation_path.is_empty() {
-            query.target_subtree = Some(names::parse_path(
-                "organisation_path",
-                &r.organisation_path,
-            )?);
-        }
-        if !r.round.is_empty() {
-            names::parse("round", &r.round, "rounds")?;
-            query.round = Some(r.round.clone());
-        }
-        if !r.inspection.is_empty() {
-            parse_inspection("inspection", &r.inspection)?;
-            query.inspection = Some(r.inspection.clone());
-        }
-        let period = Period::parse(r.period_start.as_ref(), r.period_end.as_ref())?;
-        query.from = period.from_time();
-        query.until = period.until_time();
-        query.group_by = match ClueGrouping::try_from(r.group_by) {
-            Ok(ClueGrouping::Unspecified) => store::TallyGrouping::None,
-            Ok(ClueGrouping::TargetPath) => store::TallyGrouping::TargetPath,
-            Ok(ClueGrouping::Round) => store::TallyGrouping::Round,
-            Err(_) => {
-                return Err(ApiError::invalid(
-                    "group_by",
-                    "UNKNOWN_GROUPING",
-                    format!("unknown grouping {}", r.group_by),
-                )
-                .into());
-            }
-        };
-        let rows = store::tally(self.db.reader(), caller, &query).await?;
-        self.access
-            .record(
-                &reader,
-                Access::new(CLUE!("GetClueStatistics")).query(statistics_query(
-                    &r.organisation_path,
-                    &r.round,
-                    &r.inspection,
-                    (r.period_start.as_ref(), r.period_end.as_ref()),
-                    ClueGrouping::try_from(r.group_by)
-                        .unwrap_or_default()
-                        .as_str_name(),
-                )),
-            )
-            .await;
-        Ok(Response::new(GetClueStatisticsResponse {
-            rows: rows
-                .iter()
-                .filter(|t| t.registered > 0)
-                .map(store::Tally::to_proto)
-                .collect(),
-        }))
+        super::clue_statistics::get_clue_statistics(self, request).await
     }
 
     async fn list_clues(
@@ -592,136 +524,18 @@ impl ClueService for Api {
         .await?;
         Ok(Response::new(clue))
     }
+
     async fn transfer_clue(
         &self,
         request: Request<TransferClueRequest>,
     ) -> Result<Response<Clue>, Status> {
-        let caller = Caller::of(&request)?;
-        let request = request.into_inner();
-        let key = RequestKey::new(&caller, "TransferClue", &request.request_id, &request)?;
-        replay_first!(&self.db, key);
-        names::parse("name", &request.name, COLLECTION)?;
-        if request.receiving_body.is_empty() {
-            return Err(ApiError::required("receiving_body").into());
-        }
-        names::parse("receiving_body", &request.receiving_body, ORGANISATIONS)?;
-        // Not found and not shown alike, before troubling the directory.
-        let held = store::find_visible(self.db.reader(), &caller, &request.name).await?;
-        check_holder(&caller, &held, true)?;
-        let (found, _unknown) = self
-            .rounds
-            .organisations_by_name([request.receiving_body.clone()])
-            .await?;
-        let body = reachable(
-            &found,
-            "receiving_body",
-            &request.receiving_body,
-            Reach::Bodies {
-                running: &held.round_organisation_path,
-                target: &held.target_path,
-                managing_level: &held.subject_managed_by_path,
-            },
-        )?;
-        let ctx = context(&caller, &request.request_id).about(&held.round_organisation_path);
-        let now = self.clock.now();
-        let today = now.date_naive();
-        let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
-        let clue = mutate(&self.db, key, |txn| {
-            Box::pin(async move {
-                let mut clue = store::find_visible(txn, &caller, &request.name).await?;
-                check_holder(&caller, &clue, true)?;
-                etag::check(&request.name, &request.etag, clue.revision)?;
-                domain::check_transfer(&request.name, clue.state())?;
-                if clue.receiving_body == body.name {
-                    return Err(ApiError::invalid(
-                        "receiving_body",
-                        "SAME_RECEIVING_BODY",
-                        format!("{} already holds {}", body.name, request.name),
-                    ));
-                }
-                let mut all = transfers::of_clue(txn, &clue.id).await?;
-                let seq = i32::try_from(all.len() + 1).map_err(ApiError::internal)?;
-                all.push(
-                    transfers::insert(
-                        txn,
-                        transfers::Model {
-                            clue_id: clue.id.clone(),
-                            seq,
-                            receiving_body: body.name.clone(),
-                            receiving_body_path: body.path.clone(),
-                            transfer_date: today,
-                            due_date: due,
-                            acknowledge_date: None,
-                            acknowledged_by: String::new(),
-                            result_date: None,
-                            transferred_by: caller.actor(),
-                            create_time: now,
-                        },
-                    )
-                    .await?,
-                );
-                clue.receiving_body = body.name;
-                clue.receiving_body_path = body.path;
-                let clue = save(txn, clue, &all, now).await?;
-                let event = ClueTransferred {
-                    clue: Some(clue.clone()),
-                    transfer: clue.transfers.last().cloned(),
-                };
-                outbox::append(txn, &ctx, &clue.name, &event).await?;
-                Ok(clue)
-            })
-        })
-        .await?;
-        Ok(Response::new(clue))
+        super::clue_transfers::transfer_clue(self, request).await
     }
 
     async fn acknowledge_clue_transfer(
         &self,
         request: Request<AcknowledgeClueTransferRequest>,
     ) -> Result<Response<Clue>, Status> {
-        let caller = Caller::of(&request)?;
-        let request = request.into_inner();
-        let key = RequestKey::new(
-            &caller,
-            "AcknowledgeClueTransfer",
-            &request.request_id,
-            &request,
-        )?;
-        replay_first!(&self.db, key);
-        let ctx = context(&caller, &request.request_id);
-        let now = self.clock.now();
-        let today = now.date_naive();
-        let clue = mutate(&self.db, key, |txn| {
-            Box::pin(async move {
-                let clue = store::find_visible(txn, &caller, &request.name).await?;
-                let ctx = ctx.about(&clue.round_organisation_path);
-                etag::check(&request.name, &request.etag, clue.revision)?;
-                let mut all = transfers::of_clue(txn, &clue.id).await?;
-                let open = current(&request.name, &mut all)?;
-                if !domain::is_receiving_body(&caller, &open.receiving_body_path) {
-                    return Err(ApiError::PermissionDenied(format!(
-                        "only {} signs for {}",
-                        open.receiving_body, request.name
-                    )));
-                }
-                if open.acknowledge_date.is_some() {
-                    return Err(ApiError::precondition(
-                        "TRANSFER_ALREADY_ACKNOWLEDGED",
-                        format!(
-                            "the transfer of {} to {} was acknowledged by {}",
-                            request.name, open.receiving_body, open.acknowledged_by
-                        ),
-                    ));
-                }
-                open.acknowledge_date = Some(open.not_before_transfer(today));
-                open.acknowledged_by = caller.actor();
-                transfers::update(txn, open.clone()).await?;
-                let clue = save(txn, clue, &all, now).await?;
-                acknowledged(txn, &ctx, &clue).await?;
-                Ok(clue)
-            })
-        })
-        .await?;
-        Ok(Response::new(clue))
+        super::clue_transfers::acknowledge_clue_transfer(self, request).await
     }
 }

@@ -7,7 +7,16 @@ macro_rules! PROBLEM {
     };
 }
 
+/// The path of a ClueService RPC.
+macro_rules! CLUE {
+    ($method:literal) => {
+        concat!("/fiveledger.issues.v1.ClueService/", $method)
+    };
+}
+
 mod categories;
+mod clue_statistics;
+mod clue_transfers;
 mod clues;
 mod events;
 mod filters;

@@ -16,7 +16,7 @@ use crate::domain::problem as domain;
 use crate::domain::problem_list::{Change, check_editable};
 use crate::domain::scope;
 use crate::storage::problem_lists;
-use crate::storage::problems::{self as store};
+use crate::storage::problems as store;
 
 pub(super) async fn import_problems(
     api: &Api,

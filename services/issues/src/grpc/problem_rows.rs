@@ -13,7 +13,7 @@ use crate::domain::category::{may_supervise, organisation_kind};
 use crate::domain::problem::{self as domain, ProblemContent, ResponsibilitiesInput};
 use crate::domain::scope::{Reach, unknown_organisation};
 use crate::storage::categories;
-use crate::storage::problems::{self as store};
+use crate::storage::problems as store;
 
 /// What a batch of problems needs from outside: the categories, the named
 /// organisations, and the bodies the routing rules point at.

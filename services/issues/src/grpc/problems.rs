@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::{Api, context};
 use crate::domain::problem::{self as domain, COLLECTION, is_responsibility};
 use crate::domain::problem_list::{Change, check_editable};
-use crate::domain::scope::{self};
+use crate::domain::scope;
 use crate::freezing::{self, Trigger};
 use crate::storage::problem_lists;
 use crate::storage::problems::{self as store, ListQuery, Order};

@@ -141,6 +141,18 @@ pub const PUBLICATIONS: Schema<Vec<Condition>> = Schema(&[
     },
 ]);
 
+/// The conditions of a `ListEntries` filter; `today` and the thresholds
+/// judge `colour` (the same rule as on read).
+pub fn list_filter(filter: &str, today: NaiveDate, t: &Thresholds) -> ApiResult<Vec<Condition>> {
+    let mut built = EntryFilter {
+        conditions: Vec::new(),
+        today,
+        thresholds: *t,
+    };
+    ENTRIES.apply(filter, &mut built)?;
+    Ok(built.conditions)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

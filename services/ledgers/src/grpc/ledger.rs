@@ -17,7 +17,8 @@ use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds::{GetInspectionRequest, GetOrganisationRequest, RoundKind};
 use tonic::{Request, Response, Status};
 
-use super::steps::{check_office, list_filter, visible_row};
+use super::filters::list_filter;
+use super::steps::{check_office, visible_row};
 use super::{Api, traceparent};
 use crate::domain::entry::{self as domain, next_plan_version, next_transfer_id, text};
 use crate::domain::scope::{Capacity, sees_inspection};

@@ -12,8 +12,9 @@ mod warnings;
 /// The handlers' request parsing that needs no storage (driven by the fuzz
 /// targets in fuzz/).
 pub mod parsing {
+    pub use super::filters::list_filter;
     pub use super::optional_path;
-    pub use super::steps::{backdate, list_filter, parse_date_text};
+    pub use super::steps::{backdate, parse_date_text};
 }
 
 use std::sync::Arc;

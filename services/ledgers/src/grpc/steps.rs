@@ -11,15 +11,14 @@ use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
-use sea_orm::Condition;
 use tonic::{Response, Status};
 
 use super::Api;
 use crate::domain::entry::{self as domain, name_of};
 use crate::domain::scope::{Capacity, EntryPaths, acts_as, can_see, received};
-use crate::domain::warning::{self, Thresholds};
+use crate::domain::warning;
 use crate::storage::books::{self, Signature};
-use crate::storage::entries::{self};
+use crate::storage::entries;
 
 /// What every step request carries besides its own fields.
 pub(super) trait StepRequest: prost::Message {
@@ -271,16 +270,4 @@ pub fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
                 format!("{value} is not a date YYYY-MM-DD"),
             )
         })
-}
-
-/// The conditions of a `ListEntries` filter; `today` and the thresholds
-/// judge `colour` (the same rule as on read).
-pub fn list_filter(filter: &str, today: NaiveDate, t: &Thresholds) -> ApiResult<Vec<Condition>> {
-    let mut built = super::filters::EntryFilter {
-        conditions: Vec::new(),
-        today,
-        thresholds: *t,
-    };
-    super::filters::ENTRIES.apply(filter, &mut built)?;
-    Ok(built.conditions)
 }

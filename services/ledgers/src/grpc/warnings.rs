@@ -3,17 +3,14 @@
 
 use fiveledger_platform::auth::{Caller, in_subtree};
 use fiveledger_platform::outbox;
-use fiveledger_platform::storage::within_subtree;
 use fiveledger_proto::ledgers::warning_service_server::WarningService;
 use fiveledger_proto::ledgers::*;
 use futures::StreamExt;
-use sea_orm::Condition;
 use tonic::{Request, Response, Status};
 
 use super::{Api, optional_path};
 use crate::domain::scope::{can_see, received};
 use crate::storage::books;
-use crate::storage::entries::Column as C;
 use crate::sweep;
 
 pub type WarningStream =
@@ -31,10 +28,8 @@ impl WarningService for Api {
         let r = request.into_inner();
         // Warnings are the running office's notices: a caller sweeps the
         // entries it acts on as that office, not all it may read.
-        let mut scope = Condition::all().add(books::office_over(&caller));
-        if let Some(path) = optional_path("organisation_path", &r.organisation_path)? {
-            scope = scope.add(within_subtree(C::TargetPath, &path));
-        }
+        let subtree = optional_path("organisation_path", &r.organisation_path)?;
+        let scope = books::office_over_within(&caller, subtree.as_deref());
         let thresholds = self.settings.thresholds();
         let report = sweep::sweep(
             &self.db,

@@ -499,6 +499,23 @@ pub fn visible_to(caller: &fiveledger_platform::auth::Caller) -> Condition {
     .add(Expr::value(false))
 }
 
+/// The entries the caller acts on as the office ([`office_over`]) whose
+/// target lies within `subtree`, when one is given: what a sweep it asks
+/// for covers.
+pub fn office_over_within(
+    caller: &fiveledger_platform::auth::Caller,
+    subtree: Option<&str>,
+) -> Condition {
+    let scope = Condition::all().add(office_over(caller));
+    match subtree {
+        Some(path) => scope.add(fiveledger_platform::storage::within_subtree(
+            entries::Column::TargetPath,
+            path,
+        )),
+        None => scope,
+    }
+}
+
 /// The entries the caller acts on as the office (`Capacity::Office` in
 /// SQL): those of rounds run within its subtree; a service's, every one.
 pub fn office_over(caller: &fiveledger_platform::auth::Caller) -> Condition {
