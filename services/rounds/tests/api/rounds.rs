@@ -1,7 +1,7 @@
 //! The talent pool, rounds and groups: validation, etags, filters, states,
 //! idempotent steps.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_platform::testing::authed;

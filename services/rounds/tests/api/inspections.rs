@@ -1,7 +1,7 @@
 //! Inspectors, rounds, groups with avoidance, and inspections through
 //! their whole timeline, over gRPC.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 //! and written off again. Every step out of order is refused naming the
 //! state it is in, and the refusal writes nothing.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_e2e::{EVENT_TIMEOUT, TestSuite, date, eventually, paths, spawn_suite, tokens};

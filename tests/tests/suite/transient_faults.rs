@@ -2,7 +2,7 @@
 //! INTERNAL: a service this one depends on that hangs up on every
 //! connection, and one that has stopped.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_e2e::{spawn_suite, tokens};

@@ -4,8 +4,6 @@
 //! stream with the standard 4 MiB limit; the ledger opens exactly one entry
 //! per problem, and a list frozen after it is not held up.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -551,7 +551,7 @@ pub fn rows(world: &Arc<World>) -> Vec<Row> {
 /// the discipline commission only (the gate refuses every other role).
 /// What a commission lists depends on the reads the matrix itself makes,
 /// so the list case asks for a reader who read nothing; which records a
-/// commission sees is `tests/access_log.rs`'s.
+/// commission sees is `tests/suite/access_log.rs`'s.
 fn access_log_rows() -> Vec<Row> {
     use fiveledger_proto::access::*;
     let commission = |who: &Who, then: Outcome| {

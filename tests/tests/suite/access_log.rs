@@ -5,7 +5,7 @@
 //! is named by verification; a county commission sees only its county's
 //! readers; callers without the commission's role are refused.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_e2e::{

@@ -1,6 +1,6 @@
 //! OrganisationService over gRPC: the directory, its rules and its scope.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_platform::auth::Role;

@@ -3,7 +3,7 @@
 //! on what is left of the caller's deadline, so nobody works on for a caller
 //! who has given up.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! the level running the round, transfers stay within its reach, and an
 //! entry belongs to those who work its round until it is handed over.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_platform::auth::Role;

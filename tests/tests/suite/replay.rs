@@ -13,7 +13,7 @@
 //! for another organisation makes a new request, and a fresh identical call
 //! shows that the world did change.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

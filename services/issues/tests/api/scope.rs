@@ -3,7 +3,7 @@
 //! feedback, against a real server over gRPC. Out of scope answers exactly
 //! as unknown.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_platform::auth::Role;

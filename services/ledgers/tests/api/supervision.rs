@@ -3,7 +3,7 @@
 //! organisation with a hand-computed on-time rate, the double publication
 //! and what the public role may read.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

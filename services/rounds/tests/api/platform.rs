@@ -1,8 +1,8 @@
 //! The shared plumbing, proved end to end on the rounds server: health,
 //! authentication, roles, limits, events and consumers (reflection, the
-//! roles tables and the shutdown drain: tests/tests/server.rs).
+//! roles tables and the shutdown drain: tests/tests/suite/server.rs).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! (every step out of order refused, nothing written by a refusal),
 //! exactly-once opening, scope, reconciliation and journal verification.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_platform::testing::{self, authed};

@@ -1,7 +1,7 @@
 //! Problems over gRPC: routing, freezing, the responsibility lists, import,
 //! and the rounds service missing or down.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! by the suite's shared key) can be a service. An administrator scoped to
 //! an organisation streams the events of its subtree only.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! not the method's message are INVALID_ARGUMENT (naming no internal type),
 //! and one caller flooding a service is held to its own limits.
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 //! Clues over gRPC: who may see them, and the order of disposal.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_platform::auth::Role;

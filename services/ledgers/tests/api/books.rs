@@ -1,7 +1,7 @@
 //! Exactly-once opening and hand-over, scope and lists, and reconciliation
 //! naming what is missing.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! reconciling its books against the issues service, and an inspected
 //! unit's view across all three.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fiveledger_e2e::{EVENT_TIMEOUT, TestSuite, date, paths, spawn_suite, tokens};

@@ -1,0 +1,8 @@
+//! The ledgers service's own tests over gRPC, one binary (one link, not one
+//! per file). Run one file's tests by its module: `cargo test -p fiveledger-ledgers --test api <module>::`.
+
+mod books;
+mod common;
+mod ledger;
+mod scope;
+mod supervision;
