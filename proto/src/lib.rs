@@ -13,7 +13,9 @@ pub mod google {
 }
 
 pub mod fiveledger {
-    /// Types shared by every service: the event envelope.
+    /// Types shared by the services: the event envelope, and the vocabulary
+    /// more than one service speaks (warning colours and notices, severity,
+    /// evidence, clue figures). No service package imports another's.
     pub mod r#type {
         pub mod v1 {
             tonic::include_proto!("fiveledger.r#type.v1");

@@ -137,7 +137,7 @@ use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient
 use fiveledger_proto::rounds::inspector_service_client::InspectorServiceClient;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::round_service_client::RoundServiceClient;
-use fiveledger_proto::{issues, ledgers, rounds};
+use fiveledger_proto::{issues, ledgers, rounds, types};
 
 /// Organisation paths of the fixture city.
 pub mod paths {
@@ -197,7 +197,7 @@ pub fn found_problem(
     inspection: &str,
     id: &str,
     category: &str,
-    severity: issues::ProblemSeverity,
+    severity: types::Severity,
     title: &str,
     supervising_body: &str,
     functional_department: &str,
@@ -208,7 +208,7 @@ pub fn found_problem(
         severity: severity as i32,
         title: title.into(),
         description: format!("{title}：巡察组查实。"),
-        evidence: vec![issues::EvidenceReference {
+        evidence: vec![types::Evidence {
             document: format!("{id}-谈话记录.pdf"),
             sha256: "cd".repeat(32),
         }],
@@ -729,7 +729,7 @@ impl Clients {
         inspection: &str,
         id: &str,
         category: &str,
-        severity: issues::ProblemSeverity,
+        severity: types::Severity,
         title: &str,
         supervising_body: &str,
         functional_department: &str,

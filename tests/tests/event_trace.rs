@@ -8,8 +8,8 @@ use fiveledger_e2e::{date, paths, spawn_suite, tokens};
 use fiveledger_platform::settings::LogSettings;
 use fiveledger_platform::telemetry;
 use fiveledger_platform::testing::authed;
-use fiveledger_proto::issues::ProblemSeverity;
 use fiveledger_proto::rounds::{self, RoundKind};
+use fiveledger_proto::types::Severity;
 use futures::StreamExt;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 
@@ -61,7 +61,7 @@ async fn the_trace_of_a_report_reaches_the_postings_it_causes() {
         XN,
         "p1",
         "party-leadership",
-        ProblemSeverity::Major,
+        Severity::Major,
         "问题",
         "",
         "",

@@ -7,7 +7,8 @@ use fiveledger_platform::settings::LogSettings;
 use fiveledger_platform::telemetry;
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
-use fiveledger_proto::issues::{CreateProblemRequest, Problem, ProblemSeverity, Responsibilities};
+use fiveledger_proto::issues::{CreateProblemRequest, Problem, Responsibilities};
+use fiveledger_proto::types::Severity;
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 
@@ -60,7 +61,7 @@ async fn a_call_from_issues_to_rounds_shares_one_trace_id() {
                 problem: Some(Problem {
                     inspection: "rounds/r1/inspections/nowhere".into(),
                     category: "party-leadership".into(),
-                    severity: ProblemSeverity::Major as i32,
+                    severity: Severity::Major as i32,
                     title: "Decisions taken without collective discussion".into(),
                     responsibilities: Some(Responsibilities {
                         principal: "Principal".into(),

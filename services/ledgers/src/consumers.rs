@@ -92,7 +92,6 @@ fn open_detail(list: &ProblemListFrozen, p: &Problem) -> OpenDetail {
         target_path: p.target_path.clone(),
         round_organisation_path: list.round_organisation_path.clone(),
         category: p.category.clone(),
-        // The ledgers' Severity is numbered as the issues' ProblemSeverity.
         severity: p.severity,
         title: p.title.clone(),
         fixed_on_the_spot: p.fixed_on_the_spot.is_some(),

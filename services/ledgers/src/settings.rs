@@ -56,9 +56,9 @@ impl Default for DueDays {
 impl DueDays {
     /// Days for a `Severity` value (unknown severities get the minor period).
     pub fn for_severity(&self, severity: i32) -> u32 {
-        match fiveledger_proto::ledgers::Severity::try_from(severity) {
-            Ok(fiveledger_proto::ledgers::Severity::Major) => self.major,
-            Ok(fiveledger_proto::ledgers::Severity::Severe) => self.severe,
+        match fiveledger_proto::types::Severity::try_from(severity) {
+            Ok(fiveledger_proto::types::Severity::Major) => self.major,
+            Ok(fiveledger_proto::types::Severity::Severe) => self.severe,
             _ => self.minor,
         }
     }

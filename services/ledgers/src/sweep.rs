@@ -21,6 +21,7 @@ use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds::BatchGetOrganisationsRequest;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
+use fiveledger_proto::types::{NoticeKind, WarningColour, WarningDetail};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio_util::sync::CancellationToken;

@@ -4,7 +4,7 @@
 //! colours the double report with the same rule.
 
 use chrono::{Days, NaiveDate};
-use fiveledger_proto::ledgers::{Notice, NoticeKind, WarningColour};
+use fiveledger_proto::types::{Notice, NoticeKind, WarningColour};
 
 use crate::time::to_date;
 use serde::{Deserialize, Serialize};

@@ -16,8 +16,9 @@ use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::{Db, within_subtree};
 use fiveledger_platform::time::{Clock, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::ledgers::{DeadlineKind, WarningDetail};
+
 use fiveledger_proto::rounds::{DoubleReportWarned, InspectionPhase, SweepDoubleReportsResponse};
+use fiveledger_proto::types::{DeadlineKind, WarningDetail};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio_util::sync::CancellationToken;

@@ -18,9 +18,10 @@ use fiveledger_proto::access::{
     AccessRecord, ListAccessRecordsRequest, VerifyAccessLogRequest, VerifyAccessLogResponse,
 };
 use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
-use fiveledger_proto::issues::{self, ProblemSeverity};
+use fiveledger_proto::issues::{self};
 use fiveledger_proto::ledgers::GetStatisticsRequest;
 use fiveledger_proto::rounds;
+use fiveledger_proto::types::Severity;
 use sea_orm::ConnectionTrait;
 use sha2::{Digest, Sha256};
 use tonic::Code;
@@ -128,7 +129,7 @@ async fn world(t: &TestSuite) -> (issues::Clue, issues::Problem) {
             XN,
             "p1",
             "party-leadership",
-            ProblemSeverity::Major,
+            Severity::Major,
             "问题 p1",
             "",
             "",

@@ -10,8 +10,10 @@ use std::time::Duration;
 use fiveledger_e2e::{TestSuite, date, eventually, spawn_suite, tokens};
 use fiveledger_platform::outbox::MAX_EVENT_BYTES;
 use fiveledger_platform::testing::authed;
-use fiveledger_proto::issues::{self, ProblemSeverity};
+use fiveledger_proto::issues::{self};
 use fiveledger_proto::ledgers;
+use fiveledger_proto::types;
+use fiveledger_proto::types::Severity;
 use futures::StreamExt;
 use prost::Message;
 
@@ -36,11 +38,11 @@ fn row(n: usize) -> issues::Problem {
     };
     issues::Problem {
         category: "party-leadership".into(),
-        severity: ProblemSeverity::Major as i32,
+        severity: Severity::Major as i32,
         title,
         description,
         evidence: (0..if longest { 50 } else { 2 })
-            .map(|e| issues::EvidenceReference {
+            .map(|e| types::Evidence {
                 document: if longest {
                     format!("{e:03}{}", "𠀀".repeat(253))
                 } else {
@@ -141,7 +143,7 @@ async fn a_five_thousand_row_import_flows_to_the_ledger_and_does_not_hold_up_lat
         SMALL,
         "p-small",
         "party-leadership",
-        ProblemSeverity::Minor,
+        Severity::Minor,
         "小问题",
         "",
         "",

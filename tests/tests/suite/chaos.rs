@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use fiveledger_e2e::{Clients, date, eventually, tokens};
 use fiveledger_platform::testing::{self, authed};
-use fiveledger_proto::issues::{self, ProblemSeverity};
+use fiveledger_proto::issues::{self};
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds::{self, RoundKind};
+use fiveledger_proto::types::Severity;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -315,7 +316,7 @@ async fn killed_services_lose_and_double_nothing_acknowledged() {
                     problem: Some(issues::Problem {
                         inspection: inspection.clone(),
                         category: "party-leadership".into(),
-                        severity: ProblemSeverity::Major as i32,
+                        severity: Severity::Major as i32,
                         title: title.clone(),
                         description: format!("{title}：巡察组查实。"),
                         responsibilities: Some(issues::Responsibilities {

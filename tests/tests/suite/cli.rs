@@ -484,7 +484,7 @@ async fn import_export_and_the_books_through_the_cli() {
                 .request_write_off(l::RequestWriteOffRequest {
                     name: e.name.clone(),
                     closure_statement: "已整改".into(),
-                    evidence: vec![l::Evidence {
+                    evidence: vec![fiveledger_proto::types::Evidence {
                         document: "a.pdf".into(),
                         sha256: "a".repeat(64),
                     }],
@@ -808,7 +808,7 @@ async fn one_posted_entry(t: &TestSuite) {
         &i.name,
         "p1",
         "party-leadership",
-        fiveledger_proto::issues::ProblemSeverity::Major,
+        fiveledger_proto::types::Severity::Major,
         "问题 p1",
         "",
         "",

@@ -8,9 +8,10 @@ use crate::common;
 use common::*;
 use fiveledger_e2e::{EVENT_TIMEOUT, TestSuite, date, paths, spawn_suite, tokens};
 use fiveledger_platform::testing::authed;
-use fiveledger_proto::issues::{self, ProblemSeverity};
+use fiveledger_proto::issues::{self};
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds;
+use fiveledger_proto::types::Severity;
 use sea_orm::ConnectionTrait;
 use tonic::Code;
 
@@ -30,7 +31,7 @@ async fn problem(t: &TestSuite, inspection: &str, id: &str, category: &str) -> i
         inspection,
         id,
         category,
-        ProblemSeverity::Major,
+        Severity::Major,
         &format!("问题 {id}"),
         "",
         "",
@@ -55,7 +56,7 @@ async fn a_problem_for_an_inspection_the_rounds_service_does_not_know_is_not_fou
                 missing,
                 "p-missing",
                 "party-leadership",
-                ProblemSeverity::Major,
+                Severity::Major,
                 "无此巡察",
                 "",
                 "",
@@ -95,7 +96,7 @@ async fn a_problem_for_an_inspection_the_rounds_service_does_not_know_is_not_fou
             XN,
             "p-elsewhere",
             "party-leadership",
-            ProblemSeverity::Major,
+            Severity::Major,
             "越权登记",
             "",
             "",
@@ -496,7 +497,7 @@ async fn a_body_of_a_level_names_itself_and_acts_for_its_level() {
             XN,
             "by-the-office",
             "party-leadership",
-            ProblemSeverity::Major,
+            Severity::Major,
             "由巡察办登记",
             "",
             "",
@@ -564,7 +565,7 @@ async fn problem_as(
         inspection,
         "x",
         "party-leadership",
-        ProblemSeverity::Major,
+        Severity::Major,
         "问题",
         "",
         "",

@@ -15,8 +15,9 @@ use fiveledger_e2e::{TestSuite, spawn_suite, tokens};
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{self, TestEnv, authed};
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
-use fiveledger_proto::issues::{self, ProblemSeverity};
+use fiveledger_proto::issues::{self};
 use fiveledger_proto::rounds::inspection_service_server;
+use fiveledger_proto::types::Severity;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::body::Body;
@@ -40,7 +41,7 @@ fn create_problem(
             problem: Some(issues::Problem {
                 inspection: inspection.into(),
                 category: "party-leadership".into(),
-                severity: ProblemSeverity::Major as i32,
+                severity: Severity::Major as i32,
                 title: "重大事项未经集体研究".into(),
                 responsibilities: Some(issues::Responsibilities {
                     principal: "区委书记 张三".into(),

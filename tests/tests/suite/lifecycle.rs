@@ -13,9 +13,10 @@ use common::*;
 use fiveledger_e2e::{EVENT_TIMEOUT, TestSuite, date, eventually, paths, spawn_suite, tokens};
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{authed, token};
-use fiveledger_proto::issues::{self, ProblemListState, ProblemSeverity};
+use fiveledger_proto::issues::{self, ProblemListState};
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds::{self, InspectionPhase, RoundKind};
+use fiveledger_proto::types::{Evidence, Severity};
 use tonic::Code;
 
 const LEADER: &str = "li-leader";
@@ -165,7 +166,7 @@ async fn an_inspection_goes_from_staffing_to_written_off_books_across_the_servic
             XN,
             "p0",
             "party-leadership",
-            ProblemSeverity::Major,
+            Severity::Major,
             "过早登记",
             "",
             "",
@@ -226,7 +227,7 @@ async fn an_inspection_goes_from_staffing_to_written_off_books_across_the_servic
             XN,
             "p1",
             "party-leadership",
-            ProblemSeverity::Major,
+            Severity::Major,
             "落实上级决策部署不到位",
             "",
             "",
@@ -239,7 +240,7 @@ async fn an_inspection_goes_from_staffing_to_written_off_books_across_the_servic
             XN,
             "p2",
             "personnel-selection",
-            ProblemSeverity::Minor,
+            Severity::Minor,
             "干部选拔任用程序不规范",
             "",
             "",
@@ -252,7 +253,7 @@ async fn an_inspection_goes_from_staffing_to_written_off_books_across_the_servic
             XN,
             "p3",
             "ideology",
-            ProblemSeverity::Severe,
+            Severity::Severe,
             "意识形态工作责任制落实不力",
             "",
             "organisations/nanning-edu",
@@ -313,7 +314,7 @@ async fn an_inspection_goes_from_staffing_to_written_off_books_across_the_servic
             XN,
             "p4",
             "party-building",
-            ProblemSeverity::Minor,
+            Severity::Minor,
             "补登问题",
             "",
             "",

@@ -27,9 +27,11 @@ use fiveledger_platform::outbox;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::testing::{authed, token};
 use fiveledger_proto::google::r#type::Date;
-use fiveledger_proto::issues::{self, ProblemSeverity};
+use fiveledger_proto::issues::{self};
 use fiveledger_proto::ledgers::{self, LedgerEntry};
 use fiveledger_proto::rounds;
+use fiveledger_proto::types;
+use fiveledger_proto::types::Severity;
 use prost::Message;
 use prost::bytes::{Buf, BufMut};
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -441,8 +443,8 @@ fn today() -> Date {
     fiveledger_platform::time::to_date(chrono::Utc::now().date_naive())
 }
 
-fn evidence(document: &str) -> Vec<ledgers::Evidence> {
-    vec![ledgers::Evidence {
+fn evidence(document: &str) -> Vec<types::Evidence> {
+    vec![types::Evidence {
         document: document.into(),
         sha256: "ab".repeat(32),
     }]
@@ -804,7 +806,7 @@ async fn issues_on_site(t: &TestSuite, table: &mut Table<'_>) {
                     XN,
                     "p1",
                     "party-leadership",
-                    ProblemSeverity::Major,
+                    Severity::Major,
                     "落实上级决策部署不到位",
                     "",
                     "",
@@ -821,7 +823,7 @@ async fn issues_on_site(t: &TestSuite, table: &mut Table<'_>) {
             XN,
             "p2",
             "personnel-selection",
-            ProblemSeverity::Minor,
+            Severity::Minor,
             "干部选拔任用程序不规范",
             "",
             "",
@@ -868,7 +870,7 @@ async fn issues_on_site(t: &TestSuite, table: &mut Table<'_>) {
                         "",
                         "i1",
                         "party-building",
-                        ProblemSeverity::Minor,
+                        Severity::Minor,
                         "三会一课制度落实不严格",
                         "",
                         "",
@@ -877,7 +879,7 @@ async fn issues_on_site(t: &TestSuite, table: &mut Table<'_>) {
                         "",
                         "i2",
                         "ideology",
-                        ProblemSeverity::Major,
+                        Severity::Major,
                         "意识形态阵地管理不严",
                         "",
                         "",
@@ -1398,7 +1400,7 @@ async fn a_retry_on_another_instance_is_answered_while_rounds_is_down() {
             &inspection.name,
             "elsewhere",
             "party-leadership",
-            fiveledger_proto::issues::ProblemSeverity::Major,
+            fiveledger_proto::types::Severity::Major,
             "换个实例重试",
             "",
             "",

@@ -15,7 +15,7 @@ use fiveledger_platform::service_identity::{ServiceCalls, granted};
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_proto::issues::event_service_client::EventServiceClient;
 use fiveledger_proto::types::Event;
-use fiveledger_proto::{issues, rounds};
+use fiveledger_proto::{issues, rounds, types};
 use futures::StreamExt;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -154,7 +154,7 @@ async fn a_clue_and_a_frozen_list(t: &TestSuite) {
         &inspection.name,
         "p1",
         "party-leadership",
-        issues::ProblemSeverity::Major,
+        types::Severity::Major,
         "三重一大决策不规范",
         "",
         "",

@@ -15,7 +15,7 @@ use fiveledger_e2e::{
 };
 use fiveledger_platform::testing::{authed, service_token};
 use fiveledger_platform::tls::{CLIENT, ensure_local_certificates};
-use fiveledger_proto::{issues, rounds};
+use fiveledger_proto::{issues, rounds, types};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
@@ -154,7 +154,7 @@ async fn every_port_refuses_clients_without_a_certificate_and_the_services_talk_
             XN,
             "p1",
             "party-leadership",
-            issues::ProblemSeverity::Major,
+            types::Severity::Major,
             "问题 p1",
             "",
             "",
@@ -292,7 +292,7 @@ async fn renewed_certificates_are_taken_without_a_restart() {
         XN,
         "p1",
         "party-leadership",
-        issues::ProblemSeverity::Major,
+        types::Severity::Major,
         "问题 p1",
         "",
         "",

@@ -8,7 +8,8 @@ use common::*;
 use fiveledger_e2e::{spawn_suite, tokens};
 use fiveledger_platform::testing::{TestEnv, authed};
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
-use fiveledger_proto::issues::{self, ProblemSeverity};
+use fiveledger_proto::issues::{self};
+use fiveledger_proto::types::Severity;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
@@ -18,7 +19,7 @@ fn create_problem() -> issues::CreateProblemRequest {
         problem: Some(issues::Problem {
             inspection: "rounds/r1/inspections/xn".into(),
             category: "party-leadership".into(),
-            severity: ProblemSeverity::Major as i32,
+            severity: Severity::Major as i32,
             title: "问题".into(),
             responsibilities: Some(issues::Responsibilities {
                 principal: "区委书记 张三".into(),

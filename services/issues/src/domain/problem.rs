@@ -5,7 +5,8 @@ use chrono::NaiveDate;
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::time::from_date;
-use fiveledger_proto::issues::{EvidenceReference, Problem, ProblemSeverity};
+use fiveledger_proto::issues::Problem;
+use fiveledger_proto::types::{Evidence, Severity};
 
 pub const COLLECTION: &str = "problems";
 pub const MAX_TITLE: usize = 200;
@@ -34,10 +35,10 @@ pub fn parse_inspection(field: &str, name: &str) -> Result<(), ApiError> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProblemContent {
     pub category: String,
-    pub severity: ProblemSeverity,
+    pub severity: Severity,
     pub title: String,
     pub description: String,
-    pub evidence: Vec<EvidenceReference>,
+    pub evidence: Vec<Evidence>,
     pub fixed: Option<(NaiveDate, String)>,
 }
 
@@ -59,9 +60,9 @@ fn field(prefix: &str, name: &str) -> String {
     }
 }
 
-pub fn parse_severity(field: &str, value: i32) -> Result<ProblemSeverity, ApiError> {
-    match ProblemSeverity::try_from(value) {
-        Ok(ProblemSeverity::Unspecified) => Err(ApiError::required(field)),
+pub fn parse_severity(field: &str, value: i32) -> Result<Severity, ApiError> {
+    match Severity::try_from(value) {
+        Ok(Severity::Unspecified) => Err(ApiError::required(field)),
         Ok(s) => Ok(s),
         Err(_) => Err(ApiError::invalid(
             field,
@@ -89,10 +90,7 @@ pub fn parse_description(field: &str, value: &str) -> Result<String, ApiError> {
     Ok(value.trim().to_owned())
 }
 
-pub fn parse_evidence(
-    prefix: &str,
-    evidence: &[EvidenceReference],
-) -> Result<Vec<EvidenceReference>, ApiError> {
+pub fn parse_evidence(prefix: &str, evidence: &[Evidence]) -> Result<Vec<Evidence>, ApiError> {
     let f = field(prefix, "evidence");
     if evidence.len() > MAX_EVIDENCE {
         return Err(ApiError::invalid(
@@ -119,7 +117,7 @@ pub fn parse_evidence(
                     "sha256 must be 64 hexadecimal digits",
                 ));
             }
-            Ok(EvidenceReference {
+            Ok(Evidence {
                 document: e.document.trim().to_owned(),
                 sha256: hash,
             })
@@ -260,9 +258,9 @@ mod tests {
         assert!(matches!(err, ApiError::InvalidArgument { ref field, .. } if field == "category"));
         let p = Problem {
             category: "party-leadership".into(),
-            severity: ProblemSeverity::Major as i32,
+            severity: Severity::Major as i32,
             title: "t".into(),
-            evidence: vec![EvidenceReference {
+            evidence: vec![Evidence {
                 document: "a.pdf".into(),
                 sha256: "xyz".into(),
             }],
@@ -278,7 +276,7 @@ mod tests {
     fn the_principal_is_required() {
         let p = Problem {
             category: "party-leadership".into(),
-            severity: ProblemSeverity::Major as i32,
+            severity: Severity::Major as i32,
             title: "t".into(),
             responsibilities: Some(fiveledger_proto::issues::Responsibilities {
                 principal: "  ".into(),

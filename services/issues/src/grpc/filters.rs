@@ -6,7 +6,8 @@
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::filter::{EQ, Field, Schema, enum_value};
 use fiveledger_platform::aip::names;
-use fiveledger_proto::issues::{ClueState, DisposalMethod, ProblemListState, ProblemSeverity};
+use fiveledger_proto::issues::{ClueState, DisposalMethod, ProblemListState};
+use fiveledger_proto::types::Severity;
 
 use crate::domain::problem::{ORGANISATIONS, parse_inspection};
 use crate::storage::{clues, problems};
@@ -60,7 +61,7 @@ pub(super) const PROBLEMS: Schema<problems::ListQuery> = Schema(&[
         name: "severity",
         ops: EQ,
         apply: |q, _, v| {
-            q.severity = Some(enum_value("severity", &v, ProblemSeverity::from_str_name)?);
+            q.severity = Some(enum_value("severity", &v, Severity::from_str_name)?);
             Ok(())
         },
     },

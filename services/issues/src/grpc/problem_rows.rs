@@ -196,7 +196,7 @@ impl Resolved {
             target: inspection.target.clone(),
             target_path: inspection.target_path.clone(),
             category: content.category,
-            severity: content.severity.as_str_name().to_owned(),
+            severity: store::severity_text(content.severity),
             title: content.title,
             description: content.description,
             evidence: store::evidence_to_json(&content.evidence),

@@ -393,7 +393,7 @@ impl Tally {
     pub fn to_proto(&self) -> fiveledger_proto::issues::ClueStatisticsRow {
         fiveledger_proto::issues::ClueStatisticsRow {
             key: self.key.clone(),
-            counts: Some(fiveledger_proto::issues::ClueCounts {
+            counts: Some(fiveledger_proto::types::ClueCounts {
                 registered: self.registered,
                 transferred: self.transferred,
                 disposed: self.disposed,

@@ -5,9 +5,8 @@ use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::issues::{
-    EvidenceReference, FixedOnTheSpot, Problem, ProblemSeverity, Responsibilities,
-};
+use fiveledger_proto::issues::{FixedOnTheSpot, Problem, Responsibilities};
+use fiveledger_proto::types::{Evidence, Severity};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, FromQueryResult, QueryOrder, QuerySelect};
@@ -27,7 +26,7 @@ pub struct Model {
     pub target: String,
     pub target_path: String,
     pub category: String,
-    /// `ProblemSeverity` by its proto name.
+    /// The severity as `severity_text` writes it.
     pub severity: String,
     pub title: String,
     pub description: String,
@@ -56,7 +55,20 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-pub fn evidence_to_json(evidence: &[EvidenceReference]) -> String {
+/// The stored text of a severity: its name from when the issues service
+/// had its own enum (`PROBLEM_SEVERITY_MAJOR`), so rows read the same
+/// whichever release wrote them.
+pub fn severity_text(severity: Severity) -> String {
+    format!("PROBLEM_{}", severity.as_str_name())
+}
+
+fn severity_from_text(text: &str) -> Severity {
+    text.strip_prefix("PROBLEM_")
+        .and_then(Severity::from_str_name)
+        .unwrap_or_default()
+}
+
+pub fn evidence_to_json(evidence: &[Evidence]) -> String {
     serde_json::Value::Array(
         evidence
             .iter()
@@ -66,11 +78,11 @@ pub fn evidence_to_json(evidence: &[EvidenceReference]) -> String {
     .to_string()
 }
 
-fn evidence_from_json(json: &str) -> Vec<EvidenceReference> {
+fn evidence_from_json(json: &str) -> Vec<Evidence> {
     let values: Vec<serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
     values
         .iter()
-        .map(|v| EvidenceReference {
+        .map(|v| Evidence {
             document: v["document"].as_str().unwrap_or_default().to_owned(),
             sha256: v["sha256"].as_str().unwrap_or_default().to_owned(),
         })
@@ -82,8 +94,8 @@ impl Model {
         name_of(&self.id)
     }
 
-    pub fn severity(&self) -> ProblemSeverity {
-        ProblemSeverity::from_str_name(&self.severity).unwrap_or_default()
+    pub fn severity(&self) -> Severity {
+        severity_from_text(&self.severity)
     }
 
     pub fn to_proto(&self) -> Problem {
@@ -365,7 +377,7 @@ pub struct ListQuery {
     pub round: Option<String>,
     pub frozen: Option<bool>,
     pub category: Option<String>,
-    pub severity: Option<ProblemSeverity>,
+    pub severity: Option<Severity>,
     pub target_subtree: Option<String>,
     pub responsible: Option<String>,
     /// Which list `responsible` is read in; all of them when `None`.
@@ -447,7 +459,7 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         select = select.filter(Column::Category.eq(v.clone()));
     }
     if let Some(v) = q.severity {
-        select = select.filter(Column::Severity.eq(v.as_str_name()));
+        select = select.filter(Column::Severity.eq(severity_text(v)));
     }
     if let Some(v) = &q.target_subtree {
         select = select.filter(within_subtree(Column::TargetPath, v));
@@ -501,4 +513,17 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         select.order_by_asc(key).order_by_asc(Column::Id)
     };
     Ok(select.limit(q.limit).all(conn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_are_stored_as_before_the_shared_enum() {
+        assert_eq!(severity_text(Severity::Major), "PROBLEM_SEVERITY_MAJOR");
+        for s in [Severity::Minor, Severity::Major, Severity::Severe] {
+            assert_eq!(severity_from_text(&severity_text(s)), s);
+        }
+    }
 }

@@ -12,6 +12,7 @@ use fiveledger_platform::testing::{self, authed};
 use fiveledger_platform::time::Clock;
 use fiveledger_proto::issues::*;
 use fiveledger_proto::rounds::InspectionPhase;
+use fiveledger_proto::types::{Evidence, Severity};
 use prost::Message;
 use tonic::Code;
 
@@ -788,7 +789,7 @@ async fn responsibility_lists_are_queried_by_holder_and_scoped() {
             .expect("create");
     }
     let mut sev = problem("personnel-selection", "severe");
-    sev.severity = ProblemSeverity::Severe as i32;
+    sev.severity = Severity::Severe as i32;
     app.create(sev).await.expect("create");
 
     // Until feedback the list belongs to the office and the group: the
@@ -848,7 +849,7 @@ async fn responsibility_lists_are_queried_by_holder_and_scoped() {
         4
     );
     assert_eq!(
-        app.list_all(&office(), "severity = PROBLEM_SEVERITY_SEVERE", 10)
+        app.list_all(&office(), "severity = SEVERITY_SEVERE", 10)
             .await
             .len(),
         1
@@ -1203,11 +1204,11 @@ async fn fixed_on_the_spot_and_evidence_round_trip() {
         action: "当场退还违规收取的费用".into(),
     };
     let evidence = vec![
-        EvidenceReference {
+        Evidence {
             document: "谈话笔录-01.pdf".into(),
             sha256: "b".repeat(64),
         },
-        EvidenceReference {
+        Evidence {
             document: "收费凭证.jpg".into(),
             sha256: "c".repeat(64),
         },

@@ -12,6 +12,7 @@ use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
+use fiveledger_proto::types::Evidence;
 
 pub const COLLECTION: &str = "entries";
 pub const MAX_TEXT: usize = 4000;

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use fiveledger_platform::time::to_date;
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::*;
+use fiveledger_proto::types::{DeadlineKind, Notice, WarningColour, WarningDetail};
 
 use super::entry::date_of;
 
@@ -356,6 +357,7 @@ pub fn attention(entry: &LedgerEntry) -> WarningColour {
 mod tests {
     use super::*;
     use chrono::Days;
+    use fiveledger_proto::types::NoticeKind;
 
     fn day(m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, m, d).expect("date")

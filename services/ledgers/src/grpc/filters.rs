@@ -8,7 +8,8 @@ use fiveledger_platform::ApiResult;
 use fiveledger_platform::aip::filter::{EQ, Field, Op, Schema, enum_value};
 use fiveledger_platform::aip::names::parse_path;
 use fiveledger_platform::storage::within_subtree;
-use fiveledger_proto::ledgers::{EntryState, Severity, WarningColour};
+use fiveledger_proto::ledgers::EntryState;
+use fiveledger_proto::types::{Severity, WarningColour};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition};
 

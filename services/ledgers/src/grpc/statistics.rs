@@ -10,11 +10,10 @@ use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{Period, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::issues::{
-    ClueCounts, ClueGrouping, ClueStatisticsRow, GetClueStatisticsRequest,
-};
+use fiveledger_proto::issues::{ClueGrouping, ClueStatisticsRow, GetClueStatisticsRequest};
 use fiveledger_proto::ledgers::statistics_service_server::StatisticsService;
 use fiveledger_proto::ledgers::*;
+use fiveledger_proto::types::{ClueCounts, WarningColour};
 use sea_orm::{ColumnTrait, Condition};
 use tonic::{Request, Response, Status};
 

@@ -14,6 +14,7 @@ use fiveledger_platform::testing::{self, authed};
 use fiveledger_platform::time::Clock;
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds::{self, Inspection};
+use fiveledger_proto::types::{DeadlineKind, NoticeKind, WarningColour, WarningDetail};
 use futures::StreamExt;
 use prost::Message;
 use tonic::Code;

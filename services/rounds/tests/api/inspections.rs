@@ -1007,7 +1007,7 @@ async fn the_double_report_is_due_the_configured_days_after_feedback() {
     assert!(!report.overdue, "due in 20 days");
     assert_eq!(
         report.colour(),
-        fiveledger_proto::ledgers::WarningColour::Green,
+        fiveledger_proto::types::WarningColour::Green,
         "due in 20 days, blue from 7 before"
     );
     let listed = i
@@ -1032,7 +1032,7 @@ async fn the_double_report_is_due_the_configured_days_after_feedback() {
 /// parts are in.
 #[tokio::test]
 async fn an_overdue_double_report_gets_one_supervision_notice() {
-    use fiveledger_proto::ledgers::WarningColour;
+    use fiveledger_proto::types::WarningColour;
     let app = spawn_with(fiveledger_rounds::RoundsSettings {
         double_report_days: 30,
         sweep_interval_seconds: 0,
@@ -1146,7 +1146,7 @@ async fn warning_steps(c: &mut Clients, name: &str) -> Vec<String> {
 /// sends each rise once, with its kind of notice, dated by the clock.
 #[tokio::test]
 async fn the_double_report_turns_each_colour_on_its_threshold_day() {
-    use fiveledger_proto::ledgers::WarningColour as W;
+    use fiveledger_proto::types::WarningColour as W;
     let app = spawn_with(fiveledger_rounds::RoundsSettings {
         double_report_days: 30,
         sweep_interval_seconds: 0,
@@ -1232,7 +1232,7 @@ async fn the_double_report_turns_each_colour_on_its_threshold_day() {
 /// then warns the city's one; the root finds nothing left to send.
 #[tokio::test]
 async fn an_office_sweeps_only_the_inspections_of_rounds_it_runs() {
-    use fiveledger_proto::ledgers::WarningColour as W;
+    use fiveledger_proto::types::WarningColour as W;
     let app = spawn_with(fiveledger_rounds::RoundsSettings {
         sweep_interval_seconds: 0,
         ..Default::default()

@@ -2,9 +2,9 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use fiveledger_proto::ledgers::{
-    RunWarningSweepRequest, StatisticsCounts, StatisticsGrouping, WarningColour,
-    WatchWarningsRequest,
+    RunWarningSweepRequest, StatisticsCounts, StatisticsGrouping, WatchWarningsRequest,
 };
+use fiveledger_proto::types::WarningColour;
 use serde_json::json;
 use tokio_stream::StreamExt;
 

@@ -17,12 +17,12 @@ use fiveledger_platform::time::{from_date, to_date};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::issues::{
     ClueDisposal, ClueOutcome, ClueOutcomeKind, CreateClueRequest, DisposalMethod,
-    DisposeClueRequest, FixedOnTheSpot, ImportProblemsRequest, Problem, ProblemSeverity,
-    RecordClueOutcomeRequest, Responsibilities,
+    DisposeClueRequest, FixedOnTheSpot, ImportProblemsRequest, Problem, RecordClueOutcomeRequest,
+    Responsibilities,
 };
 use fiveledger_proto::ledgers::{
     AcknowledgeHandOverRequest, AcknowledgeTransferRequest, ApprovePlanRequest,
-    ApproveWriteOffRequest, Evidence, LedgerEntry, ListEntriesRequest, Measure, MeasureKind,
+    ApproveWriteOffRequest, LedgerEntry, ListEntriesRequest, Measure, MeasureKind,
     PostProgressRequest, RectificationFigures, RectificationPlan, RejectWriteOffRequest,
     ReopenRequest, RequestWriteOffRequest, ReturnTransferResultRequest, StatisticsGrouping,
     SubmitPlanRequest, TransferRequest,
@@ -35,6 +35,7 @@ use fiveledger_proto::rounds::{
     RecordDoubleReportRequest, ReportInspectionRequest, ReportRecord, Round, RoundKind,
     StartRectificationRequest, StartRoundRequest, StartStationingRequest,
 };
+use fiveledger_proto::types::{Evidence, Severity};
 use futures::{StreamExt, TryStreamExt, stream};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -939,9 +940,9 @@ async fn inspect(
         let (category, titles) = catalogue[rng.random_range(0..catalogue.len())];
         let title = titles[rng.random_range(0..titles.len())];
         let severity = match rng.random_range(0..10) {
-            0 => ProblemSeverity::Severe,
-            1..=3 => ProblemSeverity::Major,
-            _ => ProblemSeverity::Minor,
+            0 => Severity::Severe,
+            1..=3 => Severity::Major,
+            _ => Severity::Minor,
         };
         let fixed = rng.random_bool(0.12).then(|| FixedOnTheSpot {
             date: date(start + Days::new(rng.random_range(5..25))),

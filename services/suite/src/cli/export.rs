@@ -9,10 +9,11 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::{
-    EntryState, GetStatisticsRequest, LedgerEntry, ListEntriesRequest, Severity, StatisticsCounts,
-    StatisticsGrouping, WarningColour,
+    EntryState, GetStatisticsRequest, LedgerEntry, ListEntriesRequest, StatisticsCounts,
+    StatisticsGrouping,
 };
 use fiveledger_proto::rounds::BatchGetOrganisationsRequest;
+use fiveledger_proto::types::{Severity, WarningColour};
 use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook};
 
 use super::connect::{Services, failed};

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use clap::Args;
 use fiveledger_proto::issues::{
-    FixedOnTheSpot, ImportProblemsRequest, ListCategoriesRequest, Problem, ProblemSeverity,
-    Responsibilities,
+    FixedOnTheSpot, ImportProblemsRequest, ListCategoriesRequest, Problem, Responsibilities,
 };
 use fiveledger_proto::rounds::{GetInspectionRequest, ListOrganisationsRequest};
+use fiveledger_proto::types::Severity;
 use futures::StreamExt as _;
 use serde::Serialize;
 
@@ -631,11 +631,11 @@ fn to_problem(
     })
 }
 
-pub fn parse_severity(s: &str) -> Option<ProblemSeverity> {
+pub fn parse_severity(s: &str) -> Option<Severity> {
     match normalise(s).as_str() {
-        "" | "一般" | "minor" | "低" | "1" => Some(ProblemSeverity::Minor),
-        "较重" | "较严重" | "major" | "中" | "2" => Some(ProblemSeverity::Major),
-        "严重" | "severe" | "高" | "3" => Some(ProblemSeverity::Severe),
+        "" | "一般" | "minor" | "低" | "1" => Some(Severity::Minor),
+        "较重" | "较严重" | "major" | "中" | "2" => Some(Severity::Major),
+        "严重" | "severe" | "高" | "3" => Some(Severity::Severe),
         _ => None,
     }
 }
@@ -746,9 +746,9 @@ mod tests {
 
     #[test]
     fn severities_and_titles() {
-        assert_eq!(parse_severity(""), Some(ProblemSeverity::Minor));
-        assert_eq!(parse_severity("严重"), Some(ProblemSeverity::Severe));
-        assert_eq!(parse_severity("Major"), Some(ProblemSeverity::Major));
+        assert_eq!(parse_severity(""), Some(Severity::Minor));
+        assert_eq!(parse_severity("严重"), Some(Severity::Severe));
+        assert_eq!(parse_severity("Major"), Some(Severity::Major));
         assert_eq!(parse_severity("very"), None);
         assert_eq!(
             title_from("落实主体责任不到位。具体表现为……"),

@@ -1516,7 +1516,7 @@ fn issues_rows(world: &Arc<World>) -> Vec<Row> {
     let problem_fields = |inspection: &str| Problem {
         inspection: inspection.into(),
         category: "party-leadership".into(),
-        severity: ProblemSeverity::Minor as i32,
+        severity: fiveledger_proto::types::Severity::Minor as i32,
         title: "矩阵".into(),
         description: "矩阵".into(),
         responsibilities: Some(Responsibilities {
@@ -2210,7 +2210,7 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
         format!("{key} ({}, {})", describe(i), e.state.as_str_name())
     };
     let evidence = || {
-        vec![Evidence {
+        vec![fiveledger_proto::types::Evidence {
             document: "材料.pdf".into(),
             sha256: "cd".repeat(32),
         }]

@@ -15,7 +15,7 @@ use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{authed, token};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
-use fiveledger_proto::{issues, ledgers, rounds};
+use fiveledger_proto::{issues, ledgers, rounds, types};
 
 /// Organisation paths, by the relation the matrix names them with.
 pub mod paths {
@@ -161,8 +161,8 @@ pub fn day(offset: i64) -> Date {
     }
 }
 
-fn evidence() -> Vec<ledgers::Evidence> {
-    vec![ledgers::Evidence {
+fn evidence() -> Vec<types::Evidence> {
+    vec![types::Evidence {
         document: "整改材料.pdf".into(),
         sha256: "ab".repeat(32),
     }]
@@ -576,7 +576,7 @@ async fn problem(t: &TestSuite, w: &mut World, p: &NewProblem) {
                 problem: Some(issues::Problem {
                     inspection: i.name.clone(),
                     category: p.category.into(),
-                    severity: issues::ProblemSeverity::Major as i32,
+                    severity: types::Severity::Major as i32,
                     title: format!("{} 存在的问题", p.key),
                     description: "巡察组查实。".into(),
                     responsibilities: Some(issues::Responsibilities {

@@ -23,6 +23,7 @@ use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::issues::*;
 use fiveledger_proto::rounds::{self, Inspection, InspectionPhase, Organisation, OrganisationKind};
 use fiveledger_proto::types::Event;
+use fiveledger_proto::types::{Evidence, Severity};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
@@ -633,10 +634,10 @@ pub fn problem(category: &str, title: &str) -> Problem {
     Problem {
         inspection: INSPECTION.into(),
         category: category.into(),
-        severity: ProblemSeverity::Major as i32,
+        severity: Severity::Major as i32,
         title: title.into(),
         description: "详见谈话记录".into(),
-        evidence: vec![EvidenceReference {
+        evidence: vec![Evidence {
             document: "座谈记录.pdf".into(),
             sha256: "a".repeat(64),
         }],

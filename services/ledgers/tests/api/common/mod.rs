@@ -26,6 +26,8 @@ use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds::{
     self, GetInspectionRequest, GetOrganisationRequest, Inspection, Organisation,
 };
+use fiveledger_proto::types;
+use fiveledger_proto::types::Evidence;
 use futures::future::BoxFuture;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -199,7 +201,7 @@ fn clue_statistics(
     r: issues::GetClueStatisticsRequest,
 ) -> Result<issues::GetClueStatisticsResponse, Status> {
     let data = data.lock().expect("lock");
-    let mut rows: std::collections::BTreeMap<String, issues::ClueCounts> = Default::default();
+    let mut rows: std::collections::BTreeMap<String, types::ClueCounts> = Default::default();
     for c in data.clues.iter().filter(|c| {
         fiveledger_platform::auth::in_subtree(&c.target_path, &r.organisation_path)
             && (r.round.is_empty() || c.round == r.round)
@@ -599,7 +601,7 @@ pub fn problem(id: &str, target: &str) -> Problem {
         target: format!("organisations/{target}"),
         target_path: format!("guangxi/nanning/{target}"),
         category: "party-leadership".into(),
-        severity: issues::ProblemSeverity::Major as i32,
+        severity: types::Severity::Major as i32,
         title: format!("问题 {id}"),
         responsibilities: Some(issues::Responsibilities {
             main_unit: format!("organisations/{target}"),
