@@ -110,7 +110,11 @@ fuzz_target!(|data: &[u8]| {
         9 => run(bytes, |r: &ImportProblemsRequest| {
             // One message of the stream; the handler gathers them first.
             if r.problems.len() > MAX_IMPORT_ROWS {
-                return Err(ApiError::invalid("problems", "TOO_MANY_ROWS", "too many"));
+                return Err(ApiError::invalid(
+                    "problems",
+                    ErrorReason::TooManyRows,
+                    "too many",
+                ));
             }
             key("ImportProblems", &r.request_id, r)?;
             problem::parse_inspection("inspection", &r.inspection)?;

@@ -11,6 +11,7 @@ use fiveledger_ledgers::LedgersSettings;
 use fiveledger_ledgers::domain::entry::{self as domain, text};
 use fiveledger_ledgers::grpc::parsing::*;
 use fiveledger_platform::aip::{etag, names};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::{ApiError, ApiResult, outbox};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::*;
@@ -29,7 +30,7 @@ fn step(name: &str, etag_sent: &str, effective_date: Option<&Date>) -> ApiResult
 
 fn version(v: i32) -> ApiResult<()> {
     if v <= 0 {
-        return Err(ApiError::invalid("version", "INVALID_VERSION", "positive"));
+        return Err(ApiError::required("version"));
     }
     Ok(())
 }
@@ -164,8 +165,9 @@ fuzz_target!(|data: &[u8]| {
             outbox::parse_cursor(&r.after_cursor).map(|_| ())
         }),
         19 => run(bytes, |r: &GetStatisticsRequest| {
-            StatisticsGrouping::try_from(r.group_by)
-                .map_err(|_| ApiError::invalid("group_by", "UNKNOWN_ENUM_VALUE", "grouping"))?;
+            StatisticsGrouping::try_from(r.group_by).map_err(|_| {
+                ApiError::invalid("group_by", CommonReason::UnknownEnumValue, "grouping")
+            })?;
             scope(&r.inspection, &r.round, &r.organisation_path)?;
             period(r.period_start.as_ref(), r.period_end.as_ref())
         }),
@@ -177,7 +179,9 @@ fuzz_target!(|data: &[u8]| {
             names::parse("name", &r.name, "publications")?;
             PublicationEdition::try_from(r.edition)
                 .map(|_| ())
-                .map_err(|_| ApiError::invalid("edition", "UNKNOWN_ENUM_VALUE", "edition"))
+                .map_err(|_| {
+                    ApiError::invalid("edition", CommonReason::UnknownEnumValue, "edition")
+                })
         }),
         22 => run(bytes, |r: &ListPublicationsRequest| {
             page(r.page_size, &r.page_token, &[&r.filter], None)?;

@@ -6,6 +6,7 @@ use fiveledger_platform::error::Violation;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::issues::ErrorReason;
 use fiveledger_proto::issues::{Problem, ProblemListFrozen, ProblemListState};
 use fiveledger_proto::rounds::{Inspection, InspectionReported};
 use fiveledger_proto::types::Event;
@@ -84,7 +85,7 @@ pub async fn freeze(
                 .join(", ")
         );
         return Err(ApiError::precondition_with(
-            "RESPONSIBILITIES_INCOMPLETE",
+            ErrorReason::ResponsibilitiesIncomplete,
             description,
             incomplete.into_iter().take(MAX_VIOLATIONS).collect(),
         ));

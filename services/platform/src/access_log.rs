@@ -11,6 +11,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fiveledger_proto::access::ErrorReason as AccessReason;
 use fiveledger_proto::access::access_log_service_server::{
     AccessLogService, AccessLogServiceServer,
 };
@@ -31,6 +32,7 @@ use tonic::{Request, Response, Status};
 use crate::aip::filter::{self, Op};
 use crate::aip::page::PageRequest;
 use crate::auth::{Caller, Role};
+use crate::error::CommonReason;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{Db, within_subtree};
 
@@ -579,14 +581,14 @@ fn check_reader(caller: &Caller) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::denied(
-            "NOT_DISCIPLINE_COMMISSION",
+            AccessReason::NotDisciplineCommission,
             "only the discipline commission reads the access log",
         ))
     }
 }
 
 fn bad_filter(description: impl Into<String>) -> ApiError {
-    ApiError::invalid("filter", "INVALID_FILTER", description)
+    ApiError::invalid("filter", CommonReason::InvalidFilter, description)
 }
 
 /// `cond` AND `by`.

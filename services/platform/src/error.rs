@@ -8,6 +8,37 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// `ErrorInfo.domain` of every error we raise.
 pub const ERROR_DOMAIN: &str = "fiveledger.gov";
 
+/// The reasons every service may return
+/// (`proto/fiveledger/type/v1/error_reason.proto`).
+pub use fiveledger_proto::types::ErrorReason as CommonReason;
+
+/// A documented `ErrorInfo.reason`: a value of one of the API's
+/// `ErrorReason` enums (`proto/fiveledger/*/v1/error_reason.proto`). Errors
+/// take their reason as one, so a reason that is not documented does not
+/// compile.
+pub trait Reason: Copy {
+    /// The reason string, e.g. `INVALID_FILTER`.
+    fn as_reason(self) -> &'static str;
+}
+
+macro_rules! reasons {
+    ($($enum:ty),*) => {$(
+        impl Reason for $enum {
+            fn as_reason(self) -> &'static str {
+                self.as_str_name()
+            }
+        }
+    )*};
+}
+
+reasons!(
+    fiveledger_proto::types::ErrorReason,
+    fiveledger_proto::access::ErrorReason,
+    fiveledger_proto::issues::ErrorReason,
+    fiveledger_proto::ledgers::ErrorReason,
+    fiveledger_proto::rounds::ErrorReason
+);
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// One violated precondition: what kind of rule, about what, and why.
@@ -70,12 +101,12 @@ pub enum ApiError {
 impl ApiError {
     pub fn invalid(
         field: impl Into<String>,
-        reason: &'static str,
+        reason: impl Reason,
         description: impl Into<String>,
     ) -> Self {
         Self::InvalidArgument {
             field: field.into(),
-            reason,
+            reason: reason.as_reason(),
             description: description.into(),
         }
     }
@@ -84,7 +115,7 @@ impl ApiError {
     pub fn required(field: impl Into<String>) -> Self {
         let field = field.into();
         let description = format!("{field} is required");
-        Self::invalid(field, "REQUIRED_FIELD", description)
+        Self::invalid(field, CommonReason::RequiredField, description)
     }
 
     pub fn not_found(resource: impl Into<String>) -> Self {
@@ -93,30 +124,30 @@ impl ApiError {
         }
     }
 
-    pub fn precondition(reason: &'static str, description: impl Into<String>) -> Self {
+    pub fn precondition(reason: impl Reason, description: impl Into<String>) -> Self {
         Self::FailedPrecondition {
-            reason,
+            reason: reason.as_reason(),
             description: description.into(),
             violations: Vec::new(),
         }
     }
 
     pub fn precondition_with(
-        reason: &'static str,
+        reason: impl Reason,
         description: impl Into<String>,
         violations: Vec<Violation>,
     ) -> Self {
         Self::FailedPrecondition {
-            reason,
+            reason: reason.as_reason(),
             description: description.into(),
             violations,
         }
     }
 
     /// PERMISSION_DENIED with an UPPER_SNAKE `reason` saying which rule.
-    pub fn denied(reason: &'static str, description: impl Into<String>) -> Self {
+    pub fn denied(reason: impl Reason, description: impl Into<String>) -> Self {
         Self::Denied {
-            reason,
+            reason: reason.as_reason(),
             description: description.into(),
         }
     }
@@ -133,19 +164,20 @@ impl ApiError {
 
     /// The `ErrorInfo.reason` this error carries.
     pub fn reason(&self) -> &'static str {
-        match self {
-            Self::InvalidArgument { reason, .. } => reason,
-            Self::NotFound { .. } => "NOT_FOUND",
-            Self::AlreadyExists { .. } => "ALREADY_EXISTS",
-            Self::FailedPrecondition { reason, .. } => reason,
-            Self::Aborted { .. } => "ETAG_MISMATCH",
-            Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::PermissionDenied(_) => "PERMISSION_DENIED",
-            Self::Denied { reason, .. } => reason,
-            Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
-            Self::Unavailable { .. } => "DEPENDENCY_UNAVAILABLE",
-            Self::Internal(_) => "INTERNAL",
-        }
+        let common = match self {
+            Self::InvalidArgument { reason, .. }
+            | Self::FailedPrecondition { reason, .. }
+            | Self::Denied { reason, .. } => return reason,
+            Self::NotFound { .. } => CommonReason::NotFound,
+            Self::AlreadyExists { .. } => CommonReason::AlreadyExists,
+            Self::Aborted { .. } => CommonReason::EtagMismatch,
+            Self::Unauthenticated(_) => CommonReason::Unauthenticated,
+            Self::PermissionDenied(_) => CommonReason::PermissionDenied,
+            Self::DeadlineExceeded => CommonReason::DeadlineExceeded,
+            Self::Unavailable { .. } => CommonReason::DependencyUnavailable,
+            Self::Internal(_) => CommonReason::Internal,
+        };
+        common.as_reason()
     }
 
     fn code(&self) -> Code {
@@ -271,7 +303,11 @@ impl From<sea_orm::TransactionError<ApiError>> for ApiError {
 /// (clients retry elsewhere) with an `ErrorInfo` like every other refusal.
 pub fn not_ready() -> Status {
     let mut details = ErrorDetails::new();
-    details.set_error_info("NOT_READY", ERROR_DOMAIN, std::collections::HashMap::new());
+    details.set_error_info(
+        CommonReason::NotReady.as_reason(),
+        ERROR_DOMAIN,
+        std::collections::HashMap::new(),
+    );
     Status::with_error_details(
         Code::Unavailable,
         "the service is starting or stopping",
@@ -295,7 +331,7 @@ pub fn malformed_request_answer(
         {
             Status::from(ApiError::invalid(
                 "request",
-                "MALFORMED_REQUEST",
+                CommonReason::MalformedRequest,
                 "the request is not a well-formed message of this method",
             ))
             .into_http()

@@ -14,7 +14,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::auth::{Caller, Role};
-use crate::error::ERROR_DOMAIN;
+use crate::error::{CommonReason, ERROR_DOMAIN, Reason};
 
 /// Callers remembered at once; past it, idle ones are forgotten first.
 const MAX_CALLERS: usize = 100_000;
@@ -103,7 +103,7 @@ impl CallerLimits {
         // A request refused for being one too many in flight costs nothing.
         if s.in_flight > 0 && bucket.in_flight >= s.in_flight {
             return Err(exhausted(
-                "TOO_MANY_IN_FLIGHT",
+                CommonReason::TooManyInFlight,
                 format!(
                     "this caller already has {} requests in flight; wait for one to finish",
                     s.in_flight
@@ -116,7 +116,7 @@ impl CallerLimits {
             bucket.refilled = now;
             if bucket.tokens < 1.0 {
                 return Err(exhausted(
-                    "RATE_LIMITED",
+                    CommonReason::RateLimited,
                     format!(
                         "more than {} requests per second from this caller; slow down and retry",
                         s.requests_per_second
@@ -134,9 +134,9 @@ impl CallerLimits {
 }
 
 /// RESOURCE_EXHAUSTED with an `ErrorInfo` saying which limit.
-fn exhausted(reason: &str, message: String) -> Status {
+fn exhausted(reason: CommonReason, message: String) -> Status {
     let mut details = ErrorDetails::new();
-    details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
+    details.set_error_info(reason.as_reason(), ERROR_DOMAIN, HashMap::new());
     Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 

@@ -20,6 +20,7 @@ use tonic::Status;
 
 use fiveledger_proto::types::Event;
 
+use crate::error::CommonReason;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::Db;
 use crate::time::to_timestamp;
@@ -222,7 +223,7 @@ pub fn parse_cursor(cursor: &str) -> ApiResult<i64> {
         .ok_or_else(|| {
             ApiError::invalid(
                 "after_cursor",
-                "INVALID_CURSOR",
+                CommonReason::InvalidCursor,
                 "after_cursor is not a cursor this service returned",
             )
         })
@@ -260,7 +261,7 @@ pub fn check_types(types: &[String]) -> ApiResult<()> {
     match types.iter().position(|t| t.len() > MAX_TYPE_LEN) {
         Some(i) => Err(ApiError::invalid(
             format!("types[{i}]"),
-            "TOO_LONG",
+            CommonReason::TooLong,
             format!("an event type is at most {MAX_TYPE_LEN} bytes"),
         )),
         None => Ok(()),
@@ -417,13 +418,13 @@ pub fn selection_for(
         ));
     }
     match asked.iter().position(|t| !granted.contains(&t.as_str())) {
-        Some(i) => Err(ApiError::Denied {
-            reason: "EVENT_TYPE_NOT_GRANTED",
-            description: format!(
+        Some(i) => Err(ApiError::denied(
+            CommonReason::EventTypeNotGranted,
+            format!(
                 "types[{i}]: service {service} may not stream {} events",
                 asked[i]
             ),
-        }),
+        )),
         None => Ok(Selection::types(asked)),
     }
 }

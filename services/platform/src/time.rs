@@ -8,6 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use fiveledger_proto::google::r#type::Date;
 
 use crate::error::ApiError;
+use crate::error::CommonReason;
 
 pub fn to_timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -20,7 +21,7 @@ pub fn from_timestamp(field: &str, t: &prost_types::Timestamp) -> Result<DateTim
     DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32).ok_or_else(|| {
         ApiError::invalid(
             field,
-            "INVALID_TIMESTAMP",
+            CommonReason::InvalidTimestamp,
             format!("{field} is out of range"),
         )
     })
@@ -41,7 +42,7 @@ pub fn from_date(field: &str, d: &Date) -> Result<NaiveDate, ApiError> {
         .ok_or_else(|| {
             ApiError::invalid(
                 field,
-                "INVALID_DATE",
+                CommonReason::InvalidDate,
                 format!("{field} is not a valid calendar date"),
             )
         })
@@ -86,7 +87,7 @@ impl Period {
         {
             return Err(ApiError::invalid(
                 "period_end",
-                "PERIOD_REVERSED",
+                CommonReason::PeriodReversed,
                 "period_end is before period_start",
             ));
         }

@@ -9,6 +9,7 @@ use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::{GroupRole, RoundState};
 use sea_orm::DatabaseTransaction;
 
@@ -22,7 +23,7 @@ use crate::storage::{groups, inspections, inspectors, organisations, rounds};
 pub fn expect_open_round(round: &rounds::Model) -> ApiResult<()> {
     if round.state() == RoundState::Closed {
         return Err(ApiError::precondition_with(
-            "WRONG_ROUND_STATE",
+            ErrorReason::WrongRoundState,
             format!(
                 "{} is in ROUND_STATE_CLOSED",
                 round_domain::name_of(&round.id)
@@ -119,7 +120,7 @@ pub async fn staff(
         let violations = staffed
             .iter()
             .map(|m| Violation {
-                kind: avoidance::IN_OTHER_GROUP.into(),
+                kind: avoidance::IN_OTHER_GROUP.as_str_name().into(),
                 subject: inspector::name_of(&m.inspector_id),
                 description: format!(
                     "{} is already in {}",
@@ -142,7 +143,7 @@ pub async fn staff(
             .find(|m| m.role == GroupRole::Leader.as_str_name())
         {
             return Err(ApiError::precondition(
-                "LEADER_ALREADY_SET",
+                ErrorReason::LeaderAlreadySet,
                 format!(
                     "{} already has a leader ({}); remove them first",
                     group_name_of(&round.id, group_id),
@@ -175,7 +176,7 @@ pub async fn assignable_group(
     if round_id != round.id {
         return Err(ApiError::invalid(
             field,
-            "GROUP_OF_ANOTHER_ROUND",
+            ErrorReason::GroupOfAnotherRound,
             format!(
                 "{group} is not a group of {}",
                 round_domain::name_of(&round.id)

@@ -2,6 +2,7 @@
 
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names::{self, validate_text};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_proto::issues::{Category, SupervisingBodyKind};
 use fiveledger_proto::rounds::OrganisationKind;
 
@@ -41,7 +42,7 @@ pub fn parse_kind(field: &str, value: i32) -> Result<SupervisingBodyKind, ApiErr
         Ok(kind) => Ok(kind),
         Err(_) => Err(ApiError::invalid(
             field,
-            "UNKNOWN_ENUM_VALUE",
+            CommonReason::UnknownEnumValue,
             format!("{field} {value} is not a known kind"),
         )),
     }

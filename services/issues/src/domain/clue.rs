@@ -7,8 +7,10 @@
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names::validate_text;
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::time::from_date;
+use fiveledger_proto::issues::ErrorReason;
 use fiveledger_proto::issues::{Clue, ClueOutcomeKind, ClueState, DisposalMethod};
 
 pub const COLLECTION: &str = "clues";
@@ -91,7 +93,7 @@ pub fn parse_method(field: &str, value: i32) -> Result<DisposalMethod, ApiError>
         Ok(m) => Ok(m),
         Err(_) => Err(ApiError::invalid(
             field,
-            "UNKNOWN_ENUM_VALUE",
+            CommonReason::UnknownEnumValue,
             format!("{field} {value} is not a known disposal method"),
         )),
     }
@@ -103,7 +105,7 @@ pub fn parse_outcome_kind(field: &str, value: i32) -> Result<ClueOutcomeKind, Ap
         Ok(k) => Ok(k),
         Err(_) => Err(ApiError::invalid(
             field,
-            "UNKNOWN_ENUM_VALUE",
+            CommonReason::UnknownEnumValue,
             format!("{field} {value} is not a known outcome"),
         )),
     }
@@ -123,7 +125,7 @@ pub fn parse_decision(
 
 fn out_of_order(
     clue: &str,
-    reason: &'static str,
+    reason: ErrorReason,
     state: ClueState,
     description: String,
 ) -> ApiError {
@@ -144,7 +146,7 @@ pub fn check_dispose(clue: &str, state: ClueState) -> Result<(), ApiError> {
         ClueState::Registered => Ok(()),
         other => Err(out_of_order(
             clue,
-            "CLUE_ALREADY_DISPOSED",
+            ErrorReason::ClueAlreadyDisposed,
             other,
             format!(
                 "{clue} is in state {}: it was already disposed of; reopen it first",
@@ -160,13 +162,13 @@ pub fn check_outcome(clue: &str, state: ClueState) -> Result<(), ApiError> {
         ClueState::Disposed => Ok(()),
         ClueState::Concluded => Err(out_of_order(
             clue,
-            "CLUE_OUTCOME_RECORDED",
+            ErrorReason::ClueOutcomeRecorded,
             state,
             format!("{clue} already has its outcome; reopen it first"),
         )),
         other => Err(out_of_order(
             clue,
-            "CLUE_NOT_DISPOSED",
+            ErrorReason::ClueNotDisposed,
             other,
             format!(
                 "{clue} is in state {}: record its disposal before its outcome",
@@ -189,7 +191,7 @@ pub fn check_transfer(clue: &str, state: ClueState) -> Result<(), ApiError> {
     match state {
         ClueState::Concluded => Err(out_of_order(
             clue,
-            "CLUE_CONCLUDED",
+            ErrorReason::ClueConcluded,
             state,
             format!("{clue} has its outcome; reopen it before transferring it again"),
         )),
@@ -211,7 +213,7 @@ pub fn check_reopen(clue: &str, state: ClueState) -> Result<(), ApiError> {
         ClueState::Disposed | ClueState::Concluded => Ok(()),
         other => Err(out_of_order(
             clue,
-            "CLUE_NOT_DISPOSED",
+            ErrorReason::ClueNotDisposed,
             other,
             format!(
                 "{clue} is in state {}: there is no disposal to reopen",

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names::{self, validate_text};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::time::from_date;
 use fiveledger_proto::issues::Problem;
 use fiveledger_proto::types::{Evidence, Severity};
@@ -66,7 +67,7 @@ pub fn parse_severity(field: &str, value: i32) -> Result<Severity, ApiError> {
         Ok(s) => Ok(s),
         Err(_) => Err(ApiError::invalid(
             field,
-            "UNKNOWN_ENUM_VALUE",
+            CommonReason::UnknownEnumValue,
             format!("{field} {value} is not a known severity"),
         )),
     }
@@ -95,7 +96,7 @@ pub fn parse_evidence(prefix: &str, evidence: &[Evidence]) -> Result<Vec<Evidenc
     if evidence.len() > MAX_EVIDENCE {
         return Err(ApiError::invalid(
             f,
-            "TOO_MANY",
+            CommonReason::TooMany,
             format!("at most {MAX_EVIDENCE} evidence references"),
         ));
     }
@@ -113,7 +114,7 @@ pub fn parse_evidence(prefix: &str, evidence: &[Evidence]) -> Result<Vec<Evidenc
             if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(ApiError::invalid(
                     format!("{f}[{i}].sha256"),
-                    "INVALID_SHA256",
+                    CommonReason::InvalidSha256,
                     "sha256 must be 64 hexadecimal digits",
                 ));
             }

@@ -1,8 +1,9 @@
 //! An inspection's problem list and when its problems may change.
 
 use fiveledger_platform::ApiError;
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::error::Violation;
-use fiveledger_proto::issues::ProblemListState;
+use fiveledger_proto::issues::{ErrorReason, ProblemListState};
 use fiveledger_proto::rounds::InspectionPhase;
 
 /// `rounds/{round}/inspections/{inspection}/problemList`.
@@ -15,7 +16,7 @@ pub fn inspection_of(name: &str) -> Result<&str, ApiError> {
     let inspection = name.strip_suffix("/problemList").ok_or_else(|| {
         ApiError::invalid(
             "name",
-            "INVALID_NAME",
+            CommonReason::InvalidName,
             "name must look like rounds/{id}/inspections/{id}/problemList",
         )
     })?;
@@ -42,7 +43,7 @@ pub fn check_editable(
     phase: InspectionPhase,
     change: Change,
 ) -> Result<(), ApiError> {
-    let refuse = |reason: &'static str, description: String, kind: &str, state: &str| {
+    let refuse = |reason: ErrorReason, description: String, kind: &str, state: &str| {
         ApiError::precondition_with(
             reason,
             description,
@@ -55,7 +56,7 @@ pub fn check_editable(
     };
     match state {
         ProblemListState::Frozen => Err(refuse(
-            "PROBLEM_LIST_FROZEN",
+            ErrorReason::ProblemListFrozen,
             format!(
                 "the problem list of {inspection} is frozen; its problems can no longer change"
             ),
@@ -63,7 +64,7 @@ pub fn check_editable(
             ProblemListState::Frozen.as_str_name(),
         )),
         ProblemListState::Reported if change == Change::Content => Err(refuse(
-            "PROBLEM_LIST_REPORTED",
+            ErrorReason::ProblemListReported,
             format!(
                 "{inspection} was reported: only the responsibilities of its problems can still be completed"
             ),
@@ -75,7 +76,7 @@ pub fn check_editable(
             InspectionPhase::Stationed => Ok(()),
             InspectionPhase::Reported if change == Change::Responsibilities => Ok(()),
             other => Err(refuse(
-                "INSPECTION_NOT_STATIONED",
+                ErrorReason::InspectionNotStationed,
                 format!(
                     "{inspection} is in phase {}; problems are registered only while the group is stationed",
                     other.as_str_name()

@@ -16,6 +16,8 @@
 
 use fiveledger_platform::ApiError;
 use fiveledger_platform::auth::{Caller, Role, in_subtree, parent_path, within_reach};
+use fiveledger_platform::error::CommonReason;
+use fiveledger_proto::issues::ErrorReason;
 use fiveledger_proto::rounds::Inspection;
 
 /// Roles that work an inspection's problems and clues before feedback.
@@ -60,7 +62,7 @@ pub fn may_record(caller: &Caller, inspection: &Inspection) -> Result<(), ApiErr
     }
     if caller.has_role(Role::InspectionOffice) {
         return Err(ApiError::denied(
-            "ROUND_OUT_OF_SCOPE",
+            CommonReason::RoundOutOfScope,
             format!(
                 "{} belongs to a round run by {}: only that level's inspection office (or one above it) records its problems",
                 inspection.name, inspection.round_organisation_path
@@ -68,7 +70,7 @@ pub fn may_record(caller: &Caller, inspection: &Inspection) -> Result<(), ApiErr
         ));
     }
     Err(ApiError::denied(
-        "NOT_GROUP_MEMBER",
+        ErrorReason::NotGroupMember,
         format!(
             "only the members of the group assigned to {} record its problems",
             inspection.name
@@ -157,7 +159,7 @@ impl Reach<'_> {
 pub fn unknown_organisation(field: &str, name: &str) -> ApiError {
     ApiError::invalid(
         field,
-        "UNKNOWN_ORGANISATION",
+        ErrorReason::UnknownOrganisation,
         format!("{name} is not in the organisation directory"),
     )
 }
@@ -173,7 +175,7 @@ pub fn check_managing_level(
     } else {
         Err(ApiError::invalid(
             field,
-            "NOT_ABOVE_THE_RUNNING_LEVEL",
+            ErrorReason::NotAboveTheRunningLevel,
             format!(
                 "{field} names a level above the one running the round ({running}); a cadre managed at the running level or below needs none"
             ),

@@ -4,6 +4,7 @@
 use fiveledger_platform::ApiError;
 use fiveledger_platform::access_log::{Access, Reader, statistics_query};
 use fiveledger_platform::aip::names;
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::time::Period;
 use fiveledger_proto::issues::*;
 use tonic::{Request, Response, Status};
@@ -52,7 +53,7 @@ pub(super) async fn get_clue_statistics(
         Err(_) => {
             return Err(ApiError::invalid(
                 "group_by",
-                "UNKNOWN_GROUPING",
+                CommonReason::UnknownEnumValue,
                 format!("unknown grouping {}", r.group_by),
             )
             .into());

@@ -6,8 +6,10 @@ use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::Caller;
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
+use fiveledger_proto::issues::ErrorReason;
 use fiveledger_proto::issues::*;
 use tonic::{Request, Response, Status};
 
@@ -62,7 +64,7 @@ pub(super) async fn transfer_clue(
             if clue.receiving_body == body.name {
                 return Err(ApiError::invalid(
                     "receiving_body",
-                    "SAME_RECEIVING_BODY",
+                    ErrorReason::SameReceivingBody,
                     format!("{} already holds {}", body.name, request.name),
                 ));
             }
@@ -133,7 +135,7 @@ pub(super) async fn acknowledge_clue_transfer(
             }
             if open.acknowledge_date.is_some() {
                 return Err(ApiError::precondition(
-                    "TRANSFER_ALREADY_ACKNOWLEDGED",
+                    CommonReason::TransferAlreadyAcknowledged,
                     format!(
                         "the transfer of {} to {} was acknowledged by {}",
                         request.name, open.receiving_body, open.acknowledged_by

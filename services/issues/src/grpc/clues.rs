@@ -13,6 +13,7 @@ use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::replay_first;
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::issues::ErrorReason;
 use fiveledger_proto::issues::clue_service_server::ClueService;
 use fiveledger_proto::issues::*;
 use fiveledger_proto::rounds::{InspectionPhase, Organisation, OrganisationKind};
@@ -113,7 +114,7 @@ impl Api {
                     .ok_or_else(|| {
                         ApiError::invalid(
                             "clue.receiving_body",
-                            "NO_DEFAULT_RECEIVING_BODY",
+                            ErrorReason::NoDefaultReceivingBody,
                             format!("no discipline commission is attached to {level}; name clue.receiving_body"),
                         )
                     })?
@@ -162,7 +163,7 @@ pub(super) fn check_holder(
         Ok(())
     } else {
         Err(ApiError::denied(
-            "NOT_THE_HOLDER",
+            ErrorReason::NotTheHolder,
             format!(
                 "only {} (which holds {}) may take this step",
                 clue.receiving_body,
@@ -193,7 +194,7 @@ impl ClueService for Api {
             InspectionPhase::Preparation | InspectionPhase::Unspecified
         ) {
             return Err(ApiError::precondition(
-                "INSPECTION_NOT_STATIONED",
+                ErrorReason::InspectionNotStationed,
                 format!(
                     "{} is in phase {}; clues are registered once the group is stationed",
                     inspection.name,
@@ -452,7 +453,7 @@ impl ClueService for Api {
                 if clue.disposal_date.is_some_and(|d| date < d) {
                     return Err(ApiError::invalid(
                         "outcome.date",
-                        "DATE_BEFORE_DISPOSAL",
+                        ErrorReason::DateBeforeDisposal,
                         "the outcome cannot precede the disposal",
                     ));
                 }

@@ -6,6 +6,7 @@
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::filter::{EQ, Field, Schema, enum_value};
 use fiveledger_platform::aip::names;
+use fiveledger_platform::error::CommonReason;
 use fiveledger_proto::issues::{ClueState, DisposalMethod, ProblemListState};
 use fiveledger_proto::types::Severity;
 
@@ -13,7 +14,7 @@ use crate::domain::problem::{ORGANISATIONS, parse_inspection};
 use crate::storage::{clues, problems};
 
 fn invalid(description: String) -> ApiError {
-    ApiError::invalid("filter", "INVALID_FILTER", description)
+    ApiError::invalid("filter", CommonReason::InvalidFilter, description)
 }
 
 /// `ListProblems`: `fiveledger.issues.v1.ListProblemsRequest.filter`.

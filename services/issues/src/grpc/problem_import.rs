@@ -6,6 +6,7 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::replay_first;
+use fiveledger_proto::issues::ErrorReason;
 use fiveledger_proto::issues::*;
 use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
@@ -38,7 +39,7 @@ pub(super) async fn import_problems(
         } else if !message.inspection.is_empty() && message.inspection != all.inspection {
             return Err(ApiError::invalid(
                 "inspection",
-                "INSPECTION_CHANGED",
+                ErrorReason::InspectionChanged,
                 "every message of one import must name the same inspection",
             )
             .into());
@@ -47,7 +48,7 @@ pub(super) async fn import_problems(
         if all.problems.len() > max_rows {
             return Err(ApiError::invalid(
                 "problems",
-                "TOO_MANY_ROWS",
+                ErrorReason::TooManyRows,
                 format!("one import takes at most {max_rows} rows"),
             )
             .into());
@@ -91,7 +92,7 @@ pub(super) async fn import_problems(
                 row,
                 ApiError::invalid(
                     "inspection",
-                    "INSPECTION_MISMATCH",
+                    ErrorReason::InspectionMismatch,
                     format!(
                         "the row names {}, the import {}",
                         problem.inspection, all.inspection

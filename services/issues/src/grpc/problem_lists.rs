@@ -6,6 +6,7 @@ use fiveledger_platform::access_log::{Access, Reader};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::replay_first;
+use fiveledger_proto::issues::ErrorReason;
 use fiveledger_proto::issues::*;
 use tonic::{Request, Response, Status};
 
@@ -85,7 +86,7 @@ pub(super) async fn freeze_problem_list(
             | fiveledger_proto::rounds::InspectionPhase::Unspecified
     ) {
         return Err(ApiError::precondition(
-            "INSPECTION_NOT_STATIONED",
+            ErrorReason::InspectionNotStationed,
             format!(
                 "{} is in phase {}; a list is frozen once the group has been stationed",
                 inspection.name,

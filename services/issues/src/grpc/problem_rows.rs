@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::issues::ErrorReason;
 use fiveledger_proto::issues::*;
 use fiveledger_proto::rounds::{Inspection, Organisation, OrganisationKind};
 
@@ -110,7 +111,7 @@ impl Resolved {
         if !allowed(org.kind()) {
             return Err(ApiError::invalid(
                 field,
-                "WRONG_ORGANISATION_KIND",
+                ErrorReason::WrongOrganisationKind,
                 format!("{name} is a {}, not {what}", org.kind().as_str_name()),
             ));
         }
@@ -133,7 +134,7 @@ impl Resolved {
         let category = self.categories.get(&content.category).ok_or_else(|| {
             ApiError::invalid(
                 field(prefix, "category"),
-                "UNKNOWN_CATEGORY",
+                ErrorReason::UnknownCategory,
                 format!("{} is not in the category catalogue", content.category),
             )
         })?;

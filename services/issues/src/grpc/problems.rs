@@ -6,6 +6,7 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::auth::{Caller, Role};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
 use fiveledger_platform::{ApiError, ApiResult};
@@ -83,7 +84,7 @@ pub(super) fn frozen_fast(list: Option<&problem_lists::Model>) -> ApiResult<()> 
 }
 
 fn invalid_filter(description: impl Into<String>) -> ApiError {
-    ApiError::invalid("filter", "INVALID_FILTER", description)
+    ApiError::invalid("filter", CommonReason::InvalidFilter, description)
 }
 
 #[tonic::async_trait]
@@ -159,7 +160,7 @@ impl ProblemService for Api {
                         .map_err(|_| {
                             ApiError::invalid(
                                 "page_token",
-                                "INVALID_PAGE_TOKEN",
+                                CommonReason::InvalidPageToken,
                                 "page_token is malformed",
                             )
                         })?

@@ -6,10 +6,12 @@
 use chrono::NaiveDate;
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::aip::names::{self, validate_text};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::time::{from_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::ledgers::ErrorReason;
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::types::Evidence;
@@ -74,7 +76,7 @@ fn posting_date(posting: &Posting) -> Option<Date> {
 fn wrong_state(entry: &LedgerEntry, step: &str, allowed: &[EntryState]) -> ApiError {
     let state = entry.state().as_str_name();
     ApiError::precondition_with(
-        "WRONG_STATE",
+        ErrorReason::WrongState,
         format!(
             "cannot {step}: {} is in state {state} (allowed: {})",
             entry.name,
@@ -113,7 +115,7 @@ fn check_version(entry: &LedgerEntry, version: i32) -> ApiResult<()> {
         "was never submitted"
     };
     Err(ApiError::precondition_with(
-        "PLAN_VERSION_MISMATCH",
+        ErrorReason::PlanVersionMismatch,
         format!(
             "{}: plan version {version} {what}; the entry is {} with version {pending} pending",
             entry.name,
@@ -135,7 +137,7 @@ fn check_verifier(entry: &LedgerEntry, actor: &str) -> ApiResult<()> {
         .unwrap_or_default();
     if requester == actor {
         return Err(ApiError::precondition_with(
-            "VERIFIER_IS_REQUESTER",
+            ErrorReason::VerifierIsRequester,
             format!("{actor} requested this write-off and cannot verify it"),
             vec![Violation {
                 kind: "SEPARATION_OF_DUTIES".into(),
@@ -257,7 +259,7 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
                     .and_then(|plan| plan.measures.iter_mut().find(|m| m.id == p.measure_id))
                     .ok_or_else(|| {
                         ApiError::precondition(
-                            "MEASURE_NOT_IN_PLAN",
+                            ErrorReason::MeasureNotInPlan,
                             format!(
                                 "{} has no measure {} in its approved plan",
                                 entry.name, p.measure_id
@@ -292,7 +294,7 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
             let open = next.transfers.last_mut().ok_or_else(corrupt_transfer)?;
             if !open.acknowledged_by.is_empty() {
                 return Err(ApiError::precondition(
-                    "TRANSFER_ALREADY_ACKNOWLEDGED",
+                    CommonReason::TransferAlreadyAcknowledged,
                     format!(
                         "transfer {} was acknowledged by {}",
                         open.id, open.acknowledged_by
@@ -306,7 +308,7 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
             let open = next.transfers.last_mut().ok_or_else(corrupt_transfer)?;
             if open.acknowledged_by.is_empty() {
                 return Err(ApiError::precondition(
-                    "TRANSFER_NOT_ACKNOWLEDGED",
+                    ErrorReason::TransferNotAcknowledged,
                     format!(
                         "transfer {} must be acknowledged before its result",
                         open.id
@@ -327,7 +329,7 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
                 .unwrap_or_default();
             if !open.is_empty() {
                 return Err(ApiError::precondition_with(
-                    "MEASURES_OPEN",
+                    ErrorReason::MeasuresOpen,
                     format!(
                         "{} cannot be written off while {} measure(s) are not done",
                         entry.name,
@@ -439,7 +441,7 @@ pub fn parse_evidence(field: &str, evidence: &[Evidence]) -> ApiResult<Vec<Evide
     if evidence.len() > MAX_EVIDENCE {
         return Err(ApiError::invalid(
             field,
-            "TOO_MANY",
+            CommonReason::TooMany,
             format!("at most {MAX_EVIDENCE} documents"),
         ));
     }
@@ -454,7 +456,7 @@ pub fn parse_evidence(field: &str, evidence: &[Evidence]) -> ApiResult<Vec<Evide
         if !hash_ok {
             return Err(ApiError::invalid(
                 format!("{field}[{i}].sha256"),
-                "INVALID_HASH",
+                CommonReason::InvalidSha256,
                 "sha256 must be 64 hex digits",
             ));
         }
@@ -483,7 +485,7 @@ pub fn parse_plan(plan: Option<&RectificationPlan>) -> ApiResult<RectificationPl
     if plan.measures.len() > MAX_MEASURES {
         return Err(ApiError::invalid(
             "plan.measures",
-            "TOO_MANY",
+            CommonReason::TooMany,
             format!("at most {MAX_MEASURES} measures"),
         ));
     }
@@ -495,7 +497,7 @@ pub fn parse_plan(plan: Option<&RectificationPlan>) -> ApiResult<RectificationPl
         if measures.iter().any(|o: &Measure| o.id == m.id) {
             return Err(ApiError::invalid(
                 f("id"),
-                "DUPLICATE_ID",
+                ErrorReason::DuplicateId,
                 format!("measure id {} appears twice", m.id),
             ));
         }
@@ -505,7 +507,7 @@ pub fn parse_plan(plan: Option<&RectificationPlan>) -> ApiResult<RectificationPl
             Err(_) => {
                 return Err(ApiError::invalid(
                     f("kind"),
-                    "UNKNOWN_ENUM_VALUE",
+                    CommonReason::UnknownEnumValue,
                     format!("{} is not a measure kind", m.kind),
                 ));
             }
@@ -550,7 +552,7 @@ pub fn parse_figures(figures: Option<&RectificationFigures>) -> ApiResult<Rectif
         if negative {
             return Err(ApiError::invalid(
                 field,
-                "NEGATIVE",
+                ErrorReason::Negative,
                 format!("{field} must not be negative"),
             ));
         }

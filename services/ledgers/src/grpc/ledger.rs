@@ -8,9 +8,11 @@ use fiveledger_platform::aip::idempotency::RequestKey;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::auth::{Caller, within_reach};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::replay_first;
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::ledgers::ErrorReason;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerService;
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
@@ -221,7 +223,7 @@ impl LedgerService for Api {
         } else if r.measure_done {
             return Err(ApiError::invalid(
                 "measure_id",
-                "REQUIRED_FIELD",
+                CommonReason::RequiredField,
                 "measure_id is required when measure_done is set",
             )
             .into());
@@ -489,7 +491,7 @@ impl LedgerService for Api {
         }
         if inspection.round_kind != RoundKind::LookBack as i32 {
             return Err(ApiError::precondition(
-                "NOT_A_LOOK_BACK",
+                ErrorReason::NotALookBack,
                 format!("{} is not in a look-back round", r.inspection),
             )
             .into());
@@ -498,7 +500,7 @@ impl LedgerService for Api {
             && inspection.target_path != current.target_path
         {
             return Err(ApiError::precondition(
-                "LOOK_BACK_MISMATCH",
+                ErrorReason::LookBackMismatch,
                 format!(
                     "{} re-checks neither {} nor its target",
                     r.inspection, current.inspection

@@ -9,8 +9,10 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, parse_path};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::Caller;
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::replay_first;
 use fiveledger_platform::{ApiError, ApiResult, outbox};
+use fiveledger_proto::ledgers::ErrorReason;
 use fiveledger_proto::ledgers::publication_service_server::PublicationService;
 use fiveledger_proto::ledgers::*;
 use prost::Message;
@@ -113,7 +115,7 @@ impl PublicationService for Api {
         if set != 1 {
             return Err(ApiError::invalid(
                 "inspection",
-                "ONE_SCOPE",
+                ErrorReason::OneScope,
                 "set exactly one of inspection, round and organisation_path",
             )
             .into());
@@ -158,7 +160,7 @@ impl PublicationService for Api {
             Err(_) => {
                 return Err(ApiError::invalid(
                     "edition",
-                    "UNKNOWN_ENUM_VALUE",
+                    CommonReason::UnknownEnumValue,
                     format!("{} is not an edition", r.edition),
                 )
                 .into());

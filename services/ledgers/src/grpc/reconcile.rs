@@ -14,6 +14,7 @@ use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::to_timestamp;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::{ListProblemsRequest, Problem};
+use fiveledger_proto::ledgers::ErrorReason;
 use fiveledger_proto::ledgers::*;
 use sea_orm::{ColumnTrait, Condition};
 
@@ -60,7 +61,7 @@ pub async fn reconcile(
     if scopes != 1 {
         return Err(ApiError::invalid(
             "inspection",
-            "ONE_SCOPE",
+            ErrorReason::OneScope,
             "set exactly one of inspection, round and organisation_path",
         ));
     }
@@ -275,7 +276,7 @@ pub async fn verify_journal(
     if set > 1 {
         return Err(ApiError::invalid(
             "entry",
-            "ONE_SCOPE",
+            ErrorReason::OneScope,
             "set at most one of entry, inspection, round and organisation_path",
         ));
     }

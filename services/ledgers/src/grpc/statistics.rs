@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use fiveledger_platform::access_log::{Access, Reader, statistics_query};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{Period, to_date};
@@ -224,7 +225,7 @@ impl StatisticsService for Api {
         let grouping = StatisticsGrouping::try_from(r.group_by).map_err(|_| {
             ApiError::invalid(
                 "group_by",
-                "UNKNOWN_ENUM_VALUE",
+                CommonReason::UnknownEnumValue,
                 format!("{} is not a grouping", r.group_by),
             )
         })?;
@@ -251,7 +252,7 @@ impl StatisticsService for Api {
         if r.organisation_depth < 0 || r.organisation_depth > 64 {
             return Err(ApiError::invalid(
                 "organisation_depth",
-                "OUT_OF_RANGE",
+                CommonReason::OutOfRange,
                 "organisation_depth must be between 0 and 64",
             )
             .into());

@@ -6,9 +6,11 @@ use chrono::NaiveDate;
 use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::auth::{Caller, Role};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::time::{from_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::ledgers::ErrorReason;
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
 use tonic::{Response, Status};
@@ -195,7 +197,7 @@ pub fn backdate(
     if day > today {
         return Err(ApiError::invalid(
             "effective_date",
-            "IN_THE_FUTURE",
+            ErrorReason::InTheFuture,
             format!("effective_date {day} is after today ({today})"),
         ));
     }
@@ -206,7 +208,7 @@ pub fn backdate(
 fn in_order(entry: &LedgerEntry, day: NaiveDate) -> ApiResult<()> {
     match domain::date_of(entry.last_step_date.as_ref()) {
         Some(last) if day < last => Err(ApiError::precondition(
-            "STEP_BEFORE_LAST",
+            ErrorReason::StepBeforeLast,
             format!(
                 "effective_date {day} is before the last step of {} ({last})",
                 entry.name
@@ -266,7 +268,7 @@ pub fn parse_date_text(field: &str, value: &str) -> ApiResult<String> {
         .map_err(|_| {
             ApiError::invalid(
                 field,
-                "INVALID_FILTER",
+                CommonReason::InvalidFilter,
                 format!("{value} is not a date YYYY-MM-DD"),
             )
         })

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::error::ApiError;
+use crate::error::CommonReason;
 
 /// The fields to update: the mask's paths, or every updatable field when
 /// the mask is empty or `*`. Unknown or immutable paths are refused.
@@ -26,7 +27,7 @@ pub fn paths(
                 .ok_or_else(|| {
                     ApiError::invalid(
                         "update_mask",
-                        "INVALID_FIELD_MASK",
+                        CommonReason::InvalidFieldMask,
                         format!(
                             "update_mask: {path:?} is not an updatable field (updatable: {})",
                             updatable.join(", ")

@@ -12,6 +12,7 @@
 //! request's documented `filter` comment by [`documented_fields`].
 
 use crate::error::ApiError;
+use crate::error::CommonReason;
 
 /// Longest filter we parse.
 pub const MAX_FILTER_LEN: usize = 2048;
@@ -162,7 +163,7 @@ pub fn field_comment(message: &str, field: &str) -> Option<String> {
 }
 
 fn invalid(description: impl Into<String>) -> ApiError {
-    ApiError::invalid("filter", "INVALID_FILTER", description)
+    ApiError::invalid("filter", CommonReason::InvalidFilter, description)
 }
 
 /// Parses a filter; the empty filter is no comparison at all.

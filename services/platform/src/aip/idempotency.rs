@@ -12,6 +12,7 @@ use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
+use crate::error::CommonReason;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{Db, is_unique_violation};
 
@@ -67,7 +68,7 @@ impl RequestKey {
         {
             return Err(ApiError::invalid(
                 "request_id",
-                "INVALID_REQUEST_ID",
+                CommonReason::InvalidRequestId,
                 format!(
                     "request_id must be 1-{MAX_REQUEST_ID_LEN} printable ASCII characters (a UUID is best)"
                 ),
@@ -101,7 +102,7 @@ impl RequestKey {
         if record.request_hash != self.request_hash {
             return Err(ApiError::invalid(
                 "request_id",
-                "REQUEST_ID_REUSED",
+                CommonReason::RequestIdReused,
                 "request_id was already used for a different request",
             ));
         }

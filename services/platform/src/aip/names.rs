@@ -2,6 +2,7 @@
 //! lower-case letters, digits and `-`.
 
 use crate::error::ApiError;
+use crate::error::CommonReason;
 
 /// Longest id we accept.
 pub const MAX_ID_LEN: usize = 63;
@@ -21,7 +22,7 @@ pub fn validate_id(field: &str, id: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::invalid(
             field,
-            "INVALID_ID",
+            CommonReason::InvalidId,
             format!(
                 "{field} must be 1-63 lower-case letters, digits or '-', starting with a letter"
             ),
@@ -48,7 +49,7 @@ pub fn parse<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'a str
         .ok_or_else(|| {
             ApiError::invalid(
                 field,
-                "INVALID_NAME",
+                CommonReason::InvalidName,
                 format!("{field} must look like {collection}/{{id}}"),
             )
         })?;
@@ -69,7 +70,7 @@ pub fn parse_nested<'a>(
     let bad = || {
         ApiError::invalid(
             field,
-            "INVALID_NAME",
+            CommonReason::InvalidName,
             format!("{field} must look like {parent_collection}/{{id}}/{collection}/{{id}}"),
         )
     };
@@ -100,7 +101,7 @@ pub fn at_most(field: &str, len: usize, max: usize) -> Result<(), ApiError> {
     if len > max {
         return Err(ApiError::invalid(
             field,
-            "TOO_MANY",
+            CommonReason::TooMany,
             format!("{field} takes at most {max} items ({len} given)"),
         ));
     }
@@ -118,7 +119,7 @@ pub fn validate_text(field: &str, value: &str, required: bool, max: usize) -> Re
     if value.chars().count() > max {
         return Err(ApiError::invalid(
             field,
-            "TOO_LONG",
+            CommonReason::TooLong,
             format!("{field} must be at most {max} characters"),
         ));
     }
@@ -128,7 +129,7 @@ pub fn validate_text(field: &str, value: &str, required: bool, max: usize) -> Re
     {
         return Err(ApiError::invalid(
             field,
-            "CONTROL_CHARACTERS",
+            CommonReason::ControlCharacters,
             format!("{field} must not contain control characters"),
         ));
     }
@@ -141,13 +142,17 @@ pub fn parse_path(field: &str, path: &str) -> Result<String, ApiError> {
         return Err(ApiError::required(field));
     }
     if path.len() > 1024 {
-        return Err(ApiError::invalid(field, "TOO_LONG", "the path is too long"));
+        return Err(ApiError::invalid(
+            field,
+            CommonReason::TooLong,
+            "the path is too long",
+        ));
     }
     for segment in path.split('/') {
         validate_id(field, segment).map_err(|_| {
             ApiError::invalid(
                 field,
-                "INVALID_PATH",
+                CommonReason::InvalidPath,
                 format!("{field} must be an organisation path like guangxi/nanning"),
             )
         })?;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::error::CommonReason;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 pub const MAX_PAGE_SIZE: u64 = 1000;
@@ -38,7 +39,7 @@ impl PageRequest {
             n if n < 0 => {
                 return Err(ApiError::invalid(
                     "page_size",
-                    "INVALID_PAGE_SIZE",
+                    CommonReason::InvalidPageSize,
                     "page_size must not be negative",
                 ));
             }
@@ -52,7 +53,7 @@ impl PageRequest {
             let bad = || {
                 ApiError::invalid(
                     "page_token",
-                    "INVALID_PAGE_TOKEN",
+                    CommonReason::InvalidPageToken,
                     "page_token is not a token this query returned",
                 )
             };
@@ -61,7 +62,7 @@ impl PageRequest {
             if token.q != query {
                 return Err(ApiError::invalid(
                     "page_token",
-                    "PAGE_TOKEN_MISMATCH",
+                    CommonReason::PageTokenMismatch,
                     "page_token was made for another filter or order_by",
                 ));
             }
@@ -110,7 +111,7 @@ impl PageRequest {
                 .ok_or_else(|| {
                     ApiError::invalid(
                         "page_token",
-                        "INVALID_PAGE_TOKEN",
+                        CommonReason::InvalidPageToken,
                         "page_token is malformed",
                     )
                 }),
@@ -128,7 +129,7 @@ impl PageRequest {
                 .ok_or_else(|| {
                     ApiError::invalid(
                         "page_token",
-                        "INVALID_PAGE_TOKEN",
+                        CommonReason::InvalidPageToken,
                         "page_token is malformed",
                     )
                 }),
@@ -159,7 +160,7 @@ pub fn parse_order_by(
     let bad = || {
         ApiError::invalid(
             "order_by",
-            "INVALID_ORDER_BY",
+            CommonReason::InvalidOrderBy,
             format!(
                 "order_by must be one of {} with an optional desc",
                 allowed.join(", ")

@@ -15,14 +15,15 @@ use std::collections::HashSet;
 use fiveledger_platform::ApiError;
 use fiveledger_platform::auth::in_subtree;
 use fiveledger_platform::error::Violation;
+use fiveledger_proto::rounds::ErrorReason;
 
 use super::inspector::{StoredPost, StoredRelation};
 
-pub const POST: &str = "AVOIDANCE_POST";
-pub const REGION: &str = "AVOIDANCE_REGION";
-pub const RELATION: &str = "AVOIDANCE_RELATION";
+pub const POST: ErrorReason = ErrorReason::AvoidancePost;
+pub const REGION: ErrorReason = ErrorReason::AvoidanceRegion;
+pub const RELATION: ErrorReason = ErrorReason::AvoidanceRelation;
 /// A person already staffed in another group of the round.
-pub const IN_OTHER_GROUP: &str = "INSPECTOR_IN_OTHER_GROUP";
+pub const IN_OTHER_GROUP: ErrorReason = ErrorReason::InspectorInOtherGroup;
 
 /// What avoidance needs to know of one person.
 #[derive(Debug, Clone)]
@@ -70,7 +71,7 @@ pub fn violations(
                     .any(|p| in_subtree(&p.path, target.path));
             if worked {
                 out.push(Violation {
-                    kind: POST.into(),
+                    kind: POST.as_str_name().into(),
                     subject: person.name.clone(),
                     description: format!(
                         "{} works or worked in {} (任职回避)",
@@ -89,7 +90,7 @@ pub fn violations(
                 };
                 if let Some(why) = why {
                     out.push(Violation {
-                        kind: REGION.into(),
+                        kind: REGION.as_str_name().into(),
                         subject: person.name.clone(),
                         description: format!(
                             "{} {why} organisations/{county}, the county of {} (地域回避)",
@@ -104,7 +105,7 @@ pub fn violations(
                 .any(|r| in_subtree(&r.path, target.path) || in_subtree(target.path, &r.path));
             if related {
                 out.push(Violation {
-                    kind: RELATION.into(),
+                    kind: RELATION.as_str_name().into(),
                     subject: person.name.clone(),
                     description: format!(
                         "{} declared a relation to {} (公务回避)",
@@ -120,12 +121,11 @@ pub fn violations(
 /// The refusal for a non-empty list of violations: the reason is the rule
 /// of the first, the details list them all.
 pub fn refuse(violations: Vec<Violation>) -> ApiError {
-    let reason = match violations.first().map(|v| v.kind.as_str()) {
-        Some(POST) => POST,
-        Some(REGION) => REGION,
-        Some(RELATION) => RELATION,
-        _ => IN_OTHER_GROUP,
-    };
+    let first = violations.first().map(|v| v.kind.as_str());
+    let reason = [POST, REGION, RELATION]
+        .into_iter()
+        .find(|rule| first == Some(rule.as_str_name()))
+        .unwrap_or(IN_OTHER_GROUP);
     let people: Vec<&str> = violations.iter().map(|v| v.subject.as_str()).collect();
     ApiError::precondition_with(
         reason,
@@ -187,17 +187,17 @@ mod tests {
             &counties,
         );
         assert_eq!(v.len(), 1);
-        assert_eq!(v[0].kind, POST);
+        assert_eq!(v[0].kind, POST.as_str_name());
         let v = violations(
             std::slice::from_ref(&local),
             std::slice::from_ref(&target),
             true,
             &counties,
         );
-        assert_eq!(v[0].kind, REGION);
+        assert_eq!(v[0].kind, REGION.as_str_name());
         assert!(violations(&[local], std::slice::from_ref(&target), false, &counties).is_empty());
         let v = violations(&[related], std::slice::from_ref(&target), false, &counties);
-        assert_eq!(v[0].kind, RELATION);
+        assert_eq!(v[0].kind, RELATION.as_str_name());
         // Working elsewhere, but born in the target's county.
         let native = Person {
             name: "inspectors/d".into(),
@@ -213,7 +213,7 @@ mod tests {
             &counties,
         );
         assert_eq!(v.len(), 1);
-        assert_eq!(v[0].kind, REGION);
+        assert_eq!(v[0].kind, REGION.as_str_name());
         assert!(
             v[0].description
                 .contains("comes from (籍贯) organisations/xn")

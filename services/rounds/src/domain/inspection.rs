@@ -8,6 +8,7 @@ use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::time::{from_date, to_date};
 use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::{
     Briefing, DoubleFeedback, DoubleReport, DoubleReportKind, FeedbackPart, Inspection,
     InspectionPhase, InspectionReportKind, OrganisationKind, ReportRecord, RoundKind, RoundState,
@@ -156,7 +157,7 @@ pub fn check_target(
     }
     Err(ApiError::invalid(
         "inspection.target",
-        "TARGET_OUTSIDE_ROUND",
+        ErrorReason::TargetOutsideRound,
         format!(
             "{target} is not under {}, which runs the round",
             super::organisation::name_of(round_organisation_id)
@@ -306,7 +307,7 @@ pub fn apply(timeline: Timeline, step: Step) -> Result<Change, ApiError> {
             if !BRIEFING_BODIES.contains(&body) {
                 return Err(ApiError::invalid(
                     "briefing.organisation",
-                    "NOT_A_BRIEFING_BODY",
+                    ErrorReason::NotABriefingBody,
                     format!(
                         "{} is {}; briefings come from {}",
                         briefing.organisation,
@@ -340,7 +341,7 @@ pub fn apply(timeline: Timeline, step: Step) -> Result<Change, ApiError> {
         } => {
             if !group_assigned {
                 return Err(missing(
-                    "GROUP_NOT_ASSIGNED",
+                    ErrorReason::GroupNotAssigned,
                     &name,
                     "no group is assigned yet",
                 ));
@@ -348,7 +349,7 @@ pub fn apply(timeline: Timeline, step: Step) -> Result<Change, ApiError> {
             check_briefings(&name, &briefed)?;
             if round != RoundState::InProgress {
                 return Err(missing(
-                    "ROUND_NOT_IN_PROGRESS",
+                    ErrorReason::RoundNotInProgress,
                     &name,
                     &format!("the round is in {}", round.as_str_name()),
                 ));
@@ -374,7 +375,7 @@ pub fn apply(timeline: Timeline, step: Step) -> Result<Change, ApiError> {
             if kind == InspectionReportKind::MidTerm {
                 if records.mid_term_report.is_some() {
                     return Err(missing(
-                        "MID_TERM_ALREADY_REPORTED",
+                        ErrorReason::MidTermAlreadyReported,
                         &name,
                         "the mid-term report is already recorded",
                     ));
@@ -389,7 +390,7 @@ pub fn apply(timeline: Timeline, step: Step) -> Result<Change, ApiError> {
             }
             if records.mid_term_report.is_none() {
                 return Err(missing(
-                    "MID_TERM_REPORT_MISSING",
+                    ErrorReason::MidTermReportMissing,
                     &name,
                     "the mid-term report comes before the comprehensive one",
                 ));
@@ -462,7 +463,7 @@ pub fn apply(timeline: Timeline, step: Step) -> Result<Change, ApiError> {
             };
             if slot.is_some() {
                 return Err(missing(
-                    "DOUBLE_REPORT_ALREADY_RECORDED",
+                    ErrorReason::DoubleReportAlreadyRecorded,
                     &name,
                     &format!("{} is already recorded", kind.as_str_name()),
                 ));
@@ -479,7 +480,7 @@ pub fn apply(timeline: Timeline, step: Step) -> Result<Change, ApiError> {
             let double = records.double_report.clone().unwrap_or_default();
             if double.team_report.is_none() || double.principal_report.is_none() {
                 return Err(missing(
-                    "DOUBLE_REPORT_MISSING",
+                    ErrorReason::DoubleReportMissing,
                     &name,
                     "both the team's and the principal's reports must be received",
                 ));
@@ -516,7 +517,7 @@ pub fn check_briefings(name: &str, briefed: &[OrganisationKind]) -> Result<(), A
     for kind in BRIEFING_BODIES {
         if !briefed.contains(kind) {
             return Err(missing(
-                "BRIEFING_MISSING",
+                ErrorReason::BriefingMissing,
                 name,
                 &format!("no briefing by the {} is recorded yet", kind.as_str_name()),
             ));
@@ -535,7 +536,7 @@ pub fn looks_back(kind: RoundKind, look_back_of: &str) -> Result<bool, ApiError>
         }
         return Err(ApiError::invalid(
             field,
-            "LOOK_BACK_ONLY_IN_LOOK_BACK_ROUND",
+            ErrorReason::LookBackOnlyInLookBackRound,
             "only an inspection of a look-back round (ROUND_KIND_LOOK_BACK) looks back",
         ));
     }
@@ -568,7 +569,7 @@ pub fn check_look_back(
     if earlier.target_id != target_id {
         return Err(ApiError::invalid(
             field,
-            "LOOK_BACK_TARGET_MISMATCH",
+            ErrorReason::LookBackTargetMismatch,
             format!(
                 "{look_back_of} inspected {}, not {}",
                 super::organisation::name_of(earlier.target_id),
@@ -579,7 +580,7 @@ pub fn check_look_back(
     if !rechecked_rounds.iter().any(|r| r == earlier.round_id) {
         return Err(ApiError::invalid(
             field,
-            "LOOK_BACK_ROUND_NOT_RECHECKED",
+            ErrorReason::LookBackRoundNotRechecked,
             format!(
                 "{look_back_of} is not in one of the rounds {} re-checks",
                 super::round::name_of(round_id)
@@ -591,7 +592,7 @@ pub fn check_look_back(
         InspectionPhase::FeedbackGiven | InspectionPhase::Rectifying | InspectionPhase::Closed
     ) {
         return Err(missing(
-            "LOOK_BACK_BEFORE_FEEDBACK",
+            ErrorReason::LookBackBeforeFeedback,
             look_back_of,
             &format!(
                 "a look-back re-checks rectification; it is in {}",
@@ -615,7 +616,7 @@ pub fn expect_phase(
     }
     let needed: Vec<&str> = allowed.iter().map(|p| p.as_str_name()).collect();
     Err(ApiError::precondition_with(
-        "WRONG_PHASE",
+        ErrorReason::WrongPhase,
         format!(
             "{name} is in {}; {step} needs {}",
             current.as_str_name(),
@@ -630,12 +631,12 @@ pub fn expect_phase(
 }
 
 /// A missing prerequisite of a step (e.g. no briefing yet).
-pub fn missing(reason: &'static str, name: &str, what: &str) -> ApiError {
+pub fn missing(reason: ErrorReason, name: &str, what: &str) -> ApiError {
     ApiError::precondition_with(
         reason,
         format!("{name}: {what}"),
         vec![Violation {
-            kind: reason.into(),
+            kind: reason.as_str_name().into(),
             subject: name.to_owned(),
             description: what.to_owned(),
         }],
@@ -673,7 +674,7 @@ pub fn not_before(
     match earliest {
         Some(earliest) if date < earliest => Err(ApiError::invalid(
             field,
-            "DATE_TOO_EARLY",
+            ErrorReason::DateTooEarly,
             format!("{field} cannot be before {what} ({earliest})"),
         )),
         _ => Ok(()),

@@ -3,7 +3,9 @@
 use chrono::NaiveDate;
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names::{self, validate_text};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::time::{from_date, from_optional_date};
+use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::Inspector;
 use serde::{Deserialize, Serialize};
 
@@ -93,7 +95,7 @@ impl InspectorInput {
             if inspector.past_posts.len() > MAX_LIST {
                 return Err(ApiError::invalid(
                     "inspector.past_posts",
-                    "TOO_MANY",
+                    CommonReason::TooMany,
                     format!("at most {MAX_LIST} past posts"),
                 ));
             }
@@ -115,7 +117,7 @@ impl InspectorInput {
                 if end.is_some_and(|end| end < start) {
                     return Err(ApiError::invalid(
                         format!("{field}.end_date"),
-                        "END_BEFORE_START",
+                        ErrorReason::EndBeforeStart,
                         "a post cannot end before it starts",
                     ));
                 }
@@ -130,7 +132,7 @@ impl InspectorInput {
             if inspector.related_organisations.len() > MAX_LIST {
                 return Err(ApiError::invalid(
                     "inspector.related_organisations",
-                    "TOO_MANY",
+                    CommonReason::TooMany,
                     format!("at most {MAX_LIST} related organisations"),
                 ));
             }

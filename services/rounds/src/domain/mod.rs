@@ -7,6 +7,7 @@ pub mod organisation;
 pub mod round;
 
 use fiveledger_platform::ApiError;
+use fiveledger_platform::error::CommonReason;
 
 /// Parses an enum field that must be set to a known value.
 pub fn parse_enum<E: TryFrom<i32> + PartialEq + Default>(
@@ -18,7 +19,7 @@ pub fn parse_enum<E: TryFrom<i32> + PartialEq + Default>(
         Ok(v) => Ok(v),
         Err(_) => Err(ApiError::invalid(
             field,
-            "UNKNOWN_ENUM_VALUE",
+            CommonReason::UnknownEnumValue,
             format!("{field} {value} is not a known value"),
         )),
     }

@@ -2,6 +2,8 @@
 
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names::{self, validate_text};
+use fiveledger_platform::error::CommonReason;
+use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::{Organisation, OrganisationKind};
 
 pub const COLLECTION: &str = "organisations";
@@ -49,14 +51,14 @@ impl NewOrganisation {
         if kind == OrganisationKind::Region && parent_id.is_some() {
             return Err(ApiError::invalid(
                 "organisation.parent",
-                "REGION_HAS_NO_PARENT",
+                ErrorReason::RegionHasNoParent,
                 "a region is a root and has no parent",
             ));
         }
         if kind != OrganisationKind::Region && parent_id.is_none() {
             return Err(ApiError::invalid(
                 "organisation.parent",
-                "PARENT_REQUIRED",
+                ErrorReason::ParentRequired,
                 "organisation.parent is required for every kind but a region",
             ));
         }
@@ -76,7 +78,7 @@ pub fn parse_kind(field: &str, value: i32) -> Result<OrganisationKind, ApiError>
         Ok(kind) => Ok(kind),
         Err(_) => Err(ApiError::invalid(
             field,
-            "UNKNOWN_ENUM_VALUE",
+            CommonReason::UnknownEnumValue,
             format!("{field} {value} is not a known kind"),
         )),
     }
@@ -110,7 +112,7 @@ pub fn child_path(
 ) -> Result<String, ApiError> {
     if !may_sit_under(child_kind, parent_kind) {
         return Err(ApiError::precondition_with(
-            "INVALID_PARENT_KIND",
+            ErrorReason::InvalidParentKind,
             format!(
                 "an organisation of kind {} cannot sit under one of kind {}",
                 child_kind.as_str_name(),
@@ -130,7 +132,7 @@ pub fn child_path(
     let path = format!("{parent_path}/{child_id}");
     if path.split('/').count() > MAX_DEPTH {
         return Err(ApiError::precondition(
-            "TREE_TOO_DEEP",
+            ErrorReason::TreeTooDeep,
             format!("the tree may be at most {MAX_DEPTH} levels deep"),
         ));
     }

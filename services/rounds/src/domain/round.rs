@@ -3,8 +3,10 @@
 use chrono::NaiveDate;
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names::{self, validate_text};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::time::from_date;
 use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::{Round, RoundKind, RoundState};
 
 use super::{organisation, parse_enum};
@@ -44,7 +46,7 @@ pub fn check_period(start: NaiveDate, end: NaiveDate) -> Result<(), ApiError> {
     if end < start {
         return Err(ApiError::invalid(
             "round.planned_end_date",
-            "END_BEFORE_START",
+            ErrorReason::EndBeforeStart,
             "the planned end cannot be before the planned start",
         ));
     }
@@ -58,7 +60,7 @@ pub fn check_theme(kind: RoundKind, theme: &str) -> Result<(), ApiError> {
     if kind != RoundKind::Special && !theme.trim().is_empty() {
         return Err(ApiError::invalid(
             "round.theme",
-            "THEME_ONLY_FOR_SPECIAL",
+            ErrorReason::ThemeOnlyForSpecial,
             "only a special round (ROUND_KIND_SPECIAL) has a theme",
         ));
     }
@@ -84,7 +86,7 @@ impl NewRound {
             if !(1..=1000).contains(&value) {
                 return Err(ApiError::invalid(
                     field,
-                    "OUT_OF_RANGE",
+                    CommonReason::OutOfRange,
                     format!("{field} must be 1-1000"),
                 ));
             }
@@ -99,7 +101,7 @@ impl NewRound {
             if round.look_back_rounds.len() > MAX_LOOK_BACK_ROUNDS {
                 return Err(ApiError::invalid(
                     "round.look_back_rounds",
-                    "TOO_MANY",
+                    CommonReason::TooMany,
                     format!("at most {MAX_LOOK_BACK_ROUNDS} rounds"),
                 ));
             }
@@ -108,7 +110,7 @@ impl NewRound {
                 if Some(rid) == id.as_deref() {
                     return Err(ApiError::invalid(
                         format!("round.look_back_rounds[{i}]"),
-                        "LOOK_BACK_AT_ITSELF",
+                        ErrorReason::LookBackAtItself,
                         "a look-back round re-checks earlier rounds, not itself",
                     ));
                 }
@@ -119,7 +121,7 @@ impl NewRound {
         } else if !round.look_back_rounds.is_empty() {
             return Err(ApiError::invalid(
                 "round.look_back_rounds",
-                "LOOK_BACK_ROUNDS_ONLY_FOR_LOOK_BACK",
+                ErrorReason::LookBackRoundsOnlyForLookBack,
                 "only a look-back round (ROUND_KIND_LOOK_BACK) names earlier rounds",
             ));
         }
@@ -163,7 +165,7 @@ pub fn transition(name: &str, current: RoundState, to: RoundState) -> Result<(),
         Ok(())
     } else {
         Err(ApiError::precondition_with(
-            "WRONG_ROUND_STATE",
+            ErrorReason::WrongRoundState,
             format!("{name} is in {}", current.as_str_name()),
             vec![fiveledger_platform::error::Violation {
                 kind: "ROUND_STATE".into(),

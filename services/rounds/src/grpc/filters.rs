@@ -8,6 +8,7 @@
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::filter::{EQ, Field, Op, Schema};
 use fiveledger_platform::aip::names;
+use fiveledger_platform::error::CommonReason;
 use fiveledger_proto::rounds::{InspectionPhase, OrganisationKind, RoundKind, RoundState};
 
 use crate::domain::inspection::{self, GROUPS};
@@ -15,7 +16,7 @@ use crate::domain::organisation::COLLECTION as ORGANISATIONS;
 use crate::storage::{inspections, inspectors, organisations, rounds};
 
 fn invalid(description: String) -> ApiError {
-    ApiError::invalid("filter", "INVALID_FILTER", description)
+    ApiError::invalid("filter", CommonReason::InvalidFilter, description)
 }
 
 fn unknown(what: &str, value: &str) -> ApiError {

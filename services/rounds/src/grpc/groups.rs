@@ -4,9 +4,11 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::Caller;
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::group_service_server::GroupService;
 use fiveledger_proto::rounds::*;
 use tonic::{Request, Response, Status};
@@ -70,7 +72,7 @@ pub fn parse_additions(
         if !seen.insert(id.to_owned()) {
             return Err(ApiError::invalid(
                 field,
-                "DUPLICATE_MEMBER",
+                ErrorReason::DuplicateMember,
                 format!("{name} is listed twice"),
             ));
         }
@@ -79,14 +81,14 @@ pub fn parse_additions(
     if out.iter().filter(|(_, r)| *r == GroupRole::Leader).count() > 1 {
         return Err(ApiError::invalid(
             "members",
-            "ONE_LEADER",
+            ErrorReason::OneLeader,
             "a group has one leader",
         ));
     }
     if out.len() > MAX_STAFF {
         return Err(ApiError::invalid(
             "members",
-            "TOO_MANY",
+            CommonReason::TooMany,
             format!("at most {MAX_STAFF} people per request"),
         ));
     }
@@ -262,7 +264,7 @@ impl GroupService for Api {
                 for id in &ids {
                     if !current.iter().any(|m| &m.inspector_id == id) {
                         return Err(ApiError::precondition(
-                            "NOT_A_MEMBER",
+                            ErrorReason::NotAMember,
                             format!("{} is not in {}", inspector::name_of(id), request.group),
                         ));
                     }

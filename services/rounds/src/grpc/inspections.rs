@@ -6,9 +6,11 @@ use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::{Caller, Role};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::replay_first;
 use fiveledger_platform::time::{from_optional_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::inspection_service_server::InspectionService;
 use fiveledger_proto::rounds::*;
 use tonic::{Request, Response, Status};
@@ -96,7 +98,7 @@ impl InspectionService for Api {
         if names.len() > MAX_BATCH {
             return Err(ApiError::invalid(
                 "names",
-                "TOO_MANY",
+                CommonReason::TooMany,
                 format!("at most {MAX_BATCH} names"),
             )
             .into());
@@ -394,7 +396,7 @@ impl InspectionService for Api {
         if end < start {
             return Err(ApiError::invalid(
                 "end_date",
-                "END_BEFORE_START",
+                ErrorReason::EndBeforeStart,
                 "end_date cannot be before start_date",
             )
             .into());

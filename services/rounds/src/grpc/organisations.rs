@@ -5,6 +5,7 @@ use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::aip::{etag, field_mask};
 use fiveledger_platform::auth::Caller;
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
 use fiveledger_platform::{ApiError, ApiResult};
@@ -107,7 +108,7 @@ impl OrganisationService for Api {
         if names.len() > MAX_BATCH {
             return Err(ApiError::invalid(
                 "names",
-                "TOO_MANY",
+                CommonReason::TooMany,
                 format!("at most {MAX_BATCH} names"),
             )
             .into());

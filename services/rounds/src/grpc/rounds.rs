@@ -9,6 +9,7 @@ use fiveledger_platform::outbox;
 use fiveledger_platform::replay_first;
 use fiveledger_platform::time::from_date;
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::round_service_server::RoundService;
 use fiveledger_proto::rounds::*;
 use tonic::{Request, Response, Status};
@@ -100,7 +101,7 @@ impl Api {
                     let open = inspections::count_open(txn, &current.id).await?;
                     if open > 0 {
                         return Err(ApiError::precondition_with(
-                            "INSPECTIONS_OPEN",
+                            ErrorReason::InspectionsOpen,
                             format!("{name} still has {open} inspections that are not closed"),
                             vec![fiveledger_platform::error::Violation {
                                 kind: "INSPECTIONS_OPEN".into(),
@@ -161,7 +162,7 @@ impl RoundService for Api {
                     if found.planned_start_date >= new.start {
                         return Err(ApiError::invalid(
                             field,
-                            "LOOK_BACK_ROUND_NOT_EARLIER",
+                            ErrorReason::LookBackRoundNotEarlier,
                             format!("{} does not start before this round", name_of(id)),
                         ));
                     }
@@ -275,7 +276,7 @@ impl RoundService for Api {
                 etag::check(&patch.name, &patch.etag, current.revision)?;
                 if current.state() == RoundState::Closed {
                     return Err(ApiError::precondition(
-                        "WRONG_ROUND_STATE",
+                        ErrorReason::WrongRoundState,
                         format!("{} is in ROUND_STATE_CLOSED", patch.name),
                     ));
                 }

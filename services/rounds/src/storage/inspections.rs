@@ -5,10 +5,12 @@ use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::deadline::{WarningSettings, time_colour};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::*;
 use fiveledger_proto::types::WarningColour;
 use prost::Message;
@@ -74,7 +76,7 @@ impl Model {
     /// Refusal of a change to an inspection the caller may only read.
     pub fn out_of_scope(&self) -> ApiError {
         ApiError::denied(
-            "ROUND_OUT_OF_SCOPE",
+            CommonReason::RoundOutOfScope,
             format!(
                 "{} belongs to {}, run by {}: only that organisation's inspection office (or one above it) may change it",
                 self.name(),
@@ -253,7 +255,7 @@ async fn authorise_change(
         return Err(current.out_of_scope());
     }
     Err(ApiError::denied(
-        "NOT_GROUP_LEADER",
+        ErrorReason::NotGroupLeader,
         format!(
             "only the leader of the group assigned to {} or the inspection office running its round may take this step",
             current.name()

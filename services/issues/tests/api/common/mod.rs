@@ -11,6 +11,7 @@ use std::time::Duration;
 use fiveledger_issues::IssuesSettings;
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::consumer::{self, EventSource};
+use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::server::Running;
 use fiveledger_platform::storage::Db;
@@ -104,7 +105,9 @@ impl FakeRounds {
         // As the rounds service: at most 1000 names, unknown ones refused
         // (naming the first) unless allow_missing.
         if request.names.len() > 1000 {
-            return Err(ApiError::invalid("names", "TOO_MANY", "at most 1000 names").into());
+            return Err(
+                ApiError::invalid("names", CommonReason::TooMany, "at most 1000 names").into(),
+            );
         }
         let map = self.organisations.lock().expect("lock").clone();
         let organisations = request
