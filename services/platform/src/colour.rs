@@ -64,6 +64,41 @@ impl Colour {
     }
 }
 
+/// Writes a service's edge between [`Colour`] and its API's colour enum
+/// `$api` (an enum in scope with the variants `Unspecified`, `Green`,
+/// `Blue`, `Yellow` and `Red`): `pub fn api_colour(Colour) -> $api` and
+/// its inverse `pub fn rule_colour($api) -> Colour`. The platform names no
+/// API type; each service says which enum it answers with.
+#[macro_export]
+macro_rules! colour_edge {
+    ($api:ident) => {
+        /// The rule's colour as the API names it.
+        pub fn api_colour(colour: $crate::colour::Colour) -> $api {
+            use $crate::colour::Colour;
+            match colour {
+                Colour::Unspecified => $api::Unspecified,
+                Colour::Green => $api::Green,
+                Colour::Blue => $api::Blue,
+                Colour::Yellow => $api::Yellow,
+                Colour::Red => $api::Red,
+            }
+        }
+
+        /// The API's colour as the rule knows it (the inverse of
+        /// `api_colour`).
+        pub fn rule_colour(colour: $api) -> $crate::colour::Colour {
+            use $crate::colour::Colour;
+            match colour {
+                $api::Unspecified => Colour::Unspecified,
+                $api::Green => Colour::Green,
+                $api::Blue => Colour::Blue,
+                $api::Yellow => Colour::Yellow,
+                $api::Red => Colour::Red,
+            }
+        }
+    };
+}
+
 /// What an item remembers of its past warnings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ladder {

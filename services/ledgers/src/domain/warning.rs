@@ -9,7 +9,7 @@
 //! pure function of (due date, ladder, today, thresholds): [`colour_now`].
 
 use chrono::NaiveDate;
-use fiveledger_platform::colour::{Colour, Ladder};
+use fiveledger_platform::colour::Ladder;
 use fiveledger_platform::time::to_date;
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::*;
@@ -21,28 +21,9 @@ pub const ENTRY_ITEM: &str = "entry";
 /// The configured thresholds: the shared `[warnings]` settings.
 pub type Thresholds = fiveledger_platform::deadline::WarningSettings;
 
-/// The rule's colour as the API names it: where the four-colour rule
-/// (`fiveledger_platform::colour`) meets the API's enum.
-pub fn api_colour(colour: Colour) -> WarningColour {
-    match colour {
-        Colour::Unspecified => WarningColour::Unspecified,
-        Colour::Green => WarningColour::Green,
-        Colour::Blue => WarningColour::Blue,
-        Colour::Yellow => WarningColour::Yellow,
-        Colour::Red => WarningColour::Red,
-    }
-}
-
-/// The API's colour as the rule knows it (the inverse of [`api_colour`]).
-pub fn rule_colour(colour: WarningColour) -> Colour {
-    match colour {
-        WarningColour::Unspecified => Colour::Unspecified,
-        WarningColour::Green => Colour::Green,
-        WarningColour::Blue => Colour::Blue,
-        WarningColour::Yellow => Colour::Yellow,
-        WarningColour::Red => Colour::Red,
-    }
-}
+// Where the four-colour rule (`fiveledger_platform::colour`) meets the
+// API's enum: `api_colour` and `rule_colour`.
+fiveledger_platform::colour_edge!(WarningColour);
 
 /// The colour an open item with due date `due` and ladder `ladder` shows on
 /// `today`: the calendar colour, raised to red for a second yellow, and never
@@ -378,6 +359,7 @@ pub fn attention(entry: &LedgerEntry) -> WarningColour {
 mod tests {
     use super::*;
     use chrono::Days;
+    use fiveledger_platform::colour::Colour;
 
     fn day(m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, m, d).expect("date")

@@ -186,28 +186,9 @@ pub fn double_report_colour(
     }
 }
 
-/// The rule's colour as the API names it: where the four-colour rule
-/// (`fiveledger_platform::colour`) meets the API's enum.
-pub fn api_colour(colour: Colour) -> WarningColour {
-    match colour {
-        Colour::Unspecified => WarningColour::Unspecified,
-        Colour::Green => WarningColour::Green,
-        Colour::Blue => WarningColour::Blue,
-        Colour::Yellow => WarningColour::Yellow,
-        Colour::Red => WarningColour::Red,
-    }
-}
-
-/// The API's colour as the rule knows it (the inverse of [`api_colour`]).
-pub fn rule_colour(colour: WarningColour) -> Colour {
-    match colour {
-        WarningColour::Unspecified => Colour::Unspecified,
-        WarningColour::Green => Colour::Green,
-        WarningColour::Blue => Colour::Blue,
-        WarningColour::Yellow => Colour::Yellow,
-        WarningColour::Red => Colour::Red,
-    }
-}
+// Where the four-colour rule (`fiveledger_platform::colour`) meets the
+// API's enum: `api_colour` and `rule_colour`.
+fiveledger_platform::colour_edge!(WarningColour);
 
 /// Encodes the timeline records of `inspection` for storage (the other
 /// fields live in columns).
