@@ -7,7 +7,6 @@ mod common;
 
 use chrono::NaiveDate;
 use common::{caller, filter, key, page, period, run};
-use fiveledger_ledgers::LedgersSettings;
 use fiveledger_ledgers::domain::entry::{self as domain, text};
 use fiveledger_ledgers::grpc::parsing::*;
 use fiveledger_platform::aip::{etag, names};
@@ -66,8 +65,7 @@ fuzz_target!(|data: &[u8]| {
                 &[&r.filter, &r.order_by],
                 Some((&r.order_by, &["name", "due_date"])),
             )?;
-            let thresholds = LedgersSettings::default().thresholds();
-            list_filter(&r.filter, today(), &thresholds).map(|_| ())
+            list_filter(&r.filter).map(|_| ())
         }),
         2 => run(bytes, |r: &AcknowledgeHandOverRequest| {
             key("AcknowledgeHandOver", &r.request_id, r)?;

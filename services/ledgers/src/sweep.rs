@@ -11,7 +11,8 @@
 
 use std::time::Duration;
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
+use fiveledger_platform::colour::Colour;
 use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::lease::run_periodically_or;
 use fiveledger_platform::storage::Db;
@@ -21,7 +22,7 @@ use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds::BatchGetOrganisationsRequest;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
-use fiveledger_proto::types::{NoticeKind, WarningColour, WarningDetail};
+use fiveledger_proto::types::{NoticeKind, WarningDetail};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio_util::sync::CancellationToken;
@@ -95,7 +96,9 @@ pub async fn sweep(
     let mut report = SweepReport::default();
     // Entries whose colour can change: an open item due within the blue
     // window (or overdue), or one already warned or above green (it may ease).
-    let soon = (today + Days::new(u64::from(thresholds.blue_days)))
+    let soon = thresholds
+        .rule()
+        .horizon(today)
         .format("%Y-%m-%d")
         .to_string();
     let candidates = Condition::all()
@@ -109,7 +112,7 @@ pub async fn sweep(
                         .ne("")
                         .and(Expr::col(C::NextDueDate).lte(soon)),
                 )
-                .add(C::Attention.gt(WarningColour::Green as i32)),
+                .add(C::Attention.gt(Colour::Green.code())),
         );
     let mut after = String::new();
     loop {
@@ -236,13 +239,13 @@ async fn sweep_entry(
 /// Refreshes the gauges: open entries and open entries by colour.
 pub async fn update_gauges(db: &Db, thresholds: &Thresholds, clock: &Clock) -> ApiResult<()> {
     let today = clock.now().date_naive();
-    let colour = crate::storage::statistics::colour_sql(today, thresholds);
+    let colour = entries::colour(today, thresholds);
     let rows: Vec<(i32, i64)> = entries::Entity::find()
         .select_only()
-        .column_as(Expr::cust(colour.clone()), "colour")
+        .column_as(colour.clone(), "colour")
         .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "n")
         .filter(C::State.ne(EntryState::WrittenOff.as_str_name()))
-        .group_by(Expr::cust(colour))
+        .group_by(colour)
         .into_tuple()
         .all(db.reader())
         .await?;
@@ -251,7 +254,7 @@ pub async fn update_gauges(db: &Db, thresholds: &Thresholds, clock: &Clock) -> A
     for c in COLOURS {
         let n = rows
             .iter()
-            .filter(|(k, _)| *k == c as i32)
+            .filter(|(k, _)| *k == c.code())
             .map(|(_, n)| *n)
             .sum::<i64>();
         metrics::gauge!("fiveledger_ledgers_open_entries_by_colour", "colour" => colour_label(c))
@@ -259,7 +262,7 @@ pub async fn update_gauges(db: &Db, thresholds: &Thresholds, clock: &Clock) -> A
     }
     let overdue = rows
         .iter()
-        .filter(|(k, _)| *k >= WarningColour::Yellow as i32)
+        .filter(|(k, _)| Colour::from_code(*k) >= Colour::Yellow)
         .map(|(_, n)| *n)
         .sum::<i64>();
     metrics::gauge!("fiveledger_ledgers_overdue_entries").set(overdue as f64);
@@ -267,15 +270,11 @@ pub async fn update_gauges(db: &Db, thresholds: &Thresholds, clock: &Clock) -> A
 }
 
 /// The gauges `update_gauges` sets.
-const COLOURS: [WarningColour; 4] = [
-    WarningColour::Green,
-    WarningColour::Blue,
-    WarningColour::Yellow,
-    WarningColour::Red,
-];
+const COLOURS: [Colour; 4] = [Colour::Green, Colour::Blue, Colour::Yellow, Colour::Red];
 
-fn colour_label(c: WarningColour) -> String {
-    c.as_str_name()
+fn colour_label(c: Colour) -> String {
+    warning::api_colour(c)
+        .as_str_name()
         .trim_start_matches("WARNING_COLOUR_")
         .to_lowercase()
 }

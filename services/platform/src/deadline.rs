@@ -1,11 +1,11 @@
-//! Four-colour warnings (四色预警) by the calendar: the thresholds every
-//! service shares (settings section `[warnings]`) and the colour a due date
-//! shows on a day. The ledger adds its ladder on top; the rounds service
-//! colours the double report with the same rule.
+//! Four-colour warnings (四色预警): the thresholds every service shares
+//! (settings section `[warnings]`) and the notice a colour change sends.
+//! The colour itself is [`crate::colour::ColourRule`]'s.
 
 use chrono::{Days, NaiveDate};
-use fiveledger_proto::types::{Notice, NoticeKind, WarningColour};
+use fiveledger_proto::types::{Notice, NoticeKind};
 
+use crate::colour::{Colour, ColourRule};
 use crate::time::to_date;
 use serde::{Deserialize, Serialize};
 
@@ -31,16 +31,13 @@ impl Default for WarningSettings {
     }
 }
 
-/// The colour of an open item due on `due`, judged on `today`.
-pub fn time_colour(due: NaiveDate, today: NaiveDate, t: &WarningSettings) -> WarningColour {
-    if today > due + Days::new(u64::from(t.red_days)) {
-        WarningColour::Red
-    } else if today > due {
-        WarningColour::Yellow
-    } else if today + Days::new(u64::from(t.blue_days)) >= due {
-        WarningColour::Blue
-    } else {
-        WarningColour::Green
+impl WarningSettings {
+    /// The four-colour rule these thresholds set.
+    pub fn rule(&self) -> ColourRule {
+        ColourRule {
+            blue_days: self.blue_days,
+            red_days: self.red_days,
+        }
     }
 }
 
@@ -61,12 +58,12 @@ pub fn chinese_date(date: NaiveDate) -> String {
 }
 
 /// A colour as an office names it: 绿色, 蓝色, 黄色, 红色.
-pub fn colour_name(colour: WarningColour) -> &'static str {
+pub fn colour_name(colour: Colour) -> &'static str {
     match colour {
-        WarningColour::Green | WarningColour::Unspecified => "绿色",
-        WarningColour::Blue => "蓝色",
-        WarningColour::Yellow => "黄色",
-        WarningColour::Red => "红色",
+        Colour::Green | Colour::Unspecified => "绿色",
+        Colour::Blue => "蓝色",
+        Colour::Yellow => "黄色",
+        Colour::Red => "红色",
     }
 }
 
@@ -80,8 +77,8 @@ pub fn colour_name(colour: WarningColour) -> &'static str {
 pub fn notice(
     what: &str,
     due: NaiveDate,
-    from: WarningColour,
-    to: WarningColour,
+    from: Colour,
+    to: Colour,
     to_whom: Addressees,
     today: NaiveDate,
     t: &WarningSettings,
@@ -91,7 +88,7 @@ pub fn notice(
         issue_date: Some(to_date(today)),
         ..Default::default()
     };
-    if to < from.max(WarningColour::Green) {
+    if to < from.max(Colour::Green) {
         n.set_kind(NoticeKind::Eased);
         n.addressees = vec![to_whom.handler];
         n.text = format!(
@@ -101,12 +98,12 @@ pub fn notice(
         );
     } else {
         match to {
-            WarningColour::Blue => {
+            Colour::Blue => {
                 n.set_kind(NoticeKind::Reminder);
                 n.addressees = vec![to_whom.handler];
                 n.text = format!("提醒：{what}将于{due}到期，请抓紧办理。");
             }
-            WarningColour::Yellow => {
+            Colour::Yellow => {
                 n.set_kind(NoticeKind::SupervisionNotice);
                 n.addressees = vec![to_whom.unit];
                 let reply = today + Days::new(u64::from(t.reply_days));

@@ -6,6 +6,7 @@
 pub mod access_log;
 pub mod aip;
 pub mod auth;
+pub mod colour;
 pub mod connection;
 pub mod consumer;
 pub mod deadline;

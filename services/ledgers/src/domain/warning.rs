@@ -9,6 +9,7 @@
 //! pure function of (due date, ladder, today, thresholds): [`colour_now`].
 
 use chrono::NaiveDate;
+use fiveledger_platform::colour::Ladder;
 use fiveledger_platform::time::to_date;
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::*;
@@ -21,23 +22,24 @@ pub const ENTRY_ITEM: &str = "entry";
 /// The configured thresholds: the shared `[warnings]` settings.
 pub type Thresholds = fiveledger_platform::deadline::WarningSettings;
 
-/// The colour by the calendar alone (the rule every service shares).
-pub use fiveledger_platform::deadline::time_colour;
+// Where the four-colour rule (`fiveledger_platform::colour`) meets the
+// API's enum: `api_colour` and `rule_colour`.
+fiveledger_platform::colour_edge!(WarningColour);
 
 /// The colour an open item with due date `due` and ladder `ladder` shows on
 /// `today`: the calendar colour, raised to red for a second yellow, and never
-/// below the ladder's floor.
+/// below the ladder's floor (the shared rule's `shown`).
 pub fn shown(
     due: NaiveDate,
     ladder: &ColourLadder,
     today: NaiveDate,
     t: &Thresholds,
 ) -> WarningColour {
-    let mut colour = time_colour(due, today, t);
-    if colour == WarningColour::Yellow && ladder.yellow_count > 0 {
-        colour = WarningColour::Red;
-    }
-    colour.max(ladder.floor())
+    let ladder = Ladder {
+        yellows: ladder.yellow_count,
+        floor: rule_colour(ladder.floor()),
+    };
+    api_colour(t.rule().shown(due, ladder, today))
 }
 
 /// The colour of a deadline now (UNSPECIFIED when closed or without a date).
@@ -317,6 +319,7 @@ fn notice(
         unit: r.responsible_unit.clone(),
         circular: vec![r.supervising_body.clone(), office_of(&entry.target_path)],
     };
+    let (from, to) = (rule_colour(from), rule_colour(to));
     fiveledger_platform::deadline::notice(&what, due, from, to, to_whom, today, t)
 }
 
@@ -357,6 +360,7 @@ pub fn attention(entry: &LedgerEntry) -> WarningColour {
 mod tests {
     use super::*;
     use chrono::Days;
+    use fiveledger_platform::colour::Colour;
     use fiveledger_proto::types::NoticeKind;
 
     fn day(m: u32, d: u32) -> NaiveDate {
@@ -364,15 +368,12 @@ mod tests {
     }
 
     #[test]
-    fn calendar_colours_follow_the_thresholds() {
-        let t = Thresholds::default();
-        let due = day(7, 31);
-        assert_eq!(time_colour(due, day(7, 23), &t), WarningColour::Green);
-        assert_eq!(time_colour(due, day(7, 24), &t), WarningColour::Blue);
-        assert_eq!(time_colour(due, day(7, 31), &t), WarningColour::Blue);
-        assert_eq!(time_colour(due, day(8, 1), &t), WarningColour::Yellow);
-        assert_eq!(time_colour(due, day(8, 30), &t), WarningColour::Yellow);
-        assert_eq!(time_colour(due, day(8, 31), &t), WarningColour::Red);
+    fn colours_map_both_ways() {
+        for c in Colour::ALL {
+            assert_eq!(rule_colour(api_colour(c)), c);
+            // Stored codes (a ladder's floor) are the API's numbers.
+            assert_eq!(c.code(), api_colour(c) as i32);
+        }
     }
 
     #[test]

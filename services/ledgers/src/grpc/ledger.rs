@@ -61,11 +61,9 @@ impl LedgerService for Api {
         )?;
         let (order, desc) = parse_order_by(&request.order_by, &["name", "due_date"])?;
         let mut query = books::ListQuery {
-            filters: list_filter(
-                &request.filter,
-                self.clock.now().date_naive(),
-                &self.settings.thresholds(),
-            )?,
+            terms: list_filter(&request.filter)?,
+            today: self.clock.now().date_naive(),
+            thresholds: self.settings.thresholds(),
             by_due_date: order == "due_date",
             desc,
             limit: page.limit(),
@@ -76,7 +74,7 @@ impl LedgerService for Api {
             let id = page.after_str(1)?.unwrap_or_default().to_owned();
             query.after = Some((key, id));
         }
-        let rows = books::list(self.db.reader(), books::visible_to(caller), &query).await?;
+        let rows = books::list(self.db.reader(), caller, &query).await?;
         let (rows, next_page_token) = page.finish(rows, |last| {
             let key = if query.by_due_date {
                 last.due_date.clone()

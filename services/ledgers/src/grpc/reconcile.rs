@@ -10,19 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::error::from_upstream;
-use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::to_timestamp;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::{ListProblemsRequest, Problem};
 use fiveledger_proto::ledgers::ErrorReason;
 use fiveledger_proto::ledgers::*;
-use sea_orm::{ColumnTrait, Condition};
 
 use super::Api;
 use super::statistics::tally_scope;
 use crate::domain::entry::{self as domain, name_of};
-use crate::storage::books;
-use crate::storage::entries::Column as C;
+use crate::storage::books::{self, EntryScope};
 use crate::storage::tallies;
 use fiveledger_platform::aip::names::parse_path;
 
@@ -65,23 +62,23 @@ pub async fn reconcile(
             "set exactly one of inspection, round and organisation_path",
         ));
     }
-    let (scope_filter, entry_filter) = if !r.inspection.is_empty() {
+    let (scope_filter, scope) = if !r.inspection.is_empty() {
         names::parse_nested("inspection", &r.inspection, "rounds", "inspections")?;
         (
             format!("inspection = \"{}\"", r.inspection),
-            Condition::all().add(C::Inspection.eq(r.inspection.clone())),
+            EntryScope::Inspection(r.inspection.clone()),
         )
     } else if !r.round.is_empty() {
         names::parse("round", &r.round, "rounds")?;
         (
             format!("round = \"{}\"", r.round),
-            Condition::all().add(C::Round.eq(r.round.clone())),
+            EntryScope::Round(r.round.clone()),
         )
     } else {
         let path = parse_path("organisation_path", &r.organisation_path)?;
         (
             format!("target_subtree = \"{path}\""),
-            Condition::all().add(within_subtree(C::TargetPath, &path)),
+            EntryScope::Subtree(path),
         )
     };
 
@@ -108,8 +105,7 @@ pub async fn reconcile(
     let unposted = waiting.len() as i64;
 
     // The books' side.
-    let filter = entry_filter.add(books::visible_to(caller));
-    let tally = books::tally(api.db.reader(), filter).await?;
+    let tally = books::tally(api.db.reader(), caller, &scope).await?;
     let mut balance = Balance::default();
     let mut discrepancies = Vec::new();
     let mut by_problem: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -280,19 +276,19 @@ pub async fn verify_journal(
             "set at most one of entry, inspection, round and organisation_path",
         ));
     }
-    let mut filter = Condition::all().add(books::visible_to(caller));
-    if !r.entry.is_empty() {
-        filter = filter.add(C::Id.eq(domain::parse_name("entry", &r.entry)?));
+    let scope = if !r.entry.is_empty() {
+        EntryScope::Entry(domain::parse_name("entry", &r.entry)?.to_owned())
     } else if !r.inspection.is_empty() {
         names::parse_nested("inspection", &r.inspection, "rounds", "inspections")?;
-        filter = filter.add(C::Inspection.eq(r.inspection.clone()));
+        EntryScope::Inspection(r.inspection.clone())
     } else if !r.round.is_empty() {
         names::parse("round", &r.round, "rounds")?;
-        filter = filter.add(C::Round.eq(r.round.clone()));
+        EntryScope::Round(r.round.clone())
     } else if !r.organisation_path.is_empty() {
-        let path = parse_path("organisation_path", &r.organisation_path)?;
-        filter = filter.add(within_subtree(C::TargetPath, &path));
-    }
+        EntryScope::Subtree(parse_path("organisation_path", &r.organisation_path)?)
+    } else {
+        EntryScope::Everything
+    };
     // The tallies of a whole subtree are checked against its entries.
     let whole = r.entry.is_empty() && r.inspection.is_empty() && r.round.is_empty();
     let path = (!r.organisation_path.is_empty()).then_some(r.organisation_path.as_str());
@@ -300,7 +296,7 @@ pub async fn verify_journal(
     // sees every entry, verifying them all, is told of them.
     let everything =
         whole && path.is_none() && tally_scope(caller, None).is_some_and(|p| p.is_empty());
-    let mut out = books::verify(api.db.reader(), filter, everything).await?;
+    let mut out = books::verify(api.db.reader(), caller, &scope, everything).await?;
     if let Some(path) = tally_scope(caller, path).filter(|_| whole) {
         let today = api.clock.now().date_naive();
         let thresholds = api.settings.thresholds();

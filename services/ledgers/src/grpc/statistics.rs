@@ -6,22 +6,20 @@ use std::collections::BTreeMap;
 use fiveledger_platform::access_log::{Access, Reader, statistics_query};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
+use fiveledger_platform::colour::Colour;
 use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::error::from_upstream;
-use fiveledger_platform::storage::within_subtree;
 use fiveledger_platform::time::{Period, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::{ClueGrouping, ClueStatisticsRow, GetClueStatisticsRequest};
 use fiveledger_proto::ledgers::statistics_service_server::StatisticsService;
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::types::{ClueCounts, WarningColour};
-use sea_orm::{ColumnTrait, Condition};
 use tonic::{Request, Response, Status};
 
 use super::{Api, CLUE_HOLDERS, optional_path};
 use crate::domain::scope::{BY_TARGET, SUPERVISING};
-use crate::storage::books;
-use crate::storage::entries::Column as C;
+use crate::domain::warning::api_colour;
 use crate::storage::statistics::{self, KeyColumn};
 use crate::storage::tallies;
 
@@ -52,7 +50,7 @@ fn add(into: &mut StatisticsCounts, g: &statistics::Group) {
     into.people_held_accountable += g.people_held_accountable;
     into.people_disciplined += g.people_disciplined;
     into.rules_established += g.rules_established;
-    match WarningColour::try_from(g.colour).unwrap_or_default() {
+    match api_colour(Colour::from_code(g.colour)) {
         WarningColour::Green => into.green += g.found,
         WarningColour::Blue => into.blue += g.found,
         WarningColour::Yellow => {
@@ -66,18 +64,6 @@ fn add(into: &mut StatisticsCounts, g: &statistics::Group) {
         WarningColour::Unspecified => {}
     }
 }
-
-/// Every state but written off.
-const OPEN_STATES: [EntryState; 8] = [
-    EntryState::Open,
-    EntryState::HandedOver,
-    EntryState::Acknowledged,
-    EntryState::Planned,
-    EntryState::Rectifying,
-    EntryState::Transferred,
-    EntryState::AwaitingVerification,
-    EntryState::Reopened,
-];
 
 /// The subtree whose targets are exactly the entries the caller sees in
 /// the statistics' scope, if there is one (then the tallies can answer):
@@ -103,7 +89,7 @@ pub(super) fn tally_scope(caller: &Caller, scope_path: Option<&str>) -> Option<S
 fn row_key(
     grouping: StatisticsGrouping,
     key: &str,
-    colour: i32,
+    colour: Colour,
     depth: usize,
 ) -> Option<(i64, StatisticsKey)> {
     let labelled = |label: String, k: StatisticsKey| StatisticsKey { label, ..k };
@@ -156,7 +142,7 @@ fn row_key(
             ),
         ),
         StatisticsGrouping::Colour => {
-            let colour = WarningColour::try_from(colour).unwrap_or_default();
+            let colour = api_colour(colour);
             (
                 i64::from(colour as i32),
                 labelled(
@@ -229,26 +215,22 @@ impl StatisticsService for Api {
                 format!("{} is not a grouping", r.group_by),
             )
         })?;
-        let mut filter = Condition::all().add(books::visible_to(caller));
         let scope_path = optional_path("organisation_path", &r.organisation_path)?;
-        if let Some(path) = &scope_path {
-            filter = filter.add(within_subtree(C::TargetPath, path));
-        }
+        let mut scope = statistics::Scope {
+            subtree: scope_path.clone(),
+            ..Default::default()
+        };
         if !r.round.is_empty() {
             names::parse("round", &r.round, "rounds")?;
-            filter = filter.add(C::Round.eq(r.round.clone()));
+            scope.round = Some(r.round.clone());
         }
         if !r.inspection.is_empty() {
             names::parse_nested("inspection", &r.inspection, "rounds", "inspections")?;
-            filter = filter.add(C::Inspection.eq(r.inspection.clone()));
+            scope.inspection = Some(r.inspection.clone());
         }
         let period = Period::parse(r.period_start.as_ref(), r.period_end.as_ref())?;
-        if let Some(from) = period.from_time() {
-            filter = filter.add(C::CreateTimeUs.gte(from.timestamp_micros()));
-        }
-        if let Some(until) = period.until_time() {
-            filter = filter.add(C::CreateTimeUs.lt(until.timestamp_micros()));
-        }
+        scope.created_from_us = period.from_time().map(|t| t.timestamp_micros());
+        scope.created_until_us = period.until_time().map(|t| t.timestamp_micros());
         if r.organisation_depth < 0 || r.organisation_depth > 64 {
             return Err(ApiError::invalid(
                 "organisation_depth",
@@ -282,16 +264,21 @@ impl StatisticsService for Api {
             // open ones (whose colour depends on the day) one by one.
             Some(path) if key != KeyColumn::Round => {
                 let mut groups = tallies::groups(self.db.reader(), &path, key).await?;
-                let open = Condition::all()
-                    .add(C::State.is_in(OPEN_STATES.iter().map(|s| s.as_str_name())))
-                    .add(within_subtree(C::TargetPath, &path))
-                    .add(books::visible_to(caller));
+                let open = statistics::Scope {
+                    subtree: Some(path),
+                    open_only: true,
+                    ..Default::default()
+                };
+                let reader = self.db.reader();
                 groups.extend(
-                    statistics::groups(self.db.reader(), open, key, today, &thresholds).await?,
+                    statistics::groups(reader, caller, &open, key, today, &thresholds).await?,
                 );
                 groups
             }
-            _ => statistics::groups(self.db.reader(), filter, key, today, &thresholds).await?,
+            _ => {
+                let reader = self.db.reader();
+                statistics::groups(reader, caller, &scope, key, today, &thresholds).await?
+            }
         };
         let clue_rows = self
             .clue_figures(caller, on_behalf, &r, scope_path.as_deref(), grouping)
@@ -318,7 +305,10 @@ impl StatisticsService for Api {
         let mut total = StatisticsCounts::default();
         for g in &groups {
             add(&mut total, g);
-            if let Some(counts) = row_of(&mut rows, row_key(grouping, &g.key, g.colour, depth)) {
+            if let Some(counts) = row_of(
+                &mut rows,
+                row_key(grouping, &g.key, Colour::from_code(g.colour), depth),
+            ) {
                 add(counts, g);
             }
         }
@@ -326,7 +316,10 @@ impl StatisticsService for Api {
             let figures = c.counts.unwrap_or_default();
             add_clues(&mut total, &figures);
             if !c.key.is_empty()
-                && let Some(counts) = row_of(&mut rows, row_key(grouping, &c.key, 0, depth))
+                && let Some(counts) = row_of(
+                    &mut rows,
+                    row_key(grouping, &c.key, Colour::Unspecified, depth),
+                )
             {
                 add_clues(counts, &figures);
             }

@@ -3,10 +3,14 @@
 
 use std::collections::HashMap;
 
+use chrono::NaiveDate;
+use fiveledger_platform::aip::filter::Op;
+use fiveledger_platform::colour::Colour;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
+use fiveledger_proto::types::Severity;
 use prost::Message;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -165,12 +169,12 @@ fn projection(id: &str, entry: &LedgerEntry, create_time_us: i64) -> entries::Ac
         people_held_accountable: Set(i64::from(figures.people_held_accountable)),
         people_disciplined: Set(i64::from(figures.people_disciplined)),
         rules_established: Set(i64::from(figures.rules_established)),
-        colour_floor: Set(ladder.floor),
+        colour_floor: Set(warning::rule_colour(ladder.floor()).code()),
         yellow_count: Set(ladder.yellow_count),
         next_due_date: Set(warning::next_due(entry)
             .map(|d| d.format("%Y-%m-%d").to_string())
             .unwrap_or_default()),
-        attention: Set(warning::attention(entry) as i32),
+        attention: Set(warning::rule_colour(warning::attention(entry)).code()),
         create_time_us: Set(create_time_us),
         update_time_us: Set(entry
             .update_time
@@ -533,10 +537,64 @@ pub fn office_over(caller: &fiveledger_platform::auth::Caller) -> Condition {
     }
 }
 
+/// One term of a `ListEntries` filter: what an entry must be to be listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryTerm {
+    State(EntryState),
+    /// Its own deadline's colour on the list's day (the shared rule).
+    Colour(Colour),
+    ResponsibleSubtree(String),
+    TargetSubtree(String),
+    Round(String),
+    Inspection(String),
+    Problem(String),
+    Category(String),
+    Severity(Severity),
+    /// Compared with its due date (`YYYY-MM-DD`); an entry without one
+    /// matches no comparison.
+    DueDate(Op, String),
+}
+
+impl EntryTerm {
+    fn condition(&self, today: NaiveDate, t: &warning::Thresholds) -> Condition {
+        use entries::Column as C;
+        use fiveledger_platform::storage::within_subtree;
+        let all = Condition::all();
+        match self {
+            EntryTerm::State(state) => all.add(C::State.eq(state.as_str_name())),
+            EntryTerm::Colour(colour) => all.add(entries::colour(today, t).eq(colour.code())),
+            EntryTerm::ResponsibleSubtree(path) => {
+                all.add(within_subtree(C::ResponsibleUnitPath, path))
+            }
+            EntryTerm::TargetSubtree(path) => all.add(within_subtree(C::TargetPath, path)),
+            EntryTerm::Round(v) => all.add(Expr::col(C::Round).eq(v.clone())),
+            EntryTerm::Inspection(v) => all.add(Expr::col(C::Inspection).eq(v.clone())),
+            EntryTerm::Problem(v) => all.add(Expr::col(C::Problem).eq(v.clone())),
+            EntryTerm::Category(v) => all.add(Expr::col(C::Category).eq(v.clone())),
+            EntryTerm::Severity(severity) => all.add(C::Severity.eq(*severity as i32)),
+            EntryTerm::DueDate(op, value) => {
+                let col = Expr::col(C::DueDate);
+                let value = value.clone();
+                let cmp = match op {
+                    Op::Lt => col.lt(value),
+                    Op::Le => col.lte(value),
+                    Op::Gt => col.gt(value),
+                    Op::Ge => col.gte(value),
+                    _ => col.eq(value),
+                };
+                all.add(Expr::col(C::DueDate).ne("")).add(cmp)
+            }
+        }
+    }
+}
+
 /// How a list of entries is narrowed and ordered.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
-    pub filters: Vec<Condition>,
+    pub terms: Vec<EntryTerm>,
+    /// The day and thresholds that judge [`EntryTerm::Colour`].
+    pub today: NaiveDate,
+    pub thresholds: warning::Thresholds,
     pub by_due_date: bool,
     pub desc: bool,
     /// Keyset: (order key, id) of the last row already returned.
@@ -544,15 +602,16 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
+/// A page of the entries `caller` sees that match `q`.
 pub async fn list(
     conn: &impl ConnectionTrait,
-    visible: Condition,
+    caller: &fiveledger_platform::auth::Caller,
     q: &ListQuery,
 ) -> ApiResult<Vec<entries::Model>> {
     use entries::Column as C;
-    let mut select = entries::Entity::find().filter(visible);
-    for f in &q.filters {
-        select = select.filter(f.clone());
+    let mut select = entries::Entity::find().filter(visible_to(caller));
+    for term in &q.terms {
+        select = select.filter(term.condition(q.today, &q.thresholds));
     }
     let key = if q.by_due_date { C::DueDate } else { C::Id };
     if let Some((last_key, last_id)) = &q.after {
@@ -581,10 +640,44 @@ pub async fn list(
     Ok(select.limit(q.limit).all(conn).await?)
 }
 
-/// (id, problem, state) of every entry matching `filter`, for reconciling.
+/// The entries a reconciliation or a verification covers (of those the
+/// caller sees).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryScope {
+    Everything,
+    /// One entry, by id.
+    Entry(String),
+    /// The entries of an inspection (its resource name).
+    Inspection(String),
+    /// The entries of a round (its resource name).
+    Round(String),
+    /// The entries whose target lies within a subtree.
+    Subtree(String),
+}
+
+impl EntryScope {
+    fn condition(&self, caller: &fiveledger_platform::auth::Caller) -> Condition {
+        use entries::Column as C;
+        let visible = Condition::all().add(visible_to(caller));
+        match self {
+            EntryScope::Everything => visible,
+            EntryScope::Entry(id) => visible.add(C::Id.eq(id.clone())),
+            EntryScope::Inspection(name) => visible.add(C::Inspection.eq(name.clone())),
+            EntryScope::Round(name) => visible.add(C::Round.eq(name.clone())),
+            EntryScope::Subtree(path) => visible.add(fiveledger_platform::storage::within_subtree(
+                C::TargetPath,
+                path,
+            )),
+        }
+    }
+}
+
+/// (id, problem, state) of every entry in `scope` that `caller` sees, for
+/// reconciling.
 pub async fn tally(
     conn: &impl ConnectionTrait,
-    filter: Condition,
+    caller: &fiveledger_platform::auth::Caller,
+    scope: &EntryScope,
 ) -> ApiResult<Vec<(String, String, String)>> {
     use entries::Column as C;
     Ok(entries::Entity::find()
@@ -592,7 +685,7 @@ pub async fn tally(
         .column(C::Id)
         .column(C::Problem)
         .column(C::State)
-        .filter(filter)
+        .filter(scope.condition(caller))
         .order_by_asc(C::Id)
         .into_tuple()
         .all(conn)
@@ -604,16 +697,17 @@ const VERIFY_BATCH: u64 = 200;
 /// Most faults reported by one verification.
 const MAX_FAULTS: usize = 1000;
 
-/// Recomputes every chain among the entries matching `filter`. With
-/// `orphans` (only meaningful when `filter` matches every entry) it also
-/// names postings whose entry row is gone: one query per page of entries.
+/// Recomputes every chain among the entries in `scope` that `caller` sees.
+/// With `orphans` (only meaningful when that is every entry) it also names
+/// postings whose entry row is gone: one query per page of entries.
 pub async fn verify(
     conn: &impl ConnectionTrait,
-    filter: Condition,
+    caller: &fiveledger_platform::auth::Caller,
+    scope: &EntryScope,
     orphans: bool,
 ) -> ApiResult<VerifyJournalResponse> {
     let mut out = VerifyJournalResponse::default();
-    let mut pages = Pages::new(filter);
+    let mut pages = Pages::new(scope.condition(caller));
     loop {
         let from = pages.after.clone();
         let rows = pages.next(conn).await?.unwrap_or_default();

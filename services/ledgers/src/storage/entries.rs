@@ -1,6 +1,7 @@
 //! The `entries` table: each entry's projection, kept with its postings.
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "entries")]
@@ -65,4 +66,27 @@ impl Model {
             receiving_body_path: &self.receiving_body_path,
         }
     }
+}
+
+/// The colour of an entry's own deadline on `today`, as SQL: the shared
+/// rule (`ColourRule::sql`) over this table's columns, an integer
+/// `Colour::code` (the same colour `warning::colour_now` computes for the
+/// entry item on read).
+pub fn colour(today: chrono::NaiveDate, t: &crate::domain::warning::Thresholds) -> Expr {
+    use fiveledger_platform::colour::ItemColumns;
+    use fiveledger_proto::ledgers::EntryState;
+    use sea_orm::Condition;
+    use sea_orm::sea_query::ExprTrait;
+    t.rule().sql(
+        today,
+        &ItemColumns {
+            due: Expr::col(Column::DueDate),
+            closed: Condition::all().add(
+                Expr::col(Column::State)
+                    .eq(Expr::Constant(EntryState::WrittenOff.as_str_name().into())),
+            ),
+            yellows: Expr::col(Column::YellowCount),
+            floor: Expr::col(Column::ColourFloor),
+        },
+    )
 }

@@ -130,19 +130,39 @@ pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Mod
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
 }
 
+/// One term of a `ListPublications` filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicationTerm {
+    /// Targets within this subtree.
+    TargetSubtree(String),
+    /// This target (its resource name).
+    Target(String),
+}
+
+impl PublicationTerm {
+    fn condition(&self) -> Condition {
+        match self {
+            PublicationTerm::TargetSubtree(path) => {
+                Condition::all().add(within_subtree(Column::TargetPath, path))
+            }
+            PublicationTerm::Target(name) => Condition::all().add(Column::Target.eq(name.clone())),
+        }
+    }
+}
+
 /// A page of versions within `scope`, narrowed, by target path then version.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
     pub scope: String,
-    pub narrowed: Vec<Condition>,
+    pub narrowed: Vec<PublicationTerm>,
     pub after: Option<(String, i32)>,
     pub limit: u64,
 }
 
 pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
     let mut select = Entity::find().filter(within_subtree(Column::TargetPath, &q.scope));
-    for condition in &q.narrowed {
-        select = select.filter(condition.clone());
+    for term in &q.narrowed {
+        select = select.filter(term.condition());
     }
     if let Some((path, version)) = &q.after {
         select = select.filter(

@@ -1,13 +1,19 @@
 //! Statistics over the entries projection: one GROUP BY over indexed
 //! columns (scope by target subtree, round or inspection), never the
-//! journal. Rows come back per (key, colour) and are folded by the caller.
+//! journal. Rows come back per (key, colour) and are folded by the caller;
+//! the colour is the shared rule's SQL (`entries::colour`), a `Colour::code`.
 
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use fiveledger_platform::ApiResult;
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::storage::within_subtree;
 use fiveledger_proto::ledgers::EntryState;
 use sea_orm::sea_query::Expr;
-use sea_orm::{Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+};
 
+use super::books;
 use super::entries::{self, Column as C};
 use crate::domain::warning::Thresholds;
 
@@ -15,21 +21,58 @@ fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-/// The entry's colour on `today` as SQL (the same rule as
-/// `warning::colour_now` for the entry item; dates are ISO text). Only
-/// dates formatted here are spliced in, never caller input.
-pub fn colour_sql(today: NaiveDate, t: &Thresholds) -> String {
-    let red_cut = day(today - Days::new(u64::from(t.red_days)));
-    let blue_cut = day(today + Days::new(u64::from(t.blue_days)));
-    let today = day(today);
-    let written_off = EntryState::WrittenOff.as_str_name();
-    format!(
-        "(CASE WHEN due_date = '' OR state = '{written_off}' THEN 0 \
-         WHEN due_date < '{red_cut}' THEN 4 \
-         WHEN due_date < '{today}' THEN (CASE WHEN yellow_count > 0 THEN 4 ELSE 3 END) \
-         WHEN due_date <= '{blue_cut}' THEN (CASE WHEN colour_floor > 2 THEN colour_floor ELSE 2 END) \
-         ELSE (CASE WHEN colour_floor > 1 THEN colour_floor ELSE 1 END) END)"
-    )
+/// Every state but written off.
+const OPEN_STATES: [EntryState; 8] = [
+    EntryState::Open,
+    EntryState::HandedOver,
+    EntryState::Acknowledged,
+    EntryState::Planned,
+    EntryState::Rectifying,
+    EntryState::Transferred,
+    EntryState::AwaitingVerification,
+    EntryState::Reopened,
+];
+
+/// Which entries a statistic counts, of those the caller sees.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Targets within this subtree.
+    pub subtree: Option<String>,
+    /// Of this round (its resource name).
+    pub round: Option<String>,
+    /// Of this inspection (its resource name).
+    pub inspection: Option<String>,
+    /// Opened at or after this instant (microseconds).
+    pub created_from_us: Option<i64>,
+    /// Opened before this instant (microseconds).
+    pub created_until_us: Option<i64>,
+    /// Only entries not written off.
+    pub open_only: bool,
+}
+
+impl Scope {
+    fn condition(&self, caller: &Caller) -> Condition {
+        let mut c = Condition::all().add(books::visible_to(caller));
+        if let Some(path) = &self.subtree {
+            c = c.add(within_subtree(C::TargetPath, path));
+        }
+        if let Some(round) = &self.round {
+            c = c.add(C::Round.eq(round.clone()));
+        }
+        if let Some(inspection) = &self.inspection {
+            c = c.add(C::Inspection.eq(inspection.clone()));
+        }
+        if let Some(from) = self.created_from_us {
+            c = c.add(C::CreateTimeUs.gte(from));
+        }
+        if let Some(until) = self.created_until_us {
+            c = c.add(C::CreateTimeUs.lt(until));
+        }
+        if self.open_only {
+            c = c.add(C::State.is_in(OPEN_STATES.iter().map(|s| s.as_str_name())));
+        }
+        c
+    }
 }
 
 /// Which column the rows are keyed by.
@@ -61,14 +104,28 @@ pub struct Group {
     pub rules_established: i64,
 }
 
+/// The (key, colour) groups of the entries in `scope` that `caller` sees,
+/// coloured as on `today`.
 pub async fn groups(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    scope: &Scope,
+    key: KeyColumn,
+    today: NaiveDate,
+    t: &Thresholds,
+) -> ApiResult<Vec<Group>> {
+    groups_where(conn, scope.condition(caller), key, today, t).await
+}
+
+/// [`groups`] of the entries matching `filter`.
+pub(super) async fn groups_where(
     conn: &impl ConnectionTrait,
     filter: Condition,
     key: KeyColumn,
     today: NaiveDate,
     t: &Thresholds,
 ) -> ApiResult<Vec<Group>> {
-    let colour = colour_sql(today, t);
+    let colour = entries::colour(today, t);
     let today = day(today);
     let written_off = EntryState::WrittenOff.as_str_name();
     let sum = |e: String| Expr::cust(format!("CAST(SUM({e}) AS BIGINT)"));
@@ -86,7 +143,7 @@ pub async fn groups(
     };
     let on_time = "first_written_off_date <> '' AND first_written_off_date <= original_due_date";
     select = select
-        .column_as(Expr::cust(colour.clone()), "colour")
+        .column_as(colour.clone(), "colour")
         .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "found")
         .column_as(sum("fixed_on_the_spot".into()), "fixed_on_the_spot")
         .column_as(flag("original_due_date <> ''".into()), "handed_over")
@@ -112,6 +169,6 @@ pub async fn groups(
         .column_as(sum("people_disciplined".into()), "people_disciplined")
         .column_as(sum("rules_established".into()), "rules_established")
         .filter(filter)
-        .group_by(Expr::cust(colour));
+        .group_by(colour);
     Ok(select.into_model::<Group>().all(conn).await?)
 }

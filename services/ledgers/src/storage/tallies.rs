@@ -6,6 +6,7 @@
 //! every entry.
 
 use fiveledger_platform::ApiResult;
+use fiveledger_platform::colour::Colour;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_proto::ledgers::EntryState;
 use sea_orm::entity::prelude::*;
@@ -180,7 +181,7 @@ pub async fn groups(
         None => select.column_as(Expr::cust("''"), "key"),
     };
     let rows = select
-        .column_as(Expr::cust("0"), "colour")
+        .column_as(Colour::Unspecified.sql(), "colour")
         .column_as(sum("found"), "found")
         .column_as(sum("fixed_on_the_spot"), "fixed_on_the_spot")
         .column_as(sum("handed_over"), "handed_over")
@@ -215,7 +216,8 @@ pub async fn check(
     let written_off = Condition::all()
         .add(entries::Column::State.eq(EntryState::WrittenOff.as_str_name()))
         .add(within_subtree(entries::Column::TargetPath, path));
-    let counted = super::statistics::groups(conn, written_off, KeyColumn::None, today, t).await?;
+    let counted =
+        super::statistics::groups_where(conn, written_off, KeyColumn::None, today, t).await?;
     let (kept, counted) = (
         kept.first().cloned().unwrap_or_default(),
         counted.first().cloned().unwrap_or_default(),

@@ -4,7 +4,8 @@ use chrono::NaiveDate;
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::{Caller, Role};
-use fiveledger_platform::deadline::{WarningSettings, time_colour};
+use fiveledger_platform::colour::Colour;
+use fiveledger_platform::deadline::WarningSettings;
 use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::{exists_or_internal, within_subtree};
@@ -155,17 +156,17 @@ impl Model {
             );
             report.overdue =
                 double_report_overdue(today, self.double_report_due_date, team, principal);
-            report.set_colour(double_report_colour(
+            report.set_colour(api_colour(double_report_colour(
                 today,
                 warnings,
                 self.double_report_due_date,
                 team.is_some() && principal.is_some(),
-            ));
+            )));
         } else if self.double_report_due_date.is_some() {
             let due = self.double_report_due_date;
             out.double_report = Some(fiveledger_proto::rounds::DoubleReport {
                 overdue: double_report_overdue(today, due, None, None),
-                colour: double_report_colour(today, warnings, due, false) as i32,
+                colour: api_colour(double_report_colour(today, warnings, due, false)) as i32,
                 ..Default::default()
             });
         }
@@ -180,12 +181,16 @@ pub fn double_report_colour(
     warnings: &WarningSettings,
     due: Option<NaiveDate>,
     complete: bool,
-) -> WarningColour {
+) -> Colour {
     match due {
-        Some(due) if !complete => time_colour(due, today, warnings),
-        _ => WarningColour::Unspecified,
+        Some(due) if !complete => warnings.rule().calendar(due, today),
+        _ => Colour::Unspecified,
     }
 }
+
+// Where the four-colour rule (`fiveledger_platform::colour`) meets the
+// API's enum: `api_colour` and `rule_colour`.
+fiveledger_platform::colour_edge!(WarningColour);
 
 /// Encodes the timeline records of `inspection` for storage (the other
 /// fields live in columns).
@@ -730,14 +735,17 @@ mod tests {
         let due = NaiveDate::from_ymd_opt(2026, 8, 1).expect("date");
         let on = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("date");
         let colour = |today, complete| double_report_colour(today, &t, Some(due), complete);
-        assert_eq!(colour(on(7, 1), false), WarningColour::Green);
-        assert_eq!(colour(on(7, 25), false), WarningColour::Blue);
-        assert_eq!(colour(on(8, 2), false), WarningColour::Yellow);
-        assert_eq!(colour(on(9, 1), false), WarningColour::Red);
-        assert_eq!(colour(on(9, 1), true), WarningColour::Unspecified);
+        assert_eq!(colour(on(7, 1), false), Colour::Green);
+        assert_eq!(colour(on(7, 25), false), Colour::Blue);
+        assert_eq!(colour(on(8, 2), false), Colour::Yellow);
+        assert_eq!(colour(on(9, 1), false), Colour::Red);
+        assert_eq!(colour(on(9, 1), true), Colour::Unspecified);
         assert_eq!(
             double_report_colour(on(9, 1), &t, None, false),
-            WarningColour::Unspecified
+            Colour::Unspecified
         );
+        for c in Colour::ALL {
+            assert_eq!(rule_colour(api_colour(c)), c);
+        }
     }
 }
