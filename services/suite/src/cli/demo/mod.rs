@@ -27,6 +27,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use fiveledger_platform::auth::Hs256;
+use fiveledger_platform::time::Clock;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -104,7 +105,7 @@ pub async fn load(
         cast: Cast::new(services, signer, &options.prefix)?,
         tally: Tally::default(),
         world: world::world(&options.prefix, options.scale),
-        today: chrono::Utc::now().date_naive(),
+        today: Clock::system().today(),
     };
     world::create(&story, options.concurrency).await?;
     // One generator for the whole plan; each inspection then draws from its
