@@ -3,7 +3,7 @@
 //! whoever the list concerns, not only by those who worked the inspection.
 
 use fiveledger_platform::consumer::EventHandler;
-use fiveledger_platform::time::day_or_event_day;
+use fiveledger_platform::time::{Clock, day_or_event_day};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::FeedbackGiven;
 use fiveledger_proto::types::Event;
@@ -13,7 +13,10 @@ use sea_orm::DatabaseTransaction;
 
 use crate::storage::problem_lists;
 
-pub struct OnFeedbackGiven;
+/// Hands lists over at the time of `clock`.
+pub struct OnFeedbackGiven {
+    pub clock: Clock,
+}
 
 impl EventHandler for OnFeedbackGiven {
     fn handle<'t>(
@@ -32,7 +35,7 @@ impl EventHandler for OnFeedbackGiven {
             };
             // Without a readable feedback date the event's own day stands in.
             let date = day_or_event_day(inspection.feedback_date.as_ref(), event);
-            problem_lists::hand_over(txn, &inspection, date).await
+            problem_lists::hand_over(txn, &inspection, date, self.clock.now()).await
         })
     }
 }

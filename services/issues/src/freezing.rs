@@ -1,9 +1,11 @@
 //! Freezing an inspection's problem list: the one code path behind both
 //! FreezeProblemList and the `InspectionReported` event consumer.
 
+use chrono::{DateTime, Utc};
 use fiveledger_platform::consumer::EventHandler;
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::time::Clock;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::issues::ErrorReason;
@@ -39,12 +41,13 @@ pub async fn freeze(
     inspection: &Inspection,
     ctx: &EventContext,
     trigger: Trigger,
+    now: DateTime<Utc>,
 ) -> ApiResult<(problem_lists::Model, u64)> {
     let reported = trigger == Trigger::Reported;
-    let list = problem_lists::lock(txn, inspection).await?;
+    let list = problem_lists::lock(txn, inspection, now).await?;
     if list.state() == ProblemListState::Frozen {
         let list = if reported && list.report_time.is_none() {
-            problem_lists::set_state(txn, &list, ProblemListState::Frozen, true).await?
+            problem_lists::set_state(txn, &list, ProblemListState::Frozen, true, now).await?
         } else {
             list
         };
@@ -67,7 +70,7 @@ pub async fn freeze(
     if !incomplete.is_empty() {
         if reported {
             let list =
-                problem_lists::set_state(txn, &list, ProblemListState::Reported, true).await?;
+                problem_lists::set_state(txn, &list, ProblemListState::Reported, true, now).await?;
             return Ok((list, rows.len() as u64));
         }
         let mut problems_named: Vec<&str> = incomplete.iter().map(|v| v.subject.as_str()).collect();
@@ -91,7 +94,8 @@ pub async fn freeze(
         ));
     }
     problems::freeze_all(txn, &inspection.name).await?;
-    let list = problem_lists::set_state(txn, &list, ProblemListState::Frozen, reported).await?;
+    let list =
+        problem_lists::set_state(txn, &list, ProblemListState::Frozen, reported, now).await?;
     let problems: Vec<Problem> = rows
         .iter()
         .map(|p| {
@@ -134,8 +138,11 @@ fn report_date(inspection: &Inspection) -> Option<Date> {
 }
 
 /// Consumer of the rounds service's `InspectionReported`: freezes the list
-/// (or marks it reported when responsibilities are still incomplete).
-pub struct OnInspectionReported;
+/// (or marks it reported when responsibilities are still incomplete), at
+/// the time of `clock`.
+pub struct OnInspectionReported {
+    pub clock: Clock,
+}
 
 impl EventHandler for OnInspectionReported {
     fn handle<'t>(
@@ -159,7 +166,7 @@ impl EventHandler for OnInspectionReported {
                 traceparent: event.traceparent.clone(),
                 ..Default::default()
             };
-            freeze(txn, &inspection, &ctx, Trigger::Reported).await?;
+            freeze(txn, &inspection, &ctx, Trigger::Reported, self.clock.now()).await?;
             Ok(())
         })
     }

@@ -65,14 +65,18 @@ pub async fn start_with_clock(
             name: FEEDBACK_CONSUMER.to_owned(),
             source: EventSource::Rounds(channel.clone(), credentials.clone()),
             types: vec!["FeedbackGiven".to_owned()],
-            handler: Box::new(feedback::OnFeedbackGiven),
+            handler: Box::new(feedback::OnFeedbackGiven {
+                clock: clock.clone(),
+            }),
         }];
         if settings.follow_rounds_events {
             consumers.push(Consumer {
                 name: REPORTED_CONSUMER.to_owned(),
                 source: EventSource::Rounds(channel, credentials),
                 types: vec!["InspectionReported".to_owned()],
-                handler: Box::new(freezing::OnInspectionReported),
+                handler: Box::new(freezing::OnInspectionReported {
+                    clock: clock.clone(),
+                }),
             });
         }
         let access = AccessLog::start(db.clone(), &server_settings.access_log);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::consumer::EventHandler;
-use fiveledger_platform::time::{day_or_event_day, from_date, to_date};
+use fiveledger_platform::time::{Clock, day_or_event_day, from_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::{Problem, ProblemListFrozen};
 use fiveledger_proto::ledgers::posting::Detail;
@@ -36,12 +36,14 @@ pub const FEEDBACK: &str = "ledgers.feedback";
 /// The actor of postings made by the consumers.
 pub const SERVICE_ACTOR: &str = "service:ledgers";
 
-fn signature(source: &str, event: &Event) -> Signature {
+/// The consumers' signature of the postings `event` causes, made now by
+/// `clock`.
+fn signature(source: &str, event: &Event, clock: &Clock) -> Signature {
     Signature {
         actor: SERVICE_ACTOR.to_owned(),
         request_id: format!("event:{source}:{}", event.cursor),
         traceparent: event.traceparent.clone(),
-        at_us: None,
+        at_us: clock.now().timestamp_micros(),
         effective_date: None,
     }
 }
@@ -61,6 +63,7 @@ fn payload<M: prost::Name + Default>(event: &Event) -> Option<M> {
 /// Opens entries from `ProblemListFrozen` (one part of a list).
 pub struct OpenEntries {
     pub settings: Arc<LedgersSettings>,
+    pub clock: Clock,
 }
 
 impl EventHandler for OpenEntries {
@@ -73,7 +76,8 @@ impl EventHandler for OpenEntries {
             let Some(list) = payload::<ProblemListFrozen>(event) else {
                 return Ok(());
             };
-            open_entries(txn, &list, &signature("issues", event), &self.settings).await
+            let signature = signature("issues", event, &self.clock);
+            open_entries(txn, &list, &signature, &self.settings).await
         })
     }
 }
@@ -126,12 +130,11 @@ async fn lock_inspection(txn: &DatabaseTransaction, inspection: &str) -> ApiResu
     Ok(())
 }
 
-/// The day postings signed with `signature` are made.
+/// The day postings signed with `signature` are made (a clock's time is
+/// always in range).
 fn today_of(signature: &Signature) -> NaiveDate {
-    signature
-        .at_us
-        .and_then(chrono::DateTime::from_timestamp_micros)
-        .unwrap_or_else(chrono::Utc::now)
+    chrono::DateTime::from_timestamp_micros(signature.at_us)
+        .unwrap_or_default()
         .date_naive()
 }
 
@@ -207,6 +210,7 @@ pub async fn open_entries(
 /// Hands entries over on `FeedbackGiven`.
 pub struct HandOver {
     pub settings: Arc<LedgersSettings>,
+    pub clock: Clock,
 }
 
 impl EventHandler for HandOver {
@@ -226,7 +230,7 @@ impl EventHandler for HandOver {
                 txn,
                 &inspection.name,
                 date,
-                &signature("rounds", event),
+                &signature("rounds", event, &self.clock),
                 &self.settings,
             )
             .await
@@ -245,7 +249,7 @@ pub async fn hand_over(
     feedbacks::Entity::insert(feedbacks::ActiveModel {
         inspection: Set(inspection.to_owned()),
         feedback_date: Set(feedback_date.format("%Y-%m-%d").to_string()),
-        create_time_us: Set(books::now_us()),
+        create_time_us: Set(signature.at_us),
     })
     .on_conflict(
         OnConflict::column(feedbacks::Column::Inspection)

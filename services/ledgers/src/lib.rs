@@ -64,6 +64,7 @@ pub async fn start_with_clock(
                 types: vec!["ProblemListFrozen".into()],
                 handler: Box::new(consumers::OpenEntries {
                     settings: settings.clone(),
+                    clock: clock.clone(),
                 }),
             },
             Consumer {
@@ -72,6 +73,7 @@ pub async fn start_with_clock(
                 types: vec!["FeedbackGiven".into()],
                 handler: Box::new(consumers::HandOver {
                     settings: settings.clone(),
+                    clock: clock.clone(),
                 }),
             },
         ];

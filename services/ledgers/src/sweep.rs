@@ -201,7 +201,7 @@ async fn sweep_entry(
             actor: actor.to_owned(),
             request_id: format!("sweep:{}", today.format("%Y-%m-%d")),
             traceparent: String::new(),
-            at_us: Some(clock.now().timestamp_micros()),
+            at_us: clock.now().timestamp_micros(),
             effective_date: None,
         };
         for mut change in warning::changes(&entry, today, thresholds, names) {

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::error::Violation;
@@ -104,6 +105,7 @@ pub async fn staff(
     round: &rounds::Model,
     group_id: &str,
     additions: &[(String, GroupRole)],
+    now: DateTime<Utc>,
 ) -> ApiResult<Vec<String>> {
     let ids: Vec<String> = additions.iter().map(|(id, _)| id.clone()).collect();
     let people = inspectors::find_many(txn, &ids).await?;
@@ -158,7 +160,7 @@ pub async fn staff(
         .map(|i| (i.target_id, i.target_path))
         .collect();
     check_avoidance(txn, round, &people, &targets).await?;
-    groups::add_members(txn, &round.id, group_id, additions).await?;
+    groups::add_members(txn, &round.id, group_id, additions, now).await?;
     Ok(ids.iter().map(|id| inspector::name_of(id)).collect())
 }
 
@@ -171,6 +173,7 @@ pub async fn assignable_group(
     field: &str,
     group: &str,
     target: (&str, &str),
+    now: DateTime<Utc>,
 ) -> ApiResult<String> {
     let (round_id, _) = names::parse_nested(field, group, "rounds", GROUPS)?;
     if round_id != round.id {
@@ -184,7 +187,7 @@ pub async fn assignable_group(
         ));
     }
     let (_, g) = groups::visible(txn, caller, field, group).await?;
-    let g = groups::lock(txn, &round.id, &g.id).await?;
+    let g = groups::lock(txn, &round.id, &g.id, now).await?;
     let members = groups::members_of(txn, &round.id, std::slice::from_ref(&g.id)).await?;
     let ids: Vec<String> = members.iter().map(|m| m.inspector_id.clone()).collect();
     let people = inspectors::find_many(txn, &ids).await?;

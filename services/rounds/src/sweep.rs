@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 use fiveledger_platform::deadline::{self, WarningSettings};
 use fiveledger_platform::lease::run_periodically;
 use fiveledger_platform::outbox::{self, EventContext};
@@ -40,10 +40,11 @@ async fn warn_one(
     db: &Db,
     row: &store::Model,
     unit: &str,
-    today: NaiveDate,
+    now: DateTime<Utc>,
     t: &WarningSettings,
     ctx: &EventContext,
 ) -> ApiResult<bool> {
+    let today = now.date_naive();
     let mut records = row.records()?;
     let report = records.double_report.get_or_insert_with(Default::default);
     let Some(due) = row.double_report_due_date else {
@@ -82,7 +83,7 @@ async fn warn_one(
         let mut model: store::ActiveModel = row.clone().into();
         model.records = Set(encode_records(&records));
         model.revision = Set(row.revision + 1);
-        model.update_time = Set(chrono::Utc::now());
+        model.update_time = Set(now);
         let updated = store::update_if_revision(&txn, model, row.revision).await?;
         let text = warning
             .notice
@@ -96,6 +97,7 @@ async fn warn_one(
             &ctx.actor,
             &ctx.request_id,
             text,
+            now,
         )
         .await?;
         let inspection = store::to_protos(&txn, std::slice::from_ref(&updated), today, t)
@@ -130,10 +132,11 @@ async fn warn_one(
 pub async fn sweep(
     db: &Db,
     t: &WarningSettings,
-    today: NaiveDate,
+    now: DateTime<Utc>,
     scope: &str,
     actor: &str,
 ) -> ApiResult<SweepDoubleReportsResponse> {
+    let today = now.date_naive();
     let horizon = t.rule().horizon(today);
     let ctx = EventContext {
         actor: actor.to_owned(),
@@ -179,7 +182,7 @@ pub async fn sweep(
             let unit = names
                 .get(&row.target_id)
                 .map_or("被巡察单位", String::as_str);
-            if warn_one(db, row, unit, today, t, &ctx).await? {
+            if warn_one(db, row, unit, now, t, &ctx).await? {
                 out.notices += 1;
             }
         }
@@ -203,9 +206,9 @@ pub async fn run_periodic(
     let interval = Duration::from_secs(Ord::max(settings.sweep_interval_seconds, 1));
     let sweeper = db.clone();
     run_periodically(db, "rounds:double-report-sweep", interval, stop, || {
-        let (db, settings, today) = (sweeper.clone(), settings.clone(), clock.today());
+        let (db, settings, now) = (sweeper.clone(), settings.clone(), clock.now());
         async move {
-            match sweep(&db, &settings.warnings, today, "", SERVICE_ACTOR).await {
+            match sweep(&db, &settings.warnings, now, "", SERVICE_ACTOR).await {
                 Ok(report) if report.notices > 0 => {
                     tracing::info!(?report, "double-report sweep sent notices")
                 }

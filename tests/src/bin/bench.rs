@@ -531,6 +531,9 @@ async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> anyho
     .await?;
     let signature = books::Signature {
         actor: "bench".into(),
+        at_us: fiveledger_platform::time::Clock::system()
+            .now()
+            .timestamp_micros(),
         ..Default::default()
     };
     let date = |y, m, d| fiveledger_proto::google::r#type::Date {

@@ -96,9 +96,11 @@ pub(super) async fn freeze_problem_list(
         .into());
     }
     let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
+    let now = api.clock.now();
     let list = mutate(&api.db, key, |txn| {
         Box::pin(async move {
-            let (list, count) = freezing::freeze(txn, &inspection, &ctx, Trigger::Request).await?;
+            let (list, count) =
+                freezing::freeze(txn, &inspection, &ctx, Trigger::Request, now).await?;
             Ok(list.to_proto(count))
         })
     })

@@ -249,9 +249,10 @@ impl ProblemService for Api {
             self.clock.now(),
         )?;
         let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
+        let now = self.clock.now();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let list = problem_lists::lock(txn, &inspection).await?;
+                let list = problem_lists::lock(txn, &inspection, now).await?;
                 check_editable(
                     &inspection.name,
                     list.state(),
@@ -376,9 +377,10 @@ impl ProblemService for Api {
         row.update_time = self.clock.now();
         let revision = current.revision;
         let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
+        let now = self.clock.now();
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let list = problem_lists::lock(txn, &inspection).await?;
+                let list = problem_lists::lock(txn, &inspection, now).await?;
                 check_editable(&inspection.name, list.state(), inspection.phase(), change)?;
                 let mut problem = store::update_if_revision(txn, row, revision)
                     .await?
@@ -393,7 +395,7 @@ impl ProblemService for Api {
                 if list.state() == ProblemListState::Reported
                     && store::count_incomplete(txn, &inspection.name).await? == 0
                 {
-                    freezing::freeze(txn, &inspection, &ctx, Trigger::Reported).await?;
+                    freezing::freeze(txn, &inspection, &ctx, Trigger::Reported, now).await?;
                     problem.frozen = true;
                 }
                 Ok(problem)
@@ -421,9 +423,10 @@ impl ProblemService for Api {
                 .as_ref(),
         )?;
         let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
+        let now = self.clock.now();
         mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let list = problem_lists::lock(txn, &inspection).await?;
+                let list = problem_lists::lock(txn, &inspection, now).await?;
                 check_editable(
                     &inspection.name,
                     list.state(),

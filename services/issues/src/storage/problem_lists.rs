@@ -118,10 +118,14 @@ pub async fn before_feedback(
     Ok(wanted)
 }
 
-/// Creates the list row if missing and takes its row lock (by bumping its
-/// revision) for the rest of the transaction; returns the row as locked.
-pub async fn lock(conn: &impl ConnectionTrait, inspection: &Inspection) -> ApiResult<Model> {
-    let now = chrono::Utc::now();
+/// Creates the list row if missing (at `now`) and takes its row lock (by
+/// bumping its revision) for the rest of the transaction; returns the row
+/// as locked.
+pub async fn lock(
+    conn: &impl ConnectionTrait,
+    inspection: &Inspection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Model> {
     Entity::insert(ActiveModel {
         inspection: Set(inspection.name.clone()),
         round: Set(round_of(&inspection.name)),
@@ -153,14 +157,14 @@ pub async fn lock(conn: &impl ConnectionTrait, inspection: &Inspection) -> ApiRe
     })
 }
 
-/// Sets the state (and the report and freeze times) of a locked list.
+/// Sets the state (and the report and freeze times, `now`) of a locked list.
 pub async fn set_state(
     conn: &impl ConnectionTrait,
     list: &Model,
     state: ProblemListState,
     reported: bool,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<Model> {
-    let now = chrono::Utc::now();
     let mut active: ActiveModel = list.clone().into();
     active.state = Set(state.as_str_name().to_owned());
     if reported && list.report_time.is_none() {
@@ -180,8 +184,9 @@ pub async fn hand_over(
     conn: &impl ConnectionTrait,
     inspection: &Inspection,
     date: chrono::NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<()> {
-    lock(conn, inspection).await?;
+    lock(conn, inspection, now).await?;
     Entity::update_many()
         .col_expr(Column::FeedbackDate, Expr::value(date))
         .filter(Column::Inspection.eq(inspection.name.clone()))

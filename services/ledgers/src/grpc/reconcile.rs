@@ -166,7 +166,7 @@ pub async fn reconcile(
         problems: problems.len() as i64,
         balanced: discrepancies.is_empty(),
         discrepancies,
-        reconcile_time: Some(to_timestamp(chrono::Utc::now())),
+        reconcile_time: Some(to_timestamp(api.clock.now())),
         unposted,
     })
 }

@@ -109,7 +109,7 @@ impl Api {
             actor: caller.actor(),
             request_id: raw.request_id().to_owned(),
             traceparent,
-            at_us: Some(now.timestamp_micros()),
+            at_us: now.timestamp_micros(),
             effective_date: backdated.map(to_date),
         };
         let api = self.clone();

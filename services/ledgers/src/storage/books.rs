@@ -30,9 +30,9 @@ pub struct Signature {
     pub actor: String,
     pub request_id: String,
     pub traceparent: String,
-    /// When the posting is made (microseconds); the real time when None.
-    /// Handlers pass the service clock so that tests can move time.
-    pub at_us: Option<i64>,
+    /// When the posting is made (microseconds), read from the service's
+    /// clock by whoever signs, so that tests can move time.
+    pub at_us: i64,
     /// The day the step took effect when it is not the day of `at_us` (a
     /// hand-over on its feedback date, a step recorded after the fact).
     pub effective_date: Option<fiveledger_proto::google::r#type::Date>,
@@ -62,10 +62,6 @@ impl Signature {
             ..Default::default()
         }
     }
-}
-
-pub fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
 }
 
 pub fn timestamp_us(us: i64) -> prost_types::Timestamp {
@@ -235,7 +231,7 @@ pub async fn append(
         actor: signature.actor.clone(),
         request_id: signature.request_id.clone(),
         traceparent: signature.traceparent.clone(),
-        create_time_us: signature.at_us.unwrap_or_else(now_us),
+        create_time_us: signature.at_us,
         prev_hash,
         hash: String::new(),
     };

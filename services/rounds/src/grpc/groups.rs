@@ -123,13 +123,14 @@ impl GroupService for Api {
         };
         let additions = parse_staff(&g)?;
         let ctx = context(&caller, &request.request_id);
+        let now = self.clock.now();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let round = rounds::visible(txn, &caller, "parent", &request.parent).await?;
                 expect_open_round(&round)?;
                 let id = id.unwrap_or_else(|| names::generate_id('g'));
-                let model = store::insert(txn, &round.id, &id, g.display_name.trim()).await?;
-                staff(txn, &caller, &round, &id, &additions).await?;
+                let model = store::insert(txn, &round.id, &id, g.display_name.trim(), now).await?;
+                staff(txn, &caller, &round, &id, &additions, now).await?;
                 let group = store::with_members(txn, &model).await?;
                 outbox::append(
                     txn,
@@ -207,12 +208,13 @@ impl GroupService for Api {
             )
         }))?;
         let ctx = context(&caller, &request.request_id);
+        let now = self.clock.now();
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let (round, g) = store::visible(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;
-                let g = store::lock(txn, &round.id, &g.id).await?;
-                let added = staff(txn, &caller, &round, &g.id, &additions).await?;
+                let g = store::lock(txn, &round.id, &g.id, now).await?;
+                let added = staff(txn, &caller, &round, &g.id, &additions, now).await?;
                 let group = store::with_members(txn, &g).await?;
                 outbox::append(
                     txn,
@@ -254,11 +256,12 @@ impl GroupService for Api {
             })
             .collect::<ApiResult<Vec<_>>>()?;
         let ctx = context(&caller, &request.request_id);
+        let now = self.clock.now();
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let (round, g) = store::visible(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;
-                let g = store::lock(txn, &round.id, &g.id).await?;
+                let g = store::lock(txn, &round.id, &g.id, now).await?;
                 let current =
                     store::members_of(txn, &round.id, std::slice::from_ref(&g.id)).await?;
                 for id in &ids {

@@ -65,12 +65,12 @@ impl Api {
     ) -> Result<Response<Inspection>, Status> {
         let ctx = context(&caller, &request_id);
         let settings = self.settings.clone();
-        let today = self.clock.today();
+        let now = self.clock.now();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let rule = step.rule();
                 let (current, _) = store::changeable(txn, &caller, &name, rule).await?;
-                store::take_step(txn, &ctx, &settings, today, &current, &name, step).await
+                store::take_step(txn, &ctx, &settings, now, &current, &name, step).await
             })
         })
         .await?;
@@ -159,7 +159,7 @@ impl InspectionService for Api {
         };
         let ctx = context(&caller, &request.request_id);
         let warnings = self.settings.warnings;
-        let today = self.clock.today();
+        let now = self.clock.now();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let round = rounds::visible(txn, &caller, "parent", &request.parent).await?;
@@ -202,6 +202,7 @@ impl InspectionService for Api {
                             "inspection.group",
                             &new.group,
                             (&target.id, &target.path),
+                            now,
                         )
                         .await?,
                     )
@@ -213,7 +214,7 @@ impl InspectionService for Api {
                     group_id,
                     look_back_of,
                 };
-                store::create(txn, &ctx, today, &warnings, row, &new.target).await
+                store::create(txn, &ctx, now, &warnings, row, &new.target).await
             })
         })
         .await?;
@@ -313,7 +314,7 @@ impl InspectionService for Api {
         }
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
-        let today = self.clock.today();
+        let now = self.clock.now();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let rule = &domain::ASSIGN_GROUP;
@@ -325,13 +326,14 @@ impl InspectionService for Api {
                     "group",
                     &request.group,
                     (&current.target_id, &current.target_path),
+                    now,
                 )
                 .await?;
                 let step = Step::AssignGroup {
                     group: request.group,
                     group_id,
                 };
-                store::take_step(txn, &ctx, &settings, today, &current, &request.name, step).await
+                store::take_step(txn, &ctx, &settings, now, &current, &request.name, step).await
             })
         })
         .await?;
@@ -360,7 +362,7 @@ impl InspectionService for Api {
         validate_text("briefing.summary", &briefing.summary, false, MAX_SUMMARY)?;
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
-        let today = self.clock.today();
+        let now = self.clock.now();
         let briefing = Briefing {
             organisation: briefing.organisation.clone(),
             date: Some(to_date(date)),
@@ -376,7 +378,7 @@ impl InspectionService for Api {
                     .ok_or_else(|| ApiError::not_found(&briefing.organisation))?
                     .kind();
                 let step = Step::Brief { briefing, body };
-                store::take_step(txn, &ctx, &settings, today, &current, &request.name, step).await
+                store::take_step(txn, &ctx, &settings, now, &current, &request.name, step).await
             })
         })
         .await?;
@@ -403,7 +405,7 @@ impl InspectionService for Api {
         }
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
-        let today = self.clock.today();
+        let now = self.clock.now();
         let inspection = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let rule = &domain::STATION;
@@ -420,7 +422,7 @@ impl InspectionService for Api {
                     round: round.state(),
                     briefed,
                 };
-                store::take_step(txn, &ctx, &settings, today, &current, &request.name, step).await
+                store::take_step(txn, &ctx, &settings, now, &current, &request.name, step).await
             })
         })
         .await?;
@@ -504,7 +506,7 @@ impl InspectionService for Api {
             crate::sweep::sweep(
                 &self.db,
                 &self.settings.warnings,
-                self.clock.today(),
+                self.clock.now(),
                 &caller.scope_path,
                 &caller.actor(),
             )

@@ -91,6 +91,7 @@ impl InspectorService for Api {
             Some(request.inspector_id.clone())
         };
         let ctx = context(&caller, &request.request_id);
+        let now = self.clock.now();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 // Every organisation the input names must be in the caller's scope:
@@ -99,7 +100,6 @@ impl InspectorService for Api {
                 let orgs =
                     organisations::all_visible(txn, &caller, &input.organisation_ids()).await?;
                 let id = id.unwrap_or_else(|| names::generate_id('p'));
-                let now = chrono::Utc::now();
                 let model = store::insert(
                     txn,
                     store::Model {
@@ -197,6 +197,7 @@ impl InspectorService for Api {
             .collect();
         let input = InspectorInput::parse(&patch, &fields)?;
         let ctx = context(&caller, &request.request_id);
+        let now = self.clock.now();
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let current = visible(txn, &caller, "inspector.name", &patch.name).await?;
@@ -247,6 +248,7 @@ impl InspectorService for Api {
                 if changed.is_empty() {
                     return current.to_proto();
                 }
+                next.update_time = now;
                 let updated = store::save(txn, &current, next).await?;
                 let inspector = updated.to_proto()?;
                 outbox::append(

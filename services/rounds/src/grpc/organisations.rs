@@ -33,6 +33,7 @@ impl OrganisationService for Api {
         replay_first!(&self.db, key);
         let new = NewOrganisation::parse(request.organisation.as_ref(), &request.organisation_id)?;
         let ctx = context(&caller, &request.request_id);
+        let now = self.clock.now();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let id = new.id.clone().unwrap_or_else(|| names::generate_id('o'));
@@ -57,7 +58,6 @@ impl OrganisationService for Api {
                         domain::child_path(new.kind, &id, parent.kind(), &parent.path)?
                     }
                 };
-                let now = chrono::Utc::now();
                 let model = store::insert(
                     txn,
                     store::Model {
@@ -212,6 +212,7 @@ impl OrganisationService for Api {
             names::validate_text("organisation.code", &patch.code, false, domain::MAX_CODE)?;
         }
         let ctx = context(&caller, &request.request_id);
+        let now = self.clock.now();
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let current = visible(txn, &caller, "organisation.name", &patch.name).await?;
@@ -231,6 +232,7 @@ impl OrganisationService for Api {
                 if changed.is_empty() {
                     return Ok(current.to_proto());
                 }
+                next.update_time = now;
                 let updated = store::save(txn, &current, next).await?;
                 let organisation = updated.to_proto();
                 outbox::append(

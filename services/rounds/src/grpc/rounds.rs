@@ -92,6 +92,7 @@ impl Api {
         to: RoundState,
     ) -> ApiResult<Round> {
         let ctx = context(&caller, request_id);
+        let now = self.clock.now();
         mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let current = rounds::visible(txn, &caller, "name", &name).await?;
@@ -113,6 +114,7 @@ impl Api {
                 }
                 let next = store::Model {
                     state: to.as_str_name().to_owned(),
+                    update_time: now,
                     ..current.clone()
                 };
                 let round = store::save(txn, &current, next).await?.to_proto()?;
@@ -142,6 +144,7 @@ impl RoundService for Api {
         replay_first!(&self.db, key);
         let new = NewRound::parse(request.round.as_ref(), &request.round_id)?;
         let ctx = context(&caller, &request.request_id);
+        let now = self.clock.now();
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let org = organisations::visible(
@@ -168,7 +171,6 @@ impl RoundService for Api {
                     }
                 }
                 let id = new.id.clone().unwrap_or_else(|| names::generate_id('r'));
-                let now = chrono::Utc::now();
                 let model = store::insert(
                     txn,
                     store::Model {
@@ -270,6 +272,7 @@ impl RoundService for Api {
             end,
         } = parse_patch(&request)?;
         let ctx = context(&caller, &request.request_id);
+        let now = self.clock.now();
         let updated = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let current = rounds::visible(txn, &caller, "round.name", &patch.name).await?;
@@ -308,6 +311,7 @@ impl RoundService for Api {
                 if changed.is_empty() {
                     return current.to_proto();
                 }
+                next.update_time = now;
                 let round = store::save(txn, &current, next).await?.to_proto()?;
                 outbox::append(
                     txn,

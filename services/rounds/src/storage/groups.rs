@@ -93,8 +93,8 @@ pub async fn insert(
     round_id: &str,
     id: &str,
     display_name: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<group::Model> {
-    let now = chrono::Utc::now();
     group::ActiveModel::from(group::Model {
         round_id: round_id.to_owned(),
         id: id.to_owned(),
@@ -117,11 +117,11 @@ pub async fn add_members(
     round_id: &str,
     group_id: &str,
     additions: &[(String, GroupRole)],
+    now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<()> {
     if additions.is_empty() {
         return Ok(());
     }
-    let now = chrono::Utc::now();
     let rows = additions.iter().map(|(id, role)| {
         member::ActiveModel::from(member::Model {
             round_id: round_id.to_owned(),
@@ -298,6 +298,7 @@ pub async fn lock(
     conn: &impl ConnectionTrait,
     round_id: &str,
     id: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<group::Model> {
     use sea_orm::sea_query::{Expr, ExprTrait};
     group::Entity::update_many()
@@ -305,7 +306,7 @@ pub async fn lock(
             group::Column::Revision,
             Expr::col(group::Column::Revision).add(1),
         )
-        .col_expr(group::Column::UpdateTime, Expr::value(chrono::Utc::now()))
+        .col_expr(group::Column::UpdateTime, Expr::value(now))
         .filter(group::Column::RoundId.eq(round_id.to_owned()))
         .filter(group::Column::Id.eq(id.to_owned()))
         .exec(conn)

@@ -1,6 +1,6 @@
 //! The `inspections` and `inspection_steps` tables and their queries.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::{Caller, Role};
@@ -456,12 +456,11 @@ pub struct New<'a> {
 pub async fn create(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
-    today: NaiveDate,
+    now: DateTime<Utc>,
     warnings: &WarningSettings,
     new: New<'_>,
     target: &str,
 ) -> ApiResult<Inspection> {
-    let now = chrono::Utc::now();
     let row = Model {
         round_id: new.round.id.clone(),
         id: new.id,
@@ -495,9 +494,10 @@ pub async fn create(
         &ctx.actor,
         &ctx.request_id,
         format!("{target} added to the round"),
+        now,
     )
     .await?;
-    let inspection = one(txn, &row, today, warnings).await?;
+    let inspection = one(txn, &row, now.date_naive(), warnings).await?;
     append_event(txn, ctx, Event::Created, &inspection).await?;
     Ok(inspection)
 }
@@ -510,14 +510,14 @@ pub async fn take_step(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
     settings: &RoundsSettings,
-    today: NaiveDate,
+    now: DateTime<Utc>,
     current: &Model,
     name: &str,
     step: Step,
 ) -> ApiResult<Inspection> {
     let method = step.rule().method;
     let change = apply(current.timeline(name)?, step)?;
-    write_step(txn, ctx, settings, today, method, current, change).await
+    write_step(txn, ctx, settings, now, method, current, change).await
 }
 
 /// Writes a step: the row (if still at its revision), the timeline step,
@@ -526,7 +526,7 @@ async fn write_step(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
     settings: &RoundsSettings,
-    today: NaiveDate,
+    now: DateTime<Utc>,
     step: &str,
     current: &Model,
     change: Change,
@@ -543,7 +543,7 @@ async fn write_step(
             Set(Some(double_report_due(date, settings.double_report_days)));
     }
     model.revision = Set(current.revision + 1);
-    model.update_time = Set(chrono::Utc::now());
+    model.update_time = Set(now);
     let updated = update_if_revision(txn, model, current.revision).await?;
     record_step(
         txn,
@@ -552,9 +552,10 @@ async fn write_step(
         &ctx.actor,
         &ctx.request_id,
         change.description,
+        now,
     )
     .await?;
-    let inspection = one(txn, &updated, today, &settings.warnings).await?;
+    let inspection = one(txn, &updated, now.date_naive(), &settings.warnings).await?;
     append_event(txn, ctx, change.event, &inspection).await?;
     Ok(inspection)
 }
@@ -684,6 +685,7 @@ pub async fn record_step(
     actor: &str,
     request_id: &str,
     description: String,
+    now: DateTime<Utc>,
 ) -> ApiResult<()> {
     step::ActiveModel {
         round_id: Set(inspection.round_id.clone()),
@@ -693,7 +695,7 @@ pub async fn record_step(
         actor: Set(actor.to_owned()),
         request_id: Set(request_id.to_owned()),
         description: Set(description),
-        create_time: Set(chrono::Utc::now()),
+        create_time: Set(now),
         ..Default::default()
     }
     .insert(conn)

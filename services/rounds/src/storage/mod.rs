@@ -35,13 +35,12 @@ where
 }
 
 /// Writes a whole row over the one still at `revision` (ABORTED if it has
-/// moved on, as a stale etag would be), with the next revision and the
-/// update time now.
+/// moved on, as a stale etag would be), with the next revision; the update
+/// time is the row's own (the caller's clock).
 async fn save_row<A>(
     conn: &impl ConnectionTrait,
     row: A,
     (revision_column, revision): (ColumnOf<A>, i64),
-    update_time_column: ColumnOf<A>,
     resource: &str,
 ) -> ApiResult<()>
 where
@@ -49,7 +48,6 @@ where
 {
     let mut row = row.reset_all();
     row.set(revision_column, (revision + 1).into());
-    row.set(update_time_column, chrono::Utc::now().into());
     update_if_revision(conn, row, revision_column, revision, || resource.to_owned()).await
 }
 

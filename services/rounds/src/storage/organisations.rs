@@ -179,18 +179,11 @@ pub async fn insert(conn: &impl ConnectionTrait, row: Model) -> ApiResult<Model>
 }
 
 /// Writes `next` over `current` if the row is still at `current`'s
-/// revision, with the next revision and update time.
+/// revision, with the next revision (and `next`'s update time).
 pub async fn save(conn: &impl ConnectionTrait, current: &Model, next: Model) -> ApiResult<Model> {
     let name = name_of(&current.id);
     let revision = (Column::Revision, current.revision);
-    super::save_row(
-        conn,
-        ActiveModel::from(next),
-        revision,
-        Column::UpdateTime,
-        &name,
-    )
-    .await?;
+    super::save_row(conn, ActiveModel::from(next), revision, &name).await?;
     super::seen(find(conn, &current.id).await?, &name, |_| true)
 }
 

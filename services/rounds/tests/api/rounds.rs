@@ -46,6 +46,22 @@ fn round(number: i32, kind: RoundKind) -> Round {
     }
 }
 
+/// Creates round 1 (regular) as `rounds/r1`.
+async fn create_r1(app: &TestApp, token: &str) -> Round {
+    RoundServiceClient::new(app.channel.clone())
+        .create_round(authed(
+            token,
+            CreateRoundRequest {
+                round: Some(round(1, RoundKind::Regular)),
+                round_id: "r1".into(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("round r1")
+        .into_inner()
+}
+
 #[tokio::test]
 async fn inspectors_are_created_updated_with_etags_and_listed_by_subtree() {
     let app = spawn().await;
@@ -161,6 +177,35 @@ async fn inspectors_are_created_updated_with_etags_and_listed_by_subtree() {
         .expect("by subject")
         .into_inner();
     assert_eq!(by_subject.inspectors[0].name, li.name);
+}
+
+/// Rows are stamped by the service's clock, not the real time: a pinned
+/// clock is what create and update times read, and moving it moves them.
+#[tokio::test]
+async fn round_times_come_from_the_service_clock() {
+    use fiveledger_platform::time::to_timestamp;
+    let app = spawn().await;
+    app.small_tree().await;
+    let t = office("guangxi/nanning");
+    let created = create_r1(&app, &t).await;
+    let start = noon(today());
+    assert_eq!(created.create_time, Some(to_timestamp(start)));
+    assert_eq!(created.update_time, Some(to_timestamp(start)));
+    let later = start + chrono::Duration::days(1);
+    app.clock.set(later);
+    let started = RoundServiceClient::new(app.channel.clone())
+        .start_round(authed(
+            &t,
+            StartRoundRequest {
+                name: created.name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("start")
+        .into_inner();
+    assert_eq!(started.create_time, Some(to_timestamp(start)));
+    assert_eq!(started.update_time, Some(to_timestamp(later)));
 }
 
 #[tokio::test]
@@ -422,18 +467,7 @@ async fn a_retried_step_is_applied_once() {
     let app = spawn().await;
     app.small_tree().await;
     let t = office("guangxi/nanning");
-    let mut rounds = RoundServiceClient::new(app.channel.clone());
-    rounds
-        .create_round(authed(
-            &t,
-            CreateRoundRequest {
-                round: Some(round(1, RoundKind::Regular)),
-                round_id: "r1".into(),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .expect("round");
+    create_r1(&app, &t).await;
     let mut inspections = InspectionServiceClient::new(app.channel.clone());
     let i = inspections
         .create_inspection(authed(

@@ -348,6 +348,7 @@ pub async fn statistics(
                 s.message()
             );
             let entries = entries(services, scope, &Progress::spinner("counting entries")).await?;
+            let today = fiveledger_platform::time::Clock::system().today();
             Ok(fiveledger_proto::ledgers::GetStatisticsResponse {
                 rows: Vec::new(),
                 total: Some(fiveledger_proto::ledgers::StatisticsRow {
@@ -355,11 +356,9 @@ pub async fn statistics(
                         label: "total".into(),
                         ..Default::default()
                     }),
-                    counts: Some(count(&entries, chrono::Utc::now().date_naive())),
+                    counts: Some(count(&entries, today)),
                 }),
-                as_of: Some(fiveledger_platform::time::to_date(
-                    chrono::Utc::now().date_naive(),
-                )),
+                as_of: Some(fiveledger_platform::time::to_date(today)),
             })
         }
         Err(s) => Err(failed(&format!("reading the statistics of {scope}"), s)),
