@@ -4,106 +4,42 @@
 
 use std::collections::{HashMap, HashSet};
 
+use fiveledger_platform::ApiResult;
 use fiveledger_platform::auth::{Caller, ServiceCredentials};
 use fiveledger_platform::error::from_upstream;
-use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
+use fiveledger_platform::upstream::Upstream;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::{
-    BatchGetOrganisationsRequest, GetInspectionRequest, Inspection, ListOrganisationsRequest,
-    Organisation, OrganisationKind,
+    Inspection, ListOrganisationsRequest, Organisation, OrganisationKind,
 };
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 const SERVICE: &str = "rounds";
-/// Most names the rounds service takes in one BatchGetOrganisations.
-pub const ORGANISATION_BATCH: usize = 1000;
 
 #[derive(Clone)]
-pub struct Rounds {
-    channel: Channel,
-    credentials: ServiceCredentials,
-}
-
-type Authed = InterceptedService<Channel, ServiceCredentials>;
+pub struct Rounds(Upstream);
 
 impl Rounds {
     pub fn new(channel: Channel, credentials: ServiceCredentials) -> Self {
-        Self {
-            channel,
-            credentials,
-        }
-    }
-
-    fn inspections(&self) -> InspectionServiceClient<Authed> {
-        InspectionServiceClient::new(InterceptedService::new(
-            self.channel.clone(),
-            self.credentials.clone(),
-        ))
-    }
-
-    fn organisations(&self) -> OrganisationServiceClient<Authed> {
-        OrganisationServiceClient::new(InterceptedService::new(
-            self.channel.clone(),
-            self.credentials.clone(),
-        ))
+        Self(Upstream::new(channel, credentials))
     }
 
     /// The inspection, if it exists and the caller may see it
     /// ([`scope::sees_inspection`]); NOT_FOUND otherwise.
     pub async fn inspection(&self, caller: &Caller, name: &str) -> ApiResult<Inspection> {
-        let inspection = self
-            .inspections()
-            .get_inspection(GetInspectionRequest {
-                name: name.to_owned(),
-            })
+        self.0
+            .inspection(name, |i| crate::domain::scope::sees_inspection(caller, i))
             .await
-            .map_err(|s| from_upstream(SERVICE, name, s))?
-            .into_inner();
-        if !crate::domain::scope::sees_inspection(caller, &inspection) {
-            return Err(ApiError::not_found(name));
-        }
-        Ok(inspection)
     }
 
-    /// Looks up organisations: one call per [`ORGANISATION_BATCH`] distinct
-    /// names (`allow_missing`, so every unknown name is learnt in the same
-    /// calls). Returns those found by name and the names the directory does
-    /// not know (or does not show this service).
+    /// Looks up organisations: one call per
+    /// [`fiveledger_platform::upstream::ORGANISATION_BATCH`] distinct names;
+    /// see [`Upstream::organisations_by_name`].
     pub async fn organisations_by_name(
         &self,
         names: impl IntoIterator<Item = String>,
     ) -> ApiResult<(HashMap<String, Organisation>, HashSet<String>)> {
-        let mut wanted: Vec<String> = names
-            .into_iter()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        wanted.sort();
-        let mut found = HashMap::with_capacity(wanted.len());
-        for chunk in wanted.chunks(ORGANISATION_BATCH) {
-            let response = self
-                .organisations()
-                .batch_get_organisations(BatchGetOrganisationsRequest {
-                    names: chunk.to_vec(),
-                    allow_missing: true,
-                })
-                .await
-                .map_err(|s| from_upstream(SERVICE, "organisations", s))?;
-            found.extend(
-                response
-                    .into_inner()
-                    .organisations
-                    .into_iter()
-                    .map(|o| (o.name.clone(), o)),
-            );
-        }
-        let missing = wanted
-            .into_iter()
-            .filter(|n| !found.contains_key(n))
-            .collect();
-        Ok((found, missing))
+        self.0.organisations_by_name(names).await
     }
 
     /// The organisation of `kind` attached to the level at `level_path`
@@ -121,7 +57,8 @@ impl Rounds {
             kind.as_str_name()
         );
         let response = self
-            .organisations()
+            .0
+            .client(OrganisationServiceClient::new)
             .list_organisations(ListOrganisationsRequest {
                 page_size: 1,
                 filter,

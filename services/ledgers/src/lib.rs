@@ -6,6 +6,7 @@ pub mod grpc;
 pub mod settings;
 pub mod storage;
 pub mod sweep;
+pub mod upstream;
 
 use std::sync::Arc;
 
@@ -55,7 +56,8 @@ pub async fn start_with_clock(
         let issues = outbound.channel(&upstream.issues)?;
         let rounds = outbound.channel(&upstream.rounds)?;
         let settings = Arc::new(settings);
-        let upstreams = grpc::Upstreams::new(issues.clone(), rounds.clone(), credentials.clone());
+        let issues_api = upstream::Issues::new(issues.clone(), credentials.clone());
+        let rounds_api = upstream::Rounds::new(rounds.clone(), credentials.clone());
         let levels = RemoteLevels::new(rounds.clone(), credentials.clone(), db.clone());
         let consumers = vec![
             Consumer {
@@ -84,7 +86,7 @@ pub async fn start_with_clock(
                     db.clone(),
                     settings.clone(),
                     clock.clone(),
-                    upstreams.organisations.clone(),
+                    rounds_api.clone(),
                     stop.clone(),
                 )
                 .boxed(),
@@ -94,7 +96,8 @@ pub async fn start_with_clock(
         let api = grpc::Api {
             db: db.clone(),
             settings,
-            upstreams,
+            issues: issues_api,
+            rounds: rounds_api,
             stop: handler_stop,
             clock,
             access: access.clone(),

@@ -13,15 +13,12 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use fiveledger_platform::colour::Colour;
-use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::lease::run_periodically_or;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
-use fiveledger_proto::rounds::BatchGetOrganisationsRequest;
-use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::types::{NoticeKind, WarningDetail};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -51,36 +48,7 @@ pub struct SweepReport {
 }
 
 /// Where notices find the display names of units: the rounds service.
-pub type Directory = OrganisationServiceClient<crate::grpc::Upstream>;
-
-/// Display names of `names` (organisation resource names), in one call per
-/// thousand; unknown ones are left out.
-async fn display_names(
-    directory: &Directory,
-    mut names: Vec<String>,
-) -> ApiResult<warning::OrganisationNames> {
-    names.sort();
-    names.dedup();
-    let mut out = warning::OrganisationNames::new();
-    for chunk in names.chunks(1000) {
-        let found = directory
-            .clone()
-            .batch_get_organisations(BatchGetOrganisationsRequest {
-                names: chunk.to_vec(),
-                allow_missing: true,
-            })
-            .await
-            .map_err(|s| from_upstream("rounds", "organisations", s))?
-            .into_inner();
-        out.extend(
-            found
-                .organisations
-                .into_iter()
-                .map(|o| (o.name, o.display_name)),
-        );
-    }
-    Ok(out)
-}
+pub type Directory = crate::upstream::Rounds;
 
 /// Sweeps the entries matching `scope` as of `today`, signing with `actor`;
 /// notices name units as `directory` knows them.
@@ -141,7 +109,7 @@ pub async fn sweep(
         let names = if named.is_empty() {
             Default::default()
         } else {
-            display_names(directory, named).await?
+            directory.display_names(named).await?
         };
         for (row, _) in changing {
             let mut attempt = 0;

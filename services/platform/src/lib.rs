@@ -26,6 +26,7 @@ pub mod storage;
 pub mod telemetry;
 pub mod time;
 pub mod tls;
+pub mod upstream;
 
 #[cfg(feature = "testing")]
 pub mod testing;

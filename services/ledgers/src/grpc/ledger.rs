@@ -9,21 +9,20 @@ use fiveledger_platform::aip::names;
 use fiveledger_platform::aip::page::{PageRequest, parse_order_by};
 use fiveledger_platform::auth::{Caller, within_reach};
 use fiveledger_platform::error::CommonReason;
-use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::replay_first;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::ErrorReason;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerService;
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
-use fiveledger_proto::rounds::{GetInspectionRequest, GetOrganisationRequest, RoundKind};
+use fiveledger_proto::rounds::RoundKind;
 use tonic::{Request, Response, Status};
 
 use super::filters::list_filter;
 use super::steps::{check_office, visible_row};
 use super::{Api, traceparent};
 use crate::domain::entry::{self as domain, next_plan_version, next_transfer_id, text};
-use crate::domain::scope::{Capacity, sees_inspection};
+use crate::domain::scope::Capacity;
 use crate::storage::books;
 
 #[tonic::async_trait]
@@ -291,18 +290,7 @@ impl LedgerService for Api {
         .map(|(_, path)| path.clone());
         let path = match known {
             Some(path) => path,
-            None => {
-                self.upstreams
-                    .organisations
-                    .clone()
-                    .get_organisation(GetOrganisationRequest {
-                        name: r.receiving_body.clone(),
-                    })
-                    .await
-                    .map_err(|s| from_upstream("rounds", &r.receiving_body, s))?
-                    .into_inner()
-                    .path
-            }
+            None => self.rounds.organisation_path(&r.receiving_body).await?,
         };
         // A body of the running level or within the target's subtree, or
         // exactly as if the body did not exist.
@@ -472,21 +460,8 @@ impl LedgerService for Api {
         // service is asked anything.
         check_office(&caller, &current)?;
         domain::require(&current, "reopen", &[EntryState::WrittenOff])?;
-        let inspection = self
-            .upstreams
-            .inspections
-            .clone()
-            .get_inspection(GetInspectionRequest {
-                name: r.inspection.clone(),
-            })
-            .await
-            .map_err(|s| from_upstream("rounds", &r.inspection, s))?
-            .into_inner();
-        // Asked with the service's credentials: one the caller may not see
-        // is as one that does not exist.
-        if !sees_inspection(&caller, &inspection) {
-            return Err(ApiError::not_found(&r.inspection).into());
-        }
+        // One the caller may not see is as one that does not exist.
+        let inspection = self.rounds.inspection(&caller, &r.inspection).await?;
         if inspection.round_kind != RoundKind::LookBack as i32 {
             return Err(ApiError::precondition(
                 ErrorReason::NotALookBack,

@@ -22,25 +22,20 @@ use std::sync::Arc;
 use fiveledger_platform::ApiResult;
 use fiveledger_platform::access_log::{self, AccessLog};
 use fiveledger_platform::aip::names::parse_path;
-use fiveledger_platform::auth::{Role, RoleTable, ServiceCredentials};
+use fiveledger_platform::auth::{Role, RoleTable};
 use fiveledger_platform::service_identity::{EventReaders, ServiceCalls};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
-use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
-use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::ledgers::event_service_server::EventServiceServer;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerServiceServer;
 use fiveledger_proto::ledgers::publication_service_server::PublicationServiceServer;
 use fiveledger_proto::ledgers::statistics_service_server::StatisticsServiceServer;
 use fiveledger_proto::ledgers::warning_service_server::WarningServiceServer;
-use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
-use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 use crate::settings::LedgersSettings;
+use crate::upstream::{Issues, Rounds};
 
 /// The gRPC services this server exposes.
 pub const SERVICES: &[&str] = &[
@@ -136,43 +131,15 @@ pub const SERVICE_CALLS: ServiceCalls = &[];
 /// Nor does any service follow its events.
 pub const EVENT_READERS: EventReaders = &[];
 
-pub(crate) type Upstream = InterceptedService<Channel, ServiceCredentials>;
-
-/// Clients of the services the ledger asks (with its own credentials).
-#[derive(Clone)]
-pub struct Upstreams {
-    pub problems: ProblemServiceClient<Upstream>,
-    pub clues: ClueServiceClient<Upstream>,
-    pub inspections: InspectionServiceClient<Upstream>,
-    pub organisations: OrganisationServiceClient<Upstream>,
-}
-
-impl Upstreams {
-    pub fn new(issues: Channel, rounds: Channel, credentials: ServiceCredentials) -> Self {
-        Self {
-            problems: ProblemServiceClient::new(InterceptedService::new(
-                issues.clone(),
-                credentials.clone(),
-            )),
-            clues: ClueServiceClient::new(InterceptedService::new(issues, credentials.clone())),
-            inspections: InspectionServiceClient::new(InterceptedService::new(
-                rounds.clone(),
-                credentials.clone(),
-            )),
-            organisations: OrganisationServiceClient::new(InterceptedService::new(
-                rounds,
-                credentials,
-            )),
-        }
-    }
-}
-
 /// What every handler holds.
 #[derive(Clone)]
 pub struct Api {
     pub db: Db,
     pub settings: Arc<LedgersSettings>,
-    pub upstreams: Upstreams,
+    /// The issues service (problems, clue figures).
+    pub issues: Issues,
+    /// The rounds service (inspections, the organisation directory).
+    pub rounds: Rounds,
     pub stop: CancellationToken,
     /// The clock colours, postings and sweeps go by (fixed in tests).
     pub clock: Clock,

@@ -9,10 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::Caller;
-use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::time::to_timestamp;
 use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::issues::{ListProblemsRequest, Problem};
+use fiveledger_proto::issues::Problem;
 use fiveledger_proto::ledgers::ErrorReason;
 use fiveledger_proto::ledgers::*;
 
@@ -22,9 +21,6 @@ use crate::domain::entry::{self as domain, name_of};
 use crate::storage::books::{self, EntryScope};
 use crate::storage::tallies;
 use fiveledger_platform::aip::names::parse_path;
-
-/// Problems asked per page of the issues service.
-const PAGE: i32 = 1000;
 
 /// Adds one entry in `state` to the balance; false for a state no bucket holds.
 fn count(balance: &mut Balance, state: EntryState) -> bool {
@@ -42,8 +38,7 @@ fn count(balance: &mut Balance, state: EntryState) -> bool {
     true
 }
 
-/// The caller's own `authorization` metadata, for calls made on its behalf.
-pub type OnBehalf = Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>;
+use crate::upstream::OnBehalf;
 
 pub async fn reconcile(
     api: &Api,
@@ -181,36 +176,9 @@ async fn problems_where(
     on_behalf: &OnBehalf,
     filter: &str,
 ) -> ApiResult<Vec<Problem>> {
-    let mut problems = Vec::new();
-    let mut client = api.upstreams.problems.clone();
-    let mut page_token = String::new();
-    loop {
-        let mut request = tonic::Request::new(ListProblemsRequest {
-            page_size: PAGE,
-            page_token: page_token.clone(),
-            filter: filter.to_owned(),
-            order_by: String::new(),
-        });
-        if let Some(token) = on_behalf {
-            request
-                .metadata_mut()
-                .insert("authorization", token.clone());
-        }
-        let page = client
-            .list_problems(request)
-            .await
-            .map_err(|s| from_upstream("issues", "problems", s))?
-            .into_inner();
-        problems.extend(
-            page.problems
-                .into_iter()
-                .filter(|p| caller.can_see(&p.target_path)),
-        );
-        if page.next_page_token.is_empty() {
-            return Ok(problems);
-        }
-        page_token = page.next_page_token;
-    }
+    let mut problems = api.issues.problems_where(on_behalf, filter).await?;
+    problems.retain(|p| caller.can_see(&p.target_path));
+    Ok(problems)
 }
 
 /// One `PROBLEM_LIST_NOT_FROZEN` per reported list whose problems wait,

@@ -8,7 +8,6 @@ use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_platform::colour::Colour;
 use fiveledger_platform::error::CommonReason;
-use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::time::{Period, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::issues::{ClueGrouping, ClueStatisticsRow, GetClueStatisticsRequest};
@@ -22,6 +21,7 @@ use crate::domain::scope::{BY_TARGET, SUPERVISING};
 use crate::domain::warning::api_colour;
 use crate::storage::statistics::{self, KeyColumn};
 use crate::storage::tallies;
+use crate::upstream::OnBehalf;
 
 fn level_label(level: i32) -> String {
     let name = match level {
@@ -355,7 +355,7 @@ impl Api {
     async fn clue_figures(
         &self,
         caller: &Caller,
-        on_behalf: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+        on_behalf: OnBehalf,
         r: &GetStatisticsRequest,
         scope_path: Option<&str>,
         grouping: StatisticsGrouping,
@@ -378,27 +378,14 @@ impl Api {
             StatisticsGrouping::Round => ClueGrouping::Round,
             _ => ClueGrouping::Unspecified,
         };
-        Ok(self
-            .upstreams
-            .clues
-            .clone()
-            .get_clue_statistics({
-                let mut request = tonic::Request::new(GetClueStatisticsRequest {
-                    organisation_path: path.to_owned(),
-                    round: r.round.clone(),
-                    inspection: r.inspection.clone(),
-                    period_start: r.period_start,
-                    period_end: r.period_end,
-                    group_by: group_by as i32,
-                });
-                if let Some(token) = on_behalf {
-                    request.metadata_mut().insert("authorization", token);
-                }
-                request
-            })
-            .await
-            .map_err(|s| from_upstream("issues", "clue statistics", s))?
-            .into_inner()
-            .rows)
+        let request = GetClueStatisticsRequest {
+            organisation_path: path.to_owned(),
+            round: r.round.clone(),
+            inspection: r.inspection.clone(),
+            period_start: r.period_start,
+            period_end: r.period_end,
+            group_by: group_by as i32,
+        };
+        self.issues.clue_statistics(&on_behalf, request).await
     }
 }

@@ -37,7 +37,7 @@ impl WarningService for Api {
             &self.clock,
             scope,
             &caller.actor(),
-            &self.upstreams.organisations,
+            &self.rounds,
         )
         .await?;
         // With a periodic sweep only its lease holder reports the gauges
