@@ -10,10 +10,11 @@
 //! below the floor) and the horizon (the last due date already in the blue
 //! window: nothing due later can change colour today).
 //!
-//! [`Colour`] is the platform's own: each service maps it to its API's enum
-//! in one function at its edge.
+//! [`Colour`] is the rule's own (ordered, with a stored code); it meets the
+//! shared API enum `WarningColour` in [`api_colour`] and [`rule_colour`].
 
 use chrono::{Days, NaiveDate};
+use fiveledger_proto::types::WarningColour;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Value};
 
 /// A warning colour, ordered by urgency (`Unspecified` below green: no
@@ -64,39 +65,27 @@ impl Colour {
     }
 }
 
-/// Writes a service's edge between [`Colour`] and its API's colour enum
-/// `$api` (an enum in scope with the variants `Unspecified`, `Green`,
-/// `Blue`, `Yellow` and `Red`): `pub fn api_colour(Colour) -> $api` and
-/// its inverse `pub fn rule_colour($api) -> Colour`. The platform names no
-/// API type; each service says which enum it answers with.
-#[macro_export]
-macro_rules! colour_edge {
-    ($api:ident) => {
-        /// The rule's colour as the API names it.
-        pub fn api_colour(colour: $crate::colour::Colour) -> $api {
-            use $crate::colour::Colour;
-            match colour {
-                Colour::Unspecified => $api::Unspecified,
-                Colour::Green => $api::Green,
-                Colour::Blue => $api::Blue,
-                Colour::Yellow => $api::Yellow,
-                Colour::Red => $api::Red,
-            }
-        }
+/// The rule's colour as the API names it (`fiveledger.type.v1.WarningColour`,
+/// the vocabulary every service shares).
+pub fn api_colour(colour: Colour) -> WarningColour {
+    match colour {
+        Colour::Unspecified => WarningColour::Unspecified,
+        Colour::Green => WarningColour::Green,
+        Colour::Blue => WarningColour::Blue,
+        Colour::Yellow => WarningColour::Yellow,
+        Colour::Red => WarningColour::Red,
+    }
+}
 
-        /// The API's colour as the rule knows it (the inverse of
-        /// `api_colour`).
-        pub fn rule_colour(colour: $api) -> $crate::colour::Colour {
-            use $crate::colour::Colour;
-            match colour {
-                $api::Unspecified => Colour::Unspecified,
-                $api::Green => Colour::Green,
-                $api::Blue => Colour::Blue,
-                $api::Yellow => Colour::Yellow,
-                $api::Red => Colour::Red,
-            }
-        }
-    };
+/// The API's colour as the rule knows it (the inverse of [`api_colour`]).
+pub fn rule_colour(colour: WarningColour) -> Colour {
+    match colour {
+        WarningColour::Unspecified => Colour::Unspecified,
+        WarningColour::Green => Colour::Green,
+        WarningColour::Blue => Colour::Blue,
+        WarningColour::Yellow => Colour::Yellow,
+        WarningColour::Red => Colour::Red,
+    }
 }
 
 /// What an item remembers of its past warnings.

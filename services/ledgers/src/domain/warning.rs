@@ -22,9 +22,8 @@ pub const ENTRY_ITEM: &str = "entry";
 /// The configured thresholds: the shared `[warnings]` settings.
 pub type Thresholds = fiveledger_platform::deadline::WarningSettings;
 
-// Where the four-colour rule (`fiveledger_platform::colour`) meets the
-// API's enum: `api_colour` and `rule_colour`.
-fiveledger_platform::colour_edge!(WarningColour);
+// Where the four-colour rule meets the API's enum.
+pub use fiveledger_platform::colour::{api_colour, rule_colour};
 
 /// The colour an open item with due date `due` and ladder `ladder` shows on
 /// `today`: the calendar colour, raised to red for a second yellow, and never

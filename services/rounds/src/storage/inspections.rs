@@ -13,7 +13,6 @@ use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::*;
-use fiveledger_proto::types::WarningColour;
 use prost::Message;
 use sea_orm::ActiveValue::Set;
 use sea_orm::DatabaseTransaction;
@@ -188,9 +187,8 @@ pub fn double_report_colour(
     }
 }
 
-// Where the four-colour rule (`fiveledger_platform::colour`) meets the
-// API's enum: `api_colour` and `rule_colour`.
-fiveledger_platform::colour_edge!(WarningColour);
+// Where the four-colour rule meets the API's enum.
+pub use fiveledger_platform::colour::{api_colour, rule_colour};
 
 /// Encodes the timeline records of `inspection` for storage (the other
 /// fields live in columns).
