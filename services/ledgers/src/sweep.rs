@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use fiveledger_platform::colour::Colour;
+use fiveledger_platform::colour::{Colour, api_colour};
 use fiveledger_platform::lease::run_periodically_or;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
@@ -241,7 +241,7 @@ pub async fn update_gauges(db: &Db, thresholds: &Thresholds, clock: &Clock) -> A
 const COLOURS: [Colour; 4] = [Colour::Green, Colour::Blue, Colour::Yellow, Colour::Red];
 
 fn colour_label(c: Colour) -> String {
-    warning::api_colour(c)
+    api_colour(c)
         .as_str_name()
         .trim_start_matches("WARNING_COLOUR_")
         .to_lowercase()

@@ -226,6 +226,15 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).expect("date")
     }
 
+    #[test]
+    fn colours_map_both_ways() {
+        for c in Colour::ALL {
+            assert_eq!(rule_colour(api_colour(c)), c);
+            // Stored codes (a ladder's floor) are the API's numbers.
+            assert_eq!(c.code(), api_colour(c) as i32);
+        }
+    }
+
     const DEFAULT: ColourRule = ColourRule {
         blue_days: 7,
         red_days: 30,

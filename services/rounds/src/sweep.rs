@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use fiveledger_platform::colour::{api_colour, rule_colour};
 use fiveledger_platform::deadline::{self, WarningSettings};
 use fiveledger_platform::lease::run_periodically;
 use fiveledger_platform::outbox::{self, EventContext};
@@ -52,17 +53,17 @@ async fn warn_one(
     };
     let complete = report.team_report.is_some() && report.principal_report.is_some();
     let to = store::double_report_colour(today, t, Some(due), complete);
-    let from = store::rule_colour(report.notified_colour());
+    let from = rule_colour(report.notified_colour());
     if to <= from {
         return Ok(false);
     }
-    report.set_notified_colour(store::api_colour(to));
+    report.set_notified_colour(api_colour(to));
     let warning = WarningDetail {
         item: ITEM.to_owned(),
         kind: DeadlineKind::DoubleReport as i32,
         due_date: Some(to_date(due)),
-        from_colour: store::api_colour(from) as i32,
-        to_colour: store::api_colour(to) as i32,
+        from_colour: api_colour(from) as i32,
+        to_colour: api_colour(to) as i32,
         notice: Some(deadline::notice(
             &format!("{unit}的整改情况报告（双报告）"),
             due,

@@ -10,9 +10,9 @@ use fiveledger_proto::ledgers::EntryState;
 use fiveledger_proto::types::{Severity, WarningColour};
 
 use super::steps::parse_date_text;
-use crate::domain::warning::rule_colour;
 use crate::storage::books::EntryTerm;
 use crate::storage::publications::PublicationTerm;
+use fiveledger_platform::colour::rule_colour;
 
 fn push<T>(terms: &mut Vec<T>, term: T) -> ApiResult<()> {
     terms.push(term);

@@ -18,10 +18,10 @@ use tonic::{Request, Response, Status};
 
 use super::{Api, CLUE_HOLDERS, optional_path};
 use crate::domain::scope::{BY_TARGET, SUPERVISING};
-use crate::domain::warning::api_colour;
 use crate::storage::statistics::{self, KeyColumn};
 use crate::storage::tallies;
 use crate::upstream::OnBehalf;
+use fiveledger_platform::colour::api_colour;
 
 fn level_label(level: i32) -> String {
     let name = match level {

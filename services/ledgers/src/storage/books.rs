@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use fiveledger_platform::aip::filter::Op;
-use fiveledger_platform::colour::Colour;
+use fiveledger_platform::colour::{Colour, rule_colour};
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::posting::Detail;
@@ -165,12 +165,12 @@ fn projection(id: &str, entry: &LedgerEntry, create_time_us: i64) -> entries::Ac
         people_held_accountable: Set(i64::from(figures.people_held_accountable)),
         people_disciplined: Set(i64::from(figures.people_disciplined)),
         rules_established: Set(i64::from(figures.rules_established)),
-        colour_floor: Set(warning::rule_colour(ladder.floor()).code()),
+        colour_floor: Set(rule_colour(ladder.floor()).code()),
         yellow_count: Set(ladder.yellow_count),
         next_due_date: Set(warning::next_due(entry)
             .map(|d| d.format("%Y-%m-%d").to_string())
             .unwrap_or_default()),
-        attention: Set(warning::rule_colour(warning::attention(entry)).code()),
+        attention: Set(rule_colour(warning::attention(entry)).code()),
         create_time_us: Set(create_time_us),
         update_time_us: Set(entry
             .update_time
