@@ -1,0 +1,92 @@
+//! Running calls a number of times, some in flight at once, and printing
+//! their throughput and latency percentiles against a baseline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+pub struct Report {
+    pub name: String,
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+    pub errors: usize,
+}
+
+impl Report {
+    pub fn percentile(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i].as_secs_f64() * 1000.0
+    }
+
+    pub fn print(&self, baseline: Option<&Report>) {
+        let rps = self.latencies.len() as f64 / self.elapsed.as_secs_f64();
+        let vs = baseline
+            .map(|b| {
+                format!(
+                    "{:>6.2}x",
+                    b.percentile(0.5).max(1e-9) / self.percentile(0.5).max(1e-9)
+                )
+            })
+            .unwrap_or_else(|| "   base".into());
+        println!(
+            "{:<48} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {}",
+            self.name,
+            rps,
+            self.percentile(0.5),
+            self.percentile(0.95),
+            self.percentile(0.99),
+            self.percentile(1.0),
+            self.errors,
+            vs
+        );
+    }
+}
+
+/// Runs `n` calls of `call`, `concurrency` at a time.
+pub async fn measure<F, Fut>(
+    name: impl Into<String>,
+    n: usize,
+    concurrency: usize,
+    call: F,
+) -> Report
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send,
+{
+    let call = Arc::new(call);
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = permits.clone().acquire_owned().await.expect("semaphore");
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let ok = call(i).await.is_ok();
+            drop(permit);
+            (t.elapsed(), ok)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(n);
+    let mut errors = 0;
+    for task in tasks {
+        let (latency, ok) = task.await.expect("task");
+        if ok {
+            latencies.push(latency);
+        } else {
+            errors += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    latencies.sort();
+    Report {
+        name: name.into(),
+        elapsed,
+        latencies,
+        errors,
+    }
+}
