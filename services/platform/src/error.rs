@@ -90,6 +90,12 @@ pub enum ApiError {
     /// The caller's deadline ran out while we waited on its behalf.
     #[error("the deadline of this call ran out")]
     DeadlineExceeded,
+    /// A bounded queue of this service is full: retry with back-off.
+    #[error("{description}")]
+    Exhausted {
+        reason: &'static str,
+        description: String,
+    },
     /// A service we depend on could not be reached.
     #[error("{service} is unavailable")]
     Unavailable { service: String, cause: String },
@@ -167,7 +173,8 @@ impl ApiError {
         let common = match self {
             Self::InvalidArgument { reason, .. }
             | Self::FailedPrecondition { reason, .. }
-            | Self::Denied { reason, .. } => return reason,
+            | Self::Denied { reason, .. }
+            | Self::Exhausted { reason, .. } => return reason,
             Self::NotFound { .. } => CommonReason::NotFound,
             Self::AlreadyExists { .. } => CommonReason::AlreadyExists,
             Self::Aborted { .. } => CommonReason::EtagMismatch,
@@ -190,6 +197,7 @@ impl ApiError {
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::PermissionDenied(_) | Self::Denied { .. } => Code::PermissionDenied,
             Self::DeadlineExceeded => Code::DeadlineExceeded,
+            Self::Exhausted { .. } => Code::ResourceExhausted,
             Self::Unavailable { .. } => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -231,6 +239,7 @@ impl From<ApiError> for Status {
             ApiError::Unauthenticated(_)
             | ApiError::PermissionDenied(_)
             | ApiError::Denied { .. }
+            | ApiError::Exhausted { .. }
             | ApiError::DeadlineExceeded => {}
         }
         details.set_error_info(err.reason(), ERROR_DOMAIN, metadata);

@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod deadline;
 pub mod error;
 pub mod files;
+pub mod group_commit;
 pub mod lease;
 pub mod levels;
 pub mod limits;

@@ -50,6 +50,26 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
         "database.idle_timeout_seconds",
         "a pooled connection idle this long is closed (freeing its caches); one stays open",
     ),
+    (
+        "database.sqlite_cache_mib",
+        "SQLite page cache per connection, in MiB",
+    ),
+    (
+        "database.sqlite_mmap_mib",
+        "SQLite file bytes read through a memory map, in MiB (0: off)",
+    ),
+    (
+        "database.group_commit",
+        "commit concurrent requests' writes together, each in its own savepoint",
+    ),
+    (
+        "database.group_commit_max_batch",
+        "most writes one group commit holds",
+    ),
+    (
+        "database.write_queue",
+        "writes waiting or running at once; past it RESOURCE_EXHAUSTED (WRITE_QUEUE_FULL)",
+    ),
     ("auth.secret", "HS256 key that signs and verifies tokens"),
     (
         "auth.secret_file",
@@ -397,6 +417,22 @@ pub struct DatabaseSettings {
     /// the page and statement caches it holds: after a burst of load the
     /// pool shrinks back instead of keeping every connection it opened.
     pub idle_timeout_seconds: u64,
+    /// SQLite's page cache per connection, in MiB (`PRAGMA cache_size`;
+    /// SQLite's own default is 2 MiB).
+    pub sqlite_cache_mib: u32,
+    /// Bytes of the SQLite file read through a memory map rather than
+    /// `read` calls, in MiB (`PRAGMA mmap_size`; 0 turns it off).
+    pub sqlite_mmap_mib: u32,
+    /// Commit concurrent requests' writes together, each in its own
+    /// savepoint (`platform::group_commit`): one sync of the log for many
+    /// writes instead of one each.
+    pub group_commit: bool,
+    /// Most writes one group commit holds.
+    pub group_commit_max_batch: usize,
+    /// Most writes waiting or running at once; more are refused with
+    /// RESOURCE_EXHAUSTED (`WRITE_QUEUE_FULL`) rather than queued without
+    /// bound.
+    pub write_queue: usize,
 }
 
 impl Default for DatabaseSettings {
@@ -408,6 +444,11 @@ impl Default for DatabaseSettings {
             sqlite_synchronous: SqliteSync::Full,
             statement_cache: 32,
             idle_timeout_seconds: 60,
+            sqlite_cache_mib: 16,
+            sqlite_mmap_mib: 0,
+            group_commit: true,
+            group_commit_max_batch: 256,
+            write_queue: 4096,
         }
     }
 }

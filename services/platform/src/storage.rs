@@ -9,6 +9,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
@@ -20,6 +21,8 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use tokio::sync::Notify;
 
+use crate::error::ApiResult;
+use crate::group_commit::{GroupCommit, Mutation, Step};
 use crate::settings::{DatabaseSettings, SqliteSync};
 
 /// The two handles a service uses: `writer` for transactions that change
@@ -31,6 +34,8 @@ pub struct Db {
     backend: DbBackend,
     /// Woken after each commit, so event streams need not poll.
     committed: Arc<Notify>,
+    /// Request writes committed in groups (`database.group_commit`).
+    group: Option<Arc<GroupCommit>>,
 }
 
 impl Db {
@@ -63,7 +68,11 @@ impl Db {
         };
         let statements = settings.statement_cache;
         let idle = Duration::from_secs(settings.idle_timeout_seconds);
+        // Negative: KiB rather than pages.
+        let cache = format!("-{}", u64::from(settings.sqlite_cache_mib) * 1024);
+        let mmap = (u64::from(settings.sqlite_mmap_mib) * 1024 * 1024).to_string();
         let options = |max: u32| {
+            let (cache, mmap) = (cache.clone(), mmap.clone());
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.max_connections(max)
                 .min_connections(1)
@@ -76,13 +85,17 @@ impl Db {
                         .busy_timeout(Duration::from_secs(30))
                         .foreign_keys(true)
                         .statement_cache_capacity(statements)
+                        .pragma("cache_size", cache.clone())
+                        .pragma("mmap_size", mmap.clone())
+                        // Sorts and temporary indexes stay in memory.
+                        .pragma("temp_store", "memory")
                 });
             opts
         };
         // The writer first: it switches the file to WAL before readers open it.
         let writer = Database::connect(options(1)).await?;
         let reader = Database::connect(options(settings.max_connections.max(1))).await?;
-        Ok(Self::new(writer, reader, DbBackend::Sqlite))
+        Ok(Self::new(writer, reader, DbBackend::Sqlite, settings))
     }
 
     async fn connect_postgres(url: &str, settings: &DatabaseSettings) -> anyhow::Result<Self> {
@@ -118,15 +131,29 @@ impl Db {
             opts.set_schema_search_path(schema.to_owned());
         }
         let pool = Database::connect(opts).await?;
-        Ok(Self::new(pool.clone(), pool, DbBackend::Postgres))
+        Ok(Self::new(pool.clone(), pool, DbBackend::Postgres, settings))
     }
 
-    fn new(writer: DatabaseConnection, reader: DatabaseConnection, backend: DbBackend) -> Self {
+    fn new(
+        mut writer: DatabaseConnection,
+        mut reader: DatabaseConnection,
+        backend: DbBackend,
+        settings: &DatabaseSettings,
+    ) -> Self {
+        writer.set_metric_callback(count_statement);
+        reader.set_metric_callback(count_statement);
+        let group = settings.group_commit.then(|| {
+            Arc::new(GroupCommit::new(
+                settings.group_commit_max_batch,
+                settings.write_queue,
+            ))
+        });
         Self {
             writer,
             reader,
             backend,
             committed: Arc::new(Notify::new()),
+            group,
         }
     }
 
@@ -152,6 +179,43 @@ impl Db {
         txn.commit().await?;
         self.committed.notify_waiters();
         Ok(())
+    }
+
+    /// Runs a request's mutation in a write transaction and answers once it
+    /// is committed: with group commit (the default) in a savepoint of a
+    /// batch shared with concurrent requests (see [`crate::group_commit`]),
+    /// otherwise in a transaction of its own. An error, or
+    /// [`Step::Rollback`], undoes exactly this mutation's changes.
+    pub async fn write<T: Send>(&self, f: Mutation<'_, T>) -> ApiResult<T> {
+        if let Some(group) = &self.group {
+            return group.write(&self.writer, self.committed.clone(), f).await;
+        }
+        let txn = self.begin().await?;
+        match f(&txn).await {
+            Ok(Step::Commit(value)) => {
+                self.commit(txn).await?;
+                Ok(value)
+            }
+            Ok(Step::Rollback(value)) => {
+                txn.rollback().await?;
+                Ok(value)
+            }
+            Err(err) => {
+                txn.rollback().await?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Batches committed by group commit and the writes they held, since
+    /// start (both 0 without group commit).
+    pub fn batches(&self) -> (u64, u64) {
+        self.group.as_ref().map_or((0, 0), |g| {
+            (
+                g.batches.load(Ordering::Relaxed),
+                g.members.load(Ordering::Relaxed),
+            )
+        })
     }
 
     pub(crate) fn committed(&self) -> &Notify {
@@ -182,6 +246,20 @@ impl Db {
         let _ = self.writer.close().await;
         let _ = self.reader.close().await;
     }
+}
+
+/// Statements run by this process on every database handle (BEGIN,
+/// COMMIT and savepoints not included): the bench divides it by the
+/// requests it made.
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+
+fn count_statement(_: &sea_orm::metric::Info<'_>) {
+    STATEMENTS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Statements run by this process so far (see [`STATEMENTS`]).
+pub fn statements_run() -> u64 {
+    STATEMENTS.load(Ordering::Relaxed)
 }
 
 /// Advisory lock key taken while migrating ("fl-migr" in ASCII).

@@ -8,13 +8,15 @@
 use futures::future::BoxFuture;
 use prost::Message;
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::error::CommonReason;
 use crate::error::{ApiError, ApiResult};
-use crate::storage::{Db, is_unique_violation};
+use crate::group_commit::Step;
+use crate::storage::Db;
 
 /// Longest request id we accept.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
@@ -82,13 +84,16 @@ impl RequestKey {
         }))
     }
 
+    /// The condition selecting this key's record (by its unique index).
+    fn matches(&self) -> sea_orm::Condition {
+        sea_orm::Condition::all()
+            .add(Column::Subject.eq(&self.subject))
+            .add(Column::Method.eq(self.method))
+            .add(Column::RequestId.eq(&self.request_id))
+    }
+
     async fn find(&self, conn: &impl ConnectionTrait) -> ApiResult<Option<Model>> {
-        Ok(Entity::find()
-            .filter(Column::Subject.eq(&self.subject))
-            .filter(Column::Method.eq(self.method))
-            .filter(Column::RequestId.eq(&self.request_id))
-            .one(conn)
-            .await?)
+        Ok(Entity::find().filter(self.matches()).one(conn).await?)
     }
 
     /// The stored response of an earlier attempt, if one committed.
@@ -136,52 +141,68 @@ macro_rules! replay_first {
     };
 }
 
-/// Runs a mutation in one write transaction, at most once per request key.
+/// Runs a mutation in a write transaction ([`Db::write`]: with group
+/// commit, a savepoint of a batch), at most once per request key.
 ///
 /// The key is claimed first, inside the transaction: a concurrent duplicate
 /// waits on the unique index (or on SQLite's single writer) and, once the
 /// first commits, gets its stored response instead of acting again.
 pub async fn mutate<M, F>(db: &Db, key: Option<RequestKey>, f: F) -> ApiResult<M>
 where
-    M: Message + Default,
-    F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<M>>,
+    M: Message + Default + 'static,
+    F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<M>> + Send,
 {
-    let txn = db.begin().await?;
-    let claim = match &key {
-        None => None,
-        Some(key) => {
-            if let Some(earlier) = key.replay(&txn).await? {
-                return Ok(earlier);
+    db.write(Box::new(move |txn| {
+        // Made now, run after the claim: a mutation's future does nothing
+        // until it is polled.
+        let mutation = f(txn);
+        Box::pin(async move {
+            if let Some(key) = &key
+                && !claim(txn, key).await?
+            {
+                // Claimed already: by a request committed meanwhile, or
+                // by one earlier in this batch (group commit).
+                let earlier = key.replay(txn).await?.ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("idempotency record vanished"))
+                })?;
+                return Ok(Step::Rollback(earlier));
             }
-            let claim = ActiveModel {
-                subject: Set(key.subject.clone()),
-                method: Set(key.method.to_owned()),
-                request_id: Set(key.request_id.clone()),
-                request_hash: Set(key.request_hash.clone()),
-                response: Set(Vec::new()),
-                create_time: Set(chrono::Utc::now()),
-                ..Default::default()
-            };
-            match claim.insert(&txn).await {
-                Ok(model) => Some(model),
-                Err(err) if is_unique_violation(&err) => {
-                    drop(txn);
-                    return key.replay(db.reader()).await?.ok_or_else(|| {
-                        ApiError::internal(anyhow::anyhow!("idempotency record vanished"))
-                    });
-                }
-                Err(err) => return Err(err.into()),
+            let response = mutation.await?;
+            if let Some(key) = &key {
+                Entity::update_many()
+                    .col_expr(Column::Response, response.encode_to_vec().into())
+                    .filter(key.matches())
+                    .exec(txn)
+                    .await?;
             }
-        }
+            Ok(Step::Commit(response))
+        })
+    }))
+    .await
+}
+
+/// Claims `key` (its record, the response still empty), in one statement:
+/// false when a record exists. On PostgreSQL a concurrent claim of the
+/// same key waits for that transaction and then sees its record.
+async fn claim(txn: &DatabaseTransaction, key: &RequestKey) -> ApiResult<bool> {
+    let record = ActiveModel {
+        subject: Set(key.subject.clone()),
+        method: Set(key.method.to_owned()),
+        request_id: Set(key.request_id.clone()),
+        request_hash: Set(key.request_hash.clone()),
+        response: Set(Vec::new()),
+        create_time: Set(chrono::Utc::now()),
+        ..Default::default()
     };
-    let response = f(&txn).await?;
-    if let Some(claim) = claim {
-        let mut active: ActiveModel = claim.into();
-        active.response = Set(response.encode_to_vec());
-        active.update(&txn).await?;
-    }
-    db.commit(txn).await?;
-    Ok(response)
+    let inserted = Entity::insert(record)
+        .on_conflict(
+            OnConflict::columns([Column::Subject, Column::Method, Column::RequestId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(inserted == 1)
 }
 
 /// How long a request id is remembered: a client retrying later than this

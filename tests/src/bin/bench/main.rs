@@ -1,32 +1,26 @@
 //! `bench`: throughput and latency percentiles of the running suite over
-//! real gRPC, with the transport's own floor (an unauthenticated health
-//! check) measured in the same run as the baseline.
+//! real gRPC, each scenario against a baseline measured in the same run,
+//! with the database statements each request cost (`stmt/req`).
 //!
-//!     cargo run --release -p fiveledger-e2e --bin bench -- --requests 4000 --concurrency 16
+//!     cargo run --release -p fiveledger-e2e --bin bench -- --requests 4000
 //!
-//! With `--ledger-entries N` it also loads N ledger entries (93 % written
-//! off, as in the source) and measures GetStatistics over the whole tree,
-//! from the tallies, against the same figures read entry by entry.
+//! Writes (CreateOrganisation, a durable write with its event, 64 in flight)
+//! with group commit against one commit per request; reads
+//! (GetOrganisation at 1, 16 and 64 in flight) against a bare tonic unary
+//! service built into the bench answering the same message, and that
+//! against the health check; on SQLite the writes again at
+//! `synchronous=normal`.
 //!
-//! With `--access-log` it also measures GetClue and ListClues on a suite
-//! recording every clue read in its access log (the default) against the
-//! same reads on a suite with `access_log.enabled = false`.
-//!
-//!     cargo run --release -p fiveledger-e2e --bin bench -- --requests 2000 --access-log
-//!
-//! With `--tls` it also measures, on a suite with mutual TLS on, the health
-//! check and GetOrganisation over one TLS connection, and a health check on
-//! a new TLS connection each time (the handshake's cost), against the same
-//! in plaintext.
-//!
-//!     cargo run --release -p fiveledger-e2e --bin bench -- --requests 4000 --tls
-//!
-//! On SQLite the write scenario runs once more on a suite with
-//! `synchronous=normal`, against the default `full` measured above it.
+//! With `--ledger-entries N` it also loads N ledger entries and measures
+//! GetStatistics and postings over them (`ledger.rs`); with `--access-log`
+//! clue reads with the access log on against off; with `--tls` mutual TLS
+//! against plaintext; with `--sqlite-settings` each SQLite tuning setting
+//! against the defaults.
 //!
 //! Set FIVELEDGER_TEST_DATABASE_URL=postgres://… to measure on PostgreSQL.
 
 mod access_log;
+mod bare;
 mod ledger;
 mod measure;
 mod tls;
@@ -50,9 +44,12 @@ struct Args {
     /// Requests per scenario.
     #[arg(long, default_value_t = 2000)]
     requests: usize,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 16)]
+    /// Requests in flight at once (writes, lists and the other scenarios).
+    #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// In-flight levels the reads are measured at, against the floor.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    in_flight: Vec<usize>,
     /// Ledger entries to load for the statistics scenarios (0: skip them).
     #[arg(long, default_value_t = 0)]
     ledger_entries: usize,
@@ -71,6 +68,10 @@ struct Args {
     /// Measure calls over mutual TLS against plaintext.
     #[arg(long)]
     tls: bool,
+    /// Measure writes and reads on SQLite with each tuning setting changed
+    /// in turn (page cache, memory map) against the defaults.
+    #[arg(long)]
+    sqlite_settings: bool,
 }
 
 fn orgs(channel: &Channel) -> OrganisationServiceClient<Channel> {
@@ -95,74 +96,37 @@ async fn main() -> anyhow::Result<()> {
     // A tree to read from: a region and its cities.
     region(&rounds, &token).await?;
     println!(
-        "fiveledger bench on {} — {} requests per scenario, {} in flight",
+        "fiveledger bench on {} — {} requests per scenario, {} in flight unless said",
         testing::backend(),
         args.requests,
         args.concurrency
     );
-    println!(
-        "{:<48} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} p50 vs base",
-        "scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"
-    );
+    measure::header();
     let (n, c) = (args.requests, args.concurrency);
     if args.only_access_log {
         suite.suite.stop().await?;
         return access_log::access_log(n, c, args.access_log_flush_ms).await;
     }
 
-    let ch = rounds.clone();
-    let base = measure("health check (baseline)", n, c, move |_| {
-        let mut client = HealthClient::new(ch.clone());
-        async move {
-            client
-                .check(HealthCheckRequest::default())
-                .await
-                .map(|_| ())
-        }
-    })
-    .await;
-    base.print(None);
-
     let sqlite = testing::backend() == "sqlite";
-    let label = if sqlite {
-        "CreateOrganisation (SQLite synchronous=full)"
-    } else {
-        "CreateOrganisation"
+    let write = |label: &str| {
+        if sqlite {
+            format!("CreateOrganisation, {c} in flight ({label}, SQLite synchronous=full)")
+        } else {
+            format!("CreateOrganisation, {c} in flight ({label})")
+        }
     };
-    create_organisations(label, &rounds, &token, n, c)
+    // The same writes on a suite committing each in a transaction of its
+    // own: what group commit is measured against.
+    let single = spawn_suite_with(Default::default(), |s| s.database.group_commit = false).await;
+    region(&single.rounds, &token).await?;
+    let one_by_one =
+        create_organisations(&write("one commit each"), &single.rounds, &token, n, c).await;
+    one_by_one.print(None);
+    single.suite.stop().await?;
+    create_organisations(&write("group commit"), &rounds, &token, n, c)
         .await
-        .print(Some(&base));
-
-    let (ch, t) = (rounds.clone(), token.clone());
-    measure("GetOrganisation", n, c, move |i| {
-        let mut client = orgs(&ch);
-        let request = authed(
-            &t,
-            GetOrganisationRequest {
-                name: format!("organisations/city-{}", i % n),
-            },
-        );
-        async move { client.get_organisation(request).await.map(|_| ()) }
-    })
-    .await
-    .print(Some(&base));
-
-    let (ch, t) = (rounds.clone(), token.clone());
-    measure("ListOrganisations (50/page)", n, c, move |_| {
-        let mut client = orgs(&ch);
-        let request = authed(
-            &t,
-            ListOrganisationsRequest {
-                page_size: 50,
-                filter: r#"parent = "organisations/region""#.into(),
-                ..Default::default()
-            },
-        );
-        async move { client.list_organisations(request).await.map(|_| ()) }
-    })
-    .await
-    .print(Some(&base));
-
+        .print(Some(&one_by_one));
     if sqlite {
         // The same writes on a suite whose SQLite syncs only at checkpoints.
         let normal = spawn_suite_with(Default::default(), |s| {
@@ -171,16 +135,93 @@ async fn main() -> anyhow::Result<()> {
         .await;
         region(&normal.rounds, &token).await?;
         create_organisations(
-            "CreateOrganisation (SQLite synchronous=normal)",
+            &format!("CreateOrganisation, {c} in flight (group commit, SQLite synchronous=normal)"),
             &normal.rounds,
             &token,
             n,
             c,
         )
         .await
-        .print(Some(&base));
+        .print(Some(&one_by_one));
         normal.suite.stop().await?;
     }
+
+    // Reads against the floor: the health check, and a bare tonic service
+    // answering the same message (both without auth or database).
+    let city = orgs(&rounds)
+        .get_organisation(authed(
+            &token,
+            GetOrganisationRequest {
+                name: "organisations/city-0".into(),
+            },
+        ))
+        .await?
+        .into_inner();
+    let floor = bare::serve(city).await?;
+    let mut base = None;
+    for &c in &args.in_flight {
+        let ch = rounds.clone();
+        let health = measure(format!("health check, {c} in flight"), n, c, move |_| {
+            let mut client = HealthClient::new(ch.clone());
+            async move {
+                client
+                    .check(HealthCheckRequest::default())
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await;
+        health.print(None);
+        let ch = floor.clone();
+        let bare = measure(format!("bare tonic unary, {c} in flight"), n, c, move |i| {
+            bare::get(
+                ch.clone(),
+                GetOrganisationRequest {
+                    name: format!("organisations/city-{}", i % n),
+                },
+            )
+        })
+        .await;
+        bare.print(Some(&health));
+        let (ch, t) = (rounds.clone(), token.clone());
+        measure(format!("GetOrganisation, {c} in flight"), n, c, move |i| {
+            let mut client = orgs(&ch);
+            let request = authed(
+                &t,
+                GetOrganisationRequest {
+                    name: format!("organisations/city-{}", i % n),
+                },
+            );
+            async move { client.get_organisation(request).await.map(|_| ()) }
+        })
+        .await
+        .print(Some(&bare));
+        if c == args.concurrency || base.is_none() {
+            base = Some(health);
+        }
+    }
+    let base = base.expect("at least one in-flight level");
+
+    let (ch, t) = (rounds.clone(), token.clone());
+    measure(
+        format!("ListOrganisations (50/page), {c} in flight"),
+        n,
+        c,
+        move |_| {
+            let mut client = orgs(&ch);
+            let request = authed(
+                &t,
+                ListOrganisationsRequest {
+                    page_size: 50,
+                    filter: r#"parent = "organisations/region""#.into(),
+                    ..Default::default()
+                },
+            );
+            async move { client.list_organisations(request).await.map(|_| ()) }
+        },
+    )
+    .await
+    .print(Some(&base));
 
     if args.ledger_entries > 0 {
         ledger::statistics(&suite, args.ledger_entries, args.statistics_requests).await?;
@@ -189,9 +230,59 @@ async fn main() -> anyhow::Result<()> {
     if args.tls {
         tls::tls(&suite, &token, n, c).await?;
     }
+    if args.sqlite_settings && sqlite {
+        sqlite_settings(&token, n, c).await?;
+    }
     suite.suite.stop().await?;
     if args.access_log {
         access_log::access_log(n, c, args.access_log_flush_ms).await?;
+    }
+    Ok(())
+}
+
+/// CreateOrganisation and GetOrganisation on suites whose SQLite differs
+/// from the defaults in one setting each, against the defaults.
+async fn sqlite_settings(token: &Arc<String>, n: usize, c: usize) -> anyhow::Result<()> {
+    type Change = fn(&mut fiveledger_platform::settings::DatabaseSettings);
+    let variants: [(&str, Change); 4] = [
+        ("defaults", |_| {}),
+        ("SQLite's own 2 MiB page cache", |d| d.sqlite_cache_mib = 2),
+        ("a 256 MiB memory map", |d| d.sqlite_mmap_mib = 256),
+        ("statement cache 128", |d| d.statement_cache = 128),
+    ];
+    let mut base: Option<(Report, Report)> = None;
+    for (label, change) in variants {
+        let suite = spawn_suite_with(Default::default(), |s| change(&mut s.database)).await;
+        region(&suite.rounds, token).await?;
+        let write = create_organisations(
+            &format!("CreateOrganisation, {c} in flight, {label}"),
+            &suite.rounds,
+            token,
+            n,
+            c,
+        )
+        .await;
+        let (ch, t) = (suite.rounds.clone(), token.clone());
+        let read = measure(
+            format!("GetOrganisation, {c} in flight, {label}"),
+            n,
+            c,
+            move |i| {
+                let mut client = orgs(&ch);
+                let request = authed(
+                    &t,
+                    GetOrganisationRequest {
+                        name: format!("organisations/city-{}", i % n),
+                    },
+                );
+                async move { client.get_organisation(request).await.map(|_| ()) }
+            },
+        )
+        .await;
+        suite.suite.stop().await?;
+        write.print(base.as_ref().map(|b| &b.0));
+        read.print(base.as_ref().map(|b| &b.1));
+        base.get_or_insert((write, read));
     }
     Ok(())
 }

@@ -11,6 +11,25 @@ pub struct Report {
     pub elapsed: Duration,
     pub latencies: Vec<Duration>,
     pub errors: usize,
+    /// Database statements the suite ran during the scenario (BEGIN,
+    /// COMMIT and savepoints not counted).
+    pub statements: u64,
+}
+
+/// The column heads of [`Report::print`].
+pub fn header() {
+    println!(
+        "{:<72} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>9} {:>8}",
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "stmt/req",
+        "vs base"
+    );
 }
 
 impl Report {
@@ -22,27 +41,30 @@ impl Report {
         self.latencies[i].as_secs_f64() * 1000.0
     }
 
+    /// One line; `vs base` is this scenario's throughput over the
+    /// baseline's (measured in the same run).
     pub fn print(&self, baseline: Option<&Report>) {
-        let rps = self.latencies.len() as f64 / self.elapsed.as_secs_f64();
         let vs = baseline
-            .map(|b| {
-                format!(
-                    "{:>6.2}x",
-                    b.percentile(0.5).max(1e-9) / self.percentile(0.5).max(1e-9)
-                )
-            })
-            .unwrap_or_else(|| "   base".into());
+            .map(|b| format!("{:>7.2}x", self.rps() / b.rps().max(1e-9)))
+            .unwrap_or_else(|| "    base".into());
+        let done = (self.latencies.len() + self.errors).max(1);
         println!(
-            "{:<48} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {}",
+            "{:<72} {:>8.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>9.1} {:>8}",
             self.name,
-            rps,
+            self.rps(),
             self.percentile(0.5),
             self.percentile(0.95),
             self.percentile(0.99),
             self.percentile(1.0),
             self.errors,
+            self.statements as f64 / done as f64,
             vs
         );
+    }
+
+    /// Successful calls per second.
+    pub fn rps(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
 
@@ -58,6 +80,7 @@ where
     Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send,
 {
     let call = Arc::new(call);
+    let statements = fiveledger_platform::storage::statements_run();
     let permits = Arc::new(Semaphore::new(concurrency));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(n);
@@ -88,5 +111,6 @@ where
         elapsed,
         latencies,
         errors,
+        statements: fiveledger_platform::storage::statements_run() - statements,
     }
 }

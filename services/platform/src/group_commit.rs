@@ -1,0 +1,440 @@
+//! Group commit: the writes of many requests in one database transaction,
+//! each in a savepoint of its own, acknowledged together once the one
+//! commit is durable.
+//!
+//! A commit costs a sync of the log (SQLite's WAL at `synchronous=full`,
+//! PostgreSQL's WAL): with one transaction per request the disk's sync rate
+//! is the write rate. Here a request joins the open batch (or opens one)
+//! and runs its mutation inside a savepoint: a failure rolls back to the
+//! savepoint, so it refuses only its own request and leaves the others'
+//! work in place. The batch commits as soon as no member is running; the
+//! requests that arrived meanwhile open the next one. Nothing is
+//! acknowledged before the commit: if it fails, every member gets the
+//! error and none of their changes exist (so a retry with the same
+//! `request_id` runs afresh), and a process killed mid-batch loses only
+//! unacknowledged requests.
+//!
+//! Members of a batch see each other's uncommitted changes, which is sound
+//! because they commit or fail together, and so do their answers: an error
+//! is also held back until the batch's outcome is known.
+//!
+//! The queue is bounded: more than `max_queued` writes waiting or running
+//! are refused with RESOURCE_EXHAUSTED (retry with back-off) instead of
+//! growing memory. Members run in arrival order (a fair lock).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::error::{ApiError, ApiResult, CommonReason, Reason};
+
+/// What a mutation asks for its savepoint: keep its changes, or roll them
+/// back and still answer (a replayed request, a refusal found late).
+pub enum Step<T> {
+    Commit(T),
+    Rollback(T),
+}
+
+/// A mutation run inside a write transaction (or a batch's savepoint).
+pub type Mutation<'a, T> = Box<
+    dyn for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<Step<T>>> + Send + 'a,
+>;
+
+/// The batches of one database.
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    /// The batch taking members, if any.
+    open: Mutex<Option<Arc<Batch>>>,
+    /// Woken when a batch opens, for requests that waited for it.
+    opened: Notify,
+    /// Held by the one request opening a batch.
+    opening: tokio::sync::Mutex<()>,
+    queued: Arc<Semaphore>,
+    max_queued: usize,
+    max_batch: usize,
+    /// Batches committed and members in them, for the bench and metrics.
+    pub(crate) batches: AtomicU64,
+    pub(crate) members: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Batch {
+    /// The transaction; each member holds the lock for its turn.
+    txn: tokio::sync::Mutex<Option<DatabaseTransaction>>,
+    state: Mutex<BatchState>,
+    /// Woken when the last running member finishes.
+    idle: Notify,
+    outcome: watch::Sender<Option<Result<(), String>>>,
+}
+
+#[derive(Debug, Default)]
+struct BatchState {
+    joined: usize,
+    running: usize,
+    closed: bool,
+}
+
+impl Batch {
+    /// Joins unless closed or full.
+    fn try_join(&self, max: usize) -> bool {
+        let mut s = self.state.lock().expect("batch state");
+        if s.closed || s.joined >= max {
+            return false;
+        }
+        s.joined += 1;
+        s.running += 1;
+        true
+    }
+}
+
+/// Marks a member finished however it ends (an error, a panic, a client
+/// that went away mid-mutation): the batch must not wait for it.
+struct Running<'a>(&'a Batch);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock().expect("batch state");
+        s.running -= 1;
+        if s.running == 0 {
+            self.0.idle.notify_one();
+        }
+    }
+}
+
+impl GroupCommit {
+    pub(crate) fn new(max_batch: usize, max_queued: usize) -> Self {
+        Self {
+            open: Mutex::new(None),
+            opened: Notify::new(),
+            opening: tokio::sync::Mutex::new(()),
+            queued: Arc::new(Semaphore::new(max_queued.max(1))),
+            max_queued: max_queued.max(1),
+            max_batch: max_batch.max(1),
+            batches: AtomicU64::new(0),
+            members: AtomicU64::new(0),
+        }
+    }
+
+    fn join_open(&self) -> Option<Arc<Batch>> {
+        let open = self.open.lock().expect("open batch");
+        open.as_ref()
+            .filter(|b| b.try_join(self.max_batch))
+            .cloned()
+    }
+
+    /// Runs `f` in a savepoint of a batch and answers once the batch
+    /// committed (or failed). `committed` is called after each commit.
+    pub(crate) async fn write<T: Send>(
+        self: &Arc<Self>,
+        writer: &DatabaseConnection,
+        committed: Arc<Notify>,
+        f: Mutation<'_, T>,
+    ) -> ApiResult<T> {
+        let Ok(_queued) = self.queued.clone().try_acquire_owned() else {
+            return Err(ApiError::Exhausted {
+                reason: CommonReason::WriteQueueFull.as_reason(),
+                description: format!(
+                    "{} writes are already waiting for this service's database; retry with back-off",
+                    self.max_queued
+                ),
+            });
+        };
+        let batch = self.join(writer, committed).await?;
+        let mut outcome = batch.outcome.subscribe();
+        let answer = {
+            let _running = Running(&batch);
+            let slot = batch.txn.lock().await;
+            let txn = slot
+                .as_ref()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a batch committed early")))?;
+            let savepoint = txn.begin().await?;
+            match f(&savepoint).await {
+                Ok(Step::Commit(value)) => savepoint.commit().await.map(|()| Ok(value))?,
+                Ok(Step::Rollback(value)) => savepoint.rollback().await.map(|()| Ok(value))?,
+                Err(err) => savepoint.rollback().await.map(|()| Err(err))?,
+            }
+        };
+        let outcome = outcome
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("a batch ended without an outcome")))?
+            .clone();
+        match outcome {
+            Some(Ok(())) => answer,
+            Some(Err(cause)) => Err(ApiError::Unavailable {
+                service: crate::error::DATABASE.to_owned(),
+                cause,
+            }),
+            None => unreachable!("waited for an outcome"),
+        }
+    }
+
+    /// The open batch, joined; or a new one, opened by this request.
+    async fn join(
+        self: &Arc<Self>,
+        writer: &DatabaseConnection,
+        committed: Arc<Notify>,
+    ) -> Result<Arc<Batch>, DbErr> {
+        loop {
+            if let Some(batch) = self.join_open() {
+                return Ok(batch);
+            }
+            let opened = self.opened.notified();
+            tokio::pin!(opened);
+            opened.as_mut().enable();
+            match self.opening.try_lock() {
+                Ok(_opening) => {
+                    if let Some(batch) = self.join_open() {
+                        return Ok(batch);
+                    }
+                    // Waits for the writer connection on SQLite: the
+                    // previous batch's commit. Requests arriving meanwhile
+                    // wait for this batch, and join it together.
+                    let txn = writer.begin().await?;
+                    let batch = Arc::new(Batch {
+                        txn: tokio::sync::Mutex::new(Some(txn)),
+                        state: Mutex::new(BatchState {
+                            joined: 1,
+                            running: 1,
+                            closed: false,
+                        }),
+                        idle: Notify::new(),
+                        outcome: watch::Sender::new(None),
+                    });
+                    *self.open.lock().expect("open batch") = Some(batch.clone());
+                    self.opened.notify_waiters();
+                    tokio::spawn(self.clone().commit_when_idle(batch.clone(), committed));
+                    return Ok(batch);
+                }
+                Err(_) => opened.await,
+            }
+        }
+    }
+
+    /// Closes `batch` once no member runs, commits it and tells the members.
+    async fn commit_when_idle(self: Arc<Self>, batch: Arc<Batch>, committed: Arc<Notify>) {
+        loop {
+            let idle = batch.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            {
+                let mut s = batch.state.lock().expect("batch state");
+                if s.running == 0 {
+                    s.closed = true;
+                    break;
+                }
+            }
+            idle.await;
+        }
+        {
+            let mut open = self.open.lock().expect("open batch");
+            if open.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch)) {
+                *open = None;
+            }
+        }
+        let txn = batch.txn.lock().await.take();
+        let result = match txn {
+            Some(txn) => txn.commit().await.map_err(|err| err.to_string()),
+            None => Err("the batch's transaction was gone".to_owned()),
+        };
+        if result.is_ok() {
+            let members = batch.state.lock().expect("batch state").joined as u64;
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            self.members.fetch_add(members, Ordering::Relaxed);
+            committed.notify_waiters();
+        } else {
+            tracing::error!(error = ?result, "a batch of writes failed to commit");
+        }
+        batch.outcome.send_replace(Some(result));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+    use crate::settings::DatabaseSettings;
+    use crate::storage::Db;
+
+    /// A fresh database with a table of numbered rows: a SQLite file, and a
+    /// PostgreSQL schema when `FIVELEDGER_TEST_DATABASE_URL` names a server.
+    async fn databases(write_queue: usize) -> Vec<(Db, tempfile::TempDir)> {
+        let mut settings = vec![DatabaseSettings::default()];
+        if let Ok(url) = std::env::var("FIVELEDGER_TEST_DATABASE_URL")
+            && !url.is_empty()
+        {
+            settings.push(DatabaseSettings {
+                url,
+                schema: format!("t_group_commit_{}", uuid::Uuid::new_v4().simple()),
+                ..Default::default()
+            });
+        }
+        let mut out = Vec::new();
+        for mut s in settings {
+            s.write_queue = write_queue;
+            let dir = tempfile::tempdir().expect("temp dir");
+            let db = Db::connect(&s, &dir.path().join("t.sqlite"))
+                .await
+                .expect("database");
+            db.writer()
+                .execute_unprepared(
+                    "CREATE TABLE gc_rows (id INTEGER PRIMARY KEY, note TEXT NOT NULL)",
+                )
+                .await
+                .expect("table");
+            db.writer()
+                .execute_unprepared("INSERT INTO gc_rows VALUES (1000, 'there before')")
+                .await
+                .expect("row");
+            out.push((db, dir));
+        }
+        out
+    }
+
+    async fn ids(db: &Db) -> Vec<i64> {
+        use sea_orm::{FromQueryResult, JsonValue, Statement};
+        let rows = JsonValue::find_by_statement(Statement::from_string(
+            db.backend(),
+            "SELECT id FROM gc_rows WHERE id < 1000 ORDER BY id",
+        ))
+        .all(db.reader())
+        .await
+        .expect("rows");
+        rows.iter().map(|r| r["id"].as_i64().expect("id")).collect()
+    }
+
+    fn insert(i: i64) -> String {
+        format!("INSERT INTO gc_rows VALUES ({i}, 'write {i}')")
+    }
+
+    /// 64 writes at once, each inserting its row; some then fail: with an
+    /// error, with a statement the database refuses (on PostgreSQL that
+    /// aborts the transaction: only a savepoint saves the others), or by
+    /// asking for a rollback. The others commit, in fewer transactions
+    /// than writes; each failed one changed nothing.
+    #[tokio::test]
+    async fn a_failing_write_undoes_only_itself_and_the_rest_commit_together() {
+        for (db, _dir) in databases(4096).await {
+            let tasks: Vec<_> = (0..64i64)
+                .map(|i| {
+                    let db = db.clone();
+                    tokio::spawn(async move {
+                        db.write(Box::new(move |txn| {
+                            Box::pin(async move {
+                                txn.execute_unprepared(&insert(i)).await?;
+                                match i % 8 {
+                                    3 => Err(ApiError::invalid(
+                                        "row",
+                                        CommonReason::RequiredField,
+                                        "refused after writing",
+                                    )),
+                                    5 => {
+                                        txn.execute_unprepared(&insert(1000)).await?;
+                                        Ok(Step::Commit(i))
+                                    }
+                                    7 => Ok(Step::Rollback(i)),
+                                    _ => Ok(Step::Commit(i)),
+                                }
+                            })
+                        }))
+                        .await
+                    })
+                })
+                .collect();
+            let mut answered = Vec::new();
+            for (i, task) in (0..).zip(tasks) {
+                let answer = task.await.expect("task");
+                match i % 8 {
+                    3 | 5 => assert!(answer.is_err(), "write {i}: {answer:?}"),
+                    _ => assert_eq!(answer.expect("answered"), i),
+                }
+                answered.push(i);
+            }
+            let kept: Vec<i64> = (0..64).filter(|i| ![3, 5, 7].contains(&(i % 8))).collect();
+            assert_eq!(ids(&db).await, kept, "{:?}", db.backend());
+            let (batches, members) = db.batches();
+            assert_eq!(members, 64, "every write was in a committed batch");
+            assert!(
+                batches < 64,
+                "{batches} batches for 64 writes: none grouped"
+            );
+        }
+    }
+
+    /// Writes beyond `write_queue` are refused at once, and the queued ones
+    /// still commit.
+    #[tokio::test]
+    async fn a_full_queue_refuses_with_resource_exhausted() {
+        for (db, _dir) in databases(2).await {
+            let (release, hold) = tokio::sync::watch::channel(false);
+            let blocked: Vec<_> = (0..2i64)
+                .map(|i| {
+                    let (db, mut hold) = (db.clone(), hold.clone());
+                    tokio::spawn(async move {
+                        db.write(Box::new(move |txn| {
+                            Box::pin(async move {
+                                txn.execute_unprepared(&insert(i)).await?;
+                                let _ = hold.wait_for(|go| *go).await;
+                                Ok(Step::Commit(i))
+                            })
+                        }))
+                        .await
+                    })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let refused = db
+                .write(Box::new(|txn| {
+                    Box::pin(async move {
+                        txn.execute_unprepared(&insert(9)).await?;
+                        Ok(Step::Commit(()))
+                    })
+                }))
+                .await
+                .expect_err("a third write");
+            let status = tonic::Status::from(refused);
+            assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+            release.send_replace(true);
+            for task in blocked {
+                task.await.expect("task").expect("committed");
+            }
+            assert_eq!(ids(&db).await, vec![0, 1]);
+        }
+    }
+
+    /// A request that goes away mid-mutation (its future dropped, as when
+    /// the client cancels) leaves nothing behind, and the batch it was in
+    /// still commits the others.
+    #[tokio::test]
+    async fn a_cancelled_write_leaves_nothing_and_holds_up_nobody() {
+        for (db, _dir) in databases(4096).await {
+            let cancelled = tokio::time::timeout(
+                Duration::from_millis(200),
+                db.write(Box::new(|txn| {
+                    Box::pin(async move {
+                        txn.execute_unprepared(&insert(1)).await?;
+                        futures::future::pending::<()>().await;
+                        Ok(Step::Commit(()))
+                    })
+                })),
+            )
+            .await;
+            assert!(cancelled.is_err(), "the write was cut off");
+            db.write(Box::new(|txn| {
+                Box::pin(async move {
+                    txn.execute_unprepared(&insert(2)).await?;
+                    Ok(Step::Commit(()))
+                })
+            }))
+            .await
+            .expect("the next write commits");
+            assert_eq!(ids(&db).await, vec![2]);
+        }
+    }
+}
