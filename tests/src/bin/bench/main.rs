@@ -183,17 +183,14 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
         bare.print(Some(&health));
-        let (ch, t) = (rounds.clone(), token.clone());
-        measure(format!("GetOrganisation, {c} in flight"), n, c, move |i| {
-            let mut client = orgs(&ch);
-            let request = authed(
-                &t,
-                GetOrganisationRequest {
-                    name: format!("organisations/city-{}", i % n),
-                },
-            );
-            async move { client.get_organisation(request).await.map(|_| ()) }
-        })
+        get_organisations(
+            &format!("GetOrganisation, {c} in flight"),
+            &rounds,
+            &token,
+            n,
+            c,
+            n,
+        )
         .await
         .print(Some(&bare));
         if c == args.concurrency || base.is_none() {
@@ -262,21 +259,13 @@ async fn sqlite_settings(token: &Arc<String>, n: usize, c: usize) -> anyhow::Res
             c,
         )
         .await;
-        let (ch, t) = (suite.rounds.clone(), token.clone());
-        let read = measure(
-            format!("GetOrganisation, {c} in flight, {label}"),
+        let read = get_organisations(
+            &format!("GetOrganisation, {c} in flight, {label}"),
+            &suite.rounds,
+            token,
             n,
             c,
-            move |i| {
-                let mut client = orgs(&ch);
-                let request = authed(
-                    &t,
-                    GetOrganisationRequest {
-                        name: format!("organisations/city-{}", i % n),
-                    },
-                );
-                async move { client.get_organisation(request).await.map(|_| ()) }
-            },
+            n,
         )
         .await;
         suite.suite.stop().await?;
@@ -285,6 +274,29 @@ async fn sqlite_settings(token: &Arc<String>, n: usize, c: usize) -> anyhow::Res
         base.get_or_insert((write, read));
     }
     Ok(())
+}
+
+/// `n` GetOrganisation calls of the first `cities` cities, `c` at a time.
+async fn get_organisations(
+    label: &str,
+    rounds: &Channel,
+    token: &Arc<String>,
+    n: usize,
+    c: usize,
+    cities: usize,
+) -> Report {
+    let (ch, t) = (rounds.clone(), token.clone());
+    measure(label, n, c, move |i| {
+        let mut client = orgs(&ch);
+        let request = authed(
+            &t,
+            GetOrganisationRequest {
+                name: format!("organisations/city-{}", i % cities),
+            },
+        );
+        async move { client.get_organisation(request).await.map(|_| ()) }
+    })
+    .await
 }
 
 /// Creates the region the cities hang under.

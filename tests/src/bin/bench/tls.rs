@@ -2,14 +2,12 @@
 
 use std::sync::Arc;
 
-use fiveledger_platform::testing::authed;
-use fiveledger_proto::rounds::*;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::measure::measure;
-use crate::{create_organisations, orgs, region};
+use crate::{create_organisations, get_organisations, region};
 
 /// The same reads in plaintext (`plain`, the suite measured above) and
 /// over mutual TLS (a suite of its own), then a new connection per call.
@@ -24,19 +22,6 @@ pub async fn tls(
     // The same cities as the plaintext suite's first hundred.
     let cities = n.min(100);
     create_organisations("", &secure.rounds, token, cities, c).await;
-    let get = |label: &str, channel: &Channel| {
-        let (ch, t) = (channel.clone(), token.clone());
-        measure(label.to_owned(), n, c, move |i| {
-            let mut client = orgs(&ch);
-            let request = authed(
-                &t,
-                GetOrganisationRequest {
-                    name: format!("organisations/city-{}", i % cities),
-                },
-            );
-            async move { client.get_organisation(request).await.map(|_| ()) }
-        })
-    };
     let health = |label: &str, channel: &Channel| {
         let ch = channel.clone();
         measure(label.to_owned(), n, c, move |_| {
@@ -54,11 +39,26 @@ pub async fn tls(
     health("health check, mutual TLS", &secure.rounds)
         .await
         .print(Some(&base));
-    let plain_get = get("GetOrganisation, plaintext", &plain.rounds).await;
+    let plain_get = get_organisations(
+        "GetOrganisation, plaintext",
+        &plain.rounds,
+        token,
+        n,
+        c,
+        cities,
+    )
+    .await;
     plain_get.print(Some(&base));
-    get("GetOrganisation, mutual TLS", &secure.rounds)
-        .await
-        .print(Some(&plain_get));
+    get_organisations(
+        "GetOrganisation, mutual TLS",
+        &secure.rounds,
+        token,
+        n,
+        c,
+        cities,
+    )
+    .await
+    .print(Some(&plain_get));
 
     // A new connection per call: TCP (+ TLS handshake) + one health check.
     let (plain_addr, tls_addr) = (plain.suite.rounds.addr, secure.suite.rounds.addr);
