@@ -19,7 +19,6 @@ use tonic::{Request, Response, Status};
 use super::{Api, CLUE_HOLDERS, optional_path};
 use crate::domain::scope::{BY_TARGET, SUPERVISING};
 use crate::storage::statistics::{self, KeyColumn};
-use crate::storage::tallies;
 use crate::upstream::OnBehalf;
 use fiveledger_platform::colour::api_colour;
 
@@ -258,27 +257,14 @@ impl StatisticsService for Api {
         };
         let today = self.clock.now().date_naive();
         let thresholds = self.settings.thresholds();
-        let whole_subtree = r.round.is_empty() && r.inspection.is_empty() && period.is_open();
-        let groups = match tally_scope(caller, scope_path.as_deref()).filter(|_| whole_subtree) {
-            // A whole subtree: written-off entries from their tallies, the
-            // open ones (whose colour depends on the day) one by one.
-            Some(path) if key != KeyColumn::Round => {
-                let mut groups = tallies::groups(self.db.reader(), &path, key).await?;
-                let open = statistics::Scope {
-                    subtree: Some(path),
-                    open_only: true,
-                    ..Default::default()
-                };
-                let reader = self.db.reader();
-                groups.extend(
-                    statistics::groups(reader, caller, &open, key, today, &thresholds).await?,
-                );
-                groups
+        let db = self.db.reader();
+        let groups = match tally_scope(caller, scope_path.as_deref()) {
+            // The caller sees a whole subtree: maintained figures answer.
+            Some(seen) => {
+                statistics::maintained_groups(db, caller, &seen, &scope, key, today, &thresholds)
+                    .await?
             }
-            _ => {
-                let reader = self.db.reader();
-                statistics::groups(reader, caller, &scope, key, today, &thresholds).await?
-            }
+            None => statistics::groups(db, caller, &scope, key, today, &thresholds).await?,
         };
         let clue_rows = self
             .clue_figures(caller, on_behalf, &r, scope_path.as_deref(), grouping)

@@ -189,18 +189,22 @@ pub async fn lock(txn: &DatabaseTransaction, id: &str) -> ApiResult<Option<entri
     Ok(query.one(txn).await?)
 }
 
-/// Appends one posting to an entry's journal (opening the entry when
-/// `current` is None): checks the step against the entry's state, chains
-/// the hash, writes the posting, the projection and the event, all in
-/// `txn`. A refused step writes nothing.
-pub async fn append(
-    txn: &DatabaseTransaction,
+/// What appending a posting to an entry makes, computed without writing.
+struct Step {
+    entry: LedgerEntry,
+    posting: Posting,
+    /// The posting's row, chained to the entry's journal head.
+    row: postings::Model,
+    /// The entry's projection after it.
+    model: entries::ActiveModel,
+}
+
+fn step(
     current: Option<&entries::Model>,
     entry_id: &str,
     detail: Detail,
     signature: &Signature,
-) -> ApiResult<(LedgerEntry, Posting)> {
-    let signature = &signature.completed();
+) -> ApiResult<Step> {
     let (mut entry, seq, prev_hash) = match current {
         Some(row) => (
             decode_snapshot(row)?,
@@ -242,6 +246,55 @@ pub async fn append(
     let posting = posting_of(&row)?;
     domain::apply(&mut entry, &posting)?;
 
+    let created = current.map_or(row.create_time_us, |old| old.create_time_us);
+    let model = projection(entry_id, &entry, created);
+    Ok(Step {
+        entry,
+        posting,
+        row,
+        model,
+    })
+}
+
+/// The rows a new entry's postings make, chained and projected exactly as
+/// [`append`] makes them, for a caller that writes many entries at once
+/// (the bench's bulk loader): the entry's projection after the last posting
+/// and every posting. Nothing is written, so no event and no tally.
+pub fn journal_rows(
+    entry_id: &str,
+    details: impl IntoIterator<Item = Detail>,
+    signature: &Signature,
+) -> ApiResult<(entries::Model, Vec<postings::Model>)> {
+    let mut current: Option<entries::Model> = None;
+    let mut rows = Vec::new();
+    for detail in details {
+        let step = step(current.as_ref(), entry_id, detail, &signature.completed())?;
+        rows.push(step.row);
+        current = Some(step.model.try_into_model().map_err(ApiError::internal)?);
+    }
+    let entry = current.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no posting")))?;
+    Ok((entry, rows))
+}
+
+/// Appends one posting to an entry's journal (opening the entry when
+/// `current` is None): checks the step against the entry's state, chains
+/// the hash, writes the posting, the projection and the event, all in
+/// `txn`. A refused step writes nothing.
+pub async fn append(
+    txn: &DatabaseTransaction,
+    current: Option<&entries::Model>,
+    entry_id: &str,
+    detail: Detail,
+    signature: &Signature,
+) -> ApiResult<(LedgerEntry, Posting)> {
+    let signature = &signature.completed();
+    let Step {
+        entry,
+        posting,
+        row,
+        model,
+    } = step(current, entry_id, detail, signature)?;
+
     postings::Entity::insert(postings::ActiveModel::from(row.clone()))
         .exec_without_returning(txn)
         .await
@@ -249,8 +302,6 @@ pub async fn append(
     if let Some(Detail::Transferred(t)) = &posting.detail {
         add_receivers(txn, entry_id, [t.receiving_body_path.as_str()]).await?;
     }
-    let created = current.map_or(row.create_time_us, |old| old.create_time_us);
-    let model = projection(entry_id, &entry, created);
     let after = model.clone().try_into_model().map_err(ApiError::internal)?;
     tallies::shift(txn, current, &after).await?;
     match current {

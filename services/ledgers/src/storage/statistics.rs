@@ -15,6 +15,7 @@ use sea_orm::{
 
 use super::books;
 use super::entries::{self, Column as C};
+use super::tallies::{self, Months};
 use crate::domain::warning::Thresholds;
 
 fn day(d: NaiveDate) -> String {
@@ -46,8 +47,18 @@ pub struct Scope {
     pub created_from_us: Option<i64>,
     /// Opened before this instant (microseconds).
     pub created_until_us: Option<i64>,
-    /// Only entries not written off.
-    pub open_only: bool,
+    /// Which entries by state.
+    pub states: States,
+}
+
+/// Which entries a scope counts by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum States {
+    #[default]
+    All,
+    /// Not written off (their colour depends on the day).
+    Open,
+    WrittenOff,
 }
 
 impl Scope {
@@ -68,8 +79,12 @@ impl Scope {
         if let Some(until) = self.created_until_us {
             c = c.add(C::CreateTimeUs.lt(until));
         }
-        if self.open_only {
-            c = c.add(C::State.is_in(OPEN_STATES.iter().map(|s| s.as_str_name())));
+        match self.states {
+            States::All => {}
+            States::Open => {
+                c = c.add(C::State.is_in(OPEN_STATES.iter().map(|s| s.as_str_name())));
+            }
+            States::WrittenOff => c = c.add(C::State.eq(EntryState::WrittenOff.as_str_name())),
         }
         c
     }
@@ -115,6 +130,70 @@ pub async fn groups(
     t: &Thresholds,
 ) -> ApiResult<Vec<Group>> {
     groups_where(conn, scope.condition(caller), key, today, t).await
+}
+
+/// [`groups`] for a caller who sees exactly the entries of the subtree
+/// `seen` (see `tally_scope`), from maintained figures: the written-off
+/// entries from the tallies or rollups (a period's whole months; its edge
+/// days, if any, entry by entry), the open ones entry by entry (their
+/// colour depends on the day), each read by an index of its scope.
+pub async fn maintained_groups(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    seen: &str,
+    scope: &Scope,
+    key: KeyColumn,
+    today: NaiveDate,
+    t: &Thresholds,
+) -> ApiResult<Vec<Group>> {
+    let scope = Scope {
+        subtree: Some(seen.to_owned()),
+        ..scope.clone()
+    };
+    let period = scope.created_from_us.is_some() || scope.created_until_us.is_some();
+    let months = period.then(|| Months::split(scope.created_from_us, scope.created_until_us));
+    let mut out = Vec::new();
+    if !months.as_ref().is_some_and(Months::is_empty) {
+        let filter = tallies::Filter {
+            subtree: seen.to_owned(),
+            round: scope.round.clone(),
+            inspection: scope.inspection.clone(),
+            months: months.as_ref().map(|m| (m.from.clone(), m.until.clone())),
+        };
+        out = tallies::groups(conn, &filter, key).await?;
+    }
+    for (from, until) in months.map(|m| m.edges).unwrap_or_default() {
+        let edge = Scope {
+            created_from_us: from,
+            created_until_us: until,
+            states: States::WrittenOff,
+            ..scope.clone()
+        };
+        out.extend(groups(conn, caller, &edge, key, today, t).await?);
+    }
+    let open = Scope {
+        states: States::Open,
+        ..scope
+    };
+    out.extend(groups(conn, caller, &open, key, today, t).await?);
+    Ok(out)
+}
+
+/// Adds the figures of `g` to `into` (its key and colour stay).
+pub fn add_group(into: &mut Group, g: &Group) {
+    into.found += g.found;
+    into.fixed_on_the_spot += g.fixed_on_the_spot;
+    into.handed_over += g.handed_over;
+    into.transferred += g.transferred;
+    into.written_off += g.written_off;
+    into.reopened += g.reopened;
+    into.due_so_far += g.due_so_far;
+    into.written_off_on_time += g.written_off_on_time;
+    into.funds_recovered_fen += g.funds_recovered_fen;
+    into.losses_recovered_fen += g.losses_recovered_fen;
+    into.people_held_accountable += g.people_held_accountable;
+    into.people_disciplined += g.people_disciplined;
+    into.rules_established += g.rules_established;
 }
 
 /// [`groups`] of the entries matching `filter`.

@@ -1,67 +1,179 @@
-//! The `entry_tallies` table: the figures of written-off entries summed per
-//! (target path, category), changed in the transaction of every posting
-//! that changes an entry's share. Written-off entries are most of a ledger
-//! (the source: 93 %) and their figures no longer depend on the day, so
-//! statistics over a subtree read these sums plus the open entries, never
-//! every entry.
+//! Maintained sums of the written-off entries' figures, changed in the
+//! transaction of every posting that changes an entry's share. Written-off
+//! entries are most of a ledger (the source: 93 %) and their figures no
+//! longer depend on the day, so statistics read these sums plus the open
+//! entries, never every entry. Two tables:
+//!
+//! - `entry_tallies`, per (target path, category): a whole subtree;
+//! - `entry_rollups`, per (round, inspection, target path, category, month
+//!   opened): a round, an inspection, whole months of a period, and any
+//!   grouping by round. Its rows are fewer than the entries by the number
+//!   an inspection finds of one category in a month.
+//!
+//! The month is the UTC calendar month of `create_time_us`, the instant a
+//! statistics period is compared with (periods start at UTC midnight).
 
+use chrono::{DateTime, Datelike, NaiveDate};
 use fiveledger_platform::ApiResult;
 use fiveledger_platform::colour::Colour;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_proto::ledgers::EntryState;
-use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{Condition, ConnectionTrait, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SimpleExpr};
+use sea_orm::{Condition, ConnectionTrait, DbBackend, FromQueryResult};
 
 use super::entries;
 use super::statistics::{Group, KeyColumn};
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "entry_tallies")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub target_path: String,
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub category: String,
-    pub found: i64,
-    pub fixed_on_the_spot: i64,
-    pub handed_over: i64,
-    pub transferred: i64,
-    pub reopened: i64,
-    pub written_off_on_time: i64,
-    pub funds_recovered_fen: i64,
-    pub losses_recovered_fen: i64,
-    pub people_held_accountable: i64,
-    pub people_disciplined: i64,
-    pub rules_established: i64,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
-
 /// The counted columns, in the order of [`Share::values`].
-const COUNTS: [Column; 11] = [
-    Column::Found,
-    Column::FixedOnTheSpot,
-    Column::HandedOver,
-    Column::Transferred,
-    Column::Reopened,
-    Column::WrittenOffOnTime,
-    Column::FundsRecoveredFen,
-    Column::LossesRecoveredFen,
-    Column::PeopleHeldAccountable,
-    Column::PeopleDisciplined,
-    Column::RulesEstablished,
+pub const COUNTS: [&str; 11] = [
+    "found",
+    "fixed_on_the_spot",
+    "handed_over",
+    "transferred",
+    "reopened",
+    "written_off_on_time",
+    "funds_recovered_fen",
+    "losses_recovered_fen",
+    "people_held_accountable",
+    "people_disciplined",
+    "rules_established",
 ];
 
-/// One entry's share of a tally row.
+/// A table of sums, by its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// `entry_tallies`: (target_path, category).
+    Tallies,
+    /// `entry_rollups`: (round, inspection, target_path, category, month).
+    Rollups,
+}
+
+impl Table {
+    pub const ALL: [Table; 2] = [Table::Tallies, Table::Rollups];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Tallies => "entry_tallies",
+            Table::Rollups => "entry_rollups",
+        }
+    }
+
+    /// The key columns.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            Table::Tallies => &["target_path", "category"],
+            Table::Rollups => &["round", "inspection", "target_path", "category", "month"],
+        }
+    }
+}
+
+/// `YYYY-MM` of the UTC month holding the instant `us`.
+pub fn month_of(us: i64) -> String {
+    DateTime::from_timestamp_micros(us)
+        .map(|t| t.format("%Y-%m").to_string())
+        .unwrap_or_default()
+}
+
+/// The first instant (microseconds) of the month `(year, month)`, months
+/// past December carried into the next year.
+fn month_start_us(year: i32, month0: i64) -> i64 {
+    let (y, m) = (
+        i64::from(year) + month0.div_euclid(12),
+        month0.rem_euclid(12) + 1,
+    );
+    NaiveDate::from_ymd_opt(y as i32, m as u32, 1)
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+        .map_or(i64::MAX, |t| t.timestamp_micros())
+}
+
+/// A statistics period `[from, until)` split into whole months, which the
+/// rollups answer, and the edges before and after them, which only the
+/// entries can.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Months {
+    /// Whole months from this one (`YYYY-MM`, inclusive).
+    pub from: Option<String>,
+    /// Whole months before this one (exclusive).
+    pub until: Option<String>,
+    /// The instants of the period outside those months, `[from, until)`.
+    pub edges: Vec<(Option<i64>, Option<i64>)>,
+}
+
+impl Months {
+    pub fn split(from_us: Option<i64>, until_us: Option<i64>) -> Months {
+        let start_of = |us: i64| {
+            let t = DateTime::from_timestamp_micros(us).unwrap_or_default();
+            (t.year(), i64::from(t.month0()))
+        };
+        // The first month starting at or after `from`, the last ending at
+        // or before `until`.
+        let lo = from_us.map(|us| {
+            let (y, m) = start_of(us);
+            let start = month_start_us(y, m);
+            if start == us { (y, m) } else { (y, m + 1) }
+        });
+        let hi = until_us.map(start_of);
+        let us = |(y, m): (i32, i64)| month_start_us(y, m);
+        let text = |(y, m): (i32, i64)| month_of(us((y, m)));
+        if let (Some(lo), Some(hi)) = (lo, hi)
+            && us(lo) >= us(hi)
+        {
+            // No whole month inside: the period is one edge.
+            return Months {
+                from: Some(text(lo)),
+                until: Some(text(lo)),
+                edges: vec![(from_us, until_us)],
+            };
+        }
+        let mut edges = Vec::new();
+        if let (Some(from), Some(lo)) = (from_us, lo)
+            && from < us(lo)
+        {
+            edges.push((Some(from), Some(us(lo))));
+        }
+        if let (Some(until), Some(hi)) = (until_us, hi)
+            && us(hi) < until
+        {
+            edges.push((Some(us(hi)), Some(until)));
+        }
+        Months {
+            from: lo.map(text),
+            until: hi.map(text),
+            edges,
+        }
+    }
+
+    /// True when no whole month is inside.
+    pub fn is_empty(&self) -> bool {
+        matches!((&self.from, &self.until), (Some(f), Some(u)) if f >= u)
+    }
+}
+
+/// One entry's share of a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Share {
     target_path: String,
     category: String,
+    round: String,
+    inspection: String,
+    month: String,
     values: [i64; 11],
+}
+
+impl Share {
+    fn keys(&self, table: Table) -> Vec<SimpleExpr> {
+        let mut keys: Vec<SimpleExpr> = Vec::new();
+        if table == Table::Rollups {
+            keys.push(self.round.clone().into());
+            keys.push(self.inspection.clone().into());
+        }
+        keys.push(self.target_path.clone().into());
+        keys.push(self.category.clone().into());
+        if table == Table::Rollups {
+            keys.push(self.month.clone().into());
+        }
+        keys
+    }
 }
 
 /// The share of an entry as its projection stands: its figures once
@@ -76,6 +188,9 @@ fn share(e: &entries::Model) -> Option<Share> {
     Some(Share {
         target_path: e.target_path.clone(),
         category: e.category.clone(),
+        round: e.round.clone(),
+        inspection: e.inspection.clone(),
+        month: month_of(e.create_time_us),
         values: [
             1,
             i64::from(e.fixed_on_the_spot),
@@ -103,32 +218,37 @@ pub async fn shift(
     if old == new {
         return Ok(());
     }
-    if let Some(old) = old {
-        add(conn, &old, -1).await?;
-    }
-    if let Some(new) = new {
-        add(conn, &new, 1).await?;
+    for table in Table::ALL {
+        if let Some(old) = &old {
+            add(conn, table, old, -1).await?;
+        }
+        if let Some(new) = &new {
+            add(conn, table, new, 1).await?;
+        }
     }
     Ok(())
 }
 
-/// Adds `sign` × the share to its row (made on first use): one upsert.
-async fn add(conn: &impl ConnectionTrait, s: &Share, sign: i64) -> ApiResult<()> {
-    let mut columns = vec![Column::TargetPath, Column::Category];
-    columns.extend(COUNTS);
-    let mut values: Vec<sea_orm::sea_query::SimpleExpr> =
-        vec![s.target_path.clone().into(), s.category.clone().into()];
+/// Adds `sign` × the share to its row of `table` (made on first use): one
+/// upsert.
+async fn add(conn: &impl ConnectionTrait, table: Table, s: &Share, sign: i64) -> ApiResult<()> {
+    let name = table.name();
+    let columns = table
+        .keys()
+        .iter()
+        .chain(COUNTS.iter())
+        .map(|c| Alias::new(*c));
+    let mut values = s.keys(table);
     values.extend(s.values.iter().map(|v| (sign * v).into()));
-    let mut on_conflict = OnConflict::columns([Column::TargetPath, Column::Category]);
+    let mut on_conflict = OnConflict::columns(table.keys().iter().map(|c| Alias::new(*c)));
     for col in COUNTS {
-        let name = col.to_string();
         on_conflict.value(
-            col,
-            Expr::cust(format!("entry_tallies.{name} + excluded.{name}")),
+            Alias::new(col),
+            Expr::cust(format!("{name}.{col} + excluded.{col}")),
         );
     }
     let insert = Query::insert()
-        .into_table(Entity)
+        .into_table(Alias::new(name))
         .columns(columns)
         .values_panic(values)
         .on_conflict(on_conflict)
@@ -137,21 +257,44 @@ async fn add(conn: &impl ConnectionTrait, s: &Share, sign: i64) -> ApiResult<()>
     Ok(())
 }
 
-/// Recounts every row from the entries (after a projection rebuild).
+/// Recounts every row of both tables from the entries (after a projection
+/// rebuild or a bulk load).
 pub async fn rebuild(conn: &impl ConnectionTrait) -> ApiResult<()> {
-    Entity::delete_many().exec(conn).await?;
+    for table in Table::ALL {
+        rebuild_table(conn, table).await?;
+    }
+    Ok(())
+}
+
+/// Recounts every row of `table` from the entries.
+pub async fn rebuild_table(conn: &impl ConnectionTrait, table: Table) -> ApiResult<()> {
+    let name = table.name();
+    conn.execute_unprepared(&format!("DELETE FROM {name}"))
+        .await?;
+    let month = match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            "to_char(to_timestamp(create_time_us / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM')"
+        }
+        _ => "strftime('%Y-%m', create_time_us / 1000000, 'unixepoch')",
+    };
+    let keys = table.keys().join(", ");
+    let key_values = table
+        .keys()
+        .iter()
+        .map(|k| if *k == "month" { month } else { k })
+        .collect::<Vec<_>>()
+        .join(", ");
     let written_off = EntryState::WrittenOff.as_str_name();
     let on_time = "first_written_off_date <> '' AND first_written_off_date <= original_due_date \
                    AND reopen_count = 0";
     let flag = |c: &str| format!("SUM(CASE WHEN {c} THEN 1 ELSE 0 END)");
     conn.execute_unprepared(&format!(
-        "INSERT INTO entry_tallies (target_path, category, found, fixed_on_the_spot, \
-         handed_over, transferred, reopened, written_off_on_time, funds_recovered_fen, \
-         losses_recovered_fen, people_held_accountable, people_disciplined, rules_established) \
-         SELECT target_path, category, COUNT(*), SUM(fixed_on_the_spot), {}, {}, {}, {}, \
+        "INSERT INTO {name} ({keys}, {}) \
+         SELECT {key_values}, COUNT(*), SUM(fixed_on_the_spot), {}, {}, {}, {}, \
          SUM(funds_recovered_fen), SUM(losses_recovered_fen), SUM(people_held_accountable), \
          SUM(people_disciplined), SUM(rules_established) \
-         FROM entries WHERE state = '{written_off}' GROUP BY target_path, category",
+         FROM entries WHERE state = '{written_off}' GROUP BY {key_values}",
+        COUNTS.join(", "),
         flag("original_due_date <> ''"),
         flag("transfer_count > 0"),
         flag("reopen_count > 0"),
@@ -161,73 +304,129 @@ pub async fn rebuild(conn: &impl ConnectionTrait) -> ApiResult<()> {
     Ok(())
 }
 
-/// The written-off entries' figures within the subtree `path`, keyed like
-/// `statistics::groups` (colour unspecified: nothing written off has one).
-/// A written-off entry was handed over and is due so far.
-pub async fn groups(
-    conn: &impl ConnectionTrait,
-    path: &str,
-    key: KeyColumn,
-) -> ApiResult<Vec<Group>> {
-    let sum = |c: &str| Expr::cust(format!("CAST(SUM({c}) AS BIGINT)"));
-    let mut select = Entity::find().select_only();
-    let key_col = match key {
-        KeyColumn::TargetPath => Some(Column::TargetPath),
-        KeyColumn::Category => Some(Column::Category),
-        KeyColumn::None | KeyColumn::Round => None,
-    };
-    select = match key_col {
-        Some(col) => select.column_as(col, "key").group_by(col),
-        None => select.column_as(Expr::cust("''"), "key"),
-    };
-    let rows = select
-        .column_as(Colour::Unspecified.sql(), "colour")
-        .column_as(sum("found"), "found")
-        .column_as(sum("fixed_on_the_spot"), "fixed_on_the_spot")
-        .column_as(sum("handed_over"), "handed_over")
-        .column_as(sum("transferred"), "transferred")
-        .column_as(sum("found"), "written_off")
-        .column_as(sum("reopened"), "reopened")
-        .column_as(sum("handed_over"), "due_so_far")
-        .column_as(sum("written_off_on_time"), "written_off_on_time")
-        .column_as(sum("funds_recovered_fen"), "funds_recovered_fen")
-        .column_as(sum("losses_recovered_fen"), "losses_recovered_fen")
-        .column_as(sum("people_held_accountable"), "people_held_accountable")
-        .column_as(sum("people_disciplined"), "people_disciplined")
-        .column_as(sum("rules_established"), "rules_established")
-        .filter(Condition::all().add(within_subtree(Column::TargetPath, path)))
-        // Rows whose entries were all reopened count nothing.
-        .having(Expr::cust("SUM(found) > 0"))
-        .into_model::<Group>()
-        .all(conn)
-        .await?;
-    Ok(rows)
+/// Which written-off entries a read of the sums covers: a subtree, and
+/// optionally a round, an inspection and whole months.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub subtree: String,
+    pub round: Option<String>,
+    pub inspection: Option<String>,
+    /// Whole months (`Months::from`, `Months::until`), if not all time.
+    pub months: Option<(Option<String>, Option<String>)>,
 }
 
-/// What is wrong with the tallies of the subtree `path`, if anything: they
-/// must equal the same sums taken over its written-off entries one by one.
+/// The written-off entries' figures that `filter` covers, keyed like
+/// `statistics::groups` (colour unspecified: nothing written off has one),
+/// from the fewest rows that answer: the tallies for a whole subtree not
+/// grouped by round, the rollups otherwise. A written-off entry was handed
+/// over and is due so far.
+pub async fn groups(
+    conn: &impl ConnectionTrait,
+    filter: &Filter,
+    key: KeyColumn,
+) -> ApiResult<Vec<Group>> {
+    let narrowed = filter.round.is_some() || filter.inspection.is_some() || filter.months.is_some();
+    let table = if narrowed || key == KeyColumn::Round {
+        Table::Rollups
+    } else {
+        Table::Tallies
+    };
+    let col = |c: &str| Expr::col(Alias::new(c));
+    let mut cond = Condition::all().add(within_subtree(Alias::new("target_path"), &filter.subtree));
+    if let Some(round) = &filter.round {
+        cond = cond.add(col("round").eq(round.clone()));
+    }
+    if let Some(inspection) = &filter.inspection {
+        cond = cond.add(col("inspection").eq(inspection.clone()));
+    }
+    if let Some((from, until)) = &filter.months {
+        if let Some(from) = from {
+            cond = cond.add(col("month").gte(from.clone()));
+        }
+        if let Some(until) = until {
+            cond = cond.add(col("month").lt(until.clone()));
+        }
+    }
+    let sum = |c: &str| Expr::cust(format!("CAST(SUM({c}) AS BIGINT)"));
+    let mut select = Query::select();
+    select.from(Alias::new(table.name()));
+    let key_col = match key {
+        KeyColumn::TargetPath => Some("target_path"),
+        KeyColumn::Category => Some("category"),
+        KeyColumn::Round => Some("round"),
+        KeyColumn::None => None,
+    };
+    match key_col {
+        Some(c) => select.expr_as(col(c), "key").group_by_col(Alias::new(c)),
+        None => select.expr_as(Expr::cust("''"), "key"),
+    };
+    select
+        .expr_as(Colour::Unspecified.sql(), "colour")
+        .expr_as(sum("found"), "found")
+        .expr_as(sum("fixed_on_the_spot"), "fixed_on_the_spot")
+        .expr_as(sum("handed_over"), "handed_over")
+        .expr_as(sum("transferred"), "transferred")
+        .expr_as(sum("found"), "written_off")
+        .expr_as(sum("reopened"), "reopened")
+        .expr_as(sum("handed_over"), "due_so_far")
+        .expr_as(sum("written_off_on_time"), "written_off_on_time")
+        .expr_as(sum("funds_recovered_fen"), "funds_recovered_fen")
+        .expr_as(sum("losses_recovered_fen"), "losses_recovered_fen")
+        .expr_as(sum("people_held_accountable"), "people_held_accountable")
+        .expr_as(sum("people_disciplined"), "people_disciplined")
+        .expr_as(sum("rules_established"), "rules_established")
+        .cond_where(cond)
+        // Rows whose entries were all reopened count nothing.
+        .and_having(Expr::cust("SUM(found) > 0"));
+    let rows = conn.query_all(&select).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Group::from_query_result(r, ""))
+        .collect::<Result<_, _>>()?)
+}
+
+/// What is wrong with the tallies and rollups of the subtree `path`, if
+/// anything: they must equal the same sums taken over its written-off
+/// entries one by one.
 pub async fn check(
     conn: &impl ConnectionTrait,
     path: &str,
     today: chrono::NaiveDate,
     t: &crate::domain::warning::Thresholds,
 ) -> ApiResult<Option<String>> {
-    let kept = groups(conn, path, KeyColumn::None).await?;
     let written_off = Condition::all()
-        .add(entries::Column::State.eq(EntryState::WrittenOff.as_str_name()))
+        .add(sea_orm::ColumnTrait::eq(
+            &entries::Column::State,
+            EntryState::WrittenOff.as_str_name(),
+        ))
         .add(within_subtree(entries::Column::TargetPath, path));
     let counted =
-        super::statistics::groups_where(conn, written_off, KeyColumn::None, today, t).await?;
-    let (kept, counted) = (
-        kept.first().cloned().unwrap_or_default(),
-        counted.first().cloned().unwrap_or_default(),
-    );
-    Ok((kept != counted).then(|| {
+        super::statistics::groups_where(conn, written_off, KeyColumn::Round, today, t).await?;
+    let filter = Filter {
+        subtree: path.to_owned(),
+        ..Default::default()
+    };
+    let total = |groups: &[Group]| {
+        groups.iter().fold(Group::default(), |mut sum, g| {
+            super::statistics::add_group(&mut sum, g);
+            sum
+        })
+    };
+    let kept_tallies = total(&groups(conn, &filter, KeyColumn::None).await?);
+    let mut kept_rollups = groups(conn, &filter, KeyColumn::Round).await?;
+    let mut counted = counted;
+    kept_rollups.sort_by(|a, b| a.key.cmp(&b.key));
+    counted.sort_by(|a, b| a.key.cmp(&b.key));
+    let counted_total = total(&counted);
+    let place = if path.is_empty() { "everything" } else { path };
+    if kept_tallies != counted_total {
+        return Ok(Some(format!(
+            "the statistics' tallies of {place} differ from its written-off entries: kept {kept_tallies:?}, counted {counted_total:?}"
+        )));
+    }
+    Ok((kept_rollups != counted).then(|| {
         format!(
-            "the statistics' tallies of {} differ from its written-off entries: kept {:?}, counted {:?}",
-            if path.is_empty() { "everything" } else { path },
-            kept,
-            counted
+            "the statistics' rollups of {place} by round differ from its written-off entries: kept {kept_rollups:?}, counted {counted:?}"
         )
     }))
 }

@@ -4,5 +4,6 @@
 mod books;
 mod common;
 mod ledger;
+mod rollups;
 mod scope;
 mod supervision;

@@ -59,6 +59,9 @@ impl MigrationTrait for Migration {
         crate::storage::books::rebuild_all(conn)
             .await
             .map_err(failed)?;
-        crate::storage::tallies::rebuild(conn).await.map_err(failed)
+        // The rollups come with their own migration, later.
+        crate::storage::tallies::rebuild_table(conn, crate::storage::tallies::Table::Tallies)
+            .await
+            .map_err(failed)
     }
 }
