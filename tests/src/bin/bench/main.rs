@@ -28,6 +28,7 @@
 
 mod access_log;
 mod ledger;
+mod lists;
 mod measure;
 mod tls;
 
@@ -71,6 +72,9 @@ struct Args {
     /// Measure calls over mutual TLS against plaintext.
     #[arg(long)]
     tls: bool,
+    /// Problems and ledger entries to load for the list scenarios (0: skip them).
+    #[arg(long, default_value_t = 0)]
+    list_rows: usize,
 }
 
 fn orgs(channel: &Channel) -> OrganisationServiceClient<Channel> {
@@ -188,6 +192,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.tls {
         tls::tls(&suite, &token, n, c).await?;
+    }
+    if args.list_rows > 0 {
+        lists::lists(&suite, args.list_rows, n).await?;
     }
     suite.suite.stop().await?;
     if args.access_log {
