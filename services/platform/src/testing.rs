@@ -188,3 +188,55 @@ pub async fn copied(db: &crate::storage::Db) -> u64 {
         .await
         .expect("count")
 }
+
+/// SQLite's plan for `query` (the detail of each step of `EXPLAIN QUERY
+/// PLAN`), over the schema `M` migrates to in a fresh in-memory database.
+pub async fn sqlite_plans<M: sea_orm_migration::MigratorTrait>(
+    queries: &[sea_orm::Statement],
+) -> Vec<Vec<String>> {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let db = Database::connect("sqlite::memory:")
+        .await
+        .expect("in-memory SQLite");
+    M::up(&db, None).await.expect("migrations");
+    let mut plans = Vec::new();
+    for query in queries {
+        let explain = Statement::from_sql_and_values(
+            query.db_backend,
+            format!("EXPLAIN QUERY PLAN {}", query.sql),
+            query.values.clone().map(|v| v.0).unwrap_or_default(),
+        );
+        let rows = db.query_all_raw(explain).await.expect("EXPLAIN");
+        plans.push(
+            rows.iter()
+                .map(|row| row.try_get_by::<String, _>("detail").expect("detail"))
+                .collect(),
+        );
+    }
+    plans
+}
+
+/// How a plan (of [`sqlite_plans`]) reads one table.
+#[derive(Debug, Default)]
+pub struct TableReads {
+    /// Steps reading every row in storage order (a `SCAN` on no index).
+    pub scans: Vec<String>,
+    /// Steps walking a whole index in its order (a `SCAN … USING INDEX`):
+    /// they stop at the LIMIT, after reading as many rows as the filter
+    /// skips.
+    pub walks: Vec<String>,
+    /// Steps sorting the rows found for the ORDER BY (a temporary B-tree).
+    pub sorts: Vec<String>,
+}
+
+/// How `plan` reads `table`.
+pub fn table_reads(plan: &[String], table: &str) -> TableReads {
+    let scan = format!("SCAN {table}");
+    let on_table = |step: &&String| step.as_str() == scan || step.starts_with(&format!("{scan} "));
+    let pick = |keep: &dyn Fn(&String) -> bool| plan.iter().filter(|s| keep(s)).cloned().collect();
+    TableReads {
+        scans: pick(&|s| on_table(&s) && !s.contains(" INDEX ")),
+        walks: pick(&|s| on_table(&s) && s.contains(" INDEX ")),
+        sorts: pick(&|s| s.contains("TEMP B-TREE")),
+    }
+}

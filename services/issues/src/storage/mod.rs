@@ -34,7 +34,16 @@ where
             Expr::col(col).gt(v)
         }
     };
-    sea_orm::Condition::any()
-        .add(beyond(key, last_key.clone()))
-        .add(Expr::col(key).eq(last_key).and(beyond(id, last_id.into())))
+    // The bound on `key` alone is redundant but lets the planner seek the
+    // index to the page's start instead of filtering from the first row.
+    let bound = if desc {
+        Expr::col(key).lte(last_key.clone())
+    } else {
+        Expr::col(key).gte(last_key.clone())
+    };
+    sea_orm::Condition::all().add(bound).add(
+        sea_orm::Condition::any()
+            .add(beyond(key, last_key.clone()))
+            .add(Expr::col(key).eq(last_key).and(beyond(id, last_id.into()))),
+    )
 }

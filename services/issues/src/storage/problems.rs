@@ -393,6 +393,31 @@ pub struct ListQuery {
 }
 
 pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
+    Ok(list_select(q).all(conn).await?)
+}
+
+/// Whether the problem's list (its `problem_lists` row) meets `condition`,
+/// checked row by row: a correlated EXISTS, so that the planner walks an
+/// index in the list's order and probes the list by its key, rather than
+/// fetching every problem of every matching list and sorting them (which
+/// an `IN (subquery)` invites, and which grows with the table).
+fn list_where(condition: Condition) -> Condition {
+    use problem_lists::{Column as L, Entity as Lists};
+    Condition::all().add(Expr::exists(
+        sea_orm::sea_query::Query::select()
+            .expr(Expr::val(1))
+            .from(Lists)
+            .and_where(Expr::col((Lists, L::Inspection)).equals((Entity, Column::Inspection)))
+            .cond_where(condition)
+            .to_owned(),
+    ))
+}
+
+/// The query [`list`] runs: keyset (never OFFSET), each documented filter
+/// served by an index whose trailing columns are the order (see the
+/// migration `m20261202_000004_list_indexes`).
+pub fn list_select(q: &ListQuery) -> sea_orm::Select<Entity> {
+    use problem_lists::{Column as L, Entity as Lists};
     let mut select = Entity::find();
     // Scope, after feedback: the caller sees problems of targets in its
     // subtree and, when it asks for a responsibility list, the problems its
@@ -423,23 +448,13 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         select = select.filter(holds);
     }
     if !q.everything {
-        let lists = |condition: Condition| {
-            Column::Inspection.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(problem_lists::Column::Inspection)
-                    .from(problem_lists::Entity)
-                    .cond_where(condition)
-                    .to_owned(),
-            )
-        };
-        let mut visible = Condition::any().add(Condition::all().add(scope).add(lists(
-            Condition::all().add(problem_lists::Column::FeedbackDate.is_not_null()),
+        let mut visible = Condition::any().add(Condition::all().add(scope).add(list_where(
+            Condition::all().add(Expr::col((Lists, L::FeedbackDate)).is_not_null()),
         )));
         if q.works_rounds {
-            visible = visible.add(lists(Condition::all().add(within_subtree(
-                problem_lists::Column::RoundOrganisationPath,
-                &q.scope,
-            ))));
+            visible = visible.add(list_where(
+                Condition::all().add(within_subtree((Lists, L::RoundOrganisationPath), &q.scope)),
+            ));
         }
         if let Some(inspection) = &q.member_of {
             visible = visible.add(Column::Inspection.eq(inspection.clone()));
@@ -468,29 +483,18 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
         select = select.filter(Column::LeaderInCharge.eq(v.clone()));
     }
     if let Some(state) = q.list_state {
-        // Lists without a row are open (nothing was ever locked on them).
-        let with_state = sea_orm::sea_query::Query::select()
-            .column(problem_lists::Column::Inspection)
-            .from(problem_lists::Entity)
-            .and_where(problem_lists::Column::State.eq(state.as_str_name()))
-            .to_owned();
+        let state_is = Expr::col((Lists, L::State)).eq(state.as_str_name());
         select = select.filter(
             if state == fiveledger_proto::issues::ProblemListState::Open {
-                let others = sea_orm::sea_query::Query::select()
-                    .column(problem_lists::Column::Inspection)
-                    .from(problem_lists::Entity)
-                    .and_where(problem_lists::Column::State.ne(state.as_str_name()))
-                    .to_owned();
-                Column::Inspection.not_in_subquery(others)
+                // Lists without a row are open (nothing was ever locked on them).
+                Condition::all()
+                    .not()
+                    .add(list_where(Condition::all().add(state_is.not())))
             } else {
-                Column::Inspection.in_subquery(with_state)
+                list_where(Condition::all().add(state_is))
             },
         );
     }
-    let key = match q.order {
-        Order::Id => Column::Id,
-        Order::CreateTime => Column::CreateTime,
-    };
     if let Some(after) = &q.after {
         select = select.filter(match after {
             Cursor::Id(last_id) => Condition::all().add(if q.desc {
@@ -507,12 +511,20 @@ pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<M
             ),
         });
     }
-    select = if q.desc {
-        select.order_by_desc(key).order_by_desc(Column::Id)
-    } else {
-        select.order_by_asc(key).order_by_asc(Column::Id)
+    // Ordered by id alone when the key is the id: a second `id` term makes
+    // SQLite sort each page again.
+    let keys = match q.order {
+        Order::Id => vec![Column::Id],
+        Order::CreateTime => vec![Column::CreateTime, Column::Id],
     };
-    Ok(select.limit(q.limit).all(conn).await?)
+    for k in keys {
+        select = if q.desc {
+            select.order_by_desc(k)
+        } else {
+            select.order_by_asc(k)
+        };
+    }
+    select.limit(q.limit)
 }
 
 #[cfg(test)]

@@ -655,6 +655,16 @@ pub async fn list(
     caller: &fiveledger_platform::auth::Caller,
     q: &ListQuery,
 ) -> ApiResult<Vec<entries::Model>> {
+    Ok(list_select(caller, q).all(conn).await?)
+}
+
+/// The query [`list`] runs: keyset (never OFFSET), each documented filter
+/// served by an index whose trailing columns are the order (see the
+/// migration `m20261202_000001_list_indexes`).
+pub fn list_select(
+    caller: &fiveledger_platform::auth::Caller,
+    q: &ListQuery,
+) -> sea_orm::Select<entries::Entity> {
     use entries::Column as C;
     let mut select = entries::Entity::find().filter(visible_to(caller));
     for term in &q.terms {
@@ -670,21 +680,39 @@ pub async fn list(
             }
         };
         select = select.filter(if q.by_due_date {
-            Condition::any().add(beyond(key, last_key.clone())).add(
-                Expr::col(key)
-                    .eq(last_key.clone())
-                    .and(beyond(C::Id, last_id.clone())),
+            // The bound on the due date alone is redundant but lets the
+            // planner seek the index to the page's start.
+            let bound = if q.desc {
+                Expr::col(key).lte(last_key.clone())
+            } else {
+                Expr::col(key).gte(last_key.clone())
+            };
+            Condition::all().add(bound).add(
+                Condition::any().add(beyond(key, last_key.clone())).add(
+                    Expr::col(key)
+                        .eq(last_key.clone())
+                        .and(beyond(C::Id, last_id.clone())),
+                ),
             )
         } else {
             Condition::all().add(beyond(C::Id, last_id.clone()))
         });
     }
-    select = if q.desc {
-        select.order_by_desc(key).order_by_desc(C::Id)
+    // Ordered by id alone when the key is the id: a second `id` term makes
+    // SQLite sort each page again.
+    let keys = if q.by_due_date {
+        vec![key, C::Id]
     } else {
-        select.order_by_asc(key).order_by_asc(C::Id)
+        vec![C::Id]
     };
-    Ok(select.limit(q.limit).all(conn).await?)
+    for k in keys {
+        select = if q.desc {
+            select.order_by_desc(k)
+        } else {
+            select.order_by_asc(k)
+        };
+    }
+    select.limit(q.limit)
 }
 
 /// The entries a reconciliation or a verification covers (of those the

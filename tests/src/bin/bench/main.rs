@@ -22,6 +22,7 @@
 mod access_log;
 mod bare;
 mod ledger;
+mod lists;
 mod measure;
 mod tls;
 
@@ -72,6 +73,9 @@ struct Args {
     /// in turn (page cache, memory map) against the defaults.
     #[arg(long)]
     sqlite_settings: bool,
+    /// Problems and ledger entries to load for the list scenarios (0: skip them).
+    #[arg(long, default_value_t = 0)]
+    list_rows: usize,
 }
 
 fn orgs(channel: &Channel) -> OrganisationServiceClient<Channel> {
@@ -229,6 +233,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.sqlite_settings && sqlite {
         sqlite_settings(&token, n, c).await?;
+    }
+    if args.list_rows > 0 {
+        lists::lists(&suite, args.list_rows, n).await?;
     }
     suite.suite.stop().await?;
     if args.access_log {

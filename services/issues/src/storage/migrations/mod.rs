@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261128_000001_issues;
 mod m20261128_000002_clue_transfers;
 mod m20261201_000003_scope;
+mod m20261202_000004_list_indexes;
 
 pub struct Migrator;
 
@@ -21,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
             // The access log of confidential reads.
             Box::new(fiveledger_platform::access_log::Migration),
+            // Every ListProblems filter served by an index in the list's order.
+            Box::new(m20261202_000004_list_indexes::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ mod m20261128_000003_step_dates_and_tallies;
 mod m20261128_000004_entry_receivers;
 mod m20261201_000005_round_organisation;
 mod m20261210_000001_replay_plan_versions_and_ladders;
+mod m20261211_000001_list_indexes;
 mod m20261215_000001_rollups;
 
 pub struct Migrator;
@@ -28,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
             // The access log of confidential reads.
             Box::new(fiveledger_platform::access_log::Migration),
+            // ListEntries by due date served by an index in that order.
+            Box::new(m20261211_000001_list_indexes::Migration),
             // Statistics of a round, an inspection or a period from sums.
             Box::new(m20261215_000001_rollups::Migration),
         ]
