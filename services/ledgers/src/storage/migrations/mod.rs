@@ -27,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
             // The access log of confidential reads.
             Box::new(fiveledger_platform::access_log::Migration),
+            // Events ordered by transaction on PostgreSQL, without a lock.
+            Box::new(fiveledger_platform::platform_tables::OutboxTransactions),
         ]
     }
 }
