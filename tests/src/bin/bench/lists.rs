@@ -355,7 +355,7 @@ async fn load_entries(suite: &fiveledger_e2e::TestSuite, rows: usize) -> anyhow:
                    funds_recovered_fen, losses_recovered_fen, people_held_accountable, \
                    people_disciplined, rules_established, colour_floor, yellow_count, \
                    next_due_date, attention) \
-                 SELECT 'e' || {id}, 'problems/p' || {id}, \
+                 SELECT 'le' || {id}, 'problems/p' || {id}, \
                    'rounds/r' || (i % 12) || '/inspections/u' || {UNIT}, 'rounds/r' || (i % 12), \
                    {target}, CASE WHEN i % 12 < 6 THEN 'bench' ELSE {city} END, {target}, \
                    {city} || '/jw', '', 'category-' || (i % 8), 1 + i % 3, {state}, {due}, {due}, \

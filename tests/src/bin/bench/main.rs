@@ -241,6 +241,8 @@ async fn main() -> anyhow::Result<()> {
     if args.access_log {
         access_log::access_log(n, c, args.access_log_flush_ms).await?;
     }
+    let failed = measure::FAILED_CALLS.load(std::sync::atomic::Ordering::Relaxed);
+    anyhow::ensure!(failed == 0, "{failed} calls failed (the errors column)");
     Ok(())
 }
 

@@ -16,6 +16,10 @@ pub struct Report {
     pub statements: u64,
 }
 
+/// Calls that failed in the scenarios printed so far: the bench exits
+/// with an error when any did (CI runs it small for correctness).
+pub static FAILED_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// The column heads of [`Report::print`].
 pub fn header() {
     println!(
@@ -44,6 +48,9 @@ impl Report {
     /// One line; `vs base` is this scenario's throughput over the
     /// baseline's (measured in the same run).
     pub fn print(&self, baseline: Option<&Report>) {
+        if self.errors > 0 {
+            FAILED_CALLS.fetch_add(self.errors, std::sync::atomic::Ordering::Relaxed);
+        }
         let vs = baseline
             .map(|b| format!("{:>7.2}x", self.rps() / b.rps().max(1e-9)))
             .unwrap_or_else(|| "    base".into());
