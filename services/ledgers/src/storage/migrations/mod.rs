@@ -33,8 +33,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000001_list_indexes::Migration),
             // Statistics of a round, an inspection or a period from sums.
             Box::new(m20261215_000001_rollups::Migration),
-            // Events ordered by transaction on PostgreSQL, without a lock.
-            Box::new(fiveledger_platform::platform_tables::OutboxTransactions),
         ]
     }
 }

@@ -21,8 +21,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_list_indexes::Migration),
             Box::new(m20261210_000001_native_place::Migration),
             Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
-            // Events ordered by transaction on PostgreSQL, without a lock.
-            Box::new(fiveledger_platform::platform_tables::OutboxTransactions),
         ]
     }
 }
