@@ -19,7 +19,7 @@ mod clue_statistics;
 mod clue_transfers;
 mod clues;
 mod events;
-mod filters;
+pub(crate) mod filters;
 mod problem_import;
 mod problem_lists;
 mod problem_rows;

@@ -3,6 +3,8 @@
 pub mod categories;
 pub mod clue_transfers;
 pub mod clues;
+#[cfg(test)]
+mod list_plans;
 pub mod migrations;
 pub mod problem_lists;
 pub mod problems;

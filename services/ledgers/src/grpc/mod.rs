@@ -1,7 +1,7 @@
 //! gRPC handlers: parse the request, run one transaction, map the result.
 
 mod events;
-mod filters;
+pub(crate) mod filters;
 mod ledger;
 mod publications;
 mod reconcile;

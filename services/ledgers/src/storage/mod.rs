@@ -3,6 +3,8 @@
 pub mod books;
 pub mod entries;
 pub mod feedbacks;
+#[cfg(test)]
+mod list_plans;
 pub mod migrations;
 pub mod postings;
 pub mod publications;
