@@ -70,7 +70,10 @@ async fn each_call_logs_one_request_line_with_its_trace() {
         assert_eq!(line["level"], "INFO", "{line}");
         assert_eq!(line["code"], code, "{line}");
         assert_eq!(line["caller"], "auditor-7", "{line}");
-        assert!(line["duration_ms"].as_f64().is_some_and(|d| d >= 0.0), "{line}");
+        assert!(
+            line["duration_ms"].as_f64().is_some_and(|d| d >= 0.0),
+            "{line}"
+        );
         let trace_id = line["trace_id"].as_str().expect("trace_id at the top");
         assert_eq!(trace_id.len(), 32, "{line}");
         assert_eq!(line["span_id"].as_str().map(str::len), Some(16), "{line}");
@@ -101,13 +104,17 @@ async fn each_call_logs_one_request_line_with_its_trace() {
             },
         )
     };
-    fiveledger_e2e::eventually("issues finds rounds unavailable", Duration::from_secs(10), || async {
-        let err = ProblemServiceClient::new(t.issues.clone())
-            .create_problem(request())
-            .await
-            .expect_err("rounds is stopping");
-        (err.code() == tonic::Code::Unavailable).then_some(())
-    })
+    fiveledger_e2e::eventually(
+        "issues finds rounds unavailable",
+        Duration::from_secs(10),
+        || async {
+            let err = ProblemServiceClient::new(t.issues.clone())
+                .create_problem(request())
+                .await
+                .expect_err("rounds is stopping");
+            (err.code() == tonic::Code::Unavailable).then_some(())
+        },
+    )
     .await;
     let logged = lines.json();
     let missed = logged
@@ -118,10 +125,7 @@ async fn each_call_logs_one_request_line_with_its_trace() {
     assert!(missed.get("service").is_none(), "{missed}");
     assert_eq!(missed["spans"][0]["service"], "issues", "{missed}");
     assert!(missed["trace_id"].is_string(), "{missed}");
-    let failed = requests(
-        &logged,
-        "fiveledger.issues.v1.ProblemService/CreateProblem",
-    );
+    let failed = requests(&logged, "fiveledger.issues.v1.ProblemService/CreateProblem");
     assert!(
         failed.iter().any(|l| l["code"] == "Unavailable"),
         "{failed:?}"

@@ -12,10 +12,10 @@ use fiveledger_platform::testing::{CopyToOutbox, TestEnv, consumer_db, copied};
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::issues::{CreateProblemRequest, Problem, Responsibilities};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
-use fiveledger_proto::types::Severity;
 use fiveledger_proto::rounds::{
     CreateOrganisationRequest, ListOrganisationsRequest, Organisation, OrganisationKind,
 };
+use fiveledger_proto::types::Severity;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -117,10 +117,14 @@ async fn rpcs_are_counted_by_method_and_code() {
         .expect_err("no such inspection");
     let get = r#"grpc_service="fiveledger.rounds.v1.InspectionService",grpc_method="GetInspection",grpc_type="unary""#;
     let client_line = format!("grpc_client_handled_total{{{get},grpc_code=\"NotFound\"}} 1");
-    let body = fiveledger_e2e::eventually("the client call counted", Duration::from_secs(5), || async {
-        let body = scrape(addr).await;
-        body.contains(&client_line).then_some(body)
-    })
+    let body = fiveledger_e2e::eventually(
+        "the client call counted",
+        Duration::from_secs(5),
+        || async {
+            let body = scrape(addr).await;
+            body.contains(&client_line).then_some(body)
+        },
+    )
     .await;
     for line in [
         format!("grpc_client_started_total{{{get}}} 1"),
@@ -132,11 +136,13 @@ async fn rpcs_are_counted_by_method_and_code() {
 
     // What the process, the pools and the build are; every metric with
     // its help.
-    let body = fiveledger_e2e::eventually("the process sampled", Duration::from_secs(10), || async {
-        let body = scrape(addr).await;
-        body.contains("process_resident_memory_bytes ").then_some(body)
-    })
-    .await;
+    let body =
+        fiveledger_e2e::eventually("the process sampled", Duration::from_secs(10), || async {
+            let body = scrape(addr).await;
+            body.contains("process_resident_memory_bytes ")
+                .then_some(body)
+        })
+        .await;
     let value = |name: &str| -> f64 {
         body.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
@@ -190,7 +196,11 @@ async fn rpcs_are_counted_by_method_and_code() {
             );
         }
     }
-    assert!(body.contains("# HELP grpc_server_handled_total Total number of RPCs completed on the server"));
+    assert!(
+        body.contains(
+            "# HELP grpc_server_handled_total Total number of RPCs completed on the server"
+        )
+    );
     assert!(body.contains("# HELP process_resident_memory_bytes "));
     assert!(body.contains("# HELP fiveledger_build_info "));
 

@@ -130,8 +130,7 @@ async fn rpc_spans_follow_the_opentelemetry_conventions() {
     let statements: Vec<&SpanData> = spans
         .iter()
         .filter(|s| {
-            s.parent_span_id == listed.span_context.span_id()
-                && attribute(s, "db.system").is_some()
+            s.parent_span_id == listed.span_context.span_id() && attribute(s, "db.system").is_some()
         })
         .collect();
     assert!(!statements.is_empty(), "no db span in {listed:?}");
@@ -192,7 +191,10 @@ async fn rpc_spans_follow_the_opentelemetry_conventions() {
         client.span_context.span_id(),
         "rounds' span is a child of issues' client span"
     );
-    assert_eq!(attribute(client, "server.address").as_deref(), Some("rounds"));
+    assert_eq!(
+        attribute(client, "server.address").as_deref(),
+        Some("rounds")
+    );
     assert_eq!(issues.status, Status::Unset, "NOT_FOUND is no server error");
     assert_eq!(rounds.status, Status::Unset, "NOT_FOUND is no server error");
     assert!(

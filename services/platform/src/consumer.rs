@@ -379,7 +379,9 @@ fn age_seconds(event: &Event) -> f64 {
     event
         .create_time
         .as_ref()
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .and_then(|t| {
+            chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        })
         .map_or(0.0, |written| {
             (chrono::Utc::now() - written).num_milliseconds().max(0) as f64 / 1000.0
         })

@@ -52,7 +52,11 @@ const HELP: &[(Kind, &str, &str)] = &[
         "process_resident_memory_bytes",
         "Resident memory size in bytes.",
     ),
-    (Gauge, "process_open_fds", "Number of open file descriptors."),
+    (
+        Gauge,
+        "process_open_fds",
+        "Number of open file descriptors.",
+    ),
     (
         Gauge,
         "process_max_fds",

@@ -91,12 +91,8 @@ where
         let path = request.uri().path();
         let (service, method) = self.calls.names(path);
         let kind = grpc_names::kind(path);
-        let span = crate::telemetry::server_span(
-            self.calls.service,
-            &service,
-            &method,
-            request.headers(),
-        );
+        let span =
+            crate::telemetry::server_span(self.calls.service, &service, &method, request.headers());
         metrics::counter!("grpc_server_started_total", "grpc_service" => service.clone(), "grpc_method" => method.clone(), "grpc_type" => kind)
             .increment(1);
         let caller = CallerSlot::default();

@@ -14,7 +14,10 @@ pub trait CallEnd {
 /// Watches `response` for its status: ends `call` now when the headers
 /// hold it, or when the trailers pass (`Unknown` if the body fails or ends
 /// without them, `Canceled` if it is dropped before).
-pub fn watch<R, C: CallEnd>(response: http::Response<R>, call: C) -> http::Response<StatusBody<R, C>> {
+pub fn watch<R, C: CallEnd>(
+    response: http::Response<R>,
+    call: C,
+) -> http::Response<StatusBody<R, C>> {
     let call = match tonic::Status::from_header_map(response.headers()) {
         Some(status) => {
             call.end(status.code(), status.message());

@@ -20,7 +20,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::propagation::{Extractor, Injector};
-use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    Span as _, SpanKind, TraceContextExt, Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, KeyValue, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -28,8 +30,8 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Level;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -171,7 +173,8 @@ where
         event: &tracing::Event<'_>,
     ) -> std::fmt::Result {
         let mut line = String::new();
-        self.format.format_event(ctx, Writer::new(&mut line), event)?;
+        self.format
+            .format_event(ctx, Writer::new(&mut line), event)?;
         // The innermost span that is traced (spans filtered out of the
         // export have no context).
         let dispatch = self.dispatch.0.get().and_then(|weak| weak.upgrade());
@@ -291,10 +294,20 @@ pub fn is_slow(elapsed: Duration) -> bool {
 pub fn slow_statement(system: &'static str, text: &str, elapsed: Duration, failed: bool) {
     metrics::counter!("fiveledger_db_slow_statements_total", "db_system" => system).increment(1);
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    tracing::warn!(db.system = system, db.query.text = text, duration_ms, failed, "slow statement");
+    tracing::warn!(
+        db.system = system,
+        db.query.text = text,
+        duration_ms,
+        failed,
+        "slow statement"
+    );
     let end = SystemTime::now();
     let parent = tracing::Span::current().context();
-    let operation = text.split_whitespace().next().unwrap_or(system).to_uppercase();
+    let operation = text
+        .split_whitespace()
+        .next()
+        .unwrap_or(system)
+        .to_uppercase();
     let tracer = global::tracer("fiveledger");
     let mut span = tracer
         .span_builder(operation)
@@ -436,7 +449,10 @@ mod tests {
         }
         // Each line names the innermost span it was logged in.
         assert_ne!(logged[0]["span_id"], logged[1]["span_id"], "{text}");
-        assert_ne!(logged[0]["span_id"], "00f067aa0ba902b7", "the caller's span is the parent");
+        assert_ne!(
+            logged[0]["span_id"], "00f067aa0ba902b7",
+            "the caller's span is the parent"
+        );
         assert_eq!(logged[1]["message"], "deeper down");
         assert_eq!(logged[1]["rows"], 3);
     }
