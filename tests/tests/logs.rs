@@ -11,10 +11,8 @@ use fiveledger_platform::settings::LogSettings;
 use fiveledger_platform::telemetry::{self, LogLines};
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
-use fiveledger_proto::issues::{CreateProblemRequest, Problem, Responsibilities};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::{GetOrganisationRequest, ListOrganisationsRequest};
-use fiveledger_proto::types::Severity;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::Value;
 
@@ -88,20 +86,7 @@ async fn each_call_logs_one_request_line_with_its_trace() {
     let request = || {
         authed(
             &token,
-            CreateProblemRequest {
-                problem: Some(Problem {
-                    inspection: "rounds/r1/inspections/i1".into(),
-                    category: "party-leadership".into(),
-                    severity: Severity::Major as i32,
-                    title: "Decisions taken without collective discussion".into(),
-                    responsibilities: Some(Responsibilities {
-                        principal: "Principal".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
+            fiveledger_e2e::create_problem_in("rounds/r1/inspections/i1"),
         )
     };
     fiveledger_e2e::eventually(

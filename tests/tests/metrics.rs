@@ -10,12 +10,10 @@ use fiveledger_platform::metrics;
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_platform::testing::{CopyToOutbox, TestEnv, consumer_db, copied};
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
-use fiveledger_proto::issues::{CreateProblemRequest, Problem, Responsibilities};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::{
     CreateOrganisationRequest, ListOrganisationsRequest, Organisation, OrganisationKind,
 };
-use fiveledger_proto::types::Severity;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -98,20 +96,7 @@ async fn rpcs_are_counted_by_method_and_code() {
     ProblemServiceClient::new(t.issues.clone())
         .create_problem(authed(
             &token,
-            CreateProblemRequest {
-                problem: Some(Problem {
-                    inspection: "rounds/r1/inspections/nowhere".into(),
-                    category: "party-leadership".into(),
-                    severity: Severity::Major as i32,
-                    title: "Decisions taken without collective discussion".into(),
-                    responsibilities: Some(Responsibilities {
-                        principal: "Principal".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
+            fiveledger_e2e::create_problem_in("rounds/r1/inspections/nowhere"),
         ))
         .await
         .expect_err("no such inspection");

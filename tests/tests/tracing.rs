@@ -10,11 +10,10 @@ use fiveledger_platform::auth::Role;
 use fiveledger_platform::settings::LogSettings;
 use fiveledger_platform::telemetry;
 use fiveledger_platform::testing::{self, authed};
+use fiveledger_proto::issues::CreateProblemRequest;
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
-use fiveledger_proto::issues::{CreateProblemRequest, Problem, Responsibilities};
 use fiveledger_proto::rounds::ListOrganisationsRequest;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
-use fiveledger_proto::types::Severity;
 use opentelemetry::Value;
 use opentelemetry::trace::{SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
@@ -68,20 +67,7 @@ fn assert_rpc(span: &SpanData, service: &str, method: &str, code: i32) {
 fn create_problem() -> tonic::Request<CreateProblemRequest> {
     authed(
         &testing::token("e2e", "", &[Role::Admin]),
-        CreateProblemRequest {
-            problem: Some(Problem {
-                inspection: "rounds/r1/inspections/nowhere".into(),
-                category: "party-leadership".into(),
-                severity: Severity::Major as i32,
-                title: "Decisions taken without collective discussion".into(),
-                responsibilities: Some(Responsibilities {
-                    principal: "Principal".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        fiveledger_e2e::create_problem_in("rounds/r1/inspections/nowhere"),
     )
 }
 

@@ -25,6 +25,7 @@ pub mod oidc;
 pub mod outbox;
 pub mod platform_tables;
 pub mod process_metrics;
+pub mod rpc_call;
 pub mod served_calls;
 pub mod server;
 pub mod service_identity;

@@ -4,7 +4,9 @@
 
 use std::task::{Context, Poll};
 
+use futures::future::BoxFuture;
 use tonic::Code;
+use tracing::Instrument;
 
 /// What is done once a call's status is known.
 pub trait CallEnd {
@@ -26,6 +28,69 @@ pub fn watch<R, C: CallEnd>(
         None => Some(call),
     };
     response.map(|inner| StatusBody { inner, call })
+}
+
+/// How one side (serving, or calling another service) starts a call: its
+/// span and what ends it.
+pub trait CallStart: Clone {
+    type Call: CallEnd + Send + Unpin + 'static;
+    fn start<B>(&self, request: &mut http::Request<B>) -> (Self::Call, tracing::Span);
+}
+
+/// A service whose every call is started by `K` and ended by its status.
+#[derive(Clone)]
+pub struct Watched<S, K> {
+    inner: S,
+    start: K,
+}
+
+impl<S, K> Watched<S, K> {
+    pub fn new(inner: S, start: K) -> Self {
+        Self { inner, start }
+    }
+}
+
+type Answer<R, C, E> = Result<http::Response<StatusBody<R, C>>, E>;
+
+impl<S, K, B, R> tower::Service<http::Request<B>> for Watched<S, K>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
+    K: CallStart,
+    B: Send + 'static,
+    R: http_body::Body + Unpin,
+{
+    type Response = http::Response<StatusBody<R, K::Call>>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Answer<R, K::Call, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    /// Calls the inner service (the clone that was polled ready) in the
+    /// call's span, so an interceptor injecting the trace context injects
+    /// this span's, and watches the response for the call's status. A call
+    /// that fails before any answer ends `UNAVAILABLE`.
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let (call, span) = self.start.start(&mut request);
+        let clone = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, clone);
+        let future = span.in_scope(|| ready.call(request));
+        Box::pin(
+            async move {
+                match future.await {
+                    Ok(response) => Ok(watch(response, call)),
+                    Err(err) => {
+                        call.end(Code::Unavailable, &err.to_string());
+                        Err(err)
+                    }
+                }
+            }
+            .instrument(span),
+        )
+    }
 }
 
 /// A response body that ends its call when the trailers pass.

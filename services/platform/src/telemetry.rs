@@ -224,9 +224,7 @@ impl Injector for MetadataInjector<'_> {
 
 /// The span of one incoming RPC (`service` is this service's short name,
 /// `rounds`), a child of the caller's trace when the call carries a
-/// `traceparent`. Named `package.Service/Method` with the `rpc.*`
-/// attributes of the OpenTelemetry conventions; [`end_rpc_span`] adds the
-/// status.
+/// `traceparent`.
 pub fn server_span(
     service: &'static str,
     grpc_service: &str,
@@ -234,19 +232,8 @@ pub fn server_span(
     headers: &http::HeaderMap,
 ) -> tracing::Span {
     let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
-    let span = tracing::info_span!(
-        "rpc",
-        otel.name = %format_args!("{grpc_service}/{grpc_method}"),
-        otel.kind = "server",
-        rpc.system = "grpc",
-        rpc.service = grpc_service,
-        rpc.method = grpc_method,
-        rpc.grpc.status_code = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-        otel.status_description = tracing::field::Empty,
-        service,
-        trace_id = tracing::field::Empty,
-    );
+    let span = rpc_span("server", grpc_service, grpc_method);
+    span.record("service", service);
     let _ = span.set_parent(parent);
     record_trace_id(&span);
     span
@@ -254,17 +241,28 @@ pub fn server_span(
 
 /// The span of one call to another service (`peer`, its short name).
 pub fn client_span(peer: &'static str, grpc_service: &str, grpc_method: &str) -> tracing::Span {
+    let span = rpc_span("client", grpc_service, grpc_method);
+    span.record("server.address", peer);
+    span
+}
+
+/// A span of a gRPC call of `kind` (`server`, `client`), named
+/// `package.Service/Method` with the `rpc.*` attributes of the
+/// OpenTelemetry conventions; [`end_rpc_span`] adds the status.
+fn rpc_span(kind: &'static str, grpc_service: &str, grpc_method: &str) -> tracing::Span {
     tracing::info_span!(
-        "rpc_client",
+        "rpc",
         otel.name = %format_args!("{grpc_service}/{grpc_method}"),
-        otel.kind = "client",
+        otel.kind = kind,
         rpc.system = "grpc",
         rpc.service = grpc_service,
         rpc.method = grpc_method,
-        server.address = peer,
         rpc.grpc.status_code = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
         otel.status_description = tracing::field::Empty,
+        server.address = tracing::field::Empty,
+        service = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     )
 }
 
