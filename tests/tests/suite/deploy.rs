@@ -730,11 +730,7 @@ fn check_services(
             labels_match(&service["spec"]["selector"], pod_labels),
             "{at}: Service selects the pods"
         );
-        let service_port = service["spec"]["ports"]
-            .as_sequence()
-            .expect("ports")
-            .iter()
-            .find(|p| p["name"].as_str() == Some("grpc"))
+        let service_port = port_named(&service["spec"]["ports"], "grpc")
             .unwrap_or_else(|| panic!("{at}: Service has no port named grpc"));
         let target = &service_port["targetPort"];
         assert!(
@@ -847,6 +843,15 @@ fn check_services(
         all_settings.insert(svc, loaded);
     }
     all_settings
+}
+
+/// The port named `port_name` of a Service's or container's `ports`.
+fn port_named<'a>(ports: &'a Value, port_name: &str) -> Option<&'a Value> {
+    ports
+        .as_sequence()
+        .expect("ports")
+        .iter()
+        .find(|p| p["name"].as_str() == Some(port_name))
 }
 
 /// A mount's volume holding `path` (the deepest mount above it).
@@ -1164,6 +1169,21 @@ fn kubectl_kustomize(path: &str) -> Option<Vec<Value>> {
     Some(docs)
 }
 
+/// A rendered ConfigMap's `data`.
+fn config_map_data(config_map: &Value) -> BTreeMap<String, String> {
+    config_map["data"]
+        .as_mapping()
+        .expect("data")
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().expect("key").to_owned(),
+                v.as_str().expect("string value").to_owned(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn kubectl_kustomize_renders_what_the_checks_expect() {
     for path in ["base", "overlays/dev", "overlays/prod"] {
@@ -1174,17 +1194,7 @@ fn kubectl_kustomize_renders_what_the_checks_expect() {
             .into_iter()
             .find(|c| name(c).starts_with("fiveledger-config"))
             .unwrap_or_else(|| panic!("{path}: no fiveledger-config ConfigMap"));
-        let config: BTreeMap<String, String> = config_map["data"]
-            .as_mapping()
-            .expect("data")
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().expect("key").to_owned(),
-                    v.as_str().expect("string value").to_owned(),
-                )
-            })
-            .collect();
+        let config = config_map_data(config_map);
         assert_eq!(
             config,
             config_of(&k8s(path)),

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_yaml_ng::Value;
 
 use super::{
-    Kustomization, SERVICES, k8s, kind, kubectl_kustomize, labels_match, name, read, root,
+    Kustomization, SERVICES, config_map_data, k8s, kind, kubectl_kustomize, labels_match, name,
+    port_named, read, root,
 };
 
 /// The metrics the dashboard may query: what the services export (a
@@ -122,11 +123,7 @@ fn check_service_monitor(rendered: &[Value], common: &Value, at: &str) {
             Some(svc),
             "{at}: job label {job_label}"
         );
-        let port = service["spec"]["ports"]
-            .as_sequence()
-            .expect("ports")
-            .iter()
-            .find(|p| p["name"].as_str() == Some("metrics"))
+        let port = port_named(&service["spec"]["ports"], "metrics")
             .unwrap_or_else(|| panic!("{at}: Service has no port named metrics"));
         let container = &deployments
             .iter()
@@ -134,11 +131,7 @@ fn check_service_monitor(rendered: &[Value], common: &Value, at: &str) {
             .expect("a Deployment")["spec"]["template"]["spec"]["containers"][0];
         // check_services holds this container port to the binary's
         // FIVELEDGER_METRICS_LISTEN; here the Service must lead to it.
-        let metrics = container["ports"]
-            .as_sequence()
-            .expect("ports")
-            .iter()
-            .find(|p| p["name"].as_str() == Some("metrics"))
+        let metrics = port_named(&container["ports"], "metrics")
             .unwrap_or_else(|| panic!("{at}: no container port metrics"));
         let target = &port["targetPort"];
         assert!(
@@ -298,20 +291,10 @@ fn the_promql_reader_finds_metrics_and_labels() {
     let (metrics, labels) = promql_parts(
         r#"histogram_quantile(0.95, sum by (le, job) (rate(a_bucket{job=~"$service", code!="OK"}[$__rate_interval]))) / on (job) b_total - sum without (x) (c) and d offset 5m"#,
     );
-    assert_eq!(
-        metrics,
-        ["a_bucket", "b_total", "c", "d"]
-            .map(str::to_owned)
-            .into_iter()
-            .collect()
-    );
-    assert_eq!(
-        labels,
-        ["le", "job", "code", "x"]
-            .map(str::to_owned)
-            .into_iter()
-            .collect()
-    );
+    let names =
+        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| (*n).to_owned()).collect() };
+    assert_eq!(metrics, names(&["a_bucket", "b_total", "c", "d"]));
+    assert_eq!(labels, names(&["le", "job", "code", "x"]));
 }
 
 /// Every panel of a dashboard, those inside rows included.
@@ -463,16 +446,9 @@ fn the_prod_overlay_ships_the_dashboard_as_a_labelled_config_map() {
         .iter()
         .find(|r| kind(r) == "ConfigMap" && name(r) == "fiveledger-dashboard")
         .expect("kubectl prod: ConfigMap fiveledger-dashboard");
-    let data: BTreeMap<String, String> = config_map["data"]
-        .as_mapping()
-        .expect("data")
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().expect("key").to_owned(),
-                v.as_str().expect("text").to_owned(),
-            )
-        })
-        .collect();
-    check_dashboard_config_map(&data, &config_map["metadata"]["labels"], "kubectl prod");
+    check_dashboard_config_map(
+        &config_map_data(config_map),
+        &config_map["metadata"]["labels"],
+        "kubectl prod",
+    );
 }
