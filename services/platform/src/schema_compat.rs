@@ -118,7 +118,9 @@ pub async fn read(conn: &impl ConnectionTrait) -> Result<Option<Recorded>, DbErr
             "SELECT count(*) AS n FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_name = '{TABLE}'"
         ),
-        _ => format!("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{TABLE}'"),
+        _ => format!(
+            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{TABLE}'"
+        ),
     };
     let tables: i64 = match conn
         .query_one_raw(Statement::from_string(backend, exists))
@@ -210,11 +212,7 @@ impl fmt::Display for Migrated {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.before {
             Some(before) if before == self.after => write!(f, "already at {}", self.after),
-            Some(before) => write!(
-                f,
-                "{} → {}",
-                before.schema_version, self.after
-            ),
+            Some(before) => write!(f, "{} → {}", before.schema_version, self.after),
             None => write!(f, "migrated to {}", self.after),
         }
     }
@@ -233,10 +231,7 @@ where
     let before = read(conn).await?;
     if let Some(db) = before.filter(|db| db.schema_version >= needs) {
         check(service, needs, Some(db))?;
-        return Ok(Migrated {
-            before,
-            after: db,
-        });
+        return Ok(Migrated { before, after: db });
     }
     S::up(conn, None).await?;
     let after = Recorded {
@@ -294,19 +289,25 @@ mod tests {
         assert!(check("rounds", 8, at(8, 8)).is_ok());
         // Two expand migrations newer: the previous binary still serves.
         assert!(check("rounds", 8, at(10, 8)).is_ok());
-        let older = check("rounds", 9, at(8, 8)).expect_err("too old").to_string();
+        let older = check("rounds", 9, at(8, 8))
+            .expect_err("too old")
+            .to_string();
         assert!(
             older.contains("schema version 8") && older.contains("needs schema version 9"),
             "{older}"
         );
         assert!(older.contains("fiveledger-rounds migrate"), "{older}");
-        let contracted = check("rounds", 8, at(10, 10)).expect_err("contracted").to_string();
+        let contracted = check("rounds", 8, at(10, 10))
+            .expect_err("contracted")
+            .to_string();
         assert!(
             contracted.contains("schema version 10 or later")
                 && contracted.contains("schema version 8"),
             "{contracted}"
         );
-        let none = check("rounds", 8, None).expect_err("unmigrated").to_string();
+        let none = check("rounds", 8, None)
+            .expect_err("unmigrated")
+            .to_string();
         assert!(none.contains("records no schema version"), "{none}");
     }
 }

@@ -13,8 +13,8 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::auth::{Gate, Levels, RoleTable, TokenVerifier};
-use crate::settings::ServerSettings;
 use crate::schema_compat::{Migrated, Schema};
+use crate::settings::ServerSettings;
 use crate::storage::Db;
 
 /// What a service tells the bootstrap about itself.

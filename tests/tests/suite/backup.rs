@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Parser;
-use fiveledger::cli::backup::{backup, restore};
 use fiveledger::cli::AdminCommand;
+use fiveledger::cli::backup::{backup, restore};
 use fiveledger::{Domains, Layout};
 use fiveledger_e2e::{Clients, EVENT_TIMEOUT, date, eventually, spawn_suite, tokens};
 use fiveledger_platform::testing::{self, authed};
@@ -39,8 +39,13 @@ async fn write_until(c: Clients, acked: Arc<Mutex<Acknowledged>>, stop: watch::R
             return;
         }
         let id = format!("w-{i}");
-        c.organisation(&id, OrganisationKind::Township, "qingxiu", &format!("第{i}街道"))
-            .await;
+        c.organisation(
+            &id,
+            OrganisationKind::Township,
+            "qingxiu",
+            &format!("第{i}街道"),
+        )
+        .await;
         acked
             .lock()
             .expect("lock")
@@ -258,7 +263,10 @@ async fn a_backup_taken_while_writing_restores_to_books_that_verify_and_reconcil
         .map(|p| p.name)
         .collect();
     for name in before(&acked.problems) {
-        assert!(stored.contains(&name), "{name} acknowledged before the backup is missing");
+        assert!(
+            stored.contains(&name),
+            "{name} acknowledged before the backup is missing"
+        );
     }
     assert_eq!(
         c.list_entries(&tokens::admin(), &format!("inspection = \"{XN}\""))
@@ -268,7 +276,9 @@ async fn a_backup_taken_while_writing_restores_to_books_that_verify_and_reconcil
         3
     );
     books_are_clean(&c).await;
-    cli(&suite, &settings, &["verify"]).await.expect("fiveledger verify");
+    cli(&suite, &settings, &["verify"])
+        .await
+        .expect("fiveledger verify");
     cli(&suite, &settings, &["reconcile", "--scope", R9])
         .await
         .expect("fiveledger reconcile");

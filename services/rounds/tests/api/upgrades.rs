@@ -10,9 +10,9 @@ use fiveledger_platform::server::Running;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::testing::{self, TestEnv};
 use fiveledger_platform::time::Clock;
+use fiveledger_proto::rounds::OrganisationKind;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::{CreateOrganisationRequest, GetOrganisationRequest, Organisation};
-use fiveledger_proto::rounds::OrganisationKind;
 use fiveledger_rounds::RoundsSettings;
 use fiveledger_rounds::storage::Migrator;
 use sea_orm_migration::prelude::*;
@@ -274,7 +274,10 @@ async fn a_contracted_schema_refuses_the_binaries_before_it() {
             err.contains(&format!(
                 "served only by binaries of schema version {} or later",
                 Contracting::VERSION
-            )) && err.contains(&format!("this binary is of schema version {}", Migrator::VERSION)),
+            )) && err.contains(&format!(
+                "this binary is of schema version {}",
+                Migrator::VERSION
+            )),
             "migrate={migrate}: {err}"
         );
     }
