@@ -13,11 +13,9 @@ use fiveledger::cli::backup::{backup, restore};
 use fiveledger::{Domains, Layout};
 use fiveledger_e2e::{Clients, EVENT_TIMEOUT, date, eventually, spawn_suite, tokens};
 use fiveledger_platform::testing::{self, authed};
-use fiveledger_proto::ledgers::{ReconcileRequest, VerifyJournalRequest};
 use fiveledger_proto::rounds::{self, OrganisationKind};
 use fiveledger_proto::types::Severity;
 use tokio::sync::watch;
-use tonic::transport::Channel;
 
 const R9: &str = "rounds/r9";
 const XN: &str = "rounds/r9/inspections/xn";
@@ -72,14 +70,6 @@ async fn write_until(c: Clients, acked: Arc<Mutex<Acknowledged>>, stop: watch::R
     }
 }
 
-async fn connect(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect")
-}
-
 /// Runs `fiveledger <words> --rounds … --issues … --ledgers …` (an admin
 /// command) against `suite`.
 async fn cli(
@@ -109,27 +99,11 @@ async fn cli(
 /// The journal verifies and round 9's books balance, once the consumers
 /// have caught up.
 async fn books_are_clean(c: &Clients) {
-    let verified = c
-        .ledger()
-        .verify_journal(authed(&tokens::admin(), VerifyJournalRequest::default()))
-        .await
-        .expect("verify")
-        .into_inner();
+    let verified = c.verify_journal().await;
     assert!(verified.valid, "{verified:?}");
     assert!(verified.entries > 0, "{verified:?}");
     eventually("the books of round 9 balance", EVENT_TIMEOUT, || async {
-        let r = c
-            .ledger()
-            .reconcile(authed(
-                &tokens::admin(),
-                ReconcileRequest {
-                    round: R9.into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("reconcile")
-            .into_inner();
+        let r = c.reconcile_round(R9).await;
         r.balanced.then_some(r)
     })
     .await;
@@ -227,11 +201,7 @@ async fn a_backup_taken_while_writing_restores_to_books_that_verify_and_reconcil
     let suite = fiveledger::start(&settings, Domains::default(), layout)
         .await
         .expect("a suite starts on the restored folder");
-    let c = Clients {
-        rounds: connect(suite.rounds.addr).await,
-        issues: connect(suite.issues.addr).await,
-        ledgers: connect(suite.ledgers.addr).await,
-    };
+    let c = Clients::of(&suite).await;
 
     // Every write acknowledged before the backup began is there.
     let acked = std::mem::take(&mut *acked.lock().expect("lock"));
