@@ -1,5 +1,6 @@
 //! Database connections (SQLite by default, PostgreSQL by URL), migrations
-//! (see [`crate::schema_compat`]), and the query helpers every service's storage layer shares.
+//! (see [`crate::schema_compat`]), and the query helpers every service's
+//! storage layer shares.
 //!
 //! SQLite runs in WAL mode with a busy timeout, and every write goes through
 //! one dedicated connection: writers queue in the pool instead of failing on
