@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod outbox;
 pub mod platform_tables;
+pub mod schema_compat;
 pub mod server;
 pub mod service_identity;
 pub mod settings;

@@ -1829,3 +1829,73 @@ fn the_dev_service_keys_are_pairs_the_peers_verify() {
         assert_eq!(caller.subject, format!("service:{svc}"));
     }
 }
+
+/// Production migrates in a Job per service before the rollout: the same
+/// image and database environment as the Deployment, restricted like it,
+/// running `fiveledger-<service> migrate`, selected by no Service; the
+/// Deployments only check the schema version (database.migrate off), while
+/// dev (SQLite, one replica) migrates at start.
+#[test]
+fn prod_migrates_in_a_job_per_service_and_its_deployments_only_check() {
+    let prod = k8s("overlays/prod");
+    let rendered = prod.rendered();
+    let loaded = check_services(&config_of(&prod), &rendered, "prod", &prod);
+    for (svc, settings) in &loaded {
+        assert!(!settings.database.migrate, "prod {svc}: migrates at start");
+    }
+    let dev = k8s("overlays/dev");
+    for (svc, settings) in check_services(&config_of(&dev), &dev.rendered(), "dev", &dev) {
+        assert!(settings.database.migrate, "dev {svc}: does not migrate");
+    }
+    let jobs = Kustomization::of_kind(&rendered, "Job");
+    assert_eq!(jobs.len(), SERVICES.len(), "one Job per service");
+    let services = Kustomization::of_kind(&rendered, "Service");
+    for (svc, deployment) in deployments_by_name(&rendered) {
+        let at = format!("prod {svc}-migrate");
+        let job = jobs
+            .iter()
+            .find(|j| name(j) == format!("{svc}-migrate"))
+            .unwrap_or_else(|| panic!("{at}: no Job"));
+        let pod = &job["spec"]["template"]["spec"];
+        let serving = &deployment["spec"]["template"]["spec"];
+        let (c, d) = (&pod["containers"][0], &serving["containers"][0]);
+        assert_eq!(c["image"], d["image"], "{at}: the Deployment's image");
+        assert_eq!(
+            strings(&c["command"]),
+            [format!("/usr/local/bin/fiveledger-{svc}"), "migrate".into()],
+            "{at}"
+        );
+        assert_eq!(c["envFrom"], d["envFrom"], "{at}: the same ConfigMap");
+        let var = |container: &Value, key: &str| -> Value {
+            container["env"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .find(|v| v["name"].as_str() == Some(key))
+                .cloned()
+                .unwrap_or_else(|| panic!("{at}: {key} unset"))
+        };
+        for key in ["FIVELEDGER_DATABASE__URL", "FIVELEDGER_DATABASE__SCHEMA"] {
+            assert_eq!(var(c, key), var(d, key), "{at}: {key} as the Deployment's");
+        }
+        assert_eq!(pod["restartPolicy"].as_str(), Some("Never"), "{at}");
+        assert_eq!(
+            c["securityContext"], d["securityContext"],
+            "{at}: restricted"
+        );
+        for field in ["runAsNonRoot", "runAsUser", "seccompProfile"] {
+            assert_eq!(
+                pod["securityContext"][field], serving["securityContext"][field],
+                "{at}: pod {field}"
+            );
+        }
+        let labels = &job["spec"]["template"]["metadata"]["labels"];
+        for service in &services {
+            assert!(
+                !labels_match(&service["spec"]["selector"], labels),
+                "{at}: the Service {} would send calls to it",
+                name(service)
+            );
+        }
+    }
+}
