@@ -37,6 +37,17 @@ async fn connect(addr: std::net::SocketAddr) -> Channel {
         .expect("connect")
 }
 
+impl Clients {
+    /// Plaintext channels to a suite running in this process.
+    pub async fn of(suite: &Suite) -> Self {
+        Self {
+            rounds: connect(suite.rounds.addr).await,
+            issues: connect(suite.issues.addr).await,
+            ledgers: connect(suite.ledgers.addr).await,
+        }
+    }
+}
+
 /// Starts rounds, issues and ledgers like `cargo run` does, but on ports
 /// chosen by the OS and on a fresh database (SQLite files in a temp folder,
 /// or fresh PostgreSQL schemas when `FIVELEDGER_TEST_DATABASE_URL` is set).
@@ -59,11 +70,7 @@ pub async fn spawn_suite_with(
         .await
         .expect("the suite starts");
     TestSuite {
-        clients: Clients {
-            rounds: connect(suite.rounds.addr).await,
-            issues: connect(suite.issues.addr).await,
-            ledgers: connect(suite.ledgers.addr).await,
-        },
+        clients: Clients::of(&suite).await,
         suite,
         env,
     }
@@ -850,6 +857,33 @@ impl Clients {
     }
 
     /// One entry with its whole history, as the operator sees it.
+    /// VerifyJournal over the whole tree, as the operator.
+    pub async fn verify_journal(&self) -> ledgers::VerifyJournalResponse {
+        self.ledger()
+            .verify_journal(authed(
+                &tokens::admin(),
+                ledgers::VerifyJournalRequest::default(),
+            ))
+            .await
+            .unwrap_or_else(|s| panic!("verifying the journal: {s:?}"))
+            .into_inner()
+    }
+
+    /// Reconcile of a round, as the operator.
+    pub async fn reconcile_round(&self, round: &str) -> ledgers::ReconcileResponse {
+        self.ledger()
+            .reconcile(authed(
+                &tokens::admin(),
+                ledgers::ReconcileRequest {
+                    round: round.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_or_else(|s| panic!("reconciling {round}: {s:?}"))
+            .into_inner()
+    }
+
     pub async fn entry(&self, name: &str) -> ledgers::LedgerEntry {
         self.ledger()
             .get_entry(authed(

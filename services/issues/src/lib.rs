@@ -30,6 +30,14 @@ pub const REPORTED_CONSUMER: &str = "issues.inspection-reported";
 /// Name of this service's cursor on the rounds service's feedback events.
 pub const FEEDBACK_CONSUMER: &str = "issues.feedback-given";
 
+/// Runs the service's migrations and returns (`fiveledger-issues migrate`,
+/// `fiveledger migrate`).
+pub async fn migrate(
+    server_settings: &ServerSettings,
+) -> anyhow::Result<fiveledger_platform::schema_compat::Migrated> {
+    server::migrate::<storage::Migrator>(NAME, server_settings).await
+}
+
 /// Starts the service; returns once it is migrated and SERVING.
 pub async fn start(
     server_settings: &ServerSettings,

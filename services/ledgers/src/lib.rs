@@ -26,6 +26,14 @@ pub const NAME: &str = "ledgers";
 /// Default port of the service.
 pub const DEFAULT_PORT: u16 = 50053;
 
+/// Runs the service's migrations and returns (`fiveledger-ledgers migrate`,
+/// `fiveledger migrate`).
+pub async fn migrate(
+    server_settings: &ServerSettings,
+) -> anyhow::Result<fiveledger_platform::schema_compat::Migrated> {
+    server::migrate::<storage::Migrator>(NAME, server_settings).await
+}
+
 /// Starts the service; returns once it is migrated and SERVING.
 pub async fn start(
     server_settings: &ServerSettings,

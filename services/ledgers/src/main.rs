@@ -3,7 +3,7 @@
 use clap::Parser;
 use fiveledger_ledgers::{DEFAULT_PORT, LedgersSettings, NAME, start};
 use fiveledger_platform::server;
-use fiveledger_platform::settings::{self, CommonArgs, SettingsDoc};
+use fiveledger_platform::settings::{self, CommonArgs, ServiceCommand, SettingsDoc};
 
 /// The fiveledger ledgers service: the five-ledger journal.
 #[derive(Parser)]
@@ -14,11 +14,22 @@ use fiveledger_platform::settings::{self, CommonArgs, SettingsDoc};
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+    /// Serve (the default), or run the migrations and exit.
+    #[command(subcommand)]
+    command: Option<ServiceCommand>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if cli.command == Some(ServiceCommand::Migrate) {
+        return server::migrate_standalone::<LedgersSettings, fiveledger_ledgers::storage::Migrator>(
+            NAME,
+            DEFAULT_PORT,
+            &cli.common,
+        )
+        .await;
+    }
     server::run_standalone(NAME, DEFAULT_PORT, &cli.common, |settings, domain: LedgersSettings, stop| async move {
         start(&settings, domain, stop).await
     })

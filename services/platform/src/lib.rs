@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod platform_tables;
 pub mod process_metrics;
 pub mod rpc_call;
+pub mod schema_compat;
 pub mod served_calls;
 pub mod server;
 pub mod service_identity;

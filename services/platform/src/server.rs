@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sea_orm_migration::MigratorTrait;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::auth::{Gate, Levels, RoleTable, TokenVerifier};
+use crate::schema_compat::{Migrated, Schema};
 use crate::settings::ServerSettings;
 use crate::storage::Db;
 
@@ -67,7 +67,7 @@ impl Running {
 /// With `tls` every connection is handshaken first and must present a
 /// certificate of the CA; `settings.tls.probe_listen` adds a plaintext port
 /// serving only health, for probes.
-pub async fn start<M: MigratorTrait>(
+pub async fn start<M: Schema>(
     spec: ServiceSpec,
     settings: &ServerSettings,
     verifier: Arc<dyn TokenVerifier>,
@@ -177,14 +177,27 @@ pub async fn start<M: MigratorTrait>(
     let serving = tokio::spawn(
         router.serve_with_incoming_shutdown(incoming, close.clone().cancelled_owned()),
     );
-    tracing::info!(service, %addr, "listening; migrating");
-
-    if let Err(err) = db.migrate::<M>().await {
-        stop.cancel();
-        close.cancel();
-        let _ = serving.await;
-        return Err(err.context(format!("migrating the {service} database")));
-    }
+    // With `database.migrate` off the migrations ran before (a Job);
+    // either way a schema this binary cannot serve stops it here.
+    let schema = if settings.database.migrate {
+        tracing::info!(service, %addr, "listening; migrating");
+        db.migrate_schema::<M>(service).await.map(|m| m.after)
+    } else {
+        tracing::info!(service, %addr, "listening; checking the schema version");
+        db.check_schema::<M>(service).await
+    };
+    let schema = match schema {
+        Ok(schema) => schema,
+        Err(err) => {
+            stop.cancel();
+            close.cancel();
+            let _ = serving.await;
+            return Err(err.context(format!(
+                "the {service} database cannot be served by this binary"
+            )));
+        }
+    };
+    tracing::info!(service, binary = M::VERSION, %schema, "schema");
     gate.set_ready(true);
     crate::metrics::record_build_info(service);
     tokio::spawn(crate::db_metrics::sample_periodically(
@@ -276,7 +289,7 @@ pub struct Wiring {
 /// Connects the service's database (the SQLite file `<data_dir>/<name>.sqlite`
 /// unless a URL is set), builds the token verifier, lets the service wire its
 /// handlers, and [`start`]s it.
-pub async fn launch<M: MigratorTrait>(
+pub async fn launch<M: Schema>(
     spec: ServiceSpec,
     settings: &ServerSettings,
     stop: CancellationToken,
@@ -345,6 +358,19 @@ pub async fn launch<M: MigratorTrait>(
     .await
 }
 
+/// Runs a service's migrations against its database (as [`launch`] finds
+/// it) and closes it: the separate migrate step of an upgrade.
+pub async fn migrate<S: Schema>(name: &str, settings: &ServerSettings) -> anyhow::Result<Migrated> {
+    let db = Db::connect(
+        &settings.database,
+        &settings.data_dir.join(format!("{name}.sqlite")),
+    )
+    .await?;
+    let migrated = db.migrate_schema::<S>(name).await;
+    db.close().await;
+    migrated.map_err(|err| err.context(format!("migrating the {name} database")))
+}
+
 /// How a service calls the others: as itself (its service token), over
 /// mutual TLS when it is on.
 pub struct Outbound {
@@ -409,6 +435,25 @@ where
     let running = start(settings, domain, CancellationToken::new()).await?;
     shutdown_signal().await;
     running.stop().await
+}
+
+/// The body of every service binary's `migrate`: load settings, run the
+/// migrations, print what they did, exit.
+pub async fn migrate_standalone<D, S>(
+    name: &str,
+    default_port: u16,
+    args: &crate::settings::CommonArgs,
+) -> anyhow::Result<()>
+where
+    D: Default + serde::Serialize + serde::de::DeserializeOwned,
+    S: Schema,
+{
+    let (settings, _domain) =
+        crate::settings::load::<D>(name, ([0, 0, 0, 0], default_port).into(), args)?;
+    let _telemetry = crate::telemetry::init(&settings.log, name);
+    let migrated = migrate::<S>(name, &settings).await?;
+    println!("{name}: {migrated}");
+    Ok(())
 }
 
 /// Resolves on SIGTERM or ctrl-c.

@@ -23,6 +23,14 @@ pub struct CommonArgs {
     pub listen: Option<SocketAddr>,
 }
 
+/// What a service binary does besides serving (the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum ServiceCommand {
+    /// Run this service's migrations and exit (before a rollout, e.g. as a
+    /// Kubernetes Job; then serve with FIVELEDGER_DATABASE__MIGRATE=false).
+    Migrate,
+}
+
 /// What the server settings every binary shares mean, by their path
 /// (`database.url`). [`SettingsDoc`] lists every setting from the defaults
 /// themselves, so `--help` and the deployment test cannot miss one.
@@ -37,6 +45,10 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
         "sqlite://FILE or postgres://…; empty: SQLite in the data folder",
     ),
     ("database.schema", "PostgreSQL schema (search_path) to use"),
+    (
+        "database.migrate",
+        "run the migrations at start; false: only check the schema version (migrations run before, as `migrate` or a Job)",
+    ),
     ("database.max_connections", "pool size"),
     (
         "database.sqlite_synchronous",
@@ -408,6 +420,10 @@ pub struct DatabaseSettings {
     pub url: String,
     /// PostgreSQL schema to work in (created when missing); empty: default.
     pub schema: String,
+    /// Run the migrations at start. Off where they run as a step of their
+    /// own before a rollout (a Job): then the service only checks that it
+    /// can serve the schema (`schema_compat`).
+    pub migrate: bool,
     pub max_connections: u32,
     /// SQLite's `synchronous` in WAL mode: `full` (the default) syncs the
     /// log on every commit, so a commit survives a power cut; `normal`
@@ -444,6 +460,7 @@ impl Default for DatabaseSettings {
         Self {
             url: String::new(),
             schema: String::new(),
+            migrate: true,
             max_connections: 10,
             sqlite_synchronous: SqliteSync::Full,
             statement_cache: 32,

@@ -1,5 +1,6 @@
-//! Database connections (SQLite by default, PostgreSQL by URL), migrations at
-//! start, and the query helpers every service's storage layer shares.
+//! Database connections (SQLite by default, PostgreSQL by URL), migrations
+//! (see [`crate::schema_compat`]), and the query helpers every service's
+//! storage layer shares.
 //!
 //! SQLite runs in WAL mode with a busy timeout, and every write goes through
 //! one dedicated connection: writers queue in the pool instead of failing on
@@ -18,11 +19,13 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, Statement, TransactionTrait,
 };
-use sea_orm_migration::MigratorTrait;
 use tokio::sync::Notify;
 
 use crate::error::ApiResult;
+use sea_orm_migration::MigratorTrait;
+
 use crate::group_commit::{GroupCommit, Mutation, Step};
+use crate::schema_compat::{Migrated, Recorded, Schema};
 use crate::settings::{DatabaseSettings, SqliteSync};
 
 /// The two handles a service uses: `writer` for transactions that change
@@ -251,24 +254,54 @@ impl Db {
         &self.committed
     }
 
-    /// Runs the service's migrations. On PostgreSQL a session advisory lock
-    /// makes replicas that start together take turns.
+    /// Runs the service's migrations unless the schema is already at
+    /// `S::VERSION` or beyond (see [`crate::schema_compat::migrate`]). On
+    /// PostgreSQL a transaction-scoped advisory lock makes replicas (and a
+    /// migration Job) that start together take turns.
+    pub async fn migrate_schema<S: Schema>(&self, service: &str) -> anyhow::Result<Migrated> {
+        match self.backend {
+            DbBackend::Postgres => {
+                let txn = self.migration_lock().await?;
+                let migrated = crate::schema_compat::migrate::<S, _>(service, &txn).await?;
+                txn.commit().await?;
+                Ok(migrated)
+            }
+            _ => crate::schema_compat::migrate::<S, _>(service, &self.writer).await,
+        }
+    }
+
+    /// Runs a migrator's migrations as they are, without a compatibility
+    /// record: for tables that stand in for another service's in tests.
     pub async fn migrate<M: MigratorTrait>(&self) -> anyhow::Result<()> {
         match self.backend {
             DbBackend::Postgres => {
-                // A dedicated transaction pins one connection for the lock.
-                let txn = self.writer.begin().await?;
-                txn.execute_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
-                ))
-                .await?;
+                let txn = self.migration_lock().await?;
                 M::up(&txn, None).await?;
                 txn.commit().await?;
             }
             _ => M::up(&self.writer, None).await?,
         }
         Ok(())
+    }
+
+    /// A transaction holding the migration lock (PostgreSQL): a dedicated
+    /// transaction pins one connection for it.
+    async fn migration_lock(&self) -> Result<DatabaseTransaction, DbErr> {
+        let txn = self.writer.begin().await?;
+        txn.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"),
+        ))
+        .await?;
+        Ok(txn)
+    }
+
+    /// Checks, without migrating, that a binary of `S`'s schema version may
+    /// serve this database (`database.migrate = false`).
+    pub async fn check_schema<S: Schema>(&self, service: &str) -> anyhow::Result<Recorded> {
+        let needs = crate::schema_compat::declared_version::<S>()?;
+        let recorded = crate::schema_compat::read(&self.reader).await?;
+        crate::schema_compat::check(service, needs, recorded)
     }
 
     pub async fn close(self) {

@@ -25,6 +25,14 @@ pub const NAME: &str = "rounds";
 /// Default port of the service.
 pub const DEFAULT_PORT: u16 = 50051;
 
+/// Runs the service's migrations and returns (`fiveledger-rounds migrate`,
+/// `fiveledger migrate`).
+pub async fn migrate(
+    server_settings: &ServerSettings,
+) -> anyhow::Result<fiveledger_platform::schema_compat::Migrated> {
+    server::migrate::<storage::Migrator>(NAME, server_settings).await
+}
+
 /// Starts the service; returns once it is migrated and SERVING.
 pub async fn start(
     server_settings: &ServerSettings,
@@ -38,6 +46,18 @@ pub async fn start(
 /// reports, their colours and the sweep); tests pin and move it.
 pub async fn start_with_clock(
     server_settings: &ServerSettings,
+    settings: RoundsSettings,
+    clock: Clock,
+    stop: CancellationToken,
+) -> anyhow::Result<Running> {
+    start_on_schema::<storage::Migrator>(server_settings, settings, clock, stop).await
+}
+
+/// [`start_with_clock`] with the migrations of `S` in place of this
+/// release's: how a test plays the next release's binary (its schema a
+/// step further) against databases of this one, and the reverse.
+pub async fn start_on_schema<S: fiveledger_platform::schema_compat::Schema>(
+    server_settings: &ServerSettings,
     mut settings: RoundsSettings,
     clock: Clock,
     stop: CancellationToken,
@@ -50,7 +70,7 @@ pub async fn start_with_clock(
         service_calls: grpc::SERVICE_CALLS,
     };
     let handler_stop = stop.clone();
-    server::launch::<storage::Migrator>(spec, server_settings, stop, |db, _outbound| {
+    server::launch::<S>(spec, server_settings, stop, |db, _outbound| {
         let settings = Arc::new(settings);
         let mut background = Vec::new();
         if settings.sweep_interval_seconds > 0 {

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use fiveledger_platform::server;
-use fiveledger_platform::settings::{self, CommonArgs, SettingsDoc};
+use fiveledger_platform::settings::{self, CommonArgs, ServiceCommand, SettingsDoc};
 use fiveledger_rounds::{DEFAULT_PORT, NAME, RoundsSettings, start};
 
 /// The fiveledger rounds service: organisations, inspectors, rounds, groups, inspections.
@@ -14,11 +14,22 @@ use fiveledger_rounds::{DEFAULT_PORT, NAME, RoundsSettings, start};
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+    /// Serve (the default), or run the migrations and exit.
+    #[command(subcommand)]
+    command: Option<ServiceCommand>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if cli.command == Some(ServiceCommand::Migrate) {
+        return server::migrate_standalone::<RoundsSettings, fiveledger_rounds::storage::Migrator>(
+            NAME,
+            DEFAULT_PORT,
+            &cli.common,
+        )
+        .await;
+    }
     server::run_standalone(NAME, DEFAULT_PORT, &cli.common, |settings, domain: RoundsSettings, stop| async move {
         start(&settings, domain, stop).await
     })

@@ -173,6 +173,29 @@ pub fn service_settings(base: &ServerSettings, name: &str, listen: SocketAddr) -
     s
 }
 
+/// Runs the three services' migrations against their databases (as
+/// [`start`] finds them), in start order: `fiveledger migrate`.
+pub async fn migrate(
+    base: &ServerSettings,
+) -> anyhow::Result<Vec<(&'static str, fiveledger_platform::schema_compat::Migrated)>> {
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let settings = |name| service_settings(base, name, any);
+    Ok(vec![
+        (
+            fiveledger_rounds::NAME,
+            fiveledger_rounds::migrate(&settings(fiveledger_rounds::NAME)).await?,
+        ),
+        (
+            fiveledger_issues::NAME,
+            fiveledger_issues::migrate(&settings(fiveledger_issues::NAME)).await?,
+        ),
+        (
+            fiveledger_ledgers::NAME,
+            fiveledger_ledgers::migrate(&settings(fiveledger_ledgers::NAME)).await?,
+        ),
+    ])
+}
+
 /// Starts rounds, issues and ledgers, in that order (each consumes the
 /// events of the ones before it), and wires their upstream addresses.
 pub async fn start(

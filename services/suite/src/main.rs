@@ -60,6 +60,24 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         hours: i64,
     },
+    /// Run the three services' migrations and exit (before starting a new
+    /// release with FIVELEDGER_DATABASE__MIGRATE=false).
+    Migrate,
+    /// Copy the SQLite databases into a new folder while the suite serves.
+    Backup {
+        /// Folder to write (one `<service>.sqlite` each); never overwritten.
+        #[arg(long, value_name = "DIR")]
+        to: std::path::PathBuf,
+    },
+    /// Put a backup's databases into the data folder (FIVELEDGER_DATA_DIR).
+    Restore {
+        /// Folder `fiveledger backup` wrote.
+        #[arg(long, value_name = "DIR")]
+        from: std::path::PathBuf,
+        /// Replace the databases the data folder holds (stop the suite first).
+        #[arg(long)]
+        force: bool,
+    },
     #[command(flatten)]
     Admin(fiveledger::cli::AdminCommand),
 }
@@ -102,6 +120,25 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { host } => run(base, domains, host).await,
+        Command::Migrate => {
+            for (service, migrated) in fiveledger::migrate(&base).await? {
+                println!("{service}: {migrated}");
+            }
+            Ok(())
+        }
+        Command::Backup { to } => {
+            for file in fiveledger::cli::backup::backup(&base, &to).await? {
+                println!("wrote {}", file.display());
+            }
+            Ok(())
+        }
+        Command::Restore { from, force } => {
+            for file in fiveledger::cli::backup::restore(&base, &from, force).await? {
+                println!("restored {}", file.display());
+            }
+            println!("start the suite, then run `fiveledger verify` and `fiveledger reconcile`");
+            Ok(())
+        }
         // Each failure has its own exit code (see `--help`).
         Command::Admin(command) => match fiveledger::cli::execute(command, &base).await {
             0 => Ok(()),

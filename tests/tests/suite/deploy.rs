@@ -15,6 +15,10 @@ use std::path::{Path, PathBuf};
 use fiveledger_platform::settings::{self, Setting, SettingsDoc};
 use serde_yaml_ng::Value;
 
+mod admin_cli;
+mod gateway;
+mod monitoring;
+
 /// Short names; the binary and package are `fiveledger-<name>`.
 const SERVICES: [&str; 3] = ["rounds", "issues", "ledgers"];
 
@@ -100,13 +104,16 @@ fn load(svc: &str, vars: &[(String, String)]) -> settings::ServerSettings {
     loaded.unwrap_or_else(|e| panic!("{svc}: the binary cannot read its environment: {e:#}"))
 }
 
-/// One kustomization directory, loaded: its own file, its resources, and
-/// (for overlays) its base.
+/// One kustomization directory, loaded: its own file, its resources, (for
+/// overlays) its base, and the other kustomizations it includes (the first
+/// directory listed is the base; later ones, such as the dashboard's, only
+/// add resources).
 struct Kustomization {
     dir: PathBuf,
     file: Value,
     resources: Vec<Value>,
     base: Option<Box<Kustomization>>,
+    includes: Vec<Kustomization>,
 }
 
 impl Kustomization {
@@ -117,15 +124,17 @@ impl Kustomization {
         let file = documents(&dir.join("kustomization.yaml")).remove(0);
         let mut resources = Vec::new();
         let mut base = None;
+        let mut includes = Vec::new();
         for entry in strings(&file["bases"])
             .into_iter()
             .chain(strings(&file["resources"]))
         {
             let path = dir.join(&entry);
             assert!(path.exists(), "{}: {entry} does not exist", dir.display());
-            if path.is_dir() {
-                assert!(base.is_none(), "{}: one base only", dir.display());
+            if path.is_dir() && base.is_none() {
                 base = Some(Box::new(Self::load(&path)));
+            } else if path.is_dir() {
+                includes.push(Self::load(&path));
             } else {
                 resources.extend(documents(&path));
             }
@@ -135,6 +144,7 @@ impl Kustomization {
             file,
             resources,
             base,
+            includes,
         }
     }
 
@@ -174,8 +184,38 @@ impl Kustomization {
                 &format!("{} {}", kind(&patch), name(&patch)),
             );
         }
+        for included in &self.includes {
+            all.extend(included.rendered());
+        }
         all.extend(self.resources.iter().cloned());
         all
+    }
+
+    /// A generated ConfigMap built from files (`files:` entries, named by
+    /// their file name), with the labels its generator options give it, here
+    /// or in an included kustomization.
+    fn generated_from_files(&self, name: &str) -> Option<(BTreeMap<String, String>, Value)> {
+        if let Some(own) = self.generator("configMapGenerator", name) {
+            let files = strings(&own["files"])
+                .into_iter()
+                .map(|file| {
+                    assert!(!file.contains('='), "{file}: keyed files not emulated");
+                    (file.clone(), read(&self.dir.join(&file)))
+                })
+                .collect();
+            let mut labels = self.file["generatorOptions"]["labels"].clone();
+            if let (Some(labels), Some(own)) = (
+                labels.as_mapping_mut(),
+                own["options"]["labels"].as_mapping(),
+            ) {
+                labels.extend(own.clone());
+            }
+            return Some((files, labels));
+        }
+        self.includes
+            .iter()
+            .chain(self.base.as_deref())
+            .find_map(|k| k.generated_from_files(name))
     }
 
     /// A generated ConfigMap's or Secret's data, merged down the bases.
@@ -690,11 +730,7 @@ fn check_services(
             labels_match(&service["spec"]["selector"], pod_labels),
             "{at}: Service selects the pods"
         );
-        let service_port = service["spec"]["ports"]
-            .as_sequence()
-            .expect("ports")
-            .iter()
-            .find(|p| p["name"].as_str() == Some("grpc"))
+        let service_port = port_named(&service["spec"]["ports"], "grpc")
             .unwrap_or_else(|| panic!("{at}: Service has no port named grpc"));
         let target = &service_port["targetPort"];
         assert!(
@@ -807,6 +843,15 @@ fn check_services(
         all_settings.insert(svc, loaded);
     }
     all_settings
+}
+
+/// The port named `port_name` of a Service's or container's `ports`.
+fn port_named<'a>(ports: &'a Value, port_name: &str) -> Option<&'a Value> {
+    ports
+        .as_sequence()
+        .expect("ports")
+        .iter()
+        .find(|p| p["name"].as_str() == Some(port_name))
 }
 
 /// A mount's volume holding `path` (the deepest mount above it).
@@ -1124,6 +1169,21 @@ fn kubectl_kustomize(path: &str) -> Option<Vec<Value>> {
     Some(docs)
 }
 
+/// A rendered ConfigMap's `data`.
+fn config_map_data(config_map: &Value) -> BTreeMap<String, String> {
+    config_map["data"]
+        .as_mapping()
+        .expect("data")
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().expect("key").to_owned(),
+                v.as_str().expect("string value").to_owned(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn kubectl_kustomize_renders_what_the_checks_expect() {
     for path in ["base", "overlays/dev", "overlays/prod"] {
@@ -1134,17 +1194,7 @@ fn kubectl_kustomize_renders_what_the_checks_expect() {
             .into_iter()
             .find(|c| name(c).starts_with("fiveledger-config"))
             .unwrap_or_else(|| panic!("{path}: no fiveledger-config ConfigMap"));
-        let config: BTreeMap<String, String> = config_map["data"]
-            .as_mapping()
-            .expect("data")
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().expect("key").to_owned(),
-                    v.as_str().expect("string value").to_owned(),
-                )
-            })
-            .collect();
+        let config = config_map_data(config_map);
         assert_eq!(
             config,
             config_of(&k8s(path)),
@@ -1545,6 +1595,59 @@ fn dockerfile_builds_the_service_binaries_locked_into_a_small_non_root_image() {
         );
     }
 
+    // The admin CLI (the suite's package) is built and copied out with the
+    // services, into the folder the final stage takes whole.
+    let suite = read(&root.join("services/suite/Cargo.toml"));
+    let cli_package = toml_value(&suite, "name");
+    let cli = toml_value(
+        suite
+            .split("[[bin]]")
+            .nth(1)
+            .expect("services/suite declares its binary"),
+        "name",
+    );
+    assert!(
+        build
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w == ["-p", cli_package.as_str()]),
+        "the admin CLI ({cli_package}) is not built: {build}"
+    );
+    let copy = build
+        .split("&&")
+        .map(str::trim)
+        .find(|step| step.starts_with("cp "))
+        .expect("the binaries copied out of the cache mount");
+    let words: Vec<_> = copy.split_whitespace().collect();
+    let out = words.last().expect("a destination").trim_end_matches('/');
+    assert!(
+        words.contains(&format!("target/release/{cli}").as_str()),
+        "the admin CLI {cli} is not copied: {copy}"
+    );
+    let installed = runtime
+        .iter()
+        .filter_map(|i| i.strip_prefix("COPY --from=builder "))
+        .find_map(|args| {
+            let args: Vec<_> = args.split_whitespace().collect();
+            (args.first().map(|a| a.trim_end_matches('/')) == Some(out)).then(|| {
+                args.last()
+                    .expect("a destination")
+                    .trim_end_matches('/')
+                    .to_owned()
+            })
+        })
+        .unwrap_or_else(|| panic!("the final stage does not take {out}"));
+    assert_eq!(
+        installed, "/usr/local/bin",
+        "where the manifests' commands look"
+    );
+    // README's way to run it in the cluster names that path.
+    assert!(
+        read(&root.join("README.md")).contains(&format!("--command -- {installed}/{cli} ")),
+        "README does not run {installed}/{cli} in the cluster"
+    );
+
     // The final stage: copies and settings only, no toolchain, numeric user
     // (the one the manifests run as).
     assert!(
@@ -1724,5 +1827,75 @@ fn the_dev_service_keys_are_pairs_the_peers_verify() {
         ))
         .unwrap_or_else(|e| panic!("{svc}: {e:?}"));
         assert_eq!(caller.subject, format!("service:{svc}"));
+    }
+}
+
+/// Production migrates in a Job per service before the rollout: the same
+/// image and database environment as the Deployment, restricted like it,
+/// running `fiveledger-<service> migrate`, selected by no Service; the
+/// Deployments only check the schema version (database.migrate off), while
+/// dev (SQLite, one replica) migrates at start.
+#[test]
+fn prod_migrates_in_a_job_per_service_and_its_deployments_only_check() {
+    let prod = k8s("overlays/prod");
+    let rendered = prod.rendered();
+    let loaded = check_services(&config_of(&prod), &rendered, "prod", &prod);
+    for (svc, settings) in &loaded {
+        assert!(!settings.database.migrate, "prod {svc}: migrates at start");
+    }
+    let dev = k8s("overlays/dev");
+    for (svc, settings) in check_services(&config_of(&dev), &dev.rendered(), "dev", &dev) {
+        assert!(settings.database.migrate, "dev {svc}: does not migrate");
+    }
+    let jobs = Kustomization::of_kind(&rendered, "Job");
+    assert_eq!(jobs.len(), SERVICES.len(), "one Job per service");
+    let services = Kustomization::of_kind(&rendered, "Service");
+    for (svc, deployment) in deployments_by_name(&rendered) {
+        let at = format!("prod {svc}-migrate");
+        let job = jobs
+            .iter()
+            .find(|j| name(j) == format!("{svc}-migrate"))
+            .unwrap_or_else(|| panic!("{at}: no Job"));
+        let pod = &job["spec"]["template"]["spec"];
+        let serving = &deployment["spec"]["template"]["spec"];
+        let (c, d) = (&pod["containers"][0], &serving["containers"][0]);
+        assert_eq!(c["image"], d["image"], "{at}: the Deployment's image");
+        assert_eq!(
+            strings(&c["command"]),
+            [format!("/usr/local/bin/fiveledger-{svc}"), "migrate".into()],
+            "{at}"
+        );
+        assert_eq!(c["envFrom"], d["envFrom"], "{at}: the same ConfigMap");
+        let var = |container: &Value, key: &str| -> Value {
+            container["env"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .find(|v| v["name"].as_str() == Some(key))
+                .cloned()
+                .unwrap_or_else(|| panic!("{at}: {key} unset"))
+        };
+        for key in ["FIVELEDGER_DATABASE__URL", "FIVELEDGER_DATABASE__SCHEMA"] {
+            assert_eq!(var(c, key), var(d, key), "{at}: {key} as the Deployment's");
+        }
+        assert_eq!(pod["restartPolicy"].as_str(), Some("Never"), "{at}");
+        assert_eq!(
+            c["securityContext"], d["securityContext"],
+            "{at}: restricted"
+        );
+        for field in ["runAsNonRoot", "runAsUser", "seccompProfile"] {
+            assert_eq!(
+                pod["securityContext"][field], serving["securityContext"][field],
+                "{at}: pod {field}"
+            );
+        }
+        let labels = &job["spec"]["template"]["metadata"]["labels"];
+        for service in &services {
+            assert!(
+                !labels_match(&service["spec"]["selector"], labels),
+                "{at}: the Service {} would send calls to it",
+                name(service)
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! Run one file's tests by its module: `cargo test -p fiveledger-e2e --test suite lifecycle::`.
 
 mod access_log;
+mod backup;
 mod big_lists;
 mod bounds;
 mod chaos;

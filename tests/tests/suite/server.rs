@@ -280,7 +280,7 @@ async fn a_stopping_service_says_not_serving_for_the_drain_then_closes() {
 /// Minimal reflection clients for both protocol versions: list the services,
 /// and resolve a symbol to its file and that file's imports, as grpcurl's
 /// `describe` does.
-mod reflection {
+pub(crate) mod reflection {
     use std::collections::BTreeSet;
 
     use prost::Message;

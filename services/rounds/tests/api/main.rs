@@ -6,3 +6,4 @@ mod inspections;
 mod organisations;
 mod platform;
 mod rounds;
+mod upgrades;

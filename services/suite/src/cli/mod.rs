@@ -2,6 +2,7 @@
 //! over gRPC (import and export spreadsheets, read the books, load demo
 //! data). Each is also a library function, so tests call them directly.
 
+pub mod backup;
 pub mod books;
 pub mod connect;
 pub mod demo;

@@ -1,5 +1,10 @@
-//! Migrations, applied in order at start.
+//! Migrations, in order, each marked expand (binaries of the release
+//! before still serve the schema) or contract (they no longer do): see
+//! `fiveledger_platform::schema_compat` and the README's "Upgrades and
+//! rollbacks". A contract step ships only in a release after the one
+//! that stopped needing what it removes.
 
+use fiveledger_platform::schema_compat::{self, Schema, Step};
 use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_issues;
@@ -9,21 +14,32 @@ mod m20261202_000004_list_indexes;
 
 pub struct Migrator;
 
+impl Schema for Migrator {
+    /// Raise with every migration added (the count of the steps below).
+    const VERSION: i64 = 9;
+
+    fn steps() -> Vec<Step> {
+        vec![
+            Step::expand(fiveledger_platform::platform_tables::Migration),
+            Step::expand(m20261128_000001_issues::Migration),
+            Step::expand(m20261128_000002_clue_transfers::Migration),
+            Step::expand(m20261201_000003_scope::Migration),
+            // The levels of the bodies callers name (learnt from rounds).
+            Step::expand(fiveledger_platform::levels::Migration),
+            Step::expand(fiveledger_platform::platform_tables::OutboxOrganisation),
+            // The access log of confidential reads.
+            Step::expand(fiveledger_platform::access_log::Migration),
+            // Every ListProblems filter served by an index in the list's order.
+            Step::expand(m20261202_000004_list_indexes::Migration),
+            // Binaries from before schema versions cannot read them.
+            Step::contract(fiveledger_platform::schema_compat::Migration),
+        ]
+    }
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(fiveledger_platform::platform_tables::Migration),
-            Box::new(m20261128_000001_issues::Migration),
-            Box::new(m20261128_000002_clue_transfers::Migration),
-            Box::new(m20261201_000003_scope::Migration),
-            // The levels of the bodies callers name (learnt from rounds).
-            Box::new(fiveledger_platform::levels::Migration),
-            Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
-            // The access log of confidential reads.
-            Box::new(fiveledger_platform::access_log::Migration),
-            // Every ListProblems filter served by an index in the list's order.
-            Box::new(m20261202_000004_list_indexes::Migration),
-        ]
+        schema_compat::migrations::<Self>()
     }
 }

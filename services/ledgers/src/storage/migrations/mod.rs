@@ -1,5 +1,10 @@
-//! Migrations, applied in order at start.
+//! Migrations, in order, each marked expand (binaries of the release
+//! before still serve the schema) or contract (they no longer do): see
+//! `fiveledger_platform::schema_compat` and the README's "Upgrades and
+//! rollbacks". A contract step ships only in a release after the one
+//! that stopped needing what it removes.
 
+use fiveledger_platform::schema_compat::{self, Schema, Step};
 use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_ledger;
@@ -13,26 +18,37 @@ mod m20261215_000001_rollups;
 
 pub struct Migrator;
 
+impl Schema for Migrator {
+    /// Raise with every migration added (the count of the steps below).
+    const VERSION: i64 = 13;
+
+    fn steps() -> Vec<Step> {
+        vec![
+            Step::expand(fiveledger_platform::platform_tables::Migration),
+            Step::expand(m20261128_000001_ledger::Migration),
+            Step::expand(m20261128_000002_supervision::Migration),
+            Step::expand(m20261128_000003_step_dates_and_tallies::Migration),
+            Step::expand(m20261128_000004_entry_receivers::Migration),
+            Step::expand(m20261201_000005_round_organisation::Migration),
+            Step::expand(m20261210_000001_replay_plan_versions_and_ladders::Migration),
+            // The levels of the bodies callers name (learnt from rounds).
+            Step::expand(fiveledger_platform::levels::Migration),
+            Step::expand(fiveledger_platform::platform_tables::OutboxOrganisation),
+            // The access log of confidential reads.
+            Step::expand(fiveledger_platform::access_log::Migration),
+            // ListEntries by due date served by an index in that order.
+            Step::expand(m20261211_000001_list_indexes::Migration),
+            // Statistics of a round, an inspection or a period from sums.
+            Step::expand(m20261215_000001_rollups::Migration),
+            // Binaries from before schema versions cannot read them.
+            Step::contract(fiveledger_platform::schema_compat::Migration),
+        ]
+    }
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(fiveledger_platform::platform_tables::Migration),
-            Box::new(m20261128_000001_ledger::Migration),
-            Box::new(m20261128_000002_supervision::Migration),
-            Box::new(m20261128_000003_step_dates_and_tallies::Migration),
-            Box::new(m20261128_000004_entry_receivers::Migration),
-            Box::new(m20261201_000005_round_organisation::Migration),
-            Box::new(m20261210_000001_replay_plan_versions_and_ladders::Migration),
-            // The levels of the bodies callers name (learnt from rounds).
-            Box::new(fiveledger_platform::levels::Migration),
-            Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
-            // The access log of confidential reads.
-            Box::new(fiveledger_platform::access_log::Migration),
-            // ListEntries by due date served by an index in that order.
-            Box::new(m20261211_000001_list_indexes::Migration),
-            // Statistics of a round, an inspection or a period from sums.
-            Box::new(m20261215_000001_rollups::Migration),
-        ]
+        schema_compat::migrations::<Self>()
     }
 }

@@ -1,5 +1,10 @@
-//! Migrations, applied in order at start.
+//! Migrations, in order, each marked expand (binaries of the release
+//! before still serve the schema) or contract (they no longer do): see
+//! `fiveledger_platform::schema_compat` and the README's "Upgrades and
+//! rollbacks". A contract step ships only in a release after the one
+//! that stopped needing what it removes.
 
+use fiveledger_platform::schema_compat::{self, Schema, Step};
 use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_organisations;
@@ -10,17 +15,28 @@ mod m20261210_000001_native_place;
 
 pub struct Migrator;
 
+impl Schema for Migrator {
+    /// Raise with every migration added (the count of the steps below).
+    const VERSION: i64 = 8;
+
+    fn steps() -> Vec<Step> {
+        vec![
+            Step::expand(fiveledger_platform::platform_tables::Migration),
+            Step::expand(m20261128_000001_organisations::Migration),
+            Step::expand(m20261128_000002_rounds::Migration),
+            Step::expand(m20261128_000003_double_report_sweep::Migration),
+            Step::expand(m20261128_000004_list_indexes::Migration),
+            Step::expand(m20261210_000001_native_place::Migration),
+            Step::expand(fiveledger_platform::platform_tables::OutboxOrganisation),
+            // Binaries from before schema versions cannot read them.
+            Step::contract(fiveledger_platform::schema_compat::Migration),
+        ]
+    }
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(fiveledger_platform::platform_tables::Migration),
-            Box::new(m20261128_000001_organisations::Migration),
-            Box::new(m20261128_000002_rounds::Migration),
-            Box::new(m20261128_000003_double_report_sweep::Migration),
-            Box::new(m20261128_000004_list_indexes::Migration),
-            Box::new(m20261210_000001_native_place::Migration),
-            Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
-        ]
+        schema_compat::migrations::<Self>()
     }
 }
