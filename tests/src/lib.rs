@@ -230,6 +230,23 @@ pub fn found_problem(
     }
 }
 
+/// CreateProblem of a problem in `inspection`: issues first asks the
+/// rounds service about the inspection (the tests of cross-service calls).
+pub fn create_problem_in(inspection: &str) -> issues::CreateProblemRequest {
+    issues::CreateProblemRequest {
+        problem: Some(found_problem(
+            inspection,
+            "p1",
+            "party-leadership",
+            types::Severity::Major,
+            "Decisions taken without collective discussion",
+            "",
+            "",
+        )),
+        ..Default::default()
+    }
+}
+
 /// Polls every 50 ms until `check` yields, or panics after `timeout`
 /// naming `what` (events flow between services asynchronously).
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T

@@ -34,6 +34,7 @@ async fn the_trace_of_a_report_reaches_the_postings_it_causes() {
         &LogSettings {
             format: "text".into(),
             filter: "info".into(),
+            ..Default::default()
         },
         provider.clone(),
     );

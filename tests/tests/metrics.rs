@@ -1,12 +1,15 @@
 //! The Prometheus endpoint and the OTLP export (an in-memory exporter here):
-//! per-RPC counters by status code and latency histograms, made-up paths
-//! folded into one label, and the consumer gauges, the same in both.
+//! per-RPC counters by status code and latency histograms labelled as
+//! go-grpc-prometheus labels them, on the server and the client side, the
+//! process's, pools' and build's figures, help on every metric, and the
+//! consumer gauges, the same in both.
 
 use fiveledger_e2e::spawn_suite;
 use fiveledger_platform::consumer::{self, EventSource};
 use fiveledger_platform::metrics;
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_platform::testing::{CopyToOutbox, TestEnv, consumer_db, copied};
+use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::{
     CreateOrganisationRequest, ListOrganisationsRequest, Organisation, OrganisationKind,
@@ -70,33 +73,121 @@ async fn rpcs_are_counted_by_method_and_code() {
         .await
         .expect_err("no token");
 
-    let method = "/fiveledger.rounds.v1.OrganisationService/ListOrganisations";
-    // A call is counted when its trailers leave the server, which may be a
-    // moment after the client has its answer.
-    let ok_line = format!(
-        "grpc_server_handled_total{{service=\"rounds\",method=\"{method}\",code=\"Ok\"}} 1"
-    );
+    // Labelled as go-grpc-prometheus labels them. A call is counted when
+    // its trailers leave the server, which may be a moment after the
+    // client has its answer.
+    let labels = r#"grpc_service="fiveledger.rounds.v1.OrganisationService",grpc_method="ListOrganisations",grpc_type="unary""#;
+    let ok_line = format!("grpc_server_handled_total{{{labels},grpc_code=\"OK\"}} 1");
     let body = fiveledger_e2e::eventually("the call counted", Duration::from_secs(5), || async {
         let body = scrape(addr).await;
         body.contains(&ok_line).then_some(body)
     })
     .await;
+    for line in [
+        format!("grpc_server_handled_total{{{labels},grpc_code=\"Unauthenticated\"}} 1"),
+        format!("grpc_server_started_total{{{labels}}} 2"),
+        format!("grpc_server_handling_seconds_bucket{{{labels},le=\"0.001\"}}"),
+    ] {
+        assert!(body.contains(&line), "{line} in {body}");
+    }
+
+    // Issues asks rounds for an inspection that does not exist: the call
+    // is counted on issues' client side and on rounds' server side.
+    ProblemServiceClient::new(t.issues.clone())
+        .create_problem(authed(
+            &token,
+            fiveledger_e2e::create_problem_in("rounds/r1/inspections/nowhere"),
+        ))
+        .await
+        .expect_err("no such inspection");
+    let get = r#"grpc_service="fiveledger.rounds.v1.InspectionService",grpc_method="GetInspection",grpc_type="unary""#;
+    let client_line = format!("grpc_client_handled_total{{{get},grpc_code=\"NotFound\"}} 1");
+    let body = fiveledger_e2e::eventually(
+        "the client call counted",
+        Duration::from_secs(5),
+        || async {
+            let body = scrape(addr).await;
+            body.contains(&client_line).then_some(body)
+        },
+    )
+    .await;
+    for line in [
+        format!("grpc_client_started_total{{{get}}} 1"),
+        format!("grpc_client_handling_seconds_count{{{get}}} 1"),
+        format!("grpc_server_handled_total{{{get},grpc_code=\"NotFound\"}} 1"),
+    ] {
+        assert!(body.contains(&line), "{line} in {body}");
+    }
+
+    // What the process, the pools and the build are; every metric with
+    // its help.
+    let body =
+        fiveledger_e2e::eventually("the process sampled", Duration::from_secs(10), || async {
+            let body = scrape(addr).await;
+            body.contains("process_resident_memory_bytes ")
+                .then_some(body)
+        })
+        .await;
+    let value = |name: &str| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+    };
+    assert!(value("process_resident_memory_bytes ") > 1e6);
+    assert!(value("process_open_fds ") > 3.0);
+    assert!(value("process_cpu_seconds_total ") > 0.0);
+    let started = value("process_start_time_seconds ");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(started > now - 3600.0 && started <= now + 1.0, "{started}");
+    let version = env!("CARGO_PKG_VERSION");
+    for service in ["rounds", "issues", "ledgers"] {
+        assert!(
+            body.contains(&format!(
+                "fiveledger_build_info{{service=\"{service}\",version=\"{version}\"}} 1"
+            )),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!(
+                "fiveledger_outbox_events{{service=\"{service}\"}}"
+            )),
+            "{body}"
+        );
+    }
+    let pool = if fiveledger_platform::testing::backend() == "postgres" {
+        "pool"
+    } else {
+        "reader"
+    };
+    for state in ["in_use", "idle", "max"] {
+        let line = format!(
+            "fiveledger_db_connections{{service=\"rounds\",pool=\"{pool}\",state=\"{state}\"}}"
+        );
+        assert!(body.contains(&line), "{line} in {body}");
+    }
     assert!(
-        body.contains(&format!(
-            "grpc_server_handled_total{{service=\"rounds\",method=\"{method}\",code=\"Ok\"}} 1"
-        )),
-        "{body}"
+        value(&format!(
+            "fiveledger_db_connections{{service=\"rounds\",pool=\"{pool}\",state=\"max\"}}"
+        )) >= 1.0
     );
+    for name in fiveledger_platform::metric_help::described() {
+        if body.contains(&format!("\n{name}")) {
+            assert!(
+                body.contains(&format!("# HELP {name} ")),
+                "{name} has no help: {body}"
+            );
+        }
+    }
     assert!(
-        body.contains(&format!(
-            "grpc_server_handled_total{{service=\"rounds\",method=\"{method}\",code=\"Unauthenticated\"}} 1"
-        )),
-        "{body}"
+        body.contains(
+            "# HELP grpc_server_handled_total Total number of RPCs completed on the server"
+        )
     );
-    assert!(
-        body.contains("grpc_server_handling_seconds_bucket{service=\"rounds\""),
-        "{body}"
-    );
+    assert!(body.contains("# HELP process_resident_memory_bytes "));
+    assert!(body.contains("# HELP fiveledger_build_info "));
 
     // Events waiting per consumer: every streamed event carries the
     // producer's head, and a consumer reports head - position.
@@ -217,8 +308,8 @@ async fn rpcs_are_counted_by_method_and_code() {
                             .attributes()
                             .map(|kv| (kv.key.to_string(), kv.value.to_string()))
                             .collect();
-                        if attrs.contains(&("method".into(), method.into()))
-                            && attrs.contains(&("code".into(), "Ok".into()))
+                        if attrs.contains(&("grpc_method".into(), "ListOrganisations".into()))
+                            && attrs.contains(&("grpc_code".into(), "OK".into()))
                         {
                             handled_ok = point.value();
                         }

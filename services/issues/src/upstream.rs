@@ -21,7 +21,7 @@ pub struct Rounds(Upstream);
 
 impl Rounds {
     pub fn new(channel: Channel, credentials: ServiceCredentials) -> Self {
-        Self(Upstream::new(channel, credentials))
+        Self(Upstream::new(SERVICE, channel, credentials))
     }
 
     /// The inspection, if it exists and the caller may see it

@@ -45,7 +45,7 @@ impl Issues {
     const SERVICE: &str = "issues";
 
     pub fn new(channel: Channel, credentials: ServiceCredentials) -> Self {
-        Self(Upstream::new(channel, credentials))
+        Self(Upstream::new(Self::SERVICE, channel, credentials))
     }
 
     /// Every problem `filter` selects, page by page ([`PROBLEM_PAGE`] a
@@ -104,7 +104,7 @@ impl Rounds {
     const SERVICE: &str = "rounds";
 
     pub fn new(channel: Channel, credentials: ServiceCredentials) -> Self {
-        Self(Upstream::new(channel, credentials))
+        Self(Upstream::new(Self::SERVICE, channel, credentials))
     }
 
     /// The inspection, if it exists and the caller may see it

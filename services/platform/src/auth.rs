@@ -648,6 +648,12 @@ where
                         Err(status) => return Ok(status.into_http()),
                     }
                 }
+                if let Some(slot) = request
+                    .extensions()
+                    .get::<crate::served_calls::CallerSlot>()
+                {
+                    slot.set(&caller.subject);
+                }
                 request.extensions_mut().insert(caller);
             }
             let response = inner.call(request).await?;

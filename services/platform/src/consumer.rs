@@ -15,7 +15,6 @@ use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, DatabaseTransaction};
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
 
@@ -98,7 +97,7 @@ impl EventSource {
         macro_rules! open {
             ($pkg:ident, $channel:expr, $creds:expr) => {{
                 let mut client = $pkg::event_service_client::EventServiceClient::new(
-                    InterceptedService::new($channel.clone(), $creds.clone()),
+                    crate::client_calls::authed($channel.clone(), $creds.clone(), self.name()),
                 )
                 .max_decoding_message_size(crate::outbox::STREAM_MESSAGE_LIMIT);
                 let stream = client
@@ -347,8 +346,11 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
                         failing_event = None;
                         let position = parse_cursor(&event.cursor)?;
                         trouble.at(position);
+                        let waiting = head.saturating_sub(position);
                         metrics::gauge!("fiveledger_consumer_events_waiting", "consumer" => name.clone())
-                            .set(head.saturating_sub(position) as f64);
+                            .set(waiting as f64);
+                        metrics::gauge!("fiveledger_consumer_lag_seconds", "consumer" => name.clone())
+                            .set(if waiting > 0 { age_seconds(&event) } else { 0.0 });
                         trouble.recovered().await;
                     }
                 }
@@ -370,6 +372,19 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
             .set_service_status(&name, tonic_health::ServingStatus::NotServing)
             .await;
     }
+}
+
+/// How long ago `event` was written, in seconds.
+fn age_seconds(event: &Event) -> f64 {
+    event
+        .create_time
+        .as_ref()
+        .and_then(|t| {
+            chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        })
+        .map_or(0.0, |written| {
+            (chrono::Utc::now() - written).num_milliseconds().max(0) as f64 / 1000.0
+        })
 }
 
 /// A consumer's run of failures: how long to back off, and whether it is

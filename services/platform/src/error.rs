@@ -230,7 +230,7 @@ impl From<ApiError> for Status {
                 }
             }
             ApiError::Unavailable { service, cause } => {
-                tracing::warn!(%service, %cause, "dependency unavailable");
+                tracing::warn!(upstream = %service, %cause, "dependency unavailable");
                 metadata.insert("service".to_owned(), service.clone());
             }
             ApiError::Internal(cause) => {

@@ -118,6 +118,11 @@ impl GroupCommit {
         }
     }
 
+    /// Writes waiting or running now.
+    pub(crate) fn queued(&self) -> usize {
+        self.max_queued - self.queued.available_permits()
+    }
+
     fn join_open(&self) -> Option<Arc<Batch>> {
         let open = self.open.lock().expect("open batch");
         open.as_ref()

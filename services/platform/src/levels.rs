@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use fiveledger_proto::rounds::GetOrganisationRequest;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use futures::future::BoxFuture;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use sea_orm::entity::prelude::*;
@@ -66,7 +65,7 @@ impl MigrationTrait for Migration {
 
 /// [`Levels`] answered by the rounds service.
 pub struct RemoteLevels {
-    organisations: OrganisationServiceClient<InterceptedService<Channel, ServiceCredentials>>,
+    organisations: OrganisationServiceClient<crate::client_calls::Authed>,
     known: Mutex<HashMap<String, (String, Option<Instant>)>>,
     db: Db,
 }
@@ -74,9 +73,10 @@ pub struct RemoteLevels {
 impl RemoteLevels {
     pub fn new(rounds: Channel, credentials: ServiceCredentials, db: Db) -> Self {
         Self {
-            organisations: OrganisationServiceClient::new(InterceptedService::new(
+            organisations: OrganisationServiceClient::new(crate::client_calls::authed(
                 rounds,
                 credentials,
+                "rounds",
             )),
             known: Mutex::new(HashMap::new()),
             db,

@@ -1,18 +1,18 @@
-//! Metrics: per RPC a request counter by status code and a latency
-//! histogram, plus gauges the services set (consumer positions, ledger
-//! figures). Recorded through the `metrics` facade and exported to
+//! Metrics: per RPC served and per call made to another service the
+//! counters and latency histogram of go-grpc-prometheus (`grpc_server_*`,
+//! `grpc_client_*`, labelled `grpc_service`, `grpc_method`, `grpc_type`,
+//! `grpc_code`), the process's figures, the database pool and the gauges
+//! the services set (consumers, outbox, ledger figures), each with its
+//! `# HELP`. Recorded through the `metrics` facade and exported to
 //! Prometheus, scraped from a separate port (`metrics_listen`), and over
 //! OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (both at once when both
 //! are configured).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::Instant;
 
-use futures::future::BoxFuture;
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,
@@ -22,7 +22,8 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 
-/// Latency buckets of `grpc_server_handling_seconds`, in seconds.
+/// Latency buckets of `grpc_server_handling_seconds` and
+/// `grpc_client_handling_seconds`, in seconds.
 const LATENCY_BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
@@ -76,7 +77,7 @@ pub fn install_with(
         let (recorder, exporter) = PrometheusBuilder::new()
             .with_http_listener(listen)
             .set_buckets_for_metric(
-                metrics_exporter_prometheus::Matcher::Full("grpc_server_handling_seconds".into()),
+                metrics_exporter_prometheus::Matcher::Suffix("_handling_seconds".into()),
                 &LATENCY_BUCKETS,
             )?
             .build()?;
@@ -95,8 +96,28 @@ pub fn install_with(
     if any {
         metrics::set_global_recorder(fanout.build())
             .map_err(|e| anyhow::anyhow!("metrics already installed: {e}"))?;
+        crate::metric_help::describe();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async {
+                let mut every = tokio::time::interval(crate::process_metrics::SAMPLE_EVERY);
+                loop {
+                    every.tick().await;
+                    crate::process_metrics::record();
+                }
+            });
+        }
     }
     Ok(MetricsGuard { provider })
+}
+
+/// `fiveledger_build_info{service, version}` at 1: which build a service
+/// runs (`git_commit` too when `FIVELEDGER_GIT_COMMIT` was set at build time).
+pub fn record_build_info(service: &'static str) {
+    let version = env!("CARGO_PKG_VERSION");
+    match option_env!("FIVELEDGER_GIT_COMMIT") {
+        Some(commit) => metrics::gauge!("fiveledger_build_info", "service" => service, "version" => version, "git_commit" => commit).set(1.0),
+        None => metrics::gauge!("fiveledger_build_info", "service" => service, "version" => version).set(1.0),
+    }
 }
 
 /// The `metrics` facade recorded into OpenTelemetry instruments (no
@@ -104,6 +125,8 @@ pub fn install_with(
 /// gauge's increments add up however often `gauge!` is called.
 struct OtelRecorder {
     meter: Meter,
+    /// Each metric's HELP text, given to its instrument.
+    descriptions: Mutex<HashMap<String, String>>,
     counters: Mutex<HashMap<Key, Arc<OtelCounter>>>,
     gauges: Mutex<HashMap<Key, Arc<OtelGauge>>>,
     histograms: Mutex<HashMap<Key, Arc<OtelHistogram>>>,
@@ -113,10 +136,29 @@ impl OtelRecorder {
     fn new(meter: Meter) -> Self {
         Self {
             meter,
+            descriptions: Mutex::default(),
             counters: Mutex::default(),
             gauges: Mutex::default(),
             histograms: Mutex::default(),
         }
+    }
+}
+
+impl OtelRecorder {
+    fn describe(&self, name: KeyName, help: SharedString) {
+        self.descriptions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.as_str().to_owned(), help.into_owned());
+    }
+
+    fn description(&self, key: &Key) -> String {
+        self.descriptions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(key.name())
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -201,14 +243,24 @@ impl HistogramFn for OtelHistogram {
 }
 
 impl Recorder for OtelRecorder {
-    // Descriptions and units are not carried over: our names say both.
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    // Units are not carried over: our names say them.
+    fn describe_counter(&self, name: KeyName, _: Option<Unit>, help: SharedString) {
+        self.describe(name, help);
+    }
+    fn describe_gauge(&self, name: KeyName, _: Option<Unit>, help: SharedString) {
+        self.describe(name, help);
+    }
+    fn describe_histogram(&self, name: KeyName, _: Option<Unit>, help: SharedString) {
+        self.describe(name, help);
+    }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         Counter::from_arc(handle(&self.counters, key, || OtelCounter {
-            counter: self.meter.u64_counter(key.name().to_owned()).build(),
+            counter: self
+                .meter
+                .u64_counter(key.name().to_owned())
+                .with_description(self.description(key))
+                .build(),
             attributes: attributes(key),
             total: AtomicU64::new(0),
         }))
@@ -216,7 +268,11 @@ impl Recorder for OtelRecorder {
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
         Gauge::from_arc(handle(&self.gauges, key, || OtelGauge {
-            gauge: self.meter.f64_gauge(key.name().to_owned()).build(),
+            gauge: self
+                .meter
+                .f64_gauge(key.name().to_owned())
+                .with_description(self.description(key))
+                .build(),
             attributes: attributes(key),
             value: AtomicU64::new(0f64.to_bits()),
         }))
@@ -224,8 +280,11 @@ impl Recorder for OtelRecorder {
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
         Histogram::from_arc(handle(&self.histograms, key, || {
-            let mut builder = self.meter.f64_histogram(key.name().to_owned());
-            if key.name() == "grpc_server_handling_seconds" {
+            let mut builder = self
+                .meter
+                .f64_histogram(key.name().to_owned())
+                .with_description(self.description(key));
+            if key.name().ends_with("_handling_seconds") {
                 builder = builder
                     .with_unit("s")
                     .with_boundaries(LATENCY_BUCKETS.to_vec());
@@ -235,162 +294,5 @@ impl Recorder for OtelRecorder {
                 attributes: attributes(key),
             }
         }))
-    }
-}
-
-/// Counts and times every RPC of a service. Methods are labelled by path
-/// only when the service has them (its role table, health, reflection), so a
-/// client sending made-up paths cannot grow the label set.
-#[derive(Clone)]
-pub struct RpcMetrics {
-    service: &'static str,
-    known: Arc<HashSet<&'static str>>,
-}
-
-impl RpcMetrics {
-    pub fn new(service: &'static str, roles: crate::auth::RoleTable) -> Self {
-        Self {
-            service,
-            known: Arc::new(roles.iter().map(|(path, _)| *path).collect()),
-        }
-    }
-
-    fn label(&self, path: &str) -> String {
-        let public =
-            path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.");
-        if public || self.known.contains(path) {
-            path.to_owned()
-        } else {
-            "unknown".to_owned()
-        }
-    }
-}
-
-impl<S> tower::Layer<S> for RpcMetrics {
-    type Service = Measured<S>;
-    fn layer(&self, inner: S) -> Measured<S> {
-        Measured {
-            metrics: self.clone(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Measured<S> {
-    metrics: RpcMetrics,
-    inner: S,
-}
-
-impl<S, B, R> tower::Service<http::Request<B>> for Measured<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-    R: http_body::Body + Unpin,
-{
-    type Response = http::Response<MeasuredBody<R>>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let call = Call {
-            service: self.metrics.service,
-            method: self.metrics.label(request.uri().path()),
-            start: Instant::now(),
-        };
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let response = inner.call(request).await?;
-            // A refusal comes back trailers-only, its status in the headers:
-            // counted now. Otherwise the status follows the body, in the
-            // trailers (a stream may still fail): counted when they pass.
-            let call = match status_of(response.headers()) {
-                Some(code) => {
-                    call.record(&code);
-                    None
-                }
-                None => Some(call),
-            };
-            Ok(response.map(|inner| MeasuredBody { inner, call }))
-        })
-    }
-}
-
-/// One call being measured.
-struct Call {
-    service: &'static str,
-    method: String,
-    start: Instant,
-}
-
-impl Call {
-    fn record(self, code: &str) {
-        metrics::counter!("grpc_server_handled_total", "service" => self.service, "method" => self.method.clone(), "code" => code.to_owned())
-            .increment(1);
-        metrics::histogram!("grpc_server_handling_seconds", "service" => self.service, "method" => self.method)
-            .record(self.start.elapsed().as_secs_f64());
-    }
-}
-
-/// The `grpc-status` of headers or trailers, as a code name (`NotFound`).
-fn status_of(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i32>().ok())
-        .map(|c| format!("{:?}", tonic::Code::from(c)))
-}
-
-/// A response body that counts its call when the trailers pass (or, if the
-/// client goes away first, as `Cancelled`).
-pub struct MeasuredBody<B> {
-    inner: B,
-    call: Option<Call>,
-}
-
-impl<B: http_body::Body + Unpin> http_body::Body for MeasuredBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        let code = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame
-                .trailers_ref()
-                .map(|t| status_of(t).unwrap_or_else(|| "Unknown".to_owned())),
-            Poll::Ready(Some(Err(_))) | Poll::Ready(None) => Some("Unknown".to_owned()),
-            Poll::Pending => None,
-        };
-        if let Some(code) = code
-            && let Some(call) = self.call.take()
-        {
-            call.record(&code);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl<B> Drop for MeasuredBody<B> {
-    fn drop(&mut self) {
-        if let Some(call) = self.call.take() {
-            call.record("Cancelled");
-        }
     }
 }

@@ -377,6 +377,12 @@ pub fn watch_with_head(
     ReceiverStream::new(rx)
 }
 
+/// The cursor of the newest event of the outbox (0 when empty): how many
+/// events the service has written.
+pub async fn head(db: &Db) -> ApiResult<i64> {
+    head_id(db, &Selection::default()).await
+}
+
 /// The id of the newest event `selection` selects (0 when none).
 async fn head_id(db: &Db, selection: &Selection) -> ApiResult<i64> {
     Ok(selection

@@ -145,8 +145,7 @@ pub async fn start<M: Schema>(
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         // A peer that stops answering pings is dropped.
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-        .trace_fn(move |request| crate::telemetry::rpc_span(service, request))
-        .layer(crate::metrics::RpcMetrics::new(service, spec.roles))
+        .layer(crate::served_calls::ServedCalls::new(service, spec.roles))
         .layer(gate.clone())
         .add_routes(routes)
         .add_service(health.clone())
@@ -200,6 +199,12 @@ pub async fn start<M: Schema>(
     };
     tracing::info!(service, binary = M::VERSION, %schema, "schema");
     gate.set_ready(true);
+    crate::metrics::record_build_info(service);
+    tokio::spawn(crate::db_metrics::sample_periodically(
+        service,
+        db.clone(),
+        stop.clone(),
+    ));
     for name in &health_names {
         reporter
             .set_service_status(*name, ServingStatus::Serving)

@@ -163,6 +163,10 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
         "text (readable) or json (one object per line)",
     ),
     ("log.filter", "tracing filter, e.g. info,fiveledger=debug"),
+    (
+        "log.slow_statement_ms",
+        "statements taking longer are traced as database spans and logged at warn",
+    ),
     ("limits.max_message_bytes", "largest request accepted"),
     (
         "limits.shutdown_drain_seconds",
@@ -556,6 +560,8 @@ pub struct LogSettings {
     /// `text` (readable, local) or `json` (one object per line, production).
     pub format: String,
     pub filter: String,
+    /// Statements slower than this are traced (a `db` span) and logged.
+    pub slow_statement_ms: u64,
 }
 
 impl Default for LogSettings {
@@ -563,6 +569,7 @@ impl Default for LogSettings {
         Self {
             format: "text".to_owned(),
             filter: "info".to_owned(),
+            slow_statement_ms: 100,
         }
     }
 }

@@ -221,6 +221,35 @@ impl Db {
         })
     }
 
+    /// Writes waiting for or in a group commit (0 without group commit).
+    pub fn write_queue(&self) -> usize {
+        self.group.as_ref().map_or(0, |g| g.queued())
+    }
+
+    /// Each connection pool's name, connections open, idle ones and most
+    /// it may open: SQLite's `writer` and `reader`, PostgreSQL's one `pool`.
+    pub fn pools(&self) -> Vec<PoolState> {
+        fn state<D: sea_orm::sqlx::Database>(
+            name: &'static str,
+            pool: &sea_orm::sqlx::Pool<D>,
+        ) -> PoolState {
+            PoolState {
+                name,
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self.backend {
+            DbBackend::Sqlite => vec![
+                state("writer", self.writer.get_sqlite_connection_pool()),
+                state("reader", self.reader.get_sqlite_connection_pool()),
+            ],
+            DbBackend::Postgres => vec![state("pool", self.writer.get_postgres_connection_pool())],
+            _ => Vec::new(),
+        }
+    }
+
     pub(crate) fn committed(&self) -> &Notify {
         &self.committed
     }
@@ -286,8 +315,25 @@ impl Db {
 /// requests it made.
 static STATEMENTS: AtomicU64 = AtomicU64::new(0);
 
-fn count_statement(_: &sea_orm::metric::Info<'_>) {
+fn count_statement(info: &sea_orm::metric::Info<'_>) {
     STATEMENTS.fetch_add(1, Ordering::Relaxed);
+    if crate::telemetry::is_slow(info.elapsed) {
+        let system = match info.statement.db_backend {
+            DbBackend::Postgres => "postgresql",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other_sql",
+        };
+        crate::telemetry::slow_statement(system, &info.statement.sql, info.elapsed, info.failed);
+    }
+}
+
+/// One connection pool's figures (see [`Db::pools`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub name: &'static str,
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// Statements run by this process so far (see [`STATEMENTS`]).

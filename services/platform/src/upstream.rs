@@ -9,38 +9,39 @@ use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceCl
 use fiveledger_proto::rounds::{
     BatchGetOrganisationsRequest, GetInspectionRequest, Inspection, Organisation,
 };
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::auth::ServiceCredentials;
+pub use crate::client_calls::Authed;
 use crate::error::from_upstream;
 use crate::{ApiError, ApiResult};
-
-/// A channel that adds the service's credentials to every call.
-pub type Authed = InterceptedService<Channel, ServiceCredentials>;
 
 /// A service's connection to another: the channel, and its own credentials
 /// for every call.
 #[derive(Clone)]
 pub struct Upstream {
+    /// The other service's short name (`rounds`), on its calls' spans.
+    peer: &'static str,
     channel: Channel,
     credentials: ServiceCredentials,
 }
 
 impl Upstream {
-    pub fn new(channel: Channel, credentials: ServiceCredentials) -> Self {
+    pub fn new(peer: &'static str, channel: Channel, credentials: ServiceCredentials) -> Self {
         Self {
+            peer,
             channel,
             credentials,
         }
     }
 
     /// A client of the other service (`new`, e.g. `FooServiceClient::new`)
-    /// calling as this service.
+    /// calling as this service, each call traced and measured.
     pub fn client<C>(&self, new: impl FnOnce(Authed) -> C) -> C {
-        new(InterceptedService::new(
+        new(crate::client_calls::authed(
             self.channel.clone(),
             self.credentials.clone(),
+            self.peer,
         ))
     }
 
@@ -59,7 +60,7 @@ impl Upstream {
                 name: name.to_owned(),
             })
             .await
-            .map_err(|s| from_upstream("rounds", name, s))?
+            .map_err(|s| from_upstream(self.peer, name, s))?
             .into_inner();
         if !visible(&inspection) {
             return Err(ApiError::not_found(name));
@@ -90,7 +91,7 @@ impl Upstream {
                     allow_missing: true,
                 })
                 .await
-                .map_err(|s| from_upstream("rounds", "organisations", s))?;
+                .map_err(|s| from_upstream(self.peer, "organisations", s))?;
             found.extend(
                 response
                     .into_inner()

@@ -1462,6 +1462,7 @@ async fn a_step_without_request_id_or_traceparent_is_signed_by_the_server() {
         &fiveledger_platform::settings::LogSettings {
             format: "text".into(),
             filter: "warn".into(),
+            ..Default::default()
         },
         opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
     );
