@@ -19,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod oidc;
 pub mod outbox;
+pub mod outbox_writers;
 pub mod platform_tables;
 pub mod server;
 pub mod service_identity;

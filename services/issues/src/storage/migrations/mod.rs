@@ -24,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(fiveledger_platform::access_log::Migration),
             // Every ListProblems filter served by an index in the list's order.
             Box::new(m20261202_000004_list_indexes::Migration),
+            // Events ordered by transaction on PostgreSQL: writers do not queue.
+            Box::new(fiveledger_platform::platform_tables::OutboxTransactions),
         ]
     }
 }

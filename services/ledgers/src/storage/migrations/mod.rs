@@ -33,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000001_list_indexes::Migration),
             // Statistics of a round, an inspection or a period from sums.
             Box::new(m20261215_000001_rollups::Migration),
+            // Events ordered by transaction on PostgreSQL: writers do not queue.
+            Box::new(fiveledger_platform::platform_tables::OutboxTransactions),
         ]
     }
 }

@@ -21,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_list_indexes::Migration),
             Box::new(m20261210_000001_native_place::Migration),
             Box::new(fiveledger_platform::platform_tables::OutboxOrganisation),
+            // Events ordered by transaction on PostgreSQL: writers do not queue.
+            Box::new(fiveledger_platform::platform_tables::OutboxTransactions),
         ]
     }
 }
