@@ -145,7 +145,10 @@ impl EventContext {
 
 /// Appends an event to the outbox inside `txn`. An event larger than
 /// [`MAX_EVENT_BYTES`] is an internal error (a producer must split or
-/// reference what it sends), so it never reaches the outbox.
+/// reference what it sends), so it never reaches the outbox. `txn` must be
+/// begun by [`Db::begin`] or [`Db::write`]: on PostgreSQL they make it one
+/// of the outbox's writers before it writes anything, which the streams'
+/// order relies on (see [`crate::outbox_writers`]).
 pub async fn append<M: prost::Name>(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
