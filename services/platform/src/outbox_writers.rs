@@ -41,7 +41,8 @@ const LOCK_CLASS: i32 = 0x666c_6f62;
 
 /// Joins the outbox's writers for the rest of `txn` (PostgreSQL only). Must
 /// run before the transaction writes anything; [`crate::storage::Db`] calls
-/// it when it begins a write transaction.
+/// it when it begins a write transaction. A schema without an outbox (a
+/// test's bare table) takes no lock: the function is strict.
 pub(crate) async fn join(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     if txn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
@@ -49,7 +50,7 @@ pub(crate) async fn join(txn: &DatabaseTransaction) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_string(
         DbBackend::Postgres,
         format!(
-            "SELECT pg_advisory_xact_lock_shared({LOCK_CLASS}, 'outbox_events'::regclass::oid::int4)"
+            "SELECT pg_advisory_xact_lock_shared({LOCK_CLASS}, to_regclass('outbox_events')::oid::int4)"
         ),
     ))
     .await?;
@@ -68,7 +69,7 @@ SELECT least(
       SELECT a.backend_xid FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
       WHERE l.locktype = 'advisory'
         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-        AND l.classid = {class} AND l.objid = 'outbox_events'::regclass AND l.objsubid = 2))
+        AND l.classid = {class} AND l.objid = to_regclass('outbox_events') AND l.objsubid = 2))
 ) AS horizon
 FROM pg_current_snapshot() AS s";
 
