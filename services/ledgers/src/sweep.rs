@@ -198,7 +198,7 @@ async fn sweep_entry(
             Ok(posted)
         }
         Err(err) => {
-            let _ = txn.rollback().await;
+            let _ = db.rollback(txn).await;
             Err(err)
         }
     }

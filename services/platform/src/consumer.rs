@@ -1,11 +1,14 @@
 //! Event consumers: follow another service's `WatchEvents` stream and apply
 //! each event exactly once.
 //!
-//! The consumer's position lives in its own database (`event_cursors`), and
-//! is advanced in the same transaction as the event's effect, with
-//! `UPDATE … SET position = n WHERE position < n`: a replayed or concurrently
-//! consumed event finds the position already there and is skipped, so a
-//! restart or a second replica never doubles an effect or loses one.
+//! The consumer's position lives in its own database (`event_cursors`: the
+//! source's [`Position`], `txid` and `position` for its id), and is advanced
+//! in the same transaction as the event's effect, with
+//! `UPDATE … SET (txid, position) = p WHERE (txid, position) < p`: a
+//! replayed or concurrently consumed event finds the position already there
+//! and is skipped, so a restart or a second replica never doubles an effect
+//! or loses one. A position stored before `txid` existed has a `txid` of 0:
+//! its cursor is the plain event id the source still takes.
 
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, DatabaseTransaction};
+use sea_orm::{ActiveValue::Set, Condition, DatabaseTransaction};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
@@ -24,7 +27,7 @@ use fiveledger_proto::{issues, ledgers, rounds};
 use crate::auth::ServiceCredentials;
 use crate::error::{ApiError, ApiResult};
 use crate::lease::Lease;
-use crate::outbox::parse_cursor;
+use crate::outbox::{Position, parse_cursor};
 use crate::storage::Db;
 
 /// A consumer's position in one source's outbox.
@@ -33,8 +36,11 @@ use crate::storage::Db;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub consumer: String,
+    /// The id of the last event applied.
     pub position: i64,
     pub update_time: chrono::DateTime<chrono::Utc>,
+    /// The transaction id of the last event applied (0 on SQLite sources).
+    pub txid: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -60,7 +66,7 @@ pub enum EventSource {
 }
 
 type Events = futures::stream::BoxStream<'static, Result<Event, tonic::Status>>;
-type EventsWithHead = futures::stream::BoxStream<'static, Result<(Event, i64), tonic::Status>>;
+type EventsWithHead = futures::stream::BoxStream<'static, Result<(Event, Position), tonic::Status>>;
 
 impl EventSource {
     /// The service the events come from.
@@ -73,7 +79,7 @@ impl EventSource {
     }
 
     /// Opens the stream after `after` (only `types`, or all).
-    pub async fn watch(&self, after: i64, types: &[String]) -> Result<Events, tonic::Status> {
+    pub async fn watch(&self, after: Position, types: &[String]) -> Result<Events, tonic::Status> {
         Ok(self
             .watch_with_head(after, types)
             .await?
@@ -85,14 +91,10 @@ impl EventSource {
     /// at the time it was read.
     pub async fn watch_with_head(
         &self,
-        after: i64,
+        after: Position,
         types: &[String],
     ) -> Result<EventsWithHead, tonic::Status> {
-        let after_cursor = if after == 0 {
-            String::new()
-        } else {
-            after.to_string()
-        };
+        let after_cursor = after.cursor();
         let types = types.to_vec();
         macro_rules! open {
             ($pkg:ident, $channel:expr, $creds:expr) => {{
@@ -110,7 +112,7 @@ impl EventSource {
                 stream
                     .map(|r| {
                         r.and_then(|m| {
-                            let head = m.head_cursor.parse::<i64>().unwrap_or(0);
+                            let head = parse_cursor(&m.head_cursor).unwrap_or_default();
                             m.event
                                 .map(|event| (event, head))
                                 .ok_or_else(|| tonic::Status::internal("empty event"))
@@ -143,13 +145,16 @@ pub fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
         .timeout(Duration::from_secs(30)))
 }
 
-/// The stored position of `consumer` (0 when it has never run).
-pub async fn position(db: &Db, consumer: &str) -> ApiResult<i64> {
+/// The stored position of `consumer` (the start when it has never run).
+pub async fn position(db: &Db, consumer: &str) -> ApiResult<Position> {
     Ok(Entity::find_by_id(consumer.to_owned())
         .one(db.reader())
         .await?
-        .map(|m| m.position)
-        .unwrap_or(0))
+        .map(|m| Position {
+            txid: m.txid,
+            id: m.position,
+        })
+        .unwrap_or_default())
 }
 
 /// Applies one event: advances the position and runs the handler in one
@@ -166,7 +171,7 @@ pub async fn apply(
         .await?;
     if applied {
         metrics::gauge!("fiveledger_consumer_position", "consumer" => consumer.to_owned())
-            .set(parse_cursor(&event.cursor)? as f64);
+            .set(parse_cursor(&event.cursor)?.id as f64);
     }
     Ok(applied)
 }
@@ -184,16 +189,23 @@ async fn apply_in_span(
         consumer: Set(consumer.to_owned()),
         position: Set(0),
         update_time: Set(chrono::Utc::now()),
+        txid: Set(0),
     })
     .on_conflict(OnConflict::column(Column::Consumer).do_nothing().to_owned())
     .try_insert()
     .exec(&txn)
     .await?;
+    let before = Condition::any().add(Column::Txid.lt(position.txid)).add(
+        Condition::all()
+            .add(Column::Txid.eq(position.txid))
+            .add(Column::Position.lt(position.id)),
+    );
     let claimed = Entity::update_many()
-        .col_expr(Column::Position, Expr::value(position))
+        .col_expr(Column::Txid, Expr::value(position.txid))
+        .col_expr(Column::Position, Expr::value(position.id))
         .col_expr(Column::UpdateTime, Expr::value(chrono::Utc::now()))
         .filter(Column::Consumer.eq(consumer))
-        .filter(Column::Position.lt(position))
+        .filter(before)
         .exec(&txn)
         .await?
         .rows_affected
@@ -346,7 +358,7 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
                         failing_event = None;
                         let position = parse_cursor(&event.cursor)?;
                         trouble.at(position);
-                        let waiting = head.saturating_sub(position);
+                        let waiting = position.behind(head);
                         metrics::gauge!("fiveledger_consumer_events_waiting", "consumer" => name.clone())
                             .set(waiting as f64);
                         metrics::gauge!("fiveledger_consumer_lag_seconds", "consumer" => name.clone())
@@ -394,7 +406,7 @@ struct Trouble {
     source: &'static str,
     health: Option<tonic_health::server::HealthReporter>,
     /// The stored position: the consumer is stuck after this event.
-    position: i64,
+    position: Position,
     failures: u32,
     backoff: Duration,
     stalled: bool,
@@ -410,7 +422,7 @@ impl Trouble {
             consumer: consumer.to_owned(),
             source,
             health,
-            position: 0,
+            position: Position::START,
             failures: 0,
             backoff: FIRST_BACKOFF,
             stalled: false,
@@ -419,7 +431,7 @@ impl Trouble {
         trouble
     }
 
-    fn at(&mut self, position: i64) {
+    fn at(&mut self, position: Position) {
         self.position = position;
     }
 
@@ -436,8 +448,12 @@ impl Trouble {
         )
         .increment(1);
         let event = event.unwrap_or_default();
-        let (consumer, source, cursor, failures) =
-            (&self.consumer, self.source, self.position, self.failures);
+        let (consumer, source, cursor, failures) = (
+            &self.consumer,
+            self.source,
+            self.position.to_string(),
+            self.failures,
+        );
         let wait = self.backoff;
         if transient && failures < STALL_AFTER {
             tracing::warn!(%consumer, %source, %cursor, %event, failures, retry_in = ?wait, error = %err, "event consumer: source or database unavailable; retrying");
@@ -459,7 +475,7 @@ impl Trouble {
         self.backoff = FIRST_BACKOFF;
         if self.stalled {
             self.stalled = false;
-            tracing::info!(consumer = %self.consumer, source = self.source, cursor = self.position, "event consumer applies events again");
+            tracing::info!(consumer = %self.consumer, source = self.source, cursor = %self.position, "event consumer applies events again");
             self.report(false).await;
         }
     }

@@ -34,7 +34,7 @@ pub async fn sample(service: &'static str, db: &Db) {
         }
     }
     metrics::gauge!("fiveledger_db_write_queue", "service" => service).set(db.write_queue() as f64);
-    match crate::outbox::head(db).await {
+    match crate::outbox::written(db).await {
         Ok(head) => {
             metrics::gauge!("fiveledger_outbox_events", "service" => service).set(head as f64)
         }

@@ -198,7 +198,7 @@ impl GroupCommit {
                     // Waits for the writer connection on SQLite: the
                     // previous batch's commit. Requests arriving meanwhile
                     // wait for this batch, and join it together.
-                    let txn = writer.begin().await?;
+                    let txn = crate::storage::begin_writing(writer).await?;
                     let batch = Arc::new(Batch {
                         txn: tokio::sync::Mutex::new(Some(txn)),
                         state: Mutex::new(BatchState {
@@ -249,10 +249,11 @@ impl GroupCommit {
             let members = batch.state.lock().expect("batch state").joined as u64;
             self.batches.fetch_add(1, Ordering::Relaxed);
             self.members.fetch_add(members, Ordering::Relaxed);
-            committed.notify_waiters();
         } else {
             tracing::error!(error = ?result, "a batch of writes failed to commit");
         }
+        // Either way the batch ended: a stream may have waited for it.
+        committed.notify_waiters();
         batch.outcome.send_replace(Some(result));
     }
 }

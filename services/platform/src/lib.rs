@@ -23,6 +23,7 @@ pub mod metric_help;
 pub mod metrics;
 pub mod oidc;
 pub mod outbox;
+pub mod outbox_writers;
 pub mod platform_tables;
 pub mod process_metrics;
 pub mod rpc_call;

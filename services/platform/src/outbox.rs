@@ -1,19 +1,32 @@
 //! The transactional outbox: events are written in the same transaction as
 //! the change they describe, and served in commit order by `WatchEvents`.
 //!
-//! Commit order equals id order because, on PostgreSQL, a transaction takes
-//! a transaction-level advisory lock just before it writes its first event
-//! and keeps it until it commits; a reader can therefore never see event
-//! n+1 before event n. (SQLite has a single writer anyway.) The lock is held
-//! only from the event write to the commit, the tail of the transaction.
+//! An event's position is `(txid, id)`: the id of the transaction that wrote
+//! it and its own id. On SQLite there is one writer, so id order is commit
+//! order and `txid` is always 0. On PostgreSQL writers run side by side: the
+//! column defaults to `pg_current_xact_id()` (the top-level transaction's id,
+//! with its epoch: it never wraps; stored as a bigint), and a stream serves
+//! the events of transactions below a horizon that no writer still running
+//! lies under, in `(txid, id)` order (see [`crate::outbox_writers`]: the
+//! horizon waits only for this outbox's writers, never for the rest of the
+//! cluster). What a stream serves is final; an event it has not served
+//! belongs to a transaction at or above the horizon, so it sorts after
+//! everything served and a cursor never skips it. A transaction's events are
+//! consecutive and in the order written, and a transaction that committed
+//! before another began comes first.
+//!
+//! A cursor is the position spelt `txid.id`, or plain `id` when `txid` is 0
+//! (SQLite, and events written before transaction ids were recorded: the
+//! migration gives them 0, so they come first, in id order, as before).
+//! A plain decimal cursor a client kept from earlier names event `id`
+//! wherever it sorts: on PostgreSQL the stream looks up its transaction.
 
 use std::time::Duration;
 
 use prost::Message;
 use sea_orm::entity::prelude::*;
-use sea_orm::{
-    ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect, Statement,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -41,6 +54,9 @@ pub struct Model {
     pub create_time: chrono::DateTime<chrono::Utc>,
     /// The organisation the event concerns ("" for the whole tree).
     pub organisation_path: String,
+    /// The writing transaction's id on PostgreSQL (see the module's doc);
+    /// 0 on SQLite and for events written before it was recorded.
+    pub txid: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -63,14 +79,14 @@ pub const MAX_EVENT_BYTES: usize = 3 * 1024 * 1024;
 const _: () = assert!(MAX_EVENT_BYTES < STREAM_MESSAGE_LIMIT);
 
 /// Bytes a `WatchEventsResponse` adds around its event: the event's tag
-/// and length, and the head cursor (tag, length, up to 19 digits).
-const RESPONSE_OVERHEAD: usize = 1 + 4 + 1 + 1 + 19;
+/// and length, and the head cursor (tag, length, at most 39 bytes).
+const RESPONSE_OVERHEAD: usize = 1 + 4 + 1 + 1 + 39;
 
 /// The size of `event` as served in a `WatchEventsResponse`, once it has
 /// a cursor (counted at its longest).
 fn served_size(event: &Event) -> usize {
     let event = Event {
-        cursor: i64::MAX.to_string(),
+        cursor: Position::LONGEST.to_string(),
         ..event.clone()
     };
     event.encoded_len() + RESPONSE_OVERHEAD
@@ -104,9 +120,6 @@ fn listed_size<T: Message>(item: &T) -> usize {
     1 + prost::length_delimiter_len(len) + len
 }
 
-/// Advisory lock key serialising event writers ("fl-outbx").
-const OUTBOX_LOCK_KEY: i64 = 0x666c_2d6f_7574_6278;
-
 /// Who and what caused an event: recorded with it.
 #[derive(Debug, Clone, Default)]
 pub struct EventContext {
@@ -132,7 +145,10 @@ impl EventContext {
 
 /// Appends an event to the outbox inside `txn`. An event larger than
 /// [`MAX_EVENT_BYTES`] is an internal error (a producer must split or
-/// reference what it sends), so it never reaches the outbox.
+/// reference what it sends), so it never reaches the outbox. `txn` must be
+/// begun by [`Db::begin`] or [`Db::write`]: on PostgreSQL they make it one
+/// of the outbox's writers before it writes anything, which the streams'
+/// order relies on (see [`crate::outbox_writers`]).
 pub async fn append<M: prost::Name>(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
@@ -163,13 +179,8 @@ pub async fn append<M: prost::Name>(
             M::NAME
         )));
     }
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_advisory_xact_lock({OUTBOX_LOCK_KEY})"),
-        ))
-        .await?;
-    }
+    // `txid` is left to the column's default: the writer's transaction id
+    // on PostgreSQL, 0 on SQLite.
     ActiveModel {
         event_type: Set(M::NAME.to_owned()),
         subject: Set(subject.to_owned()),
@@ -189,7 +200,7 @@ pub async fn append<M: prost::Name>(
 /// Appends one event per part of `items` (see [`parts`]): `make` builds
 /// the event of a part from its items, its number (from 1) and the number
 /// of parts. The parts are consecutive in the outbox (written in one
-/// transaction, under the writers' lock) and each stays within
+/// transaction) and each stays within
 /// [`MAX_EVENT_BYTES`]. Returns the number of parts.
 pub async fn append_parts<T, M>(
     txn: &DatabaseTransaction,
@@ -211,29 +222,171 @@ where
     Ok(split.len())
 }
 
-/// Parses a cursor: empty is the start, otherwise an event id.
-pub fn parse_cursor(cursor: &str) -> ApiResult<i64> {
-    if cursor.is_empty() {
-        return Ok(0);
+/// Where an event sorts in the outbox (see the module's doc): the writing
+/// transaction's id (0 on SQLite and for events from before the ids were
+/// recorded), then the event's id. Spelt as a cursor by `Display`/`FromStr`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub txid: i64,
+    pub id: i64,
+}
+
+impl Position {
+    /// Before every event: the empty cursor.
+    pub const START: Position = Position { txid: 0, id: 0 };
+    /// The position whose cursor is the longest.
+    pub const LONGEST: Position = Position {
+        txid: i64::MAX,
+        id: i64::MAX,
+    };
+
+    fn of(row: &Model) -> Self {
+        Self {
+            txid: row.txid,
+            id: row.id,
+        }
     }
-    cursor
-        .parse::<i64>()
-        .ok()
-        .filter(|c| *c >= 0)
-        .ok_or_else(|| {
+
+    /// About how many events lie after `self` up to `head`: the ids between
+    /// them, at least 1 when `head` is ahead (on PostgreSQL ids are taken
+    /// in write order, not commit order, so this is an estimate).
+    pub fn behind(self, head: Position) -> i64 {
+        if head <= self {
+            0
+        } else {
+            head.id.saturating_sub(self.id).max(1)
+        }
+    }
+
+    /// The cursor to resume after this position: empty at the start.
+    pub fn cursor(self) -> String {
+        if self == Self::START {
+            String::new()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.txid {
+            0 => write!(f, "{}", self.id),
+            txid => write!(f, "{txid}.{}", self.id),
+        }
+    }
+}
+
+impl std::str::FromStr for Position {
+    type Err = ApiError;
+
+    /// Empty is the start; otherwise `id` or `txid.id` as [`Position`]
+    /// spells them (a `txid` of 0 is spelt without it).
+    fn from_str(cursor: &str) -> ApiResult<Self> {
+        let number = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| s.parse::<i64>().ok())
+                .flatten()
+        };
+        let position = match cursor.split_once('.') {
+            _ if cursor.is_empty() => Some(Self::START),
+            None => number(cursor).map(|id| Self { txid: 0, id }),
+            Some((txid, id)) => number(txid)
+                .filter(|t| *t > 0)
+                .zip(number(id))
+                .map(|(txid, id)| Self { txid, id }),
+        };
+        position.ok_or_else(|| {
             ApiError::invalid(
                 "after_cursor",
                 CommonReason::InvalidCursor,
                 "after_cursor is not a cursor this service returned",
             )
         })
+    }
+}
+
+/// Parses a cursor: empty is the start, otherwise an event's position.
+pub fn parse_cursor(cursor: &str) -> ApiResult<Position> {
+    cursor.parse()
+}
+
+/// The writing transaction's id, as a bigint: the `txid` column's default
+/// on PostgreSQL (a subtransaction gets its top-level transaction's id).
+pub(crate) const CURRENT_TXID: &str = "pg_current_xact_id()::text::bigint";
+
+/// Where a stream may read up to: on PostgreSQL the transaction id below
+/// which every writer has ended (read again before each query); on SQLite
+/// everything visible is final.
+async fn horizon(db: &Db) -> ApiResult<Option<i64>> {
+    Ok(match db.backend() {
+        DbBackend::Postgres => Some(crate::outbox_writers::horizon(db.reader()).await?),
+        _ => None,
+    })
+}
+
+/// The events that are final below `horizon` (see [`horizon`]).
+fn finished(horizon: Option<i64>) -> sea_orm::Select<Entity> {
+    match horizon {
+        Some(horizon) => Entity::find().filter(Column::Txid.lt(horizon)),
+        None => Entity::find(),
+    }
+}
+
+/// Orders `query` by position, ascending or descending. SQLite's `txid` is
+/// always 0, so id order is position order there (and its id index serves).
+fn by_position(
+    query: sea_orm::Select<Entity>,
+    backend: DbBackend,
+    order: sea_orm::Order,
+) -> sea_orm::Select<Entity> {
+    let query = match backend {
+        DbBackend::Postgres => query.order_by(Column::Txid, order.clone()),
+        _ => query,
+    };
+    query.order_by(Column::Id, order)
+}
+
+/// The final events after `after`, in position order.
+fn after(backend: DbBackend, horizon: Option<i64>, after: Position) -> sea_orm::Select<Entity> {
+    use sea_orm::sea_query::ExprTrait;
+    let query = finished(horizon);
+    let query = match backend {
+        DbBackend::Postgres => query.filter(
+            Expr::tuple([Expr::col(Column::Txid), Expr::col(Column::Id)])
+                .gt(Expr::tuple([Expr::val(after.txid), Expr::val(after.id)])),
+        ),
+        _ => query.filter(Column::Id.gt(after.id)),
+    };
+    by_position(query, backend, sea_orm::Order::Asc)
+}
+
+/// Where a cursor points: a plain id kept from before transaction ids were
+/// recorded names that event wherever it sorts, so on PostgreSQL its
+/// transaction is looked up (an id no longer stored stays before every
+/// event that has one).
+async fn resolve(db: &Db, position: Position) -> ApiResult<Position> {
+    if db.backend() != DbBackend::Postgres || position.txid != 0 || position.id == 0 {
+        return Ok(position);
+    }
+    let txid = Entity::find_by_id(position.id)
+        .select_only()
+        .column(Column::Txid)
+        .into_tuple::<i64>()
+        .one(db.reader())
+        .await?;
+    Ok(Position {
+        txid: txid.unwrap_or(0),
+        ..position
+    })
 }
 
 fn to_event(row: Model) -> Result<Event, Status> {
     let payload = prost_types::Any::decode(row.payload.as_slice())
         .map_err(|e| Status::from(ApiError::internal(e)))?;
     Ok(Event {
-        cursor: row.id.to_string(),
+        cursor: Position::of(&row).to_string(),
         r#type: row.event_type,
         subject: row.subject,
         payload: Some(payload),
@@ -272,7 +425,7 @@ pub fn check_types(types: &[String]) -> ApiResult<()> {
 /// follows new ones until the client goes away or the server stops.
 pub fn watch(
     db: Db,
-    after: i64,
+    after: Position,
     types: Vec<String>,
     stop: CancellationToken,
 ) -> impl futures::Stream<Item = Result<Event, Status>> + Send {
@@ -313,39 +466,49 @@ impl Selection {
     }
 }
 
-/// [`watch`], each event with the id of the newest event committed when it
-/// was read (the head), so a consumer can tell how far behind it is.
+/// [`watch`], each event with the position of the newest event committed
+/// when it was read (the head), so a consumer can tell how far behind it is.
 pub fn watch_with_head(
     db: Db,
-    after: i64,
+    after: Position,
     selection: Selection,
     stop: CancellationToken,
-) -> ReceiverStream<Result<(Event, i64), Status>> {
+) -> ReceiverStream<Result<(Event, Position), Status>> {
     let (tx, rx) = tokio::sync::mpsc::channel(BATCH as usize);
     tokio::spawn(async move {
-        let mut cursor = after;
+        let backend = db.backend();
+        let mut cursor = match resolve(&db, after).await {
+            Ok(cursor) => cursor,
+            Err(err) => {
+                let _ = tx.send(Err(err.into())).await;
+                return;
+            }
+        };
         loop {
             // Subscribe before reading so that a commit between the read and
             // the wait is not missed.
             let committed = db.committed().notified();
             tokio::pin!(committed);
             committed.as_mut().enable();
-            let query = selection.apply(Entity::find().filter(Column::Id.gt(cursor)));
-            let rows = match query
-                .order_by_asc(Column::Id)
-                .limit(BATCH)
-                .all(db.reader())
-                .await
-            {
-                Ok(rows) => rows,
+            let read = async {
+                let horizon = horizon(&db).await?;
+                let rows = selection
+                    .apply(self::after(backend, horizon, cursor))
+                    .limit(BATCH)
+                    .all(db.reader())
+                    .await?;
+                ApiResult::Ok((horizon, rows))
+            };
+            let (horizon, rows) = match read.await {
+                Ok(read) => read,
                 Err(err) => {
-                    let _ = tx.send(Err(ApiError::from(err).into())).await;
+                    let _ = tx.send(Err(err.into())).await;
                     return;
                 }
             };
             let full = rows.len() as u64 == BATCH;
             let head = if full {
-                match head_id(&db, &selection).await {
+                match head(&db, &selection, horizon).await {
                     Ok(head) => head,
                     Err(err) => {
                         let _ = tx.send(Err(err.into())).await;
@@ -353,12 +516,12 @@ pub fn watch_with_head(
                     }
                 }
             } else {
-                // A short batch of all types read everything committed.
-                rows.last().map(|r| r.id).unwrap_or(cursor)
+                // A short batch read everything final that it selects.
+                rows.last().map(Position::of).unwrap_or(cursor)
             };
             for row in rows {
-                cursor = row.id;
-                let head = head.max(row.id);
+                cursor = Position::of(&row);
+                let head = head.max(cursor);
                 if tx.send(to_event(row).map(|e| (e, head))).await.is_err() {
                     return; // the client went away
                 }
@@ -377,16 +540,10 @@ pub fn watch_with_head(
     ReceiverStream::new(rx)
 }
 
-/// The cursor of the newest event of the outbox (0 when empty): how many
-/// events the service has written.
-pub async fn head(db: &Db) -> ApiResult<i64> {
-    head_id(db, &Selection::default()).await
-}
-
-/// The id of the newest event `selection` selects (0 when none).
-async fn head_id(db: &Db, selection: &Selection) -> ApiResult<i64> {
-    Ok(selection
-        .apply(Entity::find())
+/// How many events the service has written (the newest event's id, 0 when
+/// empty), for the outbox metric.
+pub async fn written(db: &Db) -> ApiResult<i64> {
+    Ok(Entity::find()
         .select_only()
         .column_as(Column::Id.max(), "head")
         .into_tuple::<Option<i64>>()
@@ -394,6 +551,25 @@ async fn head_id(db: &Db, selection: &Selection) -> ApiResult<i64> {
         .await?
         .flatten()
         .unwrap_or(0))
+}
+
+/// The position of the newest event below `horizon` that `selection`
+/// selects (the start when none).
+async fn head(db: &Db, selection: &Selection, horizon: Option<i64>) -> ApiResult<Position> {
+    let backend = db.backend();
+    let newest = by_position(
+        selection.apply(finished(horizon)),
+        backend,
+        sea_orm::Order::Desc,
+    );
+    Ok(newest
+        .select_only()
+        .columns([Column::Txid, Column::Id])
+        .into_tuple::<(i64, i64)>()
+        .one(db.reader())
+        .await?
+        .map(|(txid, id)| Position { txid, id })
+        .unwrap_or_default())
 }
 
 /// What `caller` may stream of what it asks for (`asked`, all types when
@@ -525,14 +701,37 @@ mod tests {
             }),
             ..Default::default()
         };
+        let longest = Position::LONGEST.to_string();
         let response_at_most = fiveledger_proto::rounds::WatchEventsResponse {
             event: Some(Event {
-                cursor: i64::MAX.to_string(),
+                cursor: longest.clone(),
                 ..event.clone()
             }),
-            head_cursor: i64::MAX.to_string(),
+            head_cursor: longest,
         }
         .encoded_len();
         assert!(served_size(&event) >= response_at_most);
+    }
+
+    #[test]
+    fn cursors_spell_positions_and_plain_ids_stay_valid() {
+        let p = |txid, id| Position { txid, id };
+        for position in [Position::START, p(0, 7), p(812, 7), Position::LONGEST] {
+            assert_eq!(parse_cursor(&position.to_string()).ok(), Some(position));
+        }
+        assert_eq!(Position::START.cursor(), "");
+        assert_eq!(parse_cursor("").ok(), Some(Position::START));
+        // A cursor from before transaction ids: a plain event id.
+        assert_eq!(p(0, 42).to_string(), "42");
+        assert_eq!(p(9, 42).to_string(), "9.42");
+        for bad in ["x", "-1", "0.5", "1.", ".1", "1.2.3", "+1", "1.-2", " 1"] {
+            assert!(parse_cursor(bad).is_err(), "{bad:?}");
+        }
+        // Positions sort by transaction, then id; plain ids come first.
+        assert!(p(0, 99) < p(5, 1) && p(5, 1) < p(5, 2) && p(5, 2) < p(6, 0));
+        assert_eq!(p(5, 3).behind(p(5, 3)), 0);
+        assert_eq!(p(5, 3).behind(p(6, 10)), 7);
+        assert_eq!(p(5, 30).behind(p(6, 10)), 1, "ahead by position, not by id");
+        assert_eq!(p(6, 10).behind(p(5, 30)), 0);
     }
 }

@@ -130,7 +130,11 @@ impl MigrationTrait for Migration {
 /// Every migration of the platform tables, in order: for a database that
 /// holds only them (a test's stand-in for another service).
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(Migration), Box::new(OutboxOrganisation)]
+    vec![
+        Box::new(Migration),
+        Box::new(OutboxOrganisation),
+        Box::new(OutboxTransactions),
+    ]
 }
 
 /// Each event remembers the organisation it concerns (the level running
@@ -166,6 +170,59 @@ impl MigrationTrait for OutboxOrganisation {
                     .name("outbox_events_by_organisation")
                     .table("outbox_events")
                     .col("organisation_path")
+                    .col("id")
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// Each event records the transaction that wrote it, so that PostgreSQL
+/// writers need not queue behind one another to keep the stream in commit
+/// order (see [`crate::outbox`]); a consumer's position records it too. Additive:
+/// events already stored get 0 and are served first, in id order, as
+/// before. On PostgreSQL the column then defaults to the writer's
+/// transaction id (a replica still running the previous version writes it
+/// too), and an index on `(txid, id)` serves the streams.
+pub struct OutboxTransactions;
+
+impl MigrationName for OutboxTransactions {
+    fn name(&self) -> &str {
+        "m20261220_000001_outbox_transactions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for OutboxTransactions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["outbox_events", "event_cursors"] {
+            // A constant default: PostgreSQL adds the column without
+            // rewriting the table.
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(table)
+                        .add_column(ColumnDef::new("txid").big_integer().not_null().default(0))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return Ok(());
+        }
+        manager
+            .get_connection()
+            .execute_unprepared(&format!(
+                "ALTER TABLE outbox_events ALTER COLUMN txid SET DEFAULT ({})",
+                crate::outbox::CURRENT_TXID
+            ))
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_events_by_transaction")
+                    .table("outbox_events")
+                    .col("txid")
                     .col("id")
                     .to_owned(),
             )

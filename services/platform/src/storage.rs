@@ -172,9 +172,10 @@ impl Db {
         self.backend
     }
 
-    /// Begins a write transaction.
+    /// Begins a write transaction, which may append events: on PostgreSQL
+    /// it first joins the outbox's writers (see [`crate::outbox_writers`]).
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.writer.begin().await
+        begin_writing(&self.writer).await
     }
 
     /// Commits and wakes the event streams.
@@ -182,6 +183,14 @@ impl Db {
         txn.commit().await?;
         self.committed.notify_waiters();
         Ok(())
+    }
+
+    /// Rolls back and wakes the event streams: on PostgreSQL one may have
+    /// been waiting for this writer to end.
+    pub async fn rollback(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
+        let result = txn.rollback().await;
+        self.committed.notify_waiters();
+        result
     }
 
     /// Runs a request's mutation in a write transaction and answers once it
@@ -200,11 +209,11 @@ impl Db {
                 Ok(value)
             }
             Ok(Step::Rollback(value)) => {
-                txn.rollback().await?;
+                self.rollback(txn).await?;
                 Ok(value)
             }
             Err(err) => {
-                txn.rollback().await?;
+                self.rollback(txn).await?;
                 Err(err)
             }
         }
@@ -308,6 +317,16 @@ impl Db {
         let _ = self.writer.close().await;
         let _ = self.reader.close().await;
     }
+}
+
+/// Begins a write transaction on `writer` that may append events (see
+/// [`Db::begin`]).
+pub(crate) async fn begin_writing(
+    writer: &DatabaseConnection,
+) -> Result<DatabaseTransaction, DbErr> {
+    let txn = writer.begin().await?;
+    crate::outbox_writers::join(&txn).await?;
+    Ok(txn)
 }
 
 /// Statements run by this process on every database handle (BEGIN,

@@ -138,6 +138,40 @@ pub fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
     request
 }
 
+/// A transaction left open elsewhere on the test's PostgreSQL server, as a
+/// parallel test or a long report would: it has a transaction id and has
+/// written a row (in a schema of its own), and stays open until dropped.
+/// `None` on SQLite, where no such transaction can exist beside a writer.
+pub struct UnrelatedTransaction {
+    _txn: sea_orm::DatabaseTransaction,
+    _connection: sea_orm::DatabaseConnection,
+}
+
+impl UnrelatedTransaction {
+    pub async fn open() -> Option<Self> {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let url = postgres_url()?;
+        let connection = sea_orm::Database::connect(url.as_str())
+            .await
+            .expect("a connection of its own");
+        let schema = format!("t_unrelated_{}", uuid::Uuid::new_v4().simple());
+        connection
+            .execute_unprepared(&format!(
+                "CREATE SCHEMA {schema}; CREATE TABLE {schema}.report (id bigint)"
+            ))
+            .await
+            .expect("its schema");
+        let txn = connection.begin().await.expect("begin");
+        txn.execute_unprepared(&format!("INSERT INTO {schema}.report VALUES (1)"))
+            .await
+            .expect("a write, so it has a transaction id");
+        Some(Self {
+            _txn: txn,
+            _connection: connection,
+        })
+    }
+}
+
 /// A database holding only the platform tables, for a test consumer.
 pub async fn consumer_db(env: &TestEnv) -> crate::storage::Db {
     let db = crate::storage::Db::connect(

@@ -21,6 +21,7 @@ mod group_commit;
 mod identity_provider;
 mod lifecycle;
 mod matrix;
+mod outbox_order;
 mod replay;
 mod replicas;
 mod request_ids;

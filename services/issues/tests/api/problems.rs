@@ -202,6 +202,30 @@ async fn routing_rules_fill_the_supervising_body_and_can_be_overridden() {
     assert_eq!(bad_field(&err), "problem.responsibilities.supervising_body");
 }
 
+/// A write's own events are streamed as soon as it is answered (within the
+/// 300 ms `events` waits), while a transaction elsewhere on the PostgreSQL
+/// server stays open throughout: streams wait for the outbox's own writers,
+/// not for the rest of the server (what failed in CI with parallel tests).
+#[tokio::test]
+async fn a_writes_events_are_served_once_it_is_answered_while_other_transactions_stay_open() {
+    let app = spawn().await;
+    let _open = testing::UnrelatedTransaction::open().await;
+    let a = app
+        .create(problem("party-leadership", "a"))
+        .await
+        .expect("create");
+    assert_eq!(subjects(&app.events("ProblemCreated").await), [&a.name]);
+    let b = app.create(problem("ideology", "b")).await.expect("create");
+    assert_eq!(
+        subjects(&app.events("ProblemCreated").await),
+        [&a.name, &b.name]
+    );
+}
+
+fn subjects(events: &[fiveledger_proto::types::Event]) -> Vec<&String> {
+    events.iter().map(|e| &e.subject).collect()
+}
+
 #[tokio::test]
 async fn freezing_needs_responsibilities_one_and_three_and_then_nothing_changes() {
     let app = spawn().await;

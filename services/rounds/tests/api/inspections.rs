@@ -1822,7 +1822,10 @@ async fn every_phase_is_an_event_delivered_in_order_once() {
         stop.clone(),
     ));
     use futures::StreamExt;
-    let mut replay = source.watch(0, &types).await.expect("watch");
+    let mut replay = source
+        .watch(fiveledger_platform::outbox::Position::START, &types)
+        .await
+        .expect("watch");
     let first = replay.next().await.expect("event").expect("ok");
     assert!(
         !consumer::apply(&db, "phases", &first, &RecordTypes)
@@ -1840,7 +1843,10 @@ async fn every_phase_is_an_event_delivered_in_order_once() {
     task.await.expect("stops");
     // The reported event carries the whole inspection.
     let mut reported = source
-        .watch(0, &["InspectionReported".to_owned()])
+        .watch(
+            fiveledger_platform::outbox::Position::START,
+            &["InspectionReported".to_owned()],
+        )
         .await
         .expect("watch");
     let event = reported.next().await.expect("event").expect("ok");

@@ -247,7 +247,10 @@ async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
         CopyEvents,
         stop2.clone(),
     ));
-    let mut replay = source.watch(0, &[]).await.expect("watch");
+    let mut replay = source
+        .watch(outbox::Position::START, &[])
+        .await
+        .expect("watch");
     use futures::StreamExt;
     let first = replay.next().await.expect("event").expect("ok");
     assert!(
@@ -257,7 +260,10 @@ async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
     );
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(effects(&db).await, 3);
-    assert_eq!(consumer::position(&db, "copy").await.expect("position"), 3);
+    assert_eq!(
+        consumer::position(&db, "copy").await.expect("position").id,
+        3
+    );
     stop.cancel();
     stop2.cancel();
     task.await.expect("stops");
@@ -274,7 +280,7 @@ async fn events_stream_in_order_and_resume_from_a_cursor() {
     );
     use futures::StreamExt;
     let all: Vec<Event> = source
-        .watch(0, &[])
+        .watch(outbox::Position::START, &[])
         .await
         .expect("watch")
         .take(5)
@@ -304,7 +310,7 @@ async fn events_stream_in_order_and_resume_from_a_cursor() {
         .expect("decode");
     assert_eq!(payload.organisation.expect("org").path, "guangxi/nanning");
 
-    let after: i64 = all[2].cursor.parse().expect("cursor");
+    let after: outbox::Position = all[2].cursor.parse().expect("cursor");
     let rest: Vec<Event> = source
         .watch(after, &[])
         .await
@@ -372,15 +378,19 @@ async fn the_outbox_refuses_an_event_a_stream_could_not_deliver_and_writes_nothi
         "the bound is the served size: {fits}"
     );
     use futures::StreamExt;
-    let served =
-        outbox::watch_with_head(db.clone(), 0, Default::default(), CancellationToken::new())
-            .next()
-            .await
-            .expect("an event")
-            .expect("served");
+    let served = outbox::watch_with_head(
+        db.clone(),
+        outbox::Position::START,
+        Default::default(),
+        CancellationToken::new(),
+    )
+    .next()
+    .await
+    .expect("an event")
+    .expect("served");
     let response = WatchEventsResponse {
         event: Some(served.0),
-        head_cursor: i64::MAX.to_string(),
+        head_cursor: outbox::Position::LONGEST.to_string(),
     };
     use prost::Message;
     assert!(response.encoded_len() <= outbox::MAX_EVENT_BYTES);
@@ -482,7 +492,10 @@ async fn a_consumer_that_cannot_apply_an_event_says_so_backs_off_and_recovers() 
         status(health.clone()).await,
         ServingStatus::NotServing as i32
     );
-    assert_eq!(consumer::position(&db, "copy").await.expect("position"), 0);
+    assert_eq!(
+        consumer::position(&db, "copy").await.expect("position").id,
+        0
+    );
     assert_eq!(effects(&db).await, 0);
 
     // Once the event can be applied, it is, and the consumer serves again.

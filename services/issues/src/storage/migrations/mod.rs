@@ -16,7 +16,7 @@ pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 9;
+    const VERSION: i64 = 10;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -31,6 +31,8 @@ impl Schema for Migrator {
             Step::expand(fiveledger_platform::access_log::Migration),
             // Every ListProblems filter served by an index in the list's order.
             Step::expand(m20261202_000004_list_indexes::Migration),
+            // Events ordered by transaction on PostgreSQL: writers do not queue.
+            Step::expand(fiveledger_platform::platform_tables::OutboxTransactions),
             // Binaries from before schema versions cannot read them.
             Step::contract(fiveledger_platform::schema_compat::Migration),
         ]

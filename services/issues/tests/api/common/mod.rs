@@ -620,7 +620,13 @@ impl TestApp {
             consumer::channel(&format!("http://{}", self.running.addr)).expect("channel"),
             testing::observer_credentials(),
         );
-        let stream = source.watch(0, &[kind.to_owned()]).await.expect("watch");
+        let stream = source
+            .watch(
+                fiveledger_platform::outbox::Position::START,
+                &[kind.to_owned()],
+            )
+            .await
+            .expect("watch");
         let mut out = Vec::new();
         let mut stream = stream.boxed();
         while let Ok(Some(Ok(event))) =

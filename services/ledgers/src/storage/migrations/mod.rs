@@ -20,7 +20,7 @@ pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 13;
+    const VERSION: i64 = 14;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -40,6 +40,8 @@ impl Schema for Migrator {
             Step::expand(m20261211_000001_list_indexes::Migration),
             // Statistics of a round, an inspection or a period from sums.
             Step::expand(m20261215_000001_rollups::Migration),
+            // Events ordered by transaction on PostgreSQL: writers do not queue.
+            Step::expand(fiveledger_platform::platform_tables::OutboxTransactions),
             // Binaries from before schema versions cannot read them.
             Step::contract(fiveledger_platform::schema_compat::Migration),
         ]

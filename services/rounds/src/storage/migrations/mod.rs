@@ -17,7 +17,7 @@ pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 8;
+    const VERSION: i64 = 9;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -28,6 +28,8 @@ impl Schema for Migrator {
             Step::expand(m20261128_000004_list_indexes::Migration),
             Step::expand(m20261210_000001_native_place::Migration),
             Step::expand(fiveledger_platform::platform_tables::OutboxOrganisation),
+            // Events ordered by transaction on PostgreSQL: writers do not queue.
+            Step::expand(fiveledger_platform::platform_tables::OutboxTransactions),
             // Binaries from before schema versions cannot read them.
             Step::contract(fiveledger_platform::schema_compat::Migration),
         ]
