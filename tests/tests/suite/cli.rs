@@ -19,7 +19,7 @@ use fiveledger_proto::ledgers::{self as l, LedgerEntry};
 use fiveledger_proto::rounds as r;
 use rust_xlsxwriter::Workbook;
 
-fn args(suite: &TestSuite) -> ServiceArgs {
+pub(crate) fn args(suite: &TestSuite) -> ServiceArgs {
     ServiceArgs {
         rounds: format!("http://{}", suite.suite.rounds.addr),
         issues: format!("http://{}", suite.suite.issues.addr),
@@ -38,7 +38,7 @@ struct Cli {
 
 /// Runs one admin subcommand as `fiveledger <words> --rounds … --issues …
 /// --ledgers …` would.
-async fn cli(suite: &TestSuite, words: &[&str]) -> anyhow::Result<()> {
+pub(crate) async fn cli(suite: &TestSuite, words: &[&str]) -> anyhow::Result<()> {
     let a = args(suite);
     let mut argv = vec!["fiveledger".to_owned()];
     argv.extend(words.iter().map(|w| w.to_string()));
@@ -55,17 +55,17 @@ async fn cli(suite: &TestSuite, words: &[&str]) -> anyhow::Result<()> {
     fiveledger::cli::run(parsed.command, Some(&signer)).await
 }
 
-fn date(d: chrono::NaiveDate) -> Option<Date> {
+pub(crate) fn date(d: chrono::NaiveDate) -> Option<Date> {
     Some(fiveledger_platform::time::to_date(d))
 }
 
-fn today() -> chrono::NaiveDate {
+pub(crate) fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
 /// A city with its bodies, a bureau to inspect, three inspectors, a
 /// started round, a group and an inspection stationed on site.
-async fn stationed_inspection(s: &Services) -> String {
+pub(crate) async fn stationed_inspection(s: &Services) -> String {
     use r::OrganisationKind as K;
     for (id, kind, parent, name) in [
         ("t-region", K::Region, "", "测试自治区"),
@@ -269,7 +269,7 @@ fn write_problem_list(path: &Path, rows: usize, bad: &[usize], long_principal: &
     book.save(path).unwrap();
 }
 
-async fn problem_count(s: &Services, inspection: &str) -> i32 {
+pub(crate) async fn problem_count(s: &Services, inspection: &str) -> i32 {
     s.problems()
         .get_problem_list(fiveledger_proto::issues::GetProblemListRequest {
             name: format!("{inspection}/problemList"),
@@ -280,7 +280,7 @@ async fn problem_count(s: &Services, inspection: &str) -> i32 {
         .problem_count
 }
 
-async fn entries_of(s: &Services, inspection: &str) -> Vec<LedgerEntry> {
+pub(crate) async fn entries_of(s: &Services, inspection: &str) -> Vec<LedgerEntry> {
     let page = s
         .ledger()
         .list_entries(l::ListEntriesRequest {
@@ -309,9 +309,10 @@ async fn import_export_and_the_books_through_the_cli() {
     // A bad row in the middle: nothing is stored, the error names sheet, row and column.
     let bad = dir.path().join("bad.xlsx");
     write_problem_list(&bad, 500, &[249], &[]);
-    let err = fiveledger::cli::import::import_problems(&admin, &bad, &inspection, None, None)
-        .await
-        .expect_err("an unknown category is refused");
+    let err =
+        fiveledger::cli::import::import_problems(&admin, &bad, &inspection, &Default::default())
+            .await
+            .expect_err("an unknown category is refused");
     let rejected = err.downcast_ref::<ImportRejected>().expect("row errors");
     assert_eq!(rejected.errors.len(), 1, "{rejected}");
     let e = &rejected.errors[0];
@@ -331,9 +332,14 @@ async fn import_export_and_the_books_through_the_cli() {
             + "\n",
     )
     .unwrap();
-    let err = fiveledger::cli::import::import_problems(&admin, &refused, &inspection, None, None)
-        .await
-        .expect_err("a principal too long is refused by the service");
+    let err = fiveledger::cli::import::import_problems(
+        &admin,
+        &refused,
+        &inspection,
+        &Default::default(),
+    )
+    .await
+    .expect_err("a principal too long is refused by the service");
     let rejected = err.downcast_ref::<ImportRejected>().expect("row errors");
     assert_eq!(rejected.errors.len(), 1, "{rejected}");
     assert_eq!(

@@ -20,6 +20,7 @@ mod group_commit;
 mod identity_provider;
 mod lifecycle;
 mod matrix;
+mod office_sheets;
 mod replay;
 mod replicas;
 mod request_ids;

@@ -8,25 +8,28 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use clap::Args;
-use fiveledger_proto::issues::{
-    FixedOnTheSpot, ImportProblemsRequest, ListCategoriesRequest, Problem, Responsibilities,
-};
+use fiveledger_platform::ApiError;
+use fiveledger_proto::issues::{FixedOnTheSpot, ImportProblemsRequest, Problem, Responsibilities};
 use fiveledger_proto::rounds::{GetInspectionRequest, ListOrganisationsRequest};
 use fiveledger_proto::types::Severity;
 use futures::StreamExt as _;
 use serde::Serialize;
 
+use super::categories::{Catalogue, normalise};
 use super::connect::{Services, failed};
 use super::progress::Progress;
 use super::table::{self, Row, Table};
 use super::{Output, ServiceArgs};
+use fiveledger_issues::domain::problem as domain;
 
 /// Rows sent per stream message.
 const CHUNK: usize = 200;
 
 /// Import a problem list from an .xlsx or .csv file into one inspection.
 ///
-/// The first row holds the column headers, in Chinese or English:
+/// The header row holds the column headers, in Chinese or English; title
+/// rows above it and notes rows under the table (注：…, 填表人：…) are
+/// skipped, and a cell merged down several rows counts for each of them:
 /// 序号/no, 问题类别/category (name or code), 问题标题/title (optional:
 /// taken from the description), 问题描述/description, 严重程度/severity
 /// (一般/较重/严重 or minor/major/severe; minor when empty),
@@ -35,7 +38,10 @@ const CHUNK: usize = 200;
 /// 分管领导/leader in charge, 监督责任单位/supervising body (routed by
 /// category when empty), 职能部门/functional department, 立行立改/fixed
 /// on the spot (是/否, a date or what was done), 立行立改日期/fixed on
-/// the spot date. Every row is stored, or none.
+/// the spot date. Categories are read by name, code or the 方面 wording
+/// (党的领导方面 …), and by `--synonyms`. Columns not listed are reported
+/// once and ignored (refused with `--strict`). A CSV file may be UTF-8 or
+/// GBK/GB18030 (as Chinese Excel saves it). Every row is stored, or none.
 #[derive(Debug, Clone, Args)]
 pub struct ImportProblemsArgs {
     /// The spreadsheet (.xlsx, .xls, .ods or .csv).
@@ -49,6 +55,13 @@ pub struct ImportProblemsArgs {
     /// Idempotency key (a retry with the same key stores nothing twice).
     #[arg(long)]
     pub request_id: Option<String>,
+    /// Refuse columns the import does not read instead of ignoring them.
+    #[arg(long)]
+    pub strict: bool,
+    /// The office's own category wordings: lines `wording = category`
+    /// (the category by name or code).
+    #[arg(long, value_name = "FILE")]
+    pub synonyms: Option<PathBuf>,
     #[command(flatten)]
     pub services: ServiceArgs,
     #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -107,6 +120,7 @@ impl Column {
             Column::Principal,
             &[
                 "第一责任人",
+                "责任领导",
                 "主要负责人",
                 "principal",
                 "first responsible person",
@@ -114,7 +128,13 @@ impl Column {
         ),
         (
             Column::LeaderInCharge,
-            &["分管领导", "分管负责人", "直接责任人", "leader in charge"],
+            &[
+                "分管领导",
+                "分管负责人",
+                "直接责任人",
+                "责任人",
+                "leader in charge",
+            ],
         ),
         (
             Column::SupervisingBody,
@@ -144,7 +164,7 @@ impl Column {
         ),
     ];
 
-    fn from_header(header: &str) -> Option<Column> {
+    pub fn from_header(header: &str) -> Option<Column> {
         let key = normalise(header);
         Self::HEADERS
             .iter()
@@ -169,13 +189,6 @@ impl Column {
             Column::FixedDate => &["fixed_on_the_spot.date"],
         }
     }
-}
-
-fn normalise(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '*' | '：' | ':'))
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// One refused cell, in the user's terms.
@@ -231,25 +244,54 @@ pub struct Imported {
     pub sheet: String,
     /// Problem names in row order.
     pub problems: Vec<String>,
+    /// The row of the column headers (rows above it are titles).
+    pub header_row: usize,
+    /// Title and notes rows skipped, by number.
+    pub skipped_rows: Vec<usize>,
+    /// A CSV file's text encoding, as detected.
+    pub encoding: Option<String>,
+    /// What was read but not imported (columns the import does not read).
+    pub warnings: Vec<String>,
+}
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Sheet to read (default: the first).
+    pub sheet: Option<String>,
+    /// Idempotency key.
+    pub request_id: Option<String>,
+    /// Refuse unknown columns.
+    pub strict: bool,
+    /// The office's category wordings.
+    pub synonyms: Option<PathBuf>,
 }
 
 pub async fn run(args: &ImportProblemsArgs, services: &Services) -> anyhow::Result<()> {
-    let imported = import_problems(
-        services,
-        &args.file,
-        &args.inspection,
-        args.sheet.as_deref(),
-        args.request_id.clone(),
-    )
-    .await?;
+    let options = Options {
+        sheet: args.sheet.clone(),
+        request_id: args.request_id.clone(),
+        strict: args.strict,
+        synonyms: args.synonyms.clone(),
+    };
+    let imported = import_problems(services, &args.file, &args.inspection, &options).await?;
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&imported)?),
-        Output::Text => println!(
-            "imported {} problem(s) from sheet {:?} into {}",
-            imported.problems.len(),
-            imported.sheet,
-            imported.inspection
-        ),
+        Output::Text => {
+            for w in &imported.warnings {
+                eprintln!("warning: {w}");
+            }
+            if let Some(e) = &imported.encoding {
+                println!("read {} as {e}", args.file.display());
+            }
+            println!(
+                "imported {} problem(s) from sheet {:?} (header in row {}) into {}",
+                imported.problems.len(),
+                imported.sheet,
+                imported.header_row,
+                imported.inspection
+            );
+        }
     }
     Ok(())
 }
@@ -261,16 +303,25 @@ pub async fn import_problems(
     services: &Services,
     file: &Path,
     inspection: &str,
-    sheet: Option<&str>,
-    request_id: Option<String>,
+    options: &Options,
 ) -> anyhow::Result<Imported> {
-    let table = table::read(file, sheet)?;
-    let columns = map_columns(&table)?;
-    let context = Lookup::load(services, inspection, &table, &columns).await?;
+    let table = table::read(file, options.sheet.as_deref(), |h| {
+        Column::from_header(h).is_some()
+    })?;
+    let (columns, warnings) = map_columns(&table, options.strict)?;
+    let context = Lookup::load(
+        services,
+        inspection,
+        &table,
+        &columns,
+        options.synonyms.as_deref(),
+    )
+    .await?;
+    let by_field = field_headers(&table, &columns);
     let mut errors = Vec::new();
     let mut problems = Vec::with_capacity(table.rows.len());
     for row in &table.rows {
-        match to_problem(&table, &columns, &context, row) {
+        match to_problem(&table, &columns, &by_field, &context, row) {
             Ok(p) => problems.push(p),
             Err(mut e) => errors.append(&mut e),
         }
@@ -285,7 +336,10 @@ pub async fn import_problems(
     anyhow::ensure!(!problems.is_empty(), "{}: no data rows", file.display());
 
     let progress = Progress::new(problems.len() as u64, "importing rows");
-    let request_id = request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = options
+        .request_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let chunks: Vec<ImportProblemsRequest> = problems
         .chunks(CHUNK)
         .enumerate()
@@ -314,7 +368,6 @@ pub async fn import_problems(
         .into_inner();
     progress.finish();
     if !response.errors.is_empty() {
-        let by_field = field_headers(&table, &columns);
         let errors = response
             .errors
             .iter()
@@ -342,12 +395,19 @@ pub async fn import_problems(
         inspection: inspection.to_owned(),
         sheet: table.sheet,
         problems: response.problems.into_iter().map(|p| p.name).collect(),
+        header_row: table.header_row,
+        skipped_rows: table.skipped,
+        encoding: table.encoding.map(str::to_owned),
+        warnings,
     })
 }
 
-/// Which column index holds what; unknown headers are refused so that a
-/// misspelt column is not silently dropped.
-fn map_columns(table: &Table) -> anyhow::Result<BTreeMap<Column, usize>> {
+/// Which column index holds what, and a warning naming the columns not
+/// read (refused when `strict`, so that a misspelt column is not dropped).
+fn map_columns(
+    table: &Table,
+    strict: bool,
+) -> anyhow::Result<(BTreeMap<Column, usize>, Vec<String>)> {
     let mut columns = BTreeMap::new();
     let mut unknown = Vec::new();
     for (i, header) in table.headers.iter().enumerate() {
@@ -363,11 +423,15 @@ fn map_columns(table: &Table) -> anyhow::Result<BTreeMap<Column, usize>> {
             None => unknown.push(header.clone()),
         }
     }
-    anyhow::ensure!(
-        unknown.is_empty(),
-        "sheet {:?}: unknown column(s) {unknown:?}; see `fiveledger import problems --help` for the columns read",
-        table.sheet
-    );
+    let mut warnings = Vec::new();
+    if !unknown.is_empty() {
+        let message = format!(
+            "sheet {:?}: column(s) {unknown:?} are not read; see `fiveledger import problems --help` for the columns read",
+            table.sheet
+        );
+        anyhow::ensure!(!strict, "{message} (refused with --strict)");
+        warnings.push(message);
+    }
     for (required, what) in [
         (Column::Category, "问题类别 (category)"),
         (Column::Principal, "第一责任人 (principal)"),
@@ -383,7 +447,7 @@ fn map_columns(table: &Table) -> anyhow::Result<BTreeMap<Column, usize>> {
         "sheet {:?} has neither a 问题标题 (title) nor a 问题描述 (description) column",
         table.sheet
     );
-    Ok(columns)
+    Ok((columns, warnings))
 }
 
 /// Service field name → the header the user wrote for it.
@@ -409,8 +473,7 @@ fn field_headers(
 /// What rows refer to by name, resolved once for the whole file (no call
 /// per row).
 struct Lookup {
-    /// Category display name or code → code.
-    categories: HashMap<String, String>,
+    categories: Catalogue,
     /// Organisation cell value → `organisations/…`, or why it cannot be.
     organisations: HashMap<String, Result<String, String>>,
     today: NaiveDate,
@@ -422,6 +485,7 @@ impl Lookup {
         inspection: &str,
         table: &Table,
         columns: &BTreeMap<Column, usize>,
+        synonyms: Option<&Path>,
     ) -> anyhow::Result<Self> {
         let found = services
             .inspections()
@@ -431,28 +495,7 @@ impl Lookup {
             .await
             .map_err(|s| failed(&format!("reading inspection {inspection}"), s))?
             .into_inner();
-        let mut categories = HashMap::new();
-        let mut token = String::new();
-        loop {
-            let page = services
-                .categories()
-                .list_categories(ListCategoriesRequest {
-                    page_size: 1000,
-                    page_token: token,
-                })
-                .await
-                .map_err(|s| failed("reading the category catalogue", s))?
-                .into_inner();
-            for c in page.categories {
-                let code = c.name.trim_start_matches("categories/").to_owned();
-                categories.insert(normalise(&c.display_name), code.clone());
-                categories.insert(normalise(&code), code);
-            }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
-        }
+        let categories = Catalogue::load(services, synonyms).await?;
         // Names are looked up within the organisation running the round:
         // every county has a "纪委监委", the right one is the one above.
         let level = found
@@ -530,6 +573,7 @@ impl Lookup {
 fn to_problem(
     table: &Table,
     columns: &BTreeMap<Column, usize>,
+    by_field: &HashMap<&'static str, String>,
     lookup: &Lookup,
     row: &Row,
 ) -> Result<Problem, Vec<CellError>> {
@@ -549,8 +593,8 @@ fn to_problem(
     };
 
     let category = cell(Column::Category);
-    let category = match lookup.categories.get(&normalise(category)) {
-        Some(code) => code.clone(),
+    let category = match lookup.categories.resolve(category) {
+        Some(code) => code,
         None if category.is_empty() => {
             refuse(Column::Category, "REQUIRED", "the category is empty".into());
             String::new()
@@ -559,7 +603,10 @@ fn to_problem(
             refuse(
                 Column::Category,
                 "UNKNOWN_CATEGORY",
-                format!("{category:?} is neither the name nor the code of a category"),
+                format!(
+                    "{category:?} is neither the name nor the code of a category; the categories are {}",
+                    lookup.categories.valid_list()
+                ),
             );
             String::new()
         }
@@ -610,6 +657,31 @@ fn to_problem(
             None
         }
     };
+    // The service's own field checks, so that every bad cell of every row
+    // is reported in one pass rather than after the client's are fixed.
+    let principal = cell(Column::Principal);
+    let leader = cell(Column::LeaderInCharge);
+    for check in [
+        domain::parse_title("title", &title).map(drop),
+        domain::parse_description("description", &description).map(drop),
+        domain::parse_principal("", principal).map(drop),
+        domain::parse_person("", "leader_in_charge", leader).map(drop),
+    ] {
+        if let Err(ApiError::InvalidArgument {
+            field,
+            reason,
+            description,
+        }) = check
+        {
+            errors.push(CellError {
+                sheet: table.sheet.clone(),
+                row: row.number,
+                column: by_field.get(field.as_str()).cloned().unwrap_or(field),
+                reason: reason.to_owned(),
+                message: description,
+            });
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }

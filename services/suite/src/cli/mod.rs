@@ -3,13 +3,16 @@
 //! data). Each is also a library function, so tests call them directly.
 
 pub mod books;
+pub mod categories;
 pub mod connect;
 pub mod demo;
+pub mod encoding;
 pub mod export;
 pub mod failure;
 pub mod import;
 pub mod progress;
 pub mod scope;
+pub mod sheet_layout;
 pub mod table;
 
 use clap::{Subcommand, ValueEnum};
