@@ -295,6 +295,67 @@ pub(crate) async fn entries_of(s: &Services, inspection: &str) -> Vec<LedgerEntr
     page.entries
 }
 
+/// Reports the stationed inspection and gives its feedback, then waits
+/// until the ledger has handed over `count` entries.
+pub(crate) async fn report_and_hand_over(
+    admin: &Services,
+    inspection: &str,
+    count: usize,
+) -> Vec<LedgerEntry> {
+    let start = today() - chrono::Days::new(40);
+    for (kind, day) in [
+        (r::InspectionReportKind::MidTerm, 10),
+        (r::InspectionReportKind::Comprehensive, 21),
+    ] {
+        admin
+            .inspections()
+            .report_inspection(r::ReportInspectionRequest {
+                name: inspection.to_owned(),
+                kind: kind as i32,
+                report: Some(r::ReportRecord {
+                    date: date(start + chrono::Days::new(day)),
+                    summary: "汇报".into(),
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("report");
+    }
+    let part = r::FeedbackPart {
+        date: date(start + chrono::Days::new(25)),
+        given_by: "组长".into(),
+        recipient: "班子".into(),
+    };
+    admin
+        .inspections()
+        .give_feedback(r::GiveFeedbackRequest {
+            name: inspection.to_owned(),
+            feedback: Some(r::DoubleFeedback {
+                individual: Some(part.clone()),
+                public: Some(part),
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("feedback");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut entries = entries_of(admin, inspection).await;
+    while entries
+        .iter()
+        .filter(|e| e.state() == l::EntryState::HandedOver)
+        .count()
+        < count
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "entries not handed over"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        entries = entries_of(admin, inspection).await;
+    }
+    entries
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_export_and_the_books_through_the_cli() {
     let suite = spawn_suite(Default::default()).await;
@@ -368,57 +429,7 @@ async fn import_export_and_the_books_through_the_cli() {
     assert_eq!(problem_count(&admin, &inspection).await, 500);
 
     // Report and feed back: the ledger opens and hands over 500 entries.
-    let start = today() - chrono::Days::new(40);
-    for (kind, day) in [
-        (r::InspectionReportKind::MidTerm, 10),
-        (r::InspectionReportKind::Comprehensive, 21),
-    ] {
-        admin
-            .inspections()
-            .report_inspection(r::ReportInspectionRequest {
-                name: inspection.clone(),
-                kind: kind as i32,
-                report: Some(r::ReportRecord {
-                    date: date(start + chrono::Days::new(day)),
-                    summary: "汇报".into(),
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .expect("report");
-    }
-    let part = r::FeedbackPart {
-        date: date(start + chrono::Days::new(25)),
-        given_by: "组长".into(),
-        recipient: "班子".into(),
-    };
-    admin
-        .inspections()
-        .give_feedback(r::GiveFeedbackRequest {
-            name: inspection.clone(),
-            feedback: Some(r::DoubleFeedback {
-                individual: Some(part.clone()),
-                public: Some(part),
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("feedback");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut entries = entries_of(&admin, &inspection).await;
-    while entries
-        .iter()
-        .filter(|e| e.state() == l::EntryState::HandedOver)
-        .count()
-        < 500
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "entries not handed over"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        entries = entries_of(&admin, &inspection).await;
-    }
+    let entries = report_and_hand_over(&admin, &inspection, 500).await;
 
     // Some entries go further, so that every column has something in it.
     for (i, e) in entries.iter().take(6).enumerate() {

@@ -12,7 +12,9 @@ use fiveledger_e2e::spawn_suite;
 use fiveledger_proto::issues::{ListProblemsRequest, Problem};
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 
-use crate::cli::{args, cli, stationed_inspection};
+use fiveledger_proto::ledgers as l;
+
+use crate::cli::{args, cli, date, entries_of, report_and_hand_over, stationed_inspection, today};
 
 /// The header of an office's 问题清单, with a column the import does not
 /// read (督办人).
@@ -218,7 +220,8 @@ async fn office_sheets_with_titles_merged_cells_and_gbk_import() {
     )
     .await
     .expect("the command line reads the synonyms too");
-    assert_eq!(problems_of(&admin, &inspection).await.len(), 10);
+    // The same rows again: already stored, so nothing is added.
+    assert_eq!(problems_of(&admin, &inspection).await.len(), 8);
     suite.suite.stop().await.unwrap();
 }
 
@@ -272,5 +275,171 @@ async fn every_bad_row_of_a_sheet_is_reported_in_one_pass() {
         assert!(unknown.contains(valid), "{unknown}");
     }
     assert!(problems_of(&admin, &inspection).await.is_empty());
+    suite.suite.stop().await.unwrap();
+}
+
+/// `YYYY年M月D日`, as offices write a date.
+fn chinese(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{}年{}月{}日", d.year(), d.month(), d.day())
+}
+
+async fn posting_counts(s: &Services, inspection: &str) -> Vec<(String, i64)> {
+    let mut counts: Vec<(String, i64)> = entries_of(s, inspection)
+        .await
+        .into_iter()
+        .map(|e| (e.name, e.posting_count))
+        .collect();
+    counts.sort();
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
+    let suite = spawn_suite(Default::default()).await;
+    let signer = fiveledger::signer(&suite.env.settings).unwrap();
+    let admin = Services::with_token(&args(&suite), &admin_token(&signer, "cli-admin")).unwrap();
+    let inspection = stationed_inspection(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let due = today() + chrono::Days::new(60);
+    let sheet = dir.path().join("ledger.xlsx");
+    write_office_sheet(
+        &sheet,
+        &["整改措施", "整改时限", "整改责任人", "完成情况", "备注"],
+        &[
+            vec![
+                "1.重新传达学习；2.建立工作台账".into(),
+                chinese(due),
+                "办公室".into(),
+                "已完成整改".into(),
+                "已约谈相关责任人".into(),
+            ],
+            vec![
+                "修订财务制度".into(),
+                chinese(due),
+                String::new(),
+                "整改中，制度已起草".into(),
+                String::new(),
+            ],
+        ],
+    );
+    let on_behalf = Options {
+        on_behalf: true,
+        ..Default::default()
+    };
+    let check = Options {
+        check: true,
+        ..on_behalf.clone()
+    };
+
+    // A dry run stores nothing and says what the real run would do.
+    let dry = import_problems(&admin, &sheet, &inspection, &check)
+        .await
+        .expect("dry run");
+    assert!(dry.check);
+    assert_eq!(dry.already_imported, Vec::<usize>::new());
+    assert_eq!(dry.awaiting_entries, vec![4, 5]);
+    assert!(problems_of(&admin, &inspection).await.is_empty());
+
+    // Before the hand-over: the problems go in, the ledger columns wait.
+    let first = import_problems(&admin, &sheet, &inspection, &on_behalf)
+        .await
+        .expect("import before the hand-over");
+    assert_eq!(first.problems.len(), 6);
+    assert_eq!(first.awaiting_entries, vec![4, 5]);
+    assert!(first.ledger_steps.is_empty());
+    let again = import_problems(&admin, &sheet, &inspection, &on_behalf)
+        .await
+        .expect("the same sheet again");
+    assert!(again.problems.is_empty(), "{:?}", again.problems);
+    assert_eq!(again.already_imported, vec![4, 5, 6, 7, 8, 9]);
+    assert_eq!(problems_of(&admin, &inspection).await.len(), 6);
+
+    // After it: the dry run lists the steps and takes none.
+    report_and_hand_over(&admin, &inspection, 6).await;
+    let before = posting_counts(&admin, &inspection).await;
+    let steps = |i: &fiveledger::cli::import::Imported| -> Vec<(usize, String)> {
+        i.ledger_steps
+            .iter()
+            .map(|s| (s.row, s.step.clone()))
+            .collect()
+    };
+    let want: Vec<(usize, String)> = [
+        (4, "acknowledged"),
+        (4, "plan submitted and approved"),
+        (4, "progress"),
+        (4, "remark"),
+        (5, "acknowledged"),
+        (5, "plan submitted and approved"),
+        (5, "progress"),
+    ]
+    .into_iter()
+    .map(|(r, s)| (r, s.to_owned()))
+    .collect();
+    let dry = import_problems(&admin, &sheet, &inspection, &check)
+        .await
+        .expect("dry run after the hand-over");
+    assert_eq!(steps(&dry), want);
+    assert_eq!(posting_counts(&admin, &inspection).await, before);
+
+    // The real run takes them: the plan on the unit's behalf, progress, a remark.
+    let moved = import_problems(&admin, &sheet, &inspection, &on_behalf)
+        .await
+        .expect("the ledger columns apply");
+    assert_eq!(steps(&moved), want);
+    let entries = entries_of(&admin, &inspection).await;
+    let by_problem = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e.problem == name)
+            .expect("entry")
+            .clone()
+    };
+    let done = by_problem(&first.problems[0]);
+    let plan = done.plan.clone().expect("an approved plan");
+    let measures: Vec<(&str, &str, bool)> = plan
+        .measures
+        .iter()
+        .map(|m| (m.description.as_str(), m.owner.as_str(), m.done))
+        .collect();
+    assert_eq!(
+        measures,
+        vec![
+            ("重新传达学习", "办公室", true),
+            ("建立工作台账", "办公室", true)
+        ]
+    );
+    assert_eq!(plan.due_date, date(due));
+    let rectifying = by_problem(&first.problems[1]);
+    let plan = rectifying.plan.clone().expect("an approved plan");
+    assert_eq!(plan.measures.len(), 1);
+    assert_eq!(plan.measures[0].owner, "局长1");
+    assert!(!plan.measures[0].done);
+    assert_eq!(rectifying.state(), l::EntryState::Rectifying);
+    let full = admin
+        .ledger()
+        .get_entry(l::GetEntryRequest {
+            name: done.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(full.postings.iter().any(|p| matches!(
+        &p.detail,
+        Some(l::posting::Detail::Supervision(s)) if s.remarks == "已约谈相关责任人"
+    )));
+    assert_eq!(
+        by_problem(&first.problems[2]).state(),
+        l::EntryState::HandedOver
+    );
+
+    // A second import of the same sheet changes nothing.
+    let after = posting_counts(&admin, &inspection).await;
+    let again = import_problems(&admin, &sheet, &inspection, &on_behalf)
+        .await
+        .expect("the same sheet a third time");
+    assert!(again.problems.is_empty() && again.ledger_steps.is_empty());
+    assert_eq!(posting_counts(&admin, &inspection).await, after);
+    assert_eq!(problems_of(&admin, &inspection).await.len(), 6);
     suite.suite.stop().await.unwrap();
 }

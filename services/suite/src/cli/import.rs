@@ -9,14 +9,18 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use clap::Args;
 use fiveledger_platform::ApiError;
-use fiveledger_proto::issues::{FixedOnTheSpot, ImportProblemsRequest, Problem, Responsibilities};
+use fiveledger_proto::issues::{
+    FixedOnTheSpot, ImportProblemsRequest, ListProblemsRequest, Problem, Responsibilities,
+};
+use fiveledger_proto::ledgers::ListEntriesRequest;
 use fiveledger_proto::rounds::{GetInspectionRequest, ListOrganisationsRequest};
 use fiveledger_proto::types::Severity;
 use futures::StreamExt as _;
 use serde::Serialize;
 
 use super::categories::{Catalogue, normalise};
-use super::connect::{Services, failed};
+use super::connect::{Services, failed, reason_of};
+use super::ledger_columns::{self, LedgerCells, Step};
 use super::progress::Progress;
 use super::table::{self, Row, Table};
 use super::{Output, ServiceArgs};
@@ -62,6 +66,14 @@ pub struct ImportProblemsArgs {
     /// (the category by name or code).
     #[arg(long, value_name = "FILE")]
     pub synonyms: Option<PathBuf>,
+    /// Submit (and approve) the 整改措施 as the entry's plan on the
+    /// responsible unit's behalf; without it the unit submits its plan.
+    #[arg(long)]
+    pub on_behalf: bool,
+    /// Dry run: check every row and report what would be stored and which
+    /// ledger steps taken, storing nothing.
+    #[arg(long)]
+    pub check: bool,
     #[command(flatten)]
     pub services: ServiceArgs,
     #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -83,6 +95,11 @@ pub enum Column {
     FunctionalDepartment,
     FixedOnTheSpot,
     FixedDate,
+    Measures,
+    DueDate,
+    MeasureOwner,
+    Progress,
+    Remark,
 }
 
 impl Column {
@@ -162,6 +179,20 @@ impl Column {
                 "fixed date",
             ],
         ),
+        (Column::Measures, &["整改措施", "措施", "measures"]),
+        (
+            Column::DueDate,
+            &["整改时限", "完成时限", "时限", "due date"],
+        ),
+        (
+            Column::MeasureOwner,
+            &["整改责任人", "具体责任人", "measure owner"],
+        ),
+        (
+            Column::Progress,
+            &["完成情况", "整改情况", "整改进展", "进展情况", "progress"],
+        ),
+        (Column::Remark, &["备注", "remark", "remarks"]),
     ];
 
     pub fn from_header(header: &str) -> Option<Column> {
@@ -187,6 +218,12 @@ impl Column {
             Column::FunctionalDepartment => &["responsibilities.functional_department"],
             Column::FixedOnTheSpot => &["fixed_on_the_spot", "fixed_on_the_spot.action"],
             Column::FixedDate => &["fixed_on_the_spot.date"],
+            // The ledger's columns: not sent with the problem.
+            Column::Measures
+            | Column::DueDate
+            | Column::MeasureOwner
+            | Column::Progress
+            | Column::Remark => &[],
         }
     }
 }
@@ -252,6 +289,15 @@ pub struct Imported {
     pub encoding: Option<String>,
     /// What was read but not imported (columns the import does not read).
     pub warnings: Vec<String>,
+    /// Rows already stored by an earlier import (same content), not sent.
+    pub already_imported: Vec<usize>,
+    /// Steps the ledger columns took (or would take, with `check`).
+    pub ledger_steps: Vec<Step>,
+    /// Rows with ledger columns whose entries do not exist yet (before
+    /// the hand-over): import the sheet again once they do.
+    pub awaiting_entries: Vec<usize>,
+    /// A dry run: nothing was stored.
+    pub check: bool,
 }
 
 /// How to import.
@@ -265,6 +311,10 @@ pub struct Options {
     pub strict: bool,
     /// The office's category wordings.
     pub synonyms: Option<PathBuf>,
+    /// Submit plans on the unit's behalf.
+    pub on_behalf: bool,
+    /// Dry run.
+    pub check: bool,
 }
 
 pub async fn run(args: &ImportProblemsArgs, services: &Services) -> anyhow::Result<()> {
@@ -273,6 +323,8 @@ pub async fn run(args: &ImportProblemsArgs, services: &Services) -> anyhow::Resu
         request_id: args.request_id.clone(),
         strict: args.strict,
         synonyms: args.synonyms.clone(),
+        on_behalf: args.on_behalf,
+        check: args.check,
     };
     let imported = import_problems(services, &args.file, &args.inspection, &options).await?;
     match args.output {
@@ -284,13 +336,28 @@ pub async fn run(args: &ImportProblemsArgs, services: &Services) -> anyhow::Resu
             if let Some(e) = &imported.encoding {
                 println!("read {} as {e}", args.file.display());
             }
+            let verb = if imported.check {
+                "would import"
+            } else {
+                "imported"
+            };
             println!(
-                "imported {} problem(s) from sheet {:?} (header in row {}) into {}",
+                "{verb} {} problem(s) from sheet {:?} (header in row {}) into {}; {} row(s) already imported",
                 imported.problems.len(),
                 imported.sheet,
                 imported.header_row,
-                imported.inspection
+                imported.inspection,
+                imported.already_imported.len()
             );
+            for s in &imported.ledger_steps {
+                println!("  row {}: {} ({})", s.row, s.step, s.entry);
+            }
+            if !imported.awaiting_entries.is_empty() {
+                println!(
+                    "  rows {:?}: their ledger columns apply once the entries are handed over; import the sheet again then",
+                    imported.awaiting_entries
+                );
+            }
         }
     }
     Ok(())
@@ -320,9 +387,14 @@ pub async fn import_problems(
     let by_field = field_headers(&table, &columns);
     let mut errors = Vec::new();
     let mut problems = Vec::with_capacity(table.rows.len());
+    let mut ledger = Vec::with_capacity(table.rows.len());
     for row in &table.rows {
         match to_problem(&table, &columns, &by_field, &context, row) {
             Ok(p) => problems.push(p),
+            Err(mut e) => errors.append(&mut e),
+        }
+        match ledger_cells(&table, &columns, row) {
+            Ok(c) => ledger.push(c),
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -331,10 +403,125 @@ pub async fn import_problems(
         errors,
     };
     if !errors.is_empty() {
+        errors.sort_by_key(|e: &CellError| e.row);
         return Err(rejected(errors).into());
     }
     anyhow::ensure!(!problems.is_empty(), "{}: no data rows", file.display());
 
+    // Rows stored by an earlier import of the sheet are found by content.
+    let prints: Vec<String> = problems.iter().map(problem_fingerprint).collect();
+    let mut stored = stored_problems(services, inspection).await?;
+    let mut names: Vec<Option<String>> = prints
+        .iter()
+        .map(|f| stored.get_mut(f).and_then(|names| names.pop()))
+        .collect();
+    let already_imported = table
+        .rows
+        .iter()
+        .zip(&names)
+        .filter(|(_, n)| n.is_some())
+        .map(|(r, _)| r.number)
+        .collect();
+    let new: Vec<usize> = (0..names.len()).filter(|&i| names[i].is_none()).collect();
+    if !new.is_empty() && !options.check {
+        let rows: Vec<Problem> = new.iter().map(|&i| problems[i].clone()).collect();
+        let response = send(services, file, inspection, options, rows).await?;
+        if !response.errors.is_empty() {
+            let errors = response
+                .errors
+                .iter()
+                .map(|e| {
+                    let row = usize::try_from(e.row - 1)
+                        .ok()
+                        .and_then(|i| new.get(i))
+                        .map(|&i| table.rows[i].number)
+                        .unwrap_or_default();
+                    CellError {
+                        sheet: table.sheet.clone(),
+                        row,
+                        column: by_field
+                            .get(e.field.as_str())
+                            .cloned()
+                            .unwrap_or_else(|| e.field.clone()),
+                        reason: e.reason.clone(),
+                        message: e.description.clone(),
+                    }
+                })
+                .collect();
+            return Err(rejected(errors).into());
+        }
+        for (&i, p) in new.iter().zip(response.problems) {
+            names[i] = Some(p.name);
+        }
+    }
+
+    // The ledger columns, on the entries that exist.
+    let mut ledger_steps = Vec::new();
+    let mut awaiting_entries = Vec::new();
+    let mut step_errors = Vec::new();
+    if ledger.iter().any(|c| !c.is_empty()) {
+        let entries = entries_by_problem(services, inspection).await?;
+        for (i, cells) in ledger.iter().enumerate() {
+            let number = table.rows[i].number;
+            if cells.is_empty() {
+                continue;
+            }
+            let Some(entry) = names[i].as_ref().and_then(|n| entries.get(n)) else {
+                awaiting_entries.push(number);
+                continue;
+            };
+            match ledger_columns::apply(
+                services,
+                number,
+                entry,
+                cells,
+                &prints[i],
+                options.on_behalf,
+                options.check,
+            )
+            .await
+            {
+                Ok(mut steps) => ledger_steps.append(&mut steps),
+                Err(s) => step_errors.push(CellError {
+                    sheet: table.sheet.clone(),
+                    row: number,
+                    column: String::new(),
+                    reason: reason_of(&s).unwrap_or_else(|| format!("{:?}", s.code())),
+                    message: format!("{entry}: {}", s.message()),
+                }),
+            }
+        }
+    }
+    if !step_errors.is_empty() {
+        return Err(LedgerStepsRefused {
+            file: file.display().to_string(),
+            errors: step_errors,
+        }
+        .into());
+    }
+    Ok(Imported {
+        inspection: inspection.to_owned(),
+        sheet: table.sheet,
+        problems: new.iter().filter_map(|&i| names[i].clone()).collect(),
+        header_row: table.header_row,
+        skipped_rows: table.skipped,
+        encoding: table.encoding.map(str::to_owned),
+        warnings,
+        already_imported,
+        ledger_steps,
+        awaiting_entries,
+        check: options.check,
+    })
+}
+
+/// Streams the rows to ImportProblems (all stored or none).
+async fn send(
+    services: &Services,
+    file: &Path,
+    inspection: &str,
+    options: &Options,
+    problems: Vec<Problem>,
+) -> anyhow::Result<fiveledger_proto::issues::ImportProblemsResponse> {
     let progress = Progress::new(problems.len() as u64, "importing rows");
     let request_id = options
         .request_id
@@ -367,40 +554,142 @@ pub async fn import_problems(
         })?
         .into_inner();
     progress.finish();
-    if !response.errors.is_empty() {
-        let errors = response
-            .errors
-            .iter()
-            .map(|e| {
-                let row = usize::try_from(e.row - 1)
-                    .ok()
-                    .and_then(|i| table.rows.get(i))
-                    .map(|r| r.number)
-                    .unwrap_or_default();
+    Ok(response)
+}
+
+/// What a stored problem keeps of a row, as a fingerprint.
+fn problem_fingerprint(p: &Problem) -> String {
+    let r = p.responsibilities.clone().unwrap_or_default();
+    ledger_columns::fingerprint(&[
+        &p.category,
+        &p.title,
+        &p.description,
+        &r.principal,
+        &r.leader_in_charge,
+    ])
+}
+
+/// The inspection's problems by fingerprint (names in reverse order, to pop).
+async fn stored_problems(
+    services: &Services,
+    inspection: &str,
+) -> anyhow::Result<HashMap<String, Vec<String>>> {
+    let mut by_print: HashMap<String, Vec<String>> = HashMap::new();
+    let mut token = String::new();
+    loop {
+        let page = services
+            .problems()
+            .list_problems(ListProblemsRequest {
+                page_size: 1000,
+                page_token: token,
+                filter: format!("inspection = \"{inspection}\""),
+                order_by: "create_time desc".into(),
+            })
+            .await
+            .map_err(|s| failed(&format!("listing the problems of {inspection}"), s))?
+            .into_inner();
+        for p in page.problems {
+            by_print
+                .entry(problem_fingerprint(&p))
+                .or_default()
+                .push(p.name);
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(by_print);
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// The inspection's ledger entries by problem.
+async fn entries_by_problem(
+    services: &Services,
+    inspection: &str,
+) -> anyhow::Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    let mut token = String::new();
+    loop {
+        let page = services
+            .ledger()
+            .list_entries(ListEntriesRequest {
+                page_size: 1000,
+                page_token: token,
+                filter: format!("inspection = \"{inspection}\""),
+                order_by: String::new(),
+            })
+            .await
+            .map_err(|s| failed(&format!("listing the entries of {inspection}"), s))?
+            .into_inner();
+        out.extend(page.entries.into_iter().map(|e| (e.problem, e.name)));
+        if page.next_page_token.is_empty() {
+            return Ok(out);
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// A row's 整改台账 cells, refusals named by the column.
+fn ledger_cells(
+    table: &Table,
+    columns: &BTreeMap<Column, usize>,
+    row: &Row,
+) -> Result<LedgerCells, Vec<CellError>> {
+    let cell = |c: Column| columns.get(&c).map(|&i| row.cell(i)).unwrap_or("");
+    ledger_columns::parse(
+        cell(Column::Measures),
+        cell(Column::DueDate),
+        cell(Column::MeasureOwner),
+        cell(Column::Progress),
+        cell(Column::Remark),
+        parse_date,
+    )
+    .map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|(c, message)| {
+                let c = match c {
+                    ledger_columns::Cell::Measures => Column::Measures,
+                    ledger_columns::Cell::DueDate => Column::DueDate,
+                };
                 CellError {
                     sheet: table.sheet.clone(),
-                    row,
-                    column: by_field
-                        .get(e.field.as_str())
-                        .cloned()
-                        .unwrap_or_else(|| e.field.clone()),
-                    reason: e.reason.clone(),
-                    message: e.description.clone(),
+                    row: row.number,
+                    column: columns
+                        .get(&c)
+                        .map(|&i| table.headers[i].clone())
+                        .unwrap_or_default(),
+                    reason: "INVALID_PLAN".into(),
+                    message,
                 }
             })
-            .collect();
-        return Err(rejected(errors).into());
-    }
-    Ok(Imported {
-        inspection: inspection.to_owned(),
-        sheet: table.sheet,
-        problems: response.problems.into_iter().map(|p| p.name).collect(),
-        header_row: table.header_row,
-        skipped_rows: table.skipped,
-        encoding: table.encoding.map(str::to_owned),
-        warnings,
+            .collect()
     })
 }
+
+/// Some ledger steps were refused; the rows were stored and the other
+/// steps taken, so importing again (after fixing) completes the rest.
+#[derive(Debug, Clone, Serialize)]
+pub struct LedgerStepsRefused {
+    pub file: String,
+    pub errors: Vec<CellError>,
+}
+
+impl fmt::Display for LedgerStepsRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} ledger step(s) refused (the rest was recorded; import the sheet again once fixed):",
+            self.file,
+            self.errors.len()
+        )?;
+        for e in &self.errors {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LedgerStepsRefused {}
 
 /// Which column index holds what, and a warning naming the columns not
 /// read (refused when `strict`, so that a misspelt column is not dropped).
@@ -797,7 +1086,12 @@ mod tests {
             Column::from_header("立行立改"),
             Some(Column::FixedOnTheSpot)
         );
-        assert_eq!(Column::from_header("备注"), None);
+        assert_eq!(Column::from_header("备注"), Some(Column::Remark));
+        assert_eq!(
+            Column::from_header("整改责任人"),
+            Some(Column::MeasureOwner)
+        );
+        assert_eq!(Column::from_header("督办人"), None);
     }
 
     #[test]

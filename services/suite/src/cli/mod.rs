@@ -10,6 +10,7 @@ pub mod encoding;
 pub mod export;
 pub mod failure;
 pub mod import;
+pub mod ledger_columns;
 pub mod progress;
 pub mod scope;
 pub mod sheet_layout;
