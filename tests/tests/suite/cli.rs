@@ -528,7 +528,7 @@ async fn import_export_and_the_books_through_the_cli() {
 
     // Export to xlsx and read it back: every cell as the ledger holds it.
     let entries = entries_of(&admin, &inspection).await;
-    let names = export::organisation_names(&admin, &entries).await.unwrap();
+    let names = export::display_names(&admin, &entries).await.unwrap();
     let expected: Vec<Vec<String>> = entries
         .iter()
         .enumerate()
@@ -551,12 +551,22 @@ async fn import_export_and_the_books_through_the_cli() {
     )
     .await
     .expect("export xlsx");
+    crate::exported_workbook::check(
+        &admin,
+        &Scope::Inspection(inspection.clone()),
+        &xlsx,
+        "测试轮·测试市财政局",
+        // The command line's default token: the local key's admin.
+        "local-admin",
+    )
+    .await;
     let mut book = open_workbook_auto(&xlsx).unwrap();
     assert_eq!(
         book.sheet_names(),
         vec![
             export::LEDGER_SHEET.to_owned(),
-            export::SUMMARY_SHEET.to_owned()
+            export::SUMMARY_SHEET.to_owned(),
+            fiveledger::cli::charts::CHARTS_SHEET.to_owned(),
         ]
     );
     let range = book.worksheet_range(export::LEDGER_SHEET).unwrap();
@@ -570,23 +580,23 @@ async fn import_export_and_the_books_through_the_cli() {
         })
         .collect();
     let headers: Vec<String> = COLUMNS.iter().map(|(h, _, _)| h.to_string()).collect();
-    assert_eq!(rows[0], headers);
-    assert_eq!(rows.len(), 501);
+    let header = export::HEADER_ROW as usize;
+    assert_eq!(rows[header], headers);
+    assert_eq!(rows.len(), header + 501);
     for (i, want) in expected.iter().enumerate() {
         let got: Vec<String> = (0..COLUMNS.len())
-            .map(|c| rows[i + 1].get(c).cloned().unwrap_or_default())
+            .map(|c| rows[header + 1 + i].get(c).cloned().unwrap_or_default())
             .collect();
-        assert_eq!(&got, want, "xlsx row {}", i + 2);
+        assert_eq!(&got, want, "xlsx row {}", header + i + 2);
     }
     // Dates are dates and money is a number in yuan.
-    let handed = range.get((1, 10)).unwrap();
+    let handed = range.get((header + 1, 10)).unwrap();
     assert!(matches!(handed, Data::DateTime(_)), "{handed:?}");
     let summary = book.worksheet_range(export::SUMMARY_SHEET).unwrap();
     assert!(
         summary
             .rows()
-            .any(|r| r.first().map(|c| xlsx_text(c, Kind::Text)).as_deref()
-                == Some("发现问题 Found"))
+            .any(|r| r.first().map(|c| xlsx_text(c, Kind::Text)).as_deref() == Some("发现问题"))
     );
 
     // CSV likewise.
@@ -704,7 +714,19 @@ async fn import_export_and_the_books_through_the_cli() {
 fn check_independently(entries: &[LedgerEntry], rows: &[Vec<String>]) {
     for (e, row) in entries.iter().zip(rows) {
         assert_eq!(row[1], e.title);
-        assert_eq!(row[3], e.category);
+        // The category by its display name (the seeded catalogue's).
+        let category = [
+            ("party-leadership", "党的领导"),
+            ("party-building", "党的建设"),
+            ("strict-governance", "全面从严治党"),
+            ("personnel-selection", "选人用人"),
+            ("ideology", "意识形态"),
+        ]
+        .iter()
+        .find(|(code, _)| *code == e.category)
+        .map(|(_, name)| *name)
+        .expect("a seeded category");
+        assert_eq!(row[3], category);
         let d = |d: &Option<Date>| {
             d.as_ref()
                 .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))

@@ -16,6 +16,7 @@ mod common;
 mod cross_service;
 mod deadlines;
 mod deploy;
+mod exported_workbook;
 mod group_commit;
 mod identity_provider;
 mod lifecycle;

@@ -4,6 +4,7 @@
 
 pub mod books;
 pub mod categories;
+pub mod charts;
 pub mod connect;
 pub mod demo;
 pub mod encoding;
@@ -11,6 +12,7 @@ pub mod export;
 pub mod failure;
 pub mod import;
 pub mod ledger_columns;
+pub mod ledger_workbook;
 pub mod progress;
 pub mod scope;
 pub mod sheet_layout;
