@@ -641,6 +641,22 @@ async fn import_export_and_the_books_through_the_cli() {
         (total.found, total.written_off, total.transferred),
         (500, 3, 1)
     );
+    // `stats` names its rows: units, rounds and categories by display name.
+    for (grouping, want) in [
+        (l::StatisticsGrouping::Organisation, "测试市财政局"),
+        (l::StatisticsGrouping::Round, "测试轮"),
+        (l::StatisticsGrouping::Category, "意识形态"),
+    ] {
+        let s = export::statistics(&admin, &Scope::Subtree("t-region/t-city".into()), grouping)
+            .await
+            .unwrap();
+        let names = fiveledger::cli::books::group_names(&admin, &s)
+            .await
+            .unwrap();
+        assert_eq!(names.len(), s.rows.len());
+        assert!(names.iter().any(|n| n == want), "{grouping:?}: {names:?}");
+        assert!(names.iter().all(|n| !n.contains('/')), "{names:?}");
+    }
     for words in [
         vec!["stats", "--scope", inspection.as_str(), "--output", "json"],
         vec![

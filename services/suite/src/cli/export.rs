@@ -310,7 +310,7 @@ pub async fn display_names(
 }
 
 /// `categories/{code}` → display name.
-async fn category_names(services: &Services) -> anyhow::Result<HashMap<String, String>> {
+pub(crate) async fn category_names(services: &Services) -> anyhow::Result<HashMap<String, String>> {
     let mut names = HashMap::new();
     let mut token = String::new();
     loop {
