@@ -302,16 +302,26 @@ async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
     let inspection = stationed_inspection(&admin).await;
     let dir = tempfile::tempdir().unwrap();
     let due = today() + chrono::Days::new(60);
+    // Finished before the import: recorded after the fact (补录).
+    let finished = today() - chrono::Days::new(5);
     let sheet = dir.path().join("ledger.xlsx");
     write_office_sheet(
         &sheet,
-        &["整改措施", "整改时限", "整改责任人", "完成情况", "备注"],
+        &[
+            "整改措施",
+            "整改时限",
+            "整改责任人",
+            "完成情况",
+            "完成时间",
+            "备注",
+        ],
         &[
             vec![
                 "1.重新传达学习；2.建立工作台账".into(),
                 chinese(due),
                 "办公室".into(),
                 "已完成整改".into(),
+                chinese(finished),
                 "已约谈相关责任人".into(),
             ],
             vec![
@@ -319,6 +329,7 @@ async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
                 chinese(due),
                 String::new(),
                 "整改中，制度已起草".into(),
+                String::new(),
                 String::new(),
             ],
         ],
@@ -410,6 +421,11 @@ async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
         ]
     );
     assert_eq!(plan.due_date, date(due));
+    // Back-dated: the progress on the day the sheet gives, the plan on the
+    // day of the hand-over.
+    for m in &plan.measures {
+        assert_eq!(m.done_date, date(finished));
+    }
     let rectifying = by_problem(&first.problems[1]);
     let plan = rectifying.plan.clone().expect("an approved plan");
     assert_eq!(plan.measures.len(), 1);
@@ -428,6 +444,13 @@ async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
         &p.detail,
         Some(l::posting::Detail::Supervision(s)) if s.remarks == "已约谈相关责任人"
     )));
+    let plan_dates: Vec<_> = full
+        .postings
+        .iter()
+        .filter(|p| matches!(p.detail, Some(l::posting::Detail::PlanApproved(_))))
+        .map(|p| p.effective_date)
+        .collect();
+    assert_eq!(plan_dates, vec![done.handed_over_date]);
     assert_eq!(
         by_problem(&first.problems[2]).state(),
         l::EntryState::HandedOver

@@ -42,7 +42,9 @@ const CHUNK: usize = 200;
 /// 分管领导/leader in charge, 监督责任单位/supervising body (routed by
 /// category when empty), 职能部门/functional department, 立行立改/fixed
 /// on the spot (是/否, a date or what was done), 立行立改日期/fixed on
-/// the spot date. Categories are read by name, code or the 方面 wording
+/// the spot date; and the ledger's 整改措施, 整改时限, 整改责任人, 完成情况,
+/// 完成时间 and 备注, applied to the entries once they are handed over
+/// (import the sheet again then: rows already stored are skipped). Categories are read by name, code or the 方面 wording
 /// (党的领导方面 …), and by `--synonyms`. Columns not listed are reported
 /// once and ignored (refused with `--strict`). A CSV file may be UTF-8 or
 /// GBK/GB18030 (as Chinese Excel saves it). Every row is stored, or none.
@@ -99,6 +101,7 @@ pub enum Column {
     DueDate,
     MeasureOwner,
     Progress,
+    ProgressDate,
     Remark,
 }
 
@@ -192,6 +195,10 @@ impl Column {
             Column::Progress,
             &["完成情况", "整改情况", "整改进展", "进展情况", "progress"],
         ),
+        (
+            Column::ProgressDate,
+            &["完成时间", "完成日期", "整改完成时间", "progress date"],
+        ),
         (Column::Remark, &["备注", "remark", "remarks"]),
     ];
 
@@ -223,6 +230,7 @@ impl Column {
             | Column::DueDate
             | Column::MeasureOwner
             | Column::Progress
+            | Column::ProgressDate
             | Column::Remark => &[],
         }
     }
@@ -640,6 +648,7 @@ fn ledger_cells(
         cell(Column::DueDate),
         cell(Column::MeasureOwner),
         cell(Column::Progress),
+        cell(Column::ProgressDate),
         cell(Column::Remark),
         parse_date,
     )
@@ -650,6 +659,7 @@ fn ledger_cells(
                 let c = match c {
                     ledger_columns::Cell::Measures => Column::Measures,
                     ledger_columns::Cell::DueDate => Column::DueDate,
+                    ledger_columns::Cell::ProgressDate => Column::ProgressDate,
                 };
                 CellError {
                     sheet: table.sheet.clone(),

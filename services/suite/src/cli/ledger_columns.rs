@@ -29,6 +29,9 @@ pub struct LedgerCells {
     pub progress: String,
     /// 完成情况 says the rectification is done.
     pub done: bool,
+    /// 完成时间: the day of the progress, recorded after the fact (the
+    /// plan is then dated the day of the hand-over).
+    pub progress_date: Option<NaiveDate>,
     /// 备注.
     pub remark: String,
 }
@@ -44,6 +47,7 @@ impl LedgerCells {
 pub enum Cell {
     Measures,
     DueDate,
+    ProgressDate,
 }
 
 /// Reads the ledger cells of a row. Measures need a due date and a due
@@ -53,10 +57,21 @@ pub fn parse(
     due: &str,
     owner: &str,
     progress: &str,
+    progress_date: &str,
     remark: &str,
     parse_date: impl Fn(&str) -> Option<NaiveDate>,
 ) -> Result<LedgerCells, Vec<(Cell, String)>> {
     let mut errors = Vec::new();
+    let progress_date = match progress_date.trim() {
+        "" => None,
+        d => {
+            let parsed = parse_date(d);
+            if parsed.is_none() {
+                errors.push((Cell::ProgressDate, format!("{d:?} is not a date")));
+            }
+            parsed
+        }
+    };
     let measures = split_measures(measures);
     let due = match due.trim() {
         "" => None,
@@ -86,6 +101,7 @@ pub fn parse(
         due,
         owner: owner.trim().to_owned(),
         progress,
+        progress_date,
         remark: remark.trim().to_owned(),
     })
 }
@@ -174,6 +190,9 @@ pub async fn apply(
     // Request ids from the row's content: a retry of a step stores it once.
     let key = |s: &str| format!("sheet-{}-{s}", &fingerprint[..32]);
     let planned = e.plan.is_some() || e.pending_plan.is_some();
+    // Progress dated in the past needs the plan dated before it: the day
+    // of the hand-over, the entry's last step.
+    let back_dated = cells.progress_date.and(e.last_step_date);
     if on_behalf && !cells.measures.is_empty() && !planned {
         if e.state() == EntryState::HandedOver {
             step("acknowledged");
@@ -184,6 +203,7 @@ pub async fn apply(
                         name: entry.to_owned(),
                         remarks: "整改台账导入（代为签收）".into(),
                         request_id: key("ack"),
+                        effective_date: back_dated,
                         ..Default::default()
                     })
                     .await?;
@@ -219,6 +239,7 @@ pub async fn apply(
                         ..Default::default()
                     }),
                     request_id: key("plan"),
+                    effective_date: back_dated,
                     ..Default::default()
                 })
                 .await?
@@ -231,6 +252,7 @@ pub async fn apply(
                     version,
                     remarks: "整改台账导入（代为提交）".into(),
                     request_id: key("approve"),
+                    effective_date: back_dated,
                     ..Default::default()
                 })
                 .await?;
@@ -311,6 +333,7 @@ async fn progress(
                 description: cells.progress.clone(),
                 measure_done: !id.is_empty(),
                 request_id: key(&format!("progress-{id}")),
+                effective_date: cells.progress_date.map(fiveledger_platform::time::to_date),
                 ..Default::default()
             })
             .await?;
@@ -333,6 +356,7 @@ mod tests {
             "2026年6月底",
             "办公室",
             "已完成整改",
+            "2026-05-01",
             "已约谈",
             date,
         )
@@ -340,17 +364,22 @@ mod tests {
         assert_eq!(cells.measures, ["重新制定制度", "退还违规补贴", "通报批评"]);
         assert_eq!(cells.due, NaiveDate::from_ymd_opt(2026, 6, 30));
         assert!(cells.done);
-        assert!(!parse("", "", "", "整改中", "", date).unwrap().done);
+        assert_eq!(cells.progress_date, NaiveDate::from_ymd_opt(2026, 5, 1));
         assert_eq!(
-            parse("措施", "", "", "", "", date).unwrap_err()[0].0,
+            parse("", "", "", "完成", "五月", "", date).unwrap_err()[0].0,
+            Cell::ProgressDate
+        );
+        assert!(!parse("", "", "", "整改中", "", "", date).unwrap().done);
+        assert_eq!(
+            parse("措施", "", "", "", "", "", date).unwrap_err()[0].0,
             Cell::DueDate
         );
         assert_eq!(
-            parse("", "2026-06-30", "", "", "", date).unwrap_err()[0].0,
+            parse("", "2026-06-30", "", "", "", "", date).unwrap_err()[0].0,
             Cell::Measures
         );
         assert_eq!(
-            parse("措施", "长期坚持", "", "", "", date).unwrap_err()[0].0,
+            parse("措施", "长期坚持", "", "", "", "", date).unwrap_err()[0].0,
             Cell::DueDate
         );
         assert_eq!(
