@@ -6,10 +6,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::connect::Services;
+use super::export::category_names;
 use anyhow::Context;
-use fiveledger_proto::issues::ListCategoriesRequest;
-
-use super::connect::{Services, failed};
 
 /// Phrasings of the focus areas (巡察重点) that name a seeded category:
 /// `(wording, category code)`.
@@ -60,28 +59,13 @@ impl Catalogue {
     /// category by name or code; `#` starts a comment).
     pub async fn load(services: &Services, synonyms: Option<&Path>) -> anyhow::Result<Self> {
         let mut catalogue = Self::default();
-        let mut token = String::new();
-        loop {
-            let page = services
-                .categories()
-                .list_categories(ListCategoriesRequest {
-                    page_size: 1000,
-                    page_token: token,
-                })
-                .await
-                .map_err(|s| failed("reading the category catalogue", s))?
-                .into_inner();
-            for c in page.categories {
-                let code = c.name.trim_start_matches("categories/").to_owned();
-                catalogue.add(&c.display_name, &code);
-                catalogue.add(&code, &code);
-                catalogue.valid.push((c.display_name, code));
-            }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
+        for (name, display_name) in category_names(services).await? {
+            let code = name.trim_start_matches("categories/").to_owned();
+            catalogue.add(&display_name, &code);
+            catalogue.add(&code, &code);
+            catalogue.valid.push((display_name, code));
         }
+        catalogue.valid.sort_by(|a, b| a.1.cmp(&b.1));
         for (wording, code) in BUILT_IN {
             if catalogue.valid.iter().any(|(_, c)| c == code) {
                 catalogue.add(wording, code);

@@ -12,7 +12,6 @@ use fiveledger_platform::ApiError;
 use fiveledger_proto::issues::{
     FixedOnTheSpot, ImportProblemsRequest, ListProblemsRequest, Problem, Responsibilities,
 };
-use fiveledger_proto::ledgers::ListEntriesRequest;
 use fiveledger_proto::rounds::{GetInspectionRequest, ListOrganisationsRequest};
 use fiveledger_proto::types::Severity;
 use futures::StreamExt as _;
@@ -20,8 +19,10 @@ use serde::Serialize;
 
 use super::categories::{Catalogue, normalise};
 use super::connect::{Services, failed, reason_of};
+use super::export;
 use super::ledger_columns::{self, LedgerCells, Step};
 use super::progress::Progress;
+use super::scope::Scope;
 use super::table::{self, Row, Table};
 use super::{Output, ServiceArgs};
 use fiveledger_issues::domain::problem as domain;
@@ -258,21 +259,24 @@ impl fmt::Display for CellError {
     }
 }
 
-/// The import was refused: nothing was stored.
+/// The import was refused: nothing was stored; or, when `partly_recorded`,
+/// some ledger steps were refused while the rows and the other steps were
+/// recorded, so importing again (after fixing) completes the rest.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportRejected {
     pub file: String,
     pub errors: Vec<CellError>,
+    pub partly_recorded: bool,
 }
 
 impl fmt::Display for ImportRejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{}: {} row error(s); nothing was imported:",
-            self.file,
-            self.errors.len()
-        )?;
+        let what = if self.partly_recorded {
+            "ledger step(s) refused; the rest was recorded, import the sheet again once fixed"
+        } else {
+            "row error(s); nothing was imported"
+        };
+        writeln!(f, "{}: {} {what}:", self.file, self.errors.len())?;
         for e in &self.errors {
             writeln!(f, "  {e}")?;
         }
@@ -409,6 +413,7 @@ pub async fn import_problems(
     let rejected = |errors| ImportRejected {
         file: file.display().to_string(),
         errors,
+        partly_recorded: false,
     };
     if !errors.is_empty() {
         errors.sort_by_key(|e: &CellError| e.row);
@@ -501,9 +506,10 @@ pub async fn import_problems(
         }
     }
     if !step_errors.is_empty() {
-        return Err(LedgerStepsRefused {
+        return Err(ImportRejected {
             file: file.display().to_string(),
             errors: step_errors,
+            partly_recorded: true,
         }
         .into());
     }
@@ -614,26 +620,11 @@ async fn entries_by_problem(
     services: &Services,
     inspection: &str,
 ) -> anyhow::Result<HashMap<String, String>> {
-    let mut out = HashMap::new();
-    let mut token = String::new();
-    loop {
-        let page = services
-            .ledger()
-            .list_entries(ListEntriesRequest {
-                page_size: 1000,
-                page_token: token,
-                filter: format!("inspection = \"{inspection}\""),
-                order_by: String::new(),
-            })
-            .await
-            .map_err(|s| failed(&format!("listing the entries of {inspection}"), s))?
-            .into_inner();
-        out.extend(page.entries.into_iter().map(|e| (e.problem, e.name)));
-        if page.next_page_token.is_empty() {
-            return Ok(out);
-        }
-        token = page.next_page_token;
-    }
+    let progress = Progress::spinner("reading entries");
+    let scope = Scope::Inspection(inspection.to_owned());
+    let entries = export::entries(services, &scope, &progress).await?;
+    progress.finish();
+    Ok(entries.into_iter().map(|e| (e.problem, e.name)).collect())
 }
 
 /// A row's 整改台账 cells, refusals named by the column.
@@ -675,31 +666,6 @@ fn ledger_cells(
             .collect()
     })
 }
-
-/// Some ledger steps were refused; the rows were stored and the other
-/// steps taken, so importing again (after fixing) completes the rest.
-#[derive(Debug, Clone, Serialize)]
-pub struct LedgerStepsRefused {
-    pub file: String,
-    pub errors: Vec<CellError>,
-}
-
-impl fmt::Display for LedgerStepsRefused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{}: {} ledger step(s) refused (the rest was recorded; import the sheet again once fixed):",
-            self.file,
-            self.errors.len()
-        )?;
-        for e in &self.errors {
-            writeln!(f, "  {e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for LedgerStepsRefused {}
 
 /// Which column index holds what, and a warning naming the columns not
 /// read (refused when `strict`, so that a misspelt column is not dropped).
