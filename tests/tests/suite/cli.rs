@@ -19,7 +19,7 @@ use fiveledger_proto::ledgers::{self as l, LedgerEntry};
 use fiveledger_proto::rounds as r;
 use rust_xlsxwriter::Workbook;
 
-fn args(suite: &TestSuite) -> ServiceArgs {
+pub(crate) fn args(suite: &TestSuite) -> ServiceArgs {
     ServiceArgs {
         rounds: format!("http://{}", suite.suite.rounds.addr),
         issues: format!("http://{}", suite.suite.issues.addr),
@@ -38,7 +38,7 @@ struct Cli {
 
 /// Runs one admin subcommand as `fiveledger <words> --rounds … --issues …
 /// --ledgers …` would.
-async fn cli(suite: &TestSuite, words: &[&str]) -> anyhow::Result<()> {
+pub(crate) async fn cli(suite: &TestSuite, words: &[&str]) -> anyhow::Result<()> {
     let a = args(suite);
     let mut argv = vec!["fiveledger".to_owned()];
     argv.extend(words.iter().map(|w| w.to_string()));
@@ -55,17 +55,17 @@ async fn cli(suite: &TestSuite, words: &[&str]) -> anyhow::Result<()> {
     fiveledger::cli::run(parsed.command, Some(&signer)).await
 }
 
-fn date(d: chrono::NaiveDate) -> Option<Date> {
+pub(crate) fn date(d: chrono::NaiveDate) -> Option<Date> {
     Some(fiveledger_platform::time::to_date(d))
 }
 
-fn today() -> chrono::NaiveDate {
+pub(crate) fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
 /// A city with its bodies, a bureau to inspect, three inspectors, a
 /// started round, a group and an inspection stationed on site.
-async fn stationed_inspection(s: &Services) -> String {
+pub(crate) async fn stationed_inspection(s: &Services) -> String {
     use r::OrganisationKind as K;
     for (id, kind, parent, name) in [
         ("t-region", K::Region, "", "测试自治区"),
@@ -269,7 +269,7 @@ fn write_problem_list(path: &Path, rows: usize, bad: &[usize], long_principal: &
     book.save(path).unwrap();
 }
 
-async fn problem_count(s: &Services, inspection: &str) -> i32 {
+pub(crate) async fn problem_count(s: &Services, inspection: &str) -> i32 {
     s.problems()
         .get_problem_list(fiveledger_proto::issues::GetProblemListRequest {
             name: format!("{inspection}/problemList"),
@@ -280,7 +280,7 @@ async fn problem_count(s: &Services, inspection: &str) -> i32 {
         .problem_count
 }
 
-async fn entries_of(s: &Services, inspection: &str) -> Vec<LedgerEntry> {
+pub(crate) async fn entries_of(s: &Services, inspection: &str) -> Vec<LedgerEntry> {
     let page = s
         .ledger()
         .list_entries(l::ListEntriesRequest {
@@ -293,6 +293,67 @@ async fn entries_of(s: &Services, inspection: &str) -> Vec<LedgerEntry> {
         .into_inner();
     assert!(page.next_page_token.is_empty());
     page.entries
+}
+
+/// Reports the stationed inspection and gives its feedback, then waits
+/// until the ledger has handed over `count` entries.
+pub(crate) async fn report_and_hand_over(
+    admin: &Services,
+    inspection: &str,
+    count: usize,
+) -> Vec<LedgerEntry> {
+    let start = today() - chrono::Days::new(40);
+    for (kind, day) in [
+        (r::InspectionReportKind::MidTerm, 10),
+        (r::InspectionReportKind::Comprehensive, 21),
+    ] {
+        admin
+            .inspections()
+            .report_inspection(r::ReportInspectionRequest {
+                name: inspection.to_owned(),
+                kind: kind as i32,
+                report: Some(r::ReportRecord {
+                    date: date(start + chrono::Days::new(day)),
+                    summary: "汇报".into(),
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("report");
+    }
+    let part = r::FeedbackPart {
+        date: date(start + chrono::Days::new(25)),
+        given_by: "组长".into(),
+        recipient: "班子".into(),
+    };
+    admin
+        .inspections()
+        .give_feedback(r::GiveFeedbackRequest {
+            name: inspection.to_owned(),
+            feedback: Some(r::DoubleFeedback {
+                individual: Some(part.clone()),
+                public: Some(part),
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("feedback");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut entries = entries_of(admin, inspection).await;
+    while entries
+        .iter()
+        .filter(|e| e.state() == l::EntryState::HandedOver)
+        .count()
+        < count
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "entries not handed over"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        entries = entries_of(admin, inspection).await;
+    }
+    entries
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,9 +370,10 @@ async fn import_export_and_the_books_through_the_cli() {
     // A bad row in the middle: nothing is stored, the error names sheet, row and column.
     let bad = dir.path().join("bad.xlsx");
     write_problem_list(&bad, 500, &[249], &[]);
-    let err = fiveledger::cli::import::import_problems(&admin, &bad, &inspection, None, None)
-        .await
-        .expect_err("an unknown category is refused");
+    let err =
+        fiveledger::cli::import::import_problems(&admin, &bad, &inspection, &Default::default())
+            .await
+            .expect_err("an unknown category is refused");
     let rejected = err.downcast_ref::<ImportRejected>().expect("row errors");
     assert_eq!(rejected.errors.len(), 1, "{rejected}");
     let e = &rejected.errors[0];
@@ -331,9 +393,14 @@ async fn import_export_and_the_books_through_the_cli() {
             + "\n",
     )
     .unwrap();
-    let err = fiveledger::cli::import::import_problems(&admin, &refused, &inspection, None, None)
-        .await
-        .expect_err("a principal too long is refused by the service");
+    let err = fiveledger::cli::import::import_problems(
+        &admin,
+        &refused,
+        &inspection,
+        &Default::default(),
+    )
+    .await
+    .expect_err("a principal too long is refused by the service");
     let rejected = err.downcast_ref::<ImportRejected>().expect("row errors");
     assert_eq!(rejected.errors.len(), 1, "{rejected}");
     assert_eq!(
@@ -362,57 +429,7 @@ async fn import_export_and_the_books_through_the_cli() {
     assert_eq!(problem_count(&admin, &inspection).await, 500);
 
     // Report and feed back: the ledger opens and hands over 500 entries.
-    let start = today() - chrono::Days::new(40);
-    for (kind, day) in [
-        (r::InspectionReportKind::MidTerm, 10),
-        (r::InspectionReportKind::Comprehensive, 21),
-    ] {
-        admin
-            .inspections()
-            .report_inspection(r::ReportInspectionRequest {
-                name: inspection.clone(),
-                kind: kind as i32,
-                report: Some(r::ReportRecord {
-                    date: date(start + chrono::Days::new(day)),
-                    summary: "汇报".into(),
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .expect("report");
-    }
-    let part = r::FeedbackPart {
-        date: date(start + chrono::Days::new(25)),
-        given_by: "组长".into(),
-        recipient: "班子".into(),
-    };
-    admin
-        .inspections()
-        .give_feedback(r::GiveFeedbackRequest {
-            name: inspection.clone(),
-            feedback: Some(r::DoubleFeedback {
-                individual: Some(part.clone()),
-                public: Some(part),
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("feedback");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut entries = entries_of(&admin, &inspection).await;
-    while entries
-        .iter()
-        .filter(|e| e.state() == l::EntryState::HandedOver)
-        .count()
-        < 500
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "entries not handed over"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        entries = entries_of(&admin, &inspection).await;
-    }
+    let entries = report_and_hand_over(&admin, &inspection, 500).await;
 
     // Some entries go further, so that every column has something in it.
     for (i, e) in entries.iter().take(6).enumerate() {
@@ -511,7 +528,7 @@ async fn import_export_and_the_books_through_the_cli() {
 
     // Export to xlsx and read it back: every cell as the ledger holds it.
     let entries = entries_of(&admin, &inspection).await;
-    let names = export::organisation_names(&admin, &entries).await.unwrap();
+    let names = export::display_names(&admin, &entries).await.unwrap();
     let expected: Vec<Vec<String>> = entries
         .iter()
         .enumerate()
@@ -534,12 +551,22 @@ async fn import_export_and_the_books_through_the_cli() {
     )
     .await
     .expect("export xlsx");
+    crate::exported_workbook::check(
+        &admin,
+        &Scope::Inspection(inspection.clone()),
+        &xlsx,
+        "测试轮·测试市财政局",
+        // The command line's default token: the local key's admin.
+        "local-admin",
+    )
+    .await;
     let mut book = open_workbook_auto(&xlsx).unwrap();
     assert_eq!(
         book.sheet_names(),
         vec![
             export::LEDGER_SHEET.to_owned(),
-            export::SUMMARY_SHEET.to_owned()
+            export::SUMMARY_SHEET.to_owned(),
+            fiveledger::cli::charts::CHARTS_SHEET.to_owned(),
         ]
     );
     let range = book.worksheet_range(export::LEDGER_SHEET).unwrap();
@@ -553,23 +580,23 @@ async fn import_export_and_the_books_through_the_cli() {
         })
         .collect();
     let headers: Vec<String> = COLUMNS.iter().map(|(h, _, _)| h.to_string()).collect();
-    assert_eq!(rows[0], headers);
-    assert_eq!(rows.len(), 501);
+    let header = export::HEADER_ROW as usize;
+    assert_eq!(rows[header], headers);
+    assert_eq!(rows.len(), header + 501);
     for (i, want) in expected.iter().enumerate() {
         let got: Vec<String> = (0..COLUMNS.len())
-            .map(|c| rows[i + 1].get(c).cloned().unwrap_or_default())
+            .map(|c| rows[header + 1 + i].get(c).cloned().unwrap_or_default())
             .collect();
-        assert_eq!(&got, want, "xlsx row {}", i + 2);
+        assert_eq!(&got, want, "xlsx row {}", header + i + 2);
     }
     // Dates are dates and money is a number in yuan.
-    let handed = range.get((1, 10)).unwrap();
+    let handed = range.get((header + 1, 10)).unwrap();
     assert!(matches!(handed, Data::DateTime(_)), "{handed:?}");
     let summary = book.worksheet_range(export::SUMMARY_SHEET).unwrap();
     assert!(
         summary
             .rows()
-            .any(|r| r.first().map(|c| xlsx_text(c, Kind::Text)).as_deref()
-                == Some("发现问题 Found"))
+            .any(|r| r.first().map(|c| xlsx_text(c, Kind::Text)).as_deref() == Some("发现问题"))
     );
 
     // CSV likewise.
@@ -614,6 +641,22 @@ async fn import_export_and_the_books_through_the_cli() {
         (total.found, total.written_off, total.transferred),
         (500, 3, 1)
     );
+    // `stats` names its rows: units, rounds and categories by display name.
+    for (grouping, want) in [
+        (l::StatisticsGrouping::Organisation, "测试市财政局"),
+        (l::StatisticsGrouping::Round, "测试轮"),
+        (l::StatisticsGrouping::Category, "意识形态"),
+    ] {
+        let s = export::statistics(&admin, &Scope::Subtree("t-region/t-city".into()), grouping)
+            .await
+            .unwrap();
+        let names = fiveledger::cli::books::group_names(&admin, &s)
+            .await
+            .unwrap();
+        assert_eq!(names.len(), s.rows.len());
+        assert!(names.iter().any(|n| n == want), "{grouping:?}: {names:?}");
+        assert!(names.iter().all(|n| !n.contains('/')), "{names:?}");
+    }
     for words in [
         vec!["stats", "--scope", inspection.as_str(), "--output", "json"],
         vec![
@@ -687,7 +730,19 @@ async fn import_export_and_the_books_through_the_cli() {
 fn check_independently(entries: &[LedgerEntry], rows: &[Vec<String>]) {
     for (e, row) in entries.iter().zip(rows) {
         assert_eq!(row[1], e.title);
-        assert_eq!(row[3], e.category);
+        // The category by its display name (the seeded catalogue's).
+        let category = [
+            ("party-leadership", "党的领导"),
+            ("party-building", "党的建设"),
+            ("strict-governance", "全面从严治党"),
+            ("personnel-selection", "选人用人"),
+            ("ideology", "意识形态"),
+        ]
+        .iter()
+        .find(|(code, _)| *code == e.category)
+        .map(|(_, name)| *name)
+        .expect("a seeded category");
+        assert_eq!(row[3], category);
         let d = |d: &Option<Date>| {
             d.as_ref()
                 .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))

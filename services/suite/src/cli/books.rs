@@ -9,10 +9,13 @@ use serde_json::json;
 use tokio_stream::StreamExt;
 
 use super::connect::{Services, failed};
-use super::export::{SUMMARY_FIGURES, colour_label, date, figure, statistics};
+use super::export::{SUMMARY_FIGURES, category_names, colour_label, date, figure, statistics};
 use super::failure::{Failure, fail};
+use super::ledger_workbook;
 use super::scope::Scope;
 use super::{Output, ServiceArgs};
+use fiveledger_proto::ledgers::{GetStatisticsResponse, StatisticsKey};
+use fiveledger_proto::rounds::GetRoundRequest;
 
 /// Show the rates and counts of a scope (GetStatistics).
 #[derive(Debug, Clone, Args)]
@@ -148,21 +151,22 @@ pub async fn stats(args: &StatsArgs, services: &Services) -> anyhow::Result<()> 
     args.scope.check_exists(services).await?;
     let s = statistics(services, &args.scope, args.group_by.grouping()).await?;
     let total = s.total.clone().unwrap_or_default();
-    let mut groups: Vec<(String, StatisticsCounts)> = s
-        .rows
+    let names = group_names(services, &s).await?;
+    let mut groups: Vec<(String, StatisticsCounts)> = names
         .iter()
-        .map(|r| {
-            (
-                r.key.as_ref().map(|k| k.label.clone()).unwrap_or_default(),
-                r.counts.unwrap_or_default(),
-            )
-        })
+        .zip(&s.rows)
+        .map(|(name, r)| (name.clone(), r.counts.unwrap_or_default()))
         .collect();
     match args.output {
         Output::Json => {
-            let rows: Vec<_> = groups
+            let rows: Vec<_> = s
+                .rows
                 .iter()
-                .map(|(label, c)| json!({"label": label, "counts": counts_json(c)}))
+                .zip(&names)
+                .map(|(r, name)| {
+                    let label = r.key.as_ref().map(|k| k.label.clone()).unwrap_or_default();
+                    json!({"label": label, "name": name, "counts": counts_json(&r.counts.unwrap_or_default())})
+                })
                 .collect();
             let as_of = date(s.as_of.as_ref()).map(|d| d.to_string());
             println!(
@@ -204,6 +208,51 @@ pub async fn stats(args: &StatsArgs, services: &Services) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+/// The display name of each row of a statistics answer: the unit, the
+/// round or the category by name (the label for the other groupings).
+pub async fn group_names(
+    services: &Services,
+    s: &GetStatisticsResponse,
+) -> anyhow::Result<Vec<String>> {
+    let keys: Vec<StatisticsKey> = s
+        .rows
+        .iter()
+        .map(|r| r.key.clone().unwrap_or_default())
+        .collect();
+    if keys.iter().any(|k| !k.organisation_path.is_empty()) {
+        return Ok(ledger_workbook::named_groups(services, s)
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect());
+    }
+    let categories = category_names(services).await?;
+    let mut names = Vec::with_capacity(keys.len());
+    for k in keys {
+        names.push(if !k.round.is_empty() {
+            services
+                .rounds()
+                .get_round(GetRoundRequest {
+                    name: k.round.clone(),
+                })
+                .await
+                .map_err(|st| failed(&format!("reading {}", k.round), st))?
+                .into_inner()
+                .display_name
+        } else if !k.category.is_empty() {
+            categories
+                .get(&format!("categories/{}", k.category))
+                .cloned()
+                .unwrap_or(k.label)
+        } else if k.colour() != WarningColour::Unspecified {
+            colour_label(k.colour()).to_owned()
+        } else {
+            k.label
+        });
+    }
+    Ok(names)
 }
 
 /// A column heading of at most 15 characters: the last segment of a path

@@ -8,15 +8,16 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use fiveledger_proto::google::r#type::Date;
+use fiveledger_proto::issues::ListCategoriesRequest;
 use fiveledger_proto::ledgers::{
     EntryState, GetStatisticsRequest, LedgerEntry, ListEntriesRequest, StatisticsCounts,
     StatisticsGrouping,
 };
 use fiveledger_proto::rounds::BatchGetOrganisationsRequest;
 use fiveledger_proto::types::{Severity, WarningColour};
-use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook};
 
 use super::connect::{Services, failed};
+use super::ledger_workbook;
 use super::progress::Progress;
 use super::scope::Scope;
 use super::{Output, ServiceArgs};
@@ -60,31 +61,31 @@ pub enum Kind {
 
 /// The columns of the ledger sheet: header and kind.
 pub const COLUMNS: &[(&str, Kind, f64)] = &[
-    ("序号 No", Kind::Number, 7.0),
-    ("问题 Problem", Kind::Text, 40.0),
-    ("被巡察单位 Target", Kind::Text, 22.0),
-    ("问题类别 Category", Kind::Text, 18.0),
-    ("严重程度 Severity", Kind::Text, 10.0),
-    ("整改措施 Measures", Kind::Text, 50.0),
-    ("责任单位 Responsible unit", Kind::Text, 22.0),
-    ("第一责任人 Principal", Kind::Text, 12.0),
-    ("分管领导 Leader in charge", Kind::Text, 12.0),
-    ("监督责任单位 Supervising body", Kind::Text, 22.0),
-    ("交办日期 Handed over", Kind::Date, 12.0),
-    ("原定时限 Original due date", Kind::Date, 12.0),
-    ("当前时限 Current due date", Kind::Date, 12.0),
-    ("状态 State", Kind::Text, 14.0),
-    ("整改进展 Progress", Kind::Text, 16.0),
-    ("预警 Colour", Kind::Text, 8.0),
-    ("移交情况 Transfer", Kind::Text, 30.0),
-    ("销号日期 Written off", Kind::Date, 12.0),
-    ("追缴资金(元) Funds recovered", Kind::Yuan, 14.0),
-    ("挽回损失(元) Losses recovered", Kind::Yuan, 14.0),
-    ("问责 Held accountable", Kind::Number, 8.0),
-    ("处分 Disciplined", Kind::Number, 8.0),
-    ("建章立制 Rules", Kind::Number, 8.0),
-    ("台账条目 Entry", Kind::Text, 22.0),
-    ("问题编号 Problem id", Kind::Text, 22.0),
+    ("序号", Kind::Number, 7.0),
+    ("问题", Kind::Text, 40.0),
+    ("被巡察单位", Kind::Text, 22.0),
+    ("问题类别", Kind::Text, 18.0),
+    ("严重程度", Kind::Text, 10.0),
+    ("整改措施", Kind::Text, 50.0),
+    ("责任单位", Kind::Text, 22.0),
+    ("第一责任人", Kind::Text, 12.0),
+    ("分管领导", Kind::Text, 12.0),
+    ("监督责任单位", Kind::Text, 22.0),
+    ("交办日期", Kind::Date, 12.0),
+    ("原定时限", Kind::Date, 12.0),
+    ("当前时限", Kind::Date, 12.0),
+    ("状态", Kind::Text, 14.0),
+    ("整改进展", Kind::Text, 16.0),
+    ("预警", Kind::Text, 8.0),
+    ("移交情况", Kind::Text, 30.0),
+    ("销号日期", Kind::Date, 12.0),
+    ("追缴资金(元)", Kind::Yuan, 14.0),
+    ("挽回损失(元)", Kind::Yuan, 14.0),
+    ("问责", Kind::Number, 8.0),
+    ("处分", Kind::Number, 8.0),
+    ("建章立制", Kind::Number, 8.0),
+    ("台账条目", Kind::Text, 22.0),
+    ("问题编号", Kind::Text, 22.0),
 ];
 
 /// One cell before it is written.
@@ -122,34 +123,34 @@ pub fn date(d: Option<&Date>) -> Option<NaiveDate> {
 pub fn state_label(state: EntryState) -> &'static str {
     match state {
         EntryState::Unspecified => "",
-        EntryState::Open => "已报账 open",
-        EntryState::HandedOver => "已交账 handed over",
-        EntryState::Acknowledged => "已签收 acknowledged",
-        EntryState::Planned => "方案待批 planned",
-        EntryState::Rectifying => "整改中 rectifying",
-        EntryState::Transferred => "已移交 transferred",
-        EntryState::AwaitingVerification => "待验收 awaiting verification",
-        EntryState::WrittenOff => "已销号 written off",
-        EntryState::Reopened => "已重启 reopened",
+        EntryState::Open => "已报账",
+        EntryState::HandedOver => "已交账",
+        EntryState::Acknowledged => "已签收",
+        EntryState::Planned => "方案待批",
+        EntryState::Rectifying => "整改中",
+        EntryState::Transferred => "已移交",
+        EntryState::AwaitingVerification => "待验收",
+        EntryState::WrittenOff => "已销号",
+        EntryState::Reopened => "已重启",
     }
 }
 
 pub fn colour_label(colour: WarningColour) -> &'static str {
     match colour {
         WarningColour::Unspecified => "",
-        WarningColour::Green => "绿 green",
-        WarningColour::Blue => "蓝 blue",
-        WarningColour::Yellow => "黄 yellow",
-        WarningColour::Red => "红 red",
+        WarningColour::Green => "绿",
+        WarningColour::Blue => "蓝",
+        WarningColour::Yellow => "黄",
+        WarningColour::Red => "红",
     }
 }
 
 pub fn severity_label(severity: Severity) -> &'static str {
     match severity {
         Severity::Unspecified => "",
-        Severity::Minor => "一般 minor",
-        Severity::Major => "较重 major",
-        Severity::Severe => "严重 severe",
+        Severity::Minor => "一般",
+        Severity::Major => "较重",
+        Severity::Severe => "严重",
     }
 }
 
@@ -211,8 +212,8 @@ pub fn written_off_date(entry: &LedgerEntry) -> Option<NaiveDate> {
     fiveledger_platform::time::from_date("verify_date", d).ok()
 }
 
-/// One ledger row, in column order. `names` maps organisation names to
-/// display names.
+/// One ledger row, in column order. `names` maps organisation and
+/// category names (`categories/{code}`) to display names.
 pub fn row(index: usize, entry: &LedgerEntry, names: &HashMap<String, String>) -> Vec<Cell> {
     let name = |n: &str| Cell::Text(names.get(n).cloned().unwrap_or_else(|| n.to_owned()));
     let r = entry.responsibility.clone().unwrap_or_default();
@@ -226,7 +227,12 @@ pub fn row(index: usize, entry: &LedgerEntry, names: &HashMap<String, String>) -
         Cell::Number(index as i64 + 1),
         Cell::Text(entry.title.clone()),
         name(&entry.target),
-        Cell::Text(entry.category.clone()),
+        Cell::Text(
+            names
+                .get(&format!("categories/{}", entry.category))
+                .cloned()
+                .unwrap_or_else(|| entry.category.clone()),
+        ),
         Cell::Text(severity_label(entry.severity()).to_owned()),
         Cell::Text(measures_text(entry)),
         name(&r.responsible_unit),
@@ -281,11 +287,12 @@ pub async fn entries(
 }
 
 /// Display names of the organisations the entries name (one batch call per
-/// thousand, never one per row).
-pub async fn organisation_names(
+/// thousand, never one per row) and of the categories (`categories/{code}`).
+pub async fn display_names(
     services: &Services,
     entries: &[LedgerEntry],
 ) -> anyhow::Result<HashMap<String, String>> {
+    let mut names = category_names(services).await?;
     let mut wanted = BTreeSet::new();
     for e in entries {
         wanted.insert(e.target.clone());
@@ -298,6 +305,41 @@ pub async fn organisation_names(
         }
     }
     wanted.retain(|n| n.starts_with("organisations/"));
+    names.extend(organisations_by_name(services, wanted).await?);
+    Ok(names)
+}
+
+/// `categories/{code}` → display name.
+pub(crate) async fn category_names(services: &Services) -> anyhow::Result<HashMap<String, String>> {
+    let mut names = HashMap::new();
+    let mut token = String::new();
+    loop {
+        let page = services
+            .categories()
+            .list_categories(ListCategoriesRequest {
+                page_size: 1000,
+                page_token: token,
+            })
+            .await
+            .map_err(|s| failed("reading the category catalogue", s))?
+            .into_inner();
+        names.extend(
+            page.categories
+                .into_iter()
+                .map(|c| (c.name, c.display_name)),
+        );
+        if page.next_page_token.is_empty() {
+            return Ok(names);
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// Display names of `organisations/…` names.
+pub(crate) async fn organisations_by_name(
+    services: &Services,
+    wanted: BTreeSet<String>,
+) -> anyhow::Result<HashMap<String, String>> {
     let wanted: Vec<String> = wanted.into_iter().collect();
     let mut names = HashMap::new();
     for chunk in wanted.chunks(1000) {
@@ -460,7 +502,7 @@ pub async fn export_ledger(
     let progress = Progress::spinner("reading entries");
     let entries = entries(services, scope, &progress).await?;
     progress.finish();
-    let names = organisation_names(services, &entries).await?;
+    let names = display_names(services, &entries).await?;
     let rows: Vec<Vec<Cell>> = entries
         .iter()
         .enumerate()
@@ -469,8 +511,19 @@ pub async fn export_ledger(
     match format {
         Format_::Csv => write_csv(file, &rows)?,
         Format_::Xlsx => {
-            let stats = statistics(services, scope, StatisticsGrouping::Organisation).await?;
-            write_xlsx(file, scope, &rows, &stats)?
+            let by_unit = statistics(services, scope, StatisticsGrouping::Organisation).await?;
+            let by_round = statistics(services, scope, StatisticsGrouping::Round).await?;
+            let book = ledger_workbook::Book {
+                heading: ledger_workbook::heading(services, scope, by_unit.as_of.as_ref()).await?,
+                units: ledger_workbook::named_groups(services, &by_unit).await?,
+                rounds: ledger_workbook::named_rounds(services, &by_round).await?,
+                total: by_unit
+                    .total
+                    .as_ref()
+                    .and_then(|t| t.counts)
+                    .unwrap_or_default(),
+            };
+            ledger_workbook::write(file, &rows, &book)?
         }
     }
     Ok(Exported {
@@ -494,126 +547,7 @@ fn write_csv(file: &Path, rows: &[Vec<Cell>]) -> anyhow::Result<()> {
     std::fs::write(file, out).with_context(|| format!("cannot write {}", file.display()))
 }
 
-/// Names of the two sheets.
-pub const LEDGER_SHEET: &str = "整改台账 Ledger";
-pub const SUMMARY_SHEET: &str = "汇总 Summary";
-
-fn write_xlsx(
-    file: &Path,
-    scope: &Scope,
-    rows: &[Vec<Cell>],
-    stats: &fiveledger_proto::ledgers::GetStatisticsResponse,
-) -> anyhow::Result<()> {
-    let mut book = Workbook::new();
-    let header = Format::new()
-        .set_bold()
-        .set_text_wrap()
-        .set_align(FormatAlign::Center)
-        .set_background_color(rust_xlsxwriter::Color::RGB(0xDDEBF7));
-    let date_format = Format::new().set_num_format("yyyy-mm-dd");
-    let money = Format::new().set_num_format("#,##0.00");
-    let wrap = Format::new().set_text_wrap();
-    let progress = Progress::new(rows.len() as u64, "writing rows");
-
-    let sheet = book.add_worksheet();
-    sheet.set_name(LEDGER_SHEET)?;
-    for (c, (title, _, width)) in COLUMNS.iter().enumerate() {
-        sheet.write_with_format(0, c as u16, *title, &header)?;
-        sheet.set_column_width(c as u16, *width)?;
-    }
-    sheet.set_freeze_panes(1, 0)?;
-    for (r, row) in rows.iter().enumerate() {
-        let r = r as u32 + 1;
-        for (c, cell) in row.iter().enumerate() {
-            let c = c as u16;
-            match cell {
-                Cell::Text(s) if s.is_empty() => {}
-                Cell::Text(s) if s.contains('\n') => {
-                    sheet.write_with_format(r, c, s.as_str(), &wrap)?;
-                }
-                Cell::Text(s) => {
-                    sheet.write(r, c, s.as_str())?;
-                }
-                Cell::Number(n) => {
-                    sheet.write(r, c, *n as f64)?;
-                }
-                Cell::Date(None) => {}
-                Cell::Date(Some(d)) => {
-                    let d = ExcelDateTime::parse_from_str(&d.to_string())?;
-                    sheet.write_datetime_with_format(r, c, &d, &date_format)?;
-                }
-                Cell::Fen(f) => {
-                    // Two decimals of yuan: exact in a double for any
-                    // realistic amount (below 2^53 fen).
-                    sheet.write_with_format(r, c, *f as f64 / 100.0, &money)?;
-                }
-            }
-        }
-        progress.inc(1);
-    }
-    if !rows.is_empty() {
-        sheet.autofilter(0, 0, rows.len() as u32, COLUMNS.len() as u16 - 1)?;
-    }
-    progress.finish();
-
-    let summary = book.add_worksheet();
-    summary.set_name(SUMMARY_SHEET)?;
-    summary.set_column_width(0, 30)?;
-    summary.write_with_format(
-        0,
-        0,
-        format!("范围 Scope: {scope}"),
-        &Format::new().set_bold(),
-    )?;
-    if let Some(as_of) = date(stats.as_of.as_ref()) {
-        summary.write(1, 0, "截至 As of")?;
-        let d = ExcelDateTime::parse_from_str(&as_of.to_string())?;
-        summary.write_datetime_with_format(1, 1, &d, &date_format)?;
-    }
-    let percent = Format::new().set_num_format("0.0%");
-    let mut groups: Vec<(String, StatisticsCounts)> = stats
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r.key.as_ref().map(|k| k.label.clone()).unwrap_or_default(),
-                r.counts.unwrap_or_default(),
-            )
-        })
-        .collect();
-    groups.push((
-        "合计 Total".to_owned(),
-        stats
-            .total
-            .as_ref()
-            .and_then(|t| t.counts)
-            .unwrap_or_default(),
-    ));
-    let header_row = 3;
-    summary.write_with_format(header_row, 0, "指标 Figure", &header)?;
-    for (g, (label, _)) in groups.iter().enumerate() {
-        let c = g as u16 + 1;
-        summary.write_with_format(header_row, c, label.as_str(), &header)?;
-        summary.set_column_width(c, 16)?;
-    }
-    for (i, (label, kind)) in SUMMARY_FIGURES.iter().enumerate() {
-        let r = header_row + 1 + i as u32;
-        summary.write(r, 0, *label)?;
-        for (g, (_, counts)) in groups.iter().enumerate() {
-            let c = g as u16 + 1;
-            let value = figure(counts, i);
-            match kind {
-                Figure::Count => summary.write(r, c, value)?,
-                Figure::Rate => summary.write_with_format(r, c, value, &percent)?,
-                Figure::Yuan => summary.write_with_format(r, c, value, &money)?,
-            };
-        }
-    }
-    summary.set_freeze_panes(header_row + 1, 1)?;
-    book.save(file)
-        .with_context(|| format!("cannot write {}", file.display()))?;
-    Ok(())
-}
+pub use super::ledger_workbook::{HEADER_ROW, LEDGER_SHEET, SUMMARY_SHEET};
 
 pub enum Figure {
     Count,
@@ -623,28 +557,28 @@ pub enum Figure {
 
 /// The summary sheet's rows.
 pub const SUMMARY_FIGURES: &[(&str, Figure)] = &[
-    ("发现问题 Found", Figure::Count),
-    ("立行立改 Fixed on the spot", Figure::Count),
-    ("已交账 Handed over", Figure::Count),
-    ("已移交 Transferred", Figure::Count),
-    ("已销号 Written off", Figure::Count),
-    ("未销号 Open", Figure::Count),
-    ("逾期 Overdue", Figure::Count),
-    ("重启 Reopened", Figure::Count),
-    ("按期整改率 On-time rate", Figure::Rate),
-    ("办结率 Completion rate", Figure::Rate),
-    ("追缴资金(元) Funds recovered", Figure::Yuan),
-    ("挽回损失(元) Losses recovered", Figure::Yuan),
-    ("问责 Held accountable", Figure::Count),
-    ("党纪政务处分 Disciplined", Figure::Count),
-    ("建立健全制度 Rules established", Figure::Count),
-    ("绿 Green", Figure::Count),
-    ("蓝 Blue", Figure::Count),
-    ("黄 Yellow", Figure::Count),
-    ("红 Red", Figure::Count),
-    ("问题线索 Clues", Figure::Count),
-    ("线索已处置 Clues disposed", Figure::Count),
-    ("线索已办结 Clues concluded", Figure::Count),
+    ("发现问题", Figure::Count),
+    ("立行立改", Figure::Count),
+    ("已交账", Figure::Count),
+    ("已移交", Figure::Count),
+    ("已销号", Figure::Count),
+    ("未销号", Figure::Count),
+    ("逾期", Figure::Count),
+    ("重启", Figure::Count),
+    ("按期整改率", Figure::Rate),
+    ("办结率", Figure::Rate),
+    ("追缴资金(元)", Figure::Yuan),
+    ("挽回损失(元)", Figure::Yuan),
+    ("问责", Figure::Count),
+    ("党纪政务处分", Figure::Count),
+    ("建立健全制度", Figure::Count),
+    ("绿", Figure::Count),
+    ("蓝", Figure::Count),
+    ("黄", Figure::Count),
+    ("红", Figure::Count),
+    ("问题线索", Figure::Count),
+    ("线索已处置", Figure::Count),
+    ("线索已办结", Figure::Count),
 ];
 
 /// The value of the `i`-th summary figure (yuan for money).

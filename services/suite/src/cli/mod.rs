@@ -4,13 +4,19 @@
 
 pub mod backup;
 pub mod books;
+pub mod categories;
+pub mod charts;
 pub mod connect;
 pub mod demo;
+pub mod encoding;
 pub mod export;
 pub mod failure;
 pub mod import;
+pub mod ledger_columns;
+pub mod ledger_workbook;
 pub mod progress;
 pub mod scope;
+pub mod sheet_layout;
 pub mod table;
 
 use clap::{Subcommand, ValueEnum};

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use anyhow::Context;
-use calamine::{Data, Reader, open_workbook_auto};
+use calamine::{Data, Reader, Sheets, open_workbook_auto};
+
+use super::encoding;
+use super::sheet_layout::{self, Merged};
 
 /// One sheet: its header cells and its data rows.
 #[derive(Debug, Clone)]
@@ -13,6 +16,12 @@ pub struct Table {
     pub sheet: String,
     pub headers: Vec<String>,
     pub rows: Vec<Row>,
+    /// The number of the header row.
+    pub header_row: usize,
+    /// Rows above the header (titles) and notes under the table, skipped.
+    pub skipped: Vec<usize>,
+    /// A CSV file's text encoding, as detected.
+    pub encoding: Option<&'static str>,
 }
 
 /// A data row and the number the user sees for it in the spreadsheet.
@@ -28,15 +37,26 @@ impl Row {
     }
 }
 
+fn blank(cells: &[String]) -> bool {
+    cells.iter().all(|c| c.trim().is_empty())
+}
+
 /// Reads `sheet` (default: the first) of a workbook, or a CSV file. The
-/// first non-empty row is the header; blank rows are skipped but counted.
-pub fn read(path: &Path, sheet: Option<&str>) -> anyhow::Result<Table> {
+/// header is the first row with two cells `is_header` knows (title rows
+/// above it are skipped; the first non-empty row when none qualifies);
+/// cells merged down a column carry their value; notes under the table
+/// are skipped; blank rows are skipped but counted.
+pub fn read(
+    path: &Path,
+    sheet: Option<&str>,
+    is_header: impl Fn(&str) -> bool,
+) -> anyhow::Result<Table> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let (sheet_name, raw) = if ext == "csv" {
+    let (sheet_name, raw, encoding) = if ext == "csv" {
         anyhow::ensure!(
             sheet.is_none(),
             "--sheet applies to workbooks, not to CSV files"
@@ -45,44 +65,58 @@ pub fn read(path: &Path, sheet: Option<&str>) -> anyhow::Result<Table> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        (name, read_csv(path)?)
+        let (rows, encoding) = read_csv(path)?;
+        (name, rows, Some(encoding))
     } else {
-        read_workbook(path, sheet)?
+        let (name, rows) = read_workbook(path, sheet)?;
+        (name, rows, None)
     };
-    let mut rows = raw.into_iter().enumerate().map(|(i, cells)| Row {
-        number: i + 1,
-        cells,
-    });
-    let header = rows
-        .by_ref()
-        .find(|r| r.cells.iter().any(|c| !c.trim().is_empty()))
+    let header_at = sheet_layout::find_header(&raw, is_header)
+        .or_else(|| raw.iter().position(|r| !blank(r)))
         .with_context(|| format!("{}: sheet {sheet_name:?} is empty", path.display()))?;
-    let headers = header.cells.iter().map(|c| c.trim().to_owned()).collect();
-    let rows = rows
-        .filter(|r| r.cells.iter().any(|c| !c.trim().is_empty()))
+    let mut skipped: Vec<usize> = (0..header_at)
+        .filter(|&i| !blank(&raw[i]))
+        .map(|i| i + 1)
         .collect();
+    let headers = raw[header_at].iter().map(|c| c.trim().to_owned()).collect();
+    let mut rows: Vec<Row> = raw
+        .into_iter()
+        .enumerate()
+        .skip(header_at + 1)
+        .filter(|(_, cells)| !blank(cells))
+        .map(|(i, cells)| Row {
+            number: i + 1,
+            cells,
+        })
+        .collect();
+    while rows.last().is_some_and(|r| sheet_layout::is_note(&r.cells)) {
+        skipped.extend(rows.pop().map(|r| r.number));
+    }
+    skipped.sort_unstable();
     Ok(Table {
         sheet: sheet_name,
         headers,
         rows,
+        header_row: header_at + 1,
+        skipped,
+        encoding,
     })
 }
 
-fn read_csv(path: &Path) -> anyhow::Result<Vec<Vec<String>>> {
+fn read_csv(path: &Path) -> anyhow::Result<(Vec<Vec<String>>, &'static str)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    // Excel writes UTF-8 CSV with a byte-order mark.
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let (text, encoding) = encoding::decode(&bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes);
+        .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record
             .with_context(|| format!("{}: line {} is not valid CSV", path.display(), i + 1))?;
         rows.push(record.iter().map(str::to_owned).collect());
     }
-    Ok(rows)
+    Ok((rows, encoding))
 }
 
 fn read_workbook(path: &Path, sheet: Option<&str>) -> anyhow::Result<(String, Vec<Vec<String>>)> {
@@ -103,12 +137,32 @@ fn read_workbook(path: &Path, sheet: Option<&str>) -> anyhow::Result<(String, Ve
     let range = workbook
         .worksheet_range(&name)
         .with_context(|| format!("cannot read sheet {name:?} of {}", path.display()))?;
-    // Row numbers as Excel shows them: the range may start below row 1.
-    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
+    // Rows and columns as Excel numbers them: the range may start below
+    // row 1 or right of column A, and merged regions use sheet positions.
+    let (first_row, first_column) = range
+        .start()
+        .map(|(r, c)| (r as usize, c as usize))
+        .unwrap_or_default();
     let mut rows = vec![Vec::new(); first_row];
     for row in range.rows() {
-        rows.push(row.iter().map(cell_text).collect());
+        let mut cells = vec![String::new(); first_column];
+        cells.extend(row.iter().map(cell_text));
+        rows.push(cells);
     }
+    let merged = match &mut workbook {
+        Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(&name).ok(),
+        Sheets::Xls(x) => x.merge_cells_by_sheet_name(&name).ok(),
+        _ => None,
+    };
+    let merged: Vec<Merged> = merged
+        .unwrap_or_default()
+        .iter()
+        .map(|d| Merged {
+            first: (d.start.0 as usize, d.start.1 as usize),
+            last: (d.end.0 as usize, d.end.1 as usize),
+        })
+        .collect();
+    sheet_layout::fill_merged_down(&mut rows, &merged);
     Ok((name, rows))
 }
 
