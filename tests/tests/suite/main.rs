@@ -23,6 +23,7 @@ mod identity_provider;
 mod lifecycle;
 mod matrix;
 mod office_sheets;
+mod public_sheet;
 mod outbox_order;
 mod replay;
 mod replicas;
