@@ -53,7 +53,10 @@ async fn handed_over_books(t: &TestSuite) {
         t.give_feedback(inspection, date(2026, 6, 1)).await;
     }
     let entries = t
-        .wait_for_entries("round = \"rounds/r9\" AND state = ENTRY_STATE_HANDED_OVER", 3)
+        .wait_for_entries(
+            "round = \"rounds/r9\" AND state = ENTRY_STATE_HANDED_OVER",
+            3,
+        )
         .await;
     let first = entries
         .iter()
@@ -238,12 +241,10 @@ async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() 
         let range = book.worksheet_range(sheet).unwrap();
         // The title block: what, which unit, scope, as of when, version.
         assert_eq!(text(&range, 0, 0), PUBLIC_TITLE);
-        let published = chrono::DateTime::from_timestamp(
-            public.publish_time.unwrap().seconds + 8 * 3600,
-            0,
-        )
-        .unwrap()
-        .date_naive();
+        let published =
+            chrono::DateTime::from_timestamp(public.publish_time.unwrap().seconds + 8 * 3600, 0)
+                .unwrap()
+                .date_naive();
         assert_eq!(
             text(&range, 1, 0),
             format!("单位：{unit}　　范围：南宁市　　截至：{published}　　第2版")
@@ -326,11 +327,10 @@ async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() 
     }
     // The measure published for Xingning's first problem, its owner not.
     let xingning = book.worksheet_range("兴宁区").unwrap();
-    assert!(
-        xingning
-            .rows()
-            .any(|r| r.iter().any(|c| fiveledger::cli::table::cell_text(c) == "· 修订议事规则"))
-    );
+    assert!(xingning.rows().any(|r| {
+        r.iter()
+            .any(|c| fiveledger::cli::table::cell_text(c) == "· 修订议事规则")
+    }));
 
     // Print setup of every sheet, from the xlsx itself.
     let parts = xlsx_parts(&xlsx);

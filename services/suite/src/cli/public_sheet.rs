@@ -11,8 +11,8 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
 use fiveledger_proto::ledgers::{
-    GetPublicationRequest, ListPublicationsRequest, Publication, PublicationEdition,
-    PublishedItem, PublishedStatus,
+    GetPublicationRequest, ListPublicationsRequest, Publication, PublicationEdition, PublishedItem,
+    PublishedStatus,
 };
 use fiveledger_proto::rounds::{GetInspectionRequest, ListInspectionsRequest};
 use rust_xlsxwriter::Workbook;
