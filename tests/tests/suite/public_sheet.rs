@@ -80,18 +80,12 @@ async fn handed_over_books(t: &TestSuite) {
             &unit,
             l::SubmitPlanRequest {
                 name: first.name.clone(),
-                plan: Some(l::RectificationPlan {
-                    summary: "内部整改方案摘要".into(),
-                    measures: vec![l::Measure {
-                        id: "m1".into(),
-                        kind: l::MeasureKind::Corrective as i32,
-                        description: "修订议事规则".into(),
-                        owner: "整改专班赵六".into(),
-                        due_date: Some(date(2026, 7, 1)),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
+                plan: Some(fiveledger_e2e::one_measure_plan(
+                    "内部整改方案摘要",
+                    "修订议事规则",
+                    "整改专班赵六",
+                    Some(date(2026, 7, 1)),
+                )),
                 ..Default::default()
             },
         ))
@@ -109,6 +103,25 @@ async fn handed_over_books(t: &TestSuite) {
         ))
         .await
         .expect("approve");
+}
+
+/// `fiveledger export public --scope SCOPE -o FILE [more]`.
+async fn export_public(
+    t: &TestSuite,
+    scope: &str,
+    file: &std::path::Path,
+    more: &[&str],
+) -> anyhow::Result<()> {
+    let mut words = vec![
+        "export",
+        "public",
+        "--scope",
+        scope,
+        "-o",
+        file.to_str().unwrap(),
+    ];
+    words.extend(more);
+    cli(t, &words).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,21 +172,9 @@ async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() 
 
     let dir = tempfile::tempdir().unwrap();
     let xlsx = dir.path().join("公开.xlsx");
-    cli(
-        &t,
-        &[
-            "export",
-            "public",
-            "--scope",
-            paths::CITY,
-            "-o",
-            xlsx.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
-    )
-    .await
-    .expect("export public");
+    export_public(&t, paths::CITY, &xlsx, &["--output", "json"])
+        .await
+        .expect("export public");
 
     // What the public role reads: the latest version of each unit, PUBLIC.
     let listed = publications
@@ -192,6 +193,7 @@ async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() 
     let latest: Vec<&l::Publication> = listed.iter().filter(|p| p.version == 2).collect();
     assert_eq!(latest.len(), 2, "{listed:?}");
     let citizen = token("citizen", "", &[Role::Public]);
+    let operator = tokens::admin();
     let signer = fiveledger::signer(&t.env.settings).unwrap();
     let admin = Services::with_token(&args(&t), &admin_token(&signer, "public-test")).unwrap();
     let party_leadership = admin
@@ -216,28 +218,31 @@ async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() 
     );
     let units = [(qingxiu_sheet.as_str(), LONG_NAME), ("兴宁区", "兴宁区")];
     for (p, (sheet, unit)) in latest.iter().zip(units) {
-        let public = publications
-            .get_publication(authed(
-                &citizen,
-                l::GetPublicationRequest {
-                    name: p.name.clone(),
-                    edition: PublicationEdition::Public as i32,
-                },
-            ))
-            .await
-            .expect("the public edition, as the public reads it")
-            .into_inner();
-        let internal = publications
-            .get_publication(authed(
-                &tokens::admin(),
-                l::GetPublicationRequest {
-                    name: p.name.clone(),
-                    edition: PublicationEdition::Internal as i32,
-                },
-            ))
-            .await
-            .expect("internal edition")
-            .into_inner();
+        // The public edition as the public role reads it; the internal one
+        // for what must stay off the sheet.
+        let [public, internal] = [
+            (&citizen, PublicationEdition::Public),
+            (&operator, PublicationEdition::Internal),
+        ]
+        .map(|(who, edition)| {
+            let mut client = publications.clone();
+            let name = p.name.clone();
+            let who = who.clone();
+            async move {
+                client
+                    .get_publication(authed(
+                        &who,
+                        l::GetPublicationRequest {
+                            name,
+                            edition: edition as i32,
+                        },
+                    ))
+                    .await
+                    .unwrap_or_else(|s| panic!("{edition:?} edition: {s:?}"))
+                    .into_inner()
+            }
+        });
+        let (public, internal) = (public.await, internal.await);
         let range = book.worksheet_range(sheet).unwrap();
         // The title block: what, which unit, scope, as of when, version.
         assert_eq!(text(&range, 0, 0), PUBLIC_TITLE);
@@ -354,37 +359,17 @@ async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() 
 
     // An inspection's scope: its unit's sheet only.
     let one = dir.path().join("兴宁.xlsx");
-    cli(
-        &t,
-        &[
-            "export",
-            "public",
-            "--scope",
-            "rounds/r9/inspections/xn",
-            "-o",
-            one.to_str().unwrap(),
-        ],
-    )
-    .await
-    .expect("export one inspection's unit");
+    export_public(&t, "rounds/r9/inspections/xn", &one, &[])
+        .await
+        .expect("export one inspection's unit");
     let by_inspection = open_workbook_auto(&one).unwrap();
     assert_eq!(by_inspection.sheet_names(), vec!["兴宁区".to_owned()]);
 
     // A scope with nothing published is refused, nothing written.
     let unpublished = dir.path().join("unpublished.xlsx");
-    let err = cli(
-        &t,
-        &[
-            "export",
-            "public",
-            "--scope",
-            "guangxi/nanning/nanning-edu",
-            "-o",
-            unpublished.to_str().unwrap(),
-        ],
-    )
-    .await
-    .expect_err("nothing published for the education bureau");
+    let err = export_public(&t, "guangxi/nanning/nanning-edu", &unpublished, &[])
+        .await
+        .expect_err("nothing published for the education bureau");
     assert!(err.to_string().contains("nothing is published"), "{err:#}");
     assert!(!unpublished.exists());
 }

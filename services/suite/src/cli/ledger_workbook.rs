@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::{GetStatisticsResponse, StatisticsCounts};
-use fiveledger_proto::rounds::{GetInspectionRequest, GetRoundRequest};
+use fiveledger_proto::rounds::GetRoundRequest;
 use rust_xlsxwriter::{
     Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
@@ -84,12 +84,7 @@ pub async fn heading(
     };
     let scope_text = match scope {
         Scope::Inspection(name) => {
-            let i = services
-                .inspections()
-                .get_inspection(GetInspectionRequest { name: name.clone() })
-                .await
-                .map_err(|s| failed(&format!("reading {name}"), s))?
-                .into_inner();
+            let i = services.inspection(name).await?;
             let round = round_name(
                 i.name
                     .split("/inspections/")

@@ -80,8 +80,8 @@ impl AdminCommand {
     pub fn output(&self) -> Output {
         match self {
             AdminCommand::Import(ImportCommand::Problems(a)) => a.output,
-            AdminCommand::Export(ExportCommand::Ledger(a)) => a.output,
-            AdminCommand::Export(ExportCommand::Public(a)) => a.output,
+            AdminCommand::Export(ExportCommand::Ledger(a)) => a.to.output,
+            AdminCommand::Export(ExportCommand::Public(a)) => a.to.output,
             AdminCommand::Stats(a) => a.output,
             AdminCommand::Reconcile(a) => a.output,
             AdminCommand::Verify(a) => a.output,
@@ -94,8 +94,8 @@ impl AdminCommand {
     fn services_mut(&mut self) -> &mut ServiceArgs {
         match self {
             AdminCommand::Import(ImportCommand::Problems(a)) => &mut a.services,
-            AdminCommand::Export(ExportCommand::Ledger(a)) => &mut a.services,
-            AdminCommand::Export(ExportCommand::Public(a)) => &mut a.services,
+            AdminCommand::Export(ExportCommand::Ledger(a)) => &mut a.to.services,
+            AdminCommand::Export(ExportCommand::Public(a)) => &mut a.to.services,
             AdminCommand::Stats(a) => &mut a.services,
             AdminCommand::Reconcile(a) => &mut a.services,
             AdminCommand::Verify(a) => &mut a.services,
@@ -108,8 +108,8 @@ impl AdminCommand {
     pub fn services(&self) -> &ServiceArgs {
         match self {
             AdminCommand::Import(ImportCommand::Problems(a)) => &a.services,
-            AdminCommand::Export(ExportCommand::Ledger(a)) => &a.services,
-            AdminCommand::Export(ExportCommand::Public(a)) => &a.services,
+            AdminCommand::Export(ExportCommand::Ledger(a)) => &a.to.services,
+            AdminCommand::Export(ExportCommand::Public(a)) => &a.to.services,
             AdminCommand::Stats(a) => &a.services,
             AdminCommand::Reconcile(a) => &a.services,
             AdminCommand::Verify(a) => &a.services,

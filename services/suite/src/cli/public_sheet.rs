@@ -5,7 +5,7 @@
 //! or the ledger can reach the sheet.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -14,31 +14,23 @@ use fiveledger_proto::ledgers::{
     GetPublicationRequest, ListPublicationsRequest, Publication, PublicationEdition, PublishedItem,
     PublishedStatus,
 };
-use fiveledger_proto::rounds::{GetInspectionRequest, ListInspectionsRequest};
+use fiveledger_proto::rounds::ListInspectionsRequest;
 use rust_xlsxwriter::Workbook;
 
+use super::Output;
 use super::connect::{Services, failed};
-use super::export::{Cell, Kind, category_names, date, organisations_by_name};
+use super::export::{Cell, ExportTo, Kind, category_names, date, organisations_by_name};
 use super::failure::{Failure, fail};
 use super::ledger_workbook::{HEADER_ROW, Styles, header_row, title_block, write_row};
 use super::scope::Scope;
-use super::{Output, ServiceArgs};
 
-/// Export the public edition (双公开) of a scope to .xlsx, a sheet per unit.
+/// Export the public edition (双公开) of a scope to .xlsx, a sheet per unit:
+/// an inspection's unit, a round's inspected units, or the units within an
+/// organisation path.
 #[derive(Debug, Clone, Args)]
 pub struct ExportPublicArgs {
-    /// An inspection (rounds/R/inspections/I: its unit), a round (rounds/R:
-    /// the units it inspects) or an organisation path (units within it).
-    #[arg(long)]
-    pub scope: Scope,
-    /// Where to write the .xlsx.
-    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
-    pub file: PathBuf,
     #[command(flatten)]
-    pub services: ServiceArgs,
-    /// `json`: what was written (and any error) as JSON.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    pub to: ExportTo,
 }
 
 /// The columns of a unit's sheet: the public edition's fields, no more.
@@ -176,13 +168,7 @@ async fn filters(services: &Services, scope: &Scope) -> anyhow::Result<Vec<Strin
     Ok(match scope {
         Scope::Subtree(path) => vec![format!("target_subtree = \"{path}\"")],
         Scope::Inspection(name) => {
-            let i = services
-                .inspections()
-                .get_inspection(GetInspectionRequest { name: name.clone() })
-                .await
-                .map_err(|s| failed(&format!("reading {name}"), s))?
-                .into_inner();
-            vec![target(&i.target)]
+            vec![target(&services.inspection(name).await?.target)]
         }
         Scope::Round(round) => {
             let mut targets = BTreeSet::new();
@@ -306,7 +292,8 @@ pub fn write(
         .with_context(|| format!("cannot write {}", file.display()))
 }
 
-pub async fn run(args: &ExportPublicArgs, services: &Services) -> anyhow::Result<()> {
+pub async fn run(public: &ExportPublicArgs, services: &Services) -> anyhow::Result<()> {
+    let args = &public.to;
     args.scope.check_exists(services).await?;
     let sheets = unit_sheets(services, &args.scope).await?;
     if sheets.is_empty() {
