@@ -12,6 +12,8 @@ pub mod encoding;
 pub mod export;
 pub mod failure;
 pub mod import;
+pub mod import_columns;
+pub mod import_rows;
 pub mod ledger_columns;
 pub mod ledger_workbook;
 pub mod progress;
