@@ -197,6 +197,27 @@ pub fn date(year: i32, month: i32, day: i32) -> Date {
     Date { year, month, day }
 }
 
+/// A rectification plan of one corrective measure `m1`.
+pub fn one_measure_plan(
+    summary: &str,
+    description: &str,
+    owner: &str,
+    due: Option<Date>,
+) -> ledgers::RectificationPlan {
+    ledgers::RectificationPlan {
+        summary: summary.into(),
+        measures: vec![ledgers::Measure {
+            id: "m1".into(),
+            kind: ledgers::MeasureKind::Corrective as i32,
+            description: description.into(),
+            owner: owner.into(),
+            due_date: due,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
 /// A problem as a group finds it, with the unit's principal and the leader
 /// in charge (responsibilities (1) and (2)); (3) left to routing unless
 /// `supervising_body` names one; (4) when `functional_department` is given.

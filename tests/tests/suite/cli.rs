@@ -462,18 +462,12 @@ async fn import_export_and_the_books_through_the_cli() {
         ledger()
             .submit_plan(l::SubmitPlanRequest {
                 name: e.name.clone(),
-                plan: Some(l::RectificationPlan {
-                    summary: "方案".into(),
-                    measures: vec![l::Measure {
-                        id: "m1".into(),
-                        kind: l::MeasureKind::Corrective as i32,
-                        description: "整改".into(),
-                        owner: "办公室".into(),
-                        due_date: date(due),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
+                plan: Some(fiveledger_e2e::one_measure_plan(
+                    "方案",
+                    "整改",
+                    "办公室",
+                    date(due),
+                )),
                 ..Default::default()
             })
             .await

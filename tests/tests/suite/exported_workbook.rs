@@ -15,7 +15,7 @@ use fiveledger::cli::scope::Scope;
 use fiveledger_proto::ledgers::{self as l, StatisticsCounts};
 use fiveledger_proto::rounds as r;
 
-fn text(range: &calamine::Range<Data>, row: usize, column: usize) -> String {
+pub(crate) fn text(range: &calamine::Range<Data>, row: usize, column: usize) -> String {
     range
         .get((row, column))
         .map(fiveledger::cli::table::cell_text)
@@ -194,7 +194,7 @@ pub(crate) async fn check(
 }
 
 /// The XML parts of an xlsx file by path.
-fn xlsx_parts(path: &Path) -> HashMap<String, String> {
+pub(crate) fn xlsx_parts(path: &Path) -> HashMap<String, String> {
     let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     let mut parts = HashMap::new();
     for i in 0..zip.len() {

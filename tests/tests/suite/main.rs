@@ -24,6 +24,7 @@ mod lifecycle;
 mod matrix;
 mod office_sheets;
 mod outbox_order;
+mod public_sheet;
 mod replay;
 mod replicas;
 mod request_ids;

@@ -276,6 +276,20 @@ impl Services {
         PublicationServiceClient::new(self.authed(&self.ledgers))
             .max_decoding_message_size(MAX_MESSAGE)
     }
+
+    /// One inspection by name, a failure naming it.
+    pub async fn inspection(
+        &self,
+        name: &str,
+    ) -> anyhow::Result<fiveledger_proto::rounds::Inspection> {
+        self.inspections()
+            .get_inspection(fiveledger_proto::rounds::GetInspectionRequest {
+                name: name.to_owned(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| failed(&format!("reading {name}"), s))
+    }
 }
 
 /// An admin token over the whole tree, valid for twelve hours.

@@ -25,13 +25,20 @@ use super::{Output, ServiceArgs};
 /// Export the rectification ledger of a scope to .xlsx or .csv.
 #[derive(Debug, Clone, Args)]
 pub struct ExportLedgerArgs {
+    #[command(flatten)]
+    pub to: ExportTo,
+    /// File format (default: from the file name, else xlsx).
+    #[arg(long, value_enum)]
+    pub format: Option<Format_>,
+}
+
+/// What every export takes: the scope, the file, the suite, how to print.
+#[derive(Debug, Clone, Args)]
+pub struct ExportTo {
     /// An inspection (rounds/R/inspections/I), a round (rounds/R) or an
     /// organisation path (city/county: targets within it).
     #[arg(long)]
     pub scope: Scope,
-    /// File format (default: from the file name, else xlsx).
-    #[arg(long, value_enum)]
-    pub format: Option<Format_>,
     /// Where to write.
     #[arg(short = 'o', long = "output-file", value_name = "FILE")]
     pub file: PathBuf,
@@ -467,8 +474,9 @@ pub struct Exported {
     pub entries: usize,
 }
 
-pub async fn run(args: &ExportLedgerArgs, services: &Services) -> anyhow::Result<()> {
-    let format = args.format.unwrap_or_else(|| format_of(&args.file));
+pub async fn run(ledger: &ExportLedgerArgs, services: &Services) -> anyhow::Result<()> {
+    let args = &ledger.to;
+    let format = ledger.format.unwrap_or_else(|| format_of(&args.file));
     let done = export_ledger(services, &args.scope, format, &args.file).await?;
     match args.output {
         Output::Json => println!(

@@ -11,14 +11,16 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::{GetStatisticsResponse, StatisticsCounts};
-use fiveledger_proto::rounds::{GetInspectionRequest, GetRoundRequest};
+use fiveledger_proto::rounds::GetRoundRequest;
 use rust_xlsxwriter::{
     Color, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 
 use super::charts::{self, ChartData};
 use super::connect::{Services, failed};
-use super::export::{COLUMNS, Cell, Figure, SUMMARY_FIGURES, date, figure, organisations_by_name};
+use super::export::{
+    COLUMNS, Cell, Figure, Kind, SUMMARY_FIGURES, date, figure, organisations_by_name,
+};
 use super::progress::Progress;
 use super::scope::Scope;
 
@@ -82,12 +84,7 @@ pub async fn heading(
     };
     let scope_text = match scope {
         Scope::Inspection(name) => {
-            let i = services
-                .inspections()
-                .get_inspection(GetInspectionRequest { name: name.clone() })
-                .await
-                .map_err(|s| failed(&format!("reading {name}"), s))?
-                .into_inner();
+            let i = services.inspection(name).await?;
             let round = round_name(
                 i.name
                     .split("/inspections/")
@@ -162,8 +159,8 @@ pub async fn named_rounds(
     Ok(rounds.into_iter().map(|(_, n, c)| (n, c)).collect())
 }
 
-/// Formats of the workbook.
-struct Styles {
+/// Formats of the workbook (the public edition's too).
+pub(crate) struct Styles {
     title: Format,
     subtitle: Format,
     header: Format,
@@ -176,7 +173,7 @@ struct Styles {
 }
 
 impl Styles {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let cell = Format::new()
             .set_border(FormatBorder::Thin)
             .set_align(FormatAlign::VerticalCenter);
@@ -202,17 +199,17 @@ impl Styles {
     }
 }
 
-/// A title over `width` columns and the heading line under it; then the
+/// A title over `width` columns and the heading `line` under it; then the
 /// page set up for print with the rows to `HEADER_ROW` repeated.
-fn title_block(
+pub(crate) fn title_block(
     sheet: &mut Worksheet,
     styles: &Styles,
     title: &str,
-    heading: &Heading,
+    line: &str,
     width: u16,
 ) -> Result<(), XlsxError> {
     sheet.merge_range(0, 0, 0, width - 1, title, &styles.title)?;
-    sheet.merge_range(1, 0, 1, width - 1, &heading.line(), &styles.subtitle)?;
+    sheet.merge_range(1, 0, 1, width - 1, line, &styles.subtitle)?;
     sheet.set_row_height(0, 28)?;
     sheet
         .set_landscape()
@@ -262,47 +259,16 @@ fn ledger_sheet(
     let progress = Progress::new(rows.len() as u64, "writing rows");
     let sheet = workbook.add_worksheet();
     sheet.set_name(LEDGER_SHEET)?;
-    title_block(sheet, styles, "巡察整改台账", heading, COLUMNS.len() as u16)?;
-    for (c, (title, _, width)) in COLUMNS.iter().enumerate() {
-        sheet.write_with_format(HEADER_ROW, c as u16, *title, &styles.header)?;
-        sheet.set_column_width(c as u16, *width)?;
-    }
-    sheet.set_freeze_panes(HEADER_ROW + 1, 0)?;
+    title_block(
+        sheet,
+        styles,
+        "巡察整改台账",
+        &heading.line(),
+        COLUMNS.len() as u16,
+    )?;
+    header_row(sheet, styles, COLUMNS)?;
     for (r, row) in rows.iter().enumerate() {
-        let r = HEADER_ROW + 1 + r as u32;
-        for (c, cell) in row.iter().enumerate() {
-            // Long text wraps within its column rather than running on.
-            let long = COLUMNS[c].2 >= 20.0;
-            let c = c as u16;
-            match cell {
-                Cell::Text(s) if s.is_empty() => {
-                    sheet.write_blank(r, c, &styles.text)?;
-                }
-                Cell::Text(s) => {
-                    let f = if long || s.contains('\n') {
-                        &styles.wrapped
-                    } else {
-                        &styles.text
-                    };
-                    sheet.write_with_format(r, c, s.as_str(), f)?;
-                }
-                Cell::Number(n) => {
-                    sheet.write_with_format(r, c, *n as f64, &styles.count)?;
-                }
-                Cell::Date(None) => {
-                    sheet.write_blank(r, c, &styles.date)?;
-                }
-                Cell::Date(Some(d)) => {
-                    let d = ExcelDateTime::parse_from_str(&d.to_string())?;
-                    sheet.write_datetime_with_format(r, c, &d, &styles.date)?;
-                }
-                Cell::Fen(f) => {
-                    // Two decimals of yuan: exact in a double for any
-                    // realistic amount (below 2^53 fen).
-                    sheet.write_with_format(r, c, *f as f64 / 100.0, &styles.money)?;
-                }
-            }
-        }
+        write_row(sheet, styles, HEADER_ROW + 1 + r as u32, row, COLUMNS)?;
         progress.inc(1);
     }
     if !rows.is_empty() {
@@ -317,6 +283,65 @@ fn ledger_sheet(
     Ok(())
 }
 
+/// The header row of a table with `columns`, their widths, and the panes
+/// frozen under it.
+pub(crate) fn header_row(
+    sheet: &mut Worksheet,
+    styles: &Styles,
+    columns: &[(&str, Kind, f64)],
+) -> Result<(), XlsxError> {
+    for (c, (title, _, width)) in columns.iter().enumerate() {
+        sheet.write_with_format(HEADER_ROW, c as u16, *title, &styles.header)?;
+        sheet.set_column_width(c as u16, *width)?;
+    }
+    sheet.set_freeze_panes(HEADER_ROW + 1, 0)?;
+    Ok(())
+}
+
+/// One table row at sheet row `r`, bordered, long text wrapped.
+pub(crate) fn write_row(
+    sheet: &mut Worksheet,
+    styles: &Styles,
+    r: u32,
+    row: &[Cell],
+    columns: &[(&str, Kind, f64)],
+) -> Result<(), XlsxError> {
+    for (c, cell) in row.iter().enumerate() {
+        // Long text wraps within its column rather than running on.
+        let long = columns[c].2 >= 20.0;
+        let c = c as u16;
+        match cell {
+            Cell::Text(s) if s.is_empty() => {
+                sheet.write_blank(r, c, &styles.text)?;
+            }
+            Cell::Text(s) => {
+                let f = if long || s.contains('\n') {
+                    &styles.wrapped
+                } else {
+                    &styles.text
+                };
+                sheet.write_with_format(r, c, s.as_str(), f)?;
+            }
+            Cell::Number(n) => {
+                sheet.write_with_format(r, c, *n as f64, &styles.count)?;
+            }
+            Cell::Date(None) => {
+                sheet.write_blank(r, c, &styles.date)?;
+            }
+            Cell::Date(Some(d)) => {
+                let d = ExcelDateTime::parse_from_str(&d.to_string())?;
+                sheet.write_datetime_with_format(r, c, &d, &styles.date)?;
+            }
+            Cell::Fen(f) => {
+                // Two decimals of yuan: exact in a double for any
+                // realistic amount (below 2^53 fen).
+                sheet.write_with_format(r, c, *f as f64 / 100.0, &styles.money)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn summary_sheet(workbook: &mut Workbook, styles: &Styles, book: &Book) -> anyhow::Result<()> {
     let mut groups: Vec<(&str, &StatisticsCounts)> =
         book.units.iter().map(|(n, c)| (n.as_str(), c)).collect();
@@ -328,7 +353,7 @@ fn summary_sheet(workbook: &mut Workbook, styles: &Styles, book: &Book) -> anyho
         summary,
         styles,
         "巡察整改情况汇总",
-        &book.heading,
+        &book.heading.line(),
         width.max(4),
     )?;
     summary.set_column_width(0, 24)?;

@@ -17,6 +17,7 @@ pub mod import_rows;
 pub mod ledger_columns;
 pub mod ledger_workbook;
 pub mod progress;
+pub mod public_sheet;
 pub mod scope;
 pub mod sheet_layout;
 pub mod table;
@@ -72,6 +73,8 @@ pub enum ImportCommand {
 pub enum ExportCommand {
     /// The rectification ledger (整改台账) of a scope to .xlsx or .csv.
     Ledger(export::ExportLedgerArgs),
+    /// The 双公开 public edition of a scope to .xlsx, a sheet per unit.
+    Public(public_sheet::ExportPublicArgs),
 }
 
 impl AdminCommand {
@@ -79,7 +82,8 @@ impl AdminCommand {
     pub fn output(&self) -> Output {
         match self {
             AdminCommand::Import(ImportCommand::Problems(a)) => a.output,
-            AdminCommand::Export(ExportCommand::Ledger(a)) => a.output,
+            AdminCommand::Export(ExportCommand::Ledger(a)) => a.to.output,
+            AdminCommand::Export(ExportCommand::Public(a)) => a.to.output,
             AdminCommand::Stats(a) => a.output,
             AdminCommand::Reconcile(a) => a.output,
             AdminCommand::Verify(a) => a.output,
@@ -92,7 +96,8 @@ impl AdminCommand {
     fn services_mut(&mut self) -> &mut ServiceArgs {
         match self {
             AdminCommand::Import(ImportCommand::Problems(a)) => &mut a.services,
-            AdminCommand::Export(ExportCommand::Ledger(a)) => &mut a.services,
+            AdminCommand::Export(ExportCommand::Ledger(a)) => &mut a.to.services,
+            AdminCommand::Export(ExportCommand::Public(a)) => &mut a.to.services,
             AdminCommand::Stats(a) => &mut a.services,
             AdminCommand::Reconcile(a) => &mut a.services,
             AdminCommand::Verify(a) => &mut a.services,
@@ -105,7 +110,8 @@ impl AdminCommand {
     pub fn services(&self) -> &ServiceArgs {
         match self {
             AdminCommand::Import(ImportCommand::Problems(a)) => &a.services,
-            AdminCommand::Export(ExportCommand::Ledger(a)) => &a.services,
+            AdminCommand::Export(ExportCommand::Ledger(a)) => &a.to.services,
+            AdminCommand::Export(ExportCommand::Public(a)) => &a.to.services,
             AdminCommand::Stats(a) => &a.services,
             AdminCommand::Reconcile(a) => &a.services,
             AdminCommand::Verify(a) => &a.services,
@@ -154,6 +160,7 @@ pub async fn run(command: AdminCommand, signer: Option<&Hs256>) -> anyhow::Resul
     match &command {
         AdminCommand::Import(ImportCommand::Problems(a)) => import::run(a, &services).await,
         AdminCommand::Export(ExportCommand::Ledger(a)) => export::run(a, &services).await,
+        AdminCommand::Export(ExportCommand::Public(a)) => public_sheet::run(a, &services).await,
         AdminCommand::Stats(a) => books::stats(a, &services).await,
         AdminCommand::Reconcile(a) => books::reconcile(a, &services).await,
         AdminCommand::Verify(a) => books::verify(a, &services).await,

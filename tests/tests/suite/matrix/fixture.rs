@@ -774,18 +774,12 @@ async fn take_entry(t: &TestSuite, w: &mut World, key: &'static str, path: Path)
             &unit,
             ledgers::SubmitPlanRequest {
                 name: name.clone(),
-                plan: Some(ledgers::RectificationPlan {
-                    summary: "整改方案".into(),
-                    measures: vec![ledgers::Measure {
-                        id: "m1".into(),
-                        kind: ledgers::MeasureKind::Corrective as i32,
-                        description: "建章立制".into(),
-                        owner: "办公室".into(),
-                        due_date: Some(due),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
+                plan: Some(fiveledger_e2e::one_measure_plan(
+                    "整改方案",
+                    "建章立制",
+                    "办公室",
+                    Some(due),
+                )),
                 ..Default::default()
             },
         ))
