@@ -120,14 +120,24 @@ async fn rpcs_are_counted_by_method_and_code() {
     }
 
     // What the process, the pools and the build are; every metric with
-    // its help.
-    let body =
-        fiveledger_e2e::eventually("the process sampled", Duration::from_secs(10), || async {
+    // its help. The samplers run on timers of their own, each service's
+    // outbox read after its pools (a query that may wait for a
+    // connection), so wait until every sampler has reported once.
+    let body = fiveledger_e2e::eventually(
+        "the process and the outboxes sampled",
+        Duration::from_secs(10),
+        || async {
             let body = scrape(addr).await;
-            body.contains("process_resident_memory_bytes ")
-                .then_some(body)
-        })
-        .await;
+            let sampled = body.contains("process_resident_memory_bytes ")
+                && ["rounds", "issues", "ledgers"].iter().all(|service| {
+                    body.contains(&format!(
+                        "fiveledger_outbox_events{{service=\"{service}\"}}"
+                    ))
+                });
+            sampled.then_some(body)
+        },
+    )
+    .await;
     let value = |name: &str| -> f64 {
         body.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
