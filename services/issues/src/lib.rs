@@ -5,6 +5,7 @@ pub mod feedback;
 pub mod freezing;
 pub mod grpc;
 pub mod problem_events;
+pub mod recurrence_check;
 pub mod settings;
 pub mod storage;
 pub mod upstream;
@@ -61,7 +62,9 @@ pub async fn start_with_clock(
         roles: grpc::ROLES,
         service_calls: grpc::SERVICE_CALLS,
     };
+    settings.validate()?;
     let handler_stop = stop.clone();
+    let check_stop = stop.clone();
     server::launch::<storage::Migrator>(spec, server_settings, stop, |db, outbound| {
         let credentials = outbound.credentials.clone();
         let channel = outbound.channel(&server_settings.upstream.rounds)?;
@@ -87,6 +90,22 @@ pub async fn start_with_clock(
                 }),
             });
         }
+        let mut background = Vec::new();
+        if settings.recurrence_check_interval_ms > 0 {
+            // Back-tracking (倒查) of each frozen list against its unit's
+            // earlier ones.
+            let checker = recurrence_check::Checker {
+                db: db.clone(),
+                rounds: rounds.clone(),
+                clock: clock.clone(),
+                window_years: settings.recurrence_window_years,
+                rule: Arc::new(domain::recurrence::CategoryAndUnit),
+            };
+            background.push(Box::pin(checker.run_periodically(
+                std::time::Duration::from_millis(settings.recurrence_check_interval_ms),
+                check_stop,
+            )) as futures::future::BoxFuture<'static, ()>);
+        }
         let access = AccessLog::start(db.clone(), &server_settings.access_log);
         Ok(Wiring {
             routes: grpc::routes(
@@ -100,7 +119,7 @@ pub async fn start_with_clock(
                 },
                 server_settings,
             ),
-            background: Vec::new(),
+            background,
             consumers,
             levels: Some(Arc::new(levels)),
             access_log: Some(access),

@@ -8,13 +8,17 @@ use fiveledger_platform::ApiResult;
 use fiveledger_platform::auth::{Caller, ServiceCredentials};
 use fiveledger_platform::error::from_upstream;
 use fiveledger_platform::upstream::Upstream;
+use fiveledger_proto::rounds::inspection_service_client::InspectionServiceClient;
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::{
-    Inspection, ListOrganisationsRequest, Organisation, OrganisationKind,
+    BatchGetInspectionsRequest, Inspection, ListOrganisationsRequest, Organisation,
+    OrganisationKind,
 };
 use tonic::transport::Channel;
 
 const SERVICE: &str = "rounds";
+/// Most names the rounds service takes in one BatchGetInspections.
+pub const INSPECTION_BATCH: usize = 1000;
 
 #[derive(Clone)]
 pub struct Rounds(Upstream);
@@ -30,6 +34,25 @@ impl Rounds {
         self.0
             .inspection(name, |i| crate::domain::scope::sees_inspection(caller, i))
             .await
+    }
+
+    /// Several inspections, as this service sees them (its own identity, for
+    /// background work): one BatchGetInspections per [`INSPECTION_BATCH`]
+    /// names, in the order asked.
+    pub async fn inspections(&self, names: &[String]) -> ApiResult<Vec<Inspection>> {
+        let mut out = Vec::with_capacity(names.len());
+        for chunk in names.chunks(INSPECTION_BATCH) {
+            let response = self
+                .0
+                .client(InspectionServiceClient::new)
+                .batch_get_inspections(BatchGetInspectionsRequest {
+                    names: chunk.to_vec(),
+                })
+                .await
+                .map_err(|s| from_upstream(SERVICE, "inspections", s))?;
+            out.extend(response.into_inner().inspections);
+        }
+        Ok(out)
     }
 
     /// Looks up organisations: one call per

@@ -51,6 +51,7 @@ pub async fn start_with_clock(
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
     settings.warnings = server_settings.warnings;
+    settings.validate()?;
     let spec = ServiceSpec {
         name: NAME,
         grpc_services: grpc::SERVICES,

@@ -15,6 +15,10 @@ pub struct LedgersSettings {
     /// Seconds between periodic warning sweeps; 0 turns the periodic sweep
     /// off (`FIVELEDGER_LEDGERS__SWEEP_INTERVAL_SECONDS`).
     pub sweep_interval_seconds: u64,
+    /// Weights of the four rates in assessments of lower levels' work
+    /// (`FIVELEDGER_LEDGERS__ASSESSMENT_WEIGHTS__ON_TIME=40` …), used when
+    /// ComputeAssessment names none.
+    pub assessment_weights: crate::domain::assessment::Weights,
 }
 
 impl Default for LedgersSettings {
@@ -23,6 +27,7 @@ impl Default for LedgersSettings {
             due_days: DueDays::default(),
             warnings: Default::default(),
             sweep_interval_seconds: 600,
+            assessment_weights: Default::default(),
         }
     }
 }
@@ -30,6 +35,14 @@ impl Default for LedgersSettings {
 impl LedgersSettings {
     pub fn thresholds(&self) -> crate::domain::warning::Thresholds {
         self.warnings
+    }
+
+    /// Refuses settings the service cannot run with.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.assessment_weights
+            .check("ledgers.assessment_weights")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
     }
 }
 
@@ -82,5 +95,21 @@ pub const MEANINGS: &[(&str, &str)] = &[
     (
         "sweep_interval_seconds",
         "seconds between four-colour warning sweeps (0: only on demand)",
+    ),
+    (
+        "assessment_weights.on_time",
+        "weight of the on-time rate in assessments of lower levels (0-100)",
+    ),
+    (
+        "assessment_weights.completion",
+        "weight of the completion rate in assessments (0-100)",
+    ),
+    (
+        "assessment_weights.overdue",
+        "weight of the share not overdue in assessments (0-100)",
+    ),
+    (
+        "assessment_weights.reopened",
+        "weight of the share never reopened in assessments (0-100)",
     ),
 ];

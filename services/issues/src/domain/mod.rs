@@ -4,4 +4,5 @@ pub mod category;
 pub mod clue;
 pub mod problem;
 pub mod problem_list;
+pub mod recurrence;
 pub mod scope;

@@ -183,6 +183,39 @@ pub fn check_managing_level(
     }
 }
 
+/// Whether the caller may read a recurrence (倒查): an inspection office
+/// whose subtree holds the organisation running the later round or the
+/// earlier one (the suite's services read all).
+pub fn sees_recurrence(caller: &Caller, later_round_path: &str, earlier_round_path: &str) -> bool {
+    caller.has_role(Role::Service)
+        || (caller.has_role(Role::InspectionOffice)
+            && [later_round_path, earlier_round_path]
+                .iter()
+                .any(|p| !p.is_empty() && caller.can_see(p)))
+}
+
+/// May the caller record the accountability decision on a recurrence? The
+/// office over the earlier round, which sent the group, may; another
+/// office that sees it is told which rule refuses.
+pub fn may_decide_recurrence(
+    caller: &Caller,
+    name: &str,
+    earlier_round_path: &str,
+) -> Result<(), ApiError> {
+    if caller.has_role(Role::InspectionOffice)
+        && !earlier_round_path.is_empty()
+        && caller.can_see(earlier_round_path)
+    {
+        return Ok(());
+    }
+    Err(ApiError::denied(
+        CommonReason::RoundOutOfScope,
+        format!(
+            "{name} back-tracks a group sent by {earlier_round_path}: only that level's inspection office (or one above it) decides on it"
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

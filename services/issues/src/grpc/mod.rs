@@ -24,6 +24,7 @@ mod problem_import;
 mod problem_lists;
 mod problem_rows;
 mod problems;
+mod recurrences;
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ use fiveledger_proto::issues::category_service_server::CategoryServiceServer;
 use fiveledger_proto::issues::clue_service_server::ClueServiceServer;
 use fiveledger_proto::issues::event_service_server::EventServiceServer;
 use fiveledger_proto::issues::problem_service_server::ProblemServiceServer;
+use fiveledger_proto::issues::recurrence_service_server::RecurrenceServiceServer;
 use tokio_util::sync::CancellationToken;
 
 use crate::settings::IssuesSettings;
@@ -49,6 +51,7 @@ pub const SERVICES: &[&str] = &[
     "fiveledger.issues.v1.CategoryService",
     "fiveledger.issues.v1.ClueService",
     "fiveledger.issues.v1.EventService",
+    "fiveledger.issues.v1.RecurrenceService",
     access_log::SERVICE,
 ];
 
@@ -138,6 +141,19 @@ pub const ROLES: RoleTable = &[
         "/fiveledger.issues.v1.EventService/WatchEvents",
         &[Role::Admin],
     ),
+    // Back-tracking (倒查) is the offices' business (scope in the handler).
+    (
+        "/fiveledger.issues.v1.RecurrenceService/GetRecurrence",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.issues.v1.RecurrenceService/ListRecurrences",
+        OFFICE,
+    ),
+    (
+        "/fiveledger.issues.v1.RecurrenceService/DecideRecurrence",
+        OFFICE,
+    ),
     (access_log::LIST, access_log::READERS),
     (access_log::VERIFY, access_log::READERS),
 ];
@@ -182,6 +198,7 @@ pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
         .add_service(ProblemServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(CategoryServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(ClueServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(RecurrenceServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(access_log::service(api.db.clone(), api.access.clone(), max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()

@@ -8,6 +8,7 @@ mod list_plans;
 pub mod migrations;
 pub mod problem_lists;
 pub mod problems;
+pub mod recurrences;
 
 pub use migrations::Migrator;
 

@@ -4,4 +4,5 @@
 mod clues;
 mod common;
 mod problems;
+mod recurrences;
 mod scope;

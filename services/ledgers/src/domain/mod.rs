@@ -1,5 +1,6 @@
 //! The ledgers service's domain: types and rules, no I/O.
 
+pub mod assessment;
 pub mod entry;
 pub mod journal;
 pub mod publication;

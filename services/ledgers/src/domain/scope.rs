@@ -11,7 +11,7 @@
 //! says the same in SQL.
 
 use fiveledger_platform::auth::{Caller, Role, in_subtree};
-use fiveledger_proto::ledgers::{EntryState, LedgerEntry};
+use fiveledger_proto::ledgers::{EntryState, ErrorReason, LedgerEntry};
 use fiveledger_proto::rounds::Inspection;
 
 /// The organisation paths and state of an entry that scope decisions look at.
@@ -134,6 +134,30 @@ pub fn can_see(caller: &Caller, paths: &EntryPaths<'_>) -> bool {
             || acts_as(caller, paths, Capacity::Unit)
             || acts_as(caller, paths, Capacity::Supervisor)
             || acts_as(caller, paths, Capacity::Receiver))
+}
+
+/// Whether the caller reads the assessments of the organisation at `path`
+/// (巡察工作考核评价): an inspection office whose subtree holds it.
+pub fn sees_assessment(caller: &Caller, path: &str) -> bool {
+    caller.has_role(Role::InspectionOffice) && caller.can_see(path)
+}
+
+/// May the caller assess the organisation at `path`? An office of a level
+/// above it may; its own level's office is told why not; anyone else does
+/// not see it.
+pub fn may_assess(caller: &Caller, path: &str) -> fiveledger_platform::ApiResult<()> {
+    if !sees_assessment(caller, path) {
+        return Err(fiveledger_platform::ApiError::not_found(path));
+    }
+    if path == caller.scope_path {
+        return Err(fiveledger_platform::ApiError::denied(
+            ErrorReason::AssessmentOfOwnLevel,
+            format!(
+                "{path} is the caller's own level: its inspection work is assessed by a level above it"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

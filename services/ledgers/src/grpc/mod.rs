@@ -1,5 +1,6 @@
 //! gRPC handlers: parse the request, run one transaction, map the result.
 
+mod assessments;
 mod events;
 pub(crate) mod filters;
 mod ledger;
@@ -27,6 +28,7 @@ use fiveledger_platform::service_identity::{EventReaders, ServiceCalls};
 use fiveledger_platform::settings::ServerSettings;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
+use fiveledger_proto::ledgers::assessment_service_server::AssessmentServiceServer;
 use fiveledger_proto::ledgers::event_service_server::EventServiceServer;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerServiceServer;
 use fiveledger_proto::ledgers::publication_service_server::PublicationServiceServer;
@@ -44,6 +46,7 @@ pub const SERVICES: &[&str] = &[
     "fiveledger.ledgers.v1.StatisticsService",
     "fiveledger.ledgers.v1.PublicationService",
     "fiveledger.ledgers.v1.EventService",
+    "fiveledger.ledgers.v1.AssessmentService",
     access_log::SERVICE,
 ];
 
@@ -121,6 +124,11 @@ pub const ROLES: RoleTable = &[
         PUBLICATION_READERS,
     ),
     (rpc!("PublicationService", "ListPublications"), READERS),
+    // Assessments of lower levels' work: offices (scope in the handler).
+    (rpc!("AssessmentService", "ComputeAssessment"), OFFICE),
+    (rpc!("AssessmentService", "GetAssessment"), OFFICE),
+    (rpc!("AssessmentService", "ListAssessments"), OFFICE),
+    (rpc!("AssessmentService", "VerifyAssessment"), OFFICE),
     (rpc!("EventService", "WatchEvents"), &[Role::Admin]),
     (access_log::LIST, access_log::READERS),
     (access_log::VERIFY, access_log::READERS),
@@ -155,6 +163,7 @@ pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
         .add_service(WarningServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(StatisticsServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(PublicationServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(AssessmentServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(access_log::service(api.db.clone(), api.access.clone(), max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()

@@ -1,5 +1,6 @@
 //! The ledgers service's tables, migrations and queries.
 
+pub mod assessments;
 pub mod books;
 pub mod entries;
 pub mod feedbacks;

@@ -1,6 +1,7 @@
 //! The ledgers service's own tests over gRPC, one binary (one link, not one
 //! per file). Run one file's tests by its module: `cargo test -p fiveledger-ledgers --test api <module>::`.
 
+mod assessments;
 mod books;
 mod common;
 mod ledger;

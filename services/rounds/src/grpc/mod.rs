@@ -192,6 +192,8 @@ pub const SERVICE_CALLS: ServiceCalls = &[
         "issues",
         &[
             "/fiveledger.rounds.v1.InspectionService/GetInspection",
+            // Back-tracking (倒查) compares a unit's inspections in batches.
+            "/fiveledger.rounds.v1.InspectionService/BatchGetInspections",
             "/fiveledger.rounds.v1.OrganisationService/GetOrganisation",
             "/fiveledger.rounds.v1.OrganisationService/BatchGetOrganisations",
             "/fiveledger.rounds.v1.OrganisationService/ListOrganisations",

@@ -544,7 +544,122 @@ pub fn rows(world: &Arc<World>) -> Vec<Row> {
     rows.extend(issues_rows(world));
     rows.extend(ledgers_rows(world));
     rows.extend(access_log_rows());
+    rows.extend(back_tracking_and_assessment_rows());
     rows
+}
+
+/// Back-tracking (issues) and assessments (ledgers): the world holds none,
+/// so offices find nothing by name and list nothing; an assessment of
+/// county A is computed by an office above it, refused to its own office
+/// (`ASSESSMENT_OF_OWN_LEVEL`), unknown to every other.
+fn back_tracking_and_assessment_rows() -> Vec<Row> {
+    let none = |_: &Who| HIDDEN;
+    let nothing_listed = |_: &Who| listed(Vec::<String>::new());
+    vec![
+        Row {
+            rpc: rpc!("issues", "RecurrenceService", "GetRecurrence"),
+            cases: vec![unary(
+                rpc!("issues", "RecurrenceService", "GetRecurrence"),
+                "a recurrence that was never flagged",
+                "recurrences/rnone",
+                |name| issues::GetRecurrenceRequest { name: name.into() },
+                nothing::<issues::Recurrence>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("issues", "RecurrenceService", "ListRecurrences"),
+            cases: vec![unary(
+                rpc!("issues", "RecurrenceService", "ListRecurrences"),
+                "every recurrence (none)",
+                String::new(),
+                |_| issues::ListRecurrencesRequest {
+                    page_size: 1000,
+                    ..Default::default()
+                },
+                |r: issues::ListRecurrencesResponse| names_of(r.recurrences, |r| r.name),
+                nothing_listed,
+            )],
+        },
+        Row {
+            rpc: rpc!("issues", "RecurrenceService", "DecideRecurrence"),
+            cases: vec![unary(
+                rpc!("issues", "RecurrenceService", "DecideRecurrence"),
+                "a recurrence that was never flagged",
+                "recurrences/rnone",
+                |name| issues::DecideRecurrenceRequest {
+                    name: name.into(),
+                    outcome: issues::AccountabilityOutcome::GroupAccountable as i32,
+                    note: "应发现未发现".into(),
+                    request_id: String::new(),
+                },
+                nothing::<issues::Recurrence>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "AssessmentService", "ComputeAssessment"),
+            cases: vec![unary(
+                rpc!("ledgers", "AssessmentService", "ComputeAssessment"),
+                "county A, this year",
+                paths::A,
+                |name| {
+                    use chrono::Datelike;
+                    ledgers::ComputeAssessmentRequest {
+                        organisation_path: name.into(),
+                        year: chrono::Utc::now().year(),
+                        ..Default::default()
+                    }
+                },
+                nothing::<ledgers::Assessment>,
+                |who| {
+                    if !who.sees(paths::A) {
+                        HIDDEN
+                    } else if who.scope == paths::A {
+                        Outcome::Refused("ASSESSMENT_OF_OWN_LEVEL")
+                    } else {
+                        Outcome::Performs
+                    }
+                },
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "AssessmentService", "GetAssessment"),
+            cases: vec![unary(
+                rpc!("ledgers", "AssessmentService", "GetAssessment"),
+                "an assessment never computed",
+                "assessments/anone",
+                |name| ledgers::GetAssessmentRequest { name: name.into() },
+                nothing::<ledgers::Assessment>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "AssessmentService", "ListAssessments"),
+            cases: vec![unary(
+                rpc!("ledgers", "AssessmentService", "ListAssessments"),
+                "every assessment (none yet)",
+                String::new(),
+                |_| ledgers::ListAssessmentsRequest {
+                    page_size: 1000,
+                    ..Default::default()
+                },
+                |r: ledgers::ListAssessmentsResponse| names_of(r.assessments, |a| a.name),
+                nothing_listed,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "AssessmentService", "VerifyAssessment"),
+            cases: vec![unary(
+                rpc!("ledgers", "AssessmentService", "VerifyAssessment"),
+                "an assessment never computed",
+                "assessments/anone",
+                |name| ledgers::VerifyAssessmentRequest { name: name.into() },
+                nothing::<ledgers::VerifyAssessmentResponse>,
+                none,
+            )],
+        },
+    ]
 }
 
 /// The access log, on each server that keeps one: read and verified by
