@@ -762,6 +762,7 @@ impl Clients {
                     public: Some(part(public, "领导班子")),
                 }),
                 request_id: String::new(),
+                functional_hand_offs: Vec::new(),
             },
         )
     }

@@ -216,6 +216,15 @@ pub async fn run_periodic(
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = ?err, "double-report sweep failed"),
             }
+            let hand_offs =
+                crate::hand_off_sweep::sweep(&db, &settings.warnings, now, "", SERVICE_ACTOR);
+            match hand_offs.await {
+                Ok(report) if report.notices > 0 => {
+                    tracing::info!(?report, "hand-off sweep sent notices")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = ?err, "hand-off sweep failed"),
+            }
         }
     })
     .await

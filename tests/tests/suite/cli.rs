@@ -335,6 +335,7 @@ pub(crate) async fn report_and_hand_over(
                 public: Some(part),
             }),
             request_id: String::new(),
+            functional_hand_offs: Vec::new(),
         })
         .await
         .expect("feedback");

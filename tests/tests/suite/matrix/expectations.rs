@@ -1416,6 +1416,7 @@ fn step_case(
                 public: Some(part("领导班子")),
             }),
             request_id: String::new(),
+            functional_hand_offs: Vec::new(),
         }),
         "StartRectification" => case!(StartRectificationRequest, |name: &str| {
             StartRectificationRequest {

@@ -653,6 +653,7 @@ async fn feedback(t: &TestSuite, w: &mut World, key: &str) {
                     public: Some(part("领导班子")),
                 }),
                 request_id: String::new(),
+                functional_hand_offs: Vec::new(),
             },
         ))
         .await

@@ -170,6 +170,7 @@ async fn feed_back(office: &Services, name: &str, start: NaiveDate) -> anyhow::R
                 public: Some(part("领导班子")),
             }),
             request_id: String::new(),
+            functional_hand_offs: Vec::new(),
         })
         .await
         .map_err(step("giving feedback"))?;
