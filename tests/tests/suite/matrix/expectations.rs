@@ -544,6 +544,7 @@ pub fn rows(world: &Arc<World>) -> Vec<Row> {
     rows.extend(issues_rows(world));
     rows.extend(ledgers_rows(world));
     rows.extend(access_log_rows());
+    rows.extend(hand_offs::rows(world));
     rows
 }
 
@@ -1289,6 +1290,11 @@ fn rounds_rows(world: &Arc<World>) -> Vec<Row> {
             [("ia1", PHASE), ("ic1", PHASE)],
         ),
         (
+            rpc!("rounds", "InspectionService", "NotifyLeadersInCharge"),
+            false,
+            [("ia2", PHASE), ("ic1", PHASE)],
+        ),
+        (
             rpc!("rounds", "InspectionService", "GiveFeedback"),
             false,
             [("ia2", PHASE), ("ic1", PHASE)],
@@ -1405,6 +1411,25 @@ fn step_case(
                 report: Some(ReportRecord {
                     date: Some(day(-1)),
                     summary: "综合汇报".into(),
+                }),
+                request_id: String::new(),
+            }
+        }),
+        "NotifyLeadersInCharge" => case!(NotifyLeadersInChargeRequest, |name: &str| {
+            let leader = |role: LeaderInChargeRole| LeaderInCharge {
+                role: role as i32,
+                display_name: "分管领导".into(),
+                post: String::new(),
+            };
+            NotifyLeadersInChargeRequest {
+                name: name.into(),
+                notice: Some(LeadersInChargeNotice {
+                    date: Some(day(-1)),
+                    leaders: vec![
+                        leader(LeaderInChargeRole::Party),
+                        leader(LeaderInChargeRole::Government),
+                    ],
+                    summary: "巡察情况通报".into(),
                 }),
                 request_id: String::new(),
             }
@@ -2831,3 +2856,7 @@ pub fn describe_outcome(o: &Outcome) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// The hand-offs at feedback (移交): their own rows (after `rpc!`).
+#[path = "hand_offs.rs"]
+mod hand_offs;
