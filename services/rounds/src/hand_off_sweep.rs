@@ -110,15 +110,7 @@ async fn warn_one(
         .await
     }
     .await;
-    match result {
-        Ok(()) => {
-            db.commit(txn).await?;
-            Ok(true)
-        }
-        // Another sweep got there first: its notice stands.
-        Err(ApiError::Aborted { .. }) => Ok(false),
-        Err(err) => Err(err),
-    }
+    crate::sweep::finish_notice(db, txn, result).await
 }
 
 /// Sweeps every hand-off not acknowledged whose acknowledgement is due
