@@ -718,6 +718,7 @@ impl Clients {
     /// issues service has handed the list over: from then on the unit and
     /// the supervising bodies see its problems and entries.
     pub async fn give_feedback(&self, inspection: &str, day: Date) -> rounds::Inspection {
+        self.notify_leaders_in_charge(inspection, day).await;
         let given = self
             .inspections()
             .give_feedback(Self::feedback_request(inspection, day, day))
@@ -742,6 +743,47 @@ impl Clients {
         given
     }
 
+    /// Notifies the party and government leaders in charge of the unit
+    /// (分管领导通报) on `day`, as feedback needs.
+    pub async fn notify_leaders_in_charge(
+        &self,
+        inspection: &str,
+        day: Date,
+    ) -> rounds::Inspection {
+        self.inspections()
+            .notify_leaders_in_charge(Self::notify_request(inspection, day))
+            .await
+            .unwrap_or_else(|s| panic!("notice on {inspection}: {s:?}"))
+            .into_inner()
+    }
+
+    /// The office's notice to the leaders in charge (分管领导通报) on `day`.
+    pub fn notify_request(
+        inspection: &str,
+        day: Date,
+    ) -> tonic::Request<rounds::NotifyLeadersInChargeRequest> {
+        let leader = |role: rounds::LeaderInChargeRole, name: &str| rounds::LeaderInCharge {
+            role: role as i32,
+            display_name: name.into(),
+            post: String::new(),
+        };
+        authed(
+            &tokens::office(),
+            rounds::NotifyLeadersInChargeRequest {
+                name: inspection.into(),
+                notice: Some(rounds::LeadersInChargeNotice {
+                    date: Some(day),
+                    leaders: vec![
+                        leader(rounds::LeaderInChargeRole::Party, "市委常委"),
+                        leader(rounds::LeaderInChargeRole::Government, "副市长"),
+                    ],
+                    summary: "巡察情况通报".into(),
+                }),
+                request_id: String::new(),
+            },
+        )
+    }
+
     /// The request of the double feedback (双反馈) by the office.
     pub fn feedback_request(
         inspection: &str,
@@ -762,6 +804,7 @@ impl Clients {
                     public: Some(part(public, "领导班子")),
                 }),
                 request_id: String::new(),
+                functional_hand_offs: Vec::new(),
             },
         )
     }
@@ -918,6 +961,14 @@ impl Clients {
 }
 
 impl TestSuite {
+    /// [`Clients::notify_request`].
+    pub fn notify_request(
+        inspection: &str,
+        day: Date,
+    ) -> tonic::Request<rounds::NotifyLeadersInChargeRequest> {
+        Clients::notify_request(inspection, day)
+    }
+
     /// [`Clients::feedback_request`].
     pub fn feedback_request(
         inspection: &str,

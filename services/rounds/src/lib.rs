@@ -4,6 +4,7 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod hand_off_sweep;
 pub mod settings;
 pub mod staffing;
 pub mod storage;

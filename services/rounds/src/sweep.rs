@@ -116,12 +116,23 @@ async fn warn_one(
         .await
     }
     .await;
+    finish_notice(db, txn, result).await
+}
+
+/// Ends the transaction of one notice: commits what `result` wrote (true),
+/// or, when another sweep got there first (the row moved on from the
+/// revision read), writes nothing (false): its notice stands. Any other
+/// failure is returned, nothing written.
+pub(crate) async fn finish_notice(
+    db: &Db,
+    txn: sea_orm::DatabaseTransaction,
+    result: ApiResult<()>,
+) -> ApiResult<bool> {
     match result {
         Ok(()) => {
             db.commit(txn).await?;
             Ok(true)
         }
-        // Another sweep got there first: its notice stands.
         Err(ApiError::Aborted { .. }) => Ok(false),
         Err(err) => Err(err),
     }
@@ -215,6 +226,15 @@ pub async fn run_periodic(
                 }
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = ?err, "double-report sweep failed"),
+            }
+            let hand_offs =
+                crate::hand_off_sweep::sweep(&db, &settings.warnings, now, "", SERVICE_ACTOR);
+            match hand_offs.await {
+                Ok(report) if report.notices > 0 => {
+                    tracing::info!(?report, "hand-off sweep sent notices")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = ?err, "hand-off sweep failed"),
             }
         }
     })

@@ -326,6 +326,27 @@ pub(crate) async fn report_and_hand_over(
         given_by: "组长".into(),
         recipient: "班子".into(),
     };
+    let leader = |role: r::LeaderInChargeRole, name: &str| r::LeaderInCharge {
+        role: role as i32,
+        display_name: name.into(),
+        post: String::new(),
+    };
+    admin
+        .inspections()
+        .notify_leaders_in_charge(r::NotifyLeadersInChargeRequest {
+            name: inspection.to_owned(),
+            notice: Some(r::LeadersInChargeNotice {
+                date: date(start + chrono::Days::new(25)),
+                leaders: vec![
+                    leader(r::LeaderInChargeRole::Party, "市委常委"),
+                    leader(r::LeaderInChargeRole::Government, "副市长"),
+                ],
+                summary: String::new(),
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("notice to the leaders in charge");
     admin
         .inspections()
         .give_feedback(r::GiveFeedbackRequest {
@@ -335,6 +356,7 @@ pub(crate) async fn report_and_hand_over(
                 public: Some(part),
             }),
             request_id: String::new(),
+            functional_hand_offs: Vec::new(),
         })
         .await
         .expect("feedback");

@@ -421,7 +421,21 @@ async fn an_inspection_goes_from_staffing_to_written_off_books_across_the_servic
     .await;
 
     // ---- 反馈交账: the double feedback in the rounds service hands every
-    // entry over, due from the feedback date (the later part) by severity.
+    // entry over, due from the feedback date (the later part) by severity;
+    // it needs the notice to the leaders in charge (分管领导通报) first.
+    assert_refused(
+        inspections
+            .give_feedback(TestSuite::feedback_request(
+                XN,
+                date(2026, 6, 10),
+                date(2026, 6, 12),
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "LEADERS_IN_CHARGE_NOT_NOTIFIED",
+        XN,
+    );
+    t.notify_leaders_in_charge(XN, date(2026, 6, 8)).await;
     let fed = inspections
         .give_feedback(TestSuite::feedback_request(
             XN,

@@ -1031,9 +1031,30 @@ async fn report_and_feedback(t: &TestSuite, table: &mut Table<'_>) {
         .expect("the comprehensive report");
     table
         .row::<_, rounds::Inspection>(
+            "/fiveledger.rounds.v1.InspectionService/NotifyLeadersInCharge",
+            OFFICE,
+            TestSuite::notify_request(XN, date(2026, 6, 8)).into_inner(),
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
+    table
+        .row::<_, rounds::Inspection>(
             "/fiveledger.rounds.v1.InspectionService/GiveFeedback",
             OFFICE,
             TestSuite::feedback_request(XN, date(2026, 6, 10), date(2026, 6, 12)).into_inner(),
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
+    // The commission signs for what was handed to it at feedback (移交).
+    table
+        .row::<_, rounds::HandOff>(
+            "/fiveledger.rounds.v1.HandOffService/AcknowledgeHandOff",
+            COMMISSION,
+            rounds::AcknowledgeHandOffRequest {
+                name: format!("{XN}/handOffs/discipline-commission"),
+                note: "已签收".into(),
+                ..Default::default()
+            },
             Refused(Code::FailedPrecondition),
         )
         .await;

@@ -11,8 +11,8 @@ use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::rounds::ErrorReason;
 use fiveledger_proto::rounds::{
     Briefing, DoubleFeedback, DoubleReport, DoubleReportKind, FeedbackPart, Inspection,
-    InspectionPhase, InspectionReportKind, OrganisationKind, ReportRecord, RoundKind, RoundState,
-    Stationing,
+    InspectionPhase, InspectionReportKind, LeadersInChargeNotice, OrganisationKind, ReportRecord,
+    RoundKind, RoundState, Stationing,
 };
 
 use InspectionPhase as P;
@@ -47,6 +47,7 @@ pub enum Event {
     Stationed,
     MidTermReported,
     Reported,
+    LeadersInChargeNotified,
     FeedbackGiven,
     RectificationStarted,
     DoubleReportRecorded(DoubleReportKind),
@@ -85,6 +86,9 @@ pub fn shown_to(caller: &Caller, mut inspection: Inspection) -> Inspection {
     if !insider {
         for briefing in &mut inspection.briefings {
             briefing.summary.clear();
+        }
+        if let Some(notice) = inspection.leaders_in_charge_notice.as_mut() {
+            notice.summary.clear();
         }
     }
     inspection
@@ -202,6 +206,12 @@ pub enum Step {
         date: NaiveDate,
         report: ReportRecord,
     },
+    /// NotifyLeadersInCharge: the notice (parsed by
+    /// `leaders::parse_notice`) and its date.
+    NotifyLeaders {
+        date: NaiveDate,
+        notice: LeadersInChargeNotice,
+    },
     /// GiveFeedback: both parts with their dates.
     Feedback {
         individual: (NaiveDate, FeedbackPart),
@@ -246,6 +256,7 @@ pub const ASSIGN_GROUP: Rule = rule("AssignInspectionGroup", &[P::Preparation], 
 pub const BRIEF: Rule = rule("RecordBriefing", &[P::Preparation], false);
 pub const STATION: Rule = rule("StartStationing", &[P::Preparation], true);
 pub const REPORT: Rule = rule("ReportInspection", &[P::Stationed], true);
+pub const NOTIFY_LEADERS: Rule = rule("NotifyLeadersInCharge", &[P::Reported], false);
 pub const FEEDBACK: Rule = rule("GiveFeedback", &[P::Reported], false);
 pub const RECTIFY: Rule = rule("StartRectification", &[P::FeedbackGiven], false);
 pub const DOUBLE_REPORT: Rule = rule("RecordDoubleReport", &[P::Rectifying], false);
@@ -258,6 +269,7 @@ impl Step {
             Step::Brief { .. } => &BRIEF,
             Step::Station { .. } => &STATION,
             Step::Report { .. } => &REPORT,
+            Step::NotifyLeaders { .. } => &NOTIFY_LEADERS,
             Step::Feedback { .. } => &FEEDBACK,
             Step::Rectify { .. } => &RECTIFY,
             Step::DoubleReport { .. } => &DOUBLE_REPORT,
@@ -409,10 +421,45 @@ pub fn apply(timeline: Timeline, step: Step) -> Result<Change, ApiError> {
                 format!("comprehensive report on {date}; problem list frozen"),
             ))
         }
+        Step::NotifyLeaders { date, notice } => {
+            if records.leaders_in_charge_notice.is_some() {
+                return Err(missing(
+                    ErrorReason::LeadersInChargeAlreadyNotified,
+                    &name,
+                    "the leaders in charge are already notified",
+                ));
+            }
+            not_before(
+                "notice.date",
+                date,
+                date_of(&records.comprehensive_report),
+                "the comprehensive report",
+            )?;
+            let description = super::leaders::describe(&notice);
+            records.leaders_in_charge_notice = Some(notice);
+            Ok(change(
+                P::Reported,
+                records,
+                Event::LeadersInChargeNotified,
+                description,
+            ))
+        }
         Step::Feedback {
             individual: (individual_date, individual),
             public: (public_date, public),
         } => {
+            let notified = super::leaders::notified_on(&name, &records)?;
+            for (field, date) in [
+                ("feedback.individual.date", individual_date),
+                ("feedback.public.date", public_date),
+            ] {
+                not_before(
+                    field,
+                    date,
+                    Some(notified),
+                    "the notice to the leaders in charge",
+                )?;
+            }
             let reported = date_of(&records.comprehensive_report);
             not_before(
                 "feedback.individual.date",

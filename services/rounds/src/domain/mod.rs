@@ -1,8 +1,10 @@
 //! The rounds service's domain: types and rules, no I/O.
 
 pub mod avoidance;
+pub mod hand_off;
 pub mod inspection;
 pub mod inspector;
+pub mod leaders;
 pub mod organisation;
 pub mod round;
 

@@ -19,8 +19,7 @@ use super::Api;
 use super::filters::Narrowed;
 use super::scope::context;
 use crate::domain::inspection::{
-    self as domain, LookedBack, MAX_SUMMARY, Step, briefing_body_ids, parse_feedback_part,
-    parse_report, required_date,
+    self as domain, LookedBack, MAX_SUMMARY, Step, briefing_body_ids, parse_report, required_date,
 };
 use crate::domain::{organisation, parse_enum, round as round_domain};
 use crate::staffing::{assignable_group, expect_open_round};
@@ -55,7 +54,7 @@ impl Api {
     /// Runs one step that needs nothing read beyond the inspection: in one
     /// transaction, find the inspection the caller may change under the
     /// step's rule, apply the step, write the change.
-    async fn step(
+    pub(super) async fn step(
         &self,
         caller: Caller,
         name: String,
@@ -444,24 +443,18 @@ impl InspectionService for Api {
             .await
     }
 
+    async fn notify_leaders_in_charge(
+        &self,
+        request: Request<NotifyLeadersInChargeRequest>,
+    ) -> Result<Response<Inspection>, Status> {
+        self.notify_leaders(request).await
+    }
+
     async fn give_feedback(
         &self,
         request: Request<GiveFeedbackRequest>,
     ) -> Result<Response<Inspection>, Status> {
-        let caller = Caller::of(&request)?;
-        let request = request.into_inner();
-        let key = RequestKey::new(&caller, "GiveFeedback", &request.request_id, &request)?;
-        replay_first!(&self.db, key);
-        let feedback = request
-            .feedback
-            .as_ref()
-            .ok_or_else(|| ApiError::required("feedback"))?;
-        let step = Step::Feedback {
-            individual: parse_feedback_part("feedback.individual", feedback.individual.as_ref())?,
-            public: parse_feedback_part("feedback.public", feedback.public.as_ref())?,
-        };
-        self.step(caller, request.name, request.request_id, key, step)
-            .await
+        self.feedback(request).await
     }
 
     async fn start_rectification(

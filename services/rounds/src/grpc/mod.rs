@@ -3,6 +3,7 @@
 mod events;
 mod filters;
 mod groups;
+mod handoffs;
 mod inspections;
 mod inspectors;
 mod organisations;
@@ -27,6 +28,7 @@ use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
 use fiveledger_proto::rounds::event_service_server::EventServiceServer;
 use fiveledger_proto::rounds::group_service_server::GroupServiceServer;
+use fiveledger_proto::rounds::hand_off_service_server::HandOffServiceServer;
 use fiveledger_proto::rounds::inspection_service_server::InspectionServiceServer;
 use fiveledger_proto::rounds::inspector_service_server::InspectorServiceServer;
 use fiveledger_proto::rounds::organisation_service_server::OrganisationServiceServer;
@@ -42,6 +44,7 @@ pub const SERVICES: &[&str] = &[
     "fiveledger.rounds.v1.RoundService",
     "fiveledger.rounds.v1.GroupService",
     "fiveledger.rounds.v1.InspectionService",
+    "fiveledger.rounds.v1.HandOffService",
     "fiveledger.rounds.v1.EventService",
 ];
 
@@ -64,6 +67,14 @@ const STAFF_READERS: &[Role] = &[
     Role::InspectionGroup,
     Role::Supervisor,
     Role::DisciplineCommission,
+    Role::Viewer,
+];
+
+/// Who reads hand-offs: the receiving bodies and who follows them.
+const HAND_OFF_READERS: &[Role] = &[
+    Role::DisciplineCommission,
+    Role::Supervisor,
+    Role::InspectionOffice,
     Role::Viewer,
 ];
 
@@ -159,6 +170,10 @@ pub const ROLES: RoleTable = &[
         OFFICE_OR_LEADER,
     ),
     (
+        "/fiveledger.rounds.v1.InspectionService/NotifyLeadersInCharge",
+        OFFICE,
+    ),
+    (
         "/fiveledger.rounds.v1.InspectionService/GiveFeedback",
         OFFICE,
     ),
@@ -178,6 +193,15 @@ pub const ROLES: RoleTable = &[
         "/fiveledger.rounds.v1.InspectionService/SweepDoubleReports",
         OFFICE,
     ),
+    (
+        "/fiveledger.rounds.v1.HandOffService/ListHandOffs",
+        HAND_OFF_READERS,
+    ),
+    (
+        "/fiveledger.rounds.v1.HandOffService/AcknowledgeHandOff",
+        crate::domain::hand_off::RECEIVER_ROLES,
+    ),
+    ("/fiveledger.rounds.v1.HandOffService/SweepHandOffs", OFFICE),
     (
         "/fiveledger.rounds.v1.EventService/WatchEvents",
         &[Role::Admin],
@@ -237,6 +261,7 @@ pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
         .add_service(RoundServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(GroupServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(InspectionServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(HandOffServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()
 }

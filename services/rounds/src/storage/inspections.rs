@@ -196,6 +196,7 @@ pub fn encode_records(inspection: &Inspection) -> Vec<u8> {
         mid_term_report: inspection.mid_term_report.clone(),
         comprehensive_report: inspection.comprehensive_report.clone(),
         feedback: inspection.feedback.clone(),
+        leaders_in_charge_notice: inspection.leaders_in_charge_notice.clone(),
         rectification_start_date: inspection.rectification_start_date,
         double_report: inspection.double_report.clone(),
         close_date: inspection.close_date,
@@ -601,6 +602,15 @@ async fn append_event(
         }
         Event::Reported => {
             outbox::append(txn, ctx, subject, &InspectionReported { inspection: i }).await
+        }
+        Event::LeadersInChargeNotified => {
+            outbox::append(
+                txn,
+                ctx,
+                subject,
+                &LeadersInChargeNotified { inspection: i },
+            )
+            .await
         }
         Event::FeedbackGiven => {
             outbox::append(txn, ctx, subject, &FeedbackGiven { inspection: i }).await

@@ -1,6 +1,7 @@
 //! The rounds service's tables, migrations and queries.
 
 pub mod groups;
+pub mod hand_offs;
 pub mod inspections;
 pub mod inspectors;
 pub mod migrations;

@@ -388,6 +388,31 @@ impl Steps {
                     public: Some(part(public, "领导班子")),
                 }),
                 request_id: String::new(),
+                functional_hand_offs: Vec::new(),
+            },
+        )
+    }
+    /// The notice to the party and government leaders in charge (分管领导
+    /// 通报), after the comprehensive report and before feedback.
+    fn notice(&self) -> tonic::Request<NotifyLeadersInChargeRequest> {
+        let leader = |role: LeaderInChargeRole, name: &str| LeaderInCharge {
+            role: role as i32,
+            display_name: name.into(),
+            post: String::new(),
+        };
+        authed(
+            &self.token,
+            NotifyLeadersInChargeRequest {
+                name: self.name.clone(),
+                notice: Some(LeadersInChargeNotice {
+                    date: self.at(80),
+                    leaders: vec![
+                        leader(LeaderInChargeRole::Party, "张常委"),
+                        leader(LeaderInChargeRole::Government, "王副市长"),
+                    ],
+                    summary: "巡察发现的主要问题".into(),
+                }),
+                request_id: String::new(),
             },
         )
     }
@@ -523,7 +548,15 @@ async fn take(
             c.report_inspection(s.report(R::Comprehensive, s.at(71)))
                 .await
         }
-        Op::Feedback => c.give_feedback(s.feedback(s.at(92), s.at(94))).await,
+        Op::Feedback => {
+            // The leaders in charge are notified first (a step of its own).
+            if let Err(status) = c.notify_leaders_in_charge(s.notice()).await
+                && reason(&status) != "LEADERS_IN_CHARGE_ALREADY_NOTIFIED"
+            {
+                return Err(status);
+            }
+            c.give_feedback(s.feedback(s.at(92), s.at(94))).await
+        }
         Op::Rectify => c.start_rectification(s.rectify()).await,
         Op::TeamReport => {
             c.record_double_report(s.double_report(D::Team, s.at(113)))
@@ -624,6 +657,9 @@ async fn run_to_closed(c: &mut Clients, s: &Steps) {
     i.report_inspection(s.report(InspectionReportKind::Comprehensive, s.at(71)))
         .await
         .expect("comprehensive");
+    i.notify_leaders_in_charge(s.notice())
+        .await
+        .expect("notice");
     i.give_feedback(s.feedback(s.at(92), s.at(94)))
         .await
         .expect("feedback");
@@ -806,6 +842,9 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
     assert_eq!(get(&mut c, &s.name).await, reported);
 
     let i = &mut c.inspections;
+    i.notify_leaders_in_charge(s.notice())
+        .await
+        .expect("notice");
     let fed = i
         .give_feedback(s.feedback(s.at(92), s.at(94)))
         .await
@@ -909,7 +948,12 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
             "StartStationing",
             "ReportInspection",
             "ReportInspection",
+            "NotifyLeadersInCharge",
             "GiveFeedback",
+            "HandOff",
+            "HandOff",
+            "HandOff",
+            "HandOff",
             "StartRectification",
             "RecordDoubleReport",
             "RecordDoubleReport",
@@ -918,7 +962,10 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
         "refused steps leave no trace"
     );
     assert_eq!(timeline.steps[3].actor, LEADER_SUBJECT);
-    assert_eq!(timeline.steps[10].phase, InspectionPhase::Closed as i32);
+    assert_eq!(
+        timeline.steps.last().expect("closing step").phase,
+        InspectionPhase::Closed as i32
+    );
     assert_eq!(timeline.inspection.expect("inspection"), closed);
 
     // A county office outside the target's and the round's subtree sees nothing.
@@ -993,6 +1040,9 @@ async fn the_double_report_is_due_the_configured_days_after_feedback() {
         .await
         .expect("comp");
     let feedback = today() - chrono::Days::new(10);
+    i.notify_leaders_in_charge(s.notice())
+        .await
+        .expect("notice");
     let fed = i
         .give_feedback(s.feedback(day(feedback), day(feedback)))
         .await
@@ -1054,6 +1104,9 @@ async fn an_overdue_double_report_gets_one_supervision_notice() {
         .expect("comp");
     // Due ten days ago.
     let feedback = today() - chrono::Days::new(40);
+    i.notify_leaders_in_charge(s.notice())
+        .await
+        .expect("notice");
     i.give_feedback(s.feedback(day(feedback), day(feedback)))
         .await
         .expect("feedback");
@@ -1158,6 +1211,10 @@ async fn the_double_report_turns_each_colour_on_its_threshold_day() {
     advance_to(&mut c, &s, InspectionPhase::Reported).await;
     let feedback = today() - chrono::Days::new(10);
     c.inspections
+        .notify_leaders_in_charge(s.notice())
+        .await
+        .expect("notice");
+    c.inspections
         .give_feedback(s.feedback(day(feedback), day(feedback)))
         .await
         .expect("feedback");
@@ -1240,6 +1297,15 @@ async fn an_office_sweeps_only_the_inspections_of_rounds_it_runs() {
     .await;
     let (mut c, city) = staffed_inspection(&app).await;
     let county = office("guangxi/nanning/xingning");
+    // The county's bodies, which its round hands off to at feedback.
+    for (id, kind) in [
+        ("xingning-jw", OrganisationKind::DisciplineCommission),
+        ("xingning-zzb", OrganisationKind::OrganisationDepartment),
+        ("xingning-xcb", OrganisationKind::PropagandaDepartment),
+    ] {
+        app.org(&admin(), id, kind, "organisations/xingning", id)
+            .await;
+    }
     c.rounds
         .create_round(authed(
             &county,
@@ -2849,3 +2915,8 @@ async fn an_inspectors_history_outside_the_callers_scope_looks_unknown() {
         .await
         .expect("stored");
 }
+
+/// The notice to the leaders in charge before feedback, and the hand-offs
+/// at feedback with their acknowledgements and colours.
+#[path = "hand_offs.rs"]
+mod hand_offs;

@@ -545,6 +545,7 @@ pub fn rows(world: &Arc<World>) -> Vec<Row> {
     rows.extend(ledgers_rows(world));
     rows.extend(access_log_rows());
     rows.extend(back_tracking_and_assessment_rows());
+    rows.extend(hand_offs::rows(world));
     rows
 }
 
@@ -1404,6 +1405,11 @@ fn rounds_rows(world: &Arc<World>) -> Vec<Row> {
             [("ia1", PHASE), ("ic1", PHASE)],
         ),
         (
+            rpc!("rounds", "InspectionService", "NotifyLeadersInCharge"),
+            false,
+            [("ia2", PHASE), ("ic1", PHASE)],
+        ),
+        (
             rpc!("rounds", "InspectionService", "GiveFeedback"),
             false,
             [("ia2", PHASE), ("ic1", PHASE)],
@@ -1524,6 +1530,25 @@ fn step_case(
                 request_id: String::new(),
             }
         }),
+        "NotifyLeadersInCharge" => case!(NotifyLeadersInChargeRequest, |name: &str| {
+            let leader = |role: LeaderInChargeRole| LeaderInCharge {
+                role: role as i32,
+                display_name: "分管领导".into(),
+                post: String::new(),
+            };
+            NotifyLeadersInChargeRequest {
+                name: name.into(),
+                notice: Some(LeadersInChargeNotice {
+                    date: Some(day(-1)),
+                    leaders: vec![
+                        leader(LeaderInChargeRole::Party),
+                        leader(LeaderInChargeRole::Government),
+                    ],
+                    summary: "巡察情况通报".into(),
+                }),
+                request_id: String::new(),
+            }
+        }),
         "GiveFeedback" => case!(GiveFeedbackRequest, move |name: &str| GiveFeedbackRequest {
             name: name.into(),
             feedback: Some(DoubleFeedback {
@@ -1531,6 +1556,7 @@ fn step_case(
                 public: Some(part("领导班子")),
             }),
             request_id: String::new(),
+            functional_hand_offs: Vec::new(),
         }),
         "StartRectification" => case!(StartRectificationRequest, |name: &str| {
             StartRectificationRequest {
@@ -2945,3 +2971,7 @@ pub fn describe_outcome(o: &Outcome) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// The hand-offs at feedback (移交): their own rows (after `rpc!`).
+#[path = "hand_offs.rs"]
+mod hand_offs;

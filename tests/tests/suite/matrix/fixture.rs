@@ -31,10 +31,23 @@ pub mod paths {
 }
 
 /// The bodies every level has, by the suffix of their ids.
-pub const BODIES: [(&str, rounds::OrganisationKind); 3] = [
+pub const BODIES: [(&str, rounds::OrganisationKind); 4] = [
     ("office", rounds::OrganisationKind::InspectionOffice),
     ("jw", rounds::OrganisationKind::DisciplineCommission),
     ("zzb", rounds::OrganisationKind::OrganisationDepartment),
+    ("xcb", rounds::OrganisationKind::PropagandaDepartment),
+];
+
+/// The hand-off at feedback every handed inspection's commission has
+/// signed for; the others stay unsigned.
+pub const SIGNED_HAND_OFF: &str = "discipline-commission";
+/// Every hand-off at feedback, by id, with the body of the running level it
+/// goes to (its suffix).
+pub const HAND_OFFS: [(&str, &str); 4] = [
+    ("discipline-commission", "jw"),
+    ("discipline-commission-record", "jw"),
+    ("organisation-department", "zzb"),
+    ("propaganda-department", "xcb"),
 ];
 
 /// The path of the body `suffix` of the level at `level` (`gx/nn` →
@@ -643,6 +656,29 @@ async fn feedback(t: &TestSuite, w: &mut World, key: &str) {
         given_by: "巡察组组长".into(),
         recipient: to.into(),
     };
+    let leader = |role: rounds::LeaderInChargeRole| rounds::LeaderInCharge {
+        role: role as i32,
+        display_name: "分管领导".into(),
+        post: String::new(),
+    };
+    client
+        .notify_leaders_in_charge(authed(
+            &admin(),
+            rounds::NotifyLeadersInChargeRequest {
+                name: name.clone(),
+                notice: Some(rounds::LeadersInChargeNotice {
+                    date: Some(day(-10)),
+                    leaders: vec![
+                        leader(rounds::LeaderInChargeRole::Party),
+                        leader(rounds::LeaderInChargeRole::Government),
+                    ],
+                    summary: "巡察情况通报".into(),
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap_or_else(|s| panic!("notice on {key}: {s:?}"));
     client
         .give_feedback(authed(
             &admin(),
@@ -653,6 +689,7 @@ async fn feedback(t: &TestSuite, w: &mut World, key: &str) {
                     public: Some(part("领导班子")),
                 }),
                 request_id: String::new(),
+                functional_hand_offs: Vec::new(),
             },
         ))
         .await
@@ -683,6 +720,18 @@ async fn feedback(t: &TestSuite, w: &mut World, key: &str) {
         ))
         .await
         .unwrap_or_else(|s| panic!("team report of {key}: {s:?}"));
+    // The commission signs for what was handed to it (移交签收), so no one
+    // signs it again in the matrix.
+    rounds::hand_off_service_client::HandOffServiceClient::new(t.rounds.clone())
+        .acknowledge_hand_off(authed(
+            &admin(),
+            rounds::AcknowledgeHandOffRequest {
+                name: format!("{name}/handOffs/{SIGNED_HAND_OFF}"),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_or_else(|s| panic!("acknowledging {key}'s hand-off: {s:?}"));
     // The issues service hands the list over.
     let list = format!("{name}/problemList");
     eventually("the list handed over", Duration::from_secs(10), || {

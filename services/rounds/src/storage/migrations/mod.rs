@@ -11,13 +11,14 @@ mod m20261128_000001_organisations;
 mod m20261128_000002_rounds;
 mod m20261128_000003_double_report_sweep;
 mod m20261128_000004_list_indexes;
+mod m20261202_000001_hand_offs;
 mod m20261210_000001_native_place;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 9;
+    const VERSION: i64 = 10;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -32,6 +33,8 @@ impl Schema for Migrator {
             Step::expand(fiveledger_platform::platform_tables::OutboxTransactions),
             // Binaries from before schema versions cannot read them.
             Step::contract(fiveledger_platform::schema_compat::Migration),
+            // Hand-offs at feedback (移交) and their acknowledgements.
+            Step::expand(m20261202_000001_hand_offs::Migration),
         ]
     }
 }

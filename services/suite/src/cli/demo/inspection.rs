@@ -5,7 +5,8 @@
 use chrono::{Days, NaiveDate};
 use fiveledger_proto::rounds::{
     Briefing, CloseInspectionRequest, CreateInspectionRequest, DoubleFeedback, DoubleReportKind,
-    FeedbackPart, GiveFeedbackRequest, Inspection, InspectionReportKind, RecordBriefingRequest,
+    FeedbackPart, GiveFeedbackRequest, Inspection, InspectionReportKind, LeaderInCharge,
+    LeaderInChargeRole, LeadersInChargeNotice, NotifyLeadersInChargeRequest, RecordBriefingRequest,
     RecordDoubleReportRequest, ReportInspectionRequest, ReportRecord, StartRectificationRequest,
     StartStationingRequest,
 };
@@ -161,6 +162,29 @@ async fn feed_back(office: &Services, name: &str, start: NaiveDate) -> anyhow::R
         given_by: "巡察组组长".into(),
         recipient: recipient.into(),
     };
+    // Before feedback, the party and government leaders in charge of the
+    // unit are told what was found (分管领导通报).
+    let leader = |role: LeaderInChargeRole, name: &str| LeaderInCharge {
+        role: role as i32,
+        display_name: name.into(),
+        post: String::new(),
+    };
+    office
+        .inspections()
+        .notify_leaders_in_charge(NotifyLeadersInChargeRequest {
+            name: name.to_owned(),
+            notice: Some(LeadersInChargeNotice {
+                date: date(feedback),
+                leaders: vec![
+                    leader(LeaderInChargeRole::Party, "分管市委常委"),
+                    leader(LeaderInChargeRole::Government, "分管副市长"),
+                ],
+                summary: "巡察发现的主要问题".into(),
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .map_err(step("notifying the leaders in charge"))?;
     office
         .inspections()
         .give_feedback(GiveFeedbackRequest {
@@ -170,6 +194,7 @@ async fn feed_back(office: &Services, name: &str, start: NaiveDate) -> anyhow::R
                 public: Some(part("领导班子")),
             }),
             request_id: String::new(),
+            functional_hand_offs: Vec::new(),
         })
         .await
         .map_err(step("giving feedback"))?;
