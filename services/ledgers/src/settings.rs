@@ -15,6 +15,10 @@ pub struct LedgersSettings {
     /// Seconds between periodic warning sweeps; 0 turns the periodic sweep
     /// off (`FIVELEDGER_LEDGERS__SWEEP_INTERVAL_SECONDS`).
     pub sweep_interval_seconds: u64,
+    /// Days an item may stay red without the next interview (约谈) before
+    /// the sweep requires that level; 0 never escalates
+    /// (`FIVELEDGER_LEDGERS__INTERVIEW_ESCALATION_DAYS`).
+    pub interview_escalation_days: u32,
 }
 
 impl Default for LedgersSettings {
@@ -23,6 +27,7 @@ impl Default for LedgersSettings {
             due_days: DueDays::default(),
             warnings: Default::default(),
             sweep_interval_seconds: 600,
+            interview_escalation_days: 15,
         }
     }
 }
@@ -82,5 +87,9 @@ pub const MEANINGS: &[(&str, &str)] = &[
     (
         "sweep_interval_seconds",
         "seconds between four-colour warning sweeps (0: only on demand)",
+    ),
+    (
+        "interview_escalation_days",
+        "days an item may stay red without the next interview level before the sweep requires it (0: never)",
     ),
 ];

@@ -1,6 +1,7 @@
 //! The ledgers service's domain: types and rules, no I/O.
 
 pub mod entry;
+pub mod interview;
 pub mod journal;
 pub mod publication;
 pub mod scope;

@@ -2,6 +2,7 @@
 
 mod events;
 pub(crate) mod filters;
+mod interviews;
 mod ledger;
 mod publications;
 mod reconcile;
@@ -73,6 +74,13 @@ const VERIFIERS: &[Role] = &[
     Role::DisciplineCommission,
 ];
 const AUDITORS: &[Role] = &[Role::InspectionOffice];
+/// Who records an interview's follow-up: the unit, the office, the bodies.
+const FOLLOWERS: &[Role] = &[
+    Role::InspectedUnit,
+    Role::InspectionOffice,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+];
 /// Readers plus the public, who may read only public editions.
 const PUBLICATION_READERS: &[Role] = &[
     Role::InspectionOffice,
@@ -109,6 +117,9 @@ pub const ROLES: RoleTable = &[
     (rpc!("LedgerService", "ApproveWriteOff"), VERIFIERS),
     (rpc!("LedgerService", "RejectWriteOff"), VERIFIERS),
     (rpc!("LedgerService", "Reopen"), OFFICE),
+    (rpc!("LedgerService", "ReplyToNotice"), UNIT),
+    (rpc!("LedgerService", "RecordInterview"), SUPERVISORS),
+    (rpc!("LedgerService", "RecordInterviewFollowUp"), FOLLOWERS),
     (rpc!("LedgerService", "Reconcile"), AUDITORS),
     (rpc!("LedgerService", "VerifyJournal"), AUDITORS),
     (rpc!("WarningService", "RunWarningSweep"), OFFICE),

@@ -3,6 +3,7 @@
 
 mod books;
 mod common;
+mod interviews;
 mod ledger;
 mod rollups;
 mod scope;

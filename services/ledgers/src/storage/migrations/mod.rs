@@ -15,12 +15,13 @@ mod m20261201_000005_round_organisation;
 mod m20261210_000001_replay_plan_versions_and_ladders;
 mod m20261211_000001_list_indexes;
 mod m20261215_000001_rollups;
+mod m20261220_000001_notice_replies_and_interviews;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 14;
+    const VERSION: i64 = 15;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -44,6 +45,8 @@ impl Schema for Migrator {
             Step::expand(fiveledger_platform::platform_tables::OutboxTransactions),
             // Binaries from before schema versions cannot read them.
             Step::contract(fiveledger_platform::schema_compat::Migration),
+            // Notices' reply items and the day an item turned red (约谈).
+            Step::expand(m20261220_000001_notice_replies_and_interviews::Migration),
         ]
     }
 }
