@@ -36,7 +36,7 @@ fn recorders(i: &Interview) -> &'static [Capacity] {
 }
 
 /// `entries/{entry}/postings/{seq}` of the entry `name`: the seq.
-fn parse_notice(name: &str, notice: &str) -> ApiResult<i64> {
+pub fn parse_notice(name: &str, notice: &str) -> ApiResult<i64> {
     if notice.is_empty() {
         return Err(ApiError::required("notice"));
     }

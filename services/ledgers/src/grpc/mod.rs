@@ -14,6 +14,7 @@ mod warnings;
 /// targets in fuzz/).
 pub mod parsing {
     pub use super::filters::list_filter;
+    pub use super::interviews::parse_notice;
     pub use super::optional_path;
     pub use super::steps::{backdate, parse_date_text};
 }

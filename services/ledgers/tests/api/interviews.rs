@@ -14,7 +14,7 @@ use fiveledger_platform::testing::authed;
 use fiveledger_platform::time::Clock;
 use fiveledger_proto::ledgers::warning_service_client::WarningServiceClient;
 use fiveledger_proto::ledgers::*;
-use fiveledger_proto::types::{DeadlineKind, NoticeKind, WarningColour, WarningDetail};
+use fiveledger_proto::types::{DeadlineKind, NoticeKind, WarningColour};
 use futures::StreamExt;
 use tonic::Code;
 
@@ -53,18 +53,6 @@ async fn sweep_on(channel: tonic::transport::Channel) -> RunWarningSweepResponse
         .await
         .expect("sweep")
         .into_inner()
-}
-
-async fn warnings(app: &TestApp, name: &str) -> Vec<WarningDetail> {
-    app.get(name)
-        .await
-        .postings
-        .into_iter()
-        .filter_map(|p| match p.detail {
-            Some(posting::Detail::Warning(w)) => Some(w),
-            _ => None,
-        })
-        .collect()
 }
 
 fn deadline(entry: &LedgerEntry, item: &str) -> Deadline {
@@ -397,7 +385,7 @@ async fn interview_levels_follow_the_colour_never_skip_and_each_has_its_intervie
         .expect("talk");
     assert_eq!(entry.interviews.len(), 5);
     let second = names[1].as_str();
-    approved_plan(&app, second).await;
+    planned(&app, second, (2026, 12, 31)).await;
     let err = interview(&app, &office(), second, talk)
         .await
         .expect_err("rectifying already");
@@ -444,55 +432,6 @@ async fn interview_levels_follow_the_colour_never_skip_and_each_has_its_intervie
         .filter(|k| matches!(k, PostingKind::Interview | PostingKind::InterviewFollowUp))
         .collect();
     assert_eq!(kinds.len(), 6);
-}
-
-/// The unit acknowledges `name` and plans one measure; the office approves.
-async fn approved_plan(app: &TestApp, name: &str) {
-    let mut ledger = app.ledger();
-    ledger
-        .acknowledge_hand_over(authed(
-            &unit(),
-            AcknowledgeHandOverRequest {
-                name: name.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("ack");
-    let plan = ledger
-        .submit_plan(authed(
-            &unit(),
-            SubmitPlanRequest {
-                name: name.into(),
-                plan: Some(RectificationPlan {
-                    summary: "整改方案".into(),
-                    measures: vec![Measure {
-                        id: "m1".into(),
-                        kind: MeasureKind::Corrective as i32,
-                        description: "建立台账制度".into(),
-                        owner: "办公室".into(),
-                        due_date: Some(date(2026, 12, 31)),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("plan")
-        .into_inner();
-    ledger
-        .approve_plan(authed(
-            &office(),
-            ApprovePlanRequest {
-                name: name.into(),
-                version: plan.pending_plan.expect("pending").version,
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("approve");
 }
 
 fn requirements(entry: &LedgerEntry) -> Vec<(String, InterviewLevel)> {

@@ -79,18 +79,6 @@ async fn sweep(app: &TestApp) -> RunWarningSweepResponse {
         .into_inner()
 }
 
-async fn warnings(app: &TestApp, name: &str) -> Vec<WarningDetail> {
-    app.get(name)
-        .await
-        .postings
-        .into_iter()
-        .filter_map(|p| match p.detail {
-            Some(posting::Detail::Warning(w)) => Some(w),
-            _ => None,
-        })
-        .collect()
-}
-
 fn kinds(ws: &[WarningDetail]) -> Vec<NoticeKind> {
     ws.iter()
         .map(|w| w.notice.as_ref().expect("notice").kind())
