@@ -8,6 +8,7 @@ mod common;
 use chrono::NaiveDate;
 use common::{caller, filter, key, page, period, run};
 use fiveledger_ledgers::domain::entry::{self as domain, text};
+use fiveledger_ledgers::domain::interview::parse_interview;
 use fiveledger_ledgers::grpc::parsing::*;
 use fiveledger_platform::aip::{etag, names};
 use fiveledger_platform::error::CommonReason;
@@ -54,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&method, bytes)) = data.split_first() else {
         return;
     };
-    match method % 24 {
+    match method % 27 {
         0 => run(bytes, |r: &GetEntryRequest| {
             domain::parse_name("name", &r.name).map(|_| ())
         }),
@@ -184,6 +185,26 @@ fuzz_target!(|data: &[u8]| {
         22 => run(bytes, |r: &ListPublicationsRequest| {
             page(r.page_size, &r.page_token, &[&r.filter], None)?;
             filter(&r.filter)
+        }),
+        23 => run(bytes, |r: &ReplyToNoticeRequest| {
+            key("ReplyToNotice", &r.request_id, r)?;
+            domain::parse_name("name", &r.name)?;
+            parse_notice(&r.name, &r.notice)?;
+            text("reply", &r.reply, true)?;
+            domain::parse_evidence("evidence", &r.evidence)?;
+            step(&r.name, &r.etag, r.effective_date.as_ref())
+        }),
+        24 => run(bytes, |r: &RecordInterviewRequest| {
+            key("RecordInterview", &r.request_id, r)?;
+            parse_interview(r.interview.as_ref(), today())?;
+            step(&r.name, &r.etag, r.effective_date.as_ref())
+        }),
+        25 => run(bytes, |r: &RecordInterviewFollowUpRequest| {
+            key("RecordInterviewFollowUp", &r.request_id, r)?;
+            names::validate_id("interview_id", &r.interview_id)?;
+            text("follow_up", &r.follow_up, true)?;
+            domain::parse_evidence("evidence", &r.evidence)?;
+            step(&r.name, &r.etag, r.effective_date.as_ref())
         }),
         _ => run(bytes, |r: &WatchEventsRequest| {
             outbox::parse_cursor(&r.after_cursor).map(|_| ())

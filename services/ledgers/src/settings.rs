@@ -19,6 +19,10 @@ pub struct LedgersSettings {
     /// (`FIVELEDGER_LEDGERS__ASSESSMENT_WEIGHTS__ON_TIME=40` …), used when
     /// ComputeAssessment names none.
     pub assessment_weights: crate::domain::assessment::Weights,
+    /// Days an item may stay red without the next interview (约谈) before
+    /// the sweep requires that level; 0 never escalates
+    /// (`FIVELEDGER_LEDGERS__INTERVIEW_ESCALATION_DAYS`).
+    pub interview_escalation_days: u32,
 }
 
 impl Default for LedgersSettings {
@@ -28,6 +32,7 @@ impl Default for LedgersSettings {
             warnings: Default::default(),
             sweep_interval_seconds: 600,
             assessment_weights: Default::default(),
+            interview_escalation_days: 15,
         }
     }
 }
@@ -111,5 +116,9 @@ pub const MEANINGS: &[(&str, &str)] = &[
     (
         "assessment_weights.reopened",
         "weight of the share never reopened in assessments (0-100)",
+    ),
+    (
+        "interview_escalation_days",
+        "days an item may stay red without the next interview level before the sweep requires it (0: never)",
     ),
 ];

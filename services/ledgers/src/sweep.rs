@@ -25,6 +25,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::entry::posting_name;
+use crate::domain::interview;
 use crate::domain::warning::{self, Thresholds};
 use crate::settings::LedgersSettings;
 use crate::storage::books::{self, Signature};
@@ -45,6 +46,39 @@ pub struct SweepReport {
     pub supervision_notices: i64,
     pub circulars: i64,
     pub eased: i64,
+    /// Interview levels required of items that stayed red.
+    pub interviews_required: i64,
+}
+
+/// What a sweep judges by: the colour thresholds and the days an item may
+/// stay red before the next interview level is required (0: never).
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub thresholds: Thresholds,
+    pub escalation_days: u32,
+}
+
+impl Rules {
+    pub fn of(settings: &LedgersSettings) -> Self {
+        Self {
+            thresholds: settings.thresholds(),
+            escalation_days: settings.interview_escalation_days,
+        }
+    }
+
+    /// True when a sweep on `today` has something to post on `entry`.
+    fn due(&self, entry: &LedgerEntry, today: NaiveDate) -> bool {
+        let none = Default::default();
+        !warning::changes(entry, today, &self.thresholds, &none).is_empty()
+            || !interview::escalations(entry, today, self.escalation_days, &none).is_empty()
+    }
+}
+
+/// What one entry's sweep posted.
+#[derive(Debug, Default)]
+struct Posted {
+    warnings: Vec<WarningDetail>,
+    requirements: usize,
 }
 
 /// Where notices find the display names of units: the rounds service.
@@ -54,13 +88,14 @@ pub type Directory = crate::upstream::Rounds;
 /// notices name units as `directory` knows them.
 pub async fn sweep(
     db: &Db,
-    thresholds: &Thresholds,
+    rules: &Rules,
     clock: &Clock,
     scope: Condition,
     actor: &str,
     directory: &Directory,
 ) -> ApiResult<SweepReport> {
     let today = clock.now().date_naive();
+    let thresholds = &rules.thresholds;
     let mut report = SweepReport::default();
     // Entries whose colour can change: an open item due within the blue
     // window (or overdue), or one already warned or above green (it may ease).
@@ -97,7 +132,7 @@ pub async fn sweep(
         let mut changing = Vec::new();
         for row in &rows {
             let entry = books::decode_snapshot(row)?;
-            if !warning::changes(&entry, today, thresholds, &Default::default()).is_empty() {
+            if rules.due(&entry, today) {
                 changing.push((row, entry));
             }
         }
@@ -115,10 +150,10 @@ pub async fn sweep(
             let mut attempt = 0;
             let posted = loop {
                 attempt += 1;
-                match sweep_entry(db, &row.id, today, thresholds, clock, actor, &names).await {
+                match sweep_entry(db, &row.id, today, rules, clock, actor, &names).await {
                     Ok(posted) => break posted,
                     // Another sweeper posted on this entry first: it is its.
-                    Err(ApiError::Aborted { .. }) => break Vec::new(),
+                    Err(ApiError::Aborted { .. }) => break Posted::default(),
                     // A writer of another process in between (SQLite shared
                     // by two servers answers BUSY on a stale snapshot): the
                     // retry re-reads the entry, so nothing is posted twice.
@@ -129,7 +164,8 @@ pub async fn sweep(
                     Err(err) => return Err(err),
                 }
             };
-            for w in posted {
+            report.interviews_required += posted.requirements as i64;
+            for w in posted.warnings {
                 report.warnings_posted += 1;
                 match w.notice.map(|n| n.kind()) {
                     Some(NoticeKind::Reminder) => report.reminders += 1,
@@ -148,19 +184,20 @@ pub async fn sweep(
 }
 
 /// Posts one entry's changes in one transaction, recomputed from the entry
-/// as it stands inside it.
+/// as it stands inside it: the colour changes, then the interview levels
+/// required of items red for too long (judged after those changes).
 async fn sweep_entry(
     db: &Db,
     id: &str,
     today: NaiveDate,
-    thresholds: &Thresholds,
+    rules: &Rules,
     clock: &Clock,
     actor: &str,
     names: &warning::OrganisationNames,
-) -> ApiResult<Vec<WarningDetail>> {
+) -> ApiResult<Posted> {
     let txn = db.begin().await?;
-    let result: ApiResult<Vec<WarningDetail>> = async {
-        let mut posted = Vec::new();
+    let result: ApiResult<Posted> = async {
+        let mut posted = Posted::default();
         let Some(mut row) = books::lock(&txn, id).await? else {
             return Ok(posted);
         };
@@ -172,22 +209,27 @@ async fn sweep_entry(
             at_us: clock.now().timestamp_micros(),
             effective_date: None,
         };
-        for mut change in warning::changes(&entry, today, thresholds, names) {
+        for mut change in warning::changes(&entry, today, &rules.thresholds, names) {
             if let Some(n) = change.notice.as_mut() {
                 n.number = posting_name(id, row.posting_count + 1);
             }
-            books::append(
+            row = post(&txn, row, id, Detail::Warning(change.clone()), &signature).await?;
+            posted.warnings.push(change);
+        }
+        let entry = books::decode_snapshot(&row)?;
+        for mut required in interview::escalations(&entry, today, rules.escalation_days, names) {
+            if let Some(n) = required.notice.as_mut() {
+                n.number = posting_name(id, row.posting_count + 1);
+            }
+            row = post(
                 &txn,
-                Some(&row),
+                row,
                 id,
-                Detail::Warning(change.clone()),
+                Detail::InterviewRequired(required),
                 &signature,
             )
             .await?;
-            posted.push(change);
-            row = books::lock(&txn, id)
-                .await?
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("entry vanished")))?;
+            posted.requirements += 1;
         }
         Ok(posted)
     }
@@ -202,6 +244,20 @@ async fn sweep_entry(
             Err(err)
         }
     }
+}
+
+/// Appends one posting of the sweep; the entry's row after it.
+async fn post(
+    txn: &sea_orm::DatabaseTransaction,
+    row: entries::Model,
+    id: &str,
+    detail: Detail,
+    signature: &Signature,
+) -> ApiResult<entries::Model> {
+    books::append(txn, Some(&row), id, detail, signature).await?;
+    books::lock(txn, id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("entry vanished")))
 }
 
 /// Refreshes the gauges: open entries and open entries by colour.
@@ -271,7 +327,7 @@ pub async fn run_periodic(
     stop: CancellationToken,
 ) {
     let interval = Duration::from_secs(Ord::max(settings.sweep_interval_seconds, 1));
-    let thresholds = settings.thresholds();
+    let rules = Rules::of(&settings);
     let sweeper = db.clone();
     run_periodically_or(
         db,
@@ -280,7 +336,7 @@ pub async fn run_periodic(
         stop,
         || {
             let (db, clock, directory) = (sweeper.clone(), clock.clone(), directory.clone());
-            async move { sweep_and_count(&db, &thresholds, &clock, &directory).await }
+            async move { sweep_and_count(&db, &rules, &clock, &directory).await }
         },
         clear_gauges,
     )
@@ -288,17 +344,17 @@ pub async fn run_periodic(
 }
 
 /// One tick of the lease holder: the sweep, then the gauges.
-async fn sweep_and_count(db: &Db, thresholds: &Thresholds, clock: &Clock, directory: &Directory) {
+async fn sweep_and_count(db: &Db, rules: &Rules, clock: &Clock, directory: &Directory) {
     let all = Condition::all();
     let actor = crate::consumers::SERVICE_ACTOR;
-    match sweep(db, thresholds, clock, all, actor, directory).await {
-        Ok(report) if report.warnings_posted > 0 => {
+    match sweep(db, rules, clock, all, actor, directory).await {
+        Ok(report) if report.warnings_posted + report.interviews_required > 0 => {
             tracing::info!(?report, "warning sweep posted colour changes")
         }
         Ok(_) => {}
         Err(err) => tracing::warn!(error = ?err, "warning sweep failed"),
     }
-    if let Err(err) = update_gauges(db, thresholds, clock).await {
+    if let Err(err) = update_gauges(db, &rules.thresholds, clock).await {
         tracing::warn!(error = ?err, "could not update the ledger gauges");
     }
 }

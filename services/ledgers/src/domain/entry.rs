@@ -16,6 +16,8 @@ use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::types::Evidence;
 
+use super::interview;
+
 pub const COLLECTION: &str = "entries";
 pub const MAX_TEXT: usize = 4000;
 pub const MAX_SHORT_TEXT: usize = 200;
@@ -53,6 +55,10 @@ pub fn kind_of(detail: &Detail) -> PostingKind {
         Detail::WriteOffRejected(_) => PostingKind::WriteOffRejected,
         Detail::Reopened(_) => PostingKind::Reopened,
         Detail::Warning(_) => PostingKind::Warning,
+        Detail::NoticeReplied(_) => PostingKind::NoticeReplied,
+        Detail::Interview(_) => PostingKind::Interview,
+        Detail::InterviewFollowUp(_) => PostingKind::InterviewFollowUp,
+        Detail::InterviewRequired(_) => PostingKind::InterviewRequired,
     }
 }
 
@@ -93,6 +99,18 @@ fn wrong_state(entry: &LedgerEntry, step: &str, allowed: &[EntryState]) -> ApiEr
         }],
     )
 }
+
+/// The states of an entry in the unit's hands or with a receiver: handed
+/// over and not written off.
+pub const ACTIVE: &[EntryState] = &[
+    EntryState::HandedOver,
+    EntryState::Acknowledged,
+    EntryState::Planned,
+    EntryState::Rectifying,
+    EntryState::Transferred,
+    EntryState::AwaitingVerification,
+    EntryState::Reopened,
+];
 
 pub fn require(entry: &LedgerEntry, step: &str, allowed: &[EntryState]) -> ApiResult<()> {
     if allowed.contains(&entry.state()) {
@@ -389,17 +407,45 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
                 return Err(wrong_state(entry, "post a warning", &[]));
             }
         }
+        Detail::NoticeReplied(r) => {
+            require(entry, "reply to a notice", ACTIVE)?;
+            interview::reply(&mut next, r, &posting.actor, posting_date(posting))?;
+        }
+        Detail::Interview(i) => {
+            require(entry, "record an interview", ACTIVE)?;
+            interview::record(&mut next, i, &posting.actor)?;
+        }
+        Detail::InterviewFollowUp(f) => {
+            require(entry, "record an interview's follow-up", ACTIVE)?;
+            interview::follow_up(&mut next, f, &posting.actor, posting_date(posting))?;
+        }
+        Detail::InterviewRequired(r) => {
+            require(entry, "require an interview", ACTIVE)?;
+            next.interview_requirements.push(r.clone());
+        }
     }
-    if !matches!(detail, Detail::Warning(_)) {
+    // Postings of the sweep are not steps of the entry.
+    let swept = matches!(detail, Detail::Warning(_) | Detail::InterviewRequired(_));
+    if !swept {
         next.last_step_date = posting_date(posting);
     }
     match detail {
-        Detail::Warning(w) => super::warning::record(&mut next, w),
+        Detail::Warning(w) => {
+            super::warning::record(&mut next, w);
+            // A supervision notice opens its reply item.
+            if interview::notice_sent(&mut next, posting, w) {
+                super::warning::track(&mut next, posting_date(posting), false);
+            }
+        }
+        Detail::InterviewRequired(_) => {}
         _ => super::warning::track(
             &mut next,
             posting_date(posting),
             matches!(detail, Detail::Reopened(_)),
         ),
+    }
+    if matches!(detail, Detail::NoticeReplied(_)) {
+        interview::mark_late_replies(&mut next);
     }
     next.posting_count = posting.seq;
     next.journal_head = posting.hash.clone();

@@ -2,6 +2,7 @@
 
 pub mod assessment;
 pub mod entry;
+pub mod interview;
 pub mod journal;
 pub mod publication;
 pub mod scope;

@@ -114,6 +114,14 @@ fn wanted(entry: &LedgerEntry) -> Vec<Wanted> {
             !t.result.is_empty(),
         ));
     }
+    for n in &entry.notices {
+        out.push((
+            n.reply_item.clone(),
+            DeadlineKind::NoticeReply,
+            n.reply_due_date,
+            !n.replied_by.is_empty(),
+        ));
+    }
     out
 }
 
@@ -179,9 +187,15 @@ pub fn track(entry: &mut LedgerEntry, date: Option<Date>, reopened: bool) {
     }
 }
 
-/// Records a warning posting on its deadline.
+/// Records a warning posting on its deadline (and the day it turned red,
+/// which interviews escalate from).
 pub fn record(entry: &mut LedgerEntry, w: &WarningDetail) {
     if let Some(d) = entry.deadlines.iter_mut().find(|d| d.item == w.item) {
+        if w.to_colour() < WarningColour::Red {
+            d.red_since = None;
+        } else if d.notified_colour() != WarningColour::Red {
+            d.red_since = w.as_of;
+        }
         d.set_notified_colour(w.to_colour());
         let ladder = d.ladder.get_or_insert_with(Default::default);
         if w.to_colour() > ladder.peak() {
@@ -242,12 +256,13 @@ pub fn changes(
             as_of: Some(to_date(today)),
         });
     }
+    out.extend(super::interview::late_replies(entry, today, names));
     out
 }
 
 /// What a notice is about, as its text names it: the unit, the problem by
 /// its title, and the measure or transfer.
-fn matter(entry: &LedgerEntry, d: &Deadline, names: &OrganisationNames) -> String {
+pub(super) fn matter(entry: &LedgerEntry, d: &Deadline, names: &OrganisationNames) -> String {
     let r = entry.responsibility.clone().unwrap_or_default();
     let name_of = |organisation: &str| {
         names
@@ -273,6 +288,8 @@ fn matter(entry: &LedgerEntry, d: &Deadline, names: &OrganisationNames) -> Strin
             .map(|x| name_of(&x.receiving_body))
             .unwrap_or_default();
         format!("移交{body}办理的{unit}问题{problem}")
+    } else if d.item.starts_with(super::interview::NOTICE_ITEM) {
+        format!("{unit}就问题{problem}督办通知书的回复")
     } else if entry.reopen_count > 0 {
         format!("{unit}问题{problem}的整改（经回头看重新交办）")
     } else {
@@ -322,7 +339,7 @@ fn notice(
 /// The inspection office over a target: the office of its parent
 /// organisation (a county's targets are inspected by the county), named by
 /// path as the ledger knows no office names.
-fn office_of(target_path: &str) -> String {
+pub(super) fn office_of(target_path: &str) -> String {
     let parent = target_path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
     format!("office:{parent}")
 }
@@ -339,14 +356,23 @@ pub fn next_due(entry: &LedgerEntry) -> Option<NaiveDate> {
 
 /// The highest recorded colour or floor among the open items: an entry
 /// above green must be looked at by every sweep (its colour may ease).
+/// A closed item whose late reply no warning recorded yet counts with its
+/// late colour.
 pub fn attention(entry: &LedgerEntry) -> WarningColour {
     entry
         .deadlines
         .iter()
-        .filter(|d| !d.closed)
         .map(|d| {
-            d.notified_colour()
-                .max(d.ladder.as_ref().map(|l| l.floor()).unwrap_or_default())
+            if d.closed {
+                if super::interview::late_unposted(d) {
+                    d.closing_colour()
+                } else {
+                    WarningColour::Unspecified
+                }
+            } else {
+                d.notified_colour()
+                    .max(d.ladder.as_ref().map(|l| l.floor()).unwrap_or_default())
+            }
         })
         .max()
         .unwrap_or_default()

@@ -499,6 +499,27 @@ impl LedgerService for Api {
         .await
     }
 
+    async fn reply_to_notice(
+        &self,
+        request: Request<ReplyToNoticeRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        self.reply_to_notice_step(request).await
+    }
+
+    async fn record_interview(
+        &self,
+        request: Request<RecordInterviewRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        self.record_interview_step(request).await
+    }
+
+    async fn record_interview_follow_up(
+        &self,
+        request: Request<RecordInterviewFollowUpRequest>,
+    ) -> Result<Response<LedgerEntry>, Status> {
+        self.record_interview_follow_up_step(request).await
+    }
+
     async fn reconcile(
         &self,
         request: Request<ReconcileRequest>,

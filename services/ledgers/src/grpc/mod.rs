@@ -3,6 +3,7 @@
 mod assessments;
 mod events;
 pub(crate) mod filters;
+mod interviews;
 mod ledger;
 mod publications;
 mod reconcile;
@@ -14,6 +15,7 @@ mod warnings;
 /// targets in fuzz/).
 pub mod parsing {
     pub use super::filters::list_filter;
+    pub use super::interviews::parse_notice;
     pub use super::optional_path;
     pub use super::steps::{backdate, parse_date_text};
 }
@@ -76,6 +78,13 @@ const VERIFIERS: &[Role] = &[
     Role::DisciplineCommission,
 ];
 const AUDITORS: &[Role] = &[Role::InspectionOffice];
+/// Who records an interview's follow-up: the unit, the office, the bodies.
+const FOLLOWERS: &[Role] = &[
+    Role::InspectedUnit,
+    Role::InspectionOffice,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+];
 /// Readers plus the public, who may read only public editions.
 const PUBLICATION_READERS: &[Role] = &[
     Role::InspectionOffice,
@@ -112,6 +121,9 @@ pub const ROLES: RoleTable = &[
     (rpc!("LedgerService", "ApproveWriteOff"), VERIFIERS),
     (rpc!("LedgerService", "RejectWriteOff"), VERIFIERS),
     (rpc!("LedgerService", "Reopen"), OFFICE),
+    (rpc!("LedgerService", "ReplyToNotice"), UNIT),
+    (rpc!("LedgerService", "RecordInterview"), SUPERVISORS),
+    (rpc!("LedgerService", "RecordInterviewFollowUp"), FOLLOWERS),
     (rpc!("LedgerService", "Reconcile"), AUDITORS),
     (rpc!("LedgerService", "VerifyJournal"), AUDITORS),
     (rpc!("WarningService", "RunWarningSweep"), OFFICE),

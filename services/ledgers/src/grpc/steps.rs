@@ -64,6 +64,9 @@ step_request!(
     ApproveWriteOffRequest,
     RejectWriteOffRequest,
     ReopenRequest,
+    ReplyToNoticeRequest,
+    RecordInterviewRequest,
+    RecordInterviewFollowUpRequest,
 );
 
 /// A supervisor's remark checks no etag.

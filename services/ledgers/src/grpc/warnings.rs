@@ -30,10 +30,10 @@ impl WarningService for Api {
         // entries it acts on as that office, not all it may read.
         let subtree = optional_path("organisation_path", &r.organisation_path)?;
         let scope = books::office_over_within(&caller, subtree.as_deref());
-        let thresholds = self.settings.thresholds();
+        let rules = sweep::Rules::of(&self.settings);
         let report = sweep::sweep(
             &self.db,
-            &thresholds,
+            &rules,
             &self.clock,
             scope,
             &caller.actor(),
@@ -43,7 +43,7 @@ impl WarningService for Api {
         // With a periodic sweep only its lease holder reports the gauges
         // (any replica may serve this call); without one, this call does.
         if self.settings.sweep_interval_seconds == 0 {
-            sweep::update_gauges(&self.db, &thresholds, &self.clock).await?;
+            sweep::update_gauges(&self.db, &rules.thresholds, &self.clock).await?;
         }
         Ok(Response::new(RunWarningSweepResponse {
             entries_checked: report.entries_checked,
@@ -53,6 +53,7 @@ impl WarningService for Api {
             circulars: report.circulars,
             eased: report.eased,
             as_of: Some(self.today()),
+            interviews_required: report.interviews_required,
         }))
     }
 
@@ -67,17 +68,27 @@ impl WarningService for Api {
         let events = outbox::watch(
             self.db.clone(),
             after,
-            vec![<WarningRaised as prost::Name>::NAME.to_owned()],
+            vec![
+                <WarningRaised as prost::Name>::NAME.to_owned(),
+                <InterviewEscalated as prost::Name>::NAME.to_owned(),
+            ],
             self.stop.clone(),
         );
         let stream = events.filter_map(move |event| {
             let out = match event {
                 Err(status) => Some(Err(status)),
                 Ok(event) => {
-                    let raised = event
-                        .payload
-                        .as_ref()
-                        .and_then(|any| any.to_msg::<WarningRaised>().ok());
+                    // Both events carry the entry and the posting alike.
+                    let raised = event.payload.as_ref().and_then(|any| {
+                        any.to_msg::<WarningRaised>().ok().or_else(|| {
+                            any.to_msg::<InterviewEscalated>()
+                                .ok()
+                                .map(|e| WarningRaised {
+                                    entry: e.entry,
+                                    posting: e.posting,
+                                })
+                        })
+                    });
                     raised.and_then(|raised| {
                         let entry = raised.entry.unwrap_or_default();
                         let posting = raised.posting.unwrap_or_default();
@@ -90,15 +101,25 @@ impl WarningService for Api {
                             && path
                                 .as_deref()
                                 .is_none_or(|p| in_subtree(&entry.target_path, p));
+                        let response = WatchWarningsResponse {
+                            cursor: event.cursor.clone(),
+                            entry: entry.name.clone(),
+                            posting: posting.name.clone(),
+                            target_path: entry.target_path.clone(),
+                            create_time: posting.create_time,
+                            ..Default::default()
+                        };
                         match (wanted, posting.detail) {
                             (true, Some(posting::Detail::Warning(w))) => {
                                 Some(Ok(WatchWarningsResponse {
-                                    cursor: event.cursor.clone(),
-                                    entry: entry.name.clone(),
-                                    posting: posting.name.clone(),
-                                    target_path: entry.target_path.clone(),
                                     warning: Some(w),
-                                    create_time: posting.create_time,
+                                    ..response
+                                }))
+                            }
+                            (true, Some(posting::Detail::InterviewRequired(r))) => {
+                                Some(Ok(WatchWarningsResponse {
+                                    interview_required: Some(r),
+                                    ..response
                                 }))
                             }
                             _ => None,

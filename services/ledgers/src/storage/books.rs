@@ -457,6 +457,10 @@ async fn emit(
         Some(Detail::WriteOffRejected(_)) => send!(WriteOffRejected),
         Some(Detail::Reopened(_)) => send!(EntryReopened),
         Some(Detail::Warning(_)) => send!(WarningRaised),
+        Some(Detail::NoticeReplied(_)) => send!(NoticeReplied),
+        Some(Detail::Interview(_)) => send!(InterviewRecorded),
+        Some(Detail::InterviewFollowUp(_)) => send!(InterviewFollowedUp),
+        Some(Detail::InterviewRequired(_)) => send!(InterviewEscalated),
         None => Ok(()),
     }
 }

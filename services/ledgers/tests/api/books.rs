@@ -356,57 +356,6 @@ async fn reconcile_names_an_entry_without_a_problem() {
     );
 }
 
-/// Acknowledges and plans one measure due `due`; the office approves (the
-/// entry's due date becomes `due`).
-async fn planned(app: &TestApp, name: &str, due: (i32, i32, i32)) {
-    let mut ledger = app.ledger();
-    ledger
-        .acknowledge_hand_over(authed(
-            &unit(),
-            AcknowledgeHandOverRequest {
-                name: name.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("ack");
-    ledger
-        .submit_plan(authed(
-            &unit(),
-            SubmitPlanRequest {
-                name: name.into(),
-                plan: Some(RectificationPlan {
-                    summary: "整改方案".into(),
-                    measures: vec![Measure {
-                        id: "m1".into(),
-                        kind: MeasureKind::Corrective as i32,
-                        description: "建章立制".into(),
-                        owner: "办公室".into(),
-                        due_date: Some(date(due.0, due.1, due.2)),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("plan");
-    let entry = ledger
-        .approve_plan(authed(
-            &office(),
-            ApprovePlanRequest {
-                name: name.into(),
-                version: 1,
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("approve")
-        .into_inner();
-    assert_eq!(entry.due_date, Some(date(due.0, due.1, due.2)));
-}
-
 /// Every page of `order_by`, `page_size` at a time: the names in order.
 async fn pages(app: &TestApp, filter: &str, order_by: &str, page_size: i32) -> Vec<String> {
     let mut out = Vec::new();

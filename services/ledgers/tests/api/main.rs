@@ -4,6 +4,7 @@
 mod assessments;
 mod books;
 mod common;
+mod interviews;
 mod ledger;
 mod rollups;
 mod scope;

@@ -411,7 +411,21 @@ pub async fn tail(args: &TailArgs, services: &Services) -> anyhow::Result<()> {
             break;
         };
         let w = item.map_err(|s| failed("watching warnings", s))?;
-        let d = w.warning.clone().unwrap_or_default();
+        // An interview escalation has no colour change; its item and notice.
+        let d = w
+            .warning
+            .clone()
+            .or_else(|| {
+                w.interview_required
+                    .clone()
+                    .map(|r| fiveledger_proto::types::WarningDetail {
+                        item: r.item,
+                        notice: r.notice,
+                        as_of: r.as_of,
+                        ..Default::default()
+                    })
+            })
+            .unwrap_or_default();
         let notice = d.notice.clone().unwrap_or_default();
         match args.output {
             Output::Json => println!(
@@ -464,17 +478,19 @@ pub async fn sweep(args: &SweepArgs, services: &Services) -> anyhow::Result<()> 
                 "entries_checked": r.entries_checked, "warnings_posted": r.warnings_posted,
                 "reminders": r.reminders, "supervision_notices": r.supervision_notices,
                 "circulars": r.circulars, "eased": r.eased,
+                "interviews_required": r.interviews_required,
                 "as_of": date(r.as_of.as_ref()).map(|d| d.to_string()),
             })
         ),
         Output::Text => println!(
-            "checked {} entries: {} warnings ({} reminders, {} supervision notices, {} circulars, {} eased)",
+            "checked {} entries: {} warnings ({} reminders, {} supervision notices, {} circulars, {} eased), {} interviews required",
             r.entries_checked,
             r.warnings_posted,
             r.reminders,
             r.supervision_notices,
             r.circulars,
-            r.eased
+            r.eased,
+            r.interviews_required
         ),
     }
     Ok(())

@@ -2692,6 +2692,50 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
             cases,
         });
     }
+    // Escalation (约谈): written-off entries take no reply, interview or
+    // follow-up.
+    steps!(
+        "ReplyToNotice",
+        ["pa2-written", "pc1-written"],
+        UNIT,
+        wrong.clone(),
+        |name: &str| ReplyToNoticeRequest {
+            name: name.into(),
+            notice: format!("{name}/postings/1"),
+            reply: "已整改".into(),
+            ..Default::default()
+        }
+    );
+    steps!(
+        "RecordInterview",
+        ["pa2-written", "pc1-written"],
+        OFFICE,
+        wrong.clone(),
+        |name: &str| RecordInterviewRequest {
+            name: name.into(),
+            interview: Some(Interview {
+                kind: InterviewKind::PreRectificationTalk as i32,
+                interviewers: vec!["巡察办主任".into()],
+                interviewees: vec!["党组书记".into()],
+                interview_date: Some(day(0)),
+                requirements: "抓好整改".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    );
+    steps!(
+        "RecordInterviewFollowUp",
+        ["pa2-written", "pc1-written"],
+        &[Capacity::Unit, Capacity::Office, Capacity::Supervisor],
+        wrong.clone(),
+        |name: &str| RecordInterviewFollowUpRequest {
+            name: name.into(),
+            interview_id: "i1".into(),
+            follow_up: "已落实".into(),
+            ..Default::default()
+        }
+    );
     // The books of one inspection, as the caller may see them.
     let visible_entries = |key: &'static str| {
         let world = world.clone();

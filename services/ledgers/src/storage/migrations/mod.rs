@@ -16,12 +16,13 @@ mod m20261210_000001_replay_plan_versions_and_ladders;
 mod m20261211_000001_list_indexes;
 mod m20261215_000001_rollups;
 mod m20261216_000001_assessments;
+mod m20261220_000001_notice_replies_and_interviews;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 15;
+    const VERSION: i64 = 16;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -47,6 +48,8 @@ impl Schema for Migrator {
             Step::contract(fiveledger_platform::schema_compat::Migration),
             // Assessments of lower levels' inspection work (巡察工作考核评价).
             Step::expand(m20261216_000001_assessments::Migration),
+            // Notices' reply items and the day an item turned red (约谈).
+            Step::expand(m20261220_000001_notice_replies_and_interviews::Migration),
         ]
     }
 }

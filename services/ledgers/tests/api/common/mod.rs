@@ -717,6 +717,70 @@ pub fn seed_rounds(app: &TestApp) {
     }
 }
 
+/// Acknowledges and plans one measure due `due`; the office approves (the
+/// entry's due date becomes `due`).
+pub async fn planned(app: &TestApp, name: &str, due: (i32, i32, i32)) {
+    let mut ledger = app.ledger();
+    ledger
+        .acknowledge_hand_over(testing::authed(
+            &unit(),
+            AcknowledgeHandOverRequest {
+                name: name.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("ack");
+    ledger
+        .submit_plan(testing::authed(
+            &unit(),
+            SubmitPlanRequest {
+                name: name.into(),
+                plan: Some(RectificationPlan {
+                    summary: "整改方案".into(),
+                    measures: vec![Measure {
+                        id: "m1".into(),
+                        kind: MeasureKind::Corrective as i32,
+                        description: "建章立制".into(),
+                        owner: "办公室".into(),
+                        due_date: Some(date(due.0, due.1, due.2)),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("plan");
+    let entry = ledger
+        .approve_plan(testing::authed(
+            &office(),
+            ApprovePlanRequest {
+                name: name.into(),
+                version: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("approve")
+        .into_inner();
+    assert_eq!(entry.due_date, Some(date(due.0, due.1, due.2)));
+}
+
+/// The warning postings of an entry, oldest first.
+pub async fn warnings(app: &TestApp, name: &str) -> Vec<fiveledger_proto::types::WarningDetail> {
+    app.get(name)
+        .await
+        .postings
+        .into_iter()
+        .filter_map(|p| match p.detail {
+            Some(posting::Detail::Warning(w)) => Some(w),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The `ErrorInfo.reason` of a status.
 pub fn reason(status: &Status) -> String {
     status
