@@ -1,6 +1,9 @@
 //! The issues service's tables, migrations and queries.
 
 pub mod categories;
+pub mod clue_journal;
+pub mod clue_reconciliations;
+pub mod clue_signatures;
 pub mod clue_transfers;
 pub mod clues;
 #[cfg(test)]

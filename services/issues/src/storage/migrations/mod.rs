@@ -11,12 +11,13 @@ mod m20261128_000001_issues;
 mod m20261128_000002_clue_transfers;
 mod m20261201_000003_scope;
 mod m20261202_000004_list_indexes;
+mod m20261202_000005_clue_supervision;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 10;
+    const VERSION: i64 = 11;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -35,6 +36,9 @@ impl Schema for Migrator {
             Step::expand(fiveledger_platform::platform_tables::OutboxTransactions),
             // Binaries from before schema versions cannot read them.
             Step::contract(fiveledger_platform::schema_compat::Migration),
+            // Clue time limits and warnings, signatures, journal and
+            // monthly reconciliations.
+            Step::expand(m20261202_000005_clue_supervision::Migration),
         ]
     }
 }
