@@ -18,7 +18,7 @@ fn date(day: i32) -> Option<Date> {
     })
 }
 
-async fn register(app: &TestApp) -> Clue {
+pub(crate) async fn register(app: &TestApp) -> Clue {
     app.clues()
         .create_clue(authed(
             &office(),
@@ -412,16 +412,16 @@ async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
     assert!(none.rows.is_empty(), "registered today, not in 2000");
 }
 
-fn day(month: u32, day: u32) -> chrono::NaiveDate {
+pub(crate) fn day(month: u32, day: u32) -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, month, day).expect("date")
 }
 
-fn proto_day(d: chrono::NaiveDate) -> Option<Date> {
+pub(crate) fn proto_day(d: chrono::NaiveDate) -> Option<Date> {
     Some(fiveledger_platform::time::to_date(d))
 }
 
 /// A clock stopped at noon of `d`.
-fn clock_at(d: chrono::NaiveDate) -> Clock {
+pub(crate) fn clock_at(d: chrono::NaiveDate) -> Clock {
     Clock::fixed(d.and_hms_opt(12, 0, 0).expect("noon").and_utc())
 }
 

@@ -3,6 +3,7 @@
 //! collective disposal decision (集体研判), and the monthly reconciliation
 //! (对账销号) reproducible from the clue journal.
 
+use crate::clues::{clock_at, day, proto_day, register};
 use crate::common;
 
 use common::*;
@@ -14,18 +15,6 @@ use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::issues::*;
 use fiveledger_proto::types::{DeadlineKind, NoticeKind, WarningColour, WarningDetail};
 use tonic::Code;
-
-fn day(month: u32, day: u32) -> chrono::NaiveDate {
-    chrono::NaiveDate::from_ymd_opt(2026, month, day).expect("date")
-}
-
-fn proto_day(d: chrono::NaiveDate) -> Option<Date> {
-    Some(fiveledger_platform::time::to_date(d))
-}
-
-fn clock_at(d: chrono::NaiveDate) -> Clock {
-    Clock::fixed(d.and_hms_opt(12, 0, 0).expect("noon").and_utc())
-}
 
 fn set_day(clock: &Clock, d: chrono::NaiveDate) {
     clock.set(d.and_hms_opt(12, 0, 0).expect("noon").and_utc());
@@ -51,26 +40,6 @@ fn jw(n: u32) -> String {
     )
 }
 
-async fn register(app: &TestApp) -> Clue {
-    app.clues()
-        .create_clue(authed(
-            &office(),
-            CreateClueRequest {
-                clue: Some(Clue {
-                    inspection: INSPECTION.into(),
-                    subject_name: "某某".into(),
-                    subject_post: "局长".into(),
-                    summary: "涉嫌违规收受礼金".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("register")
-        .into_inner()
-}
-
 async fn dispose(
     app: &TestApp,
     token: &str,
@@ -90,6 +59,29 @@ async fn dispose(
                     ..Default::default()
                 }),
                 level: level as i32,
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn outcome(
+    app: &TestApp,
+    name: &str,
+    kind: ClueOutcomeKind,
+    on: chrono::NaiveDate,
+) -> Result<Clue, tonic::Status> {
+    app.clues()
+        .record_clue_outcome(authed(
+            &jw(1),
+            RecordClueOutcomeRequest {
+                name: name.into(),
+                outcome: Some(ClueOutcome {
+                    kind: kind as i32,
+                    date: proto_day(on),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         ))
@@ -168,23 +160,9 @@ async fn each_disposal_way_has_its_own_time_limit() {
     )
     .await
     .expect("dispose");
-    let done = app
-        .clues()
-        .record_clue_outcome(authed(
-            &jw(1),
-            RecordClueOutcomeRequest {
-                name: clue.name.clone(),
-                outcome: Some(ClueOutcome {
-                    kind: ClueOutcomeKind::Cleared as i32,
-                    date: proto_day(day(3, 2)),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
+    let done = outcome(&app, &clue.name, ClueOutcomeKind::Cleared, day(3, 2))
         .await
-        .expect("outcome")
-        .into_inner();
+        .expect("outcome");
     assert!(done.due_date.is_none());
     assert_eq!(done.colour, WarningColour::Unspecified as i32);
 }
@@ -277,7 +255,7 @@ async fn each_colour_change_is_notified_once() {
         .await
         .expect("statistics")
         .into_inner();
-    let counts = stats.rows[0].counts.clone().expect("counts");
+    let counts = stats.rows[0].counts.expect("counts");
     assert_eq!((counts.red, counts.yellow, counts.green), (1, 0, 0));
 
     // Reopened, its clock starts again; once red it never shows below
@@ -382,20 +360,7 @@ async fn a_disposal_is_a_collective_decision() {
         .await
         .expect("second signature");
     assert_eq!(second.state, ClueState::Registered as i32);
-    let err = app
-        .clues()
-        .record_clue_outcome(authed(
-            &jw(1),
-            RecordClueOutcomeRequest {
-                name: clue.name.clone(),
-                outcome: Some(ClueOutcome {
-                    kind: ClueOutcomeKind::Cleared as i32,
-                    date: proto_day(day(3, 3)),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
+    let err = outcome(&app, &clue.name, ClueOutcomeKind::Cleared, day(3, 3))
         .await
         .expect_err("not disposed");
     assert_eq!(reason(&err), "CLUE_NOT_DISPOSED");
@@ -522,19 +487,7 @@ async fn a_monthly_reconciliation_is_stored_and_reproducible() {
     )
     .await
     .expect("dispose");
-    app.clues()
-        .record_clue_outcome(authed(
-            &jw(1),
-            RecordClueOutcomeRequest {
-                name: a.name.clone(),
-                outcome: Some(ClueOutcome {
-                    kind: ClueOutcomeKind::CaseFiled as i32,
-                    date: proto_day(day(10, 7)),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
+    outcome(&app, &a.name, ClueOutcomeKind::CaseFiled, day(10, 7))
         .await
         .expect("outcome");
     set_day(&clock, day(10, 8));
@@ -566,7 +519,7 @@ async fn a_monthly_reconciliation_is_stored_and_reproducible() {
     assert_eq!(made.name, "clueReconciliations/nanning-jw-2026-10");
     assert_eq!(made.handling_body_path, "guangxi/nanning/nanning-jw");
     assert_eq!(made.made_by, "jw-1");
-    let f = made.figures.clone().expect("figures");
+    let f = made.figures.expect("figures");
     assert_eq!(f.received, 3);
     assert_eq!(f.acknowledged, 1, "signed for by disposing of it");
     assert_eq!((f.disposed, f.preliminary_verification), (1, 1));
