@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fiveledger_platform::colour::{Colour, api_colour};
+use fiveledger_platform::group_commit::Step;
 use fiveledger_platform::lease::run_periodically;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::Db;
@@ -137,53 +138,34 @@ async fn warn_one(
         notice: Some(notice),
         as_of: Some(to_date(today)),
     };
-    let txn = db.begin().await?;
-    let result: ApiResult<()> = async {
-        let saved = store::save(&txn, clue, now).await?;
-        let transfers = clue_transfers::of_clue(&txn, &saved.id).await?;
-        let signed = clue_signatures::of_decision(&txn, &saved.id, saved.reopen_count).await?;
-        let shown = saved.to_proto(&transfers, &signed, &settings.clue_view(today));
-        clue_journal::append(
-            &txn,
-            clue_journal::Step {
-                kind: LineKind::Warned,
-                clue_id: &saved.id,
-                receiving_body: &saved.receiving_body,
-                receiving_body_path: &saved.receiving_body_path,
-                from_body: "",
-                day: today,
-                detail: kind.as_str_name(),
-                actor: &ctx.actor,
-                at: now,
-            },
-        )
-        .await?;
-        outbox::append(
-            &txn,
-            &ctx.about(&saved.round_organisation_path),
-            &shown.name,
-            &ClueWarned {
-                clue: Some(shown.clone()),
-                warning: Some(warning),
-            },
-        )
-        .await
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            db.commit(txn).await?;
-            Ok(Some(kind))
-        }
-        Err(err) => {
-            let _ = db.rollback(txn).await;
-            match err {
-                // Another sweep (or a step on the clue) got there first:
-                // its notice stands; the next sweep looks again.
-                ApiError::Aborted { .. } => Ok(None),
-                err => Err(err),
-            }
-        }
+    let view = settings.clue_view(today);
+    let ctx = ctx.clone();
+    let written = db
+        .write(Box::new(move |txn| {
+            Box::pin(async move {
+                let saved = store::save(txn, clue, now).await?;
+                let transfers = clue_transfers::of_clue(txn, &saved.id).await?;
+                let signed =
+                    clue_signatures::of_decision(txn, &saved.id, saved.reopen_count).await?;
+                let shown = saved.to_proto(&transfers, &signed, &view);
+                let line = (LineKind::Warned, today, kind.as_str_name());
+                clue_journal::record(txn, &ctx.actor, &shown, line, "", now).await?;
+                let event = ClueWarned {
+                    clue: Some(shown.clone()),
+                    warning: Some(warning),
+                };
+                let ctx = ctx.about(&saved.round_organisation_path);
+                outbox::append(txn, &ctx, &shown.name, &event).await?;
+                Ok(Step::Commit(()))
+            })
+        }))
+        .await;
+    match written {
+        Ok(()) => Ok(Some(kind)),
+        // Another sweep (or a step on the clue) got there first: its notice
+        // stands; the next sweep looks again.
+        Err(ApiError::Aborted { .. }) => Ok(None),
+        Err(err) => Err(err),
     }
 }
 
