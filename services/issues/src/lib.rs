@@ -1,5 +1,6 @@
 //! The issues service: problem lists, the four responsibility lists and clues.
 
+pub mod clue_sweep;
 pub mod domain;
 pub mod feedback;
 pub mod freezing;
@@ -52,10 +53,14 @@ pub async fn start(
 /// dates and due dates); tests pin it.
 pub async fn start_with_clock(
     server_settings: &ServerSettings,
-    settings: IssuesSettings,
+    mut settings: IssuesSettings,
     clock: Clock,
     stop: CancellationToken,
 ) -> anyhow::Result<Running> {
+    settings.warnings = server_settings.warnings;
+    // An unknown decision level is a configuration error, refused at start.
+    settings.disposal_levels()?;
+    let settings = Arc::new(settings);
     let spec = ServiceSpec {
         name: NAME,
         grpc_services: grpc::SERVICES,
@@ -106,12 +111,20 @@ pub async fn start_with_clock(
                 check_stop,
             )) as futures::future::BoxFuture<'static, ()>);
         }
+        if settings.clue_sweep_interval_seconds > 0 {
+            background.push(Box::pin(clue_sweep::run_periodic(
+                db.clone(),
+                settings.clone(),
+                clock.clone(),
+                handler_stop.clone(),
+            )) as futures::future::BoxFuture<'static, ()>);
+        }
         let access = AccessLog::start(db.clone(), &server_settings.access_log);
         Ok(Wiring {
             routes: grpc::routes(
                 grpc::Api {
                     db: db.clone(),
-                    settings: Arc::new(settings),
+                    settings: settings.clone(),
                     stop: handler_stop,
                     rounds,
                     clock: clock.clone(),

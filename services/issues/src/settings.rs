@@ -1,5 +1,6 @@
 //! The issues service's own settings (section `[issues]`, `FIVELEDGER_ISSUES__…`).
 
+use fiveledger_proto::issues::{ClueDecisionLevel, DisposalMethod};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -22,6 +23,34 @@ pub struct IssuesSettings {
     /// How often frozen lists are compared with the earlier lists of their
     /// unit, in milliseconds (0: never).
     pub recurrence_check_interval_ms: u64,
+    /// Days a disposed clue has, from its receipt, when disposed by talk or
+    /// letter inquiry (谈话函询). The source fixes time limits per disposal
+    /// way (办理时限) without naming them; these defaults are an office's
+    /// usual ones: a month for a talk or letter, a quarter for a
+    /// preliminary verification, half a year for a held clue before it is
+    /// looked at again, a fortnight to write a conclusion up.
+    pub clue_talk_or_letter_days: u32,
+    /// Days for a preliminary verification (初步核实).
+    pub clue_preliminary_verification_days: u32,
+    /// Days a held clue (暂存待查) waits before it is due again.
+    pub clue_hold_days: u32,
+    /// Days to conclude a clue (予以了结).
+    pub clue_conclude_days: u32,
+    /// Distinct signers a clue's disposal needs (集体研判: no one decides
+    /// alone); 1 lets the holder's single signature decide.
+    pub clue_disposal_signers: u32,
+    /// Decision levels that must each have signed a disposal, by name and
+    /// separated by commas (`handling_room`, `leader_in_charge`,
+    /// `supervision_meeting`: the three levels of 三级集体研判); empty for
+    /// none.
+    pub clue_disposal_levels: String,
+    /// Seconds between periodic clue warning sweeps (四色预警); 0 turns the
+    /// periodic sweep off (SweepClueWarnings still sweeps on demand).
+    pub clue_sweep_interval_seconds: u64,
+    /// The shared four-colour thresholds (section `[warnings]`), copied in
+    /// when the service starts.
+    #[serde(skip)]
+    pub warnings: fiveledger_platform::deadline::WarningSettings,
 }
 
 impl Default for IssuesSettings {
@@ -32,6 +61,70 @@ impl Default for IssuesSettings {
             clue_transfer_due_days: 30,
             recurrence_window_years: 5,
             recurrence_check_interval_ms: 60_000,
+            clue_talk_or_letter_days: 30,
+            clue_preliminary_verification_days: 90,
+            clue_hold_days: 180,
+            clue_conclude_days: 15,
+            clue_disposal_signers: 1,
+            clue_disposal_levels: String::new(),
+            clue_sweep_interval_seconds: 600,
+            warnings: Default::default(),
+        }
+    }
+}
+
+impl IssuesSettings {
+    /// The decision levels a disposal needs (`clue_disposal_levels`); an
+    /// unknown name is a configuration error.
+    pub fn disposal_levels(&self) -> anyhow::Result<Vec<ClueDecisionLevel>> {
+        let mut out = Vec::new();
+        for name in self.clue_disposal_levels.split(',').map(str::trim) {
+            if name.is_empty() {
+                continue;
+            }
+            let level = ClueDecisionLevel::from_str_name(&format!(
+                "CLUE_DECISION_LEVEL_{}",
+                name.to_uppercase()
+            ))
+            .filter(|l| *l != ClueDecisionLevel::Unspecified)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "[issues] clue_disposal_levels: unknown level {name:?} \
+                     (handling_room, leader_in_charge, supervision_meeting)"
+                )
+            })?;
+            if !out.contains(&level) {
+                out.push(level);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What a disposal decision needs (levels as validated at start; an
+    /// unknown one was refused there).
+    pub fn quorum(&self) -> crate::domain::clue_decision::Quorum {
+        crate::domain::clue_decision::Quorum {
+            signers: self.clue_disposal_signers,
+            levels: self.disposal_levels().unwrap_or_default(),
+        }
+    }
+
+    /// How clues are shown on `today`.
+    pub fn clue_view(&self, today: chrono::NaiveDate) -> crate::storage::clues::View {
+        crate::storage::clues::View {
+            today,
+            warnings: self.warnings,
+            signers: i32::try_from(self.clue_disposal_signers.max(1)).unwrap_or(i32::MAX),
+        }
+    }
+
+    /// Days a clue disposed of by `method` has from its receipt.
+    pub fn disposal_days(&self, method: DisposalMethod) -> u32 {
+        match method {
+            DisposalMethod::TalkOrLetter => self.clue_talk_or_letter_days,
+            DisposalMethod::PreliminaryVerification => self.clue_preliminary_verification_days,
+            DisposalMethod::Hold => self.clue_hold_days,
+            DisposalMethod::Conclude | DisposalMethod::Unspecified => self.clue_conclude_days,
         }
     }
 }
@@ -58,6 +151,34 @@ pub const MEANINGS: &[(&str, &str)] = &[
     (
         "recurrence_check_interval_ms",
         "how often frozen problem lists are compared with their unit's earlier ones (0: never)",
+    ),
+    (
+        "clue_talk_or_letter_days",
+        "days from receipt a clue disposed by talk or letter inquiry (谈话函询) has",
+    ),
+    (
+        "clue_preliminary_verification_days",
+        "days from receipt a clue under preliminary verification (初步核实) has",
+    ),
+    (
+        "clue_hold_days",
+        "days from receipt a held clue (暂存待查) waits before it is due again",
+    ),
+    (
+        "clue_conclude_days",
+        "days from receipt to conclude a clue (予以了结)",
+    ),
+    (
+        "clue_disposal_signers",
+        "distinct signers a clue's disposal needs (集体研判)",
+    ),
+    (
+        "clue_disposal_levels",
+        "decision levels that must each sign a clue's disposal (handling_room, leader_in_charge, supervision_meeting)",
+    ),
+    (
+        "clue_sweep_interval_seconds",
+        "seconds between clue warning sweeps (0: only on demand)",
     ),
 ];
 

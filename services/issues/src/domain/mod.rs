@@ -2,6 +2,9 @@
 
 pub mod category;
 pub mod clue;
+pub mod clue_deadline;
+pub mod clue_decision;
+pub mod clue_reconciliation;
 pub mod problem;
 pub mod problem_list;
 pub mod recurrence;

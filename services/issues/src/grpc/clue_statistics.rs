@@ -59,6 +59,7 @@ pub(super) async fn get_clue_statistics(
             .into());
         }
     };
+    query.colour = Some((api.clock.today(), api.settings.warnings.rule()));
     let rows = store::tally(api.db.reader(), caller, &query).await?;
     api.access
         .record(

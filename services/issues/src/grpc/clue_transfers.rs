@@ -13,9 +13,10 @@ use fiveledger_proto::issues::ErrorReason;
 use fiveledger_proto::issues::*;
 use tonic::{Request, Response, Status};
 
-use super::clues::{acknowledged, check_holder, current, reachable, save};
+use super::clues::{acknowledged, check_holder, current, journal, reachable, save};
 use super::{Api, context};
 use crate::domain::clue::{self as domain, COLLECTION};
+use crate::domain::clue_reconciliation::LineKind;
 use crate::domain::problem::ORGANISATIONS;
 use crate::domain::scope::Reach;
 use crate::storage::clue_transfers as transfers;
@@ -55,6 +56,7 @@ pub(super) async fn transfer_clue(
     let now = api.clock.now();
     let today = now.date_naive();
     let due = domain::due_date(today, api.settings.clue_transfer_due_days)?;
+    let settings = api.settings.clone();
     let clue = mutate(&api.db, key, |txn| {
         Box::pin(async move {
             let mut clue = store::find_visible(txn, &caller, &request.name).await?;
@@ -89,9 +91,18 @@ pub(super) async fn transfer_clue(
                 )
                 .await?,
             );
-            clue.receiving_body = body.name;
+            let from = std::mem::replace(&mut clue.receiving_body, body.name);
             clue.receiving_body_path = body.path;
-            let clue = save(txn, clue, &all, now).await?;
+            let clue = save(txn, clue, &all, now, &settings).await?;
+            journal(
+                txn,
+                &ctx,
+                &clue,
+                (LineKind::Transferred, today, ""),
+                &from,
+                now,
+            )
+            .await?;
             let event = ClueTransferred {
                 clue: Some(clue.clone()),
                 transfer: clue.transfers.last().cloned(),
@@ -120,6 +131,7 @@ pub(super) async fn acknowledge_clue_transfer(
     let ctx = context(&caller, &request.request_id);
     let now = api.clock.now();
     let today = now.date_naive();
+    let settings = api.settings.clone();
     let clue = mutate(&api.db, key, |txn| {
         Box::pin(async move {
             let clue = store::find_visible(txn, &caller, &request.name).await?;
@@ -144,8 +156,11 @@ pub(super) async fn acknowledge_clue_transfer(
             }
             open.acknowledge_date = Some(open.not_before_transfer(today));
             open.acknowledged_by = caller.actor();
+            let day = open.not_before_transfer(today);
             transfers::update(txn, open.clone()).await?;
-            let clue = save(txn, clue, &all, now).await?;
+            let clue = save(txn, clue, &all, now, &settings).await?;
+            let line = (LineKind::Acknowledged, day, "");
+            journal(txn, &ctx, &clue, line, "", now).await?;
             acknowledged(txn, &ctx, &clue).await?;
             Ok(clue)
         })

@@ -21,22 +21,47 @@ use tonic::{Request, Response, Status};
 
 use super::{Api, CLUE_HOLDERS, context};
 use crate::domain::clue::{self as domain, NewClue};
+use crate::domain::clue_reconciliation::LineKind;
 use crate::domain::problem::round_of;
 use crate::domain::scope::{self, Reach, unknown_organisation};
+use crate::settings::IssuesSettings;
 use crate::storage::Txn;
+use crate::storage::clue_journal;
+use crate::storage::clue_signatures as signatures;
 use crate::storage::clue_transfers as transfers;
 use crate::storage::clues::{self as store, ListQuery};
 
 /// Writes a changed clue (revision checked; its transfers are already
-/// written in the same transaction) and returns it as shown.
+/// written in the same transaction), its time limit brought in line with
+/// it, and returns it as shown.
 pub(super) async fn save(
     txn: &Txn,
-    clue: store::Model,
+    mut clue: store::Model,
     transfers: &[transfers::Model],
     now: chrono::DateTime<chrono::Utc>,
+    settings: &IssuesSettings,
 ) -> ApiResult<Clue> {
+    clue.retime(transfers, settings);
     let clue = store::save(txn, clue, now).await?;
-    Ok(clue.to_proto(transfers, now.date_naive()))
+    let signatures = signatures::of_decision(txn, &clue.id, clue.reopen_count).await?;
+    Ok(clue.to_proto(
+        transfers,
+        &signatures,
+        &settings.clue_view(now.date_naive()),
+    ))
+}
+
+/// Appends the journal line of a step on `clue` (as saved and shown),
+/// dated `day`; `from_body` is the body a transfer took it from.
+pub(super) async fn journal(
+    txn: &Txn,
+    ctx: &EventContext,
+    clue: &Clue,
+    line: (LineKind, chrono::NaiveDate, &str),
+    from_body: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<()> {
+    clue_journal::record(txn, &ctx.actor, clue, line, from_body, at).await
 }
 
 /// The current (last) transfer of a clue; every clue has one.
@@ -218,6 +243,7 @@ impl ClueService for Api {
         let now = self.clock.now();
         let today = now.date_naive();
         let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
+        let view = self.settings.clue_view(today);
         let created = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let model = store::Model {
@@ -252,6 +278,13 @@ impl ClueService for Api {
                     outcome_by: String::new(),
                     reopen_count: 0,
                     registered_by: actor.clone(),
+                    due_date: crate::domain::clue_deadline::due_text(Some(due)),
+                    notified_colour: 0,
+                    yellow_count: 0,
+                    colour_floor: 0,
+                    colour_peak: 0,
+                    warning_count: 0,
+                    reopen_date: None,
                     revision: 1,
                     create_time: now,
                     update_time: now,
@@ -274,7 +307,16 @@ impl ClueService for Api {
                     },
                 )
                 .await?;
-                let clue = model.to_proto(std::slice::from_ref(&first), today);
+                let clue = model.to_proto(std::slice::from_ref(&first), &[], &view);
+                journal(
+                    txn,
+                    &ctx,
+                    &clue,
+                    (LineKind::Transferred, today, ""),
+                    "",
+                    now,
+                )
+                .await?;
                 outbox::append(
                     txn,
                     &ctx,
@@ -306,7 +348,12 @@ impl ClueService for Api {
         let clue =
             store::find_visible(self.db.reader(), &reader.caller, &request.get_ref().name).await?;
         let transfers = transfers::of_clue(self.db.reader(), &clue.id).await?;
-        let clue = clue.to_proto(&transfers, self.clock.today());
+        let signed = signatures::of_decision(self.db.reader(), &clue.id, clue.reopen_count).await?;
+        let clue = clue.to_proto(
+            &transfers,
+            &signed,
+            &self.settings.clue_view(self.clock.today()),
+        );
         self.access
             .record(
                 &reader,
@@ -353,11 +400,18 @@ impl ClueService for Api {
         // The page's transfers in one query.
         let mut transfers =
             transfers::of_clues(self.db.reader(), rows.iter().map(|c| c.id.clone())).await?;
-        let now = self.clock.now();
-        let today = now.date_naive();
+        let mut signed =
+            signatures::of_clues(self.db.reader(), rows.iter().map(|c| c.id.clone())).await?;
+        let view = self.settings.clue_view(self.clock.today());
         let clues: Vec<Clue> = rows
             .iter()
-            .map(|c| c.to_proto(&transfers.remove(&c.id).unwrap_or_default(), today))
+            .map(|c| {
+                c.to_proto(
+                    &transfers.remove(&c.id).unwrap_or_default(),
+                    &signed.remove(&c.id).unwrap_or_default(),
+                    &view,
+                )
+            })
             .collect();
         self.access
             .record(
@@ -377,54 +431,7 @@ impl ClueService for Api {
         &self,
         request: Request<DisposeClueRequest>,
     ) -> Result<Response<Clue>, Status> {
-        let caller = Caller::of(&request)?;
-        let request = request.into_inner();
-        let key = RequestKey::new(&caller, "DisposeClue", &request.request_id, &request)?;
-        replay_first!(&self.db, key);
-        let disposal = request
-            .disposal
-            .clone()
-            .ok_or_else(|| ApiError::required("disposal"))?;
-        let method = domain::parse_method("disposal.method", disposal.method)?;
-        let (date, note) =
-            domain::parse_decision("disposal", disposal.date.as_ref(), &disposal.note)?;
-        let ctx = context(&caller, &request.request_id);
-        let now = self.clock.now();
-        let clue = mutate(&self.db, key, |txn| {
-            Box::pin(async move {
-                let mut clue = store::find_visible(txn, &caller, &request.name).await?;
-                let ctx = ctx.about(&clue.round_organisation_path);
-                check_holder(&caller, &clue, false)?;
-                etag::check(&request.name, &request.etag, clue.revision)?;
-                domain::check_dispose(&request.name, clue.state())?;
-                let mut all = transfers::of_clue(txn, &clue.id).await?;
-                // The receiving body disposing of the clue has signed for it.
-                let open = current(&request.name, &mut all)?;
-                let signs = open.acknowledge_date.is_none()
-                    && domain::is_receiving_body(&caller, &open.receiving_body_path);
-                if signs {
-                    open.acknowledge_date = Some(open.not_before_transfer(date));
-                    open.acknowledged_by = caller.actor();
-                    transfers::update(txn, open.clone()).await?;
-                }
-                clue.state = ClueState::Disposed.as_str_name().to_owned();
-                clue.disposal_method = method.as_str_name().to_owned();
-                clue.disposal_date = Some(date);
-                clue.disposal_note = note;
-                clue.disposal_by = caller.actor();
-                let clue = save(txn, clue, &all, now).await?;
-                let event = ClueDisposed {
-                    clue: Some(clue.clone()),
-                };
-                outbox::append(txn, &ctx, &clue.name, &event).await?;
-                if signs {
-                    acknowledged(txn, &ctx, &clue).await?;
-                }
-                Ok(clue)
-            })
-        })
-        .await?;
-        Ok(Response::new(clue))
+        super::clue_disposal::dispose_clue(self, request).await
     }
 
     async fn record_clue_outcome(
@@ -443,6 +450,7 @@ impl ClueService for Api {
         let (date, note) = domain::parse_decision("outcome", outcome.date.as_ref(), &outcome.note)?;
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
+        let settings = self.settings.clone();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = store::find_visible(txn, &caller, &request.name).await?;
@@ -467,7 +475,9 @@ impl ClueService for Api {
                 clue.outcome_date = Some(date);
                 clue.outcome_note = note;
                 clue.outcome_by = caller.actor();
-                let clue = save(txn, clue, &all, now).await?;
+                let clue = save(txn, clue, &all, now, &settings).await?;
+                let line = (LineKind::Outcome, date, kind.as_str_name());
+                journal(txn, &ctx, &clue, line, "", now).await?;
                 let event = ClueOutcomeRecorded {
                     clue: Some(clue.clone()),
                 };
@@ -490,6 +500,7 @@ impl ClueService for Api {
         validate_text("reason", &request.reason, true, domain::MAX_NOTE)?;
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
+        let settings = self.settings.clone();
         let clue = mutate(&self.db, key, |txn| {
             Box::pin(async move {
                 let mut clue = store::find_visible(txn, &caller, &request.name).await?;
@@ -507,13 +518,17 @@ impl ClueService for Api {
                 clue.outcome_note.clear();
                 clue.outcome_by.clear();
                 clue.reopen_count += 1;
+                // Its clock starts again today.
+                clue.reopen_date = Some(now.date_naive());
                 // The outcome is taken back, so is the transfer's result.
                 let mut all = transfers::of_clue(txn, &clue.id).await?;
                 let open = current(&request.name, &mut all)?;
                 if open.result_date.take().is_some() {
                     transfers::update(txn, open.clone()).await?;
                 }
-                let clue = save(txn, clue, &all, now).await?;
+                let clue = save(txn, clue, &all, now, &settings).await?;
+                let line = (LineKind::Reopened, now.date_naive(), "");
+                journal(txn, &ctx, &clue, line, "", now).await?;
                 let event = ClueReopened {
                     clue: Some(clue.clone()),
                     reason: request.reason.trim().to_owned(),
@@ -538,5 +553,33 @@ impl ClueService for Api {
         request: Request<AcknowledgeClueTransferRequest>,
     ) -> Result<Response<Clue>, Status> {
         super::clue_transfers::acknowledge_clue_transfer(self, request).await
+    }
+
+    async fn sweep_clue_warnings(
+        &self,
+        request: Request<SweepClueWarningsRequest>,
+    ) -> Result<Response<SweepClueWarningsResponse>, Status> {
+        super::clue_warnings::sweep(self, request).await
+    }
+
+    async fn create_clue_reconciliation(
+        &self,
+        request: Request<CreateClueReconciliationRequest>,
+    ) -> Result<Response<ClueReconciliation>, Status> {
+        super::clue_reconciliations::create(self, request).await
+    }
+
+    async fn get_clue_reconciliation(
+        &self,
+        request: Request<GetClueReconciliationRequest>,
+    ) -> Result<Response<ClueReconciliation>, Status> {
+        super::clue_reconciliations::get(self, request).await
+    }
+
+    async fn verify_clue_reconciliation(
+        &self,
+        request: Request<VerifyClueReconciliationRequest>,
+    ) -> Result<Response<VerifyClueReconciliationResponse>, Status> {
+        super::clue_reconciliations::verify(self, request).await
     }
 }

@@ -15,8 +15,11 @@ macro_rules! CLUE {
 }
 
 mod categories;
+mod clue_disposal;
+mod clue_reconciliations;
 mod clue_statistics;
 mod clue_transfers;
+mod clue_warnings;
 mod clues;
 mod events;
 pub(crate) mod filters;
@@ -136,6 +139,25 @@ pub const ROLES: RoleTable = &[
     (
         "/fiveledger.issues.v1.ClueService/AcknowledgeClueTransfer",
         CLUE_RECEIVERS,
+    ),
+    // Whoever holds clues sweeps the warnings of those it holds.
+    (
+        "/fiveledger.issues.v1.ClueService/SweepClueWarnings",
+        CLUE_HOLDERS,
+    ),
+    // The case-supervision office (案件监督管理室) of the commission
+    // reconciles with the handling bodies; holders read and verify.
+    (
+        "/fiveledger.issues.v1.ClueService/CreateClueReconciliation",
+        DISCIPLINE,
+    ),
+    (
+        "/fiveledger.issues.v1.ClueService/GetClueReconciliation",
+        CLUE_HOLDERS,
+    ),
+    (
+        "/fiveledger.issues.v1.ClueService/VerifyClueReconciliation",
+        CLUE_HOLDERS,
     ),
     (
         "/fiveledger.issues.v1.EventService/WatchEvents",

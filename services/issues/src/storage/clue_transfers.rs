@@ -72,9 +72,8 @@ pub async fn of_clues(
     clue_ids: impl IntoIterator<Item = String>,
 ) -> ApiResult<HashMap<String, Vec<Model>>> {
     let ids: Vec<String> = clue_ids.into_iter().collect();
-    let mut out: HashMap<String, Vec<Model>> = HashMap::new();
     if ids.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let rows = Entity::find()
         .filter(Column::ClueId.is_in(ids))
@@ -82,10 +81,7 @@ pub async fn of_clues(
         .order_by_asc(Column::Seq)
         .all(conn)
         .await?;
-    for row in rows {
-        out.entry(row.clue_id.clone()).or_default().push(row);
-    }
-    Ok(out)
+    Ok(super::by_clue(rows, |r| r.clue_id.as_str()))
 }
 
 pub async fn insert(conn: &impl ConnectionTrait, model: Model) -> ApiResult<Model> {

@@ -81,6 +81,20 @@ pub struct Model {
     /// The level managing the cadre, when above the running level.
     pub subject_managed_by: String,
     pub subject_managed_by_path: String,
+    /// The time limit of the clue's current stage as ISO text, "" when it
+    /// has none (concluded): see `domain::clue_deadline`.
+    pub due_date: String,
+    /// The colour last notified (a `Colour` code; 0 for none).
+    pub notified_colour: i32,
+    /// The ladder's memory: yellows of earlier time limits, the floor and
+    /// the peak (colour codes).
+    pub yellow_count: i32,
+    pub colour_floor: i32,
+    pub colour_peak: i32,
+    /// Warnings posted so far (numbers the notices).
+    pub warning_count: i32,
+    /// The day the clue was last reopened (its clock restarts then).
+    pub reopen_date: Option<chrono::NaiveDate>,
     pub revision: i64,
     pub create_time: chrono::DateTime<chrono::Utc>,
     pub update_time: chrono::DateTime<chrono::Utc>,
@@ -91,7 +105,60 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
+/// What showing a clue needs besides its rows: today, the warning
+/// thresholds and the signers a disposal needs.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    pub today: chrono::NaiveDate,
+    pub warnings: fiveledger_platform::deadline::WarningSettings,
+    pub signers: i32,
+}
+
 impl Model {
+    /// The clue's warning memory.
+    pub fn warned(&self) -> crate::domain::clue_deadline::Warned {
+        use fiveledger_platform::colour::Colour;
+        crate::domain::clue_deadline::Warned {
+            notified: Colour::from_code(self.notified_colour),
+            yellows: self.yellow_count,
+            floor: Colour::from_code(self.colour_floor),
+            peak: Colour::from_code(self.colour_peak),
+        }
+    }
+
+    /// Keeps `w` as the clue's warning memory.
+    pub fn set_warned(&mut self, w: &crate::domain::clue_deadline::Warned) {
+        self.notified_colour = w.notified.code();
+        self.yellow_count = w.yellows;
+        self.colour_floor = w.floor.code();
+        self.colour_peak = w.peak.code();
+    }
+
+    /// Brings the clue's time limit in line with its state, disposal and
+    /// current transfer (the last of `transfers`), moving its warning
+    /// memory on when the limit changes (`domain::clue_deadline`).
+    pub fn retime(
+        &mut self,
+        transfers: &[super::clue_transfers::Model],
+        settings: &crate::settings::IssuesSettings,
+    ) {
+        use crate::domain::clue_deadline as deadline;
+        let new = transfers.last().and_then(|t| {
+            deadline::due(
+                self.state(),
+                DisposalMethod::from_str_name(&self.disposal_method),
+                t.transfer_date,
+                t.due_date,
+                self.reopen_date,
+                settings,
+            )
+        });
+        let mut warned = self.warned();
+        deadline::retime(&mut warned, deadline::parse_due(&self.due_date), new);
+        self.set_warned(&warned);
+        self.due_date = deadline::due_text(new);
+    }
+
     pub fn state(&self) -> ClueState {
         ClueState::from_str_name(&self.state).unwrap_or_default()
     }
@@ -104,15 +171,32 @@ impl Model {
         )
     }
 
-    /// The clue as the API shows it, with its `transfers` (oldest first)
-    /// and overdue judged as of `today`.
+    /// The clue as the API shows it, with its `transfers` (oldest first),
+    /// the signatures of its current disposal decision, and its overdue and
+    /// colour judged as of `view.today`.
     pub fn to_proto(
         &self,
         transfers: &[super::clue_transfers::Model],
-        today: chrono::NaiveDate,
+        signatures: &[super::clue_signatures::Model],
+        view: &View,
     ) -> Clue {
+        let today = view.today;
         let last = transfers.len().saturating_sub(1);
+        let due = crate::domain::clue_deadline::parse_due(&self.due_date);
         Clue {
+            due_date: due.map(to_date),
+            colour: fiveledger_platform::colour::api_colour(crate::domain::clue_deadline::shown(
+                due,
+                &self.warned(),
+                today,
+                &view.warnings,
+            )) as i32,
+            disposal_signatures: signatures
+                .iter()
+                .filter(|s| s.decision == self.reopen_count)
+                .map(super::clue_signatures::Model::to_proto)
+                .collect(),
+            disposal_signatures_required: view.signers,
             name: name_of(&self.id),
             inspection: self.inspection.clone(),
             round: self.round.clone(),
@@ -292,6 +376,10 @@ pub struct Tally {
     pub disciplined: i64,
     pub organisational_handling: i64,
     pub cleared: i64,
+    pub green: i64,
+    pub blue: i64,
+    pub yellow: i64,
+    pub red: i64,
 }
 
 /// Which clues a tally counts (those the caller sees, narrowed) and how
@@ -305,6 +393,8 @@ pub struct TallyQuery {
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     pub group_by: TallyGrouping,
+    /// Today and the four-colour rule, to count clues by their colour.
+    pub colour: Option<(chrono::NaiveDate, fiveledger_platform::colour::ColourRule)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -356,6 +446,37 @@ pub async fn tally(
         Some(col) => select.column_as(col, "key").group_by(col).order_by_asc(col),
         None => select.column_as(Expr::cust("''"), "key"),
     };
+    // Clues by the colour they show (the rule's SQL, as a read shows it).
+    if let Some((today, rule)) = q.colour {
+        use fiveledger_platform::colour::{Colour, ItemColumns};
+        use sea_orm::sea_query::{Alias, ExprTrait, Func};
+        let colour = rule.sql(
+            today,
+            &ItemColumns {
+                due: Expr::col(Column::DueDate),
+                closed: Condition::all().add(Column::State.eq(ClueState::Concluded.as_str_name())),
+                yellows: Expr::col(Column::YellowCount),
+                floor: Expr::col(Column::ColourFloor),
+            },
+        );
+        for (c, alias) in [
+            (Colour::Green, "green"),
+            (Colour::Blue, "blue"),
+            (Colour::Yellow, "yellow"),
+            (Colour::Red, "red"),
+        ] {
+            let one: Expr = Expr::case(colour.clone().eq(c.sql()), Expr::val(1))
+                .finally(Expr::val(0))
+                .into();
+            let sum: Expr = Func::coalesce([Func::sum(one).into(), Expr::val(0)]).into();
+            let counted: Expr = Func::cast_as(sum, Alias::new("BIGINT")).into();
+            select = select.column_as(counted, alias);
+        }
+    } else {
+        for alias in ["green", "blue", "yellow", "red"] {
+            select = select.column_as(Expr::cust("CAST(0 AS BIGINT)"), alias);
+        }
+    }
     Ok(select
         .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "registered")
         // Signed for by a receiving body at least once (primary key lookup).
@@ -406,6 +527,10 @@ impl Tally {
                 disciplined: self.disciplined,
                 organisational_handling: self.organisational_handling,
                 cleared: self.cleared,
+                green: self.green,
+                blue: self.blue,
+                yellow: self.yellow,
+                red: self.red,
             }),
         }
     }

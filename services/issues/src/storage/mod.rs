@@ -1,6 +1,9 @@
 //! The issues service's tables, migrations and queries.
 
 pub mod categories;
+pub mod clue_journal;
+pub mod clue_reconciliations;
+pub mod clue_signatures;
 pub mod clue_transfers;
 pub mod clues;
 #[cfg(test)]
@@ -17,6 +20,18 @@ pub use migrations::Migrator;
 pub type Txn = sea_orm::DatabaseTransaction;
 /// A connection or transaction the operations here read with.
 pub use sea_orm::ConnectionTrait as Conn;
+
+/// Rows of several clues by clue id, in the order read.
+pub(crate) fn by_clue<M>(
+    rows: Vec<M>,
+    clue_id: impl Fn(&M) -> &str,
+) -> std::collections::HashMap<String, Vec<M>> {
+    let mut out: std::collections::HashMap<String, Vec<M>> = Default::default();
+    for row in rows {
+        out.entry(clue_id(&row).to_owned()).or_default().push(row);
+    }
+    out
+}
 
 /// Keyset condition "after (key, id)" for a list ordered by `key` then `id`.
 pub(crate) fn after<K>(

@@ -18,7 +18,7 @@ fn date(day: i32) -> Option<Date> {
     })
 }
 
-async fn register(app: &TestApp) -> Clue {
+pub(crate) async fn register(app: &TestApp) -> Clue {
     app.clues()
         .create_clue(authed(
             &office(),
@@ -412,16 +412,16 @@ async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
     assert!(none.rows.is_empty(), "registered today, not in 2000");
 }
 
-fn day(month: u32, day: u32) -> chrono::NaiveDate {
+pub(crate) fn day(month: u32, day: u32) -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, month, day).expect("date")
 }
 
-fn proto_day(d: chrono::NaiveDate) -> Option<Date> {
+pub(crate) fn proto_day(d: chrono::NaiveDate) -> Option<Date> {
     Some(fiveledger_platform::time::to_date(d))
 }
 
 /// A clock stopped at noon of `d`.
-fn clock_at(d: chrono::NaiveDate) -> Clock {
+pub(crate) fn clock_at(d: chrono::NaiveDate) -> Clock {
     Clock::fixed(d.and_hms_opt(12, 0, 0).expect("noon").and_utc())
 }
 
@@ -841,6 +841,13 @@ async fn existing_clues_get_their_registration_as_first_transfer() {
         round_organisation_path: String::new(),
         subject_managed_by: String::new(),
         subject_managed_by_path: String::new(),
+        due_date: String::new(),
+        notified_colour: 0,
+        yellow_count: 0,
+        colour_floor: 0,
+        colour_peak: 0,
+        warning_count: 0,
+        reopen_date: None,
         revision: 1,
         create_time: registered,
         update_time: registered,
@@ -851,6 +858,13 @@ async fn existing_clues_get_their_registration_as_first_transfer() {
         active.round_organisation_path = sea_orm::ActiveValue::NotSet;
         active.subject_managed_by = sea_orm::ActiveValue::NotSet;
         active.subject_managed_by_path = sea_orm::ActiveValue::NotSet;
+        active.due_date = sea_orm::ActiveValue::NotSet;
+        active.notified_colour = sea_orm::ActiveValue::NotSet;
+        active.yellow_count = sea_orm::ActiveValue::NotSet;
+        active.colour_floor = sea_orm::ActiveValue::NotSet;
+        active.colour_peak = sea_orm::ActiveValue::NotSet;
+        active.warning_count = sea_orm::ActiveValue::NotSet;
+        active.reopen_date = sea_orm::ActiveValue::NotSet;
         <clues::Entity as sea_orm::EntityTrait>::insert(active)
             .exec_without_returning(db.writer())
             .await
@@ -869,12 +883,20 @@ async fn existing_clues_get_their_registration_as_first_transfer() {
     assert_eq!(t.transferred_by, "office-old");
     assert!(t.acknowledge_date.is_none() && t.acknowledged_by.is_empty());
     assert!(t.overdue, "due 9 February, no result by 1 March");
+    // The migration gave the registered clue its transfer's time limit:
+    // overdue by 20 days, yellow.
+    assert_eq!(open.due_date, proto_day(day(2, 9)));
+    assert_eq!(
+        open.colour,
+        fiveledger_proto::types::WarningColour::Yellow as i32
+    );
     let done = get(&app, &admin(), "clues/c-done").await.expect("get");
     let t = &done.transfers[0];
     assert_eq!(t.acknowledge_date, proto_day(day(1, 10)));
     assert_eq!(t.acknowledged_by, "jw-old");
     assert_eq!(t.result_date, proto_day(day(2, 1)));
     assert!(!t.overdue);
+    assert!(done.due_date.is_none() && done.colour == 0);
 }
 
 async fn list_clues_all(app: &TestApp, filter: &str, page_size: i32) -> Vec<String> {

@@ -2,6 +2,7 @@
 //! per file). Run one file's tests by its module: `cargo test -p fiveledger-issues --test api <module>::`.
 
 mod clues;
+mod clues_supervision;
 mod common;
 mod problems;
 mod recurrences;

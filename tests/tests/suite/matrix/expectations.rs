@@ -2336,6 +2336,73 @@ fn issues_rows(world: &Arc<World>) -> Vec<Row> {
             )
         }],
     });
+    // The clue sweep over the fixture's clues (registered today, all
+    // green) notifies nothing: a served call that changes nothing.
+    rows.push(Row {
+        rpc: rpc!("issues", "ClueService", "SweepClueWarnings"),
+        cases: vec![unary(
+            rpc!("issues", "ClueService", "SweepClueWarnings"),
+            "the caller's clues",
+            String::new(),
+            |_| SweepClueWarningsRequest::default(),
+            |r: SweepClueWarningsResponse| [figure("warnings_posted", r.warnings_posted)].into(),
+            |_| listed([figure("warnings_posted", 0)]),
+        )],
+    });
+    // This month's reconciliation is refused before anything is looked up
+    // (the month is not over), for any body, named or not.
+    rows.push(Row {
+        rpc: rpc!("issues", "ClueService", "CreateClueReconciliation"),
+        cases: vec![unary(
+            rpc!("issues", "ClueService", "CreateClueReconciliation"),
+            "this month, county B's commission",
+            b_commission.clone(),
+            |body| {
+                use chrono::Datelike;
+                let today = chrono::Utc::now().date_naive();
+                CreateClueReconciliationRequest {
+                    handling_body: body.into(),
+                    month: Some(fiveledger_proto::google::r#type::Date {
+                        year: today.year(),
+                        month: today.month() as i32,
+                        day: 0,
+                    }),
+                    ..Default::default()
+                }
+            },
+            nothing::<ClueReconciliation>,
+            |_| Outcome::Fails(Code::FailedPrecondition, "MONTH_NOT_OVER"),
+        )],
+    });
+    for rpc in [
+        rpc!("issues", "ClueService", "GetClueReconciliation"),
+        rpc!("issues", "ClueService", "VerifyClueReconciliation"),
+    ] {
+        let name = "clueReconciliations/nowhere-2026-01".to_owned();
+        let case = if rpc.ends_with("GetClueReconciliation") {
+            unary(
+                rpc,
+                "an unknown reconciliation",
+                name,
+                |name| GetClueReconciliationRequest { name: name.into() },
+                nothing::<ClueReconciliation>,
+                |_| HIDDEN,
+            )
+        } else {
+            unary(
+                rpc,
+                "an unknown reconciliation",
+                name,
+                |name| VerifyClueReconciliationRequest { name: name.into() },
+                nothing::<VerifyClueReconciliationResponse>,
+                |_| HIDDEN,
+            )
+        };
+        rows.push(Row {
+            rpc,
+            cases: vec![case],
+        });
+    }
     rows.push(Row {
         rpc: rpc!("issues", "EventService", "WatchEvents"),
         cases: vec![watch_events(rpc!("issues", "EventService", "WatchEvents"))],

@@ -12,12 +12,13 @@ mod m20261128_000002_clue_transfers;
 mod m20261201_000003_scope;
 mod m20261202_000004_list_indexes;
 mod m20261202_000005_recurrences;
+mod m20261202_000005_clue_supervision;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 11;
+    const VERSION: i64 = 12;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -38,6 +39,9 @@ impl Schema for Migrator {
             Step::contract(fiveledger_platform::schema_compat::Migration),
             // Back-tracking (倒查): recurrences and the lists checked for them.
             Step::expand(m20261202_000005_recurrences::Migration),
+            // Clue time limits and warnings, signatures, journal and
+            // monthly reconciliations.
+            Step::expand(m20261202_000005_clue_supervision::Migration),
         ]
     }
 }
