@@ -279,12 +279,12 @@ async fn every_bad_row_of_a_sheet_is_reported_in_one_pass() {
 }
 
 /// `YYYY年M月D日`, as offices write a date.
-fn chinese(d: chrono::NaiveDate) -> String {
+pub(crate) fn chinese(d: chrono::NaiveDate) -> String {
     use chrono::Datelike;
     format!("{}年{}月{}日", d.year(), d.month(), d.day())
 }
 
-async fn posting_counts(s: &Services, inspection: &str) -> Vec<(String, i64)> {
+pub(crate) async fn posting_counts(s: &Services, inspection: &str) -> Vec<(String, i64)> {
     let mut counts: Vec<(String, i64)> = entries_of(s, inspection)
         .await
         .into_iter()
@@ -379,6 +379,9 @@ async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
         (4, "acknowledged"),
         (4, "plan submitted and approved"),
         (4, "progress"),
+        // 已完成整改: written off after the fact, on the 完成时间.
+        (4, "write-off requested"),
+        (4, "write-off approved"),
         (4, "remark"),
         (5, "acknowledged"),
         (5, "plan submitted and approved"),
@@ -426,6 +429,8 @@ async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
     for m in &plan.measures {
         assert_eq!(m.done_date, date(finished));
     }
+    assert_eq!(done.state(), l::EntryState::WrittenOff);
+    assert_eq!(done.first_written_off_date, date(finished));
     let rectifying = by_problem(&first.problems[1]);
     let plan = rectifying.plan.clone().expect("an approved plan");
     assert_eq!(plan.measures.len(), 1);
