@@ -275,7 +275,13 @@ impl Hs256 {
         self.sign(&self.claims(subject, org_path, roles, ttl))
     }
 
-    fn claims(&self, subject: &str, org_path: &str, roles: &[Role], ttl: chrono::Duration) -> Claims {
+    fn claims(
+        &self,
+        subject: &str,
+        org_path: &str,
+        roles: &[Role],
+        ttl: chrono::Duration,
+    ) -> Claims {
         let now = chrono::Utc::now().timestamp();
         Claims {
             sub: subject.to_owned(),

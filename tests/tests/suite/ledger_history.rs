@@ -210,13 +210,21 @@ async fn written_off_and_transferred_rows_move_in_once_and_an_edited_cell_is_the
     assert_eq!(to_zzb.state(), l::EntryState::Transferred);
     let t = &to_zzb.transfers[0];
     assert_eq!(
-        (t.receiving_body.as_str(), t.matter.as_str(), t.transfer_date),
+        (
+            t.receiving_body.as_str(),
+            t.matter.as_str(),
+            t.transfer_date
+        ),
         ("organisations/t-zzb", "已移交", date(moved))
     );
     let to_jw = entry(6);
     let t = &to_jw.transfers[0];
     assert_eq!(
-        (t.receiving_body.as_str(), t.matter.as_str(), t.transfer_date),
+        (
+            t.receiving_body.as_str(),
+            t.matter.as_str(),
+            t.transfer_date
+        ),
         ("organisations/t-jw", "已移交市纪委监委", date(today()))
     );
     assert!(t.due_date.is_some());

@@ -207,10 +207,7 @@ pub fn backdate(
 /// Who asked on paper for a write-off recorded after the fact (补录):
 /// only an administrator may name one, and only with `effective_date`.
 /// Empty when the caller asks.
-pub(super) fn recorded_requester(
-    caller: &Caller,
-    r: &RequestWriteOffRequest,
-) -> ApiResult<String> {
+pub(super) fn recorded_requester(caller: &Caller, r: &RequestWriteOffRequest) -> ApiResult<String> {
     if r.requested_by.is_empty() {
         return Ok(String::new());
     }

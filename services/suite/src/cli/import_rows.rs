@@ -13,8 +13,8 @@ use fiveledger_proto::types::Severity;
 
 use super::categories::{Catalogue, normalise};
 use super::connect::{Services, failed};
-use super::import_report::CellError;
 use super::import_columns::Column;
+use super::import_report::CellError;
 use super::table::{Row, Table};
 
 /// What rows refer to by name, resolved once for the whole file (no call
@@ -128,7 +128,9 @@ pub(super) fn to_problem(
     let mut errors = Vec::new();
     let cell = |c: Column| columns.get(&c).map(|&i| row.cell(i)).unwrap_or("");
     let mut refuse = |c: Column, reason: &str, message: String| {
-        errors.push(CellError::at(table, row.number, columns, c, reason, message))
+        errors.push(CellError::at(
+            table, row.number, columns, c, reason, message,
+        ))
     };
 
     let category = cell(Column::Category);

@@ -280,10 +280,20 @@ mod tests {
             Cell::ProgressDate
         );
         assert!(parse(raw(["", "", "", "完成", "", ""]), date).unwrap().done);
-        assert!(!parse(raw(["", "", "", "整改中", "", ""]), date).unwrap().done);
+        assert!(
+            !parse(raw(["", "", "", "整改中", "", ""]), date)
+                .unwrap()
+                .done
+        );
         assert_eq!(first(raw(["措施", "", "", "", "", ""])), Cell::DueDate);
-        assert_eq!(first(raw(["", "2026-06-30", "", "", "", ""])), Cell::Measures);
-        assert_eq!(first(raw(["措施", "长期坚持", "", "", "", ""])), Cell::DueDate);
+        assert_eq!(
+            first(raw(["", "2026-06-30", "", "", "", ""])),
+            Cell::Measures
+        );
+        assert_eq!(
+            first(raw(["措施", "长期坚持", "", "", "", ""])),
+            Cell::DueDate
+        );
         assert_eq!(
             end_of_month("2026-02"),
             NaiveDate::from_ymd_opt(2026, 2, 28)
@@ -327,7 +337,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cells.outcome, Outcome::Transferred);
-        assert_eq!((cells.progress.as_str(), cells.status.as_str()), ("", "已移交市纪委监委"));
+        assert_eq!(
+            (cells.progress.as_str(), cells.status.as_str()),
+            ("", "已移交市纪委监委")
+        );
         assert!(!cells.is_empty());
         let first = |cells: RawCells<'_>| parse(cells, date).unwrap_err()[0].0;
         // A 销号时间 without a status saying so, or before 完成时间.

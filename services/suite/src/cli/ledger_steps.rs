@@ -209,7 +209,10 @@ impl Apply<'_> {
     async fn progress(&mut self) -> Result<(), Status> {
         let cells = self.cells;
         let text = cells.progress.as_str();
-        let shown = posted(self.e, |d| matches!(d, Detail::Progress(p) if p.description == text));
+        let shown = posted(
+            self.e,
+            |d| matches!(d, Detail::Progress(p) if p.description == text),
+        );
         if text.is_empty() || shown {
             return Ok(());
         }
@@ -296,7 +299,11 @@ impl Apply<'_> {
             } else {
                 &cells.progress
             };
-            let unit = e.responsibility.clone().unwrap_or_default().responsible_unit;
+            let unit = e
+                .responsibility
+                .clone()
+                .unwrap_or_default()
+                .responsible_unit;
             self.services
                 .ledger()
                 .request_write_off(RequestWriteOffRequest {
@@ -343,7 +350,12 @@ impl Apply<'_> {
             return Ok(());
         }
         let body = match cells.receiving_body.as_str() {
-            "" => e.responsibility.clone().unwrap_or_default().supervising_body,
+            "" => {
+                e.responsibility
+                    .clone()
+                    .unwrap_or_default()
+                    .supervising_body
+            }
             b => b.to_owned(),
         };
         if body.is_empty() {
@@ -375,7 +387,10 @@ impl Apply<'_> {
     async fn remark(&mut self) -> Result<(), Status> {
         let remark = self.cells.remark.as_str();
         if remark.is_empty()
-            || posted(self.e, |d| matches!(d, Detail::Supervision(s) if s.remarks == remark))
+            || posted(
+                self.e,
+                |d| matches!(d, Detail::Supervision(s) if s.remarks == remark),
+            )
         {
             return Ok(());
         }
