@@ -25,7 +25,8 @@ const LEDGER_HEADERS: &[&str] = &[
     "移交单位",
 ];
 
-fn steps(i: &Imported) -> Vec<(usize, String)> {
+/// The ledger steps an import took (or would take), by row.
+pub(crate) fn steps(i: &Imported) -> Vec<(usize, String)> {
     i.ledger_steps
         .iter()
         .map(|s| (s.row, s.step.clone()))

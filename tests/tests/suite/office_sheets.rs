@@ -15,6 +15,7 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet};
 use fiveledger_proto::ledgers as l;
 
 use crate::cli::{args, cli, date, entries_of, report_and_hand_over, stationed_inspection, today};
+use crate::ledger_history::steps;
 
 /// The header of an office's 问题清单, with a column the import does not
 /// read (督办人).
@@ -369,12 +370,6 @@ async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
     // After it: the dry run lists the steps and takes none.
     report_and_hand_over(&admin, &inspection, 6).await;
     let before = posting_counts(&admin, &inspection).await;
-    let steps = |i: &fiveledger::cli::import::Imported| -> Vec<(usize, String)> {
-        i.ledger_steps
-            .iter()
-            .map(|s| (s.row, s.step.clone()))
-            .collect()
-    };
     let want: Vec<(usize, String)> = [
         (4, "acknowledged"),
         (4, "plan submitted and approved"),
