@@ -42,6 +42,10 @@ enum Command {
         /// Who the token names.
         #[arg(long, default_value = "local-admin")]
         subject: String,
+        /// The person's display name (the `name` claim), shown as who
+        /// made an export: `张三（local-admin）`.
+        #[arg(long, default_value = "")]
+        name: String,
         /// The caller's organisation path (e.g. `guangxi/nanning`, or a body
         /// of a level such as its inspection office, which then acts for the
         /// level), or `/` for the whole tree. Required for every role but
@@ -104,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
     }) {
         Command::Token {
             subject,
+            name,
             org,
             roles,
             hours,
@@ -116,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
                 "--hours must be between 1 and {} (FIVELEDGER_AUTH__MAX_LIFETIME_SECONDS)",
                 signer.max_lifetime().num_hours()
             );
-            println!("{}", signer.mint(&subject, &org, &roles, ttl));
+            println!("{}", signer.mint_named(&subject, &name, &org, &roles, ttl));
             Ok(())
         }
         Command::Run { host } => run(base, domains, host).await,

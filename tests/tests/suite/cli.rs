@@ -576,6 +576,37 @@ async fn import_export_and_the_books_through_the_cli() {
         "local-admin",
     )
     .await;
+    // A token naming its person (`fiveledger token --name`, or an identity
+    // provider's `name` claim): the title block shows the name and subject.
+    let named = signer.mint_named(
+        "zhangsan",
+        "张三",
+        "",
+        &[fiveledger_platform::auth::Role::Admin],
+        chrono::Duration::hours(1),
+    );
+    let by_name = dir.path().join("by-name.xlsx");
+    cli(
+        &suite,
+        &[
+            "export",
+            "ledger",
+            "--scope",
+            &inspection,
+            "-o",
+            by_name.to_str().unwrap(),
+            "--token",
+            &named,
+        ],
+    )
+    .await
+    .expect("export with a named token");
+    let heading = open_workbook_auto(&by_name)
+        .unwrap()
+        .worksheet_range(export::LEDGER_SHEET)
+        .unwrap();
+    let line = fiveledger::cli::table::cell_text(heading.get((1, 0)).expect("title line"));
+    assert!(line.ends_with("导出人：张三（zhangsan）"), "{line}");
     let mut book = open_workbook_auto(&xlsx).unwrap();
     assert_eq!(
         book.sheet_names(),

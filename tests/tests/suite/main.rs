@@ -20,6 +20,7 @@ mod deploy;
 mod exported_workbook;
 mod group_commit;
 mod identity_provider;
+mod ledger_history;
 mod lifecycle;
 mod matrix;
 mod office_sheets;

@@ -15,6 +15,7 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet};
 use fiveledger_proto::ledgers as l;
 
 use crate::cli::{args, cli, date, entries_of, report_and_hand_over, stationed_inspection, today};
+use crate::ledger_history::steps;
 
 /// The header of an office's 问题清单, with a column the import does not
 /// read (督办人).
@@ -279,12 +280,12 @@ async fn every_bad_row_of_a_sheet_is_reported_in_one_pass() {
 }
 
 /// `YYYY年M月D日`, as offices write a date.
-fn chinese(d: chrono::NaiveDate) -> String {
+pub(crate) fn chinese(d: chrono::NaiveDate) -> String {
     use chrono::Datelike;
     format!("{}年{}月{}日", d.year(), d.month(), d.day())
 }
 
-async fn posting_counts(s: &Services, inspection: &str) -> Vec<(String, i64)> {
+pub(crate) async fn posting_counts(s: &Services, inspection: &str) -> Vec<(String, i64)> {
     let mut counts: Vec<(String, i64)> = entries_of(s, inspection)
         .await
         .into_iter()
@@ -369,16 +370,13 @@ async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
     // After it: the dry run lists the steps and takes none.
     report_and_hand_over(&admin, &inspection, 6).await;
     let before = posting_counts(&admin, &inspection).await;
-    let steps = |i: &fiveledger::cli::import::Imported| -> Vec<(usize, String)> {
-        i.ledger_steps
-            .iter()
-            .map(|s| (s.row, s.step.clone()))
-            .collect()
-    };
     let want: Vec<(usize, String)> = [
         (4, "acknowledged"),
         (4, "plan submitted and approved"),
         (4, "progress"),
+        // 已完成整改: written off after the fact, on the 完成时间.
+        (4, "write-off requested"),
+        (4, "write-off approved"),
         (4, "remark"),
         (5, "acknowledged"),
         (5, "plan submitted and approved"),
@@ -426,6 +424,8 @@ async fn an_existing_ledger_moves_in_and_a_second_import_changes_nothing() {
     for m in &plan.measures {
         assert_eq!(m.done_date, date(finished));
     }
+    assert_eq!(done.state(), l::EntryState::WrittenOff);
+    assert_eq!(done.first_written_off_date, date(finished));
     let rectifying = by_problem(&first.problems[1]);
     let plan = rectifying.plan.clone().expect("an approved plan");
     assert_eq!(plan.measures.len(), 1);

@@ -7,7 +7,7 @@ use calamine::{Reader, open_workbook_auto};
 use fiveledger::cli::Services;
 use fiveledger::cli::connect::admin_token;
 use fiveledger::cli::export;
-use fiveledger::cli::public_sheet::{PUBLIC_COLUMNS, PUBLIC_TITLE};
+use fiveledger::cli::public_sheet::{CHANGES_TITLE, PUBLIC_COLUMNS, PUBLIC_TITLE, changes_lines};
 use fiveledger_e2e::{TestSuite, date, paths, spawn_suite, tokens};
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{authed, token};
@@ -24,7 +24,8 @@ const LONG_NAME: &str = "南宁市青秀区[试点]:巡察整改/专项工作领
 
 /// Two inspections (Xingning, Qingxiu) of round 9 with three problems
 /// handed over; Xingning's first one acknowledged with an approved plan.
-async fn handed_over_books(t: &TestSuite) {
+/// Returns that entry's name.
+async fn handed_over_books(t: &TestSuite) -> String {
     t.two_stationed_inspections("r9", 9).await;
     for (inspection, id, title) in [
         ("rounds/r9/inspections/xn", "p1", "兴宁问题一"),
@@ -103,6 +104,7 @@ async fn handed_over_books(t: &TestSuite) {
         ))
         .await
         .expect("approve");
+    first.name.clone()
 }
 
 /// `fiveledger export public --scope SCOPE -o FILE [more]`.
@@ -127,7 +129,7 @@ async fn export_public(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() {
     let t = spawn_suite(Default::default()).await;
-    handed_over_books(&t).await;
+    let planned = handed_over_books(&t).await;
     let mut organisations = t.organisations();
     let qingxiu = organisations
         .get_organisation(authed(
@@ -156,19 +158,42 @@ async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() 
         .await
         .expect("rename qingxiu");
     let mut publications = t.publications();
-    // Published twice: the sheet shows the latest version.
-    for _ in 0..2 {
-        publications
-            .publish(authed(
-                &tokens::admin(),
-                l::PublishRequest {
-                    organisation_path: paths::CITY.into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("publish");
-    }
+    // Published twice, the second time through the command line after
+    // Xingning's measure was done: the sheet shows the latest version and
+    // what changed since the first.
+    publications
+        .publish(authed(
+            &tokens::admin(),
+            l::PublishRequest {
+                organisation_path: paths::CITY.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("publish");
+    t.ledger()
+        .post_progress(authed(
+            &token("unit-xn", paths::XINGNING, &[Role::InspectedUnit]),
+            l::PostProgressRequest {
+                name: planned,
+                measure_id: "m1".into(),
+                description: "议事规则已修订印发".into(),
+                measure_done: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("the measure done");
+    let err = cli(&t, &["publish", "--scope", "rounds/no-such-round"])
+        .await
+        .expect_err("an unknown scope publishes nothing");
+    assert!(
+        format!("{err:#}").contains("knows no such round"),
+        "{err:#}"
+    );
+    cli(&t, &["publish", "--scope", paths::CITY, "--output", "json"])
+        .await
+        .expect("fiveledger publish");
 
     let dir = tempfile::tempdir().unwrap();
     let xlsx = dir.path().join("公开.xlsx");
@@ -294,7 +319,20 @@ async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() 
                 public.item_count, public.completed_count
             )
         );
-        assert_eq!(range.height(), footer + 1);
+        // Under a blank row, what changed since the first version: the
+        // publication's own list, titles only.
+        let changes = changes_lines(&public);
+        assert_eq!(changes[0], CHANGES_TITLE);
+        let want = if sheet == "兴宁区" {
+            "整改措施变化：兴宁问题一（整改中）"
+        } else {
+            "无变化"
+        };
+        assert_eq!(changes[1..], [want.to_owned()], "{sheet}");
+        for (i, line) in changes.iter().enumerate() {
+            assert_eq!(text(&range, footer + 2 + i, 0), *line, "{sheet}");
+        }
+        assert_eq!(range.height(), footer + 2 + changes.len());
 
         // Nothing confidential: not the problems' descriptions, evidence or
         // responsible people, not the internal edition's owners, due dates,
@@ -334,7 +372,7 @@ async fn the_public_edition_prints_a_sheet_per_unit_with_nothing_confidential() 
     let xingning = book.worksheet_range("兴宁区").unwrap();
     assert!(xingning.rows().any(|r| {
         r.iter()
-            .any(|c| fiveledger::cli::table::cell_text(c) == "· 修订议事规则")
+            .any(|c| fiveledger::cli::table::cell_text(c) == "✓ 修订议事规则")
     }));
 
     // Print setup of every sheet, from the xlsx itself.

@@ -363,7 +363,11 @@ pub fn apply(entry: &mut LedgerEntry, posting: &Posting) -> ApiResult<()> {
                 ));
             }
             let mut w = w.clone();
-            w.requested_by = posting.actor.clone();
+            // A write-off recorded after the fact names who asked on paper;
+            // otherwise the one who posted it asked.
+            if w.requested_by.is_empty() {
+                w.requested_by = posting.actor.clone();
+            }
             w.request_time = posting.create_time;
             next.write_off = Some(w);
             next.set_state(S::AwaitingVerification);
@@ -608,6 +612,12 @@ pub fn parse_figures(figures: Option<&RectificationFigures>) -> ApiResult<Rectif
 
 pub fn text(field: &str, value: &str, required: bool) -> ApiResult<String> {
     validate_text(field, value, required, MAX_TEXT)?;
+    Ok(value.trim().to_owned())
+}
+
+/// An optional short text (a name), at most [`MAX_SHORT_TEXT`] characters.
+pub fn text_short(field: &str, value: &str) -> ApiResult<String> {
+    validate_text(field, value, false, MAX_SHORT_TEXT)?;
     Ok(value.trim().to_owned())
 }
 

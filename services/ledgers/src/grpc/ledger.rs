@@ -19,7 +19,7 @@ use fiveledger_proto::rounds::RoundKind;
 use tonic::{Request, Response, Status};
 
 use super::filters::list_filter;
-use super::steps::{check_office, visible_row};
+use super::steps::{check_office, recorded_requester, visible_row};
 use super::{Api, traceparent};
 use crate::domain::entry::{self as domain, next_plan_version, next_transfer_id, text};
 use crate::domain::scope::Capacity;
@@ -392,11 +392,13 @@ impl LedgerService for Api {
         }
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let figures = domain::parse_figures(r.figures.as_ref())?;
+        let requested_by = recorded_requester(&caller, &r)?;
         self.step(caller, trace, &r, key, &[Capacity::Unit], move |_, _day| {
             Ok(Detail::WriteOffRequested(WriteOff {
                 closure_statement,
                 evidence,
                 figures: Some(figures),
+                requested_by,
                 ..Default::default()
             }))
         })

@@ -207,6 +207,29 @@ pub fn backdate(
     Ok((day < today).then_some(day))
 }
 
+/// Who asked on paper for a write-off recorded after the fact (补录):
+/// only an administrator may name one, and only with `effective_date`.
+/// Empty when the caller asks.
+pub(super) fn recorded_requester(caller: &Caller, r: &RequestWriteOffRequest) -> ApiResult<String> {
+    if r.requested_by.is_empty() {
+        return Ok(String::new());
+    }
+    let requested_by = domain::text_short("requested_by", &r.requested_by)?;
+    if !caller.has_role(Role::Admin) {
+        return Err(ApiError::PermissionDenied(
+            "only an administrator may record who asked for a write-off (requested_by)".into(),
+        ));
+    }
+    if r.effective_date.is_none() {
+        return Err(ApiError::invalid(
+            "effective_date",
+            CommonReason::RequiredField,
+            "requested_by records a write-off after the fact: effective_date is required with it",
+        ));
+    }
+    Ok(requested_by)
+}
+
 /// A step recorded after the fact keeps the journal in order of days.
 fn in_order(entry: &LedgerEntry, day: NaiveDate) -> ApiResult<()> {
     match domain::date_of(entry.last_step_date.as_ref()) {

@@ -222,6 +222,25 @@ impl Services {
     /// Who the token names (its `sub`), read without verifying it: only
     /// to say who made an export, the services check the token.
     pub fn subject(&self) -> Option<String> {
+        self.claim("sub")
+    }
+
+    /// Who made an export, as a sheet shows it: the person's name (the
+    /// OpenID Connect `name` claim, which identity providers and
+    /// `fiveledger token --name` set) with the subject, `张三（zhangsan）`;
+    /// the subject alone when the token names no one.
+    pub fn exporter(&self) -> String {
+        let subject = self.subject().unwrap_or_default();
+        match self.claim("name") {
+            Some(name) if !name.trim().is_empty() && name != subject => {
+                format!("{}（{subject}）", name.trim())
+            }
+            _ => subject,
+        }
+    }
+
+    /// A string claim of the token, read without verifying it.
+    fn claim(&self, claim: &str) -> Option<String> {
         use base64::Engine as _;
         let token = self.bearer.0.to_str().ok()?.strip_prefix("Bearer ")?;
         let payload = token.split('.').nth(1)?;
@@ -229,7 +248,7 @@ impl Services {
             .decode(payload.trim_end_matches('='))
             .ok()?;
         let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        claims["sub"].as_str().map(str::to_owned)
+        claims[claim].as_str().map(str::to_owned)
     }
 
     fn authed(&self, channel: &Channel) -> Authed {

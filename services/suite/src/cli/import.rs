@@ -3,19 +3,19 @@
 //! ImportProblems (all rows stored or none).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use fiveledger_proto::issues::{ImportProblemsRequest, ListProblemsRequest, Problem};
 use futures::StreamExt as _;
-use serde::Serialize;
 
 use super::connect::{Services, failed, reason_of};
 use super::export;
 use super::import_columns::{Column, field_headers, map_columns};
+pub use super::import_report::{CellError, ImportRejected, Imported};
 use super::import_rows::{Lookup, parse_date, to_problem};
-use super::ledger_columns::{self, LedgerCells, Step};
+use super::ledger_columns::{self, LedgerCells, Outcome, RawCells};
+use super::ledger_steps::{self, SheetRow};
 use super::progress::Progress;
 use super::scope::Scope;
 use super::table::{self, Row, Table};
@@ -38,8 +38,13 @@ const CHUNK: usize = 200;
 /// category when empty), 职能部门/functional department, 立行立改/fixed
 /// on the spot (是/否, a date or what was done), 立行立改日期/fixed on
 /// the spot date; and the ledger's 整改措施, 整改时限, 整改责任人, 完成情况,
-/// 完成时间 and 备注, applied to the entries once they are handed over
-/// (import the sheet again then: rows already stored are skipped). Categories are read by name, code or the 方面 wording
+/// 完成时间, 状态, 销号时间/移交时间, 移交单位 and 备注, applied to the
+/// entries once they are handed over (import the sheet again then: rows
+/// already stored are skipped). A row whose 状态 (or 完成情况) says 已销号
+/// or 已完成整改 is written off after the fact on the sheet's authority
+/// (with `--on-behalf`); 已移交 is transferred to the 移交单位 or the
+/// supervising body. An edited 完成情况 posts the next progress report; a
+/// text already posted is not posted again. Categories are read by name, code or the 方面 wording
 /// (党的领导方面 …), and by `--synonyms`. Columns not listed are reported
 /// once and ignored (refused with `--strict`). A CSV file may be UTF-8 or
 /// GBK/GB18030 (as Chinese Excel saves it). Every row is stored, or none.
@@ -75,81 +80,6 @@ pub struct ImportProblemsArgs {
     pub services: ServiceArgs,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
-}
-
-/// One refused cell, in the user's terms.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CellError {
-    pub sheet: String,
-    /// Row number as the spreadsheet shows it (header = the first row).
-    pub row: usize,
-    /// Column header as written in the file (empty when not about a column).
-    pub column: String,
-    pub reason: String,
-    pub message: String,
-}
-
-impl fmt::Display for CellError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sheet {:?}, row {}", self.sheet, self.row)?;
-        if !self.column.is_empty() {
-            write!(f, ", column {:?}", self.column)?;
-        }
-        write!(f, ": {} ({})", self.message, self.reason)
-    }
-}
-
-/// The import was refused: nothing was stored; or, when `partly_recorded`,
-/// some ledger steps were refused while the rows and the other steps were
-/// recorded, so importing again (after fixing) completes the rest.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportRejected {
-    pub file: String,
-    pub errors: Vec<CellError>,
-    pub partly_recorded: bool,
-}
-
-impl fmt::Display for ImportRejected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = if self.partly_recorded {
-            "ledger step(s) refused; the rest was recorded, import the sheet again once fixed"
-        } else {
-            "row error(s); nothing was imported"
-        };
-        writeln!(f, "{}: {} {what}:", self.file, self.errors.len())?;
-        for e in &self.errors {
-            writeln!(f, "  {e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ImportRejected {}
-
-/// What an import stored.
-#[derive(Debug, Clone, Serialize)]
-pub struct Imported {
-    pub inspection: String,
-    pub sheet: String,
-    /// Problem names in row order.
-    pub problems: Vec<String>,
-    /// The row of the column headers (rows above it are titles).
-    pub header_row: usize,
-    /// Title and notes rows skipped, by number.
-    pub skipped_rows: Vec<usize>,
-    /// A CSV file's text encoding, as detected.
-    pub encoding: Option<String>,
-    /// What was read but not imported (columns the import does not read).
-    pub warnings: Vec<String>,
-    /// Rows already stored by an earlier import (same content), not sent.
-    pub already_imported: Vec<usize>,
-    /// Steps the ledger columns took (or would take, with `check`).
-    pub ledger_steps: Vec<Step>,
-    /// Rows with ledger columns whose entries do not exist yet (before
-    /// the hand-over): import the sheet again once they do.
-    pub awaiting_entries: Vec<usize>,
-    /// A dry run: nothing was stored.
-    pub check: bool,
 }
 
 /// How to import.
@@ -245,7 +175,7 @@ pub async fn import_problems(
             Ok(p) => problems.push(p),
             Err(mut e) => errors.append(&mut e),
         }
-        match ledger_cells(&table, &columns, row) {
+        match ledger_cells(&table, &columns, &context, row, options.on_behalf) {
             Ok(c) => ledger.push(c),
             Err(mut e) => errors.append(&mut e),
         }
@@ -289,16 +219,11 @@ pub async fn import_problems(
                         .and_then(|i| new.get(i))
                         .map(|&i| table.rows[i].number)
                         .unwrap_or_default();
-                    CellError {
-                        sheet: table.sheet.clone(),
-                        row,
-                        column: by_field
-                            .get(e.field.as_str())
-                            .cloned()
-                            .unwrap_or_else(|| e.field.clone()),
-                        reason: e.reason.clone(),
-                        message: e.description.clone(),
-                    }
+                    let column = by_field
+                        .get(e.field.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| e.field.clone());
+                    CellError::named(&table, row, column, &e.reason, e.description.clone())
                 })
                 .collect();
             return Err(rejected(errors).into());
@@ -314,6 +239,10 @@ pub async fn import_problems(
     let mut step_errors = Vec::new();
     if ledger.iter().any(|c| !c.is_empty()) {
         let entries = entries_by_problem(services, inspection).await?;
+        let file_name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for (i, cells) in ledger.iter().enumerate() {
             let number = table.rows[i].number;
             if cells.is_empty() {
@@ -323,25 +252,22 @@ pub async fn import_problems(
                 awaiting_entries.push(number);
                 continue;
             };
-            match ledger_columns::apply(
-                services,
+            let row = SheetRow {
+                file: &file_name,
                 number,
-                entry,
-                cells,
-                &prints[i],
-                options.on_behalf,
-                options.check,
-            )
-            .await
-            {
+                fingerprint: &prints[i],
+                on_behalf: options.on_behalf,
+                check: options.check,
+            };
+            match ledger_steps::apply(services, entry, cells, row).await {
                 Ok(mut steps) => ledger_steps.append(&mut steps),
-                Err(s) => step_errors.push(CellError {
-                    sheet: table.sheet.clone(),
-                    row: number,
-                    column: String::new(),
-                    reason: reason_of(&s).unwrap_or_else(|| format!("{:?}", s.code())),
-                    message: format!("{entry}: {}", s.message()),
-                }),
+                Err(s) => step_errors.push(CellError::named(
+                    &table,
+                    number,
+                    String::new(),
+                    &reason_of(&s).unwrap_or_else(|| format!("{:?}", s.code())),
+                    format!("{entry}: {}", s.message()),
+                )),
             }
         }
     }
@@ -467,23 +393,30 @@ async fn entries_by_problem(
     Ok(entries.into_iter().map(|e| (e.problem, e.name)).collect())
 }
 
-/// A row's 整改台账 cells, refusals named by the column.
+/// A row's 整改台账 cells, refusals named by the column. A write-off is
+/// the unit's request: recorded from the sheet only on its behalf.
 fn ledger_cells(
     table: &Table,
     columns: &BTreeMap<Column, usize>,
+    lookup: &Lookup,
     row: &Row,
+    on_behalf: bool,
 ) -> Result<LedgerCells, Vec<CellError>> {
     let cell = |c: Column| columns.get(&c).map(|&i| row.cell(i)).unwrap_or("");
-    ledger_columns::parse(
-        cell(Column::Measures),
-        cell(Column::DueDate),
-        cell(Column::MeasureOwner),
-        cell(Column::Progress),
-        cell(Column::ProgressDate),
-        cell(Column::Remark),
-        parse_date,
-    )
-    .map_err(|errors| {
+    let refuse = |c: Column, reason: &str, message: String| {
+        CellError::at(table, row.number, columns, c, reason, message)
+    };
+    let raw = RawCells {
+        measures: cell(Column::Measures),
+        due: cell(Column::DueDate),
+        owner: cell(Column::MeasureOwner),
+        progress: cell(Column::Progress),
+        progress_date: cell(Column::ProgressDate),
+        remark: cell(Column::Remark),
+        status: cell(Column::Status),
+        closed_date: cell(Column::ClosedDate),
+    };
+    let mut cells = ledger_columns::parse(raw, parse_date).map_err(|errors| {
         errors
             .into_iter()
             .map(|(c, message)| {
@@ -491,18 +424,48 @@ fn ledger_cells(
                     ledger_columns::Cell::Measures => Column::Measures,
                     ledger_columns::Cell::DueDate => Column::DueDate,
                     ledger_columns::Cell::ProgressDate => Column::ProgressDate,
+                    ledger_columns::Cell::ClosedDate => Column::ClosedDate,
                 };
-                CellError {
-                    sheet: table.sheet.clone(),
-                    row: row.number,
-                    column: columns
-                        .get(&c)
-                        .map(|&i| table.headers[i].clone())
-                        .unwrap_or_default(),
-                    reason: "INVALID_PLAN".into(),
-                    message,
-                }
+                refuse(c, "INVALID_PLAN", message)
             })
-            .collect()
-    })
+            .collect::<Vec<_>>()
+    })?;
+    // The column that said written off or transferred.
+    let said_by = if raw.status.is_empty() {
+        Column::Progress
+    } else {
+        Column::Status
+    };
+    let mut errors = Vec::new();
+    if cells.outcome == Outcome::WrittenOff && !on_behalf {
+        errors.push(refuse(
+            said_by,
+            "ON_BEHALF_REQUIRED",
+            format!(
+                "{:?}: a write-off is the unit's request, recorded from the sheet only on its                  behalf (--on-behalf)",
+                cells.status
+            ),
+        ));
+    }
+    match cell(Column::ReceivingBody) {
+        "" => {}
+        _ if cells.outcome != Outcome::Transferred => errors.push(refuse(
+            Column::ReceivingBody,
+            "INVALID_PLAN",
+            "a 移交单位 is given but the status does not say 已移交".into(),
+        )),
+        body => match lookup.organisation(body) {
+            Ok(name) => cells.receiving_body = name,
+            Err(message) => errors.push(refuse(
+                Column::ReceivingBody,
+                "UNKNOWN_ORGANISATION",
+                message,
+            )),
+        },
+    }
+    if errors.is_empty() {
+        Ok(cells)
+    } else {
+        Err(errors)
+    }
 }

@@ -27,6 +27,9 @@ pub enum Column {
     Progress,
     ProgressDate,
     Remark,
+    Status,
+    ClosedDate,
+    ReceivingBody,
 }
 
 impl Column {
@@ -124,6 +127,25 @@ impl Column {
             &["完成时间", "完成日期", "整改完成时间", "progress date"],
         ),
         (Column::Remark, &["备注", "remark", "remarks"]),
+        (
+            Column::Status,
+            &["状态", "整改状态", "办理状态", "销号情况", "status"],
+        ),
+        (
+            Column::ClosedDate,
+            &[
+                "销号时间",
+                "销号日期",
+                "移交时间",
+                "移交日期",
+                "办结时间",
+                "closed date",
+            ],
+        ),
+        (
+            Column::ReceivingBody,
+            &["移交单位", "移交部门", "移交对象", "receiving body"],
+        ),
     ];
 
     pub fn from_header(header: &str) -> Option<Column> {
@@ -155,7 +177,10 @@ impl Column {
             | Column::MeasureOwner
             | Column::Progress
             | Column::ProgressDate
-            | Column::Remark => &[],
+            | Column::Remark
+            | Column::Status
+            | Column::ClosedDate
+            | Column::ReceivingBody => &[],
         }
     }
 }

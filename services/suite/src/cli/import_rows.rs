@@ -13,8 +13,8 @@ use fiveledger_proto::types::Severity;
 
 use super::categories::{Catalogue, normalise};
 use super::connect::{Services, failed};
-use super::import::CellError;
 use super::import_columns::Column;
+use super::import_report::CellError;
 use super::table::{Row, Table};
 
 /// What rows refer to by name, resolved once for the whole file (no call
@@ -56,6 +56,7 @@ impl Lookup {
             Column::MainUnit,
             Column::SupervisingBody,
             Column::FunctionalDepartment,
+            Column::ReceivingBody,
         ] {
             if let Some(&i) = columns.get(&column) {
                 for row in &table.rows {
@@ -106,7 +107,7 @@ impl Lookup {
         })
     }
 
-    fn organisation(&self, value: &str) -> Result<String, String> {
+    pub(super) fn organisation(&self, value: &str) -> Result<String, String> {
         if value.starts_with("organisations/") {
             return Ok(value.to_owned());
         }
@@ -127,16 +128,9 @@ pub(super) fn to_problem(
     let mut errors = Vec::new();
     let cell = |c: Column| columns.get(&c).map(|&i| row.cell(i)).unwrap_or("");
     let mut refuse = |c: Column, reason: &str, message: String| {
-        errors.push(CellError {
-            sheet: table.sheet.clone(),
-            row: row.number,
-            column: columns
-                .get(&c)
-                .map(|&i| table.headers[i].clone())
-                .unwrap_or_default(),
-            reason: reason.to_owned(),
-            message,
-        })
+        errors.push(CellError::at(
+            table, row.number, columns, c, reason, message,
+        ))
     };
 
     let category = cell(Column::Category);
@@ -220,13 +214,14 @@ pub(super) fn to_problem(
             description,
         }) = check
         {
-            errors.push(CellError {
-                sheet: table.sheet.clone(),
-                row: row.number,
-                column: by_field.get(field.as_str()).cloned().unwrap_or(field),
-                reason: reason.to_owned(),
-                message: description,
-            });
+            let column = by_field.get(field.as_str()).cloned().unwrap_or(field);
+            errors.push(CellError::named(
+                table,
+                row.number,
+                column,
+                reason,
+                description,
+            ));
         }
     }
     if !errors.is_empty() {

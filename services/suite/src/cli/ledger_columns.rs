@@ -1,20 +1,11 @@
-//! The 整改台账 columns of an imported sheet: 整改措施 and 整改时限 (with
-//! 整改责任人) become the entry's plan, 完成情况 its progress, 备注 a
-//! remark. They apply once the problem's entry exists (after the hand-over),
-//! so an office imports its sheet before the feedback and again after it;
-//! every step is skipped when the entry already shows it, so a second
-//! import of the same sheet changes nothing.
+//! The 整改台账 columns of an imported sheet, read: 整改措施 and 整改时限
+//! (with 整改责任人) become the entry's plan, 完成情况 its progress, 状态
+//! (or 完成情况) saying 已销号 or 已移交 its write-off or transfer, dated
+//! by 销号时间/移交时间, and 备注 a remark. `ledger_steps.rs` applies them.
 
 use chrono::{Datelike, NaiveDate};
-use fiveledger_proto::ledgers::{
-    AcknowledgeHandOverRequest, ApprovePlanRequest, EntryState, GetEntryRequest, LedgerEntry,
-    Measure, MeasureKind, PostProgressRequest, PostSupervisionRequest, RectificationPlan,
-    SubmitPlanRequest, posting::Detail,
-};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-use super::connect::Services;
 
 /// What the ledger columns of one row say.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,20 +16,63 @@ pub struct LedgerCells {
     pub due: Option<NaiveDate>,
     /// 整改责任人 (else the principal).
     pub owner: String,
-    /// 完成情况.
+    /// 完成情况 (when it says written off and 状态 is empty, the 状态;
+    /// empty when it only says transferred: that is the transfer's matter).
     pub progress: String,
     /// 完成情况 says the rectification is done.
     pub done: bool,
     /// 完成时间: the day of the progress, recorded after the fact (the
-    /// plan is then dated the day of the hand-over).
+    /// plan is then dated the day of the hand-over); for a written-off or
+    /// transferred row, the 销号时间/移交时间 when empty.
     pub progress_date: Option<NaiveDate>,
     /// 备注.
     pub remark: String,
+    /// Where the sheet says the entry ended: written off or transferred.
+    pub outcome: Outcome,
+    /// The words that say so (状态, else 完成情况).
+    pub status: String,
+    /// 销号时间/移交时间: the day of the write-off or transfer.
+    pub closed_date: Option<NaiveDate>,
+    /// 移交单位 (`organisations/…`, resolved by the import); empty: the
+    /// entry's supervising body.
+    pub receiving_body: String,
 }
 
 impl LedgerCells {
     pub fn is_empty(&self) -> bool {
-        self.measures.is_empty() && self.progress.is_empty() && self.remark.is_empty()
+        self.measures.is_empty()
+            && self.progress.is_empty()
+            && self.remark.is_empty()
+            && self.outcome == Outcome::Open
+    }
+}
+
+/// Where a row's 状态 says the entry ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// Still in hand (整改中), or the sheet does not say.
+    #[default]
+    Open,
+    /// 已销号 / 已完成整改: rectified and verified.
+    WrittenOff,
+    /// 已移交: handed to a supervising or functional body.
+    Transferred,
+}
+
+impl Outcome {
+    /// What a 状态 or 完成情况 cell says.
+    pub fn of(text: &str) -> Self {
+        let t = text.trim();
+        if ["已销号", "已销账", "已完成整改", "已办结"]
+            .iter()
+            .any(|w| t.starts_with(w))
+        {
+            Outcome::WrittenOff
+        } else if t.starts_with("已移交") {
+            Outcome::Transferred
+        } else {
+            Outcome::Open
+        }
     }
 }
 
@@ -48,32 +82,44 @@ pub enum Cell {
     Measures,
     DueDate,
     ProgressDate,
+    ClosedDate,
+}
+
+/// A row's ledger cells as written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCells<'a> {
+    pub measures: &'a str,
+    pub due: &'a str,
+    pub owner: &'a str,
+    pub progress: &'a str,
+    pub progress_date: &'a str,
+    pub remark: &'a str,
+    pub status: &'a str,
+    pub closed_date: &'a str,
 }
 
 /// Reads the ledger cells of a row. Measures need a due date and a due
-/// date needs measures; `parse_date` reads a plain date.
+/// date needs measures; a 销号/移交 date needs a status saying so and is
+/// not before the 完成时间; `parse_date` reads a plain date.
 pub fn parse(
-    measures: &str,
-    due: &str,
-    owner: &str,
-    progress: &str,
-    progress_date: &str,
-    remark: &str,
+    raw: RawCells<'_>,
     parse_date: impl Fn(&str) -> Option<NaiveDate>,
 ) -> Result<LedgerCells, Vec<(Cell, String)>> {
     let mut errors = Vec::new();
-    let progress_date = match progress_date.trim() {
+    let mut date = |cell: Cell, text: &str| match text.trim() {
         "" => None,
         d => {
             let parsed = parse_date(d);
             if parsed.is_none() {
-                errors.push((Cell::ProgressDate, format!("{d:?} is not a date")));
+                errors.push((cell, format!("{d:?} is not a date")));
             }
             parsed
         }
     };
-    let measures = split_measures(measures);
-    let due = match due.trim() {
+    let progress_date = date(Cell::ProgressDate, raw.progress_date);
+    let closed_date = date(Cell::ClosedDate, raw.closed_date);
+    let measures = split_measures(raw.measures);
+    let due = match raw.due.trim() {
         "" => None,
         d => match parse_date(d).or_else(|| end_of_month(d)) {
             Some(d) => Some(d),
@@ -91,18 +137,46 @@ pub fn parse(
         (true, true) => errors.push((Cell::Measures, "a due date needs measures".into())),
         _ => {}
     }
+    let mut progress = raw.progress.trim().to_owned();
+    let status = match raw.status.trim() {
+        "" => progress.clone(),
+        s => s.to_owned(),
+    };
+    let outcome = Outcome::of(&status);
+    match (outcome, closed_date, progress_date) {
+        (Outcome::Open, Some(_), _) => errors.push((
+            Cell::ClosedDate,
+            "a 销号/移交 date is given but the status says neither 已销号 nor 已移交".into(),
+        )),
+        (_, Some(closed), Some(done)) if closed < done => errors.push((
+            Cell::ClosedDate,
+            format!("{closed} is before the 完成时间 {done}"),
+        )),
+        _ => {}
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let progress = progress.trim().to_owned();
+    match outcome {
+        Outcome::WrittenOff if progress.is_empty() => progress = status.clone(),
+        Outcome::Transferred if raw.status.trim().is_empty() => progress.clear(),
+        _ => {}
+    }
     Ok(LedgerCells {
-        done: is_done(&progress),
+        done: is_done(&progress) || outcome == Outcome::WrittenOff,
         measures,
         due,
-        owner: owner.trim().to_owned(),
+        owner: raw.owner.trim().to_owned(),
         progress,
-        progress_date,
-        remark: remark.trim().to_owned(),
+        progress_date: match outcome {
+            Outcome::Open => progress_date,
+            _ => progress_date.or(closed_date),
+        },
+        remark: raw.remark.trim().to_owned(),
+        outcome,
+        status,
+        closed_date,
+        receiving_body: String::new(),
     })
 }
 
@@ -155,190 +229,9 @@ pub fn fingerprint(fields: &[&str]) -> String {
 pub struct Step {
     pub row: usize,
     pub entry: String,
-    /// `acknowledged`, `plan submitted and approved`, `progress`, `remark`.
+    /// `acknowledged`, `plan submitted and approved`, `progress`,
+    /// `write-off requested`, `write-off approved`, `transferred`, `remark`.
     pub step: String,
-}
-
-/// Applies a row's ledger cells to its entry: each step only when the
-/// entry does not show it yet. `on_behalf`: the plan is submitted (and
-/// approved) for the unit; without it measures are left to the unit.
-/// `check`: nothing is written, the steps are only listed.
-pub async fn apply(
-    services: &Services,
-    row: usize,
-    entry: &str,
-    cells: &LedgerCells,
-    fingerprint: &str,
-    on_behalf: bool,
-    check: bool,
-) -> Result<Vec<Step>, tonic::Status> {
-    let e = services
-        .ledger()
-        .get_entry(GetEntryRequest {
-            name: entry.to_owned(),
-        })
-        .await?
-        .into_inner();
-    let mut steps = Vec::new();
-    let mut step = |s: &str| {
-        steps.push(Step {
-            row,
-            entry: entry.to_owned(),
-            step: s.to_owned(),
-        })
-    };
-    // Request ids from the row's content: a retry of a step stores it once.
-    let key = |s: &str| format!("sheet-{}-{s}", &fingerprint[..32]);
-    let planned = e.plan.is_some() || e.pending_plan.is_some();
-    // Progress dated in the past needs the plan dated before it: the day
-    // of the hand-over, the entry's last step.
-    let back_dated = cells.progress_date.and(e.last_step_date);
-    if on_behalf && !cells.measures.is_empty() && !planned {
-        if e.state() == EntryState::HandedOver {
-            step("acknowledged");
-            if !check {
-                services
-                    .ledger()
-                    .acknowledge_hand_over(AcknowledgeHandOverRequest {
-                        name: entry.to_owned(),
-                        remarks: "整改台账导入（代为签收）".into(),
-                        request_id: key("ack"),
-                        effective_date: back_dated,
-                        ..Default::default()
-                    })
-                    .await?;
-            }
-        }
-        step("plan submitted and approved");
-        if !check {
-            let due = cells.due.map(fiveledger_platform::time::to_date);
-            let owner = if cells.owner.is_empty() {
-                e.responsibility.clone().unwrap_or_default().principal
-            } else {
-                cells.owner.clone()
-            };
-            let submitted = services
-                .ledger()
-                .submit_plan(SubmitPlanRequest {
-                    name: entry.to_owned(),
-                    plan: Some(RectificationPlan {
-                        summary: cells.measures.join("；"),
-                        measures: cells
-                            .measures
-                            .iter()
-                            .enumerate()
-                            .map(|(i, m)| Measure {
-                                id: format!("m{}", i + 1),
-                                kind: MeasureKind::Corrective as i32,
-                                description: m.clone(),
-                                owner: owner.clone(),
-                                due_date: due,
-                                ..Default::default()
-                            })
-                            .collect(),
-                        ..Default::default()
-                    }),
-                    request_id: key("plan"),
-                    effective_date: back_dated,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            let version = submitted.pending_plan.map(|p| p.version).unwrap_or(1);
-            services
-                .ledger()
-                .approve_plan(ApprovePlanRequest {
-                    name: entry.to_owned(),
-                    version,
-                    remarks: "整改台账导入（代为提交）".into(),
-                    request_id: key("approve"),
-                    effective_date: back_dated,
-                    ..Default::default()
-                })
-                .await?;
-        }
-    }
-    if !cells.progress.is_empty()
-        && !posted(
-            &e,
-            |d| matches!(d, Detail::Progress(p) if p.description == cells.progress),
-        )
-    {
-        step("progress");
-        if !check {
-            progress(services, &e, cells, &key).await?;
-        }
-    }
-    if !cells.remark.is_empty()
-        && !posted(
-            &e,
-            |d| matches!(d, Detail::Supervision(s) if s.remarks == cells.remark),
-        )
-    {
-        step("remark");
-        if !check {
-            services
-                .ledger()
-                .post_supervision(PostSupervisionRequest {
-                    name: entry.to_owned(),
-                    remarks: cells.remark.clone(),
-                    request_id: key("remark"),
-                    ..Default::default()
-                })
-                .await?;
-        }
-    }
-    Ok(steps)
-}
-
-fn posted(e: &LedgerEntry, matches: impl Fn(&Detail) -> bool) -> bool {
-    e.postings
-        .iter()
-        .any(|p| p.detail.as_ref().is_some_and(&matches))
-}
-
-/// 完成情况: for the entry as a whole, or, when it says done, marking every
-/// measure of the plan done. Read again after a plan was just submitted.
-async fn progress(
-    services: &Services,
-    e: &LedgerEntry,
-    cells: &LedgerCells,
-    key: &impl Fn(&str) -> String,
-) -> Result<(), tonic::Status> {
-    let current = services
-        .ledger()
-        .get_entry(GetEntryRequest {
-            name: e.name.clone(),
-        })
-        .await?
-        .into_inner();
-    let open: Vec<String> = current
-        .plan
-        .iter()
-        .flat_map(|p| &p.measures)
-        .filter(|m| !m.done)
-        .map(|m| m.id.clone())
-        .collect();
-    let ids: Vec<String> = if cells.done && !open.is_empty() {
-        open
-    } else {
-        vec![String::new()]
-    };
-    for id in ids {
-        services
-            .ledger()
-            .post_progress(PostProgressRequest {
-                name: e.name.clone(),
-                measure_id: id.clone(),
-                description: cells.progress.clone(),
-                measure_done: !id.is_empty(),
-                request_id: key(&format!("progress-{id}")),
-                effective_date: cells.progress_date.map(fiveledger_platform::time::to_date),
-                ..Default::default()
-            })
-            .await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -349,42 +242,124 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
     }
 
+    fn raw<'a>(cells: [&'a str; 6]) -> RawCells<'a> {
+        let [measures, due, owner, progress, progress_date, remark] = cells;
+        RawCells {
+            measures,
+            due,
+            owner,
+            progress,
+            progress_date,
+            remark,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn the_columns_of_a_ledger_row() {
         let cells = parse(
-            "1.重新制定制度；2、退还违规补贴\n（3）通报批评",
-            "2026年6月底",
-            "办公室",
-            "已完成整改",
-            "2026-05-01",
-            "已约谈",
+            raw([
+                "1.重新制定制度；2、退还违规补贴\n（3）通报批评",
+                "2026年6月底",
+                "办公室",
+                "整改完成",
+                "2026-05-01",
+                "已约谈",
+            ]),
             date,
         )
         .unwrap();
         assert_eq!(cells.measures, ["重新制定制度", "退还违规补贴", "通报批评"]);
         assert_eq!(cells.due, NaiveDate::from_ymd_opt(2026, 6, 30));
-        assert!(cells.done);
+        assert!(!cells.done);
+        assert_eq!(cells.outcome, Outcome::Open);
         assert_eq!(cells.progress_date, NaiveDate::from_ymd_opt(2026, 5, 1));
+        let first = |cells: RawCells<'_>| parse(cells, date).unwrap_err()[0].0;
         assert_eq!(
-            parse("", "", "", "完成", "五月", "", date).unwrap_err()[0].0,
+            first(raw(["", "", "", "完成", "五月", ""])),
             Cell::ProgressDate
         );
-        assert!(!parse("", "", "", "整改中", "", "", date).unwrap().done);
-        assert_eq!(
-            parse("措施", "", "", "", "", "", date).unwrap_err()[0].0,
-            Cell::DueDate
+        assert!(parse(raw(["", "", "", "完成", "", ""]), date).unwrap().done);
+        assert!(
+            !parse(raw(["", "", "", "整改中", "", ""]), date)
+                .unwrap()
+                .done
         );
+        assert_eq!(first(raw(["措施", "", "", "", "", ""])), Cell::DueDate);
         assert_eq!(
-            parse("", "2026-06-30", "", "", "", "", date).unwrap_err()[0].0,
+            first(raw(["", "2026-06-30", "", "", "", ""])),
             Cell::Measures
         );
         assert_eq!(
-            parse("措施", "长期坚持", "", "", "", "", date).unwrap_err()[0].0,
+            first(raw(["措施", "长期坚持", "", "", "", ""])),
             Cell::DueDate
         );
         assert_eq!(
             end_of_month("2026-02"),
             NaiveDate::from_ymd_opt(2026, 2, 28)
+        );
+    }
+
+    #[test]
+    fn written_off_and_transferred_rows() {
+        // 已完成整改 in 完成情况: written off, dated by 销号时间.
+        let cells = parse(
+            RawCells {
+                progress: "已完成整改，制度已修订",
+                closed_date: "2026-05-03",
+                ..Default::default()
+            },
+            date,
+        )
+        .unwrap();
+        assert_eq!(cells.outcome, Outcome::WrittenOff);
+        assert!(cells.done);
+        assert_eq!(cells.progress_date, date("2026-05-03"));
+        // A 状态 column says so even when 完成情况 describes the work.
+        let cells = parse(
+            RawCells {
+                progress: "制度已修订",
+                status: "已销号",
+                ..Default::default()
+            },
+            date,
+        )
+        .unwrap();
+        assert_eq!((cells.outcome, cells.done), (Outcome::WrittenOff, true));
+        assert_eq!(cells.progress, "制度已修订");
+        // 已移交 in 完成情况 is the transfer's matter, not progress.
+        let cells = parse(
+            RawCells {
+                progress: "已移交市纪委监委",
+                ..Default::default()
+            },
+            date,
+        )
+        .unwrap();
+        assert_eq!(cells.outcome, Outcome::Transferred);
+        assert_eq!(
+            (cells.progress.as_str(), cells.status.as_str()),
+            ("", "已移交市纪委监委")
+        );
+        assert!(!cells.is_empty());
+        let first = |cells: RawCells<'_>| parse(cells, date).unwrap_err()[0].0;
+        // A 销号时间 without a status saying so, or before 完成时间.
+        assert_eq!(
+            first(RawCells {
+                progress: "整改中",
+                closed_date: "2026-05-03",
+                ..Default::default()
+            }),
+            Cell::ClosedDate
+        );
+        assert_eq!(
+            first(RawCells {
+                status: "已销号",
+                progress_date: "2026-05-04",
+                closed_date: "2026-05-03",
+                ..Default::default()
+            }),
+            Cell::ClosedDate
         );
     }
 }

@@ -104,7 +104,7 @@ pub async fn heading(
     Ok(Heading {
         scope: scope_text,
         as_of: date(as_of),
-        exported_by: services.subject().unwrap_or_default(),
+        exported_by: services.exporter(),
     })
 }
 

@@ -13,11 +13,14 @@ pub mod export;
 pub mod failure;
 pub mod import;
 pub mod import_columns;
+pub mod import_report;
 pub mod import_rows;
 pub mod ledger_columns;
+pub mod ledger_steps;
 pub mod ledger_workbook;
 pub mod progress;
 pub mod public_sheet;
+pub mod publish;
 pub mod scope;
 pub mod sheet_layout;
 pub mod table;
@@ -55,6 +58,9 @@ pub enum AdminCommand {
     /// Verify the journal's hash chains (VerifyJournal).
     #[command(after_help = EXIT_CODES)]
     Verify(books::VerifyArgs),
+    /// Publish a scope's rectification status (双公开, Publish).
+    #[command(after_help = EXIT_CODES)]
+    Publish(publish::PublishArgs),
     /// Four-colour warnings: follow them, or run the sweep.
     #[command(subcommand, after_help = EXIT_CODES)]
     Warnings(books::WarningsCommand),
@@ -87,6 +93,7 @@ impl AdminCommand {
             AdminCommand::Stats(a) => a.output,
             AdminCommand::Reconcile(a) => a.output,
             AdminCommand::Verify(a) => a.output,
+            AdminCommand::Publish(a) => a.output,
             AdminCommand::Warnings(books::WarningsCommand::Tail(a)) => a.output,
             AdminCommand::Warnings(books::WarningsCommand::Sweep(a)) => a.output,
             AdminCommand::Demo(demo::DemoCommand::Load(a)) => a.output,
@@ -101,6 +108,7 @@ impl AdminCommand {
             AdminCommand::Stats(a) => &mut a.services,
             AdminCommand::Reconcile(a) => &mut a.services,
             AdminCommand::Verify(a) => &mut a.services,
+            AdminCommand::Publish(a) => &mut a.services,
             AdminCommand::Warnings(books::WarningsCommand::Tail(a)) => &mut a.services,
             AdminCommand::Warnings(books::WarningsCommand::Sweep(a)) => &mut a.services,
             AdminCommand::Demo(demo::DemoCommand::Load(a)) => &mut a.services,
@@ -115,6 +123,7 @@ impl AdminCommand {
             AdminCommand::Stats(a) => &a.services,
             AdminCommand::Reconcile(a) => &a.services,
             AdminCommand::Verify(a) => &a.services,
+            AdminCommand::Publish(a) => &a.services,
             AdminCommand::Warnings(books::WarningsCommand::Tail(a)) => &a.services,
             AdminCommand::Warnings(books::WarningsCommand::Sweep(a)) => &a.services,
             AdminCommand::Demo(demo::DemoCommand::Load(a)) => &a.services,
@@ -164,6 +173,7 @@ pub async fn run(command: AdminCommand, signer: Option<&Hs256>) -> anyhow::Resul
         AdminCommand::Stats(a) => books::stats(a, &services).await,
         AdminCommand::Reconcile(a) => books::reconcile(a, &services).await,
         AdminCommand::Verify(a) => books::verify(a, &services).await,
+        AdminCommand::Publish(a) => publish::run(a, &services).await,
         AdminCommand::Warnings(books::WarningsCommand::Tail(a)) => books::tail(a, &services).await,
         AdminCommand::Warnings(books::WarningsCommand::Sweep(a)) => {
             books::sweep(a, &services).await

@@ -11,8 +11,8 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
 use fiveledger_proto::ledgers::{
-    GetPublicationRequest, ListPublicationsRequest, Publication, PublicationEdition, PublishedItem,
-    PublishedStatus,
+    GetPublicationRequest, ListPublicationsRequest, Publication, PublicationChange,
+    PublicationChangeKind, PublicationEdition, PublishedItem, PublishedStatus,
 };
 use fiveledger_proto::rounds::ListInspectionsRequest;
 use rust_xlsxwriter::Workbook;
@@ -111,6 +111,37 @@ pub fn total_line(p: &Publication) -> String {
         "合计：共{}个问题，已完成{}个",
         p.item_count, p.completed_count
     )
+}
+
+/// The heading of the list of changes under a unit's table.
+pub const CHANGES_TITLE: &str = "本版变化（与上一版相比）";
+
+/// One change since the previous version, as the sheet prints it.
+pub fn change_line(c: &PublicationChange) -> String {
+    let (now, before) = (status_label(c.status()), status_label(c.previous_status()));
+    match c.kind() {
+        PublicationChangeKind::Added => format!("新增：{}（{now}）", c.title),
+        PublicationChangeKind::StatusChanged => {
+            format!("状态变化：{}（{before}→{now}）", c.title)
+        }
+        PublicationChangeKind::MeasuresChanged => format!("整改措施变化：{}（{now}）", c.title),
+        PublicationChangeKind::Removed => format!("不再公开：{}（原为{before}）", c.title),
+        PublicationChangeKind::Unspecified => c.title.clone(),
+    }
+}
+
+/// The lines under a unit's totals: what changed since the previous
+/// version (none for a first version, which has nothing to compare).
+pub fn changes_lines(p: &Publication) -> Vec<String> {
+    if p.previous.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![CHANGES_TITLE.to_owned()];
+    if p.changes.is_empty() {
+        lines.push("无变化".into());
+    }
+    lines.extend(p.changes.iter().map(change_line));
+    lines
 }
 
 /// A sheet name Excel accepts for `unit`, distinct (ignoring case) from
@@ -286,6 +317,10 @@ pub fn write(
         }
         let r = HEADER_ROW + 1 + items.len() as u32;
         sheet.write(r, 0, total_line(&s.publication))?;
+        // A blank row, then the changes since the previous version.
+        for (i, line) in changes_lines(&s.publication).iter().enumerate() {
+            sheet.write(r + 2 + i as u32, 0, line.as_str())?;
+        }
     }
     workbook
         .save(file)
@@ -300,8 +335,8 @@ pub async fn run(public: &ExportPublicArgs, services: &Services) -> anyhow::Resu
         return Err(fail(
             Failure::NotFound,
             format!(
-                "--scope {}: nothing is published there yet (publish it first: PublicationService.Publish)",
-                args.scope
+                "--scope {}: nothing is published there yet (publish it first: `fiveledger publish --scope {}`)",
+                args.scope, args.scope
             ),
         ));
     }
@@ -321,6 +356,7 @@ pub async fn run(public: &ExportPublicArgs, services: &Services) -> anyhow::Resu
                 "units": sheets.len(),
                 "items": items,
                 "publications": sheets.iter().map(|s| &s.publication.name).collect::<Vec<_>>(),
+                "changes": sheets.iter().map(|s| s.publication.changes.len()).sum::<usize>(),
             })
         ),
         Output::Text => println!(
