@@ -84,7 +84,9 @@ pub async fn sweep(
                 NoticeKind::SupervisionNotice => out.supervision_notices += 1,
                 NoticeKind::Circular => out.circulars += 1,
                 NoticeKind::Eased => out.eased += 1,
-                NoticeKind::Unspecified => {}
+                // The ledger's own kinds (notice replies, interviews): a
+                // clue's colour change sends none of them.
+                NoticeKind::Unspecified | NoticeKind::LateReply | NoticeKind::InterviewRequired => {}
             }
         }
         if (rows.len() as u64) < BATCH {
