@@ -86,7 +86,8 @@ pub async fn sweep(
                 NoticeKind::Eased => out.eased += 1,
                 // The ledger's own kinds (notice replies, interviews): a
                 // clue's colour change sends none of them.
-                NoticeKind::Unspecified | NoticeKind::LateReply | NoticeKind::InterviewRequired => {}
+                NoticeKind::Unspecified | NoticeKind::LateReply | NoticeKind::InterviewRequired => {
+                }
             }
         }
         if (rows.len() as u64) < BATCH {

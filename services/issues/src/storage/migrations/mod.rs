@@ -11,8 +11,8 @@ mod m20261128_000001_issues;
 mod m20261128_000002_clue_transfers;
 mod m20261201_000003_scope;
 mod m20261202_000004_list_indexes;
-mod m20261202_000005_recurrences;
 mod m20261202_000005_clue_supervision;
+mod m20261202_000005_recurrences;
 
 pub struct Migrator;
 
