@@ -45,7 +45,7 @@ pub(super) async fn create(
     let now = api.clock.now();
     if month.last >= now.date_naive() {
         return Err(ApiError::precondition(
-            fiveledger_proto::issues::ErrorReason::MonthNotOver,
+            ErrorReason::MonthNotOver,
             format!(
                 "{} is not over; its reconciliation is made from {}",
                 month.key(),

@@ -3,14 +3,12 @@
 
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::Caller;
-use fiveledger_platform::storage::within_subtree;
 use fiveledger_proto::issues::*;
-use sea_orm::Condition;
 use tonic::{Request, Response, Status};
 
 use super::Api;
 use crate::clue_sweep;
-use crate::storage::clues::{self as store, Column};
+use crate::storage::clues as store;
 
 pub(super) async fn sweep(
     api: &Api,
@@ -18,11 +16,12 @@ pub(super) async fn sweep(
 ) -> Result<Response<SweepClueWarningsResponse>, Status> {
     let caller = Caller::of(&request)?;
     let r = request.into_inner();
-    let mut scope = Condition::all().add(store::visible(&caller));
-    if !r.organisation_path.is_empty() {
-        let path = names::parse_path("organisation_path", &r.organisation_path)?;
-        scope = scope.add(within_subtree(Column::TargetPath, &path));
-    }
+    let path = if r.organisation_path.is_empty() {
+        String::new()
+    } else {
+        names::parse_path("organisation_path", &r.organisation_path)?
+    };
+    let scope = store::sweep_scope(&caller, &path);
     let report = clue_sweep::sweep(
         &api.db,
         &api.settings,

@@ -15,6 +15,14 @@ use sea_orm::{Condition, QueryOrder, QuerySelect};
 use crate::domain::clue::name_of;
 use crate::domain::scope::{self, CLUE_HOLDERS};
 
+/// The clues a sweep on demand looks at: those `caller` may see, within
+/// the organisation subtree `path` (empty for all of them).
+pub fn sweep_scope(caller: &Caller, path: &str) -> Condition {
+    Condition::all()
+        .add(visible(caller))
+        .add(within_subtree(Column::TargetPath, path))
+}
+
 /// The clues `caller` may see, in SQL: [`scope::sees_clue`].
 pub fn visible(caller: &Caller) -> Condition {
     if caller.has_role(Role::Service) {

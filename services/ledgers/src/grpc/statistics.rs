@@ -187,6 +187,11 @@ fn add_clues(into: &mut StatisticsCounts, c: &ClueCounts) {
     t.disciplined += c.disciplined;
     t.organisational_handling += c.organisational_handling;
     t.cleared += c.cleared;
+    // Clues by the colour of their time limit (issues keeps the ladder).
+    t.green += c.green;
+    t.blue += c.blue;
+    t.yellow += c.yellow;
+    t.red += c.red;
 }
 
 fn finish_rates(c: &mut StatisticsCounts) {

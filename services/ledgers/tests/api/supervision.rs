@@ -560,6 +560,12 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
     // Three clues (issues service): two in Xingning, one disposed of.
     {
         let clue = |target: &str, disposed: bool| fiveledger_proto::issues::Clue {
+            // A disposed clue past its disposal way's time limit, the others on track.
+            colour: if disposed {
+                fiveledger_proto::types::WarningColour::Red as i32
+            } else {
+                fiveledger_proto::types::WarningColour::Green as i32
+            },
             inspection: INSPECTION.into(),
             round: "rounds/r9".into(),
             target_path: format!("guangxi/nanning/{target}"),
@@ -581,6 +587,12 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
     assert_eq!(
         (clues.registered, clues.transferred, clues.disposed),
         (3, 3, 1)
+    );
+    // Clue colours come with the clue figures (the public sees no clues).
+    assert_eq!(
+        (clues.green, clues.blue, clues.yellow, clues.red),
+        (2, 0, 0, 1),
+        "{clues:?}"
     );
     assert_eq!(t.found, 6);
     assert_eq!(t.written_off, 3); // a, b, e (c reopened)

@@ -195,7 +195,7 @@ fn batch_get_organisations(
 }
 
 /// Counts the fake's clues as the issues service does (registered,
-/// transferred, disposed, with an outcome), scoped and grouped.
+/// transferred, disposed, with an outcome, by colour), scoped and grouped.
 fn clue_statistics(
     data: &Shared,
     r: issues::GetClueStatisticsRequest,
@@ -217,6 +217,13 @@ fn clue_statistics(
         n.transferred += i64::from(!c.receiving_body.is_empty());
         n.disposed += i64::from(c.disposal.is_some());
         n.with_outcome += i64::from(c.outcome.is_some());
+        match types::WarningColour::try_from(c.colour) {
+            Ok(types::WarningColour::Green) => n.green += 1,
+            Ok(types::WarningColour::Blue) => n.blue += 1,
+            Ok(types::WarningColour::Yellow) => n.yellow += 1,
+            Ok(types::WarningColour::Red) => n.red += 1,
+            _ => {}
+        }
     }
     Ok(issues::GetClueStatisticsResponse {
         rows: rows
