@@ -443,6 +443,21 @@ fn today() -> Date {
     fiveledger_platform::time::to_date(chrono::Utc::now().date_naive())
 }
 
+/// The month before this one (`day` 0): over.
+fn last_month() -> Date {
+    use chrono::Datelike;
+    let first = chrono::Utc::now()
+        .date_naive()
+        .with_day(1)
+        .expect("a first day");
+    let last = first - chrono::Days::new(1);
+    Date {
+        year: last.year(),
+        month: i32::try_from(last.month()).expect("a month"),
+        day: 0,
+    }
+}
+
 fn evidence(document: &str) -> Vec<types::Evidence> {
     vec![types::Evidence {
         document: document.into(),
@@ -474,6 +489,9 @@ fn quiet_domains() -> Domains {
     let mut domains = Domains::default();
     domains.rounds.sweep_interval_seconds = 0;
     domains.ledgers.sweep_interval_seconds = 0;
+    // The back-tracking check runs often, so a flag is there to decide;
+    // once every list is compared it writes nothing.
+    domains.issues.recurrence_check_interval_ms = 100;
     domains
 }
 
@@ -982,6 +1000,21 @@ async fn issues_on_site(t: &TestSuite, table: &mut Table<'_>) {
             Refused(Code::Aborted),
         )
         .await;
+    // Last month is over: the commission reconciles the clues its county
+    // commission handled in it (对账销号). A fresh call, replayed with the
+    // rounds service down, cannot look the body up.
+    table
+        .row::<_, issues::ClueReconciliation>(
+            "/fiveledger.issues.v1.ClueService/CreateClueReconciliation",
+            COMMISSION,
+            issues::CreateClueReconciliationRequest {
+                handling_body: "organisations/xingning-jw".into(),
+                month: Some(last_month()),
+                ..Default::default()
+            },
+            Refused(Code::Unavailable),
+        )
+        .await;
 
     table
         .row::<_, issues::ProblemList>(
@@ -1129,6 +1162,43 @@ async fn five_ledgers(t: &TestSuite, table: &mut Table<'_>) {
                 ..Default::default()
             },
             Refused(Code::Aborted),
+        )
+        .await;
+    // The office's talk before rectification (整改前谈话), held before the
+    // plan is approved, and the unit's follow-up on it.
+    let etag = t.entry(&name).await.etag;
+    let talked: LedgerEntry = table
+        .row(
+            &rpc("RecordInterview"),
+            OFFICE,
+            ledgers::RecordInterviewRequest {
+                name: name.clone(),
+                interview: Some(ledgers::Interview {
+                    kind: ledgers::InterviewKind::PreRectificationTalk as i32,
+                    interviewers: vec!["市委巡察办主任".into()],
+                    interviewees: vec!["兴宁区委书记".into()],
+                    interview_date: Some(today()),
+                    requirements: "压实整改主体责任，逐条制定整改措施".into(),
+                    ..Default::default()
+                }),
+                etag,
+                ..Default::default()
+            },
+            Refused(Code::Aborted),
+        )
+        .await;
+    let interview_id = talked.interviews.last().expect("the talk").id.clone();
+    table
+        .row::<_, LedgerEntry>(
+            &rpc("RecordInterviewFollowUp"),
+            UNIT,
+            ledgers::RecordInterviewFollowUpRequest {
+                name: name.clone(),
+                interview_id,
+                follow_up: "已按谈话要求研究部署整改".into(),
+                ..Default::default()
+            },
+            Refused(Code::FailedPrecondition),
         )
         .await;
     let resubmitted = ledger
@@ -1327,6 +1397,85 @@ async fn five_ledgers(t: &TestSuite, table: &mut Table<'_>) {
         )
         .await;
 
+    // Back-tracking (倒查): the look-back inspection finds a problem in
+    // Xingning; the checker flags it against round 9's inspection of the
+    // same unit, and the city's office, which sent that group, decides on
+    // it once.
+    t.inspector("zhou", "zhou-leader", "nanning-xcban", vec![])
+        .await;
+    t.inspector("chen", "chen-jw", "nanning-jw", vec![]).await;
+    let group = t
+        .group("rounds/lb1", "g2", "zhou", &["chen"])
+        .await
+        .expect("the look-back group");
+    t.assign(&look_back.name, &group.name)
+        .await
+        .expect("the look-back group assigned");
+    t.brief_and_station(
+        &look_back.name,
+        "zhou-leader",
+        date(2026, 9, 10),
+        date(2026, 11, 10),
+    )
+    .await;
+    t.problem(
+        &OFFICE.token(),
+        &look_back.name,
+        "lb-p1",
+        "party-leadership",
+        Severity::Minor,
+        "整改后仍存在落实上级决策部署不到位问题",
+        "",
+        "",
+    )
+    .await
+    .expect("the look-back's problem");
+    t.problems()
+        .freeze_problem_list(authed(
+            &OFFICE.token(),
+            issues::FreezeProblemListRequest {
+                inspection: look_back.name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("the look-back's list frozen");
+    let filter = format!("earlier_inspection = \"{XN}\"");
+    let recurrence = fiveledger_e2e::eventually("a recurrence flagged", EVENT_TIMEOUT, || {
+        let filter = filter.clone();
+        async move {
+            issues::recurrence_service_client::RecurrenceServiceClient::new(t.issues.clone())
+                .list_recurrences(authed(
+                    &OFFICE.token(),
+                    issues::ListRecurrencesRequest {
+                        filter,
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .ok()?
+                .into_inner()
+                .recurrences
+                .into_iter()
+                .next()
+        }
+    })
+    .await;
+    assert_eq!(recurrence.inspection, look_back.name, "{recurrence:?}");
+    table
+        .row::<_, issues::Recurrence>(
+            "/fiveledger.issues.v1.RecurrenceService/DecideRecurrence",
+            OFFICE,
+            issues::DecideRecurrenceRequest {
+                name: recurrence.name.clone(),
+                outcome: issues::AccountabilityOutcome::NotAccountable as i32,
+                note: "问题系巡察后新发生，不予追责".into(),
+                ..Default::default()
+            },
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
+
     // Published twice: a fresh call publishes a third version.
     let publish = || ledgers::PublishRequest {
         inspection: XN.into(),
@@ -1344,6 +1493,115 @@ async fn five_ledgers(t: &TestSuite, table: &mut Table<'_>) {
         .publish(authed(&OFFICE.token(), publish()))
         .await
         .expect("published again");
+
+    // An imported problem's entry (still handed over): a measure five days
+    // overdue shows yellow, and the sweep sends the unit a written
+    // supervision notice (督办通知书), which it answers once.
+    let i1 = t
+        .list_entries(
+            &OFFICE.token(),
+            &format!("inspection = \"{XN}\" AND state = ENTRY_STATE_HANDED_OVER"),
+        )
+        .await
+        .expect("entries")
+        .first()
+        .expect("an imported problem's entry")
+        .name
+        .clone();
+    ledger
+        .acknowledge_hand_over(authed(
+            &UNIT.token(),
+            ledgers::AcknowledgeHandOverRequest {
+                name: i1.clone(),
+                remarks: "已签收".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("i1 acknowledged");
+    let overdue =
+        fiveledger_platform::time::to_date(chrono::Utc::now().date_naive() - chrono::Days::new(5));
+    ledger
+        .submit_plan(authed(
+            &UNIT.token(),
+            ledgers::SubmitPlanRequest {
+                name: i1.clone(),
+                plan: Some(ledgers::RectificationPlan {
+                    summary: "整改方案".into(),
+                    measures: vec![ledgers::Measure {
+                        id: "m1".into(),
+                        kind: ledgers::MeasureKind::Immediate as i32,
+                        description: "整改措施 m1".into(),
+                        owner: "区委组织部".into(),
+                        due_date: Some(overdue),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("i1's plan");
+    ledger
+        .approve_plan(authed(
+            &OFFICE.token(),
+            ledgers::ApprovePlanRequest {
+                name: i1.clone(),
+                version: 1,
+                remarks: "同意".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("i1's plan approved");
+    let swept = t
+        .warnings()
+        .run_warning_sweep(authed(
+            &OFFICE.token(),
+            ledgers::RunWarningSweepRequest::default(),
+        ))
+        .await
+        .expect("the sweep")
+        .into_inner();
+    assert!(swept.supervision_notices > 0, "{swept:?}");
+    let notice = t
+        .entry(&i1)
+        .await
+        .notices
+        .first()
+        .expect("a supervision notice on i1's entry")
+        .notice
+        .clone();
+    table
+        .row::<_, LedgerEntry>(
+            &rpc("ReplyToNotice"),
+            UNIT,
+            ledgers::ReplyToNoticeRequest {
+                name: i1.clone(),
+                notice,
+                reply: "已完成整改，书面报告办理情况".into(),
+                evidence: evidence("办理情况报告.pdf"),
+                ..Default::default()
+            },
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
+
+    // The city's office assesses Xingning for this year: a fresh call
+    // computes another version.
+    table
+        .row::<_, ledgers::Assessment>(
+            "/fiveledger.ledgers.v1.AssessmentService/ComputeAssessment",
+            OFFICE,
+            ledgers::ComputeAssessmentRequest {
+                organisation_path: paths::XINGNING.into(),
+                year: today().year,
+                ..Default::default()
+            },
+            AnsweredAnew,
+        )
+        .await;
 }
 
 /// The double report, the inspection closed and round 9 closed.
