@@ -737,6 +737,10 @@ async fn statistics_roll_up_and_the_on_time_rate_matches_the_fixture() {
         into.transferred += k.transferred;
         into.disposed += k.disposed;
         into.with_outcome += k.with_outcome;
+        into.green += k.green;
+        into.blue += k.blue;
+        into.yellow += k.yellow;
+        into.red += k.red;
     }
     sum.on_time_rate = city.on_time_rate;
     sum.completion_rate = city.completion_rate;
