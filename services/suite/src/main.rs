@@ -121,27 +121,29 @@ async fn main() -> anyhow::Result<()> {
                 "--hours must be between 1 and {} (FIVELEDGER_AUTH__MAX_LIFETIME_SECONDS)",
                 signer.max_lifetime().num_hours()
             );
-            println!("{}", signer.mint_named(&subject, &name, &org, &roles, ttl));
+            fiveledger::say!("{}", signer.mint_named(&subject, &name, &org, &roles, ttl));
             Ok(())
         }
         Command::Run { host } => run(base, domains, host).await,
         Command::Migrate => {
             for (service, migrated) in fiveledger::migrate(&base).await? {
-                println!("{service}: {migrated}");
+                fiveledger::say!("{service}: {migrated}");
             }
             Ok(())
         }
         Command::Backup { to } => {
             for file in fiveledger::cli::backup::backup(&base, &to).await? {
-                println!("wrote {}", file.display());
+                fiveledger::say!("wrote {}", file.display());
             }
             Ok(())
         }
         Command::Restore { from, force } => {
             for file in fiveledger::cli::backup::restore(&base, &from, force).await? {
-                println!("restored {}", file.display());
+                fiveledger::say!("restored {}", file.display());
             }
-            println!("start the suite, then run `fiveledger verify` and `fiveledger reconcile`");
+            fiveledger::say!(
+                "start the suite, then run `fiveledger verify` and `fiveledger reconcile`"
+            );
             Ok(())
         }
         // Each failure has its own exit code (see `--help`).
@@ -194,16 +196,16 @@ async fn run(
         ..Default::default()
     };
     let suite = fiveledger::start(&base, domains, layout).await?;
-    println!("fiveledger is running; data in {}", base.data_dir.display());
+    fiveledger::say!("fiveledger is running; data in {}", base.data_dir.display());
     for (name, running) in [
         ("rounds", &suite.rounds),
         ("issues", &suite.issues),
         ("ledgers", &suite.ledgers),
     ] {
-        println!("  {name:<8} {}", running.addr);
+        fiveledger::say!("  {name:<8} {}", running.addr);
     }
-    println!("A token for grpcurl:  export TOKEN=$(cargo run -q -- token --role admin)");
-    println!("Stop with ctrl-c.");
+    fiveledger::say!("A token for grpcurl:  export TOKEN=$(cargo run -q -- token --role admin)");
+    fiveledger::say!("Stop with ctrl-c.");
     server::shutdown_signal().await;
     suite.stop().await
 }

@@ -169,7 +169,7 @@ pub async fn stats(args: &StatsArgs, services: &Services) -> anyhow::Result<()> 
                 })
                 .collect();
             let as_of = date(s.as_of.as_ref()).map(|d| d.to_string());
-            println!(
+            crate::say!(
                 "{}",
                 serde_json::to_string_pretty(&json!({
                     "scope": args.scope.to_string(),
@@ -186,14 +186,14 @@ pub async fn stats(args: &StatsArgs, services: &Services) -> anyhow::Result<()> 
             let as_of = date(s.as_of.as_ref())
                 .map(|d| d.to_string())
                 .unwrap_or_default();
-            println!("statistics of {} as of {as_of}", args.scope);
-            print!("{:<32}", "");
+            crate::say!("statistics of {} as of {as_of}", args.scope);
+            let mut header = format!("{:<32}", "");
             for (label, _) in &groups {
-                print!("{:>16}", column_label(label));
+                header += &format!("{:>16}", column_label(label));
             }
-            println!();
+            crate::say!("{header}");
             for (i, (label, kind)) in SUMMARY_FIGURES.iter().enumerate() {
-                print!("{label:<32}");
+                let mut row = format!("{label:<32}");
                 for (_, c) in &groups {
                     let v = figure(c, i);
                     let text = match kind {
@@ -201,9 +201,9 @@ pub async fn stats(args: &StatsArgs, services: &Services) -> anyhow::Result<()> 
                         super::export::Figure::Yuan => format!("{v:.2}"),
                         super::export::Figure::Count => format!("{v}"),
                     };
-                    print!("{text:>16}");
+                    row += &format!("{text:>16}");
                 }
-                println!();
+                crate::say!("{row}");
             }
         }
     }
@@ -280,7 +280,7 @@ pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Res
         .into_inner();
     let b = r.balance.unwrap_or_default();
     match args.output {
-        Output::Json => println!(
+        Output::Json => crate::say!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "scope": args.scope.to_string(),
@@ -298,7 +298,7 @@ pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Res
             }))?
         ),
         Output::Text => {
-            println!(
+            crate::say!(
                 "{}: {} problems frozen; reported {} = open {} + handed over {} + transferred {} + awaiting verification {} + written off {} + reopened {}",
                 args.scope,
                 r.problems,
@@ -311,13 +311,13 @@ pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Res
                 b.reopened
             );
             if r.unposted > 0 {
-                println!(
+                crate::say!(
                     "  {} problems reported but not posted (their lists cannot freeze)",
                     r.unposted
                 );
             }
             for d in &r.discrepancies {
-                println!("  {} {}: {}", d.kind, d.subject, d.description);
+                crate::say!("  {} {}: {}", d.kind, d.subject, d.description);
             }
         }
     }
@@ -332,7 +332,7 @@ pub async fn reconcile(args: &ReconcileArgs, services: &Services) -> anyhow::Res
         ));
     }
     if args.output == Output::Text {
-        println!("balanced");
+        crate::say!("balanced");
     }
     Ok(())
 }
@@ -358,7 +358,7 @@ pub async fn verify(args: &VerifyArgs, services: &Services) -> anyhow::Result<()
         .map_err(|s| failed(&format!("verifying the journal of {what}"), s))?
         .into_inner();
     match args.output {
-        Output::Json => println!(
+        Output::Json => crate::say!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "scope": what, "valid": r.valid, "entries": r.entries, "postings": r.postings,
@@ -368,14 +368,18 @@ pub async fn verify(args: &VerifyArgs, services: &Services) -> anyhow::Result<()
             }))?
         ),
         Output::Text => {
-            println!(
+            crate::say!(
                 "{what}: {} entries, {} postings checked",
-                r.entries, r.postings
+                r.entries,
+                r.postings
             );
             for f in &r.faults {
-                println!(
+                crate::say!(
                     "  {} {} at {}: {}",
-                    f.kind, f.entry, f.posting, f.description
+                    f.kind,
+                    f.entry,
+                    f.posting,
+                    f.description
                 );
             }
         }
@@ -390,7 +394,7 @@ pub async fn verify(args: &VerifyArgs, services: &Services) -> anyhow::Result<()
         ));
     }
     if args.output == Output::Text {
-        println!("every hash chain verifies");
+        crate::say!("every hash chain verifies");
     }
     Ok(())
 }
@@ -428,7 +432,7 @@ pub async fn tail(args: &TailArgs, services: &Services) -> anyhow::Result<()> {
             .unwrap_or_default();
         let notice = d.notice.clone().unwrap_or_default();
         match args.output {
-            Output::Json => println!(
+            Output::Json => crate::say!(
                 "{}",
                 json!({
                     "cursor": w.cursor, "entry": w.entry, "posting": w.posting,
@@ -439,7 +443,7 @@ pub async fn tail(args: &TailArgs, services: &Services) -> anyhow::Result<()> {
                     "text": notice.text,
                 })
             ),
-            Output::Text => println!(
+            Output::Text => crate::say!(
                 "{} {} {}: {} → {} ({}) {}",
                 w.cursor,
                 w.entry,
@@ -472,7 +476,7 @@ pub async fn sweep(args: &SweepArgs, services: &Services) -> anyhow::Result<()> 
         .map_err(|s| failed("running the warning sweep", s))?
         .into_inner();
     match args.output {
-        Output::Json => println!(
+        Output::Json => crate::say!(
             "{}",
             json!({
                 "entries_checked": r.entries_checked, "warnings_posted": r.warnings_posted,
@@ -482,7 +486,7 @@ pub async fn sweep(args: &SweepArgs, services: &Services) -> anyhow::Result<()> 
                 "as_of": date(r.as_of.as_ref()).map(|d| d.to_string()),
             })
         ),
-        Output::Text => println!(
+        Output::Text => crate::say!(
             "checked {} entries: {} warnings ({} reminders, {} supervision notices, {} circulars, {} eased), {} interviews required",
             r.entries_checked,
             r.warnings_posted,

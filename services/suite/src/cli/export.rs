@@ -479,15 +479,17 @@ pub async fn run(ledger: &ExportLedgerArgs, services: &Services) -> anyhow::Resu
     let format = ledger.format.unwrap_or_else(|| format_of(&args.file));
     let done = export_ledger(services, &args.scope, format, &args.file).await?;
     match args.output {
-        Output::Json => println!(
+        Output::Json => crate::say!(
             "{}",
             serde_json::json!({
                 "scope": args.scope.to_string(), "file": done.file, "entries": done.entries,
             })
         ),
-        Output::Text => println!(
+        Output::Text => crate::say!(
             "wrote {} entries of {} to {}",
-            done.entries, args.scope, done.file
+            done.entries,
+            args.scope,
+            done.file
         ),
     }
     Ok(())

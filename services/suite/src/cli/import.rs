@@ -110,20 +110,20 @@ pub async fn run(args: &ImportProblemsArgs, services: &Services) -> anyhow::Resu
     };
     let imported = import_problems(services, &args.file, &args.inspection, &options).await?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&imported)?),
+        Output::Json => crate::say!("{}", serde_json::to_string_pretty(&imported)?),
         Output::Text => {
             for w in &imported.warnings {
                 eprintln!("warning: {w}");
             }
             if let Some(e) = &imported.encoding {
-                println!("read {} as {e}", args.file.display());
+                crate::say!("read {} as {e}", args.file.display());
             }
             let verb = if imported.check {
                 "would import"
             } else {
                 "imported"
             };
-            println!(
+            crate::say!(
                 "{verb} {} problem(s) from sheet {:?} (header in row {}) into {}; {} row(s) already imported",
                 imported.problems.len(),
                 imported.sheet,
@@ -132,10 +132,10 @@ pub async fn run(args: &ImportProblemsArgs, services: &Services) -> anyhow::Resu
                 imported.already_imported.len()
             );
             for s in &imported.ledger_steps {
-                println!("  row {}: {} ({})", s.row, s.step, s.entry);
+                crate::say!("  row {}: {} ({})", s.row, s.step, s.entry);
             }
             if !imported.awaiting_entries.is_empty() {
-                println!(
+                crate::say!(
                     "  rows {:?}: their ledger columns apply once the entries are handed over; import the sheet again then",
                     imported.awaiting_entries
                 );

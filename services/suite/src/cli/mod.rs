@@ -23,6 +23,7 @@ pub mod public_sheet;
 pub mod publish;
 pub mod scope;
 pub mod sheet_layout;
+pub mod stdout;
 pub mod table;
 
 use clap::{Subcommand, ValueEnum};

@@ -348,7 +348,7 @@ pub async fn run(public: &ExportPublicArgs, services: &Services) -> anyhow::Resu
     let items: usize = sheets.iter().map(|s| s.publication.items.len()).sum();
     let file = args.file.display().to_string();
     match args.output {
-        Output::Json => println!(
+        Output::Json => crate::say!(
             "{}",
             serde_json::json!({
                 "scope": args.scope.to_string(),
@@ -359,7 +359,7 @@ pub async fn run(public: &ExportPublicArgs, services: &Services) -> anyhow::Resu
                 "changes": sheets.iter().map(|s| s.publication.changes.len()).sum::<usize>(),
             })
         ),
-        Output::Text => println!(
+        Output::Text => crate::say!(
             "wrote the public edition of {} units ({items} items) of {} to {file}",
             sheets.len(),
             args.scope

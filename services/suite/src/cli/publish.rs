@@ -63,7 +63,7 @@ pub async fn publish(
 pub async fn run(args: &PublishArgs, services: &Services) -> anyhow::Result<()> {
     let made = publish(services, &args.scope, args.request_id.clone()).await?;
     match args.output {
-        Output::Json => println!(
+        Output::Json => crate::say!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "scope": args.scope.to_string(),
@@ -78,11 +78,15 @@ pub async fn run(args: &PublishArgs, services: &Services) -> anyhow::Result<()> 
             }))?
         ),
         Output::Text => {
-            println!("published {} unit(s) of {}", made.len(), args.scope);
+            crate::say!("published {} unit(s) of {}", made.len(), args.scope);
             for p in &made {
-                println!(
+                crate::say!(
                     "  {}  {} version {}: {} item(s), {} completed",
-                    p.name, p.target_path, p.version, p.item_count, p.completed_count
+                    p.name,
+                    p.target_path,
+                    p.version,
+                    p.item_count,
+                    p.completed_count
                 );
             }
         }
