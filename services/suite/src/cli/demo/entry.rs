@@ -47,7 +47,12 @@ impl EntryContext<'_> {
     /// each signed by who takes it. Steps are recorded the day they are
     /// taken: only an administrator may record a step after the fact
     /// (`effective_date`), and no step here is an administrator's.
-    pub async fn drive(&self, entry: &LedgerEntry, fate: Fate, mut rng: StdRng) -> anyhow::Result<()> {
+    pub async fn drive(
+        &self,
+        entry: &LedgerEntry,
+        fate: Fate,
+        mut rng: StdRng,
+    ) -> anyhow::Result<()> {
         let rng = &mut rng;
         let today = self.story.today;
         let e = self
@@ -68,9 +73,7 @@ impl EntryContext<'_> {
         if let Fate::WrittenOff { recovered_fen } = fate {
             let due = today + Days::new(rng.random_range(14..60));
             let e = self.plan(&e, due, rng).await?;
-            return self
-                .write_off(&e, figures(recovered_fen, rng), rng)
-                .await;
+            return self.write_off(&e, figures(recovered_fen, rng), rng).await;
         }
         let e = self.plan(&e, open_due(today, rng), rng).await?;
         let measures = e

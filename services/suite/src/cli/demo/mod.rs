@@ -158,7 +158,12 @@ struct Cast {
 const TOKEN_HOURS: i64 = 12;
 
 impl Cast {
-    fn new(services: &Services, signer: &Hs256, world: &World, prefix: &str) -> anyhow::Result<Self> {
+    fn new(
+        services: &Services,
+        signer: &Hs256,
+        world: &World,
+        prefix: &str,
+    ) -> anyhow::Result<Self> {
         let as_role = |who: &str, org: &str, role: Role| {
             services.as_caller(&signer.mint_named(
                 &format!("{prefix}-{who}"),

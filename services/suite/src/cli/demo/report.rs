@@ -104,9 +104,21 @@ pub(super) async fn read_back(
     let source = Source::scaled(options.scale);
     let as_i64 = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
     let pinned = vec![
-        Pinned::new("problems found and fed back (发现和反馈问题)", as_i64(source.problems), c.found),
-        Pinned::new("rectified (整改完成)", as_i64(source.rectified), c.written_off),
-        Pinned::new("clues transferred (移交问题线索)", as_i64(source.clues), clues.registered),
+        Pinned::new(
+            "problems found and fed back (发现和反馈问题)",
+            as_i64(source.problems),
+            c.found,
+        ),
+        Pinned::new(
+            "rectified (整改完成)",
+            as_i64(source.rectified),
+            c.written_off,
+        ),
+        Pinned::new(
+            "clues transferred (移交问题线索)",
+            as_i64(source.clues),
+            clues.registered,
+        ),
         Pinned {
             unit: "yuan".into(),
             ..Pinned::new(
@@ -120,8 +132,16 @@ pub(super) async fn read_back(
             as_i64(source.people),
             clues.disciplined + clues.organisational_handling,
         ),
-        Pinned::new("units published (公开整改情况)", as_i64(source.published), as_i64(loaded.published)),
-        Pinned::new("talent pool of the linked rounds (人才库)", POOL as i64, as_i64(read(&t.inspectors))),
+        Pinned::new(
+            "units published (公开整改情况)",
+            as_i64(source.published),
+            as_i64(loaded.published),
+        ),
+        Pinned::new(
+            "talent pool of the linked rounds (人才库)",
+            POOL as i64,
+            as_i64(read(&t.inspectors)),
+        ),
     ];
     Ok(DemoReport {
         seconds: started.elapsed().as_secs_f64(),

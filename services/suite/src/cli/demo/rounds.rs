@@ -107,9 +107,13 @@ pub(super) async fn load(
         inspections: 0,
         published: 0,
     };
-    for round in &plan {
-        loaded.inspections += load_round(story, options, round, pool, &progress).await?;
-        loaded.rounds += 1;
+    // Two waves: every round that looks back on none, side by side, then
+    // the look-backs (which reopen what the earlier rounds wrote off).
+    let (first, look_backs): (Vec<&RoundPlan>, Vec<&RoundPlan>) =
+        plan.iter().partition(|r| r.kind != RoundKind::LookBack);
+    for wave in [first, look_backs] {
+        loaded.inspections += load_wave(story, options, &wave, pool, &progress).await?;
+        loaded.rounds += wave.len() as u64;
     }
     progress.finish();
     loaded.published = publish(story, options, &plan).await?;
@@ -147,7 +151,13 @@ async fn publish(story: &Story, options: &DemoOptions, plan: &[RoundPlan]) -> an
                 .await
                 .map_err(|s| failed(&format!("publishing {inspection}"), s))?
                 .into_inner();
-            anyhow::Ok(published.publications.into_iter().map(|p| p.target).collect())
+            anyhow::Ok(
+                published
+                    .publications
+                    .into_iter()
+                    .map(|p| p.target)
+                    .collect(),
+            )
         })
         .buffer_unordered(options.concurrency)
         .try_collect()
@@ -156,22 +166,34 @@ async fn publish(story: &Story, options: &DemoOptions, plan: &[RoundPlan]) -> an
     Ok(units.len() as u64)
 }
 
-/// One round: created, started, staffed, its inspections loaded (each from
-/// its own seed) and, if old, closed. Returns how many inspections it had.
-async fn load_round(
+/// Rounds loaded side by side: each created, started and staffed, then
+/// all their inspections loaded (each from its own seed), at most
+/// `concurrency` at once over the wave, and the old rounds closed. Returns
+/// how many inspections the wave had.
+async fn load_wave(
     story: &Story,
     options: &DemoOptions,
-    round: &RoundPlan,
+    wave: &[&RoundPlan],
     pool: &Pool,
     progress: &Progress,
 ) -> anyhow::Result<u64> {
     let cast = &story.cast;
-    let created = create_round(cast, &story.world, round).await?;
-    let groups = create_groups(cast, &created.name, round, pool).await?;
-    let loaded: Vec<String> = stream::iter(round.targets.iter().enumerate())
-        .map(|(i, target)| {
-            let round_name = &created.name;
-            let staffing = staffing(&story.world, &groups, i, &target.target);
+    let mut staffed = Vec::new();
+    for round in wave {
+        let created = create_round(cast, &story.world, round).await?;
+        let groups = create_groups(cast, &created.name, round, pool).await?;
+        staffed.push((*round, created.name, groups));
+    }
+    let inspections = staffed.iter().flat_map(|(round, name, groups)| {
+        round
+            .targets
+            .iter()
+            .enumerate()
+            .map(move |(i, target)| (*round, name, groups, i, target))
+    });
+    let loaded: Vec<String> = stream::iter(inspections)
+        .map(|(round, round_name, groups, i, target)| {
+            let staffing = staffing(&story.world, groups, i, &target.target);
             let seed = options.seed ^ ((round.number as u64) << 32) ^ i as u64;
             async move {
                 let inspection = inspect(story, round, round_name, staffing, target, seed)
@@ -184,15 +206,17 @@ async fn load_round(
         .buffer_unordered(options.concurrency)
         .try_collect()
         .await?;
-    if round.closes {
-        cast.office
-            .rounds()
-            .close_round(CloseRoundRequest {
-                name: created.name.clone(),
-                ..Default::default()
-            })
-            .await
-            .map_err(|s| failed(&format!("closing {}", created.name), s))?;
+    for (round, name, _) in &staffed {
+        if round.closes {
+            cast.office
+                .rounds()
+                .close_round(CloseRoundRequest {
+                    name: name.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| failed(&format!("closing {name}"), s))?;
+        }
     }
     Ok(loaded.len() as u64)
 }
@@ -380,7 +404,11 @@ async fn create_groups(
     pool: &Pool,
 ) -> anyhow::Result<Vec<GroupPlan>> {
     let linked = plan.kind == RoundKind::Linked;
-    let groups = plan.targets.len().div_ceil(9).clamp(if linked { 2 } else { 1 }, 5);
+    let groups = plan
+        .targets
+        .len()
+        .div_ceil(9)
+        .clamp(if linked { 2 } else { 1 }, 5);
     let counties = pool.counties.len().max(1);
     let mut out = Vec::new();
     for g in 0..groups {
