@@ -844,20 +844,67 @@ async fn demo_load_at_a_small_scale() {
     assert_eq!(report.rounds, 12);
     assert!(report.inspections >= 24, "{report:?}");
     assert_eq!(report.found as u64, report.problems);
+    // The source's figures, scaled, are what the suite counts for the city:
+    // problems, rectified, clues, money (funds and losses together), people
+    // (discipline and organisational handling together), units published
+    // and the talent pool.
+    assert_eq!(report.pinned.len(), 7, "{report:?}");
+    for p in &report.pinned {
+        assert_eq!(p.source, p.loaded, "{}: {report:?}", p.figure);
+    }
+    let figure = |what: &str| {
+        report
+            .pinned
+            .iter()
+            .find(|p| p.figure.starts_with(what))
+            .map(|p| p.loaded)
+            .unwrap_or_else(|| panic!("no pinned figure {what}: {report:?}"))
+    };
+    // 4,683 × 0.05, 4,374 × 0.05, 1,331 × 0.05, 9310.97万元 × 0.05, 268 × 0.05
+    // and 236 × 0.05, rounded; the pool is the source's 80 at any scale.
+    assert_eq!(figure("problems"), 234);
+    assert_eq!(figure("rectified"), 219);
+    assert_eq!(figure("clues"), 67);
+    assert_eq!(figure("losses recovered"), 465_548_500);
+    assert_eq!(figure("people"), 13);
+    assert_eq!(figure("units published"), 12);
+    assert_eq!(figure("talent pool"), 80);
+    assert_eq!(report.written_off, 219, "{report:?}");
+    // The linked city-county rounds tried a group of the target's own
+    // county first, and the rounds service refused it (地域回避).
+    assert!(report.avoidance_refusals >= 2, "{report:?}");
+    // Every step was signed by who takes it, never by an administrator: a
+    // written-off entry's journal names the unit and the office's verifier.
+    let written_off = admin
+        .ledger()
+        .list_entries(l::ListEntriesRequest {
+            page_size: 1,
+            filter: "state = ENTRY_STATE_WRITTEN_OFF".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let entry = admin
+        .ledger()
+        .get_entry(l::GetEntryRequest {
+            name: written_off[0].name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let actors: Vec<&str> = entry.postings.iter().map(|p| p.actor.as_str()).collect();
+    assert!(actors.contains(&"demo-verifier"), "{actors:?}");
+    assert!(actors.contains(&"demo-office"), "{actors:?}");
     assert!(
-        (0.85..=0.98).contains(&report.completion_rate),
-        "{report:?}"
+        actors.iter().any(|a| a.starts_with("demo-unit-")),
+        "{actors:?}"
     );
-    // Steps are dated the day they happened, so rates are measured against
-    // the story's calendar (the source: 91 % on time).
-    assert!((0.8..=0.98).contains(&report.on_time_rate), "{report:?}");
+    assert!(!actors.contains(&"demo-operator"), "{actors:?}");
     let open = report.found - report.written_off;
     let coloured = report.green + report.blue + report.yellow + report.red;
     assert_eq!(coloured, open, "{report:?}");
-    assert!(
-        report.green * 2 >= open,
-        "most open entries are on track: {report:?}"
-    );
     assert!(report.clues_disposed >= report.clues_concluded);
     // The ledger's statistics carry the issues service's clue figures.
     assert_eq!(report.statistics_clues as u64, report.clues, "{report:?}");

@@ -1,6 +1,7 @@
 //! Clues about cadres the group passes to the discipline commission, which
-//! disposes of about one in five and concludes most of those (the source's
-//! 1,331 / 282 / 235).
+//! disposes of them and records their outcomes as the plan deals them: the
+//! source's 1,331 clues and 268 people disciplined or handled
+//! organisationally (`figures`).
 
 use chrono::{Days, NaiveDate};
 use fiveledger_proto::issues::{
@@ -12,35 +13,46 @@ use rand::rngs::StdRng;
 
 use super::calendar::date;
 use super::people::person;
+use super::rounds::ClueFate;
 use super::{Story, add, step};
+use crate::cli::connect::Services;
 
-/// Registers one to four clues of the inspection, each perhaps disposed of
-/// and concluded.
+/// Registers the inspection's clues (the group's leader), which the
+/// commission disposes of and concludes as each clue's fate says.
 pub(super) async fn register(
     story: &Story,
+    group: &Services,
     inspection: &str,
+    fates: &[ClueFate],
     start: NaiveDate,
     rng: &mut StdRng,
 ) -> anyhow::Result<()> {
-    let clues = rng.random_range(1..=4);
-    for _ in 0..clues {
-        let clue = create(story, inspection, rng).await?;
-        if rng.random_bool(282.0 / 1331.0) {
-            let day = start + Days::new(rng.random_range(40..90));
-            dispose(story, &clue, day, rng).await?;
-            if rng.random_bool(235.0 / 282.0) {
-                conclude(story, &clue, day, rng).await?;
-            }
+    for &fate in fates {
+        let clue = create(story, group, inspection, rng).await?;
+        if fate == ClueFate::Pending {
+            continue;
         }
+        let day = (start + Days::new(rng.random_range(40..90))).min(story.today);
+        dispose(story, &clue, fate, day, rng).await?;
+        let kind = match fate {
+            ClueFate::Disciplined => ClueOutcomeKind::Disciplined,
+            ClueFate::OrganisationalHandling => ClueOutcomeKind::OrganisationalHandling,
+            ClueFate::Cleared => ClueOutcomeKind::Cleared,
+            ClueFate::Pending | ClueFate::Disposed => continue,
+        };
+        conclude(story, &clue, kind, day, rng).await?;
     }
     Ok(())
 }
 
 /// Registers a clue; returns its name.
-async fn create(story: &Story, inspection: &str, rng: &mut StdRng) -> anyhow::Result<String> {
-    let clue = story
-        .cast
-        .office
+async fn create(
+    story: &Story,
+    group: &Services,
+    inspection: &str,
+    rng: &mut StdRng,
+) -> anyhow::Result<String> {
+    let clue = group
         .clues()
         .create_clue(CreateClueRequest {
             clue: Some(Clue {
@@ -62,18 +74,26 @@ async fn create(story: &Story, inspection: &str, rng: &mut StdRng) -> anyhow::Re
     Ok(clue.name)
 }
 
+/// The commission disposes of a clue: a clue that ends in discipline or
+/// organisational handling is verified first (初步核实).
 async fn dispose(
     story: &Story,
     clue: &str,
+    fate: ClueFate,
     day: NaiveDate,
     rng: &mut StdRng,
 ) -> anyhow::Result<()> {
-    let method = [
-        DisposalMethod::TalkOrLetter,
-        DisposalMethod::PreliminaryVerification,
-        DisposalMethod::Hold,
-        DisposalMethod::Conclude,
-    ][rng.random_range(0..4)];
+    let method = match fate {
+        ClueFate::Disciplined | ClueFate::OrganisationalHandling => {
+            DisposalMethod::PreliminaryVerification
+        }
+        _ => [
+            DisposalMethod::TalkOrLetter,
+            DisposalMethod::PreliminaryVerification,
+            DisposalMethod::Hold,
+            DisposalMethod::Conclude,
+        ][rng.random_range(0..4)],
+    };
     story
         .cast
         .commission
@@ -98,15 +118,10 @@ async fn dispose(
 async fn conclude(
     story: &Story,
     clue: &str,
+    kind: ClueOutcomeKind,
     disposed: NaiveDate,
     rng: &mut StdRng,
 ) -> anyhow::Result<()> {
-    let kind = [
-        ClueOutcomeKind::CaseFiled,
-        ClueOutcomeKind::Disciplined,
-        ClueOutcomeKind::OrganisationalHandling,
-        ClueOutcomeKind::Cleared,
-    ][rng.random_range(0..4)];
     story
         .cast
         .commission
@@ -115,7 +130,7 @@ async fn conclude(
             name: clue.to_owned(),
             outcome: Some(ClueOutcome {
                 kind: kind as i32,
-                date: date(disposed + Days::new(rng.random_range(10..60))),
+                date: date((disposed + Days::new(rng.random_range(10..60))).min(story.today)),
                 note: "办理完毕".into(),
                 ..Default::default()
             }),

@@ -3,7 +3,6 @@
 //! left open with a due date that gives it the colour people see.
 
 use chrono::{Days, NaiveDate};
-use fiveledger_proto::google::r#type::Date;
 use fiveledger_proto::ledgers::{
     AcknowledgeHandOverRequest, AcknowledgeTransferRequest, ApprovePlanRequest,
     ApproveWriteOffRequest, LedgerEntry, Measure, MeasureKind, PostProgressRequest,
@@ -14,17 +13,23 @@ use fiveledger_proto::types::Evidence;
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::calendar::{Calendar, date, date_of};
+use super::calendar::date;
 use super::{Story, add};
-use crate::cli::connect::failed;
+use crate::cli::connect::{Services, failed};
 
 /// What the entries of one inspection share.
 pub(super) struct EntryContext<'a> {
     pub story: &'a Story,
-    /// The day of the feedback: the entries' story starts there.
-    pub feedback: NaiveDate,
-    /// Share of the entries still open today.
-    pub open_share: f64,
+    /// The inspected unit, signing its own steps.
+    pub unit: Services,
+}
+
+/// What becomes of one entry: still open today, or written off with what
+/// its rectification recovered (funds and losses together, in fen).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Fate {
+    Open,
+    WrittenOff { recovered_fen: i64 },
 }
 
 /// Evidence of a demo document: its name and the SHA-256 of its (made-up)
@@ -39,20 +44,23 @@ fn evidence(what: &str, entry: &str) -> Evidence {
 
 impl EntryContext<'_> {
     /// Takes one handed-over entry through the steps its fate calls for,
-    /// each dated the day it happened.
-    pub async fn drive(&self, entry: &LedgerEntry, mut rng: StdRng) -> anyhow::Result<()> {
+    /// each signed by who takes it. Steps are recorded the day they are
+    /// taken: only an administrator may record a step after the fact
+    /// (`effective_date`), and no step here is an administrator's.
+    pub async fn drive(
+        &self,
+        entry: &LedgerEntry,
+        fate: Fate,
+        mut rng: StdRng,
+    ) -> anyhow::Result<()> {
         let rng = &mut rng;
         let today = self.story.today;
-        let mut days = Calendar::new(self.feedback, today);
         let e = self
-            .story
-            .cast
             .unit
             .ledger()
             .acknowledge_hand_over(AcknowledgeHandOverRequest {
                 name: entry.name.clone(),
                 remarks: "已签收，立即组织整改".into(),
-                effective_date: days.after(rng.random_range(1..4)),
                 ..Default::default()
             })
             .await
@@ -60,25 +68,14 @@ impl EntryContext<'_> {
             .into_inner();
         // Some items go to a supervising body first (移交转账).
         if rng.random_bool(0.08) {
-            self.transfer(&e, &mut days, rng).await?;
+            self.transfer(&e, rng).await?;
         }
-        let original_due = date_of(e.original_due_date.as_ref()).unwrap_or(self.feedback);
-        if !rng.random_bool(self.open_share) {
-            // Plans fall due before the hand-over's deadline.
-            let slack = (original_due - self.feedback).num_days().max(14) as u64;
-            let due = self.feedback + Days::new(rng.random_range(slack / 2..slack));
-            let e = self.plan(&e, due, &mut days, rng).await?;
-            // About one in twenty is written off late: with the open
-            // entries already overdue that lands near the source's 91 % on
-            // time.
-            let approved = if rng.random_bool(0.055) {
-                original_due + Days::new(rng.random_range(5..60))
-            } else {
-                due.min(original_due) - Days::new(rng.random_range(0..5))
-            };
-            return self.write_off(&e, approved, &mut days, rng).await;
+        if let Fate::WrittenOff { recovered_fen } = fate {
+            let due = today + Days::new(rng.random_range(14..60));
+            let e = self.plan(&e, due, rng).await?;
+            return self.write_off(&e, figures(recovered_fen, rng), rng).await;
         }
-        let e = self.plan(&e, open_due(today, rng), &mut days, rng).await?;
+        let e = self.plan(&e, open_due(today, rng), rng).await?;
         let measures = e
             .plan
             .as_ref()
@@ -87,18 +84,17 @@ impl EntryContext<'_> {
         if let Some(m) = measures.first()
             && measures.len() > 1
         {
-            let done = days.after(rng.random_range(5..20));
-            self.progress(&e, &m.id, done).await?;
+            self.progress(&e, &m.id).await?;
         }
         Ok(())
     }
 
-    /// Submits a plan of one or two measures due by `due` and approves it.
+    /// The unit submits a plan of one or two measures due by `due`; the
+    /// office approves it.
     pub async fn plan(
         &self,
         e: &LedgerEntry,
         due: NaiveDate,
-        days: &mut Calendar,
         rng: &mut StdRng,
     ) -> anyhow::Result<LedgerEntry> {
         let count = rng.random_range(1..=2);
@@ -126,8 +122,6 @@ impl EntryContext<'_> {
             })
             .collect();
         let planned = self
-            .story
-            .cast
             .unit
             .ledger()
             .submit_plan(SubmitPlanRequest {
@@ -137,7 +131,6 @@ impl EntryContext<'_> {
                     measures,
                     ..Default::default()
                 }),
-                effective_date: days.after(rng.random_range(3..10)),
                 ..Default::default()
             })
             .await
@@ -157,7 +150,6 @@ impl EntryContext<'_> {
                 name: e.name.clone(),
                 version,
                 remarks: "同意".into(),
-                effective_date: days.after(rng.random_range(1..4)),
                 ..Default::default()
             })
             .await
@@ -165,16 +157,9 @@ impl EntryContext<'_> {
             .into_inner())
     }
 
-    /// Marks `measure` done, with evidence.
-    async fn progress(
-        &self,
-        e: &LedgerEntry,
-        measure: &str,
-        effective_date: Option<Date>,
-    ) -> anyhow::Result<LedgerEntry> {
+    /// The unit marks `measure` done, with evidence.
+    async fn progress(&self, e: &LedgerEntry, measure: &str) -> anyhow::Result<LedgerEntry> {
         Ok(self
-            .story
-            .cast
             .unit
             .ledger()
             .post_progress(PostProgressRequest {
@@ -183,7 +168,6 @@ impl EntryContext<'_> {
                 description: "已完成该项整改措施".into(),
                 evidence: vec![evidence("整改佐证材料", &format!("{}:{measure}", e.name))],
                 measure_done: true,
-                effective_date,
                 ..Default::default()
             })
             .await
@@ -191,14 +175,9 @@ impl EntryContext<'_> {
             .into_inner())
     }
 
-    /// Transfers the entry to the body that supervises its category, which
-    /// acknowledges it and returns a result.
-    async fn transfer(
-        &self,
-        e: &LedgerEntry,
-        days: &mut Calendar,
-        rng: &mut StdRng,
-    ) -> anyhow::Result<()> {
+    /// The office transfers the entry to the body that supervises its
+    /// category, which acknowledges it and returns a result.
+    async fn transfer(&self, e: &LedgerEntry, rng: &mut StdRng) -> anyhow::Result<()> {
         let (world, cast) = (&self.story.world, &self.story.cast);
         let body = if e.category == "personnel-selection"
             || e.category == "weak-grassroots-organisations"
@@ -215,30 +194,28 @@ impl EntryContext<'_> {
                 name: e.name.clone(),
                 receiving_body: body.clone(),
                 matter: "移交问题线索及相关材料，请依规依纪处理".into(),
-                due_date: date(self.feedback + Days::new(rng.random_range(30..60))),
-                effective_date: days.after(rng.random_range(1..5)),
+                due_date: date(self.story.today + Days::new(rng.random_range(30..60))),
                 ..Default::default()
             })
             .await
             .map_err(|s| failed("transferring", s))?;
-        cast.commission
+        let receiver = cast.receiver(world, body);
+        receiver
             .ledger()
             .acknowledge_transfer(AcknowledgeTransferRequest {
                 name: e.name.clone(),
                 remarks: "已接收".into(),
-                effective_date: days.after(rng.random_range(1..3)),
                 ..Default::default()
             })
             .await
             .map_err(|s| failed("acknowledging the transfer", s))?;
-        cast.commission
+        receiver
             .ledger()
             .return_transfer_result(ReturnTransferResultRequest {
                 name: e.name.clone(),
                 result: ["已立案审查", "给予党内警告处分", "谈话提醒", "予以了结"]
                     [rng.random_range(0..4)]
                 .into(),
-                effective_date: days.after(rng.random_range(5..20)),
                 ..Default::default()
             })
             .await
@@ -247,13 +224,13 @@ impl EntryContext<'_> {
         Ok(())
     }
 
-    /// Completes every measure and writes the entry off, approved on
-    /// `approved` (or the last step's day, if later).
-    async fn write_off(
+    /// The unit completes every measure and asks for the write-off with
+    /// what the rectification recovered; the office's verifier approves it
+    /// (a few first requests fall short and are sent back).
+    pub async fn write_off(
         &self,
         e: &LedgerEntry,
-        approved: NaiveDate,
-        days: &mut Calendar,
+        figures: RectificationFigures,
         rng: &mut StdRng,
     ) -> anyhow::Result<()> {
         let measures = e
@@ -261,49 +238,41 @@ impl EntryContext<'_> {
             .as_ref()
             .map(|p| p.measures.clone())
             .unwrap_or_default();
-        let requested = approved - Days::new(rng.random_range(2..6));
         for m in &measures {
-            let done = days.at(requested - Days::new(rng.random_range(1..10)));
-            self.progress(e, &m.id, done).await?;
+            self.progress(e, &m.id).await?;
         }
         let request = RequestWriteOffRequest {
             name: e.name.clone(),
             closure_statement: "问题已整改到位，申请销号".into(),
             evidence: vec![evidence("销号申请及佐证", &e.name)],
-            figures: Some(figures(rng)),
+            figures: Some(figures),
             ..Default::default()
         };
-        let (unit, verifier) = (&self.story.cast.unit, &self.story.cast.verifier);
-        let ask = |request: RequestWriteOffRequest, day: Option<Date>| async move {
+        let (unit, verifier) = (&self.unit, &self.story.cast.verifier);
+        let ask = |request: RequestWriteOffRequest| async move {
             unit.ledger()
-                .request_write_off(RequestWriteOffRequest {
-                    effective_date: day,
-                    ..request
-                })
+                .request_write_off(request)
                 .await
                 .map_err(|s| failed("requesting the write-off", s))
         };
-        ask(request.clone(), days.at(requested)).await?;
-        // A few first requests fall short and are sent back.
+        ask(request.clone()).await?;
         if rng.random_bool(0.03) {
             verifier
                 .ledger()
                 .reject_write_off(RejectWriteOffRequest {
                     name: e.name.clone(),
                     reason: "佐证材料不充分，请补充".into(),
-                    effective_date: days.after(1),
                     ..Default::default()
                 })
                 .await
                 .map_err(|s| failed("rejecting the write-off", s))?;
-            ask(request, days.after(1)).await?;
+            ask(request).await?;
         }
         verifier
             .ledger()
             .approve_write_off(ApproveWriteOffRequest {
                 name: e.name.clone(),
                 remarks: "经核查，整改到位，同意销号".into(),
-                effective_date: days.at(approved),
                 ..Default::default()
             })
             .await
@@ -328,24 +297,21 @@ fn open_due(today: NaiveDate, rng: &mut StdRng) -> NaiveDate {
     }
 }
 
-/// What a write-off recovered: about 93.1 M yuan over 4,374 write-offs,
-/// most items recovering nothing.
-fn figures(rng: &mut StdRng) -> RectificationFigures {
-    let funds = if rng.random_bool(0.2) {
-        rng.random_range(1_000_000..20_000_000i64)
-    } else {
-        0
-    };
-    let losses = if rng.random_bool(0.1) {
-        rng.random_range(500_000..10_000_000i64)
+/// What a write-off recovered: `recovered_fen` (the plan's share of the
+/// source's 93.1 M yuan) split between funds returned and losses recovered.
+/// People disciplined or handled are counted where the source counts them,
+/// on the clues' outcomes, not here.
+fn figures(recovered_fen: i64, rng: &mut StdRng) -> RectificationFigures {
+    let funds = if recovered_fen > 0 {
+        rng.random_range(0..=recovered_fen)
     } else {
         0
     };
     RectificationFigures {
         funds_recovered_fen: funds,
-        losses_recovered_fen: losses,
-        people_held_accountable: i32::from(rng.random_bool(0.08)),
-        people_disciplined: i32::from(rng.random_bool(0.06)),
+        losses_recovered_fen: recovered_fen - funds,
+        people_held_accountable: 0,
+        people_disciplined: 0,
         rules_established: rng.random_range(0..=1),
     }
 }

@@ -15,10 +15,10 @@ use rand::{Rng, SeedableRng};
 
 use super::calendar::date;
 use super::entry::EntryContext;
-use super::rounds::{RoundPlan, TargetPlan};
+use super::rounds::{GroupPlan, RoundPlan, TargetPlan};
 use super::world::World;
-use super::{Story, clues, ledger, problems, step};
-use crate::cli::connect::Services;
+use super::{Story, add, clues, ledger, problems, step};
+use crate::cli::connect::{Services, failed};
 
 /// One target's inspection from preparation to rectification, its
 /// problems and clues, and the ledger steps of its entries. Every draw
@@ -27,28 +27,29 @@ pub(super) async fn inspect(
     story: &Story,
     round: &RoundPlan,
     round_name: &str,
-    group: &str,
+    staffing: Staffing<'_>,
     target: &TargetPlan,
     seed: u64,
 ) -> anyhow::Result<String> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let office = &story.cast.office;
-    let name = create(office, round, round_name, group, target).await?;
+    let cast = &story.cast;
+    let office = &cast.office;
+    let group = cast.group_leader(&staffing.group.leader)?;
+    let name = create(story, round, round_name, &staffing, target).await?;
     let start = round.start + Days::new(rng.random_range(0..10));
-    prepare(office, &story.world, &name, start).await?;
-    let found = problems::import(story, &name, &target.target, start, &mut rng).await?;
-    clues::register(story, &name, start, &mut rng).await?;
-    let feedback = feed_back(office, &name, start).await?;
+    prepare(office, &group, &story.world, &name, start).await?;
+    let found = problems::import(story, &group, &name, target, start, &mut rng).await?;
+    clues::register(story, &group, &name, &target.clues, start, &mut rng).await?;
+    let feedback = feed_back(office, &group, &name, start).await?;
 
     let ctx = EntryContext {
         story,
-        feedback,
-        open_share: round.open_share,
+        unit: cast.unit(&story.world.path(&target.target))?,
     };
-    ledger::drive_all(&ctx, &name, found, &mut rng).await?;
-    // A look-back finds a few rectifications on paper only and reopens them.
+    ledger::drive_all(&ctx, &name, found, target, &mut rng).await?;
+    // A look-back finds a rectification on paper only and reopens it.
     if let Some(earlier) = target.look_back_of.as_deref()
-        && rng.random_bool(0.12)
+        && target.reopens
     {
         ledger::reopen_one(&ctx, earlier, &name, &mut rng).await?;
     }
@@ -58,12 +59,21 @@ pub(super) async fn inspect(
     Ok(name)
 }
 
+/// Who inspects a target: its group and, in a linked round, the group
+/// of the target's own county that avoidance must refuse first.
+pub(super) struct Staffing<'a> {
+    pub group: &'a GroupPlan,
+    pub avoided: Option<&'a GroupPlan>,
+}
+
 /// Creates the inspection, named after the target's place in the round.
+/// Where a group of the target's own county is tried first, the rounds
+/// service must refuse it (地域回避) before the right group takes it.
 async fn create(
-    office: &Services,
+    story: &Story,
     round: &RoundPlan,
     round_name: &str,
-    group: &str,
+    staffing: &Staffing<'_>,
     target: &TargetPlan,
 ) -> anyhow::Result<String> {
     let index = round
@@ -71,19 +81,38 @@ async fn create(
         .iter()
         .position(|t| t.target == target.target)
         .unwrap_or_default();
+    let request = |group: &str| CreateInspectionRequest {
+        parent: round_name.to_owned(),
+        inspection: Some(Inspection {
+            target: format!("organisations/{}", target.target),
+            group: group.to_owned(),
+            look_back_of: target.look_back_of.clone().unwrap_or_default(),
+            ..Default::default()
+        }),
+        inspection_id: format!("i{index}"),
+        request_id: String::new(),
+    };
+    let office = &story.cast.office;
+    if let Some(avoided) = staffing.avoided {
+        match office
+            .inspections()
+            .create_inspection(request(&avoided.name))
+            .await
+        {
+            Err(s) if s.code() == tonic::Code::FailedPrecondition => {
+                add(&story.tally.avoidance_refusals, 1);
+            }
+            Err(s) => return Err(failed("staffing against avoidance", s)),
+            Ok(_) => anyhow::bail!(
+                "{} inspected {} though its members come from the target's county: avoidance (地域回避) did not refuse",
+                avoided.name,
+                target.target
+            ),
+        }
+    }
     let inspection = office
         .inspections()
-        .create_inspection(CreateInspectionRequest {
-            parent: round_name.to_owned(),
-            inspection: Some(Inspection {
-                target: format!("organisations/{}", target.target),
-                group: group.to_owned(),
-                look_back_of: target.look_back_of.clone().unwrap_or_default(),
-                ..Default::default()
-            }),
-            inspection_id: format!("i{index}"),
-            request_id: String::new(),
-        })
+        .create_inspection(request(&staffing.group.name))
         .await
         .map_err(step("creating the inspection"))?
         .into_inner();
@@ -91,9 +120,11 @@ async fn create(
 }
 
 /// 巡前: the discipline commission and the organisation department both
-/// brief the group before it may be stationed; then it is stationed.
+/// brief the group before it may be stationed (the office records it);
+/// then the group's leader records its stationing.
 async fn prepare(
     office: &Services,
+    group: &Services,
     world: &World,
     name: &str,
     start: NaiveDate,
@@ -122,7 +153,7 @@ async fn prepare(
             .await
             .map_err(step("recording the briefing"))?;
     }
-    office
+    group
         .inspections()
         .start_stationing(StartStationingRequest {
             name: name.to_owned(),
@@ -135,14 +166,20 @@ async fn prepare(
     Ok(())
 }
 
-/// Reports, feedback and the start of rectification (the list is frozen,
-/// the ledger opens and hands over). Returns the day of the feedback.
-async fn feed_back(office: &Services, name: &str, start: NaiveDate) -> anyhow::Result<NaiveDate> {
+/// The group's reports, then the office's notice, feedback and the start
+/// of rectification (the list is frozen, the ledger opens and hands over).
+/// Returns the day of the feedback.
+async fn feed_back(
+    office: &Services,
+    group: &Services,
+    name: &str,
+    start: NaiveDate,
+) -> anyhow::Result<NaiveDate> {
     for (kind, days, summary) in [
         (InspectionReportKind::MidTerm, 15, "中期汇报"),
         (InspectionReportKind::Comprehensive, 35, "综合汇报"),
     ] {
-        office
+        group
             .inspections()
             .report_inspection(ReportInspectionRequest {
                 name: name.to_owned(),

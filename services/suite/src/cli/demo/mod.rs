@@ -1,18 +1,23 @@
-//! `fiveledger demo load`: a realistic scenario at the source's scale,
-//! loaded into a running suite over gRPC: a city with its counties,
-//! townships and villages, departments and enterprises; inspectors; twelve
-//! rounds over three years (special and look-back rounds among them);
-//! problems, clues, and every ledger step through to write-off. Seeded, so
-//! the same seed loads the same story.
+//! `fiveledger demo load`: the source's city at its scale, loaded into a
+//! running suite over gRPC: a city with its counties, townships and
+//! villages, departments and enterprises; the shared talent pool of 80;
+//! twelve rounds over three years (special, look-back and linked
+//! city-county rounds among them); problems, clues, and every ledger step
+//! through to write-off and publication, each step signed by a token of the
+//! role that takes it. The source's figures (`figures`) are dealt over the
+//! plan, so the loaded city shows them. Seeded, so the same seed loads the
+//! same story.
 //!
 //! One module per phase, in the order the story plays: `world` (the
-//! organisation tree), `people` (inspectors), `rounds`, `inspection` (with
-//! its `problems` and `clues`), `ledger` and `entry` (the ledger's steps,
-//! dated by `calendar`), and `report` (what was loaded, read back).
+//! organisation tree), `people` (the talent pool), `rounds` (dealt the
+//! source's `figures`), `inspection` (with its `problems` and `clues`),
+//! `ledger` and `entry` (the ledger's steps), and `report` (what was
+//! loaded, read back next to the source).
 
 mod calendar;
 mod clues;
 mod entry;
+mod figures;
 mod inspection;
 mod ledger;
 mod people;
@@ -26,7 +31,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use fiveledger_platform::auth::Hs256;
+use fiveledger_platform::auth::{Hs256, Role};
 use fiveledger_platform::time::Clock;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -101,10 +106,11 @@ pub async fn load(
     );
     anyhow::ensure!(options.concurrency >= 1, "--concurrency must be at least 1");
     let started = Instant::now();
+    let world = world::world(&options.prefix, options.scale);
     let story = Story {
-        cast: Cast::new(services, signer, &options.prefix)?,
+        cast: Cast::new(services, signer, &world, &options.prefix)?,
         tally: Tally::default(),
-        world: world::world(&options.prefix, options.scale),
+        world,
         today: Clock::system().today(),
     };
     world::create(&story, options.concurrency).await?;
@@ -113,7 +119,7 @@ pub async fn load(
     let mut rng = StdRng::seed_from_u64(options.seed);
     let pool = people::create_inspectors(&story, options, &mut rng).await?;
     let loaded = rounds::load(&story, options, &pool, &mut rng).await?;
-    report::read_back(services, &story, loaded, started).await
+    report::read_back(&story, options, loaded, started).await
 }
 
 /// What every phase plays with: who acts, what was counted, the tree and
@@ -125,24 +131,94 @@ struct Story {
     today: NaiveDate,
 }
 
-/// The callers of the story: each step is signed by who would take it.
+/// The callers of the story: each step is signed by a token of the role
+/// that would take it, scoped to its organisation, so the suite's scope
+/// and capacity rules judge every step. Only the organisation directory is
+/// set up by the installation's operator (an administrator).
 struct Cast {
+    services: Services,
+    signer: Hs256,
+    prefix: String,
+    /// The operator: creates the organisation tree.
+    operator: Services,
+    /// The city's inspection office (巡察办): rounds, groups, briefings,
+    /// feedback, plan approval, transfers, reopening, publication.
     office: Services,
-    unit: Services,
+    /// A second person of the office, who verifies write-offs (验收销号).
     verifier: Services,
+    /// The city's discipline commission: disposes of clues, receives transfers.
     commission: Services,
+    /// The city's organisation department: receives personnel transfers.
+    organisation_department: Services,
+    /// The city's propaganda department: receives ideology transfers.
+    propaganda: Services,
 }
 
+/// A token lives as long as a load may take.
+const TOKEN_HOURS: i64 = 12;
+
 impl Cast {
-    fn new(services: &Services, signer: &Hs256, prefix: &str) -> anyhow::Result<Self> {
-        let caller =
-            |who: &str| services.as_caller(&admin_token(signer, &format!("{prefix}-{who}")));
+    fn new(
+        services: &Services,
+        signer: &Hs256,
+        world: &World,
+        prefix: &str,
+    ) -> anyhow::Result<Self> {
+        let as_role = |who: &str, org: &str, role: Role| {
+            services.as_caller(&signer.mint_named(
+                &format!("{prefix}-{who}"),
+                "",
+                &world.path(org),
+                &[role],
+                chrono::Duration::hours(TOKEN_HOURS),
+            ))
+        };
+        let office = format!("{prefix}-city-xcban");
         Ok(Self {
-            office: caller("office")?,
-            unit: caller("unit")?,
-            verifier: caller("verifier")?,
-            commission: caller("jw")?,
+            services: services.clone(),
+            signer: signer.clone(),
+            prefix: prefix.to_owned(),
+            operator: services.as_caller(&admin_token(signer, &format!("{prefix}-operator")))?,
+            office: as_role("office", &office, Role::InspectionOffice)?,
+            verifier: as_role("verifier", &office, Role::InspectionOffice)?,
+            commission: as_role("jw", &world.commission, Role::DisciplineCommission)?,
+            organisation_department: as_role("zzb", &world.org_department, Role::Supervisor)?,
+            propaganda: as_role("xcb", &world.propaganda, Role::Supervisor)?,
         })
+    }
+
+    /// The person at `org_path` signing for the inspected unit.
+    fn unit(&self, org_path: &str) -> anyhow::Result<Services> {
+        let who = org_path.rsplit('/').next().unwrap_or(org_path);
+        self.services.as_caller(&self.signer.mint_named(
+            &format!("{}-unit-{who}", self.prefix),
+            "",
+            org_path,
+            &[Role::InspectedUnit],
+            chrono::Duration::hours(TOKEN_HOURS),
+        ))
+    }
+
+    /// A group's leader, as the inspector their token names.
+    fn group_leader(&self, leader: &people::Inspector) -> anyhow::Result<Services> {
+        self.services.as_caller(&self.signer.mint_named(
+            &leader.id,
+            "",
+            &leader.home_path,
+            &[Role::InspectionGroup],
+            chrono::Duration::hours(TOKEN_HOURS),
+        ))
+    }
+
+    /// The body receiving transfers to `body` (`organisations/{id}`).
+    fn receiver(&self, world: &World, body: &str) -> &Services {
+        if body == world.org_department {
+            &self.organisation_department
+        } else if body == world.propaganda {
+            &self.propaganda
+        } else {
+            &self.commission
+        }
     }
 }
 
@@ -158,6 +234,8 @@ struct Tally {
     transfers: AtomicU64,
     write_offs: AtomicU64,
     reopened: AtomicU64,
+    /// Staffings refused by avoidance (回避) in the linked rounds.
+    avoidance_refusals: AtomicU64,
 }
 
 fn add(counter: &AtomicU64, n: u64) {

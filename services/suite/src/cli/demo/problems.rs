@@ -11,7 +11,9 @@ use rand::rngs::StdRng;
 
 use super::calendar::date;
 use super::people::person;
+use super::rounds::TargetPlan;
 use super::{Story, add, step};
+use crate::cli::connect::Services;
 
 /// Categories and titles found anywhere.
 const CATEGORIES: &[(&str, &[&str])] = &[
@@ -73,23 +75,21 @@ const GRASSROOTS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Imports the problems found at `target` (the list a group hands in).
-/// Returns how many were imported.
+/// Imports the problems the plan gives `target` (the list the group's
+/// leader hands in). Returns how many were imported.
 pub(super) async fn import(
     story: &Story,
+    group: &Services,
     inspection: &str,
-    target: &str,
+    target: &TargetPlan,
     start: NaiveDate,
     rng: &mut StdRng,
 ) -> anyhow::Result<usize> {
-    let grassroots = target.contains("-t");
-    let count: usize = rng.random_range(4..=14);
-    let problems: Vec<Problem> = (0..count)
+    let grassroots = target.target.contains("-t");
+    let problems: Vec<Problem> = (0..target.problems)
         .map(|_| problem(grassroots, start, rng))
         .collect();
-    let imported = story
-        .cast
-        .office
+    let imported = group
         .problems()
         .import_problems(stream::iter(vec![ImportProblemsRequest {
             inspection: inspection.to_owned(),

@@ -6,9 +6,10 @@ use std::time::Instant;
 use fiveledger_proto::ledgers::StatisticsGrouping;
 use serde::Serialize;
 
+use super::figures::Source;
+use super::people::POOL;
 use super::rounds::Loaded;
-use super::{Story, read};
-use crate::cli::connect::Services;
+use super::{DemoOptions, Story, read};
 use crate::cli::export::{statistics, yuan};
 use crate::cli::scope::Scope;
 
@@ -42,18 +43,57 @@ pub struct DemoReport {
     pub statistics_clues: i64,
     pub statistics_clues_disposed: i64,
     pub statistics_clues_concluded: i64,
+    /// Units whose rectification was published (双公开).
+    pub published: u64,
+    /// Staffings refused by avoidance (地域回避) in the linked rounds.
+    pub avoidance_refusals: u64,
+    /// The source's figures (scaled) next to what the suite counts.
+    pub pinned: Vec<Pinned>,
 }
 
-/// The tally of what was loaded and GetStatistics over the city.
+/// One figure of the source next to the loaded city's.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Pinned {
+    /// What is counted, as the source says it.
+    pub figure: String,
+    /// The source's figure at the demo's scale.
+    pub source: i64,
+    /// What the suite counts for the loaded city.
+    pub loaded: i64,
+    /// How the figure is shown: `yuan` for fen, else a count.
+    pub unit: String,
+}
+
+impl Pinned {
+    fn new(figure: &str, source: i64, loaded: i64) -> Self {
+        Self {
+            figure: figure.into(),
+            source,
+            loaded,
+            unit: String::new(),
+        }
+    }
+
+    fn show(&self, value: i64) -> String {
+        if self.unit == "yuan" {
+            format!("{} yuan", yuan(value))
+        } else {
+            value.to_string()
+        }
+    }
+}
+
+/// The tally of what was loaded and GetStatistics over the city, read by
+/// the city's inspection office, with the source's figures beside them.
 pub(super) async fn read_back(
-    services: &Services,
     story: &Story,
+    options: &DemoOptions,
     loaded: Loaded,
     started: Instant,
 ) -> anyhow::Result<DemoReport> {
     let city_path = format!("{}/{}", story.world.region, story.world.city);
     let stats = statistics(
-        services,
+        &story.cast.office,
         &Scope::Subtree(city_path.clone()),
         StatisticsGrouping::Unspecified,
     )
@@ -61,6 +101,48 @@ pub(super) async fn read_back(
     let c = stats.total.and_then(|t| t.counts).unwrap_or_default();
     let clues = c.clues.unwrap_or_default();
     let t = &story.tally;
+    let source = Source::scaled(options.scale);
+    let as_i64 = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+    let pinned = vec![
+        Pinned::new(
+            "problems found and fed back (发现和反馈问题)",
+            as_i64(source.problems),
+            c.found,
+        ),
+        Pinned::new(
+            "rectified (整改完成)",
+            as_i64(source.rectified),
+            c.written_off,
+        ),
+        Pinned::new(
+            "clues transferred (移交问题线索)",
+            as_i64(source.clues),
+            clues.registered,
+        ),
+        Pinned {
+            unit: "yuan".into(),
+            ..Pinned::new(
+                "losses recovered and funds returned (挽回经济损失和清退违纪违规资金)",
+                source.recovered_fen,
+                c.funds_recovered_fen + c.losses_recovered_fen,
+            )
+        },
+        Pinned::new(
+            "people disciplined or handled (党纪政务处分及组织处理)",
+            as_i64(source.people),
+            clues.disciplined + clues.organisational_handling,
+        ),
+        Pinned::new(
+            "units published (公开整改情况)",
+            as_i64(source.published),
+            as_i64(loaded.published),
+        ),
+        Pinned::new(
+            "talent pool of the linked rounds (人才库)",
+            POOL as i64,
+            as_i64(read(&t.inspectors)),
+        ),
+    ];
     Ok(DemoReport {
         seconds: started.elapsed().as_secs_f64(),
         city_path,
@@ -87,6 +169,9 @@ pub(super) async fn read_back(
         statistics_clues: clues.registered,
         statistics_clues_disposed: clues.disposed,
         statistics_clues_concluded: clues.with_outcome,
+        published: loaded.published,
+        avoidance_refusals: read(&t.avoidance_refusals),
+        pinned,
     })
 }
 
@@ -110,7 +195,7 @@ impl DemoReport {
             r.reopened
         );
         println!(
-            "  statistics: {} found, {} written off ({:.1}%), on time {:.1}%, funds recovered {} yuan",
+            "  statistics: {} found, {} written off ({:.1}%), on time {:.1}%, funds returned {} yuan",
             r.found,
             r.written_off,
             r.completion_rate * 100.0,
@@ -125,6 +210,20 @@ impl DemoReport {
             "  clues: {} registered, {} disposed, {} concluded",
             r.statistics_clues, r.statistics_clues_disposed, r.statistics_clues_concluded
         );
+        println!(
+            "  linked rounds: {} staffings refused by avoidance (地域回避)",
+            r.avoidance_refusals
+        );
+        println!("the source's figures (at this scale) and the loaded city's:");
+        for p in &r.pinned {
+            println!(
+                "  {:<4} {}: source {}, loaded {}",
+                if p.source == p.loaded { "ok" } else { "DIFF" },
+                p.figure,
+                p.show(p.source),
+                p.show(p.loaded)
+            );
+        }
         println!(
             "Try: fiveledger stats --scope {} --group-by organisation",
             r.city_path

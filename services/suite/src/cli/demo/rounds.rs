@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use anyhow::Context;
 use chrono::{Days, NaiveDate};
 use fiveledger_platform::time::to_date;
+use fiveledger_proto::ledgers::PublishRequest;
 use fiveledger_proto::rounds::{
     CloseRoundRequest, CreateGroupRequest, CreateRoundRequest, Group, Round, RoundKind,
     StartRoundRequest,
@@ -15,7 +16,9 @@ use futures::{StreamExt, TryStreamExt, stream};
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::inspection::inspect;
+use super::figures::Source;
+use super::inspection::{Staffing, inspect};
+use super::people::{Inspector, Pool};
 use super::world::World;
 use super::{Cast, DemoOptions, Story};
 use crate::cli::connect::failed;
@@ -39,17 +42,52 @@ pub(super) struct RoundPlan {
     pub closes: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct TargetPlan {
     pub target: String,
     /// The earlier inspection a look-back round re-inspects.
     pub look_back_of: Option<String>,
+    /// Problems the group finds (the city's total is the source's).
+    pub problems: usize,
+    /// Of them, still open today; the rest are rectified and written off.
+    pub open: usize,
+    /// The fates of the clues the group passes on.
+    pub clues: Vec<ClueFate>,
+    /// Funds and losses recovered by the write-offs, in fen.
+    pub recovered_fen: i64,
+    /// A look-back that finds a rectification on paper only and reopens it.
+    pub reopens: bool,
 }
 
-/// How many rounds and inspections were loaded.
+/// What becomes of one clue at the discipline commission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ClueFate {
+    /// Still awaiting disposal.
+    Pending,
+    /// Disposed of, no outcome yet.
+    Disposed,
+    /// Concluded with the cadre cleared.
+    Cleared,
+    /// Concluded with party or government discipline (党纪政务处分).
+    Disciplined,
+    /// Concluded with organisational handling (组织处理).
+    OrganisationalHandling,
+}
+
+/// A group of a round: its name, its leader (who signs the group's steps)
+/// and, in a linked round, the county its members come from.
+#[derive(Debug, Clone)]
+pub(super) struct GroupPlan {
+    pub name: String,
+    pub leader: Inspector,
+    pub county: Option<usize>,
+}
+
+/// How many rounds and inspections were loaded, and units published.
 pub(super) struct Loaded {
     pub rounds: u64,
     pub inspections: u64,
+    pub published: u64,
 }
 
 /// Plans the twelve rounds and loads them in order, the last one still
@@ -57,43 +95,108 @@ pub(super) struct Loaded {
 pub(super) async fn load(
     story: &Story,
     options: &DemoOptions,
-    pool: &[String],
+    pool: &Pool,
     rng: &mut StdRng,
 ) -> anyhow::Result<Loaded> {
-    let plan = plan(&story.world, options, story.today, rng);
+    let mut plan = plan(&story.world, options, story.today, rng);
+    Source::scaled(options.scale).allot(&mut plan, rng);
     let total: usize = plan.iter().map(|r| r.targets.len()).sum();
     let progress = Progress::new(total as u64, "loading inspections");
     let mut loaded = Loaded {
         rounds: 0,
         inspections: 0,
+        published: 0,
     };
-    for round in &plan {
-        loaded.inspections += load_round(story, options, round, pool, &progress).await?;
-        loaded.rounds += 1;
+    // Two waves: every round that looks back on none, side by side, then
+    // the look-backs (which reopen what the earlier rounds wrote off).
+    let (first, look_backs): (Vec<&RoundPlan>, Vec<&RoundPlan>) =
+        plan.iter().partition(|r| r.kind != RoundKind::LookBack);
+    for wave in [first, look_backs] {
+        loaded.inspections += load_wave(story, options, &wave, pool, &progress).await?;
+        loaded.rounds += wave.len() as u64;
     }
     progress.finish();
+    loaded.published = publish(story, options, &plan).await?;
     Ok(loaded)
 }
 
-/// One round: created, started, staffed, its inspections loaded (each from
-/// its own seed) and, if old, closed. Returns how many inspections it had.
-async fn load_round(
+/// 双公开: the office publishes the rectification of the source's share of
+/// units (236 at full scale), each once, by its first inspection. Returns
+/// how many units the suite published.
+async fn publish(story: &Story, options: &DemoOptions, plan: &[RoundPlan]) -> anyhow::Result<u64> {
+    let quota = Source::scaled(options.scale).published as usize;
+    let mut seen = HashSet::new();
+    let inspections: Vec<String> = plan
+        .iter()
+        .flat_map(|r| {
+            r.targets
+                .iter()
+                .enumerate()
+                .map(move |(i, t)| (format!("rounds/{}/inspections/i{i}", r.id), t))
+        })
+        .filter(|(_, t)| seen.insert(t.target.clone()))
+        .map(|(name, _)| name)
+        .take(quota)
+        .collect();
+    let units: Vec<Vec<String>> = stream::iter(inspections)
+        .map(|inspection| async move {
+            let published = story
+                .cast
+                .office
+                .publications()
+                .publish(PublishRequest {
+                    inspection: inspection.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| failed(&format!("publishing {inspection}"), s))?
+                .into_inner();
+            anyhow::Ok(
+                published
+                    .publications
+                    .into_iter()
+                    .map(|p| p.target)
+                    .collect(),
+            )
+        })
+        .buffer_unordered(options.concurrency)
+        .try_collect()
+        .await?;
+    let units: HashSet<String> = units.into_iter().flatten().collect();
+    Ok(units.len() as u64)
+}
+
+/// Rounds loaded side by side: each created, started and staffed, then
+/// all their inspections loaded (each from its own seed), at most
+/// `concurrency` at once over the wave, and the old rounds closed. Returns
+/// how many inspections the wave had.
+async fn load_wave(
     story: &Story,
     options: &DemoOptions,
-    round: &RoundPlan,
-    pool: &[String],
+    wave: &[&RoundPlan],
+    pool: &Pool,
     progress: &Progress,
 ) -> anyhow::Result<u64> {
     let cast = &story.cast;
-    let created = create_round(cast, &story.world, round).await?;
-    let groups = create_groups(cast, &created.name, round, pool).await?;
-    let loaded: Vec<String> = stream::iter(round.targets.iter().enumerate())
-        .map(|(i, target)| {
-            let round_name = &created.name;
-            let group = &groups[i % groups.len()];
+    let mut staffed = Vec::new();
+    for round in wave {
+        let created = create_round(cast, &story.world, round).await?;
+        let groups = create_groups(cast, &created.name, round, pool).await?;
+        staffed.push((*round, created.name, groups));
+    }
+    let inspections = staffed.iter().flat_map(|(round, name, groups)| {
+        round
+            .targets
+            .iter()
+            .enumerate()
+            .map(move |(i, target)| (*round, name, groups, i, target))
+    });
+    let loaded: Vec<String> = stream::iter(inspections)
+        .map(|(round, round_name, groups, i, target)| {
+            let staffing = staffing(&story.world, groups, i, &target.target);
             let seed = options.seed ^ ((round.number as u64) << 32) ^ i as u64;
             async move {
-                let inspection = inspect(story, round, round_name, group, target, seed)
+                let inspection = inspect(story, round, round_name, staffing, target, seed)
                     .await
                     .with_context(|| format!("loading {} of {}", target.target, round_name))?;
                 progress.inc(1);
@@ -103,17 +206,34 @@ async fn load_round(
         .buffer_unordered(options.concurrency)
         .try_collect()
         .await?;
-    if round.closes {
-        cast.office
-            .rounds()
-            .close_round(CloseRoundRequest {
-                name: created.name.clone(),
-                ..Default::default()
-            })
-            .await
-            .map_err(|s| failed(&format!("closing {}", created.name), s))?;
+    for (round, name, _) in &staffed {
+        if round.closes {
+            cast.office
+                .rounds()
+                .close_round(CloseRoundRequest {
+                    name: name.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| failed(&format!("closing {name}"), s))?;
+        }
     }
     Ok(loaded.len() as u64)
+}
+
+/// The group of the `i`th target. In a linked round nobody inspects their
+/// own county (地域回避): the group whose members the target's county
+/// supplied is tried first, for the rounds service to refuse, and a group
+/// from another county takes the target.
+fn staffing<'a>(world: &World, groups: &'a [GroupPlan], i: usize, target: &str) -> Staffing<'a> {
+    let county = world.county_of(target);
+    let own = |g: &&GroupPlan| g.county.is_some() && g.county == county;
+    let avoided = groups.iter().find(own);
+    let group = (0..groups.len())
+        .map(|k| &groups[(i + k) % groups.len()])
+        .find(|g| !own(g))
+        .unwrap_or(&groups[i % groups.len()]);
+    Staffing { group, avoided }
 }
 
 /// The twelve rounds: regular ones rotating through the targets, two
@@ -141,9 +261,24 @@ fn plan(
                     target: world.villages[(k * 7 + j * 3) % world.villages.len()]
                         .0
                         .clone(),
-                    look_back_of: None,
+                    ..Default::default()
                 })
                 .collect(),
+            // 市县一体化: the city's groups inspect the counties' units.
+            RoundKind::Linked => {
+                let in_counties: Vec<&String> = world
+                    .targets
+                    .iter()
+                    .map(|(id, _)| id)
+                    .filter(|id| world.county_of(id).is_some())
+                    .collect();
+                (0..n)
+                    .map(|j| TargetPlan {
+                        target: in_counties[(k * 11 + j * 7) % in_counties.len()].clone(),
+                        ..Default::default()
+                    })
+                    .collect()
+            }
             _ => (0..n)
                 .map(|_| {
                     rotation += 1;
@@ -151,7 +286,7 @@ fn plan(
                         target: world.targets[(rotation * 5) % world.targets.len()]
                             .0
                             .clone(),
-                        look_back_of: None,
+                        ..Default::default()
                     }
                 })
                 .collect(),
@@ -187,6 +322,7 @@ fn kind_of(p: &str, number: i32) -> (RoundKind, String, Vec<String>) {
     match number {
         4 => (RoundKind::Special, "扶贫领域".to_owned(), vec![]),
         8 => (RoundKind::Special, "乡村振兴资金".to_owned(), vec![]),
+        9 | 10 => (RoundKind::Linked, String::new(), vec![]),
         6 => (
             RoundKind::LookBack,
             String::new(),
@@ -215,6 +351,7 @@ fn looked_back(plans: &[RoundPlan], look_back_rounds: &[String], n: usize) -> Ve
                 .map(|(i, t)| TargetPlan {
                     target: t.target.clone(),
                     look_back_of: Some(format!("rounds/{}/inspections/i{i}", r.id)),
+                    ..Default::default()
                 })
         })
         .collect();
@@ -255,22 +392,38 @@ async fn create_round(cast: &Cast, world: &World, plan: &RoundPlan) -> anyhow::R
         .map(|r| r.into_inner())
 }
 
-/// Five groups of five from the pool, a different slice each round.
+/// Up to five groups of five. The city's people lead every group; in the
+/// city's own rounds they are the members too, a different slice each
+/// round; in a linked round each group's three members come from one
+/// county (市县一体化: the city appoints the leaders, the counties supply
+/// the members from the shared pool).
 async fn create_groups(
     cast: &Cast,
     round: &str,
     plan: &RoundPlan,
-    pool: &[String],
-) -> anyhow::Result<Vec<String>> {
-    let groups = plan.targets.len().div_ceil(9).clamp(1, 5);
-    let mut names = Vec::new();
+    pool: &Pool,
+) -> anyhow::Result<Vec<GroupPlan>> {
+    let linked = plan.kind == RoundKind::Linked;
+    let groups = plan
+        .targets
+        .len()
+        .div_ceil(9)
+        .clamp(if linked { 2 } else { 1 }, 5);
+    let counties = pool.counties.len().max(1);
+    let mut out = Vec::new();
     for g in 0..groups {
-        let at = |j: usize| {
-            format!(
-                "inspectors/{}",
-                pool[(plan.number as usize * 3 + g * 5 + j) % pool.len()]
-            )
+        let city = |j: usize| &pool.city[(plan.number as usize * 3 + g * 5 + j) % pool.city.len()];
+        let county = linked.then_some(g % counties);
+        let members: Vec<&Inspector> = match county {
+            Some(c) => {
+                let supplied = &pool.counties[c];
+                (0..3)
+                    .map(|j| &supplied[((g / counties) * 3 + j) % supplied.len()])
+                    .collect()
+            }
+            None => (2..5).map(city).collect(),
         };
+        let name = |i: &Inspector| format!("inspectors/{}", i.id);
         let group = cast
             .office
             .groups()
@@ -278,9 +431,9 @@ async fn create_groups(
                 parent: round.to_owned(),
                 group: Some(Group {
                     display_name: format!("第{}巡察组", g + 1),
-                    leader: at(0),
-                    deputies: vec![at(1)],
-                    members: vec![at(2), at(3), at(4)],
+                    leader: name(city(0)),
+                    deputies: vec![name(city(1))],
+                    members: members.into_iter().map(name).collect(),
                     ..Default::default()
                 }),
                 group_id: format!("g{g}"),
@@ -289,7 +442,11 @@ async fn create_groups(
             .await
             .map_err(|s| failed(&format!("creating group {g} of {round}"), s))?
             .into_inner();
-        names.push(group.name);
+        out.push(GroupPlan {
+            name: group.name,
+            leader: city(0).clone(),
+            county,
+        });
     }
-    Ok(names)
+    Ok(out)
 }

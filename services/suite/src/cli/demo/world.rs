@@ -3,6 +3,8 @@
 //! villages. Built as data first (the rounds pick their targets from it),
 //! then created level by level.
 
+use std::collections::HashMap;
+
 use fiveledger_proto::rounds::{CreateOrganisationRequest, Organisation, OrganisationKind};
 use futures::{StreamExt, TryStreamExt, stream};
 
@@ -29,6 +31,10 @@ pub(super) struct World {
     /// Organisations that may be inspected, with their display names.
     pub targets: Vec<(String, String)>,
     pub villages: Vec<(String, String)>,
+    /// The counties' ids, in order.
+    pub counties: Vec<String>,
+    /// Every organisation's path by its id (`region/city/county/...`).
+    pub paths: HashMap<String, String>,
     /// The tree level by level: a level's parents are in earlier ones.
     all: Vec<Vec<Org>>,
 }
@@ -93,20 +99,31 @@ pub(super) fn world(prefix: &str, scale: f64) -> World {
     for (c, county) in COUNTIES.iter().take(counties).enumerate() {
         add_county(p, &city, c, county, townships, &mut levels);
     }
+    let all = vec![
+        vec![org(region.clone(), K::Region, "", "示范自治区".into())],
+        vec![org(city.clone(), K::City, &region, "江城市".into())],
+        bodies,
+        levels.counties,
+        levels.county_bodies,
+        levels.townships,
+        levels.villages,
+    ];
+    let mut paths: HashMap<String, String> = HashMap::new();
+    for o in all.iter().flatten() {
+        let path = match paths.get(&o.parent) {
+            Some(parent) => format!("{parent}/{}", o.id),
+            None => o.id.clone(),
+        };
+        paths.insert(o.id.clone(), path);
+    }
     World {
+        counties: all[3].iter().map(|o| o.id.clone()).collect(),
+        paths,
         commission: format!("organisations/{p}-city-jw"),
         org_department: format!("organisations/{p}-city-zzb"),
         propaganda: format!("organisations/{p}-city-xcb"),
         city_name: "江城市".into(),
-        all: vec![
-            vec![org(region.clone(), K::Region, "", "示范自治区".into())],
-            vec![org(city.clone(), K::City, &region, "江城市".into())],
-            bodies,
-            levels.counties,
-            levels.county_bodies,
-            levels.townships,
-            levels.villages,
-        ],
+        all,
         region,
         city,
         targets: levels.targets,
@@ -210,7 +227,25 @@ fn add_county(p: &str, city: &str, c: usize, county: &str, townships: usize, lev
     }
 }
 
-/// Creates the tree level by level (a child needs its parent).
+impl World {
+    /// The path of the organisation `id` (`organisations/{id}` also taken).
+    pub fn path(&self, id: &str) -> String {
+        let id = id.strip_prefix("organisations/").unwrap_or(id);
+        self.paths.get(id).cloned().unwrap_or_else(|| id.to_owned())
+    }
+
+    /// The county `id` lies in, if any.
+    pub fn county_of(&self, id: &str) -> Option<usize> {
+        let path = self.path(id);
+        self.counties
+            .iter()
+            .position(|c| path.split('/').any(|part| part == c))
+    }
+}
+
+/// Creates the tree level by level (a child needs its parent). The
+/// installation's operator sets up the organisation directory; everything
+/// after it is done by the role that would do it.
 pub(super) async fn create(story: &Story, concurrency: usize) -> anyhow::Result<()> {
     for level in &story.world.all {
         stream::iter(level)
@@ -225,7 +260,7 @@ pub(super) async fn create(story: &Story, concurrency: usize) -> anyhow::Result<
 async fn create_one(story: &Story, o: &Org) -> anyhow::Result<()> {
     story
         .cast
-        .office
+        .operator
         .organisations()
         .create_organisation(CreateOrganisationRequest {
             organisation: Some(Organisation {
