@@ -88,7 +88,7 @@ pub async fn run(args: &DemoArgs, services: &Services, signer: &Hs256) -> anyhow
     };
     let report = load(services, signer, &options).await?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Json => crate::say!("{}", serde_json::to_string_pretty(&report)?),
         Output::Text => report.print(),
     }
     Ok(())

@@ -179,12 +179,12 @@ impl DemoReport {
     /// The report for people.
     pub fn print(&self) {
         let r = self;
-        println!("loaded in {:.1} s into {}:", r.seconds, r.city_path);
-        println!(
+        crate::say!("loaded in {:.1} s into {}:", r.seconds, r.city_path);
+        crate::say!(
             "  {} organisations, {} inspectors, {} rounds, {} inspections",
             r.organisations, r.inspectors, r.rounds, r.inspections
         );
-        println!(
+        crate::say!(
             "  {} problems, {} clues ({} disposed, {} concluded), {} transfers, {} write-offs, {} reopened",
             r.problems,
             r.clues,
@@ -194,7 +194,7 @@ impl DemoReport {
             r.write_offs,
             r.reopened
         );
-        println!(
+        crate::say!(
             "  statistics: {} found, {} written off ({:.1}%), on time {:.1}%, funds returned {} yuan",
             r.found,
             r.written_off,
@@ -202,21 +202,21 @@ impl DemoReport {
             r.on_time_rate * 100.0,
             yuan(r.funds_recovered_fen)
         );
-        println!(
+        crate::say!(
             "  open entries by colour: {} green, {} blue, {} yellow, {} red",
             r.green, r.blue, r.yellow, r.red
         );
-        println!(
+        crate::say!(
             "  clues: {} registered, {} disposed, {} concluded",
             r.statistics_clues, r.statistics_clues_disposed, r.statistics_clues_concluded
         );
-        println!(
+        crate::say!(
             "  linked rounds: {} staffings refused by avoidance (地域回避)",
             r.avoidance_refusals
         );
-        println!("the source's figures (at this scale) and the loaded city's:");
+        crate::say!("the source's figures (at this scale) and the loaded city's:");
         for p in &r.pinned {
-            println!(
+            crate::say!(
                 "  {:<4} {}: source {}, loaded {}",
                 if p.source == p.loaded { "ok" } else { "DIFF" },
                 p.figure,
@@ -224,7 +224,7 @@ impl DemoReport {
                 p.show(p.loaded)
             );
         }
-        println!(
+        crate::say!(
             "Try: fiveledger stats --scope {} --group-by organisation",
             r.city_path
         );
