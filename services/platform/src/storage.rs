@@ -80,6 +80,10 @@ impl Db {
             opts.max_connections(max)
                 .min_connections(1)
                 .idle_timeout(idle)
+                // No ping on checkout: a SQLite connection is a thread of
+                // this process, and the ping was a round trip to it before
+                // every read and every transaction.
+                .test_before_acquire(false)
                 .sqlx_logging(false)
                 .map_sqlx_sqlite_opts(move |o| {
                     o.create_if_missing(true)
@@ -128,6 +132,10 @@ impl Db {
         opts.max_connections(settings.max_connections.max(2))
             .min_connections(1)
             .idle_timeout(Duration::from_secs(settings.idle_timeout_seconds))
+            // A connection is pinged on checkout only after it sat idle: a
+            // busy one would otherwise pay a round trip to the server
+            // before each query or transaction.
+            .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
             .sqlx_logging(false)
             .map_sqlx_postgres_opts(move |o| o.statement_cache_capacity(statements));
         if !schema.is_empty() {
@@ -359,6 +367,11 @@ pub struct PoolState {
 pub fn statements_run() -> u64 {
     STATEMENTS.load(Ordering::Relaxed)
 }
+
+/// How long a PostgreSQL connection may sit idle in the pool before it is
+/// pinged on checkout (one lost to a server restart is then found before a
+/// query fails on it); a connection in steady use is handed out untested.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Advisory lock key taken while migrating ("fl-migr" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x0066_6c2d_6d69_6772;
