@@ -188,8 +188,9 @@ pub const SERVICE_CALLS: ServiceCalls = &[(
     &["/fiveledger.issues.v1.EventService/WatchEvents"],
 )];
 /// The events each peer may stream: the ledger opens entries from frozen
-/// lists, and reads no clue event.
-pub const EVENT_READERS: EventReaders = &[("ledgers", &["ProblemListFrozen"])];
+/// lists and streams clue colour changes in `WatchWarnings`; it reads no
+/// other clue event.
+pub const EVENT_READERS: EventReaders = &[("ledgers", &["ProblemListFrozen", "ClueWarned"])];
 
 /// What every handler holds.
 #[derive(Clone)]
