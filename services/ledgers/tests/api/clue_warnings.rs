@@ -1,7 +1,8 @@
 //! Clue colours in `WatchWarnings`: the issues service's `ClueWarned`
 //! events, followed by the ledger, streamed to those who see the clue (the
 //! offices and commissions of the running level or above, the body holding
-//! it) and to nobody else.
+//! it, the organisation department for the clues handed to it) and to
+//! nobody else.
 
 use crate::common;
 
@@ -111,6 +112,16 @@ async fn a_clue_turning_blue_yellow_red_streams_to_those_who_see_it_and_nobody_e
     app.upstream
         .emit_about(&lz.name, &warned(&lz, 1, Green, Blue), LIUZHOU)
         .await;
+    // Then one of Nanning's handed to its organisation department (a
+    // personnel-discipline clue it holds).
+    let zzb = clue(
+        "c-zzb",
+        "guangxi/nanning/xingning",
+        "guangxi/nanning/nanning-zzb",
+    );
+    app.upstream
+        .emit_about(&zzb.name, &warned(&zzb, 1, Green, Blue), CITY)
+        .await;
 
     let nanning = vec![
         ("clues/c-xn".to_owned(), Blue),
@@ -149,9 +160,13 @@ async fn a_clue_turning_blue_yellow_red_streams_to_those_who_see_it_and_nobody_e
         seen(&first(&app, &liuzhou, "", 1).await),
         [("clues/c-lz".to_owned(), Blue)]
     );
+    // The organisation department sees the clue it holds, and no other.
+    assert_eq!(
+        seen(&first(&app, &org_department(), "", 1).await),
+        [("clues/c-zzb".to_owned(), Blue)]
+    );
     for token in [
         unit(),
-        org_department(),
         testing::token(
             "jw-xn",
             "guangxi/nanning/xingning/xingning-jw",
@@ -192,10 +207,10 @@ async fn a_clue_turning_blue_yellow_red_streams_to_those_who_see_it_and_nobody_e
             .all(db.reader())
             .await
             .expect("events");
-        assert_eq!(events.len(), 4);
+        assert_eq!(events.len(), 5);
         for e in events {
             assert!(!e.payload.windows(6).any(|w| w == b"SECRET"), "{e:?}");
-            assert!(e.payload.windows(4).any(|w| w == b"c-xn" || w == b"c-lz"));
+            assert!(e.payload.windows(4).any(|w| w == b"c-xn" || w == b"c-lz" || w == b"c-zz"));
         }
     }
 }
