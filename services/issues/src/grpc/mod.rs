@@ -143,12 +143,18 @@ pub const ROLES: RoleTable = &[
         "/fiveledger.issues.v1.ClueService/GetClueStatistics",
         CLUE_HOLDERS,
     ),
-    ("/fiveledger.issues.v1.ClueService/DisposeClue", CLUE_DISPOSERS),
+    (
+        "/fiveledger.issues.v1.ClueService/DisposeClue",
+        CLUE_DISPOSERS,
+    ),
     (
         "/fiveledger.issues.v1.ClueService/RecordClueOutcome",
         CLUE_DISPOSERS,
     ),
-    ("/fiveledger.issues.v1.ClueService/ReopenClue", CLUE_DISPOSERS),
+    (
+        "/fiveledger.issues.v1.ClueService/ReopenClue",
+        CLUE_DISPOSERS,
+    ),
     (
         "/fiveledger.issues.v1.ClueService/TransferClue",
         CLUE_RECEIVERS,

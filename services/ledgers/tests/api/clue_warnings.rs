@@ -98,7 +98,11 @@ async fn a_clue_turning_blue_yellow_red_streams_to_those_who_see_it_and_nobody_e
     use WarningColour::{Blue, Green, Red, Yellow};
     // A Nanning round's clue on Xingning, held by the city's commission:
     // blue, yellow, red, one event each.
-    let xn = clue("c-xn", "guangxi/nanning/xingning", "guangxi/nanning/nanning-jw");
+    let xn = clue(
+        "c-xn",
+        "guangxi/nanning/xingning",
+        "guangxi/nanning/nanning-jw",
+    );
     for (n, (from, to)) in [(Green, Blue), (Blue, Yellow), (Yellow, Red)]
         .into_iter()
         .enumerate()
@@ -108,7 +112,11 @@ async fn a_clue_turning_blue_yellow_red_streams_to_those_who_see_it_and_nobody_e
             .await;
     }
     // Then a Liuzhou round's clue, held by Liuzhou's commission.
-    let lz = clue("c-lz", "guangxi/liuzhou/yufeng", "guangxi/liuzhou/liuzhou-jw");
+    let lz = clue(
+        "c-lz",
+        "guangxi/liuzhou/yufeng",
+        "guangxi/liuzhou/liuzhou-jw",
+    );
     app.upstream
         .emit_about(&lz.name, &warned(&lz, 1, Green, Blue), LIUZHOU)
         .await;
@@ -138,7 +146,10 @@ async fn a_clue_turning_blue_yellow_red_streams_to_those_who_see_it_and_nobody_e
         assert_eq!(w.target_path, "guangxi/nanning/xingning");
         let detail = w.warning.expect("warning");
         assert_eq!(detail.kind(), DeadlineKind::Clue);
-        assert_eq!(detail.notice.expect("notice").number, "clues/c-xn/warnings/3");
+        assert_eq!(
+            detail.notice.expect("notice").number,
+            "clues/c-xn/warnings/3"
+        );
         assert!(w.create_time.is_some());
     }
     // Narrowed to Xingning's subtree: the same; an administrator streams
@@ -210,7 +221,11 @@ async fn a_clue_turning_blue_yellow_red_streams_to_those_who_see_it_and_nobody_e
         assert_eq!(events.len(), 5);
         for e in events {
             assert!(!e.payload.windows(6).any(|w| w == b"SECRET"), "{e:?}");
-            assert!(e.payload.windows(4).any(|w| w == b"c-xn" || w == b"c-lz" || w == b"c-zz"));
+            assert!(
+                e.payload
+                    .windows(4)
+                    .any(|w| w == b"c-xn" || w == b"c-lz" || w == b"c-zz")
+            );
         }
     }
 }
