@@ -739,7 +739,7 @@ async fn the_organisation_department_disposes_of_its_own_clues_and_of_no_other()
         .expect("list")
         .into_inner();
     let names: Vec<String> = listed.clues.into_iter().map(|c| c.name).collect();
-    assert_eq!(names, [own.name.clone()]);
+    assert_eq!(names, std::slice::from_ref(&own.name));
 
     // Its own: signed for, disposed of, concluded by the department.
     let signed = app
