@@ -111,25 +111,28 @@ async fn a_clue_turning_blue_yellow_red_streams_to_those_who_see_it_and_nobody_e
             .emit_about(&xn.name, &warned(&xn, n + 1, from, to), CITY)
             .await;
     }
-    // Then a Liuzhou round's clue, held by Liuzhou's commission.
-    let lz = clue(
-        "c-lz",
-        "guangxi/liuzhou/yufeng",
-        "guangxi/liuzhou/liuzhou-jw",
-    );
-    app.upstream
-        .emit_about(&lz.name, &warned(&lz, 1, Green, Blue), LIUZHOU)
-        .await;
-    // Then one of Nanning's handed to its organisation department (a
-    // personnel-discipline clue it holds).
-    let zzb = clue(
-        "c-zzb",
-        "guangxi/nanning/xingning",
-        "guangxi/nanning/nanning-zzb",
-    );
-    app.upstream
-        .emit_about(&zzb.name, &warned(&zzb, 1, Green, Blue), CITY)
-        .await;
+    // Then a Liuzhou round's clue, held by Liuzhou's commission, and one of
+    // Nanning's handed to its organisation department (a
+    // personnel-discipline clue it holds): blue each.
+    for (id, target, holder, running) in [
+        (
+            "c-lz",
+            "guangxi/liuzhou/yufeng",
+            "guangxi/liuzhou/liuzhou-jw",
+            LIUZHOU,
+        ),
+        (
+            "c-zzb",
+            "guangxi/nanning/xingning",
+            "guangxi/nanning/nanning-zzb",
+            CITY,
+        ),
+    ] {
+        let c = clue(id, target, holder);
+        app.upstream
+            .emit_about(&c.name, &warned(&c, 1, Green, Blue), running)
+            .await;
+    }
 
     let nanning = vec![
         ("clues/c-xn".to_owned(), Blue),
