@@ -12,9 +12,10 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::consumer::EventHandler;
+use fiveledger_platform::outbox;
 use fiveledger_platform::time::{Clock, day_or_event_day, from_date, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
-use fiveledger_proto::issues::{Problem, ProblemListFrozen};
+use fiveledger_proto::issues::{ClueWarned, Problem, ProblemListFrozen};
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::rounds::FeedbackGiven;
@@ -32,6 +33,7 @@ use crate::storage::{entries, feedbacks};
 /// Consumer names (their cursors live in `event_cursors`).
 pub const PROBLEM_LISTS: &str = "ledgers.problem-lists";
 pub const FEEDBACK: &str = "ledgers.feedback";
+pub const CLUE_WARNINGS: &str = "ledgers.clue-warnings";
 
 /// The actor of postings made by the consumers.
 pub const SERVICE_ACTOR: &str = "service:ledgers";
@@ -295,4 +297,39 @@ async fn hand_over_one(
     )
     .await?;
     Ok(())
+}
+
+/// Notes each `ClueWarned` of the issues service in the ledger's outbox
+/// (`ClueWarningNoted`, about the clue's running level), so that
+/// WatchWarnings streams clue colours with the books' own, resumable by one
+/// cursor. Only what scope needs and the notice are kept.
+pub struct NoteClueWarning;
+
+impl EventHandler for NoteClueWarning {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> BoxFuture<'t, ApiResult<()>> {
+        Box::pin(async move {
+            let Some(warned) = payload::<ClueWarned>(event) else {
+                return Ok(());
+            };
+            let clue = warned.clue.unwrap_or_default();
+            let noted = ClueWarningNoted {
+                clue: clue.name.clone(),
+                target_path: clue.target_path,
+                receiving_body_path: clue.receiving_body_path,
+                round_organisation_path: event.organisation_path.clone(),
+                warning: warned.warning,
+            };
+            let ctx = outbox::EventContext {
+                actor: SERVICE_ACTOR.to_owned(),
+                request_id: format!("event:issues:{}", event.cursor),
+                traceparent: event.traceparent.clone(),
+                organisation_path: event.organisation_path.clone(),
+            };
+            outbox::append(txn, &ctx, &clue.name, &noted).await
+        })
+    }
 }

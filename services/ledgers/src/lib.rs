@@ -71,12 +71,18 @@ pub async fn start_with_clock(
         let consumers = vec![
             Consumer {
                 name: consumers::PROBLEM_LISTS.into(),
-                source: EventSource::Issues(issues, credentials.clone()),
+                source: EventSource::Issues(issues.clone(), credentials.clone()),
                 types: vec!["ProblemListFrozen".into()],
                 handler: Box::new(consumers::OpenEntries {
                     settings: settings.clone(),
                     clock: clock.clone(),
                 }),
+            },
+            Consumer {
+                name: consumers::CLUE_WARNINGS.into(),
+                source: EventSource::Issues(issues, credentials.clone()),
+                types: vec!["ClueWarned".into()],
+                handler: Box::new(consumers::NoteClueWarning),
             },
             Consumer {
                 name: consumers::FEEDBACK.into(),

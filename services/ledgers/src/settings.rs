@@ -23,6 +23,9 @@ pub struct LedgersSettings {
     /// the sweep requires that level; 0 never escalates
     /// (`FIVELEDGER_LEDGERS__INTERVIEW_ESCALATION_DAYS`).
     pub interview_escalation_days: u32,
+    /// Days after an interview its follow-up is due when the interview
+    /// names no date (`FIVELEDGER_LEDGERS__INTERVIEW_FOLLOW_UP_DAYS`).
+    pub interview_follow_up_days: u32,
 }
 
 impl Default for LedgersSettings {
@@ -33,6 +36,7 @@ impl Default for LedgersSettings {
             sweep_interval_seconds: 600,
             assessment_weights: Default::default(),
             interview_escalation_days: 15,
+            interview_follow_up_days: 30,
         }
     }
 }
@@ -120,5 +124,9 @@ pub const MEANINGS: &[(&str, &str)] = &[
     (
         "interview_escalation_days",
         "days an item may stay red without the next interview level before the sweep requires it (0: never)",
+    ),
+    (
+        "interview_follow_up_days",
+        "days after an interview its follow-up is due when the interview names no date",
     ),
 ];

@@ -7,6 +7,7 @@ pub mod access_log;
 pub mod aip;
 pub mod auth;
 pub mod client_calls;
+pub mod clue_scope;
 pub mod colour;
 pub mod connection;
 pub mod consumer;

@@ -250,7 +250,7 @@ async fn streamed_rounds(t: &TestSuite, token: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn the_ledger_streams_no_clue_event_and_a_county_its_county_only() {
+async fn the_ledger_streams_no_clue_event_but_colour_changes_and_a_county_its_county_only() {
     let t = spawn_suite(Default::default()).await;
     a_clue_and_a_frozen_list(&t).await;
 
@@ -261,18 +261,21 @@ async fn the_ledger_streams_no_clue_event_and_a_county_its_county_only() {
     assert!(all.iter().any(|t| t.starts_with("Clue")), "{all:?}");
     assert!(all.iter().any(|t| t == "ProblemListFrozen"), "{all:?}");
 
-    // The ledger, asking for everything, gets frozen lists only.
+    // The ledger, asking for everything, gets frozen lists and clue colour
+    // changes only (none here: no clue changed colour).
     let ledger = testing::service_token("ledgers");
     let ledger_seen = streamed_types(&t, &ledger, &[]).await.expect("ledger");
     assert!(!ledger_seen.is_empty());
     assert!(
-        ledger_seen.iter().all(|t| t == "ProblemListFrozen"),
+        ledger_seen
+            .iter()
+            .all(|t| t == "ProblemListFrozen" || t == "ClueWarned"),
         "{ledger_seen:?}"
     );
-    // Naming a clue event is refused, naming it.
+    // Naming another clue event is refused, naming it.
     let clue_type = all
         .iter()
-        .find(|t| t.starts_with("Clue"))
+        .find(|t| t.starts_with("Clue") && *t != "ClueWarned")
         .expect("a clue event");
     let status = streamed_types(&t, &ledger, &["ProblemListFrozen", clue_type])
         .await

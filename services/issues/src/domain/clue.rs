@@ -6,7 +6,6 @@
 
 use fiveledger_platform::ApiError;
 use fiveledger_platform::aip::names::validate_text;
-use fiveledger_platform::auth::{Caller, Role, in_subtree};
 use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::error::Violation;
 use fiveledger_platform::time::from_date;
@@ -178,13 +177,7 @@ pub fn check_outcome(clue: &str, state: ClueState) -> Result<(), ApiError> {
     }
 }
 
-/// True when `caller` acts for the receiving body at `receiving_body_path`:
-/// its organisation is that body or a unit under it (an operator too). The
-/// body's superiors see the clue but do not sign for it.
-pub fn is_receiving_body(caller: &Caller, receiving_body_path: &str) -> bool {
-    caller.roles.contains(&Role::Admin)
-        || (!receiving_body_path.is_empty() && in_subtree(&caller.org_path, receiving_body_path))
-}
+pub use fiveledger_platform::clue_scope::is_receiving_body;
 
 /// A clue is transferred on until its outcome is recorded.
 pub fn check_transfer(clue: &str, state: ClueState) -> Result<(), ApiError> {
@@ -226,6 +219,7 @@ pub fn check_reopen(clue: &str, state: ClueState) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fiveledger_platform::auth::{Caller, Role};
 
     #[test]
     fn disposal_order() {

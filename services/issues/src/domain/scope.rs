@@ -26,7 +26,7 @@ const WORKERS: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup];
 /// tree (others read those of the organisations they are or hold).
 pub const BY_TARGET: &[Role] = &[Role::InspectionOffice, Role::InspectionGroup, Role::Viewer];
 /// Roles that may hold clues at a level.
-pub const CLUE_HOLDERS: &[Role] = &[Role::InspectionOffice, Role::DisciplineCommission];
+pub use fiveledger_platform::clue_scope::CLUE_HOLDERS;
 
 /// Whether the caller is a member of the inspection's group (the rounds
 /// service tells the suite's services who is).
@@ -104,19 +104,9 @@ pub fn sees_problem(caller: &Caller, paths: &[&str], list: ListFacts<'_>, member
 /// current transfer (that body itself, or a unit under it).
 pub use super::clue::is_receiving_body as holds_clue;
 
-/// Whether the caller may see a clue held by `receiving_body_path` of a
-/// round run by `round_organisation_path`.
-pub fn sees_clue(
-    caller: &Caller,
-    receiving_body_path: &str,
-    round_organisation_path: &str,
-) -> bool {
-    if caller.has_role(Role::Service) {
-        return true;
-    }
-    caller.has_any(CLUE_HOLDERS)
-        && (holds_clue(caller, receiving_body_path) || caller.can_see(round_organisation_path))
-}
+/// Whether the caller may see a clue (the rule the ledger streams clue
+/// warnings by too).
+pub use fiveledger_platform::clue_scope::sees_clue;
 
 /// Where a reference of a problem or clue may point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

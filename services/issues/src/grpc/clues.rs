@@ -19,7 +19,7 @@ use fiveledger_proto::issues::*;
 use fiveledger_proto::rounds::{InspectionPhase, Organisation, OrganisationKind};
 use tonic::{Request, Response, Status};
 
-use super::{Api, CLUE_HOLDERS, context};
+use super::{Api, context};
 use crate::domain::clue::{self as domain, NewClue};
 use crate::domain::clue_reconciliation::LineKind;
 use crate::domain::problem::round_of;
@@ -376,9 +376,9 @@ impl ClueService for Api {
     ) -> Result<Response<ListCluesResponse>, Status> {
         let reader = Reader::of(&request)?;
         let caller = &reader.caller;
-        if !caller.has_any(CLUE_HOLDERS) {
+        if !fiveledger_platform::clue_scope::may_hold_clues(caller) {
             return Err(ApiError::PermissionDenied(
-                "clues are held only by the inspection office and the discipline commission".into(),
+                "clues are held only by the inspection office, the discipline commission and the organisation department".into(),
             )
             .into());
         }

@@ -73,8 +73,25 @@ const OFFICE: &[Role] = &[Role::InspectionOffice];
 /// Who may hold clues (besides services that move them between books).
 pub(crate) const CLUE_HOLDERS: &[Role] = &[Role::InspectionOffice, Role::DisciplineCommission];
 const DISCIPLINE: &[Role] = &[Role::DisciplineCommission];
-/// Who hands clues over and signs for them: the receiving body's discipline
-/// commission or inspection office (which body is checked per clue).
+/// Who lists clues: their holders, and the organisation department, which
+/// holds those handed to it (organisational and personnel discipline).
+const CLUE_READERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::DisciplineCommission,
+    Role::Supervisor,
+];
+/// Who disposes of a clue, records its outcome, reopens it and signs for
+/// it: the body holding it, the discipline commission or the organisation
+/// department for its own clues (which body is checked per clue).
+const CLUE_DISPOSERS: &[Role] = &[Role::DisciplineCommission, Role::Supervisor];
+/// Who signs for a clue handed over (签收): its receiving body.
+const CLUE_SIGNERS: &[Role] = &[
+    Role::DisciplineCommission,
+    Role::InspectionOffice,
+    Role::Supervisor,
+];
+/// Who hands clues over: the receiving body's discipline commission or
+/// inspection office (which body is checked per clue).
 const CLUE_RECEIVERS: &[Role] = &[Role::DisciplineCommission, Role::InspectionOffice];
 
 /// Roles each RPC needs (admin may call everything; anything absent is denied).
@@ -121,24 +138,30 @@ pub const ROLES: RoleTable = &[
     ("/fiveledger.issues.v1.ClueService/CreateClue", RECORDERS),
     // Anyone may ask; whoever is not a clue holder is told it does not exist.
     ("/fiveledger.issues.v1.ClueService/GetClue", READERS),
-    ("/fiveledger.issues.v1.ClueService/ListClues", CLUE_HOLDERS),
+    ("/fiveledger.issues.v1.ClueService/ListClues", CLUE_READERS),
     (
         "/fiveledger.issues.v1.ClueService/GetClueStatistics",
         CLUE_HOLDERS,
     ),
-    ("/fiveledger.issues.v1.ClueService/DisposeClue", DISCIPLINE),
+    (
+        "/fiveledger.issues.v1.ClueService/DisposeClue",
+        CLUE_DISPOSERS,
+    ),
     (
         "/fiveledger.issues.v1.ClueService/RecordClueOutcome",
-        DISCIPLINE,
+        CLUE_DISPOSERS,
     ),
-    ("/fiveledger.issues.v1.ClueService/ReopenClue", DISCIPLINE),
+    (
+        "/fiveledger.issues.v1.ClueService/ReopenClue",
+        CLUE_DISPOSERS,
+    ),
     (
         "/fiveledger.issues.v1.ClueService/TransferClue",
         CLUE_RECEIVERS,
     ),
     (
         "/fiveledger.issues.v1.ClueService/AcknowledgeClueTransfer",
-        CLUE_RECEIVERS,
+        CLUE_SIGNERS,
     ),
     // Whoever holds clues sweeps the warnings of those it holds.
     (
@@ -188,8 +211,9 @@ pub const SERVICE_CALLS: ServiceCalls = &[(
     &["/fiveledger.issues.v1.EventService/WatchEvents"],
 )];
 /// The events each peer may stream: the ledger opens entries from frozen
-/// lists, and reads no clue event.
-pub const EVENT_READERS: EventReaders = &[("ledgers", &["ProblemListFrozen"])];
+/// lists and streams clue colour changes in `WatchWarnings`; it reads no
+/// other clue event.
+pub const EVENT_READERS: EventReaders = &[("ledgers", &["ProblemListFrozen", "ClueWarned"])];
 
 /// What every handler holds.
 #[derive(Clone)]

@@ -14,6 +14,7 @@ use sea_orm::{Condition, QueryOrder, QuerySelect};
 
 use crate::domain::clue::name_of;
 use crate::domain::scope::{self, CLUE_HOLDERS};
+use fiveledger_platform::clue_scope::may_hold_clues;
 
 /// The clues a sweep on demand looks at: those `caller` may see, within
 /// the organisation subtree `path` (empty for all of them).
@@ -28,7 +29,7 @@ pub fn visible(caller: &Caller) -> Condition {
     if caller.has_role(Role::Service) {
         return Condition::all();
     }
-    if !caller.has_any(CLUE_HOLDERS) {
+    if !may_hold_clues(caller) {
         return Condition::all().add(Expr::value(false));
     }
     let holder = if caller.roles.contains(&Role::Admin) {
@@ -37,6 +38,10 @@ pub fn visible(caller: &Caller) -> Condition {
         // The receiving body is the caller's organisation or one above it.
         Condition::all().add(Column::ReceivingBodyPath.is_in(with_ancestors(&caller.org_path)))
     };
+    if !caller.has_any(CLUE_HOLDERS) {
+        // The organisation department: only what it holds.
+        return holder;
+    }
     Condition::any().add(holder).add(within_subtree(
         Column::RoundOrganisationPath,
         &caller.scope_path,
@@ -257,7 +262,7 @@ pub async fn find_visible(
     name: &str,
 ) -> ApiResult<Model> {
     let id = fiveledger_platform::aip::names::parse("name", name, crate::domain::clue::COLLECTION)?;
-    if !caller.has_any(CLUE_HOLDERS) {
+    if !may_hold_clues(caller) {
         return Err(fiveledger_platform::ApiError::not_found(name));
     }
     match find(conn, id).await? {

@@ -672,3 +672,128 @@ async fn the_public_sees_nothing_of_clues() {
         .expect_err("no statistics");
     assert_eq!(err.code(), Code::PermissionDenied);
 }
+
+/// The organisation department disposes of the clues that are its own
+/// (organisational and personnel discipline, L907–917): those handed to
+/// it. It signs for, disposes of and concludes them; the commission that
+/// handed one on no longer takes its steps; a clue it does not hold does
+/// not exist for it, and another supervising body sees none of them.
+#[tokio::test]
+async fn the_organisation_department_disposes_of_its_own_clues_and_of_no_other() {
+    let clock = clock_at(day(10, 5));
+    let app = spawn_with(settings(), clock.clone()).await;
+    let (own, other) = (register(&app).await, register(&app).await);
+    app.clues()
+        .transfer_clue(authed(
+            &jw(1),
+            TransferClueRequest {
+                name: own.name.clone(),
+                receiving_body: "organisations/nanning-zzb".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("transfer");
+    let zzb = testing::token(
+        "zzb-liu",
+        "guangxi/nanning/nanning-zzb",
+        &[Role::Supervisor],
+    );
+    let none = ClueDecisionLevel::Unspecified;
+    set_day(&clock, day(10, 6));
+
+    // Refusals first: the commission's clue does not exist for it, and
+    // nothing is written.
+    let err = dispose(
+        &app,
+        &zzb,
+        &other.name,
+        DisposalMethod::TalkOrLetter,
+        day(10, 6),
+        none,
+    )
+    .await
+    .expect_err("not its own");
+    assert_eq!(err.code(), Code::NotFound);
+    assert!(!err.message().contains("某某"));
+    for (token, name) in [
+        (zzb.clone(), other.name.clone()),
+        (
+            testing::token("xcb", "guangxi/nanning/nanning-xcb", &[Role::Supervisor]),
+            own.name.clone(),
+        ),
+    ] {
+        let err = app
+            .clues()
+            .get_clue(authed(&token, GetClueRequest { name }))
+            .await
+            .expect_err("hidden");
+        assert_eq!(err.code(), Code::NotFound);
+    }
+    assert!(app.events("ClueDisposalSigned").await.is_empty());
+    // It lists its own clue only.
+    let listed = app
+        .clues()
+        .list_clues(authed(&zzb, ListCluesRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    let names: Vec<String> = listed.clues.into_iter().map(|c| c.name).collect();
+    assert_eq!(names, std::slice::from_ref(&own.name));
+
+    // Its own: signed for, disposed of, concluded by the department.
+    let signed = app
+        .clues()
+        .acknowledge_clue_transfer(authed(
+            &zzb,
+            AcknowledgeClueTransferRequest {
+                name: own.name.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("signs for it")
+        .into_inner();
+    assert_eq!(signed.transfers[1].acknowledged_by, "zzb-liu");
+    let disposed = dispose(
+        &app,
+        &zzb,
+        &own.name,
+        DisposalMethod::TalkOrLetter,
+        day(10, 6),
+        none,
+    )
+    .await
+    .expect("disposes of it");
+    assert_eq!(disposed.state(), ClueState::Disposed);
+    assert_eq!(disposed.disposal.expect("disposal").recorded_by, "zzb-liu");
+    // The commission, which handed it on, sees it but no longer holds it.
+    let err = outcome(
+        &app,
+        &own.name,
+        ClueOutcomeKind::OrganisationalHandling,
+        day(10, 7),
+    )
+    .await
+    .expect_err("not the holder");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(reason(&err), "NOT_THE_HOLDER");
+    let concluded = app
+        .clues()
+        .record_clue_outcome(authed(
+            &zzb,
+            RecordClueOutcomeRequest {
+                name: own.name.clone(),
+                outcome: Some(ClueOutcome {
+                    kind: ClueOutcomeKind::OrganisationalHandling as i32,
+                    date: proto_day(day(10, 7)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("concludes it")
+        .into_inner();
+    assert_eq!(concluded.state(), ClueState::Concluded);
+}

@@ -27,6 +27,8 @@ use super::warning::{self, ENTRY_ITEM, OrganisationNames, Thresholds};
 
 /// The prefix of a notice's reply item.
 pub const NOTICE_ITEM: &str = "notices/";
+/// The prefix of an interview's follow-up item.
+pub const INTERVIEW_ITEM: &str = "interviews/";
 /// Most interviewers or interviewees one interview names.
 pub const MAX_PERSONS: usize = 20;
 
@@ -516,6 +518,22 @@ pub fn parse_interview(i: Option<&Interview>, today: NaiveDate) -> ApiResult<Int
         follow_up_due_date,
         ..Default::default()
     })
+}
+
+/// An interview with its follow-up's due date: as given, else `days` after
+/// the interview.
+pub fn with_follow_up_due(mut i: Interview, days: u32) -> Interview {
+    if i.follow_up_due_date.is_none() {
+        i.follow_up_due_date = date_of(i.interview_date.as_ref())
+            .and_then(|d| d.checked_add_days(chrono::Days::new(u64::from(days))))
+            .map(fiveledger_platform::time::to_date);
+    }
+    i
+}
+
+/// The item of an interview's follow-up.
+pub fn follow_up_item(id: &str) -> String {
+    format!("{INTERVIEW_ITEM}{id}")
 }
 
 /// The id the next interview gets.

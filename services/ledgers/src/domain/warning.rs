@@ -122,6 +122,18 @@ fn wanted(entry: &LedgerEntry) -> Vec<Wanted> {
             !n.replied_by.is_empty(),
         ));
     }
+    for i in entry
+        .interviews
+        .iter()
+        .filter(|i| i.follow_up_due_date.is_some())
+    {
+        out.push((
+            super::interview::follow_up_item(&i.id),
+            DeadlineKind::InterviewFollowUp,
+            i.follow_up_due_date,
+            !i.follow_up.is_empty(),
+        ));
+    }
     out
 }
 
@@ -290,6 +302,8 @@ pub(super) fn matter(entry: &LedgerEntry, d: &Deadline, names: &OrganisationName
         format!("移交{body}办理的{unit}问题{problem}")
     } else if d.item.starts_with(super::interview::NOTICE_ITEM) {
         format!("{unit}就问题{problem}督办通知书的回复")
+    } else if d.item.starts_with(super::interview::INTERVIEW_ITEM) {
+        format!("{unit}就问题{problem}约谈要求的落实")
     } else if entry.reopen_count > 0 {
         format!("{unit}问题{problem}的整改（经回头看重新交办）")
     } else {

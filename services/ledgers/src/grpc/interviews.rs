@@ -107,7 +107,10 @@ impl Api {
         let key = RequestKey::new(&caller, "RecordInterview", &r.request_id, &r)?;
         replay_first!(&self.db, key);
         let today = self.clock.now().date_naive();
-        let parsed = interview::parse_interview(r.interview.as_ref(), today)?;
+        let parsed = interview::with_follow_up_due(
+            interview::parse_interview(r.interview.as_ref(), today)?,
+            self.settings.interview_follow_up_days,
+        );
         let capacities = recorders(&parsed);
         let thresholds = self.settings.thresholds();
         self.step(caller, trace, &r, key, capacities, move |entry, day| {

@@ -2,6 +2,7 @@
 //! its colour changes.
 
 use fiveledger_platform::auth::{Caller, in_subtree};
+use fiveledger_platform::clue_scope::sees_clue;
 use fiveledger_platform::outbox;
 use fiveledger_proto::ledgers::warning_service_server::WarningService;
 use fiveledger_proto::ledgers::*;
@@ -71,6 +72,7 @@ impl WarningService for Api {
             vec![
                 <WarningRaised as prost::Name>::NAME.to_owned(),
                 <InterviewEscalated as prost::Name>::NAME.to_owned(),
+                <ClueWarningNoted as prost::Name>::NAME.to_owned(),
             ],
             self.stop.clone(),
         );
@@ -78,6 +80,15 @@ impl WarningService for Api {
             let out = match event {
                 Err(status) => Some(Err(status)),
                 Ok(event) => {
+                    if let Some(noted) = event
+                        .payload
+                        .as_ref()
+                        .and_then(|any| any.to_msg::<ClueWarningNoted>().ok())
+                    {
+                        return futures::future::ready(
+                            clue_warning(&caller, path.as_deref(), noted, &event).map(Ok),
+                        );
+                    }
                     // Both events carry the entry and the posting alike.
                     let raised = event.payload.as_ref().and_then(|any| {
                         any.to_msg::<WarningRaised>().ok().or_else(|| {
@@ -131,4 +142,27 @@ impl WarningService for Api {
         });
         Ok(Response::new(Box::pin(stream)))
     }
+}
+
+/// A clue's colour change as streamed to `caller`, if it sees the clue
+/// (the issues service's rule) within `path`.
+fn clue_warning(
+    caller: &Caller,
+    path: Option<&str>,
+    noted: ClueWarningNoted,
+    event: &fiveledger_proto::types::Event,
+) -> Option<WatchWarningsResponse> {
+    let wanted = sees_clue(
+        caller,
+        &noted.receiving_body_path,
+        &noted.round_organisation_path,
+    ) && path.is_none_or(|p| in_subtree(&noted.target_path, p));
+    wanted.then(|| WatchWarningsResponse {
+        cursor: event.cursor.clone(),
+        target_path: noted.target_path,
+        warning: noted.warning,
+        create_time: event.create_time,
+        clue: noted.clue,
+        ..Default::default()
+    })
 }

@@ -569,3 +569,94 @@ async fn a_red_item_escalates_to_the_next_interview_level_once_however_many_swee
         .into_inner();
     assert!(verified.valid, "{verified:?}");
 }
+
+/// An interview's follow-up has its due date (given, else
+/// `interview_follow_up_days` after the interview) and colours like every
+/// item until it is recorded: one notice per change however often the
+/// sweep runs, and none once followed up.
+#[tokio::test]
+async fn an_overdue_follow_up_colours_once_per_change_until_it_is_recorded() {
+    let clock = Clock::fixed(at(2026, 6, 5));
+    let app = spawn_with_clock(clock.clone()).await;
+    let names = handed_over(&app, &["p1"]).await;
+    let name = names[0].as_str();
+    let talk = Interview {
+        kind: InterviewKind::PreRectificationTalk as i32,
+        interviewers: vec!["巡察领导小组组长".into()],
+        interviewees: vec!["兴宁区委书记".into()],
+        interview_date: Some(date(2026, 6, 5)),
+        requirements: "十日内报送整改方案".into(),
+        ..Default::default()
+    };
+    let entry = interview(&app, &office(), name, talk).await.expect("talk");
+    // No date given: thirty days after the interview (the default).
+    let i1 = &entry.interviews[0];
+    assert_eq!(i1.follow_up_due_date, Some(date(2026, 7, 5)));
+    let d = deadline(&entry, "interviews/i1");
+    assert_eq!(d.kind(), DeadlineKind::InterviewFollowUp);
+    assert_eq!(d.due_date, Some(date(2026, 7, 5)));
+    assert!(!d.closed);
+
+    // Only the follow-up is near or past its date on these days (the
+    // entry is due 2026-07-31): blue, then yellow, each noticed once.
+    let follow_up_warnings = |entry: &LedgerEntry| -> Vec<(WarningColour, NoticeKind)> {
+        entry
+            .postings
+            .iter()
+            .filter_map(|p| match &p.detail {
+                Some(posting::Detail::Warning(w)) if w.item == "interviews/i1" => {
+                    Some((w.to_colour(), w.notice.as_ref().expect("notice").kind()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    clock.set(at(2026, 7, 1));
+    sweep_on(app.channel.clone()).await;
+    sweep_on(app.channel.clone()).await;
+    assert_eq!(
+        follow_up_warnings(&app.get(name).await),
+        [(WarningColour::Blue, NoticeKind::Reminder)]
+    );
+    clock.set(at(2026, 7, 6));
+    sweep_on(app.channel.clone()).await;
+    sweep_on(app.channel.clone()).await;
+    let entry = app.get(name).await;
+    assert_eq!(
+        follow_up_warnings(&entry),
+        [
+            (WarningColour::Blue, NoticeKind::Reminder),
+            (WarningColour::Yellow, NoticeKind::SupervisionNotice)
+        ]
+    );
+    let notice = entry
+        .postings
+        .iter()
+        .rev()
+        .find_map(|p| match &p.detail {
+            Some(posting::Detail::Warning(w)) if w.item == "interviews/i1" => w.notice.clone(),
+            _ => None,
+        })
+        .expect("notice");
+    assert!(notice.text.contains("约谈要求的落实"), "{}", notice.text);
+
+    // Followed up: closed, and later sweeps send nothing more about it.
+    let entry = app
+        .ledger()
+        .record_interview_follow_up(authed(
+            &unit(),
+            RecordInterviewFollowUpRequest {
+                name: name.into(),
+                interview_id: "i1".into(),
+                follow_up: "整改方案已报送".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("follow-up")
+        .into_inner();
+    assert!(deadline(&entry, "interviews/i1").closed);
+    clock.set(at(2026, 7, 20));
+    sweep_on(app.channel.clone()).await;
+    assert_eq!(follow_up_warnings(&app.get(name).await).len(), 2);
+}

@@ -3,6 +3,7 @@
 
 mod assessments;
 mod books;
+mod clue_warnings;
 mod common;
 mod interviews;
 mod ledger;

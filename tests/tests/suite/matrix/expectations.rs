@@ -346,6 +346,8 @@ fn reads_clue(world: &World, w: &Who, key: &str) -> bool {
     w.is(Role::Service)
         || (w.any(&[Role::InspectionOffice, Role::DisciplineCommission])
             && (w.within(&c.holder) || w.sees(&c.running)))
+        // The organisation department: the clues handed to it.
+        || (w.is(Role::Supervisor) && w.within(&c.holder))
 }
 
 /// A step only the clue's holder takes (`office_may`: or the running office).

@@ -334,12 +334,22 @@ impl Upstream {
 
     /// Appends an event to the upstream outbox, as the real service would.
     pub async fn emit<M: prost::Name>(&self, subject: &str, payload: &M) {
+        self.emit_about(subject, payload, "").await;
+    }
+
+    /// [`Self::emit`] about an organisation (the level running the round).
+    pub async fn emit_about<M: prost::Name>(
+        &self,
+        subject: &str,
+        payload: &M,
+        organisation_path: &str,
+    ) {
         let txn = self.db.begin().await.expect("begin");
         let ctx = EventContext {
             actor: "office-nn".into(),
             request_id: "req-upstream".into(),
             traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
-            ..Default::default()
+            organisation_path: organisation_path.into(),
         };
         outbox::append(&txn, &ctx, subject, payload)
             .await
