@@ -2,6 +2,7 @@
 
 pub mod assessments;
 pub mod books;
+pub mod departments;
 pub mod entries;
 pub mod feedbacks;
 #[cfg(test)]

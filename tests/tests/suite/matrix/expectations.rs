@@ -18,7 +18,9 @@
 //!   level and above (`NOT_THE_HOLDER` for steps only the holder takes);
 //! - ledgers: an entry is seen before hand-over only by the offices and
 //!   groups of the running level (or above), afterwards also by target, by
-//!   the responsible unit, the supervising body and every receiving body;
+//!   the responsible unit, the supervising body, every receiving body, the
+//!   leaders in charge (a supervisor token naming the responsible unit or an
+//!   organisation above it) and the functional department;
 //!   each step takes its capacity (the office capacity: the office of the
 //!   running level).
 //!
@@ -369,6 +371,8 @@ enum Capacity {
     Office,
     Supervisor,
     Receiver,
+    LeaderInCharge,
+    FunctionalDepartment,
 }
 
 fn entry_and_inspection<'a>(world: &'a World, key: &str) -> (&'a EntryFact, &'a InspectionFact) {
@@ -383,6 +387,10 @@ fn acts(world: &World, w: &Who, key: &str, capacity: Capacity) -> bool {
         Capacity::Office => runs(w, &i.running),
         Capacity::Supervisor => w.any(SUPERVISING) && w.holds(&e.supervising_body),
         Capacity::Receiver => w.any(SUPERVISING) && e.receivers.last().is_some_and(|r| w.holds(r)),
+        Capacity::LeaderInCharge => w.is(Role::Supervisor) && w.holds(&e.responsible_unit),
+        Capacity::FunctionalDepartment => {
+            w.is(Role::Supervisor) && w.holds(&e.functional_department)
+        }
     }
 }
 
@@ -394,6 +402,8 @@ fn reads_entry(world: &World, w: &Who, key: &str) -> bool {
             && ((w.any(BY_TARGET) && w.sees(&i.target))
                 || acts(world, w, key, Capacity::Unit)
                 || acts(world, w, key, Capacity::Supervisor)
+                || acts(world, w, key, Capacity::LeaderInCharge)
+                || acts(world, w, key, Capacity::FunctionalDepartment)
                 || (w.any(SUPERVISING) && e.receivers.iter().any(|r| w.holds(r)))))
 }
 
@@ -2498,7 +2508,13 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
     const OFFICE: &[Capacity] = &[Capacity::Office];
     const RECEIVER: &[Capacity] = &[Capacity::Receiver];
     const VERIFIER: &[Capacity] = &[Capacity::Office, Capacity::Supervisor];
-    const SUPERVISION: &[Capacity] = &[Capacity::Supervisor, Capacity::Office, Capacity::Receiver];
+    const SUPERVISION: &[Capacity] = &[
+        Capacity::Supervisor,
+        Capacity::Office,
+        Capacity::Receiver,
+        Capacity::LeaderInCharge,
+        Capacity::FunctionalDepartment,
+    ];
     steps!(
         "AcknowledgeHandOver",
         ["pa2-written", "pc1-written"],
