@@ -5,6 +5,7 @@ pub mod books;
 pub mod departments;
 pub mod entries;
 pub mod feedbacks;
+pub mod joint_supervisions;
 #[cfg(test)]
 mod list_plans;
 pub mod migrations;

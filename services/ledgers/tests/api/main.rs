@@ -5,6 +5,7 @@ mod assessments;
 mod books;
 mod common;
 mod interviews;
+mod joint_supervisions;
 mod ledger;
 mod rollups;
 mod scope;

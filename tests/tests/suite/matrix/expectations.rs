@@ -556,7 +556,84 @@ pub fn rows(world: &Arc<World>) -> Vec<Row> {
     rows.extend(access_log_rows());
     rows.extend(back_tracking_and_assessment_rows());
     rows.extend(hand_offs::rows(world));
+    rows.extend(joint_supervision_rows(world));
     rows
+}
+
+/// Joint supervisions (ledgers, 联合督查): a commission that sees county A's
+/// handed-over entry and A's organisation department creates one with the
+/// department taking part; one below A finds the department unknown; to any
+/// other caller the entry is unknown. None exists by name.
+fn joint_supervision_rows(world: &Arc<World>) -> Vec<Row> {
+    let e = &world.entries["pa2-handed"];
+    let target = world.inspection_of(e.inspection).target.clone();
+    let participant_path = body(paths::A, "zzb");
+    let participant = org_name(&participant_path);
+    vec![
+        Row {
+            rpc: rpc!(
+                "ledgers",
+                "JointSupervisionService",
+                "CreateJointSupervision"
+            ),
+            cases: vec![unary(
+                rpc!(
+                    "ledgers",
+                    "JointSupervisionService",
+                    "CreateJointSupervision"
+                ),
+                "county A's handed-over entry, A's organisation department taking part",
+                e.name.clone(),
+                move |name| ledgers::CreateJointSupervisionRequest {
+                    joint_supervision: Some(ledgers::JointSupervision {
+                        title: "整改情况联合督查".into(),
+                        participants: vec![participant.clone()],
+                        entries: vec![name.into()],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                nothing::<ledgers::JointSupervision>,
+                move |who| {
+                    if !who.sees(&target) {
+                        HIDDEN
+                    } else if !who.sees(&participant_path) {
+                        // A body outside the caller's level: as unknown.
+                        Outcome::Fails(Code::NotFound, "NOT_FOUND")
+                    } else {
+                        Outcome::Performs
+                    }
+                },
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "JointSupervisionService", "GetJointSupervision"),
+            cases: vec![unary(
+                rpc!("ledgers", "JointSupervisionService", "GetJointSupervision"),
+                "a joint supervision never created",
+                "jointSupervisions/jnone",
+                |name| ledgers::GetJointSupervisionRequest { name: name.into() },
+                nothing::<ledgers::JointSupervision>,
+                |_| HIDDEN,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "JointSupervisionService", "PostJointFinding"),
+            cases: vec![unary(
+                rpc!("ledgers", "JointSupervisionService", "PostJointFinding"),
+                "a joint supervision never created",
+                "jointSupervisions/jnone",
+                |name| ledgers::PostJointFindingRequest {
+                    name: name.into(),
+                    entry: "entries/enone".into(),
+                    finding: "督查发现".into(),
+                    ..Default::default()
+                },
+                nothing::<ledgers::JointSupervision>,
+                |_| HIDDEN,
+            )],
+        },
+    ]
 }
 
 /// Back-tracking (issues) and assessments (ledgers): the world holds none,
