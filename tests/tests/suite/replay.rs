@@ -1602,6 +1602,40 @@ async fn five_ledgers(t: &TestSuite, table: &mut Table<'_>) {
             AnsweredAnew,
         )
         .await;
+
+    // The city's commission leads a joint supervision (联合督查) of i1's
+    // entry with the organisation department (a fresh call asks rounds for
+    // the participant's path: refused while rounds is down), which posts
+    // its finding once: a fresh call is refused.
+    let joint: ledgers::JointSupervision = table
+        .row(
+            "/fiveledger.ledgers.v1.JointSupervisionService/CreateJointSupervision",
+            COMMISSION,
+            ledgers::CreateJointSupervisionRequest {
+                joint_supervision: Some(ledgers::JointSupervision {
+                    title: "整改情况联合督查".into(),
+                    participants: vec!["organisations/nanning-zzb".into()],
+                    entries: vec![i1.clone()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            Refused(Code::Unavailable),
+        )
+        .await;
+    table
+        .row::<_, ledgers::JointSupervision>(
+            "/fiveledger.ledgers.v1.JointSupervisionService/PostJointFinding",
+            ORG_DEPARTMENT,
+            ledgers::PostJointFindingRequest {
+                name: joint.name,
+                entry: i1.clone(),
+                finding: "整改台账与实际不符".into(),
+                ..Default::default()
+            },
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
 }
 
 /// The double report, the inspection closed and round 9 closed.

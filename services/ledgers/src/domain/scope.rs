@@ -5,7 +5,12 @@
 //! From hand-over on, an inspected unit sees entries whose responsible unit
 //! is it or lies under it; a supervising body those it supervises or
 //! received by transfer; offices, groups and viewers those whose target lies
-//! in their subtree. Acting as the office takes the office of the level
+//! in their subtree. Responsibility lists (2) and (4) see and supervise too:
+//! a leader in charge (分管领导) holds a supervisor token naming the unit in
+//! their charge (联系单位), or a level for that level's leadership, and sees
+//! the entries that unit (or any unit under the level) is responsible for;
+//! the functional department (职能部门) holds a supervisor token naming
+//! itself and sees the entries that name it. Acting as the office takes the office of the level
 //! running the round (or one above it), not merely one over the target. A
 //! caller with several roles sees the union. `storage::books::visible_to`
 //! says the same in SQL.
@@ -26,6 +31,8 @@ pub struct EntryPaths<'a> {
     pub supervising_body_path: &'a str,
     /// The receiving body of the latest transfer, or empty.
     pub receiving_body_path: &'a str,
+    /// Responsibility list (4), the functional department, or empty.
+    pub functional_department_path: &'a str,
 }
 
 impl<'a> EntryPaths<'a> {
@@ -42,6 +49,7 @@ impl<'a> EntryPaths<'a> {
                 .transfers
                 .last()
                 .map_or("", |t| t.receiving_body_path.as_str()),
+            functional_department_path: resp.map_or("", |r| r.functional_department_path.as_str()),
         }
     }
 }
@@ -57,6 +65,11 @@ pub enum Capacity {
     Supervisor,
     /// The receiving body of the open transfer.
     Receiver,
+    /// A leader in charge of the responsible unit (分管领导, list 2): a
+    /// supervisor token naming the unit or an organisation above it.
+    LeaderInCharge,
+    /// The functional department of list (4): a supervisor token naming it.
+    FunctionalDepartment,
 }
 
 impl Capacity {
@@ -66,6 +79,8 @@ impl Capacity {
             Capacity::Office => "the inspection office of the level running the round",
             Capacity::Supervisor => "the supervising body",
             Capacity::Receiver => "the receiving body",
+            Capacity::LeaderInCharge => "a leader in charge of the responsible unit",
+            Capacity::FunctionalDepartment => "the functional department",
         }
     }
 }
@@ -97,6 +112,16 @@ pub fn acts_as(caller: &Caller, paths: &EntryPaths<'_>, capacity: Capacity) -> b
             is_supervising(caller)
                 && !paths.receiving_body_path.is_empty()
                 && in_subtree(paths.receiving_body_path, org)
+        }
+        Capacity::LeaderInCharge => {
+            caller.has_role(Role::Supervisor)
+                && !paths.responsible_unit_path.is_empty()
+                && in_subtree(paths.responsible_unit_path, org)
+        }
+        Capacity::FunctionalDepartment => {
+            caller.has_role(Role::Supervisor)
+                && !paths.functional_department_path.is_empty()
+                && in_subtree(paths.functional_department_path, org)
         }
     }
 }
@@ -133,7 +158,9 @@ pub fn can_see(caller: &Caller, paths: &EntryPaths<'_>) -> bool {
         && ((caller.has_any(BY_TARGET) && caller.can_see(paths.target_path))
             || acts_as(caller, paths, Capacity::Unit)
             || acts_as(caller, paths, Capacity::Supervisor)
-            || acts_as(caller, paths, Capacity::Receiver))
+            || acts_as(caller, paths, Capacity::Receiver)
+            || acts_as(caller, paths, Capacity::LeaderInCharge)
+            || acts_as(caller, paths, Capacity::FunctionalDepartment))
 }
 
 /// Whether the caller reads the assessments of the organisation at `path`
@@ -177,6 +204,7 @@ mod tests {
             responsible_unit_path: "gx/nn/xn",
             supervising_body_path: "gx/nn/nn-jw",
             receiving_body_path: "",
+            functional_department_path: "gx/nn/nn-jyj",
         };
         assert!(can_see(&caller("gx/nn/xn", &[Role::InspectedUnit]), &paths));
         assert!(!can_see(
@@ -188,6 +216,41 @@ mod tests {
         assert!(!can_see(
             &caller("gx/nn/nn-zzb", &[Role::Supervisor]),
             &paths
+        ));
+        // The leaders in charge of the unit (a supervisor token naming it,
+        // or its level) and the functional department see and supervise.
+        for org in ["gx/nn/xn", "gx/nn", "gx/nn/nn-jyj"] {
+            let who = caller(org, &[Role::Supervisor]);
+            assert!(can_see(&who, &paths), "{org}");
+        }
+        assert!(acts_as(
+            &caller("gx/nn/xn", &[Role::Supervisor]),
+            &paths,
+            Capacity::LeaderInCharge
+        ));
+        assert!(!acts_as(
+            &caller("gx/nn/qx", &[Role::Supervisor]),
+            &paths,
+            Capacity::LeaderInCharge
+        ));
+        assert!(acts_as(
+            &caller("gx/nn/nn-jyj", &[Role::Supervisor]),
+            &paths,
+            Capacity::FunctionalDepartment
+        ));
+        // A commission naming the unit is no leader of it.
+        assert!(!can_see(
+            &caller("gx/nn/xn", &[Role::DisciplineCommission]),
+            &paths
+        ));
+        let no_department = EntryPaths {
+            functional_department_path: "",
+            ..paths
+        };
+        assert!(!acts_as(
+            &caller("gx/nn/nn-jyj", &[Role::Supervisor]),
+            &no_department,
+            Capacity::FunctionalDepartment
         ));
         // A unit in the city cannot act as the city's office.
         assert!(!acts_as(

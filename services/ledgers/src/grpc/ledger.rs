@@ -254,7 +254,13 @@ impl LedgerService for Api {
             trace,
             &r,
             key,
-            &[Capacity::Supervisor, Capacity::Office, Capacity::Receiver],
+            &[
+                Capacity::Supervisor,
+                Capacity::Office,
+                Capacity::Receiver,
+                Capacity::LeaderInCharge,
+                Capacity::FunctionalDepartment,
+            ],
             move |_, _day| Ok(Detail::Supervision(SupervisionDetail { remarks, evidence })),
         )
         .await

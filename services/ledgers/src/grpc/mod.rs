@@ -4,6 +4,7 @@ mod assessments;
 mod events;
 pub(crate) mod filters;
 mod interviews;
+mod joint_supervisions;
 mod ledger;
 mod publications;
 mod reconcile;
@@ -32,6 +33,7 @@ use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
 use fiveledger_proto::ledgers::assessment_service_server::AssessmentServiceServer;
 use fiveledger_proto::ledgers::event_service_server::EventServiceServer;
+use fiveledger_proto::ledgers::joint_supervision_service_server::JointSupervisionServiceServer;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerServiceServer;
 use fiveledger_proto::ledgers::publication_service_server::PublicationServiceServer;
 use fiveledger_proto::ledgers::statistics_service_server::StatisticsServiceServer;
@@ -49,6 +51,7 @@ pub const SERVICES: &[&str] = &[
     "fiveledger.ledgers.v1.PublicationService",
     "fiveledger.ledgers.v1.EventService",
     "fiveledger.ledgers.v1.AssessmentService",
+    "fiveledger.ledgers.v1.JointSupervisionService",
     access_log::SERVICE,
 ];
 
@@ -81,6 +84,15 @@ const AUDITORS: &[Role] = &[Role::InspectionOffice];
 /// Who records an interview's follow-up: the unit, the office, the bodies.
 const FOLLOWERS: &[Role] = &[
     Role::InspectedUnit,
+    Role::InspectionOffice,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+];
+/// Who leads a joint supervision (联合督查): the discipline commission.
+const COMMISSION: &[Role] = &[Role::DisciplineCommission];
+/// Who reads one and posts its findings (scope and participation in the
+/// handler): the commission, the departments, the office.
+const JOINT: &[Role] = &[
     Role::InspectionOffice,
     Role::Supervisor,
     Role::DisciplineCommission,
@@ -141,6 +153,16 @@ pub const ROLES: RoleTable = &[
     (rpc!("AssessmentService", "GetAssessment"), OFFICE),
     (rpc!("AssessmentService", "ListAssessments"), OFFICE),
     (rpc!("AssessmentService", "VerifyAssessment"), OFFICE),
+    // Joint supervisions: led by a commission, joined by bodies of its level.
+    (
+        rpc!("JointSupervisionService", "CreateJointSupervision"),
+        COMMISSION,
+    ),
+    (
+        rpc!("JointSupervisionService", "GetJointSupervision"),
+        JOINT,
+    ),
+    (rpc!("JointSupervisionService", "PostJointFinding"), JOINT),
     (rpc!("EventService", "WatchEvents"), &[Role::Admin]),
     (access_log::LIST, access_log::READERS),
     (access_log::VERIFY, access_log::READERS),
@@ -176,6 +198,7 @@ pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
         .add_service(StatisticsServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(PublicationServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(AssessmentServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(JointSupervisionServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(access_log::service(api.db.clone(), api.access.clone(), max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()

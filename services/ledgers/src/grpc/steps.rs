@@ -119,9 +119,14 @@ impl Api {
         let entry = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let row = visible_row(books::lock(txn, &id).await?, &caller, &id)?;
-                check_capacity(&caller, &row, capacities)?;
-                etag::check(&name_of(&id), &etag_given, row.posting_count)?;
                 let current = books::decode_snapshot(&row)?;
+                check_capacity_on(
+                    &caller,
+                    &EntryPaths::of(&current),
+                    &name_of(&id),
+                    capacities,
+                )?;
+                etag::check(&name_of(&id), &etag_given, row.posting_count)?;
                 if let Some(day) = backdated {
                     in_order(&current, day)?;
                 }
@@ -163,17 +168,21 @@ pub(super) fn visible_row(
     let Some(row) = row else {
         return Err(ApiError::not_found(name_of(id)));
     };
-    // The row names only the latest receiver; earlier ones are in the
-    // snapshot's transfers (read only when there were several).
+    // The row names only the latest receiver and no functional department;
+    // earlier receivers and the department are in the snapshot (read only
+    // when there were several transfers, or for a supervisor).
     let visible = can_see(caller, &row.paths())
-        || (row.transfer_count > 1
-            && received(
-                caller,
-                books::decode_snapshot(&row)?
-                    .transfers
-                    .iter()
-                    .map(|t| t.receiving_body_path.as_str()),
-            ));
+        || ((row.transfer_count > 1 || caller.has_role(Role::Supervisor)) && {
+            let entry = books::decode_snapshot(&row)?;
+            can_see(caller, &EntryPaths::of(&entry))
+                || received(
+                    caller,
+                    entry
+                        .transfers
+                        .iter()
+                        .map(|t| t.receiving_body_path.as_str()),
+                )
+        });
     if visible {
         Ok(row)
     } else {
@@ -242,10 +251,6 @@ fn in_order(entry: &LedgerEntry, day: NaiveDate) -> ApiResult<()> {
         )),
         _ => Ok(()),
     }
-}
-
-fn check_capacity(caller: &Caller, row: &entries::Model, allowed: &[Capacity]) -> ApiResult<()> {
-    check_capacity_on(caller, &row.paths(), &name_of(&row.id), allowed)
 }
 
 /// Refuses a caller who sees `entry` but is not the office over it, before

@@ -20,7 +20,7 @@ use sea_orm::{
     QuerySelect, TryIntoModel, Value,
 };
 
-use super::{entries, postings, receivers, tallies};
+use super::{departments, entries, postings, receivers, tallies};
 use crate::domain::entry::{self as domain, kind_of, name_of, posting_name};
 use crate::domain::{journal, warning};
 
@@ -299,8 +299,12 @@ pub async fn append(
         .exec_without_returning(txn)
         .await
         .map_err(|e| conflict(e, entry_id))?;
-    if let Some(Detail::Transferred(t)) = &posting.detail {
-        add_receivers(txn, entry_id, [t.receiving_body_path.as_str()]).await?;
+    match &posting.detail {
+        Some(Detail::Transferred(t)) => {
+            add_receivers(txn, entry_id, [t.receiving_body_path.as_str()]).await?;
+        }
+        Some(Detail::Open(_)) => add_department(txn, entry_id, &entry).await?,
+        _ => {}
     }
     let after = model.clone().try_into_model().map_err(ApiError::internal)?;
     tallies::shift(txn, current, &after).await?;
@@ -375,6 +379,48 @@ pub async fn fill_receivers(conn: &impl ConnectionTrait) -> ApiResult<()> {
                 .iter()
                 .map(|t| t.receiving_body_path.as_str());
             add_receivers(conn, &row.id, paths).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the functional department of a newly opened entry, for
+/// `visible_to`.
+async fn add_department(
+    conn: &impl ConnectionTrait,
+    entry_id: &str,
+    entry: &LedgerEntry,
+) -> ApiResult<()> {
+    use sea_orm::sea_query::OnConflict;
+    let path = entry
+        .responsibility
+        .as_ref()
+        .map_or("", |r| r.functional_department_path.as_str());
+    if path.is_empty() {
+        return Ok(());
+    }
+    departments::Entity::insert(departments::ActiveModel {
+        entry_id: Set(entry_id.to_owned()),
+        body_path: Set(path.to_owned()),
+    })
+    .on_conflict(
+        OnConflict::columns([departments::Column::EntryId, departments::Column::BodyPath])
+            .do_nothing()
+            .to_owned(),
+    )
+    .try_insert()
+    .exec(conn)
+    .await?;
+    Ok(())
+}
+
+/// Fills `entry_departments` from every entry's projection (the migration
+/// that added the table).
+pub async fn fill_departments(conn: &impl ConnectionTrait) -> ApiResult<()> {
+    let mut pages = Pages::new(Condition::all());
+    while let Some(rows) = pages.next(conn).await? {
+        for row in &rows {
+            add_department(conn, &row.id, &decode_snapshot(row)?).await?;
         }
     }
     Ok(())
@@ -544,6 +590,18 @@ pub fn visible_to(caller: &fiveledger_platform::auth::Caller) -> Condition {
         after = after
             .add(within_subtree(entries::Column::SupervisingBodyPath, org))
             .add(entries::Column::Id.in_subquery(received));
+    }
+    if caller.has_role(Role::Supervisor) {
+        // Responsibility lists (2) and (4): the leaders in charge of the
+        // responsible unit and the functional department.
+        let department = sea_orm::sea_query::Query::select()
+            .column(departments::Column::EntryId)
+            .from(departments::Entity)
+            .and_where(within_subtree(departments::Column::BodyPath, org))
+            .to_owned();
+        after = after
+            .add(within_subtree(entries::Column::ResponsibleUnitPath, org))
+            .add(entries::Column::Id.in_subquery(department));
     }
     // An empty `any` would match all: no role that sees entries, nothing.
     any.add(

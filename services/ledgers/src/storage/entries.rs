@@ -64,6 +64,9 @@ impl Model {
             responsible_unit_path: &self.responsible_unit_path,
             supervising_body_path: &self.supervising_body_path,
             receiving_body_path: &self.receiving_body_path,
+            // Not on the row (older migrations read rows with this
+            // release's columns): `steps::visible_row` reads the snapshot.
+            functional_department_path: "",
         }
     }
 }

@@ -2,8 +2,10 @@
 
 pub mod assessments;
 pub mod books;
+pub mod departments;
 pub mod entries;
 pub mod feedbacks;
+pub mod joint_supervisions;
 #[cfg(test)]
 mod list_plans;
 pub mod migrations;

@@ -6,6 +6,7 @@ mod books;
 mod clue_warnings;
 mod common;
 mod interviews;
+mod joint_supervisions;
 mod ledger;
 mod rollups;
 mod scope;

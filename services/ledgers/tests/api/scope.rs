@@ -200,3 +200,145 @@ async fn an_entry_is_hidden_from_all_but_its_round_until_hand_over() {
     let total = stats.total.and_then(|t| t.counts).unwrap_or_default();
     assert_eq!(total.found, 0, "{total:?}");
 }
+
+fn supervisor(subject: &str, org: &str) -> String {
+    testing::token(subject, org, &[Role::Supervisor])
+}
+
+/// Responsibility lists (2) and (4) over gRPC: a leader in charge holds a
+/// supervisor token naming the unit in their charge (or its level), the
+/// functional department one naming itself; each sees and supervises what
+/// it answers for from hand-over on, and nothing else.
+#[tokio::test]
+async fn leaders_in_charge_and_the_functional_department_see_and_supervise_their_units() {
+    let app = spawn().await;
+    seed_rounds(&app);
+    let mut sector = problem("p1", "xingning");
+    if let Some(r) = sector.responsibilities.as_mut() {
+        r.functional_department = "organisations/nanning-jyj".into();
+        r.functional_department_path = "guangxi/nanning/nanning-jyj".into();
+    }
+    let mut bureau = problem("p2", "xingning");
+    if let Some(r) = bureau.responsibilities.as_mut() {
+        r.main_unit = "organisations/xn-edu".into();
+        r.main_unit_path = "guangxi/nanning/xingning/xn-edu".into();
+    }
+    app.upstream.freeze(INSPECTION, vec![sector, bureau]).await;
+    let entries = app.wait_for("", 2).await;
+    let name_of = |problem: &str| {
+        entries
+            .iter()
+            .find(|e| e.problem == problem)
+            .map(|e| e.name.clone())
+            .expect("entry")
+    };
+    let (p1, p2) = (name_of("problems/p1"), name_of("problems/p2"));
+    let county_leader = supervisor("xn-fuqu", "guangxi/nanning/xingning");
+    let bureau_leader = supervisor("edu-fu", "guangxi/nanning/xingning/xn-edu");
+    let other_leader = supervisor("qx-fuqu", "guangxi/nanning/qingxiu");
+    let department = supervisor("jyj-chen", "guangxi/nanning/nanning-jyj");
+    // A commission's token naming the unit makes it no leader of it.
+    let commission_at_unit = testing::token(
+        "jw-at-xn",
+        "guangxi/nanning/xingning",
+        &[Role::DisciplineCommission],
+    );
+    let listed = |entries: Vec<LedgerEntry>| {
+        let mut names: Vec<String> = entries.into_iter().map(|e| e.name).collect();
+        names.sort();
+        names
+    };
+    // Before hand-over the entries belong to those who work the round.
+    for token in [&county_leader, &department] {
+        assert!(app.list(token, "").await.is_empty());
+    }
+    let inspection = app.upstream.data.lock().expect("lock").inspections[INSPECTION].clone();
+    app.upstream.feedback(&inspection).await;
+    app.wait_for("state = ENTRY_STATE_HANDED_OVER", 2).await;
+    let mut both = vec![p1.clone(), p2.clone()];
+    both.sort();
+    assert_eq!(listed(app.list(&county_leader, "").await), both);
+    assert_eq!(listed(app.list(&bureau_leader, "").await), vec![p2.clone()]);
+    assert_eq!(listed(app.list(&department, "").await), vec![p1.clone()]);
+    assert!(app.list(&other_leader, "").await.is_empty());
+    assert!(app.list(&commission_at_unit, "").await.is_empty());
+    let mut ledger = app.ledger();
+    // Each supervises what it answers for; the posting names who.
+    for (token, name, actor) in [
+        (&county_leader, &p1, "xn-fuqu"),
+        (&bureau_leader, &p2, "edu-fu"),
+        (&department, &p1, "jyj-chen"),
+    ] {
+        let entry = ledger
+            .post_supervision(authed(
+                token,
+                PostSupervisionRequest {
+                    name: name.clone(),
+                    remarks: "督促整改".into(),
+                    request_id: format!("lead-{actor}"),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("supervises")
+            .into_inner();
+        let last = app.get(&entry.name).await.postings.pop().expect("posting");
+        assert_eq!(last.kind(), PostingKind::Supervision);
+        assert_eq!(last.actor, actor);
+    }
+    // Out of their charge: exactly as an entry that does not exist.
+    let unknown = ledger
+        .get_entry(authed(
+            &other_leader,
+            GetEntryRequest {
+                name: "entries/no-such-entry".into(),
+            },
+        ))
+        .await
+        .expect_err("unknown");
+    for (token, name) in [
+        (&other_leader, &p1),
+        (&bureau_leader, &p1),
+        (&department, &p2),
+        (&commission_at_unit, &p1),
+    ] {
+        let hidden = ledger
+            .get_entry(authed(token, GetEntryRequest { name: name.clone() }))
+            .await
+            .expect_err("out of their charge");
+        assert_eq!(
+            (hidden.code(), reason(&hidden)),
+            (unknown.code(), reason(&unknown))
+        );
+        refused(
+            &app,
+            name,
+            ledger.post_supervision(authed(
+                token,
+                PostSupervisionRequest {
+                    name: name.clone(),
+                    remarks: "督促".into(),
+                    ..Default::default()
+                },
+            )),
+            Code::NotFound,
+        )
+        .await;
+    }
+    // Sight and supervision, not the verifier's or the office's steps.
+    for token in [&county_leader, &department] {
+        refused(
+            &app,
+            &p1,
+            ledger.approve_write_off(authed(
+                token,
+                ApproveWriteOffRequest {
+                    name: p1.clone(),
+                    ..Default::default()
+                },
+            )),
+            Code::PermissionDenied,
+        )
+        .await;
+    }
+}

@@ -18,7 +18,9 @@
 //!   level and above (`NOT_THE_HOLDER` for steps only the holder takes);
 //! - ledgers: an entry is seen before hand-over only by the offices and
 //!   groups of the running level (or above), afterwards also by target, by
-//!   the responsible unit, the supervising body and every receiving body;
+//!   the responsible unit, the supervising body, every receiving body, the
+//!   leaders in charge (a supervisor token naming the responsible unit or an
+//!   organisation above it) and the functional department;
 //!   each step takes its capacity (the office capacity: the office of the
 //!   running level).
 //!
@@ -371,6 +373,8 @@ enum Capacity {
     Office,
     Supervisor,
     Receiver,
+    LeaderInCharge,
+    FunctionalDepartment,
 }
 
 fn entry_and_inspection<'a>(world: &'a World, key: &str) -> (&'a EntryFact, &'a InspectionFact) {
@@ -385,6 +389,10 @@ fn acts(world: &World, w: &Who, key: &str, capacity: Capacity) -> bool {
         Capacity::Office => runs(w, &i.running),
         Capacity::Supervisor => w.any(SUPERVISING) && w.holds(&e.supervising_body),
         Capacity::Receiver => w.any(SUPERVISING) && e.receivers.last().is_some_and(|r| w.holds(r)),
+        Capacity::LeaderInCharge => w.is(Role::Supervisor) && w.holds(&e.responsible_unit),
+        Capacity::FunctionalDepartment => {
+            w.is(Role::Supervisor) && w.holds(&e.functional_department)
+        }
     }
 }
 
@@ -396,6 +404,8 @@ fn reads_entry(world: &World, w: &Who, key: &str) -> bool {
             && ((w.any(BY_TARGET) && w.sees(&i.target))
                 || acts(world, w, key, Capacity::Unit)
                 || acts(world, w, key, Capacity::Supervisor)
+                || acts(world, w, key, Capacity::LeaderInCharge)
+                || acts(world, w, key, Capacity::FunctionalDepartment)
                 || (w.any(SUPERVISING) && e.receivers.iter().any(|r| w.holds(r)))))
 }
 
@@ -548,7 +558,84 @@ pub fn rows(world: &Arc<World>) -> Vec<Row> {
     rows.extend(access_log_rows());
     rows.extend(back_tracking_and_assessment_rows());
     rows.extend(hand_offs::rows(world));
+    rows.extend(joint_supervision_rows(world));
     rows
+}
+
+/// Joint supervisions (ledgers, 联合督查): a commission that sees county A's
+/// handed-over entry and A's organisation department creates one with the
+/// department taking part; one below A finds the department unknown; to any
+/// other caller the entry is unknown. None exists by name.
+fn joint_supervision_rows(world: &Arc<World>) -> Vec<Row> {
+    let e = &world.entries["pa2-handed"];
+    let target = world.inspection_of(e.inspection).target.clone();
+    let participant_path = body(paths::A, "zzb");
+    let participant = org_name(&participant_path);
+    vec![
+        Row {
+            rpc: rpc!(
+                "ledgers",
+                "JointSupervisionService",
+                "CreateJointSupervision"
+            ),
+            cases: vec![unary(
+                rpc!(
+                    "ledgers",
+                    "JointSupervisionService",
+                    "CreateJointSupervision"
+                ),
+                "county A's handed-over entry, A's organisation department taking part",
+                e.name.clone(),
+                move |name| ledgers::CreateJointSupervisionRequest {
+                    joint_supervision: Some(ledgers::JointSupervision {
+                        title: "整改情况联合督查".into(),
+                        participants: vec![participant.clone()],
+                        entries: vec![name.into()],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                nothing::<ledgers::JointSupervision>,
+                move |who| {
+                    if !who.sees(&target) {
+                        HIDDEN
+                    } else if !who.sees(&participant_path) {
+                        // A body outside the caller's level: as unknown.
+                        Outcome::Fails(Code::NotFound, "NOT_FOUND")
+                    } else {
+                        Outcome::Performs
+                    }
+                },
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "JointSupervisionService", "GetJointSupervision"),
+            cases: vec![unary(
+                rpc!("ledgers", "JointSupervisionService", "GetJointSupervision"),
+                "a joint supervision never created",
+                "jointSupervisions/jnone",
+                |name| ledgers::GetJointSupervisionRequest { name: name.into() },
+                nothing::<ledgers::JointSupervision>,
+                |_| HIDDEN,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "JointSupervisionService", "PostJointFinding"),
+            cases: vec![unary(
+                rpc!("ledgers", "JointSupervisionService", "PostJointFinding"),
+                "a joint supervision never created",
+                "jointSupervisions/jnone",
+                |name| ledgers::PostJointFindingRequest {
+                    name: name.into(),
+                    entry: "entries/enone".into(),
+                    finding: "督查发现".into(),
+                    ..Default::default()
+                },
+                nothing::<ledgers::JointSupervision>,
+                |_| HIDDEN,
+            )],
+        },
+    ]
 }
 
 /// Back-tracking (issues) and assessments (ledgers): the world holds none,
@@ -2500,7 +2587,13 @@ fn ledgers_rows(world: &Arc<World>) -> Vec<Row> {
     const OFFICE: &[Capacity] = &[Capacity::Office];
     const RECEIVER: &[Capacity] = &[Capacity::Receiver];
     const VERIFIER: &[Capacity] = &[Capacity::Office, Capacity::Supervisor];
-    const SUPERVISION: &[Capacity] = &[Capacity::Supervisor, Capacity::Office, Capacity::Receiver];
+    const SUPERVISION: &[Capacity] = &[
+        Capacity::Supervisor,
+        Capacity::Office,
+        Capacity::Receiver,
+        Capacity::LeaderInCharge,
+        Capacity::FunctionalDepartment,
+    ];
     steps!(
         "AcknowledgeHandOver",
         ["pa2-written", "pc1-written"],

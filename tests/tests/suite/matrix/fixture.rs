@@ -124,6 +124,8 @@ pub struct EntryFact {
     pub inspection: &'static str,
     pub responsible_unit: String,
     pub supervising_body: String,
+    /// Responsibility list (4), or empty.
+    pub functional_department: String,
     /// Receiving bodies of its transfers, oldest first.
     pub receivers: Vec<String>,
     pub state: ledgers::EntryState,
@@ -780,6 +782,7 @@ async fn remember_entry(t: &TestSuite, w: &mut World, key: &'static str) {
             inspection: p.inspection,
             responsible_unit: r.responsible_unit_path,
             supervising_body: r.supervising_body_path,
+            functional_department: r.functional_department_path,
             receivers: Vec::new(),
             state: entry.state(),
         },

@@ -17,12 +17,14 @@ mod m20261211_000001_list_indexes;
 mod m20261215_000001_rollups;
 mod m20261216_000001_assessments;
 mod m20261220_000001_notice_replies_and_interviews;
+mod m20261230_000001_functional_departments;
+mod m20261230_000002_joint_supervisions;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 16;
+    const VERSION: i64 = 18;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -50,6 +52,10 @@ impl Schema for Migrator {
             Step::expand(m20261216_000001_assessments::Migration),
             // Notices' reply items and the day an item turned red (约谈).
             Step::expand(m20261220_000001_notice_replies_and_interviews::Migration),
+            // Responsibility list (4): the functional department sees its entries.
+            Step::expand(m20261230_000001_functional_departments::Migration),
+            // Joint supervisions (联合督查) and their findings.
+            Step::expand(m20261230_000002_joint_supervisions::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ use fiveledger_platform::storage::Db;
 use fiveledger_platform::testing::{self, TestEnv};
 use fiveledger_platform::time::Clock;
 use fiveledger_proto::issues::{self, ListProblemsRequest, ListProblemsResponse, Problem};
+use fiveledger_proto::ledgers::joint_supervision_service_client::JointSupervisionServiceClient;
 use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
 use fiveledger_proto::ledgers::publication_service_client::PublicationServiceClient;
 use fiveledger_proto::ledgers::statistics_service_client::StatisticsServiceClient;
@@ -490,6 +491,9 @@ impl TestApp {
     }
     pub fn statistics(&self) -> StatisticsServiceClient<Channel> {
         StatisticsServiceClient::new(self.channel.clone())
+    }
+    pub fn joint(&self) -> JointSupervisionServiceClient<Channel> {
+        JointSupervisionServiceClient::new(self.channel.clone())
     }
     pub fn publications(&self) -> PublicationServiceClient<Channel> {
         PublicationServiceClient::new(self.channel.clone())
