@@ -24,6 +24,15 @@ fn the_open_predicate_names_the_written_off_state() {
     );
 }
 
+/// (label, subtree seen, round, inspection, over a period)
+type ScopeCase = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    bool,
+);
+
 #[tokio::test]
 async fn every_scope_reads_open_entries_and_rollups_from_covering_indexes() {
     let thresholds = crate::LedgersSettings::default().thresholds();
@@ -33,8 +42,7 @@ async fn every_scope_reads_open_entries_and_rollups_from_covering_indexes() {
         Some(1_782_864_000_000_000), // 2026-07-01
     );
     let months = Months::split(from, until);
-    // (label, subtree seen, round, inspection, period)
-    let scopes: &[(&str, &str, Option<&str>, Option<&str>, bool)] = &[
+    let scopes: &[ScopeCase] = &[
         ("whole tree", "", None, None, false),
         ("subtree", "gx/nn", None, None, false),
         ("round", "", Some("rounds/r1"), None, false),
