@@ -13,6 +13,8 @@ pub mod postings;
 pub mod publications;
 pub mod receivers;
 pub mod statistics;
+#[cfg(test)]
+mod statistics_plans;
 pub mod tallies;
 
 pub use migrations::Migrator;

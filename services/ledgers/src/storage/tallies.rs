@@ -325,6 +325,15 @@ pub async fn groups(
     filter: &Filter,
     key: KeyColumn,
 ) -> ApiResult<Vec<Group>> {
+    let rows = conn.query_all(&groups_select(filter, key)).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Group::from_query_result(r, ""))
+        .collect::<Result<_, _>>()?)
+}
+
+/// The SELECT of [`groups`].
+pub fn groups_select(filter: &Filter, key: KeyColumn) -> sea_orm::sea_query::SelectStatement {
     let narrowed = filter.round.is_some() || filter.inspection.is_some() || filter.months.is_some();
     let table = if narrowed || key == KeyColumn::Round {
         Table::Rollups
@@ -378,11 +387,7 @@ pub async fn groups(
         .cond_where(cond)
         // Rows whose entries were all reopened count nothing.
         .and_having(Expr::cust("SUM(found) > 0"));
-    let rows = conn.query_all(&select).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Group::from_query_result(r, ""))
-        .collect::<Result<_, _>>()?)
+    select
 }
 
 /// What is wrong with the tallies and rollups of the subtree `path`, if

@@ -19,12 +19,13 @@ mod m20261216_000001_assessments;
 mod m20261220_000001_notice_replies_and_interviews;
 mod m20261230_000001_functional_departments;
 mod m20261230_000002_joint_supervisions;
+mod m20261231_000001_statistics_covering;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 18;
+    const VERSION: i64 = 19;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -56,6 +57,8 @@ impl Schema for Migrator {
             Step::expand(m20261230_000001_functional_departments::Migration),
             // Joint supervisions (联合督查) and their findings.
             Step::expand(m20261230_000002_joint_supervisions::Migration),
+            // Statistics read open entries and rollups from covering indexes.
+            Step::expand(m20261231_000001_statistics_covering::Migration),
         ]
     }
 }
