@@ -52,6 +52,32 @@ fn span<'a>(
     found[0]
 }
 
+/// The spans finished so far, once `ready` holds of them: a server span
+/// ends when its response body is done, which can be just after the
+/// client has its answer.
+async fn spans_when(
+    provider: &SdkTracerProvider,
+    exporter: &InMemorySpanExporter,
+    ready: impl Fn(&[SpanData]) -> bool,
+) -> Vec<SpanData> {
+    fiveledger_e2e::eventually(
+        "the spans of the calls",
+        std::time::Duration::from_secs(10),
+        || async {
+            let _ = provider.force_flush();
+            let spans = exporter.get_finished_spans().expect("spans");
+            ready(&spans).then_some(spans)
+        },
+    )
+    .await
+}
+
+fn has_server_span(spans: &[SpanData], name: &str) -> bool {
+    spans
+        .iter()
+        .any(|s| s.name == name && s.span_kind == SpanKind::Server)
+}
+
 /// The RPC attributes every span of a call of `service`/`method` has.
 fn assert_rpc(span: &SpanData, service: &str, method: &str, code: i32) {
     assert_eq!(attribute(span, "rpc.system").as_deref(), Some("grpc"));
@@ -97,8 +123,13 @@ async fn rpc_spans_follow_the_opentelemetry_conventions() {
         ))
         .await
         .expect("list");
-    let _ = provider.force_flush();
-    let spans = exporter.get_finished_spans().expect("spans");
+    let spans = spans_when(&provider, &exporter, |s| {
+        has_server_span(
+            s,
+            "fiveledger.rounds.v1.OrganisationService/ListOrganisations",
+        )
+    })
+    .await;
     let listed = span(
         &spans,
         "fiveledger.rounds.v1.OrganisationService/ListOrganisations",
@@ -141,8 +172,10 @@ async fn rpc_spans_follow_the_opentelemetry_conventions() {
         .await
         .expect_err("no such inspection");
     assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
-    let _ = provider.force_flush();
-    let spans = exporter.get_finished_spans().expect("spans");
+    let spans = spans_when(&provider, &exporter, |s| {
+        has_server_span(s, "fiveledger.rounds.v1.InspectionService/GetInspection")
+    })
+    .await;
     let issues = span(
         &spans,
         "fiveledger.issues.v1.ProblemService/CreateProblem",
