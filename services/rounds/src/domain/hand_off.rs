@@ -259,6 +259,25 @@ pub fn expect_unacknowledged(name: &str, acknowledged: bool) -> ApiResult<()> {
     Ok(())
 }
 
+/// Refuses a result before the acknowledgement, or a second one.
+pub fn expect_result_open(name: &str, acknowledged: bool, recorded: bool) -> ApiResult<()> {
+    if !acknowledged {
+        return Err(missing(
+            ErrorReason::HandOffNotAcknowledged,
+            name,
+            "the hand-off is not acknowledged yet: acknowledge it first",
+        ));
+    }
+    if recorded {
+        return Err(missing(
+            ErrorReason::HandOffResultAlreadyRecorded,
+            name,
+            "the hand-off's result is already recorded",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,6 @@
 //! itself with its hand-offs (移交). InspectionService's methods for those
 //! steps call in here.
 
-use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::filter::{EQ, Field, Schema};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
 use fiveledger_platform::aip::names::validate_text;
@@ -20,10 +19,9 @@ use tonic::{Request, Response, Status};
 use super::Api;
 use super::filters::Narrowed;
 use super::scope::context;
-use crate::domain::hand_off::{self as domain, expect_unacknowledged, not_the_receiver, receives};
+use crate::domain::hand_off::{self as domain, expect_result_open, expect_unacknowledged};
 use crate::domain::inspection::{FEEDBACK, MAX_SUMMARY, Step, not_before, parse_feedback_part};
 use crate::domain::leaders::parse_notice;
-use crate::domain::organisation;
 use crate::storage::hand_offs::{self as store, ListQuery};
 use crate::storage::{inspections, organisations};
 
@@ -204,26 +202,53 @@ impl HandOffService for Api {
         let today = self.clock.today();
         let hand_off = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let current = store::visible(txn, &caller, "name", &request.name).await?;
-                if !receives(&caller, &current.receiver_path) {
-                    return Err(not_the_receiver(
-                        &request.name,
-                        &organisation::name_of(&current.receiver_id),
-                    ));
-                }
-                etag::check(&request.name, &request.etag, current.revision)?;
+                let current = store::received(txn, &caller, &request.name, &request.etag).await?;
                 expect_unacknowledged(&request.name, current.acknowledged)?;
                 let date = date.unwrap_or(today);
                 not_before("date", date, Some(current.hand_off_date), "the hand-off")?;
-                if date > today {
-                    return Err(ApiError::invalid(
-                        "date",
-                        CommonReason::OutOfRange,
-                        format!("date cannot be after today ({today})"),
-                    ));
-                }
+                not_after_today(date, today)?;
                 let note = request.note.trim().to_owned();
                 store::acknowledge(txn, &ctx, &settings, now, &current, date, note).await
+            })
+        })
+        .await?;
+        Ok(Response::new(hand_off))
+    }
+
+    async fn record_hand_off_result(
+        &self,
+        request: Request<RecordHandOffResultRequest>,
+    ) -> Result<Response<HandOff>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let key = RequestKey::new(
+            &caller,
+            "RecordHandOffResult",
+            &request.request_id,
+            &request,
+        )?;
+        replay_first!(&self.db, key);
+        domain::parse_name("name", &request.name)?;
+        let date = from_optional_date("date", request.date.as_ref())?;
+        validate_text("conclusion", &request.conclusion, true, MAX_SUMMARY)?;
+        let ctx = context(&caller, &request.request_id);
+        let settings = self.settings.clone();
+        let now = self.clock.now();
+        let today = self.clock.today();
+        let hand_off = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let current = store::received(txn, &caller, &request.name, &request.etag).await?;
+                expect_result_open(
+                    &request.name,
+                    current.acknowledged,
+                    current.result_date.is_some(),
+                )?;
+                let date = date.unwrap_or(today);
+                let acknowledged = current.acknowledgement_date;
+                not_before("date", date, acknowledged, "the acknowledgement")?;
+                not_after_today(date, today)?;
+                let conclusion = request.conclusion.trim().to_owned();
+                store::record_result(txn, &ctx, &settings, now, &current, date, conclusion).await
             })
         })
         .await?;
@@ -246,6 +271,18 @@ impl HandOffService for Api {
             .await?,
         ))
     }
+}
+
+/// Refuses a date after `today`.
+fn not_after_today(date: chrono::NaiveDate, today: chrono::NaiveDate) -> ApiResult<()> {
+    if date > today {
+        return Err(ApiError::invalid(
+            "date",
+            CommonReason::OutOfRange,
+            format!("date cannot be after today ({today})"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

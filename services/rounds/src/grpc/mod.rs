@@ -201,6 +201,10 @@ pub const ROLES: RoleTable = &[
         "/fiveledger.rounds.v1.HandOffService/AcknowledgeHandOff",
         crate::domain::hand_off::RECEIVER_ROLES,
     ),
+    (
+        "/fiveledger.rounds.v1.HandOffService/RecordHandOffResult",
+        crate::domain::hand_off::RECEIVER_ROLES,
+    ),
     ("/fiveledger.rounds.v1.HandOffService/SweepHandOffs", OFFICE),
     (
         "/fiveledger.rounds.v1.EventService/WatchEvents",

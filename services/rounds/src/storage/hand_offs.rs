@@ -11,7 +11,8 @@ use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{
-    HandOff, HandOffAcknowledgement, HandOffItem, HandOffKind, HandOffMade, OrganisationKind,
+    HandOff, HandOffAcknowledgement, HandOffItem, HandOffKind, HandOffMade, HandOffResult,
+    HandOffResultRecorded, OrganisationKind,
 };
 use fiveledger_proto::types::WarningColour;
 use sea_orm::ActiveValue::Set;
@@ -50,6 +51,10 @@ pub struct Model {
     pub acknowledgement_date: Option<NaiveDate>,
     pub acknowledged_by: String,
     pub acknowledgement_note: String,
+    /// The result's date, once the receiving body recorded one.
+    pub result_date: Option<NaiveDate>,
+    pub result_recorded_by: String,
+    pub result_conclusion: String,
     /// `WarningColour` by its proto name: the last colour a notice went out for.
     pub notified_colour: String,
     pub revision: i64,
@@ -110,6 +115,11 @@ impl Model {
             }),
             colour: api_colour(colour) as i32,
             notified_colour: self.notified_colour() as i32,
+            result: self.result_date.map(|date| HandOffResult {
+                date: Some(to_date(date)),
+                recorded_by: self.result_recorded_by.clone(),
+                conclusion: self.result_conclusion.clone(),
+            }),
             etag: etag(self.revision),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
@@ -143,6 +153,26 @@ pub async fn visible(
         name,
         |row| row.seen_by(caller),
     )
+}
+
+/// The hand-off `name` for its receiving body to act on: NOT_FOUND unless
+/// the caller sees it, PERMISSION_DENIED unless it acts for the body,
+/// ABORTED when `etag` is stale.
+pub async fn received(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    name: &str,
+    etag: &str,
+) -> ApiResult<Model> {
+    let current = visible(conn, caller, "name", name).await?;
+    if !domain::receives(caller, &current.receiver_path) {
+        return Err(domain::not_the_receiver(
+            name,
+            &organisation::name_of(&current.receiver_id),
+        ));
+    }
+    fiveledger_platform::aip::etag::check(name, etag, current.revision)?;
+    Ok(current)
 }
 
 /// How a list is narrowed. The caller's reach: hand-offs to the bodies the
@@ -335,6 +365,9 @@ pub async fn make_at_feedback(
             acknowledgement_date: None,
             acknowledged_by: String::new(),
             acknowledgement_note: String::new(),
+            result_date: None,
+            result_recorded_by: String::new(),
+            result_conclusion: String::new(),
             notified_colour: WarningColour::Unspecified.as_str_name().to_owned(),
             revision: 1,
             create_time: now,
@@ -419,6 +452,55 @@ pub async fn acknowledge(
         &ctx.about(&updated.round_organisation_path),
         &hand_off.name,
         &fiveledger_proto::rounds::HandOffAcknowledged {
+            hand_off: Some(hand_off.clone()),
+        },
+    )
+    .await?;
+    Ok(hand_off)
+}
+
+/// Records the receiving body's result of `current` (acknowledged, checked
+/// by the caller): `conclusion` on `date` by the actor, with its timeline
+/// step and event.
+pub async fn record_result(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    settings: &RoundsSettings,
+    now: DateTime<Utc>,
+    current: &Model,
+    date: NaiveDate,
+    conclusion: String,
+) -> ApiResult<HandOff> {
+    let mut model: ActiveModel = current.clone().into();
+    model.result_date = Set(Some(date));
+    model.result_recorded_by = Set(ctx.actor.clone());
+    model.result_conclusion = Set(conclusion);
+    model.revision = Set(current.revision + 1);
+    model.update_time = Set(now);
+    let updated = update_if_revision(txn, model, current.revision).await?;
+    let inspection = super::inspections::find(txn, &current.round_id, &current.inspection_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(current.name()))?;
+    super::inspections::record_step(
+        txn,
+        &inspection,
+        "RecordHandOffResult",
+        &ctx.actor,
+        &ctx.request_id,
+        format!(
+            "{} dealt with by {} on {date}",
+            updated.id,
+            organisation::name_of(&updated.receiver_id)
+        ),
+        now,
+    )
+    .await?;
+    let hand_off = updated.to_proto(now.date_naive(), &settings.warnings);
+    outbox::append(
+        txn,
+        &ctx.about(&updated.round_organisation_path),
+        &hand_off.name,
+        &HandOffResultRecorded {
             hand_off: Some(hand_off.clone()),
         },
     )

@@ -124,6 +124,28 @@ async fn acknowledge(
         .map(tonic::Response::into_inner)
 }
 
+async fn record_result(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    on: Option<NaiveDate>,
+    request_id: &str,
+) -> Result<HandOff, tonic::Status> {
+    hand_offs(app)
+        .record_hand_off_result(authed(
+            token,
+            RecordHandOffResultRequest {
+                name: name.into(),
+                date: on.and_then(day),
+                conclusion: "已立案审查2人".into(),
+                etag: String::new(),
+                request_id: request_id.into(),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 async fn steps_named(c: &mut Clients, name: &str, step: &str) -> Vec<String> {
     c.inspections
         .get_inspection_timeline(authed(
@@ -522,6 +544,127 @@ async fn feedback_hands_off_to_each_body_which_sees_and_acknowledges_its_own() {
     );
     let acks = steps_named(&mut c, &s.name, "AcknowledgeHandOff").await;
     assert_eq!(acks.len(), 2, "{acks:?}");
+}
+
+#[tokio::test]
+async fn the_receiving_body_records_what_it_did_with_a_hand_off_once_acknowledged() {
+    let app = spawn().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    start_round(&mut c, "r9").await;
+    advance_to(&mut c, &s, InspectionPhase::Reported).await;
+    c.inspections
+        .notify_leaders_in_charge(s.notice())
+        .await
+        .expect("notice");
+    let fed_on = today() - chrono::Days::new(3);
+    c.inspections
+        .give_feedback(s.feedback(day(fed_on), day(fed_on)))
+        .await
+        .expect("feedback");
+    let name = format!("{}/handOffs/discipline-commission", s.name);
+    let db = app.db().await;
+
+    // Not before the body acknowledged it, naming that state.
+    let status = record_result(&app, &commission(), &name, None, "")
+        .await
+        .expect_err("not acknowledged");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "HAND_OFF_NOT_ACKNOWLEDGED");
+    assert_eq!(first_violation(&status).subject, name);
+    let signed_on = today() - chrono::Days::new(1);
+    acknowledge(&app, &commission(), &name, Some(signed_on))
+        .await
+        .expect("the commission signs");
+    let events = outbox_len(&db).await;
+
+    // Another body does not see it (NOT_FOUND, as a name that does not
+    // exist); the office follows but does not record for the body.
+    let unknown = format!("{}/handOffs/no-such", s.name);
+    for (token, target) in [(organisation_department(), &name), (commission(), &unknown)] {
+        let status = record_result(&app, &token, target, None, "")
+            .await
+            .expect_err("out of sight");
+        assert_eq!(status.code(), Code::NotFound, "{target}: {status:?}");
+    }
+    let office_as_body = testing::token(
+        "office-jw",
+        "guangxi/nanning",
+        &[Role::InspectionOffice, Role::DisciplineCommission],
+    );
+    let status = record_result(&app, &office_as_body, &name, None, "")
+        .await
+        .expect_err("not the body");
+    assert_eq!(reason(&status), "NOT_THE_RECEIVING_BODY");
+    // Not before the acknowledgement, nor after today, nor without a
+    // conclusion.
+    let status = record_result(
+        &app,
+        &commission(),
+        &name,
+        Some(signed_on - chrono::Days::new(1)),
+        "",
+    )
+    .await
+    .expect_err("before the acknowledgement");
+    assert_eq!(
+        (reason(&status), bad_field(&status)),
+        ("DATE_TOO_EARLY".to_owned(), "date".to_owned())
+    );
+    let status = record_result(
+        &app,
+        &commission(),
+        &name,
+        Some(today() + chrono::Days::new(1)),
+        "",
+    )
+    .await
+    .expect_err("tomorrow");
+    assert_eq!(bad_field(&status), "date");
+    let status = hand_offs(&app)
+        .record_hand_off_result(authed(
+            &commission(),
+            RecordHandOffResultRequest {
+                name: name.clone(),
+                conclusion: "  ".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("no conclusion");
+    assert_eq!(bad_field(&status), "conclusion");
+    assert_eq!(outbox_len(&db).await, events, "refusals write nothing");
+
+    let dealt = record_result(&app, &commission(), &name, None, "res-1")
+        .await
+        .expect("recorded");
+    let result = dealt.result.clone().expect("result");
+    assert_eq!(result.date, day(today()));
+    assert_eq!(result.recorded_by, "jw-zhang");
+    assert_eq!(result.conclusion, "已立案审查2人");
+    let written = outbox_len(&db).await;
+    assert!(written > events, "the result is an event");
+    // Replayed by its request id: the same answer, nothing written again.
+    let replayed = record_result(&app, &commission(), &name, None, "res-1")
+        .await
+        .expect("replayed");
+    assert_eq!(replayed, dealt);
+    assert_eq!(outbox_len(&db).await, written);
+    // Once only.
+    let status = record_result(&app, &commission(), &name, None, "res-2")
+        .await
+        .expect_err("twice");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "HAND_OFF_RESULT_ALREADY_RECORDED");
+
+    // Listed with it, to the body and to the office; the others have none.
+    for token in [commission(), office("guangxi/nanning")] {
+        let all = list(&app, &token, &s.name, "").await.expect("list");
+        let with: Vec<_> = all.iter().filter(|h| h.result.is_some()).collect();
+        assert_eq!(with.len(), 1);
+        assert_eq!(with[0].result, Some(result.clone()));
+    }
+    let steps = steps_named(&mut c, &s.name, "RecordHandOffResult").await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
 }
 
 #[tokio::test]

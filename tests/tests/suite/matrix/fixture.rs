@@ -41,6 +41,9 @@ pub const BODIES: [(&str, rounds::OrganisationKind); 4] = [
 /// The hand-off at feedback every handed inspection's commission has
 /// signed for; the others stay unsigned.
 pub const SIGNED_HAND_OFF: &str = "discipline-commission";
+/// A hand-off the fixture leaves unsigned (its body: the organisation
+/// department).
+pub const UNSIGNED_HAND_OFF: &str = "organisation-department";
 /// Every hand-off at feedback, by id, with the body of the running level it
 /// goes to (its suffix).
 pub const HAND_OFFS: [(&str, &str); 4] = [

@@ -182,7 +182,10 @@ impl DemoReport {
         crate::say!("loaded in {:.1} s into {}:", r.seconds, r.city_path);
         crate::say!(
             "  {} organisations, {} inspectors, {} rounds, {} inspections",
-            r.organisations, r.inspectors, r.rounds, r.inspections
+            r.organisations,
+            r.inspectors,
+            r.rounds,
+            r.inspections
         );
         crate::say!(
             "  {} problems, {} clues ({} disposed, {} concluded), {} transfers, {} write-offs, {} reopened",
@@ -204,11 +207,16 @@ impl DemoReport {
         );
         crate::say!(
             "  open entries by colour: {} green, {} blue, {} yellow, {} red",
-            r.green, r.blue, r.yellow, r.red
+            r.green,
+            r.blue,
+            r.yellow,
+            r.red
         );
         crate::say!(
             "  clues: {} registered, {} disposed, {} concluded",
-            r.statistics_clues, r.statistics_clues_disposed, r.statistics_clues_concluded
+            r.statistics_clues,
+            r.statistics_clues_disposed,
+            r.statistics_clues_concluded
         );
         crate::say!(
             "  linked rounds: {} staffings refused by avoidance (地域回避)",
