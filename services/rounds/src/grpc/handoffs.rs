@@ -5,7 +5,7 @@
 
 use fiveledger_platform::aip::filter::{EQ, Field, Schema};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
-use fiveledger_platform::aip::names::validate_text;
+use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::error::CommonReason;
@@ -109,6 +109,21 @@ impl Api {
             public: parse_feedback_part("feedback.public", feedback.public.as_ref())?,
         };
         let functional = domain::parse_functional(&request.functional_hand_offs)?;
+        let (round_id, inspection_id) = names::parse_nested(
+            "name",
+            &request.name,
+            crate::domain::round::COLLECTION,
+            crate::domain::inspection::COLLECTION,
+        )?;
+        // One question to the issues service per feedback, before the
+        // transaction: are there ideology problems for propaganda?
+        let ideology = self
+            .issues
+            .has_problem_of(
+                &crate::domain::inspection::name_of(round_id, inspection_id),
+                domain::IDEOLOGY_CATEGORY,
+            )
+            .await?;
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
         let now = self.clock.now();
@@ -123,7 +138,11 @@ impl Api {
                 let after = inspections::find(txn, &current.round_id, &current.id)
                     .await?
                     .ok_or_else(|| ApiError::not_found(&name))?;
-                store::make_at_feedback(txn, &ctx, &settings, now, &after, &round, &functional)
+                let handing = store::Handing {
+                    functional: &functional,
+                    ideology,
+                };
+                store::make_at_feedback(txn, &ctx, &settings, now, &after, &round, &handing)
                     .await?;
                 Ok(given)
             })

@@ -254,6 +254,8 @@ pub struct Api {
     pub stop: CancellationToken,
     /// Where "today" comes from (overdue, colours, the sweep).
     pub clock: Clock,
+    /// Asked at feedback whether there are ideology problems to hand off.
+    pub issues: crate::upstream::Issues,
 }
 
 pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {

@@ -303,10 +303,20 @@ async fn attached(
         .await?)
 }
 
+/// What the office's feedback says beyond the inspection: the functional
+/// departments named (id, summary) and whether the problem list holds
+/// ideology problems.
+#[derive(Clone, Copy, Debug)]
+pub struct Handing<'a> {
+    pub functional: &'a [(String, String)],
+    pub ideology: bool,
+}
+
 /// Makes the hand-offs of a feedback just given (in its transaction):
 /// the standard routings to the bodies of the level running the round
 /// (FAILED_PRECONDITION `RECEIVING_BODY_MISSING` when the directory lacks
-/// one) and one per functional department named (`functional`: id and
+/// one; to the propaganda department only when the problem list holds
+/// ideology problems, `handing.ideology`) and one per functional department named (`functional`: id and
 /// summary; each must be a functional department within reach of the
 /// work, else INVALID_ARGUMENT / NOT_FOUND). Each is a row, a timeline
 /// step of the inspection and a `HandOffMade` event.
@@ -317,14 +327,18 @@ pub async fn make_at_feedback(
     now: DateTime<Utc>,
     inspection: &super::inspections::Model,
     level: &super::rounds::Model,
-    functional: &[(String, String)],
+    handing: &Handing<'_>,
 ) -> ApiResult<Vec<HandOff>> {
+    let Handing {
+        functional,
+        ideology,
+    } = *handing;
     let name = inspection.name();
     let handed = inspection
         .feedback_date
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("{name} has no feedback date")))?;
     let mut planned: Vec<(&Routing, String, super::organisations::Model, String)> = Vec::new();
-    for routing in &STANDARD {
+    for routing in STANDARD.iter().filter(|r| r.hands_off(ideology)) {
         let kind = routing.body.unwrap_or(OrganisationKind::Unspecified);
         let body = attached(txn, &level.organisation_id, kind)
             .await?

@@ -342,6 +342,8 @@ async fn feedback_hands_off_to_each_body_which_sees_and_acknowledges_its_own() {
             .is_empty()
     );
 
+    // The list holds an ideology problem: propaganda gets its hand-off.
+    app.issues.add_ideology_problem(&s.name);
     c.inspections
         .give_feedback(s.feedback_to(fed_on, &["nanning-jyj"]))
         .await
@@ -563,6 +565,25 @@ async fn the_receiving_body_records_what_it_did_with_a_hand_off_once_acknowledge
         .expect("feedback");
     let name = format!("{}/handOffs/discipline-commission", s.name);
     let db = app.db().await;
+    // No ideology problem on the list: nothing for the propaganda
+    // department, and the issues service was asked once, for that.
+    assert_eq!(
+        ids(&list(&app, &office("guangxi/nanning"), &s.name, "")
+            .await
+            .expect("list")),
+        [
+            "discipline-commission",
+            "discipline-commission-record",
+            "organisation-department",
+        ]
+    );
+    assert_eq!(
+        *app.issues.asked.lock().expect("lock"),
+        [format!(
+            "inspection = \"{}\" AND category = \"ideology\"",
+            s.name
+        )]
+    );
 
     // Not before the body acknowledged it, naming that state.
     let status = record_result(&app, &commission(), &name, None, "")
@@ -668,6 +689,37 @@ async fn the_receiving_body_records_what_it_did_with_a_hand_off_once_acknowledge
 }
 
 #[tokio::test]
+async fn feedback_waits_for_the_issues_service_and_writes_nothing_without_it() {
+    let app = spawn_without_issues().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    start_round(&mut c, "r9").await;
+    advance_to(&mut c, &s, InspectionPhase::Reported).await;
+    c.inspections
+        .notify_leaders_in_charge(s.notice())
+        .await
+        .expect("notice");
+    let db = app.db().await;
+    let events = outbox_len(&db).await;
+    let status = c
+        .inspections
+        .give_feedback(s.feedback(s.at(92), s.at(94)))
+        .await
+        .expect_err("issues unreachable");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(
+        get(&mut c, &s.name).await.phase(),
+        InspectionPhase::Reported
+    );
+    assert_eq!(outbox_len(&db).await, events, "nothing half-written");
+    assert!(
+        list(&app, &admin(), "rounds/-/inspections/-", "")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn feedback_is_refused_when_the_level_lacks_a_receiving_body() {
     let app = spawn().await;
     // Nanning with its commission and organisation department, but no
@@ -713,6 +765,7 @@ async fn feedback_is_refused_when_the_level_lacks_a_receiving_body() {
         .notify_leaders_in_charge(s.notice())
         .await
         .expect("notice");
+    app.issues.add_ideology_problem(&s.name);
     let status = c
         .inspections
         .give_feedback(s.feedback(s.at(92), s.at(94)))
@@ -780,6 +833,7 @@ async fn a_hand_off_not_acknowledged_goes_blue_yellow_red_with_one_notice_each()
         .await
         .expect("notice");
     let fed_on = today();
+    app.issues.add_ideology_problem(&s.name);
     c.inspections
         .give_feedback(s.feedback(day(fed_on), day(fed_on)))
         .await
