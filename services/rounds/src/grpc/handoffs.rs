@@ -223,9 +223,7 @@ impl HandOffService for Api {
             Box::pin(async move {
                 let current = store::received(txn, &caller, &request.name, &request.etag).await?;
                 expect_unacknowledged(&request.name, current.acknowledged)?;
-                let date = date.unwrap_or(today);
-                not_before("date", date, Some(current.hand_off_date), "the hand-off")?;
-                not_after_today(date, today)?;
+                let date = dated(date, today, Some(current.hand_off_date), "the hand-off")?;
                 let note = request.note.trim().to_owned();
                 store::acknowledge(txn, &ctx, &settings, now, &current, date, note).await
             })
@@ -262,10 +260,8 @@ impl HandOffService for Api {
                     current.acknowledged,
                     current.result_date.is_some(),
                 )?;
-                let date = date.unwrap_or(today);
                 let acknowledged = current.acknowledgement_date;
-                not_before("date", date, acknowledged, "the acknowledgement")?;
-                not_after_today(date, today)?;
+                let date = dated(date, today, acknowledged, "the acknowledgement")?;
                 let conclusion = request.conclusion.trim().to_owned();
                 store::record_result(txn, &ctx, &settings, now, &current, date, conclusion).await
             })
@@ -292,8 +288,16 @@ impl HandOffService for Api {
     }
 }
 
-/// Refuses a date after `today`.
-fn not_after_today(date: chrono::NaiveDate, today: chrono::NaiveDate) -> ApiResult<()> {
+/// The day a receiving body's step is dated (`date`, today when empty):
+/// not before `earliest` (`what`) nor after today (INVALID_ARGUMENT `date`).
+fn dated(
+    date: Option<chrono::NaiveDate>,
+    today: chrono::NaiveDate,
+    earliest: Option<chrono::NaiveDate>,
+    what: &str,
+) -> ApiResult<chrono::NaiveDate> {
+    let date = date.unwrap_or(today);
+    not_before("date", date, earliest, what)?;
     if date > today {
         return Err(ApiError::invalid(
             "date",
@@ -301,7 +305,7 @@ fn not_after_today(date: chrono::NaiveDate, today: chrono::NaiveDate) -> ApiResu
             format!("date cannot be after today ({today})"),
         ));
     }
-    Ok(())
+    Ok(date)
 }
 
 #[cfg(test)]

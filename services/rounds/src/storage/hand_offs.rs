@@ -11,8 +11,8 @@ use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{
-    HandOff, HandOffAcknowledgement, HandOffItem, HandOffKind, HandOffMade, HandOffResult,
-    HandOffResultRecorded, OrganisationKind,
+    HandOff, HandOffAcknowledged, HandOffAcknowledgement, HandOffItem, HandOffKind, HandOffMade,
+    HandOffResult, HandOffResultRecorded, OrganisationKind,
 };
 use fiveledger_proto::types::WarningColour;
 use sea_orm::ActiveValue::Set;
@@ -424,6 +424,59 @@ pub async fn make_at_feedback(
     Ok(made)
 }
 
+/// A step the receiving body takes on a hand-off: the timeline step's
+/// name, what the body did and on which day, and the event.
+struct BodyStep<E> {
+    step: &'static str,
+    done: &'static str,
+    date: NaiveDate,
+    event: fn(HandOff) -> E,
+}
+
+/// Writes `model` (from `current`, checked by the caller) with its
+/// timeline step and event; returns the hand-off after.
+async fn take<E: prost::Name>(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    settings: &RoundsSettings,
+    now: DateTime<Utc>,
+    current: &Model,
+    mut model: ActiveModel,
+    step: BodyStep<E>,
+) -> ApiResult<HandOff> {
+    model.revision = Set(current.revision + 1);
+    model.update_time = Set(now);
+    let updated = update_if_revision(txn, model, current.revision).await?;
+    let inspection = super::inspections::find(txn, &current.round_id, &current.inspection_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(current.name()))?;
+    super::inspections::record_step(
+        txn,
+        &inspection,
+        step.step,
+        &ctx.actor,
+        &ctx.request_id,
+        format!(
+            "{} {} by {} on {}",
+            updated.id,
+            step.done,
+            organisation::name_of(&updated.receiver_id),
+            step.date
+        ),
+        now,
+    )
+    .await?;
+    let hand_off = updated.to_proto(now.date_naive(), &settings.warnings);
+    outbox::append(
+        txn,
+        &ctx.about(&updated.round_organisation_path),
+        &hand_off.name,
+        &(step.event)(hand_off.clone()),
+    )
+    .await?;
+    Ok(hand_off)
+}
+
 /// Records the receiving body's acknowledgement of `current` on `date` by
 /// `actor` (checked by the caller), with its timeline step and event.
 pub async fn acknowledge(
@@ -440,37 +493,13 @@ pub async fn acknowledge(
     model.acknowledgement_date = Set(Some(date));
     model.acknowledged_by = Set(ctx.actor.clone());
     model.acknowledgement_note = Set(note);
-    model.revision = Set(current.revision + 1);
-    model.update_time = Set(now);
-    let updated = update_if_revision(txn, model, current.revision).await?;
-    let inspection = super::inspections::find(txn, &current.round_id, &current.inspection_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(current.name()))?;
-    super::inspections::record_step(
-        txn,
-        &inspection,
-        "AcknowledgeHandOff",
-        &ctx.actor,
-        &ctx.request_id,
-        format!(
-            "{} acknowledged by {} on {date}",
-            updated.id,
-            organisation::name_of(&updated.receiver_id)
-        ),
-        now,
-    )
-    .await?;
-    let hand_off = updated.to_proto(now.date_naive(), &settings.warnings);
-    outbox::append(
-        txn,
-        &ctx.about(&updated.round_organisation_path),
-        &hand_off.name,
-        &fiveledger_proto::rounds::HandOffAcknowledged {
-            hand_off: Some(hand_off.clone()),
-        },
-    )
-    .await?;
-    Ok(hand_off)
+    let step = BodyStep {
+        step: "AcknowledgeHandOff",
+        done: "acknowledged",
+        date,
+        event: |h| HandOffAcknowledged { hand_off: Some(h) },
+    };
+    take(txn, ctx, settings, now, current, model, step).await
 }
 
 /// Records the receiving body's result of `current` (acknowledged, checked
@@ -489,37 +518,13 @@ pub async fn record_result(
     model.result_date = Set(Some(date));
     model.result_recorded_by = Set(ctx.actor.clone());
     model.result_conclusion = Set(conclusion);
-    model.revision = Set(current.revision + 1);
-    model.update_time = Set(now);
-    let updated = update_if_revision(txn, model, current.revision).await?;
-    let inspection = super::inspections::find(txn, &current.round_id, &current.inspection_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(current.name()))?;
-    super::inspections::record_step(
-        txn,
-        &inspection,
-        "RecordHandOffResult",
-        &ctx.actor,
-        &ctx.request_id,
-        format!(
-            "{} dealt with by {} on {date}",
-            updated.id,
-            organisation::name_of(&updated.receiver_id)
-        ),
-        now,
-    )
-    .await?;
-    let hand_off = updated.to_proto(now.date_naive(), &settings.warnings);
-    outbox::append(
-        txn,
-        &ctx.about(&updated.round_organisation_path),
-        &hand_off.name,
-        &HandOffResultRecorded {
-            hand_off: Some(hand_off.clone()),
-        },
-    )
-    .await?;
-    Ok(hand_off)
+    let step = BodyStep {
+        step: "RecordHandOffResult",
+        done: "dealt with",
+        date,
+        event: |h| HandOffResultRecorded { hand_off: Some(h) },
+    };
+    take(txn, ctx, settings, now, current, model, step).await
 }
 
 /// The colour a notice last went out for, as the rule's colour.

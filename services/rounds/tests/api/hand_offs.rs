@@ -146,6 +146,19 @@ async fn record_result(
         .map(tonic::Response::into_inner)
 }
 
+/// The staffed inspection of a started round, reported, its leaders in
+/// charge notified: ready for feedback.
+async fn notified(app: &TestApp) -> (Clients, Steps) {
+    let (mut c, s) = staffed_inspection(app).await;
+    start_round(&mut c, "r9").await;
+    advance_to(&mut c, &s, InspectionPhase::Reported).await;
+    c.inspections
+        .notify_leaders_in_charge(s.notice())
+        .await
+        .expect("notice");
+    (c, s)
+}
+
 async fn steps_named(c: &mut Clients, name: &str, step: &str) -> Vec<String> {
     c.inspections
         .get_inspection_timeline(authed(
@@ -551,13 +564,7 @@ async fn feedback_hands_off_to_each_body_which_sees_and_acknowledges_its_own() {
 #[tokio::test]
 async fn the_receiving_body_records_what_it_did_with_a_hand_off_once_acknowledged() {
     let app = spawn().await;
-    let (mut c, s) = staffed_inspection(&app).await;
-    start_round(&mut c, "r9").await;
-    advance_to(&mut c, &s, InspectionPhase::Reported).await;
-    c.inspections
-        .notify_leaders_in_charge(s.notice())
-        .await
-        .expect("notice");
+    let (mut c, s) = notified(&app).await;
     let fed_on = today() - chrono::Days::new(3);
     c.inspections
         .give_feedback(s.feedback(day(fed_on), day(fed_on)))
@@ -691,13 +698,7 @@ async fn the_receiving_body_records_what_it_did_with_a_hand_off_once_acknowledge
 #[tokio::test]
 async fn feedback_waits_for_the_issues_service_and_writes_nothing_without_it() {
     let app = spawn_without_issues().await;
-    let (mut c, s) = staffed_inspection(&app).await;
-    start_round(&mut c, "r9").await;
-    advance_to(&mut c, &s, InspectionPhase::Reported).await;
-    c.inspections
-        .notify_leaders_in_charge(s.notice())
-        .await
-        .expect("notice");
+    let (mut c, s) = notified(&app).await;
     let db = app.db().await;
     let events = outbox_len(&db).await;
     let status = c
@@ -825,13 +826,7 @@ async fn a_hand_off_not_acknowledged_goes_blue_yellow_red_with_one_notice_each()
         ..Default::default()
     })
     .await;
-    let (mut c, s) = staffed_inspection(&app).await;
-    start_round(&mut c, "r9").await;
-    advance_to(&mut c, &s, InspectionPhase::Reported).await;
-    c.inspections
-        .notify_leaders_in_charge(s.notice())
-        .await
-        .expect("notice");
+    let (mut c, s) = notified(&app).await;
     let fed_on = today();
     app.issues.add_ideology_problem(&s.name);
     c.inspections
