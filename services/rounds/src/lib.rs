@@ -9,6 +9,7 @@ pub mod settings;
 pub mod staffing;
 pub mod storage;
 pub mod sweep;
+pub mod upstream;
 
 use std::sync::Arc;
 
@@ -71,7 +72,10 @@ pub async fn start_on_schema<S: fiveledger_platform::schema_compat::Schema>(
         service_calls: grpc::SERVICE_CALLS,
     };
     let handler_stop = stop.clone();
-    server::launch::<S>(spec, server_settings, stop, |db, _outbound| {
+    let issues_url = server_settings.upstream.issues.clone();
+    server::launch::<S>(spec, server_settings, stop, |db, outbound| {
+        let issues =
+            upstream::Issues::new(outbound.channel(&issues_url)?, outbound.credentials.clone());
         let settings = Arc::new(settings);
         let mut background = Vec::new();
         if settings.sweep_interval_seconds > 0 {
@@ -90,6 +94,7 @@ pub async fn start_on_schema<S: fiveledger_platform::schema_compat::Schema>(
             settings,
             stop: handler_stop,
             clock,
+            issues,
         };
         Ok(Wiring {
             routes: grpc::routes(api, server_settings),

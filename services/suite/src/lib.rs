@@ -197,7 +197,8 @@ pub async fn migrate(
 }
 
 /// Starts rounds, issues and ledgers, in that order (each consumes the
-/// events of the ones before it), and wires their upstream addresses.
+/// events of the ones before it; rounds asks issues at feedback, on the
+/// port issues is then started on), and wires their upstream addresses.
 pub async fn start(
     base: &ServerSettings,
     domains: Domains,
@@ -222,6 +223,12 @@ pub async fn start(
     let url = |addr: SocketAddr| format!("{scheme}://{addr}");
     let at = |i: usize| SocketAddr::new(layout.host, layout.ports[i]);
     let mut shared = base.clone();
+    // Rounds asks issues at feedback and issues reads rounds: issues' port
+    // is taken before rounds starts, and held until issues is migrated and
+    // about to listen on it, so that each knows the other's address.
+    let issues_port = std::net::TcpListener::bind(at(1))?;
+    let issues_at = issues_port.local_addr()?;
+    shared.upstream.issues = url(issues_at);
     let rounds = fiveledger_rounds::start(
         &service_settings(&shared, fiveledger_rounds::NAME, at(0)),
         domains.rounds,
@@ -229,13 +236,11 @@ pub async fn start(
     )
     .await?;
     shared.upstream.rounds = url(rounds.addr);
-    let issues = fiveledger_issues::start(
-        &service_settings(&shared, fiveledger_issues::NAME, at(1)),
-        domains.issues,
-        stop.child_token(),
-    )
-    .await?;
-    shared.upstream.issues = url(issues.addr);
+    let issues_settings = service_settings(&shared, fiveledger_issues::NAME, issues_at);
+    fiveledger_issues::migrate(&issues_settings).await?;
+    drop(issues_port);
+    let issues =
+        fiveledger_issues::start(&issues_settings, domains.issues, stop.child_token()).await?;
     let ledgers = fiveledger_ledgers::start(
         &service_settings(&shared, fiveledger_ledgers::NAME, at(2)),
         domains.ledgers,

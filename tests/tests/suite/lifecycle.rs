@@ -447,6 +447,28 @@ async fn an_inspection_goes_from_staffing_to_written_off_books_across_the_servic
         .into_inner();
     assert_eq!(fed.phase, InspectionPhase::FeedbackGiven as i32);
     assert_eq!(fed.feedback_date, Some(date(2026, 6, 12)));
+    // Its list holds an ideology problem (p3), asked of the issues service
+    // at feedback: the propaganda department gets its hand-off (移交).
+    let handed_off = rounds::hand_off_service_client::HandOffServiceClient::new(t.rounds.clone())
+        .list_hand_offs(authed(
+            &tokens::office(),
+            rounds::ListHandOffsRequest {
+                parent: XN.into(),
+                filter: "kind = HAND_OFF_KIND_PROPAGANDA_DEPARTMENT".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("hand-offs")
+        .into_inner()
+        .hand_offs;
+    assert_eq!(
+        handed_off
+            .iter()
+            .map(|h| h.receiver.as_str())
+            .collect::<Vec<_>>(),
+        ["organisations/nanning-xcb"]
+    );
     let handed = t
         .wait_for_entries(
             &format!("inspection = \"{XN}\" AND state = ENTRY_STATE_HANDED_OVER"),

@@ -1091,6 +1091,19 @@ async fn report_and_feedback(t: &TestSuite, table: &mut Table<'_>) {
             Refused(Code::FailedPrecondition),
         )
         .await;
+    // …and records what it did with it, once.
+    table
+        .row::<_, rounds::HandOff>(
+            "/fiveledger.rounds.v1.HandOffService/RecordHandOffResult",
+            COMMISSION,
+            rounds::RecordHandOffResultRequest {
+                name: format!("{XN}/handOffs/discipline-commission"),
+                conclusion: "已立案审查".into(),
+                ..Default::default()
+            },
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
     t.wait_for_entries(
         &format!("inspection = \"{XN}\" AND state = ENTRY_STATE_HANDED_OVER"),
         3,

@@ -204,12 +204,20 @@ pub const ROLES: RoleTable = &[
 ];
 
 /// What each peer service may call here with its own identity: the ledger
-/// follows frozen lists. (Statistics and reconciliation read clue figures
+/// follows frozen lists; the rounds service asks at feedback whether an
+/// inspection's list holds ideology problems. (Statistics and reconciliation read clue figures
 /// and problems with the caller's own token, judged by the caller's scope.)
-pub const SERVICE_CALLS: ServiceCalls = &[(
-    "ledgers",
-    &["/fiveledger.issues.v1.EventService/WatchEvents"],
-)];
+pub const SERVICE_CALLS: ServiceCalls = &[
+    (
+        "ledgers",
+        &["/fiveledger.issues.v1.EventService/WatchEvents"],
+    ),
+    // At feedback: are there ideology problems to hand to propaganda?
+    (
+        "rounds",
+        &["/fiveledger.issues.v1.ProblemService/ListProblems"],
+    ),
+];
 /// The events each peer may stream: the ledger opens entries from frozen
 /// lists and streams clue colour changes in `WatchWarnings`; it reads no
 /// other clue event.

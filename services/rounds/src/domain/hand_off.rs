@@ -110,6 +110,19 @@ pub const STANDARD: [Routing; 4] = [
     },
 ];
 
+/// The id of the ideology category (意识形态) in the issues service's
+/// catalogue: its problems go to the propaganda department.
+pub const IDEOLOGY_CATEGORY: &str = "ideology";
+
+impl Routing {
+    /// Whether this routing hands anything off at a feedback whose problem
+    /// list holds ideology problems (`ideology`) or not: the propaganda
+    /// department gets a hand-off only when there are any.
+    pub fn hands_off(&self, ideology: bool) -> bool {
+        ideology || self.kind != HandOffKind::PropagandaDepartment
+    }
+}
+
 /// What a functional department gets.
 pub const FUNCTIONAL: Routing = Routing {
     kind: HandOffKind::FunctionalDepartment,
@@ -259,6 +272,25 @@ pub fn expect_unacknowledged(name: &str, acknowledged: bool) -> ApiResult<()> {
     Ok(())
 }
 
+/// Refuses a result before the acknowledgement, or a second one.
+pub fn expect_result_open(name: &str, acknowledged: bool, recorded: bool) -> ApiResult<()> {
+    if !acknowledged {
+        return Err(missing(
+            ErrorReason::HandOffNotAcknowledged,
+            name,
+            "the hand-off is not acknowledged yet: acknowledge it first",
+        ));
+    }
+    if recorded {
+        return Err(missing(
+            ErrorReason::HandOffResultAlreadyRecorded,
+            name,
+            "the hand-off's result is already recorded",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +317,9 @@ mod tests {
         assert_eq!(STANDARD[1].items, &[I::CluesUnitManagedCadres]);
         assert!(STANDARD[2].items.contains(&I::LeadingCadreSummary));
         assert_eq!(STANDARD[3].items, &[I::IdeologyProblems]);
+        let without: Vec<_> = STANDARD.iter().filter(|r| r.hands_off(false)).collect();
+        assert_eq!(without.len(), 3);
+        assert!(STANDARD.iter().all(|r| r.hands_off(true)));
     }
 
     #[test]

@@ -3,10 +3,9 @@
 //! itself with its hand-offs (移交). InspectionService's methods for those
 //! steps call in here.
 
-use fiveledger_platform::aip::etag;
 use fiveledger_platform::aip::filter::{EQ, Field, Schema};
 use fiveledger_platform::aip::idempotency::{RequestKey, mutate};
-use fiveledger_platform::aip::names::validate_text;
+use fiveledger_platform::aip::names::{self, validate_text};
 use fiveledger_platform::aip::page::PageRequest;
 use fiveledger_platform::auth::Caller;
 use fiveledger_platform::error::CommonReason;
@@ -20,10 +19,9 @@ use tonic::{Request, Response, Status};
 use super::Api;
 use super::filters::Narrowed;
 use super::scope::context;
-use crate::domain::hand_off::{self as domain, expect_unacknowledged, not_the_receiver, receives};
+use crate::domain::hand_off::{self as domain, expect_result_open, expect_unacknowledged};
 use crate::domain::inspection::{FEEDBACK, MAX_SUMMARY, Step, not_before, parse_feedback_part};
 use crate::domain::leaders::parse_notice;
-use crate::domain::organisation;
 use crate::storage::hand_offs::{self as store, ListQuery};
 use crate::storage::{inspections, organisations};
 
@@ -111,6 +109,21 @@ impl Api {
             public: parse_feedback_part("feedback.public", feedback.public.as_ref())?,
         };
         let functional = domain::parse_functional(&request.functional_hand_offs)?;
+        let (round_id, inspection_id) = names::parse_nested(
+            "name",
+            &request.name,
+            crate::domain::round::COLLECTION,
+            crate::domain::inspection::COLLECTION,
+        )?;
+        // One question to the issues service per feedback, before the
+        // transaction: are there ideology problems for propaganda?
+        let ideology = self
+            .issues
+            .has_problem_of(
+                &crate::domain::inspection::name_of(round_id, inspection_id),
+                domain::IDEOLOGY_CATEGORY,
+            )
+            .await?;
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
         let now = self.clock.now();
@@ -125,7 +138,11 @@ impl Api {
                 let after = inspections::find(txn, &current.round_id, &current.id)
                     .await?
                     .ok_or_else(|| ApiError::not_found(&name))?;
-                store::make_at_feedback(txn, &ctx, &settings, now, &after, &round, &functional)
+                let handing = store::Handing {
+                    functional: &functional,
+                    ideology,
+                };
+                store::make_at_feedback(txn, &ctx, &settings, now, &after, &round, &handing)
                     .await?;
                 Ok(given)
             })
@@ -204,26 +221,49 @@ impl HandOffService for Api {
         let today = self.clock.today();
         let hand_off = mutate(&self.db, key, |txn| {
             Box::pin(async move {
-                let current = store::visible(txn, &caller, "name", &request.name).await?;
-                if !receives(&caller, &current.receiver_path) {
-                    return Err(not_the_receiver(
-                        &request.name,
-                        &organisation::name_of(&current.receiver_id),
-                    ));
-                }
-                etag::check(&request.name, &request.etag, current.revision)?;
+                let current = store::received(txn, &caller, &request.name, &request.etag).await?;
                 expect_unacknowledged(&request.name, current.acknowledged)?;
-                let date = date.unwrap_or(today);
-                not_before("date", date, Some(current.hand_off_date), "the hand-off")?;
-                if date > today {
-                    return Err(ApiError::invalid(
-                        "date",
-                        CommonReason::OutOfRange,
-                        format!("date cannot be after today ({today})"),
-                    ));
-                }
+                let date = dated(date, today, Some(current.hand_off_date), "the hand-off")?;
                 let note = request.note.trim().to_owned();
                 store::acknowledge(txn, &ctx, &settings, now, &current, date, note).await
+            })
+        })
+        .await?;
+        Ok(Response::new(hand_off))
+    }
+
+    async fn record_hand_off_result(
+        &self,
+        request: Request<RecordHandOffResultRequest>,
+    ) -> Result<Response<HandOff>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let key = RequestKey::new(
+            &caller,
+            "RecordHandOffResult",
+            &request.request_id,
+            &request,
+        )?;
+        replay_first!(&self.db, key);
+        domain::parse_name("name", &request.name)?;
+        let date = from_optional_date("date", request.date.as_ref())?;
+        validate_text("conclusion", &request.conclusion, true, MAX_SUMMARY)?;
+        let ctx = context(&caller, &request.request_id);
+        let settings = self.settings.clone();
+        let now = self.clock.now();
+        let today = self.clock.today();
+        let hand_off = mutate(&self.db, key, |txn| {
+            Box::pin(async move {
+                let current = store::received(txn, &caller, &request.name, &request.etag).await?;
+                expect_result_open(
+                    &request.name,
+                    current.acknowledged,
+                    current.result_date.is_some(),
+                )?;
+                let acknowledged = current.acknowledgement_date;
+                let date = dated(date, today, acknowledged, "the acknowledgement")?;
+                let conclusion = request.conclusion.trim().to_owned();
+                store::record_result(txn, &ctx, &settings, now, &current, date, conclusion).await
             })
         })
         .await?;
@@ -246,6 +286,26 @@ impl HandOffService for Api {
             .await?,
         ))
     }
+}
+
+/// The day a receiving body's step is dated (`date`, today when empty):
+/// not before `earliest` (`what`) nor after today (INVALID_ARGUMENT `date`).
+fn dated(
+    date: Option<chrono::NaiveDate>,
+    today: chrono::NaiveDate,
+    earliest: Option<chrono::NaiveDate>,
+    what: &str,
+) -> ApiResult<chrono::NaiveDate> {
+    let date = date.unwrap_or(today);
+    not_before("date", date, earliest, what)?;
+    if date > today {
+        return Err(ApiError::invalid(
+            "date",
+            CommonReason::OutOfRange,
+            format!("date cannot be after today ({today})"),
+        ));
+    }
+    Ok(date)
 }
 
 #[cfg(test)]

@@ -201,6 +201,10 @@ pub const ROLES: RoleTable = &[
         "/fiveledger.rounds.v1.HandOffService/AcknowledgeHandOff",
         crate::domain::hand_off::RECEIVER_ROLES,
     ),
+    (
+        "/fiveledger.rounds.v1.HandOffService/RecordHandOffResult",
+        crate::domain::hand_off::RECEIVER_ROLES,
+    ),
     ("/fiveledger.rounds.v1.HandOffService/SweepHandOffs", OFFICE),
     (
         "/fiveledger.rounds.v1.EventService/WatchEvents",
@@ -250,6 +254,8 @@ pub struct Api {
     pub stop: CancellationToken,
     /// Where "today" comes from (overdue, colours, the sweep).
     pub clock: Clock,
+    /// Asked at feedback whether there are ideology problems to hand off.
+    pub issues: crate::upstream::Issues,
 }
 
 pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {

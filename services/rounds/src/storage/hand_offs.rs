@@ -11,7 +11,8 @@ use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{
-    HandOff, HandOffAcknowledgement, HandOffItem, HandOffKind, HandOffMade, OrganisationKind,
+    HandOff, HandOffAcknowledged, HandOffAcknowledgement, HandOffItem, HandOffKind, HandOffMade,
+    HandOffResult, HandOffResultRecorded, OrganisationKind,
 };
 use fiveledger_proto::types::WarningColour;
 use sea_orm::ActiveValue::Set;
@@ -50,6 +51,10 @@ pub struct Model {
     pub acknowledgement_date: Option<NaiveDate>,
     pub acknowledged_by: String,
     pub acknowledgement_note: String,
+    /// The result's date, once the receiving body recorded one.
+    pub result_date: Option<NaiveDate>,
+    pub result_recorded_by: String,
+    pub result_conclusion: String,
     /// `WarningColour` by its proto name: the last colour a notice went out for.
     pub notified_colour: String,
     pub revision: i64,
@@ -110,6 +115,11 @@ impl Model {
             }),
             colour: api_colour(colour) as i32,
             notified_colour: self.notified_colour() as i32,
+            result: self.result_date.map(|date| HandOffResult {
+                date: Some(to_date(date)),
+                recorded_by: self.result_recorded_by.clone(),
+                conclusion: self.result_conclusion.clone(),
+            }),
             etag: etag(self.revision),
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
@@ -143,6 +153,26 @@ pub async fn visible(
         name,
         |row| row.seen_by(caller),
     )
+}
+
+/// The hand-off `name` for its receiving body to act on: NOT_FOUND unless
+/// the caller sees it, PERMISSION_DENIED unless it acts for the body,
+/// ABORTED when `etag` is stale.
+pub async fn received(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    name: &str,
+    etag: &str,
+) -> ApiResult<Model> {
+    let current = visible(conn, caller, "name", name).await?;
+    if !domain::receives(caller, &current.receiver_path) {
+        return Err(domain::not_the_receiver(
+            name,
+            &organisation::name_of(&current.receiver_id),
+        ));
+    }
+    fiveledger_platform::aip::etag::check(name, etag, current.revision)?;
+    Ok(current)
 }
 
 /// How a list is narrowed. The caller's reach: hand-offs to the bodies the
@@ -273,10 +303,20 @@ async fn attached(
         .await?)
 }
 
+/// What the office's feedback says beyond the inspection: the functional
+/// departments named (id, summary) and whether the problem list holds
+/// ideology problems.
+#[derive(Clone, Copy, Debug)]
+pub struct Handing<'a> {
+    pub functional: &'a [(String, String)],
+    pub ideology: bool,
+}
+
 /// Makes the hand-offs of a feedback just given (in its transaction):
 /// the standard routings to the bodies of the level running the round
 /// (FAILED_PRECONDITION `RECEIVING_BODY_MISSING` when the directory lacks
-/// one) and one per functional department named (`functional`: id and
+/// one; to the propaganda department only when the problem list holds
+/// ideology problems, `handing.ideology`) and one per functional department named (`functional`: id and
 /// summary; each must be a functional department within reach of the
 /// work, else INVALID_ARGUMENT / NOT_FOUND). Each is a row, a timeline
 /// step of the inspection and a `HandOffMade` event.
@@ -287,14 +327,18 @@ pub async fn make_at_feedback(
     now: DateTime<Utc>,
     inspection: &super::inspections::Model,
     level: &super::rounds::Model,
-    functional: &[(String, String)],
+    handing: &Handing<'_>,
 ) -> ApiResult<Vec<HandOff>> {
+    let Handing {
+        functional,
+        ideology,
+    } = *handing;
     let name = inspection.name();
     let handed = inspection
         .feedback_date
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("{name} has no feedback date")))?;
     let mut planned: Vec<(&Routing, String, super::organisations::Model, String)> = Vec::new();
-    for routing in &STANDARD {
+    for routing in STANDARD.iter().filter(|r| r.hands_off(ideology)) {
         let kind = routing.body.unwrap_or(OrganisationKind::Unspecified);
         let body = attached(txn, &level.organisation_id, kind)
             .await?
@@ -335,6 +379,9 @@ pub async fn make_at_feedback(
             acknowledgement_date: None,
             acknowledged_by: String::new(),
             acknowledgement_note: String::new(),
+            result_date: None,
+            result_recorded_by: String::new(),
+            result_conclusion: String::new(),
             notified_colour: WarningColour::Unspecified.as_str_name().to_owned(),
             revision: 1,
             create_time: now,
@@ -377,6 +424,59 @@ pub async fn make_at_feedback(
     Ok(made)
 }
 
+/// A step the receiving body takes on a hand-off: the timeline step's
+/// name, what the body did and on which day, and the event.
+struct BodyStep<E> {
+    step: &'static str,
+    done: &'static str,
+    date: NaiveDate,
+    event: fn(HandOff) -> E,
+}
+
+/// Writes `model` (from `current`, checked by the caller) with its
+/// timeline step and event; returns the hand-off after.
+async fn take<E: prost::Name>(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    settings: &RoundsSettings,
+    now: DateTime<Utc>,
+    current: &Model,
+    mut model: ActiveModel,
+    step: BodyStep<E>,
+) -> ApiResult<HandOff> {
+    model.revision = Set(current.revision + 1);
+    model.update_time = Set(now);
+    let updated = update_if_revision(txn, model, current.revision).await?;
+    let inspection = super::inspections::find(txn, &current.round_id, &current.inspection_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(current.name()))?;
+    super::inspections::record_step(
+        txn,
+        &inspection,
+        step.step,
+        &ctx.actor,
+        &ctx.request_id,
+        format!(
+            "{} {} by {} on {}",
+            updated.id,
+            step.done,
+            organisation::name_of(&updated.receiver_id),
+            step.date
+        ),
+        now,
+    )
+    .await?;
+    let hand_off = updated.to_proto(now.date_naive(), &settings.warnings);
+    outbox::append(
+        txn,
+        &ctx.about(&updated.round_organisation_path),
+        &hand_off.name,
+        &(step.event)(hand_off.clone()),
+    )
+    .await?;
+    Ok(hand_off)
+}
+
 /// Records the receiving body's acknowledgement of `current` on `date` by
 /// `actor` (checked by the caller), with its timeline step and event.
 pub async fn acknowledge(
@@ -393,37 +493,38 @@ pub async fn acknowledge(
     model.acknowledgement_date = Set(Some(date));
     model.acknowledged_by = Set(ctx.actor.clone());
     model.acknowledgement_note = Set(note);
-    model.revision = Set(current.revision + 1);
-    model.update_time = Set(now);
-    let updated = update_if_revision(txn, model, current.revision).await?;
-    let inspection = super::inspections::find(txn, &current.round_id, &current.inspection_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(current.name()))?;
-    super::inspections::record_step(
-        txn,
-        &inspection,
-        "AcknowledgeHandOff",
-        &ctx.actor,
-        &ctx.request_id,
-        format!(
-            "{} acknowledged by {} on {date}",
-            updated.id,
-            organisation::name_of(&updated.receiver_id)
-        ),
-        now,
-    )
-    .await?;
-    let hand_off = updated.to_proto(now.date_naive(), &settings.warnings);
-    outbox::append(
-        txn,
-        &ctx.about(&updated.round_organisation_path),
-        &hand_off.name,
-        &fiveledger_proto::rounds::HandOffAcknowledged {
-            hand_off: Some(hand_off.clone()),
-        },
-    )
-    .await?;
-    Ok(hand_off)
+    let step = BodyStep {
+        step: "AcknowledgeHandOff",
+        done: "acknowledged",
+        date,
+        event: |h| HandOffAcknowledged { hand_off: Some(h) },
+    };
+    take(txn, ctx, settings, now, current, model, step).await
+}
+
+/// Records the receiving body's result of `current` (acknowledged, checked
+/// by the caller): `conclusion` on `date` by the actor, with its timeline
+/// step and event.
+pub async fn record_result(
+    txn: &DatabaseTransaction,
+    ctx: &EventContext,
+    settings: &RoundsSettings,
+    now: DateTime<Utc>,
+    current: &Model,
+    date: NaiveDate,
+    conclusion: String,
+) -> ApiResult<HandOff> {
+    let mut model: ActiveModel = current.clone().into();
+    model.result_date = Set(Some(date));
+    model.result_recorded_by = Set(ctx.actor.clone());
+    model.result_conclusion = Set(conclusion);
+    let step = BodyStep {
+        step: "RecordHandOffResult",
+        done: "dealt with",
+        date,
+        event: |h| HandOffResultRecorded { hand_off: Some(h) },
+    };
+    take(txn, ctx, settings, now, current, model, step).await
 }
 
 /// The colour a notice last went out for, as the rule's colour.

@@ -124,6 +124,41 @@ async fn acknowledge(
         .map(tonic::Response::into_inner)
 }
 
+async fn record_result(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    on: Option<NaiveDate>,
+    request_id: &str,
+) -> Result<HandOff, tonic::Status> {
+    hand_offs(app)
+        .record_hand_off_result(authed(
+            token,
+            RecordHandOffResultRequest {
+                name: name.into(),
+                date: on.and_then(day),
+                conclusion: "已立案审查2人".into(),
+                etag: String::new(),
+                request_id: request_id.into(),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The staffed inspection of a started round, reported, its leaders in
+/// charge notified: ready for feedback.
+async fn notified(app: &TestApp) -> (Clients, Steps) {
+    let (mut c, s) = staffed_inspection(app).await;
+    start_round(&mut c, "r9").await;
+    advance_to(&mut c, &s, InspectionPhase::Reported).await;
+    c.inspections
+        .notify_leaders_in_charge(s.notice())
+        .await
+        .expect("notice");
+    (c, s)
+}
+
 async fn steps_named(c: &mut Clients, name: &str, step: &str) -> Vec<String> {
     c.inspections
         .get_inspection_timeline(authed(
@@ -320,6 +355,8 @@ async fn feedback_hands_off_to_each_body_which_sees_and_acknowledges_its_own() {
             .is_empty()
     );
 
+    // The list holds an ideology problem: propaganda gets its hand-off.
+    app.issues.add_ideology_problem(&s.name);
     c.inspections
         .give_feedback(s.feedback_to(fed_on, &["nanning-jyj"]))
         .await
@@ -525,6 +562,165 @@ async fn feedback_hands_off_to_each_body_which_sees_and_acknowledges_its_own() {
 }
 
 #[tokio::test]
+async fn the_receiving_body_records_what_it_did_with_a_hand_off_once_acknowledged() {
+    let app = spawn().await;
+    let (mut c, s) = notified(&app).await;
+    let fed_on = today() - chrono::Days::new(3);
+    c.inspections
+        .give_feedback(s.feedback(day(fed_on), day(fed_on)))
+        .await
+        .expect("feedback");
+    let name = format!("{}/handOffs/discipline-commission", s.name);
+    let db = app.db().await;
+    // No ideology problem on the list: nothing for the propaganda
+    // department, and the issues service was asked once, for that.
+    assert_eq!(
+        ids(&list(&app, &office("guangxi/nanning"), &s.name, "")
+            .await
+            .expect("list")),
+        [
+            "discipline-commission",
+            "discipline-commission-record",
+            "organisation-department",
+        ]
+    );
+    assert_eq!(
+        *app.issues.asked.lock().expect("lock"),
+        [format!(
+            "inspection = \"{}\" AND category = \"ideology\"",
+            s.name
+        )]
+    );
+
+    // Not before the body acknowledged it, naming that state.
+    let status = record_result(&app, &commission(), &name, None, "")
+        .await
+        .expect_err("not acknowledged");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "HAND_OFF_NOT_ACKNOWLEDGED");
+    assert_eq!(first_violation(&status).subject, name);
+    let signed_on = today() - chrono::Days::new(1);
+    acknowledge(&app, &commission(), &name, Some(signed_on))
+        .await
+        .expect("the commission signs");
+    let events = outbox_len(&db).await;
+
+    // Another body does not see it (NOT_FOUND, as a name that does not
+    // exist); the office follows but does not record for the body.
+    let unknown = format!("{}/handOffs/no-such", s.name);
+    for (token, target) in [(organisation_department(), &name), (commission(), &unknown)] {
+        let status = record_result(&app, &token, target, None, "")
+            .await
+            .expect_err("out of sight");
+        assert_eq!(status.code(), Code::NotFound, "{target}: {status:?}");
+    }
+    let office_as_body = testing::token(
+        "office-jw",
+        "guangxi/nanning",
+        &[Role::InspectionOffice, Role::DisciplineCommission],
+    );
+    let status = record_result(&app, &office_as_body, &name, None, "")
+        .await
+        .expect_err("not the body");
+    assert_eq!(reason(&status), "NOT_THE_RECEIVING_BODY");
+    // Not before the acknowledgement, nor after today, nor without a
+    // conclusion.
+    let status = record_result(
+        &app,
+        &commission(),
+        &name,
+        Some(signed_on - chrono::Days::new(1)),
+        "",
+    )
+    .await
+    .expect_err("before the acknowledgement");
+    assert_eq!(
+        (reason(&status), bad_field(&status)),
+        ("DATE_TOO_EARLY".to_owned(), "date".to_owned())
+    );
+    let status = record_result(
+        &app,
+        &commission(),
+        &name,
+        Some(today() + chrono::Days::new(1)),
+        "",
+    )
+    .await
+    .expect_err("tomorrow");
+    assert_eq!(bad_field(&status), "date");
+    let status = hand_offs(&app)
+        .record_hand_off_result(authed(
+            &commission(),
+            RecordHandOffResultRequest {
+                name: name.clone(),
+                conclusion: "  ".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("no conclusion");
+    assert_eq!(bad_field(&status), "conclusion");
+    assert_eq!(outbox_len(&db).await, events, "refusals write nothing");
+
+    let dealt = record_result(&app, &commission(), &name, None, "res-1")
+        .await
+        .expect("recorded");
+    let result = dealt.result.clone().expect("result");
+    assert_eq!(result.date, day(today()));
+    assert_eq!(result.recorded_by, "jw-zhang");
+    assert_eq!(result.conclusion, "已立案审查2人");
+    let written = outbox_len(&db).await;
+    assert!(written > events, "the result is an event");
+    // Replayed by its request id: the same answer, nothing written again.
+    let replayed = record_result(&app, &commission(), &name, None, "res-1")
+        .await
+        .expect("replayed");
+    assert_eq!(replayed, dealt);
+    assert_eq!(outbox_len(&db).await, written);
+    // Once only.
+    let status = record_result(&app, &commission(), &name, None, "res-2")
+        .await
+        .expect_err("twice");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&status), "HAND_OFF_RESULT_ALREADY_RECORDED");
+
+    // Listed with it, to the body and to the office; the others have none.
+    for token in [commission(), office("guangxi/nanning")] {
+        let all = list(&app, &token, &s.name, "").await.expect("list");
+        let with: Vec<_> = all.iter().filter(|h| h.result.is_some()).collect();
+        assert_eq!(with.len(), 1);
+        assert_eq!(with[0].result, Some(result.clone()));
+    }
+    let steps = steps_named(&mut c, &s.name, "RecordHandOffResult").await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+}
+
+#[tokio::test]
+async fn feedback_waits_for_the_issues_service_and_writes_nothing_without_it() {
+    let app = spawn_without_issues().await;
+    let (mut c, s) = notified(&app).await;
+    let db = app.db().await;
+    let events = outbox_len(&db).await;
+    let status = c
+        .inspections
+        .give_feedback(s.feedback(s.at(92), s.at(94)))
+        .await
+        .expect_err("issues unreachable");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(
+        get(&mut c, &s.name).await.phase(),
+        InspectionPhase::Reported
+    );
+    assert_eq!(outbox_len(&db).await, events, "nothing half-written");
+    assert!(
+        list(&app, &admin(), "rounds/-/inspections/-", "")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn feedback_is_refused_when_the_level_lacks_a_receiving_body() {
     let app = spawn().await;
     // Nanning with its commission and organisation department, but no
@@ -570,6 +766,7 @@ async fn feedback_is_refused_when_the_level_lacks_a_receiving_body() {
         .notify_leaders_in_charge(s.notice())
         .await
         .expect("notice");
+    app.issues.add_ideology_problem(&s.name);
     let status = c
         .inspections
         .give_feedback(s.feedback(s.at(92), s.at(94)))
@@ -629,14 +826,9 @@ async fn a_hand_off_not_acknowledged_goes_blue_yellow_red_with_one_notice_each()
         ..Default::default()
     })
     .await;
-    let (mut c, s) = staffed_inspection(&app).await;
-    start_round(&mut c, "r9").await;
-    advance_to(&mut c, &s, InspectionPhase::Reported).await;
-    c.inspections
-        .notify_leaders_in_charge(s.notice())
-        .await
-        .expect("notice");
+    let (mut c, s) = notified(&app).await;
     let fed_on = today();
+    app.issues.add_ideology_problem(&s.name);
     c.inspections
         .give_feedback(s.feedback(day(fed_on), day(fed_on)))
         .await

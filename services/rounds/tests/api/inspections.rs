@@ -950,7 +950,7 @@ async fn the_whole_timeline_step_by_step_refusing_every_step_out_of_order() {
             "ReportInspection",
             "NotifyLeadersInCharge",
             "GiveFeedback",
-            "HandOff",
+            // No ideology problem on its list: none to propaganda.
             "HandOff",
             "HandOff",
             "HandOff",

@@ -41,13 +41,16 @@ pub const BODIES: [(&str, rounds::OrganisationKind); 4] = [
 /// The hand-off at feedback every handed inspection's commission has
 /// signed for; the others stay unsigned.
 pub const SIGNED_HAND_OFF: &str = "discipline-commission";
+/// A hand-off the fixture leaves unsigned (its body: the organisation
+/// department).
+pub const UNSIGNED_HAND_OFF: &str = "organisation-department";
 /// Every hand-off at feedback, by id, with the body of the running level it
-/// goes to (its suffix).
-pub const HAND_OFFS: [(&str, &str); 4] = [
+/// goes to (its suffix). The fixture's lists hold no ideology problem, so
+/// nothing goes to the propaganda department.
+pub const HAND_OFFS: [(&str, &str); 3] = [
     ("discipline-commission", "jw"),
     ("discipline-commission-record", "jw"),
     ("organisation-department", "zzb"),
-    ("propaganda-department", "xcb"),
 ];
 
 /// The path of the body `suffix` of the level at `level` (`gx/nn` →

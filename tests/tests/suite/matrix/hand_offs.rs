@@ -43,6 +43,7 @@ fn hand_offs_of(world: &World, keys: &[&str]) -> Vec<(String, String, String)> {
 pub(super) fn rows(world: &Arc<World>) -> Vec<Row> {
     let list = rpc!("rounds", "HandOffService", "ListHandOffs");
     let acknowledge = rpc!("rounds", "HandOffService", "AcknowledgeHandOff");
+    let record = rpc!("rounds", "HandOffService", "RecordHandOffResult");
     let sweep = rpc!("rounds", "HandOffService", "SweepHandOffs");
     let every: Vec<&'static str> = world.inspections.keys().copied().collect();
     let mut list_cases = vec![{
@@ -123,6 +124,36 @@ pub(super) fn rows(world: &Arc<World>) -> Vec<Row> {
             )
         })
         .collect();
+    // What the body did with it: only once signed (never written here).
+    let record_cases = ["ia2", "ic1"]
+        .into_iter()
+        .map(|key| {
+            let i = &world.inspections[key];
+            let name = format!("{}/handOffs/{}", i.name, fixture::UNSIGNED_HAND_OFF);
+            let receiver = body(&i.running, "zzb");
+            let running = i.running.clone();
+            unary(
+                record,
+                format!("{name} (not signed)"),
+                name,
+                |name| RecordHandOffResultRequest {
+                    name: name.into(),
+                    conclusion: "已办结".into(),
+                    ..Default::default()
+                },
+                nothing::<HandOff>,
+                move |who| {
+                    if !sees(who, &receiver, &running) {
+                        HIDDEN
+                    } else if receives(who, &receiver) {
+                        Outcome::Fails(Code::FailedPrecondition, "HAND_OFF_NOT_ACKNOWLEDGED")
+                    } else {
+                        Outcome::Refused("NOT_THE_RECEIVING_BODY")
+                    }
+                },
+            )
+        })
+        .collect();
     vec![
         Row {
             rpc: list,
@@ -131,6 +162,10 @@ pub(super) fn rows(world: &Arc<World>) -> Vec<Row> {
         Row {
             rpc: acknowledge,
             cases: acknowledge_cases,
+        },
+        Row {
+            rpc: record,
+            cases: record_cases,
         },
         Row {
             rpc: sweep,

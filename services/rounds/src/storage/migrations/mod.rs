@@ -13,12 +13,13 @@ mod m20261128_000003_double_report_sweep;
 mod m20261128_000004_list_indexes;
 mod m20261202_000001_hand_offs;
 mod m20261210_000001_native_place;
+mod m20261213_000001_hand_off_results;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 10;
+    const VERSION: i64 = 11;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -35,6 +36,8 @@ impl Schema for Migrator {
             Step::contract(fiveledger_platform::schema_compat::Migration),
             // Hand-offs at feedback (移交) and their acknowledgements.
             Step::expand(m20261202_000001_hand_offs::Migration),
+            // What the receiving body did with a hand-off (办理结果).
+            Step::expand(m20261213_000001_hand_off_results::Migration),
         ]
     }
 }

@@ -1,6 +1,9 @@
 //! Starts a real rounds server on an ephemeral port with a fresh database.
 #![allow(dead_code)]
 
+mod fake_issues;
+pub use fake_issues::FakeIssues;
+
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::outbox;
 use fiveledger_platform::server::Running;
@@ -20,6 +23,8 @@ pub struct TestApp {
     pub env: TestEnv,
     /// The service's clock, pinned to [`today`]; tests move it.
     pub clock: Clock,
+    /// The issues service as the rounds service asks it at feedback.
+    pub issues: FakeIssues,
 }
 
 /// The day every test server's clock starts on, so due dates, overdue and
@@ -38,7 +43,23 @@ pub async fn spawn() -> TestApp {
 }
 
 pub async fn spawn_with(settings: RoundsSettings) -> TestApp {
-    let env = TestEnv::new("rounds");
+    spawn_in(settings, false).await
+}
+
+/// The rounds service with the issues service unreachable.
+pub async fn spawn_without_issues() -> TestApp {
+    spawn_in(RoundsSettings::default(), true).await
+}
+
+async fn spawn_in(settings: RoundsSettings, issues_down: bool) -> TestApp {
+    let mut env = TestEnv::new("rounds");
+    let (issues, issues_url) = FakeIssues::start().await;
+    env.settings.upstream.issues = if issues_down {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", closed.local_addr().expect("addr"))
+    } else {
+        issues_url
+    };
     let clock = Clock::fixed(noon(today()));
     let running = fiveledger_rounds::start_with_clock(
         &env.settings,
@@ -58,6 +79,7 @@ pub async fn spawn_with(settings: RoundsSettings) -> TestApp {
         channel,
         env,
         clock,
+        issues,
     }
 }
 
