@@ -6,8 +6,10 @@
 mod common;
 
 use common::{filter, key, page, period, run};
+use fiveledger_issues::IssuesSettings;
 use fiveledger_issues::domain::category::{self, NewCategory};
 use fiveledger_issues::domain::clue::{self, NewClue};
+use fiveledger_issues::domain::clue_decision;
 use fiveledger_issues::domain::{problem, problem_list};
 use fiveledger_platform::aip::{etag, field_mask, names};
 use fiveledger_platform::{ApiError, ApiResult, outbox};
@@ -151,6 +153,8 @@ fuzz_target!(|data: &[u8]| {
                 .ok_or_else(|| ApiError::required("disposal"))?;
             clue::parse_method("disposal.method", d.method)?;
             clue::parse_decision("disposal", d.date.as_ref(), &d.note)?;
+            // The default quorum: three signers at the three levels.
+            clue_decision::parse_level(&IssuesSettings::default().quorum(), r.level)?;
             clue_name(&r.name)?;
             etag::check(&r.name, &r.etag, 1)
         }),

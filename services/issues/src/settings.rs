@@ -36,13 +36,16 @@ pub struct IssuesSettings {
     pub clue_hold_days: u32,
     /// Days to conclude a clue (予以了结).
     pub clue_conclude_days: u32,
-    /// Distinct signers a clue's disposal needs (集体研判: no one decides
-    /// alone); 1 lets the holder's single signature decide.
+    /// Distinct signers a clue's disposal needs (集体研判: "任何个人不得擅自
+    /// 决策", L3215–3225): 3 by default, one at each level of the
+    /// three-level decision. An office with fewer people configures fewer
+    /// (1 lets the holder's single signature decide, with no level
+    /// required); never fewer than the required levels.
     pub clue_disposal_signers: u32,
     /// Decision levels that must each have signed a disposal, by name and
     /// separated by commas (`handling_room`, `leader_in_charge`,
-    /// `supervision_meeting`: the three levels of 三级集体研判); empty for
-    /// none.
+    /// `supervision_meeting`: the three levels of 三级集体研判, all three by
+    /// default); empty for none.
     pub clue_disposal_levels: String,
     /// Seconds between periodic clue warning sweeps (四色预警); 0 turns the
     /// periodic sweep off (SweepClueWarnings still sweeps on demand).
@@ -52,6 +55,10 @@ pub struct IssuesSettings {
     #[serde(skip)]
     pub warnings: fiveledger_platform::deadline::WarningSettings,
 }
+
+/// The three levels of 三级集体研判 (承办室室务会集体研究, 分管领导召集研究,
+/// 执纪监督专题会议集体研判), each of which signs a disposal by default.
+pub const DEFAULT_DISPOSAL_LEVELS: &str = "handling_room,leader_in_charge,supervision_meeting";
 
 impl Default for IssuesSettings {
     fn default() -> Self {
@@ -65,8 +72,8 @@ impl Default for IssuesSettings {
             clue_preliminary_verification_days: 90,
             clue_hold_days: 180,
             clue_conclude_days: 15,
-            clue_disposal_signers: 1,
-            clue_disposal_levels: String::new(),
+            clue_disposal_signers: 3,
+            clue_disposal_levels: DEFAULT_DISPOSAL_LEVELS.to_owned(),
             clue_sweep_interval_seconds: 600,
             warnings: Default::default(),
         }
@@ -194,6 +201,78 @@ impl IssuesSettings {
                 self.recurrence_window_years
             );
         }
+        // Each signer signs once, at one level: more levels than signers
+        // would quietly need more signers than configured.
+        let levels = self.disposal_levels()?.len();
+        if levels > self.clue_disposal_signers.max(1) as usize {
+            anyhow::bail!(
+                "issues.clue_disposal_signers is {} but clue_disposal_levels names {levels} \
+                 levels, each signed by another person: require as many signers, or fewer \
+                 levels (empty for none)",
+                self.clue_disposal_signers
+            );
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fiveledger_platform::settings::load_vars;
+
+    fn load(vars: &[(&str, &str)]) -> anyhow::Result<IssuesSettings> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let listen = "127.0.0.1:0".parse().expect("addr");
+        let (_, settings) = load_vars::<IssuesSettings>("issues", listen, &vars)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// By default no one decides alone: three distinct signers, one at
+    /// each level of 三级集体研判.
+    #[test]
+    fn a_disposal_needs_three_signers_at_three_levels_by_default() {
+        use ClueDecisionLevel as L;
+        let settings = load(&[]).expect("defaults");
+        assert_eq!(settings, IssuesSettings::default());
+        let q = settings.quorum();
+        assert_eq!(q.signers, 3);
+        assert_eq!(
+            q.levels,
+            [L::HandlingRoom, L::LeaderInCharge, L::SupervisionMeeting]
+        );
+    }
+
+    /// A small office configures fewer signers, and as few levels.
+    #[test]
+    fn an_office_configures_fewer_signers_and_levels() {
+        let one = load(&[
+            ("FIVELEDGER_ISSUES__CLUE_DISPOSAL_SIGNERS", "1"),
+            ("FIVELEDGER_ISSUES__CLUE_DISPOSAL_LEVELS", ""),
+        ])
+        .expect("one signer, no level");
+        assert_eq!(one.quorum().signers, 1);
+        assert!(one.quorum().levels.is_empty());
+        let two = load(&[
+            ("FIVELEDGER_ISSUES__CLUE_DISPOSAL_SIGNERS", "2"),
+            (
+                "FIVELEDGER_ISSUES__CLUE_DISPOSAL_LEVELS",
+                "handling_room,supervision_meeting",
+            ),
+        ])
+        .expect("two signers, two levels");
+        assert_eq!(two.quorum().levels.len(), 2);
+        // Fewer signers than the levels that must sign: refused at start,
+        // not a quorum that quietly needs three.
+        let err = load(&[("FIVELEDGER_ISSUES__CLUE_DISPOSAL_SIGNERS", "1")])
+            .expect_err("one signer, three levels");
+        assert!(err.to_string().contains("clue_disposal_signers"), "{err}");
+        let err = load(&[("FIVELEDGER_ISSUES__CLUE_DISPOSAL_LEVELS", "room")])
+            .expect_err("unknown level");
+        assert!(err.to_string().contains("unknown level"), "{err}");
     }
 }

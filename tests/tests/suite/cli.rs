@@ -906,6 +906,44 @@ async fn demo_load_at_a_small_scale() {
     let coloured = report.green + report.blue + report.yellow + report.red;
     assert_eq!(coloured, open, "{report:?}");
     assert!(report.clues_disposed >= report.clues_concluded);
+    // No one disposed of a clue alone (三级集体研判): each disposal was
+    // signed by three people of the commission, one at each level.
+    let decided = admin
+        .clues()
+        .list_clues(fiveledger_proto::issues::ListCluesRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .clues
+        .into_iter()
+        .filter(|c| c.disposal.is_some())
+        .collect::<Vec<_>>();
+    assert_eq!(decided.len() as u64, report.clues_disposed, "{report:?}");
+    for clue in &decided {
+        let signed: Vec<(&str, i32)> = clue
+            .disposal_signatures
+            .iter()
+            .map(|s| (s.signer.as_str(), s.level))
+            .collect();
+        use fiveledger_proto::issues::ClueDecisionLevel as L;
+        assert_eq!(
+            signed,
+            [
+                ("demo-jw", L::HandlingRoom as i32),
+                ("demo-jw-leader", L::LeaderInCharge as i32),
+                ("demo-jw-secretary", L::SupervisionMeeting as i32),
+            ],
+            "{}",
+            clue.name
+        );
+        assert_eq!(
+            clue.disposal.as_ref().map(|d| d.recorded_by.as_str()),
+            Some("demo-jw-secretary")
+        );
+    }
     // The ledger's statistics carry the issues service's clue figures.
     assert_eq!(report.statistics_clues as u64, report.clues, "{report:?}");
     assert_eq!(

@@ -953,23 +953,54 @@ async fn issues_on_site(t: &TestSuite, table: &mut Table<'_>) {
             Refused(Code::Aborted),
         )
         .await;
+    // The county commission decides collectively (三级集体研判): its
+    // handling room and its leader in charge sign first; the row is the
+    // meeting's signature, the one that disposes of the clue.
+    let disposal = || issues::DisposeClueRequest {
+        name: clue.name.clone(),
+        disposal: Some(issues::ClueDisposal {
+            method: issues::DisposalMethod::PreliminaryVerification as i32,
+            date: Some(today()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut signed = clue.clone();
+    for (subject, level) in [
+        ("xnjw-room", issues::ClueDecisionLevel::HandlingRoom),
+        ("xnjw-leader", issues::ClueDecisionLevel::LeaderInCharge),
+    ] {
+        let signer = Who {
+            subject,
+            ..COUNTY_COMMISSION
+        };
+        signed = issues::clue_service_client::ClueServiceClient::new(t.issues.clone())
+            .dispose_clue(authed(
+                &signer.token(),
+                issues::DisposeClueRequest {
+                    level: level as i32,
+                    etag: signed.etag.clone(),
+                    ..disposal()
+                },
+            ))
+            .await
+            .unwrap_or_else(|s| panic!("{subject} signs: {s:?}"))
+            .into_inner();
+        assert_eq!(signed.state(), issues::ClueState::Registered, "{subject}");
+    }
     let clue: issues::Clue = table
         .row(
             "/fiveledger.issues.v1.ClueService/DisposeClue",
             COUNTY_COMMISSION,
             issues::DisposeClueRequest {
-                name: clue.name.clone(),
-                disposal: Some(issues::ClueDisposal {
-                    method: issues::DisposalMethod::PreliminaryVerification as i32,
-                    date: Some(today()),
-                    ..Default::default()
-                }),
-                etag: clue.etag.clone(),
-                ..Default::default()
+                level: issues::ClueDecisionLevel::SupervisionMeeting as i32,
+                etag: signed.etag.clone(),
+                ..disposal()
             },
             Refused(Code::Aborted),
         )
         .await;
+    assert_eq!(clue.state(), issues::ClueState::Disposed);
     let clue: issues::Clue = table
         .row(
             "/fiveledger.issues.v1.ClueService/RecordClueOutcome",

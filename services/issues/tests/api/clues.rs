@@ -171,18 +171,15 @@ async fn the_disposal_order_is_enforced() {
     assert_eq!(reason(&err), "CLUE_NOT_DISPOSED");
 
     let disposed = app
-        .clues()
-        .dispose_clue(authed(
-            &jw,
+        .decide(
+            &commission(),
             dispose(DisposalMethod::PreliminaryVerification),
-        ))
+        )
         .await
-        .expect("dispose")
-        .into_inner();
+        .expect("dispose");
     assert_eq!(disposed.state, ClueState::Disposed as i32);
     let err = app
-        .clues()
-        .dispose_clue(authed(&jw, dispose(DisposalMethod::Conclude)))
+        .decide(&commission(), dispose(DisposalMethod::Conclude))
         .await
         .expect_err("second disposal");
     assert_eq!(reason(&err), "CLUE_ALREADY_DISPOSED");
@@ -237,8 +234,8 @@ async fn the_disposal_order_is_enforced() {
     assert_eq!(reopened.state, ClueState::Registered as i32);
     assert_eq!(reopened.reopen_count, 1);
     assert!(reopened.disposal.is_none());
-    app.clues()
-        .dispose_clue(authed(&jw, dispose(DisposalMethod::TalkOrLetter)))
+    // A new decision: the earlier one's signatures do not count.
+    app.decide(&commission(), dispose(DisposalMethod::TalkOrLetter))
         .await
         .expect("dispose again after reopening");
     assert_eq!(app.events("ClueDisposed").await.len(), 2);
@@ -256,21 +253,20 @@ async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
     for _ in 0..3 {
         clues.push(register(&app).await);
     }
-    app.clues()
-        .dispose_clue(authed(
-            &jw,
-            DisposeClueRequest {
-                name: clues[0].name.clone(),
-                disposal: Some(ClueDisposal {
-                    method: DisposalMethod::PreliminaryVerification as i32,
-                    date: date(10),
-                    ..Default::default()
-                }),
+    app.decide(
+        &commission(),
+        DisposeClueRequest {
+            name: clues[0].name.clone(),
+            disposal: Some(ClueDisposal {
+                method: DisposalMethod::PreliminaryVerification as i32,
+                date: date(10),
                 ..Default::default()
-            },
-        ))
-        .await
-        .expect("dispose");
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("dispose");
     app.clues()
         .record_clue_outcome(authed(
             &jw,
@@ -286,21 +282,20 @@ async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
         ))
         .await
         .expect("outcome");
-    app.clues()
-        .dispose_clue(authed(
-            &jw,
-            DisposeClueRequest {
-                name: clues[1].name.clone(),
-                disposal: Some(ClueDisposal {
-                    method: DisposalMethod::Hold as i32,
-                    date: date(10),
-                    ..Default::default()
-                }),
+    app.decide(
+        &commission(),
+        DisposeClueRequest {
+            name: clues[1].name.clone(),
+            disposal: Some(ClueDisposal {
+                method: DisposalMethod::Hold as i32,
+                date: date(10),
                 ..Default::default()
-            },
-        ))
-        .await
-        .expect("dispose");
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("dispose");
 
     let stats = |token: String, request: GetClueStatisticsRequest| {
         let mut client = app.clues();
@@ -575,21 +570,20 @@ async fn a_clue_is_transferred_acknowledged_disposed_and_its_result_returned() {
     assert!(listed.clues[0].transfers[0].overdue);
 
     // Disposal of an acknowledged transfer signs nothing more.
-    app.clues()
-        .dispose_clue(authed(
-            &jw,
-            DisposeClueRequest {
-                name: clue.name.clone(),
-                disposal: Some(ClueDisposal {
-                    method: DisposalMethod::PreliminaryVerification as i32,
-                    date: proto_day(day(3, 5)),
-                    ..Default::default()
-                }),
+    app.decide(
+        &commission(),
+        DisposeClueRequest {
+            name: clue.name.clone(),
+            disposal: Some(ClueDisposal {
+                method: DisposalMethod::PreliminaryVerification as i32,
+                date: proto_day(day(3, 5)),
                 ..Default::default()
-            },
-        ))
-        .await
-        .expect("dispose");
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("dispose");
     assert_eq!(app.events("ClueTransferAcknowledged").await.len(), 1);
     // The outcome is the result posted back: no longer overdue.
     let concluded = app
@@ -726,46 +720,31 @@ async fn a_clue_transferred_on_gets_a_new_clock_and_disposal_signs_for_it() {
     get(&app, &jw, &clue.name)
         .await
         .expect("the running level sees it");
+    let hand_on_decision = DisposeClueRequest {
+        name: clue.name.clone(),
+        disposal: Some(ClueDisposal {
+            method: DisposalMethod::TalkOrLetter as i32,
+            date: proto_day(day(3, 8)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     let err = app
-        .clues()
-        .dispose_clue(authed(
-            &jw,
-            DisposeClueRequest {
-                name: clue.name.clone(),
-                disposal: Some(ClueDisposal {
-                    method: DisposalMethod::TalkOrLetter as i32,
-                    date: proto_day(day(3, 8)),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
+        .decide(&commission(), hand_on_decision.clone())
         .await
         .expect_err("handed on");
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(reason(&err), "NOT_THE_HOLDER");
-    let county_jw = testing::token(
-        "xn-jw-1",
+    let county = three(
+        "xn-jw",
         "guangxi/nanning/xingning/xingning-jw",
         &[Role::DisciplineCommission],
     );
+    let county_jw = county[0].clone();
     let disposed = app
-        .clues()
-        .dispose_clue(authed(
-            &county_jw,
-            DisposeClueRequest {
-                name: clue.name.clone(),
-                disposal: Some(ClueDisposal {
-                    method: DisposalMethod::TalkOrLetter as i32,
-                    date: proto_day(day(3, 8)),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
+        .decide(&county, hand_on_decision)
         .await
-        .expect("dispose")
-        .into_inner();
+        .expect("dispose");
     assert_eq!(disposed.transfers[1].acknowledge_date, proto_day(day(3, 8)));
     assert_eq!(disposed.transfers[1].acknowledged_by, "xn-jw-1");
     assert!(disposed.transfers[0].acknowledge_date.is_none());
@@ -977,26 +956,24 @@ async fn clues_page_and_filter_by_round_target_receiving_body_and_disposal() {
         assert_eq!(clue.round, "rounds/r13-1");
         there.push(clue.name);
     }
-    let jw = discipline();
     for (name, method) in [
         (&here[0], DisposalMethod::Hold),
         (&here[1], DisposalMethod::TalkOrLetter),
     ] {
-        app.clues()
-            .dispose_clue(authed(
-                &jw,
-                DisposeClueRequest {
-                    name: name.clone(),
-                    disposal: Some(ClueDisposal {
-                        method: method as i32,
-                        date: date(10),
-                        ..Default::default()
-                    }),
+        app.decide(
+            &commission(),
+            DisposeClueRequest {
+                name: name.clone(),
+                disposal: Some(ClueDisposal {
+                    method: method as i32,
+                    date: date(10),
                     ..Default::default()
-                },
-            ))
-            .await
-            .expect("dispose");
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("dispose");
     }
     let sorted = |mut v: Vec<String>| {
         v.sort();

@@ -20,7 +20,8 @@ fn set_day(clock: &Clock, d: chrono::NaiveDate) {
     clock.set(d.and_hms_opt(12, 0, 0).expect("noon").and_utc());
 }
 
-/// Short time limits, no periodic sweep (the tests sweep on demand).
+/// Short time limits, no periodic sweep (the tests sweep on demand); a
+/// disposal decided as by default, by three signers at three levels.
 fn settings() -> IssuesSettings {
     IssuesSettings {
         clue_talk_or_letter_days: 10,
@@ -64,6 +65,36 @@ async fn dispose(
         ))
         .await
         .map(tonic::Response::into_inner)
+}
+
+/// A disposal decided by the city commission's three signers at the three
+/// levels (the defaults).
+async fn decide(
+    app: &TestApp,
+    name: &str,
+    method: DisposalMethod,
+    on: chrono::NaiveDate,
+) -> Result<Clue, tonic::Status> {
+    decide_as(app, &commission(), name, method, on).await
+}
+
+async fn decide_as(
+    app: &TestApp,
+    signers: &[String; 3],
+    name: &str,
+    method: DisposalMethod,
+    on: chrono::NaiveDate,
+) -> Result<Clue, tonic::Status> {
+    let request = DisposeClueRequest {
+        name: name.into(),
+        disposal: Some(ClueDisposal {
+            method: method as i32,
+            date: proto_day(on),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    app.decide(signers, request).await
 }
 
 async fn outcome(
@@ -133,16 +164,9 @@ async fn each_disposal_way_has_its_own_time_limit() {
         (DisposalMethod::Conclude, day(3, 7)),
     ] {
         let clue = register(&app).await;
-        let disposed = dispose(
-            &app,
-            &jw(1),
-            &clue.name,
-            method,
-            day(3, 2),
-            ClueDecisionLevel::Unspecified,
-        )
-        .await
-        .expect("dispose");
+        let disposed = decide(&app, &clue.name, method, day(3, 2))
+            .await
+            .expect("dispose");
         assert_eq!(disposed.state, ClueState::Disposed as i32);
         assert_eq!(disposed.due_date, proto_day(due), "{method:?}");
         // Counted from receipt, not from the decision's date.
@@ -150,16 +174,9 @@ async fn each_disposal_way_has_its_own_time_limit() {
     }
     // Concluded: no time limit and no colour.
     let clue = register(&app).await;
-    dispose(
-        &app,
-        &jw(1),
-        &clue.name,
-        DisposalMethod::Hold,
-        day(3, 2),
-        ClueDecisionLevel::Unspecified,
-    )
-    .await
-    .expect("dispose");
+    decide(&app, &clue.name, DisposalMethod::Hold, day(3, 2))
+        .await
+        .expect("dispose");
     let done = outcome(&app, &clue.name, ClueOutcomeKind::Cleared, day(3, 2))
         .await
         .expect("outcome");
@@ -172,16 +189,9 @@ async fn each_colour_change_is_notified_once() {
     let clock = clock_at(day(3, 2));
     let app = spawn_with(settings(), clock.clone()).await;
     let clue = register(&app).await;
-    dispose(
-        &app,
-        &jw(1),
-        &clue.name,
-        DisposalMethod::TalkOrLetter,
-        day(3, 2),
-        ClueDecisionLevel::Unspecified,
-    )
-    .await
-    .expect("dispose");
+    decide(&app, &clue.name, DisposalMethod::TalkOrLetter, day(3, 2))
+        .await
+        .expect("dispose");
     // Due 12 March: green, nothing to send.
     let quiet = sweep(&app, &jw(1)).await.expect("sweep");
     assert_eq!(quiet.warnings_posted, 0);
@@ -289,40 +299,67 @@ async fn each_colour_change_is_notified_once() {
     assert_eq!(warnings(&app).await.len(), 4);
 }
 
+/// By default a disposal is the three-level collective decision
+/// (三级集体研判, "任何个人不得擅自决策"): one signature records itself
+/// and decides nothing, nor do two; the same person counts once; the
+/// third distinct signer, with every level signed, disposes of the clue.
 #[tokio::test]
-async fn a_disposal_is_a_collective_decision() {
+async fn a_disposal_is_a_collective_decision_by_default() {
     use ClueDecisionLevel as L;
-    let settings = IssuesSettings {
-        clue_disposal_signers: 3,
-        clue_disposal_levels: "handling_room, leader_in_charge, supervision_meeting".into(),
-        ..settings()
-    };
-    let app = spawn_with(settings, clock_at(day(3, 2))).await;
+    let app = spawn_with(settings(), clock_at(day(3, 2))).await;
     let clue = register(&app).await;
     let pv = DisposalMethod::PreliminaryVerification;
-    let first = dispose(&app, &jw(1), &clue.name, pv, day(3, 2), L::HandlingRoom)
+    let sign_once = DisposeClueRequest {
+        name: clue.name.clone(),
+        disposal: Some(ClueDisposal {
+            method: pv as i32,
+            date: proto_day(day(3, 2)),
+            ..Default::default()
+        }),
+        level: L::HandlingRoom as i32,
+        request_id: "sign-jw-1".into(),
+        ..Default::default()
+    };
+    let first = app
+        .clues()
+        .dispose_clue(authed(&jw(1), sign_once.clone()))
         .await
-        .expect("first signature");
+        .expect("first signature")
+        .into_inner();
     assert_eq!(
         first.state,
         ClueState::Registered as i32,
         "one is not enough"
     );
+    assert!(first.disposal.is_none());
     assert_eq!(first.disposal_signatures_required, 3);
     assert_eq!(first.disposal_signatures.len(), 1);
     let s = &first.disposal_signatures[0];
     assert_eq!(
-        (s.signer.as_str(), s.level),
-        ("jw-1", L::HandlingRoom as i32)
+        (s.signer.as_str(), s.level, s.method),
+        ("jw-1", L::HandlingRoom as i32, pv as i32)
     );
     assert!(s.sign_time.is_some());
+    assert_eq!(
+        get(&app, &clue.name).await.disposal_signatures,
+        first.disposal_signatures
+    );
 
-    // The same person twice.
+    // The same person twice counts once: a retry is answered as the first
+    // time, another signature is refused.
+    let retried = app
+        .clues()
+        .dispose_clue(authed(&jw(1), sign_once))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(retried, first);
     let err = dispose(&app, &jw(1), &clue.name, pv, day(3, 2), L::LeaderInCharge)
         .await
         .expect_err("twice");
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(reason(&err), "CLUE_ALREADY_SIGNED");
+    assert_eq!(get(&app, &clue.name).await.disposal_signatures.len(), 1);
     // Another way than the decision's.
     let err = dispose(
         &app,
@@ -354,26 +391,24 @@ async fn a_disposal_is_a_collective_decision() {
     .await
     .expect_err("office");
     assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(get(&app, &clue.name).await.disposal_signatures.len(), 1);
 
     // Two distinct signers: still too few; no outcome can be recorded.
     let second = dispose(&app, &jw(2), &clue.name, pv, day(3, 3), L::LeaderInCharge)
         .await
         .expect("second signature");
     assert_eq!(second.state, ClueState::Registered as i32);
+    assert!(second.disposal.is_none());
+    assert_eq!(second.disposal_signatures.len(), 2);
     let err = outcome(&app, &clue.name, ClueOutcomeKind::Cleared, day(3, 3))
         .await
         .expect_err("not disposed");
     assert_eq!(reason(&err), "CLUE_NOT_DISPOSED");
-    // Three signers, but the meeting has not signed: still registered.
-    let third = dispose(&app, &jw(3), &clue.name, pv, day(3, 3), L::HandlingRoom)
-        .await
-        .expect("third signature");
-    assert_eq!(third.state, ClueState::Registered as i32);
-    assert!(third.disposal.is_none());
-    // The meeting completes it.
+    assert!(app.events("ClueDisposed").await.is_empty());
+    // The third distinct signer, the meeting, completes it.
     let done = dispose(
         &app,
-        &jw(4),
+        &jw(3),
         &clue.name,
         pv,
         day(3, 4),
@@ -385,14 +420,74 @@ async fn a_disposal_is_a_collective_decision() {
     let disposal = done.disposal.expect("disposal");
     assert_eq!(disposal.method, pv as i32);
     assert_eq!(disposal.date, proto_day(day(3, 4)));
-    assert_eq!(disposal.recorded_by, "jw-4");
-    let signers: Vec<&str> = done
+    assert_eq!(disposal.recorded_by, "jw-3");
+    let signed: Vec<(&str, i32)> = done
         .disposal_signatures
         .iter()
-        .map(|s| s.signer.as_str())
+        .map(|s| (s.signer.as_str(), s.level))
         .collect();
-    assert_eq!(signers, ["jw-1", "jw-2", "jw-3", "jw-4"]);
-    assert_eq!(app.events("ClueDisposalSigned").await.len(), 4);
+    assert_eq!(
+        signed,
+        [
+            ("jw-1", L::HandlingRoom as i32),
+            ("jw-2", L::LeaderInCharge as i32),
+            ("jw-3", L::SupervisionMeeting as i32),
+        ]
+    );
+    assert_eq!(app.events("ClueDisposalSigned").await.len(), 3);
+    assert_eq!(app.events("ClueDisposed").await.len(), 1);
+
+    // Three signers are not enough while a level has not signed.
+    let clue = register(&app).await;
+    for (n, level) in [
+        (1, L::HandlingRoom),
+        (2, L::HandlingRoom),
+        (3, L::LeaderInCharge),
+    ] {
+        let signed = dispose(&app, &jw(n), &clue.name, pv, day(3, 4), level)
+            .await
+            .expect("signature");
+        assert_eq!(signed.state, ClueState::Registered as i32, "{n} signers");
+    }
+    let done = dispose(
+        &app,
+        &jw(4),
+        &clue.name,
+        pv,
+        day(3, 4),
+        L::SupervisionMeeting,
+    )
+    .await
+    .expect("the meeting completes it");
+    assert_eq!(done.state, ClueState::Disposed as i32);
+    assert_eq!(done.disposal_signatures.len(), 4);
+}
+
+/// An office with fewer people configures fewer signers (a small county:
+/// one, with no level required); the single signature then decides.
+#[tokio::test]
+async fn an_office_configured_for_one_signer_decides_with_one() {
+    let settings = IssuesSettings {
+        clue_disposal_signers: 1,
+        clue_disposal_levels: String::new(),
+        ..settings()
+    };
+    let app = spawn_with(settings, clock_at(day(3, 2))).await;
+    let clue = register(&app).await;
+    let done = dispose(
+        &app,
+        &jw(1),
+        &clue.name,
+        DisposalMethod::TalkOrLetter,
+        day(3, 2),
+        ClueDecisionLevel::Unspecified,
+    )
+    .await
+    .expect("one signature decides");
+    assert_eq!(done.state, ClueState::Disposed as i32);
+    assert_eq!(done.disposal_signatures_required, 1);
+    assert_eq!(done.disposal_signatures.len(), 1);
+    assert_eq!(done.disposal.expect("disposal").recorded_by, "jw-1");
     assert_eq!(app.events("ClueDisposed").await.len(), 1);
 }
 
@@ -475,15 +570,12 @@ async fn a_monthly_reconciliation_is_stored_and_reproducible() {
         register(&app).await,
         register(&app).await,
     );
-    let none = ClueDecisionLevel::Unspecified;
     set_day(&clock, day(10, 6));
-    dispose(
+    decide(
         &app,
-        &jw(1),
         &a.name,
         DisposalMethod::PreliminaryVerification,
         day(10, 6),
-        none,
     )
     .await
     .expect("dispose");
@@ -535,16 +627,9 @@ async fn a_monthly_reconciliation_is_stored_and_reproducible() {
 
     // Later steps, even one dated in October, leave it as it was, and
     // counting the journal again gives the stored figures.
-    dispose(
-        &app,
-        &jw(1),
-        &c.name,
-        DisposalMethod::Hold,
-        day(10, 20),
-        none,
-    )
-    .await
-    .expect("a late record");
+    decide(&app, &c.name, DisposalMethod::Hold, day(10, 20))
+        .await
+        .expect("a late record");
     let checked = verify(&app, &made.name).await;
     assert!(checked.matches);
     assert_eq!(checked.recomputed, made.figures);
@@ -699,18 +784,30 @@ async fn the_organisation_department_disposes_of_its_own_clues_and_of_no_other()
         "guangxi/nanning/nanning-zzb",
         &[Role::Supervisor],
     );
-    let none = ClueDecisionLevel::Unspecified;
+    // The department decides as collectively as the commission does.
+    let department = [
+        zzb.clone(),
+        testing::token(
+            "zzb-chen",
+            "guangxi/nanning/nanning-zzb",
+            &[Role::Supervisor],
+        ),
+        testing::token(
+            "zzb-huang",
+            "guangxi/nanning/nanning-zzb",
+            &[Role::Supervisor],
+        ),
+    ];
     set_day(&clock, day(10, 6));
 
     // Refusals first: the commission's clue does not exist for it, and
     // nothing is written.
-    let err = dispose(
+    let err = decide_as(
         &app,
-        &zzb,
+        &department,
         &other.name,
         DisposalMethod::TalkOrLetter,
         day(10, 6),
-        none,
     )
     .await
     .expect_err("not its own");
@@ -755,18 +852,28 @@ async fn the_organisation_department_disposes_of_its_own_clues_and_of_no_other()
         .expect("signs for it")
         .into_inner();
     assert_eq!(signed.transfers[1].acknowledged_by, "zzb-liu");
-    let disposed = dispose(
+    let disposed = decide_as(
         &app,
-        &zzb,
+        &department,
         &own.name,
         DisposalMethod::TalkOrLetter,
         day(10, 6),
-        none,
     )
     .await
     .expect("disposes of it");
     assert_eq!(disposed.state(), ClueState::Disposed);
-    assert_eq!(disposed.disposal.expect("disposal").recorded_by, "zzb-liu");
+    // (Signed at one instant of the test's clock: listed by signer.)
+    let mut signers: Vec<&str> = disposed
+        .disposal_signatures
+        .iter()
+        .map(|s| s.signer.as_str())
+        .collect();
+    signers.sort_unstable();
+    assert_eq!(signers, ["zzb-chen", "zzb-huang", "zzb-liu"]);
+    assert_eq!(
+        disposed.disposal.expect("disposal").recorded_by,
+        "zzb-huang"
+    );
     // The commission, which handed it on, sees it but no longer holds it.
     let err = outcome(
         &app,

@@ -2293,6 +2293,8 @@ fn issues_rows(world: &Arc<World>) -> Vec<Row> {
                         rpc,
                         clue_label(key),
                         name,
+                        // A signature at a level the decision needs, so
+                        // that only who may sign reaches the clue's state.
                         |name| DisposeClueRequest {
                             name: name.into(),
                             disposal: Some(ClueDisposal {
@@ -2301,6 +2303,7 @@ fn issues_rows(world: &Arc<World>) -> Vec<Row> {
                                 note: "谈话".into(),
                                 ..Default::default()
                             }),
+                            level: ClueDecisionLevel::LeaderInCharge as i32,
                             ..Default::default()
                         },
                         nothing::<Clue>,

@@ -999,22 +999,40 @@ async fn clues(t: &TestSuite, w: &mut World) {
             .into_inner();
         let holder = clue.receiving_body_path.clone();
         if disposed {
-            client
-                .dispose_clue(authed(
-                    &token("jw-fixture", &holder, &[Role::DisciplineCommission]),
-                    issues::DisposeClueRequest {
-                        name: clue.name.clone(),
-                        disposal: Some(issues::ClueDisposal {
-                            method: issues::DisposalMethod::PreliminaryVerification as i32,
-                            date: Some(day(0)),
-                            note: "初核".into(),
+            // Three people of the holder, one at each level (三级集体研判).
+            let mut last = None;
+            for (signer, level) in [
+                ("jw-fixture-room", issues::ClueDecisionLevel::HandlingRoom),
+                (
+                    "jw-fixture-leader",
+                    issues::ClueDecisionLevel::LeaderInCharge,
+                ),
+                (
+                    "jw-fixture-meeting",
+                    issues::ClueDecisionLevel::SupervisionMeeting,
+                ),
+            ] {
+                let signed = client
+                    .dispose_clue(authed(
+                        &token(signer, &holder, &[Role::DisciplineCommission]),
+                        issues::DisposeClueRequest {
+                            name: clue.name.clone(),
+                            disposal: Some(issues::ClueDisposal {
+                                method: issues::DisposalMethod::PreliminaryVerification as i32,
+                                date: Some(day(0)),
+                                note: "初核".into(),
+                                ..Default::default()
+                            }),
+                            level: level as i32,
                             ..Default::default()
-                        }),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .unwrap_or_else(|s| panic!("disposing {key}: {s:?}"));
+                        },
+                    ))
+                    .await
+                    .unwrap_or_else(|s| panic!("disposing {key} as {signer}: {s:?}"))
+                    .into_inner();
+                last = Some(signed.state());
+            }
+            assert_eq!(last, Some(issues::ClueState::Disposed), "{key}");
         }
         w.clues.insert(
             key,

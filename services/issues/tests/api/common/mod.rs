@@ -537,7 +537,62 @@ pub fn discipline() -> String {
     )
 }
 
+/// The three levels of 三级集体研判, in the order they meet: each signs a
+/// disposal by default.
+pub const LEVELS: [ClueDecisionLevel; 3] = [
+    ClueDecisionLevel::HandlingRoom,
+    ClueDecisionLevel::LeaderInCharge,
+    ClueDecisionLevel::SupervisionMeeting,
+];
+
+/// Three distinct people of the body at `org_path`, `{prefix}-1` to
+/// `{prefix}-3`, in `roles`: who signs a disposal at the three levels.
+pub fn three(prefix: &str, org_path: &str, roles: &[Role]) -> [String; 3] {
+    [1, 2, 3].map(|n| testing::token(&format!("{prefix}-{n}"), org_path, roles))
+}
+
+/// The city commission's three signers; the first is [`discipline`].
+pub fn commission() -> [String; 3] {
+    three(
+        "jw",
+        "guangxi/nanning/nanning-jw",
+        &[Role::DisciplineCommission, Role::Supervisor],
+    )
+}
+
 impl TestApp {
+    /// A disposal decided as the defaults require (三级集体研判): each of
+    /// `signers` signs `request` at its level in turn; until the third the
+    /// clue stays registered with the signatures so far. Returns the first
+    /// refusal, else the last answer.
+    pub async fn decide(
+        &self,
+        signers: &[String; 3],
+        request: DisposeClueRequest,
+    ) -> Result<Clue, Status> {
+        let mut clue: Option<Clue> = None;
+        for (n, (token, level)) in signers.iter().zip(LEVELS).enumerate() {
+            let mut signing = DisposeClueRequest {
+                level: level as i32,
+                ..request.clone()
+            };
+            if let Some(signed) = &clue {
+                assert_eq!(signed.state(), ClueState::Registered, "{n} signatures");
+                assert_eq!(signed.disposal_signatures.len(), n);
+                if !signing.etag.is_empty() {
+                    signing.etag = signed.etag.clone();
+                }
+            }
+            let signed = self
+                .clues()
+                .dispose_clue(testing::authed(token, signing))
+                .await?
+                .into_inner();
+            clue = Some(signed);
+        }
+        Ok(clue.expect("three signatures"))
+    }
+
     pub fn problems(&self) -> ProblemServiceClient<Channel> {
         ProblemServiceClient::new(self.channel.clone())
     }

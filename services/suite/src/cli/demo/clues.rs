@@ -5,8 +5,8 @@
 
 use chrono::{Days, NaiveDate};
 use fiveledger_proto::issues::{
-    Clue, ClueDisposal, ClueOutcome, ClueOutcomeKind, CreateClueRequest, DisposalMethod,
-    DisposeClueRequest, RecordClueOutcomeRequest,
+    Clue, ClueDecisionLevel, ClueDisposal, ClueOutcome, ClueOutcomeKind, ClueState,
+    CreateClueRequest, DisposalMethod, DisposeClueRequest, RecordClueOutcomeRequest,
 };
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -75,7 +75,11 @@ async fn create(
 }
 
 /// The commission disposes of a clue: a clue that ends in discipline or
-/// organisational handling is verified first (初步核实).
+/// organisational handling is verified first (初步核实). No one decides
+/// alone (三级集体研判, "任何个人不得擅自决策"): the handling room, the
+/// leader in charge and the supervision meeting each sign, three people,
+/// and the disposal takes effect with the signature that completes the
+/// decision the suite is configured for (by default the third).
 async fn dispose(
     story: &Story,
     clue: &str,
@@ -94,24 +98,46 @@ async fn dispose(
             DisposalMethod::Conclude,
         ][rng.random_range(0..4)],
     };
-    story
-        .cast
-        .commission
-        .clues()
-        .dispose_clue(DisposeClueRequest {
-            name: clue.to_owned(),
-            disposal: Some(ClueDisposal {
-                method: method as i32,
-                date: date(day),
-                note: "经研究，按规定处置".into(),
+    let cast = &story.cast;
+    for (signer, level, note) in [
+        (
+            &cast.commission,
+            ClueDecisionLevel::HandlingRoom,
+            "承办室室务会集体研究",
+        ),
+        (
+            &cast.leader_in_charge,
+            ClueDecisionLevel::LeaderInCharge,
+            "分管领导召集研究",
+        ),
+        (
+            &cast.supervision_meeting,
+            ClueDecisionLevel::SupervisionMeeting,
+            "执纪监督专题会议集体研判",
+        ),
+    ] {
+        let signed = signer
+            .clues()
+            .dispose_clue(DisposeClueRequest {
+                name: clue.to_owned(),
+                disposal: Some(ClueDisposal {
+                    method: method as i32,
+                    date: date(day),
+                    note: format!("{note}，按规定处置"),
+                    ..Default::default()
+                }),
+                level: level as i32,
                 ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .map_err(step("disposing of a clue"))?;
-    add(&story.tally.clues_disposed, 1);
-    Ok(())
+            })
+            .await
+            .map_err(step("signing a clue's disposal"))?
+            .into_inner();
+        if signed.state() == ClueState::Disposed {
+            add(&story.tally.clues_disposed, 1);
+            return Ok(());
+        }
+    }
+    anyhow::bail!("{clue}: three signatures did not dispose of it (clue_disposal_signers above 3?)")
 }
 
 /// Records the outcome of a clue disposed of on `disposed`.

@@ -146,8 +146,15 @@ struct Cast {
     office: Services,
     /// A second person of the office, who verifies write-offs (验收销号).
     verifier: Services,
-    /// The city's discipline commission: disposes of clues, receives transfers.
+    /// The city's discipline commission (its case-supervision room):
+    /// receives transfers, records clues' outcomes, and signs a clue's
+    /// disposal first, for the handling room (承办室室务会).
     commission: Services,
+    /// The commission's leader in charge (分管领导) and the secretary
+    /// chairing its supervision meeting (执纪监督专题会议): the other two
+    /// signers of a disposal (三级集体研判).
+    leader_in_charge: Services,
+    supervision_meeting: Services,
     /// The city's organisation department: receives personnel transfers.
     organisation_department: Services,
     /// The city's propaganda department: receives ideology transfers.
@@ -182,6 +189,12 @@ impl Cast {
             office: as_role("office", &office, Role::InspectionOffice)?,
             verifier: as_role("verifier", &office, Role::InspectionOffice)?,
             commission: as_role("jw", &world.commission, Role::DisciplineCommission)?,
+            leader_in_charge: as_role("jw-leader", &world.commission, Role::DisciplineCommission)?,
+            supervision_meeting: as_role(
+                "jw-secretary",
+                &world.commission,
+                Role::DisciplineCommission,
+            )?,
             organisation_department: as_role("zzb", &world.org_department, Role::Supervisor)?,
             propaganda: as_role("xcb", &world.propaganda, Role::Supervisor)?,
         })
