@@ -253,17 +253,18 @@ async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
     for _ in 0..3 {
         clues.push(register(&app).await);
     }
+    let decision = |clue: &Clue, method: DisposalMethod| DisposeClueRequest {
+        name: clue.name.clone(),
+        disposal: Some(ClueDisposal {
+            method: method as i32,
+            date: date(10),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     app.decide(
         &commission(),
-        DisposeClueRequest {
-            name: clues[0].name.clone(),
-            disposal: Some(ClueDisposal {
-                method: DisposalMethod::PreliminaryVerification as i32,
-                date: date(10),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        decision(&clues[0], DisposalMethod::PreliminaryVerification),
     )
     .await
     .expect("dispose");
@@ -282,20 +283,9 @@ async fn clue_statistics_count_disposals_and_outcomes_in_scope() {
         ))
         .await
         .expect("outcome");
-    app.decide(
-        &commission(),
-        DisposeClueRequest {
-            name: clues[1].name.clone(),
-            disposal: Some(ClueDisposal {
-                method: DisposalMethod::Hold as i32,
-                date: date(10),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("dispose");
+    app.decide(&commission(), decision(&clues[1], DisposalMethod::Hold))
+        .await
+        .expect("dispose");
 
     let stats = |token: String, request: GetClueStatisticsRequest| {
         let mut client = app.clues();

@@ -41,6 +41,25 @@ fn jw(n: u32) -> String {
     )
 }
 
+/// One signature's request: `method` on `on` at `level`.
+fn signing(
+    name: &str,
+    method: DisposalMethod,
+    on: chrono::NaiveDate,
+    level: ClueDecisionLevel,
+) -> DisposeClueRequest {
+    DisposeClueRequest {
+        name: name.into(),
+        disposal: Some(ClueDisposal {
+            method: method as i32,
+            date: proto_day(on),
+            ..Default::default()
+        }),
+        level: level as i32,
+        ..Default::default()
+    }
+}
+
 async fn dispose(
     app: &TestApp,
     token: &str,
@@ -50,19 +69,7 @@ async fn dispose(
     level: ClueDecisionLevel,
 ) -> Result<Clue, tonic::Status> {
     app.clues()
-        .dispose_clue(authed(
-            token,
-            DisposeClueRequest {
-                name: name.into(),
-                disposal: Some(ClueDisposal {
-                    method: method as i32,
-                    date: proto_day(on),
-                    ..Default::default()
-                }),
-                level: level as i32,
-                ..Default::default()
-            },
-        ))
+        .dispose_clue(authed(token, signing(name, method, on, level)))
         .await
         .map(tonic::Response::into_inner)
 }
@@ -85,15 +92,8 @@ async fn decide_as(
     method: DisposalMethod,
     on: chrono::NaiveDate,
 ) -> Result<Clue, tonic::Status> {
-    let request = DisposeClueRequest {
-        name: name.into(),
-        disposal: Some(ClueDisposal {
-            method: method as i32,
-            date: proto_day(on),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    // `decide` names each signer's level.
+    let request = signing(name, method, on, ClueDecisionLevel::Unspecified);
     app.decide(signers, request).await
 }
 
