@@ -1701,14 +1701,14 @@ async fn five_ledgers(t: &TestSuite, table: &mut Table<'_>) {
         )
         .await;
 
-    look_back(table, &i1).await;
+    look_back_campaign(table, &i1).await;
 }
 
 /// A look-back (回头看) of Xingning: its self-check report asked for,
 /// submitted, returned, submitted again and accepted (then final); a key
 /// problem listed on i1's entry (once per entry); a supervision suggestion
 /// answered once.
-async fn look_back(table: &mut Table<'_>, i1: &str) {
+async fn look_back_campaign(table: &mut Table<'_>, i1: &str) {
     let lb = |method: &str| format!("/fiveledger.ledgers.v1.LookBackService/{method}");
     let report: ledgers::SelfCheckReport = table
         .row(

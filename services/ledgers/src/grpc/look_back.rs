@@ -245,7 +245,10 @@ async fn page_of<M: Message + Default>(
     )
     .await?;
     let (rows, token) = page.finish(rows, |last| vec![last.id.clone().into()]);
-    let items = rows.iter().map(decode::<M>).collect::<ApiResult<Vec<M>>>()?;
+    let items = rows
+        .iter()
+        .map(decode::<M>)
+        .collect::<ApiResult<Vec<M>>>()?;
     Ok((items, token))
 }
 
@@ -293,8 +296,7 @@ impl LookBackService for Api {
                     snapshot: report.encode_to_vec(),
                     create_time_us: now.timestamp_micros(),
                 };
-                store::insert(txn, record, &taken)
-                .await?;
+                store::insert(txn, record, &taken).await?;
                 Ok(report)
             })
         })
@@ -391,7 +393,14 @@ impl LookBackService for Api {
     ) -> Result<Response<SelfCheckReport>, Status> {
         let caller = Caller::of(&request)?;
         let name = &request.get_ref().name;
-        let row = visible(self.db.reader(), &caller, Kind::SelfCheckReport, REPORTS, name).await?;
+        let row = visible(
+            self.db.reader(),
+            &caller,
+            Kind::SelfCheckReport,
+            REPORTS,
+            name,
+        )
+        .await?;
         Ok(Response::new(decode(&row)?))
     }
 
@@ -445,9 +454,18 @@ impl LookBackService for Api {
         let entry_id = domain::parse_name("key_problem.entry", &given.entry)?.to_owned();
         let note = domain::text("key_problem.note", &given.note, true)?;
         let id = id_or_new("key_problem_id", &r.key_problem_id, 'k')?;
-        let row = visible_row(books::find(self.db.reader(), &entry_id).await?, &caller, &entry_id)?;
+        let row = visible_row(
+            books::find(self.db.reader(), &entry_id).await?,
+            &caller,
+            &entry_id,
+        )?;
         let mut entry = books::decode_snapshot(&row)?;
-        check_capacity_on(&caller, &EntryPaths::of(&entry), &entry.name, &[Capacity::Office])?;
+        check_capacity_on(
+            &caller,
+            &EntryPaths::of(&entry),
+            &entry.name,
+            &[Capacity::Office],
+        )?;
         self.paint(&mut entry);
         let now = self.clock.now();
         let problem = KeyProblem {
@@ -477,8 +495,7 @@ impl LookBackService for Api {
                     snapshot: problem.encode_to_vec(),
                     create_time_us: now.timestamp_micros(),
                 };
-                store::insert(txn, record, &taken)
-                .await?;
+                store::insert(txn, record, &taken).await?;
                 Ok(problem)
             })
         })
@@ -492,8 +509,15 @@ impl LookBackService for Api {
     ) -> Result<Response<ListKeyProblemsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.get_ref();
-        let (key_problems, next_page_token) =
-            page_of(self, &caller, Kind::KeyProblem, &r.round, r.page_size, &r.page_token).await?;
+        let (key_problems, next_page_token) = page_of(
+            self,
+            &caller,
+            Kind::KeyProblem,
+            &r.round,
+            r.page_size,
+            &r.page_token,
+        )
+        .await?;
         Ok(Response::new(ListKeyProblemsResponse {
             key_problems,
             next_page_token,
@@ -514,7 +538,11 @@ impl LookBackService for Api {
             .ok_or_else(|| ApiError::required("supervision_suggestion"))?;
         let inspection = given.inspection.clone();
         let text = domain::text("supervision_suggestion.suggestion", &given.suggestion, true)?;
-        let id = id_or_new("supervision_suggestion_id", &r.supervision_suggestion_id, 'g')?;
+        let id = id_or_new(
+            "supervision_suggestion_id",
+            &r.supervision_suggestion_id,
+            'g',
+        )?;
         let place = self
             .inspected(&caller, "supervision_suggestion.inspection", &inspection)
             .await?;
@@ -540,8 +568,7 @@ impl LookBackService for Api {
                     snapshot: suggestion.encode_to_vec(),
                     create_time_us: now.timestamp_micros(),
                 };
-                store::insert(txn, record, &suggestion.name)
-                .await?;
+                store::insert(txn, record, &suggestion.name).await?;
                 Ok(suggestion)
             })
         })
@@ -562,8 +589,14 @@ impl LookBackService for Api {
         let now = to_timestamp(self.clock.now());
         let stored = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
-                let row =
-                    visible(txn, &caller, Kind::SupervisionSuggestion, SUGGESTIONS, &r.name).await?;
+                let row = visible(
+                    txn,
+                    &caller,
+                    Kind::SupervisionSuggestion,
+                    SUGGESTIONS,
+                    &r.name,
+                )
+                .await?;
                 check_capacity_on(&caller, &paths(&place_of(&row)), &r.name, &[Capacity::Unit])?;
                 let mut suggestion: SupervisionSuggestion = decode(&row)?;
                 if !suggestion.reply.is_empty() {
@@ -613,7 +646,12 @@ impl LookBackService for Api {
             .clone()
             .ok_or_else(|| ApiError::required("spot_check"))?;
         let entry_id = domain::parse_name("spot_check.entry", &given.entry)?.to_owned();
-        names::parse_nested("spot_check.look_back", &given.look_back, "rounds", "inspections")?;
+        names::parse_nested(
+            "spot_check.look_back",
+            &given.look_back,
+            "rounds",
+            "inspections",
+        )?;
         let findings = domain::text("spot_check.findings", &given.findings, true)?;
         let failed = match given.result() {
             SpotCheckResult::Passed => false,
@@ -693,8 +731,7 @@ impl LookBackService for Api {
                     snapshot: check.encode_to_vec(),
                     create_time_us: signature.at_us,
                 };
-                store::insert(txn, record, &check.name)
-                .await?;
+                store::insert(txn, record, &check.name).await?;
                 Ok(check)
             })
         })
@@ -708,8 +745,15 @@ impl LookBackService for Api {
     ) -> Result<Response<ListSpotChecksResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.get_ref();
-        let (spot_checks, next_page_token) =
-            page_of(self, &caller, Kind::SpotCheck, &r.round, r.page_size, &r.page_token).await?;
+        let (spot_checks, next_page_token) = page_of(
+            self,
+            &caller,
+            Kind::SpotCheck,
+            &r.round,
+            r.page_size,
+            &r.page_token,
+        )
+        .await?;
         Ok(Response::new(ListSpotChecksResponse {
             spot_checks,
             next_page_token,

@@ -189,8 +189,14 @@ pub const ROLES: RoleTable = &[
     (rpc!("LookBackService", "ListKeyProblemCandidates"), OFFICE),
     (rpc!("LookBackService", "CreateKeyProblem"), OFFICE),
     (rpc!("LookBackService", "ListKeyProblems"), SUPERVISORS),
-    (rpc!("LookBackService", "CreateSupervisionSuggestion"), OFFICE),
-    (rpc!("LookBackService", "ReplyToSupervisionSuggestion"), UNIT),
+    (
+        rpc!("LookBackService", "CreateSupervisionSuggestion"),
+        OFFICE,
+    ),
+    (
+        rpc!("LookBackService", "ReplyToSupervisionSuggestion"),
+        UNIT,
+    ),
     (
         rpc!("LookBackService", "GetSupervisionSuggestion"),
         LOOK_BACK_READERS,

@@ -160,7 +160,10 @@ pub async fn list(
     let mut select = records::Entity::find()
         .filter(records::Column::Kind.eq(kind.as_str()))
         .filter(records::Column::Round.eq(round))
-        .filter(within_subtree(records::Column::RoundOrganisationPath, scope));
+        .filter(within_subtree(
+            records::Column::RoundOrganisationPath,
+            scope,
+        ));
     if let Some(after) = after {
         select = select.filter(Expr::col(records::Column::Id).gt(after));
     }

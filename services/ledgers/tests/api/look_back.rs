@@ -38,15 +38,20 @@ fn refused<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>, code:
 async fn fixture(app: &TestApp) -> (String, String) {
     seed_rounds(app);
     // The city's commission is a body of the city: it works at its level.
-    app.upstream.data.lock().expect("lock").organisations.insert(
-        "organisations/nanning-jw".into(),
-        fiveledger_proto::rounds::Organisation {
-            name: "organisations/nanning-jw".into(),
-            path: "guangxi/nanning/nanning-jw".into(),
-            kind: fiveledger_proto::rounds::OrganisationKind::DisciplineCommission as i32,
-            ..Default::default()
-        },
-    );
+    app.upstream
+        .data
+        .lock()
+        .expect("lock")
+        .organisations
+        .insert(
+            "organisations/nanning-jw".into(),
+            fiveledger_proto::rounds::Organisation {
+                name: "organisations/nanning-jw".into(),
+                path: "guangxi/nanning/nanning-jw".into(),
+                kind: fiveledger_proto::rounds::OrganisationKind::DisciplineCommission as i32,
+                ..Default::default()
+            },
+        );
     app.upstream
         .freeze(
             INSPECTION,
@@ -143,7 +148,8 @@ async fn a_self_check_report_is_asked_submitted_returned_and_accepted_once() {
     // Only an office asks; an office that does not see the inspection finds
     // it unknown; an unknown inspection is unknown.
     refused(
-        lb.request_self_check_report(authed(&unit(), ask(INSPECTION, ""))).await,
+        lb.request_self_check_report(authed(&unit(), ask(INSPECTION, "")))
+            .await,
         Code::PermissionDenied,
     );
     refused(
@@ -492,13 +498,21 @@ async fn the_office_compiles_key_problems_and_suggests_and_the_unit_replies_once
         .into_inner();
     assert_eq!(read, answered);
     refused(
-        lb.get_supervision_suggestion(authed(&outsider(), GetSupervisionSuggestionRequest { name }))
-            .await,
+        lb.get_supervision_suggestion(authed(
+            &outsider(),
+            GetSupervisionSuggestionRequest { name },
+        ))
+        .await,
         Code::NotFound,
     );
 }
 
-fn spot_check(entry: &str, look_back: &str, failed: bool, request_id: &str) -> CreateSpotCheckRequest {
+fn spot_check(
+    entry: &str,
+    look_back: &str,
+    failed: bool,
+    request_id: &str,
+) -> CreateSpotCheckRequest {
     CreateSpotCheckRequest {
         spot_check: Some(SpotCheck {
             entry: entry.into(),
@@ -586,15 +600,25 @@ async fn a_failed_spot_check_reopens_the_entry_in_its_transaction() {
     );
     // Another unit's body (the organisation department) is no checker of it.
     refused(
-        lb.create_spot_check(authed(&org_department(), spot_check(&done, LOOK_BACK, false, "")))
-            .await,
+        lb.create_spot_check(authed(
+            &org_department(),
+            spot_check(&done, LOOK_BACK, false, ""),
+        ))
+        .await,
         Code::NotFound,
     );
-    assert_eq!(app.get(&done).await.posting_count, before, "nothing written");
+    assert_eq!(
+        app.get(&done).await.posting_count,
+        before,
+        "nothing written"
+    );
 
     // The supervising commission's check passes: no posting.
     let passed = lb
-        .create_spot_check(authed(&commission(), spot_check(&done, LOOK_BACK, false, "sc-1")))
+        .create_spot_check(authed(
+            &commission(),
+            spot_check(&done, LOOK_BACK, false, "sc-1"),
+        ))
         .await
         .expect("passed")
         .into_inner();
@@ -605,7 +629,10 @@ async fn a_failed_spot_check_reopens_the_entry_in_its_transaction() {
     // The office's check fails: the entry is reopened by the look-back, the
     // reopening in its history and in the statistics.
     let failed = lb
-        .create_spot_check(authed(&office(), spot_check(&done, LOOK_BACK, true, "sc-2")))
+        .create_spot_check(authed(
+            &office(),
+            spot_check(&done, LOOK_BACK, true, "sc-2"),
+        ))
         .await
         .expect("failed")
         .into_inner();
@@ -626,15 +653,21 @@ async fn a_failed_spot_check_reopens_the_entry_in_its_transaction() {
     // A retry answers the same and reopens nothing more; the entry is no
     // longer written off, so a fresh check is refused.
     let retried = lb
-        .create_spot_check(authed(&office(), spot_check(&done, LOOK_BACK, true, "sc-2")))
+        .create_spot_check(authed(
+            &office(),
+            spot_check(&done, LOOK_BACK, true, "sc-2"),
+        ))
         .await
         .expect("retry")
         .into_inner();
     assert_eq!(retried, failed);
     assert_eq!(app.get(&done).await.posting_count, before + 1);
     let status = refused(
-        lb.create_spot_check(authed(&office(), spot_check(&done, LOOK_BACK, true, "sc-3")))
-            .await,
+        lb.create_spot_check(authed(
+            &office(),
+            spot_check(&done, LOOK_BACK, true, "sc-3"),
+        ))
+        .await,
         Code::FailedPrecondition,
     );
     assert_eq!(reason(&status), "WRONG_STATE");
@@ -655,7 +688,11 @@ async fn a_failed_spot_check_reopens_the_entry_in_its_transaction() {
         .iter()
         .find(|c| c.entry == done)
         .expect("the reopened entry");
-    assert!(reopened.reasons.contains(&(KeyProblemReason::Reopened as i32)));
+    assert!(
+        reopened
+            .reasons
+            .contains(&(KeyProblemReason::Reopened as i32))
+    );
 
     // The round's spot checks, a page at a time; none for another city.
     let first = lb
