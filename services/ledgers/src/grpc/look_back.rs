@@ -183,6 +183,41 @@ impl Api {
             .collect()
     }
 
+    /// The office's decision on a submitted report: accepted (final) or
+    /// returned with `reason`.
+    async fn decide_report(
+        &self,
+        caller: Caller,
+        key: Option<RequestKey>,
+        name: String,
+        decision: State,
+        reason: String,
+    ) -> Result<Response<SelfCheckReport>, Status> {
+        let actor = caller.actor();
+        let step = if decision == State::Accepted {
+            "accept"
+        } else {
+            "return"
+        };
+        self.change_report(
+            caller,
+            key,
+            name,
+            Capacity::Office,
+            false,
+            move |report, _| {
+                report_in(report, step, &[State::Submitted])?;
+                if decision == State::Returned {
+                    report.return_reason = reason;
+                }
+                report.decided_by = actor;
+                report.set_state(decision);
+                Ok(())
+            },
+        )
+        .await
+    }
+
     /// A change to a self-check report by `capacity`, in one idempotent
     /// transaction: `change` gets the report as stored and, when `compile`,
     /// the caller's ledger as the books hold it in that transaction.
@@ -342,21 +377,8 @@ impl LookBackService for Api {
         let key = RequestKey::new(&caller, "AcceptSelfCheckReport", &r.request_id, &r)?;
         replay_first!(&self.db, key);
         names::parse("name", &r.name, REPORTS)?;
-        let actor = caller.actor();
-        self.change_report(
-            caller,
-            key,
-            r.name,
-            Capacity::Office,
-            false,
-            move |report, _| {
-                report_in(report, "accept", &[State::Submitted])?;
-                report.decided_by = actor;
-                report.set_state(State::Accepted);
-                Ok(())
-            },
-        )
-        .await
+        self.decide_report(caller, key, r.name, State::Accepted, String::new())
+            .await
     }
 
     async fn return_self_check_report(
@@ -369,22 +391,8 @@ impl LookBackService for Api {
         replay_first!(&self.db, key);
         names::parse("name", &r.name, REPORTS)?;
         let reason = domain::text("reason", &r.reason, true)?;
-        let actor = caller.actor();
-        self.change_report(
-            caller,
-            key,
-            r.name,
-            Capacity::Office,
-            false,
-            move |report, _| {
-                report_in(report, "return", &[State::Submitted])?;
-                report.return_reason = reason;
-                report.decided_by = actor;
-                report.set_state(State::Returned);
-                Ok(())
-            },
-        )
-        .await
+        self.decide_report(caller, key, r.name, State::Returned, reason)
+            .await
     }
 
     async fn get_self_check_report(
