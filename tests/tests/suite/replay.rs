@@ -1425,6 +1425,26 @@ async fn five_ledgers(t: &TestSuite, table: &mut Table<'_>) {
         .inspection("rounds/lb1", "xn-lb", "xingning", XN)
         .await
         .expect("the look-back inspection");
+    // The look-back spot-checks the written-off entry and passes it (its
+    // posting unchanged); once reopened, a fresh check finds it no longer
+    // written off.
+    table
+        .row::<_, ledgers::SpotCheck>(
+            "/fiveledger.ledgers.v1.LookBackService/CreateSpotCheck",
+            OFFICE,
+            ledgers::CreateSpotCheckRequest {
+                spot_check: Some(ledgers::SpotCheck {
+                    entry: name.clone(),
+                    look_back: look_back.name.clone(),
+                    result: ledgers::SpotCheckResult::Passed as i32,
+                    findings: "抽查整改到位".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
     table
         .row::<_, LedgerEntry>(
             &rpc("Reopen"),
@@ -1675,6 +1695,118 @@ async fn five_ledgers(t: &TestSuite, table: &mut Table<'_>) {
                 name: joint.name,
                 entry: i1.clone(),
                 finding: "整改台账与实际不符".into(),
+                ..Default::default()
+            },
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
+
+    look_back_campaign(table, &i1).await;
+}
+
+/// A look-back (回头看) of Xingning: its self-check report asked for,
+/// submitted, returned, submitted again and accepted (then final); a key
+/// problem listed on i1's entry (once per entry); a supervision suggestion
+/// answered once.
+async fn look_back_campaign(table: &mut Table<'_>, i1: &str) {
+    let lb = |method: &str| format!("/fiveledger.ledgers.v1.LookBackService/{method}");
+    let report: ledgers::SelfCheckReport = table
+        .row(
+            &lb("RequestSelfCheckReport"),
+            OFFICE,
+            ledgers::RequestSelfCheckReportRequest {
+                self_check_report: Some(ledgers::SelfCheckReport {
+                    inspection: XN.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            Refused(Code::AlreadyExists),
+        )
+        .await;
+    let submit = ledgers::SubmitSelfCheckReportRequest {
+        name: report.name.clone(),
+        summary: "逐项自查，形成整改台账".into(),
+        ..Default::default()
+    };
+    table
+        .row::<_, ledgers::SelfCheckReport>(
+            &lb("SubmitSelfCheckReport"),
+            UNIT,
+            submit.clone(),
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
+    table
+        .row::<_, ledgers::SelfCheckReport>(
+            &lb("ReturnSelfCheckReport"),
+            OFFICE,
+            ledgers::ReturnSelfCheckReportRequest {
+                name: report.name.clone(),
+                reason: "台账不完整".into(),
+                ..Default::default()
+            },
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
+    ledgers::look_back_service_client::LookBackServiceClient::new(table.t.ledgers.clone())
+        .submit_self_check_report(authed(
+            &UNIT.token(),
+            ledgers::SubmitSelfCheckReportRequest {
+                request_id: "submitted-again".into(),
+                ..submit
+            },
+        ))
+        .await
+        .expect("submitted again");
+    table
+        .row::<_, ledgers::SelfCheckReport>(
+            &lb("AcceptSelfCheckReport"),
+            OFFICE,
+            ledgers::AcceptSelfCheckReportRequest {
+                name: report.name.clone(),
+                ..Default::default()
+            },
+            Refused(Code::FailedPrecondition),
+        )
+        .await;
+    table
+        .row::<_, ledgers::KeyProblem>(
+            &lb("CreateKeyProblem"),
+            OFFICE,
+            ledgers::CreateKeyProblemRequest {
+                key_problem: Some(ledgers::KeyProblem {
+                    entry: i1.into(),
+                    note: "整改超期".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            Refused(Code::AlreadyExists),
+        )
+        .await;
+    let suggestion: ledgers::SupervisionSuggestion = table
+        .row(
+            &lb("CreateSupervisionSuggestion"),
+            OFFICE,
+            ledgers::CreateSupervisionSuggestionRequest {
+                supervision_suggestion: Some(ledgers::SupervisionSuggestion {
+                    inspection: XN.into(),
+                    suggestion: "建议逐项销号管理".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            AnsweredAnew,
+        )
+        .await;
+    table
+        .row::<_, ledgers::SupervisionSuggestion>(
+            &lb("ReplyToSupervisionSuggestion"),
+            UNIT,
+            ledgers::ReplyToSupervisionSuggestionRequest {
+                name: suggestion.name,
+                reply: "已制定销号计划".into(),
                 ..Default::default()
             },
             Refused(Code::FailedPrecondition),

@@ -187,6 +187,39 @@ pub fn may_assess(caller: &Caller, path: &str) -> fiveledger_platform::ApiResult
     Ok(())
 }
 
+/// Roles that read the look-back records (回头看) of rounds run at their
+/// level or below.
+pub const LOOK_BACK_READERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+];
+
+/// The paths a look-back record is judged by, as an entry's: the
+/// organisation running its round, and the inspected organisation (or the
+/// entry's responsible unit) as the one acting as the unit.
+pub fn look_back_paths<'a>(round_organisation_path: &'a str, unit_path: &'a str) -> EntryPaths<'a> {
+    EntryPaths {
+        target_path: unit_path,
+        round_organisation_path,
+        handed_over: true,
+        responsible_unit_path: unit_path,
+        supervising_body_path: "",
+        receiving_body_path: "",
+        functional_department_path: "",
+    }
+}
+
+/// Whether the caller sees a look-back record (a self-check report, key
+/// problem, supervision suggestion or spot check): offices and supervising
+/// bodies working at the level of the round or above, and the inspected
+/// organisation for its own.
+pub fn sees_look_back(caller: &Caller, paths: &EntryPaths<'_>) -> bool {
+    caller.has_role(Role::Service)
+        || (caller.has_any(LOOK_BACK_READERS) && caller.can_see(paths.round_organisation_path))
+        || acts_as(caller, paths, Capacity::Unit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +339,35 @@ mod tests {
         assert!(!super::received(
             &caller("gx/nn/nn-tjj", &[Role::Supervisor]),
             earlier
+        ));
+    }
+
+    #[test]
+    fn look_back_records_are_seen_by_the_level_and_the_unit() {
+        let paths = look_back_paths("gx/nn", "gx/nn/xn");
+        for (org, roles, sees) in [
+            ("gx/nn", &[Role::InspectionOffice][..], true),
+            ("gx/nn/nn-jw", &[Role::DisciplineCommission][..], true),
+            ("gx/nn/xn", &[Role::InspectedUnit][..], true),
+            ("gx/nn/qx", &[Role::InspectedUnit][..], false),
+            ("gx/lz", &[Role::InspectionOffice][..], false),
+            ("gx/nn", &[Role::Viewer][..], false),
+        ] {
+            let mut who = caller(org, roles);
+            if org == "gx/nn/nn-jw" {
+                who.scope_path = "gx/nn".into();
+            }
+            assert_eq!(sees_look_back(&who, &paths), sees, "{org} {roles:?}");
+        }
+        assert!(acts_as(
+            &caller("gx/nn", &[Role::InspectionOffice]),
+            &paths,
+            Capacity::Office
+        ));
+        assert!(!acts_as(
+            &caller("gx/nn/xn", &[Role::InspectionOffice]),
+            &paths,
+            Capacity::Office
         ));
     }
 }

@@ -468,27 +468,8 @@ impl LedgerService for Api {
         // service is asked anything.
         check_office(&caller, &current)?;
         domain::require(&current, "reopen", &[EntryState::WrittenOff])?;
-        // One the caller may not see is as one that does not exist.
-        let inspection = self.rounds.inspection(&caller, &r.inspection).await?;
-        if inspection.round_kind != RoundKind::LookBack as i32 {
-            return Err(ApiError::precondition(
-                ErrorReason::NotALookBack,
-                format!("{} is not in a look-back round", r.inspection),
-            )
-            .into());
-        }
-        if inspection.look_back_of != current.inspection
-            && inspection.target_path != current.target_path
-        {
-            return Err(ApiError::precondition(
-                ErrorReason::LookBackMismatch,
-                format!(
-                    "{} re-checks neither {} nor its target",
-                    r.inspection, current.inspection
-                ),
-            )
-            .into());
-        }
+        self.check_look_back(&caller, &current, &r.inspection)
+            .await?;
         let look_back = r.inspection.clone();
         self.step(
             caller,
@@ -548,5 +529,35 @@ impl LedgerService for Api {
         Ok(Response::new(
             super::reconcile::verify_journal(self, &caller, request.get_ref()).await?,
         ))
+    }
+}
+
+impl Api {
+    /// Refuses a look-back inspection (`inspection`) that is not in a
+    /// look-back round or re-checks neither the entry's inspection nor its
+    /// target; one the caller may not see is as one that does not exist.
+    pub(super) async fn check_look_back(
+        &self,
+        caller: &Caller,
+        entry: &LedgerEntry,
+        inspection: &str,
+    ) -> ApiResult<()> {
+        let found = self.rounds.inspection(caller, inspection).await?;
+        if found.round_kind != RoundKind::LookBack as i32 {
+            return Err(ApiError::precondition(
+                ErrorReason::NotALookBack,
+                format!("{inspection} is not in a look-back round"),
+            ));
+        }
+        if found.look_back_of != entry.inspection && found.target_path != entry.target_path {
+            return Err(ApiError::precondition(
+                ErrorReason::LookBackMismatch,
+                format!(
+                    "{inspection} re-checks neither {} nor its target",
+                    entry.inspection
+                ),
+            ));
+        }
+        Ok(())
     }
 }

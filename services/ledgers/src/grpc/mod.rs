@@ -6,6 +6,7 @@ pub(crate) mod filters;
 mod interviews;
 mod joint_supervisions;
 mod ledger;
+mod look_back;
 mod publications;
 mod reconcile;
 mod statistics;
@@ -35,6 +36,7 @@ use fiveledger_proto::ledgers::assessment_service_server::AssessmentServiceServe
 use fiveledger_proto::ledgers::event_service_server::EventServiceServer;
 use fiveledger_proto::ledgers::joint_supervision_service_server::JointSupervisionServiceServer;
 use fiveledger_proto::ledgers::ledger_service_server::LedgerServiceServer;
+use fiveledger_proto::ledgers::look_back_service_server::LookBackServiceServer;
 use fiveledger_proto::ledgers::publication_service_server::PublicationServiceServer;
 use fiveledger_proto::ledgers::statistics_service_server::StatisticsServiceServer;
 use fiveledger_proto::ledgers::warning_service_server::WarningServiceServer;
@@ -52,6 +54,7 @@ pub const SERVICES: &[&str] = &[
     "fiveledger.ledgers.v1.EventService",
     "fiveledger.ledgers.v1.AssessmentService",
     "fiveledger.ledgers.v1.JointSupervisionService",
+    "fiveledger.ledgers.v1.LookBackService",
     access_log::SERVICE,
 ];
 
@@ -94,6 +97,15 @@ const COMMISSION: &[Role] = &[Role::DisciplineCommission];
 /// handler): the commission, the departments, the office.
 const JOINT: &[Role] = &[
     Role::InspectionOffice,
+    Role::Supervisor,
+    Role::DisciplineCommission,
+];
+/// Who reads look-back records (回头看; scope in `domain::scope`): the
+/// offices and supervising bodies of the round's level, and the inspected
+/// organisation for its own reports and suggestions.
+const LOOK_BACK_READERS: &[Role] = &[
+    Role::InspectionOffice,
+    Role::InspectedUnit,
     Role::Supervisor,
     Role::DisciplineCommission,
 ];
@@ -163,6 +175,34 @@ pub const ROLES: RoleTable = &[
         JOINT,
     ),
     (rpc!("JointSupervisionService", "PostJointFinding"), JOINT),
+    // Look-back campaigns (回头看): the office asks, compiles and suggests;
+    // the inspected organisation submits and replies; the office or the
+    // supervising body spot-checks.
+    (rpc!("LookBackService", "RequestSelfCheckReport"), OFFICE),
+    (rpc!("LookBackService", "SubmitSelfCheckReport"), UNIT),
+    (rpc!("LookBackService", "AcceptSelfCheckReport"), OFFICE),
+    (rpc!("LookBackService", "ReturnSelfCheckReport"), OFFICE),
+    (
+        rpc!("LookBackService", "GetSelfCheckReport"),
+        LOOK_BACK_READERS,
+    ),
+    (rpc!("LookBackService", "ListKeyProblemCandidates"), OFFICE),
+    (rpc!("LookBackService", "CreateKeyProblem"), OFFICE),
+    (rpc!("LookBackService", "ListKeyProblems"), SUPERVISORS),
+    (
+        rpc!("LookBackService", "CreateSupervisionSuggestion"),
+        OFFICE,
+    ),
+    (
+        rpc!("LookBackService", "ReplyToSupervisionSuggestion"),
+        UNIT,
+    ),
+    (
+        rpc!("LookBackService", "GetSupervisionSuggestion"),
+        LOOK_BACK_READERS,
+    ),
+    (rpc!("LookBackService", "CreateSpotCheck"), SUPERVISORS),
+    (rpc!("LookBackService", "ListSpotChecks"), SUPERVISORS),
     (rpc!("EventService", "WatchEvents"), &[Role::Admin]),
     (access_log::LIST, access_log::READERS),
     (access_log::VERIFY, access_log::READERS),
@@ -199,6 +239,7 @@ pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {
         .add_service(PublicationServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(AssessmentServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(JointSupervisionServiceServer::new(api.clone()).max_decoding_message_size(max))
+        .add_service(LookBackServiceServer::new(api.clone()).max_decoding_message_size(max))
         .add_service(access_log::service(api.db.clone(), api.access.clone(), max))
         .add_service(EventServiceServer::new(api).max_decoding_message_size(max));
     routes.routes()

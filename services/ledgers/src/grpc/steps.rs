@@ -266,7 +266,7 @@ pub(super) fn check_office(caller: &Caller, entry: &LedgerEntry) -> ApiResult<()
 
 /// Refuses a caller who may see the entry `name` but takes the step in
 /// none of the `allowed` capacities.
-fn check_capacity_on(
+pub(super) fn check_capacity_on(
     caller: &Caller,
     paths: &EntryPaths<'_>,
     name: &str,

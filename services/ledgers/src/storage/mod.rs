@@ -8,6 +8,7 @@ pub mod feedbacks;
 pub mod joint_supervisions;
 #[cfg(test)]
 mod list_plans;
+pub mod look_back;
 pub mod migrations;
 pub mod postings;
 pub mod publications;

@@ -8,6 +8,7 @@ mod common;
 mod interviews;
 mod joint_supervisions;
 mod ledger;
+mod look_back;
 mod rollups;
 mod scope;
 mod supervision;

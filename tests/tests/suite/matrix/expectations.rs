@@ -559,6 +559,7 @@ pub fn rows(world: &Arc<World>) -> Vec<Row> {
     rows.extend(back_tracking_and_assessment_rows());
     rows.extend(hand_offs::rows(world));
     rows.extend(joint_supervision_rows(world));
+    rows.extend(look_back_rows(world));
     rows
 }
 
@@ -633,6 +634,237 @@ fn joint_supervision_rows(world: &Arc<World>) -> Vec<Row> {
                 },
                 nothing::<ledgers::JointSupervision>,
                 |_| HIDDEN,
+            )],
+        },
+    ]
+}
+
+/// Look-back campaigns (ledgers, 回头看): the world holds no record, so
+/// every name is unknown and every round's lists are empty; a spot check of
+/// county A's handed-over entry passes every scope check for the office
+/// running its round and its supervising body and is then refused for the
+/// entry's state (only written-off entries are checked).
+fn look_back_rows(world: &Arc<World>) -> Vec<Row> {
+    let none = |_: &Who| HIDDEN;
+    let nothing_listed = |_: &Who| listed(Vec::<String>::new());
+    let handed = world.entries["pa2-handed"].name.clone();
+    let round = world
+        .inspection_of(world.entries["pa2-handed"].inspection)
+        .name
+        .split("/inspections/")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let w = world.clone();
+    vec![
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "RequestSelfCheckReport"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "RequestSelfCheckReport"),
+                "an inspection that does not exist",
+                "rounds/rnone/inspections/inone",
+                |name| ledgers::RequestSelfCheckReportRequest {
+                    self_check_report: Some(ledgers::SelfCheckReport {
+                        inspection: name.into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                nothing::<ledgers::SelfCheckReport>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "SubmitSelfCheckReport"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "SubmitSelfCheckReport"),
+                "a report never asked for",
+                "selfCheckReports/snone",
+                |name| ledgers::SubmitSelfCheckReportRequest {
+                    name: name.into(),
+                    summary: "自查情况".into(),
+                    ..Default::default()
+                },
+                nothing::<ledgers::SelfCheckReport>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "AcceptSelfCheckReport"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "AcceptSelfCheckReport"),
+                "a report never asked for",
+                "selfCheckReports/snone",
+                |name| ledgers::AcceptSelfCheckReportRequest {
+                    name: name.into(),
+                    ..Default::default()
+                },
+                nothing::<ledgers::SelfCheckReport>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "ReturnSelfCheckReport"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "ReturnSelfCheckReport"),
+                "a report never asked for",
+                "selfCheckReports/snone",
+                |name| ledgers::ReturnSelfCheckReportRequest {
+                    name: name.into(),
+                    reason: "台账不完整".into(),
+                    ..Default::default()
+                },
+                nothing::<ledgers::SelfCheckReport>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "GetSelfCheckReport"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "GetSelfCheckReport"),
+                "a report never asked for",
+                "selfCheckReports/snone",
+                |name| ledgers::GetSelfCheckReportRequest { name: name.into() },
+                nothing::<ledgers::SelfCheckReport>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "ListKeyProblemCandidates"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "ListKeyProblemCandidates"),
+                "a round that does not exist (no entries)",
+                String::new(),
+                |_| ledgers::ListKeyProblemCandidatesRequest {
+                    round: "rounds/rnone".into(),
+                    page_size: 1000,
+                    ..Default::default()
+                },
+                |r: ledgers::ListKeyProblemCandidatesResponse| names_of(r.candidates, |c| c.entry),
+                nothing_listed,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "CreateKeyProblem"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "CreateKeyProblem"),
+                "an entry that does not exist",
+                "entries/enone",
+                |name| ledgers::CreateKeyProblemRequest {
+                    key_problem: Some(ledgers::KeyProblem {
+                        entry: name.into(),
+                        note: "整改不到位".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                nothing::<ledgers::KeyProblem>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "ListKeyProblems"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "ListKeyProblems"),
+                "county A's round (none listed)",
+                String::new(),
+                {
+                    let round = round.clone();
+                    move |_| ledgers::ListKeyProblemsRequest {
+                        round: round.clone(),
+                        page_size: 1000,
+                        ..Default::default()
+                    }
+                },
+                |r: ledgers::ListKeyProblemsResponse| names_of(r.key_problems, |k| k.name),
+                nothing_listed,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "CreateSupervisionSuggestion"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "CreateSupervisionSuggestion"),
+                "an inspection that does not exist",
+                "rounds/rnone/inspections/inone",
+                |name| ledgers::CreateSupervisionSuggestionRequest {
+                    supervision_suggestion: Some(ledgers::SupervisionSuggestion {
+                        inspection: name.into(),
+                        suggestion: "督导意见".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                nothing::<ledgers::SupervisionSuggestion>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "ReplyToSupervisionSuggestion"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "ReplyToSupervisionSuggestion"),
+                "a suggestion never made",
+                "supervisionSuggestions/gnone",
+                |name| ledgers::ReplyToSupervisionSuggestionRequest {
+                    name: name.into(),
+                    reply: "已整改".into(),
+                    ..Default::default()
+                },
+                nothing::<ledgers::SupervisionSuggestion>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "GetSupervisionSuggestion"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "GetSupervisionSuggestion"),
+                "a suggestion never made",
+                "supervisionSuggestions/gnone",
+                |name| ledgers::GetSupervisionSuggestionRequest { name: name.into() },
+                nothing::<ledgers::SupervisionSuggestion>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "CreateSpotCheck"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "CreateSpotCheck"),
+                "county A's handed-over entry (not written off)",
+                handed,
+                |name| ledgers::CreateSpotCheckRequest {
+                    spot_check: Some(ledgers::SpotCheck {
+                        entry: name.into(),
+                        look_back: "rounds/rnone/inspections/inone".into(),
+                        result: ledgers::SpotCheckResult::Passed as i32,
+                        findings: "整改到位".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                nothing::<ledgers::SpotCheck>,
+                move |who| {
+                    ledger_step(
+                        &w,
+                        who,
+                        "pa2-handed",
+                        &[Capacity::Office, Capacity::Supervisor],
+                        Outcome::Fails(Code::FailedPrecondition, "WRONG_STATE"),
+                    )
+                },
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "ListSpotChecks"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "ListSpotChecks"),
+                "county A's round (none checked)",
+                String::new(),
+                move |_| ledgers::ListSpotChecksRequest {
+                    round: round.clone(),
+                    page_size: 1000,
+                    ..Default::default()
+                },
+                |r: ledgers::ListSpotChecksResponse| names_of(r.spot_checks, |c| c.name),
+                nothing_listed,
             )],
         },
     ]

@@ -20,12 +20,13 @@ mod m20261220_000001_notice_replies_and_interviews;
 mod m20261230_000001_functional_departments;
 mod m20261230_000002_joint_supervisions;
 mod m20261231_000001_statistics_covering;
+mod m20270101_000001_look_back_campaigns;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 19;
+    const VERSION: i64 = 20;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -59,6 +60,8 @@ impl Schema for Migrator {
             Step::expand(m20261230_000002_joint_supervisions::Migration),
             // Statistics read open entries and rollups from covering indexes.
             Step::expand(m20261231_000001_statistics_covering::Migration),
+            // Look-back campaigns (回头看): reports, key problems, suggestions, spot checks.
+            Step::expand(m20270101_000001_look_back_campaigns::Migration),
         ]
     }
 }
