@@ -973,10 +973,11 @@ async fn steps_recorded_after_the_fact_keep_their_days() {
                 .await
         }
     };
+    // The office may not sign the unit's step, on any day.
     refused(
         &app,
         &name,
-        ack(unit(), date(2026, 6, 3)),
+        ack(office(), date(2026, 6, 3)),
         Code::PermissionDenied,
         "PERMISSION_DENIED",
     )

@@ -459,9 +459,14 @@ pub fn manual_sweep() -> LedgersSettings {
 
 /// A server whose clock the test holds.
 pub async fn spawn_with_clock(clock: Clock) -> TestApp {
+    spawn_with(manual_sweep(), clock).await
+}
+
+/// A server with chosen settings and clock.
+pub async fn spawn_with(settings: LedgersSettings, clock: Clock) -> TestApp {
     let upstream = Upstream::start().await;
     let env = TestEnv::new("ledgers");
-    let (running, channel) = start_ledgers_with(&env, &upstream.url, manual_sweep(), clock).await;
+    let (running, channel) = start_ledgers_with(&env, &upstream.url, settings, clock).await;
     TestApp {
         running,
         channel,
