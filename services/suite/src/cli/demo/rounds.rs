@@ -331,7 +331,8 @@ fn plan(
 /// Round `number`'s kind, theme and the rounds it looks back on.
 fn kind_of(p: &str, number: i32) -> (RoundKind, String, Vec<String>) {
     match number {
-        TOWNSHIP_ROUND => (RoundKind::Regular, "乡镇巡察".to_owned(), vec![]),
+        // The townships' round (乡镇巡察): a regular round, so no theme.
+        TOWNSHIP_ROUND => (RoundKind::Regular, String::new(), vec![]),
         4 => (RoundKind::Special, "扶贫领域".to_owned(), vec![]),
         8 => (RoundKind::Special, "乡村振兴资金".to_owned(), vec![]),
         9 | 10 => (RoundKind::Linked, String::new(), vec![]),
