@@ -875,7 +875,10 @@ async fn demo_load_at_a_small_scale() {
     assert_eq!(figure("problems fed back and rectified in the 2020"), 12);
     assert_eq!(figure("of them rectified on time"), 11);
     assert_eq!(figure("on-time rate of the 2020"), 917);
-    assert!((report.township_on_time_rate - 11.0 / 12.0).abs() < 1e-9, "{report:?}");
+    assert!(
+        (report.township_on_time_rate - 11.0 / 12.0).abs() < 1e-9,
+        "{report:?}"
+    );
     assert_eq!(report.written_off, 219, "{report:?}");
     // The linked city-county rounds tried a group of the target's own
     // county first, and the rounds service refused it (地域回避).
@@ -915,13 +918,16 @@ async fn demo_load_at_a_small_scale() {
     let today = chrono::Utc::now().date_naive();
     for p in entry.postings.iter().skip(2) {
         let kind = p.kind();
-        if matches!(kind, l::PostingKind::Warning | l::PostingKind::InterviewRequired) {
+        if matches!(
+            kind,
+            l::PostingKind::Warning | l::PostingKind::InterviewRequired
+        ) {
             continue;
         }
         assert!(p.recorded_after_the_fact, "{p:?}");
         let d = p.effective_date.expect("a day");
-        let day = chrono::NaiveDate::from_ymd_opt(d.year, d.month as u32, d.day as u32)
-            .expect("a date");
+        let day =
+            chrono::NaiveDate::from_ymd_opt(d.year, d.month as u32, d.day as u32).expect("a date");
         assert!(day < today, "{p:?}");
     }
     let open = report.found - report.written_off;

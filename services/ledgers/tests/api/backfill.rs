@@ -100,11 +100,7 @@ async fn refused(
 
 /// The latest posting of `name`'s journal (a step's answer carries none).
 async fn last_posting(app: &TestApp, name: &str) -> Posting {
-    app.get(name)
-        .await
-        .postings
-        .pop()
-        .expect("a posting")
+    app.get(name).await.postings.pop().expect("a posting")
 }
 
 #[tokio::test]

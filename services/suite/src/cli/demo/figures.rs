@@ -102,8 +102,7 @@ impl Source {
             .map(|(&p, &t)| if t { 0 } else { p })
             .collect();
         let open = deal_capped(open_total, &open_room, &shares);
-        let township_late =
-            in_township - (self.township_on_time as usize).min(in_township);
+        let township_late = in_township - (self.township_on_time as usize).min(in_township);
         let by_problems: Vec<f64> = problems.iter().map(|&p| p as f64).collect();
         let late_in_township = deal_among(township_late, &by_problems, &township, false);
         let clue_weights: Vec<f64> = (0..n).map(|_| rng.random_range(1.0..4.0)).collect();
