@@ -4,6 +4,7 @@
 //! statistics count by the step's day, not the day it was recorded.
 
 use crate::common;
+use crate::ledger::refused;
 
 use chrono::{TimeZone, Utc};
 use common::*;
@@ -67,7 +68,7 @@ async fn acknowledge(
     name: &str,
     day: Option<Date>,
     request_id: &str,
-) -> Result<LedgerEntry, tonic::Status> {
+) -> Result<tonic::Response<LedgerEntry>, tonic::Status> {
     app.ledger()
         .acknowledge_hand_over(authed(
             token,
@@ -79,23 +80,6 @@ async fn acknowledge(
             },
         ))
         .await
-        .map(|r| r.into_inner())
-}
-
-/// Asserts a refusal's code and reason, and that the entry is unchanged.
-async fn refused(
-    app: &TestApp,
-    name: &str,
-    call: impl std::future::Future<Output = Result<LedgerEntry, tonic::Status>>,
-    code: Code,
-    expected_reason: &str,
-) -> tonic::Status {
-    let before = app.get(name).await;
-    let status = call.await.expect_err("the step must be refused");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert_eq!(reason(&status), expected_reason, "{status:?}");
-    assert_eq!(app.get(name).await, before, "nothing written by {status:?}");
-    status
 }
 
 /// The latest posting of `name`'s journal (a step's answer carries none).
@@ -141,7 +125,8 @@ async fn the_office_the_unit_and_the_receiver_record_their_own_steps_after_the_f
     // The unit's own step on its day; a retry is the same answer.
     let acked = acknowledge(&app, &unit(), &name, june(3), "ack-1")
         .await
-        .expect("acknowledged after the fact");
+        .expect("acknowledged after the fact")
+        .into_inner();
     let posting = last_posting(&app, &name).await;
     assert!(posting.recorded_after_the_fact, "{posting:?}");
     assert_eq!(posting.effective_date, june(3));
@@ -149,62 +134,11 @@ async fn the_office_the_unit_and_the_receiver_record_their_own_steps_after_the_f
     assert_eq!(acked.last_step_date, june(3));
     let again = acknowledge(&app, &unit(), &name, june(3), "ack-1")
         .await
-        .expect("retry");
+        .expect("retry")
+        .into_inner();
     assert_eq!(again, acked);
     assert_eq!(app.get(&name).await.posting_count, acked.posting_count);
 
-    let mut ledger = app.ledger();
-    ledger
-        .submit_plan(authed(
-            &unit(),
-            SubmitPlanRequest {
-                name: name.clone(),
-                plan: Some(RectificationPlan {
-                    summary: "整改方案".into(),
-                    measures: vec![Measure {
-                        id: "m1".into(),
-                        kind: MeasureKind::Corrective as i32,
-                        description: "建章立制".into(),
-                        owner: "办公室".into(),
-                        due_date: Some(date(2026, 7, 20)),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-                effective_date: june(5),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("the unit's plan on its day");
-    // The office's own steps: approval and transfer.
-    ledger
-        .approve_plan(authed(
-            &office(),
-            ApprovePlanRequest {
-                name: name.clone(),
-                version: 1,
-                effective_date: june(6),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("the office's approval on its day");
-    ledger
-        .transfer(authed(
-            &office(),
-            TransferRequest {
-                name: name.clone(),
-                receiving_body: "organisations/nanning-zzb".into(),
-                matter: "移交组织部".into(),
-                due_date: Some(date(2026, 7, 1)),
-                effective_date: june(7),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("the office's transfer on its day");
-    assert!(last_posting(&app, &name).await.recorded_after_the_fact);
     // A supervising body's remark is not one it may date back.
     let remark = |token: String, day: Option<Date>| {
         let mut ledger = app.ledger();
@@ -221,7 +155,6 @@ async fn the_office_the_unit_and_the_receiver_record_their_own_steps_after_the_f
                     },
                 ))
                 .await
-                .map(|r| r.into_inner())
         }
     };
     refused(
@@ -232,31 +165,21 @@ async fn the_office_the_unit_and_the_receiver_record_their_own_steps_after_the_f
         "PERMISSION_DENIED",
     )
     .await;
-    // The receiving body's own steps.
-    ledger
-        .acknowledge_transfer(authed(
-            &org_department(),
-            AcknowledgeTransferRequest {
-                name: name.clone(),
-                effective_date: june(8),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("the receiver's acknowledgement on its day");
-    let answered = ledger
-        .return_transfer_result(authed(
-            &org_department(),
-            ReturnTransferResultRequest {
-                name: name.clone(),
-                result: "谈话提醒".into(),
-                effective_date: june(20),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("the receiver's result on its day")
-        .into_inner();
+    // The unit's plan, the office's approval and transfer, and the
+    // receiving body's acknowledgement and result, each on its day.
+    plan_approved(&app, &name, (2026, 7, 20), june(5), june(6)).await;
+    let mut ledger = app.ledger();
+    let days = [june(7), june(8), june(20)];
+    let answered =
+        transfer_answered_on(&mut ledger, (&office(), &org_department()), &name, days).await;
+    let journal = app.get(&name).await.postings;
+    assert!(
+        journal
+            .iter()
+            .rev()
+            .take(3)
+            .all(|p| p.recorded_after_the_fact)
+    );
     let t = &answered.transfers[0];
     assert_eq!((t.transfer_date, t.result_date), (june(7), june(20)));
     // A step of today is not recorded after the fact.
@@ -267,18 +190,6 @@ async fn the_office_the_unit_and_the_receiver_record_their_own_steps_after_the_f
     // The hand-over took effect on the feedback date but was not dated by
     // a caller.
     assert!(!app.get(&name).await.postings[1].recorded_after_the_fact);
-    let verified = ledger
-        .verify_journal(authed(
-            &admin(),
-            VerifyJournalRequest {
-                entry: name.clone(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("verify")
-        .into_inner();
-    assert!(verified.faults.is_empty(), "{verified:?}");
 }
 
 /// Takes an entry from hand-over to write-off, every step dated back by
@@ -289,73 +200,14 @@ async fn written_off_on(app: &TestApp, name: &str, written_off: Date) {
     acknowledge(app, &unit(), name, june(3), "")
         .await
         .expect("ack");
-    ledger
-        .submit_plan(authed(
-            &unit(),
-            SubmitPlanRequest {
-                name: name.into(),
-                plan: Some(RectificationPlan {
-                    summary: "整改方案".into(),
-                    measures: vec![Measure {
-                        id: "m1".into(),
-                        kind: MeasureKind::Corrective as i32,
-                        description: "建章立制".into(),
-                        owner: "办公室".into(),
-                        due_date: Some(date(2026, 7, 20)),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-                effective_date: june(5),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("plan");
-    ledger
-        .approve_plan(authed(
-            &office(),
-            ApprovePlanRequest {
-                name: name.into(),
-                version: 1,
-                effective_date: june(6),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("approve");
+    plan_approved(app, name, (2026, 7, 20), june(5), june(6)).await;
     let asked = Some(
         fiveledger_platform::time::from_date("d", &written_off)
             .map(|d| fiveledger_platform::time::to_date(d - chrono::Days::new(1)))
             .expect("a date"),
     );
-    ledger
-        .post_progress(authed(
-            &unit(),
-            PostProgressRequest {
-                name: name.into(),
-                measure_id: "m1".into(),
-                description: "完成".into(),
-                measure_done: true,
-                effective_date: asked,
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("progress");
-    ledger
-        .request_write_off(authed(
-            &unit(),
-            RequestWriteOffRequest {
-                name: name.into(),
-                closure_statement: "整改到位".into(),
-                evidence: evidence("销号申请.pdf"),
-                effective_date: asked,
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("request the write-off");
+    let texts = ("完成", "整改到位", "销号申请.pdf");
+    finish_and_request_on(&mut ledger, name, &["m1"], texts, asked).await;
     let approved = ledger
         .approve_write_off(authed(
             &office(),
