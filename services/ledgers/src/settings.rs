@@ -133,4 +133,8 @@ pub const MEANINGS: &[(&str, &str)] = &[
         "interview_follow_up_days",
         "days after an interview its follow-up is due when the interview names no date",
     ),
+    (
+        "backfill_days",
+        "how many days back a step recorded after the fact (effective_date) may be dated",
+    ),
 ];
