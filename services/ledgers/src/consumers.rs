@@ -47,6 +47,7 @@ fn signature(source: &str, event: &Event, clock: &Clock) -> Signature {
         traceparent: event.traceparent.clone(),
         at_us: clock.now().timestamp_micros(),
         effective_date: None,
+        recorded_after_the_fact: false,
     }
 }
 

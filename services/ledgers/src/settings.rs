@@ -26,6 +26,9 @@ pub struct LedgersSettings {
     /// Days after an interview its follow-up is due when the interview
     /// names no date (`FIVELEDGER_LEDGERS__INTERVIEW_FOLLOW_UP_DAYS`).
     pub interview_follow_up_days: u32,
+    /// How many days back a step recorded after the fact (补录) may be
+    /// dated (`FIVELEDGER_LEDGERS__BACKFILL_DAYS`); five years by default.
+    pub backfill_days: u32,
 }
 
 impl Default for LedgersSettings {
@@ -37,6 +40,7 @@ impl Default for LedgersSettings {
             assessment_weights: Default::default(),
             interview_escalation_days: 15,
             interview_follow_up_days: 30,
+            backfill_days: 1826,
         }
     }
 }
@@ -128,5 +132,9 @@ pub const MEANINGS: &[(&str, &str)] = &[
     (
         "interview_follow_up_days",
         "days after an interview its follow-up is due when the interview names no date",
+    ),
+    (
+        "backfill_days",
+        "how many days back a step recorded after the fact (effective_date) may be dated",
     ),
 ];

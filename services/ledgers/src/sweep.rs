@@ -208,6 +208,7 @@ async fn sweep_entry(
             traceparent: String::new(),
             at_us: clock.now().timestamp_micros(),
             effective_date: None,
+            recorded_after_the_fact: false,
         };
         for mut change in warning::changes(&entry, today, &rules.thresholds, names) {
             if let Some(n) = change.notice.as_mut() {

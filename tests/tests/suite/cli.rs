@@ -847,8 +847,8 @@ async fn demo_load_at_a_small_scale() {
     // The source's figures, scaled, are what the suite counts for the city:
     // problems, rectified, clues, money (funds and losses together), people
     // (discipline and organisational handling together), units published
-    // and the talent pool.
-    assert_eq!(report.pinned.len(), 7, "{report:?}");
+    // the talent pool, and the 2020 township rounds (problems, on time, rate).
+    assert_eq!(report.pinned.len(), 10, "{report:?}");
     for p in &report.pinned {
         assert_eq!(p.source, p.loaded, "{}: {report:?}", p.figure);
     }
@@ -869,6 +869,16 @@ async fn demo_load_at_a_small_scale() {
     assert_eq!(figure("people"), 13);
     assert_eq!(figure("units published"), 12);
     assert_eq!(figure("talent pool"), 80);
+    // Round 3, the 2020 township rounds: 242 × 0.05 problems all rectified,
+    // 221 × 0.05 of them on time by the steps' own days (91.3 % at full
+    // scale; 11 / 12 here).
+    assert_eq!(figure("problems fed back and rectified in the 2020"), 12);
+    assert_eq!(figure("of them rectified on time"), 11);
+    assert_eq!(figure("on-time rate of the 2020"), 917);
+    assert!(
+        (report.township_on_time_rate - 11.0 / 12.0).abs() < 1e-9,
+        "{report:?}"
+    );
     assert_eq!(report.written_off, 219, "{report:?}");
     // The linked city-county rounds tried a group of the target's own
     // county first, and the rounds service refused it (地域回避).
@@ -879,7 +889,8 @@ async fn demo_load_at_a_small_scale() {
         .ledger()
         .list_entries(l::ListEntriesRequest {
             page_size: 1,
-            filter: "state = ENTRY_STATE_WRITTEN_OFF".into(),
+            // Of the 2020 township rounds, long rectified.
+            filter: "round = \"rounds/demo-round-3\" AND state = ENTRY_STATE_WRITTEN_OFF".into(),
             ..Default::default()
         })
         .await
@@ -902,6 +913,23 @@ async fn demo_load_at_a_small_scale() {
         "{actors:?}"
     );
     assert!(!actors.contains(&"demo-operator"), "{actors:?}");
+    // Every step after the hand-over is dated on its day of the story,
+    // recorded after the fact by who took it; none is dated today.
+    let today = chrono::Utc::now().date_naive();
+    for p in entry.postings.iter().skip(2) {
+        let kind = p.kind();
+        if matches!(
+            kind,
+            l::PostingKind::Warning | l::PostingKind::InterviewRequired
+        ) {
+            continue;
+        }
+        assert!(p.recorded_after_the_fact, "{p:?}");
+        let d = p.effective_date.expect("a day");
+        let day =
+            chrono::NaiveDate::from_ymd_opt(d.year, d.month as u32, d.day as u32).expect("a date");
+        assert!(day < today, "{p:?}");
+    }
     let open = report.found - report.written_off;
     let coloured = report.green + report.blue + report.yellow + report.red;
     assert_eq!(coloured, open, "{report:?}");

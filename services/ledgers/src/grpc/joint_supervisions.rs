@@ -191,6 +191,7 @@ impl JointSupervisionService for Api {
             traceparent: trace,
             at_us: now.timestamp_micros(),
             effective_date: None,
+            recorded_after_the_fact: false,
         };
         let stored = mutate(&self.db, key, move |txn| {
             Box::pin(async move {

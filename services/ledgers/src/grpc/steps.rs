@@ -105,8 +105,10 @@ impl Api {
     {
         let id = domain::parse_name("name", raw.entry())?.to_owned();
         let now = self.clock.now();
-        let backdated = backdate(&caller, raw.effective_date().as_ref(), now.date_naive())?;
-        let day = to_date(backdated.unwrap_or(now.date_naive()));
+        let today = now.date_naive();
+        let backdated = backdate(raw.effective_date().as_ref(), today)?;
+        let day = to_date(backdated.unwrap_or(today));
+        let window = self.settings.backfill_days;
         let etag_given = raw.etag().to_owned();
         let signature = Signature {
             actor: caller.actor(),
@@ -114,6 +116,7 @@ impl Api {
             traceparent,
             at_us: now.timestamp_micros(),
             effective_date: backdated.map(to_date),
+            recorded_after_the_fact: backdated.is_some(),
         };
         let api = self.clone();
         let entry = mutate(&self.db, key, move |txn| {
@@ -126,6 +129,10 @@ impl Api {
                     &name_of(&id),
                     capacities,
                 )?;
+                if let Some(day) = backdated {
+                    may_record_after_the_fact(&caller, &EntryPaths::of(&current), capacities)?;
+                    within_window(day, today, window)?;
+                }
                 etag::check(&name_of(&id), &etag_given, row.posting_count)?;
                 if let Some(day) = backdated {
                     in_order(&current, day)?;
@@ -190,22 +197,14 @@ pub(super) fn visible_row(
     }
 }
 
-/// The day of a step recorded after the fact (补录): only administrators
-/// may give one, and never a day still ahead. None for a step of today.
-pub fn backdate(
-    caller: &Caller,
-    effective_date: Option<&Date>,
-    today: NaiveDate,
-) -> ApiResult<Option<NaiveDate>> {
+/// The day of a step recorded after the fact (补录), never a day still
+/// ahead. None for a step of today. Who may give one, and how far back, is
+/// judged on the entry ([`may_record_after_the_fact`], [`within_window`]).
+pub fn backdate(effective_date: Option<&Date>, today: NaiveDate) -> ApiResult<Option<NaiveDate>> {
     let Some(d) = effective_date else {
         return Ok(None);
     };
     let day = from_date("effective_date", d)?;
-    if !caller.has_role(Role::Admin) {
-        return Err(ApiError::PermissionDenied(
-            "only an administrator may record a step after the fact (effective_date)".into(),
-        ));
-    }
     if day > today {
         return Err(ApiError::invalid(
             "effective_date",
@@ -214,6 +213,46 @@ pub fn backdate(
         ));
     }
     Ok((day < today).then_some(day))
+}
+
+/// The capacities that record their own steps after the fact: the office,
+/// the responsible unit and the receiving body (an administrator records
+/// any step).
+const RECORD_OWN_STEPS: [Capacity; 3] = [Capacity::Office, Capacity::Unit, Capacity::Receiver];
+
+/// Refuses a caller who takes the step, but not in a capacity that may
+/// date it back: only its own step, as the office, the responsible unit or
+/// the receiving body, or an administrator.
+fn may_record_after_the_fact(
+    caller: &Caller,
+    paths: &EntryPaths<'_>,
+    capacities: &[Capacity],
+) -> ApiResult<()> {
+    let own = capacities
+        .iter()
+        .filter(|c| RECORD_OWN_STEPS.contains(c))
+        .any(|c| acts_as(caller, paths, *c));
+    if own || caller.has_role(Role::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied(
+            "only the office, the responsible unit or the receiving body may record its own step after the fact (effective_date)".into(),
+        ))
+    }
+}
+
+/// A step recorded after the fact is dated at most `window` days back.
+fn within_window(day: NaiveDate, today: NaiveDate, window: u32) -> ApiResult<()> {
+    let earliest = today - chrono::Days::new(u64::from(window));
+    if day < earliest {
+        return Err(ApiError::precondition(
+            ErrorReason::BeyondBackfillWindow,
+            format!(
+                "effective_date {day} is more than {window} days back (the earliest is {earliest})"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Who asked on paper for a write-off recorded after the fact (补录):

@@ -36,6 +36,9 @@ pub struct Signature {
     /// The day the step took effect when it is not the day of `at_us` (a
     /// hand-over on its feedback date, a step recorded after the fact).
     pub effective_date: Option<fiveledger_proto::google::r#type::Date>,
+    /// The caller dated the step on an earlier day (补录); kept in the
+    /// posting.
+    pub recorded_after_the_fact: bool,
 }
 
 impl Signature {
@@ -106,6 +109,7 @@ pub fn posting_of(row: &postings::Model) -> ApiResult<Posting> {
         prev_hash: row.prev_hash.clone(),
         hash: row.hash.clone(),
         effective_date,
+        recorded_after_the_fact: stored.recorded_after_the_fact,
         detail: stored.detail,
     })
 }
@@ -224,6 +228,7 @@ fn step(
     let payload = Posting {
         detail: Some(detail),
         effective_date: signature.effective_date,
+        recorded_after_the_fact: signature.recorded_after_the_fact,
         ..Default::default()
     }
     .encode_to_vec();

@@ -21,33 +21,8 @@ async fn finish_and_request(
     statement: &str,
     doc: &str,
 ) {
-    for m in ["m1", "m2"] {
-        ledger
-            .post_progress(authed(
-                &unit(),
-                PostProgressRequest {
-                    name: name.into(),
-                    measure_id: m.into(),
-                    description: progress.into(),
-                    measure_done: true,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("progress");
-    }
-    ledger
-        .request_write_off(authed(
-            &unit(),
-            RequestWriteOffRequest {
-                name: name.into(),
-                closure_statement: statement.into(),
-                evidence: evidence(doc),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("request write-off");
+    let texts = (progress, statement, doc);
+    finish_and_request_on(ledger, name, &["m1", "m2"], texts, None).await;
 }
 
 fn measure(id: &str, kind: MeasureKind, due: (i32, i32, i32)) -> Measure {
@@ -75,7 +50,7 @@ fn plan(due2: (i32, i32, i32)) -> RectificationPlan {
 /// Asserts a refusal (code and reason) that wrote nothing: the whole entry
 /// (history, etag, colours) and the number of outbox events, read BEFORE
 /// the call runs (`call` is a future not yet polled), are the same after.
-async fn refused<T: std::fmt::Debug>(
+pub(crate) async fn refused<T: std::fmt::Debug>(
     app: &TestApp,
     name: &str,
     call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
@@ -973,10 +948,11 @@ async fn steps_recorded_after_the_fact_keep_their_days() {
                 .await
         }
     };
+    // The office may not sign the unit's step, on any day.
     refused(
         &app,
         &name,
-        ack(unit(), date(2026, 6, 3)),
+        ack(office(), date(2026, 6, 3)),
         Code::PermissionDenied,
         "PERMISSION_DENIED",
     )
@@ -1029,48 +1005,9 @@ async fn steps_recorded_after_the_fact_keep_their_days() {
         ))
         .await
         .expect("approve");
-    ledger
-        .transfer(authed(
-            &admin(),
-            TransferRequest {
-                name: name.clone(),
-                receiving_body: "organisations/nanning-zzb".into(),
-                matter: "移交组织部".into(),
-                due_date: Some(date(2026, 7, 1)),
-                effective_date: day(14),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("transfer");
-    for (step, d) in [("ack", 15), ("result", 25)] {
-        if step == "ack" {
-            ledger
-                .acknowledge_transfer(authed(
-                    &admin(),
-                    AcknowledgeTransferRequest {
-                        name: name.clone(),
-                        effective_date: day(d),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .expect("acknowledge the transfer");
-        } else {
-            ledger
-                .return_transfer_result(authed(
-                    &admin(),
-                    ReturnTransferResultRequest {
-                        name: name.clone(),
-                        result: "谈话提醒".into(),
-                        effective_date: day(d),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .expect("return the result");
-        }
-    }
+    let tokens = (admin(), admin());
+    let days = [day(14), day(15), day(25)];
+    transfer_answered_on(&mut ledger, (&tokens.0, &tokens.1), &name, days).await;
     for (m, d) in [("m1", 28), ("m2", 29)] {
         ledger
             .post_progress(authed(

@@ -2,6 +2,7 @@
 //! per file). Run one file's tests by its module: `cargo test -p fiveledger-ledgers --test api <module>::`.
 
 mod assessments;
+mod backfill;
 mod books;
 mod clue_warnings;
 mod common;

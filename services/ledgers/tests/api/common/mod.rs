@@ -459,9 +459,14 @@ pub fn manual_sweep() -> LedgersSettings {
 
 /// A server whose clock the test holds.
 pub async fn spawn_with_clock(clock: Clock) -> TestApp {
+    spawn_with(manual_sweep(), clock).await
+}
+
+/// A server with chosen settings and clock.
+pub async fn spawn_with(settings: LedgersSettings, clock: Clock) -> TestApp {
     let upstream = Upstream::start().await;
     let env = TestEnv::new("ledgers");
-    let (running, channel) = start_ledgers_with(&env, &upstream.url, manual_sweep(), clock).await;
+    let (running, channel) = start_ledgers_with(&env, &upstream.url, settings, clock).await;
     TestApp {
         running,
         channel,
@@ -741,8 +746,7 @@ pub fn seed_rounds(app: &TestApp) {
 /// Acknowledges and plans one measure due `due`; the office approves (the
 /// entry's due date becomes `due`).
 pub async fn planned(app: &TestApp, name: &str, due: (i32, i32, i32)) {
-    let mut ledger = app.ledger();
-    ledger
+    app.ledger()
         .acknowledge_hand_over(testing::authed(
             &unit(),
             AcknowledgeHandOverRequest {
@@ -752,6 +756,20 @@ pub async fn planned(app: &TestApp, name: &str, due: (i32, i32, i32)) {
         ))
         .await
         .expect("ack");
+    plan_approved(app, name, due, None, None).await;
+}
+
+/// The unit plans one measure due `due` (on `submitted`, or today when
+/// None); the office approves (on `approved`; the entry's due date becomes
+/// `due`).
+pub async fn plan_approved(
+    app: &TestApp,
+    name: &str,
+    due: (i32, i32, i32),
+    submitted: Option<fiveledger_proto::google::r#type::Date>,
+    approved: Option<fiveledger_proto::google::r#type::Date>,
+) {
+    let mut ledger = app.ledger();
     ledger
         .submit_plan(testing::authed(
             &unit(),
@@ -769,6 +787,7 @@ pub async fn planned(app: &TestApp, name: &str, due: (i32, i32, i32)) {
                     }],
                     ..Default::default()
                 }),
+                effective_date: submitted,
                 ..Default::default()
             },
         ))
@@ -780,6 +799,7 @@ pub async fn planned(app: &TestApp, name: &str, due: (i32, i32, i32)) {
             ApprovePlanRequest {
                 name: name.into(),
                 version: 1,
+                effective_date: approved,
                 ..Default::default()
             },
         ))
@@ -787,6 +807,98 @@ pub async fn planned(app: &TestApp, name: &str, due: (i32, i32, i32)) {
         .expect("approve")
         .into_inner();
     assert_eq!(entry.due_date, Some(date(due.0, due.1, due.2)));
+}
+
+/// The office (`tokens.0`) transfers `name` to the organisation department
+/// (due 1 July 2026), which (`tokens.1`) acknowledges it and returns its
+/// result: on `days` (today where None).
+pub async fn transfer_answered_on(
+    ledger: &mut LedgerServiceClient<Channel>,
+    tokens: (&str, &str),
+    name: &str,
+    days: [Option<fiveledger_proto::google::r#type::Date>; 3],
+) -> LedgerEntry {
+    let (office, receiver) = tokens;
+    ledger
+        .transfer(testing::authed(
+            office,
+            TransferRequest {
+                name: name.into(),
+                receiving_body: "organisations/nanning-zzb".into(),
+                matter: "移交组织部".into(),
+                due_date: Some(date(2026, 7, 1)),
+                effective_date: days[0],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("transfer");
+    ledger
+        .acknowledge_transfer(testing::authed(
+            receiver,
+            AcknowledgeTransferRequest {
+                name: name.into(),
+                effective_date: days[1],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("acknowledge the transfer");
+    ledger
+        .return_transfer_result(testing::authed(
+            receiver,
+            ReturnTransferResultRequest {
+                name: name.into(),
+                result: "谈话提醒".into(),
+                effective_date: days[2],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("return the result")
+        .into_inner()
+}
+
+/// The unit marks `measures` done and asks for the write-off, on `day`
+/// (today when None); `texts`: the progress's description, the closure
+/// statement and the evidence's document.
+pub async fn finish_and_request_on(
+    ledger: &mut LedgerServiceClient<Channel>,
+    name: &str,
+    measures: &[&str],
+    texts: (&str, &str, &str),
+    day: Option<fiveledger_proto::google::r#type::Date>,
+) {
+    let (progress, statement, doc) = texts;
+    for m in measures {
+        ledger
+            .post_progress(testing::authed(
+                &unit(),
+                PostProgressRequest {
+                    name: name.into(),
+                    measure_id: (*m).into(),
+                    description: progress.into(),
+                    measure_done: true,
+                    effective_date: day,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("progress");
+    }
+    ledger
+        .request_write_off(testing::authed(
+            &unit(),
+            RequestWriteOffRequest {
+                name: name.into(),
+                closure_statement: statement.into(),
+                evidence: evidence(doc),
+                effective_date: day,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("request write-off");
 }
 
 /// The warning postings of an entry, oldest first.

@@ -13,7 +13,7 @@ use fiveledger_proto::types::Evidence;
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::calendar::date;
+use super::calendar::{StepDays, date};
 use super::{Story, add};
 use crate::cli::connect::{Services, failed};
 
@@ -22,14 +22,17 @@ pub(super) struct EntryContext<'a> {
     pub story: &'a Story,
     /// The inspected unit, signing its own steps.
     pub unit: Services,
+    /// The inspection's feedback day: its entries are handed over on it.
+    pub feedback: NaiveDate,
 }
 
 /// What becomes of one entry: still open today, or written off with what
-/// its rectification recovered (funds and losses together, in fen).
+/// its rectification recovered (funds and losses together, in fen), by its
+/// original due date (on time) or after it.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Fate {
     Open,
-    WrittenOff { recovered_fen: i64 },
+    WrittenOff { recovered_fen: i64, on_time: bool },
 }
 
 /// Evidence of a demo document: its name and the SHA-256 of its (made-up)
@@ -44,9 +47,10 @@ fn evidence(what: &str, entry: &str) -> Evidence {
 
 impl EntryContext<'_> {
     /// Takes one handed-over entry through the steps its fate calls for,
-    /// each signed by who takes it. Steps are recorded the day they are
-    /// taken: only an administrator may record a step after the fact
-    /// (`effective_date`), and no step here is an administrator's.
+    /// each signed by who takes it and dated on its day of the story
+    /// (recorded after the fact, `effective_date`): acknowledged within
+    /// days of the feedback, planned within a fortnight, written off by the
+    /// original due date or, for a late one, after it.
     pub async fn drive(
         &self,
         entry: &LedgerEntry,
@@ -55,12 +59,15 @@ impl EntryContext<'_> {
     ) -> anyhow::Result<()> {
         let rng = &mut rng;
         let today = self.story.today;
+        let days = &mut StepDays::from(self.feedback, today);
+        let acknowledged = days.after(rng, 1..=3);
         let e = self
             .unit
             .ledger()
             .acknowledge_hand_over(AcknowledgeHandOverRequest {
                 name: entry.name.clone(),
                 remarks: "已签收，立即组织整改".into(),
+                effective_date: date(acknowledged),
                 ..Default::default()
             })
             .await
@@ -68,14 +75,37 @@ impl EntryContext<'_> {
             .into_inner();
         // Some items go to a supervising body first (移交转账).
         if rng.random_bool(0.08) {
-            self.transfer(&e, rng).await?;
+            self.transfer(&e, days, rng).await?;
         }
-        if let Fate::WrittenOff { recovered_fen } = fate {
-            let due = today + Days::new(rng.random_range(14..60));
-            let e = self.plan(&e, due, rng).await?;
-            return self.write_off(&e, figures(recovered_fen, rng), rng).await;
+        if let Fate::WrittenOff {
+            recovered_fen,
+            on_time,
+        } = fate
+        {
+            let original_due = e
+                .original_due_date
+                .as_ref()
+                .and_then(|d| fiveledger_platform::time::from_date("due", d).ok())
+                .unwrap_or(self.feedback + Days::new(60));
+            let written_off = if on_time {
+                // By the original due date, and after the plan's steps
+                // (at most six days) and the request (a day before).
+                let earliest = days.last() + Days::new(8);
+                if earliest >= original_due {
+                    earliest
+                } else {
+                    let spare = (original_due - earliest).num_days().unsigned_abs();
+                    earliest + Days::new(rng.random_range(0..=spare))
+                }
+            } else {
+                original_due + Days::new(rng.random_range(1..=40))
+            };
+            let e = self.plan(&e, written_off, days, rng).await?;
+            return self
+                .write_off(&e, figures(recovered_fen, rng), written_off, days, rng)
+                .await;
         }
-        let e = self.plan(&e, open_due(today, rng), rng).await?;
+        let e = self.plan(&e, open_due(today, rng), days, rng).await?;
         let measures = e
             .plan
             .as_ref()
@@ -84,19 +114,22 @@ impl EntryContext<'_> {
         if let Some(m) = measures.first()
             && measures.len() > 1
         {
-            self.progress(&e, &m.id).await?;
+            let done = days.after(rng, 5..=20);
+            self.progress(&e, &m.id, done).await?;
         }
         Ok(())
     }
 
-    /// The unit submits a plan of one or two measures due by `due`; the
-    /// office approves it.
+    /// The unit submits a plan of one or two measures due by `due` a few
+    /// days after the last step; the office approves it a day or two later.
     pub async fn plan(
         &self,
         e: &LedgerEntry,
         due: NaiveDate,
+        days: &mut StepDays,
         rng: &mut StdRng,
     ) -> anyhow::Result<LedgerEntry> {
+        let submitted = days.after(rng, 1..=4);
         let count = rng.random_range(1..=2);
         let measures = (0..count)
             .map(|i| Measure {
@@ -131,6 +164,7 @@ impl EntryContext<'_> {
                     measures,
                     ..Default::default()
                 }),
+                effective_date: date(submitted),
                 ..Default::default()
             })
             .await
@@ -141,6 +175,7 @@ impl EntryContext<'_> {
             .as_ref()
             .map(|p| p.version)
             .unwrap_or(1);
+        let approved = days.after(rng, 1..=2);
         Ok(self
             .story
             .cast
@@ -150,6 +185,7 @@ impl EntryContext<'_> {
                 name: e.name.clone(),
                 version,
                 remarks: "同意".into(),
+                effective_date: date(approved),
                 ..Default::default()
             })
             .await
@@ -157,8 +193,13 @@ impl EntryContext<'_> {
             .into_inner())
     }
 
-    /// The unit marks `measure` done, with evidence.
-    async fn progress(&self, e: &LedgerEntry, measure: &str) -> anyhow::Result<LedgerEntry> {
+    /// The unit marks `measure` done on `day`, with evidence.
+    async fn progress(
+        &self,
+        e: &LedgerEntry,
+        measure: &str,
+        day: NaiveDate,
+    ) -> anyhow::Result<LedgerEntry> {
         Ok(self
             .unit
             .ledger()
@@ -168,6 +209,7 @@ impl EntryContext<'_> {
                 description: "已完成该项整改措施".into(),
                 evidence: vec![evidence("整改佐证材料", &format!("{}:{measure}", e.name))],
                 measure_done: true,
+                effective_date: date(day),
                 ..Default::default()
             })
             .await
@@ -176,8 +218,14 @@ impl EntryContext<'_> {
     }
 
     /// The office transfers the entry to the body that supervises its
-    /// category, which acknowledges it and returns a result.
-    async fn transfer(&self, e: &LedgerEntry, rng: &mut StdRng) -> anyhow::Result<()> {
+    /// category, which acknowledges it and returns a result, each on its
+    /// day.
+    async fn transfer(
+        &self,
+        e: &LedgerEntry,
+        days: &mut StepDays,
+        rng: &mut StdRng,
+    ) -> anyhow::Result<()> {
         let (world, cast) = (&self.story.world, &self.story.cast);
         let body = if e.category == "personnel-selection"
             || e.category == "weak-grassroots-organisations"
@@ -188,13 +236,15 @@ impl EntryContext<'_> {
         } else {
             &world.commission
         };
+        let transferred = days.after(rng, 1..=3);
         cast.office
             .ledger()
             .transfer(TransferRequest {
                 name: e.name.clone(),
                 receiving_body: body.clone(),
                 matter: "移交问题线索及相关材料，请依规依纪处理".into(),
-                due_date: date(self.story.today + Days::new(rng.random_range(30..60))),
+                due_date: date(transferred + Days::new(rng.random_range(30..60))),
+                effective_date: date(transferred),
                 ..Default::default()
             })
             .await
@@ -205,6 +255,7 @@ impl EntryContext<'_> {
             .acknowledge_transfer(AcknowledgeTransferRequest {
                 name: e.name.clone(),
                 remarks: "已接收".into(),
+                effective_date: date(days.after(rng, 1..=2)),
                 ..Default::default()
             })
             .await
@@ -216,6 +267,7 @@ impl EntryContext<'_> {
                 result: ["已立案审查", "给予党内警告处分", "谈话提醒", "予以了结"]
                     [rng.random_range(0..4)]
                 .into(),
+                effective_date: date(days.after(rng, 2..=8)),
                 ..Default::default()
             })
             .await
@@ -225,27 +277,32 @@ impl EntryContext<'_> {
     }
 
     /// The unit completes every measure and asks for the write-off with
-    /// what the rectification recovered; the office's verifier approves it
-    /// (a few first requests fall short and are sent back).
+    /// what the rectification recovered, the day before `day`; the office's
+    /// verifier approves it on `day` (a few first requests fall short and
+    /// are sent back).
     pub async fn write_off(
         &self,
         e: &LedgerEntry,
         figures: RectificationFigures,
+        day: NaiveDate,
+        days: &mut StepDays,
         rng: &mut StdRng,
     ) -> anyhow::Result<()> {
+        let asked = days.on(day - Days::new(1));
         let measures = e
             .plan
             .as_ref()
             .map(|p| p.measures.clone())
             .unwrap_or_default();
         for m in &measures {
-            self.progress(e, &m.id).await?;
+            self.progress(e, &m.id, asked).await?;
         }
         let request = RequestWriteOffRequest {
             name: e.name.clone(),
             closure_statement: "问题已整改到位，申请销号".into(),
             evidence: vec![evidence("销号申请及佐证", &e.name)],
             figures: Some(figures),
+            effective_date: date(asked),
             ..Default::default()
         };
         let (unit, verifier) = (&self.unit, &self.story.cast.verifier);
@@ -262,6 +319,7 @@ impl EntryContext<'_> {
                 .reject_write_off(RejectWriteOffRequest {
                     name: e.name.clone(),
                     reason: "佐证材料不充分，请补充".into(),
+                    effective_date: date(asked),
                     ..Default::default()
                 })
                 .await
@@ -273,6 +331,7 @@ impl EntryContext<'_> {
             .approve_write_off(ApproveWriteOffRequest {
                 name: e.name.clone(),
                 remarks: "经核查，整改到位，同意销号".into(),
+                effective_date: date(days.on(day)),
                 ..Default::default()
             })
             .await

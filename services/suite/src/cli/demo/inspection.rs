@@ -45,6 +45,7 @@ pub(super) async fn inspect(
     let ctx = EntryContext {
         story,
         unit: cast.unit(&story.world.path(&target.target))?,
+        feedback,
     };
     ledger::drive_all(&ctx, &name, found, target, &mut rng).await?;
     // A look-back finds a rectification on paper only and reopens it.

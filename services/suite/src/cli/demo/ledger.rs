@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use super::calendar::date;
+use super::calendar::{StepDays, date};
 use super::entry::{EntryContext, Fate};
 use super::figures::deal;
 use super::rounds::TargetPlan;
@@ -25,8 +25,8 @@ const ENTRIES_AT_ONCE: usize = 8;
 
 /// Takes the entries of `inspection` (as many as `target` planned) through
 /// their steps once the ledger has handed them over: `target.open` stay
-/// open, the rest are written off, sharing what the plan says they
-/// recovered.
+/// open, the rest are written off (`target.late` of them after their
+/// original due date), sharing what the plan says they recovered.
 pub(super) async fn drive_all(
     ctx: &EntryContext<'_>,
     inspection: &str,
@@ -50,8 +50,9 @@ pub(super) async fn drive_all(
     Ok(())
 }
 
-/// The fates of `n` entries: `target.open` of them open, chosen at random;
-/// about a third of the others recover money, sharing the target's amount.
+/// The fates of `n` entries: `target.open` of them open, chosen at random,
+/// and `target.late` of the others written off late; about a third of the
+/// written-off ones recover money, sharing the target's amount.
 fn fates(n: usize, target: &TargetPlan, rng: &mut StdRng) -> Vec<Fate> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(rng);
@@ -69,18 +70,20 @@ fn fates(n: usize, target: &TargetPlan, rng: &mut StdRng) -> Vec<Fate> {
         .collect();
     let money = deal(usize::try_from(target.recovered_fen).unwrap_or(0), &weights);
     let mut out = vec![Fate::Open; n];
-    for (i, m) in written_off.into_iter().zip(money) {
+    for (k, (i, m)) in written_off.into_iter().zip(money).enumerate() {
         out[i] = Fate::WrittenOff {
             recovered_fen: m as i64,
+            on_time: k >= target.late,
         };
     }
     out
 }
 
 /// Reopens the first written-off entry of the `earlier` inspection into
-/// `inspection` (rectified on paper only); the unit plans and rectifies
-/// it anew and the verifier writes it off again, with what it recovered
-/// the first time (so the city's figures stay the source's).
+/// `inspection` (rectified on paper only) days after the look-back's
+/// feedback; the unit plans and rectifies it anew and the verifier writes
+/// it off again, with what it recovered the first time (so the city's
+/// figures stay the source's), each step on its day.
 pub(super) async fn reopen_one(
     ctx: &EntryContext<'_>,
     earlier: &str,
@@ -101,6 +104,13 @@ pub(super) async fn reopen_one(
         .as_ref()
         .and_then(|w| w.figures)
         .unwrap_or_default();
+    let since = entry
+        .last_step_date
+        .as_ref()
+        .and_then(|d| fiveledger_platform::time::from_date("last", d).ok())
+        .map_or(ctx.feedback, |d| d.max(ctx.feedback));
+    let days = &mut StepDays::from(since, today);
+    let reopened = days.after(rng, 5..=20);
     let e = cast
         .office
         .ledger()
@@ -108,17 +118,17 @@ pub(super) async fn reopen_one(
             name: entry.name.clone(),
             inspection: inspection.to_owned(),
             reason: "回头看发现整改不到位，存在文字整改".into(),
-            due_date: date(today + Days::new(rng.random_range(20..90))),
+            due_date: date(reopened + Days::new(rng.random_range(30..90))),
+            effective_date: date(reopened),
             ..Default::default()
         })
         .await
         .map_err(step("reopening an entry"))?
         .into_inner();
     add(&ctx.story.tally.reopened, 1);
-    let e = ctx
-        .plan(&e, today + Days::new(rng.random_range(20..90)), rng)
-        .await?;
-    ctx.write_off(&e, recovered, rng).await
+    let written_off = reopened + Days::new(rng.random_range(20..60));
+    let e = ctx.plan(&e, written_off, days, rng).await?;
+    ctx.write_off(&e, recovered, written_off, days, rng).await
 }
 
 async fn list_entries(cast: &Cast, filter: &str) -> anyhow::Result<Vec<LedgerEntry>> {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use fiveledger_proto::ledgers::StatisticsGrouping;
 use serde::Serialize;
 
-use super::figures::Source;
+use super::figures::{Source, TOWNSHIP_ROUND};
 use super::people::POOL;
 use super::rounds::Loaded;
 use super::{DemoOptions, Story, read};
@@ -47,6 +47,9 @@ pub struct DemoReport {
     pub published: u64,
     /// Staffings refused by avoidance (地域回避) in the linked rounds.
     pub avoidance_refusals: u64,
+    /// The on-time rate (按期整改率) of the 2020 township rounds (round
+    /// 3), from GetStatistics over the round.
+    pub township_on_time_rate: f64,
     /// The source's figures (scaled) next to what the suite counts.
     pub pinned: Vec<Pinned>,
 }
@@ -60,7 +63,8 @@ pub struct Pinned {
     pub source: i64,
     /// What the suite counts for the loaded city.
     pub loaded: i64,
-    /// How the figure is shown: `yuan` for fen, else a count.
+    /// How the figure is shown: `yuan` for fen, `permille` for a rate in
+    /// tenths of a per cent, else a count.
     pub unit: String,
 }
 
@@ -77,6 +81,8 @@ impl Pinned {
     fn show(&self, value: i64) -> String {
         if self.unit == "yuan" {
             format!("{} yuan", yuan(value))
+        } else if self.unit == "permille" {
+            format!("{}.{} %", value / 10, value % 10)
         } else {
             value.to_string()
         }
@@ -100,6 +106,16 @@ pub(super) async fn read_back(
     .await?;
     let c = stats.total.and_then(|t| t.counts).unwrap_or_default();
     let clues = c.clues.unwrap_or_default();
+    // The 2020 township rounds: round 3 of the story.
+    let township = statistics(
+        &story.cast.office,
+        &Scope::Round(format!("rounds/{}-round-{TOWNSHIP_ROUND}", options.prefix)),
+        StatisticsGrouping::Unspecified,
+    )
+    .await?
+    .total
+    .and_then(|t| t.counts)
+    .unwrap_or_default();
     let t = &story.tally;
     let source = Source::scaled(options.scale);
     let as_i64 = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
@@ -142,6 +158,27 @@ pub(super) async fn read_back(
             POOL as i64,
             as_i64(read(&t.inspectors)),
         ),
+        Pinned::new(
+            "problems fed back and rectified in the 2020 township rounds (round 3, 乡镇巡察)",
+            as_i64(source.township_problems),
+            township.written_off.min(township.found),
+        ),
+        Pinned::new(
+            "of them rectified on time (按期整改)",
+            as_i64(source.township_on_time),
+            township.written_off_on_time,
+        ),
+        Pinned {
+            unit: "permille".into(),
+            ..Pinned::new(
+                "on-time rate of the 2020 township rounds (按期整改率)",
+                permille(
+                    as_i64(source.township_on_time),
+                    as_i64(source.township_problems),
+                ),
+                permille(township.written_off_on_time, township.due_so_far),
+            )
+        },
     ];
     Ok(DemoReport {
         seconds: started.elapsed().as_secs_f64(),
@@ -171,8 +208,18 @@ pub(super) async fn read_back(
         statistics_clues_concluded: clues.with_outcome,
         published: loaded.published,
         avoidance_refusals: read(&t.avoidance_refusals),
+        township_on_time_rate: township.on_time_rate,
         pinned,
     })
+}
+
+/// `part / whole` in tenths of a per cent, rounded (0 of nothing).
+fn permille(part: i64, whole: i64) -> i64 {
+    if whole <= 0 {
+        0
+    } else {
+        (part * 1000 + whole / 2) / whole
+    }
 }
 
 impl DemoReport {

@@ -16,7 +16,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::figures::Source;
+use super::figures::{Source, TOWNSHIP_ROUND};
 use super::inspection::{Staffing, inspect};
 use super::people::{Inspector, Pool};
 use super::world::World;
@@ -51,6 +51,9 @@ pub(super) struct TargetPlan {
     pub problems: usize,
     /// Of them, still open today; the rest are rectified and written off.
     pub open: usize,
+    /// Of the written-off ones, those written off after their original
+    /// due date (the rest on time).
+    pub late: usize,
     /// The fates of the clues the group passes on.
     pub clues: Vec<ClueFate>,
     /// Funds and losses recovered by the write-offs, in fen.
@@ -256,6 +259,14 @@ fn plan(
         let n = ((rng.random_range(40..=45) as f64 * options.scale).round() as usize).max(1);
         let targets: Vec<TargetPlan> = match kind {
             RoundKind::LookBack => looked_back(&plans, &look_back_rounds, n),
+            // The 2020 township rounds (乡镇巡察) whose on-time rate the
+            // source gives.
+            _ if number == TOWNSHIP_ROUND => (0..n)
+                .map(|j| TargetPlan {
+                    target: world.townships[j % world.townships.len()].clone(),
+                    ..Default::default()
+                })
+                .collect(),
             RoundKind::Special => (0..n)
                 .map(|j| TargetPlan {
                     target: world.villages[(k * 7 + j * 3) % world.villages.len()]
@@ -320,6 +331,8 @@ fn plan(
 /// Round `number`'s kind, theme and the rounds it looks back on.
 fn kind_of(p: &str, number: i32) -> (RoundKind, String, Vec<String>) {
     match number {
+        // The townships' round (乡镇巡察): a regular round, so no theme.
+        TOWNSHIP_ROUND => (RoundKind::Regular, String::new(), vec![]),
         4 => (RoundKind::Special, "扶贫领域".to_owned(), vec![]),
         8 => (RoundKind::Special, "乡村振兴资金".to_owned(), vec![]),
         9 | 10 => (RoundKind::Linked, String::new(), vec![]),

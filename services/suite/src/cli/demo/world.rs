@@ -31,6 +31,8 @@ pub(super) struct World {
     /// Organisations that may be inspected, with their display names.
     pub targets: Vec<(String, String)>,
     pub villages: Vec<(String, String)>,
+    /// The townships' ids (乡镇), county by county.
+    pub townships: Vec<String>,
     /// The counties' ids, in order.
     pub counties: Vec<String>,
     /// Every organisation's path by its id (`region/city/county/...`).
@@ -118,6 +120,7 @@ pub(super) fn world(prefix: &str, scale: f64) -> World {
     }
     World {
         counties: all[3].iter().map(|o| o.id.clone()).collect(),
+        townships: all[5].iter().map(|o| o.id.clone()).collect(),
         paths,
         commission: format!("organisations/{p}-city-jw"),
         org_department: format!("organisations/{p}-city-zzb"),
