@@ -697,6 +697,7 @@ impl LookBackService for Api {
             traceparent: trace,
             at_us: now.timestamp_micros(),
             effective_date: None,
+            recorded_after_the_fact: false,
         };
         let mut check = SpotCheck {
             name: format!("{SPOT_CHECKS}/{id}"),
