@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::NaiveDate;
-use common::{caller, filter, key, page, period, run};
+use common::{filter, key, page, period, run};
 use fiveledger_ledgers::domain::entry::{self as domain, text};
 use fiveledger_ledgers::domain::interview::parse_interview;
 use fiveledger_ledgers::grpc::parsing::*;
@@ -24,7 +24,7 @@ fn today() -> NaiveDate {
 /// What `step` checks of every step request before its transaction.
 fn step(name: &str, etag_sent: &str, effective_date: Option<&Date>) -> ApiResult<()> {
     let id = domain::parse_name("name", name)?;
-    backdate(&caller(), effective_date, today())?;
+    backdate(effective_date, today())?;
     etag::check(&domain::name_of(id), etag_sent, 1)
 }
 
