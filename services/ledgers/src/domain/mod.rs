@@ -4,6 +4,7 @@ pub mod assessment;
 pub mod entry;
 pub mod interview;
 pub mod journal;
+pub mod look_back;
 pub mod publication;
 pub mod scope;
 pub mod warning;

@@ -185,14 +185,8 @@ impl JointSupervisionService for Api {
         let finding = domain::text("finding", &r.finding, true)?;
         let evidence = domain::parse_evidence("evidence", &r.evidence)?;
         let now = self.clock.now();
-        let signature = Signature {
-            actor: caller.actor(),
-            request_id: r.request_id.clone(),
-            traceparent: trace,
-            at_us: now.timestamp_micros(),
-            effective_date: None,
-            recorded_after_the_fact: false,
-        };
+        let signature =
+            Signature::taken_now(caller.actor(), &r.request_id, trace, now.timestamp_micros());
         let stored = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let found = store::find(txn, &id).await?;

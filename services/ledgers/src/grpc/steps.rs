@@ -130,13 +130,9 @@ impl Api {
                     capacities,
                 )?;
                 if let Some(day) = backdated {
-                    may_record_after_the_fact(&caller, &EntryPaths::of(&current), capacities)?;
-                    within_window(day, today, window)?;
+                    recorded_after_the_fact(&caller, &current, capacities, day, today, window)?;
                 }
                 etag::check(&name_of(&id), &etag_given, row.posting_count)?;
-                if let Some(day) = backdated {
-                    in_order(&current, day)?;
-                }
                 let detail = build(&current, day)?;
                 let (mut entry, _) =
                     books::append(txn, Some(&row), &id, detail, &signature).await?;
@@ -199,17 +195,26 @@ pub(super) fn visible_row(
 
 /// The day of a step recorded after the fact (补录), never a day still
 /// ahead. None for a step of today. Who may give one, and how far back, is
-/// judged on the entry ([`may_record_after_the_fact`], [`within_window`]).
+/// judged on the entry ([`recorded_after_the_fact`]).
 pub fn backdate(effective_date: Option<&Date>, today: NaiveDate) -> ApiResult<Option<NaiveDate>> {
+    backdate_in("effective_date", effective_date, today)
+}
+
+/// [`backdate`] of the request field `field`.
+pub fn backdate_in(
+    field: &str,
+    effective_date: Option<&Date>,
+    today: NaiveDate,
+) -> ApiResult<Option<NaiveDate>> {
     let Some(d) = effective_date else {
         return Ok(None);
     };
-    let day = from_date("effective_date", d)?;
+    let day = from_date(field, d)?;
     if day > today {
         return Err(ApiError::invalid(
-            "effective_date",
+            field,
             ErrorReason::InTheFuture,
-            format!("effective_date {day} is after today ({today})"),
+            format!("{field} {day} is after today ({today})"),
         ));
     }
     Ok((day < today).then_some(day))
@@ -239,6 +244,22 @@ fn may_record_after_the_fact(
             "only the office, the responsible unit or the receiving body may record its own step after the fact (effective_date)".into(),
         ))
     }
+}
+
+/// A step on `entry` (taken in one of `capacities`) dated back to `day`:
+/// the caller's own step, at most `window` days back, and not before the
+/// entry's last step (the journal stays in order of days).
+pub(super) fn recorded_after_the_fact(
+    caller: &Caller,
+    entry: &LedgerEntry,
+    capacities: &[Capacity],
+    day: NaiveDate,
+    today: NaiveDate,
+    window: u32,
+) -> ApiResult<()> {
+    may_record_after_the_fact(caller, &EntryPaths::of(entry), capacities)?;
+    within_window(day, today, window)?;
+    in_order(entry, day)
 }
 
 /// A step recorded after the fact is dated at most `window` days back.

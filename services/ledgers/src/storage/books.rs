@@ -42,6 +42,23 @@ pub struct Signature {
 }
 
 impl Signature {
+    /// A step taken now, on its own day, by `actor` for request
+    /// `request_id` (`at_us` from the service's clock).
+    pub fn taken_now(
+        actor: String,
+        request_id: &str,
+        traceparent: String,
+        at_us: i64,
+    ) -> Signature {
+        Signature {
+            actor,
+            request_id: request_id.to_owned(),
+            traceparent,
+            at_us,
+            ..Default::default()
+        }
+    }
+
     /// The signature as recorded: every posting names its request and its
     /// trace (经手人签字). Without a client request id the server makes one
     /// (never an idempotency key, so it cannot make a retry idempotent);

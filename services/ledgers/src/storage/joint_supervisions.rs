@@ -2,6 +2,7 @@
 //! holding its proto (the campaign as created), and one row per finding,
 //! keyed by (joint supervision, entry) so that an entry has one finding.
 
+use fiveledger_platform::storage::exists_or_internal;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::{ErrorReason, JointFinding, JointSupervision};
 use prost::Message;
@@ -67,15 +68,7 @@ pub async fn insert(
     })
     .exec_without_returning(conn)
     .await
-    .map_err(|e| {
-        if fiveledger_platform::storage::is_unique_violation(&e) {
-            ApiError::AlreadyExists {
-                resource: campaign.name.clone(),
-            }
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(exists_or_internal(|| campaign.name.clone()))?;
     Ok(())
 }
 

@@ -4,11 +4,19 @@
 //! scope it. `unique_key` is unique per kind (the inspection of a report,
 //! the entry of a key problem; the id otherwise); `revision` guards updates.
 
-use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::aip::names;
+use fiveledger_platform::auth::Caller;
+use fiveledger_platform::storage::{exists_or_internal, within_subtree};
 use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_proto::ledgers::SelfCheckLine;
+use prost::Message;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::books::{self, ListQuery};
+use crate::domain::scope::{EntryPaths, look_back_paths, sees_look_back};
+use crate::domain::warning;
 
 /// The `look_back_records` table.
 pub mod records {
@@ -67,6 +75,28 @@ pub struct Place {
     pub unit_path: String,
 }
 
+impl Place {
+    /// The paths scope decisions look at.
+    pub fn paths(&self) -> EntryPaths<'_> {
+        look_back_paths(&self.round_organisation_path, &self.unit_path)
+    }
+}
+
+impl records::Model {
+    pub fn place(&self) -> Place {
+        Place {
+            round: self.round.clone(),
+            round_organisation_path: self.round_organisation_path.clone(),
+            unit_path: self.unit_path.clone(),
+        }
+    }
+
+    /// Its proto.
+    pub fn decode<M: Message + Default>(&self) -> ApiResult<M> {
+        M::decode(self.snapshot.as_slice()).map_err(ApiError::internal)
+    }
+}
+
 /// A record to store.
 pub struct NewRecord<'a> {
     pub kind: Kind,
@@ -100,15 +130,7 @@ pub async fn insert(
     })
     .exec_without_returning(conn)
     .await
-    .map_err(|e| {
-        if fiveledger_platform::storage::is_unique_violation(&e) {
-            ApiError::AlreadyExists {
-                resource: taken.to_owned(),
-            }
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(exists_or_internal(|| taken.to_owned()))?;
     Ok(())
 }
 
@@ -122,6 +144,48 @@ pub async fn find(
         .filter(records::Column::Kind.eq(kind.as_str()))
         .one(conn)
         .await?)
+}
+
+/// The record `name` (`{collection}/{id}`) of `kind` if `caller` sees it,
+/// else NOT_FOUND (as an unknown one).
+pub async fn find_visible(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    kind: Kind,
+    collection: &str,
+    name: &str,
+) -> ApiResult<records::Model> {
+    let id = names::parse("name", name, collection)?;
+    find(conn, kind, id)
+        .await?
+        .filter(|row| sees_look_back(caller, &row.place().paths()))
+        .ok_or_else(|| ApiError::not_found(name))
+}
+
+/// The organisation's rectification ledger (整改台账) as the books hold it
+/// in `conn` now: a line per entry of `q` that `caller` sees, coloured for
+/// `q.today`.
+pub async fn compile_ledger(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    q: &ListQuery,
+) -> ApiResult<Vec<SelfCheckLine>> {
+    books::list(conn, caller, q)
+        .await?
+        .iter()
+        .map(|row| {
+            let mut entry = books::decode_snapshot(row)?;
+            warning::paint(&mut entry, q.today, &q.thresholds);
+            Ok(SelfCheckLine {
+                entry: entry.name,
+                title: entry.title,
+                state: entry.state,
+                due_date: entry.due_date,
+                reopen_count: entry.reopen_count,
+                colour: entry.colour,
+            })
+        })
+        .collect()
 }
 
 /// Replaces a record's proto if it is still at `row.revision` (ABORTED
@@ -180,8 +244,8 @@ pub async fn list(
 /// subtree (the office's), and that `caller` sees.
 pub async fn candidates(
     conn: &impl ConnectionTrait,
-    caller: &fiveledger_platform::auth::Caller,
-    q: &super::books::ListQuery,
+    caller: &Caller,
+    q: &ListQuery,
     scope: &str,
 ) -> ApiResult<Vec<super::entries::Model>> {
     use super::entries::{self, Column as C};
@@ -201,7 +265,7 @@ pub async fn candidates(
             entries::colour(q.today, &q.thresholds)
                 .is_in([Colour::Red.code(), Colour::Yellow.code()]),
         );
-    Ok(super::books::list_select(caller, q)
+    Ok(books::list_select(caller, q)
         .filter(within_subtree(C::RoundOrganisationPath, scope))
         .filter(flagged)
         .all(conn)

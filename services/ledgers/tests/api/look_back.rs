@@ -7,9 +7,11 @@
 
 use crate::common;
 
+use chrono::{TimeZone, Utc};
 use common::*;
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{self, authed};
+use fiveledger_platform::time::Clock;
 use fiveledger_proto::ledgers::look_back_service_client::LookBackServiceClient;
 use fiveledger_proto::ledgers::self_check_report::State;
 use fiveledger_proto::ledgers::*;
@@ -31,6 +33,54 @@ fn refused<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>, code:
     let status = result.expect_err("refused");
     assert_eq!(status.code(), code, "{status:?}");
     status
+}
+
+type Client = LookBackServiceClient<Channel>;
+
+/// The round's key-problem candidates as `token` sees them.
+async fn list_candidates(lb: &mut Client, token: &str) -> Vec<KeyProblemCandidate> {
+    let request = ListKeyProblemCandidatesRequest {
+        round: ROUND.into(),
+        ..Default::default()
+    };
+    let listed = lb.list_key_problem_candidates(authed(token, request)).await;
+    listed.expect("candidates").into_inner().candidates
+}
+
+/// A page of the round's key problems as `token` sees them.
+async fn key_problems(
+    lb: &mut Client,
+    token: &str,
+    page_size: i32,
+    page_token: String,
+) -> Result<ListKeyProblemsResponse, Status> {
+    let request = ListKeyProblemsRequest {
+        round: ROUND.into(),
+        page_size,
+        page_token,
+    };
+    Ok(lb
+        .list_key_problems(authed(token, request))
+        .await?
+        .into_inner())
+}
+
+/// A page of the round's spot checks as `token` sees them.
+async fn spot_checks(
+    lb: &mut Client,
+    token: &str,
+    page_size: i32,
+    page_token: String,
+) -> Result<ListSpotChecksResponse, Status> {
+    let request = ListSpotChecksRequest {
+        round: ROUND.into(),
+        page_size,
+        page_token,
+    };
+    Ok(lb
+        .list_spot_checks(authed(token, request))
+        .await?
+        .into_inner())
 }
 
 /// Two handed-over entries of Xingning in round 9: the first written off
@@ -333,37 +383,17 @@ async fn the_office_compiles_key_problems_and_suggests_and_the_unit_replies_once
     let (done, late) = fixture(&app).await;
     let mut lb = client(&app);
     // The books' candidates: the overdue entry, not the written-off one.
-    let candidates = lb
-        .list_key_problem_candidates(authed(
-            &office(),
-            ListKeyProblemCandidatesRequest {
-                round: ROUND.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("candidates")
-        .into_inner();
-    assert_eq!(candidates.candidates.len(), 1, "{candidates:?}");
-    assert_eq!(candidates.candidates[0].entry, late);
+    let candidates = list_candidates(&mut lb, &office()).await;
+    assert_eq!(candidates.len(), 1, "{candidates:?}");
+    assert_eq!(candidates[0].entry, late);
     assert!(
-        candidates.candidates[0]
+        candidates[0]
             .reasons
             .contains(&(KeyProblemReason::Overdue as i32))
     );
     // Another city's office finds none; a unit may not ask.
-    let none = lb
-        .list_key_problem_candidates(authed(
-            &outsider(),
-            ListKeyProblemCandidatesRequest {
-                round: ROUND.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("none")
-        .into_inner();
-    assert!(none.candidates.is_empty());
+    let none = list_candidates(&mut lb, &outsider()).await;
+    assert!(none.is_empty());
     refused(
         lb.create_key_problem(authed(&unit(), key_problem(&late, "")))
             .await,
@@ -398,46 +428,20 @@ async fn the_office_compiles_key_problems_and_suggests_and_the_unit_replies_once
     // Listed by key, a page at a time, for the office and the commission;
     // another city sees none.
     for token in [office(), commission()] {
-        let first = lb
-            .list_key_problems(authed(
-                &token,
-                ListKeyProblemsRequest {
-                    round: ROUND.into(),
-                    page_size: 1,
-                    ..Default::default()
-                },
-            ))
+        let first = key_problems(&mut lb, &token, 1, String::new())
             .await
-            .expect("page 1")
-            .into_inner();
+            .expect("page 1");
         assert_eq!(first.key_problems.len(), 1);
         assert!(!first.next_page_token.is_empty());
-        let second = lb
-            .list_key_problems(authed(
-                &token,
-                ListKeyProblemsRequest {
-                    round: ROUND.into(),
-                    page_size: 1,
-                    page_token: first.next_page_token,
-                },
-            ))
+        let second = key_problems(&mut lb, &token, 1, first.next_page_token)
             .await
-            .expect("page 2")
-            .into_inner();
+            .expect("page 2");
         assert_eq!(second.key_problems.len(), 1);
         assert_ne!(second.key_problems[0].name, first.key_problems[0].name);
     }
-    let elsewhere = lb
-        .list_key_problems(authed(
-            &outsider(),
-            ListKeyProblemsRequest {
-                round: ROUND.into(),
-                ..Default::default()
-            },
-        ))
+    let elsewhere = key_problems(&mut lb, &outsider(), 0, String::new())
         .await
-        .expect("another city")
-        .into_inner();
+        .expect("another city");
     assert!(elsewhere.key_problems.is_empty());
 
     // A supervision suggestion to Xingning: only an office makes one, one
@@ -672,19 +676,8 @@ async fn a_failed_spot_check_reopens_the_entry_in_its_transaction() {
     );
     assert_eq!(reason(&status), "WRONG_STATE");
     // The reopened entry is now a key-problem candidate.
-    let candidates = lb
-        .list_key_problem_candidates(authed(
-            &office(),
-            ListKeyProblemCandidatesRequest {
-                round: ROUND.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("candidates")
-        .into_inner();
+    let candidates = list_candidates(&mut lb, &office()).await;
     let reopened = candidates
-        .candidates
         .iter()
         .find(|c| c.entry == done)
         .expect("the reopened entry");
@@ -695,43 +688,17 @@ async fn a_failed_spot_check_reopens_the_entry_in_its_transaction() {
     );
 
     // The round's spot checks, a page at a time; none for another city.
-    let first = lb
-        .list_spot_checks(authed(
-            &office(),
-            ListSpotChecksRequest {
-                round: ROUND.into(),
-                page_size: 1,
-                ..Default::default()
-            },
-        ))
+    let first = spot_checks(&mut lb, &office(), 1, String::new())
         .await
-        .expect("page 1")
-        .into_inner();
+        .expect("page 1");
     assert_eq!(first.spot_checks.len(), 1);
-    let second = lb
-        .list_spot_checks(authed(
-            &commission(),
-            ListSpotChecksRequest {
-                round: ROUND.into(),
-                page_size: 1,
-                page_token: first.next_page_token.clone(),
-            },
-        ))
+    let second = spot_checks(&mut lb, &commission(), 1, first.next_page_token.clone())
         .await
         .expect_err("a token is the caller's own");
     assert_eq!(second.code(), Code::InvalidArgument);
-    let second = lb
-        .list_spot_checks(authed(
-            &office(),
-            ListSpotChecksRequest {
-                round: ROUND.into(),
-                page_size: 1,
-                page_token: first.next_page_token,
-            },
-        ))
+    let second = spot_checks(&mut lb, &office(), 1, first.next_page_token)
         .await
-        .expect("page 2")
-        .into_inner();
+        .expect("page 2");
     assert_eq!(second.spot_checks.len(), 1);
     assert!(second.next_page_token.is_empty());
     let mut names = vec![
@@ -742,16 +709,64 @@ async fn a_failed_spot_check_reopens_the_entry_in_its_transaction() {
     let mut expected = vec![passed.name, failed.name];
     expected.sort();
     assert_eq!(names, expected);
-    let elsewhere = lb
-        .list_spot_checks(authed(
-            &outsider(),
-            ListSpotChecksRequest {
-                round: ROUND.into(),
-                ..Default::default()
-            },
-        ))
+    let elsewhere = spot_checks(&mut lb, &outsider(), 0, String::new())
         .await
-        .expect("another city")
-        .into_inner();
+        .expect("another city");
     assert!(elsewhere.spot_checks.is_empty());
+}
+
+/// A spot check recorded after the fact (补录) on the day it was made: by
+/// the office only, not ahead of today, not before the entry's last step;
+/// a failed one's reopening is dated on that day.
+#[tokio::test]
+async fn a_spot_check_recorded_after_the_fact_is_dated_on_its_day() {
+    let clock = Clock::fixed(Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap());
+    let app = spawn_with_clock(clock.clone()).await;
+    let (done, _) = fixture(&app).await;
+    // Written off on 1 December; checked on the 10th, recorded on the 20th.
+    clock.set(Utc.with_ymd_and_hms(2026, 12, 20, 12, 0, 0).unwrap());
+    let mut lb = client(&app);
+    let on = |token: String, day, request_id: &str| {
+        let mut request = spot_check(&done, LOOK_BACK, true, request_id);
+        request.spot_check.as_mut().expect("check").effective_date = Some(day);
+        authed(&token, request)
+    };
+    let before = app.get(&done).await.posting_count;
+    let status = refused(
+        lb.create_spot_check(on(office(), date(2026, 12, 21), ""))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(bad_field(&status), "spot_check.effective_date");
+    assert_eq!(reason(&status), "IN_THE_FUTURE");
+    refused(
+        lb.create_spot_check(on(commission(), date(2026, 12, 10), ""))
+            .await,
+        Code::PermissionDenied,
+    );
+    let status = refused(
+        lb.create_spot_check(on(office(), date(2026, 11, 30), ""))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(reason(&status), "STEP_BEFORE_LAST");
+    assert_eq!(
+        app.get(&done).await.posting_count,
+        before,
+        "nothing written"
+    );
+
+    let failed = lb
+        .create_spot_check(on(office(), date(2026, 12, 10), "sc-dated"))
+        .await
+        .expect("recorded after the fact")
+        .into_inner();
+    assert_eq!(failed.effective_date, Some(date(2026, 12, 10)));
+    let entry = app.get(&done).await;
+    assert_eq!(entry.state(), EntryState::Reopened);
+    let last = entry.postings.last().expect("posting");
+    assert_eq!(last.name, failed.posting);
+    assert_eq!(last.effective_date, Some(date(2026, 12, 10)));
+    assert!(last.recorded_after_the_fact);
+    assert_eq!(entry.last_step_date, Some(date(2026, 12, 10)));
 }
