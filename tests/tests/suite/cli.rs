@@ -880,6 +880,35 @@ async fn demo_load_at_a_small_scale() {
         "{report:?}"
     );
     assert_eq!(report.written_off, 219, "{report:?}");
+    // The look-back rounds' campaigns: each looked-back unit's self-check
+    // report accepted and one of its written-off entries spot-checked; the
+    // first failed, reopened its entry and put it on the key-problem list.
+    assert!(report.spot_checks >= 2, "{report:?}");
+    assert_eq!(report.self_check_reports, report.spot_checks, "{report:?}");
+    assert!(report.reopened >= 1, "{report:?}");
+    assert_eq!(report.key_problems, report.reopened, "{report:?}");
+    assert!(report.suggestions >= 1, "{report:?}");
+    let checks = admin
+        .look_back()
+        .list_spot_checks(l::ListSpotChecksRequest {
+            round: "rounds/demo-round-1".into(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .spot_checks;
+    let failed = checks
+        .iter()
+        .find(|c| !c.posting.is_empty())
+        .unwrap_or_else(|| panic!("no failed spot check in round 1: {checks:?}"));
+    assert!(
+        failed.look_back.starts_with("rounds/demo-round-6/"),
+        "{failed:?}"
+    );
+    assert!(failed.effective_date.is_some(), "{failed:?}");
+    assert_eq!(failed.created_by, "demo-office", "{failed:?}");
     // The linked city-county rounds tried a group of the target's own
     // county first, and the rounds service refused it (地域回避).
     assert!(report.avoidance_refusals >= 2, "{report:?}");

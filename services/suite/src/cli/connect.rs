@@ -10,6 +10,7 @@ use fiveledger_proto::issues::category_service_client::CategoryServiceClient;
 use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
 use fiveledger_proto::issues::problem_service_client::ProblemServiceClient;
 use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
+use fiveledger_proto::ledgers::look_back_service_client::LookBackServiceClient;
 use fiveledger_proto::ledgers::publication_service_client::PublicationServiceClient;
 use fiveledger_proto::ledgers::statistics_service_client::StatisticsServiceClient;
 use fiveledger_proto::ledgers::warning_service_client::WarningServiceClient;
@@ -283,6 +284,10 @@ impl Services {
     }
     pub fn ledger(&self) -> LedgerServiceClient<Authed> {
         LedgerServiceClient::new(self.authed(&self.ledgers)).max_decoding_message_size(MAX_MESSAGE)
+    }
+    pub fn look_back(&self) -> LookBackServiceClient<Authed> {
+        LookBackServiceClient::new(self.authed(&self.ledgers))
+            .max_decoding_message_size(MAX_MESSAGE)
     }
     pub fn warnings(&self) -> WarningServiceClient<Authed> {
         WarningServiceClient::new(self.authed(&self.ledgers)).max_decoding_message_size(MAX_MESSAGE)

@@ -117,6 +117,9 @@ impl Source {
         let money = deal(self.recovered_fen as usize, &written_off);
         let mut fates = fates.into_iter();
         let targets = plan.iter_mut().flat_map(|r| r.targets.iter_mut());
+        // The first look-back of the story always finds a rectification on
+        // paper only (so a small load shows one too).
+        let mut first_look_back = true;
         for (i, t) in targets.enumerate() {
             t.problems = problems[i];
             t.open = open[i];
@@ -127,7 +130,10 @@ impl Source {
             };
             t.clues = fates.by_ref().take(clues[i]).collect();
             t.recovered_fen = money[i] as i64;
-            t.reopens = t.look_back_of.is_some() && rng.random_bool(0.12);
+            if t.look_back_of.is_some() {
+                t.reopens = rng.random_bool(0.12) || first_look_back;
+                first_look_back = false;
+            }
         }
     }
 

@@ -17,7 +17,7 @@ use super::calendar::date;
 use super::entry::EntryContext;
 use super::rounds::{GroupPlan, RoundPlan, TargetPlan};
 use super::world::World;
-use super::{Story, add, clues, ledger, problems, step};
+use super::{Story, add, clues, ledger, look_back, problems, step};
 use crate::cli::connect::{Services, failed};
 
 /// One target's inspection from preparation to rectification, its
@@ -48,11 +48,9 @@ pub(super) async fn inspect(
         feedback,
     };
     ledger::drive_all(&ctx, &name, found, target, &mut rng).await?;
-    // A look-back finds a rectification on paper only and reopens it.
-    if let Some(earlier) = target.look_back_of.as_deref()
-        && target.reopens
-    {
-        ledger::reopen_one(&ctx, earlier, &name, &mut rng).await?;
+    // A look-back's campaign on the earlier inspection of its target.
+    if let Some(earlier) = target.look_back_of.as_deref() {
+        look_back::campaign(&ctx, earlier, &name, found, target.reopens, &mut rng).await?;
     }
     if round.closes {
         close(office, &name, feedback).await?;

@@ -1,22 +1,20 @@
 //! The ledger's side of an inspection: waiting for it to open and hand over
 //! the entries (it follows the other services' events asynchronously),
-//! driving them side by side, and a look-back's reopening.
+//! driving them side by side.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::Days;
-use fiveledger_proto::ledgers::{LedgerEntry, ListEntriesRequest, ReopenRequest};
+use fiveledger_proto::ledgers::{LedgerEntry, ListEntriesRequest};
 use futures::{StreamExt, TryStreamExt, stream};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use super::calendar::{StepDays, date};
+use super::Cast;
 use super::entry::{EntryContext, Fate};
 use super::figures::deal;
 use super::rounds::TargetPlan;
-use super::{Cast, add, step};
 use crate::cli::connect::failed;
 
 /// Entries of one inspection driven at once (each entry's steps follow
@@ -79,56 +77,10 @@ fn fates(n: usize, target: &TargetPlan, rng: &mut StdRng) -> Vec<Fate> {
     out
 }
 
-/// Reopens the first written-off entry of the `earlier` inspection into
-/// `inspection` (rectified on paper only) days after the look-back's
-/// feedback; the unit plans and rectifies it anew and the verifier writes
-/// it off again, with what it recovered the first time (so the city's
-/// figures stay the source's), each step on its day.
-pub(super) async fn reopen_one(
-    ctx: &EntryContext<'_>,
-    earlier: &str,
-    inspection: &str,
-    rng: &mut StdRng,
-) -> anyhow::Result<()> {
-    let (cast, today) = (&ctx.story.cast, ctx.story.today);
-    let written_off = list_entries(
-        cast,
-        &format!("inspection = \"{earlier}\" AND state = ENTRY_STATE_WRITTEN_OFF"),
-    )
-    .await?;
-    let Some(entry) = written_off.first() else {
-        return Ok(());
-    };
-    let recovered = entry
-        .write_off
-        .as_ref()
-        .and_then(|w| w.figures)
-        .unwrap_or_default();
-    let since = entry
-        .last_step_date
-        .as_ref()
-        .and_then(|d| fiveledger_platform::time::from_date("last", d).ok())
-        .map_or(ctx.feedback, |d| d.max(ctx.feedback));
-    let days = &mut StepDays::from(since, today);
-    let reopened = days.after(rng, 5..=20);
-    let e = cast
-        .office
-        .ledger()
-        .reopen(ReopenRequest {
-            name: entry.name.clone(),
-            inspection: inspection.to_owned(),
-            reason: "回头看发现整改不到位，存在文字整改".into(),
-            due_date: date(reopened + Days::new(rng.random_range(30..90))),
-            effective_date: date(reopened),
-            ..Default::default()
-        })
-        .await
-        .map_err(step("reopening an entry"))?
-        .into_inner();
-    add(&ctx.story.tally.reopened, 1);
-    let written_off = reopened + Days::new(rng.random_range(20..60));
-    let e = ctx.plan(&e, written_off, days, rng).await?;
-    ctx.write_off(&e, recovered, written_off, days, rng).await
+/// The written-off entries of `inspection`.
+pub(super) async fn written_off(cast: &Cast, inspection: &str) -> anyhow::Result<Vec<LedgerEntry>> {
+    let filter = format!("inspection = \"{inspection}\" AND state = ENTRY_STATE_WRITTEN_OFF");
+    list_entries(cast, &filter).await
 }
 
 async fn list_entries(cast: &Cast, filter: &str) -> anyhow::Result<Vec<LedgerEntry>> {

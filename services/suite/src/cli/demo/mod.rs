@@ -11,7 +11,8 @@
 //! One module per phase, in the order the story plays: `world` (the
 //! organisation tree), `people` (the talent pool), `rounds` (dealt the
 //! source's `figures`), `inspection` (with its `problems` and `clues`),
-//! `ledger` and `entry` (the ledger's steps), and `report` (what was
+//! `ledger` and `entry` (the ledger's steps), `look_back` (the look-back
+//! rounds' campaigns), and `report` (what was
 //! loaded, read back next to the source).
 
 mod calendar;
@@ -20,6 +21,7 @@ mod entry;
 mod figures;
 mod inspection;
 mod ledger;
+mod look_back;
 mod people;
 mod problems;
 mod report;
@@ -247,6 +249,11 @@ struct Tally {
     transfers: AtomicU64,
     write_offs: AtomicU64,
     reopened: AtomicU64,
+    /// The look-back campaigns' records (回头看).
+    self_check_reports: AtomicU64,
+    spot_checks: AtomicU64,
+    key_problems: AtomicU64,
+    suggestions: AtomicU64,
     /// Staffings refused by avoidance (回避) in the linked rounds.
     avoidance_refusals: AtomicU64,
 }

@@ -29,6 +29,13 @@ pub struct DemoReport {
     pub transfers: u64,
     pub write_offs: u64,
     pub reopened: u64,
+    /// The look-back campaigns: self-check reports accepted, spot checks
+    /// (the failed ones reopened an entry each), key problems listed and
+    /// supervision suggestions answered.
+    pub self_check_reports: u64,
+    pub spot_checks: u64,
+    pub key_problems: u64,
+    pub suggestions: u64,
     /// From GetStatistics over the city.
     pub found: i64,
     pub written_off: i64,
@@ -194,6 +201,10 @@ pub(super) async fn read_back(
         transfers: read(&t.transfers),
         write_offs: read(&t.write_offs),
         reopened: read(&t.reopened),
+        self_check_reports: read(&t.self_check_reports),
+        spot_checks: read(&t.spot_checks),
+        key_problems: read(&t.key_problems),
+        suggestions: read(&t.suggestions),
         found: c.found,
         written_off: c.written_off,
         completion_rate: c.completion_rate,
@@ -243,6 +254,14 @@ impl DemoReport {
             r.transfers,
             r.write_offs,
             r.reopened
+        );
+        crate::say!(
+            "  look-back campaigns: {} self-check reports accepted, {} spot checks ({} failed and reopened), {} key problems, {} suggestions answered",
+            r.self_check_reports,
+            r.spot_checks,
+            r.reopened,
+            r.key_problems,
+            r.suggestions
         );
         crate::say!(
             "  statistics: {} found, {} written off ({:.1}%), on time {:.1}%, funds returned {} yuan",
