@@ -122,13 +122,21 @@ async fn rpcs_are_counted_by_method_and_code() {
     // What the process, the pools and the build are; every metric with
     // its help. The samplers run on timers of their own, each service's
     // outbox read after its pools (a query that may wait for a
-    // connection), so wait until every sampler has reported once.
+    // connection), so wait until every sampler has reported once, and the
+    // process once it had used CPU (its first reading, at start, may come
+    // before the first clock tick of CPU time).
+    let cpu = |body: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
     let body = fiveledger_e2e::eventually(
         "the process and the outboxes sampled",
-        Duration::from_secs(10),
+        Duration::from_secs(15),
         || async {
             let body = scrape(addr).await;
             let sampled = body.contains("process_resident_memory_bytes ")
+                && cpu(&body).is_some_and(|seconds| seconds > 0.0)
                 && ["rounds", "issues", "ledgers"].iter().all(|service| {
                     body.contains(&format!(
                         "fiveledger_outbox_events{{service=\"{service}\"}}"

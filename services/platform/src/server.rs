@@ -56,6 +56,35 @@ impl Running {
     }
 }
 
+/// Listeners bound before their service starts: a process running several
+/// services binds one's port early so that another can be told its address
+/// ([`hold`]), and [`start`] serves on it instead of binding again, so that
+/// no other process can take the port in between.
+static HELD: std::sync::Mutex<Vec<std::net::TcpListener>> = std::sync::Mutex::new(Vec::new());
+
+/// Binds `addr` now for a service started later in this process with
+/// `listen` set to the address returned (the port is chosen here when
+/// `addr`'s is 0).
+pub fn hold(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    let bound = listener.local_addr()?;
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(listener);
+    Ok(bound)
+}
+
+/// The listener held for `addr`, if any (taken: a second start binds).
+fn take_held(addr: SocketAddr) -> Option<std::net::TcpListener> {
+    let mut held = HELD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let i = held
+        .iter()
+        .position(|l| l.local_addr().is_ok_and(|a| a == addr))?;
+    Some(held.swap_remove(i))
+}
+
 /// Binds, serves, migrates and returns once the service reports SERVING.
 /// Until then (and again from the moment `stop` is cancelled) health says
 /// NOT_SERVING and other calls are refused with UNAVAILABLE; on `stop` the
@@ -84,7 +113,13 @@ pub async fn start<M: Schema>(
         access_log,
     } = wiring;
     let (lease, renew) = settings.consumers.periods()?;
-    let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+    let listener = match take_held(settings.listen) {
+        Some(held) => {
+            held.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(held)?
+        }
+        None => tokio::net::TcpListener::bind(settings.listen).await?,
+    };
     let addr = listener.local_addr()?;
 
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -477,5 +512,20 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod held_tests {
+    use super::*;
+
+    #[test]
+    fn a_held_port_stays_bound_until_its_service_takes_it() {
+        let addr = hold("127.0.0.1:0".parse().unwrap()).unwrap();
+        // Nobody else can bind it meanwhile.
+        assert!(std::net::TcpListener::bind(addr).is_err());
+        let taken = take_held(addr).expect("held");
+        assert_eq!(taken.local_addr().unwrap(), addr);
+        assert!(take_held(addr).is_none(), "taken once");
     }
 }

@@ -6,7 +6,7 @@ pub mod cli;
 use std::net::{IpAddr, SocketAddr};
 
 use fiveledger_platform::auth::Hs256;
-use fiveledger_platform::server::Running;
+use fiveledger_platform::server::{self, Running};
 use fiveledger_platform::service_identity;
 use fiveledger_platform::settings::{self, CommonArgs, ServerSettings};
 use tokio_util::sync::CancellationToken;
@@ -224,10 +224,9 @@ pub async fn start(
     let at = |i: usize| SocketAddr::new(layout.host, layout.ports[i]);
     let mut shared = base.clone();
     // Rounds asks issues at feedback and issues reads rounds: issues' port
-    // is taken before rounds starts, and held until issues is migrated and
-    // about to listen on it, so that each knows the other's address.
-    let issues_port = std::net::TcpListener::bind(at(1))?;
-    let issues_at = issues_port.local_addr()?;
+    // is bound before rounds starts, so that each knows the other's
+    // address, and held until issues serves on it.
+    let issues_at = server::hold(at(1))?;
     shared.upstream.issues = url(issues_at);
     let rounds = fiveledger_rounds::start(
         &service_settings(&shared, fiveledger_rounds::NAME, at(0)),
@@ -238,7 +237,6 @@ pub async fn start(
     shared.upstream.rounds = url(rounds.addr);
     let issues_settings = service_settings(&shared, fiveledger_issues::NAME, issues_at);
     fiveledger_issues::migrate(&issues_settings).await?;
-    drop(issues_port);
     let issues =
         fiveledger_issues::start(&issues_settings, domains.issues, stop.child_token()).await?;
     let ledgers = fiveledger_ledgers::start(

@@ -191,7 +191,7 @@ impl LookBackService for Api {
         let note = domain::text("key_problem.note", &given.note, true)?;
         let id = id_or_new("key_problem_id", &r.key_problem_id, 'k')?;
         let problem = self
-            .create_key_problem(&caller, key, id, entry_id, note)
+            .add_key_problem(&caller, key, id, entry_id, note)
             .await?;
         Ok(Response::new(problem))
     }

@@ -224,7 +224,7 @@ impl Api {
 
     /// The office puts a written-up entry on the round's key-problem list
     /// (once per entry), with the reasons the books give now.
-    pub(super) async fn create_key_problem(
+    pub(super) async fn add_key_problem(
         &self,
         caller: &Caller,
         key: Option<RequestKey>,
