@@ -189,6 +189,7 @@ pub const ROLES: RoleTable = &[
     (rpc!("LookBackService", "ListKeyProblemCandidates"), OFFICE),
     (rpc!("LookBackService", "CreateKeyProblem"), OFFICE),
     (rpc!("LookBackService", "ListKeyProblems"), SUPERVISORS),
+    (rpc!("LookBackService", "GetKeyProblem"), LOOK_BACK_READERS),
     (
         rpc!("LookBackService", "CreateSupervisionSuggestion"),
         OFFICE,
@@ -203,6 +204,7 @@ pub const ROLES: RoleTable = &[
     ),
     (rpc!("LookBackService", "CreateSpotCheck"), SUPERVISORS),
     (rpc!("LookBackService", "ListSpotChecks"), SUPERVISORS),
+    (rpc!("LookBackService", "GetSpotCheck"), LOOK_BACK_READERS),
     (rpc!("EventService", "WatchEvents"), &[Role::Admin]),
     (access_log::LIST, access_log::READERS),
     (access_log::VERIFY, access_log::READERS),

@@ -417,6 +417,23 @@ async fn the_office_compiles_key_problems_and_suggests_and_the_unit_replies_once
         .expect("retry")
         .into_inner();
     assert_eq!(retried, listed);
+    // Read back by name: the office and the unit it is about; as unknown
+    // to another city, and a name never made.
+    let get = |token: String, name: &str| {
+        let request = GetKeyProblemRequest { name: name.into() };
+        let mut lb = lb.clone();
+        async move { lb.get_key_problem(authed(&token, request)).await }
+    };
+    for token in [office(), unit()] {
+        let got = get(token, &listed.name).await.expect("get").into_inner();
+        assert_eq!(got, listed);
+    }
+    refused(get(outsider(), &listed.name).await, Code::NotFound);
+    refused(get(office(), "keyProblems/knone").await, Code::NotFound);
+    refused(
+        get(office(), "spotChecks/kp-1").await,
+        Code::InvalidArgument,
+    );
     refused(
         lb.create_key_problem(authed(&office(), key_problem(&late, "kp-2")))
             .await,
@@ -665,6 +682,15 @@ async fn a_failed_spot_check_reopens_the_entry_in_its_transaction() {
         .expect("retry")
         .into_inner();
     assert_eq!(retried, failed);
+    let get = |token: String| {
+        let request = GetSpotCheckRequest {
+            name: failed.name.clone(),
+        };
+        let mut lb = lb.clone();
+        async move { lb.get_spot_check(authed(&token, request)).await }
+    };
+    assert_eq!(get(office()).await.expect("get").into_inner(), failed);
+    refused(get(outsider()).await, Code::NotFound);
     assert_eq!(app.get(&done).await.posting_count, before + 1);
     let status = refused(
         lb.create_spot_check(authed(

@@ -814,6 +814,28 @@ fn look_back_rows(world: &Arc<World>) -> Vec<Row> {
             )],
         },
         Row {
+            rpc: rpc!("ledgers", "LookBackService", "GetKeyProblem"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "GetKeyProblem"),
+                "a key problem never listed",
+                "keyProblems/knone",
+                |name| ledgers::GetKeyProblemRequest { name: name.into() },
+                nothing::<ledgers::KeyProblem>,
+                none,
+            )],
+        },
+        Row {
+            rpc: rpc!("ledgers", "LookBackService", "GetSpotCheck"),
+            cases: vec![unary(
+                rpc!("ledgers", "LookBackService", "GetSpotCheck"),
+                "a spot check never made",
+                "spotChecks/cnone",
+                |name| ledgers::GetSpotCheckRequest { name: name.into() },
+                nothing::<ledgers::SpotCheck>,
+                none,
+            )],
+        },
+        Row {
             rpc: rpc!("ledgers", "LookBackService", "GetSupervisionSuggestion"),
             cases: vec![unary(
                 rpc!("ledgers", "LookBackService", "GetSupervisionSuggestion"),

@@ -37,6 +37,22 @@ const SPOT_CHECKS: &str = "spotChecks";
 /// Most lines a self-check report's ledger holds.
 const MAX_LINES: u64 = 1000;
 
+impl Api {
+    /// The record `name` of `kind` (in `collection`) if the caller of
+    /// `request` sees it, else NOT_FOUND.
+    async fn get_record<T, M: prost::Message + Default>(
+        &self,
+        request: &Request<T>,
+        kind: Kind,
+        collection: &str,
+        name: &str,
+    ) -> Result<Response<M>, Status> {
+        let caller = Caller::of(request)?;
+        let row = store::find_visible(self.db.reader(), &caller, kind, collection, name).await?;
+        Ok(Response::new(row.decode()?))
+    }
+}
+
 /// The id given, or a fresh one.
 fn id_or_new(field: &str, given: &str, prefix: char) -> ApiResult<String> {
     if given.is_empty() {
@@ -133,11 +149,9 @@ impl LookBackService for Api {
         &self,
         request: Request<GetSelfCheckReportRequest>,
     ) -> Result<Response<SelfCheckReport>, Status> {
-        let caller = Caller::of(&request)?;
         let name = &request.get_ref().name;
-        let kind = Kind::SelfCheckReport;
-        let row = store::find_visible(self.db.reader(), &caller, kind, REPORTS, name).await?;
-        Ok(Response::new(row.decode()?))
+        self.get_record(&request, Kind::SelfCheckReport, REPORTS, name)
+            .await
     }
 
     async fn list_key_problem_candidates(
@@ -260,11 +274,27 @@ impl LookBackService for Api {
         &self,
         request: Request<GetSupervisionSuggestionRequest>,
     ) -> Result<Response<SupervisionSuggestion>, Status> {
-        let caller = Caller::of(&request)?;
         let name = &request.get_ref().name;
-        let kind = Kind::SupervisionSuggestion;
-        let row = store::find_visible(self.db.reader(), &caller, kind, SUGGESTIONS, name).await?;
-        Ok(Response::new(row.decode()?))
+        self.get_record(&request, Kind::SupervisionSuggestion, SUGGESTIONS, name)
+            .await
+    }
+
+    async fn get_key_problem(
+        &self,
+        request: Request<GetKeyProblemRequest>,
+    ) -> Result<Response<KeyProblem>, Status> {
+        let name = &request.get_ref().name;
+        self.get_record(&request, Kind::KeyProblem, KEY_PROBLEMS, name)
+            .await
+    }
+
+    async fn get_spot_check(
+        &self,
+        request: Request<GetSpotCheckRequest>,
+    ) -> Result<Response<SpotCheck>, Status> {
+        let name = &request.get_ref().name;
+        self.get_record(&request, Kind::SpotCheck, SPOT_CHECKS, name)
+            .await
     }
 
     async fn create_spot_check(
