@@ -111,12 +111,14 @@ impl Api {
         let window = self.settings.backfill_days;
         let etag_given = raw.etag().to_owned();
         let signature = Signature {
-            actor: caller.actor(),
-            request_id: raw.request_id().to_owned(),
-            traceparent,
-            at_us: now.timestamp_micros(),
             effective_date: backdated.map(to_date),
             recorded_after_the_fact: backdated.is_some(),
+            ..Signature::taken_now(
+                caller.actor(),
+                raw.request_id(),
+                traceparent,
+                now.timestamp_micros(),
+            )
         };
         let api = self.clone();
         let entry = mutate(&self.db, key, move |txn| {

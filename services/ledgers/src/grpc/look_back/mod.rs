@@ -37,22 +37,6 @@ const SPOT_CHECKS: &str = "spotChecks";
 /// Most lines a self-check report's ledger holds.
 const MAX_LINES: u64 = 1000;
 
-impl Api {
-    /// The record `name` of `kind` (in `collection`) if the caller of
-    /// `request` sees it, else NOT_FOUND.
-    async fn get_record<T, M: prost::Message + Default>(
-        &self,
-        request: &Request<T>,
-        kind: Kind,
-        collection: &str,
-        name: &str,
-    ) -> Result<Response<M>, Status> {
-        let caller = Caller::of(request)?;
-        let row = store::find_visible(self.db.reader(), &caller, kind, collection, name).await?;
-        Ok(Response::new(row.decode()?))
-    }
-}
-
 /// The id given, or a fresh one.
 fn id_or_new(field: &str, given: &str, prefix: char) -> ApiResult<String> {
     if given.is_empty() {
@@ -149,9 +133,10 @@ impl LookBackService for Api {
         &self,
         request: Request<GetSelfCheckReportRequest>,
     ) -> Result<Response<SelfCheckReport>, Status> {
+        let caller = Caller::of(&request)?;
         let name = &request.get_ref().name;
-        self.get_record(&request, Kind::SelfCheckReport, REPORTS, name)
-            .await
+        let record = self.read_record(&caller, Kind::SelfCheckReport, REPORTS, name);
+        Ok(Response::new(record.await?))
     }
 
     async fn list_key_problem_candidates(
@@ -274,27 +259,30 @@ impl LookBackService for Api {
         &self,
         request: Request<GetSupervisionSuggestionRequest>,
     ) -> Result<Response<SupervisionSuggestion>, Status> {
+        let caller = Caller::of(&request)?;
         let name = &request.get_ref().name;
-        self.get_record(&request, Kind::SupervisionSuggestion, SUGGESTIONS, name)
-            .await
+        let record = self.read_record(&caller, Kind::SupervisionSuggestion, SUGGESTIONS, name);
+        Ok(Response::new(record.await?))
     }
 
     async fn get_key_problem(
         &self,
         request: Request<GetKeyProblemRequest>,
     ) -> Result<Response<KeyProblem>, Status> {
+        let caller = Caller::of(&request)?;
         let name = &request.get_ref().name;
-        self.get_record(&request, Kind::KeyProblem, KEY_PROBLEMS, name)
-            .await
+        let record = self.read_record(&caller, Kind::KeyProblem, KEY_PROBLEMS, name);
+        Ok(Response::new(record.await?))
     }
 
     async fn get_spot_check(
         &self,
         request: Request<GetSpotCheckRequest>,
     ) -> Result<Response<SpotCheck>, Status> {
+        let caller = Caller::of(&request)?;
         let name = &request.get_ref().name;
-        self.get_record(&request, Kind::SpotCheck, SPOT_CHECKS, name)
-            .await
+        let record = self.read_record(&caller, Kind::SpotCheck, SPOT_CHECKS, name);
+        Ok(Response::new(record.await?))
     }
 
     async fn create_spot_check(
@@ -352,10 +340,11 @@ impl LookBackService for Api {
             create_time: Some(to_timestamp(now)),
             effective_date: backdated.map(to_date),
         };
-        let mut signature =
-            Signature::taken_now(caller.actor(), &r.request_id, trace, now.timestamp_micros());
-        signature.effective_date = check.effective_date;
-        signature.recorded_after_the_fact = backdated.is_some();
+        let signature = Signature {
+            effective_date: check.effective_date,
+            recorded_after_the_fact: backdated.is_some(),
+            ..Signature::taken_now(caller.actor(), &r.request_id, trace, now.timestamp_micros())
+        };
         let check = self
             .spot_check(caller, key, id, entry_id, check, signature)
             .await?;

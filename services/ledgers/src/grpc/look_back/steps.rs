@@ -401,6 +401,20 @@ impl Api {
         .await
     }
 
+    /// The record `name` of `kind` (in `collection`) if the caller sees
+    /// it, else NOT_FOUND.
+    pub(super) async fn read_record<M: Message + Default>(
+        &self,
+        caller: &Caller,
+        kind: Kind,
+        collection: &str,
+        name: &str,
+    ) -> ApiResult<M> {
+        store::find_visible(self.db.reader(), caller, kind, collection, name)
+            .await?
+            .decode()
+    }
+
     /// A page of look-back records of a round (offices and supervising
     /// bodies of its level): the records and the next page's token.
     pub(super) async fn page_of<M: Message + Default>(
