@@ -101,6 +101,12 @@ impl Db {
         };
         // The writer first: it switches the file to WAL before readers open it.
         let writer = Database::connect(options(1)).await?;
+        if !plans_without_bound_values(&writer).await? {
+            tracing::warn!(
+                "this build's SQLite lacks ENABLE_QPSG (the repository's .cargo/config.toml \
+                 sets it): every paged read will be prepared anew each time it runs"
+            );
+        }
         let reader = Database::connect(options(settings.max_connections.max(1))).await?;
         Ok(Self::new(writer, reader, DbBackend::Sqlite, settings))
     }
@@ -376,6 +382,24 @@ const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// Advisory lock key taken while migrating ("fl-migr" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x0066_6c2d_6d69_6772;
 
+/// Whether the linked SQLite keeps its query planner stability guarantee
+/// (compiled with `SQLITE_ENABLE_QPSG`, which `.cargo/config.toml` asks the
+/// bundled build for). Without it SQLite plans with the value bound to a
+/// `LIMIT ?` (every page, every `.one()`), so each run of such a cached
+/// statement parses and plans it again: a tenth of a read's CPU (#17).
+pub async fn plans_without_bound_values(conn: &DatabaseConnection) -> Result<bool, DbErr> {
+    let options = conn
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA compile_options",
+        ))
+        .await?;
+    Ok(options.iter().any(|row| {
+        row.try_get_by_index::<String>(0)
+            .is_ok_and(|option| option == "ENABLE_QPSG")
+    }))
+}
+
 /// Condition "`column` is `path` or lies under it", for organisation paths
 /// (`guangxi/nanning/xingning`). A range on the column, so a B-tree index
 /// serves it; the column must compare bytewise (`COLLATE "C"` on PostgreSQL,
@@ -463,5 +487,27 @@ pub fn exists_or_internal(
         } else {
             err.into()
         }
+    }
+}
+
+#[cfg(test)]
+mod sqlite_build_tests {
+    /// The bundled SQLite is built with the planner stability guarantee
+    /// (`.cargo/config.toml`): a statement with `LIMIT ?` stays prepared.
+    #[tokio::test]
+    async fn the_bundled_sqlite_plans_without_bound_values() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = super::Db::connect(
+            &crate::settings::DatabaseSettings::default(),
+            &dir.path().join("t.sqlite"),
+        )
+        .await
+        .expect("database");
+        assert!(
+            super::plans_without_bound_values(db.reader())
+                .await
+                .expect("compile options"),
+            "SQLite built without ENABLE_QPSG: is LIBSQLITE3_FLAGS from .cargo/config.toml lost?"
+        );
     }
 }
