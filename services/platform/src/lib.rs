@@ -35,6 +35,7 @@ pub mod service_identity;
 pub mod settings;
 pub mod status_body;
 pub mod storage;
+pub mod subtree;
 pub mod telemetry;
 pub mod time;
 pub mod tls;

@@ -6,6 +6,7 @@
 use fiveledger_platform::ApiResult;
 use fiveledger_platform::aip::filter::{EQ, Field, Op, Schema, enum_value};
 use fiveledger_platform::aip::names::parse_path;
+use fiveledger_platform::subtree::Subtree;
 use fiveledger_proto::ledgers::EntryState;
 use fiveledger_proto::types::{Severity, WarningColour};
 
@@ -42,7 +43,7 @@ pub const ENTRIES: Schema<Vec<EntryTerm>> = Schema(&[
         ops: EQ,
         apply: |q, _, v| {
             let path = parse_path("filter", &v)?;
-            push(q, EntryTerm::ResponsibleSubtree(path))
+            push(q, EntryTerm::ResponsibleSubtree(Subtree::new(path)))
         },
     },
     Field {
@@ -50,7 +51,7 @@ pub const ENTRIES: Schema<Vec<EntryTerm>> = Schema(&[
         ops: EQ,
         apply: |q, _, v| {
             let path = parse_path("filter", &v)?;
-            push(q, EntryTerm::TargetSubtree(path))
+            push(q, EntryTerm::TargetSubtree(Subtree::new(path)))
         },
     },
     Field {

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use fiveledger_platform::aip::filter::Op;
 use fiveledger_platform::colour::{Colour, rule_colour};
 use fiveledger_platform::outbox::{self, EventContext};
+use fiveledger_platform::subtree::Subtree;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
@@ -674,8 +675,9 @@ pub enum EntryTerm {
     State(EntryState),
     /// Its own deadline's colour on the list's day (the shared rule).
     Colour(Colour),
-    ResponsibleSubtree(String),
-    TargetSubtree(String),
+    /// Read by its index, or walked when broad ([`Subtree`]).
+    ResponsibleSubtree(Subtree),
+    TargetSubtree(Subtree),
     Round(String),
     Inspection(String),
     Problem(String),
@@ -689,15 +691,12 @@ pub enum EntryTerm {
 impl EntryTerm {
     fn condition(&self, today: NaiveDate, t: &warning::Thresholds) -> Condition {
         use entries::Column as C;
-        use fiveledger_platform::storage::within_subtree;
         let all = Condition::all();
         match self {
             EntryTerm::State(state) => all.add(C::State.eq(state.as_str_name())),
             EntryTerm::Colour(colour) => all.add(entries::colour(today, t).eq(colour.code())),
-            EntryTerm::ResponsibleSubtree(path) => {
-                all.add(within_subtree(C::ResponsibleUnitPath, path))
-            }
-            EntryTerm::TargetSubtree(path) => all.add(within_subtree(C::TargetPath, path)),
+            EntryTerm::ResponsibleSubtree(s) => all.add(s.condition(TABLE, RESPONSIBLE_PATH)),
+            EntryTerm::TargetSubtree(s) => all.add(s.condition(TABLE, TARGET_PATH)),
             EntryTerm::Round(v) => all.add(Expr::col(C::Round).eq(v.clone())),
             EntryTerm::Inspection(v) => all.add(Expr::col(C::Inspection).eq(v.clone())),
             EntryTerm::Problem(v) => all.add(Expr::col(C::Problem).eq(v.clone())),
@@ -733,13 +732,42 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
+/// The entries' table and its two path columns, as a subtree term names
+/// them ([`Subtree::condition`]).
+const TABLE: &str = "entries";
+const TARGET_PATH: &str = "target_path";
+const RESPONSIBLE_PATH: &str = "responsible_unit_path";
+/// Entries in a subtree from which a page is found faster by walking the
+/// list's order than by sorting the subtree (`bench --list-rows 1000000`:
+/// a city's 100,000 entries sorted took 71–138 ms a page, walked 2–4 ms;
+/// a county's 10,000, 6–14 ms sorted, 5–7 ms walked).
+const BROAD: u64 = 4096;
+
 /// A page of the entries `caller` sees that match `q`.
 pub async fn list(
     conn: &impl ConnectionTrait,
     caller: &fiveledger_platform::auth::Caller,
     q: &ListQuery,
 ) -> ApiResult<Vec<entries::Model>> {
-    Ok(list_select(caller, q).all(conn).await?)
+    Ok(list_select(caller, &probed(conn, q).await?)
+        .all(conn)
+        .await?)
+}
+
+/// `q` with its subtree terms probed: a broad one is walked in the list's
+/// order rather than read by its index ([`Subtree`]).
+pub async fn probed(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<ListQuery> {
+    let mut q = q.clone();
+    for term in &mut q.terms {
+        match term {
+            EntryTerm::TargetSubtree(s) => s.probe(conn, TABLE, TARGET_PATH, BROAD).await?,
+            EntryTerm::ResponsibleSubtree(s) => {
+                s.probe(conn, TABLE, RESPONSIBLE_PATH, BROAD).await?
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
 }
 
 /// The query [`list`] runs: keyset (never OFFSET), each documented filter

@@ -11,7 +11,7 @@ use crate::grpc::filters::{ENTRIES, list_filter};
 /// that a page costs the same at any size of the ledger.
 #[tokio::test]
 async fn each_entry_filter_is_served_by_an_index() {
-    use crate::storage::books::{ListQuery, list_select};
+    use crate::storage::books::{EntryTerm, ListQuery, list_select};
     use fiveledger_platform::auth::{Caller, Role};
     use fiveledger_platform::testing::{sqlite_plans, table_reads};
     use sea_orm::{DbBackend, QueryTrait};
@@ -61,6 +61,21 @@ async fn each_entry_filter_is_served_by_an_index() {
                 let sql = list_select(caller, &q).build(DbBackend::Sqlite);
                 let case = format!("{who} by_due_date={by_due_date} {field}");
                 cases.push((case, *served, sql));
+                // A broad subtree (one the probe counted BROAD rows in) is
+                // walked in the list's order, never sorted.
+                let mut broad = q.clone();
+                let mut subtrees = 0;
+                for term in &mut broad.terms {
+                    if let EntryTerm::TargetSubtree(s) | EntryTerm::ResponsibleSubtree(s) = term {
+                        s.broad = true;
+                        subtrees += 1;
+                    }
+                }
+                if subtrees > 0 {
+                    let sql = list_select(caller, &broad).build(DbBackend::Sqlite);
+                    let case = format!("{who} by_due_date={by_due_date} broad {field}");
+                    cases.push((case, WALK, sql));
+                }
             }
         }
     }

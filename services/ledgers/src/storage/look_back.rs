@@ -265,7 +265,7 @@ pub async fn candidates(
             entries::colour(q.today, &q.thresholds)
                 .is_in([Colour::Red.code(), Colour::Yellow.code()]),
         );
-    Ok(books::list_select(caller, q)
+    Ok(books::list_select(caller, &books::probed(conn, q).await?)
         .filter(within_subtree(C::RoundOrganisationPath, scope))
         .filter(flagged)
         .all(conn)

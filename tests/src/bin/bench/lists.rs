@@ -27,7 +27,13 @@ const CHUNK: usize = 100_000;
 const CITY: &str = "bench/c3";
 
 /// Loads `rows` problems and `rows` entries, then measures both lists.
-pub async fn lists(suite: &fiveledger_e2e::TestSuite, rows: usize, n: usize) -> anyhow::Result<()> {
+pub async fn lists(
+    suite: &fiveledger_e2e::TestSuite,
+    rows: usize,
+    n: usize,
+    only: &[String],
+) -> anyhow::Result<()> {
+    let chosen = |label: &str| only.is_empty() || only.iter().any(|w| label.contains(w.as_str()));
     load_problems(suite, rows).await?;
     load_entries(suite, rows).await?;
     let viewer = Arc::new(testing::token("bench-viewer", "", &[Role::Viewer]));
@@ -41,6 +47,9 @@ pub async fn lists(suite: &fiveledger_e2e::TestSuite, rows: usize, n: usize) -> 
             for &filter in PROBLEM_FILTERS {
                 let (ch, t) = (suite.issues.clone(), token.clone());
                 let label = format!("ListProblems {who} {order} {}", field(filter));
+                if !chosen(&label) {
+                    continue;
+                }
                 walk(label, n, move |page_token| {
                     let mut client = ProblemServiceClient::new(ch.clone());
                     let request = authed(
@@ -64,6 +73,9 @@ pub async fn lists(suite: &fiveledger_e2e::TestSuite, rows: usize, n: usize) -> 
             for &filter in ENTRY_FILTERS {
                 let (ch, t) = (suite.ledgers.clone(), token.clone());
                 let label = format!("ListEntries {who} {order} {}", field(filter));
+                if !chosen(&label) {
+                    continue;
+                }
                 walk(label, n, move |page_token| {
                     let mut client = LedgerServiceClient::new(ch.clone());
                     let request = authed(

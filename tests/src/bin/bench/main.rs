@@ -73,9 +73,18 @@ struct Args {
     /// in turn (page cache, memory map) against the defaults.
     #[arg(long)]
     sqlite_settings: bool,
+    /// Skip the write baselines (one commit each, synchronous=normal): the
+    /// group-commit writes still run, as they create the cities the reads
+    /// read. For profiling the reads.
+    #[arg(long)]
+    reads_only: bool,
     /// Problems and ledger entries to load for the list scenarios (0: skip them).
     #[arg(long, default_value_t = 0)]
     list_rows: usize,
+    /// Only the list scenarios whose label holds one of these words
+    /// (`--list-only target_subtree,list_state`); all when empty.
+    #[arg(long, value_delimiter = ',')]
+    list_only: Vec<String>,
 }
 
 fn orgs(channel: &Channel) -> OrganisationServiceClient<Channel> {
@@ -122,16 +131,22 @@ async fn main() -> anyhow::Result<()> {
     };
     // The same writes on a suite committing each in a transaction of its
     // own: what group commit is measured against.
-    let single = spawn_suite_with(Default::default(), |s| s.database.group_commit = false).await;
-    region(&single.rounds, &token).await?;
-    let one_by_one =
-        create_organisations(&write("one commit each"), &single.rounds, &token, n, c).await;
-    one_by_one.print(None);
-    single.suite.stop().await?;
+    let one_by_one = if args.reads_only {
+        None
+    } else {
+        let single =
+            spawn_suite_with(Default::default(), |s| s.database.group_commit = false).await;
+        region(&single.rounds, &token).await?;
+        let one_by_one =
+            create_organisations(&write("one commit each"), &single.rounds, &token, n, c).await;
+        one_by_one.print(None);
+        single.suite.stop().await?;
+        Some(one_by_one)
+    };
     create_organisations(&write("group commit"), &rounds, &token, n, c)
         .await
-        .print(Some(&one_by_one));
-    if sqlite {
+        .print(one_by_one.as_ref());
+    if let Some(one_by_one) = one_by_one.as_ref().filter(|_| sqlite) {
         // The same writes on a suite whose SQLite syncs only at checkpoints.
         let normal = spawn_suite_with(Default::default(), |s| {
             s.database.sqlite_synchronous = SqliteSync::Normal;
@@ -146,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
             c,
         )
         .await
-        .print(Some(&one_by_one));
+        .print(Some(one_by_one));
         normal.suite.stop().await?;
     }
 
@@ -235,7 +250,7 @@ async fn main() -> anyhow::Result<()> {
         sqlite_settings(&token, n, c).await?;
     }
     if args.list_rows > 0 {
-        lists::lists(&suite, args.list_rows, n).await?;
+        lists::lists(&suite, args.list_rows, n, &args.list_only).await?;
     }
     suite.suite.stop().await?;
     if args.access_log {
