@@ -12,11 +12,11 @@
 //! many rows it holds (and, with the planner stability guarantee the build
 //! turns on, never looks at bound values). So a list first counts the
 //! subtree's rows in the path's index, up to the size from which its walk
-//! was measured faster than its sort (a list's rows are not all as cheap
-//! to check on a walk); a broad subtree's
-//! condition is written on `+column`, which SQLite does not serve by an
-//! index, and the list's order is walked. PostgreSQL estimates the range
-//! from its statistics and chooses itself: it is never probed.
+//! was measured faster than its sort (each list measures its own: its rows
+//! are not all as cheap to check on a walk). A broad subtree's condition
+//! is written on `+column`, which SQLite does not serve by an index, and
+//! the list's order is walked. PostgreSQL estimates the range from its
+//! statistics and chooses itself: it is never probed.
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
