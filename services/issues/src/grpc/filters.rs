@@ -70,7 +70,7 @@ pub(crate) const PROBLEMS: Schema<problems::ListQuery> = Schema(&[
         name: "target_subtree",
         ops: EQ,
         apply: |q, _, v| {
-            q.target_subtree = Some(v);
+            q.target_subtree = Some(fiveledger_platform::subtree::Subtree::new(v));
             Ok(())
         },
     },

@@ -13,12 +13,13 @@ mod m20261201_000003_scope;
 mod m20261202_000004_list_indexes;
 mod m20261202_000005_clue_supervision;
 mod m20261202_000005_recurrences;
+pub(crate) mod m20261203_000006_problem_list_facts;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 12;
+    const VERSION: i64 = 13;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -42,6 +43,9 @@ impl Schema for Migrator {
             // Clue time limits and warnings, signatures, journal and
             // monthly reconciliations.
             Step::expand(m20261202_000005_clue_supervision::Migration),
+            // A problem's list state, hand-over and running level on its
+            // row (kept by triggers), so ListProblems checks no list per row.
+            Step::expand(m20261203_000006_problem_list_facts::Migration),
         ]
     }
 }
