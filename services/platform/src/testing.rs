@@ -228,11 +228,41 @@ pub async fn copied(db: &crate::storage::Db) -> u64 {
 pub async fn sqlite_plans<M: sea_orm_migration::MigratorTrait>(
     queries: &[sea_orm::Statement],
 ) -> Vec<Vec<String>> {
+    sqlite_plans_at_scale::<M>(&[], queries).await
+}
+
+/// [`sqlite_plans`] as the planner sees a loaded database: with `stats`,
+/// rows of `sqlite_stat1` (table, index, stat) as `ANALYZE` wrote them
+/// over one. An empty database leaves the planner guessing evenly; the
+/// statistics of a skewed one (a value a tenth of the rows share) can turn
+/// its choice to walking a whole index.
+pub async fn sqlite_plans_at_scale<M: sea_orm_migration::MigratorTrait>(
+    stats: &[(&str, &str, &str)],
+    queries: &[sea_orm::Statement],
+) -> Vec<Vec<String>> {
     use sea_orm::{ConnectionTrait, Database, Statement};
     let db = Database::connect("sqlite::memory:")
         .await
         .expect("in-memory SQLite");
     M::up(&db, None).await.expect("migrations");
+    if !stats.is_empty() {
+        db.execute_unprepared("ANALYZE")
+            .await
+            .expect("sqlite_stat1");
+        for (table, index, stat) in stats {
+            db.execute_raw(Statement::from_sql_and_values(
+                sea_orm::DbBackend::Sqlite,
+                "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)",
+                [(*table).into(), (*index).into(), (*stat).into()],
+            ))
+            .await
+            .expect("a statistic");
+        }
+        // Read the statistics again, as a new connection would.
+        db.execute_unprepared("ANALYZE sqlite_schema")
+            .await
+            .expect("statistics loaded");
+    }
     let mut plans = Vec::new();
     for query in queries {
         let explain = Statement::from_sql_and_values(

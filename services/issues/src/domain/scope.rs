@@ -1,6 +1,6 @@
 //! Who may record, read and name what: the issues service's scope rules,
 //! pure, over organisation paths. The list queries say the same in SQL
-//! (`storage::problems::visible`, `storage::clues::visible`).
+//! (`storage::problems::list_select`, `storage::clues::visible`).
 //!
 //! - An inspection's problems and clues are recorded by the inspection
 //!   office of the level running its round (or one above it) and by the
