@@ -84,6 +84,7 @@ async fn each_problem_filter_is_served_by_an_index() {
     }
     let queries: Vec<_> = cases.iter().map(|(_, _, sql)| sql.clone()).collect();
     // As planned over an empty table and over the bench's loaded one.
+    let loaded: Vec<_> = LOADED.iter().map(|(i, s)| ("problems", *i, *s)).collect();
     for (at, plans) in [
         (
             "empty",
@@ -91,7 +92,7 @@ async fn each_problem_filter_is_served_by_an_index() {
         ),
         (
             "loaded",
-            sqlite_plans_at_scale::<crate::storage::Migrator>(LOADED, &queries).await,
+            sqlite_plans_at_scale::<crate::storage::Migrator>(&loaded, &queries).await,
         ),
     ] {
         for ((case, (walks, sorts), _), plan) in cases.iter().zip(&plans) {
@@ -112,58 +113,34 @@ async fn each_problem_filter_is_served_by_an_index() {
     }
 }
 
-/// What `ANALYZE` wrote over the bench's 200,000 problems (`bench
-/// --list-rows 200000`): a city's commission or department holds a tenth
-/// or a fiftieth of them, a unit a two-thousandth. Planned with these, the
-/// three responsibility lists at once walked the whole table for a unit.
-const LOADED: &[(&str, &str, &str)] = &[
+/// What `ANALYZE` wrote (index, stat) over the bench's 200,000 problems
+/// (`bench --list-rows 200000`): a city's commission or department holds
+/// a tenth or a fiftieth of them, a unit a two-thousandth. Planned with
+/// these, the three responsibility lists at once walked the whole table
+/// for a unit.
+const LOADED: &[(&str, &str)] = &[
+    ("problems_list_state_create_time", "200000 66667 1 1"),
+    ("problems_list_state", "200000 66667 1"),
     (
-        "problems",
-        "problems_list_state_create_time",
-        "200000 66667 1 1",
-    ),
-    ("problems", "problems_list_state", "200000 66667 1"),
-    (
-        "problems",
         "problems_functional_department_create_time",
         "200000 4000 1 1",
     ),
-    (
-        "problems",
-        "problems_supervising_body_create_time",
-        "200000 20000 1 1",
-    ),
-    (
-        "problems",
-        "problems_category_create_time",
-        "200000 25000 1 1",
-    ),
-    ("problems", "problems_round_create_time", "200000 16667 1 1"),
-    ("problems", "problems_leader_in_charge", "200000 100 1"),
-    (
-        "problems",
-        "problems_frozen_create_time",
-        "200000 100000 1 1",
-    ),
-    ("problems", "problems_frozen", "200000 100000 1"),
-    (
-        "problems",
-        "problems_functional_department_path",
-        "200000 4000",
-    ),
-    ("problems", "problems_supervising_body_path", "200000 20000"),
-    ("problems", "problems_main_unit_path", "200000 100"),
-    (
-        "problems",
-        "problems_functional_department",
-        "200000 4000 1",
-    ),
-    ("problems", "problems_supervising_body", "200000 20000 1"),
-    ("problems", "problems_main_unit", "200000 100 1"),
-    ("problems", "problems_create_time", "200000 1 1"),
-    ("problems", "problems_category", "200000 25000 1"),
-    ("problems", "problems_target_path", "200000 100 1"),
-    ("problems", "problems_round", "200000 16667 1"),
-    ("problems", "problems_inspection", "200000 9 1"),
-    ("problems", "sqlite_autoindex_problems_1", "200000 1"),
+    ("problems_supervising_body_create_time", "200000 20000 1 1"),
+    ("problems_category_create_time", "200000 25000 1 1"),
+    ("problems_round_create_time", "200000 16667 1 1"),
+    ("problems_leader_in_charge", "200000 100 1"),
+    ("problems_frozen_create_time", "200000 100000 1 1"),
+    ("problems_frozen", "200000 100000 1"),
+    ("problems_functional_department_path", "200000 4000"),
+    ("problems_supervising_body_path", "200000 20000"),
+    ("problems_main_unit_path", "200000 100"),
+    ("problems_functional_department", "200000 4000 1"),
+    ("problems_supervising_body", "200000 20000 1"),
+    ("problems_main_unit", "200000 100 1"),
+    ("problems_create_time", "200000 1 1"),
+    ("problems_category", "200000 25000 1"),
+    ("problems_target_path", "200000 100 1"),
+    ("problems_round", "200000 16667 1"),
+    ("problems_inspection", "200000 9 1"),
+    ("sqlite_autoindex_problems_1", "200000 1"),
 ];

@@ -27,7 +27,7 @@ fn optional_time(name: &'static str) -> ColumnDef {
     c
 }
 
-async fn indexes(
+pub(super) async fn indexes(
     manager: &SchemaManager<'_>,
     table: &str,
     list: &[(&str, &[&str])],

@@ -145,20 +145,18 @@ impl MigrationTrait for Migration {
             db.execute_unprepared(&sql).await?;
         }
         // The state filter in the list's either order (keyset).
-        for (name, cols) in [
-            ("problems_list_state", &["list_state", "id"][..]),
-            (
-                "problems_list_state_create_time",
-                &["list_state", "create_time", "id"],
-            ),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table("problems");
-            for col in cols {
-                index.col(*col);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        super::m20261128_000001_issues::indexes(
+            manager,
+            "problems",
+            &[
+                ("problems_list_state", &["list_state", "id"]),
+                (
+                    "problems_list_state_create_time",
+                    &["list_state", "create_time", "id"],
+                ),
+            ],
+        )
+        .await?;
         Ok(())
     }
 }
