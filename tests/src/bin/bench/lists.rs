@@ -256,6 +256,30 @@ async fn load_problems(suite: &fiveledger_e2e::TestSuite, rows: usize) -> anyhow
     let target = target_path();
     let city = city_path();
     let time = sql.timestamp(&format!("1767225600 + (i * 7919) % {rows}"));
+    // The lists first, as the service records them (a list row is locked
+    // before its first problem): each problem then takes its list's facts
+    // as it is inserted (the triggers of the issues migrations).
+    let r = "CAST(SUBSTR(round, 9) AS INTEGER)";
+    let handed_over = sql.date("2026-03-01");
+    db.writer()
+        .execute_unprepared(&format!(
+            "INSERT INTO problem_lists (inspection, round, target, target_path, \
+               round_organisation_path, state, revision, report_time, freeze_time, update_time, \
+               feedback_date) \
+             SELECT inspection, round, target, target_path, \
+               CASE WHEN {r} < 6 THEN 'bench' ELSE SUBSTR(target_path, 1, 8) END, \
+               CASE {r} WHEN 11 THEN 'PROBLEM_LIST_STATE_OPEN' WHEN 10 THEN 'PROBLEM_LIST_STATE_REPORTED' \
+                 ELSE 'PROBLEM_LIST_STATE_FROZEN' END, \
+               1, NULL, NULL, MIN(create_time), \
+               CASE WHEN {r} = 11 THEN NULL ELSE {handed_over} END \
+             FROM (SELECT 'rounds/r' || (i % 12) || '/inspections/u' || {UNIT} AS inspection, \
+                 'rounds/r' || (i % 12) AS round, 'organisations/u' || {UNIT} AS target, \
+                 {target} AS target_path, {time} AS create_time \
+               FROM {numbers}) AS p \
+             GROUP BY inspection, round, target, target_path",
+            numbers = sql.numbers(0, rows),
+        ))
+        .await?;
     for lo in (0..rows).step_by(CHUNK) {
         let hi = (lo + CHUNK).min(rows);
         let txn = db.begin().await?;
@@ -283,22 +307,6 @@ async fn load_problems(suite: &fiveledger_e2e::TestSuite, rows: usize) -> anyhow
         .await?;
         db.commit(txn).await?;
     }
-    let r = "CAST(SUBSTR(round, 9) AS INTEGER)";
-    let handed_over = sql.date("2026-03-01");
-    db.writer()
-        .execute_unprepared(&format!(
-            "INSERT INTO problem_lists (inspection, round, target, target_path, \
-               round_organisation_path, state, revision, report_time, freeze_time, update_time, \
-               feedback_date) \
-             SELECT inspection, round, target, target_path, \
-               CASE WHEN {r} < 6 THEN 'bench' ELSE SUBSTR(target_path, 1, 8) END, \
-               CASE {r} WHEN 11 THEN 'PROBLEM_LIST_STATE_OPEN' WHEN 10 THEN 'PROBLEM_LIST_STATE_REPORTED' \
-                 ELSE 'PROBLEM_LIST_STATE_FROZEN' END, \
-               1, NULL, NULL, MIN(create_time), \
-               CASE WHEN {r} = 11 THEN NULL ELSE {handed_over} END \
-             FROM problems GROUP BY inspection, round, target, target_path"
-        ))
-        .await?;
     // Planner statistics, as autovacuum (PostgreSQL) or a routine ANALYZE
     // (SQLite) would have them after a bulk load.
     db.writer().execute_unprepared("ANALYZE").await?;
