@@ -419,6 +419,14 @@ pub fn within_subtree(column: impl sea_orm::sea_query::IntoColumnRef + Clone, pa
             .and(Expr::col(column).lt(high)))
 }
 
+/// `"table"."column"` under a unary plus: the same value, but no longer a
+/// term SQLite serves by an index (to keep its planner from reading a
+/// range, or from walking an index in order). SQLite only: PostgreSQL has
+/// no unary plus on text.
+pub fn unindexed(table: &str, column: &str) -> Expr {
+    Expr::cust(format!("+\"{table}\".\"{column}\""))
+}
+
 /// Column definition for an organisation path: text compared bytewise.
 pub fn path_column(name: &'static str, backend: DbBackend) -> sea_orm::sea_query::ColumnDef {
     let mut col = sea_orm::sea_query::ColumnDef::new(sea_orm::sea_query::Alias::new(name));

@@ -21,7 +21,7 @@
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
-use crate::storage::within_subtree;
+use crate::storage::{unindexed, within_subtree};
 
 /// A subtree a list is narrowed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +42,7 @@ impl Subtree {
         if !self.broad || self.path.is_empty() {
             return within_subtree((Alias::new(table), Alias::new(column)), &self.path);
         }
-        // Unary plus: the same value, but no longer a term an index serves.
-        let col = || Expr::cust(format!("+\"{table}\".\"{column}\""));
+        let col = || unindexed(table, column);
         col().eq(self.path.as_str()).or(col()
             .gte(format!("{}/", self.path))
             .and(col().lt(format!("{}0", self.path))))

@@ -543,11 +543,12 @@ pub fn list_select(q: &ListQuery, backend: sea_orm::DbBackend) -> sea_orm::Selec
         sea_orm::Order::Asc
     };
     for k in keys {
-        let plus = if sorted { "+" } else { "" };
-        select = select.order_by(
-            Expr::cust(format!("{plus}\"problems\".\"{k}\"")),
-            order.clone(),
-        );
+        let key = if sorted {
+            fiveledger_platform::storage::unindexed("problems", k)
+        } else {
+            Expr::col((Entity, sea_orm::sea_query::Alias::new(*k)))
+        };
+        select = select.order_by(key, order.clone());
     }
     select.limit(q.limit)
 }
