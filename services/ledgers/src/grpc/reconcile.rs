@@ -19,7 +19,7 @@ use super::Api;
 use super::statistics::tally_scope;
 use crate::domain::entry::{self as domain, name_of};
 use crate::storage::books::{self, EntryScope};
-use crate::storage::tallies;
+use crate::storage::{open_tallies, tallies};
 use fiveledger_platform::aip::names::parse_path;
 
 /// Adds one entry in `state` to the balance; false for a state no bucket holds.
@@ -268,7 +268,12 @@ pub async fn verify_journal(
     if let Some(path) = tally_scope(caller, path).filter(|_| whole) {
         let today = api.clock.now().date_naive();
         let thresholds = api.settings.thresholds();
-        if let Some(fault) = tallies::check(api.db.reader(), &path, today, &thresholds).await? {
+        let reader = api.db.reader();
+        let fault = match tallies::check(reader, &path, today, &thresholds).await? {
+            Some(fault) => Some(fault),
+            None => open_tallies::check(reader, &path, today, &thresholds).await?,
+        };
+        if let Some(fault) = fault {
             out.tally_fault = fault;
             out.valid = false;
         }

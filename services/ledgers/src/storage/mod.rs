@@ -10,6 +10,7 @@ pub mod joint_supervisions;
 mod list_plans;
 pub mod look_back;
 pub mod migrations;
+pub mod open_tallies;
 pub mod postings;
 pub mod publications;
 pub mod receivers;

@@ -15,6 +15,7 @@ use sea_orm::{
 
 use super::books;
 use super::entries::{self, Column as C};
+use super::open_tallies;
 use super::tallies::{self, Months};
 use crate::domain::warning::Thresholds;
 
@@ -27,6 +28,9 @@ fn day(d: NaiveDate) -> String {
 /// that the partial indexes over them (`entries_open_*`, whose predicate
 /// is this text) apply.
 pub const OPEN: &str = "state <> 'ENTRY_STATE_WRITTEN_OFF'";
+
+/// The entries not yet handed over, as [`OPEN`] is written.
+pub const NOT_HANDED_OVER: &str = "state = 'ENTRY_STATE_OPEN'";
 
 /// Every column a statistics read of entries touches (the figures, the
 /// colour's inputs, the scopes and `books::visible_to`): the partial
@@ -82,6 +86,9 @@ pub enum States {
     All,
     /// Not written off (their colour depends on the day).
     Open,
+    /// Not yet handed over (`open_tallies` counts the others not written
+    /// off).
+    NotHandedOver,
     WrittenOff,
 }
 
@@ -126,6 +133,8 @@ impl Scope {
             States::All => {}
             States::Open => c = c.add(Expr::cust(OPEN)),
             States::WrittenOff => c = c.add(C::State.eq(EntryState::WrittenOff.as_str_name())),
+            // Written out, so that the index led by the state applies.
+            States::NotHandedOver => c = c.add(Expr::cust(NOT_HANDED_OVER)),
         }
         c
     }
@@ -176,8 +185,10 @@ pub async fn groups(
 /// [`groups`] for a caller who sees exactly the entries of the subtree
 /// `seen` (see `tally_scope`), from maintained figures: the written-off
 /// entries from the tallies or rollups (a period's whole months; its edge
-/// days, if any, entry by entry), the open ones entry by entry (their
-/// colour depends on the day), each read by an index of its scope.
+/// days, if any, entry by entry); the open ones, whose colour depends on
+/// the day, of a whole subtree from `open_tallies` (coloured per row of
+/// sums) and the few not handed over entry by entry, of a narrower scope
+/// entry by entry; each read by an index of its scope.
 pub async fn maintained_groups(
     conn: &impl ConnectionTrait,
     caller: &Caller,
@@ -212,11 +223,21 @@ pub async fn maintained_groups(
         };
         out.extend(groups(conn, caller, &edge, key, today, t).await?);
     }
-    let open = Scope {
-        states: States::Open,
-        ..scope
-    };
-    out.extend(groups(conn, caller, &open, key, today, t).await?);
+    let narrowed = period || scope.round.is_some() || scope.inspection.is_some();
+    if open_tallies::answers(narrowed) {
+        out.extend(open_tallies::groups(conn, seen, key, today, t).await?);
+        let not_handed_over = Scope {
+            states: States::NotHandedOver,
+            ..scope
+        };
+        out.extend(groups(conn, caller, &not_handed_over, key, today, t).await?);
+    } else {
+        let open = Scope {
+            states: States::Open,
+            ..scope
+        };
+        out.extend(groups(conn, caller, &open, key, today, t).await?);
+    }
     Ok(out)
 }
 

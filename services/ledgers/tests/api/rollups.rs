@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, TimeZone, Utc};
 use fiveledger_ledgers::storage::books::{self, Signature};
 use fiveledger_ledgers::storage::statistics::{self, Group, KeyColumn, Scope};
-use fiveledger_ledgers::storage::tallies;
+use fiveledger_ledgers::storage::{open_tallies, tallies};
 use fiveledger_platform::auth::{Caller, Role};
 use fiveledger_platform::storage::Db;
 use fiveledger_proto::ledgers::posting::Detail;
@@ -197,6 +197,24 @@ async fn generate(db: &Db) {
             // Open: acknowledged, or rectifying.
             0 => {}
             1 => {
+                if i % 12 == 1 {
+                    // Seen yellow before its plan moved the date: its
+                    // ladder remembers (a second overdue is red).
+                    post(
+                        db,
+                        &id,
+                        Detail::Warning(fiveledger_proto::types::WarningDetail {
+                            item: "entry".into(),
+                            due_date: Some(date(2026, 3, 31)),
+                            from_colour: fiveledger_proto::types::WarningColour::Blue as i32,
+                            to_colour: fiveledger_proto::types::WarningColour::Yellow as i32,
+                            ..Default::default()
+                        }),
+                        "system",
+                        us(2026, 4, 2, 0, 0, 0),
+                    )
+                    .await;
+                }
                 post(
                     db,
                     &id,
@@ -266,12 +284,13 @@ async fn maintained_statistics_equal_the_entries_one_by_one_for_every_scope_and_
     running.stop().await.expect("stop");
     generate(&db).await;
     let thresholds = fiveledger_ledgers::LedgersSettings::default().thresholds();
-    let caller = |scope_path: &str| Caller {
+    let caller_as = |scope_path: &str, role: Role| Caller {
         subject: "viewer".into(),
         org_path: scope_path.into(),
         scope_path: scope_path.into(),
-        roles: vec![Role::Viewer],
+        roles: vec![role],
     };
+    let caller = |scope_path: &str| caller_as(scope_path, Role::Viewer);
     let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("day");
     let period = |from: Option<NaiveDate>, to: Option<NaiveDate>| {
         let p = fiveledger_platform::time::Period {
@@ -296,13 +315,18 @@ async fn maintained_statistics_equal_the_entries_one_by_one_for_every_scope_and_
         (Some(day(2027, 1, 1)), None),
     ];
     let mut compared = 0;
-    for (caller_path, subtree) in [
-        ("", None),
-        ("", Some("gx/nn")),
-        ("gx/nn", None),
-        ("gx", Some("gx/lz")),
-    ] {
-        let who = caller(caller_path);
+    // An office also sees the entries of the rounds it runs before they
+    // are handed over, which the open tallies do not count.
+    let callers = [
+        ("", None, Role::Viewer),
+        ("", Some("gx/nn"), Role::Viewer),
+        ("gx/nn", None, Role::Viewer),
+        ("gx", Some("gx/lz"), Role::Viewer),
+        ("", None, Role::InspectionOffice),
+        ("gx", Some("gx/nn"), Role::InspectionOffice),
+    ];
+    for (caller_path, subtree, role) in callers {
+        let who = caller_as(caller_path, role);
         for (round, inspection) in [
             (None, None),
             (Some("rounds/r1"), None),
@@ -356,7 +380,7 @@ async fn maintained_statistics_equal_the_entries_one_by_one_for_every_scope_and_
             }
         }
     }
-    assert_eq!(compared, 4 * 4 * periods.len() * 4 * 2);
+    assert_eq!(compared, callers.len() * 4 * periods.len() * 4 * 2);
     // The whole tree's figures are not trivially empty.
     let all = statistics::groups(
         db.reader(),
@@ -410,4 +434,43 @@ async fn maintained_statistics_equal_the_entries_one_by_one_for_every_scope_and_
     .await
     .expect("rollups");
     assert_eq!(folded(&before), folded(&after));
+    // The open tallies, kept by triggers, equal a recount; and one of their
+    // rows carries a ladder (a yellow seen before the date moved).
+    for path in ["", "gx/nn", "gx2"] {
+        assert_eq!(
+            open_tallies::check(db.reader(), path, day(2026, 7, 1), &thresholds)
+                .await
+                .expect("check"),
+            None
+        );
+    }
+    let kept = open_tally_rows(&db).await;
+    assert!(
+        kept.iter()
+            .any(|r| r.split('|').nth(5) == Some("1") && r.split('|').nth(6) != Some("0")),
+        "a ladder in {kept:?}"
+    );
+    open_tallies::rebuild(db.writer()).await.expect("rebuild");
+    assert_eq!(kept, open_tally_rows(&db).await);
+}
+
+/// Every row of the open tallies as text (keys then counts), in key order.
+async fn open_tally_rows(db: &Db) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = format!(
+        "SELECT target_path || '|' || round || '|' || category || '|' || due_date || '|' || original_due_date \
+         || '|' || yellows || '|' || colour_floor || '|' || early || '|' || found || '|' \
+         || fixed_on_the_spot || '|' || handed_over || '|' || transferred || '|' || reopened \
+         || '|' || written_off_on_time || '|' || funds_recovered_fen AS r FROM {} \
+         ORDER BY target_path, round, category, due_date, original_due_date, yellows, colour_floor, early",
+        open_tallies::TABLE
+    );
+    let rows = db
+        .reader()
+        .query_all_raw(Statement::from_string(db.backend(), sql))
+        .await
+        .expect("open tallies");
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "r").expect("row"))
+        .collect()
 }

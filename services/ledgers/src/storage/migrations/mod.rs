@@ -21,12 +21,13 @@ mod m20261230_000001_functional_departments;
 mod m20261230_000002_joint_supervisions;
 mod m20261231_000001_statistics_covering;
 mod m20270101_000001_look_back_campaigns;
+mod m20270102_000001_open_tallies;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 20;
+    const VERSION: i64 = 21;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -62,6 +63,8 @@ impl Schema for Migrator {
             Step::expand(m20261231_000001_statistics_covering::Migration),
             // Look-back campaigns (回头看): reports, key problems, suggestions, spot checks.
             Step::expand(m20270101_000001_look_back_campaigns::Migration),
+            // Statistics of a subtree colour its open entries from sums.
+            Step::expand(m20270102_000001_open_tallies::Migration),
         ]
     }
 }
