@@ -30,8 +30,9 @@ const POSTING_ROWS: usize = 2_000;
 /// written. Rows go in by multi-row INSERTs, one transaction per batch,
 /// computed on a blocking thread while the previous batch is written;
 /// then the tallies and rollups are counted from the entries. Spread over
-/// 10 cities × 10 counties × 20 units, 8 categories, 12 rounds, 2,000
-/// inspections, opened over 700 days from 2025-01-01.
+/// 10 cities × 10 counties × 20 units, 8 categories, 12 rounds one after
+/// the other, 2,000 inspections (one a unit, its problems posted on one
+/// day, as a report posts them), opened over 700 days from 2025-01-01.
 pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> anyhow::Result<()> {
     use fiveledger_ledgers::storage::{entries as rows, postings, tallies};
     use sea_orm::{ConnectionTrait, EntityTrait};
@@ -157,6 +158,28 @@ async fn drop_indexes(
     Ok(made)
 }
 
+/// Inspections the loaded entries were found in, and rounds they ran in.
+const INSPECTIONS: usize = 2_000;
+const ROUNDS: usize = 12;
+
+/// The inspection (0..INSPECTIONS) that found entry `n` of `total`, and its
+/// round: an inspection's problems are consecutive ids, posted together when
+/// its report was (the same day), and rounds follow one another in time.
+fn inspection_of(n: usize, total: usize) -> (usize, usize) {
+    let i = (n as u128 * INSPECTIONS as u128 / total as u128) as usize;
+    (i, i * ROUNDS / INSPECTIONS)
+}
+
+/// The first entry of `total` still open: those after it are.
+fn first_open(total: usize) -> usize {
+    total - total * 7 / 100
+}
+
+/// The resource name of inspection `i` of round `round`.
+fn inspection_name(i: usize, round: usize) -> String {
+    format!("rounds/r{round}/inspections/u{i}")
+}
+
 /// Entry `n` of `total` as the loader writes it: its projection and its
 /// two postings.
 fn bench_entry(
@@ -166,43 +189,55 @@ fn bench_entry(
     fiveledger_ledgers::storage::entries::Model,
     Vec<fiveledger_ledgers::storage::postings::Model>,
 )> {
+    use chrono::{DateTime, Datelike, Days, NaiveDate};
     use fiveledger_ledgers::storage::books;
     use fiveledger_proto::ledgers::{EntryState, HandOverDetail, OpenDetail, posting::Detail};
-    let date = |y, m, d| fiveledger_proto::google::r#type::Date {
-        year: y,
-        month: m,
-        day: d,
+    let date = |d: NaiveDate| fiveledger_proto::google::r#type::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
     };
     let id = format!("e{n:08}");
+    let at_us = OPENED_FROM_US + (OPENED_SPAN_US as i128 * n as i128 / total as i128) as i64;
+    let opened = DateTime::from_timestamp_micros(at_us)
+        .expect("instant")
+        .date_naive();
     let signature = books::Signature {
         actor: "bench".into(),
-        at_us: OPENED_FROM_US + (OPENED_SPAN_US as i128 * n as i128 / total as i128) as i64,
+        at_us,
         ..Default::default()
     };
+    // Each inspection inspects one unit of the 2,000.
+    let (i, round) = inspection_of(n, total);
     let open = Detail::Open(OpenDetail {
         problem: format!("problems/{id}"),
-        inspection: format!("rounds/r{}/inspections/u{}", n % 12, n % 2000),
-        round: format!("rounds/r{}", n % 12),
-        target: format!("organisations/u{}", n % 2000),
-        target_path: format!("bench/c{}/x{}/u{}", n % 10, (n / 10) % 10, (n / 100) % 20),
+        inspection: inspection_name(i, round),
+        round: format!("rounds/r{round}"),
+        target: format!("organisations/u{i}"),
+        target_path: format!("bench/c{}/x{}/u{}", i % 10, (i / 10) % 10, (i / 100) % 20),
         category: format!("category-{}", n % 8),
         title: format!("问题 {n}"),
         ..Default::default()
     });
+    // Feedback a month after the report; rectified within three more (a
+    // few in a hundred given six).
+    let feedback = opened + Days::new(30);
+    let due = feedback + Days::new(if n % 50 == 7 { 180 } else { 90 });
     let hand_over = Detail::HandOver(HandOverDetail {
-        feedback_date: Some(date(2026, 1 + (n % 6) as i32, 1)),
-        due_date: Some(date(2026, 3 + (n % 10) as i32, 1)),
+        feedback_date: Some(date(feedback)),
+        due_date: Some(date(due)),
     });
     let (mut entry, journal) = books::journal_rows(&id, [open, hand_over], &signature)?;
-    // 93 % written off; nine in a hundred of those late.
-    if n % 100 < 93 {
+    // 93 % written off: all but the newest 7 % (rectification takes months,
+    // so what is still open is recent); nine in a hundred of them late.
+    if n < first_open(total) {
         entry.state = EntryState::WrittenOff.as_str_name().into();
-        entry.first_written_off_date = if n % 100 < 9 {
-            "2026-12-31"
+        let written_off = if n % 100 < 9 {
+            due + Days::new(40)
         } else {
-            "2026-02-15"
-        }
-        .into();
+            due - Days::new(20)
+        };
+        entry.first_written_off_date = written_off.format("%Y-%m-%d").to_string();
         entry.funds_recovered_fen = (n % 1000) as i64;
     }
     Ok((entry, journal))
@@ -237,16 +272,17 @@ pub async fn statistics(
         (
             "period of whole months",
             GetStatisticsRequest {
-                period_start: Some(date(2025, 7, 1)),
-                period_end: Some(date(2026, 6, 30)),
+                // Both periods hold open entries (the newest are).
+                period_start: Some(date(2026, 1, 1)),
+                period_end: Some(date(2026, 11, 30)),
                 ..Default::default()
             },
         ),
         (
             "period with edge days",
             GetStatisticsRequest {
-                period_start: Some(date(2025, 3, 15)),
-                period_end: Some(date(2026, 2, 10)),
+                period_start: Some(date(2025, 12, 15)),
+                period_end: Some(date(2026, 11, 10)),
                 ..Default::default()
             },
         ),
@@ -260,7 +296,10 @@ pub async fn statistics(
         (
             "inspection",
             GetStatisticsRequest {
-                inspection: "rounds/r3/inspections/u3".into(),
+                inspection: {
+                    let (i, round) = inspection_of(entries / 4, entries);
+                    inspection_name(i, round)
+                },
                 ..Default::default()
             },
         ),
@@ -339,10 +378,10 @@ pub async fn postings(
 ) {
     use fiveledger_proto::ledgers::PostSupervisionRequest;
     use fiveledger_proto::ledgers::ledger_service_client::LedgerServiceClient;
-    // load_ledger leaves ids ending in 93..99 handed over (the rest are
-    // written off and refuse remarks).
-    let open = |i: usize| (i / 7) * 100 + 93 + i % 7;
-    let n = n.min((0..).take_while(|&i| open(i) < entries).count());
+    // load_ledger leaves the newest 7 % handed over (the rest are written
+    // off and refuse remarks).
+    let open = move |i: usize| first_open(entries) + i;
+    let n = n.min(entries - first_open(entries));
     let token = Arc::new(testing::token("bench-office", "", &[Role::Admin]));
     for (label, spread) in [
         ("PostSupervision, each on its own entry", true),
