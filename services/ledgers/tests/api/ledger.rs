@@ -734,6 +734,30 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
         )
         .await
         .expect("restore the tallies");
+    // And the open tallies against the open entries handed over (one here).
+    let tamper = |by: i32| {
+        format!("UPDATE entry_open_tallies SET transferred = transferred + {by}")
+    };
+    let changed = db
+        .writer()
+        .execute_unprepared(&tamper(1))
+        .await
+        .expect("tamper with the open tallies");
+    assert_eq!(changed.rows_affected(), 1);
+    let verified = ledger
+        .verify_journal(authed(&office(), VerifyJournalRequest::default()))
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(!verified.valid);
+    assert!(
+        verified.tally_fault.contains("open tallies"),
+        "{verified:?}"
+    );
+    db.writer()
+        .execute_unprepared(&tamper(-1))
+        .await
+        .expect("restore the open tallies");
     let id = name.trim_start_matches("entries/");
     db.writer()
         .execute_unprepared(&format!(
