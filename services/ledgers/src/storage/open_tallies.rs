@@ -21,7 +21,7 @@ use chrono::NaiveDate;
 use fiveledger_platform::ApiResult;
 use fiveledger_platform::colour::ItemColumns;
 use fiveledger_platform::storage::within_subtree;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
 use sea_orm::{Condition, ConnectionTrait, DbBackend, FromQueryResult};
 
 use super::statistics::{Group, KeyColumn};
@@ -87,6 +87,16 @@ pub fn counts(x: &str) -> [(&'static str, String); 11] {
     out
 }
 
+/// Every column of the table, keys first, as a list for an INSERT.
+fn columns() -> String {
+    keys("")
+        .into_iter()
+        .chain(counts(""))
+        .map(|(c, _)| c)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The columns of `entries` a share is computed from: an update that
 /// changes none of them moves nothing.
 const INPUTS: [&str; 17] = [
@@ -115,12 +125,7 @@ const INPUTS: [&str; 17] = [
 fn move_share(x: &str, sign: i64) -> Vec<String> {
     let keys = keys(x);
     let counts = counts(x);
-    let columns = keys
-        .iter()
-        .chain(counts.iter())
-        .map(|(c, _)| *c)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = columns();
     let values = keys
         .iter()
         .map(|(_, v)| v.clone())
@@ -224,12 +229,7 @@ pub async fn rebuild(conn: &impl ConnectionTrait) -> ApiResult<()> {
         .await?;
     let keys = keys("entries");
     let counts = counts("entries");
-    let columns = keys
-        .iter()
-        .chain(counts.iter())
-        .map(|(c, _)| *c)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = columns();
     let key_values = keys
         .iter()
         .map(|(_, v)| v.as_str())
@@ -293,7 +293,6 @@ pub fn groups_select(
         },
     );
     let today = today.format("%Y-%m-%d");
-    let sum = |c: &str| Expr::cust(format!("CAST(SUM({c}) AS BIGINT)"));
     let mut cond = Condition::all().add(within_subtree(Alias::new("target_path"), subtree));
     if !subtree.is_empty() {
         // The subtree as one range too, as `statistics::Scope` writes it.
@@ -301,44 +300,17 @@ pub fn groups_select(
             .add(col("target_path").gte(subtree))
             .add(col("target_path").lt(format!("{subtree}0")));
     }
-    let mut select = Query::select();
-    select.from(Alias::new(TABLE));
-    let key_col = match key {
-        KeyColumn::TargetPath => Some("target_path"),
-        KeyColumn::Category => Some("category"),
-        KeyColumn::Round => Some("round"),
-        KeyColumn::None => None,
-    };
-    match key_col {
-        Some(c) => select.expr_as(col(c), "key"),
-        None => select.expr_as(Expr::cust("''"), "key"),
-    };
-    select
-        .expr_as(colour.clone(), "colour")
-        .expr_as(sum("found"), "found")
-        .expr_as(sum("fixed_on_the_spot"), "fixed_on_the_spot")
-        .expr_as(sum("handed_over"), "handed_over")
-        .expr_as(sum("transferred"), "transferred")
-        .expr_as(Expr::cust("CAST(0 AS BIGINT)"), "written_off")
-        .expr_as(sum("reopened"), "reopened")
-        .expr_as(
-            sum(&format!(
-                "CASE WHEN original_due_date <> '' AND (original_due_date < '{today}' OR early = 1) \
-                 THEN found ELSE 0 END"
-            )),
-            "due_so_far",
-        )
-        .expr_as(sum("written_off_on_time"), "written_off_on_time")
-        .expr_as(sum("funds_recovered_fen"), "funds_recovered_fen")
-        .expr_as(sum("losses_recovered_fen"), "losses_recovered_fen")
-        .expr_as(sum("people_held_accountable"), "people_held_accountable")
-        .expr_as(sum("people_disciplined"), "people_disciplined")
-        .expr_as(sum("rules_established"), "rules_established")
-        .cond_where(cond)
-        .add_group_by([colour]);
-    if let Some(c) = key_col {
-        select.add_group_by([col(c)]);
-    }
+    let mut select = super::tallies::sums_select(
+        TABLE,
+        key,
+        colour.clone(),
+        Expr::cust("CAST(0 AS BIGINT)"),
+        Expr::cust(format!(
+            "CAST(SUM(CASE WHEN original_due_date <> '' \
+             AND (original_due_date < '{today}' OR early = 1) THEN found ELSE 0 END) AS BIGINT)"
+        )),
+    );
+    select.cond_where(cond).add_group_by([colour]);
     select
 }
 

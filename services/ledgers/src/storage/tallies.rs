@@ -18,7 +18,7 @@ use fiveledger_platform::ApiResult;
 use fiveledger_platform::colour::Colour;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_proto::ledgers::EntryState;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement, SimpleExpr};
 use sea_orm::{Condition, ConnectionTrait, DbBackend, FromQueryResult};
 
 use super::entries;
@@ -356,9 +356,34 @@ pub fn groups_select(filter: &Filter, key: KeyColumn) -> sea_orm::sea_query::Sel
             cond = cond.add(col("month").lt(until.clone()));
         }
     }
+    let mut select = sums_select(
+        table.name(),
+        key,
+        Colour::Unspecified.sql(),
+        Expr::cust("CAST(SUM(found) AS BIGINT)"),
+        Expr::cust("CAST(SUM(handed_over) AS BIGINT)"),
+    );
+    select
+        .cond_where(cond)
+        // Rows whose entries were all reopened count nothing.
+        .and_having(Expr::cust("SUM(found) > 0"));
+    select
+}
+
+/// A SELECT of the sums in `table` as the columns of `statistics::Group`,
+/// grouped by `key`'s column, with the colour, written-off and due-so-far
+/// figures given (the rest are the table's sums of the same names).
+pub(super) fn sums_select(
+    table: &str,
+    key: KeyColumn,
+    colour: Expr,
+    written_off: Expr,
+    due_so_far: Expr,
+) -> SelectStatement {
+    let col = |c: &str| Expr::col(Alias::new(c));
     let sum = |c: &str| Expr::cust(format!("CAST(SUM({c}) AS BIGINT)"));
     let mut select = Query::select();
-    select.from(Alias::new(table.name()));
+    select.from(Alias::new(table));
     let key_col = match key {
         KeyColumn::TargetPath => Some("target_path"),
         KeyColumn::Category => Some("category"),
@@ -370,23 +395,20 @@ pub fn groups_select(filter: &Filter, key: KeyColumn) -> sea_orm::sea_query::Sel
         None => select.expr_as(Expr::cust("''"), "key"),
     };
     select
-        .expr_as(Colour::Unspecified.sql(), "colour")
+        .expr_as(colour, "colour")
         .expr_as(sum("found"), "found")
         .expr_as(sum("fixed_on_the_spot"), "fixed_on_the_spot")
         .expr_as(sum("handed_over"), "handed_over")
         .expr_as(sum("transferred"), "transferred")
-        .expr_as(sum("found"), "written_off")
+        .expr_as(written_off, "written_off")
         .expr_as(sum("reopened"), "reopened")
-        .expr_as(sum("handed_over"), "due_so_far")
+        .expr_as(due_so_far, "due_so_far")
         .expr_as(sum("written_off_on_time"), "written_off_on_time")
         .expr_as(sum("funds_recovered_fen"), "funds_recovered_fen")
         .expr_as(sum("losses_recovered_fen"), "losses_recovered_fen")
         .expr_as(sum("people_held_accountable"), "people_held_accountable")
         .expr_as(sum("people_disciplined"), "people_disciplined")
-        .expr_as(sum("rules_established"), "rules_established")
-        .cond_where(cond)
-        // Rows whose entries were all reopened count nothing.
-        .and_having(Expr::cust("SUM(found) > 0"));
+        .expr_as(sum("rules_established"), "rules_established");
     select
 }
 

@@ -735,9 +735,8 @@ async fn an_entry_goes_through_the_five_ledgers_and_back() {
         .await
         .expect("restore the tallies");
     // And the open tallies against the open entries handed over (one here).
-    let tamper = |by: i32| {
-        format!("UPDATE entry_open_tallies SET transferred = transferred + {by}")
-    };
+    let tamper =
+        |by: i32| format!("UPDATE entry_open_tallies SET transferred = transferred + {by}");
     let changed = db
         .writer()
         .execute_unprepared(&tamper(1))

@@ -17,11 +17,7 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
-        let text = |name: &'static str, len: u32| {
-            let mut c = ColumnDef::new(Alias::new(name));
-            c.string_len(len).not_null();
-            c
-        };
+        let text = super::text_column;
         let mut table = Table::create();
         table
             .table(Sums::Rollups.name())
@@ -31,14 +27,7 @@ impl MigrationTrait for Migration {
             .col(text("category", 128))
             // `YYYY-MM`, the UTC month of `create_time_us`.
             .col(text("month", 7));
-        for name in crate::storage::tallies::COUNTS {
-            table.col(
-                ColumnDef::new(Alias::new(name))
-                    .big_integer()
-                    .not_null()
-                    .default(0),
-            );
-        }
+        super::count_columns(&mut table);
         // The key doubles as the round's index (and the round's inspection's).
         let mut key = Index::create();
         for col in Sums::Rollups.keys() {

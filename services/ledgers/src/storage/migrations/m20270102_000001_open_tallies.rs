@@ -8,7 +8,6 @@ use fiveledger_platform::storage::path_column;
 use sea_orm_migration::prelude::*;
 
 use crate::storage::open_tallies::{self, TABLE};
-use crate::storage::tallies::COUNTS;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -17,11 +16,7 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let backend = manager.get_database_backend();
-        let text = |name: &'static str, len: u32| {
-            let mut c = ColumnDef::new(Alias::new(name));
-            c.string_len(len).not_null();
-            c
-        };
+        let text = super::text_column;
         let int = |name: &'static str| {
             let mut c = ColumnDef::new(Alias::new(name));
             c.integer().not_null();
@@ -38,14 +33,7 @@ impl MigrationTrait for Migration {
             .col(int("yellows"))
             .col(int("colour_floor"))
             .col(int("early"));
-        for name in COUNTS {
-            table.col(
-                ColumnDef::new(Alias::new(name))
-                    .big_integer()
-                    .not_null()
-                    .default(0),
-            );
-        }
+        super::count_columns(&mut table);
         // The key, led by the unit: a subtree is one range of it.
         let mut key = Index::create();
         for (col, _) in open_tallies::keys("entries") {

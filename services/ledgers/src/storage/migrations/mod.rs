@@ -75,3 +75,22 @@ impl MigratorTrait for Migrator {
         schema_compat::migrations::<Self>()
     }
 }
+
+/// A required text column of at most `len` characters.
+fn text_column(name: &'static str, len: u32) -> ColumnDef {
+    let mut c = ColumnDef::new(Alias::new(name));
+    c.string_len(len).not_null();
+    c
+}
+
+/// The counted columns of a table of sums (`tallies::COUNTS`), zero at first.
+fn count_columns(table: &mut TableCreateStatement) {
+    for name in crate::storage::tallies::COUNTS {
+        table.col(
+            ColumnDef::new(Alias::new(name))
+                .big_integer()
+                .not_null()
+                .default(0),
+        );
+    }
+}
