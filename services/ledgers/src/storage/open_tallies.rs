@@ -17,14 +17,14 @@
 //! rollout or after a rollback (an expand step), a bulk import, a
 //! projection rebuild. A row whose entries all left is deleted.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate};
 use fiveledger_platform::ApiResult;
 use fiveledger_platform::colour::ItemColumns;
 use fiveledger_platform::storage::within_subtree;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
 use sea_orm::{Condition, ConnectionTrait, DbBackend, FromQueryResult};
 
-use super::statistics::{Group, KeyColumn};
+use super::statistics::{Group, KeyColumn, Scope};
 use super::tallies::COUNTS;
 use crate::domain::warning::Thresholds;
 
@@ -37,13 +37,16 @@ pub fn counted(x: &str) -> String {
 }
 
 /// The key columns, each with its value for the entry row `x`.
-pub fn keys(x: &str) -> [(&'static str, String); 8] {
+pub fn keys(x: &str, backend: DbBackend) -> [(&'static str, String); 9] {
     [
         ("target_path", format!("{x}.target_path")),
         // A unit's open entries are of a round or two: few more rows, and
         // a grouping by round reads these too.
         ("round", format!("{x}.round")),
         ("category", format!("{x}.category")),
+        // The UTC day it was opened (a period's days): an inspection's
+        // problems are posted together, on one day.
+        ("opened", day_of(&format!("{x}.create_time_us"), backend)),
         ("due_date", format!("{x}.due_date")),
         ("original_due_date", format!("{x}.original_due_date")),
         // A second overdue is red (`Ladder::yellows`).
@@ -55,6 +58,16 @@ pub fn keys(x: &str) -> [(&'static str, String); 8] {
         // Written off by its original due date once (then reopened).
         ("early", format!("CASE WHEN {} THEN 1 ELSE 0 END", early(x))),
     ]
+}
+
+/// `YYYY-MM-DD` of the UTC day holding the instant (microseconds) `us`.
+fn day_of(us: &str, backend: DbBackend) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            format!("to_char(to_timestamp({us} / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        }
+        _ => format!("strftime('%Y-%m-%d', {us} / 1000000, 'unixepoch')"),
+    }
 }
 
 fn early(x: &str) -> String {
@@ -89,7 +102,7 @@ pub fn counts(x: &str) -> [(&'static str, String); 11] {
 
 /// Every column of the table, keys first, as a list for an INSERT.
 fn columns() -> String {
-    keys("")
+    keys("", DbBackend::Sqlite)
         .into_iter()
         .chain(counts(""))
         .map(|(c, _)| c)
@@ -99,8 +112,9 @@ fn columns() -> String {
 
 /// The columns of `entries` a share is computed from: an update that
 /// changes none of them moves nothing.
-const INPUTS: [&str; 17] = [
+const INPUTS: [&str; 18] = [
     "state",
+    "create_time_us",
     "target_path",
     "round",
     "category",
@@ -122,8 +136,8 @@ const INPUTS: [&str; 17] = [
 /// Adds (`sign` 1) or removes (-1) the share of the entry row `x` (`NEW`
 /// or `OLD`), when it is counted: one upsert, then (removing) the row
 /// deleted if nothing is left in it.
-fn move_share(x: &str, sign: i64) -> Vec<String> {
-    let keys = keys(x);
+fn move_share(x: &str, sign: i64, backend: DbBackend) -> Vec<String> {
+    let keys = keys(x, backend);
     let counts = counts(x);
     let columns = columns();
     let values = keys
@@ -161,7 +175,10 @@ fn move_share(x: &str, sign: i64) -> Vec<String> {
 
 /// The SQL that creates the triggers keeping the sums.
 pub fn triggers(backend: DbBackend) -> Vec<String> {
-    let (old, new) = (move_share("OLD", -1), move_share("NEW", 1));
+    let (old, new) = (
+        move_share("OLD", -1, backend),
+        move_share("NEW", 1, backend),
+    );
     let changed = |is_not: &str| {
         let row = |x: &str| {
             INPUTS
@@ -227,7 +244,7 @@ pub fn triggers(backend: DbBackend) -> Vec<String> {
 pub async fn rebuild(conn: &impl ConnectionTrait) -> ApiResult<()> {
     conn.execute_unprepared(&format!("DELETE FROM {TABLE}"))
         .await?;
-    let keys = keys("entries");
+    let keys = keys("entries", conn.get_database_backend());
     let counts = counts("entries");
     let columns = columns();
     let key_values = keys
@@ -249,24 +266,51 @@ pub async fn rebuild(conn: &impl ConnectionTrait) -> ApiResult<()> {
     Ok(())
 }
 
-/// True when these sums answer the open entries of a scope: a whole
-/// subtree (they keep no inspection or month; a round's open entries are
-/// few and read by an index of their own).
-pub fn answers(narrowed: bool) -> bool {
-    !narrowed
+/// Which counted entries a read of the sums covers: a subtree, and the
+/// days they were opened on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub subtree: String,
+    /// Opened on this day (`YYYY-MM-DD`) or after.
+    pub opened_from: Option<String>,
+    /// Opened before this day.
+    pub opened_until: Option<String>,
 }
 
-/// The counted entries' figures within `subtree`, coloured as on `today`,
-/// keyed like `statistics::groups`.
+impl Filter {
+    /// The filter of `scope`'s open entries within the subtree `seen`, when
+    /// these sums answer it: a subtree over whole UTC days (as periods
+    /// are). Not a round or an inspection: their open entries are few, and
+    /// read by indexes of their own.
+    pub fn of(seen: &str, scope: &Scope) -> Option<Filter> {
+        if scope.round.is_some() || scope.inspection.is_some() {
+            return None;
+        }
+        let day = |us: Option<i64>| -> Option<Option<String>> {
+            let Some(us) = us else { return Some(None) };
+            (us.rem_euclid(86_400_000_000) == 0).then(|| {
+                DateTime::from_timestamp_micros(us).map(|t| t.format("%Y-%m-%d").to_string())
+            })
+        };
+        Some(Filter {
+            subtree: seen.to_owned(),
+            opened_from: day(scope.created_from_us)?,
+            opened_until: day(scope.created_until_us)?,
+        })
+    }
+}
+
+/// The counted entries' figures that `filter` covers, coloured as on
+/// `today`, keyed like `statistics::groups`.
 pub async fn groups(
     conn: &impl ConnectionTrait,
-    subtree: &str,
+    filter: &Filter,
     key: KeyColumn,
     today: NaiveDate,
     t: &Thresholds,
 ) -> ApiResult<Vec<Group>> {
     let rows = conn
-        .query_all(&groups_select(subtree, key, today, t))
+        .query_all(&groups_select(filter, key, today, t))
         .await?;
     Ok(rows
         .iter()
@@ -276,7 +320,7 @@ pub async fn groups(
 
 /// The SELECT of [`groups`].
 pub fn groups_select(
-    subtree: &str,
+    filter: &Filter,
     key: KeyColumn,
     today: NaiveDate,
     t: &Thresholds,
@@ -293,12 +337,19 @@ pub fn groups_select(
         },
     );
     let today = today.format("%Y-%m-%d");
+    let subtree = filter.subtree.as_str();
     let mut cond = Condition::all().add(within_subtree(Alias::new("target_path"), subtree));
     if !subtree.is_empty() {
         // The subtree as one range too, as `statistics::Scope` writes it.
         cond = cond
             .add(col("target_path").gte(subtree))
             .add(col("target_path").lt(format!("{subtree}0")));
+    }
+    if let Some(from) = &filter.opened_from {
+        cond = cond.add(col("opened").gte(from.clone()));
+    }
+    if let Some(until) = &filter.opened_until {
+        cond = cond.add(col("opened").lt(until.clone()));
     }
     let mut select = super::tallies::sums_select(
         TABLE,
@@ -332,11 +383,54 @@ pub async fn check(
     let counted = sorted(
         super::statistics::groups_where(conn, entries, KeyColumn::TargetPath, today, t).await?,
     );
-    let kept = sorted(groups(conn, path, KeyColumn::TargetPath, today, t).await?);
+    let filter = Filter {
+        subtree: path.to_owned(),
+        ..Default::default()
+    };
+    let kept = sorted(groups(conn, &filter, KeyColumn::TargetPath, today, t).await?);
     let place = if path.is_empty() { "everything" } else { path };
     Ok((kept != counted).then(|| {
         format!(
             "the statistics' open tallies of {place} differ from its open entries: kept {kept:?}, counted {counted:?}"
         )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_of_days_is_answered_by_its_days_and_a_round_is_not() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("day");
+        let period = fiveledger_platform::time::Period {
+            start: Some(day(2026, 1, 15)),
+            end: Some(day(2026, 2, 10)),
+        };
+        let scope = Scope {
+            created_from_us: period.from_time().map(|t| t.timestamp_micros()),
+            created_until_us: period.until_time().map(|t| t.timestamp_micros()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Filter::of("gx", &scope),
+            Some(Filter {
+                subtree: "gx".into(),
+                opened_from: Some("2026-01-15".into()),
+                // The period's end day is in it.
+                opened_until: Some("2026-02-11".into()),
+            })
+        );
+        let mid_day = Scope {
+            created_from_us: scope.created_from_us.map(|us| us + 1),
+            ..scope.clone()
+        };
+        assert_eq!(Filter::of("gx", &mid_day), None);
+        let round = Scope {
+            round: Some("rounds/r1".into()),
+            ..Default::default()
+        };
+        assert_eq!(Filter::of("", &round), None);
+        assert_eq!(Filter::of("", &Scope::default()), Some(Filter::default()));
+    }
 }

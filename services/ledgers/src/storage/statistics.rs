@@ -186,9 +186,9 @@ pub async fn groups(
 /// `seen` (see `tally_scope`), from maintained figures: the written-off
 /// entries from the tallies or rollups (a period's whole months; its edge
 /// days, if any, entry by entry); the open ones, whose colour depends on
-/// the day, of a whole subtree from `open_tallies` (coloured per row of
-/// sums) and the few not handed over entry by entry, of a narrower scope
-/// entry by entry; each read by an index of its scope.
+/// the day, of a subtree and period from `open_tallies` (coloured per row
+/// of sums) and the few not handed over entry by entry, of a round or an
+/// inspection entry by entry; each read by an index of its scope.
 pub async fn maintained_groups(
     conn: &impl ConnectionTrait,
     caller: &Caller,
@@ -223,9 +223,8 @@ pub async fn maintained_groups(
         };
         out.extend(groups(conn, caller, &edge, key, today, t).await?);
     }
-    let narrowed = period || scope.round.is_some() || scope.inspection.is_some();
-    if open_tallies::answers(narrowed) {
-        out.extend(open_tallies::groups(conn, seen, key, today, t).await?);
+    if let Some(filter) = open_tallies::Filter::of(seen, &scope) {
+        out.extend(open_tallies::groups(conn, &filter, key, today, t).await?);
         let not_handed_over = Scope {
             states: States::NotHandedOver,
             ..scope

@@ -83,9 +83,9 @@ async fn every_scope_reads_open_entries_and_rollups_from_covering_indexes() {
                     groups_select(caller, &scope, key, today, &thresholds).build(DbBackend::Sqlite);
                 let case = format!("{label} by {key:?} as {who}");
                 open_reads.push((case.clone(), "entries_open_", sql));
-                if round.is_none() && inspection.is_none() && !*period {
-                    // A whole subtree's open entries come from the open
-                    // tallies, but for those not yet handed over (few).
+                if round.is_none() && inspection.is_none() {
+                    // A subtree's open entries (of a period too) come from
+                    // the open tallies, but for those not yet handed over.
                     let not_handed_over = Scope {
                         states: States::NotHandedOver,
                         ..scope.clone()
@@ -156,23 +156,41 @@ async fn every_scope_reads_open_entries_and_rollups_from_covering_indexes() {
             "{case}: {plan:#?}"
         );
     }
-    // A subtree's open tallies are one range of their key.
-    for key in keys {
-        let sql = DbBackend::Sqlite.build(&open_tallies::groups_select(
-            "gx/nn",
-            key,
-            today,
-            &thresholds,
-        ));
-        let plan = &sqlite_plans::<crate::storage::Migrator>(&[sql]).await[0];
-        let reads = table_reads(plan, open_tallies::TABLE);
-        let search = format!("SEARCH {} USING INDEX", open_tallies::TABLE);
-        assert!(
-            reads.scans.is_empty()
-                && reads.walks.is_empty()
-                && plan.iter().any(|step| step.starts_with(&search)),
-            "open tallies of a subtree by {key:?}: {plan:#?}"
-        );
+    // A subtree's open tallies are one range of their key, a period's one
+    // range of the days.
+    let days = |subtree: &str| open_tallies::Filter {
+        subtree: subtree.into(),
+        opened_from: Some("2025-07-01".into()),
+        opened_until: Some("2026-07-01".into()),
+    };
+    for (label, filter) in [
+        (
+            "subtree",
+            open_tallies::Filter {
+                subtree: "gx/nn".into(),
+                ..Default::default()
+            },
+        ),
+        ("period", days("")),
+        ("subtree and period", days("gx/nn")),
+    ] {
+        for key in keys {
+            let sql = DbBackend::Sqlite.build(&open_tallies::groups_select(
+                &filter,
+                key,
+                today,
+                &thresholds,
+            ));
+            let plan = &sqlite_plans::<crate::storage::Migrator>(&[sql]).await[0];
+            let reads = table_reads(plan, open_tallies::TABLE);
+            let search = format!("SEARCH {} USING INDEX", open_tallies::TABLE);
+            assert!(
+                reads.scans.is_empty()
+                    && reads.walks.is_empty()
+                    && plan.iter().any(|step| step.starts_with(&search)),
+                "open tallies of a {label} by {key:?}: {plan:#?}"
+            );
+        }
     }
     let queries: Vec<_> = sum_reads.iter().map(|(_, _, sql)| sql.clone()).collect();
     let plans = sqlite_plans::<crate::storage::Migrator>(&queries).await;

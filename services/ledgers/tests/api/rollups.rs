@@ -447,7 +447,7 @@ async fn maintained_statistics_equal_the_entries_one_by_one_for_every_scope_and_
     let kept = open_tally_rows(&db).await;
     assert!(
         kept.iter()
-            .any(|r| r.split('|').nth(5) == Some("1") && r.split('|').nth(6) != Some("0")),
+            .any(|r| r.split('|').nth(6) == Some("1") && r.split('|').nth(7) != Some("0")),
         "a ladder in {kept:?}"
     );
     open_tallies::rebuild(db.writer()).await.expect("rebuild");
@@ -458,11 +458,11 @@ async fn maintained_statistics_equal_the_entries_one_by_one_for_every_scope_and_
 async fn open_tally_rows(db: &Db) -> Vec<String> {
     use sea_orm::{ConnectionTrait, Statement};
     let sql = format!(
-        "SELECT target_path || '|' || round || '|' || category || '|' || due_date || '|' || original_due_date \
+        "SELECT target_path || '|' || round || '|' || category || '|' || opened || '|' || due_date || '|' || original_due_date \
          || '|' || yellows || '|' || colour_floor || '|' || early || '|' || found || '|' \
          || fixed_on_the_spot || '|' || handed_over || '|' || transferred || '|' || reopened \
          || '|' || written_off_on_time || '|' || funds_recovered_fen AS r FROM {} \
-         ORDER BY target_path, round, category, due_date, original_due_date, yellows, colour_floor, early",
+         ORDER BY target_path, round, category, opened, due_date, original_due_date, yellows, colour_floor, early",
         open_tallies::TABLE
     );
     let rows = db

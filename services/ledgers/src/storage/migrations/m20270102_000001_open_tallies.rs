@@ -1,5 +1,5 @@
 //! Statistics of a whole subtree colour the open entries from sums kept
-//! per (unit, round, category, due dates, ladder): `entry_open_tallies`, kept by
+//! per (unit, round, category, day opened, due dates, ladder): `entry_open_tallies`, kept by
 //! triggers on `entries` (see `storage::open_tallies`). Additive: a new
 //! table, counted from the entries, and triggers that keep it whichever
 //! binary writes.
@@ -28,6 +28,7 @@ impl MigrationTrait for Migration {
             .col(path_column("target_path", backend))
             .col(text("round", 255))
             .col(text("category", 128))
+            .col(text("opened", 10))
             .col(text("due_date", 10))
             .col(text("original_due_date", 10))
             .col(int("yellows"))
@@ -36,11 +37,21 @@ impl MigrationTrait for Migration {
         super::count_columns(&mut table);
         // The key, led by the unit: a subtree is one range of it.
         let mut key = Index::create();
-        for (col, _) in open_tallies::keys("entries") {
+        for (col, _) in open_tallies::keys("entries", backend) {
             key.col(col);
         }
         table.primary_key(&mut key);
         manager.create_table(table.to_owned()).await?;
+        // A period's days, across the tree.
+        manager
+            .create_index(
+                Index::create()
+                    .name("entry_open_tallies_opened")
+                    .table(TABLE)
+                    .col("opened")
+                    .to_owned(),
+            )
+            .await?;
         let db = manager.get_connection();
         for sql in open_tallies::triggers(backend) {
             db.execute_unprepared(&sql).await?;
