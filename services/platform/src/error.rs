@@ -266,8 +266,11 @@ impl From<sea_orm::DbErr> for ApiError {
 /// failed: the pool could not hand out a connection, the connection broke
 /// (I/O), or PostgreSQL refused or dropped it (SQLSTATE class 08,
 /// connection exception; 57P01-57P05, shut down, restarting, cannot
-/// connect now; 53300, too many connections). Retrying later may succeed,
-/// so callers get UNAVAILABLE rather than INTERNAL.
+/// connect now; 53300, too many connections); or PostgreSQL undid the
+/// statement to break a deadlock or a serialization conflict with another
+/// transaction (40P01, 40001), as writers on several replicas updating the
+/// same sums can meet. Retrying later may succeed (nothing of the request
+/// was kept), so callers get UNAVAILABLE rather than INTERNAL.
 pub fn is_transient_db_error(err: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr};
     match err {
@@ -294,9 +297,10 @@ fn is_transient_sqlx_error(err: &sea_orm::sqlx::Error) -> bool {
     }
 }
 
-/// PostgreSQL SQLSTATEs of a connection that failed or was dropped.
+/// PostgreSQL SQLSTATEs of a connection that failed or was dropped, or of
+/// a statement undone for another transaction's sake.
 fn is_transient_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || code.starts_with("57P") || code == "53300"
+    code.starts_with("08") || code.starts_with("57P") || matches!(code, "53300" | "40P01" | "40001")
 }
 
 impl From<sea_orm::TransactionError<ApiError>> for ApiError {
@@ -522,6 +526,15 @@ mod tests {
             // admin_shutdown, crash_shutdown, cannot_connect_now, and too
             // many connections.
             for code in ["57P01", "57P02", "57P03", "53300"] {
+                assert_unavailable(query(sqlstate(code)));
+            }
+        }
+
+        #[test]
+        fn postgres_deadlocks_and_serialization_failures_are_unavailable() {
+            // deadlock_detected, serialization_failure: the statement was
+            // undone for another transaction; a retry may pass.
+            for code in ["40P01", "40001"] {
                 assert_unavailable(query(sqlstate(code)));
             }
         }
