@@ -23,6 +23,19 @@ fn the_open_predicate_names_the_written_off_state() {
         OPEN,
         format!("state <> '{}'", EntryState::WrittenOff.as_str_name())
     );
+    // And those the open tallies leave out, or count, name real states.
+    assert_eq!(
+        super::statistics::NOT_HANDED_OVER,
+        format!("state = '{}'", EntryState::Open.as_str_name())
+    );
+    assert_eq!(
+        super::open_tallies::counted("e"),
+        format!(
+            "e.state NOT IN ('{}', '{}')",
+            EntryState::Open.as_str_name(),
+            EntryState::WrittenOff.as_str_name()
+        )
+    );
 }
 
 /// (label, subtree seen, round, inspection, over a period)
