@@ -23,10 +23,10 @@ use fiveledger_platform::ApiResult;
 use fiveledger_platform::colour::ItemColumns;
 use fiveledger_platform::storage::within_subtree;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
-use sea_orm::{Condition, ConnectionTrait, DbBackend, FromQueryResult};
+use sea_orm::{Condition, ConnectionTrait, DbBackend};
 
 use super::statistics::{Group, KeyColumn, Scope};
-use super::tallies::COUNTS;
+use super::tallies::{COUNTS, Utc, utc_text};
 use crate::domain::warning::Thresholds;
 
 pub const TABLE: &str = "entry_open_tallies";
@@ -47,7 +47,10 @@ pub fn keys(x: &str, backend: DbBackend) -> [(&'static str, String); 9] {
         ("category", format!("{x}.category")),
         // The UTC day it was opened (a period's days): an inspection's
         // problems are posted together, on one day.
-        ("opened", day_of(&format!("{x}.create_time_us"), backend)),
+        (
+            "opened",
+            utc_text(&format!("{x}.create_time_us"), backend, Utc::Day),
+        ),
         ("due_date", format!("{x}.due_date")),
         ("original_due_date", format!("{x}.original_due_date")),
         // A second overdue is red (`Ladder::yellows`).
@@ -59,16 +62,6 @@ pub fn keys(x: &str, backend: DbBackend) -> [(&'static str, String); 9] {
         // Written off by its original due date once (then reopened).
         ("early", format!("CASE WHEN {} THEN 1 ELSE 0 END", early(x))),
     ]
-}
-
-/// `YYYY-MM-DD` of the UTC day holding the instant (microseconds) `us`.
-fn day_of(us: &str, backend: DbBackend) -> String {
-    match backend {
-        DbBackend::Postgres => {
-            format!("to_char(to_timestamp({us} / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
-        }
-        _ => format!("strftime('%Y-%m-%d', {us} / 1000000, 'unixepoch')"),
-    }
 }
 
 fn early(x: &str) -> String {
@@ -306,13 +299,7 @@ pub async fn groups(
     today: NaiveDate,
     t: &Thresholds,
 ) -> ApiResult<Vec<Group>> {
-    let rows = conn
-        .query_all(&groups_select(filter, key, today, t))
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Group::from_query_result(r, ""))
-        .collect::<Result<_, _>>()?)
+    super::tallies::read_groups(conn, &groups_select(filter, key, today, t)).await
 }
 
 /// The SELECT of [`groups`].

@@ -86,6 +86,30 @@ fn month_start_us(year: i32, month0: i64) -> i64 {
         .map_or(i64::MAX, |t| t.timestamp_micros())
 }
 
+/// How much of a UTC instant [`utc_text`] writes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Utc {
+    /// `YYYY-MM`, as `entry_rollups.month`.
+    Month,
+    /// `YYYY-MM-DD`, as `entry_open_tallies.opened`.
+    Day,
+}
+
+/// SQL writing the instant `us` (microseconds, an SQL expression) as the
+/// text of its UTC month or day, as [`month_of`] does in Rust.
+pub(super) fn utc_text(us: &str, backend: DbBackend, unit: Utc) -> String {
+    let (pg, sqlite) = match unit {
+        Utc::Month => ("YYYY-MM", "%Y-%m"),
+        Utc::Day => ("YYYY-MM-DD", "%Y-%m-%d"),
+    };
+    match backend {
+        DbBackend::Postgres => {
+            format!("to_char(to_timestamp({us} / 1000000) AT TIME ZONE 'UTC', '{pg}')")
+        }
+        _ => format!("strftime('{sqlite}', {us} / 1000000, 'unixepoch')"),
+    }
+}
+
 /// A statistics period `[from, until)` split into whole months, which the
 /// rollups answer, and the edges before and after them, which only the
 /// entries can.
@@ -271,17 +295,12 @@ pub async fn rebuild_table(conn: &impl ConnectionTrait, table: Table) -> ApiResu
     let name = table.name();
     conn.execute_unprepared(&format!("DELETE FROM {name}"))
         .await?;
-    let month = match conn.get_database_backend() {
-        DbBackend::Postgres => {
-            "to_char(to_timestamp(create_time_us / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM')"
-        }
-        _ => "strftime('%Y-%m', create_time_us / 1000000, 'unixepoch')",
-    };
+    let month = utc_text("create_time_us", conn.get_database_backend(), Utc::Month);
     let keys = table.keys().join(", ");
     let key_values = table
         .keys()
         .iter()
-        .map(|k| if *k == "month" { month } else { k })
+        .map(|k| if *k == "month" { month.as_str() } else { k })
         .collect::<Vec<_>>()
         .join(", ");
     let written_off = EntryState::WrittenOff.as_str_name();
@@ -325,7 +344,15 @@ pub async fn groups(
     filter: &Filter,
     key: KeyColumn,
 ) -> ApiResult<Vec<Group>> {
-    let rows = conn.query_all(&groups_select(filter, key)).await?;
+    read_groups(conn, &groups_select(filter, key)).await
+}
+
+/// The rows of a SELECT of sums ([`sums_select`]) as groups.
+pub(super) async fn read_groups(
+    conn: &impl ConnectionTrait,
+    select: &SelectStatement,
+) -> ApiResult<Vec<Group>> {
+    let rows = conn.query_all(select).await?;
     Ok(rows
         .iter()
         .map(|r| Group::from_query_result(r, ""))
