@@ -70,11 +70,9 @@ async fn each_problem_filter_is_served_by_an_index() {
                 PROBLEMS.apply(filter, &mut q).expect("filter");
                 let sql = list_select(&q, DbBackend::Sqlite).build(DbBackend::Sqlite);
                 cases.push((format!("{who} {order:?} {field}"), *served, sql));
-                // A broad subtree (one the probe counted BROAD rows in, in
-                // name order) is walked in the list's order, never sorted.
-                if let Some(s) = &mut q.target_subtree
-                    && order == Order::Id
-                {
+                // A broad subtree (one the probe counted BROAD rows in) is
+                // walked in the list's order, never sorted.
+                if let Some(s) = &mut q.target_subtree {
                     s.broad = true;
                     let sql = list_select(&q, DbBackend::Sqlite).build(DbBackend::Sqlite);
                     cases.push((format!("{who} {order:?} broad {field}"), WALK, sql));
@@ -137,10 +135,76 @@ const LOADED: &[(&str, &str)] = &[
     ("problems_functional_department", "200000 4000 1"),
     ("problems_supervising_body", "200000 20000 1"),
     ("problems_main_unit", "200000 100 1"),
-    ("problems_create_time", "200000 1 1"),
+    ("problems_create_time_scope", "200000 1 1 1 1 1"),
     ("problems_category", "200000 25000 1"),
     ("problems_target_path", "200000 100 1"),
     ("problems_round", "200000 16667 1"),
     ("problems_inspection", "200000 9 1"),
     ("sqlite_autoindex_problems_1", "200000 1"),
 ];
+
+/// A broad subtree walked in creation order checks each problem on the
+/// index it walks: every column its WHERE reads, for a viewer of the whole
+/// tree and for a city's office, is one of that index's, so SQLite reads a
+/// problem's row only once it is listed (its deferred seek), not for each
+/// problem it skips.
+#[tokio::test]
+async fn a_broad_subtree_walked_by_creation_time_is_checked_on_the_index() {
+    use crate::storage::migrations::m20261204_000007_create_time_scope::{COLUMNS, INDEX};
+    use crate::storage::problems::{ListQuery, Order, list_select};
+    use fiveledger_platform::subtree::Subtree;
+    use fiveledger_platform::testing::sqlite_plans_at_scale;
+    use sea_orm::{DbBackend, QueryTrait};
+    let viewer = ListQuery {
+        by_target: true,
+        ..Default::default()
+    };
+    let office = ListQuery {
+        scope: "gx/nn".into(),
+        own: "gx/nn".into(),
+        by_target: true,
+        works_rounds: true,
+        ..Default::default()
+    };
+    let queries: Vec<_> = [viewer, office]
+        .into_iter()
+        .map(|caller| {
+            let q = ListQuery {
+                order: Order::CreateTime,
+                limit: 51,
+                target_subtree: Some(Subtree {
+                    path: "gx/nn/xx".into(),
+                    broad: true,
+                }),
+                ..caller
+            };
+            list_select(&q, DbBackend::Sqlite).build(DbBackend::Sqlite)
+        })
+        .collect();
+    let loaded: Vec<_> = LOADED.iter().map(|(i, s)| ("problems", *i, *s)).collect();
+    let plans = sqlite_plans_at_scale::<crate::storage::Migrator>(&loaded, &queries).await;
+    for (query, plan) in queries.iter().zip(plans) {
+        let sql = &query.sql;
+        assert_eq!(
+            plan,
+            vec![format!("SCAN problems USING INDEX {INDEX}")],
+            "{sql}"
+        );
+        // The quoted names between WHERE and ORDER BY, but the table's.
+        let filter = &sql
+            [sql.find(" WHERE ").expect("a WHERE")..sql.find(" ORDER BY ").expect("an ORDER BY")];
+        let read: Vec<&str> = filter
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|name| *name != "problems")
+            .collect();
+        assert!(read.contains(&"list_handed_over"), "{filter}");
+        for column in read {
+            assert!(
+                COLUMNS.contains(&column),
+                "{column} is not on {INDEX}: {filter}"
+            );
+        }
+    }
+}

@@ -14,12 +14,13 @@ mod m20261202_000004_list_indexes;
 mod m20261202_000005_clue_supervision;
 mod m20261202_000005_recurrences;
 pub(crate) mod m20261203_000006_problem_list_facts;
+pub(crate) mod m20261204_000007_create_time_scope;
 
 pub struct Migrator;
 
 impl Schema for Migrator {
     /// Raise with every migration added (the count of the steps below).
-    const VERSION: i64 = 13;
+    const VERSION: i64 = 14;
 
     fn steps() -> Vec<Step> {
         vec![
@@ -46,6 +47,9 @@ impl Schema for Migrator {
             // A problem's list state, hand-over and running level on its
             // row (kept by triggers), so ListProblems checks no list per row.
             Step::expand(m20261203_000006_problem_list_facts::Migration),
+            // The creation-time index carries what a walk checks, so that a
+            // broad subtree is walked in creation order on the index alone.
+            Step::expand(m20261204_000007_create_time_scope::Migration),
         ]
     }
 }
