@@ -11,7 +11,7 @@ use crate::grpc::filters::PROBLEMS;
 /// them, so that a page costs the same at any size of the table.
 #[tokio::test]
 async fn each_problem_filter_is_served_by_an_index() {
-    use crate::storage::problems::{ListQuery, Order, list_select};
+    use crate::storage::problems::{Order, list_select};
     use fiveledger_platform::testing::{sqlite_plans, sqlite_plans_at_scale, table_reads};
     use sea_orm::{DbBackend, QueryTrait};
     // How each filter's rows are found. SEEK: an index on the filter in
@@ -49,19 +49,8 @@ async fn each_problem_filter_is_served_by_an_index() {
     ];
     let fields: Vec<&str> = examples.iter().map(|(field, _, _)| *field).collect();
     assert_eq!(fields, PROBLEMS.names(), "an example for each field");
-    let viewer = ListQuery {
-        by_target: true,
-        ..Default::default()
-    };
-    let office = ListQuery {
-        scope: "gx/nn".into(),
-        own: "gx/nn".into(),
-        by_target: true,
-        works_rounds: true,
-        ..Default::default()
-    };
     let mut cases = Vec::new();
-    for (who, caller) in [("viewer", &viewer), ("office", &office)] {
+    for (who, caller) in &callers() {
         for order in [Order::Id, Order::CreateTime] {
             for (field, filter, served) in examples {
                 let mut q = caller.clone();
@@ -111,6 +100,24 @@ async fn each_problem_filter_is_served_by_an_index() {
     }
 }
 
+/// The two callers every case is planned for: a viewer of the whole tree
+/// and a city's office.
+fn callers() -> [(&'static str, crate::storage::problems::ListQuery); 2] {
+    use crate::storage::problems::ListQuery;
+    let viewer = ListQuery {
+        by_target: true,
+        ..Default::default()
+    };
+    let office = ListQuery {
+        scope: "gx/nn".into(),
+        own: "gx/nn".into(),
+        by_target: true,
+        works_rounds: true,
+        ..Default::default()
+    };
+    [("viewer", viewer), ("office", office)]
+}
+
 /// What `ANALYZE` wrote (index, stat) over the bench's 200,000 problems
 /// (`bench --list-rows 200000`): a city's commission or department holds
 /// a tenth or a fiftieth of them, a unit a two-thousandth. Planned with
@@ -155,20 +162,9 @@ async fn a_broad_subtree_walked_by_creation_time_is_checked_on_the_index() {
     use fiveledger_platform::subtree::Subtree;
     use fiveledger_platform::testing::sqlite_plans_at_scale;
     use sea_orm::{DbBackend, QueryTrait};
-    let viewer = ListQuery {
-        by_target: true,
-        ..Default::default()
-    };
-    let office = ListQuery {
-        scope: "gx/nn".into(),
-        own: "gx/nn".into(),
-        by_target: true,
-        works_rounds: true,
-        ..Default::default()
-    };
-    let queries: Vec<_> = [viewer, office]
+    let queries: Vec<_> = callers()
         .into_iter()
-        .map(|caller| {
+        .map(|(_, caller)| {
             let q = ListQuery {
                 order: Order::CreateTime,
                 limit: 51,
