@@ -29,10 +29,11 @@ const POSTING_ROWS: usize = 2_000;
 /// the statistics read), nine in a hundred of those late. No events are
 /// written. Rows go in by multi-row INSERTs, one transaction per batch,
 /// computed on a blocking thread while the previous batch is written;
-/// then the tallies, rollups and open tallies are counted from the entries. Spread over
-/// 10 cities × 10 counties × 20 units, 8 categories, 12 rounds one after
-/// the other, 2,000 inspections (one a unit, its problems posted on one
-/// day, as a report posts them), opened over 700 days from 2025-01-01.
+/// then the tallies, rollups and open tallies are counted from the
+/// entries. Spread over 10 cities × 10 counties × 20 units, 8 categories,
+/// 12 rounds one after the other, 2,000 inspections (one a unit, its
+/// problems posted on one day, as a report posts them), opened over 700
+/// days from 2025-01-01.
 pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> anyhow::Result<()> {
     use fiveledger_ledgers::storage::{entries as rows, open_tallies, postings, tallies};
     use sea_orm::{ConnectionTrait, EntityTrait};
@@ -54,7 +55,7 @@ pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> a
     // table, not a million inserts in random places of each index). The
     // triggers keeping the open tallies go too: the tallies are counted
     // once at the end, as the migration that made them counts them.
-    let indexes = drop_derived(&db, &["entries", "postings"]).await?;
+    let derived = drop_derived(&db, &["entries", "postings"]).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let producer = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         for chunk in (0..entries).step_by(BATCH) {
@@ -93,7 +94,7 @@ pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> a
     }
     producer.await??;
     let written = started.elapsed();
-    for sql in &indexes {
+    for sql in &derived {
         db.writer().execute_unprepared(sql).await?;
     }
     let indexed = started.elapsed();
@@ -117,7 +118,7 @@ pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> a
         started.elapsed().as_secs_f64(),
         written.as_secs_f64(),
         (indexed - written).as_secs_f64(),
-        indexes.len(),
+        derived.len(),
     );
     Ok(())
 }
