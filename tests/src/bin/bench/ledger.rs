@@ -100,14 +100,7 @@ pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> a
     let indexed = started.elapsed();
     tallies::rebuild(db.writer()).await?;
     open_tallies::rebuild(db.writer()).await?;
-    // Planner statistics and (PostgreSQL) the visibility map that lets an
-    // index answer alone, as autovacuum or a routine ANALYZE (SQLite) would
-    // have them after a bulk load.
-    let analyze = match db.backend() {
-        DbBackend::Postgres => "VACUUM ANALYZE",
-        _ => "ANALYZE",
-    };
-    db.writer().execute_unprepared(analyze).await?;
+    let analyze = settle(&db).await?;
     if db.backend() == DbBackend::Sqlite {
         db.writer()
             .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -412,4 +405,18 @@ pub async fn postings(
         .await
         .print(Some(base));
     }
+}
+
+/// Gives a bulk-loaded database the planner statistics and (PostgreSQL)
+/// the visibility map that lets an index answer alone, as autovacuum (which
+/// a million inserts set off) or a routine ANALYZE (SQLite) would have them
+/// after such a load; says which statement it ran.
+pub(crate) async fn settle(db: &fiveledger_platform::storage::Db) -> anyhow::Result<&'static str> {
+    use sea_orm::ConnectionTrait;
+    let analyze = match db.backend() {
+        DbBackend::Postgres => "VACUUM ANALYZE",
+        _ => "ANALYZE",
+    };
+    db.writer().execute_unprepared(analyze).await?;
+    Ok(analyze)
 }

@@ -307,9 +307,7 @@ async fn load_problems(suite: &fiveledger_e2e::TestSuite, rows: usize) -> anyhow
         .await?;
         db.commit(txn).await?;
     }
-    // Planner statistics, as autovacuum (PostgreSQL) or a routine ANALYZE
-    // (SQLite) would have them after a bulk load.
-    db.writer().execute_unprepared("ANALYZE").await?;
+    crate::ledger::settle(&db).await?;
     println!(
         "loaded {rows} problems in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -392,7 +390,7 @@ async fn load_entries(suite: &fiveledger_e2e::TestSuite, rows: usize) -> anyhow:
         .await?;
         db.commit(txn).await?;
     }
-    db.writer().execute_unprepared("ANALYZE").await?;
+    crate::ledger::settle(&db).await?;
     println!(
         "loaded {rows} ledger entries (projection only) in {:.1} s",
         started.elapsed().as_secs_f64()
