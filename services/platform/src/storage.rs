@@ -427,6 +427,16 @@ pub fn unindexed(table: &str, column: &str) -> Expr {
     Expr::cust(format!("+\"{table}\".\"{column}\""))
 }
 
+/// A text column as a term neither backend serves by an index: `+column`
+/// on SQLite ([`unindexed`]), `(column || '')` on PostgreSQL (the same
+/// text, in the column's collation).
+pub fn unindexed_text(backend: DbBackend, table: &str, column: &str) -> Expr {
+    match backend {
+        DbBackend::Postgres => Expr::cust(format!("\"{table}\".\"{column}\" || ''")),
+        _ => unindexed(table, column),
+    }
+}
+
 /// Column definition for an organisation path: text compared bytewise.
 pub fn path_column(name: &'static str, backend: DbBackend) -> sea_orm::sea_query::ColumnDef {
     let mut col = sea_orm::sea_query::ColumnDef::new(sea_orm::sea_query::Alias::new(name));

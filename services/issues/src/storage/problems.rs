@@ -10,7 +10,7 @@ use fiveledger_proto::issues::{FixedOnTheSpot, Problem, Responsibilities};
 use fiveledger_proto::types::{Evidence, Severity};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{Condition, FromQueryResult, QueryOrder, QuerySelect};
+use sea_orm::{Condition, FromQueryResult, QueryOrder, QuerySelect, QueryTrait};
 
 use crate::domain::problem::{NEEDED_TO_FREEZE, name_of};
 use crate::domain::scope::{self, ListFacts};
@@ -403,11 +403,13 @@ pub struct ListQuery {
 const BROAD: u64 = 4096;
 
 /// A page of the problems `q` asks for, a subtree probed first
-/// ([`Subtree::probe`]).
+/// ([`Subtree::probe`]; on PostgreSQL too, whose walk reads the index
+/// alone: see [`list_select`]).
 pub async fn list(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<Vec<Model>> {
     let mut q = q.clone();
     if let Some(s) = &mut q.target_subtree {
-        s.probe(conn, "problems", "target_path", BROAD).await?;
+        s.probe(conn, "problems", "target_path", BROAD, true)
+            .await?;
     }
     Ok(list_select(&q, conn.get_database_backend())
         .all(conn)
@@ -540,15 +542,33 @@ pub fn list_select(q: &ListQuery, backend: sea_orm::DbBackend) -> sea_orm::Selec
     } else {
         sea_orm::Order::Asc
     };
+    let column = |k: &str| Expr::col((Entity, sea_orm::sea_query::Alias::new(k)));
     for k in keys {
         let key = if sorted {
             fiveledger_platform::storage::unindexed("problems", k)
         } else {
-            Expr::col((Entity, sea_orm::sea_query::Alias::new(*k)))
+            column(k)
         };
         select = select.order_by(key, order.clone());
     }
-    select.limit(q.limit)
+    let select = select.limit(q.limit);
+    // A broad subtree's walk checks thousands of problems for a page.
+    // PostgreSQL fetches each one's row before it checks what the index
+    // scan cannot (SQLite checks the index entry first): 70 ms a page at a
+    // million. So the page's ids are found first, by a walk that reads the
+    // index alone (every column it checks is on `problems_create_time_scope`;
+    // in name order the table is read in sequence anyway), and only their
+    // rows are read.
+    let broad = q.target_subtree.as_ref().is_some_and(|s| s.broad);
+    if backend != sea_orm::DbBackend::Postgres || !broad {
+        return select;
+    }
+    let ids = select.select_only().column(Column::Id).into_query();
+    let mut page = Entity::find().filter(Column::Id.in_subquery(ids));
+    for k in keys {
+        page = page.order_by(column(k), order.clone());
+    }
+    page
 }
 
 #[cfg(test)]
