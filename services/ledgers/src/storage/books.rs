@@ -758,7 +758,7 @@ pub async fn list(
 /// order rather than read by its index ([`Subtree`]). On SQLite only: on
 /// PostgreSQL no index carries what a caller's sight checks, so a walk
 /// would fetch the row of every entry it checks, and the planner's own
-/// choice took 2–4 ms p50 a page at a million entries.
+/// choice took 2–6 ms p50 a page at a million entries.
 pub async fn probed(conn: &impl ConnectionTrait, q: &ListQuery) -> ApiResult<ListQuery> {
     let mut q = q.clone();
     for term in &mut q.terms {
