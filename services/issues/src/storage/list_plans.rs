@@ -214,23 +214,14 @@ async fn a_broad_subtree_walked_by_creation_time_is_checked_on_the_index() {
 /// the listed problems' rows are read.
 #[tokio::test]
 async fn a_broad_subtree_gives_the_pages_its_index_gives() {
+    use crate::storage::problem_lists;
     use crate::storage::problems::{self, Cursor, ListQuery, Order, list_select};
-    use crate::storage::{Migrator, problem_lists};
+    use crate::storage::test_rows::{migrated_db, problem};
     use fiveledger_platform::subtree::Subtree;
-    use fiveledger_platform::testing::TestEnv;
     use fiveledger_proto::rounds::Inspection;
     use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
 
-    let env = TestEnv::new("issues");
-    let db = fiveledger_platform::storage::Db::connect(
-        &env.settings.database,
-        &env.settings.data_dir.join("issues.sqlite"),
-    )
-    .await
-    .expect("database");
-    db.migrate_schema::<Migrator>("issues")
-        .await
-        .expect("migrated");
+    let (_env, db) = migrated_db().await;
     let backend = db.backend();
 
     // Forty units: ten in the subtree gx/nn/xa, ten elsewhere in the
@@ -264,32 +255,12 @@ async fn a_broad_subtree_gives_the_pages_its_index_gives() {
             let i = unit * 8 + n;
             let create_time = now - chrono::Duration::seconds(i64::from(i * 7919 % 320 / 2));
             rows.push(problems::Model {
-                id: format!("p{i:04}"),
-                inspection: of.name.clone(),
-                round: "rounds/r1".into(),
-                target: of.target.clone(),
-                target_path: path.clone(),
-                category: "c".into(),
-                severity: "PROBLEM_SEVERITY_MINOR".into(),
                 title: format!("problem {i}"),
-                description: String::new(),
-                evidence: "[]".into(),
-                fixed_date: None,
-                fixed_action: String::new(),
                 main_unit: of.target.clone(),
                 main_unit_path: path.clone(),
-                principal: String::new(),
-                leader_in_charge: String::new(),
-                supervising_body: String::new(),
-                supervising_body_path: String::new(),
-                supervising_body_routed: false,
-                functional_department: String::new(),
-                functional_department_path: String::new(),
-                recorded_by: "t".into(),
-                frozen: false,
-                revision: 1,
                 create_time,
                 update_time: create_time,
+                ..problem(&format!("p{i:04}"), &of)
             });
         }
     }

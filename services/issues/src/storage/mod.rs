@@ -12,6 +12,8 @@ pub mod migrations;
 pub mod problem_lists;
 pub mod problems;
 pub mod recurrences;
+#[cfg(test)]
+pub(crate) mod test_rows;
 
 pub use migrations::Migrator;
 

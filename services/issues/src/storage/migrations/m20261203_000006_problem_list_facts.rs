@@ -163,11 +163,11 @@ impl MigrationTrait for Migration {
 
 #[cfg(test)]
 mod tests {
-    use fiveledger_platform::testing::TestEnv;
     use fiveledger_proto::issues::ProblemListState;
     use fiveledger_proto::rounds::Inspection;
     use sea_orm::{ConnectionTrait, Statement};
 
+    use crate::storage::test_rows::{migrated_db, problem};
     use crate::storage::{problem_lists, problems};
 
     fn inspection(n: u32, running: &str) -> Inspection {
@@ -177,38 +177,6 @@ mod tests {
             target_path: format!("gx/nn/u{n}"),
             round_organisation_path: running.into(),
             ..Default::default()
-        }
-    }
-
-    fn problem(id: &str, of: &Inspection) -> problems::Model {
-        let now = chrono::Utc::now();
-        problems::Model {
-            id: id.into(),
-            inspection: of.name.clone(),
-            round: "rounds/r1".into(),
-            target: of.target.clone(),
-            target_path: of.target_path.clone(),
-            category: "c".into(),
-            severity: "PROBLEM_SEVERITY_MINOR".into(),
-            title: id.into(),
-            description: String::new(),
-            evidence: "[]".into(),
-            fixed_date: None,
-            fixed_action: String::new(),
-            main_unit: String::new(),
-            main_unit_path: String::new(),
-            principal: String::new(),
-            leader_in_charge: String::new(),
-            supervising_body: String::new(),
-            supervising_body_path: String::new(),
-            supervising_body_routed: false,
-            functional_department: String::new(),
-            functional_department_path: String::new(),
-            recorded_by: "t".into(),
-            frozen: false,
-            revision: 1,
-            create_time: now,
-            update_time: now,
         }
     }
 
@@ -255,16 +223,7 @@ mod tests {
     #[tokio::test]
     async fn problems_carry_their_lists_facts() {
         use ProblemListState::{Frozen, Open, Reported};
-        let env = TestEnv::new("issues");
-        let db = fiveledger_platform::storage::Db::connect(
-            &env.settings.database,
-            &env.settings.data_dir.join("issues.sqlite"),
-        )
-        .await
-        .expect("database");
-        db.migrate_schema::<crate::storage::Migrator>("issues")
-            .await
-            .expect("migrated");
+        let (_env, db) = migrated_db().await;
         let now = chrono::Utc::now();
         let day = now.date_naive();
         let (one, two) = (inspection(1, "gx/nn"), inspection(2, "gx"));
