@@ -16,7 +16,7 @@ use crate::measure::{Report, measure};
 const OPENED_FROM_US: i64 = 1_735_689_600_000_000;
 const OPENED_SPAN_US: i64 = 700 * 86_400_000_000;
 
-/// Entries computed per batch, and written per multi-row INSERT.
+/// Entries computed per batch, and (SQLite) written per multi-row INSERT.
 const BATCH: usize = 10_000;
 const ENTRY_ROWS: usize = 500;
 const POSTING_ROWS: usize = 2_000;
@@ -27,8 +27,8 @@ const POSTING_ROWS: usize = 2_000;
 /// them, so VerifyJournal holds for the journals); 93 % of them are then
 /// marked written off in the projection only (no write-off postings: what
 /// the statistics read), nine in a hundred of those late. No events are
-/// written. Rows go in by multi-row INSERTs, one transaction per batch,
-/// computed on a blocking thread while the previous batch is written;
+/// written. Rows go in by COPY on PostgreSQL and by multi-row INSERTs, one
+/// transaction per batch, on SQLite, computed on a blocking thread while the previous batch is written;
 /// then the tallies, rollups and open tallies are counted from the
 /// entries. Spread over 10 cities × 10 counties × 20 units, 8 categories,
 /// 12 rounds one after the other, 2,000 inspections (one a unit, its
@@ -36,7 +36,7 @@ const POSTING_ROWS: usize = 2_000;
 /// days from 2025-01-01.
 pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> anyhow::Result<()> {
     use fiveledger_ledgers::storage::{entries as rows, open_tallies, postings, tallies};
-    use sea_orm::{ConnectionTrait, EntityTrait};
+    use sea_orm::ConnectionTrait;
     let settings = fiveledger::service_settings(
         &suite.env.settings,
         fiveledger_ledgers::NAME,
@@ -71,31 +71,26 @@ pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> a
     while let Some(batch) = rx.recv().await {
         let (models, journals): (Vec<rows::Model>, Vec<Vec<postings::Model>>) =
             batch.into_iter().unzip();
-        let txn = db.begin().await?;
-        for part in models.chunks(ENTRY_ROWS) {
-            rows::Entity::insert_many(part.iter().cloned().map(rows::ActiveModel::from))
-                .exec_without_returning(&txn)
-                .await?;
-        }
         let journals: Vec<postings::Model> = journals.into_iter().flatten().collect();
-        for part in journals.chunks(POSTING_ROWS) {
-            postings::Entity::insert_many(part.iter().cloned().map(postings::ActiveModel::from))
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        db.commit(txn).await?;
-        if db.backend() == DbBackend::Sqlite {
-            // Keep the write-ahead log small: unchecked, it grows to gigabytes
-            // and every page read searches it.
-            db.writer()
-                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-                .await?;
+        match db.backend() {
+            DbBackend::Postgres => copy_batch(&db, &models, &journals).await?,
+            _ => insert_batch(&db, &models, &journals).await?,
         }
     }
     producer.await??;
     let written = started.elapsed();
     for sql in &derived {
-        db.writer().execute_unprepared(sql).await?;
+        match db.backend() {
+            // Each index is one sort of the table: in memory rather than
+            // in temporary files (the default is 64 MB), as a restore is
+            // advised to do. The setting holds for that connection only.
+            DbBackend::Postgres => {
+                db.writer()
+                    .execute_unprepared(&format!("SET maintenance_work_mem = '512MB'; {sql}"))
+                    .await?
+            }
+            _ => db.writer().execute_unprepared(sql).await?,
+        };
     }
     let indexed = started.elapsed();
     tallies::rebuild(db.writer()).await?;
@@ -113,6 +108,48 @@ pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> a
         (indexed - written).as_secs_f64(),
         derived.len(),
     );
+    Ok(())
+}
+
+/// Writes a batch on PostgreSQL: one COPY of its entries, one of their
+/// postings.
+async fn copy_batch(
+    db: &fiveledger_platform::storage::Db,
+    entries: &[fiveledger_ledgers::storage::entries::Model],
+    journals: &[fiveledger_ledgers::storage::postings::Model],
+) -> anyhow::Result<()> {
+    use fiveledger_ledgers::storage::{entries, postings};
+    let pool = db.writer().get_postgres_connection_pool();
+    crate::copy::copy_in::<entries::Entity>(pool, entries).await?;
+    crate::copy::copy_in::<postings::Entity>(pool, journals).await?;
+    Ok(())
+}
+
+/// Writes a batch on SQLite: multi-row INSERTs in one transaction, then a
+/// checkpoint that keeps the write-ahead log small (unchecked, it grows to
+/// gigabytes and every page read searches it).
+async fn insert_batch(
+    db: &fiveledger_platform::storage::Db,
+    entries: &[fiveledger_ledgers::storage::entries::Model],
+    journals: &[fiveledger_ledgers::storage::postings::Model],
+) -> anyhow::Result<()> {
+    use fiveledger_ledgers::storage::{entries, postings};
+    use sea_orm::{ConnectionTrait, EntityTrait};
+    let txn = db.begin().await?;
+    for part in entries.chunks(ENTRY_ROWS) {
+        entries::Entity::insert_many(part.iter().cloned().map(entries::ActiveModel::from))
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    for part in journals.chunks(POSTING_ROWS) {
+        postings::Entity::insert_many(part.iter().cloned().map(postings::ActiveModel::from))
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    db.commit(txn).await?;
+    db.writer()
+        .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+        .await?;
     Ok(())
 }
 

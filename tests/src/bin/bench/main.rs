@@ -21,6 +21,7 @@
 
 mod access_log;
 mod bare;
+mod copy;
 mod ledger;
 mod lists;
 mod measure;
