@@ -14,6 +14,20 @@
 //! `request_id` runs afresh), and a process killed mid-batch loses only
 //! unacknowledged requests.
 //!
+//! On PostgreSQL several batches may fill and commit side by side, each on
+//! a connection of its own (`database.group_commit_lanes`, 1 by default;
+//! requests take the lanes in turn): a member's statements are round trips
+//! to the server, and one lane serialises them all, so it caps the writes
+//! at one connection's round trips. Batches of two lanes meet as two
+//! replicas' batches would: a row one holds waits for its commit, and a
+//! deadlock between them undoes one member's savepoint (answered
+//! UNAVAILABLE). Hence one lane by default: the ledger's postings share
+//! tallies, and the demo's deadlocked within seconds on four. A request
+//! sent again while the first is still running never meets it across
+//! lanes: the writes of one request id take one lane, where the second
+//! finds the first in its own batch or waits for the previous batch's
+//! commit, which waits for nothing. SQLite has one writer: one lane.
+//!
 //! Members of a batch see each other's uncommitted changes, which is sound
 //! because they commit or fail together, and so do their answers: an error
 //! is also held back until the batch's outcome is known.
@@ -22,7 +36,7 @@
 //! are refused with RESOURCE_EXHAUSTED (retry with back-off) instead of
 //! growing memory. Members run in arrival order (a fair lock).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
@@ -46,18 +60,28 @@ pub type Mutation<'a, T> = Box<
 /// The batches of one database.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
-    /// The batch taking members, if any.
-    open: Mutex<Option<Arc<Batch>>>,
-    /// Woken when a batch opens, for requests that waited for it.
-    opened: Notify,
-    /// Held by the one request opening a batch.
-    opening: tokio::sync::Mutex<()>,
+    /// Batches that fill and commit side by side, each on a connection of
+    /// its own (one on SQLite, whose single writer takes one at a time).
+    lanes: Vec<Lane>,
+    /// The lane the next request joins (round robin).
+    next: AtomicUsize,
     queued: Arc<Semaphore>,
     max_queued: usize,
     max_batch: usize,
     /// Batches committed and members in them, for the bench and metrics.
     pub(crate) batches: AtomicU64,
     pub(crate) members: AtomicU64,
+}
+
+/// One lane: at most one batch taking members at a time.
+#[derive(Debug, Default)]
+struct Lane {
+    /// The batch taking members, if any.
+    open: Mutex<Option<Arc<Batch>>>,
+    /// Woken when a batch opens, for requests that waited for it.
+    opened: Notify,
+    /// Held by the one request opening a batch.
+    opening: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -105,11 +129,10 @@ impl Drop for Running<'_> {
 }
 
 impl GroupCommit {
-    pub(crate) fn new(max_batch: usize, max_queued: usize) -> Self {
+    pub(crate) fn new(lanes: usize, max_batch: usize, max_queued: usize) -> Self {
         Self {
-            open: Mutex::new(None),
-            opened: Notify::new(),
-            opening: tokio::sync::Mutex::new(()),
+            lanes: (0..lanes.max(1)).map(|_| Lane::default()).collect(),
+            next: AtomicUsize::new(0),
             queued: Arc::new(Semaphore::new(max_queued.max(1))),
             max_queued: max_queued.max(1),
             max_batch: max_batch.max(1),
@@ -123,8 +146,8 @@ impl GroupCommit {
         self.max_queued - self.queued.available_permits()
     }
 
-    fn join_open(&self) -> Option<Arc<Batch>> {
-        let open = self.open.lock().expect("open batch");
+    fn join_open(&self, lane: usize) -> Option<Arc<Batch>> {
+        let open = self.lanes[lane].open.lock().expect("open batch");
         open.as_ref()
             .filter(|b| b.try_join(self.max_batch))
             .cloned()
@@ -132,10 +155,13 @@ impl GroupCommit {
 
     /// Runs `f` in a savepoint of a batch and answers once the batch
     /// committed (or failed). `committed` is called after each commit.
+    /// Writes of one `key` (a request id) take the same lane, the others
+    /// the lanes in turn.
     pub(crate) async fn write<T: Send>(
         self: &Arc<Self>,
         writer: &DatabaseConnection,
         committed: Arc<Notify>,
+        key: Option<u64>,
         f: Mutation<'_, T>,
     ) -> ApiResult<T> {
         let Ok(_queued) = self.queued.clone().try_acquire_owned() else {
@@ -147,7 +173,11 @@ impl GroupCommit {
                 ),
             });
         };
-        let batch = self.join(writer, committed).await?;
+        let lane = match key {
+            Some(key) => key as usize % self.lanes.len(),
+            None => self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len(),
+        };
+        let batch = self.join(lane, writer, committed).await?;
         let mut outcome = batch.outcome.subscribe();
         let answer = {
             let _running = Running(&batch);
@@ -177,22 +207,23 @@ impl GroupCommit {
         }
     }
 
-    /// The open batch, joined; or a new one, opened by this request.
+    /// The lane's open batch, joined; or a new one, opened by this request.
     async fn join(
         self: &Arc<Self>,
+        lane: usize,
         writer: &DatabaseConnection,
         committed: Arc<Notify>,
     ) -> Result<Arc<Batch>, DbErr> {
         loop {
-            if let Some(batch) = self.join_open() {
+            if let Some(batch) = self.join_open(lane) {
                 return Ok(batch);
             }
-            let opened = self.opened.notified();
+            let opened = self.lanes[lane].opened.notified();
             tokio::pin!(opened);
             opened.as_mut().enable();
-            match self.opening.try_lock() {
+            match self.lanes[lane].opening.try_lock() {
                 Ok(_opening) => {
-                    if let Some(batch) = self.join_open() {
+                    if let Some(batch) = self.join_open(lane) {
                         return Ok(batch);
                     }
                     // Waits for the writer connection on SQLite: the
@@ -209,9 +240,12 @@ impl GroupCommit {
                         idle: Notify::new(),
                         outcome: watch::Sender::new(None),
                     });
-                    *self.open.lock().expect("open batch") = Some(batch.clone());
-                    self.opened.notify_waiters();
-                    tokio::spawn(self.clone().commit_when_idle(batch.clone(), committed));
+                    *self.lanes[lane].open.lock().expect("open batch") = Some(batch.clone());
+                    self.lanes[lane].opened.notify_waiters();
+                    tokio::spawn(
+                        self.clone()
+                            .commit_when_idle(lane, batch.clone(), committed),
+                    );
                     return Ok(batch);
                 }
                 Err(_) => opened.await,
@@ -220,7 +254,12 @@ impl GroupCommit {
     }
 
     /// Closes `batch` once no member runs, commits it and tells the members.
-    async fn commit_when_idle(self: Arc<Self>, batch: Arc<Batch>, committed: Arc<Notify>) {
+    async fn commit_when_idle(
+        self: Arc<Self>,
+        lane: usize,
+        batch: Arc<Batch>,
+        committed: Arc<Notify>,
+    ) {
         loop {
             let idle = batch.idle.notified();
             tokio::pin!(idle);
@@ -235,7 +274,7 @@ impl GroupCommit {
             idle.await;
         }
         {
-            let mut open = self.open.lock().expect("open batch");
+            let mut open = self.lanes[lane].open.lock().expect("open batch");
             if open.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch)) {
                 *open = None;
             }
@@ -262,7 +301,7 @@ impl GroupCommit {
 mod tests {
     use std::time::Duration;
 
-    use sea_orm::ConnectionTrait;
+    use sea_orm::{ConnectionTrait, DbBackend};
 
     use super::*;
     use crate::settings::DatabaseSettings;
@@ -284,6 +323,7 @@ mod tests {
         let mut out = Vec::new();
         for mut s in settings {
             s.write_queue = write_queue;
+            s.group_commit_lanes = 4;
             let dir = tempfile::tempdir().expect("temp dir");
             let db = Db::connect(&s, &dir.path().join("t.sqlite"))
                 .await
@@ -411,6 +451,60 @@ mod tests {
                 task.await.expect("task").expect("committed");
             }
             assert_eq!(ids(&db).await, vec![0, 1]);
+        }
+    }
+
+    /// On PostgreSQL a write commits while another lane's batch is still
+    /// running (it would otherwise have joined that batch and waited for
+    /// it); on SQLite, one lane, it waits for that batch to commit.
+    #[tokio::test]
+    async fn postgres_lanes_commit_side_by_side_and_sqlite_queues() {
+        for (db, _dir) in databases(4096).await {
+            let (release, mut hold) = tokio::sync::watch::channel(false);
+            let held = {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(Box::new(move |txn| {
+                        Box::pin(async move {
+                            txn.execute_unprepared(&insert(1)).await?;
+                            let _ = hold.wait_for(|go| *go).await;
+                            Ok(Step::Commit(()))
+                        })
+                    }))
+                    .await
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let next = db.write(Box::new(|txn| {
+                Box::pin(async move {
+                    txn.execute_unprepared(&insert(2)).await?;
+                    Ok(Step::Commit(()))
+                })
+            }));
+            let wait = match db.backend() {
+                DbBackend::Postgres => Duration::from_secs(10),
+                _ => Duration::from_millis(300),
+            };
+            let answered = tokio::time::timeout(wait, next).await;
+            match db.backend() {
+                DbBackend::Postgres => {
+                    answered
+                        .expect("committed beside the held batch")
+                        .expect("write");
+                    assert_eq!(ids(&db).await, vec![2], "the held write is not committed");
+                }
+                _ => assert!(
+                    answered.is_err(),
+                    "SQLite's one lane waits for the held batch"
+                ),
+            }
+            release.send_replace(true);
+            held.await.expect("task").expect("held write");
+            let expected = match db.backend() {
+                DbBackend::Postgres => vec![1, 2],
+                _ => vec![1],
+            };
+            assert_eq!(ids(&db).await, expected, "{:?}", db.backend());
         }
     }
 

@@ -79,6 +79,10 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
         "most writes one group commit holds",
     ),
     (
+        "database.group_commit_lanes",
+        "PostgreSQL: group commits filling and committing side by side, each on its own connection (at most half of max_connections; SQLite: 1); more than 1 only where concurrent writes rarely touch the same rows",
+    ),
+    (
         "database.write_queue",
         "writes waiting or running at once; past it RESOURCE_EXHAUSTED (WRITE_QUEUE_FULL)",
     ),
@@ -449,6 +453,12 @@ pub struct DatabaseSettings {
     pub group_commit: bool,
     /// Most writes one group commit holds.
     pub group_commit_max_batch: usize,
+    /// PostgreSQL: group commits that fill and commit side by side, each
+    /// on a connection of its own (at most half of `max_connections`).
+    /// One by default: batches of two lanes that write the same rows (the
+    /// ledger's tallies) deadlock, and one of them is refused. SQLite has
+    /// one writer, so one.
+    pub group_commit_lanes: usize,
     /// Most writes waiting or running at once; more are refused with
     /// RESOURCE_EXHAUSTED (`WRITE_QUEUE_FULL`) rather than queued without
     /// bound.
@@ -469,6 +479,7 @@ impl Default for DatabaseSettings {
             sqlite_mmap_mib: 0,
             group_commit: true,
             group_commit_max_batch: 256,
+            group_commit_lanes: 1,
             write_queue: 4096,
         }
     }

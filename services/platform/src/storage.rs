@@ -159,8 +159,17 @@ impl Db {
     ) -> Self {
         writer.set_metric_callback(count_statement);
         reader.set_metric_callback(count_statement);
+        // Each lane holds a connection while its batch is open: at most
+        // half the pool, so reads and the consumers keep the rest.
+        let lanes = match backend {
+            DbBackend::Postgres => settings
+                .group_commit_lanes
+                .min(settings.max_connections.max(2) as usize / 2),
+            _ => 1,
+        };
         let group = settings.group_commit.then(|| {
             Arc::new(GroupCommit::new(
+                lanes,
                 settings.group_commit_max_batch,
                 settings.write_queue,
             ))
@@ -213,8 +222,16 @@ impl Db {
     /// otherwise in a transaction of its own. An error, or
     /// [`Step::Rollback`], undoes exactly this mutation's changes.
     pub async fn write<T: Send>(&self, f: Mutation<'_, T>) -> ApiResult<T> {
+        self.write_keyed(None, f).await
+    }
+
+    /// [`Db::write`] for a request known by `key` (a hash of its request
+    /// id): with group commit every write of one key takes the same lane.
+    pub async fn write_keyed<T: Send>(&self, key: Option<u64>, f: Mutation<'_, T>) -> ApiResult<T> {
         if let Some(group) = &self.group {
-            return group.write(&self.writer, self.committed.clone(), f).await;
+            return group
+                .write(&self.writer, self.committed.clone(), key, f)
+                .await;
         }
         let txn = self.begin().await?;
         match f(&txn).await {

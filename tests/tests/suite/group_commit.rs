@@ -1,9 +1,10 @@
 //! Group commit over gRPC: requests written at the same time share a
 //! transaction, each in its own savepoint. A request refused inside the
 //! transaction changes nothing and the others commit; the same request
-//! sent twice at once (one request id) acts once and both get its answer.
+//! sent twice at once (one request id) acts once and both get its answer,
+//! also across PostgreSQL's lanes of batches (the suite runs four there).
 
-use fiveledger_e2e::spawn_suite;
+use fiveledger_e2e::spawn_suite_with;
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
@@ -25,7 +26,9 @@ fn create(id: &str, name: &str, request_id: &str) -> CreateOrganisationRequest {
 
 #[tokio::test]
 async fn refusals_in_a_batch_change_nothing_and_the_rest_commit() {
-    let suite = spawn_suite(Default::default()).await;
+    // Four lanes: with requests dealt out in turn a duplicate landed in
+    // another lane than its first, and the two deadlocked.
+    let suite = spawn_suite_with(Default::default(), |s| s.database.group_commit_lanes = 4).await;
     let token = testing::token("admin", "", &[Role::Admin]);
     let mut client = OrganisationServiceClient::new(suite.rounds.clone());
     client

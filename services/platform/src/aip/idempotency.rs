@@ -97,6 +97,18 @@ impl RequestKey {
     }
 
     /// The stored response of an earlier attempt, if one committed.
+    /// Where a duplicate meets the first: the request id as the caller
+    /// and method scope it, not the request (a reused id with another
+    /// request must find the first too, to be refused).
+    fn lane(&self) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one((
+            &self.subject,
+            self.method,
+            &self.request_id,
+        ))
+    }
+
     async fn replay<M: Message + Default>(
         &self,
         conn: &impl ConnectionTrait,
@@ -152,32 +164,36 @@ where
     M: Message + Default + 'static,
     F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<M>> + Send,
 {
-    db.write(Box::new(move |txn| {
-        // Made now, run after the claim: a mutation's future does nothing
-        // until it is polled.
-        let mutation = f(txn);
-        Box::pin(async move {
-            if let Some(key) = &key
-                && !claim(txn, key).await?
-            {
-                // Claimed already: by a request committed meanwhile, or
-                // by one earlier in this batch (group commit).
-                let earlier = key.replay(txn).await?.ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!("idempotency record vanished"))
-                })?;
-                return Ok(Step::Rollback(earlier));
-            }
-            let response = mutation.await?;
-            if let Some(key) = &key {
-                Entity::update_many()
-                    .col_expr(Column::Response, response.encode_to_vec().into())
-                    .filter(key.matches())
-                    .exec(txn)
-                    .await?;
-            }
-            Ok(Step::Commit(response))
-        })
-    }))
+    let lane = key.as_ref().map(RequestKey::lane);
+    db.write_keyed(
+        lane,
+        Box::new(move |txn| {
+            // Made now, run after the claim: a mutation's future does nothing
+            // until it is polled.
+            let mutation = f(txn);
+            Box::pin(async move {
+                if let Some(key) = &key
+                    && !claim(txn, key).await?
+                {
+                    // Claimed already: by a request committed meanwhile, or
+                    // by one earlier in this batch (group commit).
+                    let earlier = key.replay(txn).await?.ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!("idempotency record vanished"))
+                    })?;
+                    return Ok(Step::Rollback(earlier));
+                }
+                let response = mutation.await?;
+                if let Some(key) = &key {
+                    Entity::update_many()
+                        .col_expr(Column::Response, response.encode_to_vec().into())
+                        .filter(key.matches())
+                        .exec(txn)
+                        .await?;
+                }
+                Ok(Step::Commit(response))
+            })
+        }),
+    )
     .await
 }
 

@@ -8,8 +8,8 @@
 //! with group commit against one commit per request; reads
 //! (GetOrganisation at 1, 16 and 64 in flight) against a bare tonic unary
 //! service built into the bench answering the same message, and that
-//! against the health check; on SQLite the writes again at
-//! `synchronous=normal`.
+//! against the health check; the writes again on SQLite at
+//! `synchronous=normal`, on PostgreSQL in four lanes of batches.
 //!
 //! With `--ledger-entries N` it also loads N ledger entries and measures
 //! GetStatistics and postings over them (`ledger.rs`); with `--access-log`
@@ -74,9 +74,9 @@ struct Args {
     /// in turn (page cache, memory map) against the defaults.
     #[arg(long)]
     sqlite_settings: bool,
-    /// Skip the write baselines (one commit each, synchronous=normal): the
-    /// group-commit writes still run, as they create the cities the reads
-    /// read. For profiling the reads.
+    /// Skip the write baselines (one commit each, synchronous=normal or
+    /// four lanes): the group-commit writes still run, as they create the
+    /// cities the reads read. For profiling the reads.
     #[arg(long)]
     reads_only: bool,
     /// Problems and ledger entries to load for the list scenarios (0: skip them).
@@ -147,23 +147,31 @@ async fn main() -> anyhow::Result<()> {
     create_organisations(&write("group commit"), &rounds, &token, n, c)
         .await
         .print(one_by_one.as_ref());
-    if let Some(one_by_one) = one_by_one.as_ref().filter(|_| sqlite) {
-        // The same writes on a suite whose SQLite syncs only at checkpoints.
-        let normal = spawn_suite_with(Default::default(), |s| {
-            s.database.sqlite_synchronous = SqliteSync::Normal;
-        })
-        .await;
-        region(&normal.rounds, &token).await?;
+    if let Some(one_by_one) = one_by_one.as_ref() {
+        // The same writes again on SQLite syncing only at checkpoints, and
+        // on PostgreSQL in four lanes of batches (see `group_commit`).
+        type Configure = fn(&mut fiveledger_platform::settings::ServerSettings);
+        let (label, configure): (&str, Configure) = if sqlite {
+            ("group commit, SQLite synchronous=normal", |s| {
+                s.database.sqlite_synchronous = SqliteSync::Normal
+            })
+        } else {
+            ("group commit, four lanes", |s| {
+                s.database.group_commit_lanes = 4
+            })
+        };
+        let variant = spawn_suite_with(Default::default(), configure).await;
+        region(&variant.rounds, &token).await?;
         create_organisations(
-            &format!("CreateOrganisation, {c} in flight (group commit, SQLite synchronous=normal)"),
-            &normal.rounds,
+            &format!("CreateOrganisation, {c} in flight ({label})"),
+            &variant.rounds,
             &token,
             n,
             c,
         )
         .await
         .print(Some(one_by_one));
-        normal.suite.stop().await?;
+        variant.suite.stop().await?;
     }
 
     // Reads against the floor: the health check, and a bare tonic service
