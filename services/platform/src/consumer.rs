@@ -10,13 +10,14 @@
 //! or loses one. A position stored before `txid` existed has a `txid` of 0:
 //! its cursor is the plain event id the source still takes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, Condition, DatabaseTransaction};
+use sea_orm::{ActiveValue::Set, Condition, DatabaseTransaction, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
@@ -26,6 +27,7 @@ use fiveledger_proto::{issues, ledgers, rounds};
 
 use crate::auth::ServiceCredentials;
 use crate::error::{ApiError, ApiResult};
+use crate::group_commit::Step;
 use crate::lease::Lease;
 use crate::outbox::{Position, parse_cursor};
 use crate::storage::Db;
@@ -163,59 +165,132 @@ pub async fn apply(
     db: &Db,
     consumer: &str,
     event: &Event,
-    handler: &impl EventHandler,
+    handler: &Arc<dyn EventHandler>,
 ) -> ApiResult<bool> {
-    let span = crate::telemetry::event_span(consumer, &event.r#type, &event.traceparent);
-    let applied = apply_in_span(db, consumer, event, handler)
-        .instrument(span)
+    let applied = apply_all(db, consumer, Arc::from([event.clone()]), handler).await?;
+    match applied.failed {
+        Some((_, err)) => Err(err),
+        None => Ok(applied.applied == 1),
+    }
+}
+
+/// Most events one write applies: those that had arrived when the consumer
+/// took the first.
+const MAX_EVENTS_PER_WRITE: usize = 64;
+
+/// What became of events applied together.
+#[derive(Debug)]
+pub struct Applied {
+    /// Events whose effect this write made (the others had been applied).
+    pub applied: usize,
+    /// The event that failed and why: those before it committed, it and
+    /// those after it changed nothing.
+    pub failed: Option<(usize, ApiError)>,
+}
+
+/// Applies `events` in order in one write ([`Db::write`]: with group commit
+/// the event joins the batch of requests being written, rather than
+/// waiting for the writer on its own), each advancing the position and
+/// running the handler in a savepoint of its own.
+pub async fn apply_all(
+    db: &Db,
+    consumer: &str,
+    events: Arc<[Event]>,
+    handler: &Arc<dyn EventHandler>,
+) -> ApiResult<Applied> {
+    let (name, handler, written) = (consumer.to_owned(), handler.clone(), events.clone());
+    let applied = db
+        .write(Box::new(move |txn| {
+            Box::pin(async move {
+                let (consumer, events, handler) = (name.as_str(), &written[..], &*handler);
+                // Make sure the row exists; each event then claims itself
+                // by moving the position past it.
+                Entity::insert(ActiveModel {
+                    consumer: Set(consumer.to_owned()),
+                    position: Set(0),
+                    update_time: Set(chrono::Utc::now()),
+                    txid: Set(0),
+                })
+                .on_conflict(OnConflict::column(Column::Consumer).do_nothing().to_owned())
+                .try_insert()
+                .exec(txn)
+                .await?;
+                // One event needs no savepoint but the write's own.
+                if let [event] = events {
+                    return apply_one(txn, consumer, event, handler)
+                        .await
+                        .map(|claimed| Step::Commit(Applied::counted(usize::from(claimed))));
+                }
+                let mut applied = 0;
+                for (i, event) in events.iter().enumerate() {
+                    let savepoint = txn.begin().await?;
+                    match apply_one(&savepoint, consumer, event, handler).await {
+                        Ok(claimed) => {
+                            savepoint.commit().await?;
+                            applied += usize::from(claimed);
+                        }
+                        Err(err) => {
+                            savepoint.rollback().await?;
+                            return Ok(Step::Commit(Applied {
+                                applied,
+                                failed: Some((i, err)),
+                            }));
+                        }
+                    }
+                }
+                Ok(Step::Commit(Applied::counted(applied)))
+            })
+        }))
         .await?;
-    if applied {
+    if let Some(last) = events[..applied.failed.as_ref().map_or(events.len(), |(i, _)| *i)].last() {
         metrics::gauge!("fiveledger_consumer_position", "consumer" => consumer.to_owned())
-            .set(parse_cursor(&event.cursor)?.id as f64);
+            .set(parse_cursor(&last.cursor)?.id as f64);
     }
     Ok(applied)
 }
 
-async fn apply_in_span(
-    db: &Db,
+impl Applied {
+    fn counted(applied: usize) -> Self {
+        Self {
+            applied,
+            failed: None,
+        }
+    }
+}
+
+/// Claims `event` for `consumer` and runs the handler, in its span.
+/// Returns false when the event was already applied.
+async fn apply_one(
+    txn: &DatabaseTransaction,
     consumer: &str,
     event: &Event,
-    handler: &impl EventHandler,
+    handler: &dyn EventHandler,
 ) -> ApiResult<bool> {
-    let position = parse_cursor(&event.cursor)?;
-    let txn = db.begin().await?;
-    // Make sure the row exists, then claim the event by moving past it.
-    Entity::insert(ActiveModel {
-        consumer: Set(consumer.to_owned()),
-        position: Set(0),
-        update_time: Set(chrono::Utc::now()),
-        txid: Set(0),
-    })
-    .on_conflict(OnConflict::column(Column::Consumer).do_nothing().to_owned())
-    .try_insert()
-    .exec(&txn)
-    .await?;
-    let before = Condition::any().add(Column::Txid.lt(position.txid)).add(
-        Condition::all()
-            .add(Column::Txid.eq(position.txid))
-            .add(Column::Position.lt(position.id)),
-    );
-    let claimed = Entity::update_many()
-        .col_expr(Column::Txid, Expr::value(position.txid))
-        .col_expr(Column::Position, Expr::value(position.id))
-        .col_expr(Column::UpdateTime, Expr::value(chrono::Utc::now()))
-        .filter(Column::Consumer.eq(consumer))
-        .filter(before)
-        .exec(&txn)
-        .await?
-        .rows_affected
-        == 1;
-    if !claimed {
-        return Ok(false);
+    let span = crate::telemetry::event_span(consumer, &event.r#type, &event.traceparent);
+    async {
+        let position = parse_cursor(&event.cursor)?;
+        let before = Condition::any().add(Column::Txid.lt(position.txid)).add(
+            Condition::all()
+                .add(Column::Txid.eq(position.txid))
+                .add(Column::Position.lt(position.id)),
+        );
+        let claimed = Entity::update_many()
+            .col_expr(Column::Txid, Expr::value(position.txid))
+            .col_expr(Column::Position, Expr::value(position.id))
+            .col_expr(Column::UpdateTime, Expr::value(chrono::Utc::now()))
+            .filter(Column::Consumer.eq(consumer))
+            .filter(before)
+            .exec(txn)
+            .await?
+            .rows_affected
+            == 1;
+        if claimed {
+            handler.handle(txn, event).await?;
+        }
+        Ok(claimed)
     }
-    handler.handle(&txn, event).await?;
-    db.commit(txn).await?;
-    Ok(true)
+    .instrument(span)
+    .await
 }
 
 /// One event consumer of a service: which source and event types it
@@ -304,6 +379,7 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
         types,
         handler,
     } = consumer;
+    let handler: Arc<dyn EventHandler> = Arc::from(handler);
     let lease = Lease::with_renewal(
         db.clone(),
         &format!("consumer:{name}"),
@@ -333,10 +409,13 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
         let result: ApiResult<()> = async {
             let after = position(&db, &name).await?;
             trouble.at(after);
+            // What has arrived when the consumer takes an event is applied
+            // with it, in one write.
             let mut events = source
                 .watch_with_head(after, &types)
                 .await
-                .map_err(|s| crate::error::from_upstream(source.name(), &name, s))?;
+                .map_err(|s| crate::error::from_upstream(source.name(), &name, s))?
+                .ready_chunks(MAX_EVENTS_PER_WRITE);
             let mut renew = tokio::time::interval(lease.renew_every());
             renew.tick().await;
             loop {
@@ -351,19 +430,47 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
                         trouble.recovered().await;
                     }
                     next = events.next() => {
-                        let Some(event) = next else { return Ok(()) };
-                        let (event, head) = event.map_err(|s| crate::error::from_upstream(source.name(), &name, s))?;
-                        failing_event = Some(event.cursor.clone());
-                        apply(&db, &name, &event, &handler).await?;
-                        failing_event = None;
-                        let position = parse_cursor(&event.cursor)?;
-                        trouble.at(position);
-                        let waiting = position.behind(head);
-                        metrics::gauge!("fiveledger_consumer_events_waiting", "consumer" => name.clone())
-                            .set(waiting as f64);
-                        metrics::gauge!("fiveledger_consumer_lag_seconds", "consumer" => name.clone())
-                            .set(if waiting > 0 { age_seconds(&event) } else { 0.0 });
-                        trouble.recovered().await;
+                        let Some(arrived) = next else { return Ok(()) };
+                        // The events before a broken stream's error are applied first.
+                        let mut batch: Vec<Event> = Vec::with_capacity(arrived.len());
+                        let mut broken = None;
+                        let mut head = Position::default();
+                        for item in arrived {
+                            match item {
+                                Ok((event, h)) => {
+                                    head = h;
+                                    batch.push(event);
+                                }
+                                Err(status) => {
+                                    broken = Some(status);
+                                    break;
+                                }
+                            }
+                        }
+                        let batch: Arc<[Event]> = batch.into();
+                        if let Some(first) = batch.first() {
+                            failing_event = Some(first.cursor.clone());
+                            let applied = apply_all(&db, &name, batch.clone(), &handler).await?;
+                            let done = applied.failed.as_ref().map_or(batch.len(), |(i, _)| *i);
+                            if let Some(last) = batch[..done].last() {
+                                let position = parse_cursor(&last.cursor)?;
+                                trouble.at(position);
+                                let waiting = position.behind(head);
+                                metrics::gauge!("fiveledger_consumer_events_waiting", "consumer" => name.clone())
+                                    .set(waiting as f64);
+                                metrics::gauge!("fiveledger_consumer_lag_seconds", "consumer" => name.clone())
+                                    .set(if waiting > 0 { age_seconds(last) } else { 0.0 });
+                                trouble.recovered().await;
+                            }
+                            if let Some((i, err)) = applied.failed {
+                                failing_event = Some(batch[i].cursor.clone());
+                                return Err(err);
+                            }
+                            failing_event = None;
+                        }
+                        if let Some(status) = broken {
+                            return Err(crate::error::from_upstream(source.name(), &name, status));
+                        }
                     }
                 }
             }

@@ -1894,9 +1894,14 @@ async fn every_phase_is_an_event_delivered_in_order_once() {
         .expect("watch");
     let first = replay.next().await.expect("event").expect("ok");
     assert!(
-        !consumer::apply(&db, "phases", &first, &RecordTypes)
-            .await
-            .expect("apply")
+        !consumer::apply(
+            &db,
+            "phases",
+            &first,
+            &(std::sync::Arc::new(RecordTypes) as _)
+        )
+        .await
+        .expect("apply")
     );
     let payload: InspectionCreated = first.payload.expect("payload").to_msg().expect("decode");
     assert_eq!(

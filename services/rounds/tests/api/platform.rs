@@ -254,7 +254,7 @@ async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
     use futures::StreamExt;
     let first = replay.next().await.expect("event").expect("ok");
     assert!(
-        !consumer::apply(&db, "copy", &first, &CopyEvents)
+        !consumer::apply(&db, "copy", &first, &(std::sync::Arc::new(CopyEvents) as _))
             .await
             .expect("apply")
     );
@@ -521,4 +521,85 @@ async fn wait_for_effects_within(db: &Db, n: u64, within: Duration) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Copies events, but refuses those about one subject, after writing.
+struct RefuseSubject(&'static str);
+
+impl EventHandler for RefuseSubject {
+    fn handle<'t>(
+        &'t self,
+        txn: &'t DatabaseTransaction,
+        event: &'t Event,
+    ) -> futures::future::BoxFuture<'t, fiveledger_platform::ApiResult<()>> {
+        Box::pin(async move {
+            CopyEvents.handle(txn, event).await?;
+            if event.subject == self.0 {
+                return Err(fiveledger_platform::ApiError::internal(anyhow::anyhow!(
+                    "cannot apply {}",
+                    event.cursor
+                )));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Events that arrived together are applied in one write, each in its own
+/// savepoint: those before a failing one commit, the failing one and those
+/// after it change nothing, and the position stops before it; applied
+/// again, the committed ones are skipped and the rest applied.
+#[tokio::test]
+async fn events_applied_together_commit_up_to_the_one_that_fails() {
+    use std::sync::Arc;
+
+    let app = spawn().await;
+    app.small_tree().await;
+    let env = TestEnv::new("batched");
+    let db = testing::consumer_db(&env).await;
+    let source = EventSource::Rounds(
+        consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
+        testing::observer_credentials(),
+    );
+    use futures::StreamExt;
+    let events: Vec<Event> = source
+        .watch(outbox::Position::START, &[])
+        .await
+        .expect("watch")
+        .take(5)
+        .map(|e| e.expect("ok"))
+        .collect()
+        .await;
+    let cursor = |i: usize| outbox::parse_cursor(&events[i].cursor).expect("cursor");
+    let events: Arc<[Event]> = events.clone().into();
+    let refusing: Arc<dyn EventHandler> = Arc::new(RefuseSubject("organisations/qingxiu"));
+    assert_eq!(events[3].subject, "organisations/qingxiu");
+
+    let applied = consumer::apply_all(&db, "copy", events.clone(), &refusing)
+        .await
+        .expect("the write commits");
+    let (failed, err) = applied.failed.expect("the fourth event fails");
+    assert_eq!((applied.applied, failed), (3, 3), "{err:?}");
+    assert_eq!(
+        effects(&db).await,
+        3,
+        "the failing event's own write undone"
+    );
+    assert_eq!(
+        consumer::position(&db, "copy").await.expect("position"),
+        cursor(2)
+    );
+
+    // Once it can be applied: the first three are skipped, the rest applied.
+    let copying: Arc<dyn EventHandler> = Arc::new(CopyEvents);
+    let applied = consumer::apply_all(&db, "copy", events.clone(), &copying)
+        .await
+        .expect("applied");
+    assert!(applied.failed.is_none());
+    assert_eq!(applied.applied, 2);
+    assert_eq!(effects(&db).await, 5);
+    assert_eq!(
+        consumer::position(&db, "copy").await.expect("position"),
+        cursor(4)
+    );
 }

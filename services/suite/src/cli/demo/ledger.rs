@@ -21,6 +21,13 @@ use crate::cli::connect::failed;
 /// one another; the entries do not wait for each other).
 const ENTRIES_AT_ONCE: usize = 8;
 
+/// Entries driven at once over all the inspections loading side by side.
+/// The office signs most steps, and the suite refuses a caller's requests
+/// beyond `limits.caller.in_flight` (128 by default) with
+/// RESOURCE_EXHAUSTED: 64 entries, one step each at a time, leave room for
+/// the inspections' own steps.
+pub(super) const DRIVEN_AT_ONCE: usize = 64;
+
 /// Takes the entries of `inspection` (as many as `target` planned) through
 /// their steps once the ledger has handed them over: `target.open` stay
 /// open, the rest are written off (`target.late` of them after their
@@ -38,6 +45,7 @@ pub(super) async fn drive_all(
     let seeds: Vec<u64> = entries.iter().map(|_| rng.random()).collect();
     stream::iter(entries.iter().zip(fates).zip(seeds))
         .map(|((entry, fate), seed)| async move {
+            let _turn = ctx.story.driving.acquire().await?;
             ctx.drive(entry, fate, StdRng::seed_from_u64(seed))
                 .await
                 .with_context(|| format!("driving {}", entry.name))

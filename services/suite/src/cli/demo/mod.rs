@@ -112,6 +112,7 @@ pub async fn load(
     let story = Story {
         cast: Cast::new(services, signer, &world, &options.prefix)?,
         tally: Tally::default(),
+        driving: tokio::sync::Semaphore::new(ledger::DRIVEN_AT_ONCE),
         world,
         today: Clock::system().today(),
     };
@@ -129,6 +130,8 @@ pub async fn load(
 struct Story {
     cast: Cast,
     tally: Tally,
+    /// Entries driven at once over all inspections (`ledger::DRIVEN_AT_ONCE`).
+    driving: tokio::sync::Semaphore,
     world: World,
     today: NaiveDate,
 }
