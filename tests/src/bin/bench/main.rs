@@ -274,11 +274,12 @@ async fn main() -> anyhow::Result<()> {
 /// from the defaults in one setting each, against the defaults.
 async fn sqlite_settings(token: &Arc<String>, n: usize, c: usize) -> anyhow::Result<()> {
     type Change = fn(&mut fiveledger_platform::settings::DatabaseSettings);
-    let variants: [(&str, Change); 4] = [
+    let variants: [(&str, Change); 5] = [
         ("defaults", |_| {}),
         ("SQLite's own 2 MiB page cache", |d| d.sqlite_cache_mib = 2),
         ("a 256 MiB memory map", |d| d.sqlite_mmap_mib = 256),
         ("statement cache 128", |d| d.statement_cache = 128),
+        ("4 readers", |d| d.max_connections = 4),
     ];
     let mut base: Option<(Report, Report)> = None;
     for (label, change) in variants {
