@@ -273,20 +273,7 @@ async fn each_event_is_applied_once_across_consumer_restarts_and_replays() {
 #[tokio::test]
 async fn events_stream_in_order_and_resume_from_a_cursor() {
     let app = spawn().await;
-    app.small_tree().await;
-    let source = EventSource::Rounds(
-        consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
-        testing::observer_credentials(),
-    );
-    use futures::StreamExt;
-    let all: Vec<Event> = source
-        .watch(outbox::Position::START, &[])
-        .await
-        .expect("watch")
-        .take(5)
-        .map(|e| e.expect("ok"))
-        .collect()
-        .await;
+    let (source, all) = small_tree_events(&app).await;
     let subjects: Vec<_> = all.iter().map(|e| e.subject.as_str()).collect();
     assert_eq!(
         subjects,
@@ -311,15 +298,33 @@ async fn events_stream_in_order_and_resume_from_a_cursor() {
     assert_eq!(payload.organisation.expect("org").path, "guangxi/nanning");
 
     let after: outbox::Position = all[2].cursor.parse().expect("cursor");
-    let rest: Vec<Event> = source
+    let rest = events_after(&source, after, 2).await;
+    assert_eq!(rest[0].subject, "organisations/qingxiu");
+}
+
+/// The server's events, and the first five: the small tree's
+/// organisations, as created.
+async fn small_tree_events(app: &TestApp) -> (EventSource, Vec<Event>) {
+    app.small_tree().await;
+    let source = EventSource::Rounds(
+        consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
+        testing::observer_credentials(),
+    );
+    let first = events_after(&source, outbox::Position::START, 5).await;
+    (source, first)
+}
+
+/// The first `n` events of `source` after `after`.
+async fn events_after(source: &EventSource, after: outbox::Position, n: usize) -> Vec<Event> {
+    use futures::StreamExt;
+    source
         .watch(after, &[])
         .await
         .expect("watch")
-        .take(2)
+        .take(n)
         .map(|e| e.expect("ok"))
         .collect()
-        .await;
-    assert_eq!(rest[0].subject, "organisations/qingxiu");
+        .await
 }
 
 /// An event carrying `text` as an organisation's display name.
@@ -554,22 +559,9 @@ async fn events_applied_together_commit_up_to_the_one_that_fails() {
     use std::sync::Arc;
 
     let app = spawn().await;
-    app.small_tree().await;
+    let (_, events) = small_tree_events(&app).await;
     let env = TestEnv::new("batched");
     let db = testing::consumer_db(&env).await;
-    let source = EventSource::Rounds(
-        consumer::channel(&format!("http://{}", app.running.addr)).expect("channel"),
-        testing::observer_credentials(),
-    );
-    use futures::StreamExt;
-    let events: Vec<Event> = source
-        .watch(outbox::Position::START, &[])
-        .await
-        .expect("watch")
-        .take(5)
-        .map(|e| e.expect("ok"))
-        .collect()
-        .await;
     let cursor = |i: usize| outbox::parse_cursor(&events[i].cursor).expect("cursor");
     let events: Arc<[Event]> = events.clone().into();
     let refusing: Arc<dyn EventHandler> = Arc::new(RefuseSubject("organisations/qingxiu"));
