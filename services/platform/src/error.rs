@@ -163,9 +163,10 @@ impl ApiError {
     }
 
     /// True for a fault that may pass by itself (a dependency or the
-    /// database unreachable): the caller should retry with back-off.
+    /// database unreachable, a full write queue or a spent limit): the
+    /// caller should retry with back-off.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
+        matches!(self, Self::Unavailable { .. } | Self::Exhausted { .. })
     }
 
     /// The `ErrorInfo.reason` this error carries.

@@ -444,6 +444,9 @@ mod tests {
                 }))
                 .await
                 .expect_err("a third write");
+            // It passes by itself: a consumer refused so retries, and is
+            // not reported stalled at once.
+            assert!(refused.is_transient(), "{refused:?}");
             let status = tonic::Status::from(refused);
             assert_eq!(status.code(), tonic::Code::ResourceExhausted);
             release.send_replace(true);
