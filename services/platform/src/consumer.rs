@@ -242,7 +242,7 @@ pub async fn apply_all(
             })
         }))
         .await?;
-    if let Some(last) = events[..applied.failed.as_ref().map_or(events.len(), |(i, _)| *i)].last() {
+    if let Some(last) = events[..applied.committed(events.len())].last() {
         metrics::gauge!("fiveledger_consumer_position", "consumer" => consumer.to_owned())
             .set(parse_cursor(&last.cursor)?.id as f64);
     }
@@ -255,6 +255,12 @@ impl Applied {
             applied,
             failed: None,
         }
+    }
+
+    /// How many of the `n` events given stand committed (applied now or
+    /// before): all of them, or those before the one that failed.
+    pub fn committed(&self, n: usize) -> usize {
+        self.failed.as_ref().map_or(n, |(i, _)| *i)
     }
 }
 
@@ -451,8 +457,7 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
                         if let Some(first) = batch.first() {
                             failing_event = Some(first.cursor.clone());
                             let applied = apply_all(&db, &name, batch.clone(), &handler).await?;
-                            let done = applied.failed.as_ref().map_or(batch.len(), |(i, _)| *i);
-                            if let Some(last) = batch[..done].last() {
+                            if let Some(last) = batch[..applied.committed(batch.len())].last() {
                                 let position = parse_cursor(&last.cursor)?;
                                 trouble.at(position);
                                 let waiting = position.behind(head);
