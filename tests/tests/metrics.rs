@@ -22,6 +22,13 @@ use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+/// The value of the sample `name` (with its labels and a space) in `body`.
+fn metric(body: &str, name: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
 /// A handler that refuses every event.
 struct Refuses;
 
@@ -146,11 +153,7 @@ async fn rpcs_are_counted_by_method_and_code() {
         },
     )
     .await;
-    let value = |name: &str| -> f64 {
-        body.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or_else(|| panic!("no {name} in {body}"))
-    };
+    let value = |name: &str| metric(&body, name);
     assert!(value("process_resident_memory_bytes ") > 1e6);
     assert!(value("process_open_fds ") > 3.0);
     assert!(value("process_cpu_seconds_total ") > 0.0);
@@ -249,8 +252,13 @@ async fn rpcs_are_counted_by_method_and_code() {
         "the first of three events sees the head"
     );
 
+    // The events wait before their consumer starts: a queue the source's
+    // head cannot show (its read ends at them), which their delay shows.
+    let written = std::time::Instant::now();
     let env = TestEnv::new("metrics");
     let db = consumer_db(&env).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let waited = written.elapsed().as_secs_f64();
     let stop = CancellationToken::new();
     let task = tokio::spawn(consumer::run(
         db.clone(),
@@ -267,7 +275,13 @@ async fn rpcs_are_counted_by_method_and_code() {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert_eq!(copied(&db).await, 3);
-    let body = scrape(addr).await;
+    let body =
+        fiveledger_e2e::eventually("the delays recorded", Duration::from_secs(10), || async {
+            let body = scrape(addr).await;
+            body.contains("fiveledger_consumer_delay_seconds_count{consumer=\"copy\"} 3")
+                .then_some(body)
+        })
+        .await;
     assert!(
         body.contains("fiveledger_consumer_position{consumer=\"copy\"} 3"),
         "{body}"
@@ -279,6 +293,19 @@ async fn rpcs_are_counted_by_method_and_code() {
     assert!(
         body.contains("fiveledger_consumer_stalled{consumer=\"copy\"} 0"),
         "{body}"
+    );
+    let lag = metric(&body, "fiveledger_consumer_lag_seconds{consumer=\"copy\"} ");
+    assert!(
+        lag >= waited && lag < 60.0,
+        "lag {lag} s, waited {waited} s"
+    );
+    assert_eq!(
+        metric(
+            &body,
+            "fiveledger_consumer_delay_seconds_bucket{consumer=\"copy\",le=\"0.25\"} "
+        ),
+        0.0,
+        "every event waited at least {waited} s: {body}"
     );
 
     // A consumer that cannot apply its first event says so: stalled, and

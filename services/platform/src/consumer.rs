@@ -457,14 +457,13 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
                         if let Some(first) = batch.first() {
                             failing_event = Some(first.cursor.clone());
                             let applied = apply_all(&db, &name, batch.clone(), &handler).await?;
-                            if let Some(last) = batch[..applied.committed(batch.len())].last() {
+                            let committed = &batch[..applied.committed(batch.len())];
+                            if let Some(last) = committed.last() {
                                 let position = parse_cursor(&last.cursor)?;
                                 trouble.at(position);
-                                let waiting = position.behind(head);
                                 metrics::gauge!("fiveledger_consumer_events_waiting", "consumer" => name.clone())
-                                    .set(waiting as f64);
-                                metrics::gauge!("fiveledger_consumer_lag_seconds", "consumer" => name.clone())
-                                    .set(if waiting > 0 { age_seconds(last) } else { 0.0 });
+                                    .set(position.behind(head) as f64);
+                                record_delays(&name, committed);
                                 trouble.recovered().await;
                             }
                             if let Some((i, err)) = applied.failed {
@@ -498,17 +497,35 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
     }
 }
 
-/// How long ago `event` was written, in seconds.
-fn age_seconds(event: &Event) -> f64 {
+/// How long each of `committed` (in order) waited between its write at the
+/// source and its commit here: each one into the delay histogram, the
+/// oldest as the lag. Measured on the events themselves, so a queue shows
+/// wherever it forms (the source's stream, the network, this writer),
+/// which the source's head cursor alone cannot see.
+fn record_delays(consumer: &str, committed: &[Event]) {
+    let now = chrono::Utc::now();
+    let delays: Vec<f64> = committed.iter().map(|e| delay_seconds(e, now)).collect();
+    let histogram =
+        metrics::histogram!("fiveledger_consumer_delay_seconds", "consumer" => consumer.to_owned());
+    for delay in &delays {
+        histogram.record(*delay);
+    }
+    if let Some(oldest) = delays.first() {
+        metrics::gauge!("fiveledger_consumer_lag_seconds", "consumer" => consumer.to_owned())
+            .set(*oldest);
+    }
+}
+
+/// Seconds from `event`'s write to `now` (0 for a clock behind the source's).
+fn delay_seconds(event: &Event, now: chrono::DateTime<chrono::Utc>) -> f64 {
     event
         .create_time
         .as_ref()
         .and_then(|t| {
             chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
         })
-        .map_or(0.0, |written| {
-            (chrono::Utc::now() - written).num_milliseconds().max(0) as f64 / 1000.0
-        })
+        .and_then(|written| (now - written).num_microseconds())
+        .map_or(0.0, |us| us.max(0) as f64 / 1e6)
 }
 
 /// A consumer's run of failures: how long to back off, and whether it is

@@ -100,12 +100,17 @@ const HELP: &[(Kind, &str, &str)] = &[
     (
         Gauge,
         "fiveledger_consumer_events_waiting",
-        "Events of its source a consumer has not applied yet (the source's head minus its position).",
+        "Events of its source a consumer has not applied yet, as far as the source had read them (the head it sent minus the position); events queued before that read are not counted, the delay is.",
+    ),
+    (
+        Histogram,
+        "fiveledger_consumer_delay_seconds",
+        "Seconds each event a consumer applied waited, from its write at the source to its commit here.",
     ),
     (
         Gauge,
         "fiveledger_consumer_lag_seconds",
-        "Age of the last event a consumer applied while more were waiting; 0 when it has caught up.",
+        "Seconds the oldest event of a consumer's last write waited, from its write at the source to this commit.",
     ),
     (
         Gauge,

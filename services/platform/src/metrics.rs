@@ -28,6 +28,12 @@ const LATENCY_BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Buckets of an event's delay from its source to a consumer: from a
+/// healthy pipeline's hundredths of a second to a backlog's minutes.
+const DELAY_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 300.0,
+];
+
 /// Keeps the OTLP metrics pipeline alive; flushes it when dropped.
 #[derive(Default)]
 pub struct MetricsGuard {
@@ -79,6 +85,12 @@ pub fn install_with(
             .set_buckets_for_metric(
                 metrics_exporter_prometheus::Matcher::Suffix("_handling_seconds".into()),
                 &LATENCY_BUCKETS,
+            )?
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    "fiveledger_consumer_delay_seconds".into(),
+                ),
+                &DELAY_BUCKETS,
             )?
             .build()?;
         tokio::spawn(async move {

@@ -14,11 +14,12 @@ use super::{
 
 /// The metrics the dashboard may query: what the services export (a
 /// histogram by its `_bucket` series).
-const METRICS: [&str; 10] = [
+const METRICS: [&str; 11] = [
     "grpc_server_handled_total",
     "grpc_server_handling_seconds_bucket",
     "grpc_server_started_total",
     "fiveledger_consumer_events_waiting",
+    "fiveledger_consumer_delay_seconds_bucket",
     "fiveledger_consumer_stalled",
     "fiveledger_ledgers_open_entries_by_colour",
     "fiveledger_ledgers_overdue_entries",
