@@ -81,7 +81,16 @@ pub async fn spawn_suite_with(
 /// (ephemeral), certificates read again every second, and clients
 /// presenting the `client` certificate.
 pub async fn spawn_tls_suite(domains: Domains) -> TestSuite {
+    spawn_tls_suite_with(domains, |_| {}).await
+}
+
+/// [`spawn_tls_suite`] with the server settings changed by `configure` first.
+pub async fn spawn_tls_suite_with(
+    domains: Domains,
+    configure: impl FnOnce(&mut fiveledger_platform::settings::ServerSettings),
+) -> TestSuite {
     let mut env = TestEnv::new("tls");
+    configure(&mut env.settings);
     env.settings.tls.enabled = true;
     env.settings.tls.reload_seconds = 1;
     env.settings.tls.probe_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use fiveledger_e2e::spawn_suite_with;
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing::{self, authed};
 
@@ -19,7 +18,7 @@ async fn clue_suite(
 ) -> anyhow::Result<(fiveledger_e2e::TestSuite, Vec<String>)> {
     use fiveledger_proto::issues::clue_service_client::ClueServiceClient;
     use fiveledger_proto::issues::{Clue, CreateClueRequest};
-    let suite = spawn_suite_with(Default::default(), |s| {
+    let suite = crate::bench_suite(Default::default(), |s| {
         s.access_log.enabled = log;
         s.access_log.flush_ms = flush_ms;
     })

@@ -30,9 +30,9 @@ mod tls;
 use std::sync::Arc;
 
 use clap::Parser;
-use fiveledger_e2e::{spawn_suite, spawn_suite_with};
+use fiveledger_e2e::TestSuite;
 use fiveledger_platform::auth::Role;
-use fiveledger_platform::settings::SqliteSync;
+use fiveledger_platform::settings::{ServerSettings, SqliteSync};
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::*;
@@ -88,6 +88,26 @@ struct Args {
     list_only: Vec<String>,
 }
 
+/// The bench is one caller standing for the many a live suite serves, so
+/// its suites do not hold it to one caller's rate (`limits.caller`); the
+/// in-flight bound, and the limiter's work on every request, stay.
+pub(crate) fn unthrottled(settings: &mut ServerSettings) {
+    settings.limits.caller.requests_per_second = 0.0;
+}
+
+/// A suite to measure: [`fiveledger_e2e::spawn_suite_with`], unthrottled
+/// and then changed by `configure`.
+pub(crate) async fn bench_suite(
+    domains: fiveledger::Domains,
+    configure: impl FnOnce(&mut ServerSettings),
+) -> TestSuite {
+    fiveledger_e2e::spawn_suite_with(domains, |s| {
+        unthrottled(s);
+        configure(s)
+    })
+    .await
+}
+
 fn orgs(channel: &Channel) -> OrganisationServiceClient<Channel> {
     OrganisationServiceClient::new(channel.clone())
 }
@@ -97,13 +117,16 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // No periodic warning sweep: it would post warnings for the loaded
     // entries while the statistics are measured.
-    let suite = spawn_suite(fiveledger::Domains {
-        ledgers: fiveledger_ledgers::LedgersSettings {
-            sweep_interval_seconds: 0,
+    let suite = bench_suite(
+        fiveledger::Domains {
+            ledgers: fiveledger_ledgers::LedgersSettings {
+                sweep_interval_seconds: 0,
+                ..Default::default()
+            },
             ..Default::default()
         },
-        ..Default::default()
-    })
+        |_| {},
+    )
     .await;
     let token = Arc::new(testing::token("bench", "", &[Role::Admin]));
     let rounds = suite.rounds.clone();
@@ -135,8 +158,7 @@ async fn main() -> anyhow::Result<()> {
     let one_by_one = if args.reads_only {
         None
     } else {
-        let single =
-            spawn_suite_with(Default::default(), |s| s.database.group_commit = false).await;
+        let single = bench_suite(Default::default(), |s| s.database.group_commit = false).await;
         region(&single.rounds, &token).await?;
         let one_by_one =
             create_organisations(&write("one commit each"), &single.rounds, &token, n, c).await;
@@ -150,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(one_by_one) = one_by_one.as_ref() {
         // The same writes again on SQLite syncing only at checkpoints, and
         // on PostgreSQL in four lanes of batches (see `group_commit`).
-        type Configure = fn(&mut fiveledger_platform::settings::ServerSettings);
+        type Configure = fn(&mut ServerSettings);
         let (label, configure): (&str, Configure) = if sqlite {
             ("group commit, SQLite synchronous=normal", |s| {
                 s.database.sqlite_synchronous = SqliteSync::Normal
@@ -160,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
                 s.database.group_commit_lanes = 4
             })
         };
-        let variant = spawn_suite_with(Default::default(), configure).await;
+        let variant = bench_suite(Default::default(), configure).await;
         region(&variant.rounds, &token).await?;
         create_organisations(
             &format!("CreateOrganisation, {c} in flight ({label})"),
@@ -283,7 +305,7 @@ async fn sqlite_settings(token: &Arc<String>, n: usize, c: usize) -> anyhow::Res
     ];
     let mut base: Option<(Report, Report)> = None;
     for (label, change) in variants {
-        let suite = spawn_suite_with(Default::default(), |s| change(&mut s.database)).await;
+        let suite = bench_suite(Default::default(), |s| change(&mut s.database)).await;
         region(&suite.rounds, token).await?;
         let write = create_organisations(
             &format!("CreateOrganisation, {c} in flight, {label}"),
