@@ -5,6 +5,9 @@ use fiveledger_issues::{DEFAULT_PORT, IssuesSettings, NAME, start};
 use fiveledger_platform::server;
 use fiveledger_platform::settings::{self, CommonArgs, ServiceCommand, SettingsDoc};
 
+#[global_allocator]
+static ALLOCATOR: fiveledger_platform::Allocator = fiveledger_platform::Allocator {};
+
 /// The fiveledger issues service: problem lists, responsibility lists, clues.
 #[derive(Parser)]
 #[command(version, after_help = settings::help(&[

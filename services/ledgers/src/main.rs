@@ -5,6 +5,9 @@ use fiveledger_ledgers::{DEFAULT_PORT, LedgersSettings, NAME, start};
 use fiveledger_platform::server;
 use fiveledger_platform::settings::{self, CommonArgs, ServiceCommand, SettingsDoc};
 
+#[global_allocator]
+static ALLOCATOR: fiveledger_platform::Allocator = fiveledger_platform::Allocator {};
+
 /// The fiveledger ledgers service: the five-ledger journal.
 #[derive(Parser)]
 #[command(version, after_help = settings::help(&[

@@ -45,3 +45,10 @@ pub mod upstream;
 pub mod testing;
 
 pub use error::{ApiError, ApiResult};
+
+/// The allocator every fiveledger binary declares (`#[global_allocator]`):
+/// mimalloc, whose per-thread heaps spare the tokio and SQLite threads the
+/// system allocator's shared arenas and their locks (README gives the
+/// figures, after the bench's commands). Built without transparent huge
+/// pages: with them its eagerly committed arenas doubled the idle RSS.
+pub type Allocator = mimalloc::MiMalloc;

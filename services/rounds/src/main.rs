@@ -5,6 +5,9 @@ use fiveledger_platform::server;
 use fiveledger_platform::settings::{self, CommonArgs, ServiceCommand, SettingsDoc};
 use fiveledger_rounds::{DEFAULT_PORT, NAME, RoundsSettings, start};
 
+#[global_allocator]
+static ALLOCATOR: fiveledger_platform::Allocator = fiveledger_platform::Allocator {};
+
 /// The fiveledger rounds service: organisations, inspectors, rounds, groups, inspections.
 #[derive(Parser)]
 #[command(version, after_help = settings::help(&[

@@ -8,6 +8,9 @@ use fiveledger_platform::auth::Role;
 use fiveledger_platform::settings::{self, CommonArgs, ServerSettings};
 use fiveledger_platform::{server, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: fiveledger_platform::Allocator = fiveledger_platform::Allocator {};
+
 /// fiveledger: inspection rounds and the five-ledger rectification model.
 ///
 /// With no subcommand, runs the whole suite locally: the rounds, issues and

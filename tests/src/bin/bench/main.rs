@@ -41,6 +41,9 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
+#[global_allocator]
+static ALLOCATOR: fiveledger_platform::Allocator = fiveledger_platform::Allocator {};
+
 #[derive(Parser)]
 struct Args {
     /// Requests per scenario.
