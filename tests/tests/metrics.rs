@@ -22,6 +22,15 @@ use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+/// The first scrape (within 10 s) whose body holds `line`.
+async fn scrape_until(addr: std::net::SocketAddr, what: &str, line: &str) -> String {
+    fiveledger_e2e::eventually(what, Duration::from_secs(10), || async {
+        let body = scrape(addr).await;
+        body.contains(line).then_some(body)
+    })
+    .await
+}
+
 /// The value of the sample `name` (with its labels and a space) in `body`.
 fn metric(body: &str, name: &str) -> f64 {
     body.lines()
@@ -275,13 +284,12 @@ async fn rpcs_are_counted_by_method_and_code() {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert_eq!(copied(&db).await, 3);
-    let body =
-        fiveledger_e2e::eventually("the delays recorded", Duration::from_secs(10), || async {
-            let body = scrape(addr).await;
-            body.contains("fiveledger_consumer_delay_seconds_count{consumer=\"copy\"} 3")
-                .then_some(body)
-        })
-        .await;
+    let body = scrape_until(
+        addr,
+        "the delays recorded",
+        "fiveledger_consumer_delay_seconds_count{consumer=\"copy\"} 3",
+    )
+    .await;
     assert!(
         body.contains("fiveledger_consumer_position{consumer=\"copy\"} 3"),
         "{body}"
@@ -324,13 +332,12 @@ async fn rpcs_are_counted_by_method_and_code() {
         Refuses,
         stuck_stop.clone(),
     ));
-    let body =
-        fiveledger_e2e::eventually("the stall reported", Duration::from_secs(10), || async {
-            let body = scrape(addr).await;
-            body.contains("fiveledger_consumer_stalled{consumer=\"stuck\"} 1")
-                .then_some(body)
-        })
-        .await;
+    let body = scrape_until(
+        addr,
+        "the stall reported",
+        "fiveledger_consumer_stalled{consumer=\"stuck\"} 1",
+    )
+    .await;
     assert!(
         body.contains(
             "fiveledger_consumer_failures_total{consumer=\"stuck\",source=\"rounds\",kind=\"permanent\"}"
