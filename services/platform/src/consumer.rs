@@ -242,10 +242,12 @@ pub async fn apply_all(
             })
         }))
         .await?;
-    if let Some(last) = events[..applied.committed(events.len())].last() {
+    let committed = &events[..applied.committed(events.len())];
+    if let Some(last) = committed.last() {
         metrics::gauge!("fiveledger_consumer_position", "consumer" => consumer.to_owned())
             .set(parse_cursor(&last.cursor)?.id as f64);
     }
+    record_delays(consumer, committed);
     Ok(applied)
 }
 
@@ -457,13 +459,11 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
                         if let Some(first) = batch.first() {
                             failing_event = Some(first.cursor.clone());
                             let applied = apply_all(&db, &name, batch.clone(), &handler).await?;
-                            let committed = &batch[..applied.committed(batch.len())];
-                            if let Some(last) = committed.last() {
+                            if let Some(last) = batch[..applied.committed(batch.len())].last() {
                                 let position = parse_cursor(&last.cursor)?;
                                 trouble.at(position);
                                 metrics::gauge!("fiveledger_consumer_events_waiting", "consumer" => name.clone())
                                     .set(position.behind(head) as f64);
-                                record_delays(&name, committed);
                                 trouble.recovered().await;
                             }
                             if let Some((i, err)) = applied.failed {
@@ -504,15 +504,14 @@ pub async fn run_with(db: Db, consumer: Consumer, options: RunOptions, stop: Can
 /// which the source's head cursor alone cannot see.
 fn record_delays(consumer: &str, committed: &[Event]) {
     let now = chrono::Utc::now();
-    let delays: Vec<f64> = committed.iter().map(|e| delay_seconds(e, now)).collect();
     let histogram =
         metrics::histogram!("fiveledger_consumer_delay_seconds", "consumer" => consumer.to_owned());
-    for delay in &delays {
-        histogram.record(*delay);
+    for event in committed {
+        histogram.record(delay_seconds(event, now));
     }
-    if let Some(oldest) = delays.first() {
+    if let Some(oldest) = committed.first() {
         metrics::gauge!("fiveledger_consumer_lag_seconds", "consumer" => consumer.to_owned())
-            .set(*oldest);
+            .set(delay_seconds(oldest, now));
     }
 }
 
