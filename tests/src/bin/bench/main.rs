@@ -22,6 +22,7 @@
 mod access_log;
 mod bare;
 mod copy;
+mod driver;
 mod ledger;
 mod lists;
 mod measure;
@@ -246,6 +247,11 @@ async fn main() -> anyhow::Result<()> {
         )
         .await
         .print(Some(&bare));
+        if sqlite {
+            let (pooled, inline) = driver::floor(&suite, n, c, n).await?;
+            pooled.print(None);
+            inline.print(Some(&pooled));
+        }
         if c == args.concurrency || base.is_none() {
             base = Some(health);
         }
