@@ -91,7 +91,8 @@ fn read_inline(file: &std::path::Path, id: &str) -> rusqlite::Result<()> {
         if slot.as_ref().is_none_or(|(path, _)| path != file) {
             let conn = rusqlite::Connection::open_with_flags(
                 file,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             *slot = Some((file.to_owned(), conn));
         }
