@@ -8,7 +8,10 @@
 //! and runs its mutation inside a savepoint: a failure rolls back to the
 //! savepoint, so it refuses only its own request and leaves the others'
 //! work in place. The batch commits as soon as no member is running; the
-//! requests that arrived meanwhile open the next one. Nothing is
+//! requests that arrived meanwhile open the next one. A full batch
+//! (`database.group_commit_max_batch`) takes no more members, and the
+//! next request waits until it stops running before opening the next: a
+//! lane never runs two batches' members at once. Nothing is
 //! acknowledged before the commit: if it fails, every member gets the
 //! error and none of their changes exist (so a retry with the same
 //! `request_id` runs afresh), and a process killed mid-batch loses only
@@ -91,6 +94,8 @@ struct Batch {
     state: Mutex<BatchState>,
     /// Woken when the last running member finishes.
     idle: Notify,
+    /// Woken when the batch stops taking members (and commits).
+    closed: Notify,
     outcome: watch::Sender<Option<Result<(), String>>>,
 }
 
@@ -226,6 +231,11 @@ impl GroupCommit {
                     if let Some(batch) = self.join_open(lane) {
                         return Ok(batch);
                     }
+                    // A full batch first stops running: a lane never runs
+                    // two batches' members at once. (On PostgreSQL the next
+                    // batch would take another connection, and two batches
+                    // of a lane can deadlock on shared rows as two lanes do.)
+                    self.until_closed(lane).await;
                     // Waits for the writer connection on SQLite: the
                     // previous batch's commit. Requests arriving meanwhile
                     // wait for this batch, and join it together.
@@ -238,6 +248,7 @@ impl GroupCommit {
                             closed: false,
                         }),
                         idle: Notify::new(),
+                        closed: Notify::new(),
                         outcome: watch::Sender::new(None),
                     });
                     *self.lanes[lane].open.lock().expect("open batch") = Some(batch.clone());
@@ -249,6 +260,19 @@ impl GroupCommit {
                     return Ok(batch);
                 }
                 Err(_) => opened.await,
+            }
+        }
+    }
+
+    /// Returns once the lane's open batch, if any, takes no more members.
+    async fn until_closed(&self, lane: usize) {
+        let open = self.lanes[lane].open.lock().expect("open batch").clone();
+        if let Some(batch) = open {
+            let closed = batch.closed.notified();
+            tokio::pin!(closed);
+            closed.as_mut().enable();
+            if !batch.state.lock().expect("batch state").closed {
+                closed.await;
             }
         }
     }
@@ -273,6 +297,7 @@ impl GroupCommit {
             }
             idle.await;
         }
+        batch.closed.notify_waiters();
         {
             let mut open = self.lanes[lane].open.lock().expect("open batch");
             if open.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch)) {
@@ -310,6 +335,17 @@ mod tests {
     /// A fresh database with a table of numbered rows: a SQLite file, and a
     /// PostgreSQL schema when `FIVELEDGER_TEST_DATABASE_URL` names a server.
     async fn databases(write_queue: usize) -> Vec<(Db, tempfile::TempDir)> {
+        databases_with(|s| {
+            s.write_queue = write_queue;
+            s.group_commit_lanes = 4;
+        })
+        .await
+    }
+
+    /// [`databases`] with settings of their own.
+    async fn databases_with(
+        configure: impl Fn(&mut DatabaseSettings),
+    ) -> Vec<(Db, tempfile::TempDir)> {
         let mut settings = vec![DatabaseSettings::default()];
         if let Ok(url) = std::env::var("FIVELEDGER_TEST_DATABASE_URL")
             && !url.is_empty()
@@ -322,8 +358,7 @@ mod tests {
         }
         let mut out = Vec::new();
         for mut s in settings {
-            s.write_queue = write_queue;
-            s.group_commit_lanes = 4;
+            configure(&mut s);
             let dir = tempfile::tempdir().expect("temp dir");
             let db = Db::connect(&s, &dir.path().join("t.sqlite"))
                 .await
@@ -508,6 +543,68 @@ mod tests {
                 _ => vec![1],
             };
             assert_eq!(ids(&db).await, expected, "{:?}", db.backend());
+        }
+    }
+
+    /// A write that finds its lane's batch full waits until that batch
+    /// stops running: on PostgreSQL it used to open a second batch of the
+    /// lane on another connection, running beside the first, and two
+    /// batches of one lane deadlocked on the ledger's tallies as two lanes
+    /// did (the demo on PostgreSQL with `group_commit_max_batch` 64).
+    #[tokio::test]
+    async fn a_full_batch_makes_the_next_write_wait_until_it_stops_running() {
+        for (db, _dir) in databases_with(|s| {
+            s.group_commit_lanes = 1;
+            s.group_commit_max_batch = 1;
+        })
+        .await
+        {
+            let (release, hold) = tokio::sync::watch::channel(false);
+            let held = {
+                let (db, mut hold) = (db.clone(), hold.clone());
+                tokio::spawn(async move {
+                    db.write(Box::new(move |txn| {
+                        Box::pin(async move {
+                            txn.execute_unprepared(&insert(1)).await?;
+                            let _ = hold.wait_for(|go| *go).await;
+                            Ok(Step::Commit(()))
+                        })
+                    }))
+                    .await
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let ran_beside = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let next = {
+                let (db, hold, ran_beside) = (db.clone(), hold.clone(), ran_beside.clone());
+                tokio::spawn(async move {
+                    db.write(Box::new(move |txn| {
+                        Box::pin(async move {
+                            // Still held: the first batch is running.
+                            ran_beside.store(!*hold.borrow(), Ordering::SeqCst);
+                            txn.execute_unprepared(&insert(2)).await?;
+                            Ok(Step::Commit(()))
+                        })
+                    }))
+                    .await
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(
+                !next.is_finished(),
+                "{:?}: the next write did not wait",
+                db.backend()
+            );
+            assert!(ids(&db).await.is_empty(), "{:?}", db.backend());
+            release.send_replace(true);
+            held.await.expect("task").expect("held write");
+            next.await.expect("task").expect("next write");
+            assert!(
+                !ran_beside.load(Ordering::SeqCst),
+                "{:?}: the next write ran beside the full batch",
+                db.backend()
+            );
+            assert_eq!(ids(&db).await, vec![1, 2], "{:?}", db.backend());
         }
     }
 
