@@ -394,6 +394,25 @@ mod tests {
         format!("INSERT INTO gc_rows VALUES ({i}, 'write {i}')")
     }
 
+    /// A write of row `i` that keeps running until `hold` turns true.
+    fn held_write(
+        db: &Db,
+        i: i64,
+        mut hold: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<ApiResult<()>> {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.write(Box::new(move |txn| {
+                Box::pin(async move {
+                    txn.execute_unprepared(&insert(i)).await?;
+                    let _ = hold.wait_for(|go| *go).await;
+                    Ok(Step::Commit(()))
+                })
+            }))
+            .await
+        })
+    }
+
     /// 64 writes at once, each inserting its row; some then fail: with an
     /// error, with a statement the database refuses (on PostgreSQL that
     /// aborts the transaction: only a savepoint saves the others), or by
@@ -455,19 +474,7 @@ mod tests {
         for (db, _dir) in databases(2).await {
             let (release, hold) = tokio::sync::watch::channel(false);
             let blocked: Vec<_> = (0..2i64)
-                .map(|i| {
-                    let (db, mut hold) = (db.clone(), hold.clone());
-                    tokio::spawn(async move {
-                        db.write(Box::new(move |txn| {
-                            Box::pin(async move {
-                                txn.execute_unprepared(&insert(i)).await?;
-                                let _ = hold.wait_for(|go| *go).await;
-                                Ok(Step::Commit(i))
-                            })
-                        }))
-                        .await
-                    })
-                })
+                .map(|i| held_write(&db, i, hold.clone()))
                 .collect();
             tokio::time::sleep(Duration::from_millis(100)).await;
             let refused = db
@@ -498,20 +505,8 @@ mod tests {
     #[tokio::test]
     async fn postgres_lanes_commit_side_by_side_and_sqlite_queues() {
         for (db, _dir) in databases(4096).await {
-            let (release, mut hold) = tokio::sync::watch::channel(false);
-            let held = {
-                let db = db.clone();
-                tokio::spawn(async move {
-                    db.write(Box::new(move |txn| {
-                        Box::pin(async move {
-                            txn.execute_unprepared(&insert(1)).await?;
-                            let _ = hold.wait_for(|go| *go).await;
-                            Ok(Step::Commit(()))
-                        })
-                    }))
-                    .await
-                })
-            };
+            let (release, hold) = tokio::sync::watch::channel(false);
+            let held = held_write(&db, 1, hold);
             tokio::time::sleep(Duration::from_millis(100)).await;
             let next = db.write(Box::new(|txn| {
                 Box::pin(async move {
@@ -560,19 +555,7 @@ mod tests {
         .await
         {
             let (release, hold) = tokio::sync::watch::channel(false);
-            let held = {
-                let (db, mut hold) = (db.clone(), hold.clone());
-                tokio::spawn(async move {
-                    db.write(Box::new(move |txn| {
-                        Box::pin(async move {
-                            txn.execute_unprepared(&insert(1)).await?;
-                            let _ = hold.wait_for(|go| *go).await;
-                            Ok(Step::Commit(()))
-                        })
-                    }))
-                    .await
-                })
-            };
+            let held = held_write(&db, 1, hold.clone());
             tokio::time::sleep(Duration::from_millis(100)).await;
             let ran_beside = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let next = {
