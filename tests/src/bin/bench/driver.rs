@@ -27,13 +27,8 @@ pub async fn floor(
     c: usize,
     cities: usize,
 ) -> anyhow::Result<(Report, Report)> {
-    let settings = fiveledger::service_settings(
-        &suite.env.settings,
-        "rounds",
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-    );
-    let file = settings.data_dir.join("rounds.sqlite");
-    let db = fiveledger_platform::storage::Db::connect(&settings.database, &file).await?;
+    let file = crate::lists::sqlite_file(&crate::lists::settings(suite, "rounds"), "rounds");
+    let db = crate::lists::open(suite, "rounds").await?;
     let reader = db.reader().clone();
     let pooled = measure(
         format!("organisation row by sea-orm/sqlx (a thread hand-off), {c} in flight"),

@@ -37,18 +37,7 @@ const POSTING_ROWS: usize = 2_000;
 pub async fn load_ledger(suite: &fiveledger_e2e::TestSuite, entries: usize) -> anyhow::Result<()> {
     use fiveledger_ledgers::storage::{entries as rows, open_tallies, postings, tallies};
     use sea_orm::ConnectionTrait;
-    let settings = fiveledger::service_settings(
-        &suite.env.settings,
-        fiveledger_ledgers::NAME,
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-    );
-    let db = fiveledger_platform::storage::Db::connect(
-        &settings.database,
-        &settings
-            .data_dir
-            .join(format!("{}.sqlite", fiveledger_ledgers::NAME)),
-    )
-    .await?;
+    let db = crate::lists::open(suite, fiveledger_ledgers::NAME).await?;
     let started = Instant::now();
     // As a bulk import does: the secondary indexes are dropped, the rows
     // written in table order, the indexes built again (each one sort of the

@@ -172,17 +172,29 @@ where
 }
 
 /// The service's own database, opened as the bench's suite configured it.
-async fn open(suite: &fiveledger_e2e::TestSuite, service: &str) -> anyhow::Result<Db> {
-    let settings = fiveledger::service_settings(
+pub(crate) async fn open(suite: &fiveledger_e2e::TestSuite, service: &str) -> anyhow::Result<Db> {
+    let settings = settings(suite, service);
+    Db::connect(&settings.database, &sqlite_file(&settings, service)).await
+}
+
+/// The service's settings in the bench's suite.
+pub(crate) fn settings(
+    suite: &fiveledger_e2e::TestSuite,
+    service: &str,
+) -> fiveledger_platform::settings::ServerSettings {
+    fiveledger::service_settings(
         &suite.env.settings,
         service,
         std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-    );
-    Db::connect(
-        &settings.database,
-        &settings.data_dir.join(format!("{service}.sqlite")),
     )
-    .await
+}
+
+/// The file of the service's SQLite database (when it is on SQLite).
+pub(crate) fn sqlite_file(
+    settings: &fiveledger_platform::settings::ServerSettings,
+    service: &str,
+) -> std::path::PathBuf {
+    settings.data_dir.join(format!("{service}.sqlite"))
 }
 
 /// The SQL for one backend: rows numbered `i` from `lo` to `hi` (excluded),
