@@ -133,6 +133,23 @@ impl Drop for Running<'_> {
     }
 }
 
+/// A lane's opening, held by the request opening a batch. However that
+/// request leaves (a batch opened, an error, or its client gone while it
+/// waited for the writer), it lets go and then wakes the requests waiting
+/// for the batch: they join it, or one of them opens it. Otherwise they
+/// would wait for the next write to come along, maybe for ever.
+struct Opening<'a> {
+    lock: Option<tokio::sync::MutexGuard<'a, ()>>,
+    opened: &'a Notify,
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        drop(self.lock.take());
+        self.opened.notify_waiters();
+    }
+}
+
 impl GroupCommit {
     pub(crate) fn new(lanes: usize, max_batch: usize, max_queued: usize) -> Self {
         Self {
@@ -227,7 +244,11 @@ impl GroupCommit {
             tokio::pin!(opened);
             opened.as_mut().enable();
             match self.lanes[lane].opening.try_lock() {
-                Ok(_opening) => {
+                Ok(lock) => {
+                    let _opening = Opening {
+                        lock: Some(lock),
+                        opened: &self.lanes[lane].opened,
+                    };
                     if let Some(batch) = self.join_open(lane) {
                         return Ok(batch);
                     }
@@ -252,7 +273,6 @@ impl GroupCommit {
                         outcome: watch::Sender::new(None),
                     });
                     *self.lanes[lane].open.lock().expect("open batch") = Some(batch.clone());
-                    self.lanes[lane].opened.notify_waiters();
                     tokio::spawn(
                         self.clone()
                             .commit_when_idle(lane, batch.clone(), committed),
@@ -588,6 +608,41 @@ mod tests {
                 db.backend()
             );
             assert_eq!(ids(&db).await, vec![1, 2], "{:?}", db.backend());
+        }
+    }
+
+    /// Writes waiting for the batch another request is opening go on when
+    /// that request goes away before it opened one (its client gone while
+    /// it waited for a full batch to stop): one of them opens the batch,
+    /// with no further write to set them going.
+    #[tokio::test]
+    async fn writes_waiting_for_an_opener_that_went_away_still_run() {
+        for (db, _dir) in databases_with(|s| {
+            s.group_commit_lanes = 1;
+            s.group_commit_max_batch = 1;
+        })
+        .await
+        {
+            let (release, hold) = tokio::sync::watch::channel(false);
+            let (_released, free) = tokio::sync::watch::channel(true);
+            let held = held_write(&db, 1, hold);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Finds the batch full, takes the opening and waits for it.
+            let opener = held_write(&db, 2, free.clone());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Finds the opening taken and waits for the batch it opens.
+            let waiter = held_write(&db, 3, free);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            opener.abort();
+            assert!(opener.await.expect_err("aborted").is_cancelled());
+            release.send_replace(true);
+            held.await.expect("task").expect("held write");
+            tokio::time::timeout(Duration::from_secs(10), waiter)
+                .await
+                .unwrap_or_else(|_| panic!("{:?}: the waiting write never ran", db.backend()))
+                .expect("task")
+                .expect("waiting write");
+            assert_eq!(ids(&db).await, vec![1, 3], "{:?}", db.backend());
         }
     }
 
