@@ -15,7 +15,9 @@
 //! acknowledged before the commit: if it fails, every member gets the
 //! error and none of their changes exist (so a retry with the same
 //! `request_id` runs afresh), and a process killed mid-batch loses only
-//! unacknowledged requests.
+//! unacknowledged requests. A member runs to its end in a task of its own
+//! (`Db::write`), whether or not its request still waits: cut off while
+//! its savepoint began, it rolled the whole batch back.
 //!
 //! On PostgreSQL several batches may fill and commit side by side, each on
 //! a connection of its own (`database.group_commit_lanes`, 1 by default;
@@ -414,22 +416,41 @@ mod tests {
         format!("INSERT INTO gc_rows VALUES ({i}, 'write {i}')")
     }
 
+    /// The insert of row `i`, which keeps running until `hold` turns true.
+    fn held_insert(i: i64, mut hold: tokio::sync::watch::Receiver<bool>) -> Mutation<'static, ()> {
+        Box::new(move |txn| {
+            Box::pin(async move {
+                txn.execute_unprepared(&insert(i)).await?;
+                let _ = hold.wait_for(|go| *go).await;
+                Ok(Step::Commit(()))
+            })
+        })
+    }
+
     /// A write of row `i` that keeps running until `hold` turns true.
     fn held_write(
         db: &Db,
         i: i64,
-        mut hold: tokio::sync::watch::Receiver<bool>,
+        hold: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<ApiResult<()>> {
         let db = db.clone();
+        tokio::spawn(async move { db.write(held_insert(i, hold)).await })
+    }
+
+    /// [`held_write`] on `group` itself, without `Db::write`'s task of its
+    /// own: aborting the returned task cuts the write off where it is.
+    fn held_group_write(
+        group: &Arc<GroupCommit>,
+        db: &Db,
+        i: i64,
+        hold: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<ApiResult<()>> {
+        let (group, writer) = (group.clone(), db.writer().clone());
         tokio::spawn(async move {
-            db.write(Box::new(move |txn| {
-                Box::pin(async move {
-                    txn.execute_unprepared(&insert(i)).await?;
-                    let _ = hold.wait_for(|go| *go).await;
-                    Ok(Step::Commit(()))
-                })
-            }))
-            .await
+            let committed = Arc::new(Notify::new());
+            group
+                .write(&writer, committed, None, held_insert(i, hold))
+                .await
         })
     }
 
@@ -528,36 +549,31 @@ mod tests {
             let (release, hold) = tokio::sync::watch::channel(false);
             let held = held_write(&db, 1, hold);
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let next = db.write(Box::new(|txn| {
-                Box::pin(async move {
-                    txn.execute_unprepared(&insert(2)).await?;
-                    Ok(Step::Commit(()))
-                })
-            }));
-            let wait = match db.backend() {
-                DbBackend::Postgres => Duration::from_secs(10),
-                _ => Duration::from_millis(300),
-            };
-            let answered = tokio::time::timeout(wait, next).await;
+            let (_released, free) = tokio::sync::watch::channel(true);
+            let mut next = held_write(&db, 2, free);
             match db.backend() {
                 DbBackend::Postgres => {
-                    answered
+                    tokio::time::timeout(Duration::from_secs(10), &mut next)
+                        .await
                         .expect("committed beside the held batch")
+                        .expect("task")
                         .expect("write");
                     assert_eq!(ids(&db).await, vec![2], "the held write is not committed");
                 }
-                _ => assert!(
-                    answered.is_err(),
-                    "SQLite's one lane waits for the held batch"
-                ),
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    assert!(
+                        !next.is_finished(),
+                        "SQLite's one lane waits for the held batch"
+                    );
+                }
             }
             release.send_replace(true);
             held.await.expect("task").expect("held write");
-            let expected = match db.backend() {
-                DbBackend::Postgres => vec![1, 2],
-                _ => vec![1],
-            };
-            assert_eq!(ids(&db).await, expected, "{:?}", db.backend());
+            if !next.is_finished() {
+                next.await.expect("task").expect("write");
+            }
+            assert_eq!(ids(&db).await, vec![1, 2], "{:?}", db.backend());
         }
     }
 
@@ -612,26 +628,24 @@ mod tests {
     }
 
     /// Writes waiting for the batch another request is opening go on when
-    /// that request goes away before it opened one (its client gone while
-    /// it waited for a full batch to stop): one of them opens the batch,
-    /// with no further write to set them going.
+    /// that request goes away before it opened one (cut off while it
+    /// waited for a full batch to stop, or its begin failed): one of them
+    /// opens the batch, with no further write to set them going.
+    /// (`Db::write` no longer lets a request cut its write off; this is
+    /// the lane's own guard.)
     #[tokio::test]
     async fn writes_waiting_for_an_opener_that_went_away_still_run() {
-        for (db, _dir) in databases_with(|s| {
-            s.group_commit_lanes = 1;
-            s.group_commit_max_batch = 1;
-        })
-        .await
-        {
+        for (db, _dir) in databases(4096).await {
+            let group = Arc::new(GroupCommit::new(1, 1, 4096));
             let (release, hold) = tokio::sync::watch::channel(false);
             let (_released, free) = tokio::sync::watch::channel(true);
-            let held = held_write(&db, 1, hold);
+            let held = held_group_write(&group, &db, 1, hold);
             tokio::time::sleep(Duration::from_millis(100)).await;
             // Finds the batch full, takes the opening and waits for it.
-            let opener = held_write(&db, 2, free.clone());
+            let opener = held_group_write(&group, &db, 2, free.clone());
             tokio::time::sleep(Duration::from_millis(100)).await;
             // Finds the opening taken and waits for the batch it opens.
-            let waiter = held_write(&db, 3, free);
+            let waiter = held_group_write(&group, &db, 3, free);
             tokio::time::sleep(Duration::from_millis(100)).await;
             opener.abort();
             assert!(opener.await.expect_err("aborted").is_cancelled());
@@ -646,33 +660,119 @@ mod tests {
         }
     }
 
-    /// A request that goes away mid-mutation (its future dropped, as when
-    /// the client cancels) leaves nothing behind, and the batch it was in
-    /// still commits the others.
+    /// Requests cut off at every moment of their write (a client gone, a
+    /// deadline passed): before their batch opens, while it begins their
+    /// savepoint, mid-mutation, while it ends it, while they wait for the
+    /// commit. Every write that was answered is in the database, and so is
+    /// nothing of one that was refused; the batches keep committing.
     #[tokio::test]
-    async fn a_cancelled_write_leaves_nothing_and_holds_up_nobody() {
+    async fn writes_cut_off_at_any_moment_lose_no_answered_write() {
         for (db, _dir) in databases(4096).await {
-            let cancelled = tokio::time::timeout(
-                Duration::from_millis(200),
-                db.write(Box::new(|txn| {
-                    Box::pin(async move {
-                        txn.execute_unprepared(&insert(1)).await?;
-                        futures::future::pending::<()>().await;
-                        Ok(Step::Commit(()))
+            let tasks: Vec<_> = (0..600i64)
+                .map(|i| {
+                    let db = db.clone();
+                    // Spread over the time the 600 take to commit.
+                    let cut = Duration::from_micros((i as u64 * 7919) % 300_000);
+                    tokio::spawn(async move {
+                        let write = db.write(Box::new(move |txn| {
+                            Box::pin(async move {
+                                txn.execute_unprepared(&insert(i)).await?;
+                                if i % 10 == 3 {
+                                    return Err(ApiError::invalid(
+                                        "row",
+                                        CommonReason::RequiredField,
+                                        "refused after writing",
+                                    ));
+                                }
+                                Ok(Step::Commit(()))
+                            })
+                        }));
+                        (i, tokio::time::timeout(cut, write).await)
                     })
-                })),
-            )
-            .await;
-            assert!(cancelled.is_err(), "the write was cut off");
+                })
+                .collect();
+            let (mut answered, mut refused, mut cut) = (Vec::new(), Vec::new(), 0);
+            for task in tasks {
+                match task.await.expect("task") {
+                    (i, Ok(Ok(()))) => answered.push(i),
+                    (i, Ok(Err(err))) => refused.push((i, err)),
+                    (_, Err(_)) => cut += 1,
+                }
+            }
+            // One more write commits after them all: the writer is sound.
             db.write(Box::new(|txn| {
                 Box::pin(async move {
-                    txn.execute_unprepared(&insert(2)).await?;
+                    txn.execute_unprepared(&insert(999)).await?;
+                    Ok(Step::Commit(()))
+                })
+            }))
+            .await
+            .expect("a write after the cut-off ones");
+            let kept = ids(&db).await;
+            let missing: Vec<_> = answered.iter().filter(|i| !kept.contains(i)).collect();
+            assert!(
+                missing.is_empty(),
+                "{:?}: answered but not committed: {missing:?} ({} answered, {cut} cut off)",
+                db.backend(),
+                answered.len()
+            );
+            for (i, err) in &refused {
+                assert!(i % 10 == 3, "{:?}: write {i} failed: {err:?}", db.backend());
+                assert!(
+                    !kept.contains(i),
+                    "{:?}: refused write {i} kept",
+                    db.backend()
+                );
+            }
+            assert!(kept.contains(&999), "{:?}", db.backend());
+            assert!(
+                cut > 0 && !answered.is_empty(),
+                "{:?}: {cut} cut off, {} answered: the cuts missed the writes",
+                db.backend(),
+                answered.len()
+            );
+        }
+    }
+
+    /// A write whose request goes away mid-mutation (its future dropped,
+    /// as when the client cancels) runs to its end all the same: committed
+    /// when it succeeds, nothing left when it fails; and the writes after
+    /// it commit.
+    #[tokio::test]
+    async fn a_write_whose_request_went_away_runs_to_its_end() {
+        // One lane: the last write joins the others' batch, so its answer
+        // comes after theirs have ended.
+        for (db, _dir) in databases_with(|s| s.group_commit_lanes = 1).await {
+            for (i, fails) in [(1, false), (2, true)] {
+                let cut_off = tokio::time::timeout(
+                    Duration::from_millis(100),
+                    db.write(Box::new(move |txn| {
+                        Box::pin(async move {
+                            txn.execute_unprepared(&insert(i)).await?;
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            if fails {
+                                return Err(ApiError::invalid(
+                                    "row",
+                                    CommonReason::RequiredField,
+                                    "refused after writing",
+                                ));
+                            }
+                            Ok(Step::Commit(()))
+                        })
+                    })),
+                )
+                .await;
+                assert!(cut_off.is_err(), "the request was cut off");
+            }
+            db.write(Box::new(|txn| {
+                Box::pin(async move {
+                    txn.execute_unprepared(&insert(3)).await?;
                     Ok(Step::Commit(()))
                 })
             }))
             .await
             .expect("the next write commits");
-            assert_eq!(ids(&db).await, vec![2]);
+            assert_eq!(ids(&db).await, vec![1, 3], "{:?}", db.backend());
         }
     }
 }

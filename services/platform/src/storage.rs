@@ -221,13 +221,45 @@ impl Db {
     /// batch shared with concurrent requests (see [`crate::group_commit`]),
     /// otherwise in a transaction of its own. An error, or
     /// [`Step::Rollback`], undoes exactly this mutation's changes.
-    pub async fn write<T: Send>(&self, f: Mutation<'_, T>) -> ApiResult<T> {
+    ///
+    /// Once accepted, a write runs to its end in a task of its own, even if
+    /// the request that asked for it goes away (its client gone, its
+    /// deadline passed): it commits or fails as if still awaited, and a
+    /// retry with its request id gets its answer. Cut off halfway, it
+    /// would leave the batch's transaction in a state nothing repairs:
+    /// sea-orm's nested `begin`, dropped before its SAVEPOINT answers,
+    /// queues a rollback at the depth below, which rolled back the whole
+    /// batch, members already answered included (the test
+    /// `writes_cut_off_at_any_moment_lose_no_answered_write`).
+    pub async fn write<T: Send + 'static>(&self, f: Mutation<'static, T>) -> ApiResult<T> {
         self.write_keyed(None, f).await
     }
 
     /// [`Db::write`] for a request known by `key` (a hash of its request
     /// id): with group commit every write of one key takes the same lane.
-    pub async fn write_keyed<T: Send>(&self, key: Option<u64>, f: Mutation<'_, T>) -> ApiResult<T> {
+    pub async fn write_keyed<T: Send + 'static>(
+        &self,
+        key: Option<u64>,
+        f: Mutation<'static, T>,
+    ) -> ApiResult<T> {
+        use tracing::Instrument;
+        let db = self.clone();
+        // In the request's span: its events carry the request's trace.
+        let write = async move { db.write_to_the_end(key, f).await };
+        tokio::spawn(write.instrument(tracing::Span::current()))
+            .await
+            .unwrap_or_else(|err| {
+                Err(crate::ApiError::internal(anyhow::anyhow!(
+                    "a write did not finish: {err}"
+                )))
+            })
+    }
+
+    async fn write_to_the_end<T: Send>(
+        &self,
+        key: Option<u64>,
+        f: Mutation<'static, T>,
+    ) -> ApiResult<T> {
         if let Some(group) = &self.group {
             return group
                 .write(&self.writer, self.committed.clone(), key, f)

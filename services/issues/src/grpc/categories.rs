@@ -67,7 +67,7 @@ impl CategoryService for Api {
         may_edit_catalogue(&caller)?;
         let new = NewCategory::parse(request.category.as_ref(), &request.category_id)?;
         let now = self.clock.now();
-        let created = mutate(&self.db, key, |txn| {
+        let created = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let model = store::insert(
                     txn,
@@ -124,7 +124,7 @@ impl CategoryService for Api {
             None
         };
         let now = self.clock.now();
-        let updated = mutate(&self.db, key, |txn| {
+        let updated = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let current = store::find(txn, &id)
                     .await?

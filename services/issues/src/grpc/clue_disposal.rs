@@ -39,7 +39,7 @@ pub(super) async fn dispose_clue(
     let ctx = context(&caller, &request.request_id);
     let now = api.clock.now();
     let settings = api.settings.clone();
-    let clue = mutate(&api.db, key, |txn| {
+    let clue = mutate(&api.db, key, move |txn| {
         Box::pin(async move {
             let mut clue = store::find_visible(txn, &caller, &request.name).await?;
             let ctx = ctx.about(&clue.round_organisation_path);

@@ -65,7 +65,7 @@ pub(super) async fn create(
         .cloned()
         .ok_or_else(|| ApiError::not_found(request.handling_body.clone()))?;
     let made_by = caller.actor();
-    let made = mutate(&api.db, key, |txn| {
+    let made = mutate(&api.db, key, move |txn| {
         Box::pin(async move {
             let position = clue_journal::head(txn).await?;
             let lines = clue_journal::lines_of_body(txn, &body.name, position).await?;

@@ -57,7 +57,7 @@ pub(super) async fn transfer_clue(
     let today = now.date_naive();
     let due = domain::due_date(today, api.settings.clue_transfer_due_days)?;
     let settings = api.settings.clone();
-    let clue = mutate(&api.db, key, |txn| {
+    let clue = mutate(&api.db, key, move |txn| {
         Box::pin(async move {
             let mut clue = store::find_visible(txn, &caller, &request.name).await?;
             check_holder(&caller, &clue, true)?;
@@ -132,7 +132,7 @@ pub(super) async fn acknowledge_clue_transfer(
     let now = api.clock.now();
     let today = now.date_naive();
     let settings = api.settings.clone();
-    let clue = mutate(&api.db, key, |txn| {
+    let clue = mutate(&api.db, key, move |txn| {
         Box::pin(async move {
             let clue = store::find_visible(txn, &caller, &request.name).await?;
             let ctx = ctx.about(&clue.round_organisation_path);

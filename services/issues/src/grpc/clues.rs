@@ -244,7 +244,7 @@ impl ClueService for Api {
         let today = now.date_naive();
         let due = domain::due_date(today, self.settings.clue_transfer_due_days)?;
         let view = self.settings.clue_view(today);
-        let created = mutate(&self.db, key, |txn| {
+        let created = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let model = store::Model {
                     id: id.clone(),
@@ -451,7 +451,7 @@ impl ClueService for Api {
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
         let settings = self.settings.clone();
-        let clue = mutate(&self.db, key, |txn| {
+        let clue = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let mut clue = store::find_visible(txn, &caller, &request.name).await?;
                 let ctx = ctx.about(&clue.round_organisation_path);
@@ -501,7 +501,7 @@ impl ClueService for Api {
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
         let settings = self.settings.clone();
-        let clue = mutate(&self.db, key, |txn| {
+        let clue = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let mut clue = store::find_visible(txn, &caller, &request.name).await?;
                 let ctx = ctx.about(&clue.round_organisation_path);

@@ -142,7 +142,7 @@ pub(super) async fn import_problems(
         }));
     }
     let ctx = context(&caller, &all.request_id).about(&inspection.round_organisation_path);
-    let response = mutate(&api.db, key, |txn| {
+    let response = mutate(&api.db, key, move |txn| {
         Box::pin(async move {
             let list = problem_lists::lock(txn, &inspection, now).await?;
             check_editable(

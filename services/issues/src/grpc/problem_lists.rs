@@ -97,7 +97,7 @@ pub(super) async fn freeze_problem_list(
     }
     let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
     let now = api.clock.now();
-    let list = mutate(&api.db, key, |txn| {
+    let list = mutate(&api.db, key, move |txn| {
         Box::pin(async move {
             let (list, count) =
                 freezing::freeze(txn, &inspection, &ctx, Trigger::Request, now).await?;

@@ -250,7 +250,7 @@ impl ProblemService for Api {
         )?;
         let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let now = self.clock.now();
-        let created = mutate(&self.db, key, |txn| {
+        let created = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection, now).await?;
                 check_editable(
@@ -378,7 +378,7 @@ impl ProblemService for Api {
         let revision = current.revision;
         let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let now = self.clock.now();
-        let updated = mutate(&self.db, key, |txn| {
+        let updated = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection, now).await?;
                 check_editable(&inspection.name, list.state(), inspection.phase(), change)?;
@@ -424,7 +424,7 @@ impl ProblemService for Api {
         )?;
         let ctx = context(&caller, &request.request_id).about(&inspection.round_organisation_path);
         let now = self.clock.now();
-        mutate(&self.db, key, |txn| {
+        mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let list = problem_lists::lock(txn, &inspection, now).await?;
                 check_editable(

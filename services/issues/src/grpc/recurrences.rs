@@ -153,7 +153,7 @@ impl RecurrenceService for Api {
             context(&caller, &request.request_id).about(&current.earlier_round_organisation_path);
         let by = caller.actor();
         let now = self.clock.now();
-        let decided = mutate(&self.db, key, |txn| {
+        let decided = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 // Decided once: the row changes only while undecided.
                 if !store::decide(txn, &current.id, outcome, &request.note, &by, now).await? {

@@ -75,7 +75,7 @@ impl AssessmentService for Api {
         let computed_by = caller.actor();
         // Read before the write: the replay holds no writer.
         let figures = store::replay(self.db.reader(), &path, year, cutoff_us, as_of).await?;
-        let stored = mutate(&self.db, key, |txn| {
+        let stored = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let version = store::next_version(txn, &path, year).await?;
                 let row = store::Model {

@@ -162,7 +162,7 @@ macro_rules! replay_first {
 pub async fn mutate<M, F>(db: &Db, key: Option<RequestKey>, f: F) -> ApiResult<M>
 where
     M: Message + Default + 'static,
-    F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<M>> + Send,
+    F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<M>> + Send + 'static,
 {
     let lane = key.as_ref().map(RequestKey::lane);
     db.write_keyed(

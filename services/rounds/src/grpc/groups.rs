@@ -124,7 +124,7 @@ impl GroupService for Api {
         let additions = parse_staff(&g)?;
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
-        let created = mutate(&self.db, key, |txn| {
+        let created = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let round = rounds::visible(txn, &caller, "parent", &request.parent).await?;
                 expect_open_round(&round)?;
@@ -209,7 +209,7 @@ impl GroupService for Api {
         }))?;
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
-        let updated = mutate(&self.db, key, |txn| {
+        let updated = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let (round, g) = store::visible(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;
@@ -257,7 +257,7 @@ impl GroupService for Api {
             .collect::<ApiResult<Vec<_>>>()?;
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
-        let updated = mutate(&self.db, key, |txn| {
+        let updated = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let (round, g) = store::visible(txn, &caller, "group", &request.group).await?;
                 expect_open_round(&round)?;

@@ -128,7 +128,7 @@ impl Api {
         let settings = self.settings.clone();
         let now = self.clock.now();
         let name = request.name;
-        let inspection = mutate(&self.db, key, |txn| {
+        let inspection = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let (current, round) =
                     inspections::changeable(txn, &caller, &name, &FEEDBACK).await?;
@@ -219,7 +219,7 @@ impl HandOffService for Api {
         let settings = self.settings.clone();
         let now = self.clock.now();
         let today = self.clock.today();
-        let hand_off = mutate(&self.db, key, |txn| {
+        let hand_off = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let current = store::received(txn, &caller, &request.name, &request.etag).await?;
                 expect_unacknowledged(&request.name, current.acknowledged)?;
@@ -252,7 +252,7 @@ impl HandOffService for Api {
         let settings = self.settings.clone();
         let now = self.clock.now();
         let today = self.clock.today();
-        let hand_off = mutate(&self.db, key, |txn| {
+        let hand_off = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let current = store::received(txn, &caller, &request.name, &request.etag).await?;
                 expect_result_open(

@@ -65,7 +65,7 @@ impl Api {
         let ctx = context(&caller, &request_id);
         let settings = self.settings.clone();
         let now = self.clock.now();
-        let inspection = mutate(&self.db, key, |txn| {
+        let inspection = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let rule = step.rule();
                 let (current, _) = store::changeable(txn, &caller, &name, rule).await?;
@@ -159,7 +159,7 @@ impl InspectionService for Api {
         let ctx = context(&caller, &request.request_id);
         let warnings = self.settings.warnings;
         let now = self.clock.now();
-        let created = mutate(&self.db, key, |txn| {
+        let created = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let round = rounds::visible(txn, &caller, "parent", &request.parent).await?;
                 expect_open_round(&round)?;
@@ -314,7 +314,7 @@ impl InspectionService for Api {
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
         let now = self.clock.now();
-        let inspection = mutate(&self.db, key, |txn| {
+        let inspection = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let rule = &domain::ASSIGN_GROUP;
                 let (current, round) = store::changeable(txn, &caller, &request.name, rule).await?;
@@ -367,7 +367,7 @@ impl InspectionService for Api {
             date: Some(to_date(date)),
             summary: briefing.summary.trim().to_owned(),
         };
-        let inspection = mutate(&self.db, key, |txn| {
+        let inspection = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let rule = &domain::BRIEF;
                 let (current, _) = store::changeable(txn, &caller, &request.name, rule).await?;
@@ -405,7 +405,7 @@ impl InspectionService for Api {
         let ctx = context(&caller, &request.request_id);
         let settings = self.settings.clone();
         let now = self.clock.now();
-        let inspection = mutate(&self.db, key, |txn| {
+        let inspection = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let rule = &domain::STATION;
                 let (current, round) = store::changeable(txn, &caller, &request.name, rule).await?;

@@ -92,7 +92,7 @@ impl InspectorService for Api {
         };
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
-        let created = mutate(&self.db, key, |txn| {
+        let created = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 // Every organisation the input names must be in the caller's scope:
                 // one outside it answers as one that does not exist, so a county's
@@ -198,7 +198,7 @@ impl InspectorService for Api {
         let input = InspectorInput::parse(&patch, &fields)?;
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
-        let updated = mutate(&self.db, key, |txn| {
+        let updated = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let current = visible(txn, &caller, "inspector.name", &patch.name).await?;
                 etag::check(&patch.name, &patch.etag, current.revision)?;

@@ -34,7 +34,7 @@ impl OrganisationService for Api {
         let new = NewOrganisation::parse(request.organisation.as_ref(), &request.organisation_id)?;
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
-        let created = mutate(&self.db, key, |txn| {
+        let created = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let id = new.id.clone().unwrap_or_else(|| names::generate_id('o'));
                 let path = match &new.parent_id {
@@ -213,7 +213,7 @@ impl OrganisationService for Api {
         }
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
-        let updated = mutate(&self.db, key, |txn| {
+        let updated = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let current = visible(txn, &caller, "organisation.name", &patch.name).await?;
                 etag::check(&patch.name, &patch.etag, current.revision)?;

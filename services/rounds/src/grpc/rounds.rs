@@ -93,7 +93,7 @@ impl Api {
     ) -> ApiResult<Round> {
         let ctx = context(&caller, request_id);
         let now = self.clock.now();
-        mutate(&self.db, key, |txn| {
+        mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let current = rounds::visible(txn, &caller, "name", &name).await?;
                 etag::check(&name, &sent_etag, current.revision)?;
@@ -145,7 +145,7 @@ impl RoundService for Api {
         let new = NewRound::parse(request.round.as_ref(), &request.round_id)?;
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
-        let created = mutate(&self.db, key, |txn| {
+        let created = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let org = organisations::visible(
                     txn,
@@ -273,7 +273,7 @@ impl RoundService for Api {
         } = parse_patch(&request)?;
         let ctx = context(&caller, &request.request_id);
         let now = self.clock.now();
-        let updated = mutate(&self.db, key, |txn| {
+        let updated = mutate(&self.db, key, move |txn| {
             Box::pin(async move {
                 let current = rounds::visible(txn, &caller, "round.name", &patch.name).await?;
                 etag::check(&patch.name, &patch.etag, current.revision)?;
