@@ -416,6 +416,16 @@ mod tests {
         format!("INSERT INTO gc_rows VALUES ({i}, 'write {i}')")
     }
 
+    /// The write of row `i`.
+    fn inserting(i: i64) -> Mutation<'static, ()> {
+        Box::new(move |txn| {
+            Box::pin(async move {
+                txn.execute_unprepared(&insert(i)).await?;
+                Ok(Step::Commit(()))
+            })
+        })
+    }
+
     /// The insert of row `i`, which keeps running until `hold` turns true.
     fn held_insert(i: i64, mut hold: tokio::sync::watch::Receiver<bool>) -> Mutation<'static, ()> {
         Box::new(move |txn| {
@@ -518,15 +528,7 @@ mod tests {
                 .map(|i| held_write(&db, i, hold.clone()))
                 .collect();
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let refused = db
-                .write(Box::new(|txn| {
-                    Box::pin(async move {
-                        txn.execute_unprepared(&insert(9)).await?;
-                        Ok(Step::Commit(()))
-                    })
-                }))
-                .await
-                .expect_err("a third write");
+            let refused = db.write(inserting(9)).await.expect_err("a third write");
             // It passes by itself: a consumer refused so retries, and is
             // not reported stalled at once.
             assert!(refused.is_transient(), "{refused:?}");
@@ -700,14 +702,9 @@ mod tests {
                 }
             }
             // One more write commits after them all: the writer is sound.
-            db.write(Box::new(|txn| {
-                Box::pin(async move {
-                    txn.execute_unprepared(&insert(999)).await?;
-                    Ok(Step::Commit(()))
-                })
-            }))
-            .await
-            .expect("a write after the cut-off ones");
+            db.write(inserting(999))
+                .await
+                .expect("a write after the cut-off ones");
             let kept = ids(&db).await;
             let missing: Vec<_> = answered.iter().filter(|i| !kept.contains(i)).collect();
             assert!(
@@ -764,14 +761,9 @@ mod tests {
                 .await;
                 assert!(cut_off.is_err(), "the request was cut off");
             }
-            db.write(Box::new(|txn| {
-                Box::pin(async move {
-                    txn.execute_unprepared(&insert(3)).await?;
-                    Ok(Step::Commit(()))
-                })
-            }))
-            .await
-            .expect("the next write commits");
+            db.write(inserting(3))
+                .await
+                .expect("the next write commits");
             assert_eq!(ids(&db).await, vec![1, 3], "{:?}", db.backend());
         }
     }
