@@ -57,9 +57,12 @@ pub enum Step<T> {
     Rollback(T),
 }
 
-/// A mutation run inside a write transaction (or a batch's savepoint).
-pub type Mutation<'a, T> = Box<
-    dyn for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<Step<T>>> + Send + 'a,
+/// A mutation run inside a write transaction (or a batch's savepoint). It
+/// owns what it uses: it runs in a task of its own (see `Db::write`).
+pub type Mutation<T> = Box<
+    dyn for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<Step<T>>>
+        + Send
+        + 'static,
 >;
 
 /// The batches of one database.
@@ -186,7 +189,7 @@ impl GroupCommit {
         writer: &DatabaseConnection,
         committed: Arc<Notify>,
         key: Option<u64>,
-        f: Mutation<'_, T>,
+        f: Mutation<T>,
     ) -> ApiResult<T> {
         let Ok(_queued) = self.queued.clone().try_acquire_owned() else {
             return Err(ApiError::Exhausted {
@@ -417,7 +420,7 @@ mod tests {
     }
 
     /// The write of row `i`.
-    fn inserting(i: i64) -> Mutation<'static, ()> {
+    fn inserting(i: i64) -> Mutation<()> {
         Box::new(move |txn| {
             Box::pin(async move {
                 txn.execute_unprepared(&insert(i)).await?;
@@ -427,7 +430,7 @@ mod tests {
     }
 
     /// The insert of row `i`, which keeps running until `hold` turns true.
-    fn held_insert(i: i64, mut hold: tokio::sync::watch::Receiver<bool>) -> Mutation<'static, ()> {
+    fn held_insert(i: i64, mut hold: tokio::sync::watch::Receiver<bool>) -> Mutation<()> {
         Box::new(move |txn| {
             Box::pin(async move {
                 txn.execute_unprepared(&insert(i)).await?;

@@ -231,7 +231,7 @@ impl Db {
     /// queues a rollback at the depth below, which rolled back the whole
     /// batch, members already answered included (the test
     /// `writes_cut_off_at_any_moment_lose_no_answered_write`).
-    pub async fn write<T: Send + 'static>(&self, f: Mutation<'static, T>) -> ApiResult<T> {
+    pub async fn write<T: Send + 'static>(&self, f: Mutation<T>) -> ApiResult<T> {
         self.write_keyed(None, f).await
     }
 
@@ -240,7 +240,7 @@ impl Db {
     pub async fn write_keyed<T: Send + 'static>(
         &self,
         key: Option<u64>,
-        f: Mutation<'static, T>,
+        f: Mutation<T>,
     ) -> ApiResult<T> {
         use tracing::Instrument;
         let db = self.clone();
@@ -255,11 +255,7 @@ impl Db {
             })
     }
 
-    async fn write_to_the_end<T: Send>(
-        &self,
-        key: Option<u64>,
-        f: Mutation<'static, T>,
-    ) -> ApiResult<T> {
+    async fn write_to_the_end<T: Send>(&self, key: Option<u64>, f: Mutation<T>) -> ApiResult<T> {
         if let Some(group) = &self.group {
             return group
                 .write(&self.writer, self.committed.clone(), key, f)
