@@ -9,10 +9,12 @@
 //! the entry's posting count is still the one read (a racing sweeper that
 //! posted first makes the other abort and find nothing left to post).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 use fiveledger_platform::colour::{Colour, api_colour};
+use fiveledger_platform::group_commit::Step;
 use fiveledger_platform::lease::run_periodically_or;
 use fiveledger_platform::storage::Db;
 use fiveledger_platform::time::Clock;
@@ -141,11 +143,11 @@ pub async fn sweep(
             .iter()
             .flat_map(|(_, entry)| warning::named_organisations(entry))
             .collect();
-        let names = if named.is_empty() {
+        let names = Arc::new(if named.is_empty() {
             Default::default()
         } else {
             directory.display_names(named).await?
-        };
+        });
         for (row, _) in changing {
             let mut attempt = 0;
             let posted = loop {
@@ -183,9 +185,11 @@ pub async fn sweep(
     Ok(report)
 }
 
-/// Posts one entry's changes in one transaction, recomputed from the entry
-/// as it stands inside it: the colour changes, then the interview levels
-/// required of items red for too long (judged after those changes).
+/// Posts one entry's changes in one write, recomputed from the entry as it
+/// stands inside it: the colour changes, then the interview levels
+/// required of items red for too long (judged after those changes). A
+/// write like a request's (`Db::write`): it joins the open batch, and it
+/// runs to its end even when the sweep's caller goes away.
 async fn sweep_entry(
     db: &Db,
     id: &str,
@@ -193,58 +197,51 @@ async fn sweep_entry(
     rules: &Rules,
     clock: &Clock,
     actor: &str,
-    names: &warning::OrganisationNames,
+    names: &Arc<warning::OrganisationNames>,
 ) -> ApiResult<Posted> {
-    let txn = db.begin().await?;
-    let result: ApiResult<Posted> = async {
-        let mut posted = Posted::default();
-        let Some(mut row) = books::lock(&txn, id).await? else {
-            return Ok(posted);
-        };
-        let entry = books::decode_snapshot(&row)?;
-        let signature = Signature {
-            actor: actor.to_owned(),
-            request_id: format!("sweep:{}", today.format("%Y-%m-%d")),
-            traceparent: String::new(),
-            at_us: clock.now().timestamp_micros(),
-            effective_date: None,
-            recorded_after_the_fact: false,
-        };
-        for mut change in warning::changes(&entry, today, &rules.thresholds, names) {
-            if let Some(n) = change.notice.as_mut() {
-                n.number = posting_name(id, row.posting_count + 1);
+    let (id, rules, names) = (id.to_owned(), *rules, names.clone());
+    let signature = Signature {
+        actor: actor.to_owned(),
+        request_id: format!("sweep:{}", today.format("%Y-%m-%d")),
+        traceparent: String::new(),
+        at_us: clock.now().timestamp_micros(),
+        effective_date: None,
+        recorded_after_the_fact: false,
+    };
+    db.write(Box::new(move |txn| {
+        Box::pin(async move {
+            let mut posted = Posted::default();
+            let Some(mut row) = books::lock(txn, &id).await? else {
+                return Ok(Step::Commit(posted));
+            };
+            let entry = books::decode_snapshot(&row)?;
+            for mut change in warning::changes(&entry, today, &rules.thresholds, &names) {
+                if let Some(n) = change.notice.as_mut() {
+                    n.number = posting_name(&id, row.posting_count + 1);
+                }
+                row = post(txn, row, &id, Detail::Warning(change.clone()), &signature).await?;
+                posted.warnings.push(change);
             }
-            row = post(&txn, row, id, Detail::Warning(change.clone()), &signature).await?;
-            posted.warnings.push(change);
-        }
-        let entry = books::decode_snapshot(&row)?;
-        for mut required in interview::escalations(&entry, today, rules.escalation_days, names) {
-            if let Some(n) = required.notice.as_mut() {
-                n.number = posting_name(id, row.posting_count + 1);
+            let entry = books::decode_snapshot(&row)?;
+            for mut required in interview::escalations(&entry, today, rules.escalation_days, &names)
+            {
+                if let Some(n) = required.notice.as_mut() {
+                    n.number = posting_name(&id, row.posting_count + 1);
+                }
+                row = post(
+                    txn,
+                    row,
+                    &id,
+                    Detail::InterviewRequired(required),
+                    &signature,
+                )
+                .await?;
+                posted.requirements += 1;
             }
-            row = post(
-                &txn,
-                row,
-                id,
-                Detail::InterviewRequired(required),
-                &signature,
-            )
-            .await?;
-            posted.requirements += 1;
-        }
-        Ok(posted)
-    }
-    .await;
-    match result {
-        Ok(posted) => {
-            db.commit(txn).await?;
-            Ok(posted)
-        }
-        Err(err) => {
-            let _ = db.rollback(txn).await;
-            Err(err)
-        }
-    }
+            Ok(Step::Commit(posted))
+        })
+    }))
+    .await
 }
 
 /// Appends one posting of the sweep; the entry's row after it.

@@ -72,45 +72,46 @@ async fn warn_one(
         )),
         as_of: Some(to_date(today)),
     };
-    let txn = db.begin().await?;
-    let result: ApiResult<()> = async {
-        let mut model: store::ActiveModel = row.clone().into();
-        model.notified_colour = Set(api_colour(to).as_str_name().to_owned());
-        model.revision = Set(row.revision + 1);
-        model.update_time = Set(now);
-        let updated = store::update_if_revision(&txn, model, row.revision).await?;
-        let inspection = inspections::find(&txn, &row.round_id, &row.inspection_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(row.name()))?;
-        let text = warning
-            .notice
-            .as_ref()
-            .map(|n| n.text.clone())
-            .unwrap_or_default();
-        inspections::record_step(
-            &txn,
-            &inspection,
-            "HandOffWarning",
-            &ctx.actor,
-            &ctx.request_id,
-            text,
-            now,
-        )
-        .await?;
-        let hand_off = updated.to_proto(today, t);
-        outbox::append(
-            &txn,
-            &ctx.about(&updated.round_organisation_path),
-            &hand_off.name,
-            &HandOffWarned {
-                hand_off: Some(hand_off.clone()),
-                warning: Some(warning),
-            },
-        )
-        .await
-    }
-    .await;
-    crate::sweep::finish_notice(db, txn, result).await
+    let (row, ctx, t) = (row.clone(), ctx.clone(), *t);
+    crate::sweep::write_notice(db, move |txn| {
+        Box::pin(async move {
+            let mut model: store::ActiveModel = row.clone().into();
+            model.notified_colour = Set(api_colour(to).as_str_name().to_owned());
+            model.revision = Set(row.revision + 1);
+            model.update_time = Set(now);
+            let updated = store::update_if_revision(txn, model, row.revision).await?;
+            let inspection = inspections::find(txn, &row.round_id, &row.inspection_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(row.name()))?;
+            let text = warning
+                .notice
+                .as_ref()
+                .map(|n| n.text.clone())
+                .unwrap_or_default();
+            inspections::record_step(
+                txn,
+                &inspection,
+                "HandOffWarning",
+                &ctx.actor,
+                &ctx.request_id,
+                text,
+                now,
+            )
+            .await?;
+            let hand_off = updated.to_proto(today, &t);
+            outbox::append(
+                txn,
+                &ctx.about(&updated.round_organisation_path),
+                &hand_off.name,
+                &HandOffWarned {
+                    hand_off: Some(hand_off.clone()),
+                    warning: Some(warning),
+                },
+            )
+            .await
+        })
+    })
+    .await
 }
 
 /// Sweeps every hand-off not acknowledged whose acknowledgement is due

@@ -12,11 +12,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use fiveledger_platform::colour::{api_colour, rule_colour};
 use fiveledger_platform::deadline::{self, WarningSettings};
+use fiveledger_platform::group_commit::Step;
 use fiveledger_platform::lease::run_periodically;
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::storage::{Db, within_subtree};
 use fiveledger_platform::time::{Clock, to_date};
 use fiveledger_platform::{ApiError, ApiResult};
+use futures::future::BoxFuture;
 
 use fiveledger_proto::rounds::{DoubleReportWarned, InspectionPhase, SweepDoubleReportsResponse};
 use fiveledger_proto::types::{DeadlineKind, WarningDetail};
@@ -79,63 +81,68 @@ async fn warn_one(
         )),
         as_of: Some(to_date(today)),
     };
-    let txn = db.begin().await?;
-    let result: ApiResult<()> = async {
-        let mut model: store::ActiveModel = row.clone().into();
-        model.records = Set(encode_records(&records));
-        model.revision = Set(row.revision + 1);
-        model.update_time = Set(now);
-        let updated = store::update_if_revision(&txn, model, row.revision).await?;
-        let text = warning
-            .notice
-            .as_ref()
-            .map(|n| n.text.clone())
-            .unwrap_or_default();
-        store::record_step(
-            &txn,
-            &updated,
-            "DoubleReportWarning",
-            &ctx.actor,
-            &ctx.request_id,
-            text,
-            now,
-        )
-        .await?;
-        let inspection = store::to_protos(&txn, std::slice::from_ref(&updated), today, t)
-            .await?
-            .remove(0);
-        outbox::append(
-            &txn,
-            &ctx.about(&inspection.round_organisation_path),
-            &inspection.name,
-            &DoubleReportWarned {
-                inspection: Some(inspection.clone()),
-                warning: Some(warning),
-            },
-        )
-        .await
-    }
-    .await;
-    finish_notice(db, txn, result).await
+    let (row, ctx, t) = (row.clone(), ctx.clone(), *t);
+    write_notice(db, move |txn| {
+        Box::pin(async move {
+            let mut model: store::ActiveModel = row.clone().into();
+            model.records = Set(encode_records(&records));
+            model.revision = Set(row.revision + 1);
+            model.update_time = Set(now);
+            let updated = store::update_if_revision(txn, model, row.revision).await?;
+            let text = warning
+                .notice
+                .as_ref()
+                .map(|n| n.text.clone())
+                .unwrap_or_default();
+            store::record_step(
+                txn,
+                &updated,
+                "DoubleReportWarning",
+                &ctx.actor,
+                &ctx.request_id,
+                text,
+                now,
+            )
+            .await?;
+            let inspection = store::to_protos(txn, std::slice::from_ref(&updated), today, &t)
+                .await?
+                .remove(0);
+            outbox::append(
+                txn,
+                &ctx.about(&inspection.round_organisation_path),
+                &inspection.name,
+                &DoubleReportWarned {
+                    inspection: Some(inspection.clone()),
+                    warning: Some(warning),
+                },
+            )
+            .await
+        })
+    })
+    .await
 }
 
-/// Ends the transaction of one notice: commits what `result` wrote (true),
-/// or, when another sweep got there first (the row moved on from the
-/// revision read), writes nothing (false): its notice stands. Any other
+/// Writes one notice in one write (`Db::write`: it joins the open batch,
+/// and runs to its end even when the sweep's caller goes away): true once
+/// committed; false, writing nothing, when another sweep got there first
+/// (the row moved on from the revision read): its notice stands. Any other
 /// failure is returned, nothing written.
-pub(crate) async fn finish_notice(
+pub(crate) async fn write_notice(
     db: &Db,
-    txn: sea_orm::DatabaseTransaction,
-    result: ApiResult<()>,
+    f: impl for<'t> FnOnce(&'t sea_orm::DatabaseTransaction) -> BoxFuture<'t, ApiResult<()>>
+    + Send
+    + 'static,
 ) -> ApiResult<bool> {
-    match result {
-        Ok(()) => {
-            db.commit(txn).await?;
-            Ok(true)
-        }
-        Err(ApiError::Aborted { .. }) => Ok(false),
-        Err(err) => Err(err),
-    }
+    db.write(Box::new(move |txn| {
+        Box::pin(async move {
+            match f(txn).await {
+                Ok(()) => Ok(Step::Commit(true)),
+                Err(ApiError::Aborted { .. }) => Ok(Step::Rollback(false)),
+                Err(err) => Err(err),
+            }
+        })
+    }))
+    .await
 }
 
 /// Sweeps every double report still awaited that is due within the blue
