@@ -139,10 +139,10 @@ impl Drop for Running<'_> {
 }
 
 /// A lane's opening, held by the request opening a batch. However that
-/// request leaves (a batch opened, an error, or its client gone while it
-/// waited for the writer), it lets go and then wakes the requests waiting
-/// for the batch: they join it, or one of them opens it. Otherwise they
-/// would wait for the next write to come along, maybe for ever.
+/// request leaves (a batch opened, its begin failed, or its task cut off
+/// while it waited for the writer), it lets go and then wakes the requests
+/// waiting for the batch: they join it, or one of them opens it. Otherwise
+/// they would wait for the next write to come along, maybe for ever.
 struct Opening<'a> {
     lock: Option<tokio::sync::MutexGuard<'a, ()>>,
     opened: &'a Notify,
