@@ -7,7 +7,12 @@
 //! is the write rate. Here a request joins the open batch (or opens one)
 //! and runs its mutation inside a savepoint: a failure rolls back to the
 //! savepoint, so it refuses only its own request and leaves the others'
-//! work in place. The batch commits as soon as no member is running; the
+//! work in place. A member's savepoint costs one round trip: the previous
+//! member's is released in the same one (`RELEASE …; SAVEPOINT …`), and
+//! the last member's by the commit; a failure adds its `ROLLBACK TO`. A
+//! savepoint statement that fails leaves the batch's state unknown, so
+//! the batch rolls back and every member is answered UNAVAILABLE: none
+//! is told its write committed when it did not. The batch commits as soon as no member is running; the
 //! requests that arrived meanwhile open the next one. A full batch
 //! (`database.group_commit_max_batch`) takes no more members, and the
 //! next request waits until it stops running before opening the next: a
@@ -16,8 +21,10 @@
 //! error and none of their changes exist (so a retry with the same
 //! `request_id` runs afresh), and a process killed mid-batch loses only
 //! unacknowledged requests. A member runs to its end in a task of its own
-//! (`Db::write`), whether or not its request still waits: cut off while
-//! its savepoint began, it rolled the whole batch back.
+//! (`Db::write`), whether or not its request still waits: cut off halfway,
+//! it would leave its savepoint's work neither kept nor undone (sea-orm's
+//! nested transactions, which this module no longer uses, rolled the whole
+//! batch back). A mutation that panics is undone like one that failed.
 //!
 //! On PostgreSQL several batches may fill and commit side by side, each on
 //! a connection of its own (`database.group_commit_lanes`, 1 by default;
@@ -45,7 +52,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::error::{ApiError, ApiResult, CommonReason, Reason};
@@ -95,13 +102,61 @@ struct Lane {
 #[derive(Debug)]
 struct Batch {
     /// The transaction; each member holds the lock for its turn.
-    txn: tokio::sync::Mutex<Option<DatabaseTransaction>>,
+    txn: tokio::sync::Mutex<Option<Open>>,
+    /// Why the batch must roll back: a savepoint statement failed.
+    broken: Mutex<Option<String>>,
     state: Mutex<BatchState>,
     /// Woken when the last running member finishes.
     idle: Notify,
     /// Woken when the batch stops taking members (and commits).
     closed: Notify,
     outcome: watch::Sender<Option<Result<(), String>>>,
+}
+
+/// A batch's open transaction and its members' savepoints (`gc_1`, `gc_2`,
+/// … in turn).
+#[derive(Debug)]
+struct Open {
+    txn: DatabaseTransaction,
+    savepoints: u32,
+    /// The savepoint of the member before, still to be released.
+    unreleased: Option<u32>,
+}
+
+impl Open {
+    /// Runs `f` in a savepoint of its own; keeps its work on
+    /// [`Step::Commit`], undoes it otherwise (an error, a rollback asked
+    /// for, a panic). `Err(DbErr)` when a savepoint statement failed: the
+    /// batch can no longer be trusted.
+    async fn member<T>(&mut self, f: Mutation<T>) -> Result<ApiResult<T>, DbErr> {
+        use futures::FutureExt;
+        self.savepoints += 1;
+        let n = self.savepoints;
+        let begin = match self.unreleased.take() {
+            Some(before) => format!("RELEASE SAVEPOINT gc_{before}; SAVEPOINT gc_{n}"),
+            None => format!("SAVEPOINT gc_{n}"),
+        };
+        self.txn.execute_unprepared(&begin).await?;
+        let txn = &self.txn;
+        let ran = std::panic::AssertUnwindSafe(async move { f(txn).await })
+            .catch_unwind()
+            .await;
+        // Released (after a rollback, an empty savepoint) with the next
+        // member's savepoint, or by the commit.
+        self.unreleased = Some(n);
+        let answer = match ran {
+            Ok(Ok(Step::Commit(value))) => return Ok(Ok(value)),
+            Ok(Ok(Step::Rollback(value))) => Ok(value),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(ApiError::internal(anyhow::anyhow!(
+                "a write did not finish: its mutation panicked"
+            ))),
+        };
+        self.txn
+            .execute_unprepared(&format!("ROLLBACK TO SAVEPOINT gc_{n}"))
+            .await?;
+        Ok(answer)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -208,15 +263,22 @@ impl GroupCommit {
         let mut outcome = batch.outcome.subscribe();
         let answer = {
             let _running = Running(&batch);
-            let slot = batch.txn.lock().await;
-            let txn = slot
-                .as_ref()
+            let mut slot = batch.txn.lock().await;
+            let open = slot
+                .as_mut()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a batch committed early")))?;
-            let savepoint = txn.begin().await?;
-            match f(&savepoint).await {
-                Ok(Step::Commit(value)) => savepoint.commit().await.map(|()| Ok(value))?,
-                Ok(Step::Rollback(value)) => savepoint.rollback().await.map(|()| Ok(value))?,
-                Err(err) => savepoint.rollback().await.map(|()| Err(err))?,
+            match open.member(f).await {
+                Ok(answer) => answer,
+                Err(err) => {
+                    let cause = format!("a savepoint failed: {err}");
+                    tracing::error!(%cause, "a batch of writes rolls back");
+                    batch
+                        .broken
+                        .lock()
+                        .expect("batch broken")
+                        .get_or_insert(cause);
+                    Err(err.into())
+                }
             }
         };
         let outcome = outcome
@@ -267,7 +329,12 @@ impl GroupCommit {
                     // wait for this batch, and join it together.
                     let txn = crate::storage::begin_writing(writer).await?;
                     let batch = Arc::new(Batch {
-                        txn: tokio::sync::Mutex::new(Some(txn)),
+                        txn: tokio::sync::Mutex::new(Some(Open {
+                            txn,
+                            savepoints: 0,
+                            unreleased: None,
+                        })),
+                        broken: Mutex::new(None),
                         state: Mutex::new(BatchState {
                             joined: 1,
                             running: 1,
@@ -329,10 +396,16 @@ impl GroupCommit {
                 *open = None;
             }
         }
-        let txn = batch.txn.lock().await.take();
-        let result = match txn {
-            Some(txn) => txn.commit().await.map_err(|err| err.to_string()),
-            None => Err("the batch's transaction was gone".to_owned()),
+        let open = batch.txn.lock().await.take();
+        let broken = batch.broken.lock().expect("batch broken").take();
+        let result = match (open, broken) {
+            (Some(open), None) => open.txn.commit().await.map_err(|err| err.to_string()),
+            (Some(open), Some(cause)) => {
+                // Whatever the rollback says, nothing of the batch is kept.
+                let _ = open.txn.rollback().await;
+                Err(cause)
+            }
+            (None, _) => Err("the batch's transaction was gone".to_owned()),
         };
         if result.is_ok() {
             let members = batch.state.lock().expect("batch state").joined as u64;
@@ -518,6 +591,87 @@ mod tests {
                 batches < 64,
                 "{batches} batches for 64 writes: none grouped"
             );
+        }
+    }
+
+    /// A write whose mutation panics after writing is undone like a failed
+    /// one and answered INTERNAL; the others of its batch commit.
+    #[tokio::test]
+    async fn a_write_that_panics_is_undone_and_the_rest_commit() {
+        for (db, _dir) in databases_with(|s| s.group_commit_lanes = 1).await {
+            let (release, hold) = tokio::sync::watch::channel(false);
+            let first = held_write(&db, 1, hold);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let panics = {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write::<()>(Box::new(|txn| {
+                        Box::pin(async move {
+                            txn.execute_unprepared(&insert(2)).await?;
+                            panic!("a mutation's bug");
+                        })
+                    }))
+                    .await
+                })
+            };
+            let last = {
+                let db = db.clone();
+                tokio::spawn(async move { db.write(inserting(3)).await })
+            };
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            release.send_replace(true);
+            first.await.expect("task").expect("first committed");
+            let refused = panics.await.expect("task").expect_err("it panicked");
+            assert_eq!(tonic::Status::from(refused).code(), tonic::Code::Internal);
+            last.await.expect("task").expect("last committed");
+            assert_eq!(ids(&db).await, vec![1, 3], "{:?}", db.backend());
+            assert_eq!(db.batches(), (1, 3), "one batch of three writes");
+        }
+    }
+
+    /// A savepoint statement that fails leaves the batch's state unknown:
+    /// here the second write of a batch releases its own savepoint, so the
+    /// rollback to it fails. The batch rolls back and both writes are
+    /// answered UNAVAILABLE (without that the refused write's row would
+    /// have committed); the next batch commits.
+    #[tokio::test]
+    async fn a_failed_savepoint_rolls_its_batch_back_and_tells_every_write() {
+        for (db, _dir) in databases_with(|s| s.group_commit_lanes = 1).await {
+            let (release, hold) = tokio::sync::watch::channel(false);
+            let first = held_write(&db, 1, hold);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let breaks = {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write::<()>(Box::new(|txn| {
+                        Box::pin(async move {
+                            txn.execute_unprepared(&insert(2)).await?;
+                            // The batch's second savepoint: this write's own.
+                            txn.execute_unprepared("RELEASE SAVEPOINT gc_2").await?;
+                            Err(ApiError::invalid(
+                                "row",
+                                CommonReason::RequiredField,
+                                "refused after writing",
+                            ))
+                        })
+                    }))
+                    .await
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            release.send_replace(true);
+            for (write, task) in [("first", first), ("second", breaks)] {
+                let answer = task.await.expect("task").expect_err(write);
+                assert_eq!(
+                    tonic::Status::from(answer).code(),
+                    tonic::Code::Unavailable,
+                    "{write} on {:?}",
+                    db.backend()
+                );
+            }
+            assert_eq!(ids(&db).await, Vec::<i64>::new(), "{:?}", db.backend());
+            db.write(inserting(3)).await.expect("the next batch");
+            assert_eq!(ids(&db).await, vec![3], "{:?}", db.backend());
         }
     }
 
