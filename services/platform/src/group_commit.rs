@@ -12,8 +12,10 @@
 //! the last member's by the commit; a failure adds its `ROLLBACK TO`. A
 //! savepoint statement that fails leaves the batch's state unknown, so
 //! the batch rolls back and every member is answered UNAVAILABLE: none
-//! is told its write committed when it did not. The batch commits as soon as no member is running; the
-//! requests that arrived meanwhile open the next one. A full batch
+//! is told its write committed when it did not (PostgreSQL answers the
+//! COMMIT of a transaction left aborted as a success, and keeps nothing).
+//! The batch commits as soon as no member is running; the requests that
+//! arrived meanwhile open the next one. A full batch
 //! (`database.group_commit_max_batch`) takes no more members, and the
 //! next request waits until it stops running before opening the next: a
 //! lane never runs two batches' members at once. Nothing is

@@ -226,11 +226,11 @@ impl Db {
     /// the request that asked for it goes away (its client gone, its
     /// deadline passed): it commits or fails as if still awaited, and a
     /// retry with its request id gets its answer. Cut off halfway, it
-    /// would leave the batch's transaction in a state nothing repairs: a
-    /// nested `begin` dropped before its SAVEPOINT answers queues a
-    /// rollback at the depth the connection was at (sea-orm's on SQLite,
-    /// sqlx's own on PostgreSQL), which rolled back the whole batch,
-    /// members already answered included (the test
+    /// would leave the batch's transaction in a state nothing repairs: its
+    /// savepoint's work neither kept nor undone, or (while group commit
+    /// used sea-orm's nested transactions) the whole batch rolled back by
+    /// a nested `begin` dropped before its SAVEPOINT answered, members
+    /// already answered included (the test
     /// `writes_cut_off_at_any_moment_lose_no_answered_write`).
     pub async fn write<T: Send + 'static>(&self, f: Mutation<T>) -> ApiResult<T> {
         self.write_keyed(None, f).await
