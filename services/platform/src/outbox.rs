@@ -180,8 +180,9 @@ pub async fn append<M: prost::Name>(
         )));
     }
     // `txid` is left to the column's default: the writer's transaction id
-    // on PostgreSQL, 0 on SQLite.
-    ActiveModel {
+    // on PostgreSQL, 0 on SQLite. Nothing is read back (no RETURNING): the
+    // row, payload and all, would cross from the driver for nothing.
+    Entity::insert(ActiveModel {
         event_type: Set(M::NAME.to_owned()),
         subject: Set(subject.to_owned()),
         payload: Set(any.encode_to_vec()),
@@ -191,8 +192,8 @@ pub async fn append<M: prost::Name>(
         create_time: Set(create_time),
         organisation_path: Set(ctx.organisation_path.clone()),
         ..Default::default()
-    }
-    .insert(txn)
+    })
+    .exec_without_returning(txn)
     .await?;
     Ok(())
 }
