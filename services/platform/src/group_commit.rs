@@ -105,8 +105,6 @@ struct Lane {
 struct Batch {
     /// The transaction; each member holds the lock for its turn.
     txn: tokio::sync::Mutex<Option<Open>>,
-    /// Why the batch must roll back: a savepoint statement failed.
-    broken: Mutex<Option<String>>,
     state: Mutex<BatchState>,
     /// Woken when the last running member finishes.
     idle: Notify,
@@ -123,6 +121,8 @@ struct Open {
     savepoints: u32,
     /// The savepoint of the member before, still to be released.
     unreleased: Option<u32>,
+    /// Why the batch must roll back: a savepoint statement failed.
+    broken: Option<String>,
 }
 
 impl Open {
@@ -274,11 +274,7 @@ impl GroupCommit {
                 Err(err) => {
                     let cause = format!("a savepoint failed: {err}");
                     tracing::error!(%cause, "a batch of writes rolls back");
-                    batch
-                        .broken
-                        .lock()
-                        .expect("batch broken")
-                        .get_or_insert(cause);
+                    open.broken.get_or_insert(cause);
                     Err(err.into())
                 }
             }
@@ -335,8 +331,8 @@ impl GroupCommit {
                             txn,
                             savepoints: 0,
                             unreleased: None,
+                            broken: None,
                         })),
-                        broken: Mutex::new(None),
                         state: Mutex::new(BatchState {
                             joined: 1,
                             running: 1,
@@ -399,15 +395,20 @@ impl GroupCommit {
             }
         }
         let open = batch.txn.lock().await.take();
-        let broken = batch.broken.lock().expect("batch broken").take();
-        let result = match (open, broken) {
-            (Some(open), None) => open.txn.commit().await.map_err(|err| err.to_string()),
-            (Some(open), Some(cause)) => {
+        let result = match open {
+            Some(Open {
+                txn, broken: None, ..
+            }) => txn.commit().await.map_err(|err| err.to_string()),
+            Some(Open {
+                txn,
+                broken: Some(cause),
+                ..
+            }) => {
                 // Whatever the rollback says, nothing of the batch is kept.
-                let _ = open.txn.rollback().await;
+                let _ = txn.rollback().await;
                 Err(cause)
             }
-            (None, _) => Err("the batch's transaction was gone".to_owned()),
+            None => Err("the batch's transaction was gone".to_owned()),
         };
         if result.is_ok() {
             let members = batch.state.lock().expect("batch state").joined as u64;
