@@ -26,7 +26,10 @@ use std::time::Duration;
 use prost::Message;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, DatabaseTransaction, DbBackend, QueryOrder, QuerySelect, QueryTrait,
+    Statement,
+};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -155,6 +158,20 @@ pub async fn append<M: prost::Name>(
     subject: &str,
     payload: &M,
 ) -> ApiResult<()> {
+    let statement = append_statement(txn.get_database_backend(), ctx, subject, payload)?;
+    txn.execute_raw(statement).await?;
+    Ok(())
+}
+
+/// [`append`]'s statement, for a write path that sends it with its own
+/// (`storage::execute_together`), in a transaction begun as [`append`]
+/// says. It inserts exactly one row.
+pub fn append_statement<M: prost::Name>(
+    backend: DbBackend,
+    ctx: &EventContext,
+    subject: &str,
+    payload: &M,
+) -> ApiResult<Statement> {
     let any = prost_types::Any::from_msg(payload).map_err(ApiError::internal)?;
     let traceparent = if ctx.traceparent.is_empty() {
         crate::telemetry::current_traceparent()
@@ -182,7 +199,7 @@ pub async fn append<M: prost::Name>(
     // `txid` is left to the column's default: the writer's transaction id
     // on PostgreSQL, 0 on SQLite. Nothing is read back (no RETURNING): the
     // row, payload and all, would cross from the driver for nothing.
-    Entity::insert(ActiveModel {
+    Ok(Entity::insert(ActiveModel {
         event_type: Set(M::NAME.to_owned()),
         subject: Set(subject.to_owned()),
         payload: Set(any.encode_to_vec()),
@@ -193,9 +210,7 @@ pub async fn append<M: prost::Name>(
         organisation_path: Set(ctx.organisation_path.clone()),
         ..Default::default()
     })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
+    .build(backend))
 }
 
 /// Appends one event per part of `items` (see [`parts`]): `make` builds
@@ -493,14 +508,15 @@ pub fn watch_with_head(
             committed.as_mut().enable();
             let read = async {
                 let horizon = horizon(&db).await?;
+                let settled = settled(&db, horizon).await?;
                 let rows = selection
                     .apply(self::after(backend, horizon, cursor))
                     .limit(BATCH)
                     .all(db.reader())
                     .await?;
-                ApiResult::Ok((horizon, rows))
+                ApiResult::Ok((horizon, settled, rows))
             };
-            let (horizon, rows) = match read.await {
+            let (horizon, settled, rows) = match read.await {
                 Ok(read) => read,
                 Err(err) => {
                     let _ = tx.send(Err(err.into())).await;
@@ -530,6 +546,11 @@ pub fn watch_with_head(
             if full {
                 continue;
             }
+            // A short read looked at every event up to `settled`, selected
+            // or not: the next starts past them. From the last event
+            // selected, a stream of rare types would read every later
+            // event again after each commit.
+            cursor = cursor.max(settled);
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tx.closed() => return,
@@ -539,6 +560,24 @@ pub fn watch_with_head(
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// The last position a read that begins after this call finds final,
+/// selected or not: on PostgreSQL everything below `horizon`; on SQLite the
+/// newest event visible now (one writer at a time, and ids never reused:
+/// an event not yet committed has a larger id than every committed one).
+async fn settled(db: &Db, horizon: Option<i64>) -> ApiResult<Position> {
+    Ok(match horizon {
+        Some(horizon) if horizon > 0 => Position {
+            txid: horizon - 1,
+            id: i64::MAX,
+        },
+        Some(_) => Position::START,
+        None => Position {
+            txid: 0,
+            id: written(db).await?,
+        },
+    })
 }
 
 /// How many events the service has written (the newest event's id, 0 when

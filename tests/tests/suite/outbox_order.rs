@@ -60,15 +60,26 @@ async fn serve(connections: u32, stop: &CancellationToken) -> (Db, EventSource, 
     (db, source, env)
 }
 
+/// The type of the rarer events (a transaction's third), which a second
+/// stream selects alone.
+const RARE: &str = "Timestamp";
+
+fn is_rare(subject: &str) -> bool {
+    subject.ends_with("/e2")
+}
+
 /// Writes one event about `subject` in `txn`.
 async fn write(txn: &sea_orm::DatabaseTransaction, subject: &str) {
     let ctx = EventContext {
         actor: "writer".into(),
         ..Default::default()
     };
-    outbox::append(txn, &ctx, subject, &prost_types::Any::default())
-        .await
-        .expect("append");
+    let appended = if is_rare(subject) {
+        outbox::append(txn, &ctx, subject, &prost_types::Timestamp::default()).await
+    } else {
+        outbox::append(txn, &ctx, subject, &prost_types::Any::default()).await
+    };
+    appended.expect("append");
 }
 
 /// What one writer's transaction did, on the test's own clock (a counter
@@ -210,6 +221,24 @@ async fn concurrent_writers_lose_and_reorder_no_event() {
         }
     });
 
+    // Another follows the rarer type alone: it sees most events go by
+    // unselected, and must still miss none of its own.
+    let rare: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut rare_events = source
+        .watch(Position::START, &[RARE.to_owned()])
+        .await
+        .expect("watch");
+    let rare_reader = tokio::spawn({
+        let rare = rare.clone();
+        async move {
+            while let Some(item) = rare_events.next().await {
+                let event = item.expect("an event");
+                assert_eq!(event.r#type, RARE);
+                rare.lock().expect("lock").push(event.subject);
+            }
+        }
+    });
+
     let clock = Arc::new(AtomicU64::new(0));
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| tokio::spawn(writer(db.clone(), w, clock.clone())))
@@ -251,6 +280,16 @@ async fn concurrent_writers_lose_and_reorder_no_event() {
     for (subject, at, head) in &received {
         assert!(head >= at, "{subject}: head {head} behind its event {at}");
     }
+    let rare_expected: Vec<&str> = subjects.iter().copied().filter(|s| is_rare(s)).collect();
+    assert!(
+        !rare_expected.is_empty(),
+        "some events are of the rarer type"
+    );
+    assert_eq!(
+        *rare.lock().expect("lock"),
+        rare_expected,
+        "the stream of the rarer type: all of them, once each, in the same order"
+    );
 
     // Each transaction's events together and in order.
     let mut span: HashMap<&str, (usize, usize)> = HashMap::new();
@@ -301,6 +340,7 @@ async fn concurrent_writers_lose_and_reorder_no_event() {
     drop(unrelated);
     stop.cancel();
     reader.abort();
+    rare_reader.abort();
 }
 
 /// A committed event is served at once, to a stream already following and
