@@ -424,7 +424,7 @@ impl GroupCommit {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use sea_orm::{ConnectionTrait, DbBackend};
@@ -444,7 +444,7 @@ mod tests {
     }
 
     /// [`databases`] with settings of their own.
-    async fn databases_with(
+    pub(crate) async fn databases_with(
         configure: impl Fn(&mut DatabaseSettings),
     ) -> Vec<(Db, tempfile::TempDir)> {
         let mut settings = vec![DatabaseSettings::default()];

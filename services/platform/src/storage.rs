@@ -493,6 +493,41 @@ pub fn path_column(name: &'static str, backend: DbBackend) -> sea_orm::sea_query
     col
 }
 
+/// Runs `statements`, which return no rows, in order: on SQLite in one
+/// round trip to the driver's thread (joined by `;`, sqlx binding each
+/// statement's anonymous parameters in turn), on PostgreSQL one by one
+/// (its extended protocol takes one statement per message, and a CTE of
+/// them would run every part on one snapshot: two upserts of one row would
+/// not see each other). Answers the rows they changed, summed; for a write
+/// path's guard that each changed the one row it meant to.
+///
+/// An error leaves the statements before it done: run them inside a
+/// transaction or a savepoint (a mutation's error undoes its savepoint).
+pub async fn execute_together(
+    conn: &impl ConnectionTrait,
+    statements: Vec<Statement>,
+) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    if backend != DbBackend::Sqlite || statements.len() < 2 {
+        let mut changed = 0;
+        for statement in statements {
+            changed += conn.execute_raw(statement).await?.rows_affected();
+        }
+        return Ok(changed);
+    }
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        if !sql.is_empty() {
+            sql.push_str(";\n");
+        }
+        sql.push_str(&statement.sql);
+        values.extend(statement.values.map(|v| v.0).unwrap_or_default());
+    }
+    let joined = Statement::from_sql_and_values(backend, sql, values);
+    Ok(conn.execute_raw(joined).await?.rows_affected())
+}
+
 /// True when a database error is a unique-constraint violation.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(
@@ -573,5 +608,93 @@ mod sqlite_build_tests {
                 .expect("compile options"),
             "SQLite built without ENABLE_QPSG: is LIBSQLITE3_FLAGS from .cargo/config.toml lost?"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    use sea_orm::{
+        ConnectionTrait, DbBackend, FromQueryResult, JsonValue, Statement, TransactionTrait,
+    };
+
+    use super::{Db, execute_together, is_unique_violation};
+    use crate::group_commit::tests::databases_with;
+
+    fn insert(backend: DbBackend, id: i64, note: &str) -> Statement {
+        backend.build(
+            Query::insert()
+                .into_table(Alias::new("gc_rows"))
+                .columns([Alias::new("id"), Alias::new("note")])
+                .values_panic([id.into(), note.into()]),
+        )
+    }
+
+    /// Renames row `id` if its note is still `from`.
+    fn rename(backend: DbBackend, id: i64, from: &str, to: &str) -> Statement {
+        backend.build(
+            Query::update()
+                .table(Alias::new("gc_rows"))
+                .value(Alias::new("note"), to)
+                .and_where(Expr::col(Alias::new("id")).eq(id))
+                .and_where(Expr::col(Alias::new("note")).eq(from)),
+        )
+    }
+
+    async fn notes(db: &Db) -> Vec<(i64, String)> {
+        let rows = JsonValue::find_by_statement(Statement::from_string(
+            db.backend(),
+            "SELECT id, note FROM gc_rows ORDER BY id",
+        ))
+        .all(db.reader())
+        .await
+        .expect("rows");
+        rows.iter()
+            .map(|r| (r["id"].as_i64().expect("id"), r["note"].to_string()))
+            .collect()
+    }
+
+    /// Statements of different shapes, sent together, each bind their own
+    /// values in order (text that looks like SQL stays text), and the count
+    /// is the rows they changed: a guarded update that matched nothing adds
+    /// none. A failing statement leaves the ones before it to its
+    /// transaction, which undoes them.
+    #[tokio::test]
+    async fn statements_sent_together_bind_their_own_values_and_count_their_rows() {
+        for (db, _dir) in databases_with(|_| {}).await {
+            let b = db.backend();
+            let txn = db.writer().begin().await.expect("begin");
+            let changed = execute_together(
+                &txn,
+                vec![
+                    insert(b, 1, "one"),
+                    rename(b, 1000, "there before", "renamed"),
+                    insert(b, 2, "two'; DELETE FROM gc_rows; --?"),
+                    rename(b, 1, "not its note", "never"),
+                ],
+            )
+            .await
+            .expect("together");
+            assert_eq!(changed, 3, "{b:?}: two inserts and one rename changed rows");
+            txn.commit().await.expect("commit");
+            let kept = vec![
+                (1, "\"one\"".to_owned()),
+                (2, "\"two'; DELETE FROM gc_rows; --?\"".to_owned()),
+                (1000, "\"renamed\"".to_owned()),
+            ];
+            assert_eq!(notes(&db).await, kept, "{b:?}");
+
+            let txn = db.writer().begin().await.expect("begin");
+            let err = execute_together(&txn, vec![insert(b, 3, "three"), insert(b, 1, "again")])
+                .await
+                .expect_err("row 1 exists");
+            assert!(is_unique_violation(&err), "{b:?}: {err}");
+            txn.rollback().await.expect("rollback");
+            assert_eq!(
+                notes(&db).await,
+                kept,
+                "{b:?}: row 3 undone with its transaction"
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@ use fiveledger_platform::aip::filter::Op;
 use fiveledger_platform::colour::{Colour, rule_colour};
 use fiveledger_platform::outbox::{self, EventContext};
 use fiveledger_platform::subtree::Subtree;
-use fiveledger_platform::{ApiError, ApiResult};
+use fiveledger_platform::{ApiError, ApiResult, storage};
 use fiveledger_proto::ledgers::posting::Detail;
 use fiveledger_proto::ledgers::*;
 use fiveledger_proto::types::Severity;
@@ -18,7 +18,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction,
     DbBackend, EntityTrait, IdenStatic, IntoActiveModel, Iterable, QueryFilter, QueryOrder,
-    QuerySelect, TryIntoModel, Value,
+    QuerySelect, QueryTrait, Statement, TryIntoModel, Value,
 };
 
 use super::{departments, entries, postings, receivers, tallies};
@@ -318,10 +318,6 @@ pub async fn append(
         model,
     } = step(current, entry_id, detail, signature)?;
 
-    postings::Entity::insert(postings::ActiveModel::from(row.clone()))
-        .exec_without_returning(txn)
-        .await
-        .map_err(|e| conflict(e, entry_id))?;
     match &posting.detail {
         Some(Detail::Transferred(t)) => {
             add_receivers(txn, entry_id, [t.receiving_body_path.as_str()]).await?;
@@ -329,33 +325,38 @@ pub async fn append(
         Some(Detail::Open(_)) => add_department(txn, entry_id, &entry).await?,
         _ => {}
     }
+    // The posting, the tallies' moves, the projection and the event: each
+    // changes exactly one row, and all go in one round trip on SQLite.
+    let backend = txn.get_database_backend();
     let after = model.clone().try_into_model().map_err(ApiError::internal)?;
-    tallies::shift(txn, current, &after).await?;
-    match current {
-        None => {
-            entries::Entity::insert(model)
-                .exec_without_returning(txn)
-                .await
-                .map_err(|e| conflict(e, entry_id))?;
-        }
+    let mut statements =
+        vec![postings::Entity::insert(postings::ActiveModel::from(row)).build(backend)];
+    statements.extend(tallies::shift(backend, current, &after));
+    statements.push(match current {
+        None => entries::Entity::insert(model).build(backend),
         Some(old) => {
             let mut model = model;
             model.id = NotSet;
             model.problem = NotSet;
-            let updated = entries::Entity::update_many()
+            // Guarded: a projection moved on since it was read changes
+            // nothing, and the step is refused below.
+            entries::Entity::update_many()
                 .set(model)
                 .filter(entries::Column::Id.eq(entry_id))
                 .filter(entries::Column::PostingCount.eq(old.posting_count))
-                .exec(txn)
-                .await?;
-            if updated.rows_affected != 1 {
-                return Err(ApiError::Aborted {
-                    resource: name_of(entry_id),
-                });
-            }
+                .build(backend)
         }
+    });
+    statements.push(event(backend, &signature.context(), &entry, &posting)?);
+    let expected = statements.len() as u64;
+    let changed = storage::execute_together(txn, statements)
+        .await
+        .map_err(|e| conflict(e, entry_id))?;
+    if changed != expected {
+        return Err(ApiError::Aborted {
+            resource: name_of(entry_id),
+        });
     }
-    emit(txn, &signature.context(), &entry, &posting).await?;
     Ok((entry, posting))
 }
 
@@ -493,19 +494,20 @@ fn conflict(err: sea_orm::DbErr, entry_id: &str) -> ApiError {
     }
 }
 
-/// Every posting kind is an event of its own type.
-async fn emit(
-    txn: &DatabaseTransaction,
+/// Every posting kind is an event of its own type: the statement that
+/// appends it.
+fn event(
+    backend: DbBackend,
     ctx: &EventContext,
     entry: &LedgerEntry,
     posting: &Posting,
-) -> ApiResult<()> {
+) -> ApiResult<Statement> {
     let ctx = &ctx.about(&entry.round_organisation_path);
+    let subject = &entry.name;
     let (entry, posting) = (Some(entry.clone()), Some(posting.clone()));
-    let subject = entry.as_ref().map(|e| e.name.clone()).unwrap_or_default();
     macro_rules! send {
         ($event:ident) => {
-            outbox::append(txn, ctx, &subject, &$event { entry, posting }).await
+            outbox::append_statement(backend, ctx, subject, &$event { entry, posting })
         };
     }
     let detail = posting.as_ref().and_then(|p| p.detail.as_ref());
@@ -530,7 +532,9 @@ async fn emit(
         Some(Detail::Interview(_)) => send!(InterviewRecorded),
         Some(Detail::InterviewFollowUp(_)) => send!(InterviewFollowedUp),
         Some(Detail::InterviewRequired(_)) => send!(InterviewEscalated),
-        None => Ok(()),
+        None => Err(ApiError::internal(anyhow::anyhow!(
+            "a posting without its kind"
+        ))),
     }
 }
 

@@ -19,7 +19,7 @@ use fiveledger_platform::colour::Colour;
 use fiveledger_platform::storage::within_subtree;
 use fiveledger_proto::ledgers::EntryState;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement, SimpleExpr};
-use sea_orm::{Condition, ConnectionTrait, DbBackend, FromQueryResult};
+use sea_orm::{Condition, ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use super::entries;
 use super::statistics::{Group, KeyColumn};
@@ -231,31 +231,33 @@ fn share(e: &entries::Model) -> Option<Share> {
     })
 }
 
-/// Moves an entry's share from what `before` counted to what `after`
-/// counts (nothing when they agree), inside the posting's transaction.
-pub async fn shift(
-    conn: &impl ConnectionTrait,
+/// The statements that move an entry's share from what `before` counted
+/// to what `after` counts (none when they agree), for the posting's
+/// transaction; each changes exactly one row.
+pub fn shift(
+    backend: DbBackend,
     before: Option<&entries::Model>,
     after: &entries::Model,
-) -> ApiResult<()> {
+) -> Vec<Statement> {
     let (old, new) = (before.and_then(share), share(after));
     if old == new {
-        return Ok(());
+        return Vec::new();
     }
+    let mut statements = Vec::new();
     for table in Table::ALL {
         if let Some(old) = &old {
-            add(conn, table, old, -1).await?;
+            statements.push(add(backend, table, old, -1));
         }
         if let Some(new) = &new {
-            add(conn, table, new, 1).await?;
+            statements.push(add(backend, table, new, 1));
         }
     }
-    Ok(())
+    statements
 }
 
 /// Adds `sign` × the share to its row of `table` (made on first use): one
-/// upsert.
-async fn add(conn: &impl ConnectionTrait, table: Table, s: &Share, sign: i64) -> ApiResult<()> {
+/// upsert, which changes exactly one row.
+fn add(backend: DbBackend, table: Table, s: &Share, sign: i64) -> Statement {
     let name = table.name();
     let columns = table
         .keys()
@@ -277,8 +279,7 @@ async fn add(conn: &impl ConnectionTrait, table: Table, s: &Share, sign: i64) ->
         .values_panic(values)
         .on_conflict(on_conflict)
         .to_owned();
-    conn.execute(&insert).await?;
-    Ok(())
+    backend.build(&insert)
 }
 
 /// Recounts every row of both tables from the entries (after a projection
