@@ -614,9 +614,7 @@ mod sqlite_build_tests {
 #[cfg(test)]
 mod tests {
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-    use sea_orm::{
-        ConnectionTrait, DbBackend, FromQueryResult, JsonValue, Statement, TransactionTrait,
-    };
+    use sea_orm::{DbBackend, FromQueryResult, JsonValue, Statement, TransactionTrait};
 
     use super::{Db, execute_together, is_unique_violation};
     use crate::group_commit::tests::databases_with;
