@@ -249,6 +249,10 @@ pub async fn start<M: Schema>(
         db.clone(),
         stop.clone(),
     ));
+    tokio::spawn(
+        db.clone()
+            .optimize_periodically(crate::storage::OPTIMIZE_EVERY, stop.clone()),
+    );
     for task in background {
         tokio::spawn(task);
     }
