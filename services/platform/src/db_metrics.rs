@@ -14,14 +14,7 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
 /// Samples `db` now and every [`SAMPLE_EVERY`] until `stop`.
 pub async fn sample_periodically(service: &'static str, db: Db, stop: CancellationToken) {
-    let mut every = tokio::time::interval(SAMPLE_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = every.tick() => sample(service, &db).await,
-        }
-    }
+    crate::periodic::every(SAMPLE_EVERY, stop, || sample(service, &db)).await
 }
 
 /// Records the figures of `db` once.

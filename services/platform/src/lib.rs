@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod outbox;
 pub mod outbox_writers;
+pub mod periodic;
 pub mod platform_tables;
 pub mod process_metrics;
 pub mod rpc_call;

@@ -402,17 +402,12 @@ impl Db {
         every: Duration,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        let mut ticks = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = ticks.tick() => {
-                    if let Err(err) = self.optimize().await {
-                        tracing::warn!(error = ?err, "analysing the tables failed; will retry");
-                    }
-                }
+        crate::periodic::every(every, stop, || async {
+            if let Err(err) = self.optimize().await {
+                tracing::warn!(error = ?err, "analysing the tables failed; will retry");
             }
-        }
+        })
+        .await
     }
 }
 

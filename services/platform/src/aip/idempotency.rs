@@ -255,15 +255,10 @@ pub async fn prune(db: &Db, cutoff: chrono::DateTime<chrono::Utc>) -> ApiResult<
 
 /// Prunes once an hour until `stop` (every replica may; deletes are idempotent).
 pub async fn prune_periodically(db: Db, stop: tokio_util::sync::CancellationToken) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = every.tick() => {
-                if let Err(err) = prune(&db, chrono::Utc::now() - RETENTION).await {
-                    tracing::warn!(error = ?err, "pruning request ids failed; will retry");
-                }
-            }
+    crate::periodic::every(std::time::Duration::from_secs(3600), stop, || async {
+        if let Err(err) = prune(&db, chrono::Utc::now() - RETENTION).await {
+            tracing::warn!(error = ?err, "pruning request ids failed; will retry");
         }
-    }
+    })
+    .await
 }
