@@ -28,6 +28,7 @@ pub mod outbox_writers;
 pub mod periodic;
 pub mod platform_tables;
 pub mod process_metrics;
+pub mod readers;
 pub mod rpc_call;
 pub mod schema_compat;
 pub mod served_calls;

@@ -251,7 +251,7 @@ pub async fn start<M: Schema>(
     ));
     tokio::spawn(
         db.clone()
-            .optimize_periodically(crate::storage::OPTIMIZE_EVERY, stop.clone()),
+            .upkeep_periodically(crate::storage::UPKEEP_EVERY, stop.clone()),
     );
     for task in background {
         tokio::spawn(task);

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::ConnectOptions as _;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, Statement, TransactionTrait,
@@ -25,6 +26,7 @@ use crate::error::ApiResult;
 use sea_orm_migration::MigratorTrait;
 
 use crate::group_commit::{GroupCommit, Mutation, Step};
+use crate::readers::Readers;
 use crate::schema_compat::{Migrated, Recorded, Schema};
 use crate::settings::{DatabaseSettings, SqliteSync};
 
@@ -33,12 +35,14 @@ use crate::settings::{DatabaseSettings, SqliteSync};
 #[derive(Clone, Debug)]
 pub struct Db {
     writer: DatabaseConnection,
-    reader: DatabaseConnection,
+    reader: Readers,
     backend: DbBackend,
     /// Woken after each commit, so event streams need not poll.
     committed: Arc<Notify>,
     /// Request writes committed in groups (`database.group_commit`).
     group: Option<Arc<GroupCommit>>,
+    /// How long a connection may sit unused before it is closed.
+    idle: Duration,
 }
 
 impl Db {
@@ -74,40 +78,40 @@ impl Db {
         // Negative: KiB rather than pages.
         let cache = format!("-{}", u64::from(settings.sqlite_cache_mib) * 1024);
         let mmap = (u64::from(settings.sqlite_mmap_mib) * 1024 * 1024).to_string();
-        let options = |max: u32| {
-            let (cache, mmap) = (cache.clone(), mmap.clone());
-            let mut opts = ConnectOptions::new(url.to_owned());
-            opts.max_connections(max)
-                .min_connections(1)
-                .idle_timeout(idle)
-                // No ping on checkout: a SQLite connection is a thread of
-                // this process, and the ping was a round trip to it before
-                // every read and every transaction.
-                .test_before_acquire(false)
-                .sqlx_logging(false)
-                .map_sqlx_sqlite_opts(move |o| {
-                    o.create_if_missing(true)
-                        .journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(synchronous)
-                        .busy_timeout(Duration::from_secs(30))
-                        .foreign_keys(true)
-                        .statement_cache_capacity(statements)
-                        .pragma("cache_size", cache.clone())
-                        .pragma("mmap_size", mmap.clone())
-                        // Sorts and temporary indexes stay in memory.
-                        .pragma("temp_store", "memory")
-                });
-            opts
+        let tune = move |o: SqliteConnectOptions| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+                .statement_cache_capacity(statements)
+                .pragma("cache_size", cache.clone())
+                .pragma("mmap_size", mmap.clone())
+                // Sorts and temporary indexes stay in memory.
+                .pragma("temp_store", "memory")
         };
+        let mut options = ConnectOptions::new(url.to_owned());
+        let tune_writer = tune.clone();
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(idle)
+            // No ping on checkout: a SQLite connection is a thread of
+            // this process, and the ping was a round trip to it before
+            // every transaction.
+            .test_before_acquire(false)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(tune_writer);
         // The writer first: it switches the file to WAL before readers open it.
-        let writer = Database::connect(options(1)).await?;
+        let writer = Database::connect(options).await?;
         if !plans_without_bound_values(&writer).await? {
             tracing::warn!(
                 "this build's SQLite lacks ENABLE_QPSG (the repository's .cargo/config.toml \
                  sets it): every paged read will be prepared anew each time it runs"
             );
         }
-        let reader = Database::connect(options(settings.max_connections.max(1))).await?;
+        let readers = tune(url.parse::<SqliteConnectOptions>()?).disable_statement_logging();
+        let reader = Readers::sqlite(readers, settings.max_connections as usize)?;
         Ok(Self::new(writer, reader, DbBackend::Sqlite, settings))
     }
 
@@ -148,17 +152,24 @@ impl Db {
             opts.set_schema_search_path(schema.to_owned());
         }
         let pool = Database::connect(opts).await?;
-        Ok(Self::new(pool.clone(), pool, DbBackend::Postgres, settings))
+        Ok(Self::new(
+            pool.clone(),
+            Readers::Pooled(pool),
+            DbBackend::Postgres,
+            settings,
+        ))
     }
 
     fn new(
         mut writer: DatabaseConnection,
-        mut reader: DatabaseConnection,
+        mut reader: Readers,
         backend: DbBackend,
         settings: &DatabaseSettings,
     ) -> Self {
-        writer.set_metric_callback(count_statement);
-        reader.set_metric_callback(count_statement);
+        writer.set_metric_callback(counted);
+        if let Readers::Pooled(pool) = &mut reader {
+            pool.set_metric_callback(counted);
+        }
         // Each lane holds a connection while its batch is open: at most
         // half the pool, so reads and the consumers keep the rest.
         let lanes = match backend {
@@ -180,10 +191,11 @@ impl Db {
             backend,
             committed: Arc::new(Notify::new()),
             group,
+            idle: Duration::from_secs(settings.idle_timeout_seconds),
         }
     }
 
-    pub fn reader(&self) -> &DatabaseConnection {
+    pub fn reader(&self) -> &Readers {
         &self.reader
     }
 
@@ -310,10 +322,11 @@ impl Db {
             }
         }
         match self.backend {
-            DbBackend::Sqlite => vec![
-                state("writer", self.writer.get_sqlite_connection_pool()),
-                state("reader", self.reader.get_sqlite_connection_pool()),
-            ],
+            DbBackend::Sqlite => {
+                std::iter::once(state("writer", self.writer.get_sqlite_connection_pool()))
+                    .chain(self.reader.state())
+                    .collect()
+            }
             DbBackend::Postgres => vec![state("pool", self.writer.get_postgres_connection_pool())],
             _ => Vec::new(),
         }
@@ -375,7 +388,7 @@ impl Db {
 
     pub async fn close(self) {
         let _ = self.writer.close().await;
-        let _ = self.reader.close().await;
+        self.reader.close().await;
     }
 
     /// Keeps SQLite's planner statistics current: analyses every table not
@@ -396,8 +409,10 @@ impl Db {
         Ok(())
     }
 
-    /// [`Db::optimize`] at start and every `every` until `stop`.
-    pub async fn optimize_periodically(
+    /// The database's upkeep, at start and every `every` until `stop`:
+    /// [`Db::optimize`], and SQLite reader connections unused for
+    /// `database.idle_timeout_seconds` closed.
+    pub async fn upkeep_periodically(
         self,
         every: Duration,
         stop: tokio_util::sync::CancellationToken,
@@ -406,15 +421,16 @@ impl Db {
             if let Err(err) = self.optimize().await {
                 tracing::warn!(error = ?err, "analysing the tables failed; will retry");
             }
+            self.reader.close_idle(self.idle);
         })
         .await
     }
 }
 
-/// How often a service refreshes SQLite's planner statistics
-/// ([`Db::optimize`]): a table's are redone only once it has grown many
-/// times over, so most runs change nothing.
-pub const OPTIMIZE_EVERY: Duration = Duration::from_secs(60);
+/// How often a service runs its database's upkeep
+/// ([`Db::upkeep_periodically`]): a table's statistics are redone only once
+/// it has grown many times over, so most runs change nothing.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Begins a write transaction on `writer` that may append events (see
 /// [`Db::begin`]).
@@ -431,15 +447,21 @@ pub(crate) async fn begin_writing(
 /// requests it made.
 static STATEMENTS: AtomicU64 = AtomicU64::new(0);
 
-fn count_statement(info: &sea_orm::metric::Info<'_>) {
+fn counted(info: &sea_orm::metric::Info<'_>) {
+    count_statement(info.statement, info.elapsed, info.failed);
+}
+
+/// Counts a statement run (sea-orm's metric callback, and
+/// [`crate::readers`]), logging it when slow.
+pub(crate) fn count_statement(statement: &Statement, elapsed: Duration, failed: bool) {
     STATEMENTS.fetch_add(1, Ordering::Relaxed);
-    if crate::telemetry::is_slow(info.elapsed) {
-        let system = match info.statement.db_backend {
+    if crate::telemetry::is_slow(elapsed) {
+        let system = match statement.db_backend {
             DbBackend::Postgres => "postgresql",
             DbBackend::Sqlite => "sqlite",
             _ => "other_sql",
         };
-        crate::telemetry::slow_statement(system, &info.statement.sql, info.elapsed, info.failed);
+        crate::telemetry::slow_statement(system, &statement.sql, elapsed, failed);
     }
 }
 
@@ -470,7 +492,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x0066_6c2d_6d69_6772;
 /// bundled build for). Without it SQLite plans with the value bound to a
 /// `LIMIT ?` (every page, every `.one()`), so each run of such a cached
 /// statement parses and plans it again: a tenth of a read's CPU (#17).
-pub async fn plans_without_bound_values(conn: &DatabaseConnection) -> Result<bool, DbErr> {
+pub async fn plans_without_bound_values(conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
     let options = conn
         .query_all_raw(Statement::from_string(
             DbBackend::Sqlite,
