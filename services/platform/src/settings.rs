@@ -60,7 +60,7 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
     ),
     (
         "database.idle_timeout_seconds",
-        "a pooled connection idle this long is closed (freeing its caches); one stays open",
+        "a connection idle this long is closed (freeing its caches), checked every minute; SQLite's writer stays open",
     ),
     (
         "database.sqlite_cache_mib",
