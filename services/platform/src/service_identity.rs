@@ -400,13 +400,19 @@ mod tests {
         assert!(peers.verify_token(&elsewhere.token()).is_err());
     }
 
-    #[test]
-    fn a_remembered_token_is_still_judged_by_the_clock_and_only_its_exact_text_is_remembered() {
+    /// The issues service's key, and peers that know it.
+    fn issues_and_its_peers() -> (tempfile::TempDir, ServicePeers, ServiceKey) {
         let dir = keys(&["issues"]);
         let peers = ServicePeers::load(dir.path(), "fiveledger", chrono::Duration::hours(1))
             .expect("peers");
         let issues =
             ServiceKey::load("issues", &key_file(dir.path(), "issues"), "fiveledger").expect("key");
+        (dir, peers, issues)
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_judged_by_the_clock_and_only_its_exact_text_is_remembered() {
+        let (_dir, peers, issues) = issues_and_its_peers();
         let token = issues.mint(Duration::from_secs(120));
         let now = chrono::Utc::now().timestamp();
         let caller = peers.verify_token_at(&token, now).expect("valid");
@@ -443,11 +449,7 @@ mod tests {
 
     #[test]
     fn remembered_tokens_are_bounded_and_the_expired_go_first() {
-        let dir = keys(&["issues"]);
-        let peers = ServicePeers::load(dir.path(), "fiveledger", chrono::Duration::hours(1))
-            .expect("peers");
-        let issues =
-            ServiceKey::load("issues", &key_file(dir.path(), "issues"), "fiveledger").expect("key");
+        let (_dir, peers, issues) = issues_and_its_peers();
         let now = chrono::Utc::now().timestamp();
         // Distinct tokens: each lives a second longer than the one before.
         let tokens: Vec<String> = (0..=MAX_VERIFIED as u64)
