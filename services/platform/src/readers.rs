@@ -46,10 +46,30 @@ impl std::fmt::Debug for Readers {
 /// Opens SQLite reader connections.
 pub struct Opener(SqliteConnectOptions);
 
-/// A reader connection, and whether a statement on it was cut short.
+/// A reader connection, and whether it is unfit for another read: set
+/// while a statement runs, and left set when the statement was cut short or
+/// the connection itself failed.
 pub struct Held {
     conn: SqliteConnection,
-    reading: bool,
+    unfit: bool,
+}
+
+impl Held {
+    /// Runs `read` on the connection, leaving it fit unless the read was cut
+    /// short or failed for a reason other than SQLite refusing the
+    /// statement (the driver's thread gone, say), which the ping on return
+    /// used to catch.
+    async fn run<T>(
+        &mut self,
+        read: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        self.unfit = true;
+        let result = read(&mut self.conn).await;
+        self.unfit = result
+            .as_ref()
+            .is_err_and(|err| !matches!(err, sqlx::Error::Database(_)));
+        result
+    }
 }
 
 impl managed::Manager for Opener {
@@ -58,17 +78,16 @@ impl managed::Manager for Opener {
 
     async fn create(&self) -> Result<Held, sqlx::Error> {
         let conn = SqliteConnection::connect_with(&self.0).await?;
-        Ok(Held {
-            conn,
-            reading: false,
-        })
+        Ok(Held { conn, unfit: false })
     }
 
     async fn recycle(&self, held: &mut Held, _: &Metrics) -> RecycleResult<sqlx::Error> {
-        if held.reading {
-            // The driver's thread may still be stepping the statement, or
-            // hold rows nobody will read: this connection is closed.
-            return Err(RecycleError::message("a read on it was cut short"));
+        if held.unfit {
+            // The driver's thread may still be stepping a statement, or
+            // hold rows nobody will read, or be gone: this one is closed.
+            return Err(RecycleError::message(
+                "its last read was cut short or failed",
+            ));
         }
         Ok(())
     }
@@ -141,9 +160,7 @@ impl Readers {
         let values = stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
         let query = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values));
         let started = Instant::now();
-        held.reading = true;
-        let result = read(&mut held.conn, query).await;
-        held.reading = false;
+        let result = held.run(async |conn| read(conn, query).await).await;
         count_statement(stmt, started.elapsed(), result.is_err());
         result.map_err(|err| DbErr::Query(RuntimeErr::SqlxError(err.into())))
     }
@@ -183,12 +200,8 @@ impl ConnectionTrait for Readers {
         match self {
             Self::Sqlite(pool) => {
                 let mut held = pool.get().await.map_err(unavailable)?;
-                held.reading = true;
-                let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut held.conn)
-                    .await;
-                held.reading = false;
-                result
+                held.run(async |conn| sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(conn).await)
+                    .await
                     .map(ExecResult::from)
                     .map_err(|err| DbErr::Exec(RuntimeErr::SqlxError(err.into())))
             }
