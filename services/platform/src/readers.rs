@@ -147,7 +147,7 @@ impl Readers {
     /// [`count_statement`]).
     async fn on_held<T, F>(
         pool: &managed::Pool<Opener>,
-        stmt: &Statement,
+        mut stmt: Statement,
         read: F,
     ) -> Result<T, DbErr>
     where
@@ -157,11 +157,13 @@ impl Readers {
         ) -> Result<T, sqlx::Error>,
     {
         let mut held = pool.get().await.map_err(unavailable)?;
-        let values = stmt.values.clone().unwrap_or(sea_orm::Values(Vec::new()));
+        // The values move to the query; the count and the slow-statement
+        // log need only the text.
+        let values = stmt.values.take().unwrap_or(sea_orm::Values(Vec::new()));
         let query = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values));
         let started = Instant::now();
         let result = held.run(async |conn| read(conn, query).await).await;
-        count_statement(stmt, started.elapsed(), result.is_err());
+        count_statement(&stmt, started.elapsed(), result.is_err());
         result.map_err(|err| DbErr::Query(RuntimeErr::SqlxError(err.into())))
     }
 }
@@ -187,7 +189,7 @@ impl ConnectionTrait for Readers {
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
             Self::Sqlite(pool) => {
-                Self::on_held(pool, &stmt, async |conn, query| {
+                Self::on_held(pool, stmt, async |conn, query| {
                     query.execute(conn).await.map(ExecResult::from)
                 })
                 .await
@@ -212,7 +214,7 @@ impl ConnectionTrait for Readers {
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
             Self::Sqlite(pool) => {
-                Self::on_held(pool, &stmt, async |conn, query| {
+                Self::on_held(pool, stmt, async |conn, query| {
                     query
                         .fetch_optional(conn)
                         .await
@@ -227,7 +229,7 @@ impl ConnectionTrait for Readers {
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
             Self::Sqlite(pool) => {
-                Self::on_held(pool, &stmt, async |conn, query| {
+                Self::on_held(pool, stmt, async |conn, query| {
                     query
                         .fetch_all(conn)
                         .await
