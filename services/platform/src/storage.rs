@@ -6,7 +6,8 @@
 //! one dedicated connection: writers queue in the pool instead of failing on
 //! `SQLITE_BUSY`, while readers use their own pool and never block writers.
 //! Its `synchronous` is a setting (FULL by default: a commit survives a power
-//! cut). On PostgreSQL both handles are the same pool.
+//! cut). On PostgreSQL too reads have connections of their own
+//! ([`crate::readers`]), writes sea-orm's pool.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::sqlx::ConnectOptions as _;
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -137,9 +139,12 @@ impl Db {
             txn.commit().await?;
             bootstrap.close().await?;
         }
-        let mut opts = ConnectOptions::new(url.to_owned());
+        // Reads and writes each hold half the connections: the readers
+        // their own (see [`crate::readers`]), the writers sea-orm's pool.
+        let (readers, writers) = split_connections(settings.max_connections);
         let statements = settings.statement_cache;
-        opts.max_connections(settings.max_connections.max(2))
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(writers)
             .min_connections(1)
             .idle_timeout(Duration::from_secs(settings.idle_timeout_seconds))
             // A connection is pinged on checkout only after it sat idle: a
@@ -148,34 +153,34 @@ impl Db {
             .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
             .sqlx_logging(false)
             .map_sqlx_postgres_opts(move |o| o.statement_cache_capacity(statements));
+        let mut reader_options = url
+            .parse::<PgConnectOptions>()?
+            .statement_cache_capacity(statements)
+            .disable_statement_logging();
         if !schema.is_empty() {
             opts.set_schema_search_path(schema.to_owned());
+            // Set at connection start-up; quoted, as sea-orm quotes it for
+            // the writers, so the name keeps its case.
+            reader_options = reader_options.options([("search_path", format!("\"{schema}\""))]);
         }
         let pool = Database::connect(opts).await?;
-        Ok(Self::new(
-            pool.clone(),
-            Readers::Pooled(pool),
-            DbBackend::Postgres,
-            settings,
-        ))
+        let reader = Readers::postgres(reader_options, readers as usize, PING_AFTER_IDLE)?;
+        Ok(Self::new(pool, reader, DbBackend::Postgres, settings))
     }
 
     fn new(
         mut writer: DatabaseConnection,
-        mut reader: Readers,
+        reader: Readers,
         backend: DbBackend,
         settings: &DatabaseSettings,
     ) -> Self {
         writer.set_metric_callback(counted);
-        if let Readers::Pooled(pool) = &mut reader {
-            pool.set_metric_callback(counted);
-        }
         // Each lane holds a connection while its batch is open: at most
-        // half the pool, so reads and the consumers keep the rest.
+        // half the writers' pool, so the consumers keep the rest.
         let lanes = match backend {
             DbBackend::Postgres => settings
                 .group_commit_lanes
-                .min(settings.max_connections.max(2) as usize / 2),
+                .min(split_connections(settings.max_connections).1 as usize / 2),
             _ => 1,
         };
         let group = settings.group_commit.then(|| {
@@ -308,7 +313,7 @@ impl Db {
     }
 
     /// Each connection pool's name, connections open, idle ones and most
-    /// it may open: SQLite's `writer` and `reader`, PostgreSQL's one `pool`.
+    /// it may open: the `writer` and the `reader`.
     pub fn pools(&self) -> Vec<PoolState> {
         fn state<D: sea_orm::sqlx::Database>(
             name: &'static str,
@@ -321,15 +326,11 @@ impl Db {
                 max: pool.options().get_max_connections(),
             }
         }
-        match self.backend {
-            DbBackend::Sqlite => {
-                std::iter::once(state("writer", self.writer.get_sqlite_connection_pool()))
-                    .chain(self.reader.state())
-                    .collect()
-            }
-            DbBackend::Postgres => vec![state("pool", self.writer.get_postgres_connection_pool())],
-            _ => Vec::new(),
-        }
+        let writer = match self.backend {
+            DbBackend::Sqlite => state("writer", self.writer.get_sqlite_connection_pool()),
+            _ => state("writer", self.writer.get_postgres_connection_pool()),
+        };
+        vec![writer, self.reader.state()]
     }
 
     pub(crate) fn committed(&self) -> &Notify {
@@ -388,7 +389,7 @@ impl Db {
 
     pub async fn close(self) {
         let _ = self.writer.close().await;
-        self.reader.close().await;
+        self.reader.close();
     }
 
     /// Keeps SQLite's planner statistics current: analyses every table not
@@ -410,7 +411,7 @@ impl Db {
     }
 
     /// The database's upkeep, at start and every `every` until `stop`:
-    /// [`Db::optimize`], and SQLite reader connections unused for
+    /// [`Db::optimize`], and reader connections unused for
     /// `database.idle_timeout_seconds` closed.
     pub async fn upkeep_periodically(
         self,
@@ -477,6 +478,14 @@ pub struct PoolState {
 /// Statements run by this process so far (see [`STATEMENTS`]).
 pub fn statements_run() -> u64 {
     STATEMENTS.load(Ordering::Relaxed)
+}
+
+/// How PostgreSQL's `database.max_connections` is shared: (readers,
+/// writers), half each, at least one reader and two writers (a write's
+/// transaction and an event consumer's).
+fn split_connections(max: u32) -> (u32, u32) {
+    let readers = (max / 2).max(1);
+    (readers, max.saturating_sub(readers).max(2))
 }
 
 /// How long a PostgreSQL connection may sit idle in the pool before it is
@@ -715,6 +724,41 @@ mod tests {
 
     /// A table filled after the last analysis gets statistics for its
     /// index from the next [`Db::optimize`] (SQLite; a no-op on PostgreSQL).
+    /// The readers see what the writers wrote, in the same schema (on
+    /// PostgreSQL one whose name keeps its case), and the two pools share
+    /// `database.max_connections` between them there.
+    #[tokio::test]
+    async fn readers_see_the_writers_schema_and_the_pools_share_the_connections() {
+        let schema = format!("Readers_Case_{}", uuid::Uuid::new_v4().simple());
+        let configure = |s: &mut crate::settings::DatabaseSettings| {
+            if !s.url.is_empty() {
+                s.schema = schema.clone();
+            }
+        };
+        for (db, _dir) in databases_with(configure).await {
+            let backend = db.backend();
+            let rows = JsonValue::find_by_statement(Statement::from_string(
+                backend,
+                "SELECT note FROM gc_rows WHERE id = 1000",
+            ))
+            .all(db.reader())
+            .await
+            .expect("read");
+            assert_eq!(rows, [serde_json::json!({"note": "there before"})]);
+            let pools = db.pools();
+            let names: Vec<_> = pools.iter().map(|p| p.name).collect();
+            assert_eq!(names, ["writer", "reader"], "{backend:?}");
+            let max: Vec<_> = pools.iter().map(|p| p.max).collect();
+            match backend {
+                DbBackend::Sqlite => assert_eq!(max, [1, 10]),
+                _ => assert_eq!(max, [5, 5], "half each of the default 10"),
+            }
+        }
+        assert_eq!(super::split_connections(10), (5, 5));
+        assert_eq!(super::split_connections(5), (2, 3));
+        assert_eq!(super::split_connections(2), (1, 2), "at least two writers");
+    }
+
     #[tokio::test]
     async fn optimize_gives_a_grown_table_its_statistics() {
         for (db, _dir) in databases_with(|_| {}).await {
