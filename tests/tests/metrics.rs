@@ -187,22 +187,19 @@ async fn rpcs_are_counted_by_method_and_code() {
             "{body}"
         );
     }
-    let pool = if fiveledger_platform::testing::backend() == "postgres" {
-        "pool"
-    } else {
-        "reader"
-    };
-    for state in ["in_use", "idle", "max"] {
-        let line = format!(
-            "fiveledger_db_connections{{service=\"rounds\",pool=\"{pool}\",state=\"{state}\"}}"
+    for pool in ["writer", "reader"] {
+        for state in ["in_use", "idle", "max"] {
+            let line = format!(
+                "fiveledger_db_connections{{service=\"rounds\",pool=\"{pool}\",state=\"{state}\"}}"
+            );
+            assert!(body.contains(&line), "{line} in {body}");
+        }
+        assert!(
+            value(&format!(
+                "fiveledger_db_connections{{service=\"rounds\",pool=\"{pool}\",state=\"max\"}}"
+            )) >= 1.0
         );
-        assert!(body.contains(&line), "{line} in {body}");
     }
-    assert!(
-        value(&format!(
-            "fiveledger_db_connections{{service=\"rounds\",pool=\"{pool}\",state=\"max\"}}"
-        )) >= 1.0
-    );
     for name in fiveledger_platform::metric_help::described() {
         if body.contains(&format!("\n{name}")) {
             assert!(

@@ -197,7 +197,8 @@ fn of_subject(subject: &str) -> (&str, usize) {
 #[tokio::test]
 async fn concurrent_writers_lose_and_reorder_no_event() {
     let stop = CancellationToken::new();
-    let (db, source, _env) = serve(WRITERS as u32 + 4, &stop).await;
+    // Every writer a connection of its own: the writers hold half.
+    let (db, source, _env) = serve(2 * (WRITERS as u32 + 4), &stop).await;
     // Open throughout: streams must not wait for it.
     let unrelated = testing::UnrelatedTransaction::open().await;
 
