@@ -51,7 +51,7 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
     ),
     (
         "database.max_connections",
-        "connections per service: on SQLite its readers (the writer is one more), on PostgreSQL half for reads and half for writes (at least one reader and two writers)",
+        "reader connections per service; SQLite has one writer more, PostgreSQL half as many writers (at least two)",
     ),
     (
         "database.sqlite_synchronous",
@@ -83,7 +83,7 @@ const SERVER_MEANINGS: &[(&str, &str)] = &[
     ),
     (
         "database.group_commit_lanes",
-        "PostgreSQL: group commits filling and committing side by side, each on its own connection (at most half of the writers' connections, see max_connections; SQLite: 1); more than 1 only where concurrent writes rarely touch the same rows",
+        "PostgreSQL: group commits filling and committing side by side, each on its own connection (at most half of the writers' connections, a quarter of max_connections; SQLite: 1); more than 1 only where concurrent writes rarely touch the same rows",
     ),
     (
         "database.write_queue",
@@ -431,8 +431,8 @@ pub struct DatabaseSettings {
     /// own before a rollout (a Job): then the service only checks that it
     /// can serve the schema (`schema_compat`).
     pub migrate: bool,
-    /// Connections per service: SQLite's readers (its writer is one
-    /// more); PostgreSQL's readers and writers, half each.
+    /// Reader connections per service. SQLite has one writer more;
+    /// PostgreSQL half as many writers (at least two).
     pub max_connections: u32,
     /// SQLite's `synchronous` in WAL mode: `full` (the default) syncs the
     /// log on every commit, so a commit survives a power cut; `normal`
@@ -459,8 +459,8 @@ pub struct DatabaseSettings {
     /// Most writes one group commit holds.
     pub group_commit_max_batch: usize,
     /// PostgreSQL: group commits that fill and commit side by side, each
-    /// on a connection of its own (at most half of the writers' share of
-    /// `max_connections`).
+    /// on a connection of its own (at most half of the writers'
+    /// connections, a quarter of `max_connections`).
     /// One by default: batches of two lanes that write the same rows (the
     /// ledger's tallies) deadlock, and one of them is refused. SQLite has
     /// one writer, so one.

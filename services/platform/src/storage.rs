@@ -139,9 +139,9 @@ impl Db {
             txn.commit().await?;
             bootstrap.close().await?;
         }
-        // Reads and writes each hold half the connections: the readers
-        // their own (see [`crate::readers`]), the writers sea-orm's pool.
-        let (readers, writers) = split_connections(settings.max_connections);
+        // The readers have connections of their own (see
+        // [`crate::readers`]), the writers sea-orm's pool.
+        let (readers, writers) = pool_sizes(settings.max_connections);
         let statements = settings.statement_cache;
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.max_connections(writers)
@@ -180,7 +180,7 @@ impl Db {
         let lanes = match backend {
             DbBackend::Postgres => settings
                 .group_commit_lanes
-                .min(split_connections(settings.max_connections).1 as usize / 2),
+                .min(pool_sizes(settings.max_connections).1 as usize / 2),
             _ => 1,
         };
         let group = settings.group_commit.then(|| {
@@ -480,12 +480,14 @@ pub fn statements_run() -> u64 {
     STATEMENTS.load(Ordering::Relaxed)
 }
 
-/// How PostgreSQL's `database.max_connections` is shared: (readers,
-/// writers), half each, at least one reader and two writers (a write's
+/// PostgreSQL's pools by `database.max_connections`: (readers, writers).
+/// The readers may open as many, the writers half as many: measured, ten
+/// readers served GetOrganisation at 64 in flight 10–20 % faster than
+/// five, while five writers or ten made no difference to writes (they
+/// commit in groups). At least one reader and two writers (a write's
 /// transaction and an event consumer's).
-fn split_connections(max: u32) -> (u32, u32) {
-    let readers = (max / 2).max(1);
-    (readers, max.saturating_sub(readers).max(2))
+fn pool_sizes(max: u32) -> (u32, u32) {
+    (max.max(1), (max / 2).max(2))
 }
 
 /// How long a PostgreSQL connection may sit idle in the pool before it is
@@ -725,10 +727,10 @@ mod tests {
     /// A table filled after the last analysis gets statistics for its
     /// index from the next [`Db::optimize`] (SQLite; a no-op on PostgreSQL).
     /// The readers see what the writers wrote, in the same schema (on
-    /// PostgreSQL one whose name keeps its case), and the two pools share
-    /// `database.max_connections` between them there.
+    /// PostgreSQL one whose name keeps its case), and the pools are sized
+    /// by `database.max_connections`.
     #[tokio::test]
-    async fn readers_see_the_writers_schema_and_the_pools_share_the_connections() {
+    async fn readers_see_the_writers_schema_and_the_pools_are_sized_by_max_connections() {
         let schema = format!("Readers_Case_{}", uuid::Uuid::new_v4().simple());
         let configure = |s: &mut crate::settings::DatabaseSettings| {
             if !s.url.is_empty() {
@@ -751,12 +753,12 @@ mod tests {
             let max: Vec<_> = pools.iter().map(|p| p.max).collect();
             match backend {
                 DbBackend::Sqlite => assert_eq!(max, [1, 10]),
-                _ => assert_eq!(max, [5, 5], "half each of the default 10"),
+                _ => assert_eq!(max, [5, 10], "the default 10 readers, half as many writers"),
             }
         }
-        assert_eq!(super::split_connections(10), (5, 5));
-        assert_eq!(super::split_connections(5), (2, 3));
-        assert_eq!(super::split_connections(2), (1, 2), "at least two writers");
+        assert_eq!(super::pool_sizes(10), (10, 5));
+        assert_eq!(super::pool_sizes(5), (5, 2));
+        assert_eq!(super::pool_sizes(1), (1, 2), "at least two writers");
     }
 
     #[tokio::test]

@@ -197,7 +197,7 @@ fn of_subject(subject: &str) -> (&str, usize) {
 #[tokio::test]
 async fn concurrent_writers_lose_and_reorder_no_event() {
     let stop = CancellationToken::new();
-    // Every writer a connection of its own: the writers hold half.
+    // Every writer a connection of its own (the writers' pool is half).
     let (db, source, _env) = serve(2 * (WRITERS as u32 + 4), &stop).await;
     // Open throughout: streams must not wait for it.
     let unrelated = testing::UnrelatedTransaction::open().await;
