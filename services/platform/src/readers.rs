@@ -12,7 +12,7 @@
 //!   (an I/O error, the driver's thread gone) is closed;
 //! - one whose statement the database refused is pinged before it serves
 //!   again (PostgreSQL reports a connection it is closing as an error too);
-//! - on PostgreSQL one that sat unused for [`Opener::ping_after_idle`] is
+//! - on PostgreSQL one not handed out for [`Opener::ping_after_idle`] is
 //!   pinged before it serves (a server restart is found before a read
 //!   fails on it), as the writers' pool does.
 //!
@@ -62,8 +62,9 @@ impl std::fmt::Debug for Readers {
 /// Opens reader connections.
 pub struct Opener<C: Connection> {
     options: C::Options,
-    /// A connection unused this long is pinged before it serves; `None`:
-    /// never (a SQLite connection is a thread of this process).
+    /// A connection not handed out for this long is pinged before it
+    /// serves; `None`: never (a SQLite connection is a thread of this
+    /// process).
     ping_after_idle: Option<Duration>,
 }
 

@@ -724,8 +724,6 @@ mod tests {
             .collect()
     }
 
-    /// A table filled after the last analysis gets statistics for its
-    /// index from the next [`Db::optimize`] (SQLite; a no-op on PostgreSQL).
     /// The readers see what the writers wrote, in the same schema (on
     /// PostgreSQL one whose name keeps its case), and the pools are sized
     /// by `database.max_connections`.
@@ -761,6 +759,8 @@ mod tests {
         assert_eq!(super::pool_sizes(1), (1, 2), "at least two writers");
     }
 
+    /// A table filled after the last analysis gets statistics for its
+    /// index from the next [`Db::optimize`] (SQLite; a no-op on PostgreSQL).
     #[tokio::test]
     async fn optimize_gives_a_grown_table_its_statistics() {
         for (db, _dir) in databases_with(|_| {}).await {
