@@ -163,7 +163,7 @@ impl Readers {
     }
 
     /// Up to `max` PostgreSQL connections opened with `options`, each
-    /// pinged before it serves when it sat unused for `ping_after_idle`.
+    /// pinged before it serves when not handed out for `ping_after_idle`.
     pub fn postgres(
         options: PgConnectOptions,
         max: usize,
