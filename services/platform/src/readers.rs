@@ -198,20 +198,9 @@ impl Readers {
         each_backend!(self, |pool| pool.close())
     }
 
-    /// Runs `read` on a held connection.
-    async fn with_held<C, T>(
-        pool: &managed::Pool<Opener<C>>,
-        read: impl AsyncFnOnce(&mut C) -> Result<T, sqlx::Error>,
-    ) -> Result<Result<T, sqlx::Error>, DbErr>
-    where
-        C: Connection,
-    {
-        let mut held = pool.get().await.map_err(unavailable)?;
-        Ok(held.run(read).await)
-    }
-
     /// Runs `stmt` by `read` on a held connection, counting it (see
-    /// [`count_statement`]).
+    /// [`count_statement`]; the time counted starts once the connection is
+    /// held, as sea-orm's own count does).
     async fn on_held<C, T>(
         pool: &managed::Pool<Opener<C>>,
         mut stmt: Statement,
@@ -224,12 +213,13 @@ impl Readers {
         C: Connection,
         SqlxValues: IntoArguments<C::Database>,
     {
+        let mut held = pool.get().await.map_err(unavailable)?;
         // The values move to the query; the count and the slow-statement
         // log need only the text.
         let values = stmt.values.take().unwrap_or(sea_orm::Values(Vec::new()));
         let query = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values));
         let started = Instant::now();
-        let result = Self::with_held(pool, async |conn| read(conn, query).await).await?;
+        let result = held.run(async |conn| read(conn, query).await).await;
         count_statement(&stmt, started.elapsed(), result.is_err());
         result.map_err(|err| DbErr::Query(RuntimeErr::SqlxError(err.into())))
     }
@@ -265,10 +255,9 @@ impl ConnectionTrait for Readers {
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         let sql = sqlx::AssertSqlSafe(sql);
         let result = each_backend!(self, |pool| {
-            Self::with_held(pool, async |conn| {
-                sqlx::raw_sql(sql).execute(conn).await.map(ExecResult::from)
-            })
-            .await?
+            let mut held = pool.get().await.map_err(unavailable)?;
+            held.run(async |conn| sqlx::raw_sql(sql).execute(conn).await.map(ExecResult::from))
+                .await
         });
         result.map_err(|err| DbErr::Exec(RuntimeErr::SqlxError(err.into())))
     }
