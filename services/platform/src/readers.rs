@@ -176,11 +176,12 @@ impl Readers {
         Ok(Self::Postgres(pool(opener, max)?))
     }
 
-    /// Closes connections unused for `idle` (sqlx's pool did the same by
-    /// its `idle_timeout`).
-    pub fn close_idle(&self, idle: Duration) {
+    /// Closes connections not handed out for `idle` (sqlx's pool did the
+    /// same by its `idle_timeout`).
+    pub async fn close_idle(&self, idle: Duration) {
         each_backend!(self, |pool| {
-            pool.retain(|_, metrics| metrics.last_used() < idle);
+            let unused = pool.retain(|_, metrics| metrics.last_used() < idle);
+            goodbye(unused.removed).await;
         });
     }
 
@@ -194,8 +195,14 @@ impl Readers {
         }
     }
 
-    pub(crate) fn close(&self) {
-        each_backend!(self, |pool| pool.close())
+    /// Closes the pool: the idle connections at once, each in use when it
+    /// comes back.
+    pub(crate) async fn close(&self) {
+        each_backend!(self, |pool| {
+            let idle = pool.retain(|_, _| false);
+            pool.close();
+            goodbye(idle.removed).await;
+        });
     }
 
     /// Runs `stmt` by `read` on a held connection, counting it (see
@@ -222,6 +229,19 @@ impl Readers {
         let result = held.run(async |conn| read(conn, query).await).await;
         count_statement(&stmt, started.elapsed(), result.is_err());
         result.map_err(|err| DbErr::Query(RuntimeErr::SqlxError(err.into())))
+    }
+}
+
+/// Closes `connections` as their database expects. A PostgreSQL
+/// connection dropped instead ends without its Terminate message and, over
+/// TLS, with records unread: the server logs "connection reset by peer"
+/// for each.
+async fn goodbye<C: Connection>(connections: Vec<Held<C>>) {
+    let closing = connections.into_iter().map(|held| held.conn.close());
+    for closed in futures::future::join_all(closing).await {
+        if let Err(err) = closed {
+            tracing::debug!(error = %err, "closing a reader connection failed");
+        }
     }
 }
 
@@ -395,10 +415,10 @@ mod tests {
             let reads = (0..4).map(|_| readers.query_one_raw(one(&readers)));
             futures::future::try_join_all(reads).await.expect("reads");
             assert!(!opened(&readers).is_empty());
-            readers.close_idle(Duration::from_secs(60));
+            readers.close_idle(Duration::from_secs(60)).await;
             assert!(!opened(&readers).is_empty(), "in use a moment ago: kept");
             tokio::time::sleep(Duration::from_millis(20)).await;
-            readers.close_idle(Duration::from_millis(10));
+            readers.close_idle(Duration::from_millis(10)).await;
             assert!(opened(&readers).is_empty(), "unused for longer: closed");
             let state = readers.state();
             assert_eq!((state.name, state.open, state.max), ("reader", 0, 4));

@@ -389,7 +389,7 @@ impl Db {
 
     pub async fn close(self) {
         let _ = self.writer.close().await;
-        self.reader.close();
+        self.reader.close().await;
     }
 
     /// Keeps SQLite's planner statistics current: analyses every table not
@@ -422,7 +422,7 @@ impl Db {
             if let Err(err) = self.optimize().await {
                 tracing::warn!(error = ?err, "analysing the tables failed; will retry");
             }
-            self.reader.close_idle(self.idle);
+            self.reader.close_idle(self.idle).await;
         })
         .await
     }
