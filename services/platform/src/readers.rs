@@ -502,4 +502,67 @@ mod tests {
             eprintln!("PostgreSQL part skipped: set FIVELEDGER_TEST_DATABASE_URL");
         }
     }
+
+    /// A session's count of sessions and of those the client abandoned
+    /// (went away without a Terminate), for database `name`.
+    async fn sessions(admin: &sea_orm::DatabaseConnection, name: &str) -> (i64, i64) {
+        let sql = format!(
+            "SELECT sessions, sessions_abandoned FROM pg_stat_database WHERE datname = '{name}'"
+        );
+        let row = admin
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .expect("statistics")
+            .expect("the database's row");
+        (
+            row.try_get_by_index(0).expect("sessions"),
+            row.try_get_by_index(1).expect("abandoned"),
+        )
+    }
+
+    #[tokio::test]
+    async fn postgres_connections_are_closed_not_dropped() {
+        let Some(url) = crate::testing::postgres_url() else {
+            eprintln!("skipped: set FIVELEDGER_TEST_DATABASE_URL");
+            return;
+        };
+        // A database of its own, so only these readers' sessions count.
+        let name = "fiveledger_readers_goodbye";
+        let admin = sea_orm::Database::connect(url.as_str())
+            .await
+            .expect("admin");
+        let created = admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await;
+        if let Err(err) = created {
+            assert!(err.to_string().contains("already exists"), "{err}");
+        }
+        let before = sessions(&admin, name).await;
+        let options: sea_orm::sqlx::postgres::PgConnectOptions = url.parse().expect("URL");
+        let readers =
+            Readers::postgres(options.database(name), 3, Duration::from_secs(60)).expect("readers");
+        let reads = (0..3).map(|_| readers.query_one_raw(long_read_of(Duration::from_millis(50))));
+        futures::future::try_join_all(reads).await.expect("reads");
+        assert_eq!(readers.state().open, 3, "three connections");
+        readers.close_idle(Duration::ZERO).await;
+        assert_eq!(readers.state().open, 0);
+
+        // A session's figures reach the statistics when it ends.
+        let started = Instant::now();
+        let mut after = sessions(&admin, name).await;
+        while after.0 < before.0 + 3 && started.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            after = sessions(&admin, name).await;
+        }
+        assert_eq!(after.0, before.0 + 3, "the three sessions ended");
+        assert_eq!(after.1, before.1, "none abandoned: each said goodbye");
+        admin.close().await.expect("close");
+    }
+
+    /// A PostgreSQL read that takes `long`, so reads in flight together
+    /// each hold a connection.
+    fn long_read_of(long: Duration) -> Statement {
+        let sql = format!("SELECT pg_sleep({})", long.as_secs_f64());
+        Statement::from_string(DbBackend::Postgres, sql)
+    }
 }
