@@ -357,6 +357,15 @@ mod tests {
         Statement::from_string(readers.get_database_backend(), "SELECT 1")
     }
 
+    /// Starts a long read and gives up on it after 50 ms, as a request
+    /// that went away would.
+    async fn cut_short(readers: &Readers) {
+        let backend = readers.get_database_backend();
+        let read = readers.query_one_raw(long_read(backend));
+        let cut = tokio::time::timeout(Duration::from_millis(50), read).await;
+        assert!(cut.is_err(), "{backend:?}: the long read was cut short");
+    }
+
     /// When each of the pool's connections was opened.
     fn opened(readers: &Readers) -> Vec<Instant> {
         let mut opened = Vec::new();
@@ -387,14 +396,7 @@ mod tests {
             // A read cut short (its request went away) leaves the
             // connection busy with a statement for seconds: it must not
             // serve another read.
-            let cut = tokio::time::timeout(
-                Duration::from_millis(50),
-                readers.query_one_raw(long_read(backend)),
-            );
-            assert!(
-                cut.await.is_err(),
-                "{backend:?}: the long read was cut short"
-            );
+            cut_short(&readers).await;
             let started = Instant::now();
             readers
                 .query_one_raw(one(&readers))
@@ -418,14 +420,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         for readers in readers(&dir, 1, Duration::from_secs(60)) {
             let backend = readers.get_database_backend();
-            let cut = tokio::time::timeout(
-                Duration::from_millis(50),
-                readers.query_one_raw(long_read(backend)),
-            );
-            assert!(
-                cut.await.is_err(),
-                "{backend:?}: the long read was cut short"
-            );
+            cut_short(&readers).await;
             let started = Instant::now();
             readers.close_idle(Duration::ZERO).await;
             assert!(
