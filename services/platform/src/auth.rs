@@ -16,6 +16,7 @@ use tonic::Status;
 
 use crate::error::ApiError;
 use crate::settings::AuthSettings;
+use crate::verified_tokens::{VerifiedTokens, in_time};
 
 /// What a caller may be. Admin may call everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -193,7 +194,13 @@ pub struct Hs256 {
     decoding: DecodingKey,
     issuer: String,
     max_lifetime: chrono::Duration,
+    /// Tokens whose signature was found good (shared by clones: one key).
+    verified: Arc<VerifiedTokens<()>>,
 }
+
+/// Most people's tokens a verifier remembers as verified: a few MiB at
+/// most (a token is well under a KiB).
+pub(crate) const MAX_VERIFIED_PEOPLE: usize = 4096;
 
 impl std::fmt::Debug for Hs256 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -217,6 +224,7 @@ impl Hs256 {
             decoding: DecodingKey::from_secret(secret),
             issuer: issuer.to_owned(),
             max_lifetime: chrono::Duration::seconds(AuthSettings::default().max_lifetime_seconds),
+            verified: Arc::new(VerifiedTokens::new(MAX_VERIFIED_PEOPLE)),
         })
     }
 
@@ -402,20 +410,31 @@ impl TokenVerifier for Hs256 {
 }
 
 impl Hs256 {
-    /// Verifies one of our own tokens.
+    /// Verifies one of our own tokens: its signature once
+    /// ([`crate::verified_tokens`]), its claims each time.
     pub fn verify_token(&self, token: &str) -> Result<Caller, ApiError> {
-        let validation = validation(
-            Algorithm::HS256,
-            &self.issuer,
-            &["exp", "iss", "sub", "iat"],
-        );
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(invalid_token)?;
-        check_claims(
-            data.claims,
-            chrono::Utc::now().timestamp(),
-            self.max_lifetime,
-        )
+        self.verify_token_at(token, chrono::Utc::now().timestamp())
+    }
+
+    fn verify_token_at(&self, token: &str, now: i64) -> Result<Caller, ApiError> {
+        let claims = match self.verified.get(token) {
+            Some((claims, ())) => {
+                in_time(&claims, now)?;
+                claims
+            }
+            None => {
+                let validation = validation(
+                    Algorithm::HS256,
+                    &self.issuer,
+                    &["exp", "iss", "sub", "iat"],
+                );
+                let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+                    .map_err(invalid_token)?;
+                self.verified.remember(token, &data.claims, (), now);
+                data.claims
+            }
+        };
+        check_claims(claims, now, self.max_lifetime)
     }
 }
 
@@ -831,6 +850,46 @@ mod tests {
         assert!(other.verify_token(&token).is_err());
         let expired = signer.mint("u1", "", &[], chrono::Duration::minutes(-5));
         assert!(signer.verify_token(&expired).is_err());
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_judged_each_time_and_only_its_exact_text_is_remembered() {
+        let signer = Hs256::new(b"0123456789abcdef0123", "fiveledger").expect("key");
+        let token = signer.mint(
+            "u1",
+            "gx/nn",
+            &[Role::Viewer],
+            chrono::Duration::seconds(120),
+        );
+        let now = chrono::Utc::now().timestamp();
+        let first = signer.verify_token_at(&token, now).expect("valid");
+        assert_eq!(signer.verified.len(), 1, "its signature is remembered");
+        // A clone shares what its key verified.
+        let again = signer.clone().verify_token_at(&token, now + 60);
+        assert_eq!(again.expect("still valid"), first);
+
+        // Past its exp and the leeway the remembered token is refused, and
+        // so is one issued ahead of an earlier clock.
+        let late = now + 120 + LEEWAY_SECONDS as i64 + 2;
+        let err = signer.verify_token_at(&token, late).expect_err("expired");
+        assert!(err.to_string().contains("expired"), "{err}");
+        let early = now - LEEWAY_SECONDS as i64 - 2;
+        let err = signer.verify_token_at(&token, early).expect_err("ahead");
+        assert!(err.to_string().contains("`iat` is in the future"), "{err}");
+
+        // A well-signed token whose claims fail is refused every time.
+        let unscoped = signer.sign(&claims(None));
+        for _ in 0..2 {
+            let err = signer.verify_token_at(&unscoped, now).expect_err("no org");
+            assert!(err.to_string().contains("`org` is missing"), "{err}");
+        }
+
+        // The same claims under another signature are checked afresh.
+        let (head, signature) = token.rsplit_once('.').expect("three parts");
+        let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
+        let tampered = format!("{head}.{flipped}{}", &signature[1..]);
+        assert!(signer.verify_token_at(&tampered, now).is_err());
+        assert_eq!(signer.verified.len(), 2, "a forged token is not remembered");
     }
 
     fn claims(org: Option<&str>) -> Claims {

@@ -42,6 +42,7 @@ pub mod telemetry;
 pub mod time;
 pub mod tls;
 pub mod upstream;
+pub(crate) mod verified_tokens;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -19,6 +20,7 @@ use tokio::sync::{Mutex, RwLock};
 
 use crate::auth::{Caller, Claims, Role, TokenVerifier, check_claims};
 use crate::error::ApiError;
+use crate::verified_tokens::{VerifiedTokens, in_time};
 
 /// Algorithms a provider's keys may use; anything else is refused.
 const ALLOWED: &[Algorithm] = &[Algorithm::RS256, Algorithm::ES256];
@@ -97,6 +99,9 @@ impl OidcSettings {
 
 struct Keys {
     by_kid: HashMap<String, (DecodingKey, Algorithm)>,
+    /// The keys kept from the last key set, as the provider wrote them: a
+    /// fetch that changes them forgets the tokens verified by the old ones.
+    fingerprint: String,
     /// When a fetch was last tried (None: never).
     tried: Option<Instant>,
 }
@@ -109,6 +114,13 @@ pub struct Jwks {
     /// One fetch at a time; the others wait for its result.
     fetching: Mutex<()>,
     max_lifetime: chrono::Duration,
+    /// Tokens whose signature was found good, each with the `generation`
+    /// of the keys it was checked by: remembered only while those keys are
+    /// the current ones, so a key the provider removed stops verifying at
+    /// the next refresh, as it did before tokens were remembered.
+    verified: VerifiedTokens<u64>,
+    /// Counts the key sets that changed the keys.
+    generation: AtomicU64,
 }
 
 impl Jwks {
@@ -126,10 +138,13 @@ impl Jwks {
             http,
             keys: RwLock::new(Keys {
                 by_kid: HashMap::new(),
+                fingerprint: String::new(),
                 tried: None,
             }),
             fetching: Mutex::new(()),
             max_lifetime,
+            verified: VerifiedTokens::new(crate::auth::MAX_VERIFIED_PEOPLE),
+            generation: AtomicU64::new(0),
         }))
     }
 
@@ -176,6 +191,7 @@ impl Jwks {
         self.keys.write().await.tried = Some(Instant::now());
         let set: JwkSet = self.fetch(&self.jwks_url().await?).await?;
         let mut by_kid = HashMap::new();
+        let mut fingerprint = String::new();
         for jwk in set.keys.iter().take(MAX_KEYS) {
             let (Some(kid), Some(alg)) = (&jwk.common.key_id, algorithm_of(jwk)) else {
                 continue;
@@ -183,12 +199,21 @@ impl Jwks {
             match DecodingKey::from_jwk(jwk) {
                 Ok(key) => {
                     by_kid.insert(kid.clone(), (key, alg));
+                    fingerprint.push_str(&serde_json::to_string(jwk)?);
                 }
                 Err(err) => tracing::warn!(%kid, error = %err, "skipping an unreadable key"),
             }
         }
         let n = by_kid.len();
-        self.keys.write().await.by_kid = by_kid;
+        let mut keys = self.keys.write().await;
+        keys.by_kid = by_kid;
+        if keys.fingerprint != fingerprint {
+            keys.fingerprint = fingerprint;
+            // After the keys change: a verification that read the old
+            // generation remembers its token under it, never under this one.
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            self.verified.forget_all();
+        }
         Ok(n)
     }
 
@@ -305,6 +330,16 @@ impl TokenVerifier for Jwks {
     fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Caller, ApiError>> {
         Box::pin(async move {
             let invalid = |why: String| ApiError::Unauthenticated(format!("invalid token: {why}"));
+            let now = chrono::Utc::now().timestamp();
+            // Read before the key: a refresh in between leaves this token
+            // remembered under the keys it replaced.
+            let generation = self.generation.load(Ordering::SeqCst);
+            if let Some((claims, checked_by)) = self.verified.get(token)
+                && checked_by == generation
+            {
+                in_time(&claims, now)?;
+                return check_claims(claims, now, self.max_lifetime);
+            }
             let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(e.to_string()))?;
             if !ALLOWED.contains(&header.alg) {
                 return Err(invalid(format!("{:?} is not accepted", header.alg)));
@@ -324,7 +359,8 @@ impl TokenVerifier for Jwks {
             let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
                 .map_err(|e| invalid(e.to_string()))?;
             let claims = self.map_claims(&data.claims)?;
-            check_claims(claims, chrono::Utc::now().timestamp(), self.max_lifetime)
+            self.verified.remember(token, &claims, generation, now);
+            check_claims(claims, now, self.max_lifetime)
         })
     }
 }

@@ -17,10 +17,10 @@ use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 
 use crate::auth::{
-    Caller, Claims, LEEWAY_SECONDS, ROOT_ORG, Role, TokenVerifier, check_claims, invalid_token,
-    validation,
+    Caller, Claims, ROOT_ORG, Role, TokenVerifier, check_claims, invalid_token, validation,
 };
 use crate::error::ApiError;
+use crate::verified_tokens::{VerifiedTokens, in_time};
 
 /// The subject of a service's tokens: `service:<name>`.
 pub const SUBJECT_PREFIX: &str = "service:";
@@ -180,13 +180,9 @@ pub struct ServicePeers {
     keys: HashMap<String, DecodingKey>,
     issuer: String,
     max_lifetime: chrono::Duration,
-    /// Tokens whose signature was found good, with their service and
-    /// claims. A peer sends one token for `TOKEN_REUSE`, and checking an
-    /// ES256 signature was about 3 % of the suite's CPU in a demo load;
-    /// the claims are judged against the clock on every call all the same.
-    /// Only a token signed by a peer's key gets in, so at most
-    /// `MAX_VERIFIED`, and the expired go first when it is full.
-    verified: Mutex<HashMap<String, (String, Claims)>>,
+    /// Tokens whose signature was found good, with the service each names
+    /// (a peer sends one token for `TOKEN_REUSE`).
+    verified: VerifiedTokens<String>,
 }
 
 /// Most tokens [`ServicePeers`] remembers as verified.
@@ -218,7 +214,7 @@ impl ServicePeers {
             keys,
             issuer: issuer.to_owned(),
             max_lifetime,
-            verified: Mutex::new(HashMap::new()),
+            verified: VerifiedTokens::new(MAX_VERIFIED),
         })
     }
 
@@ -238,31 +234,15 @@ impl ServicePeers {
     /// Verifies `token` as of `now` (seconds since the epoch): its
     /// signature once, its claims each time.
     fn verify_token_at(&self, token: &str, now: i64) -> Result<Caller, ApiError> {
-        let remembered = self.verified().get(token).cloned();
-        let (name, claims) = match remembered {
+        let (claims, name) = match self.verified.get(token) {
             Some(verified) => verified,
             None => {
-                let verified = self.verify_signature(token)?;
-                self.remember(token, &verified, now);
-                verified
+                let (name, claims) = self.verify_signature(token)?;
+                self.verified.remember(token, &claims, name.clone(), now);
+                (claims, name)
             }
         };
         judge(&name, claims, now, self.max_lifetime)
-    }
-
-    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Claims)>> {
-        self.verified.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn remember(&self, token: &str, verified: &(String, Claims), now: i64) {
-        let mut remembered = self.verified();
-        if remembered.len() >= MAX_VERIFIED {
-            remembered.retain(|_, (_, claims)| !expired(claims, now));
-            if remembered.len() >= MAX_VERIFIED {
-                remembered.clear();
-            }
-        }
-        remembered.insert(token.to_owned(), verified.clone());
     }
 
     /// The service `token` names and its claims, once its signature is
@@ -290,12 +270,6 @@ impl ServicePeers {
     }
 }
 
-/// Whether claims are past their `exp` at `now`, beyond the leeway every
-/// token gets (as jsonwebtoken judges it).
-fn expired(claims: &Claims, now: i64) -> bool {
-    claims.exp < now - LEEWAY_SECONDS as i64
-}
-
 /// Judges the claims of a token signed by service `name` at `now`: in
 /// time, and naming that service, the whole tree and the service role only.
 fn judge(
@@ -304,13 +278,7 @@ fn judge(
     now: i64,
     max_lifetime: chrono::Duration,
 ) -> Result<Caller, ApiError> {
-    let leeway = LEEWAY_SECONDS as i64;
-    if expired(&claims, now) {
-        return Err(invalid_token("the token has expired"));
-    }
-    if claims.nbf.is_some_and(|nbf| nbf > now + leeway) {
-        return Err(invalid_token("the token is not valid yet"));
-    }
+    in_time(&claims, now)?;
     let caller = check_claims(claims, now, max_lifetime)?;
     if caller.subject != format!("{SUBJECT_PREFIX}{name}")
         || caller.roles != [Role::Service]
@@ -348,6 +316,7 @@ impl TokenVerifier for ServicePeers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::LEEWAY_SECONDS;
 
     fn keys(services: &[&str]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("dir");
@@ -417,7 +386,7 @@ mod tests {
         let now = chrono::Utc::now().timestamp();
         let caller = peers.verify_token_at(&token, now).expect("valid");
         assert_eq!(caller.subject, "service:issues");
-        assert_eq!(peers.verified().len(), 1, "its signature is remembered");
+        assert_eq!(peers.verified.len(), 1, "its signature is remembered");
         assert_eq!(
             peers
                 .verify_token_at(&token, now + 60)
@@ -440,11 +409,7 @@ mod tests {
         let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
         let tampered = format!("{head}.{flipped}{}", &signature[1..]);
         assert!(peers.verify_token_at(&tampered, now).is_err());
-        assert_eq!(
-            peers.verified().len(),
-            1,
-            "a refused token is not remembered"
-        );
+        assert_eq!(peers.verified.len(), 1, "a refused token is not remembered");
     }
 
     #[test]
@@ -458,13 +423,13 @@ mod tests {
         for token in &tokens[..MAX_VERIFIED] {
             peers.verify_token_at(token, now).expect("valid");
         }
-        assert_eq!(peers.verified().len(), MAX_VERIFIED);
+        assert_eq!(peers.verified.len(), MAX_VERIFIED);
         // Later, when the first tokens have expired: they make room.
         let later = now + 60 + LEEWAY_SECONDS as i64 + 10;
         peers
             .verify_token_at(&tokens[MAX_VERIFIED], later)
             .expect("valid");
-        let remembered = peers.verified().len();
+        let remembered = peers.verified.len();
         assert!(remembered <= MAX_VERIFIED, "{remembered}");
         assert!(
             remembered < MAX_VERIFIED - 5,

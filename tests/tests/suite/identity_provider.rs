@@ -172,9 +172,11 @@ async fn provider_tokens_verify_and_keys_rotate_without_a_restart() {
     };
 
     // ES256 and RS256 tokens of the provider, its claim and role names mapped.
-    list(a.token(&provider.issuer, "guangxi", &["xcb-staff"]))
+    let of_a = a.token(&provider.issuer, "guangxi", &["xcb-staff"]);
+    list(of_a.clone()).await.expect("an ES256 token of key a");
+    list(of_a.clone())
         .await
-        .expect("an ES256 token of key a");
+        .expect("the same token again (its signature remembered)");
     list(rsa.token(&provider.issuer, "guangxi", &["viewer"]))
         .await
         .expect("an RS256 token");
@@ -209,6 +211,13 @@ async fn provider_tokens_verify_and_keys_rotate_without_a_restart() {
     let err = list(a.token(&provider.issuer, "guangxi", &["viewer"]))
         .await
         .expect_err("a removed key");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    assert!(err.message().contains("unknown key"), "{err:?}");
+    // So is the token of a verified before the rotation: it was remembered
+    // under the keys the provider has since changed.
+    let err = list(of_a)
+        .await
+        .expect_err("a remembered token of a removed key");
     assert_eq!(err.code(), Code::Unauthenticated);
     assert!(err.message().contains("unknown key"), "{err:?}");
 
