@@ -68,7 +68,7 @@ impl<T: Clone> VerifiedTokens<T> {
 
 /// Whether claims are past their `exp` at `now`, beyond the leeway every
 /// token gets (as jsonwebtoken judges it).
-pub(crate) fn expired(claims: &Claims, now: i64) -> bool {
+fn expired(claims: &Claims, now: i64) -> bool {
     claims.exp < now - LEEWAY_SECONDS as i64
 }
 
