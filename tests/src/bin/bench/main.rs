@@ -33,7 +33,7 @@ use std::sync::Arc;
 use clap::Parser;
 use fiveledger_e2e::TestSuite;
 use fiveledger_platform::auth::Role;
-use fiveledger_platform::settings::{ServerSettings, SqliteSync};
+use fiveledger_platform::settings::{DatabaseSettings, ServerSettings, SqliteSync};
 use fiveledger_platform::testing::{self, authed};
 use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::*;
@@ -92,21 +92,26 @@ struct Args {
     list_only: Vec<String>,
 }
 
-/// The bench is one caller standing for the many a live suite serves, so
-/// its suites do not hold it to one caller's rate (`limits.caller`); the
-/// in-flight bound, and the limiter's work on every request, stay.
-pub(crate) fn unthrottled(settings: &mut ServerSettings) {
+/// A measured suite's settings where they differ from the tests'. The bench
+/// is one caller standing for the many a live suite serves, so its suites
+/// do not hold it to one caller's rate (`limits.caller`); the in-flight
+/// bound, and the limiter's work on every request, stay. And each service
+/// opens the connections it opens as deployed (`database.max_connections`'
+/// default), not the tests' smaller pools: the readers' and the writers'
+/// pools and the group-commit lanes follow from it.
+pub(crate) fn as_deployed(settings: &mut ServerSettings) {
     settings.limits.caller.requests_per_second = 0.0;
+    settings.database.max_connections = DatabaseSettings::default().max_connections;
 }
 
-/// A suite to measure: [`fiveledger_e2e::spawn_suite_with`], unthrottled
-/// and then changed by `configure`.
+/// A suite to measure: [`fiveledger_e2e::spawn_suite_with`],
+/// [`as_deployed`] and then changed by `configure`.
 pub(crate) async fn bench_suite(
     domains: fiveledger::Domains,
     configure: impl FnOnce(&mut ServerSettings),
 ) -> TestSuite {
     fiveledger_e2e::spawn_suite_with(domains, |s| {
-        unthrottled(s);
+        as_deployed(s);
         configure(s)
     })
     .await
@@ -183,7 +188,10 @@ async fn main() -> anyhow::Result<()> {
             })
         } else {
             ("group commit, four lanes", |s| {
-                s.database.group_commit_lanes = 4
+                s.database.group_commit_lanes = 4;
+                // Lanes take at most half the writers' pool, which is half
+                // of `max_connections`.
+                s.database.max_connections = 16;
             })
         };
         let variant = bench_suite(Default::default(), configure).await;

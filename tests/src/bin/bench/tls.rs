@@ -17,7 +17,7 @@ pub async fn tls(
     n: usize,
     c: usize,
 ) -> anyhow::Result<()> {
-    let secure = fiveledger_e2e::spawn_tls_suite_with(Default::default(), crate::unthrottled).await;
+    let secure = fiveledger_e2e::spawn_tls_suite_with(Default::default(), crate::as_deployed).await;
     region(&secure.rounds, token).await?;
     // The same cities as the plaintext suite's first hundred.
     let cities = n.min(100);
