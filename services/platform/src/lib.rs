@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod outbox_writers;
 pub mod periodic;
 pub mod platform_tables;
+pub mod point_reads;
 pub mod process_metrics;
 pub mod readers;
 pub mod rpc_call;

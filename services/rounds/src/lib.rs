@@ -95,6 +95,7 @@ pub async fn start_on_schema<S: fiveledger_platform::schema_compat::Schema>(
             stop: handler_stop,
             clock,
             issues,
+            organisations: storage::organisations::reads(db),
         };
         Ok(Wiring {
             routes: grpc::routes(api, server_settings),

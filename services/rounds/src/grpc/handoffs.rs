@@ -177,8 +177,8 @@ impl HandOffService for Api {
         HAND_OFFS.apply(&request.filter, &mut narrowed)?;
         let mut query = narrowed.query;
         if let Some(receiver) = narrowed.organisation {
-            let org =
-                organisations::visible(self.db.reader(), &caller, "filter", &receiver).await?;
+            let org = organisations::visible_in(&self.organisations, &caller, "filter", &receiver)
+                .await?;
             query.receiver_id = Some(org.id);
         }
         if page.after.is_some() {

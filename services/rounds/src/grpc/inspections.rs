@@ -246,8 +246,8 @@ impl InspectionService for Api {
         super::filters::INSPECTIONS.apply(&request.filter, &mut narrowed)?;
         let mut query = narrowed.query;
         if let Some(ancestor) = narrowed.organisation {
-            let org =
-                organisations::visible(self.db.reader(), &caller, "filter", &ancestor).await?;
+            let org = organisations::visible_in(&self.organisations, &caller, "filter", &ancestor)
+                .await?;
             query.ancestor_path = Some(org.path);
         }
         // Under a round (the parent's or the group's): NOT_FOUND rather than

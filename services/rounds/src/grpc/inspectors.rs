@@ -166,7 +166,8 @@ impl InspectorService for Api {
         let mut query = narrowed.query;
         if let Some(organisation) = narrowed.organisation {
             let org =
-                organisations::visible(self.db.reader(), &caller, "filter", &organisation).await?;
+                organisations::visible_in(&self.organisations, &caller, "filter", &organisation)
+                    .await?;
             query.within = Some(org.path);
         }
         let rows = store::list(self.db.reader(), &query).await?;

@@ -256,6 +256,8 @@ pub struct Api {
     pub clock: Clock,
     /// Asked at feedback whether there are ideology problems to hand off.
     pub issues: crate::upstream::Issues,
+    /// Organisations read by id outside a write.
+    pub organisations: Arc<crate::storage::organisations::Reads>,
 }
 
 pub fn routes(api: Api, server: &ServerSettings) -> tonic::service::Routes {

@@ -95,7 +95,8 @@ impl OrganisationService for Api {
         request: Request<GetOrganisationRequest>,
     ) -> Result<Response<Organisation>, Status> {
         let caller = Caller::of(&request)?;
-        let org = visible(self.db.reader(), &caller, "name", &request.get_ref().name).await?;
+        let name = &request.get_ref().name;
+        let org = store::visible_in(&self.organisations, &caller, "name", name).await?;
         Ok(Response::new(org.to_proto()))
     }
 

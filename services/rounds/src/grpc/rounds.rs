@@ -243,7 +243,8 @@ impl RoundService for Api {
         let mut query = narrowed.query;
         if let Some(organisation) = narrowed.organisation {
             let org =
-                organisations::visible(self.db.reader(), &caller, "filter", &organisation).await?;
+                organisations::visible_in(&self.organisations, &caller, "filter", &organisation)
+                    .await?;
             query.organisation_id = Some(org.id);
         }
         let rows = store::list(self.db.reader(), &query).await?;

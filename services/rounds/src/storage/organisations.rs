@@ -1,9 +1,12 @@
 //! The `organisations` table and its queries.
 
+use std::sync::Arc;
+
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::Caller;
-use fiveledger_platform::storage::within_subtree;
+use fiveledger_platform::point_reads::PointReads;
+use fiveledger_platform::storage::{Db, within_subtree};
 use fiveledger_platform::time::to_timestamp;
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{Organisation, OrganisationKind};
@@ -57,6 +60,25 @@ impl Model {
 
 pub async fn find(conn: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Model>> {
     Ok(Entity::find_by_id(id.to_owned()).one(conn).await?)
+}
+
+/// Reads of organisations by id, coalesced under load: how the read-only
+/// handlers look an organisation up.
+pub type Reads = PointReads<Entity>;
+
+pub fn reads(db: &Db) -> Arc<Reads> {
+    PointReads::new(db, Column::Id, |o: &Model| &o.id)
+}
+
+/// [`visible`] read through `reads`.
+pub async fn visible_in(
+    reads: &Arc<Reads>,
+    caller: &Caller,
+    field: &str,
+    name: &str,
+) -> ApiResult<Model> {
+    let id = names::parse(field, name, COLLECTION)?;
+    super::seen(reads.get(id).await?, name, |o| caller.can_see(&o.path))
 }
 
 /// The organisation `name` (in request field `field`) if the caller may
