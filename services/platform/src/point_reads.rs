@@ -14,7 +14,9 @@
 //! older than its request. Nothing is cached.
 //!
 //! A read cancelled while its statement runs still ends its turn: the
-//! reads waiting behind it are served (the slot is handed on in `Drop`).
+//! reads waiting behind it are served (the turn is handed on when it is
+//! dropped). The reads waiting are bounded by the requests a server takes
+//! at once (`limits`): each is one of them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,15 +49,6 @@ type Answer<M> = oneshot::Sender<ApiResult<Option<M>>>;
 struct State<M> {
     in_flight: usize,
     waiting: Vec<(String, Answer<M>)>,
-}
-
-impl<E: EntityTrait> std::fmt::Debug for PointReads<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PointReads")
-            .field("entity", &E::default().table_name())
-            .field("max", &self.max)
-            .finish()
-    }
 }
 
 impl<E> PointReads<E>
@@ -134,6 +127,8 @@ where
                 }
             }
             Err(err) => {
+                // Each reader gets the error `From<DbErr>` would have made
+                // of it (the error itself is not `Clone`).
                 let transient = is_transient_db_error(&err);
                 let cause = err.to_string();
                 for (_, answer) in batch {
