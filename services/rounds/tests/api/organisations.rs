@@ -322,6 +322,45 @@ async fn a_stale_etag_is_aborted() {
     assert_eq!(bad_field(&err), "update_mask");
 }
 
+/// Reads that arrive together go to the database together
+/// (`point_reads`): each is still answered with its own organisation and
+/// judged by its own caller's scope.
+#[tokio::test]
+async fn reads_that_go_together_are_each_judged_by_their_own_caller() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let callers = [
+        ("xingning", office("guangxi/nanning/xingning")),
+        ("qingxiu", office("guangxi/nanning/qingxiu")),
+    ];
+    let names = ["xingning", "qingxiu", "nanning", "nowhere"];
+    let calls = (0..120).map(|i| {
+        let (home, token) = callers[i % 2].clone();
+        let name = names[(i / 2) % names.len()];
+        let mut client = app.organisations();
+        async move {
+            let got = client
+                .get_organisation(testing::authed(
+                    &token,
+                    GetOrganisationRequest {
+                        name: format!("organisations/{name}"),
+                    },
+                ))
+                .await;
+            (home, name, got)
+        }
+    });
+    for (home, name, got) in futures::future::join_all(calls).await {
+        if name == home {
+            let org = got.expect("its own county").into_inner();
+            assert_eq!(org.name, format!("organisations/{name}"));
+        } else {
+            let err = got.expect_err("outside its county, or missing");
+            assert_eq!(err.code(), Code::NotFound, "{home} reading {name}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn scope_is_the_callers_subtree() {
     let app = spawn().await;
