@@ -263,6 +263,21 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+impl ApiError {
+    /// What `From<DbErr>` makes of `err`, for each of the requests one
+    /// failed statement served (a `DbErr` is not `Clone`): the same code,
+    /// with the error's text.
+    pub(crate) fn of_shared_db_error(err: &sea_orm::DbErr) -> Self {
+        if is_transient_db_error(err) {
+            return Self::Unavailable {
+                service: DATABASE.to_owned(),
+                cause: err.to_string(),
+            };
+        }
+        Self::internal(anyhow::anyhow!("{err}"))
+    }
+}
+
 /// True when a database error says the connection, not the statement,
 /// failed: the pool could not hand out a connection, the connection broke
 /// (I/O), or PostgreSQL refused or dropped it (SQLSTATE class 08,

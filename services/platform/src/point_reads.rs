@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio::sync::oneshot;
 
-use crate::error::{ApiError, ApiResult, DATABASE, is_transient_db_error};
+use crate::error::{ApiError, ApiResult, DATABASE};
 use crate::readers::Readers;
 
 /// At most this many ids in one statement (a power of two: see [`padded`]).
@@ -127,20 +127,8 @@ where
                 }
             }
             Err(err) => {
-                // Each reader gets the error `From<DbErr>` would have made
-                // of it (the error itself is not `Clone`).
-                let transient = is_transient_db_error(&err);
-                let cause = err.to_string();
                 for (_, answer) in batch {
-                    let err = if transient {
-                        ApiError::Unavailable {
-                            service: DATABASE.to_owned(),
-                            cause: cause.clone(),
-                        }
-                    } else {
-                        ApiError::internal(anyhow::anyhow!("{cause}"))
-                    };
-                    let _ = answer.send(Err(err));
+                    let _ = answer.send(Err(ApiError::of_shared_db_error(&err)));
                 }
             }
         }
