@@ -34,6 +34,7 @@ use crate::aip::page::PageRequest;
 use crate::auth::{Caller, Role};
 use crate::error::CommonReason;
 use crate::error::{ApiError, ApiResult};
+use crate::group_commit::Step;
 use crate::storage::{Db, within_subtree};
 
 /// Full name of the gRPC service.
@@ -489,37 +490,38 @@ const INSERT_CHUNK: usize = 200;
 /// Chains and inserts `batch` after the head, in one transaction that holds
 /// the head row (PostgreSQL: `FOR UPDATE`; SQLite: the single writer).
 pub async fn append(db: &Db, batch: &[Model]) -> ApiResult<()> {
-    let txn = db.begin().await?;
-    let head = lock_head(&txn).await?;
-    let (mut seq, mut prev) = (head.seq, head.hash);
-    let rows: Vec<Model> = batch
-        .iter()
-        .map(|r| {
-            seq += 1;
-            let mut row = Model {
-                seq,
-                prev_hash: std::mem::take(&mut prev),
-                ..r.clone()
-            };
-            row.hash = hash(&row);
-            prev = row.hash.clone();
-            row
+    db.transaction(async |txn| {
+        let head = lock_head(txn).await?;
+        let (mut seq, mut prev) = (head.seq, head.hash);
+        let rows: Vec<Model> = batch
+            .iter()
+            .map(|r| {
+                seq += 1;
+                let mut row = Model {
+                    seq,
+                    prev_hash: std::mem::take(&mut prev),
+                    ..r.clone()
+                };
+                row.hash = hash(&row);
+                prev = row.hash.clone();
+                row
+            })
+            .collect();
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            Entity::insert_many(chunk.iter().cloned().map(ActiveModel::from))
+                .exec_without_returning(txn)
+                .await?;
+        }
+        head::Entity::update(head::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(1),
+            seq: Set(seq),
+            hash: Set(prev),
         })
-        .collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        Entity::insert_many(chunk.iter().cloned().map(ActiveModel::from))
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    head::Entity::update(head::ActiveModel {
-        id: sea_orm::ActiveValue::Unchanged(1),
-        seq: Set(seq),
-        hash: Set(prev),
+        .exec(txn)
+        .await?;
+        Ok(Step::Commit(()))
     })
-    .exec(&txn)
-    .await?;
-    db.commit(txn).await?;
-    Ok(())
+    .await
 }
 
 /// Takes the head row's write lock before reading it: a write first, so

@@ -57,6 +57,7 @@ use futures::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
 use tokio::sync::{Notify, Semaphore, watch};
 
+use crate::commits::{Commits, Types, Wrote, gathering};
 use crate::error::{ApiError, ApiResult, CommonReason, Reason};
 
 /// What a mutation asks for its savepoint: keep its changes, or roll them
@@ -123,6 +124,8 @@ struct Open {
     unreleased: Option<u32>,
     /// Why the batch must roll back: a savepoint statement failed.
     broken: Option<String>,
+    /// The event types its members appended.
+    wrote: Types,
 }
 
 impl Open {
@@ -140,14 +143,17 @@ impl Open {
         };
         self.txn.execute_unprepared(&begin).await?;
         let txn = &self.txn;
-        let ran = std::panic::AssertUnwindSafe(async move { f(txn).await })
-            .catch_unwind()
-            .await;
+        let (ran, wrote) =
+            gathering(std::panic::AssertUnwindSafe(async move { f(txn).await }).catch_unwind())
+                .await;
         // Released (after a rollback, an empty savepoint) with the next
         // member's savepoint, or by the commit.
         self.unreleased = Some(n);
         let answer = match ran {
-            Ok(Ok(Step::Commit(value))) => return Ok(Ok(value)),
+            Ok(Ok(Step::Commit(value))) => {
+                self.wrote.extend(wrote);
+                return Ok(Ok(value));
+            }
             Ok(Ok(Step::Rollback(value))) => Ok(value),
             Ok(Err(err)) => Err(err),
             Err(_) => Err(ApiError::internal(anyhow::anyhow!(
@@ -238,13 +244,14 @@ impl GroupCommit {
     }
 
     /// Runs `f` in a savepoint of a batch and answers once the batch
-    /// committed (or failed). `committed` is called after each commit.
+    /// committed (or failed). Each batch's end is announced to `commits`,
+    /// with the event types its members wrote.
     /// Writes of one `key` (a request id) take the same lane, the others
     /// the lanes in turn.
     pub(crate) async fn write<T: Send>(
         self: &Arc<Self>,
         writer: &DatabaseConnection,
-        committed: Arc<Notify>,
+        commits: Arc<Commits>,
         key: Option<u64>,
         f: Mutation<T>,
     ) -> ApiResult<T> {
@@ -261,7 +268,7 @@ impl GroupCommit {
             Some(key) => key as usize % self.lanes.len(),
             None => self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len(),
         };
-        let batch = self.join(lane, writer, committed).await?;
+        let batch = self.join(lane, writer, commits).await?;
         let mut outcome = batch.outcome.subscribe();
         let answer = {
             let _running = Running(&batch);
@@ -299,7 +306,7 @@ impl GroupCommit {
         self: &Arc<Self>,
         lane: usize,
         writer: &DatabaseConnection,
-        committed: Arc<Notify>,
+        commits: Arc<Commits>,
     ) -> Result<Arc<Batch>, DbErr> {
         loop {
             if let Some(batch) = self.join_open(lane) {
@@ -332,6 +339,7 @@ impl GroupCommit {
                             savepoints: 0,
                             unreleased: None,
                             broken: None,
+                            wrote: Types::new(),
                         })),
                         state: Mutex::new(BatchState {
                             joined: 1,
@@ -343,10 +351,7 @@ impl GroupCommit {
                         outcome: watch::Sender::new(None),
                     });
                     *self.lanes[lane].open.lock().expect("open batch") = Some(batch.clone());
-                    tokio::spawn(
-                        self.clone()
-                            .commit_when_idle(lane, batch.clone(), committed),
-                    );
+                    tokio::spawn(self.clone().commit_when_idle(lane, batch.clone(), commits));
                     return Ok(batch);
                 }
                 Err(_) => opened.await,
@@ -372,7 +377,7 @@ impl GroupCommit {
         self: Arc<Self>,
         lane: usize,
         batch: Arc<Batch>,
-        committed: Arc<Notify>,
+        commits: Arc<Commits>,
     ) {
         loop {
             let idle = batch.idle.notified();
@@ -395,10 +400,17 @@ impl GroupCommit {
             }
         }
         let open = batch.txn.lock().await.take();
+        let mut wrote = Types::new();
         let result = match open {
             Some(Open {
-                txn, broken: None, ..
-            }) => txn.commit().await.map_err(|err| err.to_string()),
+                txn,
+                broken: None,
+                wrote: types,
+                ..
+            }) => {
+                wrote = types;
+                txn.commit().await.map_err(|err| err.to_string())
+            }
             Some(Open {
                 txn,
                 broken: Some(cause),
@@ -418,7 +430,11 @@ impl GroupCommit {
             tracing::error!(error = ?result, "a batch of writes failed to commit");
         }
         // Either way the batch ended: a stream may have waited for it.
-        committed.notify_waiters();
+        commits.ended(Wrote::Types(if result.is_ok() {
+            wrote
+        } else {
+            Types::new()
+        }));
         batch.outcome.send_replace(Some(result));
     }
 }
@@ -542,9 +558,9 @@ pub(crate) mod tests {
     ) -> tokio::task::JoinHandle<ApiResult<()>> {
         let (group, writer) = (group.clone(), db.writer().clone());
         tokio::spawn(async move {
-            let committed = Arc::new(Notify::new());
+            let commits = Arc::new(Commits::default());
             group
-                .write(&writer, committed, None, held_insert(i, hold))
+                .write(&writer, commits, None, held_insert(i, hold))
                 .await
         })
     }

@@ -15,6 +15,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, Condition};
 
 use crate::error::ApiResult;
+use crate::group_commit::Step;
 use crate::storage::Db;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -74,47 +75,51 @@ impl Lease {
     pub async fn acquire(&self) -> ApiResult<bool> {
         let now = chrono::Utc::now();
         let until = now + chrono::Duration::from_std(self.period).unwrap_or_default();
-        let txn = self.db.begin().await?;
-        Entity::insert(ActiveModel {
-            name: Set(self.name.clone()),
-            holder: Set(String::new()),
-            expires_at: Set(now - chrono::Duration::seconds(1)),
-        })
-        .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
-        .try_insert()
-        .exec(&txn)
-        .await?;
-        let taken = Entity::update_many()
-            .col_expr(Column::Holder, Expr::value(self.holder.clone()))
-            .col_expr(Column::ExpiresAt, Expr::value(until))
-            .filter(Column::Name.eq(self.name.clone()))
-            .filter(
-                Condition::any()
-                    .add(Column::Holder.eq(self.holder.clone()))
-                    .add(Column::ExpiresAt.lt(now)),
-            )
-            .exec(&txn)
-            .await?
-            .rows_affected
-            == 1;
-        self.db.commit(txn).await?;
-        Ok(taken)
+        self.db
+            .transaction(async |txn| {
+                Entity::insert(ActiveModel {
+                    name: Set(self.name.clone()),
+                    holder: Set(String::new()),
+                    expires_at: Set(now - chrono::Duration::seconds(1)),
+                })
+                .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
+                .try_insert()
+                .exec(txn)
+                .await?;
+                let taken = Entity::update_many()
+                    .col_expr(Column::Holder, Expr::value(self.holder.clone()))
+                    .col_expr(Column::ExpiresAt, Expr::value(until))
+                    .filter(Column::Name.eq(self.name.clone()))
+                    .filter(
+                        Condition::any()
+                            .add(Column::Holder.eq(self.holder.clone()))
+                            .add(Column::ExpiresAt.lt(now)),
+                    )
+                    .exec(txn)
+                    .await?
+                    .rows_affected
+                    == 1;
+                Ok(Step::Commit(taken))
+            })
+            .await
     }
 
     /// Gives the lease up (on shutdown), so another replica need not wait.
     pub async fn release(&self) -> ApiResult<()> {
-        let txn = self.db.begin().await?;
-        Entity::update_many()
-            .col_expr(
-                Column::ExpiresAt,
-                Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
-            )
-            .filter(Column::Name.eq(self.name.clone()))
-            .filter(Column::Holder.eq(self.holder.clone()))
-            .exec(&txn)
-            .await?;
-        self.db.commit(txn).await?;
-        Ok(())
+        self.db
+            .transaction(async |txn| {
+                Entity::update_many()
+                    .col_expr(
+                        Column::ExpiresAt,
+                        Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+                    )
+                    .filter(Column::Name.eq(self.name.clone()))
+                    .filter(Column::Holder.eq(self.holder.clone()))
+                    .exec(txn)
+                    .await?;
+                Ok(Step::Commit(()))
+            })
+            .await
     }
 }
 

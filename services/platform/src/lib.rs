@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client_calls;
 pub mod clue_scope;
 pub mod colour;
+pub(crate) mod commits;
 pub mod connection;
 pub mod consumer;
 pub mod db_metrics;

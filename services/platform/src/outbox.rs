@@ -38,6 +38,7 @@ use fiveledger_proto::types::Event;
 
 use crate::error::CommonReason;
 use crate::error::{ApiError, ApiResult};
+use crate::outbox_writers::Horizon;
 use crate::storage::Db;
 use crate::time::to_timestamp;
 
@@ -196,6 +197,7 @@ pub fn append_statement<M: prost::Name>(
             M::NAME
         )));
     }
+    crate::commits::wrote(M::NAME);
     // `txid` is left to the column's default: the writer's transaction id
     // on PostgreSQL, 0 on SQLite. Nothing is read back (no RETURNING): the
     // row, payload and all, would cross from the driver for nothing.
@@ -332,10 +334,10 @@ pub fn parse_cursor(cursor: &str) -> ApiResult<Position> {
 /// on PostgreSQL (a subtransaction gets its top-level transaction's id).
 pub(crate) const CURRENT_TXID: &str = "pg_current_xact_id()::text::bigint";
 
-/// Where a stream may read up to: on PostgreSQL the transaction id below
-/// which every writer has ended (read again before each query); on SQLite
-/// everything visible is final.
-async fn horizon(db: &Db) -> ApiResult<Option<i64>> {
+/// Where a stream may read up to: on PostgreSQL below the transaction id
+/// under which every writer has ended (read again before each query); on
+/// SQLite everything visible is final.
+async fn horizon(db: &Db) -> ApiResult<Option<Horizon>> {
     Ok(match db.backend() {
         DbBackend::Postgres => Some(crate::outbox_writers::horizon(db.reader()).await?),
         _ => None,
@@ -416,7 +418,8 @@ fn to_event(row: Model) -> Result<Event, Status> {
 
 /// Events read per query.
 const BATCH: u64 = 256;
-/// How often a follower looks for events committed by another replica.
+/// How often a follower looks for events committed by another replica (its
+/// own replica's writes wake it as they end).
 const POLL: Duration = Duration::from_millis(500);
 
 /// Most event types one `WatchEvents` call may name (the suite has a few
@@ -490,6 +493,17 @@ pub fn watch_with_head(
     selection: Selection,
     stop: CancellationToken,
 ) -> ReceiverStream<Result<(Event, Position), Status>> {
+    following(db, after, selection, stop, POLL)
+}
+
+/// [`watch_with_head`], looking for other replicas' events every `poll`.
+fn following(
+    db: Db,
+    after: Position,
+    selection: Selection,
+    stop: CancellationToken,
+    poll: Duration,
+) -> ReceiverStream<Result<(Event, Position), Status>> {
     let (tx, rx) = tokio::sync::mpsc::channel(BATCH as usize);
     tokio::spawn(async move {
         let backend = db.backend();
@@ -501,16 +515,15 @@ pub fn watch_with_head(
             }
         };
         loop {
-            // Subscribe before reading so that a commit between the read and
-            // the wait is not missed.
-            let committed = db.committed().notified();
-            tokio::pin!(committed);
-            committed.as_mut().enable();
+            // Taken before reading: a write that ends after this is
+            // waited for below, whether it ends before the read or after.
+            let seen = db.commits().now();
             let read = async {
                 let horizon = horizon(&db).await?;
-                let settled = settled(&db, horizon).await?;
+                let below = horizon.map(|h| h.below);
+                let settled = settled(&db, below).await?;
                 let rows = selection
-                    .apply(self::after(backend, horizon, cursor))
+                    .apply(self::after(backend, below, cursor))
                     .limit(BATCH)
                     .all(db.reader())
                     .await?;
@@ -523,9 +536,10 @@ pub fn watch_with_head(
                     return;
                 }
             };
+            let below = horizon.map(|h| h.below);
             let full = rows.len() as u64 == BATCH;
             let head = if full {
-                match head(&db, &selection, horizon).await {
+                match head(&db, &selection, below).await {
                     Ok(head) => head,
                     Err(err) => {
                         let _ = tx.send(Err(err.into())).await;
@@ -551,11 +565,17 @@ pub fn watch_with_head(
             // selected, a stream of rare types would read every later
             // event again after each commit.
             cursor = cursor.max(settled);
+            // The next read waits for a write of the selected types to end.
+            // A writer still running that held the horizon back may hold
+            // back events of them that committed after it, and its end
+            // releases them whatever it wrote: then any end will do.
+            let held_back = horizon.is_some_and(|h| h.held_back);
+            let waited_for: &[String] = if held_back { &[] } else { &selection.types };
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tx.closed() => return,
-                _ = &mut committed => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = db.commits().until_written(seen, waited_for) => {}
+                _ = tokio::time::sleep(poll) => {}
             }
         }
     });
@@ -773,5 +793,134 @@ mod tests {
         assert_eq!(p(5, 3).behind(p(6, 10)), 7);
         assert_eq!(p(5, 30).behind(p(6, 10)), 1, "ahead by position, not by id");
         assert_eq!(p(6, 10).behind(p(5, 30)), 0);
+    }
+
+    /// Outbox databases (SQLite, and PostgreSQL when the tests have one),
+    /// with group commit and without.
+    async fn outboxes() -> Vec<(Db, tempfile::TempDir)> {
+        let mut dbs = Vec::new();
+        for group_commit in [true, false] {
+            for (db, dir) in
+                crate::group_commit::tests::databases_with(|s| s.group_commit = group_commit).await
+            {
+                db.migrate::<crate::platform_tables::PlatformOnly>()
+                    .await
+                    .expect("platform tables");
+                dbs.push((db, dir));
+            }
+        }
+        dbs
+    }
+
+    /// A rare event (a `Timestamp`) or a common one (an `Any`) about `subject`.
+    async fn append_one(txn: &DatabaseTransaction, subject: &str, rare: bool) {
+        let ctx = EventContext::default();
+        if rare {
+            append(txn, &ctx, subject, &prost_types::Timestamp::default()).await
+        } else {
+            append(txn, &ctx, subject, &prost_types::Any::default()).await
+        }
+        .expect("append");
+    }
+
+    async fn write_one(db: &Db, subject: &str, rare: bool) {
+        let subject = subject.to_owned();
+        db.write(Box::new(move |txn| {
+            Box::pin(async move {
+                append_one(txn, &subject, rare).await;
+                Ok(crate::group_commit::Step::Commit(()))
+            })
+        }))
+        .await
+        .expect("write");
+    }
+
+    /// A stream of the rare type that never polls: only a write's end
+    /// wakes it.
+    fn rare_stream(
+        db: &Db,
+        stop: &CancellationToken,
+    ) -> ReceiverStream<Result<(Event, Position), Status>> {
+        let rare = Selection::types(vec![
+            <prost_types::Timestamp as prost::Name>::NAME.to_owned(),
+        ]);
+        following(
+            db.clone(),
+            Position::START,
+            rare,
+            stop.clone(),
+            Duration::from_secs(3600),
+        )
+    }
+
+    async fn next_subject(
+        stream: &mut ReceiverStream<Result<(Event, Position), Status>>,
+        within: Duration,
+    ) -> Option<String> {
+        use futures::StreamExt;
+        let next = tokio::time::timeout(within, stream.next()).await.ok()?;
+        Some(next.expect("an event").expect("served").0.subject)
+    }
+
+    /// A stream of one type is woken by the writes that append it, in a
+    /// batch, in a transaction of their own or begun by hand, however many
+    /// writes of other types ended before.
+    #[tokio::test]
+    async fn a_stream_of_some_types_is_woken_by_the_writes_of_them() {
+        for (db, _dir) in outboxes().await {
+            let stop = CancellationToken::new();
+            let mut rare = rare_stream(&db, &stop);
+            for i in 0..20 {
+                write_one(&db, &format!("common{i}"), false).await;
+            }
+            write_one(&db, "rare0", true).await;
+            let at_once = Duration::from_secs(5);
+            assert_eq!(
+                next_subject(&mut rare, at_once).await.as_deref(),
+                Some("rare0")
+            );
+            let txn = db.begin().await.expect("begin");
+            append_one(&txn, "rare1", true).await;
+            db.commit(txn).await.expect("commit");
+            assert_eq!(
+                next_subject(&mut rare, at_once).await.as_deref(),
+                Some("rare1")
+            );
+            stop.cancel();
+        }
+    }
+
+    /// On PostgreSQL, a rare event committed while an older writer runs is
+    /// held back by it; that writer's end releases the event, though it
+    /// wrote nothing the stream selects.
+    #[tokio::test]
+    async fn a_stream_held_back_by_a_writer_reads_again_when_it_ends() {
+        for (db, _dir) in outboxes().await {
+            if db.backend() != DbBackend::Postgres {
+                continue;
+            }
+            let stop = CancellationToken::new();
+            let mut rare = rare_stream(&db, &stop);
+            let older = db.begin().await.expect("begin");
+            older
+                .execute_unprepared("SELECT pg_current_xact_id()")
+                .await
+                .expect("a transaction id");
+            write_one(&db, "rare", true).await;
+            assert_eq!(
+                next_subject(&mut rare, Duration::from_millis(300)).await,
+                None,
+                "served past a writer still running"
+            );
+            db.rollback(older).await.expect("rollback");
+            assert_eq!(
+                next_subject(&mut rare, Duration::from_secs(5))
+                    .await
+                    .as_deref(),
+                Some("rare"),
+                "not served once the writer holding it back ended"
+            );
+            stop.cancel();
+        }
     }
 }

@@ -59,10 +59,10 @@ pub(crate) async fn join(txn: &DatabaseTransaction) -> Result<(), DbErr> {
 
 /// One statement (one snapshot, then the lock table): the xmax of its
 /// snapshot, or the smallest id among the running transactions of that
-/// snapshot that hold the writers' lock (`{class}`: [`LOCK_CLASS`]). As
-/// bigints, as `txid` stores them.
+/// snapshot that hold the writers' lock (`{class}`: [`LOCK_CLASS`]); and
+/// the xmax itself. As bigints, as `txid` stores them.
 const HORIZON: &str = "\
-SELECT least(
+SELECT pg_snapshot_xmax(s)::text::bigint AS xmax, least(
   pg_snapshot_xmax(s)::text::bigint,
   (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
     WHERE xid(x) IN (
@@ -73,9 +73,20 @@ SELECT least(
 ) AS horizon
 FROM pg_current_snapshot() AS s";
 
-/// The transaction id below which every writer of the outbox has ended, for
-/// a query that starts after this returns (see the module's doc).
-pub(crate) async fn horizon(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+/// Where a stream may read up to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Horizon {
+    /// The transaction id below which every writer of the outbox has
+    /// ended, for a query that starts after this was read.
+    pub below: i64,
+    /// Whether a writer still running lowered it: transactions after that
+    /// writer may have committed events a read below it leaves for later,
+    /// to be read once that writer ends, whatever it wrote.
+    pub held_back: bool,
+}
+
+/// The outbox's [`Horizon`] now (see the module's doc).
+pub(crate) async fn horizon(db: &impl ConnectionTrait) -> Result<Horizon, DbErr> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -83,5 +94,9 @@ pub(crate) async fn horizon(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
         ))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("the outbox's horizon".to_owned()))?;
-    row.try_get::<i64>("", "horizon")
+    let below = row.try_get::<i64>("", "horizon")?;
+    Ok(Horizon {
+        below,
+        held_back: below < row.try_get::<i64>("", "xmax")?,
+    })
 }

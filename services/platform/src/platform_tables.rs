@@ -137,6 +137,16 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     ]
 }
 
+/// The migrator of a database that holds only the platform tables.
+pub struct PlatformOnly;
+
+#[async_trait::async_trait]
+impl MigratorTrait for PlatformOnly {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        migrations()
+    }
+}
+
 /// Each event remembers the organisation it concerns (the level running
 /// its round, or the organisation itself for the directory), so that a
 /// stream can be given one organisation's subtree.

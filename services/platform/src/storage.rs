@@ -22,11 +22,11 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, Statement, TransactionTrait,
 };
-use tokio::sync::Notify;
 
 use crate::error::ApiResult;
 use sea_orm_migration::MigratorTrait;
 
+use crate::commits::{Commits, Types, Wrote, gathering};
 use crate::group_commit::{GroupCommit, Mutation, Step};
 use crate::readers::Readers;
 use crate::schema_compat::{Migrated, Recorded, Schema};
@@ -39,8 +39,9 @@ pub struct Db {
     writer: DatabaseConnection,
     reader: Readers,
     backend: DbBackend,
-    /// Woken after each commit, so event streams need not poll.
-    committed: Arc<Notify>,
+    /// The ends of write transactions, with the event types each wrote:
+    /// event streams wait on them rather than poll.
+    commits: Arc<Commits>,
     /// Request writes committed in groups (`database.group_commit`).
     group: Option<Arc<GroupCommit>>,
     /// How long a connection may sit unused before it is closed.
@@ -194,7 +195,7 @@ impl Db {
             writer,
             reader,
             backend,
-            committed: Arc::new(Notify::new()),
+            commits: Arc::default(),
             group,
             idle: Duration::from_secs(settings.idle_timeout_seconds),
         }
@@ -218,18 +219,30 @@ impl Db {
         begin_writing(&self.writer).await
     }
 
-    /// Commits and wakes the event streams.
+    /// Commits and wakes the event streams. Which events the transaction
+    /// wrote is not known here, so every stream reads again
+    /// ([`Db::transaction`] knows).
     pub async fn commit(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
-        txn.commit().await?;
-        self.committed.notify_waiters();
-        Ok(())
+        self.end(txn, Wrote::Anything).await
+    }
+
+    /// Commits `txn` and announces its end to the event streams, with what
+    /// it wrote if it committed (on PostgreSQL a stream may have waited for
+    /// this writer to end, however it ended).
+    async fn end(&self, txn: DatabaseTransaction, wrote: Wrote) -> Result<(), DbErr> {
+        let committed = txn.commit().await;
+        self.commits.ended(match committed {
+            Ok(()) => wrote,
+            Err(_) => Wrote::Types(Types::new()),
+        });
+        committed
     }
 
     /// Rolls back and wakes the event streams: on PostgreSQL one may have
     /// been waiting for this writer to end.
     pub async fn rollback(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
         let result = txn.rollback().await;
-        self.committed.notify_waiters();
+        self.commits.ended(Wrote::Types(Types::new()));
         result
     }
 
@@ -276,13 +289,25 @@ impl Db {
     async fn write_to_the_end<T: Send>(&self, key: Option<u64>, f: Mutation<T>) -> ApiResult<T> {
         if let Some(group) = &self.group {
             return group
-                .write(&self.writer, self.committed.clone(), key, f)
+                .write(&self.writer, self.commits.clone(), key, f)
                 .await;
         }
+        self.transaction(async |txn| f(txn).await).await
+    }
+
+    /// Runs `f` in a write transaction of its own, never in a batch (a
+    /// service's upkeep: its leases, its access log), and commits it on
+    /// [`Step::Commit`]; an error or [`Step::Rollback`] rolls it back. The
+    /// event streams learn which event types it wrote.
+    pub async fn transaction<T>(
+        &self,
+        f: impl AsyncFnOnce(&DatabaseTransaction) -> ApiResult<Step<T>>,
+    ) -> ApiResult<T> {
         let txn = self.begin().await?;
-        match f(&txn).await {
+        let (ran, wrote) = gathering(f(&txn)).await;
+        match ran {
             Ok(Step::Commit(value)) => {
-                self.commit(txn).await?;
+                self.end(txn, Wrote::Types(wrote)).await?;
                 Ok(value)
             }
             Ok(Step::Rollback(value)) => {
@@ -333,8 +358,8 @@ impl Db {
         vec![writer, self.reader.state()]
     }
 
-    pub(crate) fn committed(&self) -> &Notify {
-        &self.committed
+    pub(crate) fn commits(&self) -> &Commits {
+        &self.commits
     }
 
     /// Runs the service's migrations unless the schema is already at

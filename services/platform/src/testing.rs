@@ -180,17 +180,10 @@ pub async fn consumer_db(env: &TestEnv) -> crate::storage::Db {
     )
     .await
     .expect("consumer database");
-    db.migrate::<PlatformOnly>().await.expect("platform tables");
+    db.migrate::<crate::platform_tables::PlatformOnly>()
+        .await
+        .expect("platform tables");
     db
-}
-
-struct PlatformOnly;
-
-#[async_trait::async_trait]
-impl sea_orm_migration::MigratorTrait for PlatformOnly {
-    fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
-        crate::platform_tables::migrations()
-    }
 }
 
 /// An event handler whose effect can be counted: it copies each event's
