@@ -12,7 +12,10 @@
 //! end was announced by then had committed before the read began, so the
 //! read saw it; any other is announced later, with a larger number. An end
 //! that was not gathered (a transaction begun by `Db::begin`, whose events
-//! go unnamed) counts as having written every type.
+//! go unnamed) counts as having written every type. On PostgreSQL a read
+//! that a running writer held back waits for any end instead: that
+//! writer's end releases the events behind it, whatever it wrote (see
+//! `crate::outbox_writers::Horizon`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
