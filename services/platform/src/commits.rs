@@ -36,6 +36,14 @@ pub enum Wrote {
     Anything,
 }
 
+impl Wrote {
+    /// No events: a write that rolled back or failed to commit, or one
+    /// that appended none.
+    pub fn nothing() -> Self {
+        Wrote::Types(Types::new())
+    }
+}
+
 /// The ends of one database's write transactions, numbered from 1.
 #[derive(Debug, Default)]
 pub struct Commits {

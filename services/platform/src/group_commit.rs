@@ -399,18 +399,12 @@ impl GroupCommit {
                 *open = None;
             }
         }
-        let open = batch.txn.lock().await.take();
-        let mut wrote = Types::new();
+        let mut open = batch.txn.lock().await.take();
+        let wrote = open.as_mut().map(|o| std::mem::take(&mut o.wrote));
         let result = match open {
             Some(Open {
-                txn,
-                broken: None,
-                wrote: types,
-                ..
-            }) => {
-                wrote = types;
-                txn.commit().await.map_err(|err| err.to_string())
-            }
+                txn, broken: None, ..
+            }) => txn.commit().await.map_err(|err| err.to_string()),
             Some(Open {
                 txn,
                 broken: Some(cause),
@@ -430,11 +424,10 @@ impl GroupCommit {
             tracing::error!(error = ?result, "a batch of writes failed to commit");
         }
         // Either way the batch ended: a stream may have waited for it.
-        commits.ended(Wrote::Types(if result.is_ok() {
-            wrote
-        } else {
-            Types::new()
-        }));
+        commits.ended(match (&result, wrote) {
+            (Ok(()), Some(wrote)) => Wrote::Types(wrote),
+            _ => Wrote::nothing(),
+        });
         batch.outcome.send_replace(Some(result));
     }
 }

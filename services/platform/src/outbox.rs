@@ -527,16 +527,16 @@ fn following(
                     .limit(BATCH)
                     .all(db.reader())
                     .await?;
-                ApiResult::Ok((horizon, settled, rows))
+                let held_back = horizon.is_some_and(|h| h.held_back);
+                ApiResult::Ok((below, held_back, settled, rows))
             };
-            let (horizon, settled, rows) = match read.await {
+            let (below, held_back, settled, rows) = match read.await {
                 Ok(read) => read,
                 Err(err) => {
                     let _ = tx.send(Err(err.into())).await;
                     return;
                 }
             };
-            let below = horizon.map(|h| h.below);
             let full = rows.len() as u64 == BATCH;
             let head = if full {
                 match head(&db, &selection, below).await {
@@ -569,7 +569,6 @@ fn following(
             // A writer still running that held the horizon back may hold
             // back events of them that committed after it, and its end
             // releases them whatever it wrote: then any end will do.
-            let held_back = horizon.is_some_and(|h| h.held_back);
             let waited_for: &[String] = if held_back { &[] } else { &selection.types };
             tokio::select! {
                 _ = stop.cancelled() => return,

@@ -26,7 +26,7 @@ use sea_orm::{
 use crate::error::ApiResult;
 use sea_orm_migration::MigratorTrait;
 
-use crate::commits::{Commits, Types, Wrote, gathering};
+use crate::commits::{Commits, Wrote, gathering};
 use crate::group_commit::{GroupCommit, Mutation, Step};
 use crate::readers::Readers;
 use crate::schema_compat::{Migrated, Recorded, Schema};
@@ -233,7 +233,7 @@ impl Db {
         let committed = txn.commit().await;
         self.commits.ended(match committed {
             Ok(()) => wrote,
-            Err(_) => Wrote::Types(Types::new()),
+            Err(_) => Wrote::nothing(),
         });
         committed
     }
@@ -242,7 +242,7 @@ impl Db {
     /// been waiting for this writer to end.
     pub async fn rollback(&self, txn: DatabaseTransaction) -> Result<(), DbErr> {
         let result = txn.rollback().await;
-        self.commits.ended(Wrote::Types(Types::new()));
+        self.commits.ended(Wrote::nothing());
         result
     }
 
