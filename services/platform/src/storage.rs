@@ -644,7 +644,35 @@ pub async fn update_if_revision<A>(
 where
     A: sea_orm::ActiveModelTrait + Send,
 {
-    use sea_orm::{ColumnTrait, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter};
+    let update = update_if_revision_statement(
+        conn.get_database_backend(),
+        model,
+        revision_column,
+        revision,
+    )?;
+    if conn.execute_raw(update).await?.rows_affected() != 1 {
+        return Err(crate::ApiError::Aborted {
+            resource: resource(),
+        });
+    }
+    Ok(())
+}
+
+/// [`update_if_revision`]'s statement, for a write path that sends it with
+/// its own (`execute_together`): it changes one row, or none when the row
+/// has moved on from `revision` (the caller answers ABORTED then).
+pub fn update_if_revision_statement<A>(
+    backend: DbBackend,
+    model: A,
+    revision_column: <A::Entity as sea_orm::EntityTrait>::Column,
+    revision: i64,
+) -> crate::ApiResult<Statement>
+where
+    A: sea_orm::ActiveModelTrait,
+{
+    use sea_orm::{
+        ColumnTrait, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter, QueryTrait,
+    };
     let mut update = <A::Entity as EntityTrait>::update_many();
     for key in <<A::Entity as EntityTrait>::PrimaryKey as Iterable>::iter() {
         let column = key.into_column();
@@ -653,18 +681,10 @@ where
         })?;
         update = update.filter(column.eq(value));
     }
-    let written = update
+    Ok(update
         .set(model)
         .filter(revision_column.eq(revision))
-        .exec(conn)
-        .await?
-        .rows_affected;
-    if written != 1 {
-        return Err(crate::ApiError::Aborted {
-            resource: resource(),
-        });
-    }
-    Ok(())
+        .build(backend))
 }
 
 /// For `map_err` on an insert: a unique-constraint violation means the

@@ -1,6 +1,6 @@
 //! The `inspections` and `inspection_steps` tables and their queries.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::aip::names;
 use fiveledger_platform::auth::{Caller, Role};
@@ -8,7 +8,9 @@ use fiveledger_platform::colour::{Colour, api_colour};
 use fiveledger_platform::deadline::WarningSettings;
 use fiveledger_platform::error::CommonReason;
 use fiveledger_platform::outbox::{self, EventContext};
-use fiveledger_platform::storage::{exists_or_internal, within_subtree};
+use fiveledger_platform::storage::{
+    execute_together, exists_or_internal, update_if_revision_statement, within_subtree,
+};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::ErrorReason;
@@ -18,7 +20,10 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::DatabaseTransaction;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{Condition, PaginatorTrait, QueryOrder, QuerySelect};
+use sea_orm::{
+    Condition, DbBackend, PaginatorTrait, QueryOrder, QuerySelect, QueryTrait, Statement,
+    TryIntoModel,
+};
 
 use crate::domain::inspection::{
     COLLECTION, Change, Event, Rule, Step, Timeline, apply, double_report_due,
@@ -517,7 +522,8 @@ pub async fn take_step(
 }
 
 /// Writes a step: the row (if still at its revision), the timeline step,
-/// the event. Returns the inspection after it.
+/// the event, sent together (one call to SQLite's driver). Returns the
+/// inspection after it.
 async fn write_step(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
@@ -527,6 +533,9 @@ async fn write_step(
     current: &Model,
     change: Change,
 ) -> ApiResult<Inspection> {
+    // What both databases keep of a time (PostgreSQL's microseconds), so the
+    // row answered is the row stored, without reading it back.
+    let now = now.trunc_subsecs(6);
     let mut model: ActiveModel = current.clone().into();
     model.phase = Set(change.phase.as_str_name().to_owned());
     model.records = Set(encode_records(&change.records));
@@ -540,19 +549,30 @@ async fn write_step(
     }
     model.revision = Set(current.revision + 1);
     model.update_time = Set(now);
-    let updated = update_if_revision(txn, model, current.revision).await?;
-    record_step(
-        txn,
-        &updated,
-        step,
-        &ctx.actor,
-        &ctx.request_id,
-        change.description,
-        now,
-    )
-    .await?;
+    let updated = model.clone().try_into_model().map_err(ApiError::internal)?;
     let inspection = one(txn, &updated, now.date_naive(), &settings.warnings).await?;
-    append_event(txn, ctx, change.event, &inspection).await?;
+    let backend = txn.get_database_backend();
+    let statements = vec![
+        update_if_revision_statement(backend, model, Column::Revision, current.revision)?,
+        step_statement(
+            backend,
+            &updated,
+            step,
+            &ctx.actor,
+            &ctx.request_id,
+            change.description,
+            now,
+        ),
+        event_statement(backend, ctx, change.event, &inspection)?,
+    ];
+    let expected = statements.len() as u64;
+    // The row moved on since it was read (its step and event, written
+    // too, are undone with the mutation's savepoint by the error).
+    if execute_together(txn, statements).await? != expected {
+        return Err(ApiError::Aborted {
+            resource: updated.name(),
+        });
+    }
     Ok(inspection)
 }
 
@@ -563,75 +583,78 @@ async fn append_event(
     event: Event,
     inspection: &Inspection,
 ) -> ApiResult<()> {
+    let statement = event_statement(txn.get_database_backend(), ctx, event, inspection)?;
+    txn.execute_raw(statement).await?;
+    Ok(())
+}
+
+/// The statement appending the event of a step.
+fn event_statement(
+    backend: DbBackend,
+    ctx: &EventContext,
+    event: Event,
+    inspection: &Inspection,
+) -> ApiResult<Statement> {
     let subject = inspection.name.as_str();
     let ctx = &ctx.about(&inspection.round_organisation_path);
     let i = Some(inspection.clone());
     match event {
         Event::Created => {
-            outbox::append(txn, ctx, subject, &InspectionCreated { inspection: i }).await
+            outbox::append_statement(backend, ctx, subject, &InspectionCreated { inspection: i })
         }
-        Event::GroupAssigned => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &InspectionGroupAssigned { inspection: i },
-            )
-            .await
-        }
-        Event::BriefingRecorded => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &InspectionBriefingRecorded { inspection: i },
-            )
-            .await
-        }
-        Event::Stationed => {
-            outbox::append(txn, ctx, subject, &InspectionStationed { inspection: i }).await
-        }
-        Event::MidTermReported => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &InspectionMidTermReported { inspection: i },
-            )
-            .await
-        }
+        Event::GroupAssigned => outbox::append_statement(
+            backend,
+            ctx,
+            subject,
+            &InspectionGroupAssigned { inspection: i },
+        ),
+        Event::BriefingRecorded => outbox::append_statement(
+            backend,
+            ctx,
+            subject,
+            &InspectionBriefingRecorded { inspection: i },
+        ),
+        Event::Stationed => outbox::append_statement(
+            backend,
+            ctx,
+            subject,
+            &InspectionStationed { inspection: i },
+        ),
+        Event::MidTermReported => outbox::append_statement(
+            backend,
+            ctx,
+            subject,
+            &InspectionMidTermReported { inspection: i },
+        ),
         Event::Reported => {
-            outbox::append(txn, ctx, subject, &InspectionReported { inspection: i }).await
+            outbox::append_statement(backend, ctx, subject, &InspectionReported { inspection: i })
         }
-        Event::LeadersInChargeNotified => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &LeadersInChargeNotified { inspection: i },
-            )
-            .await
-        }
+        Event::LeadersInChargeNotified => outbox::append_statement(
+            backend,
+            ctx,
+            subject,
+            &LeadersInChargeNotified { inspection: i },
+        ),
         Event::FeedbackGiven => {
-            outbox::append(txn, ctx, subject, &FeedbackGiven { inspection: i }).await
+            outbox::append_statement(backend, ctx, subject, &FeedbackGiven { inspection: i })
         }
-        Event::RectificationStarted => {
-            outbox::append(txn, ctx, subject, &RectificationStarted { inspection: i }).await
-        }
-        Event::DoubleReportRecorded(kind) => {
-            outbox::append(
-                txn,
-                ctx,
-                subject,
-                &DoubleReportRecorded {
-                    inspection: i,
-                    kind: kind as i32,
-                },
-            )
-            .await
-        }
+        Event::RectificationStarted => outbox::append_statement(
+            backend,
+            ctx,
+            subject,
+            &RectificationStarted { inspection: i },
+        ),
+        Event::DoubleReportRecorded(kind) => outbox::append_statement(
+            backend,
+            ctx,
+            subject,
+            &DoubleReportRecorded {
+                inspection: i,
+                kind: kind as i32,
+            },
+        ),
         Event::Closed => {
-            outbox::append(txn, ctx, subject, &InspectionClosed { inspection: i }).await
+            outbox::append_statement(backend, ctx, subject, &InspectionClosed { inspection: i })
         }
     }
 }
@@ -692,7 +715,31 @@ pub async fn record_step(
     description: String,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    step::ActiveModel {
+    let backend = conn.get_database_backend();
+    let statement = step_statement(
+        backend,
+        inspection,
+        step,
+        actor,
+        request_id,
+        description,
+        now,
+    );
+    conn.execute_raw(statement).await?;
+    Ok(())
+}
+
+/// [`record_step`]'s statement: it inserts one row (nothing read back).
+fn step_statement(
+    backend: DbBackend,
+    inspection: &Model,
+    step: &str,
+    actor: &str,
+    request_id: &str,
+    description: String,
+    now: DateTime<Utc>,
+) -> Statement {
+    step::Entity::insert(step::ActiveModel {
         round_id: Set(inspection.round_id.clone()),
         inspection_id: Set(inspection.id.clone()),
         step: Set(step.to_owned()),
@@ -702,10 +749,8 @@ pub async fn record_step(
         description: Set(description),
         create_time: Set(now),
         ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    })
+    .build(backend)
 }
 
 pub async fn steps(

@@ -2925,3 +2925,86 @@ async fn an_inspectors_history_outside_the_callers_scope_looks_unknown() {
 /// at feedback with their acknowledgements and colours.
 #[path = "hand_offs.rs"]
 mod hand_offs;
+
+/// A step on an inspection read before another step moved it on (a
+/// replica's concurrent step) is ABORTED: the row, the timeline and the
+/// outbox keep only the step that came first.
+#[tokio::test]
+async fn a_step_on_an_inspection_that_moved_on_since_it_was_read_is_aborted_and_writes_nothing() {
+    use fiveledger_platform::group_commit::Step as Outcome;
+    use fiveledger_platform::{ApiError, time::to_date};
+    use fiveledger_rounds::domain::inspection::Step;
+    use fiveledger_rounds::storage::inspections as store;
+
+    let app = spawn().await;
+    let (mut c, s) = staffed_inspection(&app).await;
+    let db = app.db().await;
+    let id = s.name.rsplit('/').next().expect("id").to_owned();
+    let stale = store::find(db.reader(), "r9", &id)
+        .await
+        .expect("read")
+        .expect("the inspection");
+    let first = c
+        .inspections
+        .record_briefing(s.briefing())
+        .await
+        .expect("the first step")
+        .into_inner();
+    let events = outbox_len(&db).await;
+    let timeline = |c: &mut Clients| {
+        let mut inspections = c.inspections.clone();
+        let request = authed(
+            &s.token,
+            GetInspectionTimelineRequest {
+                name: s.name.clone(),
+            },
+        );
+        async move {
+            inspections
+                .get_inspection_timeline(request)
+                .await
+                .expect("timeline")
+                .into_inner()
+                .steps
+                .len()
+        }
+    };
+    let steps = timeline(&mut c).await;
+
+    let name = s.name.clone();
+    let settings = fiveledger_rounds::RoundsSettings::default();
+    let step = Step::Brief {
+        briefing: Briefing {
+            organisation: format!("organisations/{}", BRIEFERS[1]),
+            date: Some(to_date(today())),
+            summary: "read before the first step".into(),
+        },
+        body: OrganisationKind::OrganisationDepartment,
+    };
+    let late = db
+        .write(Box::new(move |txn| {
+            Box::pin(async move {
+                let ctx = EventContext {
+                    actor: "late-replica".into(),
+                    ..Default::default()
+                };
+                let now = chrono::Utc::now();
+                store::take_step(txn, &ctx, &settings, now, &stale, &name, step)
+                    .await
+                    .map(Outcome::Commit)
+            })
+        }))
+        .await
+        .expect_err("a step on a row that moved on");
+    assert!(
+        matches!(&late, ApiError::Aborted { resource } if *resource == s.name),
+        "{late:?}"
+    );
+    assert_eq!(
+        get(&mut c, &s.name).await,
+        first,
+        "the row keeps the first step"
+    );
+    assert_eq!(timeline(&mut c).await, steps, "no timeline step");
+    assert_eq!(outbox_len(&db).await, events, "no event");
+}
