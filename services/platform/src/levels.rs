@@ -63,10 +63,39 @@ impl MigrationTrait for Migration {
     }
 }
 
+/// The levels answered so far, in memory: a level for good (an
+/// organisation's kind and path never change), "no such organisation" for
+/// [`UNKNOWN_FOR`]. Past [`CAPACITY`] names it starts afresh.
+#[derive(Default)]
+pub struct Remembered(Mutex<HashMap<String, (String, Option<Instant>)>>);
+
+impl Remembered {
+    /// The level remembered for `path`, if any.
+    pub fn level_of(&self, path: &str) -> Option<String> {
+        let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match known.get(path) {
+            Some((level, None)) => Some(level.clone()),
+            Some((level, Some(until))) if Instant::now() < *until => Some(level.clone()),
+            _ => None,
+        }
+    }
+
+    /// Remembers `level` for `path`: for good when the organisation was
+    /// `found` at that path, else for a while.
+    pub fn remember(&self, path: &str, level: &str, found: bool) {
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= CAPACITY {
+            known.clear();
+        }
+        let until = (!found).then(|| Instant::now() + UNKNOWN_FOR);
+        known.insert(path.to_owned(), (level.to_owned(), until));
+    }
+}
+
 /// [`Levels`] answered by the rounds service.
 pub struct RemoteLevels {
     organisations: OrganisationServiceClient<crate::client_calls::Authed>,
-    known: Mutex<HashMap<String, (String, Option<Instant>)>>,
+    known: Remembered,
     db: Db,
 }
 
@@ -78,7 +107,7 @@ impl RemoteLevels {
                 credentials,
                 "rounds",
             )),
-            known: Mutex::new(HashMap::new()),
+            known: Remembered::default(),
             db,
         }
     }
@@ -101,34 +130,16 @@ impl RemoteLevels {
         .await?;
         Ok(())
     }
-
-    fn remembered(&self, path: &str) -> Option<String> {
-        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        match known.get(path) {
-            Some((level, None)) => Some(level.clone()),
-            Some((level, Some(until))) if Instant::now() < *until => Some(level.clone()),
-            _ => None,
-        }
-    }
-
-    fn remember(&self, path: &str, level: &str, found: bool) {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        if known.len() >= CAPACITY {
-            known.clear();
-        }
-        let until = (!found).then(|| Instant::now() + UNKNOWN_FOR);
-        known.insert(path.to_owned(), (level.to_owned(), until));
-    }
 }
 
 impl Levels for RemoteLevels {
     fn level_of<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<String, ApiError>> {
         Box::pin(async move {
-            if let Some(level) = self.remembered(path) {
+            if let Some(level) = self.known.level_of(path) {
                 return Ok(level);
             }
             if let Some(level) = self.stored(path).await? {
-                self.remember(path, &level, true);
+                self.known.remember(path, &level, true);
                 return Ok(level);
             }
             let name = format!("organisations/{}", path.rsplit('/').next().unwrap_or(path));
@@ -152,7 +163,7 @@ impl Levels for RemoteLevels {
             if found {
                 self.store(path, &level).await?;
             }
-            self.remember(path, &level, found);
+            self.known.remember(path, &level, found);
             Ok(level)
         })
     }

@@ -100,7 +100,9 @@ pub async fn start_on_schema<S: fiveledger_platform::schema_compat::Schema>(
         Ok(Wiring {
             routes: grpc::routes(api, server_settings),
             background,
-            levels: Some(Arc::new(storage::organisations::LocalLevels(db.clone()))),
+            levels: Some(Arc::new(storage::organisations::LocalLevels::new(
+                db.clone(),
+            ))),
             consumers: Vec::new(),
             access_log: None,
         })

@@ -237,7 +237,20 @@ pub async fn counties_on(
 
 /// The level a body of a level serves, read from this service's own
 /// directory (the other services ask it over gRPC, `RemoteLevels`).
-pub struct LocalLevels(pub fiveledger_platform::storage::Db);
+pub struct LocalLevels {
+    db: fiveledger_platform::storage::Db,
+    /// Only what was found: a name unknown now may be created any moment.
+    known: fiveledger_platform::levels::Remembered,
+}
+
+impl LocalLevels {
+    pub fn new(db: fiveledger_platform::storage::Db) -> Self {
+        Self {
+            db,
+            known: Default::default(),
+        }
+    }
+}
 
 impl fiveledger_platform::auth::Levels for LocalLevels {
     fn level_of<'a>(
@@ -246,10 +259,19 @@ impl fiveledger_platform::auth::Levels for LocalLevels {
     ) -> futures::future::BoxFuture<'a, Result<String, ApiError>> {
         use fiveledger_platform::auth::{parent_path, serves_level};
         Box::pin(async move {
+            if let Some(level) = self.known.level_of(path) {
+                return Ok(level);
+            }
             let id = path.rsplit('/').next().unwrap_or(path);
-            Ok(match find(self.0.reader(), id).await? {
-                Some(org) if org.path == path && serves_level(org.kind()) => {
-                    parent_path(path).to_owned()
+            Ok(match find(self.db.reader(), id).await? {
+                Some(org) if org.path == path => {
+                    let level = if serves_level(org.kind()) {
+                        parent_path(path)
+                    } else {
+                        path
+                    };
+                    self.known.remember(path, level, true);
+                    level.to_owned()
                 }
                 _ => path.to_owned(),
             })

@@ -5,6 +5,7 @@ use crate::common;
 use common::*;
 use fiveledger_platform::auth::Role;
 use fiveledger_platform::testing;
+use fiveledger_proto::rounds::organisation_service_client::OrganisationServiceClient;
 use fiveledger_proto::rounds::*;
 use tonic::Code;
 
@@ -580,4 +581,49 @@ async fn lists_page_by_keyset_and_filter() {
         .expect_err("order_by kind");
     assert_eq!(bad_field(&err), "order_by");
     let _ = Role::Viewer;
+}
+
+/// A body of a level (here a city's inspection office) acts for the level
+/// it serves; the level is read from the directory and remembered once
+/// found, but a body not in the directory yet is asked about again, so it
+/// gains its level as soon as it is created.
+#[tokio::test]
+async fn a_body_gains_its_levels_scope_once_it_is_in_the_directory() {
+    let app = spawn().await;
+    app.small_tree().await;
+    let body = office("guangxi/nanning/nanning-xcban");
+    let mut client = app.organisations();
+    let read = |client: &mut OrganisationServiceClient<tonic::transport::Channel>, name: &str| {
+        let mut client = client.clone();
+        let request = testing::authed(&body, GetOrganisationRequest { name: name.into() });
+        async move {
+            client
+                .get_organisation(request)
+                .await
+                .map(|_| Code::Ok)
+                .unwrap_or_else(|s| s.code())
+        }
+    };
+    // Unknown: its scope is its own path, which holds nothing yet.
+    assert_eq!(
+        read(&mut client, "organisations/xingning").await,
+        Code::NotFound
+    );
+    app.org(
+        &admin(),
+        "nanning-xcban",
+        OrganisationKind::InspectionOffice,
+        "organisations/nanning",
+        "南宁市委巡察办",
+    )
+    .await;
+    // Created: the city's subtree, at once, and on every later call.
+    for _ in 0..3 {
+        assert_eq!(read(&mut client, "organisations/xingning").await, Code::Ok);
+        assert_eq!(read(&mut client, "organisations/nanning").await, Code::Ok);
+        assert_eq!(
+            read(&mut client, "organisations/guangxi").await,
+            Code::NotFound
+        );
+    }
 }
