@@ -202,16 +202,26 @@ pub async fn led_by(
     group_id: &str,
     subject: &str,
 ) -> ApiResult<bool> {
-    let members = members_of(conn, round_id, &[group_id.to_owned()]).await?;
-    let Some(leader) = members
-        .iter()
-        .find(|m| m.role == GroupRole::Leader.as_str_name())
-    else {
+    use super::inspectors;
+    if subject.is_empty() {
         return Ok(false);
-    };
-    Ok(super::inspectors::find(conn, &leader.inspector_id)
-        .await?
-        .is_some_and(|person| !person.subject.is_empty() && person.subject == subject))
+    }
+    let leader = sea_orm::sea_query::Query::select()
+        .column(member::Column::InspectorId)
+        .from(member::Entity)
+        .and_where(member::Column::RoundId.eq(round_id))
+        .and_where(member::Column::GroupId.eq(group_id))
+        .and_where(member::Column::Role.eq(GroupRole::Leader.as_str_name()))
+        .to_owned();
+    let found: Option<String> = inspectors::Entity::find()
+        .select_only()
+        .column(inspectors::Column::Id)
+        .filter(inspectors::Column::Id.in_subquery(leader))
+        .filter(inspectors::Column::Subject.eq(subject))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// The members of some groups of a round, in one query.

@@ -287,20 +287,31 @@ pub async fn update_if_revision(
         .ok_or_else(|| ApiError::not_found(name_of(&key.0, &key.1, &key.2)))
 }
 
-/// The body of `kind` attached to the level `level_id` (its discipline
-/// commission, organisation or propaganda department): the first by id.
+/// The bodies of `kinds` attached to the level `level_id` (its discipline
+/// commission, organisation or propaganda department), in one query: of
+/// each kind the first by id.
 async fn attached(
     conn: &impl ConnectionTrait,
     level_id: &str,
-    kind: OrganisationKind,
-) -> ApiResult<Option<super::organisations::Model>> {
+    kinds: &[OrganisationKind],
+) -> ApiResult<Vec<super::organisations::Model>> {
     use super::organisations::{Column as O, Entity as Organisations};
-    Ok(Organisations::find()
+    let bodies = Organisations::find()
         .filter(O::ParentId.eq(level_id))
-        .filter(O::Kind.eq(kind.as_str_name()))
+        .filter(O::Kind.is_in(kinds.iter().map(|k| k.as_str_name())))
         .order_by_asc(O::Id)
-        .one(conn)
-        .await?)
+        .all(conn)
+        .await?;
+    let mut first = Vec::with_capacity(kinds.len());
+    for body in bodies {
+        if !first
+            .iter()
+            .any(|b: &super::organisations::Model| b.kind == body.kind)
+        {
+            first.push(body);
+        }
+    }
+    Ok(first)
 }
 
 /// What the office's feedback says beyond the inspection: the functional
@@ -338,12 +349,18 @@ pub async fn make_at_feedback(
         .feedback_date
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("{name} has no feedback date")))?;
     let mut planned: Vec<(&Routing, String, super::organisations::Model, String)> = Vec::new();
-    for routing in STANDARD.iter().filter(|r| r.hands_off(ideology)) {
-        let kind = routing.body.unwrap_or(OrganisationKind::Unspecified);
-        let body = attached(txn, &level.organisation_id, kind)
-            .await?
+    let standard: Vec<&Routing> = STANDARD.iter().filter(|r| r.hands_off(ideology)).collect();
+    let kinds: Vec<OrganisationKind> = standard
+        .iter()
+        .map(|r| r.body.unwrap_or(OrganisationKind::Unspecified))
+        .collect();
+    let bodies = attached(txn, &level.organisation_id, &kinds).await?;
+    for (routing, kind) in standard.into_iter().zip(kinds) {
+        let body = bodies
+            .iter()
+            .find(|b| b.kind() == kind)
             .ok_or_else(|| body_missing(&name, &level.organisation_path, kind))?;
-        planned.push((routing, routing.id.to_owned(), body, String::new()));
+        planned.push((routing, routing.id.to_owned(), body.clone(), String::new()));
     }
     let ids: Vec<String> = functional.iter().map(|(id, _)| id.clone()).collect();
     let found = super::organisations::find_many(txn, &ids).await?;
