@@ -598,64 +598,27 @@ fn event_statement(
     let subject = inspection.name.as_str();
     let ctx = &ctx.about(&inspection.round_organisation_path);
     let i = Some(inspection.clone());
+    // Each event is its own message type: one generic call per arm.
+    macro_rules! statement {
+        ($message:expr) => {
+            outbox::append_statement(backend, ctx, subject, &$message)
+        };
+    }
     match event {
-        Event::Created => {
-            outbox::append_statement(backend, ctx, subject, &InspectionCreated { inspection: i })
-        }
-        Event::GroupAssigned => outbox::append_statement(
-            backend,
-            ctx,
-            subject,
-            &InspectionGroupAssigned { inspection: i },
-        ),
-        Event::BriefingRecorded => outbox::append_statement(
-            backend,
-            ctx,
-            subject,
-            &InspectionBriefingRecorded { inspection: i },
-        ),
-        Event::Stationed => outbox::append_statement(
-            backend,
-            ctx,
-            subject,
-            &InspectionStationed { inspection: i },
-        ),
-        Event::MidTermReported => outbox::append_statement(
-            backend,
-            ctx,
-            subject,
-            &InspectionMidTermReported { inspection: i },
-        ),
-        Event::Reported => {
-            outbox::append_statement(backend, ctx, subject, &InspectionReported { inspection: i })
-        }
-        Event::LeadersInChargeNotified => outbox::append_statement(
-            backend,
-            ctx,
-            subject,
-            &LeadersInChargeNotified { inspection: i },
-        ),
-        Event::FeedbackGiven => {
-            outbox::append_statement(backend, ctx, subject, &FeedbackGiven { inspection: i })
-        }
-        Event::RectificationStarted => outbox::append_statement(
-            backend,
-            ctx,
-            subject,
-            &RectificationStarted { inspection: i },
-        ),
-        Event::DoubleReportRecorded(kind) => outbox::append_statement(
-            backend,
-            ctx,
-            subject,
-            &DoubleReportRecorded {
-                inspection: i,
-                kind: kind as i32,
-            },
-        ),
-        Event::Closed => {
-            outbox::append_statement(backend, ctx, subject, &InspectionClosed { inspection: i })
-        }
+        Event::Created => statement!(InspectionCreated { inspection: i }),
+        Event::GroupAssigned => statement!(InspectionGroupAssigned { inspection: i }),
+        Event::BriefingRecorded => statement!(InspectionBriefingRecorded { inspection: i }),
+        Event::Stationed => statement!(InspectionStationed { inspection: i }),
+        Event::MidTermReported => statement!(InspectionMidTermReported { inspection: i }),
+        Event::Reported => statement!(InspectionReported { inspection: i }),
+        Event::LeadersInChargeNotified => statement!(LeadersInChargeNotified { inspection: i }),
+        Event::FeedbackGiven => statement!(FeedbackGiven { inspection: i }),
+        Event::RectificationStarted => statement!(RectificationStarted { inspection: i }),
+        Event::DoubleReportRecorded(kind) => statement!(DoubleReportRecorded {
+            inspection: i,
+            kind: kind as i32,
+        }),
+        Event::Closed => statement!(InspectionClosed { inspection: i }),
     }
 }
 
