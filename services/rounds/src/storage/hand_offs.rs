@@ -1,13 +1,13 @@
 //! The `hand_offs` table: what an inspection handed to each receiving body
 //! at feedback, and the body's acknowledgement.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use fiveledger_platform::aip::etag::etag;
 use fiveledger_platform::auth::{Caller, within_reach};
 use fiveledger_platform::colour::{api_colour, rule_colour};
 use fiveledger_platform::deadline::WarningSettings;
 use fiveledger_platform::outbox::{self, EventContext};
-use fiveledger_platform::storage::{exists_or_internal, within_subtree};
+use fiveledger_platform::storage::{execute_together, exists_or_internal, within_subtree};
 use fiveledger_platform::time::{to_date, to_timestamp};
 use fiveledger_platform::{ApiError, ApiResult};
 use fiveledger_proto::rounds::{
@@ -18,7 +18,7 @@ use fiveledger_proto::types::WarningColour;
 use sea_orm::ActiveValue::Set;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{Condition, DatabaseTransaction, QueryOrder, QuerySelect};
+use sea_orm::{Condition, DatabaseTransaction, QueryOrder, QuerySelect, QueryTrait};
 
 use crate::domain::hand_off::{
     self as domain, FUNCTIONAL, Routing, STANDARD, acknowledgement_due, body_missing,
@@ -376,7 +376,12 @@ pub async fn make_at_feedback(
         planned.push((&FUNCTIONAL, functional_id(id), org.clone(), summary.clone()));
     }
     let due = acknowledgement_due(handed, settings.hand_off_acknowledgement_days);
+    // What both databases keep of a time: the hand-offs answered and sent
+    // are the rows stored, none read back.
+    let now = now.trunc_subsecs(6);
+    let backend = txn.get_database_backend();
     let mut made = Vec::with_capacity(planned.len());
+    let mut statements = Vec::with_capacity(3 * planned.len());
     for (routing, id, body, summary) in planned {
         let items: Vec<&str> = routing.items.iter().map(|i| i.as_str_name()).collect();
         let row = Model {
@@ -404,14 +409,9 @@ pub async fn make_at_feedback(
             create_time: now,
             update_time: now,
         };
-        let hand_off_name = row.name();
-        let row = ActiveModel::from(row)
-            .reset_all()
-            .insert(txn)
-            .await
-            .map_err(exists_or_internal(|| hand_off_name))?;
-        super::inspections::record_step(
-            txn,
+        statements.push(Entity::insert(ActiveModel::from(row.clone()).reset_all()).build(backend));
+        statements.push(super::inspections::step_statement(
+            backend,
             inspection,
             "HandOff",
             &ctx.actor,
@@ -424,19 +424,29 @@ pub async fn make_at_feedback(
                 items.join(", ")
             ),
             now,
-        )
-        .await?;
+        ));
         let hand_off = row.to_proto(now.date_naive(), &settings.warnings);
-        outbox::append(
-            txn,
+        statements.push(outbox::append_statement(
+            backend,
             &ctx.about(&row.round_organisation_path),
             &hand_off.name,
             &HandOffMade {
                 hand_off: Some(hand_off.clone()),
             },
-        )
-        .await?;
+        )?);
         made.push(hand_off);
+    }
+    // Each hand-off's row, timeline step and event, all sent together (one
+    // call to SQLite's driver); each statement inserts one row.
+    let expected = statements.len() as u64;
+    let first = made.first().map(|h| h.name.clone()).unwrap_or_default();
+    let inserted = execute_together(txn, statements)
+        .await
+        .map_err(exists_or_internal(|| first))?;
+    if inserted != expected {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "{name}: {inserted} of the {expected} rows of its hand-offs were written"
+        )));
     }
     Ok(made)
 }

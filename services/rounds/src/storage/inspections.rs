@@ -693,7 +693,7 @@ pub async fn record_step(
 }
 
 /// [`record_step`]'s statement: it inserts one row (nothing read back).
-fn step_statement(
+pub(super) fn step_statement(
     backend: DbBackend,
     inspection: &Model,
     step: &str,

@@ -7,6 +7,25 @@ use super::*;
 use fiveledger_proto::rounds::hand_off_service_client::HandOffServiceClient;
 use fiveledger_proto::types::WarningColour as W;
 
+/// The hand-offs the `HandOffMade` events in the outbox carry, in order.
+async fn made_events(db: &Db) -> Vec<HandOff> {
+    use prost::Message;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    outbox::Entity::find()
+        .filter(outbox::Column::EventType.eq("HandOffMade"))
+        .order_by_asc(outbox::Column::Id)
+        .all(db.reader())
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| {
+            let any = prost_types::Any::decode(e.payload.as_slice()).expect("any");
+            let made: HandOffMade = any.to_msg().expect("HandOffMade");
+            made.hand_off.expect("hand-off")
+        })
+        .collect()
+}
+
 fn hand_offs(app: &TestApp) -> HandOffServiceClient<Channel> {
     HandOffServiceClient::new(app.channel.clone())
 }
@@ -424,6 +443,10 @@ async fn feedback_hands_off_to_each_body_which_sees_and_acknowledges_its_own() {
         assert_eq!(h.target, "organisations/xn-edu");
     }
     assert_eq!(steps_named(&mut c, &s.name, "HandOff").await.len(), 5);
+    // Each hand-off's event carries it as stored (its times as read back).
+    let mut sent: Vec<HandOff> = made_events(&db).await;
+    sent.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(sent, all, "the events' hand-offs are the rows listed");
 
     // Each body sees what was handed to it, and nothing else.
     let everything = "rounds/-/inspections/-";
