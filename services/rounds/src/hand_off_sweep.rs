@@ -88,16 +88,7 @@ async fn warn_one(
                 .as_ref()
                 .map(|n| n.text.clone())
                 .unwrap_or_default();
-            inspections::record_step(
-                txn,
-                &inspection,
-                "HandOffWarning",
-                &ctx.actor,
-                &ctx.request_id,
-                text,
-                now,
-            )
-            .await?;
+            inspections::record_step(txn, &inspection, "HandOffWarning", &ctx, text, now).await?;
             let hand_off = updated.to_proto(today, &t);
             outbox::append(
                 txn,

@@ -94,16 +94,7 @@ async fn warn_one(
                 .as_ref()
                 .map(|n| n.text.clone())
                 .unwrap_or_default();
-            store::record_step(
-                txn,
-                &updated,
-                "DoubleReportWarning",
-                &ctx.actor,
-                &ctx.request_id,
-                text,
-                now,
-            )
-            .await?;
+            store::record_step(txn, &updated, "DoubleReportWarning", &ctx, text, now).await?;
             let inspection = store::to_protos(txn, std::slice::from_ref(&updated), today, &t)
                 .await?
                 .remove(0);

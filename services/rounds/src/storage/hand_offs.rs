@@ -414,8 +414,7 @@ pub async fn make_at_feedback(
             backend,
             inspection,
             "HandOff",
-            &ctx.actor,
-            &ctx.request_id,
+            ctx,
             format!(
                 "{} handed to {} ({}): {}; to be acknowledged by {due}",
                 row.id,
@@ -481,8 +480,7 @@ async fn take<E: prost::Name>(
         txn,
         &inspection,
         step.step,
-        &ctx.actor,
-        &ctx.request_id,
+        ctx,
         format!(
             "{} {} by {} on {}",
             updated.id,

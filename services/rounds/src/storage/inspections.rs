@@ -492,8 +492,7 @@ pub async fn create(
         txn,
         &row,
         "CreateInspection",
-        &ctx.actor,
-        &ctx.request_id,
+        ctx,
         format!("{target} added to the round"),
         now,
     )
@@ -554,15 +553,7 @@ async fn write_step(
     let backend = txn.get_database_backend();
     let statements = vec![
         update_if_revision_statement(backend, model, Column::Revision, current.revision)?,
-        step_statement(
-            backend,
-            &updated,
-            step,
-            &ctx.actor,
-            &ctx.request_id,
-            change.description,
-            now,
-        ),
+        step_statement(backend, &updated, step, ctx, change.description, now),
         event_statement(backend, ctx, change.event, &inspection)?,
     ];
     let expected = statements.len() as u64;
@@ -668,26 +659,17 @@ pub mod step {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Appends a step to the timeline.
+/// Appends a step to the timeline, taken by `ctx`'s actor for its request.
 pub async fn record_step(
     conn: &impl ConnectionTrait,
     inspection: &Model,
     step: &str,
-    actor: &str,
-    request_id: &str,
+    ctx: &EventContext,
     description: String,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let backend = conn.get_database_backend();
-    let statement = step_statement(
-        backend,
-        inspection,
-        step,
-        actor,
-        request_id,
-        description,
-        now,
-    );
+    let statement = step_statement(backend, inspection, step, ctx, description, now);
     conn.execute_raw(statement).await?;
     Ok(())
 }
@@ -697,8 +679,7 @@ pub(super) fn step_statement(
     backend: DbBackend,
     inspection: &Model,
     step: &str,
-    actor: &str,
-    request_id: &str,
+    ctx: &EventContext,
     description: String,
     now: DateTime<Utc>,
 ) -> Statement {
@@ -707,8 +688,8 @@ pub(super) fn step_statement(
         inspection_id: Set(inspection.id.clone()),
         step: Set(step.to_owned()),
         phase: Set(inspection.phase.clone()),
-        actor: Set(actor.to_owned()),
-        request_id: Set(request_id.to_owned()),
+        actor: Set(ctx.actor.clone()),
+        request_id: Set(ctx.request_id.clone()),
         description: Set(description),
         create_time: Set(now),
         ..Default::default()
