@@ -288,30 +288,20 @@ pub async fn update_if_revision(
 }
 
 /// The bodies of `kinds` attached to the level `level_id` (its discipline
-/// commission, organisation or propaganda department), in one query: of
-/// each kind the first by id.
+/// commission, organisation or propaganda department), in one query,
+/// ordered by id: a kind's body is the first of that kind.
 async fn attached(
     conn: &impl ConnectionTrait,
     level_id: &str,
     kinds: &[OrganisationKind],
 ) -> ApiResult<Vec<super::organisations::Model>> {
     use super::organisations::{Column as O, Entity as Organisations};
-    let bodies = Organisations::find()
+    Ok(Organisations::find()
         .filter(O::ParentId.eq(level_id))
         .filter(O::Kind.is_in(kinds.iter().map(|k| k.as_str_name())))
         .order_by_asc(O::Id)
         .all(conn)
-        .await?;
-    let mut first = Vec::with_capacity(kinds.len());
-    for body in bodies {
-        if !first
-            .iter()
-            .any(|b: &super::organisations::Model| b.kind == body.kind)
-        {
-            first.push(body);
-        }
-    }
-    Ok(first)
+        .await?)
 }
 
 /// What the office's feedback says beyond the inspection: the functional
