@@ -3,9 +3,9 @@
 //! stream of a few types reads again only when a write of one of them
 //! ended, not after every commit of the service.
 //!
-//! The types a write appends are gathered as it runs ([`gathering`] around
-//! a request's mutation, [`wrote`] called by the outbox for each event) and
-//! announced once its transaction has ended ([`Commits::ended`]). A stream
+//! The types a write appends are gathered as it runs
+//! ([`crate::write_scope`]) and announced once its transaction has ended
+//! ([`Commits::ended`]). A stream
 //! takes the number of ends so far ([`Commits::now`]) before it reads, and
 //! after the read waits until an end after that number wrote one of its
 //! types ([`Commits::until_written`]). Nothing is missed: an event whose
@@ -17,7 +17,6 @@
 //! writer's end releases the events behind it, whatever it wrote (see
 //! `crate::outbox_writers::Horizon`).
 
-use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
@@ -116,31 +115,6 @@ impl Commits {
     }
 }
 
-tokio::task_local! {
-    static GATHERED: RefCell<Types>;
-}
-
-/// Runs `write` (a mutation, in the task that runs it) and returns what it
-/// returned with the event types it appended (see [`wrote`]).
-pub async fn gathering<F: Future>(write: F) -> (F::Output, Types) {
-    let gathering = GATHERED.scope(RefCell::new(Types::new()), write);
-    tokio::pin!(gathering);
-    let output = (&mut gathering).await;
-    let types = gathering
-        .as_mut()
-        .take_value()
-        .map(RefCell::into_inner)
-        .unwrap_or_default();
-    (output, types)
-}
-
-/// Notes that the running write appends an event of `event_type`. Outside
-/// [`gathering`] it notes nothing: such a transaction ends as
-/// [`Wrote::Anything`].
-pub(crate) fn wrote(event_type: &'static str) {
-    let _ = GATHERED.try_with(|types| types.borrow_mut().insert(event_type));
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -205,23 +179,5 @@ mod tests {
         )
         .await
         .expect("already written");
-    }
-
-    #[tokio::test]
-    async fn a_write_gathers_the_types_it_appends_and_nothing_outside_is_noted() {
-        let (answer, gathered) = gathering(async {
-            wrote("B");
-            tokio::task::yield_now().await;
-            wrote("A");
-            wrote("B");
-            7
-        })
-        .await;
-        assert_eq!(answer, 7);
-        assert_eq!(gathered.into_iter().collect::<Vec<_>>(), vec!["A", "B"]);
-        // Outside a gathering there is nowhere to note it, and no panic.
-        wrote("C");
-        let ((), gathered) = gathering(async {}).await;
-        assert!(gathered.is_empty(), "each write gathers its own");
     }
 }

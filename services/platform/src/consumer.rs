@@ -224,7 +224,8 @@ pub async fn apply_all(
                 let mut applied = 0;
                 for (i, event) in events.iter().enumerate() {
                     let savepoint = txn.begin().await?;
-                    match apply_one(&savepoint, consumer, event, handler).await {
+                    let applying = apply_one(&savepoint, consumer, event, handler);
+                    match crate::write_scope::in_savepoint(&savepoint, applying).await {
                         Ok(claimed) => {
                             savepoint.commit().await?;
                             applied += usize::from(claimed);

@@ -9,7 +9,8 @@
 //! savepoint, so it refuses only its own request and leaves the others'
 //! work in place. A member's savepoint costs one round trip: the previous
 //! member's is released in the same one (`RELEASE …; SAVEPOINT …`), and
-//! the last member's by the commit; a failure adds its `ROLLBACK TO`. A
+//! the last member's by the commit; a failure adds its `ROLLBACK TO`. On
+//! SQLite a request's idempotency claim travels with them too ([`Claim`]). A
 //! savepoint statement that fails leaves the batch's state unknown, so
 //! the batch rolls back and every member is answered UNAVAILABLE: none
 //! is told its write committed when it did not (PostgreSQL answers the
@@ -54,11 +55,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+};
 use tokio::sync::{Notify, Semaphore, watch};
 
-use crate::commits::{Commits, Types, Wrote, gathering};
+use crate::commits::{Commits, Types, Wrote};
 use crate::error::{ApiError, ApiResult, CommonReason, Reason};
+use crate::write_scope::gathering;
 
 /// What a mutation asks for its savepoint: keep its changes, or roll them
 /// back and still answer (a replayed request, a refusal found late).
@@ -74,6 +78,29 @@ pub type Mutation<T> = Box<
         + Send
         + 'static,
 >;
+
+/// A request's write known by its request id (`aip::idempotency`): the
+/// lane its key takes, and the claim of its record, a statement that
+/// returns a row when it claimed. The claim runs first in the write's
+/// savepoint, sent with the savepoint itself on SQLite (one call to the
+/// driver instead of two), and the mutation learns whether it claimed.
+pub struct Claim {
+    pub lane: u64,
+    pub statement: Statement,
+}
+
+/// A mutation that follows a [`Claim`]: told whether the claim returned a
+/// row (true when the write had no claim).
+pub type Claiming<T> = Box<
+    dyn for<'t> FnOnce(&'t DatabaseTransaction, bool) -> BoxFuture<'t, ApiResult<Step<T>>>
+        + Send
+        + 'static,
+>;
+
+/// `f`, which has no claim, as a [`Claiming`] mutation.
+pub(crate) fn unclaimed<T: 'static>(f: Mutation<T>) -> Claiming<T> {
+    Box::new(move |txn, _| f(txn))
+}
 
 /// The batches of one database.
 #[derive(Debug)]
@@ -114,14 +141,16 @@ struct Batch {
     outcome: watch::Sender<Option<Result<(), String>>>,
 }
 
-/// A batch's open transaction and its members' savepoints (`gc_1`, `gc_2`,
-/// … in turn).
+/// A batch's open transaction and its members' savepoints, one at a time,
+/// each named `gc`: the statements that open one are then the same text
+/// for every member, so SQLite's driver prepares the claim sent with them
+/// once (numbered names made each a new statement, which pushed the
+/// members' own out of the driver's statement cache).
 #[derive(Debug)]
 struct Open {
     txn: DatabaseTransaction,
-    savepoints: u32,
-    /// The savepoint of the member before, still to be released.
-    unreleased: Option<u32>,
+    /// The member before's savepoint, still to be released.
+    unreleased: bool,
     /// Why the batch must roll back: a savepoint statement failed.
     broken: Option<String>,
     /// The event types its members appended.
@@ -133,27 +162,59 @@ impl Open {
     /// [`Step::Commit`], undoes it otherwise (an error, a rollback asked
     /// for, a panic). `Err(DbErr)` when a savepoint statement failed: the
     /// batch can no longer be trusted.
-    async fn member<T>(&mut self, f: Mutation<T>) -> Result<ApiResult<T>, DbErr> {
+    async fn member<T>(
+        &mut self,
+        claim: Option<Statement>,
+        f: Claiming<T>,
+    ) -> Result<ApiResult<T>, DbErr> {
         use futures::FutureExt;
-        self.savepoints += 1;
-        let n = self.savepoints;
-        let begin = match self.unreleased.take() {
-            Some(before) => format!("RELEASE SAVEPOINT gc_{before}; SAVEPOINT gc_{n}"),
-            None => format!("SAVEPOINT gc_{n}"),
+        let begin = if std::mem::take(&mut self.unreleased) {
+            "RELEASE SAVEPOINT gc; SAVEPOINT gc"
+        } else {
+            "SAVEPOINT gc"
         };
-        self.txn.execute_unprepared(&begin).await?;
-        let txn = &self.txn;
-        let (ran, wrote) =
-            gathering(std::panic::AssertUnwindSafe(async move { f(txn).await }).catch_unwind())
-                .await;
+        let claimed = match claim {
+            None => {
+                self.txn.execute_unprepared(begin).await?;
+                Ok(true)
+            }
+            // Joined, an error cannot tell the savepoint's from the claim's:
+            // the batch is broken either way (the claim never fails alone).
+            Some(claim) if self.txn.get_database_backend() == DbBackend::Sqlite => {
+                let joined = Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    format!("{begin};\n{}", claim.sql),
+                    claim.values.map(|v| v.0).unwrap_or_default(),
+                );
+                Ok(self.txn.query_one_raw(joined).await?.is_some())
+            }
+            Some(claim) => {
+                self.txn.execute_unprepared(begin).await?;
+                self.txn.query_one_raw(claim).await.map(|row| row.is_some())
+            }
+        };
         // Released (after a rollback, an empty savepoint) with the next
         // member's savepoint, or by the commit.
-        self.unreleased = Some(n);
+        self.unreleased = true;
+        let txn = &self.txn;
+        let (ran, mut gathered) = gathering(
+            std::panic::AssertUnwindSafe(async move {
+                match claimed {
+                    Ok(claimed) => f(txn, claimed).await,
+                    Err(err) => Err(err.into()),
+                }
+            })
+            .catch_unwind(),
+        )
+        .await;
         let answer = match ran {
-            Ok(Ok(Step::Commit(value))) => {
-                self.wrote.extend(wrote);
-                return Ok(Ok(value));
-            }
+            Ok(Ok(Step::Commit(value))) => match gathered.send_held(&self.txn).await {
+                Ok(()) => {
+                    self.wrote.extend(gathered.types);
+                    return Ok(Ok(value));
+                }
+                Err(err) => Err(err),
+            },
             Ok(Ok(Step::Rollback(value))) => Ok(value),
             Ok(Err(err)) => Err(err),
             Err(_) => Err(ApiError::internal(anyhow::anyhow!(
@@ -161,7 +222,7 @@ impl Open {
             ))),
         };
         self.txn
-            .execute_unprepared(&format!("ROLLBACK TO SAVEPOINT gc_{n}"))
+            .execute_unprepared("ROLLBACK TO SAVEPOINT gc")
             .await?;
         Ok(answer)
     }
@@ -252,8 +313,8 @@ impl GroupCommit {
         self: &Arc<Self>,
         writer: &DatabaseConnection,
         commits: Arc<Commits>,
-        key: Option<u64>,
-        f: Mutation<T>,
+        claim: Option<Claim>,
+        f: Claiming<T>,
     ) -> ApiResult<T> {
         let Ok(_queued) = self.queued.clone().try_acquire_owned() else {
             return Err(ApiError::Exhausted {
@@ -264,9 +325,12 @@ impl GroupCommit {
                 ),
             });
         };
-        let lane = match key {
-            Some(key) => key as usize % self.lanes.len(),
-            None => self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len(),
+        let (lane, claim) = match claim {
+            Some(Claim { lane, statement }) => (lane as usize % self.lanes.len(), Some(statement)),
+            None => (
+                self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len(),
+                None,
+            ),
         };
         let batch = self.join(lane, writer, commits).await?;
         let mut outcome = batch.outcome.subscribe();
@@ -276,7 +340,7 @@ impl GroupCommit {
             let open = slot
                 .as_mut()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a batch committed early")))?;
-            match open.member(f).await {
+            match open.member(claim, f).await {
                 Ok(answer) => answer,
                 Err(err) => {
                     let cause = format!("a savepoint failed: {err}");
@@ -336,8 +400,7 @@ impl GroupCommit {
                     let batch = Arc::new(Batch {
                         txn: tokio::sync::Mutex::new(Some(Open {
                             txn,
-                            savepoints: 0,
-                            unreleased: None,
+                            unreleased: false,
                             broken: None,
                             wrote: Types::new(),
                         })),
@@ -553,7 +616,7 @@ pub(crate) mod tests {
         tokio::spawn(async move {
             let commits = Arc::new(Commits::default());
             group
-                .write(&writer, commits, None, held_insert(i, hold))
+                .write(&writer, commits, None, unclaimed(held_insert(i, hold)))
                 .await
         })
     }
@@ -612,6 +675,62 @@ pub(crate) mod tests {
         }
     }
 
+    /// Rows a write holds for its end (`write_scope::hold`: its events, its
+    /// idempotency record's answer) are not sent while its mutation runs,
+    /// and are sent before its changes are kept, in a batch and in a
+    /// transaction of its own alike. A held row the database refuses, or
+    /// a held statement that changes no row, undoes only its own write; a
+    /// write that asks for a rollback sends none.
+    #[tokio::test]
+    async fn rows_held_for_a_writes_end_are_sent_before_it_is_kept() {
+        use crate::write_scope::hold;
+        use sea_orm::Statement;
+        let grouped = databases_with(|s| s.group_commit_lanes = 1).await;
+        let alone = databases_with(|s| s.group_commit = false).await;
+        for (db, _dir) in grouped.into_iter().chain(alone) {
+            let tasks: Vec<_> = (0..16i64)
+                .map(|i| {
+                    let db = db.clone();
+                    tokio::spawn(async move {
+                        db.write(Box::new(move |txn| {
+                            Box::pin(async move {
+                                let backend = txn.get_database_backend();
+                                let held = |sql: String| Statement::from_string(backend, sql);
+                                hold(txn, held(insert(i))).await?;
+                                let seen = txn
+                                    .query_one_raw(held(format!(
+                                        "SELECT id FROM gc_rows WHERE id = {i}"
+                                    )))
+                                    .await?;
+                                assert!(seen.is_none(), "row {i} was sent while its write ran");
+                                match i % 4 {
+                                    1 => hold(txn, held(insert(1000))).await?,
+                                    2 => {
+                                        let none = "UPDATE gc_rows SET note = 'x' WHERE id = -1";
+                                        hold(txn, held(none.to_owned())).await?
+                                    }
+                                    3 => return Ok(Step::Rollback(i)),
+                                    _ => {}
+                                }
+                                Ok(Step::Commit(i))
+                            })
+                        }))
+                        .await
+                    })
+                })
+                .collect();
+            for (i, task) in (0..).zip(tasks) {
+                let answer = task.await.expect("task");
+                match i % 4 {
+                    1 | 2 => assert!(answer.is_err(), "write {i}: {answer:?}"),
+                    _ => assert_eq!(answer.expect("answered"), i),
+                }
+            }
+            let kept: Vec<i64> = (0..16).filter(|i| i % 4 == 0).collect();
+            assert_eq!(ids(&db).await, kept, "{:?}", db.backend());
+        }
+    }
+
     /// A write whose mutation panics after writing is undone like a failed
     /// one and answered INTERNAL; the others of its batch commit.
     #[tokio::test]
@@ -659,7 +778,7 @@ pub(crate) mod tests {
                     Box::pin(async move {
                         txn.execute_unprepared(&insert(2)).await?;
                         // The batch's second savepoint: this write's own.
-                        txn.execute_unprepared("RELEASE SAVEPOINT gc_2").await?;
+                        txn.execute_unprepared("RELEASE SAVEPOINT gc").await?;
                         Err(ApiError::invalid(
                             "row",
                             CommonReason::RequiredField,

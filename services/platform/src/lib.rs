@@ -45,6 +45,7 @@ pub mod time;
 pub mod tls;
 pub mod upstream;
 pub(crate) mod verified_tokens;
+pub mod write_scope;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -152,7 +152,11 @@ impl EventContext {
 /// reference what it sends), so it never reaches the outbox. `txn` must be
 /// begun by [`Db::begin`] or [`Db::write`]: on PostgreSQL they make it one
 /// of the outbox's writers before it writes anything, which the streams'
-/// order relies on (see [`crate::outbox_writers`]).
+/// order relies on (see [`crate::outbox_writers`]). In a request's write
+/// (`Db::write`, `Db::transaction`) the row is held and sent with the
+/// write's other held rows when its mutation returns
+/// ([`crate::write_scope::hold`]): nothing reads an event back in the
+/// transaction that appends it.
 pub async fn append<M: prost::Name>(
     txn: &DatabaseTransaction,
     ctx: &EventContext,
@@ -160,7 +164,7 @@ pub async fn append<M: prost::Name>(
     payload: &M,
 ) -> ApiResult<()> {
     let statement = append_statement(txn.get_database_backend(), ctx, subject, payload)?;
-    txn.execute_raw(statement).await?;
+    crate::write_scope::hold(txn, statement).await?;
     Ok(())
 }
 
@@ -197,7 +201,7 @@ pub fn append_statement<M: prost::Name>(
             M::NAME
         )));
     }
-    crate::commits::wrote(M::NAME);
+    crate::write_scope::wrote(M::NAME);
     // `txid` is left to the column's default: the writer's transaction id
     // on PostgreSQL, 0 on SQLite. Nothing is read back (no RETURNING): the
     // row, payload and all, would cross from the driver for nothing.

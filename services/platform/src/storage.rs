@@ -26,11 +26,12 @@ use sea_orm::{
 use crate::error::ApiResult;
 use sea_orm_migration::MigratorTrait;
 
-use crate::commits::{Commits, Wrote, gathering};
-use crate::group_commit::{GroupCommit, Mutation, Step};
+use crate::commits::{Commits, Wrote};
+use crate::group_commit::{Claim, Claiming, GroupCommit, Mutation, Step, unclaimed};
 use crate::readers::Readers;
 use crate::schema_compat::{Migrated, Recorded, Schema};
 use crate::settings::{DatabaseSettings, SqliteSync};
+use crate::write_scope::gathering;
 
 /// The two handles a service uses: `writer` for transactions that change
 /// data, `reader` for queries.
@@ -263,20 +264,21 @@ impl Db {
     /// already answered included (the test
     /// `writes_cut_off_at_any_moment_lose_no_answered_write`).
     pub async fn write<T: Send + 'static>(&self, f: Mutation<T>) -> ApiResult<T> {
-        self.write_keyed(None, f).await
+        self.write_claiming(None, unclaimed(f)).await
     }
 
-    /// [`Db::write`] for a request known by `key` (a hash of its request
-    /// id): with group commit every write of one key takes the same lane.
-    pub async fn write_keyed<T: Send + 'static>(
+    /// [`Db::write`] for a request known by its request id, whose
+    /// idempotency `claim` runs first (see [`Claim`]): with group commit
+    /// every write of one key takes the same lane.
+    pub async fn write_claiming<T: Send + 'static>(
         &self,
-        key: Option<u64>,
-        f: Mutation<T>,
+        claim: Option<Claim>,
+        f: Claiming<T>,
     ) -> ApiResult<T> {
         use tracing::Instrument;
         let db = self.clone();
         // In the request's span: its events carry the request's trace.
-        let write = async move { db.write_to_the_end(key, f).await };
+        let write = async move { db.write_to_the_end(claim, f).await };
         tokio::spawn(write.instrument(tracing::Span::current()))
             .await
             .unwrap_or_else(|err| {
@@ -286,13 +288,24 @@ impl Db {
             })
     }
 
-    async fn write_to_the_end<T: Send>(&self, key: Option<u64>, f: Mutation<T>) -> ApiResult<T> {
+    async fn write_to_the_end<T: Send>(
+        &self,
+        claim: Option<Claim>,
+        f: Claiming<T>,
+    ) -> ApiResult<T> {
         if let Some(group) = &self.group {
             return group
-                .write(&self.writer, self.commits.clone(), key, f)
+                .write(&self.writer, self.commits.clone(), claim, f)
                 .await;
         }
-        self.transaction(async |txn| f(txn).await).await
+        self.transaction(async |txn| {
+            let claimed = match claim {
+                Some(claim) => txn.query_one_raw(claim.statement).await?.is_some(),
+                None => true,
+            };
+            f(txn, claimed).await
+        })
+        .await
     }
 
     /// Runs `f` in a write transaction of its own, never in a batch (a
@@ -304,10 +317,15 @@ impl Db {
         f: impl AsyncFnOnce(&DatabaseTransaction) -> ApiResult<Step<T>>,
     ) -> ApiResult<T> {
         let txn = self.begin().await?;
-        let (ran, wrote) = gathering(f(&txn)).await;
+        let (mut ran, mut gathered) = gathering(f(&txn)).await;
+        if let Ok(Step::Commit(_)) = ran
+            && let Err(err) = gathered.send_held(&txn).await
+        {
+            ran = Err(err);
+        }
         match ran {
             Ok(Step::Commit(value)) => {
-                self.end(txn, Wrote::Types(wrote)).await?;
+                self.end(txn, Wrote::Types(gathered.types)).await?;
                 Ok(value)
             }
             Ok(Step::Rollback(value)) => {

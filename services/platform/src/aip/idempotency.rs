@@ -9,13 +9,13 @@ use futures::future::BoxFuture;
 use prost::Message;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryFilter};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, QueryFilter, QueryTrait};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
 use crate::error::CommonReason;
 use crate::error::{ApiError, ApiResult};
-use crate::group_commit::Step;
+use crate::group_commit::{Claim, Step};
 use crate::storage::Db;
 
 /// Longest request id we accept.
@@ -164,16 +164,19 @@ where
     M: Message + Default + 'static,
     F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, ApiResult<M>> + Send + 'static,
 {
-    let lane = key.as_ref().map(RequestKey::lane);
-    db.write_keyed(
-        lane,
-        Box::new(move |txn| {
-            // Made now, run after the claim: a mutation's future does nothing
-            // until it is polled.
+    let claim = key.as_ref().map(|key| Claim {
+        lane: key.lane(),
+        statement: claim_statement(db.backend(), key),
+    });
+    db.write_claiming(
+        claim,
+        Box::new(move |txn, claimed| {
+            // Made now, run only if the claim held: a mutation's future does
+            // nothing until it is polled.
             let mutation = f(txn);
             Box::pin(async move {
                 if let Some(key) = &key
-                    && !claim(txn, key).await?
+                    && !claimed
                 {
                     // Claimed already: by a request committed meanwhile, or
                     // by one earlier in this batch (group commit).
@@ -184,11 +187,12 @@ where
                 }
                 let response = mutation.await?;
                 if let Some(key) = &key {
-                    Entity::update_many()
+                    // The claim's one row, sent with the write's events.
+                    let answer = Entity::update_many()
                         .col_expr(Column::Response, response.encode_to_vec().into())
                         .filter(key.matches())
-                        .exec(txn)
-                        .await?;
+                        .build(txn.get_database_backend());
+                    crate::write_scope::hold(txn, answer).await?;
                 }
                 Ok(Step::Commit(response))
             })
@@ -197,10 +201,11 @@ where
     .await
 }
 
-/// Claims `key` (its record, the response still empty), in one statement:
-/// false when a record exists. On PostgreSQL a concurrent claim of the
-/// same key waits for that transaction and then sees its record.
-async fn claim(txn: &DatabaseTransaction, key: &RequestKey) -> ApiResult<bool> {
+/// The claim of `key` (its record, the response still empty), in one
+/// statement that returns the record's id when it claimed and nothing when
+/// a record exists. On PostgreSQL a concurrent claim of the same key waits
+/// for that transaction and then sees its record.
+fn claim_statement(backend: sea_orm::DbBackend, key: &RequestKey) -> sea_orm::Statement {
     let record = ActiveModel {
         subject: Set(key.subject.clone()),
         method: Set(key.method.to_owned()),
@@ -210,15 +215,15 @@ async fn claim(txn: &DatabaseTransaction, key: &RequestKey) -> ApiResult<bool> {
         create_time: Set(chrono::Utc::now()),
         ..Default::default()
     };
-    let inserted = Entity::insert(record)
+    let mut insert = Entity::insert(record)
         .on_conflict(
             OnConflict::columns([Column::Subject, Column::Method, Column::RequestId])
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(txn)
-        .await?;
-    Ok(inserted == 1)
+        .into_query();
+    insert.returning_col(Column::Id);
+    backend.build(&insert)
 }
 
 /// How long a request id is remembered: a client retrying later than this
