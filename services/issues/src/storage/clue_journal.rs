@@ -4,7 +4,7 @@
 
 use fiveledger_platform::ApiResult;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::NotSet, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::NotSet, QueryOrder, QuerySelect, QueryTrait};
 
 use crate::domain::clue_reconciliation::{Line, LineKind};
 
@@ -62,7 +62,10 @@ pub async fn append(conn: &impl ConnectionTrait, step: Step<'_>) -> ApiResult<()
         actor: sea_orm::Set(step.actor.to_owned()),
         recorded_at: sea_orm::Set(step.at),
     };
-    Entity::insert(line).exec(conn).await?;
+    // Nothing in the step reads its line back: it goes with the step's
+    // events when the step's mutation returns.
+    let insert = Entity::insert(line).build(conn.get_database_backend());
+    fiveledger_platform::write_scope::hold(conn, insert).await?;
     Ok(())
 }
 
