@@ -3,15 +3,17 @@
 //! [`crate::commits`]) and the statements it holds back, sent together as
 //! it returns.
 //!
-//! A write's events and its idempotency record's answer are rows nothing
-//! in the write reads back. Each sent alone cost a round trip to the
-//! database (on SQLite a hand-off to the driver's thread), as many as the
-//! write's own statements; held ([`hold`]) and sent together once the
-//! mutation has returned ([`Gathered::send_held`], by `storage::
-//! execute_together`), they cost one. They are sent before the mutation's
-//! savepoint or transaction is kept, so a failure among them undoes the
-//! mutation like any error of its own; a mutation that fails or asks for
-//! a rollback never sends them.
+//! A write's events, its idempotency record's answer and lines of a
+//! journal are rows nothing in the write reads back. Each sent alone cost
+//! a round trip to the database (on SQLite a hand-off to the driver's
+//! thread); held ([`hold`]) and sent together once the mutation has
+//! returned ([`Gathered::send_held`], by `storage::execute_together`),
+//! they cost one call to SQLite's driver (on PostgreSQL still one round
+//! trip each). They are sent before the mutation's savepoint or
+//! transaction is kept, so a failure among them undoes the mutation like
+//! any error of its own; a mutation that fails or asks for a rollback
+//! never sends them. A part of a write with a savepoint of its own sends
+//! its held rows before that savepoint is kept ([`in_savepoint`]).
 
 use std::cell::RefCell;
 
