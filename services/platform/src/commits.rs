@@ -5,10 +5,10 @@
 //!
 //! The types a write appends are gathered as it runs
 //! ([`crate::write_scope`]) and announced once its transaction has ended
-//! ([`Commits::ended`]). A stream
-//! takes the number of ends so far ([`Commits::now`]) before it reads, and
-//! after the read waits until an end after that number wrote one of its
-//! types ([`Commits::until_written`]). Nothing is missed: an event whose
+//! ([`Commits::ended`]). A stream takes the number of ends so far
+//! ([`Commits::now`]) before it reads, and after the read waits until an
+//! end after that number wrote one of its types
+//! ([`Commits::until_written`]). Nothing is missed: an event whose
 //! end was announced by then had committed before the read began, so the
 //! read saw it; any other is announced later, with a larger number. An end
 //! that was not gathered (a transaction begun by `Db::begin`, whose events
