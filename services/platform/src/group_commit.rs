@@ -599,7 +599,10 @@ pub(crate) mod tests {
     }
 
     /// `f` written by `db` in a task of its own.
-    fn spawned(db: &Db, f: Mutation<()>) -> tokio::task::JoinHandle<ApiResult<()>> {
+    fn spawned<T: Send + 'static>(
+        db: &Db,
+        f: Mutation<T>,
+    ) -> tokio::task::JoinHandle<ApiResult<T>> {
         let db = db.clone();
         tokio::spawn(async move { db.write(f).await })
     }
@@ -690,9 +693,9 @@ pub(crate) mod tests {
         for (db, _dir) in grouped.into_iter().chain(alone) {
             let tasks: Vec<_> = (0..16i64)
                 .map(|i| {
-                    let db = db.clone();
-                    tokio::spawn(async move {
-                        db.write(Box::new(move |txn| {
+                    spawned(
+                        &db,
+                        Box::new(move |txn| {
                             Box::pin(async move {
                                 let backend = txn.get_database_backend();
                                 let held = |sql: String| Statement::from_string(backend, sql);
@@ -714,9 +717,8 @@ pub(crate) mod tests {
                                 }
                                 Ok(Step::Commit(i))
                             })
-                        }))
-                        .await
-                    })
+                        }),
+                    )
                 })
                 .collect();
             for (i, task) in (0..).zip(tasks) {
@@ -739,7 +741,7 @@ pub(crate) mod tests {
             let (release, hold) = tokio::sync::watch::channel(false);
             let first = held_write(&db, 1, hold);
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let panics = spawned(
+            let panics = spawned::<()>(
                 &db,
                 Box::new(|txn| {
                     Box::pin(async move {
